@@ -1,0 +1,11 @@
+"""Pulumi entry point: parse the stack's `platform:` config once, then build the platform."""
+
+import pulumi
+
+from mlops_platform.components.config import PlatformConfig
+from mlops_platform.components.platform import MlopsPlatform
+
+config = PlatformConfig.from_pulumi(pulumi.get_stack())
+platform = MlopsPlatform("mlops", config)
+pulumi.export("endpoints", platform.endpoints)
+pulumi.export("kubeconfig", platform.kubeconfig)

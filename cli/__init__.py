@@ -1,0 +1,1 @@
+"""The `platform` command line: offline plan and render, and the engine commands."""

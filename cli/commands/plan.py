@@ -1,0 +1,98 @@
+"""`platform plan`: what a stack would deploy, computed offline (no engine, no credentials)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import CloudOption, EnvOption, JsonOption
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan)
+
+
+def plan(
+    cloud: Optional[str] = CloudOption,
+    env: str = EnvOption,
+    json_output: bool = JsonOption,
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this file."),
+) -> None:
+    """Run the program under the Pulumi SDK's mocks and show every resource it would create."""
+    from .. import display
+    from ..errors import fail
+    from ..project import load_config
+
+    config = load_config(cloud, env)
+    if out is not None and out.exists() and out.is_dir():
+        fail(f"--out {out} is a directory", "give a file path for the JSON plan")
+    display.progress(f"Planning stack {config.stack_name} offline (Pulumi SDK mocks; no engine, no credentials)...")
+    started = time.perf_counter()
+    from ..offline.plan import build_plan
+
+    result = build_plan(config)
+    elapsed = time.perf_counter() - started
+    document = result.to_json()
+    if out is not None:
+        import json
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+        display.progress(f"Wrote the plan to {out}")
+    if json_output:
+        display.print_json(document)
+    else:
+        _print_tree(result)
+    summary = result.summary()
+    display.progress(
+        f"{summary['resources']} resources ({summary['helmReleases']} Helm releases, "
+        f"{summary['kubernetesObjects']} Kubernetes objects) planned in {elapsed:.2f}s"
+    )
+
+
+def _print_tree(result) -> None:  # result: offline.plan.Plan
+    from rich.table import Table
+    from rich.tree import Tree
+
+    from .. import display
+
+    run = result.run
+    children: dict[str, list] = {}
+    for record in run.resources:
+        children.setdefault(record.parent, []).append(record)
+    urns = {r.urn for r in run.resources}
+    roots = [r for r in run.resources if r.parent not in urns]
+
+    def label(record) -> str:
+        detail = ""
+        if record.type == "kubernetes:helm.sh/v3:Release":
+            detail = f"  [cyan]{record.input('chart')}@{record.input('version')}[/cyan] -> {record.input('namespace')}"
+        elif record.type.startswith("kubernetes:"):
+            meta = record.input("metadata", default={}) or {}
+            where = f"{meta.get('namespace')}/" if meta.get("namespace") else ""
+            detail = f"  [dim]{where}{meta.get('name', '')}[/dim]"
+        return f"{record.type}  [bold]{record.name}[/bold]{detail}"
+
+    tree = Tree(f"[bold]stack {result.config.stack_name}[/bold]")
+
+    def add(node, record) -> None:
+        branch = node.add(label(record))
+        for kid in children.get(record.urn, []):
+            add(branch, kid)
+
+    for record in roots:
+        add(tree, record)
+    console = display.out()
+    console.print(tree)
+    totals = result.totals
+    table = Table(title="Requests (steady state)", show_edge=False)
+    table.add_column("workload")
+    table.add_column("cpu", justify="right")
+    table.add_column("memory", justify="right")
+    for name, cpu, memory in totals.workloads:
+        table.add_row(name, f"{cpu}m", f"{round(memory)}Mi")
+    table.add_row("[bold]total[/bold]", f"[bold]{totals.cpu_millicores / 1000:.2f} CPU[/bold]", f"[bold]{totals.memory_mebibytes / 1024:.2f} GiB[/bold]")
+    console.print(table)

@@ -1,0 +1,33 @@
+"""Consoles: stdout carries data (tables, JSON), stderr carries progress and diagnostics.
+
+Consoles are made per call so they follow whatever sys.stdout / sys.stderr are at the time.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def out():  # -> rich.console.Console
+    from rich.console import Console
+
+    # Piped output is data: never truncate it to an 80-column guess.
+    width = None if sys.stdout.isatty() else 200
+    return Console(file=sys.stdout, highlight=False, width=width)
+
+
+def err():  # -> rich.console.Console
+    from rich.console import Console
+
+    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
+
+
+def progress(message: str) -> None:
+    err().print(f"[dim]{message}[/dim]")
+
+
+def print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,224 @@
+"""Run the real Pulumi program under the SDK's mocks and record every resource it registers.
+
+This is the harness behind `platform plan` / `platform render` and the tests: no engine, no
+credentials, no network. Each registration is captured from the `RegisterResource` request the
+mock monitor receives — type, name, parent, provider, inputs (secrets masked, their paths kept),
+dependencies (explicit, through inputs, and the provider reference), and resource options.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+SECRET_MASK = "[secret]"
+UNKNOWN_MASK = "[unknown]"
+_SIG = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+_OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
+_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+PROJECT = "mlops-platform"
+
+
+@dataclass
+class ResourceRecord:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    provider: str  # "<provider urn>::<id>", or "" for components and default providers
+    custom: bool
+    inputs: dict[str, Any]
+    secret_paths: set[str] = field(default_factory=set)
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    protect: bool = False
+    deleted_with: str = ""
+    retain_on_delete: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
+    replace_on_changes: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
+
+    @property
+    def provider_urn(self) -> str:
+        return self.provider.rsplit("::", 1)[0] if self.provider else ""
+
+    @property
+    def is_provider(self) -> bool:
+        return self.type.startswith("pulumi:providers:")
+
+    def input(self, *path: str, default: Any = None) -> Any:
+        value: Any = self.inputs
+        for key in path:
+            if not isinstance(value, dict) or key not in value:
+                return default
+            value = value[key]
+        return value
+
+    def is_secret(self, path: str) -> bool:
+        """Whether the input at dotted `path` (or anything below it) was a secret."""
+        return any(p == path or p.startswith(path + ".") or p.startswith(path + "[") for p in self.secret_paths)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "provider": self.provider,
+            "custom": self.custom,
+            "inputs": self.inputs,
+            "dependencies": sorted(set(self.dependencies) | ({self.provider_urn} if self.provider else set())),
+            "options": {
+                "protect": self.protect,
+                "deletedWith": self.deleted_with,
+                "retainOnDelete": self.retain_on_delete,
+                "ignoreChanges": self.ignore_changes,
+            },
+        }
+
+
+def _plain(value: Any, path: str, secrets: set[str], masked: bool = False) -> Any:
+    """Struct JSON -> plain data: secrets masked (paths recorded), references and unknowns shown.
+
+    A secret map or list keeps its shape (keys stay visible, every leaf becomes "[secret]"), so
+    a masked Secret still renders as a valid object.
+    """
+    if isinstance(value, dict):
+        sig = value.get(_SIG)
+        if sig == _SECRET_SIG:
+            secrets.add(path)
+            return _plain(value.get("value"), path, secrets, True)
+        if sig == _RESOURCE_SIG:
+            return value.get("urn", "")
+        if sig == _OUTPUT_SIG:
+            if value.get("secret"):
+                secrets.add(path)
+            return _plain(value.get("value", _UNKNOWN), path, secrets, masked or bool(value.get("secret")))
+        if sig is not None:
+            return value.get("value", value.get("path", value.get("uri", "")))
+        return {k: _plain(v, f"{path}.{k}" if path else k, secrets, masked) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v, f"{path}[{i}]", secrets, masked) for i, v in enumerate(value)]
+    if value == _UNKNOWN:
+        return UNKNOWN_MASK
+    if masked:
+        return SECRET_MASK
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf Struct carries every number as a double
+    return value
+
+
+def _recording_monitor(mocks: Any) -> Any:
+    from google.protobuf import json_format
+    from pulumi.runtime.mocks import MockMonitor
+
+    class RecordingMonitor(MockMonitor):
+        """A MockMonitor that keeps every RegisterResource request it answers."""
+
+        def __init__(self, inner_mocks: Any):
+            super().__init__(inner_mocks)
+            self.records: list[ResourceRecord] = []
+
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            response = super().RegisterResource(request)
+            if request.type == "pulumi:pulumi:Stack":
+                return response
+            secrets: set[str] = set()
+            inputs = _plain(json_format.MessageToDict(request.object), "", secrets)
+            self.records.append(
+                ResourceRecord(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    provider=request.provider,
+                    custom=bool(request.custom),
+                    inputs=inputs,
+                    secret_paths=secrets,
+                    dependencies=list(request.dependencies),
+                    property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                    protect=bool(getattr(request, "protect", False)),
+                    deleted_with=getattr(request, "deletedWith", "") or "",
+                    retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
+                    ignore_changes=list(getattr(request, "ignoreChanges", [])),
+                    replace_on_changes=list(getattr(request, "replaceOnChanges", [])),
+                    delete_before_replace=bool(getattr(request, "deleteBeforeReplace", False)),
+                )
+            )
+            return response
+
+    return RecordingMonitor(mocks)
+
+
+@dataclass
+class ProgramRun:
+    stack: str
+    resources: list[ResourceRecord]
+    result: Any = None  # whatever the program function returned (e.g. the platform component)
+
+    def of_type(self, type_token: str) -> list[ResourceRecord]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def named(self, name: str) -> ResourceRecord:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def by_urn(self) -> dict[str, ResourceRecord]:
+        return {r.urn: r for r in self.resources}
+
+    def kubernetes_objects(self) -> list[ResourceRecord]:
+        return [
+            r
+            for r in self.resources
+            if r.type.startswith("kubernetes:") and r.custom and not r.type.startswith("kubernetes:helm.sh")
+        ]
+
+    def helm_releases(self) -> list[ResourceRecord]:
+        return self.of_type("kubernetes:helm.sh/v3:Release")
+
+
+def run_program(
+    program: Callable[[], Any],
+    stack: str,
+    config: Optional[dict[str, Any]] = None,
+    project: str = PROJECT,
+) -> ProgramRun:
+    """Run `program` as a Pulumi program under mocks; return what it registered.
+
+    `config` maps full keys ("platform:cloud") to values; they reach the program as the engine
+    would pass them (strings, objects as JSON).
+    """
+    import pulumi
+    from pulumi.runtime import settings
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    from .mocks import PlatformMocks
+
+    mocks = PlatformMocks()
+    monitor = _recording_monitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()}
+    )
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
+    holder: dict[str, Any] = {}
+
+    def main() -> None:
+        holder["result"] = program()
+
+    _sync_await(run_pulumi_func(main))
+    return ProgramRun(stack=stack, resources=list(monitor.records), result=holder.get("result"))
+
+
+def plan_platform(config: Any) -> ProgramRun:
+    """Build MlopsPlatform from a validated PlatformConfig under mocks."""
+    from mlops_platform.components.platform import MlopsPlatform
+
+    return run_program(lambda: MlopsPlatform("mlops", config), config.stack_name)

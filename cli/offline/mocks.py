@@ -1,0 +1,272 @@
+"""Realistic mock outputs for the resources and invokes the platform uses.
+
+Under `pulumi.runtime.set_mocks` the real program runs; only the engine and providers are
+replaced. These mocks answer as the providers would: computed outputs (endpoints, ARNs, OIDC
+issuers, kubeconfigs) appear with plausible values, and outputs the providers mark secret are
+returned as secrets. Nothing here touches the network or needs credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any, Optional
+
+import pulumi
+from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
+
+ACCOUNT_ID = "123456789012"
+TENANT_ID = "00000000-0000-4000-8000-000000000001"
+SUBSCRIPTION_ID = "00000000-0000-4000-8000-000000000002"
+FAKE_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n").decode()
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()
+
+
+def fake_kubeconfig(server: str, name: str) -> str:
+    return (
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority-data: {FAKE_CA}\n"
+        f"contexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n"
+        f"current-context: {name}\n"
+        f"users:\n- name: {name}\n  user:\n    client-certificate-data: {FAKE_CA}\n    client-key-data: {FAKE_CA}\n"
+    )
+
+
+class PlatformMocks(Mocks):
+    """Answers resource registrations and invokes with provider-shaped outputs."""
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[Optional[str], dict]:
+        typ, name, inputs = args.typ, args.name, dict(args.inputs)
+        resource_id = f"{name}-id"
+        state: dict[str, Any] = dict(inputs)
+        handler = _RESOURCE_OUTPUTS.get(typ)
+        if handler is not None:
+            resource_id, extra = handler(name, inputs)
+            state.update(extra)
+        elif typ.startswith("kubernetes:") and not typ.startswith("kubernetes:helm.sh"):
+            meta = dict(inputs.get("metadata") or {})
+            meta.setdefault("uid", _digest(typ, name)[:32])
+            state["metadata"] = meta
+            ns = meta.get("namespace")
+            resource_id = f"{ns}/{meta.get('name', name)}" if ns else str(meta.get("name", name))
+        elif typ.startswith("aws:"):
+            state.setdefault("arn", f"arn:aws:{typ.split(':')[1].split('/')[0]}:us-east-1:{ACCOUNT_ID}:{name}")
+            state.setdefault("id", resource_id)
+        elif typ.startswith("gcp:"):
+            state.setdefault("selfLink", f"https://www.googleapis.com/mock/{name}")
+            state.setdefault("name", inputs.get("name", name))
+        elif typ.startswith("azure-native:"):
+            resource_id = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/mock/providers/{typ}/{name}"
+            state.setdefault("name", inputs.get("resourceName", name))
+        return resource_id, state
+
+    def call(self, args: MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:
+        handler = _CALL_OUTPUTS.get(args.token)
+        return (handler(dict(args.args)) if handler else {}), None
+
+
+# --- resources --------------------------------------------------------------------------------
+
+
+def _command(name: str, inputs: dict) -> tuple[str, dict]:
+    create = str(inputs.get("create", ""))
+    stdout = ""
+    if "kind get kubeconfig" in create:
+        cluster = create.rsplit("--name ", 1)[-1].strip().strip("'")
+        stdout = fake_kubeconfig("https://127.0.0.1:6443", f"kind-{cluster}")
+    # pulumi-command marks stdout secret only when asked; the kind component asks.
+    return name, {"stdout": pulumi.Output.secret(stdout) if stdout else "", "stderr": ""}
+
+
+def _random_secret(name: str, inputs: dict) -> tuple[str, dict]:
+    length = int(inputs.get("length", 16))
+    value = ("mock" + _digest("random", name))[:length]
+    # Ref: pulumi-random marks RandomPassword.result and bcryptHash as secret outputs.
+    return name, {"result": pulumi.Output.secret(value), "bcryptHash": pulumi.Output.secret("$2a$10$mock")}
+
+
+def _random_string(name: str, inputs: dict) -> tuple[str, dict]:
+    length = int(inputs.get("length", 16))
+    return name, {"result": ("MOCK" + _digest("random", name).upper())[:length]}
+
+
+def _helm_release(name: str, inputs: dict) -> tuple[str, dict]:
+    release = inputs.get("name", name)
+    namespace = inputs.get("namespace", "default")
+    return f"{namespace}/{release}", {
+        "status": {
+            "name": release,
+            "namespace": namespace,
+            "chart": inputs.get("chart"),
+            "version": inputs.get("version"),
+            "revision": 1,
+            "status": "deployed",
+        }
+    }
+
+
+def _eks_cluster(name: str, inputs: dict) -> tuple[str, dict]:
+    cluster = inputs.get("name", name)
+    return cluster, {
+        "name": cluster,
+        "arn": f"arn:aws:eks:us-east-1:{ACCOUNT_ID}:cluster/{cluster}",
+        "endpoint": f"https://{_digest(cluster)[:32].upper()}.gr7.us-east-1.eks.amazonaws.com",
+        "certificateAuthority": {"data": FAKE_CA},
+        "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.us-east-1.amazonaws.com/id/{_digest(cluster)[:32].upper()}"}]}],
+        "vpcConfig": {**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": "sg-0mockcluster"},
+    }
+
+
+def _aws_generic(prefix: str):
+    def handler(name: str, inputs: dict) -> tuple[str, dict]:
+        rid = f"{prefix}-{_digest(name)[:17]}"
+        return rid, {"id": rid, "arn": f"arn:aws:ec2:us-east-1:{ACCOUNT_ID}:{prefix}/{rid}"}
+
+    return handler
+
+
+def _iam_role(name: str, inputs: dict) -> tuple[str, dict]:
+    role = inputs.get("name") or f"{name}-{_digest(name)[:7]}"
+    return role, {"name": role, "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"}
+
+
+def _oidc_provider(name: str, inputs: dict) -> tuple[str, dict]:
+    url = str(inputs.get("url", "")).replace("https://", "")
+    return name, {"arn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{url}"}
+
+
+def _s3_bucket(name: str, inputs: dict) -> tuple[str, dict]:
+    bucket = inputs.get("bucket") or f"{name}-{_digest(name)[:8]}"
+    return bucket, {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+
+
+def _rds_instance(name: str, inputs: dict) -> tuple[str, dict]:
+    ident = inputs.get("identifier") or name
+    host = f"{ident}.cmockabc123.us-east-1.rds.amazonaws.com"
+    return ident, {"address": host, "endpoint": f"{host}:5432", "port": inputs.get("port", 5432)}
+
+
+def _kms_key(name: str, inputs: dict) -> tuple[str, dict]:
+    key = _digest(name)[:8] + "-0000-4000-8000-" + _digest(name)[:12]
+    return key, {"keyId": key, "arn": f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/{key}"}
+
+
+def _aks_cluster(name: str, inputs: dict) -> tuple[str, dict]:
+    cluster = inputs.get("resourceName", name)
+    rid = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{inputs.get('resourceGroupName', 'rg')}/providers/Microsoft.ContainerService/managedClusters/{cluster}"
+    return rid, {
+        "name": cluster,
+        "fqdn": f"{cluster}-mock.hcp.eastus.azmk8s.io",
+        "oidcIssuerProfile": {"enabled": True, "issuerURL": f"https://eastus.oic.prod-aks.azure.com/{TENANT_ID}/{_digest(cluster)[:8]}/"},
+        "identityProfile": {"kubeletidentity": {"objectId": _uuid(cluster, "kubelet"), "clientId": _uuid(cluster, "kc")}},
+    }
+
+
+def _uuid(*parts: str) -> str:
+    d = _digest(*parts)
+    return f"{d[:8]}-{d[8:12]}-4{d[13:16]}-8{d[17:20]}-{d[20:32]}"
+
+
+def _azure_identity(name: str, inputs: dict) -> tuple[str, dict]:
+    rid = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{inputs.get('resourceName', name)}"
+    return rid, {"clientId": _uuid(name, "client"), "principalId": _uuid(name, "principal"), "tenantId": TENANT_ID}
+
+
+def _azure_storage_account(name: str, inputs: dict) -> tuple[str, dict]:
+    account = inputs.get("accountName") or f"mlops{_digest(name)[:10]}"
+    rid = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/{account}"
+    return rid, {"name": account, "primaryEndpoints": {"blob": f"https://{account}.blob.core.windows.net/"}}
+
+
+def _azure_postgres(name: str, inputs: dict) -> tuple[str, dict]:
+    server = inputs.get("serverName") or name
+    rid = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/{server}"
+    return rid, {"name": server, "fullyQualifiedDomainName": f"{server}.postgres.database.azure.com"}
+
+
+def _gke_cluster(name: str, inputs: dict) -> tuple[str, dict]:
+    cluster = inputs.get("name", name)
+    return cluster, {
+        "name": cluster,
+        "endpoint": "34.56.78.90",
+        "masterAuth": {"clusterCaCertificate": FAKE_CA},
+    }
+
+
+def _gcp_service_account(name: str, inputs: dict) -> tuple[str, dict]:
+    account = inputs.get("accountId", name)
+    project = inputs.get("project", "mock-project")
+    email = f"{account}@{project}.iam.gserviceaccount.com"
+    return email, {"email": email, "name": f"projects/{project}/serviceAccounts/{email}", "member": f"serviceAccount:{email}"}
+
+
+def _gcp_sql(name: str, inputs: dict) -> tuple[str, dict]:
+    instance = inputs.get("name", name)
+    return instance, {"privateIpAddress": "10.70.0.3", "connectionName": f"mock-project:us-central1:{instance}"}
+
+
+_RESOURCE_OUTPUTS = {
+    "command:local:Command": _command,
+    "random:index/randomPassword:RandomPassword": _random_secret,
+    "random:index/randomString:RandomString": _random_string,
+    "kubernetes:helm.sh/v3:Release": _helm_release,
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:ec2/vpc:Vpc": _aws_generic("vpc"),
+    "aws:ec2/subnet:Subnet": _aws_generic("subnet"),
+    "aws:ec2/securityGroup:SecurityGroup": _aws_generic("sg"),
+    "aws:ec2/launchTemplate:LaunchTemplate": _aws_generic("lt"),
+    "aws:ec2/natGateway:NatGateway": _aws_generic("nat"),
+    "aws:ec2/internetGateway:InternetGateway": _aws_generic("igw"),
+    "aws:ec2/eip:Eip": _aws_generic("eipalloc"),
+    "aws:ec2/routeTable:RouteTable": _aws_generic("rtb"),
+    "aws:iam/role:Role": _iam_role,
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
+    "aws:s3/bucket:Bucket": _s3_bucket,
+    "aws:rds/instance:Instance": _rds_instance,
+    "aws:kms/key:Key": _kms_key,
+    "azure-native:containerservice:ManagedCluster": _aks_cluster,
+    "azure-native:managedidentity:UserAssignedIdentity": _azure_identity,
+    "azure-native:storage:StorageAccount": _azure_storage_account,
+    "azure-native:dbforpostgresql:Server": _azure_postgres,
+    "gcp:container/cluster:Cluster": _gke_cluster,
+    "gcp:serviceaccount/account:Account": _gcp_service_account,
+    "gcp:sql/databaseInstance:DatabaseInstance": _gcp_sql,
+}
+
+
+# --- invokes ----------------------------------------------------------------------------------
+
+
+def _aks_credentials(args: dict) -> dict:
+    cluster = args.get("resourceName", "aks")
+    config = fake_kubeconfig(f"https://{cluster}-mock.hcp.eastus.azmk8s.io:443", cluster)
+    return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(config.encode()).decode()}]}
+
+
+_CALL_OUTPUTS = {
+    "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {
+        "accountId": ACCOUNT_ID,
+        "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/mock",
+        "userId": "AIDAMOCK",
+    },
+    "aws:index/getPartition:getPartition": lambda a: {"partition": "aws", "dnsSuffix": "amazonaws.com"},
+    "aws:index/getAvailabilityZones:getAvailabilityZones": lambda a: {
+        "names": ["us-east-1a", "us-east-1b", "us-east-1c"],
+        "zoneIds": ["use1-az1", "use1-az2", "use1-az4"],
+    },
+    "azure-native:authorization:getClientConfig": lambda a: {
+        "clientId": _uuid("client"),
+        "objectId": _uuid("object"),
+        "subscriptionId": SUBSCRIPTION_ID,
+        "tenantId": TENANT_ID,
+    },
+    "azure-native:containerservice:listManagedClusterUserCredentials": _aks_credentials,
+    "gcp:organizations/getClientConfig:getClientConfig": lambda a: {
+        "project": "mock-project",
+        "region": "us-central1",
+        "accessToken": "mock",
+    },
+}

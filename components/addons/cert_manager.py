@@ -1,0 +1,155 @@
+"""CertManager: the chart with its CRDs, a platform CA, and (by config) a Let's Encrypt issuer.
+
+Locally every host is signed by a self-signed CA (`mlops-ca`); on a cloud with a domain and an
+e-mail, an ACME ClusterIssuer solves HTTP-01 through Traefik.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .. import k8s as kube
+from .. import names, versions
+from ..requests import WorkloadRequest, from_values
+
+ACME_SERVERS = {
+    # Ref: https://letsencrypt.org/docs/acme-protocol-updates/ and https://letsencrypt.org/docs/staging-environment/
+    "production": "https://acme-v02.api.letsencrypt.org/directory",
+    "staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+}
+
+
+@dataclass(frozen=True)
+class CertManagerArgs:
+    provider: k8s.Provider
+    acme_email: Optional[str] = None
+    acme_server: str = "production"
+    depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
+
+
+def chart_values() -> dict[str, Any]:
+    small = kube.resources("10m", "32Mi", "128Mi")
+    return {
+        "crds": {"enabled": True, "keep": False},  # removed with the release: nothing left behind
+        # Secrets of Certificates are owned by them, so deleting a Certificate removes its key.
+        "enableCertificateOwnerRef": True,
+        "resources": kube.resources("10m", "64Mi", "256Mi"),
+        "webhook": {"resources": small},
+        "cainjector": {"resources": kube.resources("10m", "64Mi", "256Mi")},
+        "startupapicheck": {"resources": small},
+        "prometheus": {"enabled": True},
+    }
+
+
+def chart_requests(values: dict[str, Any]) -> list[WorkloadRequest]:
+    return [
+        from_values("cert-manager", values, ("resources",)),
+        from_values("cert-manager-webhook", values, ("webhook", "resources")),
+        from_values("cert-manager-cainjector", values, ("cainjector", "resources")),
+    ]
+
+
+class CertManager(pulumi.ComponentResource):
+    def __init__(self, name: str, args: CertManagerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mlops:addons:CertManager", name, None, opts)
+        provider = args.provider
+        ns = kube.namespace(names.NS_CERT_MANAGER, f"{name}-ns", self, provider, depends_on=args.depends_on)
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name=names.RELEASE_CERT_MANAGER,
+            chart=versions.CERT_MANAGER.chart_ref,
+            version=versions.CERT_MANAGER.version,
+            repository_opts={"repo": versions.CERT_MANAGER.repo},
+            namespace=ns.metadata.name,
+            values=chart_values(),
+            # Waits for the webhook: issuers created right after would otherwise be rejected.
+            timeout=600,
+            opts=kube.child(self, provider, [ns]),
+        )
+        bootstrap = k8s.apiextensions.CustomResource(
+            f"{name}-selfsigned",
+            api_version="cert-manager.io/v1",
+            kind="ClusterIssuer",
+            metadata={"name": "mlops-selfsigned-bootstrap", "labels": kube.labels("cert-manager", "issuer")},
+            spec={"selfSigned": {}},
+            opts=kube.child(self, provider, [self.release]),
+        )
+        root_ca = k8s.apiextensions.CustomResource(
+            f"{name}-root-ca",
+            api_version="cert-manager.io/v1",
+            kind="Certificate",
+            metadata={
+                "name": "mlops-root-ca",
+                "namespace": names.NS_CERT_MANAGER,
+                "labels": kube.labels("cert-manager", "ca"),
+            },
+            spec={
+                "isCA": True,
+                "commonName": "mlops-platform root CA",
+                "secretName": "mlops-root-ca",
+                "duration": "87600h",  # 10 years: a local trust anchor, rotated by re-creating the stack
+                "privateKey": {"algorithm": "ECDSA", "size": 256},
+                "issuerRef": {"name": "mlops-selfsigned-bootstrap", "kind": "ClusterIssuer", "group": "cert-manager.io"},
+            },
+            opts=kube.child(self, provider, [bootstrap]),
+        )
+        self.ca_issuer = k8s.apiextensions.CustomResource(
+            f"{name}-ca-issuer",
+            api_version="cert-manager.io/v1",
+            kind="ClusterIssuer",
+            metadata={"name": names.CA_ISSUER, "labels": kube.labels("cert-manager", "issuer")},
+            spec={"ca": {"secretName": "mlops-root-ca"}},
+            opts=kube.child(self, provider, [root_ca]),
+        )
+        self.issuer_name = names.CA_ISSUER
+        issuers: list[pulumi.Resource] = [self.ca_issuer]
+        if args.acme_email:
+            self.acme_issuer = k8s.apiextensions.CustomResource(
+                f"{name}-acme-issuer",
+                api_version="cert-manager.io/v1",
+                kind="ClusterIssuer",
+                metadata={"name": names.ACME_ISSUER, "labels": kube.labels("cert-manager", "issuer")},
+                spec={
+                    "acme": {
+                        "email": args.acme_email,
+                        "server": ACME_SERVERS[args.acme_server],
+                        "privateKeySecretRef": {"name": "letsencrypt-account-key"},
+                        "solvers": [{"http01": {"ingress": {"ingressClassName": names.INGRESS_CLASS}}}],
+                    }
+                },
+                opts=kube.child(self, provider, [self.release]),
+            )
+            self.issuer_name = names.ACME_ISSUER
+            issuers.append(self.acme_issuer)
+        self.ready: tuple[pulumi.Resource, ...] = tuple(issuers)
+        self.register_outputs({"issuer": self.issuer_name, "release": self.release.status})
+
+
+def certificate(
+    resource_name: str,
+    namespace: pulumi.Input[str],
+    secret_name: str,
+    hosts: Sequence[str],
+    issuer: str,
+    parent: pulumi.Resource,
+    provider: k8s.Provider,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> k8s.apiextensions.CustomResource:
+    """A cert-manager Certificate for `hosts`, written to `secret_name` in `namespace`."""
+    return k8s.apiextensions.CustomResource(
+        resource_name,
+        api_version="cert-manager.io/v1",
+        kind="Certificate",
+        metadata={"name": secret_name, "namespace": namespace, "labels": kube.labels(secret_name, "certificate")},
+        spec={
+            "secretName": secret_name,
+            "dnsNames": list(hosts),
+            "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+            "issuerRef": {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+        },
+        opts=kube.child(parent, provider, depends_on),
+    )

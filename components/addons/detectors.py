@@ -1,0 +1,514 @@
+"""Detectors: a drift and an outlier detector for every watched model, fed by its traffic.
+
+Licence: the detectors run `seldonio/alibi-detect-server:1.17.1` (alibi-detect 0.11.4), the last
+Apache-2.0 release line. Seldon Core from 1.18 and alibi-detect from 0.11.5 are under the Business
+Source License 1.1 and need a commercial licence for production use; do not bump past these pins
+without one (the policy pack's licence rule checks this).
+
+Per model:
+1. A Job fits the detectors with the detector image's own alibi-detect on the model's reference
+   data (`scripts/fit_detectors.py`), then uploads them to the object store under
+   `detectors/<model>/<version>/`. `<version>` is a digest of everything that shapes the
+   artifacts (reference, parameters, image, script), so a change writes a new version and
+   re-runs the Job instead of overwriting what running detectors read.
+2. Two Deployments (drift, outlier) whose init container fetches exactly that version with
+   KServe's storage-initializer (the same downloader, credentials and identity model KServe uses
+   for models), each with a Service, a ServiceMonitor on `/v1/metrics` and a PrometheusRule.
+   They start only after the Job has succeeded (explicit dependency).
+3. A Traefik route on the cluster-internal `detectors` entrypoint that mirrors every logged
+   request to both detectors; the model's InferenceService `spec.predictor.logger.url` points
+   at it (`logger_url`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import resources as package_files
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .. import k8s as kube
+from .. import names, versions
+from ..config import ModelConfig
+from ..data.outputs import ObjectStore, WorkloadAccess
+
+DETECTOR_PORT = 8080
+DETECTOR_UID = 8888  # the non-root user of Seldon's Python images
+STORAGE_INITIALIZER_UID = 1000
+WRITER_UID = 1000
+SCRIPT_CONFIGMAP = "fit-detectors-script"
+SCRIPT_NAME = "fit_detectors.py"
+DETECTOR_RESOURCES = kube.resources("100m", "512Mi", "1536Mi")
+# Event types the adserver stamps on its CloudEvents replies.
+EVENT_TYPES = {"drift": "org.kubeflow.serving.inference.drift", "outlier": "org.kubeflow.serving.inference.outlier"}
+
+
+def fit_script() -> str:
+    return package_files.files(__package__).joinpath("scripts", SCRIPT_NAME).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class DetectorsArgs:
+    provider: k8s.Provider
+    models: tuple[ModelConfig, ...]
+    object_store: ObjectStore
+    reader: WorkloadAccess
+    fitter: WorkloadAccess
+    traefik_internal_service: str
+    depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
+
+
+def enabled_kinds(model: ModelConfig) -> list[str]:
+    return [kind for kind, on in (("drift", model.drift.enabled), ("outlier", model.outlier.enabled)) if on]
+
+
+def artifact_version(model: ModelConfig, script: str) -> str:
+    """A digest of everything that shapes the fitted artifacts."""
+    material = {
+        "model": model.name,
+        "reference": model.reference_data,
+        "drift": model.drift.model_dump(),
+        "outlier": model.outlier.model_dump(),
+        "image": versions.ALIBI_DETECT_SERVER.ref,
+        "script": hashlib.sha256(script.encode()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def artifact_path(model: ModelConfig, version: str) -> str:
+    return f"{names.BUCKET_PREFIX_DETECTORS}/{model.name}/{version}"
+
+
+def logger_url(traefik_internal_service: str, model: ModelConfig) -> str:
+    """Where a model's request logger posts: the fan-out route for its detectors."""
+    return f"http://{traefik_internal_service}:{names.DETECTOR_ENTRYPOINT_PORT}/{model.name}/"
+
+
+def _writer(store: ObjectStore, destination: pulumi.Output[str]) -> tuple[str, pulumi.Output[str]]:
+    """(image, shell command) that copies /work/artifacts to `destination` for this store."""
+    if store.kind == "s3":
+        return versions.AWS_CLI.ref, destination.apply(
+            lambda d: f"aws s3 cp --recursive --only-show-errors /work/artifacts {d}/"
+        )
+    if store.kind == "gcs":
+        return versions.GCLOUD_CLI.ref, destination.apply(
+            lambda d: f"gcloud storage cp --recursive '/work/artifacts/*' {d}/"
+        )
+
+    # Azure: log in with the projected Workload Identity token, then upload with Entra ID auth.
+    def azure(d: str) -> str:
+        container_and_path = d.split(".blob.core.windows.net/", 1)[1]
+        container, _, path = container_and_path.partition("/")
+        return (
+            'az login --service-principal -u "$AZURE_CLIENT_ID" -t "$AZURE_TENANT_ID" '
+            '--federated-token "$(cat "$AZURE_FEDERATED_TOKEN_FILE")" --allow-no-subscriptions --output none && '
+            f'az storage blob upload-batch --auth-mode login --account-name "$AZURE_STORAGE_ACCOUNT" '
+            f"--destination {container} --destination-path {path} --source /work/artifacts --overwrite --output none"
+        )
+
+    return versions.AZURE_CLI.ref, destination.apply(azure)
+
+
+class Detectors(pulumi.ComponentResource):
+    def __init__(self, name: str, args: DetectorsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mlops:addons:Detectors", name, None, opts)
+        provider = args.provider
+        self._args = args
+        ns = kube.namespace(names.NS_DETECTORS, f"{name}-ns", self, provider, depends_on=args.depends_on)
+        script = fit_script()
+        script_map = k8s.core.v1.ConfigMap(
+            f"{name}-script",
+            metadata={"name": SCRIPT_CONFIGMAP, "namespace": names.NS_DETECTORS, "labels": kube.labels("detectors", "fit")},
+            data={SCRIPT_NAME: script},
+            opts=kube.child(self, provider, [ns]),
+        )
+        reader_sa, reader_secret = self._identity(name, names.DETECTOR, args.reader, ns)
+        fitter_sa, fitter_secret = self._identity(name, names.DETECTOR_FITTER, args.fitter, ns)
+
+        self.logger_urls: dict[str, str] = {}
+        self.artifacts: dict[str, dict[str, pulumi.Output[str]]] = {}
+        self.jobs: dict[str, k8s.batch.v1.Job] = {}
+        self.deployments: dict[str, dict[str, k8s.apps.v1.Deployment]] = {}
+        ready: list[pulumi.Resource] = []
+        for model in args.models:
+            kinds = enabled_kinds(model)
+            if not kinds:
+                continue
+            version = artifact_version(model, script)
+            base_uri = args.object_store.uri.apply(lambda u, p=artifact_path(model, version): f"{u}/{p}")
+            self.artifacts[model.name] = {kind: base_uri.apply(lambda b, k=kind: f"{b}/{k}") for kind in kinds}
+            job = self._fit_job(name, model, kinds, version, base_uri, script_map, fitter_sa, fitter_secret)
+            self.jobs[model.name] = job
+            services: dict[str, k8s.core.v1.Service] = {}
+            self.deployments[model.name] = {}
+            for kind in kinds:
+                deployment, service = self._detector(name, model, kind, version, job, reader_sa, reader_secret)
+                self.deployments[model.name][kind] = deployment
+                services[kind] = service
+            rule = self._alerts(name, model, kinds, ns)
+            route = self._fan_out(name, model, kinds, services)
+            self.logger_urls[model.name] = logger_url(args.traefik_internal_service, model)
+            ready += [route, rule, *services.values()]
+        self.ready: tuple[pulumi.Resource, ...] = tuple(ready)
+        self.register_outputs({"logger_urls": self.logger_urls, "artifacts": self.artifacts})
+
+    # --- pieces ---------------------------------------------------------------------------
+
+    def _identity(
+        self, name: str, workload: names.Workload, access: WorkloadAccess, ns: k8s.core.v1.Namespace
+    ) -> tuple[k8s.core.v1.ServiceAccount, Optional[k8s.core.v1.Secret]]:
+        provider = self._args.provider
+        secret = None
+        if access.static_keys is not None:
+            secret = k8s.core.v1.Secret(
+                f"{name}-{workload.role}-keys",
+                metadata={
+                    "name": f"{workload.service_account}-s3",
+                    "namespace": workload.namespace,
+                    "labels": kube.labels(workload.service_account),
+                },
+                string_data={"AWS_ACCESS_KEY_ID": access.static_keys[0], "AWS_SECRET_ACCESS_KEY": access.static_keys[1]},
+                opts=kube.child(self, provider, [ns]),
+            )
+        deps: list[pulumi.Resource] = [ns] + ([access.identity] if access.identity is not None else [])
+        sa = kube.service_account(
+            f"{name}-{workload.role}-sa",
+            workload.service_account,
+            workload.namespace,
+            self,
+            provider,
+            annotations=access.annotations,
+            depends_on=deps,
+        )
+        return sa, secret
+
+    def _store_env(self, secret: Optional[k8s.core.v1.Secret]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        env = [{"name": "HOME", "value": "/tmp"}, *self._args.object_store.env()]
+        env_from = [{"secretRef": {"name": secret.metadata.name}}] if secret is not None else []
+        return env, env_from
+
+    def _pod_labels(self, model: ModelConfig, component: str, access: WorkloadAccess) -> dict[str, str]:
+        return {**kube.labels(f"{model.name}-{component}", component), "mlops.dev/model": model.name, **access.pod_labels}
+
+    def _fit_job(
+        self,
+        name: str,
+        model: ModelConfig,
+        kinds: list[str],
+        version: str,
+        destination: pulumi.Output[str],
+        script_map: k8s.core.v1.ConfigMap,
+        sa: k8s.core.v1.ServiceAccount,
+        secret: Optional[k8s.core.v1.Secret],
+    ) -> k8s.batch.v1.Job:
+        args = self._args
+        env, env_from = self._store_env(secret)
+        reference = model.reference_data or ""
+        init: list[dict[str, Any]] = []
+        if "://" in reference:
+            # The reference sample lives in an object store: fetch it like KServe fetches models.
+            init.append(
+                {
+                    "name": "fetch-reference",
+                    "image": versions.KSERVE_STORAGE_INITIALIZER.ref,
+                    "args": [reference, "/work/reference"],
+                    "env": env,
+                    "envFrom": env_from,
+                    "resources": kube.resources("50m", "64Mi", "512Mi"),
+                    "securityContext": kube.container_security(run_as_user=STORAGE_INITIALIZER_UID),
+                    "volumeMounts": [{"name": "work", "mountPath": "/work"}, {"name": "tmp", "mountPath": "/tmp"}],
+                }
+            )
+            reference = f"/work/reference/{reference.rsplit('/', 1)[-1]}"
+        init.append(
+            {
+                "name": "fit",
+                "image": versions.ALIBI_DETECT_SERVER.ref,
+                "command": ["python", f"/scripts/{SCRIPT_NAME}"],
+                "env": [
+                    {"name": "HOME", "value": "/tmp"},
+                    {"name": "MODEL_NAME", "value": model.name},
+                    {"name": "REFERENCE", "value": reference},
+                    {"name": "OUT_DIR", "value": "/work/artifacts"},
+                    {"name": "DRIFT", "value": "1" if "drift" in kinds else "0"},
+                    {"name": "OUTLIER", "value": "1" if "outlier" in kinds else "0"},
+                    {"name": "P_VALUE", "value": str(model.drift.p_value)},
+                    {"name": "THRESHOLD_PERCENTILE", "value": str(model.outlier.threshold_percentile)},
+                ],
+                "resources": kube.resources("200m", "512Mi", "2Gi"),
+                "securityContext": kube.container_security(run_as_user=DETECTOR_UID),
+                "volumeMounts": [
+                    {"name": "work", "mountPath": "/work"},
+                    {"name": "script", "mountPath": "/scripts", "readOnly": True},
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
+            }
+        )
+        image, upload = _writer(args.object_store, destination)
+        pod_labels = self._pod_labels(model, "detector-fit", args.fitter)
+        return k8s.batch.v1.Job(
+            f"{name}-{model.name}-fit",
+            metadata={
+                "name": f"{model.name}-fit-{version[:8]}",
+                "namespace": names.NS_DETECTORS,
+                "labels": kube.labels(f"{model.name}-fit", "detector-fit"),
+                "annotations": {"mlops.dev/artifacts": "detectors written to the object store by this Job"},
+            },
+            spec={
+                "backoffLimit": 3,
+                "template": {
+                    "metadata": {"labels": pod_labels},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "serviceAccountName": names.DETECTOR_FITTER.service_account,
+                        "automountServiceAccountToken": False,
+                        "securityContext": kube.pod_security(DETECTOR_UID, fs_group=DETECTOR_UID),
+                        "initContainers": init,
+                        "containers": [
+                            {
+                                "name": "upload",
+                                "image": image,
+                                "command": ["/bin/sh", "-c"],
+                                "args": [upload],
+                                "env": env,
+                                "envFrom": env_from,
+                                "resources": kube.resources("50m", "128Mi", "512Mi"),
+                                "securityContext": kube.container_security(run_as_user=WRITER_UID),
+                                "volumeMounts": [
+                                    {"name": "work", "mountPath": "/work", "readOnly": True},
+                                    {"name": "tmp", "mountPath": "/tmp"},
+                                ],
+                            }
+                        ],
+                        "volumes": [
+                            kube.empty_dir("work", "256Mi"),
+                            kube.empty_dir("tmp", "256Mi"),
+                            {"name": "script", "configMap": {"name": SCRIPT_CONFIGMAP}},
+                        ],
+                    },
+                },
+            },
+            opts=kube.child(self, args.provider, [script_map, sa, *([secret] if secret else [])]),
+        )
+
+    def _detector(
+        self,
+        name: str,
+        model: ModelConfig,
+        kind: str,
+        version: str,
+        job: k8s.batch.v1.Job,
+        sa: k8s.core.v1.ServiceAccount,
+        secret: Optional[k8s.core.v1.Secret],
+    ) -> tuple[k8s.apps.v1.Deployment, k8s.core.v1.Service]:
+        args = self._args
+        app = f"{model.name}-{kind}"
+        env, env_from = self._store_env(secret)
+        selector = {**kube.selector(app, "detector"), "mlops.dev/model": model.name}
+        pod_labels = {**self._pod_labels(model, "detector", args.reader), **kube.labels(app, "detector")}
+        subcommand = ["DriftDetector", f"--drift_batch_size={model.drift.batch_size}"] if kind == "drift" else ["OutlierDetector"]
+        source = self.artifacts[model.name][kind]
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-{app}",
+            metadata={
+                "name": app,
+                "namespace": names.NS_DETECTORS,
+                "labels": kube.labels(app, "detector"),
+                "annotations": {"mlops.dev/artifact-version": version},
+            },
+            spec={
+                "replicas": 1,
+                "selector": {"matchLabels": selector},
+                "template": {
+                    "metadata": {"labels": pod_labels, "annotations": {"mlops.dev/artifact-version": version}},
+                    "spec": {
+                        "serviceAccountName": names.DETECTOR.service_account,
+                        "automountServiceAccountToken": False,
+                        "securityContext": kube.pod_security(DETECTOR_UID, fs_group=DETECTOR_UID),
+                        "initContainers": [
+                            {
+                                "name": "fetch-detector",
+                                "image": versions.KSERVE_STORAGE_INITIALIZER.ref,
+                                "args": [source, "/mnt/detector"],
+                                "env": env,
+                                "envFrom": env_from,
+                                "resources": kube.resources("50m", "64Mi", "512Mi"),
+                                "securityContext": kube.container_security(run_as_user=STORAGE_INITIALIZER_UID),
+                                "volumeMounts": [
+                                    {"name": "detector", "mountPath": "/mnt/detector"},
+                                    {"name": "tmp", "mountPath": "/tmp"},
+                                ],
+                            }
+                        ],
+                        "containers": [
+                            {
+                                "name": "detector",
+                                "image": versions.ALIBI_DETECT_SERVER.ref,
+                                "args": [
+                                    f"--model_name={app}",
+                                    f"--http_port={DETECTOR_PORT}",
+                                    # KServe's v1 protocol body ({"instances": [...]}) is the TF-serving shape.
+                                    "--protocol=tensorflow.http",
+                                    "--storage_uri=/mnt/detector",
+                                    f"--event_type={EVENT_TYPES[kind]}",
+                                    f"--event_source=mlops-platform/{names.NS_DETECTORS}/{app}",
+                                    *subcommand,
+                                ],
+                                "env": [{"name": "HOME", "value": "/tmp"}],
+                                "ports": [{"name": "http", "containerPort": DETECTOR_PORT}],
+                                "readinessProbe": {"httpGet": {"path": "/protocol", "port": "http"}, "periodSeconds": 10},
+                                "resources": DETECTOR_RESOURCES,
+                                "securityContext": kube.container_security(run_as_user=DETECTOR_UID),
+                                "volumeMounts": [
+                                    {"name": "detector", "mountPath": "/mnt/detector", "readOnly": True},
+                                    {"name": "tmp", "mountPath": "/tmp"},
+                                ],
+                            }
+                        ],
+                        "volumes": [kube.empty_dir("detector", "256Mi"), kube.empty_dir("tmp", "512Mi")],
+                    },
+                },
+            },
+            # The artifacts must exist before the init container fetches them.
+            opts=kube.child(self, args.provider, [job, sa, *([secret] if secret else [])]),
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-{app}-svc",
+            metadata={
+                "name": app,
+                "namespace": names.NS_DETECTORS,
+                "labels": {**kube.labels(app, "detector"), "mlops.dev/detector": kind},
+            },
+            spec={
+                "type": "ClusterIP",
+                "selector": selector,
+                "ports": [{"name": "http", "port": DETECTOR_PORT, "targetPort": "http"}],
+            },
+            opts=kube.child(self, args.provider, [deployment]),
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-{app}-monitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata={"name": app, "namespace": names.NS_DETECTORS, "labels": kube.labels(app, "detector")},
+            spec={
+                "selector": {"matchLabels": {**kube.selector(app, "detector"), "mlops.dev/detector": kind}},
+                "endpoints": [{"port": "http", "path": "/v1/metrics", "interval": "30s"}],
+            },
+            opts=kube.child(self, args.provider, [service]),
+        )
+        return deployment, service
+
+    def _alerts(
+        self, name: str, model: ModelConfig, kinds: list[str], ns: k8s.core.v1.Namespace
+    ) -> k8s.apiextensions.CustomResource:
+        selector = f'namespace="{names.NS_DETECTORS}"'
+        rules: list[dict[str, Any]] = []
+        if "drift" in kinds:
+            rules.append(
+                {
+                    "alert": "ModelDriftDetected",
+                    # Ref: seldon-core components/alibi-detect-server/adserver/cd_model.py (is_drift gauge)
+                    "expr": f'max(seldon_metric_drift_is_drift{{{selector},service="{model.name}-drift"}}) > 0',
+                    "for": "1m",
+                    "labels": {"severity": "warning", "model": model.name},
+                    "annotations": {
+                        "summary": f"Input drift detected for model {model.name}",
+                        "description": (
+                            f"The KS drift detector for {model.name} flagged its last batch of "
+                            f"{model.drift.batch_size} requests as drifted (p < {model.drift.p_value})."
+                        ),
+                    },
+                }
+            )
+        if "outlier" in kinds:
+            rules.append(
+                {
+                    "alert": "ModelOutlierRateHigh",
+                    "expr": (
+                        f'avg(avg_over_time(seldon_metric_outlier_is_outlier{{{selector},service="{model.name}-outlier"}}[15m]))'
+                        " > 0.2"
+                    ),
+                    "for": "5m",
+                    "labels": {"severity": "warning", "model": model.name},
+                    "annotations": {"summary": f"More than 20% of requests to {model.name} are outliers"},
+                }
+            )
+        rules.append(
+            {
+                "alert": "ModelDetectorDown",
+                "expr": f'up{{{selector},service=~"{model.name}-(drift|outlier)"}} == 0',
+                "for": "5m",
+                "labels": {"severity": "warning", "model": model.name},
+                "annotations": {"summary": f"A detector of model {model.name} is not being scraped"},
+            }
+        )
+        return k8s.apiextensions.CustomResource(
+            f"{name}-{model.name}-rules",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata={
+                "name": f"{model.name}-detectors",
+                "namespace": names.NS_DETECTORS,
+                "labels": kube.labels(f"{model.name}-detectors", "alerts"),
+            },
+            spec={"groups": [{"name": f"{model.name}-detectors", "rules": rules}]},
+            opts=kube.child(self, self._args.provider, [ns]),
+        )
+
+    def _fan_out(
+        self, name: str, model: ModelConfig, kinds: list[str], services: dict[str, k8s.core.v1.Service]
+    ) -> k8s.apiextensions.CustomResource:
+        provider = self._args.provider
+        strip = k8s.apiextensions.CustomResource(
+            f"{name}-{model.name}-strip",
+            api_version="traefik.io/v1alpha1",
+            kind="Middleware",
+            metadata={"name": f"{model.name}-strip", "namespace": names.NS_DETECTORS, "labels": kube.labels(model.name, "fan-out")},
+            spec={"stripPrefix": {"prefixes": [f"/{model.name}"]}},
+            opts=kube.child(self, provider, list(services.values())),
+        )
+        target: dict[str, Any]
+        deps: list[pulumi.Resource] = [strip, *services.values()]
+        if len(kinds) == 2:
+            # Ref: https://doc.traefik.io/traefik/reference/routing-configuration/kubernetes/crd/http/traefikservice/
+            fan = k8s.apiextensions.CustomResource(
+                f"{name}-{model.name}-mirror",
+                api_version="traefik.io/v1alpha1",
+                kind="TraefikService",
+                metadata={"name": f"{model.name}-detectors", "namespace": names.NS_DETECTORS, "labels": kube.labels(model.name, "fan-out")},
+                spec={
+                    "mirroring": {
+                        "name": f"{model.name}-drift",
+                        "port": DETECTOR_PORT,
+                        "mirrors": [{"name": f"{model.name}-outlier", "port": DETECTOR_PORT, "percent": 100}],
+                    }
+                },
+                opts=kube.child(self, provider, list(services.values())),
+            )
+            deps.append(fan)
+            target = {"name": f"{model.name}-detectors", "kind": "TraefikService"}
+        else:
+            target = {"name": f"{model.name}-{kinds[0]}", "port": DETECTOR_PORT}
+        return k8s.apiextensions.CustomResource(
+            f"{name}-{model.name}-route",
+            api_version="traefik.io/v1alpha1",
+            kind="IngressRoute",
+            metadata={"name": f"{model.name}-detectors", "namespace": names.NS_DETECTORS, "labels": kube.labels(model.name, "fan-out")},
+            spec={
+                "entryPoints": [names.DETECTOR_ENTRYPOINT],
+                "routes": [
+                    {
+                        "kind": "Rule",
+                        "match": f"PathPrefix(`/{model.name}/`)",
+                        "middlewares": [{"name": f"{model.name}-strip"}],
+                        "services": [target],
+                    }
+                ],
+            },
+            opts=kube.child(self, provider, deps),
+        )

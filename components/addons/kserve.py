@@ -1,0 +1,97 @@
+"""KServe in Standard deployment mode: plain Deployments and Ingresses, no Knative, no Istio.
+
+Three charts in order: kserve-crd (the CRDs), kserve-resources (controller and webhooks, which
+validate the ClusterServingRuntimes), kserve-runtime-configs (the model server runtimes).
+Ref: https://kserve.github.io/website/docs/admin-guide/kubernetes-deployment
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .. import k8s as kube
+from .. import names, versions
+from ..requests import WorkloadRequest, from_values
+
+
+@dataclass(frozen=True)
+class KServeArgs:
+    provider: k8s.Provider
+    domain: str
+    depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
+
+
+def resources_values(domain: str) -> dict[str, Any]:
+    return {
+        "kserve": {
+            # Webhook serving certificates come from cert-manager (installed before KServe).
+            "certManager": {"enabled": True},
+            "controller": {
+                # "Standard" is the v0.20 name of RawDeployment. Ref: kserve v0.20.0 release notes
+                "deploymentMode": "Standard",
+                "gateway": {
+                    "domain": domain,
+                    "urlScheme": "https",
+                    "disableIstioVirtualHost": True,
+                    "ingressGateway": {"className": names.INGRESS_CLASS, "enableGatewayApi": False},
+                },
+                "resources": kube.resources("50m", "128Mi", "300Mi"),
+                "rbacProxy": {"resources": kube.resources("10m", "32Mi", "128Mi")},
+            },
+            # The storage-initializer init container of every predictor.
+            "storage": {"resources": kube.resources("50m", "64Mi", "1Gi")},
+        }
+    }
+
+
+def runtime_values() -> dict[str, Any]:
+    return {"kserve": {"servingruntime": {"enabled": True}}}
+
+
+def chart_requests(values: dict[str, Any]) -> list[WorkloadRequest]:
+    return [
+        from_values("kserve-controller", values, ("kserve", "controller", "resources")),
+        from_values("kserve-rbac-proxy", values, ("kserve", "controller", "rbacProxy", "resources")),
+    ]
+
+
+class KServe(pulumi.ComponentResource):
+    def __init__(self, name: str, args: KServeArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mlops:addons:KServe", name, None, opts)
+        provider = args.provider
+        ns = kube.namespace(names.NS_KSERVE, f"{name}-ns", self, provider, depends_on=args.depends_on)
+        self.crds = k8s.helm.v3.Release(
+            f"{name}-crd",
+            name=names.RELEASE_KSERVE_CRD,
+            chart=versions.KSERVE_CRD.chart_ref,
+            version=versions.KSERVE_CRD.version,
+            namespace=ns.metadata.name,
+            timeout=600,
+            opts=kube.child(self, provider, [ns]),
+        )
+        self.controller = k8s.helm.v3.Release(
+            f"{name}-resources",
+            name=names.RELEASE_KSERVE,
+            chart=versions.KSERVE_RESOURCES.chart_ref,
+            version=versions.KSERVE_RESOURCES.version,
+            namespace=ns.metadata.name,
+            values=resources_values(args.domain),
+            timeout=600,
+            opts=kube.child(self, provider, [self.crds]),
+        )
+        self.runtimes = k8s.helm.v3.Release(
+            f"{name}-runtimes",
+            name=names.RELEASE_KSERVE_RUNTIMES,
+            chart=versions.KSERVE_RUNTIME_CONFIGS.chart_ref,
+            version=versions.KSERVE_RUNTIME_CONFIGS.version,
+            namespace=ns.metadata.name,
+            values=runtime_values(),
+            timeout=600,
+            opts=kube.child(self, provider, [self.controller]),
+        )
+        self.ready: tuple[pulumi.Resource, ...] = (self.runtimes,)
+        self.register_outputs({"runtimes": self.runtimes.status})

@@ -1,0 +1,184 @@
+"""Monitoring: kube-prometheus-stack, trimmed for a laptop, watching every namespace.
+
+Prometheus discovers ServiceMonitors, PodMonitors, Probes and PrometheusRules in all namespaces
+(the chart's default only selects its own release's objects). Grafana is served at
+`grafana.<domain>` with a generated admin password; Prometheus and Alertmanager, which have no
+login of their own, sit behind Traefik basic auth.
+
+node-exporter is off: it needs the host's network and PID namespaces and hostPath mounts, which
+the restricted Pod Security level of every platform namespace forbids; container CPU and memory
+come from the kubelet's cAdvisor endpoint, which the chart still scrapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from .. import k8s as kube
+from .. import names, versions
+from ..requests import WorkloadRequest, from_values
+from .cert_manager import certificate
+from .traefik import basic_auth, auth_resources, ingress_route
+
+GRAFANA_SECRET = "grafana-admin"
+# Services the chart creates for release "kube-prometheus-stack" (its fullname).
+GRAFANA_SERVICE = f"{names.RELEASE_MONITORING}-grafana"
+PROMETHEUS_SERVICE = f"{names.RELEASE_MONITORING}-prometheus"
+ALERTMANAGER_SERVICE = f"{names.RELEASE_MONITORING}-alertmanager"
+RELOADER = kube.resources("10m", "16Mi", "64Mi")
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    provider: k8s.Provider
+    domain: str
+    issuer: str
+    storage_class: str
+    ui_password: pulumi.Output[str]
+    retention: str = "24h"
+    storage_gb: int = 5
+    alertmanager: bool = True
+    depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
+
+
+def chart_values(args: MonitoringArgs) -> dict[str, Any]:
+    off = {"enabled": False}
+    return {
+        "crds": {"enabled": True},
+        # Control-plane components are not reachable on kind or on managed clusters.
+        "kubeControllerManager": off,
+        "kubeScheduler": off,
+        "kubeEtcd": off,
+        "kubeProxy": off,
+        "nodeExporter": off,
+        "defaultRules": {
+            "rules": {
+                "etcd": False,
+                "kubeControllerManager": False,
+                "kubeSchedulerAlerting": False,
+                "kubeSchedulerRecording": False,
+                "kubeProxy": False,
+                "nodeExporterAlerting": False,
+                "nodeExporterRecording": False,
+                "windows": False,
+            }
+        },
+        "windowsMonitoring": off,
+        "alertmanager": {
+            "enabled": args.alertmanager,
+            "alertmanagerSpec": {"resources": kube.resources("10m", "32Mi", "128Mi")},
+        },
+        "grafana": {
+            "enabled": True,
+            "adminUser": "admin",
+            "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+            # grafana chart 12.11.1 keys (a subchart: its defaults are not in the parent's values).
+            "resources": kube.resources("50m", "192Mi", "512Mi"),
+            "sidecar": {"resources": kube.resources("10m", "48Mi", "128Mi")},
+        },
+        "kube-state-metrics": {"resources": kube.resources("10m", "48Mi", "192Mi")},
+        "prometheusOperator": {
+            "resources": kube.resources("20m", "64Mi", "256Mi"),
+            "prometheusConfigReloader": {"resources": RELOADER},
+            # The operator's admission webhook certificates come from cert-manager, not a Job.
+            "admissionWebhooks": {"certManager": {"enabled": True}},
+        },
+        "prometheus": {
+            "prometheusSpec": {
+                # Select monitors and rules from every namespace, not only this release's.
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "ruleSelectorNilUsesHelmValues": False,
+                "probeSelectorNilUsesHelmValues": False,
+                "scrapeConfigSelectorNilUsesHelmValues": False,
+                "retention": args.retention,
+                "resources": kube.resources("100m", "384Mi", "1Gi"),
+                "storageSpec": {
+                    "volumeClaimTemplate": {
+                        "spec": {
+                            "storageClassName": args.storage_class,
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": f"{args.storage_gb}Gi"}},
+                        }
+                    }
+                },
+            }
+        },
+    }
+
+
+def chart_requests(values: dict[str, Any]) -> list[WorkloadRequest]:
+    reloader = from_values("config-reloader", values, ("prometheusOperator", "prometheusConfigReloader", "resources"))
+    out = [
+        from_values("prometheus", values, ("prometheus", "prometheusSpec", "resources")),
+        reloader,
+        from_values("prometheus-operator", values, ("prometheusOperator", "resources")),
+        from_values("kube-state-metrics", values, ("kube-state-metrics", "resources")),
+        from_values("grafana", values, ("grafana", "resources")),
+        # The grafana chart runs two sidecars (dashboards, datasources) with the shared resources.
+        from_values("grafana-sidecars", values, ("grafana", "sidecar", "resources"), replicas=2),
+    ]
+    if values.get("alertmanager", {}).get("enabled", True):
+        out += [from_values("alertmanager", values, ("alertmanager", "alertmanagerSpec", "resources")), reloader]
+    return out
+
+
+class Monitoring(pulumi.ComponentResource):
+    def __init__(self, name: str, args: MonitoringArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mlops:addons:Monitoring", name, None, opts)
+        provider = args.provider
+        ns = kube.namespace(names.NS_MONITORING, f"{name}-ns", self, provider, depends_on=args.depends_on)
+        grafana_password = random.RandomPassword(
+            f"{name}-grafana-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.grafana_password = pulumi.Output.secret(grafana_password.result)
+        grafana_secret = k8s.core.v1.Secret(
+            f"{name}-grafana-admin",
+            metadata={"name": GRAFANA_SECRET, "namespace": names.NS_MONITORING, "labels": kube.labels("grafana")},
+            string_data={"admin-user": "admin", "admin-password": self.grafana_password},
+            opts=kube.child(self, provider, [ns]),
+        )
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name=names.RELEASE_MONITORING,
+            chart=versions.KUBE_PROMETHEUS_STACK.chart_ref,
+            version=versions.KUBE_PROMETHEUS_STACK.version,
+            repository_opts={"repo": versions.KUBE_PROMETHEUS_STACK.repo},
+            namespace=ns.metadata.name,
+            values=chart_values(args),
+            timeout=900,
+            opts=kube.child(self, provider, [ns, grafana_secret]),
+        )
+        auth = basic_auth(f"{name}-ui", names.NS_MONITORING, args.ui_password, self, provider, [ns])
+        hosts = {
+            "grafana": (GRAFANA_SERVICE, 80, []),
+            "prometheus": (PROMETHEUS_SERVICE, 9090, [auth]),
+        }
+        if args.alertmanager:
+            hosts["alertmanager"] = (ALERTMANAGER_SERVICE, 9093, [auth])
+        self.urls: dict[str, str] = {}
+        for app, (service, port, auths) in hosts.items():
+            host = f"{app}.{args.domain}"
+            tls = certificate(
+                f"{name}-{app}-cert", names.NS_MONITORING, f"{app}-tls", [host], args.issuer, self, provider, [ns]
+            )
+            ingress_route(
+                f"{name}-{app}-route",
+                app,
+                names.NS_MONITORING,
+                f"Host(`{host}`)",
+                [{"name": service, "port": port}],
+                f"{app}-tls",
+                auths,
+                self,
+                provider,
+                [self.release, tls, *[r for a in auths for r in auth_resources(a)]],
+            )
+            self.urls[app] = f"https://{host}"
+        self.ready: tuple[pulumi.Resource, ...] = (self.release,)
+        self.register_outputs({"urls": self.urls, "release": self.release.status})

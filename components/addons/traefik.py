@@ -1,0 +1,224 @@
+"""Traefik: the ingress controller for every UI and model endpoint.
+
+- IngressClass `traefik` (default class), HTTP redirected to HTTPS.
+- A default TLS certificate for `*.<domain>` signed by the platform CA.
+- The dashboard at `traefik.<domain>` behind a basic-auth Middleware with a generated password;
+  `basic_auth()` gives other components the same protection (Prometheus, Alertmanager).
+- A cluster-internal entrypoint (`detectors`, port 9101) on a ClusterIP Service of its own:
+  KServe's request logger posts there, and a mirroring TraefikService fans each request out to a
+  model's drift and outlier detectors (KServe's logger takes a single URL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from .. import k8s as kube
+from .. import names, versions
+from ..cluster.outputs import IngressExposure
+from ..requests import WorkloadRequest, from_values
+from .cert_manager import certificate
+
+DEFAULT_CERT_SECRET = "traefik-default-cert"
+UI_USER = "admin"
+
+
+@dataclass(frozen=True)
+class TraefikArgs:
+    provider: k8s.Provider
+    domain: str
+    exposure: IngressExposure
+    issuer: str  # ClusterIssuer for the dashboard host
+    replicas: int = 1
+    depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
+
+
+def chart_values(args: TraefikArgs) -> dict[str, Any]:
+    exposure = args.exposure
+    web: dict[str, Any] = {
+        "http": {"redirections": {"entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}}},
+        # ACME HTTP-01 challenges must be answered on plain HTTP, not redirected.
+        "allowACMEByPass": True,
+    }
+    websecure: dict[str, Any] = {"http": {"tls": {"enabled": True}}}
+    if exposure.node_ports:
+        web["nodePort"], websecure["nodePort"] = exposure.node_ports
+    service: dict[str, Any] = {
+        "spec": {"type": exposure.service_type},
+        "annotations": dict(exposure.service_annotations),
+        "additionalServices": {"internal": {"type": "ClusterIP"}},
+    }
+    if exposure.load_balancer_source_ranges:
+        service["spec"]["loadBalancerSourceRanges"] = list(exposure.load_balancer_source_ranges)
+    if exposure.service_type == "LoadBalancer":
+        # Preserve client source IPs and skip the extra node hop.
+        service["spec"]["externalTrafficPolicy"] = "Local"
+    values: dict[str, Any] = {
+        "deployment": {"replicas": args.replicas},
+        "ingressClass": {"enabled": True, "isDefaultClass": True, "name": names.INGRESS_CLASS},
+        "providers": {
+            "kubernetesCRD": {
+                "enabled": True,
+                "allowCrossNamespace": False,
+                # The dashboard route refers to api@internal, a cross-provider reference
+                # (needed from Traefik v3.7.1). Ref: chart 41.3.0 values, providers.kubernetesCRD
+                "crossProviderNamespaces": [names.NS_TRAEFIK],
+            },
+            "kubernetesIngress": {"enabled": True},
+        },
+        "ports": {
+            "web": web,
+            "websecure": websecure,
+            names.DETECTOR_ENTRYPOINT: {
+                "port": names.DETECTOR_ENTRYPOINT_PORT,
+                "exposedPort": names.DETECTOR_ENTRYPOINT_PORT,
+                "protocol": "TCP",
+                "expose": {"default": False, "internal": True},
+            },
+        },
+        "service": service,
+        "tlsStore": {"default": {"defaultCertificate": {"secretName": DEFAULT_CERT_SECRET}}},
+        "resources": kube.resources("50m", "64Mi", "256Mi"),
+        "nodeSelector": dict(exposure.node_selector),
+        "tolerations": [dict(t) for t in exposure.tolerations],
+    }
+    if args.replicas > 1:
+        values["podDisruptionBudget"] = {"enabled": True, "maxUnavailable": 1}
+    return values
+
+
+def chart_requests(values: dict[str, Any]) -> list[WorkloadRequest]:
+    return [from_values("traefik", values, ("resources",), replicas=("deployment", "replicas"))]
+
+
+class Traefik(pulumi.ComponentResource):
+    def __init__(self, name: str, args: TraefikArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mlops:addons:Traefik", name, None, opts)
+        provider = args.provider
+        ns = kube.namespace(names.NS_TRAEFIK, f"{name}-ns", self, provider, depends_on=args.depends_on)
+        default_cert = certificate(
+            f"{name}-default-cert",
+            names.NS_TRAEFIK,
+            DEFAULT_CERT_SECRET,
+            [args.domain, f"*.{args.domain}"],
+            names.CA_ISSUER,  # wildcards cannot be issued over HTTP-01: the CA signs the fallback
+            self,
+            provider,
+            [ns],
+        )
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name=names.RELEASE_TRAEFIK,
+            chart=versions.TRAEFIK.chart_ref,
+            version=versions.TRAEFIK.version,
+            repository_opts={"repo": versions.TRAEFIK.repo},
+            namespace=ns.metadata.name,
+            values=chart_values(args),
+            timeout=600,
+            opts=kube.child(self, provider, [ns, default_cert]),
+        )
+        password = random.RandomPassword(
+            f"{name}-ui-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.ui_password = pulumi.Output.secret(password.result)
+        self.ui_user = UI_USER
+        auth = basic_auth(f"{name}-dashboard", names.NS_TRAEFIK, self.ui_password, self, provider, [self.release])
+        host = f"traefik.{args.domain}"
+        tls = certificate(
+            f"{name}-dashboard-cert", names.NS_TRAEFIK, "traefik-dashboard-tls", [host], args.issuer, self, provider, [ns]
+        )
+        self.dashboard = ingress_route(
+            f"{name}-dashboard",
+            "traefik-dashboard",
+            names.NS_TRAEFIK,
+            f"Host(`{host}`) && (PathPrefix(`/dashboard`) || PathPrefix(`/api`))",
+            [{"name": "api@internal", "kind": "TraefikService"}],
+            "traefik-dashboard-tls",
+            [auth],
+            self,
+            provider,
+            [self.release, tls, *auth_resources(auth)],
+        )
+        self.internal_service = f"{names.TRAEFIK_INTERNAL_SERVICE}.{names.NS_TRAEFIK}.svc.cluster.local"
+        self.url = f"https://{host}/dashboard/"
+        self.register_outputs({"dashboard": self.url, "release": self.release.status})
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    """A basic-auth Middleware and the Secret it reads, in one namespace."""
+
+    middleware: str
+    secret: k8s.core.v1.Secret
+    resource: k8s.apiextensions.CustomResource
+
+
+def auth_resources(auth: BasicAuth) -> list[pulumi.Resource]:
+    return [auth.secret, auth.resource]
+
+
+def basic_auth(
+    resource_prefix: str,
+    namespace: str,
+    password: pulumi.Input[str],
+    parent: pulumi.Resource,
+    provider: k8s.Provider,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> BasicAuth:
+    """Basic auth for a UI that has none of its own. Traefik Middlewares are namespaced.
+
+    Ref: https://doc.traefik.io/traefik/reference/routing-configuration/http/middlewares/basicauth/
+    (a Secret of type kubernetes.io/basic-auth holds a plain username and password).
+    """
+    secret = k8s.core.v1.Secret(
+        f"{resource_prefix}-auth-secret",
+        metadata={"name": "ui-basic-auth", "namespace": namespace, "labels": kube.labels("ui-basic-auth")},
+        type="kubernetes.io/basic-auth",
+        string_data={"username": UI_USER, "password": password},
+        opts=kube.child(parent, provider, depends_on),
+    )
+    middleware = k8s.apiextensions.CustomResource(
+        f"{resource_prefix}-auth",
+        api_version="traefik.io/v1alpha1",
+        kind="Middleware",
+        metadata={"name": "ui-basic-auth", "namespace": namespace, "labels": kube.labels("ui-basic-auth")},
+        spec={"basicAuth": {"secret": "ui-basic-auth", "realm": "mlops-platform"}},
+        opts=kube.child(parent, provider, [secret, *depends_on]),
+    )
+    return BasicAuth("ui-basic-auth", secret, middleware)
+
+
+def ingress_route(
+    resource_name: str,
+    name: str,
+    namespace: str,
+    match: str,
+    services: list[dict[str, Any]],
+    tls_secret: Optional[str],
+    auth: Sequence[BasicAuth],
+    parent: pulumi.Resource,
+    provider: k8s.Provider,
+    depends_on: Sequence[pulumi.Resource] = (),
+    entry_points: Sequence[str] = ("websecure",),
+    middlewares: Sequence[str] = (),
+) -> k8s.apiextensions.CustomResource:
+    route: dict[str, Any] = {"kind": "Rule", "match": match, "services": services}
+    refs = [{"name": a.middleware} for a in auth] + [{"name": m} for m in middlewares]
+    if refs:
+        route["middlewares"] = refs
+    spec: dict[str, Any] = {"entryPoints": list(entry_points), "routes": [route]}
+    if tls_secret:
+        spec["tls"] = {"secretName": tls_secret}
+    return k8s.apiextensions.CustomResource(
+        resource_name,
+        api_version="traefik.io/v1alpha1",
+        kind="IngressRoute",
+        metadata={"name": name, "namespace": namespace, "labels": kube.labels(name, "ingress")},
+        spec=spec,
+        opts=kube.child(parent, provider, depends_on),
+    )

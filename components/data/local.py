@@ -1,0 +1,324 @@
+"""LocalData: the object store and Postgres for a kind cluster, inside the cluster.
+
+SeaweedFS serves the S3 API (upstream MinIO ships no images any more) and the official
+`postgres` image serves the database. Every credential is generated with pulumi-random, kept a
+Pulumi secret and stored only in Kubernetes Secrets; each workload gets its own S3 identity
+limited to the actions it needs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from .. import k8s as kube
+from .. import names, versions
+from ..cluster.outputs import ClusterOutputs
+from .outputs import DataOutputs, Database, ObjectStore, WorkloadAccess
+
+BUCKET = "mlops-artifacts"
+S3_PORT = 8333
+SEAWEEDFS_METRICS_PORT = 9327
+POSTGRES_PORT = 5432
+SEAWEEDFS_UID = 1000
+POSTGRES_UID = 70  # the postgres user of the official alpine image
+AWS_CLI_UID = 1000
+
+# S3 actions per access level, scoped to the one bucket (SeaweedFS "Action:bucket" form).
+# Ref: https://github.com/seaweedfs/seaweedfs/wiki/Amazon-S3-API#static-configuration
+_ACTIONS = {
+    "read": ["Read", "List"],
+    "write": ["Read", "List", "Write", "Tagging"],
+}
+
+
+@dataclass(frozen=True)
+class LocalDataArgs:
+    cluster: ClusterOutputs
+    storage_gb: int = 10
+    database_storage_gb: int = 5
+
+
+class LocalData(pulumi.ComponentResource):
+    outputs: DataOutputs
+
+    def __init__(self, name: str, args: LocalDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mlops:data:LocalData", name, None, opts)
+        provider = args.cluster.provider
+        ns = kube.namespace(names.NS_DATA, f"{name}-ns", self, provider, depends_on=args.cluster.ready)
+        ns_name = ns.metadata.name
+
+        # --- credentials ---------------------------------------------------------------
+        def key_pair(role: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+            access = random.RandomString(
+                f"{name}-{role}-access-key", length=20, special=False, lower=False, opts=pulumi.ResourceOptions(parent=self)
+            )
+            secret = random.RandomPassword(
+                f"{name}-{role}-secret-key", length=40, special=False, opts=pulumi.ResourceOptions(parent=self)
+            )
+            return pulumi.Output.secret(access.result), pulumi.Output.secret(secret.result)
+
+        admin_keys = key_pair("admin")
+        workload_keys = {w.role: key_pair(w.role) for w in names.WORKLOADS}
+        identities = [
+            {"name": "admin", "keys": admin_keys, "actions": ["Admin", "Read", "List", "Write", "Tagging"]}
+        ] + [
+            {"name": w.role, "keys": workload_keys[w.role], "actions": [f"{a}:{BUCKET}" for a in _ACTIONS[w.access]]}
+            for w in names.WORKLOADS
+        ]
+        s3_config = pulumi.Output.secret(
+            pulumi.Output.all(*[pulumi.Output.all(*i["keys"]) for i in identities]).apply(
+                lambda pairs: json.dumps(
+                    {
+                        "identities": [
+                            {
+                                "name": ident["name"],
+                                "credentials": [{"accessKey": pair[0], "secretKey": pair[1]}],
+                                "actions": ident["actions"],
+                            }
+                            for ident, pair in zip(identities, pairs)
+                        ]
+                    },
+                    indent=1,
+                )
+            )
+        )
+        s3_secret = k8s.core.v1.Secret(
+            f"{name}-seaweedfs-config",
+            metadata={"name": "seaweedfs-s3-config", "namespace": ns_name, "labels": kube.labels("seaweedfs")},
+            string_data={"s3.json": s3_config},
+            opts=kube.child(self, provider),
+        )
+        admin_secret = k8s.core.v1.Secret(
+            f"{name}-seaweedfs-admin",
+            metadata={"name": "seaweedfs-admin", "namespace": ns_name, "labels": kube.labels("seaweedfs")},
+            string_data={"AWS_ACCESS_KEY_ID": admin_keys[0], "AWS_SECRET_ACCESS_KEY": admin_keys[1]},
+            opts=kube.child(self, provider),
+        )
+
+        # --- SeaweedFS (S3) --------------------------------------------------------------
+        store_pvc = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-seaweedfs-data",
+            metadata={"name": "seaweedfs-data", "namespace": ns_name, "labels": kube.labels("seaweedfs")},
+            spec={
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": args.cluster.storage_class,
+                "resources": {"requests": {"storage": f"{args.storage_gb}Gi"}},
+            },
+            # kind's local-path class binds on first consumer; the provider counts Pending as ready
+            # for WaitForFirstConsumer classes. Ref: pulumi/pulumi-kubernetes#3130, #4181
+            opts=kube.child(self, provider),
+        )
+        store_labels = kube.labels("seaweedfs", "object-store")
+        seaweedfs = k8s.apps.v1.Deployment(
+            f"{name}-seaweedfs",
+            metadata={"name": "seaweedfs", "namespace": ns_name, "labels": store_labels},
+            spec={
+                "replicas": 1,
+                "strategy": {"type": "Recreate"},  # one writer on a ReadWriteOnce volume
+                "selector": {"matchLabels": kube.selector("seaweedfs", "object-store")},
+                "template": {
+                    "metadata": {"labels": store_labels},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "securityContext": kube.pod_security(SEAWEEDFS_UID, fs_group=SEAWEEDFS_UID),
+                        "containers": [
+                            {
+                                "name": "seaweedfs",
+                                "image": versions.SEAWEEDFS.ref,
+                                "command": ["/usr/bin/weed"],
+                                # Master, volume, filer and S3 gateway in one process: enough for a laptop.
+                                "args": [
+                                    "server",
+                                    "-dir=/data",
+                                    "-ip.bind=0.0.0.0",
+                                    "-master.volumeSizeLimitMB=256",
+                                    "-volume.max=0",
+                                    "-s3",
+                                    f"-s3.port={S3_PORT}",
+                                    "-s3.config=/etc/seaweedfs/s3.json",
+                                    f"-metricsPort={SEAWEEDFS_METRICS_PORT}",
+                                ],
+                                "ports": [
+                                    {"name": "s3", "containerPort": S3_PORT},
+                                    {"name": "metrics", "containerPort": SEAWEEDFS_METRICS_PORT},
+                                ],
+                                "readinessProbe": {"tcpSocket": {"port": S3_PORT}, "periodSeconds": 5},
+                                "resources": kube.resources("50m", "128Mi", "512Mi"),
+                                "securityContext": kube.container_security(),
+                                "volumeMounts": [
+                                    {"name": "data", "mountPath": "/data"},
+                                    {"name": "config", "mountPath": "/etc/seaweedfs", "readOnly": True},
+                                    {"name": "tmp", "mountPath": "/tmp"},
+                                ],
+                            }
+                        ],
+                        "volumes": [
+                            {"name": "data", "persistentVolumeClaim": {"claimName": "seaweedfs-data"}},
+                            {"name": "config", "secret": {"secretName": "seaweedfs-s3-config"}},
+                            kube.empty_dir("tmp"),
+                        ],
+                    },
+                },
+            },
+            opts=kube.child(self, provider, [store_pvc, s3_secret]),
+        )
+        store_service = k8s.core.v1.Service(
+            f"{name}-seaweedfs-svc",
+            metadata={"name": "seaweedfs", "namespace": ns_name, "labels": store_labels},
+            spec={
+                "type": "ClusterIP",
+                "selector": kube.selector("seaweedfs", "object-store"),
+                "ports": [
+                    {"name": "s3", "port": S3_PORT, "targetPort": "s3"},
+                    {"name": "metrics", "port": SEAWEEDFS_METRICS_PORT, "targetPort": "metrics"},
+                ],
+            },
+            opts=kube.child(self, provider, [seaweedfs]),
+        )
+        endpoint = f"http://seaweedfs.{names.NS_DATA}.svc.cluster.local:{S3_PORT}"
+        bucket_job = k8s.batch.v1.Job(
+            f"{name}-create-bucket",
+            metadata={"name": "create-bucket", "namespace": ns_name, "labels": kube.labels("seaweedfs", "bucket")},
+            spec={
+                "backoffLimit": 10,
+                "template": {
+                    "metadata": {"labels": kube.labels("seaweedfs", "bucket")},
+                    "spec": {
+                        "restartPolicy": "OnFailure",
+                        "automountServiceAccountToken": False,
+                        "securityContext": kube.pod_security(AWS_CLI_UID),
+                        "containers": [
+                            {
+                                "name": "create-bucket",
+                                "image": versions.AWS_CLI.ref,
+                                "command": ["/bin/sh", "-c"],
+                                "args": [
+                                    f"aws s3api head-bucket --bucket {BUCKET} 2>/dev/null "
+                                    f"|| aws s3api create-bucket --bucket {BUCKET}"
+                                ],
+                                "env": [
+                                    {"name": "HOME", "value": "/tmp"},
+                                    {"name": "AWS_ENDPOINT_URL", "value": endpoint},
+                                    {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
+                                ],
+                                "envFrom": [{"secretRef": {"name": "seaweedfs-admin"}}],
+                                "resources": kube.resources("20m", "64Mi", "256Mi"),
+                                "securityContext": kube.container_security(),
+                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                            }
+                        ],
+                        "volumes": [kube.empty_dir("tmp")],
+                    },
+                },
+            },
+            opts=kube.child(self, provider, [store_service, admin_secret]),
+        )
+
+        # --- Postgres ----------------------------------------------------------------------
+        db_password = random.RandomPassword(
+            f"{name}-postgres-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        password = pulumi.Output.secret(db_password.result)
+        db_secret = k8s.core.v1.Secret(
+            f"{name}-postgres-credentials",
+            metadata={"name": "postgres-credentials", "namespace": ns_name, "labels": kube.labels("postgres")},
+            string_data={
+                "POSTGRES_USER": names.DATABASE_USER,
+                "POSTGRES_PASSWORD": password,
+                "POSTGRES_DB": names.DATABASE_MLFLOW,
+            },
+            opts=kube.child(self, provider),
+        )
+        db_pvc = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-postgres-data",
+            metadata={"name": "postgres-data", "namespace": ns_name, "labels": kube.labels("postgres")},
+            spec={
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": args.cluster.storage_class,
+                "resources": {"requests": {"storage": f"{args.database_storage_gb}Gi"}},
+            },
+            opts=kube.child(self, provider),
+        )
+        db_labels = kube.labels("postgres", "database")
+        postgres = k8s.apps.v1.Deployment(
+            f"{name}-postgres",
+            metadata={"name": "postgres", "namespace": ns_name, "labels": db_labels},
+            spec={
+                "replicas": 1,
+                "strategy": {"type": "Recreate"},
+                "selector": {"matchLabels": kube.selector("postgres", "database")},
+                "template": {
+                    "metadata": {"labels": db_labels},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "securityContext": kube.pod_security(POSTGRES_UID, fs_group=POSTGRES_UID),
+                        "containers": [
+                            {
+                                "name": "postgres",
+                                "image": versions.POSTGRES.ref,
+                                "envFrom": [{"secretRef": {"name": "postgres-credentials"}}],
+                                # An explicit PGDATA below the mount point works for every image major
+                                # (17 and 18 images differ in their default layout).
+                                "env": [{"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}],
+                                "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT}],
+                                "readinessProbe": {
+                                    "exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", names.DATABASE_USER]},
+                                    "periodSeconds": 5,
+                                },
+                                "resources": kube.resources("50m", "128Mi", "512Mi"),
+                                "securityContext": kube.container_security(),
+                                "volumeMounts": [
+                                    {"name": "data", "mountPath": "/var/lib/postgresql/data"},
+                                    {"name": "run", "mountPath": "/var/run/postgresql"},
+                                    {"name": "tmp", "mountPath": "/tmp"},
+                                ],
+                            }
+                        ],
+                        "volumes": [
+                            {"name": "data", "persistentVolumeClaim": {"claimName": "postgres-data"}},
+                            kube.empty_dir("run", "8Mi"),
+                            kube.empty_dir("tmp"),
+                        ],
+                    },
+                },
+            },
+            opts=kube.child(self, provider, [db_pvc, db_secret]),
+        )
+        db_service = k8s.core.v1.Service(
+            f"{name}-postgres-svc",
+            metadata={"name": "postgres", "namespace": ns_name, "labels": db_labels},
+            spec={
+                "type": "ClusterIP",
+                "selector": kube.selector("postgres", "database"),
+                "ports": [{"name": "postgres", "port": POSTGRES_PORT, "targetPort": "postgres"}],
+            },
+            opts=kube.child(self, provider, [postgres]),
+        )
+
+        self.outputs = DataOutputs(
+            object_store=ObjectStore(
+                kind="s3",
+                bucket=pulumi.Output.from_input(BUCKET),
+                uri=pulumi.Output.from_input(f"s3://{BUCKET}"),
+                region="us-east-1",
+                endpoint=endpoint,
+            ),
+            database=Database(
+                host=pulumi.Output.from_input(f"postgres.{names.NS_DATA}.svc.cluster.local"),
+                port=POSTGRES_PORT,
+                name=names.DATABASE_MLFLOW,
+                user=names.DATABASE_USER,
+                password=password,
+                ssl_mode="disable",
+            ),
+            access={role: WorkloadAccess(static_keys=keys) for role, keys in workload_keys.items()},
+            ready=(bucket_job, db_service),
+        )
+        self.register_outputs({"bucket": BUCKET, "endpoint": endpoint, "database_host": self.outputs.database.host})
+

@@ -1,0 +1,69 @@
+"""What every data layer yields: an object store, a Postgres database, and per-workload access."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping, Optional
+
+import pulumi
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    kind: Literal["s3", "gcs", "azure"]
+    bucket: pulumi.Output[str]
+    # The URI prefix tools use for this store: s3://bucket, gs://bucket, or
+    # https://<account>.blob.core.windows.net/<container> (KServe's Azure form).
+    uri: pulumi.Output[str]
+    region: Optional[str] = None
+    endpoint: Optional[str] = None  # an S3-compatible endpoint inside the cluster (local only)
+    account: Optional[pulumi.Output[str]] = None  # Azure storage account name
+
+    def env(self) -> list[dict[str, Any]]:
+        """Environment that S3-style clients (boto3, aws-cli, MLflow) need for this store."""
+        out: list[dict[str, Any]] = []
+        if self.kind == "s3" and self.region:
+            out.append({"name": "AWS_DEFAULT_REGION", "value": self.region})
+            out.append({"name": "AWS_REGION", "value": self.region})
+        if self.endpoint:
+            out += [
+                {"name": "AWS_ENDPOINT_URL", "value": self.endpoint},
+                {"name": "S3_ENDPOINT", "value": self.endpoint.split("://", 1)[-1]},
+                {"name": "S3_USE_HTTPS", "value": "1" if self.endpoint.startswith("https") else "0"},
+                {"name": "MLFLOW_S3_ENDPOINT_URL", "value": self.endpoint},
+            ]
+        if self.kind == "azure" and self.account is not None:
+            out.append({"name": "AZURE_STORAGE_ACCOUNT", "value": self.account})
+        return out
+
+
+@dataclass(frozen=True)
+class Database:
+    host: pulumi.Output[str]
+    port: int
+    name: str
+    user: str
+    password: pulumi.Output[str]  # always a secret
+    ssl_mode: str  # "require" on the clouds, "disable" in-cluster (traffic never leaves the node network)
+
+
+@dataclass(frozen=True)
+class WorkloadAccess:
+    """How one service account reaches the object store."""
+
+    # ServiceAccount annotations binding a cloud identity (IRSA role, GKE GSA, Azure client id).
+    annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # Pod labels some identity webhooks require (Azure Workload Identity).
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    # Static S3 keys (local object store only): (access key id, secret access key), secrets.
+    static_keys: Optional[tuple[pulumi.Output[str], pulumi.Output[str]]] = None
+    # The cloud identity resource the binding refers to, for explicit ordering.
+    identity: Optional[pulumi.Resource] = None
+
+
+@dataclass(frozen=True)
+class DataOutputs:
+    object_store: ObjectStore
+    database: Database
+    access: Mapping[str, WorkloadAccess]  # keyed by names.Workload.role
+    ready: tuple[pulumi.Resource, ...] = ()

@@ -1,0 +1,62 @@
+"""Namespaces, service accounts and object-store paths that several components must agree on.
+
+Cloud identities are bound to `namespace/service-account` pairs before those service accounts
+exist (IRSA trust policies, Azure federated credentials, GKE Workload Identity bindings), so the
+names live here, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NS_CERT_MANAGER = "cert-manager"
+NS_TRAEFIK = "traefik"
+NS_KSERVE = "kserve"
+NS_MONITORING = "monitoring"
+NS_MLFLOW = "mlflow"
+NS_MODELS = "models"
+NS_DETECTORS = "detectors"
+NS_DATA = "data"  # local only: the in-cluster object store and Postgres
+
+# Release names are fixed so the objects the charts create have predictable names.
+RELEASE_CERT_MANAGER = "cert-manager"
+RELEASE_TRAEFIK = "traefik"
+RELEASE_KSERVE_CRD = "kserve-crd"
+RELEASE_KSERVE = "kserve"
+RELEASE_KSERVE_RUNTIMES = "kserve-runtimes"
+RELEASE_MONITORING = "kube-prometheus-stack"
+RELEASE_MLFLOW = "mlflow"
+
+INGRESS_CLASS = "traefik"
+CA_ISSUER = "mlops-ca"
+ACME_ISSUER = "letsencrypt"
+
+# Traefik entrypoint that fans request logs out to the detectors (cluster-internal only).
+DETECTOR_ENTRYPOINT = "detectors"
+DETECTOR_ENTRYPOINT_PORT = 9101
+# The chart names additional Services "<fullname>-<key>".
+TRAEFIK_INTERNAL_SERVICE = "traefik-internal"
+
+BUCKET_PREFIX_MLFLOW = "mlflow"
+BUCKET_PREFIX_DETECTORS = "detectors"
+DATABASE_MLFLOW = "mlflow"
+DATABASE_MLFLOW_AUTH = "mlflow_auth"
+DATABASE_USER = "mlflow"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A Kubernetes service account that needs object-store access."""
+
+    role: str
+    namespace: str
+    service_account: str
+    access: str  # "read", "write" (read and write)
+
+
+MLFLOW = Workload("mlflow", NS_MLFLOW, "mlflow", "write")
+MODEL_READER = Workload("model-reader", NS_MODELS, "model-reader", "read")
+DETECTOR = Workload("detector", NS_DETECTORS, "detector", "read")
+DETECTOR_FITTER = Workload("detector-fitter", NS_DETECTORS, "detector-fitter", "write")
+
+WORKLOADS: tuple[Workload, ...] = (MLFLOW, MODEL_READER, DETECTOR, DETECTOR_FITTER)

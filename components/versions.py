@@ -1,0 +1,116 @@
+"""Every chart, image, Kubernetes and tool version the platform uses, in one table.
+
+Change a version here and nowhere else. Each pin names where it was read; re-check the source
+before bumping, and run the schema tests (`tests/test_rendered_schemas.py`), which validate the
+values we pass against the pinned chart's own values and schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A Helm chart at a pinned version."""
+
+    name: str
+    version: str
+    repo: str  # an https chart repository, or "" for an OCI chart (then `name` is the oci:// URL)
+    licence: str = "Apache-2.0"
+
+    @property
+    def chart_ref(self) -> str:
+        """The chart name as Helm expects it (short name for repos, full URL for OCI)."""
+        return self.name
+
+    @property
+    def short_name(self) -> str:
+        return self.name.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Image:
+    """A container image at a pinned tag (never `latest`)."""
+
+    repository: str
+    tag: str
+    licence: str = "Apache-2.0"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+# --- Kubernetes and local tooling -------------------------------------------------------------
+
+# Ref: https://github.com/kubernetes-sigs/kind/releases (v0.32.0 ships kindest/node v1.36.1)
+KIND_VERSION = "0.32.0"
+KIND_NODE_IMAGE = Image("kindest/node", "v1.36.1")
+# Managed clusters follow the same minor as kind, so the addons are tested on one API level.
+KUBERNETES_MINOR = "1.36"
+# Ref: https://www.pulumi.com/docs/iac/download-install/ — Automation API with gRPC event
+# streaming needs a CLI above 3.205 (pulumi/automation/_stack.py, _setup_event_log).
+PULUMI_CLI_MIN_VERSION = "3.205.0"
+
+# --- Helm charts ------------------------------------------------------------------------------
+
+# Ref: https://cert-manager.io/docs/releases/ (v1.21.1, chart repo charts.jetstack.io)
+CERT_MANAGER = Chart("cert-manager", "v1.21.1", "https://charts.jetstack.io")
+# Ref: https://github.com/traefik/traefik-helm-chart/releases/tag/v41.3.0 (Traefik Proxy v3.7.11)
+TRAEFIK = Chart("traefik", "41.3.0", "https://traefik.github.io/charts")
+# Ref: https://github.com/kserve/kserve/releases/tag/v0.20.0 — charts are published as OCI
+# artifacts; kserve-crd must be installed before kserve-resources (which serves the webhooks).
+KSERVE_CRD = Chart("oci://ghcr.io/kserve/charts/kserve-crd", "v0.20.0", "")
+KSERVE_RESOURCES = Chart("oci://ghcr.io/kserve/charts/kserve-resources", "v0.20.0", "")
+KSERVE_RUNTIME_CONFIGS = Chart("oci://ghcr.io/kserve/charts/kserve-runtime-configs", "v0.20.0", "")
+# Ref: https://github.com/prometheus-community/helm-charts/releases/tag/kube-prometheus-stack-88.5.3
+# (prometheus-operator v0.93.1 CRDs)
+KUBE_PROMETHEUS_STACK = Chart(
+    "kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts"
+)
+# Ref: https://github.com/community-charts/helm-charts/releases/tag/mlflow-1.11.5 (MLflow 3.15.1)
+MLFLOW = Chart("mlflow", "1.11.5", "https://community-charts.github.io/helm-charts", licence="MIT")
+
+# --- Images we run ourselves ------------------------------------------------------------------
+
+# Upstream MinIO no longer publishes images; SeaweedFS is Apache-2.0 and ships an S3 gateway.
+# Ref: https://hub.docker.com/r/chrislusf/seaweedfs/tags (4.47)
+SEAWEEDFS = Image("chrislusf/seaweedfs", "4.47")
+# Official image, same major as the managed databases on the clouds (RDS, Flexible Server, Cloud SQL).
+# Ref: https://hub.docker.com/_/postgres (17.10-alpine)
+POSTGRES = Image("postgres", "17.10-alpine", licence="PostgreSQL")
+POSTGRES_MAJOR = "17"
+# The last Apache-2.0 line of Seldon's alibi-detect server (alibi-detect 0.11.4). Seldon Core from
+# 1.18 and alibi-detect from 0.11.5 are under the Business Source License 1.1.
+# Ref: https://github.com/SeldonIO/seldon-core/releases/tag/v1.17.1
+ALIBI_DETECT_SERVER = Image("seldonio/alibi-detect-server", "1.17.1")
+ALIBI_DETECT_LINE = "0.11.4"
+# KServe's own downloader (s3, gs, azure blob, https; IRSA / Workload Identity aware), used by the
+# detectors to fetch their fitted artifacts exactly as KServe fetches the model.
+KSERVE_STORAGE_INITIALIZER = Image("kserve/storage-initializer", "v0.20.0")
+# Writers for the detector-fitting Job, one per object store. Refs: hub.docker.com/r/amazon/aws-cli,
+# cloud.google.com/sdk/docs/downloads-docker, mcr.microsoft.com/en-us/product/azure-cli
+AWS_CLI = Image("amazon/aws-cli", "2.37.5")
+GCLOUD_CLI = Image("gcr.io/google.com/cloudsdktool/google-cloud-cli", "573.0.0-slim")
+AZURE_CLI = Image("mcr.microsoft.com/azure-cli", "2.89.1", licence="MIT")
+
+CHARTS: tuple[Chart, ...] = (
+    CERT_MANAGER,
+    TRAEFIK,
+    KSERVE_CRD,
+    KSERVE_RESOURCES,
+    KSERVE_RUNTIME_CONFIGS,
+    KUBE_PROMETHEUS_STACK,
+    MLFLOW,
+)
+IMAGES: tuple[Image, ...] = (
+    KIND_NODE_IMAGE,
+    SEAWEEDFS,
+    POSTGRES,
+    ALIBI_DETECT_SERVER,
+    KSERVE_STORAGE_INITIALIZER,
+    AWS_CLI,
+    GCLOUD_CLI,
+    AZURE_CLI,
+)

@@ -1,0 +1,49 @@
+"""Shared fixtures: one offline run per shipped stack, reused by the tests that read it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mlops_platform.cli.offline.harness import ProgramRun, plan_platform
+from mlops_platform.components.config import PlatformConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+STACKS = ROOT / "stacks"
+SCHEMAS = Path(os.environ.get("PLATFORM_SCHEMAS_DIR", ROOT.parent / "shared" / "schemas"))
+
+_runs: dict[str, ProgramRun] = {}
+
+
+def stack_config(stack: str) -> PlatformConfig:
+    return PlatformConfig.from_stack_file(STACKS / f"Pulumi.{stack}.yaml", stack)
+
+
+def shipped_stacks() -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in STACKS.glob("Pulumi.*.yaml"))
+
+
+def planned(stack: str) -> ProgramRun:
+    """The mock run of a shipped stack (computed once per test session)."""
+    if stack not in _runs:
+        _runs[stack] = plan_platform(stack_config(stack))
+    return _runs[stack]
+
+
+@pytest.fixture(scope="session")
+def local_run() -> ProgramRun:
+    return planned("local-dev")
+
+
+@pytest.fixture(scope="session")
+def local_config() -> PlatformConfig:
+    return stack_config("local-dev")
+
+
+@pytest.fixture(scope="session")
+def schemas_dir() -> Path:
+    if not (SCHEMAS / "validate.py").is_file():
+        pytest.skip(f"upstream schema library not found at {SCHEMAS} (set PLATFORM_SCHEMAS_DIR)")
+    return SCHEMAS

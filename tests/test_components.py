@@ -1,0 +1,347 @@
+"""Components under the Pulumi SDK's mocks, asserting the properties the platform promises."""
+
+from __future__ import annotations
+
+import yaml
+
+import pytest
+
+from mlops_platform.cli.offline.harness import ProgramRun, run_program
+from mlops_platform.components import names, versions
+from mlops_platform.components.addons import detectors as detectors_module
+from mlops_platform.components.cluster.kind import KindCluster, KindClusterArgs, kind_config
+
+
+def resource(run: ProgramRun, type_suffix: str, name: str, namespace: str | None = None):
+    matches = [
+        r
+        for r in run.resources
+        if r.type.endswith(type_suffix)
+        and (r.input("metadata", "name") == name or r.input("name") == name)
+        and (namespace is None or r.input("metadata", "namespace") == namespace)
+    ]
+    assert len(matches) == 1, f"{len(matches)} {type_suffix} named {name}"
+    return matches[0]
+
+
+def release(run: ProgramRun, name: str):
+    return resource(run, ":Release", name)
+
+
+def depends(run: ProgramRun, dependent, dependency) -> bool:
+    """Whether `dependent` waits for `dependency` (directly or transitively)."""
+    by_urn = run.by_urn()
+    seen, todo = set(), [dependent.urn]
+    while todo:
+        urn = todo.pop()
+        if urn == dependency.urn and urn != dependent.urn:
+            return True
+        if urn in seen:
+            continue
+        seen.add(urn)
+        record = by_urn.get(urn)
+        if record is not None:
+            todo.extend(record.dependencies)
+            if record.provider_urn:
+                todo.append(record.provider_urn)
+    return False
+
+
+# --- kind -------------------------------------------------------------------------------------
+
+
+def test_kind_config_maps_ingress_ports_on_loopback_with_a_pinned_image():
+    config = yaml.safe_load(kind_config(KindClusterArgs(cluster_name="t", node_count=3)))
+    control, *workers = config["nodes"]
+    assert len(workers) == 2
+    assert control["image"] == versions.KIND_NODE_IMAGE.ref and ":" in control["image"] and "latest" not in control["image"]
+    assert all(w["image"] == versions.KIND_NODE_IMAGE.ref for w in workers)
+    assert 'node-labels: "ingress-ready=true"' in control["kubeadmConfigPatches"][0]
+    mappings = {m["hostPort"]: m for m in control["extraPortMappings"]}
+    assert set(mappings) == {80, 443}
+    assert all(m["listenAddress"] == "127.0.0.1" for m in mappings.values())
+
+
+def test_kind_cluster_kubeconfig_is_a_secret_feeding_the_provider():
+    def program():
+        return KindCluster("k", KindClusterArgs(cluster_name="mlops-test"))
+
+    run = run_program(program, "local-test")
+    command = run.named("k-kind")
+    assert "kind create cluster --name mlops-test" in command.input("create")
+    assert command.input("delete") == "kind delete cluster --name mlops-test"
+    assert "ingress-ready=true" in command.input("stdin")
+    provider = run.named("k-k8s")
+    assert provider.type == "pulumi:providers:kubernetes"
+    assert provider.is_secret("kubeconfig")
+    # The kubeconfig comes from the kind command's output, not from an ambient context.
+    assert command.urn in provider.property_dependencies["kubeconfig"]
+    component = run.result
+    assert component.outputs.storage_class == "standard"
+    assert component.outputs.ingress.node_ports == (30080, 30443)
+
+
+# --- every resource ---------------------------------------------------------------------------
+
+
+def test_no_resource_uses_a_default_provider(local_run):
+    cluster_provider = local_run.named("mlops-cluster-k8s")
+    for record in local_run.resources:
+        if record.type.startswith("kubernetes:"):
+            assert record.provider_urn == cluster_provider.urn, record.urn
+
+
+def test_components_parent_their_children_and_use_the_type_token_scheme(local_run):
+    components = [r for r in local_run.resources if not r.custom]
+    assert {r.type for r in components} >= {
+        "mlops:platform:MlopsPlatform",
+        "mlops:cluster:KindCluster",
+        "mlops:data:LocalData",
+        "mlops:addons:CertManager",
+        "mlops:addons:Traefik",
+        "mlops:addons:KServe",
+        "mlops:addons:Mlflow",
+        "mlops:addons:Monitoring",
+        "mlops:addons:Detectors",
+        "mlops:addons:ModelServing",
+    }
+    urns = {r.urn for r in local_run.resources}
+    for record in local_run.resources:
+        if record.type != "mlops:platform:MlopsPlatform":
+            assert record.parent in urns, f"{record.name} is not parented to a component"
+    for record in local_run.resources:
+        parent = next((r for r in components if r.urn == record.parent), None)
+        if parent is not None and parent.type != "mlops:platform:MlopsPlatform":
+            assert record.name.startswith(parent.name + "-"), f"{record.name} not named after {parent.name}"
+
+
+def test_helm_releases_are_pinned_and_named(local_run):
+    pins = {
+        names.RELEASE_CERT_MANAGER: versions.CERT_MANAGER,
+        names.RELEASE_TRAEFIK: versions.TRAEFIK,
+        names.RELEASE_KSERVE_CRD: versions.KSERVE_CRD,
+        names.RELEASE_KSERVE: versions.KSERVE_RESOURCES,
+        names.RELEASE_KSERVE_RUNTIMES: versions.KSERVE_RUNTIME_CONFIGS,
+        names.RELEASE_MONITORING: versions.KUBE_PROMETHEUS_STACK,
+        names.RELEASE_MLFLOW: versions.MLFLOW,
+    }
+    releases = local_run.helm_releases()
+    assert {r.input("name") for r in releases} == set(pins)
+    for record in releases:
+        chart = pins[record.input("name")]
+        assert record.input("chart") == chart.chart_ref
+        assert record.input("version") == chart.version
+        if chart.repo:
+            assert record.input("repositoryOpts", "repo") == chart.repo
+
+
+def test_generated_credentials_stay_secret(local_run):
+    passwords = local_run.of_type("random:index/randomPassword:RandomPassword")
+    assert len(passwords) >= 8
+    secrets = local_run.of_type("kubernetes:core/v1:Secret")
+    assert secrets
+    for secret in secrets:
+        assert secret.is_secret("stringData"), secret.name
+        assert all(v == "[secret]" for v in secret.input("stringData").values())
+    mlflow = release(local_run, names.RELEASE_MLFLOW)
+    assert mlflow.is_secret("values.flaskServerSecretKey")
+    values = mlflow.input("values")
+    # Passwords reach the chart as Secret references, never as values.
+    assert values["backendStore"]["postgres"]["password"] == ""
+    assert values["backendStore"]["existingDatabaseSecret"]["name"] == "mlflow-database"
+    assert values["auth"]["existingAdminSecret"]["name"] == "mlflow-admin"
+    assert "adminPassword" not in values["auth"]
+
+
+# --- ordering ---------------------------------------------------------------------------------
+
+
+def test_crds_and_issuers_come_before_what_uses_them(local_run):
+    cert_manager = release(local_run, names.RELEASE_CERT_MANAGER)
+    ca_issuer = resource(local_run, ":ClusterIssuer", names.CA_ISSUER)
+    assert depends(local_run, ca_issuer, cert_manager)
+    for certificate in local_run.of_type("kubernetes:cert-manager.io/v1:Certificate"):
+        assert depends(local_run, certificate, cert_manager), certificate.name
+    kserve_crd = release(local_run, names.RELEASE_KSERVE_CRD)
+    kserve = release(local_run, names.RELEASE_KSERVE)
+    runtimes = release(local_run, names.RELEASE_KSERVE_RUNTIMES)
+    assert depends(local_run, kserve, kserve_crd) and depends(local_run, runtimes, kserve)
+    assert depends(local_run, kserve_crd, ca_issuer), "KServe's webhook certificates need cert-manager"
+    isvc = resource(local_run, ":InferenceService", "iris")
+    assert depends(local_run, isvc, runtimes)
+    monitoring = release(local_run, names.RELEASE_MONITORING)
+    for kind in (":ServiceMonitor", ":PrometheusRule"):
+        for record in [r for r in local_run.resources if r.type.endswith(kind)]:
+            assert depends(local_run, record, monitoring), record.name
+    mlflow = release(local_run, names.RELEASE_MLFLOW)
+    assert depends(local_run, mlflow, monitoring), "the MLflow chart creates a ServiceMonitor"
+    traefik = release(local_run, names.RELEASE_TRAEFIK)
+    for route in [r for r in local_run.resources if r.type.endswith(":IngressRoute")]:
+        assert depends(local_run, route, traefik), route.name
+
+
+# --- addons -----------------------------------------------------------------------------------
+
+
+def test_cert_manager_installs_its_crds_and_a_ca(local_run):
+    values = release(local_run, names.RELEASE_CERT_MANAGER).input("values")
+    assert values["crds"] == {"enabled": True, "keep": False}
+    root = resource(local_run, ":Certificate", "mlops-root-ca")
+    assert root.input("spec", "isCA") is True
+    issuer = resource(local_run, ":ClusterIssuer", names.CA_ISSUER)
+    assert issuer.input("spec", "ca", "secretName") == root.input("spec", "secretName")
+    assert not [r for r in local_run.resources if r.input("metadata", "name") == names.ACME_ISSUER]
+
+
+def test_traefik_class_ports_tls_and_basic_auth(local_run, local_config):
+    values = release(local_run, names.RELEASE_TRAEFIK).input("values")
+    assert values["ingressClass"] == {"enabled": True, "isDefaultClass": True, "name": "traefik"}
+    # kind maps host 80/443 to these NodePorts on the ingress-ready node.
+    assert values["service"]["spec"]["type"] == "NodePort"
+    assert (values["ports"]["web"]["nodePort"], values["ports"]["websecure"]["nodePort"]) == (30080, 30443)
+    assert values["nodeSelector"] == {"ingress-ready": "true"}
+    assert all("hostPort" not in p for p in values["ports"].values())
+    assert values["tlsStore"]["default"]["defaultCertificate"]["secretName"] == "traefik-default-cert"
+    default_cert = resource(local_run, ":Certificate", "traefik-default-cert")
+    assert default_cert.input("spec", "dnsNames") == [local_config.effective_domain, f"*.{local_config.effective_domain}"]
+    detectors_port = values["ports"][names.DETECTOR_ENTRYPOINT]
+    assert detectors_port["expose"] == {"default": False, "internal": True}
+    assert values["service"]["additionalServices"] == {"internal": {"type": "ClusterIP"}}
+    middleware = resource(local_run, ":Middleware", "ui-basic-auth", names.NS_TRAEFIK)
+    assert resource(local_run, ":Middleware", "ui-basic-auth", names.NS_MONITORING)
+    auth_secret = [r for r in local_run.of_type("kubernetes:core/v1:Secret") if r.input("type") == "kubernetes.io/basic-auth"]
+    assert auth_secret and all(s.is_secret("stringData") for s in auth_secret)
+    assert middleware.input("spec", "basicAuth", "secret") == "ui-basic-auth"
+    routes = {r.input("metadata", "name"): r for r in local_run.resources if r.type.endswith(":IngressRoute")}
+    for protected in ("traefik-dashboard", "prometheus", "alertmanager"):
+        assert routes[protected].input("spec", "routes")[0]["middlewares"] == [{"name": "ui-basic-auth"}]
+    assert "middlewares" not in routes["grafana"].input("spec", "routes")[0], "Grafana has its own login"
+
+
+def test_kserve_standard_mode_behind_traefik(local_run, local_config):
+    values = release(local_run, names.RELEASE_KSERVE).input("values")["kserve"]["controller"]
+    assert values["deploymentMode"] == "Standard"
+    assert values["gateway"]["ingressGateway"]["className"] == "traefik"
+    assert values["gateway"]["domain"] == local_config.effective_domain == "127.0.0.1.sslip.io"
+    runtimes = release(local_run, names.RELEASE_KSERVE_RUNTIMES).input("values")
+    assert runtimes["kserve"]["servingruntime"]["enabled"] is True
+
+
+def test_local_data_services_and_mlflow_wiring(local_run):
+    seaweedfs = resource(local_run, ":Deployment", "seaweedfs")
+    container = seaweedfs.input("spec", "template", "spec", "containers")[0]
+    assert container["image"] == versions.SEAWEEDFS.ref and "-s3" in container["args"]
+    postgres = resource(local_run, ":Deployment", "postgres")
+    assert postgres.input("spec", "template", "spec", "containers")[0]["image"] == versions.POSTGRES.ref
+    assert postgres.input("spec", "template", "spec", "volumes")[0]["persistentVolumeClaim"]["claimName"] == "postgres-data"
+    values = release(local_run, names.RELEASE_MLFLOW).input("values")
+    assert values["backendStore"]["postgres"]["host"] == "postgres.data.svc.cluster.local"
+    assert values["auth"]["enabled"] is True
+    assert values["auth"]["postgres"]["database"] == names.DATABASE_MLFLOW_AUTH
+    assert values["artifactRoot"]["proxiedArtifactStorage"] is True
+    assert values["artifactRoot"]["s3"]["bucket"] == "mlops-artifacts"
+    assert values["extraEnvVars"]["MLFLOW_S3_ENDPOINT_URL"] == "http://seaweedfs.data.svc.cluster.local:8333"
+    assert values["ingress"]["hosts"][0]["host"] == "mlflow.127.0.0.1.sslip.io"
+    assert values["serviceMonitor"]["enabled"] is True
+    auth_job = resource(local_run, ":Job", "create-auth-database")
+    assert depends(local_run, release(local_run, names.RELEASE_MLFLOW), auth_job)
+
+
+def test_monitoring_watches_every_namespace(local_run):
+    values = release(local_run, names.RELEASE_MONITORING).input("values")
+    spec = values["prometheus"]["prometheusSpec"]
+    for key in ("serviceMonitor", "podMonitor", "rule", "probe"):
+        assert spec[f"{key}SelectorNilUsesHelmValues"] is False
+    assert values["grafana"]["admin"]["existingSecret"] == "grafana-admin"
+    grafana_secret = resource(local_run, ":Secret", "grafana-admin")
+    assert grafana_secret.is_secret("stringData")
+    assert spec["storageSpec"]["volumeClaimTemplate"]["spec"]["storageClassName"] == "standard"
+
+
+# --- detectors and the served model -----------------------------------------------------------
+
+
+def test_inference_service_logs_to_the_detector_fan_out(local_run):
+    isvc = resource(local_run, ":InferenceService", "iris")
+    predictor = isvc.input("spec", "predictor")
+    assert predictor["model"]["storageUri"] == "gs://kfserving-examples/models/sklearn/1.0/model"
+    assert predictor["logger"] == {
+        "mode": "request",
+        "url": "http://traefik-internal.traefik.svc.cluster.local:9101/iris/",
+    }
+    route = resource(local_run, ":IngressRoute", "iris-detectors")
+    spec = route.input("spec")
+    assert spec["entryPoints"] == [names.DETECTOR_ENTRYPOINT]
+    assert spec["routes"][0]["match"] == "PathPrefix(`/iris/`)"
+    assert spec["routes"][0]["services"] == [{"name": "iris-detectors", "kind": "TraefikService"}]
+    mirror = resource(local_run, ":TraefikService", "iris-detectors").input("spec", "mirroring")
+    assert (mirror["name"], mirror["mirrors"][0]["name"], mirror["mirrors"][0]["percent"]) == ("iris-drift", "iris-outlier", 100)
+    services = {r.input("metadata", "name") for r in local_run.of_type("kubernetes:core/v1:Service")}
+    assert {"iris-drift", "iris-outlier"} <= services
+
+
+def test_detectors_run_the_apache_licensed_server_and_expose_metrics(local_run):
+    for kind in ("drift", "outlier"):
+        deployment = resource(local_run, ":Deployment", f"iris-{kind}")
+        container = deployment.input("spec", "template", "spec", "containers")[0]
+        assert container["image"] == "seldonio/alibi-detect-server:1.17.1"
+        assert "--storage_uri=/mnt/detector" in container["args"]
+        assert ("DriftDetector" if kind == "drift" else "OutlierDetector") in container["args"]
+        monitor = resource(local_run, ":ServiceMonitor", f"iris-{kind}")
+        assert monitor.input("spec", "endpoints") == [{"port": "http", "path": "/v1/metrics", "interval": "30s"}]
+    rules = resource(local_run, ":PrometheusRule", "iris-detectors").input("spec", "groups")[0]["rules"]
+    drift_rule = next(r for r in rules if r["alert"] == "ModelDriftDetected")
+    assert "seldon_metric_drift_is_drift" in drift_rule["expr"] and 'service="iris-drift"' in drift_rule["expr"]
+
+
+def test_each_detector_artifact_comes_from_the_fit_job(local_run, local_config):
+    """Where every fitted artifact comes from: the fit Job writes <store>/detectors/iris/<version>/,
+    and each detector's init container fetches exactly <that>/<kind> after the Job succeeded."""
+    model = local_config.models[0]
+    version = detectors_module.artifact_version(model, detectors_module.fit_script())
+    destination = f"s3://mlops-artifacts/detectors/iris/{version}"
+    job = resource(local_run, ":Job", f"iris-fit-{version[:8]}")
+    pod = job.input("spec", "template", "spec")
+    fit = next(c for c in pod["initContainers"] if c["name"] == "fit")
+    assert fit["image"] == versions.ALIBI_DETECT_SERVER.ref, "fitted with the detector image's own alibi-detect"
+    env = {e["name"]: e["value"] for e in fit["env"]}
+    assert env["REFERENCE"] == "sklearn:iris" and env["DRIFT"] == "1" and env["OUTLIER"] == "1"
+    upload = pod["containers"][0]
+    assert upload["image"] == versions.AWS_CLI.ref
+    assert upload["args"] == [f"aws s3 cp --recursive --only-show-errors /work/artifacts {destination}/"]
+    assert pod["serviceAccountName"] == names.DETECTOR_FITTER.service_account
+    script = resource(local_run, ":ConfigMap", "fit-detectors-script")
+    assert script.input("data", "fit_detectors.py") == detectors_module.fit_script()
+    for kind in ("drift", "outlier"):
+        deployment = resource(local_run, ":Deployment", f"iris-{kind}")
+        fetch = deployment.input("spec", "template", "spec", "initContainers")[0]
+        assert fetch["image"] == versions.KSERVE_STORAGE_INITIALIZER.ref
+        assert fetch["args"] == [f"{destination}/{kind}", "/mnt/detector"]
+        assert depends(local_run, deployment, job), "detectors start only after the artifacts exist"
+
+
+def test_artifact_version_changes_with_what_shapes_the_artifacts(local_config):
+    model = local_config.models[0]
+    script = detectors_module.fit_script()
+    base = detectors_module.artifact_version(model, script)
+    assert base == detectors_module.artifact_version(model, script)
+    changed_p = model.model_copy(update={"drift": model.drift.model_copy(update={"p_value": 0.01})})
+    assert detectors_module.artifact_version(changed_p, script) != base
+    assert detectors_module.artifact_version(model, script + "\n# changed") != base
+
+
+def test_fit_script_parses_and_reads_what_the_job_sets():
+    import ast
+
+    source = detectors_module.fit_script()
+    tree = ast.parse(source)
+    read = {
+        node.slice.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)
+    } | {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "get" and node.args and isinstance(node.args[0], ast.Constant)
+    }
+    assert {"MODEL_NAME", "REFERENCE", "OUT_DIR", "P_VALUE", "THRESHOLD_PERCENTILE", "DRIFT", "OUTLIER"} <= read

@@ -1,0 +1,120 @@
+"""Rendered output against the upstream schemas (../shared/schemas, see its SOURCES.md).
+
+- Every Kubernetes object we author: core kinds strictly with kubernetes-validate, custom
+  resources against the pinned CRD schemas (unknown fields are errors, as with
+  `kubectl apply --validate=strict`); a document without a schema fails too.
+- Every Helm values file against the pinned chart's values.schema.json and default values: no
+  schema errors and no unknown keys (Helm silently ignores a key a chart does not have).
+  Keys under subcharts, whose defaults the library does not hold, must be listed below with
+  the subchart version they were read from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import planned, shipped_stacks
+from mlops_platform.cli.offline import render
+
+# Library chart name for each chart reference we install.
+LIBRARY_CHART = {
+    "cert-manager": "cert-manager",
+    "traefik": "traefik",
+    "kube-prometheus-stack": "kube-prometheus-stack",
+    "mlflow": "mlflow",
+    "oci://ghcr.io/kserve/charts/kserve-resources": "kserve-resources",
+    "oci://ghcr.io/kserve/charts/kserve-runtime-configs": "kserve-runtime-configs",
+}
+# kserve-crd only installs CRDs and takes no values.
+VALUELESS_CHARTS = {"oci://ghcr.io/kserve/charts/kserve-crd"}
+# Subchart keys we set, read from the subchart's own values.yaml at the version the parent pins.
+SUBCHART_KEYS = {
+    # kube-prometheus-stack 88.5.3 -> grafana 12.11.1 (grafana-community/helm-charts charts/grafana)
+    "$.grafana.resources",
+    "$.grafana.sidecar.resources",
+    # kube-prometheus-stack 88.5.3 -> kube-state-metrics 8.4.0 (prometheus-community/helm-charts)
+    "$.kube-state-metrics.resources",
+}
+
+
+@pytest.fixture(scope="module")
+def validator(schemas_dir: Path) -> list[str]:
+    return [sys.executable, str(schemas_dir / "validate.py")]
+
+
+def _run(command: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("stack", shipped_stacks())
+def test_rendered_manifests_validate_against_upstream_schemas(stack, validator, tmp_path):
+    run = planned(stack)
+    render.write(run, tmp_path)
+    manifests = sorted((tmp_path / "manifests").rglob("*.yaml"))
+    assert len(manifests) == len(run.kubernetes_objects())
+    result = _run([*validator, "--fail-on-no-schema", "--max-doc-errors", "5", str(tmp_path / "manifests")])
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    match = re.search(r"# (\d+) documents: (\d+) OK, (\d+) INVALID, (\d+) NO-SCHEMA", output)
+    assert match, output
+    summary = match.group(0)
+    total, ok, invalid, missing = map(int, match.groups())
+    assert (total, invalid, missing) == (len(manifests), 0, 0), summary
+    assert ok == total
+
+
+@pytest.mark.parametrize("stack", shipped_stacks())
+def test_helm_values_have_no_unknown_keys(stack, validator, tmp_path):
+    run = planned(stack)
+    for name, chart, values in render.releases(run):
+        if chart["chart"] in VALUELESS_CHARTS:
+            assert values == {}, f"{name}: kserve-crd takes no values"
+            continue
+        library = LIBRARY_CHART[chart["chart"]]
+        path = tmp_path / f"{name}.yaml"
+        import yaml
+
+        path.write_text(yaml.safe_dump(values), encoding="utf-8")
+        result = _run([*validator, "--values", library, chart["version"], str(path)])
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, f"{name}: {output}"
+        assert "RESULT     OK" in output, output
+        unknown = re.findall(r"WARN\s+unknown key: (\S+)", output)
+        assert not unknown, f"{name}: keys the chart does not have: {unknown}"
+        subchart = set(re.findall(r"WARN\s+unknown key \(subchart\): (\S+)", output))
+        assert subchart <= SUBCHART_KEYS, f"{name}: unlisted subchart keys {subchart - SUBCHART_KEYS}"
+
+
+def test_schema_library_is_required_in_ci(schemas_dir):
+    """CI sets PLATFORM_REQUIRE_SCHEMAS=1, so a missing library fails instead of skipping."""
+    assert (schemas_dir / "crds" / "serving.kserve.io" / "inferenceservice_v1beta1.json").is_file()
+
+
+if os.environ.get("PLATFORM_REQUIRE_SCHEMAS") == "1":
+
+    def test_schema_library_present():
+        from conftest import SCHEMAS
+
+        assert (SCHEMAS / "validate.py").is_file(), f"schema library missing at {SCHEMAS}"
+
+
+def test_the_validator_rejects_what_the_api_server_would(validator, tmp_path, local_run):
+    """The check above can fail: a typo in a rendered custom resource and in a core object is caught."""
+    import yaml
+
+    isvc = next(r for r in local_run.kubernetes_objects() if r.input("kind") == "InferenceService")
+    broken = render.manifest(isvc)
+    broken["spec"]["predictor"]["loger"] = broken["spec"]["predictor"].pop("logger")
+    deployment = next(r for r in local_run.kubernetes_objects() if r.input("kind") == "Deployment")
+    broken_core = render.manifest(deployment)
+    broken_core["spec"]["replica"] = 2
+    (tmp_path / "broken.yaml").write_text(yaml.safe_dump_all([broken, broken_core]), encoding="utf-8")
+    result = _run([*validator, str(tmp_path / "broken.yaml")])
+    assert result.returncode == 1
+    assert "2 INVALID" in result.stdout + result.stderr
