@@ -83,6 +83,12 @@ def _memory(value: str) -> str:
     return value
 
 
+def _uuid(value: str, what: str) -> str:
+    if not re.match(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$", value):
+        raise ValueError(f"'{value}' is not a {what} (a lower-case UUID)")
+    return value
+
+
 def cpu_millicores(value: str) -> int:
     """'250m' -> 250, '1.5' -> 1500."""
     return int(value[:-1]) if value.endswith("m") else int(round(float(value) * 1000))
@@ -157,8 +163,19 @@ class ClusterConfig(_Model):
 
 class AwsConfig(_Model):
     vpc_cidr: IPv4Network = IPv4Network("10.40.0.0/16")
-    # At least two AZs: EKS requires subnets in two, and RDS subnet groups too.
+    # At least two AZs: EKS requires subnets in two, and RDS subnet groups too. Empty: the
+    # region's first two (three in prod) available zones.
     availability_zones: tuple[StrictStr, ...] = ()
+    # IAM roles given cluster-admin through EKS access entries (besides the deployer).
+    admin_role_arns: tuple[StrictStr, ...] = ()
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _role_arns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            if not re.match(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$", arn):
+                raise ValueError(f"'{arn}' is not an IAM role ARN")
+        return value
 
     @field_validator("availability_zones")
     @classmethod
@@ -171,17 +188,24 @@ class AwsConfig(_Model):
 class AzureConfig(_Model):
     subscription_id: Optional[StrictStr] = None
     vnet_cidr: IPv4Network = IPv4Network("10.50.0.0/16")
+    # Entra ID groups given cluster-admin through Azure RBAC (besides the deployer).
+    admin_group_object_ids: tuple[StrictStr, ...] = ()
 
     @field_validator("subscription_id")
     @classmethod
-    def _uuid(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not re.match(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$", value):
-            raise ValueError(f"'{value}' is not a subscription id (a lower-case UUID)")
-        return value
+    def _subscription(cls, value: Optional[str]) -> Optional[str]:
+        return value if value is None else _uuid(value, "subscription id")
+
+    @field_validator("admin_group_object_ids")
+    @classmethod
+    def _group_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_uuid(group, "group object id") for group in value)
 
 
 class GcpConfig(_Model):
     project: StrictStr
+    # Zones for the nodes (the control plane is regional). Empty: every zone of the region.
+    zones: tuple[StrictStr, ...] = ()
     network_cidr: IPv4Network = IPv4Network("10.60.0.0/20")
     pods_cidr: IPv4Network = IPv4Network("10.64.0.0/14")
     services_cidr: IPv4Network = IPv4Network("10.68.0.0/20")
@@ -192,6 +216,14 @@ class GcpConfig(_Model):
     def _project_id(cls, value: str) -> str:
         if not re.match(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", value):
             raise ValueError(f"'{value}' is not a GCP project id")
+        return value
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for zone in value:
+            if not re.match(r"^[a-z]+-[a-z]+[0-9]-[a-z]$", zone):
+                raise ValueError(f"'{zone}' is not a GCP zone such as us-central1-a")
         return value
 
     @field_validator("master_cidr")
@@ -488,6 +520,14 @@ def _cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
                 problems.append((other, f"settings for {other} in a {c.cloud} stack; remove the key"))
         if c.cloud == "gcp" and c.gcp is None:
             problems.append(("gcp.project", "required for cloud 'gcp'"))
+        if c.cloud == "gcp" and c.gcp is not None and c.region:
+            for zone in c.gcp.zones:
+                if not zone.startswith(c.region + "-"):
+                    problems.append(("gcp.zones", f"zone '{zone}' is not in region '{c.region}'"))
+        if c.cloud == "aws" and c.aws is not None and c.region:
+            for zone in c.aws.availability_zones:
+                if not zone.startswith(c.region):
+                    problems.append(("aws.availabilityZones", f"zone '{zone}' is not in region '{c.region}'"))
         if not c.cluster.private_endpoint and not c.cluster.api_allowed_cidrs:
             problems.append(
                 ("cluster.apiAllowedCidrs", "give the CIDRs allowed to reach the Kubernetes API, or set privateEndpoint: true")

@@ -96,3 +96,14 @@ def _print_tree(result) -> None:  # result: offline.plan.Plan
         table.add_row(name, f"{cpu}m", f"{round(memory)}Mi")
     table.add_row("[bold]total[/bold]", f"[bold]{totals.cpu_millicores / 1000:.2f} CPU[/bold]", f"[bold]{totals.memory_mebibytes / 1024:.2f} GiB[/bold]")
     console.print(table)
+    if result.costs:
+        from ..offline import costs
+
+        bill = Table(title=f"Estimated monthly cost, USD ({costs.hours_note()})", show_edge=False)
+        bill.add_column("item")
+        bill.add_column("quantity", justify="right")
+        bill.add_column("USD/month", justify="right")
+        for line in result.costs:
+            bill.add_row(line.item, f"{line.quantity:g}", f"{line.monthly:,.2f}" if line.price_key else "no price")
+        bill.add_row("[bold]total[/bold]", "", f"[bold]{costs.total(result.costs):,.2f}[/bold]")
+        console.print(bill)

@@ -38,9 +38,19 @@ def fake_kubeconfig(server: str, name: str) -> str:
 class PlatformMocks(Mocks):
     """Answers resource registrations and invokes with provider-shaped outputs."""
 
+    def __init__(self) -> None:
+        self._provider_config: dict[str, dict] = {}  # provider id -> its inputs (project, region, ...)
+
     def new_resource(self, args: MockResourceArgs) -> tuple[Optional[str], dict]:
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
         resource_id = f"{name}-id"
+        if typ.startswith("pulumi:providers:"):
+            self._provider_config[resource_id] = inputs
+            return resource_id, inputs
+        # Defaults a real provider would apply from its own configuration (e.g. the GCP project).
+        provider_config = self._provider_config.get((args.provider or "").rsplit("::", 1)[-1], {})
+        if typ.startswith("gcp:") and "project" not in inputs and provider_config.get("project"):
+            inputs["project"] = provider_config["project"]
         state: dict[str, Any] = dict(inputs)
         handler = _RESOURCE_OUTPUTS.get(typ)
         if handler is not None:
@@ -59,16 +69,33 @@ class PlatformMocks(Mocks):
             state.setdefault("selfLink", f"https://www.googleapis.com/mock/{name}")
             state.setdefault("name", inputs.get("name", name))
         elif typ.startswith("azure-native:"):
-            resource_id = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/mock/providers/{typ}/{name}"
-            state.setdefault("name", inputs.get("resourceName", name))
+            # Azure names a resource by its type-specific name input (containerName, serverName, ...).
+            given = next((inputs[k] for k in _AZURE_NAME_INPUTS if inputs.get(k)), name)
+            resource_id = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/mock/providers/{typ}/{given}"
+            state.setdefault("name", given)
         return resource_id, state
 
-    def call(self, args: MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:
+    def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         handler = _CALL_OUTPUTS.get(args.token)
-        return (handler(dict(args.args)) if handler else {}), None
+        return (handler(dict(args.args)) if handler else {}), []
 
 
 # --- resources --------------------------------------------------------------------------------
+
+_AZURE_NAME_INPUTS = (
+    "resourceName",
+    "containerName",
+    "accountName",
+    "serverName",
+    "databaseName",
+    "virtualNetworkName",
+    "subnetName",
+    "privateZoneName",
+    "virtualNetworkLinkName",
+    "agentPoolName",
+    "federatedIdentityCredentialResourceName",
+    "resourceGroupName",  # last: every resource carries its group's name
+)
 
 
 def _command(name: str, inputs: dict) -> tuple[str, dict]:
@@ -90,7 +117,8 @@ def _random_secret(name: str, inputs: dict) -> tuple[str, dict]:
 
 def _random_string(name: str, inputs: dict) -> tuple[str, dict]:
     length = int(inputs.get("length", 16))
-    return name, {"result": ("MOCK" + _digest("random", name).upper())[:length]}
+    value = _digest("random", name)  # lower-case hex: valid wherever the inputs allow letters and digits
+    return name, {"result": (value.upper() if inputs.get("lower") is False else value)[:length]}
 
 
 def _helm_release(name: str, inputs: dict) -> tuple[str, dict]:
@@ -217,7 +245,10 @@ _RESOURCE_OUTPUTS = {
     "aws:ec2/vpc:Vpc": _aws_generic("vpc"),
     "aws:ec2/subnet:Subnet": _aws_generic("subnet"),
     "aws:ec2/securityGroup:SecurityGroup": _aws_generic("sg"),
-    "aws:ec2/launchTemplate:LaunchTemplate": _aws_generic("lt"),
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda name, inputs: (
+        _aws_generic("lt")(name, inputs)[0],
+        {**_aws_generic("lt")(name, inputs)[1], "latestVersion": 1, "defaultVersion": 1},
+    ),
     "aws:ec2/natGateway:NatGateway": _aws_generic("nat"),
     "aws:ec2/internetGateway:InternetGateway": _aws_generic("igw"),
     "aws:ec2/eip:Eip": _aws_generic("eipalloc"),

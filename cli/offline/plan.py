@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from mlops_platform.components.addons import cert_manager, kserve, mlflow, models, monitoring, traefik
 from mlops_platform.components.config import PlatformConfig, cpu_millicores, memory_mebibytes
 from mlops_platform.components.requests import WorkloadRequest, pod_spec_requests, requests_of
 
+from . import costs
 from .harness import ProgramRun, plan_platform
 
 # Where each chart's workloads declare their resources (see each addon's chart_requests).
@@ -80,6 +81,7 @@ class Plan:
     config: PlatformConfig
     run: ProgramRun
     totals: Totals
+    costs: list = field(default_factory=list)  # costs.CostLine, empty for local stacks
 
     def summary(self) -> dict[str, Any]:
         kinds = Counter(r.type for r in self.run.resources)
@@ -91,6 +93,7 @@ class Plan:
             "kubernetesObjects": len(self.run.kubernetes_objects()),
             "byType": dict(sorted(kinds.items())),
             "requests": self.totals.to_json(),
+            **({"cost": costs.summary(self.costs)} if self.costs else {}),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -104,4 +107,4 @@ class Plan:
 
 def build_plan(config: PlatformConfig) -> Plan:
     run = plan_platform(config)
-    return Plan(config, run, totals(run, config.cluster.node_count))
+    return Plan(config, run, totals(run, config.cluster.node_count), costs.estimate(run, config))

@@ -48,17 +48,17 @@ def chart_values(args: TraefikArgs) -> dict[str, Any]:
     websecure: dict[str, Any] = {"http": {"tls": {"enabled": True}}}
     if exposure.node_ports:
         web["nodePort"], websecure["nodePort"] = exposure.node_ports
+    # On the clouds the chart's own Service stays ClusterIP: the public load balancer is a Service
+    # this component owns (`load_balancer_service`), so `destroy` waits until the cloud has
+    # deleted it (its finalizer) before the cluster goes — no orphaned, billing load balancer.
+    chart_service_type = "ClusterIP" if exposure.service_type == "LoadBalancer" else exposure.service_type
     service: dict[str, Any] = {
-        "spec": {"type": exposure.service_type},
-        "annotations": dict(exposure.service_annotations),
+        "spec": {"type": chart_service_type},
         "additionalServices": {"internal": {"type": "ClusterIP"}},
     }
-    if exposure.load_balancer_source_ranges:
-        service["spec"]["loadBalancerSourceRanges"] = list(exposure.load_balancer_source_ranges)
-    if exposure.service_type == "LoadBalancer":
-        # Preserve client source IPs and skip the extra node hop.
-        service["spec"]["externalTrafficPolicy"] = "Local"
     values: dict[str, Any] = {
+        # Stable pod labels for the load balancer Service and NetworkPolicies.
+        "instanceLabelOverride": names.RELEASE_TRAEFIK,
         "deployment": {"replicas": args.replicas},
         "ingressClass": {"enabled": True, "isDefaultClass": True, "name": names.INGRESS_CLASS},
         "providers": {
@@ -144,9 +144,51 @@ class Traefik(pulumi.ComponentResource):
             provider,
             [self.release, tls, *auth_resources(auth)],
         )
+        if args.exposure.service_type == "LoadBalancer":
+            self.load_balancer = load_balancer_service(f"{name}-lb", args.exposure, self, provider, [self.release])
         self.internal_service = f"{names.TRAEFIK_INTERNAL_SERVICE}.{names.NS_TRAEFIK}.svc.cluster.local"
         self.url = f"https://{host}/dashboard/"
         self.register_outputs({"dashboard": self.url, "release": self.release.status})
+
+
+POD_SELECTOR = {"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": names.RELEASE_TRAEFIK}
+
+
+def load_balancer_service(
+    resource_name: str,
+    exposure: IngressExposure,
+    parent: pulumi.Resource,
+    provider: k8s.Provider,
+    depends_on: Sequence[pulumi.Resource],
+) -> k8s.core.v1.Service:
+    """The public entry point on a cloud: a LoadBalancer Service selecting Traefik's pods.
+
+    Never `deleted_with` the cluster: deleting it must wait for the cloud to release the load
+    balancer, which the Kubernetes provider does by waiting for the object to disappear.
+    """
+    spec: dict[str, Any] = {
+        "type": "LoadBalancer",
+        # Keep client source IPs and skip the extra node hop.
+        "externalTrafficPolicy": "Local",
+        "selector": POD_SELECTOR,
+        "ports": [
+            {"name": "web", "port": 80, "targetPort": "web", "protocol": "TCP"},
+            {"name": "websecure", "port": 443, "targetPort": "websecure", "protocol": "TCP"},
+        ],
+    }
+    if exposure.load_balancer_source_ranges:
+        spec["loadBalancerSourceRanges"] = list(exposure.load_balancer_source_ranges)
+    return k8s.core.v1.Service(
+        resource_name,
+        metadata={
+            "name": "traefik-lb",
+            "namespace": names.NS_TRAEFIK,
+            "labels": kube.labels("traefik", "load-balancer"),
+            "annotations": dict(exposure.service_annotations),
+        },
+        spec=spec,
+        opts=kube.child(parent, provider, depends_on),
+    )
 
 
 @dataclass(frozen=True)

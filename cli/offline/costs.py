@@ -1,0 +1,164 @@
+"""A rough monthly cost of a cloud stack, from what the plan would create and dated list prices.
+
+Prices: cli/offline/prices.json, a subset of ../shared/prices/prices.json (on-demand list prices,
+us-east-1 / eastus / us-central1, each item with its source, date and status). Usage-based
+charges (egress, object storage by the GB, logs, backups beyond the free allowance) are not
+included: this is the floor an idle stack costs, not a bill.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources as package_files
+from typing import Any, Optional
+
+from mlops_platform.components.config import PlatformConfig
+
+from .harness import ProgramRun
+
+
+@dataclass(frozen=True)
+class CostLine:
+    item: str
+    quantity: float
+    unit: str
+    monthly: float
+    price_key: Optional[str]  # None when the price table has no figure (then monthly is 0)
+
+
+@lru_cache(maxsize=None)
+def price_table() -> dict[str, Any]:
+    return json.loads(package_files.files(__package__).joinpath("prices.json").read_text(encoding="utf-8"))
+
+
+def _price(cloud: str, key: str) -> Optional[float]:
+    item = price_table()["clouds"][cloud]["items"].get(key)
+    return None if item is None else float(item["price"])
+
+
+class _Lines:
+    def __init__(self, cloud: str):
+        self.cloud = cloud
+        self.hours = float(price_table()["hours_per_month"])
+        self.lines: list[CostLine] = []
+
+    def hourly(self, item: str, quantity: float, key: str) -> None:
+        price = _price(self.cloud, key)
+        self.lines.append(CostLine(item, quantity, "each, 730 h", round((price or 0) * quantity * self.hours, 2), key if price is not None else None))
+
+    def monthly(self, item: str, quantity: float, unit: str, key: str, factor: float = 1.0) -> None:
+        price = _price(self.cloud, key)
+        self.lines.append(CostLine(item, quantity, unit, round((price or 0) * quantity * factor, 2), key if price is not None else None))
+
+
+def estimate(run: ProgramRun, config: PlatformConfig) -> list[CostLine]:
+    if config.cloud == "local":
+        return []
+    lines = _Lines(config.cloud)
+    prometheus_gb = config.monitoring.storage_gb if config.monitoring.enabled else 0
+    if config.cloud == "aws":
+        _aws(run, lines, prometheus_gb)
+    elif config.cloud == "azure":
+        _azure(run, config, lines, prometheus_gb)
+    else:
+        _gcp(run, config, lines, prometheus_gb)
+    return lines.lines
+
+
+def total(lines: list[CostLine]) -> float:
+    return round(sum(line.monthly for line in lines), 2)
+
+
+def _aws(run: ProgramRun, lines: _Lines, prometheus_gb: int) -> None:
+    lines.hourly("EKS control plane (standard support)", 1, "eks_cluster_hour_standard")
+    template = next(iter(run.of_type("aws:ec2/launchTemplate:LaunchTemplate")), None)
+    disk = (template.input("blockDeviceMappings") or [{}])[0].get("ebs", {}).get("volumeSize", 0) if template else 0
+    nodes = 0
+    for group in run.of_type("aws:eks/nodeGroup:NodeGroup"):
+        count = group.input("scalingConfig", "desiredSize", default=0)
+        nodes += count
+        instance = group.input("instanceTypes")[0]
+        lines.hourly(f"nodes {instance}{' (GPU)' if 'gpu' in group.name else ''}", count, f"ec2_{instance}_hour")
+    lines.monthly("node root volumes gp3", nodes * disk, "GB-month", "ebs_gp3_gb_month")
+    nats = len(run.of_type("aws:ec2/natGateway:NatGateway"))
+    lines.hourly("NAT gateways", nats, "nat_gateway_hour")
+    azs = len([s for s in run.of_type("aws:ec2/subnet:Subnet") if s.input("tags", "kubernetes.io/role/elb") == "1"])
+    lines.hourly("NLB for Traefik", 1, "nlb_hour")
+    lines.hourly("public IPv4 (NAT EIPs, one per NLB AZ)", nats + azs, "public_ipv4_hour")
+    for db in run.of_type("aws:rds/instance:Instance"):
+        az = "multi_az" if db.input("multiAz") else "single_az"
+        lines.hourly(f"RDS Postgres {db.input('instanceClass')} ({az.replace('_', '-')})", 1,
+                     f"rds_postgres_{db.input('instanceClass')}_{az}_hour")
+        lines.monthly("RDS gp3 storage", db.input("allocatedStorage"), "GB-month", f"rds_gp3_gb_month_{az}")
+    lines.monthly("KMS key (secrets encryption)", len(run.of_type("aws:kms/key:Key")), "key-month", "kms_key_month")
+    lines.monthly("Prometheus volume gp3", prometheus_gb, "GB-month", "ebs_gp3_gb_month")
+
+
+def _azure(run: ProgramRun, config: PlatformConfig, lines: _Lines, prometheus_gb: int) -> None:
+    aks = run.of_type("azure-native:containerservice:ManagedCluster")[0]
+    tier = aks.input("sku", "tier")
+    lines.hourly(f"AKS control plane ({tier} tier)", 1, "aks_standard_tier_cluster_hour" if tier == "Standard" else "aks_free_tier_cluster_hour")
+    pools = [(p["vmSize"], p["count"]) for p in aks.input("agentPoolProfiles")]
+    pools += [(p.input("vmSize"), p.input("count")) for p in run.of_type("azure-native:containerservice:AgentPool")]
+    nodes = 0
+    for vm_size, count in pools:
+        nodes += count
+        lines.hourly(f"nodes {vm_size}", count, f"vm_{vm_size}_hour")
+    lines.monthly("node OS disks (Premium SSD P10, 128 GiB)", nodes, "disk-month", "disk_premium_ssd_p10_month")
+    lines.hourly("Standard load balancer (first 5 rules)", 1, "lb_standard_first5_rules_hour")
+    lines.hourly("public IPs (ingress, outbound)", 2, "public_ip_standard_static_hour")
+    for server in run.of_type("azure-native:dbforpostgresql:Server"):
+        ha = server.input("highAvailability", "mode") == "ZoneRedundant"
+        sku = server.input("sku", "name").replace("Standard_", "")
+        lines.hourly(f"PostgreSQL Flexible {sku}{' + standby' if ha else ''}", 2 if ha else 1, f"postgres_flex_{sku}_hour")
+        lines.monthly("PostgreSQL storage", server.input("storage", "storageSizeGB") * (2 if ha else 1), "GB-month",
+                      "postgres_flex_storage_gb_month")
+    # managed-csi is Standard SSD; pro-rated from E10 (128 GiB), the table's smallest Standard SSD.
+    lines.monthly("Prometheus disk (Standard SSD, pro-rated)", prometheus_gb, "GB-month", "disk_standard_ssd_e10_month", 1 / 128)
+
+
+def _gcp(run: ProgramRun, config: PlatformConfig, lines: _Lines, prometheus_gb: int) -> None:
+    lines.hourly("GKE cluster management (regional)", 1, "gke_cluster_management_hour")
+    zones = len(config.gcp.zones) if config.gcp and config.gcp.zones else 3
+    nodes = 0
+    disk_gb = 0
+    for pool in run.of_type("gcp:container/nodePool:NodePool"):
+        count = pool.input("nodeCount") * zones
+        machine = pool.input("nodeConfig", "machineType")
+        nodes += count
+        disk_gb += count * pool.input("nodeConfig", "diskSizeGb")
+        lines.hourly(f"nodes {machine}", count, f"gce_{machine}_hour")
+    lines.monthly("node boot disks pd-balanced", disk_gb, "GB-month", "pd_balanced_gb_month")
+    lines.hourly("Cloud NAT (per node)", nodes, "cloud_nat_vm_hour")
+    lines.hourly("load balancer forwarding rule", 1, "forwarding_rule_first5_hour")
+    for instance in run.of_type("gcp:sql/databaseInstance:DatabaseInstance"):
+        settings = instance.input("settings")
+        regional = settings["availabilityType"] == "REGIONAL"
+        tier = settings["tier"]
+        key = {"db-custom-2-8192": "cloudsql_custom_2vcpu_8gb_hour"}.get(tier, f"cloudsql_pg_{tier}_hour")
+        lines.hourly(f"Cloud SQL {tier} ({'regional' if regional else 'zonal'})", 2 if regional else 1, key)
+        lines.monthly("Cloud SQL SSD", settings["diskSize"] * (2 if regional else 1), "GB-month", "cloudsql_ssd_gb_month")
+    lines.monthly("Prometheus disk pd-balanced", prometheus_gb, "GB-month", "pd_balanced_gb_month")
+
+
+def summary(lines: list[CostLine]) -> dict[str, Any]:
+    table = price_table()
+    return {
+        "currency": table["currency"],
+        "asOf": table["as_of"],
+        "monthly": total(lines),
+        "unpriced": [line.item for line in lines if line.price_key is None],
+        "lines": [
+            {"item": l.item, "quantity": l.quantity, "unit": l.unit, "monthly": l.monthly, "price": l.price_key}
+            for l in lines
+        ],
+        "excludes": "egress, object storage by the GB, logs, backups beyond the free allowance",
+    }
+
+
+def hours_note() -> str:
+    table = price_table()
+    return f"{table['price_type']}; {table['hours_per_month']} h/month; prices as of {table['as_of']}"
+

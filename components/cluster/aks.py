@@ -1,0 +1,251 @@
+"""AksCluster: a resource group, a VNet and an AKS cluster with secure defaults.
+
+- Entra ID managed integration with Azure RBAC for Kubernetes authorization; local accounts
+  disabled, so the only credentials are Entra ID tokens (kubelogin).
+- OIDC issuer and Workload Identity on: workloads use user-assigned identities with federated
+  credentials (components/data/azure.py), never stored keys.
+- Azure CNI overlay with the Cilium dataplane enforcing NetworkPolicies.
+- The API server limited to configured IP ranges, or a private cluster.
+- The system pool is the cluster's only inline pool; other pools (GPU) are separate AgentPool
+  resources, because editing inline pool profiles has forced cluster replacement upstream, and
+  an inline edit still puts every pool into Scaling.
+  Ref: https://github.com/pulumi/pulumi-azure-native/issues/1808, #4264
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+import pulumi_azure_native as azure_native
+import pulumi_azure_native.authorization as authorization
+import pulumi_azure_native.containerservice as containerservice
+import pulumi_azure_native.network as network
+import pulumi_azure_native.resources as resources
+import pulumi_kubernetes as k8s
+
+from ..config import PlatformConfig
+from . import kubeconfig
+from .outputs import ClusterOutputs, IngressExposure
+
+STORAGE_CLASS = "managed-csi"  # AKS's built-in Azure Disk CSI class
+# Built-in role "Azure Kubernetes Service RBAC Cluster Admin".
+# Ref: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers
+AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+
+
+@dataclass(frozen=True)
+class AksClusterArgs:
+    cluster_name: str
+    location: str
+    kubernetes_version: str
+    vnet_cidr: str
+    node_count: int
+    max_nodes: int
+    vm_size: str
+    disk_size_gb: int
+    api_allowed_cidrs: tuple[str, ...]
+    private_cluster: bool
+    paid_tier: bool
+    subscription_id: Optional[str] = None
+    admin_group_object_ids: tuple[str, ...] = ()
+    gpu_enabled: bool = False
+    gpu_vm_size: str = ""
+    gpu_node_count: int = 0
+    gpu_max_nodes: int = 1
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class AksCluster(pulumi.ComponentResource):
+    outputs: ClusterOutputs
+
+    @staticmethod
+    def args_from(config: PlatformConfig) -> AksClusterArgs:
+        cluster = config.cluster
+        azure = config.azure
+        return AksClusterArgs(
+            cluster_name=f"mlops-{config.env}",
+            location=str(config.region),
+            kubernetes_version=cluster.kubernetes_version,
+            vnet_cidr=str(azure.vnet_cidr) if azure else "10.50.0.0/16",
+            node_count=cluster.node_count,
+            max_nodes=cluster.max_nodes or cluster.node_count,
+            vm_size=config.instance_type,
+            disk_size_gb=cluster.disk_size_gb,
+            api_allowed_cidrs=tuple(str(c) for c in cluster.api_allowed_cidrs),
+            private_cluster=cluster.private_endpoint,
+            paid_tier=config.is_prod,
+            subscription_id=azure.subscription_id if azure else None,
+            admin_group_object_ids=azure.admin_group_object_ids if azure else (),
+            gpu_enabled=cluster.gpu.enabled,
+            gpu_vm_size=config.gpu_instance_type,
+            gpu_node_count=cluster.gpu.node_count,
+            gpu_max_nodes=cluster.gpu.max_nodes or max(cluster.gpu.node_count, 1),
+            tags={"mlops-platform-stack": config.stack_name, "mlops-platform-env": config.env},
+        )
+
+    def __init__(self, name: str, args: AksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mlops:cluster:AksCluster", name, None, opts)
+        self.azure = azure_native.Provider(
+            f"{name}-azure", subscription_id=args.subscription_id, location=args.location,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        def opts(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, provider=self.azure, depends_on=list(depends_on), **extra)
+
+        client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(provider=self.azure))
+        self.resource_group = resources.ResourceGroup(
+            f"{name}-rg", resource_group_name=f"{args.cluster_name}-rg", location=args.location, tags=args.tags, opts=opts()
+        )
+        rg = self.resource_group.name
+        vnet_range = ipaddress.ip_network(args.vnet_cidr)
+        nodes_cidr, database_cidr = list(vnet_range.subnets(new_prefix=min(vnet_range.prefixlen + 4, 28)))[:2]
+        self.vnet = network.VirtualNetwork(
+            f"{name}-vnet",
+            resource_group_name=rg,
+            location=args.location,
+            address_space={"address_prefixes": [args.vnet_cidr]},
+            tags=args.tags,
+            opts=opts(ignore_changes=["subnets"]),  # subnets are their own resources below
+        )
+        self.node_subnet = network.Subnet(
+            f"{name}-nodes-subnet",
+            resource_group_name=rg,
+            virtual_network_name=self.vnet.name,
+            address_prefix=str(nodes_cidr),
+            opts=opts(),
+        )
+        self.database_subnet = network.Subnet(
+            f"{name}-database-subnet",
+            resource_group_name=rg,
+            virtual_network_name=self.vnet.name,
+            address_prefix=str(database_cidr),
+            delegations=[{"name": "postgres", "service_name": "Microsoft.DBforPostgreSQL/flexibleServers"}],
+            opts=opts(self.node_subnet),  # Azure serialises subnet writes within a VNet
+        )
+        system_pool = {
+            "name": "system",
+            "mode": "System",
+            "type": "VirtualMachineScaleSets",
+            "os_type": "Linux",
+            "os_sku": "AzureLinux",
+            "vm_size": args.vm_size,
+            "count": args.node_count,
+            "enable_auto_scaling": args.max_nodes > args.node_count,
+            "min_count": args.node_count if args.max_nodes > args.node_count else None,
+            "max_count": args.max_nodes if args.max_nodes > args.node_count else None,
+            "os_disk_size_gb": args.disk_size_gb,
+            "os_disk_type": "Managed",
+            "vnet_subnet_id": self.node_subnet.id,
+            "enable_node_public_ip": False,
+            "upgrade_settings": {"max_surge": "1"},
+        }
+        self.cluster = containerservice.ManagedCluster(
+            f"{name}-aks",
+            resource_name_=args.cluster_name,
+            resource_group_name=rg,
+            location=args.location,
+            dns_prefix=args.cluster_name,
+            kubernetes_version=args.kubernetes_version,
+            sku={"name": "Base", "tier": "Standard" if args.paid_tier else "Free"},
+            identity={"type": "SystemAssigned"},
+            enable_rbac=True,
+            aad_profile={
+                "managed": True,
+                "enable_azure_rbac": True,
+                "tenant_id": client.tenant_id,
+                "admin_group_object_ids": list(args.admin_group_object_ids) or None,
+            },
+            disable_local_accounts=True,
+            oidc_issuer_profile={"enabled": True},
+            security_profile={"workload_identity": {"enabled": True}},
+            network_profile={
+                "network_plugin": "azure",
+                "network_plugin_mode": "overlay",
+                "network_dataplane": "cilium",
+                "network_policy": "cilium",
+                "load_balancer_sku": "standard",
+                "outbound_type": "loadBalancer",
+            },
+            api_server_access_profile={
+                "enable_private_cluster": args.private_cluster,
+                "authorized_ip_ranges": None if args.private_cluster else list(args.api_allowed_cidrs),
+            },
+            auto_upgrade_profile={"upgrade_channel": "patch", "node_os_upgrade_channel": "NodeImage"},
+            agent_pool_profiles=[system_pool],
+            tags=args.tags,
+            opts=opts(self.node_subnet),
+        )
+        ready: list[pulumi.Resource] = [self.cluster]
+        if args.gpu_enabled:
+            self.gpu_pool = containerservice.AgentPool(
+                f"{name}-gpu-pool",
+                resource_group_name=rg,
+                resource_name_=self.cluster.name,
+                agent_pool_name="gpu",
+                mode="User",
+                os_type="Linux",
+                os_sku="AzureLinux",
+                vm_size=args.gpu_vm_size,
+                count=args.gpu_node_count,
+                enable_auto_scaling=True,
+                min_count=0,
+                max_count=args.gpu_max_nodes,
+                vnet_subnet_id=self.node_subnet.id,
+                node_taints=["nvidia.com/gpu=true:NoSchedule"],
+                node_labels={"mlops.dev/pool": "gpu"},
+                opts=opts(self.cluster),
+            )
+            ready.append(self.gpu_pool)
+        # The deployer administers the cluster through Azure RBAC (local accounts are off).
+        deployer_admin = authorization.RoleAssignment(
+            f"{name}-deployer-admin",
+            principal_id=client.object_id,
+            role_definition_id=client.subscription_id.apply(
+                lambda sub: f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{AKS_RBAC_CLUSTER_ADMIN}"
+            ),
+            scope=self.cluster.id,
+            opts=opts(self.cluster),
+        )
+        ready.append(deployer_admin)
+        credentials = containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=rg,
+            resource_name=self.cluster.name,
+            opts=pulumi.InvokeOutputOptions(provider=self.azure, depends_on=[self.cluster]),
+        )
+        server_ca = credentials.kubeconfigs.apply(
+            lambda configs: kubeconfig.server_and_ca(base64.b64decode(configs[0]["value"]).decode())
+        )
+        self.kubeconfig = pulumi.Output.secret(
+            kubeconfig.aks(self.cluster.name, server_ca.apply(lambda v: v[0]), server_ca.apply(lambda v: v[1]))
+        )
+        self.k8s = k8s.Provider(
+            f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self, depends_on=[deployer_admin])
+        )
+        self.outputs = ClusterOutputs(
+            cloud="azure",
+            name=self.cluster.name,
+            kubeconfig=self.kubeconfig,
+            provider=self.k8s,
+            storage_class=STORAGE_CLASS,
+            # A Standard public load balancer; with externalTrafficPolicy Local the Azure LB probes
+            # kube-proxy's health check node port, not Traefik's entrypoints.
+            ingress=IngressExposure(service_type="LoadBalancer"),
+            node_count=args.node_count,
+            network={
+                "azure_provider": self.azure,
+                "location": args.location,
+                "resource_group_name": rg,
+                "vnet_id": self.vnet.id,
+                "database_subnet_id": self.database_subnet.id,
+                "oidc_issuer": self.cluster.oidc_issuer_profile.apply(lambda p: p["issuer_url"]),
+                "tenant_id": client.tenant_id,
+                "subscription_id": client.subscription_id,
+            },
+            ready=tuple(ready),
+        )
+        self.register_outputs({"name": self.cluster.name, "kubeconfig": self.kubeconfig})

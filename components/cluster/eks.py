@@ -1,0 +1,409 @@
+"""EksCluster: a VPC over two or more AZs and an EKS cluster with secure defaults.
+
+- VPC with public subnets (load balancers, NAT; `kubernetes.io/role/elb`) and private subnets
+  (nodes; `kubernetes.io/role/internal-elb`), NAT per AZ in prod, one in dev.
+- Secrets encrypted with a customer-managed KMS key with rotation on; all five control-plane log
+  types, kept 30 days (never-expiring log groups are a silent cost).
+- API authentication mode with access entries; the public endpoint limited to configured CIDRs
+  (or private only); standard support only (no extended-support surcharge).
+- A managed node group in the private subnets from a launch template requiring IMDSv2 with hop
+  limit 1 (pods cannot borrow the node's role) and an encrypted gp3 root volume; an optional
+  GPU node group with a taint.
+- The EBS CSI addon (with its own IRSA role) and a default gp3 StorageClass: EKS ships none
+  since 1.30. Ref: https://docs.aws.amazon.com/eks/latest/userguide/ebs-csi.html
+- An IAM OIDC provider, so workloads get IRSA roles (components/data/aws.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from ..config import PlatformConfig
+from . import kubeconfig
+from .outputs import ClusterOutputs, IngressExposure
+
+LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
+STORAGE_CLASS = "gp3"
+
+
+@dataclass(frozen=True)
+class EksClusterArgs:
+    cluster_name: str
+    region: str
+    kubernetes_version: str
+    vpc_cidr: str
+    az_count: int
+    availability_zones: tuple[str, ...]
+    node_count: int
+    max_nodes: int
+    instance_type: str
+    disk_size_gb: int
+    api_allowed_cidrs: tuple[str, ...]
+    private_endpoint: bool
+    nat_per_az: bool
+    protect: bool
+    gpu_enabled: bool = False
+    gpu_instance_type: str = ""
+    gpu_node_count: int = 0
+    gpu_max_nodes: int = 1
+    admin_role_arns: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def policy(document: dict[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True)
+
+
+def assume_role(service: str) -> str:
+    return policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+def irsa_trust(provider_arn: pulumi.Input[str], issuer: pulumi.Input[str], namespace: str, service_account: str) -> pulumi.Output[str]:
+    """Trust policy letting exactly one Kubernetes service account assume a role (IRSA)."""
+    return pulumi.Output.all(provider_arn, issuer).apply(
+        lambda v: policy(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Federated": v[0]},
+                        "Action": "sts:AssumeRoleWithWebIdentity",
+                        "Condition": {
+                            "StringEquals": {
+                                f"{v[1]}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                                f"{v[1]}:aud": "sts.amazonaws.com",
+                            }
+                        },
+                    }
+                ],
+            }
+        )
+    )
+
+
+class EksCluster(pulumi.ComponentResource):
+    outputs: ClusterOutputs
+
+    @staticmethod
+    def args_from(config: PlatformConfig) -> EksClusterArgs:
+        aws_config = config.aws
+        cluster = config.cluster
+        return EksClusterArgs(
+            cluster_name=f"mlops-{config.env}",
+            region=str(config.region),
+            kubernetes_version=cluster.kubernetes_version,
+            vpc_cidr=str(aws_config.vpc_cidr) if aws_config else "10.40.0.0/16",
+            az_count=max(len(aws_config.availability_zones) if aws_config else 0, 3 if config.is_prod else 2),
+            availability_zones=aws_config.availability_zones if aws_config else (),
+            node_count=cluster.node_count,
+            max_nodes=cluster.max_nodes or cluster.node_count,
+            instance_type=config.instance_type,
+            disk_size_gb=cluster.disk_size_gb,
+            api_allowed_cidrs=tuple(str(c) for c in cluster.api_allowed_cidrs),
+            private_endpoint=cluster.private_endpoint,
+            nat_per_az=config.is_prod,
+            protect=config.protected,
+            gpu_enabled=cluster.gpu.enabled,
+            gpu_instance_type=config.gpu_instance_type,
+            gpu_node_count=cluster.gpu.node_count,
+            gpu_max_nodes=cluster.gpu.max_nodes or max(cluster.gpu.node_count, 1),
+            admin_role_arns=aws_config.admin_role_arns if aws_config else (),
+            tags={"mlops-platform/stack": config.stack_name, "mlops-platform/env": config.env},
+        )
+
+    def __init__(self, name: str, args: EksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mlops:cluster:EksCluster", name, None, opts)
+        self.aws = aws.Provider(
+            f"{name}-aws", region=args.region, default_tags={"tags": args.tags}, opts=pulumi.ResourceOptions(parent=self)
+        )
+
+        def opts(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, provider=self.aws, depends_on=list(depends_on), **extra)
+
+        cluster_name = args.cluster_name
+        network = self._network(name, args, opts)
+
+        # --- control plane ---------------------------------------------------------------
+        secrets_key = aws.kms.Key(
+            f"{name}-secrets-key",
+            description=f"Kubernetes secrets envelope encryption for EKS {cluster_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30 if args.protect else 7,
+            opts=opts(),
+        )
+        cluster_role = aws.iam.Role(f"{name}-cluster-role", assume_role_policy=assume_role("eks.amazonaws.com"), opts=opts())
+        cluster_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-cluster-policy",
+            role=cluster_role.name,
+            policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+            opts=opts(),
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            name=f"/aws/eks/{cluster_name}/cluster",  # the name EKS writes to
+            retention_in_days=90 if args.protect else 30,
+            opts=opts(),
+        )
+        self.cluster = aws.eks.Cluster(
+            f"{name}-eks",
+            name=cluster_name,
+            version=args.kubernetes_version,
+            role_arn=cluster_role.arn,
+            vpc_config={
+                "subnet_ids": network["private_subnet_ids"],
+                "endpoint_private_access": True,
+                "endpoint_public_access": not args.private_endpoint,
+                "public_access_cidrs": list(args.api_allowed_cidrs) if not args.private_endpoint else None,
+            },
+            access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
+            encryption_config={"provider": {"key_arn": secrets_key.arn}, "resources": ["secrets"]},
+            enabled_cluster_log_types=LOG_TYPES,
+            upgrade_policy={"support_type": "STANDARD"},
+            deletion_protection=args.protect,
+            opts=opts(cluster_policy, log_group, *network["routes"]),
+        )
+        for index, arn in enumerate(args.admin_role_arns):
+            entry = aws.eks.AccessEntry(
+                f"{name}-admin-{index}", cluster_name=self.cluster.name, principal_arn=arn, opts=opts(self.cluster)
+            )
+            aws.eks.AccessPolicyAssociation(
+                f"{name}-admin-{index}-policy",
+                cluster_name=self.cluster.name,
+                principal_arn=arn,
+                policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                access_scope={"type": "cluster"},
+                opts=opts(entry),
+            )
+
+        # --- nodes -------------------------------------------------------------------------
+        node_role = aws.iam.Role(f"{name}-node-role", assume_role_policy=assume_role("ec2.amazonaws.com"), opts=opts())
+        node_policies = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{suffix}",
+                role=node_role.name,
+                policy_arn=f"arn:aws:iam::aws:policy/{policy_name}",
+                opts=opts(),
+            )
+            for suffix, policy_name in (
+                ("worker", "AmazonEKSWorkerNodePolicy"),
+                ("cni", "AmazonEKS_CNI_Policy"),
+                ("ecr", "AmazonEC2ContainerRegistryReadOnly"),
+            )
+        ]
+        self.launch_template = aws.ec2.LaunchTemplate(
+            f"{name}-nodes-lt",
+            description=f"EKS {cluster_name} nodes: IMDSv2 only, encrypted gp3 root volume",
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                # 1 hop: a pod's network namespace is a hop away, so pods cannot reach IMDS.
+                "http_put_response_hop_limit": 1,
+            },
+            block_device_mappings=[
+                {
+                    "device_name": "/dev/xvda",
+                    "ebs": {
+                        "volume_size": args.disk_size_gb,
+                        "volume_type": "gp3",
+                        "encrypted": "true",
+                        "delete_on_termination": "true",
+                    },
+                }
+            ],
+            tag_specifications=[{"resource_type": "instance", "tags": {"Name": f"{cluster_name}-node", **args.tags}}],
+            opts=opts(),
+        )
+        self.node_group = self._node_group(
+            f"{name}-nodes", args, network, node_role, [self.cluster, *node_policies],
+            instance_type=args.instance_type, desired=args.node_count, minimum=args.node_count, maximum=args.max_nodes,
+            ami_type="AL2023_x86_64_STANDARD", taints=[], labels={"mlops.dev/pool": "general"}, opts=opts,
+        )
+        ready: list[pulumi.Resource] = [self.node_group]
+        if args.gpu_enabled:
+            self.gpu_node_group = self._node_group(
+                f"{name}-gpu-nodes", args, network, node_role, [self.cluster, *node_policies],
+                instance_type=args.gpu_instance_type, desired=args.gpu_node_count, minimum=0, maximum=args.gpu_max_nodes,
+                ami_type="AL2023_x86_64_NVIDIA",
+                taints=[{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}],
+                labels={"mlops.dev/pool": "gpu"}, opts=opts,
+            )
+            ready.append(self.gpu_node_group)
+
+        # --- IRSA and storage -------------------------------------------------------------
+        issuer_url = self.cluster.identities.apply(lambda ids: ids[0]["oidcs"][0]["issuer"])
+        self.oidc_provider = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc", url=issuer_url, client_id_lists=["sts.amazonaws.com"], opts=opts()
+        )
+        issuer_host = issuer_url.apply(lambda url: url.replace("https://", ""))
+        ebs_role = aws.iam.Role(
+            f"{name}-ebs-csi-role",
+            assume_role_policy=irsa_trust(self.oidc_provider.arn, issuer_host, *EBS_CSI_SERVICE_ACCOUNT),
+            opts=opts(),
+        )
+        ebs_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-ebs-csi-policy",
+            role=ebs_role.name,
+            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
+            opts=opts(),
+        )
+        ebs_addon = aws.eks.Addon(
+            f"{name}-ebs-csi",
+            cluster_name=self.cluster.name,
+            addon_name="aws-ebs-csi-driver",
+            service_account_role_arn=ebs_role.arn,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=opts(self.node_group, ebs_policy),
+        )
+        self.kubeconfig = pulumi.Output.secret(
+            kubeconfig.eks(self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data, args.region)
+        )
+        self.k8s = k8s.Provider(
+            f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster])
+        )
+        storage_class = k8s.storage.v1.StorageClass(
+            f"{name}-gp3",
+            metadata={
+                "name": STORAGE_CLASS,
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+                "labels": {"app.kubernetes.io/part-of": "mlops-platform"},
+            },
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
+            # Delete: a released volume stops billing with its claim.
+            reclaim_policy="Delete",
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            opts=pulumi.ResourceOptions(parent=self, provider=self.k8s, depends_on=[ebs_addon]),
+        )
+        ready += [ebs_addon, storage_class]
+        self.outputs = ClusterOutputs(
+            cloud="aws",
+            name=self.cluster.name,
+            kubeconfig=self.kubeconfig,
+            provider=self.k8s,
+            storage_class=STORAGE_CLASS,
+            ingress=IngressExposure(
+                service_type="LoadBalancer",
+                # An NLB from the AWS cloud controller, internet-facing, spread across AZs.
+                # Ref: https://kubernetes.io/docs/reference/labels-annotations-taints/#service-beta-kubernetes-io-aws-load-balancer-type
+                service_annotations={
+                    "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+                    "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
+                },
+            ),
+            node_count=args.node_count,
+            network={
+                "aws_provider": self.aws,
+                "region": args.region,
+                "vpc_id": network["vpc"].id,
+                "vpc_cidr": args.vpc_cidr,
+                "private_subnet_ids": network["private_subnet_ids"],
+                "cluster_security_group_id": self.cluster.vpc_config.apply(lambda c: c["cluster_security_group_id"]),
+                "oidc_provider_arn": self.oidc_provider.arn,
+                "oidc_issuer": issuer_host,
+            },
+            ready=tuple(ready),
+        )
+        self.register_outputs(
+            {"name": self.cluster.name, "endpoint": self.cluster.endpoint, "kubeconfig": self.kubeconfig}
+        )
+
+    def _network(self, name: str, args: EksClusterArgs, opts) -> dict[str, Any]:
+        cluster_tag = {f"kubernetes.io/cluster/{args.cluster_name}": "shared"}
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.vpc_cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags={"Name": f"{args.cluster_name}-vpc"},
+            opts=opts(),
+        )
+        if args.availability_zones:
+            zones = pulumi.Output.from_input(list(args.availability_zones))
+        else:
+            zones = aws.get_availability_zones_output(
+                state="available", opts=pulumi.InvokeOptions(provider=self.aws)
+            ).names
+        # /16 VPC: public /20s from the first block, private /18s (room for pod IPs) after them.
+        network = ipaddress.ip_network(args.vpc_cidr)
+        public_cidrs = list(network.subnets(new_prefix=min(network.prefixlen + 4, 28)))[: args.az_count]
+        private_cidrs = list(network.subnets(new_prefix=min(network.prefixlen + 2, 26)))[1 : 1 + args.az_count]
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=opts())
+        public_rt = aws.ec2.RouteTable(f"{name}-public-rt", vpc_id=vpc.id, opts=opts())
+        routes: list[pulumi.Resource] = [
+            aws.ec2.Route(f"{name}-public-default", route_table_id=public_rt.id, destination_cidr_block="0.0.0.0/0",
+                          gateway_id=igw.id, opts=opts())
+        ]
+        public_subnets, private_subnets, nats = [], [], []
+        for i in range(args.az_count):
+            zone = zones.apply(lambda z, i=i: z[i])
+            public = aws.ec2.Subnet(
+                f"{name}-public-{i}",
+                vpc_id=vpc.id,
+                cidr_block=str(public_cidrs[i]),
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{args.cluster_name}-public-{i}", "kubernetes.io/role/elb": "1", **cluster_tag},
+                opts=opts(),
+            )
+            aws.ec2.RouteTableAssociation(f"{name}-public-{i}-rta", subnet_id=public.id, route_table_id=public_rt.id, opts=opts())
+            public_subnets.append(public)
+            if i == 0 or args.nat_per_az:
+                eip = aws.ec2.Eip(f"{name}-nat-{i}-eip", domain="vpc", opts=opts(igw))
+                nats.append(aws.ec2.NatGateway(f"{name}-nat-{i}", subnet_id=public.id, allocation_id=eip.id, opts=opts(igw)))
+            private = aws.ec2.Subnet(
+                f"{name}-private-{i}",
+                vpc_id=vpc.id,
+                cidr_block=str(private_cidrs[i]),
+                availability_zone=zone,
+                tags={"Name": f"{args.cluster_name}-private-{i}", "kubernetes.io/role/internal-elb": "1", **cluster_tag},
+                opts=opts(),
+            )
+            private_rt = aws.ec2.RouteTable(f"{name}-private-{i}-rt", vpc_id=vpc.id, opts=opts())
+            routes.append(
+                aws.ec2.Route(f"{name}-private-{i}-default", route_table_id=private_rt.id, destination_cidr_block="0.0.0.0/0",
+                              nat_gateway_id=nats[-1].id, opts=opts())
+            )
+            aws.ec2.RouteTableAssociation(f"{name}-private-{i}-rta", subnet_id=private.id, route_table_id=private_rt.id, opts=opts())
+            private_subnets.append(private)
+        return {
+            "vpc": vpc,
+            "public_subnet_ids": [s.id for s in public_subnets],
+            "private_subnet_ids": [s.id for s in private_subnets],
+            "routes": routes,
+        }
+
+    def _node_group(self, resource_name: str, args: EksClusterArgs, network: dict, node_role: aws.iam.Role,
+                    depends_on: list, *, instance_type: str, desired: int, minimum: int, maximum: int,
+                    ami_type: str, taints: list, labels: dict, opts) -> aws.eks.NodeGroup:
+        return aws.eks.NodeGroup(
+            resource_name,
+            cluster_name=self.cluster.name,
+            node_role_arn=node_role.arn,
+            subnet_ids=network["private_subnet_ids"],
+            instance_types=[instance_type],
+            ami_type=ami_type,
+            capacity_type="ON_DEMAND",
+            scaling_config={"desired_size": desired, "min_size": minimum, "max_size": max(maximum, desired, 1)},
+            update_config={"max_unavailable": 1},
+            launch_template={"id": self.launch_template.id, "version": self.launch_template.latest_version.apply(str)},
+            taints=taints,
+            labels=labels,
+            opts=opts(*depends_on),
+        )
+

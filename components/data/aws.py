@@ -1,0 +1,236 @@
+"""AwsData: the S3 artifact bucket, RDS Postgres, and one IRSA role per workload.
+
+- Bucket: every public access block on, owner-enforced (no ACLs), SSE, versioning with old
+  versions expiring after 30 days, TLS-only bucket policy; `force_destroy` only where the stack
+  file asks for it (refused in prod by the config).
+- RDS: private subnets only, not publicly accessible, reachable only from the cluster's
+  security group, encrypted, backups kept at least 7 days; deletion protection and a final
+  snapshot in prod.
+- IRSA: each workload's service account assumes a role limited to the bucket and the actions it
+  needs (read, or read and write).
+- Prod stacks `protect` the bucket and the database: `pulumi destroy` stops before deleting data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from .. import names, versions
+from ..cluster.eks import irsa_trust, policy
+from ..cluster.outputs import ClusterOutputs
+from ..config import PlatformConfig
+from .outputs import DataOutputs, Database, ObjectStore, WorkloadAccess
+
+READ_ACTIONS = ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"]
+WRITE_ACTIONS = READ_ACTIONS + ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+
+
+@dataclass(frozen=True)
+class AwsDataArgs:
+    cluster: ClusterOutputs
+    env: str
+    instance_class: str
+    storage_gb: int
+    high_availability: bool
+    backup_retention_days: int
+    protect: bool
+    force_destroy: bool
+
+
+class AwsData(pulumi.ComponentResource):
+    outputs: DataOutputs
+
+    @staticmethod
+    def args_from(config: PlatformConfig, cluster: ClusterOutputs) -> AwsDataArgs:
+        return AwsDataArgs(
+            cluster=cluster,
+            env=config.env,
+            instance_class=config.database_class,
+            storage_gb=config.database.storage_gb,
+            high_availability=config.database.high_availability,
+            backup_retention_days=config.database.backup_retention_days,
+            protect=config.protected,
+            force_destroy=config.object_store.force_destroy,
+        )
+
+    def __init__(self, name: str, args: AwsDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mlops:data:AwsData", name, None, opts)
+        net = args.cluster.network
+        provider: aws.Provider = net["aws_provider"]
+
+        def opts(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on), **extra)
+
+        # --- artifact bucket --------------------------------------------------------------
+        self.bucket = aws.s3.Bucket(
+            f"{name}-artifacts",
+            bucket_prefix=f"mlops-{args.env}-artifacts-",
+            force_destroy=args.force_destroy,
+            opts=opts(protect=args.protect),
+        )
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-artifacts-public-access",
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=opts(),
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-artifacts-ownership",
+            bucket=self.bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=opts(),
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-artifacts-encryption",
+            bucket=self.bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": True}],
+            opts=opts(),
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-artifacts-versioning",
+            bucket=self.bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=opts(),
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-artifacts-lifecycle",
+            bucket=self.bucket.id,
+            rules=[
+                {
+                    "id": "expire-old-versions",
+                    "status": "Enabled",
+                    "filter": {},
+                    "noncurrent_version_expiration": {"noncurrent_days": 30},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+                }
+            ],
+            opts=opts(versioning),
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-artifacts-tls-only",
+            bucket=self.bucket.id,
+            policy=self.bucket.arn.apply(
+                lambda arn: policy(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "DenyInsecureTransport",
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "s3:*",
+                                "Resource": [arn, f"{arn}/*"],
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=opts(),
+        )
+
+        # --- database ------------------------------------------------------------------------
+        password = random.RandomPassword(
+            f"{name}-db-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        subnet_group = aws.rds.SubnetGroup(
+            f"{name}-db-subnets", subnet_ids=net["private_subnet_ids"], description="mlops-platform database", opts=opts()
+        )
+        db_sg = aws.ec2.SecurityGroup(
+            f"{name}-db-sg",
+            vpc_id=net["vpc_id"],
+            description="Postgres from the EKS cluster only",
+            ingress=[
+                {
+                    "protocol": "tcp",
+                    "from_port": 5432,
+                    "to_port": 5432,
+                    "security_groups": [net["cluster_security_group_id"]],
+                    "description": "EKS nodes and pods",
+                }
+            ],
+            opts=opts(),
+        )
+        identifier = f"mlops-{args.env}"
+        self.database = aws.rds.Instance(
+            f"{name}-postgres",
+            identifier=identifier,
+            engine="postgres",
+            engine_version=versions.POSTGRES_MAJOR,  # the major only: RDS applies minor upgrades
+            instance_class=args.instance_class,
+            allocated_storage=args.storage_gb,
+            max_allocated_storage=args.storage_gb * 5,
+            storage_type="gp3",
+            storage_encrypted=True,
+            db_name=names.DATABASE_MLFLOW,
+            username=names.DATABASE_USER,
+            password=password.result,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[db_sg.id],
+            publicly_accessible=False,
+            multi_az=args.high_availability,
+            backup_retention_period=args.backup_retention_days,
+            copy_tags_to_snapshot=True,
+            auto_minor_version_upgrade=True,
+            deletion_protection=args.protect,
+            skip_final_snapshot=not args.protect,
+            final_snapshot_identifier=f"{identifier}-final" if args.protect else None,
+            apply_immediately=not args.protect,
+            opts=opts(protect=args.protect),
+        )
+
+        # --- workload identities -------------------------------------------------------------
+        access: dict[str, WorkloadAccess] = {}
+        for workload in names.WORKLOADS:
+            role = aws.iam.Role(
+                f"{name}-{workload.role}-role",
+                assume_role_policy=irsa_trust(
+                    net["oidc_provider_arn"], net["oidc_issuer"], workload.namespace, workload.service_account
+                ),
+                description=f"IRSA for {workload.namespace}/{workload.service_account} ({workload.access} artifacts)",
+                opts=opts(),
+            )
+            actions = WRITE_ACTIONS if workload.access == "write" else READ_ACTIONS
+            role_policy = aws.iam.RolePolicy(
+                f"{name}-{workload.role}-s3",
+                role=role.id,
+                policy=self.bucket.arn.apply(
+                    lambda arn, a=actions: policy(
+                        {
+                            "Version": "2012-10-17",
+                            "Statement": [{"Effect": "Allow", "Action": a, "Resource": [arn, f"{arn}/*"]}],
+                        }
+                    )
+                ),
+                opts=opts(),
+            )
+            access[workload.role] = WorkloadAccess(
+                annotations={"eks.amazonaws.com/role-arn": role.arn}, identity=role_policy
+            )
+
+        bucket_name = self.bucket.bucket
+        self.outputs = DataOutputs(
+            object_store=ObjectStore(
+                kind="s3", bucket=bucket_name, uri=bucket_name.apply(lambda b: f"s3://{b}"), region=net["region"]
+            ),
+            database=Database(
+                host=self.database.address,
+                port=5432,
+                name=names.DATABASE_MLFLOW,
+                user=names.DATABASE_USER,
+                password=pulumi.Output.secret(password.result),
+                ssl_mode="require",
+            ),
+            access=access,
+            ready=(self.database, versioning),
+        )
+        self.register_outputs({"bucket": bucket_name, "database": self.database.address})
+

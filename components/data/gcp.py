@@ -1,0 +1,185 @@
+"""GcpData: a GCS bucket, Cloud SQL Postgres on private IP, and Workload Identity per workload.
+
+- Bucket: uniform bucket-level access, public access prevention enforced, versioning with old
+  versions deleted after 30 days; `force_destroy` only where the stack file asks (not in prod).
+- Cloud SQL: private IP only through Private Service Access, TLS required, automated backups
+  with point-in-time recovery kept at least 7 days, Enterprise edition (PostgreSQL 16+ defaults to
+  Enterprise Plus, which refuses shared-core tiers), deletion protection in prod.
+- Identities: one Google service account per workload with objectViewer or objectAdmin on the
+  bucket, bound to `PROJECT.svc.id.goog[namespace/name]` with roles/iam.workloadIdentityUser.
+- Prod stacks `protect` the bucket and the instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_random as random
+
+from .. import names, versions
+from ..cluster.outputs import ClusterOutputs
+from ..config import PlatformConfig
+from .outputs import DataOutputs, Database, ObjectStore, WorkloadAccess
+
+
+@dataclass(frozen=True)
+class GcpDataArgs:
+    cluster: ClusterOutputs
+    env: str
+    tier: str
+    storage_gb: int
+    high_availability: bool
+    backup_retention_days: int
+    protect: bool
+    force_destroy: bool
+
+
+class GcpData(pulumi.ComponentResource):
+    outputs: DataOutputs
+
+    @staticmethod
+    def args_from(config: PlatformConfig, cluster: ClusterOutputs) -> GcpDataArgs:
+        return GcpDataArgs(
+            cluster=cluster,
+            env=config.env,
+            tier=config.database_class,
+            storage_gb=max(10, config.database.storage_gb),
+            high_availability=config.database.high_availability,
+            backup_retention_days=config.database.backup_retention_days,
+            protect=config.protected,
+            force_destroy=config.object_store.force_destroy,
+        )
+
+    def __init__(self, name: str, args: GcpDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mlops:data:GcpData", name, None, opts)
+        net = args.cluster.network
+        provider = net["gcp_provider"]
+        project = net["project"]
+
+        def opts(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on), **extra)
+
+        suffix = random.RandomString(
+            f"{name}-suffix", length=6, special=False, upper=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        # --- bucket ------------------------------------------------------------------------
+        self.bucket = gcp.storage.Bucket(
+            f"{name}-artifacts",
+            name=suffix.result.apply(lambda s: f"mlops-{args.env}-artifacts-{s}"),
+            location=net["region"].upper(),
+            uniform_bucket_level_access=True,
+            public_access_prevention="enforced",
+            versioning={"enabled": True},
+            lifecycle_rules=[
+                {"action": {"type": "Delete"}, "condition": {"days_since_noncurrent_time": 30, "with_state": "ARCHIVED"}}
+            ],
+            force_destroy=args.force_destroy,
+            opts=opts(protect=args.protect),
+        )
+
+        # --- database ------------------------------------------------------------------------
+        peering_range = gcp.compute.GlobalAddress(
+            f"{name}-sql-range",
+            name=f"mlops-{args.env}-sql-range",
+            purpose="VPC_PEERING",
+            address_type="INTERNAL",
+            prefix_length=20,
+            network=net["network_id"],
+            opts=opts(),
+        )
+        peering = gcp.servicenetworking.Connection(
+            f"{name}-sql-peering",
+            network=net["network_id"],
+            service="servicenetworking.googleapis.com",
+            reserved_peering_ranges=[peering_range.name],
+            # Deleting the peering while Cloud SQL still holds it fails; abandon it on destroy.
+            deletion_policy="ABANDON",
+            opts=opts(),
+        )
+        password = random.RandomPassword(
+            f"{name}-db-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.instance = gcp.sql.DatabaseInstance(
+            f"{name}-postgres",
+            # Cloud SQL reserves a deleted instance's name for a week: the suffix keeps re-creates possible.
+            name=suffix.result.apply(lambda s: f"mlops-{args.env}-{s}"),
+            region=net["region"],
+            database_version=f"POSTGRES_{versions.POSTGRES_MAJOR}",
+            deletion_protection=args.protect,
+            settings={
+                "tier": args.tier,
+                "edition": "ENTERPRISE",
+                "availability_type": "REGIONAL" if args.high_availability else "ZONAL",
+                "disk_type": "PD_SSD",
+                "disk_size": args.storage_gb,
+                "disk_autoresize": True,
+                "deletion_protection_enabled": args.protect,
+                "ip_configuration": {
+                    "ipv4_enabled": False,
+                    "private_network": net["network_id"],
+                    "ssl_mode": "ENCRYPTED_ONLY",
+                },
+                "backup_configuration": {
+                    "enabled": True,
+                    "point_in_time_recovery_enabled": True,
+                    "start_time": "03:00",
+                    "backup_retention_settings": {
+                        "retained_backups": args.backup_retention_days,
+                        "retention_unit": "COUNT",
+                    },
+                },
+                "user_labels": {"mlops-platform-env": args.env},
+            },
+            opts=opts(peering, protect=args.protect),
+        )
+        database = gcp.sql.Database(f"{name}-mlflow-db", name=names.DATABASE_MLFLOW, instance=self.instance.name, opts=opts())
+        user = gcp.sql.User(
+            f"{name}-mlflow-user", name=names.DATABASE_USER, instance=self.instance.name, password=password.result, opts=opts()
+        )
+
+        # --- workload identities -------------------------------------------------------------
+        access: dict[str, WorkloadAccess] = {}
+        for workload in names.WORKLOADS:
+            account = gcp.serviceaccount.Account(
+                f"{name}-{workload.role}-sa",
+                account_id=f"mlops-{args.env}-{workload.role}"[:30],
+                display_name=f"{workload.namespace}/{workload.service_account} ({workload.access} artifacts)",
+                opts=opts(),
+            )
+            grant = gcp.storage.BucketIAMMember(
+                f"{name}-{workload.role}-bucket",
+                bucket=self.bucket.name,
+                role="roles/storage.objectAdmin" if workload.access == "write" else "roles/storage.objectViewer",
+                member=account.member,
+                opts=opts(),
+            )
+            binding = gcp.serviceaccount.IAMMember(
+                f"{name}-{workload.role}-wi",
+                service_account_id=account.name,
+                role="roles/iam.workloadIdentityUser",
+                member=f"serviceAccount:{net['workload_pool']}[{workload.namespace}/{workload.service_account}]",
+                opts=opts(grant),  # `identity` below then stands for both
+            )
+            access[workload.role] = WorkloadAccess(
+                annotations={"iam.gke.io/gcp-service-account": account.email}, identity=binding
+            )
+
+        self.outputs = DataOutputs(
+            object_store=ObjectStore(
+                kind="gcs", bucket=self.bucket.name, uri=self.bucket.name.apply(lambda b: f"gs://{b}"), region=net["region"]
+            ),
+            database=Database(
+                host=self.instance.private_ip_address,
+                port=5432,
+                name=names.DATABASE_MLFLOW,
+                user=names.DATABASE_USER,
+                password=pulumi.Output.secret(password.result),
+                ssl_mode="require",
+            ),
+            access=access,
+            ready=(database, user),
+        )
+        self.register_outputs({"bucket": self.bucket.name, "database": self.instance.private_ip_address})
