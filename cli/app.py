@@ -83,9 +83,9 @@ def root(
 
 
 def _register() -> None:
-    from .commands import plan, render
+    from .commands import destroy, doctor, outputs, plan, preview, refresh, render, stacks, up
 
-    for module in (plan, render):
+    for module in (plan, render, up, preview, destroy, refresh, outputs, stacks, doctor):
         module.register(app)
 
 

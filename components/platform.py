@@ -177,6 +177,13 @@ class MlopsPlatform(pulumi.ComponentResource):
             for model, url in models.urls.items():
                 endpoints[f"model/{model}"] = url
 
+        # Generated logins, kept secret: `platform outputs --show-secrets` prints them on request.
+        credentials: dict[str, pulumi.Input[str]] = {"ui_user": traefik.ui_user, "ui_password": traefik.ui_password}
+        if monitoring is not None:
+            credentials["grafana_admin_password"] = monitoring.grafana_password
+        if config.mlflow.enabled:
+            credentials["mlflow_admin_password"] = mlflow.admin_password
         self.endpoints = endpoints
         self.kubeconfig = cluster.kubeconfig
-        self.register_outputs({"endpoints": endpoints, "kubeconfig": cluster.kubeconfig})
+        self.credentials = pulumi.Output.secret(credentials)
+        self.register_outputs({"endpoints": endpoints, "kubeconfig": cluster.kubeconfig, "credentials": self.credentials})

@@ -49,9 +49,11 @@ KIND_VERSION = "0.32.0"
 KIND_NODE_IMAGE = Image("kindest/node", "v1.36.1")
 # Managed clusters follow the same minor as kind, so the addons are tested on one API level.
 KUBERNETES_MINOR = "1.36"
-# Ref: https://www.pulumi.com/docs/iac/download-install/ — Automation API with gRPC event
-# streaming needs a CLI above 3.205 (pulumi/automation/_stack.py, _setup_event_log).
-PULUMI_CLI_MIN_VERSION = "3.205.0"
+# The oldest Pulumi CLI the project supports: Pulumi.yaml's `runtime.options.toolchain` needs
+# 3.120. Above 3.205 the SDK streams engine events over gRPC, below it tails an event-log file;
+# the CLI's progress view works with both (pulumi/automation/_stack.py, _setup_event_log).
+# Ref: https://www.pulumi.com/docs/iac/download-install/
+PULUMI_CLI_MIN_VERSION = "3.120.0"
 
 # --- Helm charts ------------------------------------------------------------------------------
 

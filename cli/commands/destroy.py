@@ -1,0 +1,65 @@
+"""`platform destroy`: tear a stack down in dependency order, leaving nothing billable behind."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import CloudOption, EnvOption, JsonOption
+from .engine_common import BackendOption, PassphraseFileOption, YesOption
+
+
+def register(app: typer.Typer) -> None:
+    app.command("destroy")(destroy)
+
+
+def destroy(
+    cloud: Optional[str] = CloudOption,
+    env: str = EnvOption,
+    yes: bool = YesOption,
+    json_output: bool = JsonOption,
+    backend: Optional[str] = BackendOption,
+    passphrase_file: Optional[Path] = PassphraseFileOption,
+) -> None:
+    """Delete every resource of the stack. Protected resources (prod data) are listed and kept."""
+    from .. import display
+    from ..engine.progress import LiveProgress, ProgressTracker
+    from ..errors import EXIT_FAILED, fail
+    from ..project import load_config
+    from .engine_common import confirm, open_engine, print_failures, print_summary, run_operation
+
+    config = load_config(cloud, env)
+    if not yes and not sys.stdin.isatty():
+        fail("refusing to destroy without confirmation on a non-interactive terminal", "pass --yes")
+    engine = open_engine(config, backend, passphrase_file, create=False)
+    state = run_operation(config, lambda: engine.stack.export_stack().deployment or {})
+    resources = [r for r in state.get("resources", []) if r.get("type") != "pulumi:pulumi:Stack"]
+    protected = [r for r in resources if r.get("protect")]
+    if protected:
+        console = display.err()
+        console.print(f"[bold]{len(protected)} protected resources are kept (they hold data):[/bold]")
+        for resource in protected:
+            console.print(f"  {resource.get('type')}  {resource.get('urn', '').rsplit('::', 1)[-1]}")
+        console.print("  remove them deliberately with `pulumi state unprotect` and destroy again.")
+    if not yes and not confirm(
+        f"Type the stack name ({config.stack_name}) to destroy {len(resources) - len(protected)} resources",
+        expected=config.stack_name,
+    ):
+        fail("destroy cancelled: the stack name did not match", exit_code=EXIT_FAILED)
+    tracker = ProgressTracker(total=len(resources) - len(protected))
+    display.progress(f"Destroying stack {config.stack_name}...")
+    with LiveProgress(tracker, f"destroy {config.stack_name}"):
+        run_operation(
+            config,
+            lambda: engine.destroy(on_event=tracker, exclude_protected=bool(protected)),
+            on_failure=lambda: print_failures(tracker),
+        )
+    summary = tracker.summary()
+    if json_output:
+        display.print_json({"stack": config.stack_name, "summary": summary,
+                            "kept": [r.get("urn") for r in protected]})
+    else:
+        print_summary(f"stack {config.stack_name} destroyed", summary)

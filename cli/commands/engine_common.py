@@ -1,0 +1,123 @@
+"""What the engine commands share: options, opening the stack, running an operation."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable, NoReturn, Optional
+
+import typer
+
+from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PlatformExit, error_line, fail
+
+BackendOption = typer.Option(
+    None, "--backend", help="State backend URL (default: $PULUMI_BACKEND_URL, else a file backend under $XDG_STATE_HOME)."
+)
+PassphraseFileOption = typer.Option(
+    None, "--passphrase-file", help="File holding the stack's secrets passphrase (else $PULUMI_CONFIG_PASSPHRASE)."
+)
+YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+
+
+def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[Path], create: bool):  # -> Engine
+    """The stack's engine, or one line and an exit code."""
+    from pulumi.automation import errors as auto_errors
+
+    from ..engine.errors import explain
+    from ..engine.workspace import Engine, EngineSettings, EngineUnavailable, PassphraseMissing, StackNotDeployed
+    from ..project import project_dir
+
+    project = project_dir()
+    settings = EngineSettings(
+        project_dir=project,
+        stack=config.stack_name,
+        cloud=config.cloud,
+        backend_url=backend,
+        passphrase_file=passphrase_file,
+        policy_pack=project / "policies",
+    )
+    try:
+        return Engine(settings, create=create)
+    except EngineUnavailable as err:
+        fail(str(err), exit_code=EXIT_FAILED)
+    except PassphraseMissing as err:
+        fail(str(err), exit_code=EXIT_USAGE)
+    except StackNotDeployed:
+        flags = f"--cloud {config.cloud}" + (f" --env {config.env}" if config.env != "dev" else "")
+        fail(f"stack {config.stack_name} has not been deployed to this backend", f"platform up {flags}", EXIT_FAILED)
+    except auto_errors.CommandError as err:
+        failure = explain(err, config.stack_name, config.cloud, config.env)
+        fail(failure.message, failure.hint, EXIT_FAILED)
+
+
+def run_operation(config: Any, operation: Callable[[], Any], on_failure: Optional[Callable[[], None]] = None) -> Any:
+    """Run an engine operation with Ctrl-C handling and one-line failures."""
+    from pulumi.automation import errors as auto_errors
+
+    from ..engine.errors import explain
+    from ..engine.interrupt import Interrupts
+
+    interrupts = Interrupts()
+    try:
+        with interrupts:
+            return operation()
+    except KeyboardInterrupt:
+        _interrupted(config)
+    except auto_errors.CommandError as err:
+        if interrupts.requested:
+            _interrupted(config)
+        if on_failure is not None:
+            on_failure()
+        failure = explain(err, config.stack_name, config.cloud, config.env)
+        fail(failure.message, failure.hint, EXIT_FAILED)
+
+
+def _interrupted(config: Any) -> NoReturn:
+    flags = f"--cloud {config.cloud}" + (f" --env {config.env}" if config.env != "dev" else "")
+    print(
+        error_line(
+            f"interrupted: stack {config.stack_name} stopped after its in-flight steps",
+            f"run `platform refresh {flags}` to reconcile the state, then `platform up {flags}` to finish",
+        ),
+        file=sys.stderr,
+    )
+    raise PlatformExit(EXIT_INTERRUPTED)
+
+
+def print_failures(tracker: Any) -> None:
+    from .. import display
+    from ..engine.progress import split_urn
+
+    console = display.err()
+    for failure in tracker.failures:
+        kind, name = split_urn(failure.urn)
+        console.print(f"[red]failed[/red] {kind} {name}: {failure.message}")
+    for message in tracker.errors:
+        console.print(f"[red]error[/red] {message}")
+
+
+def print_summary(title: str, summary: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from .. import display
+
+    table = Table(title=title, show_edge=False)
+    for column in ("created", "updated", "replaced", "deleted", "unchanged", "failed", "duration"):
+        table.add_column(column, justify="right")
+    table.add_row(*[str(summary[k]) for k in ("created", "updated", "replaced", "deleted", "unchanged", "failed")],
+                  f"{summary['durationSeconds']}s")
+    display.out().print(table)
+
+
+def confirm(prompt: str, expected: Optional[str] = None) -> bool:
+    """Ask on the terminal; refuse (exit 2) when there is none."""
+    if not sys.stdin.isatty():
+        fail("refusing to continue without confirmation on a non-interactive terminal", "pass --yes")
+    if expected is not None:
+        answer = typer.prompt(prompt, default="", show_default=False, err=True)
+        return answer.strip() == expected
+    return typer.confirm(prompt, default=False, err=True)
+
+
+def masked_outputs(outputs: dict[str, Any], show_secrets: bool = False) -> dict[str, Any]:
+    return {k: (v.value if (show_secrets or not v.secret) else "[secret]") for k, v in outputs.items()}

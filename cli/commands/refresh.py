@@ -1,0 +1,41 @@
+"""`platform refresh`: reconcile the state with what really exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import CloudOption, EnvOption, JsonOption
+from .engine_common import BackendOption, PassphraseFileOption
+
+
+def register(app: typer.Typer) -> None:
+    app.command("refresh")(refresh)
+
+
+def refresh(
+    cloud: Optional[str] = CloudOption,
+    env: str = EnvOption,
+    json_output: bool = JsonOption,
+    backend: Optional[str] = BackendOption,
+    passphrase_file: Optional[Path] = PassphraseFileOption,
+) -> None:
+    """Read every resource back from the cloud and Kubernetes and update the state."""
+    from .. import display
+    from ..engine.progress import LiveProgress, ProgressTracker
+    from ..project import load_config
+    from .engine_common import open_engine, print_failures, print_summary, run_operation
+
+    config = load_config(cloud, env)
+    engine = open_engine(config, backend, passphrase_file, create=False)
+    tracker = ProgressTracker()
+    display.progress(f"Refreshing stack {config.stack_name}...")
+    with LiveProgress(tracker, f"refresh {config.stack_name}"):
+        run_operation(config, lambda: engine.refresh(on_event=tracker), on_failure=lambda: print_failures(tracker))
+    summary = tracker.summary()
+    if json_output:
+        display.print_json({"stack": config.stack_name, "summary": summary})
+    else:
+        print_summary(f"stack {config.stack_name} refreshed", summary)

@@ -1,0 +1,64 @@
+"""`platform up`: deploy or update a stack, with live progress from engine events."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import CloudOption, EnvOption, JsonOption
+from .engine_common import BackendOption, PassphraseFileOption, YesOption
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)
+
+
+def up(
+    cloud: Optional[str] = CloudOption,
+    env: str = EnvOption,
+    yes: bool = YesOption,
+    json_output: bool = JsonOption,
+    backend: Optional[str] = BackendOption,
+    passphrase_file: Optional[Path] = PassphraseFileOption,
+) -> None:
+    """Create or update every resource of the stack (the policy pack checks each change)."""
+    from .. import display
+    from ..engine.diff import DiffCollector, print_diff
+    from ..engine.progress import LiveProgress, ProgressTracker
+    from ..errors import EXIT_FAILED, fail
+    from ..project import load_config
+    from .engine_common import confirm, masked_outputs, open_engine, print_failures, print_summary, run_operation
+
+    config = load_config(cloud, env)
+    if not yes and not sys.stdin.isatty():
+        # Checked before the engine is touched: nothing is written.
+        fail("refusing to deploy without confirmation on a non-interactive terminal", "pass --yes")
+    engine = open_engine(config, backend, passphrase_file, create=True)
+    if not yes:
+        display.progress(f"Previewing stack {config.stack_name}...")
+        collector = DiffCollector()
+        run_operation(config, lambda: engine.preview(on_event=collector))
+        print_diff(collector, config.stack_name)
+        if not confirm(f"Deploy these changes to stack {config.stack_name}?"):
+            fail("deployment cancelled", exit_code=EXIT_FAILED)
+    # The total is what the program registers: the offline plan of the same program counts it.
+    from ..offline.harness import plan_platform
+
+    tracker = ProgressTracker(total=len(plan_platform(config).resources))
+    display.progress(f"Deploying stack {config.stack_name} (backend {engine.env['PULUMI_BACKEND_URL']})...")
+    with LiveProgress(tracker, f"up {config.stack_name}"):
+        result = run_operation(config, lambda: engine.up(on_event=tracker), on_failure=lambda: print_failures(tracker))
+    summary = tracker.summary()
+    if json_output:
+        display.print_json({"stack": config.stack_name, "summary": summary, "outputs": masked_outputs(result.outputs)})
+    else:
+        print_summary(f"stack {config.stack_name} is up", summary)
+        endpoints = masked_outputs(result.outputs).get("endpoints") or {}
+        for name, url in endpoints.items():
+            display.out().print(f"{name:<16} {url}")
+    if tracker.policies:
+        for policy in tracker.policies:
+            display.err().print(f"[yellow]policy {policy.level}[/yellow] {policy.policy}: {policy.message}")

@@ -1,0 +1,190 @@
+"""The preview's diff, from the engine's planning events, grouped by platform component.
+
+Each resource appears once: `+ create`, `~ update`, `+- replace`, `- delete` (unchanged ones are
+counted, not listed), with the changed property paths from the detailed diff and, for a
+replacement, the properties that force it. Replacing a cluster, a database or a bucket is called
+out: it loses data or takes the platform down.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .progress import PolicyViolation, split_urn
+
+SYMBOL = {"create": "+ create", "update": "~ update", "replace": "+- replace", "delete": "- delete"}
+# Engine ops folded into the four a reader cares about.
+_FOLD = {
+    "create": "create",
+    "update": "update",
+    "replace": "replace",
+    "create-replacement": "replace",
+    "delete-replaced": "replace",
+    "delete": "delete",
+    "same": "same",
+    "read": "same",
+    "refresh": "same",
+}
+CRITICAL_TYPES = {
+    "command:local:Command": "the kind cluster",
+    "aws:eks/cluster:Cluster": "the EKS cluster",
+    "aws:rds/instance:Instance": "the database",
+    "aws:s3/bucket:Bucket": "the artifact bucket",
+    "azure-native:containerservice:ManagedCluster": "the AKS cluster",
+    "azure-native:dbforpostgresql:Server": "the database",
+    "azure-native:storage:StorageAccount": "the artifact storage account",
+    "gcp:container/cluster:Cluster": "the GKE cluster",
+    "gcp:sql/databaseInstance:DatabaseInstance": "the database",
+    "gcp:storage/bucket:Bucket": "the artifact bucket",
+}
+
+
+def component_of(urn: str) -> str:
+    """The innermost platform component in a URN's type chain (mlops:addons:Traefik, ...)."""
+    parts = urn.split("::")
+    chain = parts[2].split("$") if len(parts) > 2 else []
+    components = [t for t in chain[:-1] if t.startswith("mlops:")]
+    return components[-1] if components else "(stack)"
+
+
+def critical_reason(resource_type: str, name: str) -> Optional[str]:
+    # Locally the database is a Deployment: its replacement restarts Postgres on the same volume.
+    if resource_type == "kubernetes:apps/v1:Deployment":
+        return "the local database" if name.endswith("-postgres") else None
+    return CRITICAL_TYPES.get(resource_type)
+
+
+@dataclass
+class Step:
+    op: str
+    urn: str
+    type: str
+    name: str
+    component: str
+    diffs: list[str] = field(default_factory=list)
+    replace_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def critical(self) -> Optional[str]:
+        return critical_reason(self.type, self.name) if self.op in ("replace", "delete") else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "op": self.op,
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "component": self.component,
+            "diffs": self.diffs,
+            "replaceReasons": self.replace_reasons,
+            "critical": self.critical,
+        }
+
+
+@dataclass
+class DiffCollector:
+    """Consumes planning events (thread-safe) into one Step per resource."""
+
+    steps: dict[str, Step] = field(default_factory=dict)
+    unchanged: int = 0
+    policies: list[PolicyViolation] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    changes: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, event: Any) -> None:
+        with self._lock:
+            if event.resource_pre_event is not None:
+                self._step(event.resource_pre_event.metadata)
+            elif event.policy_event is not None:
+                p = event.policy_event
+                self.policies.append(PolicyViolation(p.policy_name, p.policy_pack_name, p.enforcement_level,
+                                                     p.resource_urn, " ".join(p.message.split())))
+            elif event.diagnostic_event is not None and event.diagnostic_event.severity == "error":
+                self.errors.append(" ".join(event.diagnostic_event.message.split()))
+            elif event.summary_event is not None:
+                self.changes = {str(k): int(v) for k, v in (event.summary_event.resource_changes or {}).items()}
+
+    def _step(self, meta: Any) -> None:
+        if meta.type == "pulumi:pulumi:Stack":
+            return
+        op = _FOLD.get(meta.op.value, meta.op.value)
+        if op == "same":
+            if meta.urn not in self.steps:
+                self.unchanged += 1
+            return
+        resource_type, name = split_urn(meta.urn)
+        step = self.steps.get(meta.urn)
+        if step is None:
+            step = self.steps[meta.urn] = Step(op, meta.urn, meta.type or resource_type, name, component_of(meta.urn))
+        elif op == "replace":
+            step.op = "replace"
+        detailed = meta.detailed_diff or {}
+        paths = sorted(detailed) if detailed else sorted(meta.diffs or [])
+        for path in paths:
+            if path not in step.diffs:
+                step.diffs.append(path)
+        reasons = [p for p, d in detailed.items() if d.diff_kind.value.endswith("-replace")] or list(meta.keys or [])
+        if op == "replace":
+            for reason in reasons:
+                if reason not in step.replace_reasons:
+                    step.replace_reasons.append(reason)
+
+    def has_changes(self) -> bool:
+        return bool(self.steps)
+
+    def mandatory_violations(self) -> list[PolicyViolation]:
+        return [p for p in self.policies if p.level == "mandatory"]
+
+    def to_json(self, stack: str) -> dict[str, Any]:
+        counts = {op: 0 for op in ("create", "update", "replace", "delete")}
+        for step in self.steps.values():
+            counts[step.op] = counts.get(step.op, 0) + 1
+        counts["same"] = self.unchanged
+        return {
+            "stack": stack,
+            "changes": counts,
+            "steps": [s.to_json() for s in self.ordered()],
+            "policies": [p.to_json() for p in self.policies],
+        }
+
+    def ordered(self) -> list[Step]:
+        return sorted(self.steps.values(), key=lambda s: (s.component, s.type, s.name))
+
+
+def print_diff(collector: DiffCollector, stack: str) -> None:
+    from rich.markup import escape
+
+    from .. import display
+
+    console = display.out()
+    steps = collector.ordered()
+    if not steps:
+        console.print(f"stack {stack}: no changes ({collector.unchanged} resources unchanged)")
+    current = None
+    for step in steps:
+        if step.component != current:
+            current = step.component
+            console.print(f"[bold]{escape(current)}[/bold]")
+        color = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red"}[step.op]
+        line = f"  [{color}]{SYMBOL[step.op]:<10}[/{color}] {escape(step.type)}  {escape(step.name)}"
+        if step.diffs and step.op != "create":
+            line += f"  [dim]{escape(', '.join(step.diffs[:8]))}{' …' if len(step.diffs) > 8 else ''}[/dim]"
+        console.print(line)
+        if step.replace_reasons:
+            console.print(f"      replaced because of: {escape(', '.join(step.replace_reasons))}")
+        if step.critical:
+            console.print(f"      [bold red]!! this {step.op}s {step.critical}[/bold red]")
+    if collector.policies:
+        console.print("[bold]policies[/bold]")
+        for policy in collector.policies:
+            level_color = "red" if policy.level == "mandatory" else "yellow"
+            where = f" ({escape(split_urn(policy.urn)[1])})" if policy.urn else ""
+            console.print(f"  [{level_color}]{policy.level}[/{level_color}] {escape(policy.policy)}{where}: {escape(policy.message)}")
+    counts = collector.to_json(stack)["changes"]
+    console.print(
+        f"{counts['create']} to create, {counts['update']} to update, {counts['replace']} to replace, "
+        f"{counts['delete']} to delete, {counts['same']} unchanged"
+    )

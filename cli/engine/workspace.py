@@ -1,0 +1,184 @@
+"""The engine adapter: the Pulumi Automation API on this project, kept out of the commands.
+
+- A `LocalWorkspace` on the project directory, stack `<cloud>-<env>` (its config is the stack
+  file under stacks/, which Pulumi reads through `stackConfigDir`).
+- Backend: `--backend` or `PULUMI_BACKEND_URL`, else a local file backend under the user's XDG
+  state directory. Nothing there is created before the inputs were validated.
+- Passphrase: `PULUMI_CONFIG_PASSPHRASE`, `PULUMI_CONFIG_PASSPHRASE_FILE` or `--passphrase-file`;
+  for local stacks only, a generated one kept with 0600 permissions beside the state.
+- The policy pack in policies/ is attached to preview and up.
+- The program and the policy pack run with this CLI's own Python (PATH and PULUMI_PYTHON_CMD).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from mlops_platform.components import versions
+
+PROJECT_NAME = "mlops-platform"
+INSTALL_HINT = "curl -fsSL https://get.pulumi.com | sh"
+
+
+class EngineUnavailable(Exception):
+    """The Pulumi CLI is missing or too old; `str()` is one line for the user."""
+
+
+def state_dir() -> Path:
+    """$XDG_STATE_HOME/mlops-platform, defaulting to ~/.local/state/mlops-platform."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / PROJECT_NAME
+
+
+def default_backend_url() -> str:
+    return (state_dir() / "backend").resolve().as_uri()
+
+
+def pulumi_cli() -> tuple[str, str]:
+    """(path, version) of the Pulumi CLI on PATH; EngineUnavailable when missing or too old."""
+    from semver import VersionInfo
+
+    path = shutil.which("pulumi")
+    if path is None:
+        raise EngineUnavailable(
+            f"the Pulumi CLI is not installed (need >= {versions.PULUMI_CLI_MIN_VERSION}); install it with: {INSTALL_HINT}"
+        )
+    try:
+        raw = subprocess.run([path, "version"], capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"}).stdout.strip()
+        found = VersionInfo.parse(raw.lstrip("v"))
+    except (OSError, ValueError, subprocess.SubprocessError):
+        raise EngineUnavailable(f"cannot read the version of the Pulumi CLI at {path}; reinstall it with: {INSTALL_HINT}") from None
+    if found < VersionInfo.parse(versions.PULUMI_CLI_MIN_VERSION):
+        raise EngineUnavailable(
+            f"the Pulumi CLI at {path} is {found}, older than {versions.PULUMI_CLI_MIN_VERSION}; upgrade it with: {INSTALL_HINT}"
+        )
+    return path, str(found)
+
+
+@dataclass
+class EngineSettings:
+    project_dir: Path
+    stack: str
+    cloud: str
+    backend_url: Optional[str] = None
+    passphrase_file: Optional[Path] = None
+    policy_pack: Optional[Path] = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class PassphraseMissing(Exception):
+    pass
+
+
+class StackNotDeployed(Exception):
+    """A local stack with no generated passphrase was never deployed from this machine."""
+
+
+def resolve_passphrase(settings: EngineSettings, create: bool) -> dict[str, str]:
+    """Environment for the secrets provider; a local stack may get a generated passphrase."""
+    if settings.passphrase_file is not None:
+        if not settings.passphrase_file.is_file():
+            raise PassphraseMissing(f"--passphrase-file {settings.passphrase_file} does not exist")
+        return {"PULUMI_CONFIG_PASSPHRASE_FILE": str(settings.passphrase_file.resolve())}
+    for name in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"):
+        if os.environ.get(name) is not None:
+            return {}
+    if settings.cloud != "local":
+        raise PassphraseMissing(
+            "cloud stacks need a passphrase you keep: set PULUMI_CONFIG_PASSPHRASE or pass --passphrase-file"
+        )
+    path = state_dir() / "passphrases" / f"{settings.stack}.txt"
+    if not path.exists():
+        if not create:
+            raise StackNotDeployed(settings.stack)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path.parent, stat.S_IRWXU)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+    return {"PULUMI_CONFIG_PASSPHRASE_FILE": str(path)}
+
+
+def engine_env(settings: EngineSettings, create: bool) -> dict[str, str]:
+    backend = settings.backend_url or os.environ.get("PULUMI_BACKEND_URL") or default_backend_url()
+    if backend.startswith("file://") and create:
+        Path(backend[len("file://"):]).mkdir(parents=True, exist_ok=True)
+    interpreter_dir = os.path.dirname(sys.executable)
+    return {
+        "PULUMI_BACKEND_URL": backend,
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        # The program imports mlops_platform: run it (and the policy pack) with this interpreter.
+        "PULUMI_PYTHON_CMD": sys.executable,
+        "PATH": interpreter_dir + os.pathsep + os.environ.get("PATH", ""),
+        **resolve_passphrase(settings, create),
+        **settings.extra_env,
+    }
+
+
+class Engine:
+    """One stack of this project, driven through the Automation API."""
+
+    def __init__(self, settings: EngineSettings, create: bool = False):
+        from pulumi import automation as auto
+
+        self.settings = settings
+        self.cli_path, self.cli_version = pulumi_cli()
+        self.env = engine_env(settings, create)
+        self.workspace = auto.LocalWorkspace(work_dir=str(settings.project_dir), env_vars=self.env)
+        if create:
+            self.stack = auto.Stack.create_or_select(settings.stack, self.workspace)
+        else:
+            self.stack = auto.Stack.select(settings.stack, self.workspace)
+
+    def _policy(self) -> dict[str, Any]:
+        pack = self.settings.policy_pack
+        return {"policy_packs": [str(pack)]} if pack else {}
+
+    def preview(self, on_event: Callable, diff: bool = True):
+        return self.stack.preview(on_event=on_event, diff=diff, color="never", on_output=_quiet, **self._policy())
+
+    def up(self, on_event: Callable):
+        return self.stack.up(on_event=on_event, color="never", on_output=_quiet, **self._policy())
+
+    def destroy(self, on_event: Callable, exclude_protected: bool = False):
+        return self.stack.destroy(on_event=on_event, color="never", on_output=_quiet, exclude_protected=exclude_protected)
+
+    def refresh(self, on_event: Callable):
+        return self.stack.refresh(on_event=on_event, color="never", on_output=_quiet)
+
+    def outputs(self) -> dict[str, Any]:
+        return self.stack.outputs()
+
+    def protected_resources(self) -> list[dict[str, Any]]:
+        deployment = self.stack.export_stack().deployment or {}
+        return [r for r in deployment.get("resources", []) if r.get("protect")]
+
+    def pending_operations(self) -> list[dict[str, Any]]:
+        deployment = self.stack.export_stack().deployment or {}
+        return list(deployment.get("pending_operations") or [])
+
+
+def list_stacks(settings: EngineSettings) -> list[Any]:
+    """Stacks the backend knows for this project (no stack is created or selected)."""
+    from pulumi import automation as auto
+
+    pulumi_cli()
+    backend = settings.backend_url or os.environ.get("PULUMI_BACKEND_URL") or default_backend_url()
+    if backend.startswith("file://") and not Path(backend[len("file://"):]).exists():
+        return []
+    env = {"PULUMI_BACKEND_URL": backend, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+    workspace = auto.LocalWorkspace(work_dir=str(settings.project_dir), env_vars=env)
+    return workspace.list_stacks()
+
+
+def _quiet(_line: str) -> None:
+    """The CLI's own text output is not shown: progress comes from engine events."""
