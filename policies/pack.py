@@ -1,9 +1,57 @@
-"""The policy pack: the rules in policies/rules/, registered with pulumi_policy."""
+"""The policy pack the engine runs (`--policy-pack policies/`): every rule as a pulumi_policy policy."""
 
 from __future__ import annotations
 
+from typing import Any
 
-def build_pack():  # -> pulumi_policy.PolicyPack
+from .registry import RULES
+from .rules.base import Rule
+
+PACK_NAME = "mlops-platform"
+
+
+def _resource_policy(rule: Rule) -> Any:
+    from pulumi_policy import PolicyConfigSchema, ResourceValidationPolicy
+
+    def validate(args: Any, report_violation: Any) -> None:
+        if not rule.applies_to(args.resource_type):
+            return
+        for message, urn in rule.violations(args, args.get_config()):
+            report_violation(message, urn)
+
+    return ResourceValidationPolicy(
+        name=rule.name,
+        description=rule.description,
+        validate=validate,
+        remediation_steps=rule.remediation,
+        config_schema=PolicyConfigSchema(properties=dict(rule.config_schema)) if rule.config_schema else None,
+        tags=[rule.area],
+    )
+
+
+def _stack_policy(rule: Rule) -> Any:
+    from pulumi_policy import PolicyConfigSchema, StackValidationPolicy
+
+    def validate(args: Any, report_violation: Any) -> None:
+        for message, urn in rule.violations(args, args.get_config()):
+            report_violation(message, urn)
+
+    return StackValidationPolicy(
+        name=rule.name,
+        description=rule.description,
+        validate=validate,
+        remediation_steps=rule.remediation,
+        config_schema=PolicyConfigSchema(properties=dict(rule.config_schema)) if rule.config_schema else None,
+        tags=[rule.area],
+    )
+
+
+def policies() -> list[Any]:
+    return [_stack_policy(rule) if rule.is_stack_rule else _resource_policy(rule) for rule in RULES]
+
+
+def build_pack() -> None:
+    """Serve the pack to the engine (blocks: pulumi_policy's PolicyPack starts its gRPC server)."""
     from pulumi_policy import EnforcementLevel, PolicyPack
 
-    return PolicyPack(name="mlops-platform", enforcement_level=EnforcementLevel.ADVISORY, policies=[])
+    PolicyPack(name=PACK_NAME, enforcement_level=EnforcementLevel.ADVISORY, policies=policies())

@@ -207,6 +207,18 @@ def test_preview_diff_from_recorded_events(project, state, fake):
     assert policies["namespace-default-deny"]["enforcementLevel"] == "advisory"
     args = fake.call("preview")["args"]
     assert "--diff" in args and args[args.index("--policy-pack") + 1] == str(project / "policies")
+    config = fake.call("preview")["policyConfig"]
+    assert config["all"] == "advisory" and config["cost-node-count-within-limit"]["maxNodes"] == 10
+    assert not Path(args[args.index("--policy-pack-config") + 1]).exists(), "the config file lives only for the call"
+
+
+def test_prod_previews_enforce_policies_as_mandatory(project, state, fake, monkeypatch):
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse battery staple")
+    fake.events("preview", "preview-same")
+    result = invoke("preview", "--cloud", "aws", "--env", "prod")
+    assert result.exit_code == 0, result.stderr
+    config = fake.call("preview")["policyConfig"]
+    assert config["all"] == "mandatory" and config["reliability-prod-data-protected"]["requireProtection"] is True
 
 
 def test_preview_table_groups_by_component_and_flags_replacements(project, state, fake):

@@ -26,6 +26,7 @@ def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[P
     from ..engine.errors import explain
     from ..engine.workspace import Engine, EngineSettings, EngineUnavailable, PassphraseMissing, StackNotDeployed
     from ..project import project_dir
+    from mlops_platform.policies.registry import pack_config
 
     project = project_dir()
     settings = EngineSettings(
@@ -35,6 +36,7 @@ def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[P
         backend_url=backend,
         passphrase_file=passphrase_file,
         policy_pack=project / "policies",
+        policy_config=pack_config(config),
     )
     try:
         return Engine(settings, create=create)

@@ -49,8 +49,15 @@ def plan(
     summary = result.summary()
     display.progress(
         f"{summary['resources']} resources ({summary['helmReleases']} Helm releases, "
-        f"{summary['kubernetesObjects']} Kubernetes objects) planned in {elapsed:.2f}s"
+        f"{summary['kubernetesObjects']} Kubernetes objects) planned in {elapsed:.2f}s; "
+        f"{len(result.rules)} policy rules ({result.config.enforcement}), {len(result.violations)} violations"
     )
+    mandatory = result.mandatory_violations()
+    if mandatory:
+        from ..errors import EXIT_FAILED
+
+        rules = ", ".join(sorted({v.rule for v in mandatory}))
+        fail(f"{len(mandatory)} mandatory policy violations: {rules}", "see the policies section of the plan", EXIT_FAILED)
 
 
 def _print_tree(result) -> None:  # result: offline.plan.Plan
@@ -96,6 +103,14 @@ def _print_tree(result) -> None:  # result: offline.plan.Plan
         table.add_row(name, f"{cpu}m", f"{round(memory)}Mi")
     table.add_row("[bold]total[/bold]", f"[bold]{totals.cpu_millicores / 1000:.2f} CPU[/bold]", f"[bold]{totals.memory_mebibytes / 1024:.2f} GiB[/bold]")
     console.print(table)
+    if result.violations:
+        from rich.markup import escape
+
+        console.print(f"[bold]policy violations ({result.config.enforcement})[/bold]")
+        for violation in result.violations:
+            color = "red" if violation.level == "mandatory" else "yellow"
+            name = violation.urn.rsplit("::", 1)[-1] if violation.urn else ""
+            console.print(f"  [{color}]{violation.level}[/{color}] {violation.rule} ({escape(name)}): {escape(violation.message)}")
     if result.costs:
         from ..offline import costs
 

@@ -12,15 +12,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
 import stat
 import subprocess
 import sys
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from mlops_platform.components import versions
 
@@ -72,6 +75,7 @@ class EngineSettings:
     backend_url: Optional[str] = None
     passphrase_file: Optional[Path] = None
     policy_pack: Optional[Path] = None
+    policy_config: Optional[dict[str, Any]] = None  # policies.registry.pack_config(...) for this stack
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -139,15 +143,31 @@ class Engine:
         else:
             self.stack = auto.Stack.select(settings.stack, self.workspace)
 
-    def _policy(self) -> dict[str, Any]:
+    @contextmanager
+    def _policy(self) -> Iterator[dict[str, Any]]:
+        """The pack and, for the length of one operation, its per-stack configuration file."""
         pack = self.settings.policy_pack
-        return {"policy_packs": [str(pack)]} if pack else {}
+        if not pack:
+            yield {}
+            return
+        options: dict[str, Any] = {"policy_packs": [str(pack)]}
+        if self.settings.policy_config is None:
+            yield options
+            return
+        # Per-stack enforcement and limits, in the pack configuration file format.
+        # Ref: https://www.pulumi.com/docs/iac/using-pulumi/crossguard/configuration/
+        with tempfile.TemporaryDirectory(prefix="mlops-policy-") as directory:
+            path = Path(directory) / "policy-config.json"
+            path.write_text(json.dumps(self.settings.policy_config), encoding="utf-8")
+            yield {**options, "policy_pack_configs": [str(path)]}
 
     def preview(self, on_event: Callable, diff: bool = True):
-        return self.stack.preview(on_event=on_event, diff=diff, color="never", on_output=_quiet, **self._policy())
+        with self._policy() as policy:
+            return self.stack.preview(on_event=on_event, diff=diff, color="never", on_output=_quiet, **policy)
 
     def up(self, on_event: Callable):
-        return self.stack.up(on_event=on_event, color="never", on_output=_quiet, **self._policy())
+        with self._policy() as policy:
+            return self.stack.up(on_event=on_event, color="never", on_output=_quiet, **policy)
 
     def destroy(self, on_event: Callable, exclude_protected: bool = False):
         return self.stack.destroy(on_event=on_event, color="never", on_output=_quiet, exclude_protected=exclude_protected)

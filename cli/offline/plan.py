@@ -82,6 +82,11 @@ class Plan:
     run: ProgramRun
     totals: Totals
     costs: list = field(default_factory=list)  # costs.CostLine, empty for local stacks
+    rules: list = field(default_factory=list)  # names of the policy rules evaluated
+    violations: list = field(default_factory=list)  # policies.offline.Violation
+
+    def mandatory_violations(self) -> list:
+        return [v for v in self.violations if v.level == "mandatory"]
 
     def summary(self) -> dict[str, Any]:
         kinds = Counter(r.type for r in self.run.resources)
@@ -102,9 +107,17 @@ class Plan:
             "cloud": self.config.cloud,
             "resources": [r.to_json() for r in self.run.resources],
             "summary": self.summary(),
+            "policies": {
+                "enforcement": self.config.enforcement,
+                "rules": self.rules,
+                "violations": [v.to_json() for v in self.violations],
+            },
         }
 
 
 def build_plan(config: PlatformConfig) -> Plan:
+    from mlops_platform.policies.offline import evaluate
+
     run = plan_platform(config)
-    return Plan(config, run, totals(run, config.cluster.node_count), costs.estimate(run, config))
+    rules, violations = evaluate(run, config)
+    return Plan(config, run, totals(run, config.cluster.node_count), costs.estimate(run, config), rules, violations)

@@ -9,6 +9,7 @@ Secrets are masked ("[secret]") everywhere; nothing secret is ever written.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,7 +20,7 @@ _FIRST = ("apiVersion", "kind", "metadata")
 
 def manifest(record: ResourceRecord) -> dict[str, Any]:
     """The Kubernetes object a resource would apply, in conventional key order."""
-    inputs = record.inputs
+    inputs = copy.deepcopy(record.inputs)  # callers may edit the manifest; the run stays intact
     out: dict[str, Any] = {k: inputs[k] for k in _FIRST if k in inputs}
     out.update({k: v for k, v in inputs.items() if k not in _FIRST})
     return out

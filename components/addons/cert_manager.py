@@ -13,9 +13,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import k8s as kube
-from .. import names, versions
+from .. import names, network, versions
 from ..requests import WorkloadRequest, from_values
 
+WEBHOOK_PORT = 10250  # cert-manager-webhook's secure port (chart default)
 ACME_SERVERS = {
     # Ref: https://letsencrypt.org/docs/acme-protocol-updates/ and https://letsencrypt.org/docs/staging-environment/
     "production": "https://acme-v02.api.letsencrypt.org/directory",
@@ -58,6 +59,13 @@ class CertManager(pulumi.ComponentResource):
         super().__init__("mlops:addons:CertManager", name, None, opts)
         provider = args.provider
         ns = kube.namespace(names.NS_CERT_MANAGER, f"{name}-ns", self, provider, depends_on=args.depends_on)
+        network.namespace_policies(
+            name, names.NS_CERT_MANAGER, self, provider,
+            ingress=[network.from_anywhere(WEBHOOK_PORT)],  # the API server calls the webhook
+            # The API, ACME directories (443) and HTTP-01 self-checks (80).
+            egress=[network.to_kubernetes_api(), network.to_anywhere(80)],
+            depends_on=[ns],
+        )
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
             name=names.RELEASE_CERT_MANAGER,

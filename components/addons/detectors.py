@@ -32,7 +32,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import k8s as kube
-from .. import names, versions
+from .. import names, network, versions
 from ..config import ModelConfig
 from ..data.outputs import ObjectStore, WorkloadAccess
 
@@ -119,6 +119,12 @@ class Detectors(pulumi.ComponentResource):
         provider = args.provider
         self._args = args
         ns = kube.namespace(names.NS_DETECTORS, f"{name}-ns", self, provider, depends_on=args.depends_on)
+        network.namespace_policies(
+            name, names.NS_DETECTORS, self, provider,
+            ingress=[network.from_namespace(names.NS_TRAEFIK, DETECTOR_PORT)],  # the mirrored request logs
+            egress=network.object_store_egress(args.object_store.endpoint),
+            depends_on=[ns],
+        )
         script = fit_script()
         script_map = k8s.core.v1.ConfigMap(
             f"{name}-script",

@@ -14,8 +14,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import k8s as kube
-from .. import names, versions
+from .. import names, network, versions
 from ..requests import WorkloadRequest, from_values
+
+
+WEBHOOK_PORT = 9443  # kserve-controller-manager's webhook server
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,12 @@ class KServe(pulumi.ComponentResource):
         super().__init__("mlops:addons:KServe", name, None, opts)
         provider = args.provider
         ns = kube.namespace(names.NS_KSERVE, f"{name}-ns", self, provider, depends_on=args.depends_on)
+        network.namespace_policies(
+            name, names.NS_KSERVE, self, provider,
+            ingress=[network.from_anywhere(WEBHOOK_PORT)],
+            egress=[network.to_kubernetes_api()],
+            depends_on=[ns],
+        )
         self.crds = k8s.helm.v3.Release(
             f"{name}-crd",
             name=names.RELEASE_KSERVE_CRD,

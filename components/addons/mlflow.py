@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from .. import k8s as kube
-from .. import names, versions
+from .. import names, network, versions
 from ..data.outputs import DataOutputs, WorkloadAccess
 from ..requests import WorkloadRequest, from_values
 from .cert_manager import certificate
@@ -27,6 +27,7 @@ S3_SECRET = "mlflow-s3"
 TLS_SECRET = "mlflow-tls"
 SERVICE = names.RELEASE_MLFLOW  # the chart's fullname for release "mlflow"
 PSQL_UID = 70
+MLFLOW_PORT = 5000  # the chart's container port
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,12 @@ class Mlflow(pulumi.ComponentResource):
         provider = args.provider
         db = args.data.database
         ns = kube.namespace(names.NS_MLFLOW, f"{name}-ns", self, provider, depends_on=args.depends_on)
+        network.namespace_policies(
+            name, names.NS_MLFLOW, self, provider,
+            ingress=[network.from_namespace(names.NS_TRAEFIK, MLFLOW_PORT)],
+            egress=network.object_store_egress(args.data.object_store.endpoint),
+            depends_on=[ns],
+        )
         admin_password = random.RandomPassword(
             f"{name}-admin-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
         )

@@ -14,11 +14,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import k8s as kube
-from .. import names
+from .. import names, network
 from ..config import ModelConfig
 from ..data.outputs import ObjectStore, WorkloadAccess
 
 MODEL_UID = 1000  # KServe's model server images run as uid 1000
+MODEL_PORT = 8080  # KServe model servers
+AGENT_PORT = 9081  # KServe's agent (logger) proxy in front of the model server
 # KServe injects its agent as the request logger; its requests come from the inferenceservice
 # config (not settable through the v0.20 chart values). Counted in the plan's totals.
 # Ref: kserve charts/kserve-resources/templates/configmap.yaml ("logger" block)
@@ -64,6 +66,17 @@ class ModelServing(pulumi.ComponentResource):
         super().__init__("mlops:addons:ModelServing", name, None, opts)
         provider = args.provider
         ns = kube.namespace(names.NS_MODELS, f"{name}-ns", self, provider, depends_on=args.depends_on)
+        network.namespace_policies(
+            name, names.NS_MODELS, self, provider,
+            # Traefik reaches the predictor's model server, or KServe's agent when it logs requests.
+            ingress=[network.from_namespace(names.NS_TRAEFIK, MODEL_PORT, AGENT_PORT)],
+            egress=[
+                network.to_namespace(names.NS_TRAEFIK, names.DETECTOR_ENTRYPOINT_PORT),  # request logger
+                network.to_anywhere(443),  # storage initializer: public and cloud model stores
+                *network.object_store_egress(args.object_store.endpoint),
+            ],
+            depends_on=[ns],
+        )
         secrets: list[str] = []
         deps: list[pulumi.Resource] = [ns]
         if args.reader.static_keys is not None and args.object_store.endpoint:

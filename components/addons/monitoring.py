@@ -20,7 +20,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from .. import k8s as kube
-from .. import names, versions
+from .. import names, network, versions
 from ..requests import WorkloadRequest, from_values
 from .cert_manager import certificate
 from .traefik import basic_auth, auth_resources, ingress_route
@@ -31,6 +31,8 @@ GRAFANA_SERVICE = f"{names.RELEASE_MONITORING}-grafana"
 PROMETHEUS_SERVICE = f"{names.RELEASE_MONITORING}-prometheus"
 ALERTMANAGER_SERVICE = f"{names.RELEASE_MONITORING}-alertmanager"
 RELOADER = kube.resources("10m", "16Mi", "64Mi")
+KUBELET_PORT = 10250
+OPERATOR_WEBHOOK_PORT = 10250  # prometheus-operator's admission webhook (chart tls.internalPort)
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,13 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__("mlops:addons:Monitoring", name, None, opts)
         provider = args.provider
         ns = kube.namespace(names.NS_MONITORING, f"{name}-ns", self, provider, depends_on=args.depends_on)
+        network.namespace_policies(
+            name, names.NS_MONITORING, self, provider,
+            ingress=[network.from_namespace(names.NS_TRAEFIK), network.from_anywhere(OPERATOR_WEBHOOK_PORT)],
+            # Scrapes in every namespace, kubelets/cAdvisor on the nodes, and the API.
+            egress=[network.to_all_namespaces(), network.to_anywhere(KUBELET_PORT), network.to_kubernetes_api()],
+            depends_on=[ns],
+        )
         grafana_password = random.RandomPassword(
             f"{name}-grafana-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
         )

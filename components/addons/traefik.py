@@ -19,12 +19,13 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from .. import k8s as kube
-from .. import names, versions
+from .. import names, network, versions
 from ..cluster.outputs import IngressExposure
 from ..requests import WorkloadRequest, from_values
 from .cert_manager import certificate
 
 DEFAULT_CERT_SECRET = "traefik-default-cert"
+WEB_PORT, WEBSECURE_PORT = 8000, 8443  # the chart's container ports for the web/websecure entrypoints
 UI_USER = "admin"
 
 
@@ -101,6 +102,16 @@ class Traefik(pulumi.ComponentResource):
         super().__init__("mlops:addons:Traefik", name, None, opts)
         provider = args.provider
         ns = kube.namespace(names.NS_TRAEFIK, f"{name}-ns", self, provider, depends_on=args.depends_on)
+        network.namespace_policies(
+            name, names.NS_TRAEFIK, self, provider,
+            ingress=[
+                network.from_anywhere(WEB_PORT, WEBSECURE_PORT),
+                network.from_namespace(names.NS_MODELS, names.DETECTOR_ENTRYPOINT_PORT),  # request logs
+            ],
+            # Backends in every namespace, and the API for its providers.
+            egress=[network.to_all_namespaces(), network.to_kubernetes_api()],
+            depends_on=[ns],
+        )
         default_cert = certificate(
             f"{name}-default-cert",
             names.NS_TRAEFIK,

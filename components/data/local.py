@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from .. import k8s as kube
-from .. import names, versions
+from .. import names, network, versions
 from ..cluster.outputs import ClusterOutputs
 from .outputs import DataOutputs, Database, ObjectStore, WorkloadAccess
 
@@ -52,6 +52,12 @@ class LocalData(pulumi.ComponentResource):
         provider = args.cluster.provider
         ns = kube.namespace(names.NS_DATA, f"{name}-ns", self, provider, depends_on=args.cluster.ready)
         ns_name = ns.metadata.name
+        # Only the workloads that use the object store and the database may reach them.
+        network.namespace_policies(
+            name, names.NS_DATA, self, provider,
+            ingress=[network.from_namespace(ns, S3_PORT, POSTGRES_PORT) for ns in (names.NS_MLFLOW, names.NS_DETECTORS, names.NS_MODELS)],
+            depends_on=[ns],
+        )
 
         # --- credentials ---------------------------------------------------------------
         def key_pair(role: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:

@@ -70,8 +70,12 @@ def fail_if_asked(command: str) -> None:
 
 def main(argv: list[str]) -> int:
     args = [a for a in argv if a != "--non-interactive"]
+    # The policy pack configuration lives only for the call: keep its content for the tests.
+    pack_config = option(args, "--policy-pack-config")
+    recorded = json.loads(Path(pack_config).read_text()) if pack_config else None
     with open(ROOT / "calls.jsonl", "a", encoding="utf-8") as log:
-        log.write(json.dumps({"args": args, "env": {k: os.environ.get(k) for k in ENV_KEYS}, "cwd": os.getcwd()}) + "\n")
+        log.write(json.dumps({"args": args, "env": {k: os.environ.get(k) for k in ENV_KEYS}, "cwd": os.getcwd(),
+                              "policyConfig": recorded}) + "\n")
     if not args:
         return 0
     if args[0] == "version":

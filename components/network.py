@@ -1,0 +1,125 @@
+"""NetworkPolicies: every platform namespace denies all traffic, then allows what it needs.
+
+Each namespace gets three policies:
+- `default-deny`: no ingress, no egress (podSelector {}, policyTypes [Ingress, Egress]);
+- `allow-baseline`: DNS to kube-dns, traffic within the namespace, and scrapes from monitoring;
+- `allow-platform`: the namespace's own flows (its callers, its backends, the Kubernetes API).
+
+The Kubernetes API server and admission webhooks' callers are not pods, so API egress is allowed
+on ports 443/6443 and webhook ingress on the webhook's port, from anywhere.
+Ref: https://kubernetes.io/docs/concepts/services-networking/network-policies/
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from . import k8s as kube
+from . import names
+
+ANYWHERE = "0.0.0.0/0"
+API_SERVER_PORTS = (443, 6443)  # the kubernetes Service, and the API server behind it (post-DNAT)
+# Cloud metadata endpoints workload identity needs (GKE metadata server: 80 and 988).
+METADATA = "169.254.169.254/32"
+
+
+def ports(*numbers: int, protocol: str = "TCP") -> list[dict[str, Any]]:
+    return [{"port": n, "protocol": protocol} for n in numbers]
+
+
+def from_namespace(namespace: str, *port_numbers: int) -> dict[str, Any]:
+    rule: dict[str, Any] = {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}]}
+    if port_numbers:
+        rule["ports"] = ports(*port_numbers)
+    return rule
+
+
+def to_namespace(namespace: str, *port_numbers: int) -> dict[str, Any]:
+    rule: dict[str, Any] = {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}]}
+    if port_numbers:
+        rule["ports"] = ports(*port_numbers)
+    return rule
+
+
+def from_anywhere(*port_numbers: int) -> dict[str, Any]:
+    return {"from": [{"ipBlock": {"cidr": ANYWHERE}}], "ports": ports(*port_numbers)}
+
+
+def to_anywhere(*port_numbers: int) -> dict[str, Any]:
+    return {"to": [{"ipBlock": {"cidr": ANYWHERE}}], "ports": ports(*port_numbers)}
+
+
+def to_all_namespaces() -> dict[str, Any]:
+    return {"to": [{"namespaceSelector": {}}]}
+
+
+def to_kubernetes_api() -> dict[str, Any]:
+    return to_anywhere(*API_SERVER_PORTS)
+
+
+def to_cloud_services() -> list[dict[str, Any]]:
+    """Managed databases, object stores and identity endpoints (STS, Entra ID, GKE metadata)."""
+    return [
+        to_anywhere(443, 5432),
+        {"to": [{"ipBlock": {"cidr": METADATA}}], "ports": ports(80, 988)},
+    ]
+
+
+DNS = {
+    "to": [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ],
+    "ports": [*ports(53, protocol="UDP"), *ports(53)],
+}
+
+
+def namespace_policies(
+    resource_prefix: str,
+    namespace: str,
+    parent: pulumi.Resource,
+    provider: k8s.Provider,
+    ingress: Sequence[dict[str, Any]] = (),
+    egress: Sequence[dict[str, Any]] = (),
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> list[k8s.networking.v1.NetworkPolicy]:
+    def policy(name: str, spec: dict[str, Any]) -> k8s.networking.v1.NetworkPolicy:
+        return k8s.networking.v1.NetworkPolicy(
+            f"{resource_prefix}-netpol-{name}",
+            metadata={"name": name, "namespace": namespace, "labels": kube.labels(namespace, "network-policy")},
+            spec={"podSelector": {}, **spec},
+            opts=kube.child(parent, provider, depends_on),
+        )
+
+    same_namespace = {"podSelector": {}}
+    out = [
+        policy("default-deny", {"policyTypes": ["Ingress", "Egress"]}),
+        policy(
+            "allow-baseline",
+            {
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [same_namespace]}, from_namespace(names.NS_MONITORING)],
+                "egress": [DNS, {"to": [same_namespace]}],
+            },
+        ),
+    ]
+    if ingress or egress:
+        spec: dict[str, Any] = {"policyTypes": [t for t, rules in (("Ingress", ingress), ("Egress", egress)) if rules]}
+        if ingress:
+            spec["ingress"] = list(ingress)
+        if egress:
+            spec["egress"] = list(egress)
+        out.append(policy("allow-platform", spec))
+    return out
+
+
+def object_store_egress(endpoint: Optional[str]) -> list[dict[str, Any]]:
+    """Egress to the object store and database: the in-cluster data namespace, or cloud services."""
+    if endpoint:  # local: SeaweedFS and Postgres in the data namespace
+        return [to_namespace(names.NS_DATA, 8333, 5432)]
+    return to_cloud_services()

@@ -1,0 +1,102 @@
+"""Run the policy rules offline, over a mock run, with arguments shaped as the engine hands them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .registry import RULES, level_of, pack_config, rule_config
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    urn: str
+    level: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "urn": self.urn, "enforcementLevel": self.level, "message": self.message}
+
+
+class _Options:
+    """pulumi_policy.PolicyResourceOptions, plus deletedWith, which the program declares but the
+    engine's analyzer API does not pass on (the rule that needs it runs fully only here)."""
+
+    def __init__(self, record: Any):
+        from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions
+
+        base = PolicyResourceOptions(
+            protect=record.protect,
+            ignore_changes=list(record.ignore_changes),
+            delete_before_replace=record.delete_before_replace,
+            aliases=[],
+            custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+            additional_secret_outputs=[],
+            parent=record.parent or None,
+        )
+        self.__dict__.update(base.__dict__)
+        self.deleted_with = record.deleted_with or None
+
+
+def policy_resources(run: Any) -> dict[str, Any]:
+    """pulumi_policy.PolicyResource for every custom resource of the run, by URN."""
+    from pulumi_policy import PolicyResource
+
+    out: dict[str, Any] = {}
+    records = [r for r in run.resources if r.custom and not r.is_provider]
+    for record in records:
+        out[record.urn] = PolicyResource(
+            resource_type=record.type,
+            props=record.inputs,
+            urn=record.urn,
+            name=record.name,
+            opts=_Options(record),
+            provider=None,
+            parent=None,
+            dependencies=[],
+            property_dependencies={},
+        )
+    for record in records:
+        resource = out[record.urn]
+        resource.dependencies = [out[u] for u in record.dependencies if u in out]
+        resource.property_dependencies = {
+            key: [out[u] for u in urns if u in out] for key, urns in record.property_dependencies.items()
+        }
+    return out
+
+
+def evaluate(run: Any, config: Any) -> tuple[list[str], list[Violation]]:
+    """(rules evaluated, violations) for a mock run of a stack."""
+    from pulumi_policy import ResourceValidationArgs, StackValidationArgs
+
+    settings = pack_config(config)
+    resources = policy_resources(run)
+    evaluated: list[str] = []
+    violations: list[Violation] = []
+    for rule in RULES:
+        level = level_of(rule, settings)
+        if level == "disabled":
+            continue
+        evaluated.append(rule.name)
+        rule_settings = rule_config(rule, settings)
+        if rule.is_stack_rule:
+            args = StackValidationArgs(resources=list(resources.values()), config=rule_settings)
+            for message, urn in rule.violations(args, args.get_config()):
+                violations.append(Violation(rule.name, urn or "", level, message))
+            continue
+        for resource in resources.values():
+            if not rule.applies_to(resource.resource_type):
+                continue
+            args = ResourceValidationArgs(
+                resource_type=resource.resource_type,
+                props=resource.props,
+                urn=resource.urn,
+                name=resource.name,
+                opts=resource.opts,
+                provider=None,
+                config=rule_settings,
+            )
+            for message, urn in rule.violations(args, args.get_config()):
+                violations.append(Violation(rule.name, urn or resource.urn, level, message))
+    return evaluated, violations

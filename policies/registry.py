@@ -1,0 +1,61 @@
+"""Every rule, and the per-stack configuration the engine and the offline plan give them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .rules import aws, azure, cost, gcp, kubernetes, licence, reliability
+from .rules.base import Rule
+
+RULES: tuple[Rule, ...] = (
+    *kubernetes.RULES,
+    *aws.RULES,
+    *azure.RULES,
+    *gcp.RULES,
+    *reliability.RULES,
+    *cost.RULES,
+    *licence.RULES,
+)
+BY_NAME = {rule.name: rule for rule in RULES}
+LICENCE_RULE = "licence-source-available-components"
+
+
+def pack_config(config: Any) -> dict[str, Any]:
+    """The policy pack configuration for a stack (the JSON given to `--policy-pack-config`).
+
+    Every rule takes the stack's enforcement (advisory in dev, mandatory in prod, or
+    platform:policy.enforcement); the licence rule is off when the stack declares a licence.
+    """
+    level = config.enforcement
+    limits = config.policy.limits
+    settings: dict[str, Any] = {
+        "all": level,
+        "cost-node-count-within-limit": {"enforcementLevel": level, "maxNodes": limits.max_nodes},
+        "cost-instance-type-allowed": {"enforcementLevel": level, "allowedInstanceTypes": list(limits.allowed_instance_types)},
+        "cost-gpu-only-when-enabled": {
+            "enforcementLevel": level,
+            "gpuEnabled": config.cluster.gpu.enabled,
+            "maxGpuNodes": limits.max_gpu_nodes,
+        },
+        "reliability-prod-data-protected": {"enforcementLevel": level, "requireProtection": config.is_prod},
+        LICENCE_RULE: "disabled" if config.policy.source_available_licence else level,
+    }
+    return settings
+
+
+def level_of(rule: Rule, settings: dict[str, Any]) -> str:
+    own = settings.get(rule.name)
+    if isinstance(own, dict):
+        return str(own.get("enforcementLevel", settings.get("all", "advisory")))
+    if isinstance(own, str):
+        return own
+    return str(settings.get("all", "advisory"))
+
+
+def rule_config(rule: Rule, settings: dict[str, Any]) -> dict[str, Any]:
+    """A rule's configuration: its schema defaults overlaid with the stack's values."""
+    values = {key: schema.get("default") for key, schema in rule.config_schema.items()}
+    own = settings.get(rule.name)
+    if isinstance(own, dict):
+        values.update({k: v for k, v in own.items() if k != "enforcementLevel"})
+    return values

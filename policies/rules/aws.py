@@ -1,0 +1,105 @@
+"""AWS rules: EKS, node launch templates, S3 and RDS."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from .base import OPEN, Rule, depends_on_resource, dig, stack_resources
+
+
+def eks_endpoint(args: Any, _config) -> Iterator[str]:
+    vpc = args.props.get("vpcConfig") or {}
+    if vpc.get("endpointPublicAccess", True) is False:
+        return
+    cidrs = vpc.get("publicAccessCidrs") or []
+    if not cidrs:
+        yield "the EKS API endpoint is public with no CIDR limit (defaults to 0.0.0.0/0)"
+    elif any(c in OPEN for c in cidrs):
+        yield "the EKS API endpoint is open to 0.0.0.0/0"
+
+
+def eks_secrets_encryption(args: Any, _config) -> Iterator[str]:
+    config = args.props.get("encryptionConfig") or {}
+    if "secrets" not in (config.get("resources") or []) or "provider" not in config:
+        yield "Kubernetes secrets are not envelope-encrypted with a KMS key"
+
+
+def kms_rotation(args: Any, _config) -> Iterator[str]:
+    if args.props.get("enableKeyRotation") is not True:
+        yield "KMS key rotation is off"
+
+
+def eks_logging(args: Any, _config) -> Iterator[str]:
+    missing = {"api", "audit", "authenticator"} - set(args.props.get("enabledClusterLogTypes") or [])
+    if missing:
+        yield f"control-plane log types not enabled: {', '.join(sorted(missing))}"
+
+
+def imdsv2(args: Any, _config) -> Iterator[str]:
+    meta = args.props.get("metadataOptions") or {}
+    if meta.get("httpTokens") != "required":
+        yield "IMDSv1 is allowed (metadataOptions.httpTokens is not required)"
+    if meta.get("httpPutResponseHopLimit") != 1:
+        yield "the IMDS hop limit is not 1: pods can reach the node's credentials"
+
+
+def _per_bucket(args: Any, companion_type: str, ok, message: str) -> Iterator[Any]:
+    companions = stack_resources(args, companion_type)
+    for bucket in stack_resources(args, "aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
+        mine = [c for c in companions if depends_on_resource(c, bucket, "bucket")]
+        if not any(ok(c.props) for c in mine):
+            yield (f"bucket {bucket.name}: {message}", bucket.urn)
+
+
+def s3_public_access_block(args: Any, _config) -> Iterator[Any]:
+    keys = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    yield from _per_bucket(args, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+                           lambda p: all(p.get(k) is True for k in keys), "no public access block with all four settings on")
+
+
+def s3_encryption(args: Any, _config) -> Iterator[Any]:
+    yield from _per_bucket(
+        args, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        lambda p: bool(dig(p, "rules", 0, "applyServerSideEncryptionByDefault", "sseAlgorithm")),
+        "no default server-side encryption")
+
+
+def s3_versioning(args: Any, _config) -> Iterator[Any]:
+    yield from _per_bucket(args, "aws:s3/bucketVersioning:BucketVersioning",
+                           lambda p: dig(p, "versioningConfiguration", "status") == "Enabled", "versioning is not enabled")
+
+
+def rds(args: Any, _config) -> Iterator[str]:
+    if args.props.get("publiclyAccessible") is True:
+        yield "the database is publicly accessible"
+    if args.props.get("storageEncrypted") is not True:
+        yield "the database storage is not encrypted"
+    if (args.props.get("backupRetentionPeriod") or 0) < 7:
+        yield f"backups are kept {args.props.get('backupRetentionPeriod') or 0} days (at least 7)"
+
+
+RULES = [
+    Rule("aws-eks-endpoint-restricted", "aws", "The EKS API endpoint is private or limited to known CIDRs, never 0.0.0.0/0.",
+         "Set cluster.apiAllowedCidrs to your office/VPN ranges, or cluster.privateEndpoint: true.", eks_endpoint,
+         ("aws:eks/cluster:Cluster",)),
+    Rule("aws-eks-secrets-encryption", "aws", "EKS envelope-encrypts Kubernetes secrets with a KMS key.",
+         "Give the cluster an encryptionConfig for resources [secrets] with a customer-managed key.", eks_secrets_encryption,
+         ("aws:eks/cluster:Cluster",)),
+    Rule("aws-kms-key-rotation", "aws", "KMS keys rotate yearly.", "Set enableKeyRotation: true on the key.", kms_rotation,
+         ("aws:kms/key:Key",)),
+    Rule("aws-eks-control-plane-logging", "aws", "EKS sends api, audit and authenticator logs to CloudWatch.",
+         "Enable the api, audit and authenticator log types (the platform enables all five).", eks_logging,
+         ("aws:eks/cluster:Cluster",)),
+    Rule("aws-imdsv2-hop-limit", "aws", "Nodes require IMDSv2 with a hop limit of 1.",
+         "In the launch template set metadataOptions.httpTokens: required and httpPutResponseHopLimit: 1.", imdsv2,
+         ("aws:ec2/launchTemplate:LaunchTemplate",)),
+    Rule("aws-s3-public-access-block", "aws", "Every bucket has a public access block with all four settings on.",
+         "Add an aws.s3.BucketPublicAccessBlock for the bucket with every setting true.", s3_public_access_block),
+    Rule("aws-s3-encryption", "aws", "Every bucket encrypts objects at rest by default.",
+         "Add an aws.s3.BucketServerSideEncryptionConfiguration (AES256 or aws:kms).", s3_encryption),
+    Rule("aws-s3-versioning", "aws", "Every bucket keeps object versions.", "Add an aws.s3.BucketVersioning with status Enabled.",
+         s3_versioning),
+    Rule("aws-rds-private-encrypted-backed-up", "aws", "RDS is not public, is encrypted, and keeps backups at least 7 days.",
+         "Set publiclyAccessible: false, storageEncrypted: true and backupRetentionPeriod >= 7.", rds,
+         ("aws:rds/instance:Instance",)),
+]

@@ -1,0 +1,60 @@
+"""Azure rules: AKS, storage accounts and PostgreSQL Flexible Server."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from .base import OPEN, Rule, dig
+
+
+def aks_api(args: Any, _config) -> Iterator[str]:
+    profile = args.props.get("apiServerAccessProfile") or {}
+    if profile.get("enablePrivateCluster") is True:
+        return
+    ranges = profile.get("authorizedIPRanges") or []
+    if not ranges:
+        yield "the AKS API server is public with no authorized IP ranges"
+    elif any(r in OPEN for r in ranges):
+        yield "the AKS API server authorizes 0.0.0.0/0"
+
+
+def aks_network_policy(args: Any, _config) -> Iterator[str]:
+    if not dig(args.props, "networkProfile", "networkPolicy"):
+        yield "no network policy engine: NetworkPolicies would not be enforced"
+
+
+def aks_local_accounts(args: Any, _config) -> Iterator[str]:
+    if args.props.get("disableLocalAccounts") is not True:
+        yield "local accounts are enabled (a static admin credential exists)"
+
+
+def azure_storage(args: Any, _config) -> Iterator[str]:
+    if args.props.get("allowBlobPublicAccess") is not False:
+        yield "public blob access is allowed"
+    if args.props.get("minimumTlsVersion") != "TLS1_2":
+        yield "TLS 1.2 is not the minimum"
+    if args.props.get("enableHttpsTrafficOnly") is False:
+        yield "plain HTTP is accepted"
+
+
+def azure_postgres(args: Any, _config) -> Iterator[str]:
+    if dig(args.props, "network", "publicNetworkAccess") != "Disabled":
+        yield "the server accepts public network access"
+
+
+RULES = [
+    Rule("azure-aks-api-restricted", "azure", "The AKS API server is private or limited to authorized IP ranges.",
+         "Set cluster.apiAllowedCidrs, or cluster.privateEndpoint: true.", aks_api,
+         ("azure-native:containerservice:ManagedCluster",)),
+    Rule("azure-aks-network-policy", "azure", "AKS enforces NetworkPolicies.", "Set networkProfile.networkPolicy (cilium).",
+         aks_network_policy, ("azure-native:containerservice:ManagedCluster",)),
+    Rule("azure-aks-local-accounts-disabled", "azure", "AKS local accounts are disabled (Entra ID only).",
+         "Set disableLocalAccounts: true with managed Entra ID integration.", aks_local_accounts,
+         ("azure-native:containerservice:ManagedCluster",)),
+    Rule("azure-storage-secure-transport-private", "azure", "Storage accounts allow no public blob access and require TLS 1.2 over HTTPS.",
+         "Set allowBlobPublicAccess: false, minimumTlsVersion: TLS1_2, enableHttpsTrafficOnly: true.", azure_storage,
+         ("azure-native:storage:StorageAccount",)),
+    Rule("azure-postgres-not-public", "azure", "PostgreSQL Flexible Server is reachable only privately.",
+         "Use VNet integration (delegated subnet) and network.publicNetworkAccess: Disabled.", azure_postgres,
+         ("azure-native:dbforpostgresql:Server",)),
+]

@@ -1,0 +1,81 @@
+"""GCP rules: GKE, node pools, GCS and Cloud SQL."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from .base import OPEN, Rule, dig
+
+
+def gke_private_nodes(args: Any, _config) -> Iterator[str]:
+    if dig(args.props, "privateClusterConfig", "enablePrivateNodes") is not True:
+        yield "nodes have public IPs (private nodes are off)"
+
+
+def gke_authorized_networks(args: Any, _config) -> Iterator[str]:
+    if dig(args.props, "privateClusterConfig", "enablePrivateEndpoint") is True:
+        return
+    blocks = [b.get("cidrBlock") for b in dig(args.props, "masterAuthorizedNetworksConfig", "cidrBlocks", default=[]) or []]
+    if not blocks:
+        yield "the control plane has no authorized networks"
+    elif any(b in OPEN for b in blocks):
+        yield "the control plane authorizes 0.0.0.0/0"
+
+
+def gke_network_policy(args: Any, _config) -> Iterator[str]:
+    if args.props.get("datapathProvider") != "ADVANCED_DATAPATH" and dig(args.props, "networkPolicy", "enabled") is not True:
+        yield "NetworkPolicies are not enforced (neither Dataplane V2 nor the network policy add-on)"
+
+
+def gke_shielded(args: Any, _config) -> Iterator[str]:
+    if args.props.get("enableShieldedNodes") is False:
+        yield "shielded nodes are off"
+    if args.resource_type == "gcp:container/nodePool:NodePool":
+        shielded = dig(args.props, "nodeConfig", "shieldedInstanceConfig", default={}) or {}
+        if shielded.get("enableSecureBoot") is not True:
+            yield "secure boot is off on the pool's nodes"
+
+
+def gke_workload_identity(args: Any, _config) -> Iterator[str]:
+    if args.resource_type == "gcp:container/cluster:Cluster":
+        if not dig(args.props, "workloadIdentityConfig", "workloadPool"):
+            yield "Workload Identity is off"
+    elif dig(args.props, "nodeConfig", "workloadMetadataConfig", "mode") != "GKE_METADATA":
+        yield "pods can reach the node's metadata credentials (workloadMetadataConfig.mode is not GKE_METADATA)"
+
+
+def gcs(args: Any, _config) -> Iterator[str]:
+    if args.props.get("uniformBucketLevelAccess") is not True:
+        yield "uniform bucket-level access is off (object ACLs apply)"
+    if args.props.get("publicAccessPrevention") != "enforced":
+        yield "public access prevention is not enforced"
+
+
+def cloud_sql(args: Any, _config) -> Iterator[str]:
+    settings = args.props.get("settings") or {}
+    if dig(settings, "ipConfiguration", "ipv4Enabled") is not False:
+        yield "the instance has a public IP"
+    if dig(settings, "backupConfiguration", "enabled") is not True:
+        yield "automated backups are off"
+
+
+RULES = [
+    Rule("gcp-gke-private-nodes", "gcp", "GKE nodes have no public IPs.", "Set privateClusterConfig.enablePrivateNodes: true.",
+         gke_private_nodes, ("gcp:container/cluster:Cluster",)),
+    Rule("gcp-gke-authorized-networks", "gcp", "The GKE control plane accepts only authorized networks (or is private).",
+         "Set cluster.apiAllowedCidrs, or cluster.privateEndpoint: true.", gke_authorized_networks,
+         ("gcp:container/cluster:Cluster",)),
+    Rule("gcp-gke-network-policy", "gcp", "GKE enforces NetworkPolicies.", "Use datapathProvider: ADVANCED_DATAPATH (Dataplane V2).",
+         gke_network_policy, ("gcp:container/cluster:Cluster",)),
+    Rule("gcp-gke-shielded-nodes", "gcp", "GKE nodes are shielded with secure boot.",
+         "Set enableShieldedNodes and nodeConfig.shieldedInstanceConfig.enableSecureBoot.", gke_shielded,
+         ("gcp:container/cluster:Cluster", "gcp:container/nodePool:NodePool")),
+    Rule("gcp-gke-workload-identity", "gcp", "GKE uses Workload Identity and node pools hide the node's credentials.",
+         "Set workloadIdentityConfig.workloadPool and nodeConfig.workloadMetadataConfig.mode: GKE_METADATA.",
+         gke_workload_identity, ("gcp:container/cluster:Cluster", "gcp:container/nodePool:NodePool")),
+    Rule("gcp-gcs-private-uniform", "gcp", "GCS buckets enforce public access prevention and uniform access.",
+         "Set publicAccessPrevention: enforced and uniformBucketLevelAccess: true.", gcs, ("gcp:storage/bucket:Bucket",)),
+    Rule("gcp-cloudsql-private-backed-up", "gcp", "Cloud SQL has no public IP and keeps automated backups.",
+         "Set settings.ipConfiguration.ipv4Enabled: false (private IP) and backupConfiguration.enabled: true.", cloud_sql,
+         ("gcp:sql/databaseInstance:DatabaseInstance",)),
+]

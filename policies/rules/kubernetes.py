@@ -1,0 +1,223 @@
+"""Kubernetes workload rules, applied to every pod spec, including those inside custom resources
+(KServe InferenceServices and serving runtimes, Seldon deployments), which generic scanners skip."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator, Mapping
+
+from mlops_platform.components import names
+
+from .base import WORKLOAD_TYPES, Rule, containers_of, dig, pod_specs, resource_name, stack_resources
+
+API_ACCESS_ANNOTATION = "mlops.dev/kubernetes-api-access"
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def _pods(args: Any):
+    return pod_specs(args.resource_type, args.props, args.name)
+
+
+def _ctx(container: Mapping[str, Any]) -> Mapping[str, Any]:
+    return container.get("securityContext") or {}
+
+
+def no_privileged(args: Any, _config) -> Iterator[str]:
+    for pod in _pods(args):
+        for where, container in containers_of(pod):
+            if _ctx(container).get("privileged") is True:
+                yield f"{where} is privileged"
+
+
+def no_host_namespaces(args: Any, _config) -> Iterator[str]:
+    for pod in _pods(args):
+        for flag in ("hostNetwork", "hostPID", "hostIPC"):
+            if pod.spec.get(flag) is True:
+                yield f"{pod.where} sets {flag}"
+
+
+def no_host_path(args: Any, _config) -> Iterator[str]:
+    for pod in _pods(args):
+        for volume in pod.spec.get("volumes") or []:
+            if isinstance(volume, Mapping) and "hostPath" in volume:
+                yield f"{pod.where} mounts hostPath volume {volume.get('name')}"
+
+
+def no_host_ports(args: Any, _config) -> Iterator[str]:
+    for pod in _pods(args):
+        for where, container in containers_of(pod):
+            for port in container.get("ports") or []:
+                if isinstance(port, Mapping) and port.get("hostPort"):
+                    yield f"{where} binds hostPort {port.get('hostPort')}"
+
+
+def no_privilege_escalation(args: Any, _config) -> Iterator[str]:
+    for pod in _pods(args):
+        for where, container in containers_of(pod):
+            if _ctx(container).get("allowPrivilegeEscalation") is not False:
+                yield f"{where} does not set allowPrivilegeEscalation: false"
+
+
+def run_as_non_root(args: Any, _config) -> Iterator[str]:
+    for pod in _pods(args):
+        pod_level = (pod.spec.get("securityContext") or {}).get("runAsNonRoot")
+        for where, container in containers_of(pod):
+            value = _ctx(container).get("runAsNonRoot", pod_level)
+            if value is not True or _ctx(container).get("runAsUser") == 0:
+                yield f"{where} may run as root (runAsNonRoot is not true)"
+
+
+def drop_all_capabilities(args: Any, _config) -> Iterator[str]:
+    for pod in _pods(args):
+        for where, container in containers_of(pod):
+            dropped = dig(_ctx(container), "capabilities", "drop", default=[]) or []
+            if "ALL" not in dropped:
+                yield f"{where} does not drop ALL capabilities"
+
+
+def seccomp_runtime_default(args: Any, _config) -> Iterator[str]:
+    for pod in _pods(args):
+        pod_profile = dig(pod.spec, "securityContext", "seccompProfile", "type")
+        for where, container in containers_of(pod):
+            profile = dig(_ctx(container), "seccompProfile", "type") or pod_profile
+            if profile not in ("RuntimeDefault", "Localhost"):
+                yield f"{where} has no RuntimeDefault seccomp profile"
+
+
+def requests_and_memory_limit(args: Any, _config) -> Iterator[str]:
+    for pod in _pods(args):
+        for where, container in containers_of(pod):
+            resources = container.get("resources") or {}
+            requests = resources.get("requests") or {}
+            missing = [r for r in ("cpu", "memory") if not requests.get(r)]
+            if missing:
+                yield f"{where} has no {' or '.join(missing)} request"
+            if not (resources.get("limits") or {}).get("memory"):
+                yield f"{where} has no memory limit"
+
+
+def pinned_image_tags(args: Any, _config) -> Iterator[str]:
+    for pod in _pods(args):
+        for where, container in containers_of(pod):
+            image = container.get("image")
+            if not image:  # KServe fills the model container's image from its runtime
+                continue
+            if _DIGEST.search(image):
+                continue
+            last = image.rsplit("/", 1)[-1]
+            tag = last.split(":", 1)[1] if ":" in last else ""
+            if not tag or tag == "latest":
+                yield f"{where} uses image {image!r}: pin a version tag or a digest, never latest"
+
+
+def token_automount_off(args: Any, _config) -> Iterator[str]:
+    if args.resource_type == "kubernetes:core/v1:ServiceAccount":
+        if args.props.get("automountServiceAccountToken") is not False:
+            yield f"ServiceAccount {resource_name(args.props, args.name)} mounts its token by default"
+        return
+    for pod in _pods(args):
+        if pod.annotations.get(API_ACCESS_ANNOTATION) == "true":
+            continue
+        if pod.spec.get("automountServiceAccountToken") is not False and pod.containers:
+            yield f"{pod.where} mounts a service-account token it does not declare a need for"
+
+
+def no_wildcard_rbac(args: Any, _config) -> Iterator[str]:
+    for index, rule in enumerate(args.props.get("rules") or []):
+        for field in ("apiGroups", "resources", "verbs"):
+            if "*" in (rule.get(field) or []):
+                yield f"{args.resource_type.rsplit(':', 1)[-1]} {resource_name(args.props, args.name)} rule {index} grants '*' {field}"
+
+
+def load_balancer_only_for_ingress(args: Any, _config) -> Iterator[str]:
+    if dig(args.props, "spec", "type") != "LoadBalancer":
+        return
+    meta = args.props.get("metadata") or {}
+    is_ingress = meta.get("namespace") == names.NS_TRAEFIK and dig(meta, "labels", "app.kubernetes.io/name") == "traefik"
+    if not is_ingress:
+        yield f"Service {resource_name(args.props, args.name)} is a LoadBalancer; only the ingress controller may be one"
+
+
+def _is_default_deny(policy: Mapping[str, Any]) -> bool:
+    spec = policy.get("spec") or {}
+    return (
+        (spec.get("podSelector") or {}) == {}
+        and set(spec.get("policyTypes") or []) >= {"Ingress", "Egress"}
+        and not spec.get("ingress")
+        and not spec.get("egress")
+    )
+
+
+def _allows_dns(policy: Mapping[str, Any]) -> bool:
+    for rule in dig(policy, "spec", "egress", default=[]) or []:
+        if any(p.get("port") == 53 for p in rule.get("ports") or []):
+            return True
+    return False
+
+
+def namespace_default_deny(args: Any, _config) -> Iterator[Any]:
+    policies: dict[str, list[Mapping[str, Any]]] = {}
+    for resource in stack_resources(args, "kubernetes:networking.k8s.io/v1:NetworkPolicy"):
+        namespace = dig(resource.props, "metadata", "namespace")
+        policies.setdefault(namespace, []).append(resource.props)
+    for namespace in stack_resources(args, "kubernetes:core/v1:Namespace"):
+        name = dig(namespace.props, "metadata", "name") or namespace.name
+        own = policies.get(name, [])
+        if not any(_is_default_deny(p) for p in own):
+            yield (f"namespace {name} has no default-deny NetworkPolicy (ingress and egress)", namespace.urn)
+        elif not any(_allows_dns(p) for p in own):
+            yield (f"namespace {name} denies all egress but does not allow DNS", namespace.urn)
+
+
+def pod_security_labels(args: Any, _config) -> Iterator[str]:
+    labels = dig(args.props, "metadata", "labels", default={}) or {}
+    level = labels.get("pod-security.kubernetes.io/enforce")
+    if level not in ("baseline", "restricted"):
+        yield f"namespace {resource_name(args.props, args.name)} does not enforce a Pod Security level (baseline or restricted)"
+
+
+def _pod_rule(name: str, description: str, remediation: str, check) -> Rule:
+    return Rule(name, "kubernetes", description, remediation, check, WORKLOAD_TYPES)
+
+
+RULES = [
+    _pod_rule("k8s-no-privileged-containers", "Containers must not run privileged.",
+              "Remove securityContext.privileged; grant only the specific capability a container needs.", no_privileged),
+    _pod_rule("k8s-no-host-namespaces", "Pods must not share the node's network, PID or IPC namespaces.",
+              "Remove hostNetwork, hostPID and hostIPC from the pod spec.", no_host_namespaces),
+    _pod_rule("k8s-no-host-path-volumes", "Pods must not mount directories of the node.",
+              "Use an emptyDir, a ConfigMap/Secret or a PersistentVolumeClaim instead of hostPath.", no_host_path),
+    _pod_rule("k8s-no-host-ports", "Containers must not bind ports on the node.",
+              "Expose the port through a Service (NodePort or the ingress controller) instead of hostPort.", no_host_ports),
+    _pod_rule("k8s-no-privilege-escalation", "Every container sets allowPrivilegeEscalation: false.",
+              "Set securityContext.allowPrivilegeEscalation: false on every container (init containers too).", no_privilege_escalation),
+    _pod_rule("k8s-run-as-non-root", "Every container runs as a non-root user.",
+              "Set runAsNonRoot: true (pod or container) and a non-zero runAsUser if the image has no user.", run_as_non_root),
+    _pod_rule("k8s-drop-all-capabilities", "Every container drops all Linux capabilities.",
+              "Set securityContext.capabilities.drop: [ALL]; add back only what is needed.", drop_all_capabilities),
+    _pod_rule("k8s-seccomp-runtime-default", "Every container runs under the RuntimeDefault seccomp profile.",
+              "Set securityContext.seccompProfile.type: RuntimeDefault on the pod or the container.", seccomp_runtime_default),
+    _pod_rule("k8s-requests-and-memory-limit", "Every container declares CPU and memory requests and a memory limit.",
+              "Add resources.requests.{cpu,memory} and resources.limits.memory.", requests_and_memory_limit),
+    _pod_rule("k8s-pinned-image-tags", "Images are pinned to a version tag or digest, never latest or untagged.",
+              "Use an explicit version tag (add it to components/versions.py) or an @sha256 digest.", pinned_image_tags),
+    Rule("k8s-token-automount-off", "kubernetes",
+         "Service-account tokens are not mounted unless the workload needs the Kubernetes API.",
+         f"Set automountServiceAccountToken: false, or annotate the workload {API_ACCESS_ANNOTATION}: \"true\".",
+         token_automount_off, (*WORKLOAD_TYPES, "kubernetes:core/v1:ServiceAccount")),
+    Rule("k8s-no-wildcard-rbac", "kubernetes", "RBAC rules never grant '*' API groups, resources or verbs.",
+         "List the API groups, resources and verbs the subject needs.", no_wildcard_rbac,
+         ("kubernetes:rbac.authorization.k8s.io/v1:Role", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")),
+    Rule("k8s-load-balancer-only-for-ingress", "kubernetes",
+         "Only the ingress controller's Service is of type LoadBalancer (each one is a billed cloud load balancer).",
+         "Use a ClusterIP Service and route through Traefik (an IngressRoute or Ingress).",
+         load_balancer_only_for_ingress, ("kubernetes:core/v1:Service",)),
+    Rule("k8s-namespace-default-deny", "kubernetes",
+         "Every namespace has a default-deny NetworkPolicy (ingress and egress) and allows DNS.",
+         "Add a NetworkPolicy with podSelector {} and policyTypes [Ingress, Egress], then the allows the namespace needs.",
+         namespace_default_deny),
+    Rule("k8s-namespace-pod-security-labels", "kubernetes",
+         "Every namespace enforces a Pod Security Standard (baseline or restricted).",
+         "Label the namespace pod-security.kubernetes.io/enforce: restricted.", pod_security_labels,
+         ("kubernetes:core/v1:Namespace",)),
+]

@@ -1,0 +1,59 @@
+"""Reliability rules: data survives a mistaken destroy, teardowns wait for load balancers and
+volumes, and every Helm release is pinned."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from .base import Rule, dig
+
+DATA_STORES = (
+    "aws:rds/instance:Instance",
+    "aws:s3/bucket:Bucket",
+    "azure-native:dbforpostgresql:Server",
+    "azure-native:storage:StorageAccount",
+    "gcp:sql/databaseInstance:DatabaseInstance",
+    "gcp:storage/bucket:Bucket",
+)
+_RANGE = re.compile(r"[*^~xX><=|]| - ")
+
+
+def prod_data_protected(args: Any, config) -> Iterator[str]:
+    if config.get("requireProtection") and not args.opts.protect:
+        yield f"{args.resource_type.rsplit(':', 1)[-1]} {args.name} holds data but is not protected in this stack"
+
+
+def no_deleted_with(args: Any, _config) -> Iterator[str]:
+    kind = args.props.get("kind") or args.resource_type.rsplit(":", 1)[-1]
+    if kind == "Service" and dig(args.props, "spec", "type") != "LoadBalancer":
+        return
+    deleted_with = getattr(args.opts, "deleted_with", None)
+    if deleted_with:
+        yield (f"{kind} {args.name} is deleted_with {deleted_with}: its cloud load balancer or volume would be "
+               "orphaned instead of released before the cluster goes")
+
+
+def helm_pinned(args: Any, _config) -> Iterator[str]:
+    version = str(args.props.get("version") or "")
+    if not version:
+        yield f"Helm release {args.name} has no chart version: a new chart release would be installed silently"
+    elif _RANGE.search(version):
+        yield f"Helm release {args.name} uses a version range {version!r}: pin one version"
+
+
+RULES = [
+    Rule("reliability-prod-data-protected", "reliability",
+         "In prod, databases and buckets carry `protect`, so no destroy or replacement deletes them.",
+         "Leave platform:protect unset (prod default) or true; unprotect deliberately with `pulumi state unprotect`.",
+         prod_data_protected, DATA_STORES,
+         config_schema={"requireProtection": {"type": "boolean", "default": False}}),
+    Rule("reliability-no-deleted-with-on-load-balancers-and-volumes", "reliability",
+         "LoadBalancer Services and PersistentVolumeClaims are never `deleted_with` the cluster.",
+         "Remove deleted_with: let them be deleted (and awaited) before the cluster, so the cloud releases them.",
+         no_deleted_with, ("kubernetes:core/v1:Service", "kubernetes:core/v1:PersistentVolumeClaim"),
+         engine_note="pulumi_policy does not expose deletedWith to analyzers; `platform plan` checks it from the program"),
+    Rule("reliability-helm-chart-pinned", "reliability", "Every Helm release is pinned to one chart version.",
+         "Set version to an exact chart version from components/versions.py.", helm_pinned,
+         ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")),
+]

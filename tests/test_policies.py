@@ -1,0 +1,384 @@
+"""The policy pack: every rule against a compliant and a violating resource, called the way the
+engine's analyzer calls a policy (`policy.validate(args, report_violation)` with
+pulumi_policy's own argument objects); the shipped stacks; and stacks weakened on purpose."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from typing import Any, Callable
+
+import pytest
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
+from typer.testing import CliRunner
+
+from conftest import ROOT, planned, shipped_stacks, stack_config
+from mlops_platform.components.config import PlatformConfig, read_stack_values
+from mlops_platform.policies import pack
+from mlops_platform.policies.offline import evaluate
+from mlops_platform.policies.registry import BY_NAME, RULES, pack_config, rule_config
+
+POLICIES = {p.name: p for p in pack.policies()}
+
+
+def options(protect: bool = False) -> PolicyResourceOptions:
+    return PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+
+
+def resource(resource_type: str, props: dict, name: str = "r", protect: bool = False, **deps: list) -> PolicyResource:
+    return PolicyResource(resource_type, props, f"urn:pulumi:t::p::{resource_type}::{name}", name, options(protect),
+                          None, None, [], dict(deps))
+
+
+def report(rule: str, subject: Any, config: dict | None = None) -> list[str]:
+    """Violations a rule reports for one resource (a resource rule) or a list of them (a stack rule)."""
+    found: list[str] = []
+    policy = POLICIES[rule]
+    settings = {**rule_config(BY_NAME[rule], {}), **(config or {})}
+    if isinstance(subject, list):
+        args = StackValidationArgs(resources=subject, config=settings)
+    else:
+        if not BY_NAME[rule].applies_to(subject.resource_type):
+            return []
+        args = ResourceValidationArgs(subject.resource_type, subject.props, subject.urn, subject.name, subject.opts, None, settings)
+    policy.validate(args, lambda message, urn=None: found.append(message))
+    return found
+
+
+# --- fixtures for pod specs -----------------------------------------------------------------------
+
+CONTAINER = {
+    "name": "app",
+    "image": "registry.example.com/app:1.2.3",
+    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
+    "securityContext": {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    },
+}
+POD = {"automountServiceAccountToken": False, "securityContext": {"runAsNonRoot": True}, "containers": [CONTAINER]}
+
+
+def deployment(pod: dict) -> PolicyResource:
+    return resource("kubernetes:apps/v1:Deployment", {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "n"},
+        "spec": {"template": {"spec": pod}},
+    })
+
+
+def predictor(pod: dict) -> PolicyResource:
+    """The same pod as a KServe predictor: its containers are the model container."""
+    spec = {k: v for k, v in pod.items() if k != "containers"}
+    return resource("kubernetes:serving.kserve.io/v1beta1:InferenceService", {
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": {"name": "m", "namespace": "models"},
+        "spec": {"predictor": {**spec, "model": {**pod["containers"][0], "modelFormat": {"name": "sklearn"}}}},
+    })
+
+
+def mutate(change: Callable[[dict, dict], None]) -> dict:
+    pod = copy.deepcopy(POD)
+    change(pod, pod["containers"][0])
+    return pod
+
+
+POD_RULES: dict[str, Callable[[dict, dict], None]] = {
+    "k8s-no-privileged-containers": lambda p, c: c["securityContext"].update(privileged=True),
+    "k8s-no-host-namespaces": lambda p, c: p.update(hostNetwork=True),
+    "k8s-no-host-path-volumes": lambda p, c: p.update(volumes=[{"name": "root", "hostPath": {"path": "/"}}]),
+    "k8s-no-host-ports": lambda p, c: c.update(ports=[{"containerPort": 80, "hostPort": 80}]),
+    "k8s-no-privilege-escalation": lambda p, c: c["securityContext"].pop("allowPrivilegeEscalation"),
+    "k8s-run-as-non-root": lambda p, c: (c["securityContext"].pop("runAsNonRoot"), p["securityContext"].pop("runAsNonRoot")),
+    "k8s-drop-all-capabilities": lambda p, c: c["securityContext"].update(capabilities={"drop": ["NET_RAW"]}),
+    "k8s-seccomp-runtime-default": lambda p, c: c["securityContext"].pop("seccompProfile"),
+    "k8s-requests-and-memory-limit": lambda p, c: c["resources"].pop("limits"),
+    "k8s-pinned-image-tags": lambda p, c: c.update(image="registry.example.com/app:latest"),
+    "k8s-token-automount-off": lambda p, c: p.update(automountServiceAccountToken=True),
+    "licence-source-available-components": lambda p, c: c.update(image="seldonio/alibi-detect-server:1.18.0"),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(POD_RULES))
+@pytest.mark.parametrize("make", [deployment, predictor], ids=["Deployment", "InferenceService-predictor"])
+def test_pod_rules_in_workloads_and_custom_resources(rule, make):
+    assert report(rule, make(copy.deepcopy(POD))) == []
+    violations = report(rule, make(mutate(POD_RULES[rule])))
+    assert len(violations) >= 1, rule
+
+
+def _service(service_type: str, namespace: str, app: str) -> PolicyResource:
+    return resource("kubernetes:core/v1:Service", {"metadata": {"name": "s", "namespace": namespace, "labels": {"app.kubernetes.io/name": app}},
+                                                   "spec": {"type": service_type}})
+
+
+def _namespace(enforce: str | None) -> PolicyResource:
+    labels = {"pod-security.kubernetes.io/enforce": enforce} if enforce else {}
+    return resource("kubernetes:core/v1:Namespace", {"metadata": {"name": "team", "labels": labels}}, name="team")
+
+
+def _netpol(name: str, spec: dict) -> PolicyResource:
+    return resource("kubernetes:networking.k8s.io/v1:NetworkPolicy", {"metadata": {"name": name, "namespace": "team"}, "spec": spec}, name=name)
+
+
+DENY = _netpol("deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+DNS = _netpol("dns", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]})
+
+
+def _bucket_with(companion_type: str, props: dict) -> list[PolicyResource]:
+    bucket = resource("aws:s3/bucket:Bucket", {"bucketPrefix": "b-"}, name="bucket")
+    return [bucket, resource(companion_type, {"bucket": "b-1", **props}, name="companion", bucket=[bucket])]
+
+
+EKS_GOOD = {
+    "vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]},
+    "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:k"}},
+    "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
+}
+AKS_GOOD = {"apiServerAccessProfile": {"authorizedIPRanges": ["203.0.113.0/24"]}, "networkProfile": {"networkPolicy": "cilium"},
+            "disableLocalAccounts": True, "agentPoolProfiles": [{"name": "system", "vmSize": "Standard_D2s_v5", "count": 2}]}
+GKE_GOOD = {"privateClusterConfig": {"enablePrivateNodes": True}, "masterAuthorizedNetworksConfig": {"cidrBlocks": [{"cidrBlock": "203.0.113.0/24"}]},
+            "datapathProvider": "ADVANCED_DATAPATH", "enableShieldedNodes": True, "workloadIdentityConfig": {"workloadPool": "p.svc.id.goog"}}
+POOL_GOOD = {"nodeConfig": {"workloadMetadataConfig": {"mode": "GKE_METADATA"}, "shieldedInstanceConfig": {"enableSecureBoot": True},
+                            "machineType": "e2-standard-4"}, "nodeCount": 1}
+
+
+def _patched(base: dict, path: tuple, value: Any) -> dict:
+    out = copy.deepcopy(base)
+    target = out
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = value
+    return out
+
+
+def _nodegroup(instance: str, max_size: int) -> PolicyResource:
+    return resource("aws:eks/nodeGroup:NodeGroup", {"instanceTypes": [instance], "scalingConfig": {"desiredSize": 1, "maxSize": max_size}})
+
+
+# (rule, compliant subject, violating subject, config)
+CASES: list[tuple[str, Any, Any, dict]] = [
+    ("k8s-no-wildcard-rbac",
+     resource("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}),
+     resource("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", {"rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}), {}),
+    ("k8s-load-balancer-only-for-ingress", _service("LoadBalancer", "traefik", "traefik"), _service("LoadBalancer", "mlflow", "mlflow"), {}),
+    ("k8s-namespace-default-deny", [_namespace("restricted"), DENY, DNS], [_namespace("restricted"), DNS], {}),
+    ("k8s-namespace-pod-security-labels", _namespace("restricted"), _namespace(None), {}),
+    ("k8s-token-automount-off", resource("kubernetes:core/v1:ServiceAccount", {"automountServiceAccountToken": False}),
+     resource("kubernetes:core/v1:ServiceAccount", {}), {}),
+    ("aws-eks-endpoint-restricted", resource("aws:eks/cluster:Cluster", EKS_GOOD),
+     resource("aws:eks/cluster:Cluster", _patched(EKS_GOOD, ("vpcConfig", "publicAccessCidrs"), ["0.0.0.0/0"])), {}),
+    ("aws-eks-secrets-encryption", resource("aws:eks/cluster:Cluster", EKS_GOOD),
+     resource("aws:eks/cluster:Cluster", {k: v for k, v in EKS_GOOD.items() if k != "encryptionConfig"}), {}),
+    ("aws-kms-key-rotation", resource("aws:kms/key:Key", {"enableKeyRotation": True}), resource("aws:kms/key:Key", {}), {}),
+    ("aws-eks-control-plane-logging", resource("aws:eks/cluster:Cluster", EKS_GOOD),
+     resource("aws:eks/cluster:Cluster", _patched(EKS_GOOD, ("enabledClusterLogTypes",), ["api"])), {}),
+    ("aws-imdsv2-hop-limit",
+     resource("aws:ec2/launchTemplate:LaunchTemplate", {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1}}),
+     resource("aws:ec2/launchTemplate:LaunchTemplate", {"metadataOptions": {"httpTokens": "optional", "httpPutResponseHopLimit": 2}}), {}),
+    ("aws-s3-public-access-block",
+     _bucket_with("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+                  {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True}),
+     _bucket_with("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+                  {"blockPublicAcls": True, "blockPublicPolicy": False, "ignorePublicAcls": True, "restrictPublicBuckets": True}), {}),
+    ("aws-s3-encryption",
+     _bucket_with("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+                  {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]}),
+     [resource("aws:s3/bucket:Bucket", {}, name="bucket")], {}),
+    ("aws-s3-versioning",
+     _bucket_with("aws:s3/bucketVersioning:BucketVersioning", {"versioningConfiguration": {"status": "Enabled"}}),
+     _bucket_with("aws:s3/bucketVersioning:BucketVersioning", {"versioningConfiguration": {"status": "Suspended"}}), {}),
+    ("aws-rds-private-encrypted-backed-up",
+     resource("aws:rds/instance:Instance", {"publiclyAccessible": False, "storageEncrypted": True, "backupRetentionPeriod": 7}),
+     resource("aws:rds/instance:Instance", {"publiclyAccessible": True, "storageEncrypted": True, "backupRetentionPeriod": 1}), {}),
+    ("azure-aks-api-restricted", resource("azure-native:containerservice:ManagedCluster", AKS_GOOD),
+     resource("azure-native:containerservice:ManagedCluster", _patched(AKS_GOOD, ("apiServerAccessProfile", "authorizedIPRanges"), [])), {}),
+    ("azure-aks-network-policy", resource("azure-native:containerservice:ManagedCluster", AKS_GOOD),
+     resource("azure-native:containerservice:ManagedCluster", _patched(AKS_GOOD, ("networkProfile",), {})), {}),
+    ("azure-aks-local-accounts-disabled", resource("azure-native:containerservice:ManagedCluster", AKS_GOOD),
+     resource("azure-native:containerservice:ManagedCluster", _patched(AKS_GOOD, ("disableLocalAccounts",), False)), {}),
+    ("azure-storage-secure-transport-private",
+     resource("azure-native:storage:StorageAccount", {"allowBlobPublicAccess": False, "minimumTlsVersion": "TLS1_2", "enableHttpsTrafficOnly": True}),
+     resource("azure-native:storage:StorageAccount", {"allowBlobPublicAccess": True, "minimumTlsVersion": "TLS1_0"}), {}),
+    ("azure-postgres-not-public", resource("azure-native:dbforpostgresql:Server", {"network": {"publicNetworkAccess": "Disabled"}}),
+     resource("azure-native:dbforpostgresql:Server", {"network": {"publicNetworkAccess": "Enabled"}}), {}),
+    ("gcp-gke-private-nodes", resource("gcp:container/cluster:Cluster", GKE_GOOD),
+     resource("gcp:container/cluster:Cluster", _patched(GKE_GOOD, ("privateClusterConfig", "enablePrivateNodes"), False)), {}),
+    ("gcp-gke-authorized-networks", resource("gcp:container/cluster:Cluster", GKE_GOOD),
+     resource("gcp:container/cluster:Cluster", _patched(GKE_GOOD, ("masterAuthorizedNetworksConfig", "cidrBlocks"), [{"cidrBlock": "0.0.0.0/0"}])), {}),
+    ("gcp-gke-network-policy", resource("gcp:container/cluster:Cluster", GKE_GOOD),
+     resource("gcp:container/cluster:Cluster", _patched(GKE_GOOD, ("datapathProvider",), "LEGACY_DATAPATH")), {}),
+    ("gcp-gke-shielded-nodes", resource("gcp:container/nodePool:NodePool", POOL_GOOD),
+     resource("gcp:container/nodePool:NodePool", _patched(POOL_GOOD, ("nodeConfig", "shieldedInstanceConfig"), {})), {}),
+    ("gcp-gke-workload-identity", resource("gcp:container/nodePool:NodePool", POOL_GOOD),
+     resource("gcp:container/nodePool:NodePool", _patched(POOL_GOOD, ("nodeConfig", "workloadMetadataConfig", "mode"), "GCE_METADATA")), {}),
+    ("gcp-gcs-private-uniform",
+     resource("gcp:storage/bucket:Bucket", {"uniformBucketLevelAccess": True, "publicAccessPrevention": "enforced"}),
+     resource("gcp:storage/bucket:Bucket", {"uniformBucketLevelAccess": False, "publicAccessPrevention": "inherited"}), {}),
+    ("gcp-cloudsql-private-backed-up",
+     resource("gcp:sql/databaseInstance:DatabaseInstance", {"settings": {"ipConfiguration": {"ipv4Enabled": False}, "backupConfiguration": {"enabled": True}}}),
+     resource("gcp:sql/databaseInstance:DatabaseInstance", {"settings": {"ipConfiguration": {"ipv4Enabled": True}, "backupConfiguration": {"enabled": False}}}), {}),
+    ("reliability-prod-data-protected", resource("aws:rds/instance:Instance", {}, protect=True), resource("aws:rds/instance:Instance", {}),
+     {"requireProtection": True}),
+    ("reliability-helm-chart-pinned", resource("kubernetes:helm.sh/v3:Release", {"chart": "traefik", "version": "41.3.0"}),
+     resource("kubernetes:helm.sh/v3:Release", {"chart": "traefik", "version": "^41.0.0"}), {}),
+    ("cost-node-count-within-limit", [_nodegroup("m6i.large", 6)], [_nodegroup("m6i.large", 6), _nodegroup("m6i.large", 8)], {"maxNodes": 10}),
+    ("cost-instance-type-allowed", [_nodegroup("m6i.large", 2)], [_nodegroup("m6i.8xlarge", 2)], {"allowedInstanceTypes": ["m6i.large"]}),
+    ("cost-gpu-only-when-enabled", [_nodegroup("m6i.large", 2)], [_nodegroup("g5.xlarge", 2)], {"gpuEnabled": False}),
+    ("licence-source-available-components",
+     resource("kubernetes:helm.sh/v3:Release", {"chart": "kserve-resources", "version": "v0.20.0"}),
+     resource("kubernetes:helm.sh/v3:Release", {"chart": "seldon-core-v2-setup", "version": "2.10.2"}), {}),
+]
+
+
+@pytest.mark.parametrize("rule, good, bad, config", CASES, ids=[c[0] for c in CASES])
+def test_rule_compliant_and_violating(rule, good, bad, config):
+    assert report(rule, good, config) == []
+    assert report(rule, bad, config), f"{rule} missed the violation"
+
+
+def test_no_deleted_with_rule_sees_what_the_program_declares():
+    """deletedWith is not in pulumi_policy's options; the offline plan passes it from the program."""
+    from mlops_platform.policies.offline import _Options
+
+    class Record:
+        protect, ignore_changes, delete_before_replace, parent = False, [], False, ""
+        deleted_with = "urn:pulumi:t::p::command:local:Command::cluster"
+
+    rule = BY_NAME["reliability-no-deleted-with-on-load-balancers-and-volumes"]
+    lb = {"kind": "Service", "spec": {"type": "LoadBalancer"}}
+    args = ResourceValidationArgs("kubernetes:core/v1:Service", lb, "urn:x", "lb", _Options(Record()), None, {})
+    assert rule.violations(args, {})
+    Record.deleted_with = ""
+    args = ResourceValidationArgs("kubernetes:core/v1:Service", lb, "urn:x", "lb", _Options(Record()), None, {})
+    assert rule.violations(args, {}) == []
+
+
+def test_every_rule_is_tested_and_well_formed():
+    tested = set(POD_RULES) | {c[0] for c in CASES} | {"reliability-no-deleted-with-on-load-balancers-and-volumes"}
+    names = [r.name for r in RULES]
+    assert len(names) == len(set(names)) >= 25
+    assert set(names) == tested, set(names) ^ tested
+    for rule in RULES:
+        assert rule.name == rule.name.lower() and " " not in rule.name and rule.description and rule.remediation
+        assert rule.area in {"kubernetes", "aws", "azure", "gcp", "reliability", "cost", "licence"}
+    assert {p.name for p in pack.policies()} == set(names)
+    assert all(p.remediation_steps for p in pack.policies())
+
+
+def test_pack_files_describe_a_python_pack():
+    import yaml
+
+    meta = yaml.safe_load((ROOT / "policies" / "PulumiPolicy.yaml").read_text())
+    assert meta["runtime"] == "python" and meta["version"]
+    assert "build_pack()" in (ROOT / "policies" / "__main__.py").read_text()
+
+
+# --- enforcement per stack ----------------------------------------------------------------------
+
+
+def test_enforcement_advisory_in_dev_mandatory_in_prod():
+    assert pack_config(stack_config("aws-dev"))["all"] == "advisory"
+    prod = pack_config(stack_config("aws-prod"))
+    assert prod["all"] == "mandatory" and prod["licence-source-available-components"] == "mandatory"
+    assert prod["reliability-prod-data-protected"]["requireProtection"] is True
+    values = read_stack_values(ROOT / "stacks" / "Pulumi.aws-prod.yaml")
+    licensed = PlatformConfig.from_values({**values, "policy": {"sourceAvailableLicence": True}}, "t")
+    assert pack_config(licensed)["licence-source-available-components"] == "disabled"
+    relaxed = PlatformConfig.from_values({**values, "policy": {"enforcement": "advisory"}}, "t")
+    assert pack_config(relaxed)["all"] == "advisory"
+
+
+@pytest.mark.parametrize("stack", shipped_stacks())
+def test_shipped_stacks_have_no_violations(stack):
+    rules, violations = evaluate(planned(stack), stack_config(stack))
+    assert len(rules) == len(RULES)
+    assert [v.to_json() for v in violations] == []
+
+
+# --- stacks weakened on purpose fail `platform plan` naming the rule ------------------------------
+
+
+@pytest.fixture()
+def project(tmp_path, monkeypatch):
+    (tmp_path / "stacks").mkdir()
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    for stack in (ROOT / "stacks").glob("Pulumi.*.yaml"):
+        shutil.copy(stack, tmp_path / "stacks" / stack.name)
+    monkeypatch.setenv("PLATFORM_PROJECT_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _plan(*args: str):
+    from mlops_platform.cli.app import app
+
+    return CliRunner().invoke(app, ["plan", *args, "--json"])
+
+
+def _violations(result) -> list[dict]:
+    return json.loads(result.stdout)["policies"]["violations"] if result.stdout else []
+
+
+def test_prod_endpoint_open_to_the_world_fails_plan(project):
+    stack = project / "stacks" / "Pulumi.aws-prod.yaml"
+    stack.write_text(stack.read_text().replace("- 203.0.113.0/24", "- 0.0.0.0/0"))
+    result = _plan("--cloud", "aws", "--env", "prod")
+    assert result.exit_code == 1
+    assert "mandatory policy violations: aws-eks-endpoint-restricted" in result.stderr
+    assert [v["rule"] for v in _violations(result)] == ["aws-eks-endpoint-restricted"]
+
+
+def test_latest_image_tag_fails_plan(project, monkeypatch):
+    from mlops_platform.components import versions
+    from mlops_platform.components.addons import detectors
+
+    latest = versions.Image("seldonio/alibi-detect-server", "latest")
+    monkeypatch.setattr(detectors.versions, "ALIBI_DETECT_SERVER", latest)
+    result = _plan("--cloud", "aws", "--env", "prod", "--out", str(project / "plan.json"))
+    assert result.exit_code == 1 and "k8s-pinned-image-tags" in result.stderr
+    rules = {v["rule"] for v in json.loads((project / "plan.json").read_text())["policies"]["violations"]}
+    assert "k8s-pinned-image-tags" in rules
+    dev = _plan("--cloud", "local")
+    assert dev.exit_code == 0, "advisory in dev: listed, not blocking"
+    assert "k8s-pinned-image-tags" in {v["rule"] for v in _violations(dev)}
+
+
+def test_privileged_predictor_fails_plan(project, monkeypatch):
+    from mlops_platform.components.addons import models
+
+    original = models.predictor_spec
+
+    def privileged(*args, **kwargs):
+        spec = original(*args, **kwargs)
+        spec["model"]["securityContext"]["privileged"] = True
+        return spec
+
+    monkeypatch.setattr(models, "predictor_spec", privileged)
+    result = _plan("--cloud", "gcp", "--env", "prod")
+    assert result.exit_code == 1
+    assert "k8s-no-privileged-containers" in result.stderr
+    hits = [v for v in _violations(result) if v["rule"] == "k8s-no-privileged-containers"]
+    assert hits and hits[0]["urn"].endswith("::mlops-models-iris") and hits[0]["enforcementLevel"] == "mandatory"
+
+
+def test_plan_json_lists_the_rules_evaluated(project):
+    result = _plan("--cloud", "local")
+    assert result.exit_code == 0, result.stderr
+    policies = json.loads(result.stdout)["policies"]
+    assert policies["enforcement"] == "advisory" and policies["violations"] == []
+    assert set(policies["rules"]) == {r.name for r in RULES}
+
+
+def test_readme_lists_every_rule():
+    readme = (ROOT / "README.md").read_text()
+    missing = [r.name for r in RULES if f"`{r.name}`" not in readme]
+    assert not missing, missing
