@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import yaml
 
-import pytest
 
 from mlops_platform.cli.offline.harness import ProgramRun, run_program
 from mlops_platform.components import names, versions

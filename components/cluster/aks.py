@@ -29,7 +29,7 @@ import pulumi_kubernetes as k8s
 
 from ..config import PlatformConfig
 from . import kubeconfig
-from .outputs import ClusterOutputs, IngressExposure
+from .outputs import ClusterOutputs, GpuPool, IngressExposure
 
 STORAGE_CLASS = "managed-csi"  # AKS's built-in Azure Disk CSI class
 # Built-in role "Azure Kubernetes Service RBAC Cluster Admin".
@@ -52,10 +52,7 @@ class AksClusterArgs:
     paid_tier: bool
     subscription_id: Optional[str] = None
     admin_group_object_ids: tuple[str, ...] = ()
-    gpu_enabled: bool = False
-    gpu_vm_size: str = ""
-    gpu_node_count: int = 0
-    gpu_max_nodes: int = 1
+    gpu: GpuPool = GpuPool()
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -80,10 +77,7 @@ class AksCluster(pulumi.ComponentResource):
             paid_tier=config.is_prod,
             subscription_id=azure.subscription_id if azure else None,
             admin_group_object_ids=azure.admin_group_object_ids if azure else (),
-            gpu_enabled=cluster.gpu.enabled,
-            gpu_vm_size=config.gpu_instance_type,
-            gpu_node_count=cluster.gpu.node_count,
-            gpu_max_nodes=cluster.gpu.max_nodes or max(cluster.gpu.node_count, 1),
+            gpu=GpuPool.from_config(config),
             tags={"mlops-platform-stack": config.stack_name, "mlops-platform-env": config.env},
         )
 
@@ -181,7 +175,7 @@ class AksCluster(pulumi.ComponentResource):
             opts=opts(self.node_subnet),
         )
         ready: list[pulumi.Resource] = [self.cluster]
-        if args.gpu_enabled:
+        if args.gpu.enabled:
             self.gpu_pool = containerservice.AgentPool(
                 f"{name}-gpu-pool",
                 resource_group_name=rg,
@@ -190,11 +184,11 @@ class AksCluster(pulumi.ComponentResource):
                 mode="User",
                 os_type="Linux",
                 os_sku="AzureLinux",
-                vm_size=args.gpu_vm_size,
-                count=args.gpu_node_count,
+                vm_size=args.gpu.instance_type,
+                count=args.gpu.node_count,
                 enable_auto_scaling=True,
                 min_count=0,
-                max_count=args.gpu_max_nodes,
+                max_count=args.gpu.max_nodes,
                 vnet_subnet_id=self.node_subnet.id,
                 node_taints=["nvidia.com/gpu=true:NoSchedule"],
                 node_labels={"mlops.dev/pool": "gpu"},

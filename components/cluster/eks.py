@@ -27,7 +27,7 @@ import pulumi_kubernetes as k8s
 
 from ..config import PlatformConfig
 from . import kubeconfig
-from .outputs import ClusterOutputs, IngressExposure
+from .outputs import ClusterOutputs, GpuPool, IngressExposure
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
@@ -50,10 +50,7 @@ class EksClusterArgs:
     private_endpoint: bool
     nat_per_az: bool
     protect: bool
-    gpu_enabled: bool = False
-    gpu_instance_type: str = ""
-    gpu_node_count: int = 0
-    gpu_max_nodes: int = 1
+    gpu: GpuPool = GpuPool()
     admin_role_arns: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -117,10 +114,7 @@ class EksCluster(pulumi.ComponentResource):
             private_endpoint=cluster.private_endpoint,
             nat_per_az=config.is_prod,
             protect=config.protected,
-            gpu_enabled=cluster.gpu.enabled,
-            gpu_instance_type=config.gpu_instance_type,
-            gpu_node_count=cluster.gpu.node_count,
-            gpu_max_nodes=cluster.gpu.max_nodes or max(cluster.gpu.node_count, 1),
+            gpu=GpuPool.from_config(config),
             admin_role_arns=aws_config.admin_role_arns if aws_config else (),
             tags={"mlops-platform/stack": config.stack_name, "mlops-platform/env": config.env},
         )
@@ -233,10 +227,10 @@ class EksCluster(pulumi.ComponentResource):
             ami_type="AL2023_x86_64_STANDARD", taints=[], labels={"mlops.dev/pool": "general"}, opts=opts,
         )
         ready: list[pulumi.Resource] = [self.node_group]
-        if args.gpu_enabled:
+        if args.gpu.enabled:
             self.gpu_node_group = self._node_group(
                 f"{name}-gpu-nodes", args, network, node_role, [self.cluster, *node_policies],
-                instance_type=args.gpu_instance_type, desired=args.gpu_node_count, minimum=0, maximum=args.gpu_max_nodes,
+                instance_type=args.gpu.instance_type, desired=args.gpu.node_count, minimum=0, maximum=args.gpu.max_nodes,
                 ami_type="AL2023_x86_64_NVIDIA",
                 taints=[{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}],
                 labels={"mlops.dev/pool": "gpu"}, opts=opts,

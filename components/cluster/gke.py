@@ -21,7 +21,7 @@ import pulumi_kubernetes as k8s
 
 from ..config import PlatformConfig
 from . import kubeconfig
-from .outputs import ClusterOutputs, IngressExposure
+from .outputs import ClusterOutputs, GpuPool, IngressExposure
 
 STORAGE_CLASS = "standard-rwo"  # GKE's default pd-balanced CSI class
 # Least privilege for nodes. Ref: https://cloud.google.com/kubernetes-engine/docs/how-to/hardening-your-cluster#use_least_privilege_sa
@@ -51,10 +51,7 @@ class GkeClusterArgs:
     api_allowed_cidrs: tuple[str, ...]
     private_endpoint: bool
     deletion_protection: bool
-    gpu_enabled: bool = False
-    gpu_machine_type: str = ""
-    gpu_node_count: int = 0
-    gpu_max_nodes: int = 1
+    gpu: GpuPool = GpuPool()
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -82,10 +79,7 @@ class GkeCluster(pulumi.ComponentResource):
             api_allowed_cidrs=tuple(str(c) for c in cluster.api_allowed_cidrs),
             private_endpoint=cluster.private_endpoint,
             deletion_protection=config.protected,
-            gpu_enabled=cluster.gpu.enabled,
-            gpu_machine_type=config.gpu_instance_type,
-            gpu_node_count=cluster.gpu.node_count,
-            gpu_max_nodes=cluster.gpu.max_nodes or max(cluster.gpu.node_count, 1),
+            gpu=GpuPool.from_config(config),
             labels={"mlops-platform-stack": config.stack_name, "mlops-platform-env": config.env},
         )
 
@@ -187,10 +181,10 @@ class GkeCluster(pulumi.ComponentResource):
             labels={"mlops.dev/pool": "general"}, accelerators=None,
         )
         ready: list[pulumi.Resource] = [self.node_pool]
-        if args.gpu_enabled:
+        if args.gpu.enabled:
             self.gpu_pool = self._pool(
-                f"{name}-gpu-nodes", args, opts, machine_type=args.gpu_machine_type,
-                total=args.gpu_node_count, total_max=args.gpu_max_nodes, zones=zones_per_pool,
+                f"{name}-gpu-nodes", args, opts, machine_type=args.gpu.instance_type,
+                total=args.gpu.node_count, total_max=args.gpu.max_nodes, zones=zones_per_pool,
                 taints=[{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}],
                 labels={"mlops.dev/pool": "gpu"},
                 # g2 machine types carry one L4; GKE installs the driver.

@@ -22,6 +22,21 @@ class IngressExposure:
 
 
 @dataclass(frozen=True)
+class GpuPool:
+    """The optional GPU node pool, described the same way for every cloud (tainted, min 0)."""
+
+    enabled: bool = False
+    instance_type: str = ""
+    node_count: int = 0
+    max_nodes: int = 1
+
+    @staticmethod
+    def from_config(config: Any) -> "GpuPool":  # config: PlatformConfig
+        gpu = config.cluster.gpu
+        return GpuPool(gpu.enabled, config.gpu_instance_type, gpu.node_count, gpu.max_nodes or max(gpu.node_count, 1))
+
+
+@dataclass(frozen=True)
 class ClusterOutputs:
     cloud: str
     name: pulumi.Output[str]

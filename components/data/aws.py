@@ -24,7 +24,7 @@ from .. import names, versions
 from ..cluster.eks import irsa_trust, policy
 from ..cluster.outputs import ClusterOutputs
 from ..config import PlatformConfig
-from .outputs import DataOutputs, Database, ObjectStore, WorkloadAccess
+from .outputs import DatabaseSpec, DataOutputs, Database, ObjectStore, WorkloadAccess
 
 READ_ACTIONS = ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"]
 WRITE_ACTIONS = READ_ACTIONS + ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
@@ -34,10 +34,7 @@ WRITE_ACTIONS = READ_ACTIONS + ["s3:PutObject", "s3:DeleteObject", "s3:AbortMult
 class AwsDataArgs:
     cluster: ClusterOutputs
     env: str
-    instance_class: str
-    storage_gb: int
-    high_availability: bool
-    backup_retention_days: int
+    database: DatabaseSpec
     protect: bool
     force_destroy: bool
 
@@ -50,10 +47,7 @@ class AwsData(pulumi.ComponentResource):
         return AwsDataArgs(
             cluster=cluster,
             env=config.env,
-            instance_class=config.database_class,
-            storage_gb=config.database.storage_gb,
-            high_availability=config.database.high_availability,
-            backup_retention_days=config.database.backup_retention_days,
+            database=DatabaseSpec.from_config(config),
             protect=config.protected,
             force_destroy=config.object_store.force_destroy,
         )
@@ -165,9 +159,9 @@ class AwsData(pulumi.ComponentResource):
             identifier=identifier,
             engine="postgres",
             engine_version=versions.POSTGRES_MAJOR,  # the major only: RDS applies minor upgrades
-            instance_class=args.instance_class,
-            allocated_storage=args.storage_gb,
-            max_allocated_storage=args.storage_gb * 5,
+            instance_class=args.database.instance_class,
+            allocated_storage=args.database.storage_gb,
+            max_allocated_storage=args.database.storage_gb * 5,
             storage_type="gp3",
             storage_encrypted=True,
             db_name=names.DATABASE_MLFLOW,
@@ -176,8 +170,8 @@ class AwsData(pulumi.ComponentResource):
             db_subnet_group_name=subnet_group.name,
             vpc_security_group_ids=[db_sg.id],
             publicly_accessible=False,
-            multi_az=args.high_availability,
-            backup_retention_period=args.backup_retention_days,
+            multi_az=args.database.high_availability,
+            backup_retention_period=args.database.backup_retention_days,
             copy_tags_to_snapshot=True,
             auto_minor_version_upgrade=True,
             deletion_protection=args.protect,

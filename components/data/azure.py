@@ -26,7 +26,7 @@ import pulumi_random as random
 from .. import names, versions
 from ..cluster.outputs import ClusterOutputs
 from ..config import PlatformConfig
-from .outputs import DataOutputs, Database, ObjectStore, WorkloadAccess
+from .outputs import DatabaseSpec, DataOutputs, Database, ObjectStore, WorkloadAccess
 
 CONTAINER = "mlops-artifacts"
 # Built-in roles. Ref: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage
@@ -41,10 +41,7 @@ _SKU_TIER = {"Standard_B": "Burstable", "Standard_D": "GeneralPurpose", "Standar
 class AzureDataArgs:
     cluster: ClusterOutputs
     env: str
-    sku_name: str
-    storage_gb: int
-    high_availability: bool
-    backup_retention_days: int
+    database: DatabaseSpec
     protect: bool
 
 
@@ -60,11 +57,8 @@ class AzureData(pulumi.ComponentResource):
         return AzureDataArgs(
             cluster=cluster,
             env=config.env,
-            sku_name=config.database_class,
             # Flexible Server storage comes in fixed sizes from 32 GiB.
-            storage_gb=max(32, config.database.storage_gb),
-            high_availability=config.database.high_availability,
-            backup_retention_days=config.database.backup_retention_days,
+            database=DatabaseSpec.from_config(config, min_storage_gb=32),
             protect=config.protected,
         )
 
@@ -88,7 +82,7 @@ class AzureData(pulumi.ComponentResource):
             resource_group_name=rg,
             location=location,
             kind="StorageV2",
-            sku={"name": "Standard_ZRS" if args.high_availability else "Standard_LRS"},
+            sku={"name": "Standard_ZRS" if args.database.high_availability else "Standard_LRS"},
             allow_blob_public_access=False,
             allow_shared_key_access=False,
             minimum_tls_version="TLS1_2",
@@ -140,8 +134,8 @@ class AzureData(pulumi.ComponentResource):
             resource_group_name=rg,
             location=location,
             version=versions.POSTGRES_MAJOR,
-            sku={"name": args.sku_name, "tier": sku_tier(args.sku_name)},
-            storage={"storage_size_gb": args.storage_gb, "auto_grow": "Enabled"},
+            sku={"name": args.database.instance_class, "tier": sku_tier(args.database.instance_class)},
+            storage={"storage_size_gb": args.database.storage_gb, "auto_grow": "Enabled"},
             administrator_login=names.DATABASE_USER,
             administrator_login_password=password.result,
             network={
@@ -149,8 +143,8 @@ class AzureData(pulumi.ComponentResource):
                 "private_dns_zone_arm_resource_id": dns_zone.id,
                 "public_network_access": "Disabled",
             },
-            backup={"backup_retention_days": args.backup_retention_days, "geo_redundant_backup": "Disabled"},
-            high_availability={"mode": "ZoneRedundant" if args.high_availability else "Disabled"},
+            backup={"backup_retention_days": args.database.backup_retention_days, "geo_redundant_backup": "Disabled"},
+            high_availability={"mode": "ZoneRedundant" if args.database.high_availability else "Disabled"},
             opts=opts(dns_link, protect=args.protect),
         )
         database = postgresql.Database(

@@ -22,17 +22,14 @@ import pulumi_random as random
 from .. import names, versions
 from ..cluster.outputs import ClusterOutputs
 from ..config import PlatformConfig
-from .outputs import DataOutputs, Database, ObjectStore, WorkloadAccess
+from .outputs import DatabaseSpec, DataOutputs, Database, ObjectStore, WorkloadAccess
 
 
 @dataclass(frozen=True)
 class GcpDataArgs:
     cluster: ClusterOutputs
     env: str
-    tier: str
-    storage_gb: int
-    high_availability: bool
-    backup_retention_days: int
+    database: DatabaseSpec
     protect: bool
     force_destroy: bool
 
@@ -45,10 +42,7 @@ class GcpData(pulumi.ComponentResource):
         return GcpDataArgs(
             cluster=cluster,
             env=config.env,
-            tier=config.database_class,
-            storage_gb=max(10, config.database.storage_gb),
-            high_availability=config.database.high_availability,
-            backup_retention_days=config.database.backup_retention_days,
+            database=DatabaseSpec.from_config(config, min_storage_gb=10),
             protect=config.protected,
             force_destroy=config.object_store.force_destroy,
         )
@@ -57,7 +51,6 @@ class GcpData(pulumi.ComponentResource):
         super().__init__("mlops:data:GcpData", name, None, opts)
         net = args.cluster.network
         provider = net["gcp_provider"]
-        project = net["project"]
 
         def opts(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on), **extra)
@@ -110,11 +103,11 @@ class GcpData(pulumi.ComponentResource):
             database_version=f"POSTGRES_{versions.POSTGRES_MAJOR}",
             deletion_protection=args.protect,
             settings={
-                "tier": args.tier,
+                "tier": args.database.instance_class,
                 "edition": "ENTERPRISE",
-                "availability_type": "REGIONAL" if args.high_availability else "ZONAL",
+                "availability_type": "REGIONAL" if args.database.high_availability else "ZONAL",
                 "disk_type": "PD_SSD",
-                "disk_size": args.storage_gb,
+                "disk_size": args.database.storage_gb,
                 "disk_autoresize": True,
                 "deletion_protection_enabled": args.protect,
                 "ip_configuration": {
@@ -127,7 +120,7 @@ class GcpData(pulumi.ComponentResource):
                     "point_in_time_recovery_enabled": True,
                     "start_time": "03:00",
                     "backup_retention_settings": {
-                        "retained_backups": args.backup_retention_days,
+                        "retained_backups": args.database.backup_retention_days,
                         "retention_unit": "COUNT",
                     },
                 },

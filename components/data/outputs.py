@@ -48,6 +48,22 @@ class Database:
 
 
 @dataclass(frozen=True)
+class DatabaseSpec:
+    """What a stack asks of its managed Postgres, whatever the cloud."""
+
+    instance_class: str  # RDS class, Flexible Server SKU or Cloud SQL tier
+    storage_gb: int
+    high_availability: bool
+    backup_retention_days: int
+
+    @staticmethod
+    def from_config(config: Any, min_storage_gb: int = 20) -> "DatabaseSpec":  # config: PlatformConfig
+        database = config.database
+        return DatabaseSpec(config.database_class, max(min_storage_gb, database.storage_gb),
+                            database.high_availability, database.backup_retention_days)
+
+
+@dataclass(frozen=True)
 class WorkloadAccess:
     """How one service account reaches the object store."""
 
