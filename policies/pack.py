@@ -10,33 +10,18 @@ from .rules.base import Rule
 PACK_NAME = "mlops-platform"
 
 
-def _resource_policy(rule: Rule) -> Any:
-    from pulumi_policy import PolicyConfigSchema, ResourceValidationPolicy
+def _policy(rule: Rule) -> Any:
+    """A pulumi_policy policy running `rule`: a stack policy when it sees the whole stack."""
+    from pulumi_policy import PolicyConfigSchema, ResourceValidationPolicy, StackValidationPolicy
 
     def validate(args: Any, report_violation: Any) -> None:
-        if not rule.applies_to(args.resource_type):
+        if not rule.is_stack_rule and not rule.applies_to(args.resource_type):
             return
         for message, urn in rule.violations(args, args.get_config()):
             report_violation(message, urn)
 
-    return ResourceValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        remediation_steps=rule.remediation,
-        config_schema=PolicyConfigSchema(properties=dict(rule.config_schema)) if rule.config_schema else None,
-        tags=[rule.area],
-    )
-
-
-def _stack_policy(rule: Rule) -> Any:
-    from pulumi_policy import PolicyConfigSchema, StackValidationPolicy
-
-    def validate(args: Any, report_violation: Any) -> None:
-        for message, urn in rule.violations(args, args.get_config()):
-            report_violation(message, urn)
-
-    return StackValidationPolicy(
+    kind = StackValidationPolicy if rule.is_stack_rule else ResourceValidationPolicy
+    return kind(
         name=rule.name,
         description=rule.description,
         validate=validate,
@@ -47,7 +32,7 @@ def _stack_policy(rule: Rule) -> Any:
 
 
 def policies() -> list[Any]:
-    return [_stack_policy(rule) if rule.is_stack_rule else _resource_policy(rule) for rule in RULES]
+    return [_policy(rule) for rule in RULES]
 
 
 def build_pack() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,20 @@ def local_run() -> ProgramRun:
 @pytest.fixture(scope="session")
 def local_config() -> PlatformConfig:
     return stack_config("local-dev")
+
+
+@pytest.fixture()
+def project(tmp_path, monkeypatch) -> Path:
+    """A copy of the Pulumi project (Pulumi.yaml, stacks/, policies/) as the CLI's working project."""
+    root = tmp_path / "project"
+    (root / "stacks").mkdir(parents=True)
+    shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copytree(ROOT / "policies", root / "policies", ignore=shutil.ignore_patterns("__pycache__"))
+    for stack in STACKS.glob("Pulumi.*.yaml"):
+        shutil.copy(stack, root / "stacks" / stack.name)
+    monkeypatch.setenv("PLATFORM_PROJECT_DIR", str(root))
+    monkeypatch.chdir(root)
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import ROOT
 from mlops_platform.cli.app import app
 
 
@@ -18,16 +15,6 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-@pytest.fixture()
-def project(tmp_path, monkeypatch) -> Path:
-    """A copy of the project's Pulumi.yaml and stacks, as the CLI's working project."""
-    (tmp_path / "stacks").mkdir()
-    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    for stack in (ROOT / "stacks").glob("Pulumi.*.yaml"):
-        shutil.copy(stack, tmp_path / "stacks" / stack.name)
-    monkeypatch.setenv("PLATFORM_PROJECT_DIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def invoke(runner: CliRunner, *args: str):

@@ -344,3 +344,20 @@ def test_fit_script_parses_and_reads_what_the_job_sets():
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "get" and node.args and isinstance(node.args[0], ast.Constant)
     }
     assert {"MODEL_NAME", "REFERENCE", "OUT_DIR", "P_VALUE", "THRESHOLD_PERCENTILE", "DRIFT", "OUTLIER"} <= read
+
+
+def test_a_reference_sample_in_a_bucket_is_fetched_before_fitting():
+    from conftest import STACKS
+    from mlops_platform.cli.offline.harness import plan_platform
+    from mlops_platform.components.config import PlatformConfig, read_stack_values
+
+    values = read_stack_values(STACKS / "Pulumi.local-dev.yaml")
+    values["models"] = [{**values["models"][0], "referenceData": "s3://mlops-artifacts/reference/iris.csv"}]
+    run = plan_platform(PlatformConfig.from_values(values, "variant", "local-dev"))
+    job = next(r for r in run.kubernetes_objects() if r.input("kind") == "Job" and r.input("metadata", "name").startswith("iris-fit"))
+    fetch, fit = job.input("spec", "template", "spec", "initContainers")
+    assert fetch["name"] == "fetch-reference" and fetch["image"] == versions.KSERVE_STORAGE_INITIALIZER.ref
+    assert fetch["args"] == ["s3://mlops-artifacts/reference/iris.csv", "/work/reference"]
+    assert {"name": "work", "mountPath": "/work"} in fetch["volumeMounts"]
+    assert {"secretRef": {"name": "detector-fitter-s3"}} in fetch["envFrom"]
+    assert {e["name"]: e["value"] for e in fit["env"]}["REFERENCE"] == "/work/reference/iris.csv"

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import ROOT
 from mlops_platform.cli.app import app
 
 ENGINE = Path(__file__).parent / "engine"
@@ -55,17 +54,6 @@ class Fake:
         return matches[-1]
 
 
-@pytest.fixture()
-def project(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "project"
-    (root / "stacks").mkdir(parents=True)
-    shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
-    shutil.copytree(ROOT / "policies", root / "policies")
-    for stack in (ROOT / "stacks").glob("Pulumi.*.yaml"):
-        shutil.copy(stack, root / "stacks" / stack.name)
-    monkeypatch.setenv("PLATFORM_PROJECT_DIR", str(root))
-    monkeypatch.chdir(root)
-    return root
 
 
 @pytest.fixture()

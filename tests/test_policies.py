@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from typing import Any, Callable
 
 import pytest
@@ -307,15 +306,6 @@ def test_shipped_stacks_have_no_violations(stack):
 # --- stacks weakened on purpose fail `platform plan` naming the rule ------------------------------
 
 
-@pytest.fixture()
-def project(tmp_path, monkeypatch):
-    (tmp_path / "stacks").mkdir()
-    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    for stack in (ROOT / "stacks").glob("Pulumi.*.yaml"):
-        shutil.copy(stack, tmp_path / "stacks" / stack.name)
-    monkeypatch.setenv("PLATFORM_PROJECT_DIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def _plan(*args: str):

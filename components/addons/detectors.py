@@ -88,6 +88,28 @@ def logger_url(traefik_internal_service: str, model: ModelConfig) -> str:
     return f"http://{traefik_internal_service}:{names.DETECTOR_ENTRYPOINT_PORT}/{model.name}/"
 
 
+def fetch_container(
+    name: str,
+    source: pulumi.Input[str],
+    destination: str,
+    mount: tuple[str, str],
+    env: list[dict[str, Any]],
+    env_from: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """KServe's storage initializer copying `source` (a store URI) into `destination`, which lies
+    in the volume `mount` = (volume name, mount path)."""
+    return {
+        "name": name,
+        "image": versions.KSERVE_STORAGE_INITIALIZER.ref,
+        "args": [source, destination],
+        "env": env,
+        "envFrom": env_from,
+        "resources": kube.resources("50m", "64Mi", "512Mi"),
+        "securityContext": kube.container_security(run_as_user=STORAGE_INITIALIZER_UID),
+        "volumeMounts": [{"name": mount[0], "mountPath": mount[1]}, {"name": "tmp", "mountPath": "/tmp"}],
+    }
+
+
 def _writer(store: ObjectStore, destination: pulumi.Output[str]) -> tuple[str, pulumi.Output[str]]:
     """(image, shell command) that copies /work/artifacts to `destination` for this store."""
     if store.kind == "s3":
@@ -217,18 +239,7 @@ class Detectors(pulumi.ComponentResource):
         init: list[dict[str, Any]] = []
         if "://" in reference:
             # The reference sample lives in an object store: fetch it like KServe fetches models.
-            init.append(
-                {
-                    "name": "fetch-reference",
-                    "image": versions.KSERVE_STORAGE_INITIALIZER.ref,
-                    "args": [reference, "/work/reference"],
-                    "env": env,
-                    "envFrom": env_from,
-                    "resources": kube.resources("50m", "64Mi", "512Mi"),
-                    "securityContext": kube.container_security(run_as_user=STORAGE_INITIALIZER_UID),
-                    "volumeMounts": [{"name": "work", "mountPath": "/work"}, {"name": "tmp", "mountPath": "/tmp"}],
-                }
-            )
+            init.append(fetch_container("fetch-reference", reference, "/work/reference", ("work", "/work"), env, env_from))
             reference = f"/work/reference/{reference.rsplit('/', 1)[-1]}"
         init.append(
             {
@@ -335,21 +346,7 @@ class Detectors(pulumi.ComponentResource):
                         "serviceAccountName": names.DETECTOR.service_account,
                         "automountServiceAccountToken": False,
                         "securityContext": kube.pod_security(DETECTOR_UID, fs_group=DETECTOR_UID),
-                        "initContainers": [
-                            {
-                                "name": "fetch-detector",
-                                "image": versions.KSERVE_STORAGE_INITIALIZER.ref,
-                                "args": [source, "/mnt/detector"],
-                                "env": env,
-                                "envFrom": env_from,
-                                "resources": kube.resources("50m", "64Mi", "512Mi"),
-                                "securityContext": kube.container_security(run_as_user=STORAGE_INITIALIZER_UID),
-                                "volumeMounts": [
-                                    {"name": "detector", "mountPath": "/mnt/detector"},
-                                    {"name": "tmp", "mountPath": "/tmp"},
-                                ],
-                            }
-                        ],
+                        "initContainers": [fetch_container("fetch-detector", source, "/mnt/detector", ("detector", "/mnt/detector"), env, env_from)],
                         "containers": [
                             {
                                 "name": "detector",
