@@ -41,7 +41,7 @@ def up(
         display.progress(f"Previewing stack {config.stack_name}...")
         collector = DiffCollector()
         run_operation(config, lambda: engine.preview(on_event=collector))
-        print_diff(collector, config.stack_name)
+        print_diff(collector, config.stack_name, display.err())  # stdout stays for the result
         if not confirm(f"Deploy these changes to stack {config.stack_name}?"):
             fail("deployment cancelled", exit_code=EXIT_FAILED)
     # The total is what the program registers: the offline plan of the same program counts it.

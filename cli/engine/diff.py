@@ -154,12 +154,13 @@ class DiffCollector:
         return sorted(self.steps.values(), key=lambda s: (s.component, s.type, s.name))
 
 
-def print_diff(collector: DiffCollector, stack: str) -> None:
+def print_diff(collector: DiffCollector, stack: str, console: Any = None) -> None:
+    """The diff as text: on stdout for `preview` (it is the data), on stderr before `up` asks."""
     from rich.markup import escape
 
     from .. import display
 
-    console = display.out()
+    console = console or display.out()
     steps = collector.ordered()
     if not steps:
         console.print(f"stack {stack}: no changes ({collector.unchanged} resources unchanged)")
