@@ -43,3 +43,12 @@ def test_pulumi_project_points_at_the_stack_folder():
     assert project["stackConfigDir"] == "stacks"
     main = (ROOT / "__main__.py").read_text()
     assert "PlatformConfig.from_pulumi" in main and "MlopsPlatform(" in main
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Set up", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in block.strip().splitlines()]
+    assert len(commands) == 2 and commands[0].endswith("platform up --cloud local")
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert ci[-1] == commands[1]
