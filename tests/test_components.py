@@ -205,7 +205,7 @@ def test_traefik_class_ports_tls_and_basic_auth(local_run, local_config):
     assert default_cert.input("spec", "dnsNames") == [local_config.effective_domain, f"*.{local_config.effective_domain}"]
     detectors_port = values["ports"][names.DETECTOR_ENTRYPOINT]
     assert detectors_port["expose"] == {"default": False, "internal": True}
-    assert values["service"]["additionalServices"] == {"internal": {"type": "ClusterIP"}}
+    assert values["service"]["additionalServices"] == {"internal": {"spec": {"type": "ClusterIP"}}}
     middleware = resource(local_run, ":Middleware", "ui-basic-auth", names.NS_TRAEFIK)
     assert resource(local_run, ":Middleware", "ui-basic-auth", names.NS_MONITORING)
     auth_secret = [r for r in local_run.of_type("kubernetes:core/v1:Secret") if r.input("type") == "kubernetes.io/basic-auth"]

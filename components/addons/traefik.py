@@ -53,9 +53,14 @@ def chart_values(args: TraefikArgs) -> dict[str, Any]:
     # this component owns (`load_balancer_service`), so `destroy` waits until the cloud has
     # deleted it (its finalizer) before the cluster goes — no orphaned, billing load balancer.
     chart_service_type = "ClusterIP" if exposure.service_type == "LoadBalancer" else exposure.service_type
+    # Since chart v40 a Service's type lives under `spec` — for the default Service and for
+    # additionalServices alike; a top-level `type` is no longer read and the type would fall back
+    # to LoadBalancer. The `internal` Service (named traefik-internal) carries only the detector
+    # fan-out entrypoint and must never leave the cluster.
+    # Ref: https://github.com/traefik/traefik-helm-chart/pull/1686 (v40.0.0 upgrade notes)
     service: dict[str, Any] = {
         "spec": {"type": chart_service_type},
-        "additionalServices": {"internal": {"type": "ClusterIP"}},
+        "additionalServices": {"internal": {"spec": {"type": "ClusterIP"}}},
     }
     values: dict[str, Any] = {
         # Stable pod labels for the load balancer Service and NetworkPolicies.
