@@ -215,14 +215,7 @@ class AwsData(pulumi.ComponentResource):
             object_store=ObjectStore(
                 kind="s3", bucket=bucket_name, uri=bucket_name.apply(lambda b: f"s3://{b}"), region=net["region"]
             ),
-            database=Database(
-                host=self.database.address,
-                port=5432,
-                name=names.DATABASE_MLFLOW,
-                user=names.DATABASE_USER,
-                password=pulumi.Output.secret(password.result),
-                ssl_mode="require",
-            ),
+            database=Database.managed(self.database.address, password.result),
             access=access,
             ready=(self.database, versioning),
         )

@@ -198,14 +198,7 @@ class AzureData(pulumi.ComponentResource):
             object_store=ObjectStore(
                 kind="azure", bucket=self.container.name, uri=blob_base, account=self.account.name
             ),
-            database=Database(
-                host=self.server.fully_qualified_domain_name,
-                port=5432,
-                name=names.DATABASE_MLFLOW,
-                user=names.DATABASE_USER,
-                password=pulumi.Output.secret(password.result),
-                ssl_mode="require",
-            ),
+            database=Database.managed(self.server.fully_qualified_domain_name, password.result),
             access=access,
             ready=(database, self.container),
         )

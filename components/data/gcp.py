@@ -164,14 +164,7 @@ class GcpData(pulumi.ComponentResource):
             object_store=ObjectStore(
                 kind="gcs", bucket=self.bucket.name, uri=self.bucket.name.apply(lambda b: f"gs://{b}"), region=net["region"]
             ),
-            database=Database(
-                host=self.instance.private_ip_address,
-                port=5432,
-                name=names.DATABASE_MLFLOW,
-                user=names.DATABASE_USER,
-                password=pulumi.Output.secret(password.result),
-                ssl_mode="require",
-            ),
+            database=Database.managed(self.instance.private_ip_address, password.result),
             access=access,
             ready=(database, user),
         )

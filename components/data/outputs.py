@@ -7,6 +7,8 @@ from typing import Any, Literal, Mapping, Optional
 
 import pulumi
 
+from .. import names
+
 
 @dataclass(frozen=True)
 class ObjectStore:
@@ -45,6 +47,12 @@ class Database:
     user: str
     password: pulumi.Output[str]  # always a secret
     ssl_mode: str  # "require" on the clouds, "disable" in-cluster (traffic never leaves the node network)
+
+    @staticmethod
+    def managed(host: pulumi.Output[str], password: pulumi.Input[str]) -> "Database":
+        """A cloud's managed Postgres: the platform's database and user, reached over TLS."""
+        return Database(host=host, port=5432, name=names.DATABASE_MLFLOW, user=names.DATABASE_USER,
+                        password=pulumi.Output.secret(password), ssl_mode="require")
 
 
 @dataclass(frozen=True)
