@@ -431,3 +431,20 @@ def test_gcp_workload_identity_bindings(gcp_dev):
     upload = job.input("spec", "template", "spec", "containers")[0]
     assert upload["image"].startswith("gcr.io/google.com/cloudsdktool/google-cloud-cli:")
     assert "gcloud storage cp" in upload["args"][0]
+
+
+def pg_ssl_modes(run: ProgramRun) -> set[str]:
+    """PGSSLMODE of every container the stack runs against its Postgres (MLflow's own and our Jobs)."""
+    modes = {release_values(run, names.RELEASE_MLFLOW)["extraEnvVars"]["PGSSLMODE"]}
+    for record in run.kubernetes_objects():
+        pod = record.input("spec", "template", "spec") or {}
+        for container in [*pod.get("initContainers", []), *pod.get("containers", [])]:
+            modes |= {e["value"] for e in container.get("env", []) if e["name"] == "PGSSLMODE"}
+    return modes
+
+
+@pytest.mark.parametrize("stack", CLOUD_STACKS)
+def test_managed_postgres_is_reached_over_tls_only(stack):
+    # A managed database sits outside the cluster network; the in-cluster one never leaves it.
+    assert pg_ssl_modes(planned(stack)) == {"require"}
+    assert pg_ssl_modes(planned("local-dev")) == {"disable"}

@@ -73,8 +73,11 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
         "password": "",
         "driver": "",
     }
-    # Only what MLflow's S3 client reads; psycopg's default sslmode (prefer) suits every database.
+    # Only what MLflow's S3 client reads, plus the data layer's TLS mode: psycopg's default
+    # ("prefer") would fall back to plaintext where a managed database must be reached over TLS.
+    # Ref: https://www.postgresql.org/docs/current/libpq-envars.html (PGSSLMODE)
     env = {e["name"]: e["value"] for e in store.env() if e["name"] in ("MLFLOW_S3_ENDPOINT_URL", "AWS_DEFAULT_REGION")}
+    env["PGSSLMODE"] = db.ssl_mode
     return {
         "replicaCount": args.replicas,
         "serviceAccount": {

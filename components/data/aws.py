@@ -158,7 +158,10 @@ class AwsData(pulumi.ComponentResource):
             f"{name}-postgres",
             identifier=identifier,
             engine="postgres",
-            engine_version=versions.POSTGRES_MAJOR,  # the major only: RDS applies minor upgrades
+            # The major only: RDS applies minor upgrades. From 15 on, the default parameter group
+            # refuses plaintext connections (rds.force_ssl=1); clients also ask for TLS (PGSSLMODE).
+            # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html
+            engine_version=versions.POSTGRES_MAJOR,
             instance_class=args.database.instance_class,
             allocated_storage=args.database.storage_gb,
             max_allocated_storage=args.database.storage_gb * 5,
