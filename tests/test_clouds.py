@@ -434,8 +434,15 @@ def test_gcp_workload_identity_bindings(gcp_dev):
 
 
 def pg_ssl_modes(run: ProgramRun) -> set[str]:
-    """PGSSLMODE of every container the stack runs against its Postgres (MLflow's own and our Jobs)."""
-    modes = {release_values(run, names.RELEASE_MLFLOW)["extraEnvVars"]["PGSSLMODE"]}
+    """PGSSLMODE of the Jobs the stack runs against its Postgres, once MLflow is shown to take it too.
+
+    MLflow reads it from a Secret (the chart's envFrom list) built from the same Database.ssl_mode;
+    the plan masks a Secret's values, so only its key is visible here.
+    """
+    assert release_values(run, names.RELEASE_MLFLOW)["extraSecretNamesForEnvFrom"] == ["mlflow-postgres-env"]
+    env_secret = k8s_object(run, "Secret", "mlflow-postgres-env", names.NS_MLFLOW)
+    assert set(env_secret.input("stringData")) == {"PGSSLMODE"}
+    modes = set()
     for record in run.kubernetes_objects():
         pod = record.input("spec", "template", "spec") or {}
         for container in [*pod.get("initContainers", []), *pod.get("containers", [])]:

@@ -6,7 +6,7 @@
 - Every Helm values file against the pinned chart's values.schema.json and default values: no
   schema errors and no unknown keys (Helm silently ignores a key a chart does not have).
   Keys under subcharts, whose defaults the library does not hold, must be listed below with
-  the subchart version they were read from; so must keys we add to a chart's free-form maps.
+  the subchart version they were read from.
 """
 
 from __future__ import annotations
@@ -40,13 +40,6 @@ SUBCHART_KEYS = {
     "$.grafana.sidecar.resources",
     # kube-prometheus-stack 88.5.3 -> kube-state-metrics 8.4.0 (prometheus-community/helm-charts)
     "$.kube-state-metrics.resources",
-}
-
-# Keys in a chart's free-form maps (schema `additionalProperties: true`, empty default), which the
-# validator cannot tell from typos; each listed with what reads it.
-FREE_FORM_KEYS = {
-    # mlflow extraEnvVars: a name -> value env map; libpq reads PGSSLMODE.
-    "$.extraEnvVars.PGSSLMODE",
 }
 
 
@@ -92,7 +85,7 @@ def test_helm_values_have_no_unknown_keys(stack, validator, tmp_path):
         output = result.stdout + result.stderr
         assert result.returncode == 0, f"{name}: {output}"
         assert "RESULT     OK" in output, output
-        unknown = set(re.findall(r"WARN\s+unknown key: (\S+)", output)) - FREE_FORM_KEYS
+        unknown = re.findall(r"WARN\s+unknown key: (\S+)", output)
         assert not unknown, f"{name}: keys the chart does not have: {unknown}"
         subchart = set(re.findall(r"WARN\s+unknown key \(subchart\): (\S+)", output))
         assert subchart <= SUBCHART_KEYS, f"{name}: unlisted subchart keys {subchart - SUBCHART_KEYS}"

@@ -24,6 +24,11 @@ from .cert_manager import certificate
 DB_SECRET = "mlflow-database"
 ADMIN_SECRET = "mlflow-admin"
 S3_SECRET = "mlflow-s3"
+# libpq's environment for MLflow's own connections (PGSSLMODE): psycopg's default, "prefer", would
+# fall back to plaintext where a managed database must be reached over TLS. It goes through the
+# chart's envFrom list, as extraEnvVars only documents MLflow's own variables.
+# Ref: https://www.postgresql.org/docs/current/libpq-envars.html
+PG_ENV_SECRET = "mlflow-postgres-env"
 TLS_SECRET = "mlflow-tls"
 SERVICE = names.RELEASE_MLFLOW  # the chart's fullname for release "mlflow"
 PSQL_UID = 70
@@ -73,11 +78,8 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
         "password": "",
         "driver": "",
     }
-    # Only what MLflow's S3 client reads, plus the data layer's TLS mode: psycopg's default
-    # ("prefer") would fall back to plaintext where a managed database must be reached over TLS.
-    # Ref: https://www.postgresql.org/docs/current/libpq-envars.html (PGSSLMODE)
+    # Only what MLflow's S3 client reads. The database's TLS mode comes from PG_ENV_SECRET.
     env = {e["name"]: e["value"] for e in store.env() if e["name"] in ("MLFLOW_S3_ENDPOINT_URL", "AWS_DEFAULT_REGION")}
-    env["PGSSLMODE"] = db.ssl_mode
     return {
         "replicaCount": args.replicas,
         "serviceAccount": {
@@ -107,6 +109,7 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
             },
         },
         "extraEnvVars": env,
+        "extraSecretNamesForEnvFrom": [PG_ENV_SECRET],
         # MLflow >= 3.5 checks the Host header (DNS-rebinding protection); an explicit list replaces
         # the default (localhost and private IPs), so those stay in for probes and Prometheus.
         # Ref: https://mlflow.org/docs/latest/self-hosting/security/network
@@ -171,7 +174,13 @@ class Mlflow(pulumi.ComponentResource):
             string_data={"username": "admin", "password": self.admin_password},
             opts=kube.child(self, provider, [ns]),
         )
-        secrets: list[pulumi.Resource] = [db_secret, admin_secret]
+        pg_env = k8s.core.v1.Secret(
+            f"{name}-pg-env",
+            metadata={"name": PG_ENV_SECRET, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow")},
+            string_data={"PGSSLMODE": db.ssl_mode},
+            opts=kube.child(self, provider, [ns]),
+        )
+        secrets: list[pulumi.Resource] = [db_secret, admin_secret, pg_env]
         if args.access.static_keys is not None:
             secrets.append(
                 k8s.core.v1.Secret(
