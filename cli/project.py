@@ -66,6 +66,11 @@ def stack_name(cloud: Optional[str], env: str) -> str:
     return f"{check_cloud(cloud)}-{check_env(env)}"
 
 
+def stack_flags(cloud: str, env: str) -> str:
+    """The flags that select a stack, as a hint spells them (`--env dev` is the default, left out)."""
+    return f"--cloud {cloud}" + (f" --env {env}" if env != "dev" else "")
+
+
 def stack_file(project: Path, stack: str) -> Path:
     return project / "stacks" / f"Pulumi.{stack}.yaml"
 

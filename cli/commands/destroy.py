@@ -26,10 +26,10 @@ def destroy(
 ) -> None:
     """Delete every resource of the stack. Protected resources (prod data) are listed and kept."""
     from .. import display
-    from ..engine.progress import LiveProgress, ProgressTracker
+    from ..engine.progress import ProgressTracker
     from ..errors import EXIT_FAILED, fail
     from ..project import load_config
-    from .engine_common import confirm, open_engine, print_failures, print_summary, run_operation
+    from .engine_common import confirm, open_engine, print_summary, run_operation, run_with_progress
 
     config = load_config(cloud, env)
     if not yes and not sys.stdin.isatty():
@@ -51,12 +51,9 @@ def destroy(
         fail("destroy cancelled: the stack name did not match", exit_code=EXIT_FAILED)
     tracker = ProgressTracker(total=len(resources) - len(protected))
     display.progress(f"Destroying stack {config.stack_name}...")
-    with LiveProgress(tracker, f"destroy {config.stack_name}"):
-        run_operation(
-            config,
-            lambda: engine.destroy(on_event=tracker, exclude_protected=bool(protected)),
-            on_failure=lambda: print_failures(tracker),
-        )
+    run_with_progress(
+        config, "destroy", tracker, lambda on_event: engine.destroy(on_event=on_event, exclude_protected=bool(protected))
+    )
     summary = tracker.summary()
     if json_output:
         display.print_json({"stack": config.stack_name, "summary": summary,

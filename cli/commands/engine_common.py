@@ -9,6 +9,7 @@ from typing import Any, Callable, NoReturn, Optional
 import typer
 
 from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PlatformExit, error_line, fail
+from ..project import stack_flags
 
 BackendOption = typer.Option(
     None, "--backend", help="State backend URL (default: $PULUMI_BACKEND_URL, else a file backend under $XDG_STATE_HOME)."
@@ -45,8 +46,8 @@ def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[P
     except PassphraseMissing as err:
         fail(str(err), exit_code=EXIT_USAGE)
     except StackNotDeployed:
-        flags = f"--cloud {config.cloud}" + (f" --env {config.env}" if config.env != "dev" else "")
-        fail(f"stack {config.stack_name} has not been deployed to this backend", f"platform up {flags}", EXIT_FAILED)
+        fail(f"stack {config.stack_name} has not been deployed to this backend",
+             f"platform up {stack_flags(config.cloud, config.env)}", EXIT_FAILED)
     except auto_errors.CommandError as err:
         failure = explain(err, config.stack_name, config.cloud, config.env)
         fail(failure.message, failure.hint, EXIT_FAILED)
@@ -74,8 +75,16 @@ def run_operation(config: Any, operation: Callable[[], Any], on_failure: Optiona
         fail(failure.message, failure.hint, EXIT_FAILED)
 
 
+def run_with_progress(config: Any, verb: str, tracker: Any, operation: Callable[[Any], Any]) -> Any:
+    """Run `operation(on_event=tracker)` under the live progress view; on failure, list what failed."""
+    from ..engine.progress import LiveProgress
+
+    with LiveProgress(tracker, f"{verb} {config.stack_name}"):
+        return run_operation(config, lambda: operation(on_event=tracker), on_failure=lambda: print_failures(tracker))
+
+
 def _interrupted(config: Any) -> NoReturn:
-    flags = f"--cloud {config.cloud}" + (f" --env {config.env}" if config.env != "dev" else "")
+    flags = stack_flags(config.cloud, config.env)
     print(
         error_line(
             f"interrupted: stack {config.stack_name} stopped after its in-flight steps",

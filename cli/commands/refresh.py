@@ -24,16 +24,15 @@ def refresh(
 ) -> None:
     """Read every resource back from the cloud and Kubernetes and update the state."""
     from .. import display
-    from ..engine.progress import LiveProgress, ProgressTracker
+    from ..engine.progress import ProgressTracker
     from ..project import load_config
-    from .engine_common import open_engine, print_failures, print_summary, run_operation
+    from .engine_common import open_engine, print_summary, run_with_progress
 
     config = load_config(cloud, env)
     engine = open_engine(config, backend, passphrase_file, create=False)
     tracker = ProgressTracker()
     display.progress(f"Refreshing stack {config.stack_name}...")
-    with LiveProgress(tracker, f"refresh {config.stack_name}"):
-        run_operation(config, lambda: engine.refresh(on_event=tracker), on_failure=lambda: print_failures(tracker))
+    run_with_progress(config, "refresh", tracker, engine.refresh)
     summary = tracker.summary()
     if json_output:
         display.print_json({"stack": config.stack_name, "summary": summary})

@@ -27,10 +27,10 @@ def up(
     """Create or update every resource of the stack (the policy pack checks each change)."""
     from .. import display
     from ..engine.diff import DiffCollector, print_diff
-    from ..engine.progress import LiveProgress, ProgressTracker
+    from ..engine.progress import ProgressTracker
     from ..errors import EXIT_FAILED, fail
     from ..project import load_config
-    from .engine_common import confirm, masked_outputs, open_engine, print_failures, print_summary, run_operation
+    from .engine_common import confirm, masked_outputs, open_engine, print_summary, run_operation, run_with_progress
 
     config = load_config(cloud, env)
     if not yes and not sys.stdin.isatty():
@@ -49,8 +49,7 @@ def up(
 
     tracker = ProgressTracker(total=len(plan_platform(config).resources))
     display.progress(f"Deploying stack {config.stack_name} (backend {engine.env['PULUMI_BACKEND_URL']})...")
-    with LiveProgress(tracker, f"up {config.stack_name}"):
-        result = run_operation(config, lambda: engine.up(on_event=tracker), on_failure=lambda: print_failures(tracker))
+    result = run_with_progress(config, "up", tracker, engine.up)
     summary = tracker.summary()
     if json_output:
         display.print_json({"stack": config.stack_name, "summary": summary, "outputs": masked_outputs(result.outputs)})

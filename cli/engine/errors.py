@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import debug_enabled
+from ..project import stack_flags
 
 _PENDING = re.compile(r"^\s*\*\s*(urn:pulumi:\S+),\s*interrupted while (\w+)", re.MULTILINE)
 _LOCK = re.compile(r"the stack is currently locked by .*", re.IGNORECASE)
@@ -46,7 +47,7 @@ def explain(exc: BaseException, stack: str, cloud: str, env: str) -> EngineFailu
 
     if debug_enabled() and isinstance(exc, auto_errors.CommandError):
         print(str(exc), file=sys.stderr)
-    flags = f"--cloud {cloud}" + (f" --env {env}" if env != "dev" else "")
+    flags = stack_flags(cloud, env)
     if isinstance(exc, auto_errors.StackNotFoundError):
         return EngineFailure(f"stack {stack} has not been deployed to this backend", f"platform up {flags}")
     if isinstance(exc, auto_errors.ConcurrentUpdateError):
