@@ -35,8 +35,7 @@ def destroy(
     if not yes and not sys.stdin.isatty():
         fail("refusing to destroy without confirmation on a non-interactive terminal", "pass --yes")
     engine = open_engine(config, backend, passphrase_file, create=False)
-    state = run_operation(config, lambda: engine.stack.export_stack().deployment or {})
-    resources = [r for r in state.get("resources", []) if r.get("type") != "pulumi:pulumi:Stack"]
+    resources = run_operation(config, engine.resources)
     protected = [r for r in resources if r.get("protect")]
     if protected:
         console = display.err()

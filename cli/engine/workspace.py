@@ -135,7 +135,7 @@ class Engine:
         from pulumi import automation as auto
 
         self.settings = settings
-        self.cli_path, self.cli_version = pulumi_cli()
+        pulumi_cli()  # no CLI, or one too old: EngineUnavailable before anything is written
         self.env = engine_env(settings, create)
         self.workspace = auto.LocalWorkspace(work_dir=str(settings.project_dir), env_vars=self.env)
         if create:
@@ -178,13 +178,10 @@ class Engine:
     def outputs(self) -> dict[str, Any]:
         return self.stack.outputs()
 
-    def protected_resources(self) -> list[dict[str, Any]]:
+    def resources(self) -> list[dict[str, Any]]:
+        """The resources in the stack's state, without the stack itself."""
         deployment = self.stack.export_stack().deployment or {}
-        return [r for r in deployment.get("resources", []) if r.get("protect")]
-
-    def pending_operations(self) -> list[dict[str, Any]]:
-        deployment = self.stack.export_stack().deployment or {}
-        return list(deployment.get("pending_operations") or [])
+        return [r for r in deployment.get("resources", []) if r.get("type") != "pulumi:pulumi:Stack"]
 
 
 def list_stacks(settings: EngineSettings) -> list[Any]:

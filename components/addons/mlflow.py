@@ -245,5 +245,4 @@ class Mlflow(pulumi.ComponentResource):
             opts=kube.child(self, provider, [*secrets, auth_db, tls, *identity]),
         )
         self.url = f"https://{host}"
-        self.tracking_uri_in_cluster = f"http://{SERVICE}.{names.NS_MLFLOW}.svc.cluster.local"
         self.register_outputs({"url": self.url, "release": self.release.status})
