@@ -5,15 +5,15 @@ from __future__ import annotations
 import statistics
 import subprocess
 import time
-from typing import Sequence
+from typing import Mapping, Sequence
 
 
-def time_command(command: Sequence[str], runs: int, cwd: str | None = None) -> list[float]:
-    subprocess.run(command, cwd=cwd, capture_output=True, check=True)  # warm the OS file cache
+def time_command(command: Sequence[str], runs: int, cwd: str | None = None, env: Mapping[str, str] | None = None) -> list[float]:
+    subprocess.run(command, cwd=cwd, capture_output=True, check=True, env=env)  # warm the OS file cache
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(command, cwd=cwd, capture_output=True, check=True)
+        subprocess.run(command, cwd=cwd, capture_output=True, check=True, env=env)
         samples.append(time.perf_counter() - started)
     return samples
 

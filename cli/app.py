@@ -83,9 +83,9 @@ def root(
 
 
 def _register() -> None:
-    from .commands import destroy, doctor, outputs, plan, preview, refresh, render, stacks, up
+    from .commands import charts, destroy, doctor, outputs, plan, preview, refresh, render, stacks, up
 
-    for module in (plan, render, up, preview, destroy, refresh, outputs, stacks, doctor):
+    for module in (plan, render, up, preview, destroy, refresh, outputs, stacks, doctor, charts):
         module.register(app)
 
 
@@ -93,8 +93,23 @@ _register()
 
 
 def main() -> None:
-    """Console entry point."""
-    app(prog_name="platform")
+    """Console entry point.
+
+    When the command has finished, its output is flushed and the exit code goes straight to the
+    OS: tearing down the Pulumi SDKs' module graph at interpreter shutdown costs about 0.8 s on
+    every command, and nothing is left to clean up by then (files are written and closed, engine
+    subprocesses have exited, temporary folders are removed by their context managers).
+    """
+    import os
+
+    try:
+        app(prog_name="platform")
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

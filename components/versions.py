@@ -28,6 +28,15 @@ class Chart:
     def short_name(self) -> str:
         return self.name.rsplit("/", 1)[-1]
 
+    @property
+    def archive(self) -> str:
+        """The file name `helm pull` gives this chart, and the chart cache keeps it under."""
+        return f"{self.short_name}-{self.version}.tgz"
+
+    @property
+    def is_oci(self) -> bool:
+        return self.name.startswith("oci://")
+
 
 @dataclass(frozen=True)
 class Image:
@@ -54,6 +63,10 @@ KUBERNETES_MINOR = "1.36"
 # the CLI's progress view works with both (pulumi/automation/_stack.py, _setup_event_log).
 # Ref: https://www.pulumi.com/docs/iac/download-install/
 PULUMI_CLI_MIN_VERSION = "3.120.0"
+# Helm's own Go SDK, through the helm-python-sdk wheel (pinned in pyproject.toml), renders the charts
+# offline; its version decides which built-in API versions templates see.
+# Ref: https://pypi.org/project/helm-python-sdk/ (0.2.2 embeds Helm v4.2.3)
+HELM_SDK_VERSION = "v4.2.3"
 
 # --- Helm charts ------------------------------------------------------------------------------
 
@@ -75,6 +88,11 @@ KUBE_PROMETHEUS_STACK = Chart(
 MLFLOW = Chart("mlflow", "1.11.5", "https://community-charts.github.io/helm-charts", licence="MIT")
 
 # --- Images we run ourselves ------------------------------------------------------------------
+
+# The MLflow chart's own image at its appVersion (chart 1.11.5 -> 3.15.1); the schema-upgrade Job
+# runs the same image. tests/test_chart_render.py keeps the two equal.
+# Ref: https://hub.docker.com/r/burakince/mlflow/tags (3.15.1)
+MLFLOW_IMAGE = Image("burakince/mlflow", "3.15.1")
 
 # Upstream MinIO no longer publishes images; SeaweedFS is Apache-2.0 and ships an S3 gateway.
 # Ref: https://hub.docker.com/r/chrislusf/seaweedfs/tags (4.47)
@@ -108,6 +126,7 @@ CHARTS: tuple[Chart, ...] = (
 )
 IMAGES: tuple[Image, ...] = (
     KIND_NODE_IMAGE,
+    MLFLOW_IMAGE,
     SEAWEEDFS,
     POSTGRES,
     ALIBI_DETECT_SERVER,

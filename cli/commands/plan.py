@@ -35,6 +35,7 @@ def plan(
 
     result = build_plan(config)
     elapsed = time.perf_counter() - started
+    report_missing_charts(result.view)
     document = result.to_json()
     if out is not None:
         import json
@@ -47,9 +48,11 @@ def plan(
     else:
         _print_tree(result)
     summary = result.summary()
+    view = result.view
     display.progress(
         f"{summary['resources']} resources ({summary['helmReleases']} Helm releases, "
-        f"{summary['kubernetesObjects']} Kubernetes objects) planned in {elapsed:.2f}s; "
+        f"{summary['kubernetesObjects']} Kubernetes objects; {view.rendered_count()} objects rendered from "
+        f"{len(view.releases)} charts) planned in {elapsed:.2f}s; "
         f"{len(result.rules)} policy rules ({result.config.enforcement}), {len(result.violations)} violations"
     )
     mandatory = result.mandatory_violations()
@@ -58,6 +61,20 @@ def plan(
 
         rules = ", ".join(sorted({v.rule for v in mandatory}))
         fail(f"{len(mandatory)} mandatory policy violations: {rules}", "see the policies section of the plan", EXIT_FAILED)
+
+
+def report_missing_charts(view) -> None:  # view: offline.cluster_objects.ClusterView
+    """One line when some releases could not be rendered: which, and how to get their charts."""
+    if not view.missing:
+        return
+    from .. import display
+    from ..offline.charts import PULL_HINT
+
+    listed = ", ".join(f"{m.reference.rsplit('/', 1)[-1]} {m.version}" for m in view.missing)
+    display.err().print(
+        f"[yellow]warning:[/yellow] not rendered (chart not in {view.charts_dir}): {listed}; their footprint is "
+        f"estimated from values and their pods are not checked (run `{PULL_HINT}`)"
+    )
 
 
 def _print_tree(result) -> None:  # result: offline.plan.Plan
@@ -72,11 +89,14 @@ def _print_tree(result) -> None:  # result: offline.plan.Plan
         children.setdefault(record.parent, []).append(record)
     urns = {r.urn for r in run.resources}
     roots = [r for r in run.resources if r.parent not in urns]
+    rendered = {r.urn: len(r.objects) for r in result.view.releases}
 
     def label(record) -> str:
         detail = ""
         if record.type == "kubernetes:helm.sh/v3:Release":
             detail = f"  [cyan]{record.input('chart')}@{record.input('version')}[/cyan] -> {record.input('namespace')}"
+            count = rendered.get(record.urn)
+            detail += f"  [dim]({count} objects)[/dim]" if count is not None else "  [yellow](not rendered)[/yellow]"
         elif record.type.startswith("kubernetes:"):
             meta = record.input("metadata", default={}) or {}
             where = f"{meta.get('namespace')}/" if meta.get("namespace") else ""
@@ -101,7 +121,9 @@ def _print_tree(result) -> None:  # result: offline.plan.Plan
     table.add_column("memory", justify="right")
     for name, cpu, memory in totals.workloads:
         table.add_row(name, f"{cpu}m", f"{round(memory)}Mi")
-    table.add_row("[bold]total[/bold]", f"[bold]{totals.cpu_millicores / 1000:.2f} CPU[/bold]", f"[bold]{totals.memory_mebibytes / 1024:.2f} GiB[/bold]")
+    incomplete = "" if totals.complete else " (estimated: charts not rendered)"
+    table.add_row(f"[bold]total[/bold]{incomplete}", f"[bold]{totals.cpu_millicores / 1000:.2f} CPU[/bold]",
+                  f"[bold]{totals.memory_mebibytes / 1024:.2f} GiB[/bold]")
     console.print(table)
     if result.violations:
         from rich.markup import escape

@@ -17,12 +17,13 @@ def register(app: typer.Typer) -> None:
 def render(
     cloud: Optional[str] = CloudOption,
     env: str = EnvOption,
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Directory to write manifests/ and helm/ into."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Directory to write manifests/, helm/ and rendered/ into."),
 ) -> None:
-    """Write DIR/manifests/<namespace>/<kind>-<name>.yaml and DIR/helm/<release>/{chart,values}.yaml."""
+    """Write every object the stack applies: DIR/manifests/ (ours), DIR/helm/ (values), DIR/rendered/ (each chart, rendered)."""
     from .. import display
     from ..errors import fail
     from ..project import load_config
+    from .plan import report_missing_charts
 
     config = load_config(cloud, env)
     if out is None:
@@ -34,6 +35,12 @@ def render(
     from ..offline.plan import build_plan
 
     result = build_plan(config)
-    written = renderer.write(result.run, out)
-    manifests = sum(1 for p in written if "manifests" in p.parts)
-    print(f"{out}: {manifests} manifests, {len(written) - manifests} Helm files ({(len(written) - manifests) // 2} releases)")
+    report_missing_charts(result.view)
+    written = renderer.write(result.run, out, result.view)
+    count = {folder: sum(1 for p in written if p.relative_to(out).parts[0] == folder) for folder in renderer.OWNED}
+    print(
+        f"{out}: {count['manifests']} manifests, {count['helm'] // 2} Helm releases, "
+        f"{count['rendered']} rendered objects ({len(result.view.releases)} releases rendered"
+        + (f", {len(result.view.missing)} not rendered" if result.view.missing else "")
+        + ")"
+    )

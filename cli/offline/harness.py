@@ -181,6 +181,26 @@ class ProgramRun:
     def helm_releases(self) -> list[ResourceRecord]:
         return self.of_type("kubernetes:helm.sh/v3:Release")
 
+    def waits_for(self, record: ResourceRecord) -> set[str]:
+        """URNs of everything `record` waits for before it is created, transitively: its explicit
+        and input dependencies, and its provider (which waits for its own inputs, e.g. a kubeconfig)."""
+        by_urn = self.by_urn()
+        seen: set[str] = set()
+        todo = list(_direct(record))
+        while todo:
+            urn = todo.pop()
+            if urn in seen:
+                continue
+            seen.add(urn)
+            found = by_urn.get(urn)
+            if found is not None:
+                todo.extend(_direct(found))
+        return seen
+
+
+def _direct(record: ResourceRecord) -> list[str]:
+    return [*record.dependencies, *([record.provider_urn] if record.provider else [])]
+
 
 def run_program(
     program: Callable[[], Any],

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Optional
 
-from mlops_platform.components.addons import cert_manager, kserve, mlflow, models, monitoring, traefik
-from mlops_platform.components.config import PlatformConfig, cpu_millicores, memory_mebibytes
-from mlops_platform.components.requests import WorkloadRequest, pod_spec_requests, requests_of
+from mlops_platform.components.addons import cert_manager, kserve, mlflow, monitoring, traefik
+from mlops_platform.components.config import PlatformConfig
+from mlops_platform.components.requests import WorkloadRequest, limit_range_defaults, pod_spec_requests
 
 from . import costs
+from .cluster_objects import ClusterObject, ClusterView, assemble
 from .harness import ProgramRun, plan_platform
 
-# Where each chart's workloads declare their resources (see each addon's chart_requests).
+# Where each chart's workloads declare their resources in the values (see each addon's
+# chart_requests): the estimate used only for a release whose chart is not in the cache.
 CHART_REQUESTS: dict[str, Callable[[dict[str, Any]], list[WorkloadRequest]]] = {
     "cert-manager": cert_manager.chart_requests,
     "traefik": traefik.chart_requests,
@@ -28,7 +31,8 @@ _WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
 class Totals:
     cpu_millicores: int
     memory_mebibytes: float
-    workloads: tuple[tuple[str, int, float], ...]  # (name, millicores, MiB) in total per workload
+    workloads: tuple[tuple[str, int, float], ...]  # (name, millicores, MiB) in total per workload, by name
+    complete: bool = True  # False when a chart was not rendered (its values were counted instead)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -36,50 +40,62 @@ class Totals:
             "cpuCores": round(self.cpu_millicores / 1000, 3),
             "memory": f"{round(self.memory_mebibytes)}Mi",
             "memoryGiB": round(self.memory_mebibytes / 1024, 3),
+            "complete": self.complete,
             "workloads": [
                 {"name": n, "cpu": f"{c}m", "memory": f"{round(m)}Mi"} for n, c, m in self.workloads
             ],
         }
 
 
-def workload_requests(run: ProgramRun) -> list[WorkloadRequest]:
+def _steady_workloads(view: ClusterView) -> list[ClusterObject]:
+    """What keeps running: workloads the program and the releases apply (hooks run and finish), and
+    the pods controllers create."""
+    releases = [o for r in view.releases for o in r.objects if not o.hooks]
+    return [o for o in (*view.program, *releases, *view.runtime) if o.kind in _WORKLOAD_KINDS]
+
+
+def workload_requests(run: ProgramRun, view: ClusterView) -> list[WorkloadRequest]:
     out: list[WorkloadRequest] = []
-    for record in run.kubernetes_objects():
-        kind = record.inputs.get("kind")
-        name = (record.inputs.get("metadata") or {}).get("name", record.name)
-        if kind in _WORKLOAD_KINDS:
-            spec = record.inputs.get("spec") or {}
-            pod = (spec.get("template") or {}).get("spec") or {}
-            out.append(pod_spec_requests(name, pod, int(spec.get("replicas", 1)), per_node=kind == "DaemonSet"))
-        elif kind == "InferenceService":
-            predictor = (record.inputs.get("spec") or {}).get("predictor") or {}
-            cpu, memory = requests_of((predictor.get("model") or {}).get("resources"))
-            if predictor.get("logger"):
-                cpu += cpu_millicores(models.LOGGER_REQUESTS["cpu"])
-                memory += memory_mebibytes(models.LOGGER_REQUESTS["memory"])
-            out.append(WorkloadRequest(f"{name}-predictor", int(predictor.get("minReplicas", 1)), cpu, memory))
+    defaults = limit_range_defaults(o.manifest for o in view.installed())
+    for obj in _steady_workloads(view):
+        spec = obj.manifest.get("spec") or {}
+        pod = (spec.get("template") or {}).get("spec") or {}
+        replicas = int(spec["replicas"]) if spec.get("replicas") is not None else 1
+        name = f"{obj.namespace}/{obj.name}" if obj.namespace else obj.name
+        out.append(pod_spec_requests(name, pod, replicas, obj.kind == "DaemonSet", defaults.get(obj.namespace, {})))
+    # An InferenceService whose predictor was not modelled (KServe's chart not rendered) still
+    # counts with what it declares itself: its model container.
+    modelled = {o.owner for o in view.runtime}
+    for obj in view.program:
+        if obj.kind == "InferenceService" and obj.urn not in modelled:
+            predictor = (obj.manifest.get("spec") or {}).get("predictor") or {}
+            model = predictor.get("model") or {}
+            out.append(pod_spec_requests(f"{obj.namespace}/{obj.name}-predictor", {"containers": [model]},
+                                         int(predictor.get("minReplicas") or 1)))
+    unrendered = {m.release for m in view.missing}
     for record in run.helm_releases():
-        counter = CHART_REQUESTS.get(str(record.inputs.get("chart")))
-        if counter is not None:
+        counter = CHART_REQUESTS.get(str(record.input("chart")))
+        if counter is not None and str(record.input("name")) in unrendered:
             out.extend(counter(record.inputs.get("values") or {}))
-    return out
+    return sorted(out, key=lambda w: w.name)
 
 
-def totals(run: ProgramRun, nodes: int) -> Totals:
+def totals(run: ProgramRun, view: ClusterView, nodes: int) -> Totals:
     rows = []
     cpu_sum, mem_sum = 0, 0.0
-    for request in workload_requests(run):
+    for request in workload_requests(run, view):
         cpu, memory = request.total(nodes)
         rows.append((request.name, cpu, memory))
         cpu_sum += cpu
         mem_sum += memory
-    return Totals(cpu_sum, mem_sum, tuple(rows))
+    return Totals(cpu_sum, mem_sum, tuple(rows), complete=not view.partial)
 
 
 @dataclass
 class Plan:
     config: PlatformConfig
     run: ProgramRun
+    view: ClusterView
     totals: Totals
     costs: list = field(default_factory=list)  # costs.CostLine, empty for local stacks
     rules: list = field(default_factory=list)  # names of the policy rules evaluated
@@ -97,6 +113,7 @@ class Plan:
             "helmReleases": len(self.run.helm_releases()),
             "kubernetesObjects": len(self.run.kubernetes_objects()),
             "byType": dict(sorted(kinds.items())),
+            "cluster": self.view.to_json(),
             "requests": self.totals.to_json(),
             **({"cost": costs.summary(self.costs)} if self.costs else {}),
         }
@@ -115,9 +132,13 @@ class Plan:
         }
 
 
-def build_plan(config: PlatformConfig) -> Plan:
+def build_plan(config: PlatformConfig, charts_folder: Optional[Path] = None) -> Plan:
+    """The program under mocks, every release rendered from the chart cache, the footprint and
+    costs of what the cluster receives, and the policy pack's verdict on all of it."""
     from mlops_platform.policies.offline import evaluate
 
     run = plan_platform(config)
-    rules, violations = evaluate(run, config)
-    return Plan(config, run, totals(run, config.cluster.node_count), costs.estimate(run, config), rules, violations)
+    view = assemble(run, config.cluster.kubernetes_version, charts_folder)
+    rules, violations = evaluate(run, config, view)
+    return Plan(config, run, view, totals(run, view, config.cluster.node_count), costs.estimate(run, config), rules,
+                violations)

@@ -1,21 +1,32 @@
-"""Turn a mock run into what would be applied: Kubernetes manifests and Helm releases.
+"""Turn a mock run and its cluster view into files: what would be applied, object by object.
 
     DIR/manifests/<namespace or _cluster>/<kind>-<name>.yaml   every Kubernetes object we author
     DIR/helm/<release>/chart.yaml                               repo, chart, version, namespace
     DIR/helm/<release>/values.yaml                              the values we pass
+    DIR/rendered/<release>/<kind>-<name>.yaml                   what each release applies (Helm-rendered)
 
-Secrets are masked ("[secret]") everywhere; nothing secret is ever written.
+Each file starts with a comment saying where it comes from. Secrets are masked ("[secret]")
+everywhere and mock identifiers stand where the cloud would put real ones: nothing secret is ever
+written. `platform render` owns these three folders and replaces them whole on every run.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 from .harness import ProgramRun, ResourceRecord
 
+OWNED = ("manifests", "helm", "rendered")
 _FIRST = ("apiVersion", "kind", "metadata")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+PLACEHOLDERS = (
+    "# Rendered offline by `platform render` (Pulumi SDK mocks, Helm SDK): [secret] marks a generated\n"
+    "# secret, and mock identifiers (account 123456789012, *.cmockabc123.* hosts, mock client ids) stand\n"
+    "# where the cloud assigns real ones at deploy time.\n"
+)
 
 
 def manifest(record: ResourceRecord) -> dict[str, Any]:
@@ -26,11 +37,15 @@ def manifest(record: ResourceRecord) -> dict[str, Any]:
     return out
 
 
+def _file_name(kind: str, name: str) -> str:
+    return _UNSAFE.sub("_", f"{kind.lower()}-{name}") + ".yaml"
+
+
 def manifest_path(record: ResourceRecord) -> Path:
     meta = record.inputs.get("metadata") or {}
     namespace = meta.get("namespace") or "_cluster"
-    kind = str(record.inputs.get("kind") or record.type.rsplit(":", 1)[-1]).lower()
-    return Path("manifests") / str(namespace) / f"{kind}-{meta.get('name', record.name)}.yaml"
+    kind = str(record.inputs.get("kind") or record.type.rsplit(":", 1)[-1])
+    return Path("manifests") / str(namespace) / _file_name(kind, str(meta.get("name", record.name)))
 
 
 def releases(run: ProgramRun) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -47,21 +62,46 @@ def releases(run: ProgramRun) -> Iterator[tuple[str, dict[str, Any], dict[str, A
         yield str(inputs.get("name") or record.name), chart, dict(inputs.get("values") or {})
 
 
-def write(run: ProgramRun, out_dir: Path) -> list[Path]:
-    """Write manifests and Helm releases under `out_dir`; return the files written."""
+def _source_note(release: str, source: str, hooks: tuple[str, ...]) -> str:
+    note = f"# Release {release}, from {source}\n"
+    if any(h in ("test", "test-success") for h in hooks):
+        note += "# Helm hook: test (created only by `helm test`, never by an install)\n"
+    elif hooks:
+        note += f"# Helm hook: {', '.join(hooks)} (run by Helm around the install, not kept as a release object)\n"
+    return note
+
+
+def write(run: ProgramRun, out_dir: Path, view: Optional[Any] = None) -> list[Path]:
+    """Write manifests, Helm releases and (with a cluster view) what each release renders under
+    `out_dir`; return the files written. The owned folders are replaced, nothing else is touched."""
+    import shutil
+
     import yaml
 
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    for folder in OWNED:
+        shutil.rmtree(out_dir / folder, ignore_errors=True)
     written: list[Path] = []
 
-    def dump(path: Path, data: Any) -> None:
+    def dump(path: Path, data: Any, note: str = "") -> None:
         target = out_dir / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=False), encoding="utf-8")
+        text = yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+        target.write_text(PLACEHOLDERS + note + text, encoding="utf-8")
         written.append(target)
 
     for record in run.kubernetes_objects():
-        dump(manifest_path(record), manifest(record))
+        dump(manifest_path(record), manifest(record), f"# Authored by the program: {record.type} {record.name}\n")
     for release, chart, values in releases(run):
         dump(Path("helm") / release / "chart.yaml", chart)
         dump(Path("helm") / release / "values.yaml", values)
+    if view is not None:
+        for rendered in view.releases:
+            used: set[Path] = set()
+            for obj in rendered.objects:
+                path = Path("rendered") / rendered.release / _file_name(obj.kind, obj.name)
+                if path in used:  # the same kind and name in two namespaces
+                    path = path.with_name(_file_name(obj.kind, f"{obj.namespace}-{obj.name}"))
+                used.add(path)
+                dump(path, dict(obj.manifest), _source_note(rendered.release, obj.source, obj.hooks))
     return written

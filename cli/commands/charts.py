@@ -1,0 +1,111 @@
+"""`platform charts pull | list`: the local cache of the pinned Helm charts that plan and render read."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .common import EnvOption, JsonOption
+
+charts_app = typer.Typer(
+    name="charts",
+    help="The pinned Helm charts in the local cache, which plan and render use to render every release.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+CloudFilter = typer.Option(
+    None, "--cloud", "-c", help="Only the charts this stack installs (local, aws, azure or gcp).", show_default=False
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(charts_app)
+
+
+def _selected(cloud: Optional[str], env: str) -> list:
+    from mlops_platform.components import versions
+
+    if cloud is None:
+        return list(versions.CHARTS)
+    from ..offline import charts
+    from ..offline.harness import plan_platform
+    from ..project import load_config
+
+    run = plan_platform(load_config(cloud, env))
+    used = {str(r.input("chart")) for r in run.helm_releases()}
+    return [c for c in versions.CHARTS if c.chart_ref in used and charts.by_reference(c.chart_ref) is not None]
+
+
+@charts_app.command("pull")
+def pull(
+    cloud: Optional[str] = CloudFilter,
+    env: str = EnvOption,
+    mirror: Optional[str] = typer.Option(
+        None, "--mirror", help="Pull every chart from this repository instead: an http(s) chart repository holding them "
+        "all by name, or an oci:// registry path (an internal mirror).", show_default=False
+    ),
+    force: bool = typer.Option(False, "--force", help="Download again even when the archive is already cached."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Download exactly the pinned chart versions into the local chart cache."""
+    from .. import display
+    from ..errors import EXIT_FAILED, fail
+    from ..offline import charts
+
+    if mirror is not None and not mirror.startswith(("https://", "http://", "oci://")):
+        fail(f"--mirror {mirror!r} is not a chart repository URL", "give an https://, http:// or oci:// URL")
+    selected = _selected(cloud, env)
+    folder = charts.charts_dir()
+    try:
+        pulled = charts.pull(
+            selected, folder, mirror=mirror, force=force,
+            on_chart=lambda chart, source: display.progress(f"Pulling {chart.short_name} {chart.version} from {source}..."),
+        )
+    except charts.PullError as err:
+        fail(str(err), f"check the repository, or pull from a mirror with --mirror; cache: {folder}", EXIT_FAILED)
+    except OSError as err:
+        fail(f"cannot write the chart cache {folder}: {err.strerror}", f"set {charts.CHARTS_DIR_ENV} to a writable folder",
+             EXIT_FAILED)
+    rows = [{"chart": p.chart.short_name, "version": p.chart.version, "source": p.source, "path": str(p.path),
+             "status": "cached" if p.already_present else "pulled"} for p in pulled]
+    if json_output:
+        display.print_json({"chartsDir": str(folder), "charts": rows})
+        return
+    _table(rows, ("chart", "version", "status", "path"))
+    display.progress(f"{sum(r['status'] == 'pulled' for r in rows)} pulled, {sum(r['status'] == 'cached' for r in rows)} "
+                     f"already cached in {folder}")
+
+
+@charts_app.command("list")
+def list_charts(json_output: bool = JsonOption) -> None:
+    """Every pinned chart, where it comes from, and whether the local cache holds it."""
+    from mlops_platform.components import versions
+
+    from .. import display
+    from ..offline import charts
+
+    folder = charts.charts_dir()
+    rows = [{"chart": c.short_name, "version": c.version, "source": charts.source_of(c),
+             "cached": charts.archive_path(c, folder).is_file(), "path": str(charts.archive_path(c, folder))}
+            for c in versions.CHARTS]
+    if json_output:
+        display.print_json({"chartsDir": str(folder), "charts": rows})
+        return
+    _table([{**r, "cached": "yes" if r["cached"] else "no"} for r in rows], ("chart", "version", "cached", "source"))
+    missing = sum(1 for r in rows if not r["cached"])
+    if missing:
+        display.progress(f"{missing} charts are not in {folder}: run `{charts.PULL_HINT}`")
+
+
+def _table(rows: list[dict], columns: tuple[str, ...]) -> None:
+    from rich.table import Table
+
+    from .. import display
+
+    table = Table(show_edge=False)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[str(row[c]) for c in columns])
+    display.out().print(table)

@@ -1,0 +1,119 @@
+"""The local chart cache: where the pinned chart archives live, which are missing, and pulling them.
+
+Offline rendering (`platform plan`, `platform render`, the tests) reads the exact pinned archives
+from one folder: `$PLATFORM_CHARTS_DIR`, else `$XDG_CACHE_HOME/mlops-platform/charts` (default
+`~/.cache/mlops-platform/charts`), as `<name>-<version>.tgz` — the name `helm pull` gives them.
+`platform charts pull` fills it with Helm's own pull (the https repositories and KServe's OCI
+charts), through the helm-python-sdk bindings of Helm's Go SDK: no helm binary is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence
+
+from mlops_platform.components import versions
+from mlops_platform.components.versions import Chart
+
+CHARTS_DIR_ENV = "PLATFORM_CHARTS_DIR"
+PULL_HINT = "platform charts pull"
+
+
+def charts_dir() -> Path:
+    override = os.environ.get(CHARTS_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mlops-platform" / "charts"
+
+
+def by_reference(reference: str) -> Optional[Chart]:
+    """The pinned chart a Helm release names (its `chart` input), if it is one of ours."""
+    return next((c for c in versions.CHARTS if c.chart_ref == reference), None)
+
+
+def archive_path(chart: Chart, folder: Optional[Path] = None) -> Path:
+    return (folder or charts_dir()) / chart.archive
+
+
+def missing(charts: Iterable[Chart], folder: Optional[Path] = None) -> list[Chart]:
+    return [c for c in charts if not archive_path(c, folder).is_file()]
+
+
+class PullError(Exception):
+    """A chart could not be downloaded; `str()` is one line."""
+
+
+@dataclass(frozen=True)
+class Pulled:
+    chart: Chart
+    path: Path
+    source: str  # the repository or OCI reference it came from
+    already_present: bool
+
+
+def source_of(chart: Chart, mirror: Optional[str] = None) -> str:
+    if mirror:
+        return f"{mirror.rstrip('/')}/{chart.short_name}" if mirror.startswith("oci://") else mirror
+    return chart.name if chart.is_oci else chart.repo
+
+
+def pull(
+    charts: Sequence[Chart],
+    folder: Optional[Path] = None,
+    mirror: Optional[str] = None,
+    force: bool = False,
+    on_chart: Callable[[Chart, str], None] = lambda chart, source: None,
+) -> list[Pulled]:
+    """Download exactly the pinned version of each chart into the cache.
+
+    `mirror` replaces every chart's source: an https chart repository holding all of them by
+    name (an internal mirror), or an `oci://` registry path under which each chart sits by name.
+    Each archive is written to a temporary folder first and checked (name and version from its
+    own Chart.yaml) before it is moved into place, so a failure leaves nothing half-written.
+    """
+    import helm_python as helm
+
+    target = folder or charts_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    done: list[Pulled] = []
+    for chart in charts:
+        final = archive_path(chart, target)
+        source = source_of(chart, mirror)
+        if final.is_file() and not force:
+            done.append(Pulled(chart, final, source, True))
+            continue
+        on_chart(chart, source)
+        with tempfile.TemporaryDirectory(prefix=".pull-", dir=target) as scratch:
+            try:
+                if source.startswith("oci://"):
+                    helm.pull(source, destination=scratch, version=chart.version)
+                else:
+                    helm.pull(chart.short_name, repo_url=source, destination=scratch, version=chart.version)
+            except helm.HelmError as err:
+                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                raise PullError(f"cannot pull {chart.short_name} {chart.version} from {source}: {first}") from None
+            downloaded = sorted(Path(scratch).glob("*.tgz"))
+            if len(downloaded) != 1:
+                raise PullError(f"pulling {chart.short_name} {chart.version} from {source} gave {len(downloaded)} archives")
+            check_archive(chart, downloaded[0])
+            shutil.move(str(downloaded[0]), final)
+        done.append(Pulled(chart, final, source, False))
+    return done
+
+
+def check_archive(chart: Chart, path: Path) -> None:
+    """The archive is the pinned chart: its Chart.yaml names the same chart and version."""
+    import helm_python as helm
+
+    try:
+        with helm.Chart.load(path) as loaded:
+            name, version = loaded.name, loaded.version
+    except helm.HelmError as err:
+        raise PullError(f"{path.name} is not a readable chart archive: {str(err).strip().splitlines()[0]}") from None
+    if (name, version) != (chart.short_name, chart.version):
+        raise PullError(f"{path.name} holds {name} {version}, not the pinned {chart.short_name} {chart.version}")
