@@ -39,8 +39,18 @@ class _Options:
         self.deleted_with = record.deleted_with or None
 
 
-def policy_resources(run: Any) -> dict[str, Any]:
-    """pulumi_policy.PolicyResource for every custom resource of the run, by URN."""
+class _ObjectOptions:
+    """Options of an object a Helm release or a controller creates: none of its own."""
+
+    def __init__(self, owner: str):
+        self.protect, self.ignore_changes, self.delete_before_replace = False, [], False
+        self.aliases, self.additional_secret_outputs = [], []
+        self.custom_timeouts, self.parent, self.deleted_with = None, owner, None
+
+
+def policy_resources(run: Any, view: Any = None) -> dict[str, Any]:
+    """pulumi_policy.PolicyResource for every custom resource of the run, by URN, and for every
+    object the cluster view adds: what each Helm release applies and what controllers create."""
     from pulumi_policy import PolicyResource
 
     out: dict[str, Any] = {}
@@ -63,15 +73,32 @@ def policy_resources(run: Any) -> dict[str, Any]:
         resource.property_dependencies = {
             key: [out[u] for u in urns if u in out] for key, urns in record.property_dependencies.items()
         }
+    if view is not None:
+        for obj in [*(o for r in view.releases for o in r.objects), *view.runtime]:
+            out[obj.urn] = PolicyResource(
+                resource_type=obj.type_token,
+                props=obj.manifest,
+                urn=obj.urn,
+                name=obj.urn.rsplit("::", 1)[-1],
+                opts=_ObjectOptions(obj.owner),
+                provider=None,
+                parent=None,
+                dependencies=[],
+                property_dependencies={},
+            )
     return out
 
 
-def evaluate(run: Any, config: Any) -> tuple[list[str], list[Violation]]:
-    """(rules evaluated, violations) for a mock run of a stack."""
+def evaluate(run: Any, config: Any, view: Any = None) -> tuple[list[str], list[Violation]]:
+    """(rules evaluated, violations) for a mock run of a stack, and for what its Helm releases
+    render and its controllers create when a cluster view is given. Pods modelled from custom
+    resources are seen by stack rules (Pod Security admission), not by the per-resource rules,
+    which already check the pod spec inside the custom resource."""
     from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
     settings = pack_config(config)
-    resources = policy_resources(run)
+    resources = policy_resources(run, view)
+    modelled = {o.urn for o in view.runtime} if view is not None else set()
     evaluated: list[str] = []
     violations: list[Violation] = []
     for rule in RULES:
@@ -86,7 +113,7 @@ def evaluate(run: Any, config: Any) -> tuple[list[str], list[Violation]]:
                 violations.append(Violation(rule.name, urn or "", level, message))
             continue
         for resource in resources.values():
-            if not rule.applies_to(resource.resource_type):
+            if resource.urn in modelled or not rule.applies_to(resource.resource_type):
                 continue
             args = ResourceValidationArgs(
                 resource_type=resource.resource_type,

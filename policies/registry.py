@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rules import aws, azure, cost, gcp, kubernetes, licence, reliability
+from .rules import aws, azure, cost, gcp, kubernetes, licence, pod_security, reliability
 from .rules.base import Rule
 
 RULES: tuple[Rule, ...] = (
     *kubernetes.RULES,
+    *pod_security.RULES,
     *aws.RULES,
     *azure.RULES,
     *gcp.RULES,
@@ -18,6 +19,8 @@ RULES: tuple[Rule, ...] = (
 )
 BY_NAME = {rule.name: rule for rule in RULES}
 LICENCE_RULE = "licence-source-available-components"
+# A pod its namespace refuses cannot run in any environment: never only advisory.
+ALWAYS_MANDATORY = ("k8s-pod-security-admission",)
 
 
 def pack_config(config: Any) -> dict[str, Any]:
@@ -39,6 +42,7 @@ def pack_config(config: Any) -> dict[str, Any]:
         },
         "reliability-prod-data-protected": {"enforcementLevel": level, "requireProtection": config.is_prod},
         LICENCE_RULE: "disabled" if config.policy.source_available_licence else level,
+        **{name: "mandatory" for name in ALWAYS_MANDATORY},
     }
     return settings
 

@@ -115,7 +115,10 @@ def pod_specs(resource_type: str, props: Mapping[str, Any], name: str) -> Iterat
                 models = [dict(spec[f], name=spec[f].get("name", f)) for f in KSERVE_MODEL_FIELDS if isinstance(spec.get(f), Mapping)]
                 yield make(f"{label} {component}", spec, models)
     elif kind in ("ServingRuntime", "ClusterServingRuntime"):
-        yield make(label, props.get("spec") or {})
+        # A disabled runtime is never chosen for a predictor: it makes no pods.
+        # Ref: KServe ServingRuntimeSpec.disabled ("Set to true to disable use of this runtime")
+        if dig(props, "spec", "disabled") is not True:
+            yield make(label, props.get("spec") or {})
     elif kind == "SeldonDeployment":
         for predictor in dig(props, "spec", "predictors", default=[]) or []:
             for index, component in enumerate(predictor.get("componentSpecs") or []):

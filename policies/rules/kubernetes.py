@@ -8,6 +8,8 @@ from typing import Any, Iterator, Mapping
 
 from mlops_platform.components import names
 
+from mlops_platform.components.requests import limit_range_defaults, quantity, with_limit_range
+
 from .base import WORKLOAD_TYPES, Rule, containers_of, dig, pod_specs, resource_name, stack_resources
 
 API_ACCESS_ANNOTATION = "mlops.dev/kubernetes-api-access"
@@ -84,16 +86,30 @@ def seccomp_runtime_default(args: Any, _config) -> Iterator[str]:
                 yield f"{where} has no RuntimeDefault seccomp profile"
 
 
-def requests_and_memory_limit(args: Any, _config) -> Iterator[str]:
-    for pod in _pods(args):
-        for where, container in containers_of(pod):
-            resources = container.get("resources") or {}
-            requests = resources.get("requests") or {}
-            missing = [r for r in ("cpu", "memory") if not requests.get(r)]
-            if missing:
-                yield f"{where} has no {' or '.join(missing)} request"
-            if not (resources.get("limits") or {}).get("memory"):
-                yield f"{where} has no memory limit"
+def _namespace_of(resource: Any) -> str:
+    return str(dig(resource.props, "metadata", "namespace", default=""))
+
+
+def requests_and_memory_limit(args: Any, _config) -> Iterator[Any]:
+    """Every container has CPU and memory requests and a memory limit once admitted: its own, or
+    those its namespace's LimitRange fills in (admission defaults a container that declares none),
+    and the memory limit it ends up with is not below its request (admission would refuse it)."""
+    defaults = limit_range_defaults(r.props for r in args.resources)
+    for resource in args.resources:
+        if resource.resource_type not in WORKLOAD_TYPES:
+            continue
+        namespace_defaults = defaults.get(_namespace_of(resource), {})
+        for pod in pod_specs(resource.resource_type, resource.props, resource.name):
+            for where, container in containers_of(pod):
+                resources = with_limit_range(container.get("resources") or {}, namespace_defaults)
+                requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+                missing = [r for r in ("cpu", "memory") if not requests.get(r)]
+                if missing:
+                    yield (f"{where} has no {' or '.join(missing)} request", resource.urn)
+                if not limits.get("memory"):
+                    yield (f"{where} has no memory limit", resource.urn)
+                elif requests.get("memory") and quantity(requests["memory"]) > quantity(limits["memory"]):
+                    yield (f"{where} requests {requests['memory']} of memory, above its limit {limits['memory']}", resource.urn)
 
 
 def pinned_image_tags(args: Any, _config) -> Iterator[str]:
@@ -110,23 +126,72 @@ def pinned_image_tags(args: Any, _config) -> Iterator[str]:
                 yield f"{where} uses image {image!r}: pin a version tag or a digest, never latest"
 
 
-def token_automount_off(args: Any, _config) -> Iterator[str]:
-    if args.resource_type == "kubernetes:core/v1:ServiceAccount":
-        if args.props.get("automountServiceAccountToken") is not False:
-            yield f"ServiceAccount {resource_name(args.props, args.name)} mounts its token by default"
-        return
-    for pod in _pods(args):
-        if pod.annotations.get(API_ACCESS_ANNOTATION) == "true":
+# Serving runtimes are templates: the predictor that uses one decides its pod's token and account.
+_RUNTIME_TEMPLATES = ("kubernetes:serving.kserve.io/v1alpha1:ServingRuntime", "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime")
+_BINDINGS = ("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
+
+
+def _bound_accounts(args: Any) -> set[tuple[str, str]]:
+    """(namespace, name) of every ServiceAccount some RoleBinding or ClusterRoleBinding grants API access."""
+    out = set()
+    for binding in stack_resources(args, *_BINDINGS):
+        for subject in binding.props.get("subjects") or []:
+            if subject.get("kind") == "ServiceAccount":
+                out.add((str(subject.get("namespace") or _namespace_of(binding)), str(subject.get("name"))))
+    return out
+
+
+def token_automount_off(args: Any, _config) -> Iterator[Any]:
+    """A service-account token is mounted only where the account is granted API access (an RBAC
+    binding) or the workload declares the need; an account nobody grants anything keeps it off."""
+    bound = _bound_accounts(args)
+    accounts = {
+        (_namespace_of(r), str(dig(r.props, "metadata", "name", default=r.name))): r
+        for r in stack_resources(args, "kubernetes:core/v1:ServiceAccount")
+    }
+    for key, account in accounts.items():
+        if account.props.get("automountServiceAccountToken") is not False and key not in bound:
+            yield (f"ServiceAccount {key[0]}/{key[1]} mounts its token by default but no RBAC binding grants it API access",
+                   account.urn)
+    for resource in args.resources:
+        if resource.resource_type not in WORKLOAD_TYPES or resource.resource_type in _RUNTIME_TEMPLATES:
             continue
-        if pod.spec.get("automountServiceAccountToken") is not False and pod.containers:
-            yield f"{pod.where} mounts a service-account token it does not declare a need for"
+        namespace = _namespace_of(resource)
+        for pod in pod_specs(resource.resource_type, resource.props, resource.name):
+            if pod.annotations.get(API_ACCESS_ANNOTATION) == "true" or not pod.containers:
+                continue
+            account = str(pod.spec.get("serviceAccountName") or "default")
+            mounted = pod.spec.get("automountServiceAccountToken")
+            if mounted is None:  # the pod inherits its account's setting (true for an unknown account)
+                known = accounts.get((namespace, account))
+                mounted = known is None or known.props.get("automountServiceAccountToken") is not False
+            if mounted and (namespace, account) not in bound:
+                yield (f"{pod.where} mounts a token of service account {account}, which no RBAC binding grants API access",
+                       resource.urn)
+
+
+# The only verbs beyond the standard ones (get, list, watch, create, update, patch, delete,
+# deletecollection), and the resources they apply to: a '*' verb there grants privilege escalation.
+# Ref: https://kubernetes.io/docs/reference/access-authn-authz/rbac/#privilege-escalation-prevention-and-bootstrapping
+# and https://kubernetes.io/docs/reference/access-authn-authz/authentication/#user-impersonation
+SPECIAL_VERB_RESOURCES = {
+    "roles", "clusterroles", "rolebindings", "clusterrolebindings",  # escalate, bind
+    "users", "groups", "serviceaccounts", "uids", "userextras",  # impersonate
+    "certificatesigningrequests", "certificatesigningrequests/approval", "signers",  # approve, sign
+    "podsecuritypolicies",  # use
+}
 
 
 def no_wildcard_rbac(args: Any, _config) -> Iterator[str]:
+    """No '*' API groups or resources anywhere; '*' verbs only where every verb is a standard one."""
     for index, rule in enumerate(args.props.get("rules") or []):
-        for field in ("apiGroups", "resources", "verbs"):
+        where = f"{args.resource_type.rsplit(':', 1)[-1]} {resource_name(args.props, args.name)} rule {index}"
+        for field in ("apiGroups", "resources"):
             if "*" in (rule.get(field) or []):
-                yield f"{args.resource_type.rsplit(':', 1)[-1]} {resource_name(args.props, args.name)} rule {index} grants '*' {field}"
+                yield f"{where} grants '*' {field}"
+        special = sorted(set(rule.get("resources") or []) & SPECIAL_VERB_RESOURCES)
+        if "*" in (rule.get("verbs") or []) and (special or rule.get("nonResourceURLs")):
+            yield f"{where} grants '*' verbs on {', '.join(special) or 'non-resource URLs'} (escalate, bind, impersonate, approve)"
 
 
 def load_balancer_only_for_ingress(args: Any, _config) -> Iterator[str]:
@@ -197,15 +262,20 @@ RULES = [
               "Set securityContext.capabilities.drop: [ALL]; add back only what is needed.", drop_all_capabilities),
     _pod_rule("k8s-seccomp-runtime-default", "Every container runs under the RuntimeDefault seccomp profile.",
               "Set securityContext.seccompProfile.type: RuntimeDefault on the pod or the container.", seccomp_runtime_default),
-    _pod_rule("k8s-requests-and-memory-limit", "Every container declares CPU and memory requests and a memory limit.",
-              "Add resources.requests.{cpu,memory} and resources.limits.memory.", requests_and_memory_limit),
+    Rule("k8s-requests-and-memory-limit", "kubernetes",
+         "Every container has CPU and memory requests and a memory limit (its own, or its namespace's LimitRange defaults), "
+         "the limit not below the request.",
+         "Add resources.requests.{cpu,memory} and resources.limits.memory (for a chart container the chart cannot "
+         "configure, the namespace's LimitRange supplies them).", requests_and_memory_limit),
     _pod_rule("k8s-pinned-image-tags", "Images are pinned to a version tag or digest, never latest or untagged.",
               "Use an explicit version tag (add it to components/versions.py) or an @sha256 digest.", pinned_image_tags),
     Rule("k8s-token-automount-off", "kubernetes",
-         "Service-account tokens are not mounted unless the workload needs the Kubernetes API.",
-         f"Set automountServiceAccountToken: false, or annotate the workload {API_ACCESS_ANNOTATION}: \"true\".",
-         token_automount_off, (*WORKLOAD_TYPES, "kubernetes:core/v1:ServiceAccount")),
-    Rule("k8s-no-wildcard-rbac", "kubernetes", "RBAC rules never grant '*' API groups, resources or verbs.",
+         "Service-account tokens are mounted only for accounts an RBAC binding grants API access.",
+         f"Set automountServiceAccountToken: false on the pod or its ServiceAccount, bind the account to the Role it "
+         f"needs, or annotate the workload {API_ACCESS_ANNOTATION}: \"true\".",
+         token_automount_off),
+    Rule("k8s-no-wildcard-rbac", "kubernetes",
+         "RBAC rules never grant '*' API groups or resources, nor '*' verbs on resources with escalating verbs.",
          "List the API groups, resources and verbs the subject needs.", no_wildcard_rbac,
          ("kubernetes:rbac.authorization.k8s.io/v1:Role", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")),
     Rule("k8s-load-balancer-only-for-ingress", "kubernetes",
