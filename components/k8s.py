@@ -8,6 +8,7 @@ Security labels.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
@@ -79,6 +80,29 @@ def child(
     return pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on), **extra)
 
 
+# What admission gives a container that declares no resources (some chart containers offer no
+# setting, e.g. the MLflow chart's ini-file-initializer): small requests and a memory limit, so no
+# pod runs unaccounted for or unbounded. Every container we write declares its own.
+# Ref: https://kubernetes.io/docs/concepts/policy/limit-range/
+CONTAINER_DEFAULTS = {"type": "Container", "defaultRequest": {"cpu": "10m", "memory": "32Mi"}, "default": {"memory": "128Mi"}}
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """A platform namespace and the LimitRange that must exist before any pod is created in it."""
+
+    namespace: k8s.core.v1.Namespace
+    limits: k8s.core.v1.LimitRange
+
+    @property
+    def name(self) -> pulumi.Output[str]:
+        return self.namespace.metadata.name
+
+    @property
+    def ready(self) -> list[pulumi.Resource]:
+        return [self.namespace, self.limits]
+
+
 def namespace(
     name: str,
     resource_name: str,
@@ -86,8 +110,8 @@ def namespace(
     provider: k8s.Provider,
     pod_security_level: str = "restricted",
     depends_on: Sequence[pulumi.Resource] = (),
-) -> k8s.core.v1.Namespace:
-    """A namespace that enforces a Pod Security Standard level.
+) -> Namespace:
+    """A namespace that enforces a Pod Security Standard level, with container defaults.
 
     Ref: https://kubernetes.io/docs/concepts/security/pod-security-admission/
     """
@@ -97,11 +121,18 @@ def namespace(
         "pod-security.kubernetes.io/warn": "restricted",
         "pod-security.kubernetes.io/audit": "restricted",
     }
-    return k8s.core.v1.Namespace(
+    created = k8s.core.v1.Namespace(
         resource_name,
         metadata={"name": name, "labels": {**labels(name, "namespace"), **level}},
         opts=child(parent, provider, depends_on),
     )
+    limits = k8s.core.v1.LimitRange(
+        f"{resource_name}-limits",
+        metadata={"name": "container-defaults", "namespace": name, "labels": labels(name, "limits")},
+        spec={"limits": [CONTAINER_DEFAULTS]},
+        opts=child(parent, provider, [created]),
+    )
+    return Namespace(created, limits)
 
 
 def service_account(

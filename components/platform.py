@@ -18,6 +18,7 @@ from typing import Optional
 import pulumi
 
 from . import names
+from .addons import cert_manager as cert_manager_module
 from .addons.cert_manager import CertManager, CertManagerArgs
 from .addons.detectors import Detectors, DetectorsArgs
 from .addons.kserve import KServe, KServeArgs
@@ -114,6 +115,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                     retention=config.monitoring.retention,
                     storage_gb=config.monitoring.storage_gb,
                     alertmanager=config.monitoring.alertmanager,
+                    scrape=(cert_manager_module.METRICS,),
                     depends_on=served,
                 ),
                 child,

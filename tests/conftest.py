@@ -8,14 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from mlops_platform.cli.offline.cluster_objects import ClusterView, assemble
 from mlops_platform.cli.offline.harness import ProgramRun, plan_platform
+from mlops_platform.components import versions
 from mlops_platform.components.config import PlatformConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
 SCHEMAS = Path(os.environ.get("PLATFORM_SCHEMAS_DIR", ROOT.parent / "shared" / "schemas"))
+# The pinned chart archives (test data beside the checkout; see ../shared/charts/SOURCES.md).
+CHARTS = Path(os.environ.get("PLATFORM_CHARTS_DIR", ROOT.parent / "shared" / "charts"))
 
 _runs: dict[str, ProgramRun] = {}
+_views: dict[str, ClusterView] = {}
 
 
 def stack_config(stack: str) -> PlatformConfig:
@@ -31,6 +36,31 @@ def planned(stack: str) -> ProgramRun:
     if stack not in _runs:
         _runs[stack] = plan_platform(stack_config(stack))
     return _runs[stack]
+
+
+def require_charts() -> Path:
+    """The chart folder, or a skip naming why; in CI (PLATFORM_REQUIRE_CHARTS=1) a failure."""
+    missing = [c.archive for c in versions.CHARTS if not (CHARTS / c.archive).is_file()]
+    if missing:
+        message = f"charts not found in {CHARTS}: {', '.join(missing)} (set PLATFORM_CHARTS_DIR)"
+        if os.environ.get("PLATFORM_REQUIRE_CHARTS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHARTS
+
+
+def viewed(stack: str) -> ClusterView:
+    """What the cluster of a shipped stack receives, every chart rendered (computed once)."""
+    charts = require_charts()
+    if stack not in _views:
+        config = stack_config(stack)
+        _views[stack] = assemble(planned(stack), config.cluster.kubernetes_version, charts)
+    return _views[stack]
+
+
+@pytest.fixture(scope="session")
+def local_view() -> ClusterView:
+    return viewed("local-dev")
 
 
 @pytest.fixture(scope="session")

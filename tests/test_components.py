@@ -146,7 +146,7 @@ def test_generated_credentials_stay_secret(local_run):
     assert mlflow.is_secret("values.flaskServerSecretKey")
     values = mlflow.input("values")
     # Passwords reach the chart as Secret references, never as values.
-    assert values["backendStore"]["postgres"]["password"] == ""
+    assert "password" not in values["backendStore"]["postgres"] and "password" not in values["auth"]["postgres"]
     assert values["backendStore"]["existingDatabaseSecret"]["name"] == "mlflow-database"
     assert values["auth"]["existingAdminSecret"]["name"] == "mlflow-admin"
     assert "adminPassword" not in values["auth"]
@@ -192,9 +192,11 @@ def test_cert_manager_installs_its_crds_and_a_ca(local_run):
     assert not [r for r in local_run.resources if r.input("metadata", "name") == names.ACME_ISSUER]
 
 
-def test_traefik_class_ports_tls_and_basic_auth(local_run, local_config):
+def test_traefik_class_ports_tls_and_basic_auth(local_run, local_config, local_view):
     values = release(local_run, names.RELEASE_TRAEFIK).input("values")
-    assert values["ingressClass"] == {"enabled": True, "isDefaultClass": True, "name": "traefik"}
+    classes = [o for o in local_view.installed() if o.kind == "IngressClass"]
+    assert [c.name for c in classes] == ["traefik"]
+    assert classes[0].manifest["metadata"]["annotations"]["ingressclass.kubernetes.io/is-default-class"] == "true"
     # kind maps host 80/443 to these NodePorts on the ingress-ready node.
     assert values["service"]["spec"]["type"] == "NodePort"
     assert (values["ports"]["web"]["nodePort"], values["ports"]["websecure"]["nodePort"]) == (30080, 30443)
@@ -203,9 +205,12 @@ def test_traefik_class_ports_tls_and_basic_auth(local_run, local_config):
     assert values["tlsStore"]["default"]["defaultCertificate"]["secretName"] == "traefik-default-cert"
     default_cert = resource(local_run, ":Certificate", "traefik-default-cert")
     assert default_cert.input("spec", "dnsNames") == [local_config.effective_domain, f"*.{local_config.effective_domain}"]
-    detectors_port = values["ports"][names.DETECTOR_ENTRYPOINT]
-    assert detectors_port["expose"] == {"default": False, "internal": True}
-    assert values["service"]["additionalServices"] == {"internal": {"spec": {"type": "ClusterIP"}}}
+    # The detectors' entrypoint is on the internal ClusterIP Service only, never on the public one.
+    services = {o.name: o.manifest["spec"] for o in local_view.installed() if o.kind == "Service" and o.namespace == "traefik"}
+    assert {p["port"] for p in services["traefik-internal"]["ports"]} == {names.DETECTOR_ENTRYPOINT_PORT}
+    assert services["traefik-internal"]["type"] == "ClusterIP"
+    assert names.DETECTOR_ENTRYPOINT_PORT not in {p["port"] for p in services["traefik"]["ports"]}
+    assert {p.get("nodePort") for p in services["traefik"]["ports"]} == {30080, 30443}
     middleware = resource(local_run, ":Middleware", "ui-basic-auth", names.NS_TRAEFIK)
     assert resource(local_run, ":Middleware", "ui-basic-auth", names.NS_MONITORING)
     auth_secret = [r for r in local_run.of_type("kubernetes:core/v1:Secret") if r.input("type") == "kubernetes.io/basic-auth"]

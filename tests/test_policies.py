@@ -18,7 +18,7 @@ from pulumi_policy import (
 )
 from typer.testing import CliRunner
 
-from conftest import ROOT, planned, shipped_stacks, stack_config
+from conftest import ROOT, planned, shipped_stacks, stack_config, viewed
 from mlops_platform.components.config import PlatformConfig, read_stack_values
 from mlops_platform.policies import pack
 from mlops_platform.policies.offline import evaluate
@@ -41,6 +41,8 @@ def report(rule: str, subject: Any, config: dict | None = None) -> list[str]:
     found: list[str] = []
     policy = POLICIES[rule]
     settings = {**rule_config(BY_NAME[rule], {}), **(config or {})}
+    if BY_NAME[rule].is_stack_rule and not isinstance(subject, list):
+        subject = [subject]
     if isinstance(subject, list):
         args = StackValidationArgs(resources=subject, config=settings)
     else:
@@ -163,6 +165,40 @@ def _nodegroup(instance: str, max_size: int) -> PolicyResource:
     return resource("aws:eks/nodeGroup:NodeGroup", {"instanceTypes": [instance], "scalingConfig": {"desiredSize": 1, "maxSize": max_size}})
 
 
+def _account(name: str, automount: bool | None) -> PolicyResource:
+    props: dict = {"metadata": {"name": name, "namespace": "n"}}
+    if automount is not None:
+        props["automountServiceAccountToken"] = automount
+    return resource("kubernetes:core/v1:ServiceAccount", props, name=f"sa-{name}")
+
+
+def _binding(account: str) -> PolicyResource:
+    return resource("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", {
+        "metadata": {"name": "b"}, "roleRef": {"kind": "ClusterRole", "name": "r"},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": "n"}],
+    }, name="binding")
+
+
+def _pod_using(account: str) -> PolicyResource:
+    pod = {k: v for k, v in copy.deepcopy(POD).items() if k != "automountServiceAccountToken"}
+    return deployment({**pod, "serviceAccountName": account})
+
+
+def _limit_range() -> PolicyResource:
+    return resource("kubernetes:core/v1:LimitRange", {
+        "kind": "LimitRange", "metadata": {"name": "defaults", "namespace": "n"},
+        "spec": {"limits": [{"type": "Container", "defaultRequest": {"cpu": "10m", "memory": "32Mi"}, "default": {"memory": "128Mi"}}]},
+    }, name="limits")
+
+
+def _pod_with(resources: dict) -> PolicyResource:
+    return deployment(mutate(lambda p, c: c.update(resources=resources)))
+
+
+def _role(rules: list) -> PolicyResource:
+    return resource("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", {"metadata": {"name": "r"}, "rules": rules})
+
+
 # (rule, compliant subject, violating subject, config)
 CASES: list[tuple[str, Any, Any, dict]] = [
     ("k8s-no-wildcard-rbac",
@@ -173,6 +209,22 @@ CASES: list[tuple[str, Any, Any, dict]] = [
     ("k8s-namespace-pod-security-labels", _namespace("restricted"), _namespace(None), {}),
     ("k8s-token-automount-off", resource("kubernetes:core/v1:ServiceAccount", {"automountServiceAccountToken": False}),
      resource("kubernetes:core/v1:ServiceAccount", {}), {}),
+    # A token is fine for an account an RBAC binding grants API access, wherever the pod inherits it.
+    ("k8s-token-automount-off",
+     [_account("ctl", automount=None), _binding("ctl"), _pod_using("ctl")],
+     [_account("ctl", automount=None), _pod_using("ctl")], {}),
+    ("k8s-token-automount-off",
+     [_account("app", automount=False), _pod_using("app")],
+     [_account("app", automount=True), _pod_using("app")], {}),
+    # A container without resources is admitted with its namespace's LimitRange defaults ...
+    ("k8s-requests-and-memory-limit", [_limit_range(), _pod_with({})], [_pod_with({})], {}),
+    # ... but a default limit below its own request gets the pod refused.
+    ("k8s-requests-and-memory-limit",
+     [_limit_range(), _pod_with({"requests": {"cpu": "10m", "memory": "64Mi"}})],
+     [_limit_range(), _pod_with({"requests": {"cpu": "10m", "memory": "256Mi"}})], {}),
+    ("k8s-no-wildcard-rbac",
+     _role([{"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": ["*"]}]),
+     _role([{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["*"]}]), {}),
     ("aws-eks-endpoint-restricted", resource("aws:eks/cluster:Cluster", EKS_GOOD),
      resource("aws:eks/cluster:Cluster", _patched(EKS_GOOD, ("vpcConfig", "publicAccessCidrs"), ["0.0.0.0/0"])), {}),
     ("aws-eks-secrets-encryption", resource("aws:eks/cluster:Cluster", EKS_GOOD),
@@ -238,7 +290,7 @@ CASES: list[tuple[str, Any, Any, dict]] = [
 ]
 
 
-@pytest.mark.parametrize("rule, good, bad, config", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("rule, good, bad, config", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_rule_compliant_and_violating(rule, good, bad, config):
     assert report(rule, good, config) == []
     assert report(rule, bad, config), f"{rule} missed the violation"
@@ -262,7 +314,9 @@ def test_no_deleted_with_rule_sees_what_the_program_declares():
 
 
 def test_every_rule_is_tested_and_well_formed():
-    tested = set(POD_RULES) | {c[0] for c in CASES} | {"reliability-no-deleted-with-on-load-balancers-and-volumes"}
+    # k8s-pod-security-admission: tests/test_pod_security.py, one case per requirement.
+    tested = set(POD_RULES) | {c[0] for c in CASES} | {"reliability-no-deleted-with-on-load-balancers-and-volumes",
+                                                       "k8s-pod-security-admission"}
     names = [r.name for r in RULES]
     assert len(names) == len(set(names)) >= 25
     assert set(names) == tested, set(names) ^ tested
@@ -301,6 +355,17 @@ def test_shipped_stacks_have_no_violations(stack):
     rules, violations = evaluate(planned(stack), stack_config(stack))
     assert len(rules) == len(RULES)
     assert [v.to_json() for v in violations] == []
+
+
+@pytest.mark.parametrize("stack", shipped_stacks())
+def test_what_the_charts_render_has_no_violations_either(stack):
+    """The pack over the whole cluster: every release's objects and the pods operators create."""
+    view = viewed(stack)
+    rules, violations = evaluate(planned(stack), stack_config(stack), view)
+    assert len(rules) == len(RULES)
+    assert [v.to_json() for v in violations] == []
+    checked = {o.urn for r in view.releases for o in r.objects} | {o.urn for o in view.runtime}
+    assert len(checked) == view.rendered_count() + len(view.runtime) > 200
 
 
 # --- stacks weakened on purpose fail `platform plan` naming the rule ------------------------------

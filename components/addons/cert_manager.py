@@ -15,8 +15,17 @@ import pulumi_kubernetes as k8s
 from .. import k8s as kube
 from .. import names, network, versions
 from ..requests import WorkloadRequest, from_values
+from .scrape import ScrapeTarget
 
 WEBHOOK_PORT = 10250  # cert-manager-webhook's secure port (chart default)
+# The controller's metrics Service, which the chart creates by default (prometheus.enabled).
+METRICS = ScrapeTarget(
+    "cert-manager",
+    names.NS_CERT_MANAGER,
+    {"app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/instance": names.RELEASE_CERT_MANAGER,
+     "app.kubernetes.io/component": "controller"},
+    "http-metrics",
+)
 ACME_SERVERS = {
     # Ref: https://letsencrypt.org/docs/acme-protocol-updates/ and https://letsencrypt.org/docs/staging-environment/
     "production": "https://acme-v02.api.letsencrypt.org/directory",
@@ -42,7 +51,6 @@ def chart_values() -> dict[str, Any]:
         "webhook": {"resources": small},
         "cainjector": {"resources": kube.resources("10m", "64Mi", "256Mi")},
         "startupapicheck": {"resources": small},
-        "prometheus": {"enabled": True},
     }
 
 
@@ -64,7 +72,7 @@ class CertManager(pulumi.ComponentResource):
             ingress=[network.from_anywhere(WEBHOOK_PORT)],  # the API server calls the webhook
             # The API, ACME directories (443) and HTTP-01 self-checks (80).
             egress=[network.to_kubernetes_api(), network.to_anywhere(80)],
-            depends_on=[ns],
+            depends_on=ns.ready,
         )
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
@@ -72,11 +80,11 @@ class CertManager(pulumi.ComponentResource):
             chart=versions.CERT_MANAGER.chart_ref,
             version=versions.CERT_MANAGER.version,
             repository_opts={"repo": versions.CERT_MANAGER.repo},
-            namespace=ns.metadata.name,
+            namespace=ns.name,
             values=chart_values(),
             # Waits for the webhook: issuers created right after would otherwise be rejected.
             timeout=600,
-            opts=kube.child(self, provider, [ns]),
+            opts=kube.child(self, provider, ns.ready),
         )
         bootstrap = k8s.apiextensions.CustomResource(
             f"{name}-selfsigned",

@@ -35,6 +35,7 @@ from .. import k8s as kube
 from .. import names, network, versions
 from ..config import ModelConfig
 from ..data.outputs import ObjectStore, WorkloadAccess
+from .scrape import ScrapeTarget, service_monitor
 
 DETECTOR_PORT = 8080
 DETECTOR_UID = 8888  # the non-root user of Seldon's Python images
@@ -145,14 +146,14 @@ class Detectors(pulumi.ComponentResource):
             name, names.NS_DETECTORS, self, provider,
             ingress=[network.from_namespace(names.NS_TRAEFIK, DETECTOR_PORT)],  # the mirrored request logs
             egress=network.object_store_egress(args.object_store.endpoint),
-            depends_on=[ns],
+            depends_on=ns.ready,
         )
         script = fit_script()
         script_map = k8s.core.v1.ConfigMap(
             f"{name}-script",
             metadata={"name": SCRIPT_CONFIGMAP, "namespace": names.NS_DETECTORS, "labels": kube.labels("detectors", "fit")},
             data={SCRIPT_NAME: script},
-            opts=kube.child(self, provider, [ns]),
+            opts=kube.child(self, provider, ns.ready),
         )
         reader_sa, reader_secret = self._identity(name, names.DETECTOR, args.reader, ns)
         fitter_sa, fitter_secret = self._identity(name, names.DETECTOR_FITTER, args.fitter, ns)
@@ -187,7 +188,7 @@ class Detectors(pulumi.ComponentResource):
     # --- pieces ---------------------------------------------------------------------------
 
     def _identity(
-        self, name: str, workload: names.Workload, access: WorkloadAccess, ns: k8s.core.v1.Namespace
+        self, name: str, workload: names.Workload, access: WorkloadAccess, ns: kube.Namespace
     ) -> tuple[k8s.core.v1.ServiceAccount, Optional[k8s.core.v1.Secret]]:
         provider = self._args.provider
         secret = None
@@ -200,9 +201,9 @@ class Detectors(pulumi.ComponentResource):
                     "labels": kube.labels(workload.service_account),
                 },
                 string_data={"AWS_ACCESS_KEY_ID": access.static_keys[0], "AWS_SECRET_ACCESS_KEY": access.static_keys[1]},
-                opts=kube.child(self, provider, [ns]),
+                opts=kube.child(self, provider, ns.ready),
             )
-        deps: list[pulumi.Resource] = [ns] + ([access.identity] if access.identity is not None else [])
+        deps: list[pulumi.Resource] = ns.ready + ([access.identity] if access.identity is not None else [])
         sa = kube.service_account(
             f"{name}-{workload.role}-sa",
             workload.service_account,
@@ -364,6 +365,9 @@ class Detectors(pulumi.ComponentResource):
                                 "env": [{"name": "HOME", "value": "/tmp"}],
                                 "ports": [{"name": "http", "containerPort": DETECTOR_PORT}],
                                 "readinessProbe": {"httpGet": {"path": "/protocol", "port": "http"}, "periodSeconds": 10},
+                                # Loading the fitted detector (TensorFlow import) takes tens of seconds.
+                                "livenessProbe": {"httpGet": {"path": "/protocol", "port": "http"}, "initialDelaySeconds": 60,
+                                                  "periodSeconds": 20, "failureThreshold": 6},
                                 "resources": DETECTOR_RESOURCES,
                                 "securityContext": kube.container_security(run_as_user=DETECTOR_UID),
                                 "volumeMounts": [
@@ -393,21 +397,13 @@ class Detectors(pulumi.ComponentResource):
             },
             opts=kube.child(self, args.provider, [deployment]),
         )
-        k8s.apiextensions.CustomResource(
-            f"{name}-{app}-monitor",
-            api_version="monitoring.coreos.com/v1",
-            kind="ServiceMonitor",
-            metadata={"name": app, "namespace": names.NS_DETECTORS, "labels": kube.labels(app, "detector")},
-            spec={
-                "selector": {"matchLabels": {**kube.selector(app, "detector"), "mlops.dev/detector": kind}},
-                "endpoints": [{"port": "http", "path": "/v1/metrics", "interval": "30s"}],
-            },
-            opts=kube.child(self, args.provider, [service]),
-        )
+        target = ScrapeTarget(app, names.NS_DETECTORS, {**kube.selector(app, "detector"), "mlops.dev/detector": kind},
+                              "http", "/v1/metrics")
+        service_monitor(f"{name}-{app}-monitor", target, self, args.provider, [service])
         return deployment, service
 
     def _alerts(
-        self, name: str, model: ModelConfig, kinds: list[str], ns: k8s.core.v1.Namespace
+        self, name: str, model: ModelConfig, kinds: list[str], ns: kube.Namespace
     ) -> k8s.apiextensions.CustomResource:
         selector = f'namespace="{names.NS_DETECTORS}"'
         rules: list[dict[str, Any]] = []
@@ -460,7 +456,7 @@ class Detectors(pulumi.ComponentResource):
                 "labels": kube.labels(f"{model.name}-detectors", "alerts"),
             },
             spec={"groups": [{"name": f"{model.name}-detectors", "rules": rules}]},
-            opts=kube.child(self, self._args.provider, [ns]),
+            opts=kube.child(self, self._args.provider, ns.ready),
         )
 
     def _fan_out(

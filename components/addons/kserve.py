@@ -31,8 +31,8 @@ class KServeArgs:
 def resources_values(domain: str) -> dict[str, Any]:
     return {
         "kserve": {
-            # Webhook serving certificates come from cert-manager (installed before KServe).
-            "certManager": {"enabled": True},
+            # Predictor pods get no service-account token unless their spec asks for one.
+            "security": {"autoMountServiceAccountToken": False},
             "controller": {
                 # "Standard" is the v0.20 name of RawDeployment. Ref: kserve v0.20.0 release notes
                 "deploymentMode": "Standard",
@@ -40,7 +40,7 @@ def resources_values(domain: str) -> dict[str, Any]:
                     "domain": domain,
                     "urlScheme": "https",
                     "disableIstioVirtualHost": True,
-                    "ingressGateway": {"className": names.INGRESS_CLASS, "enableGatewayApi": False},
+                    "ingressGateway": {"className": names.INGRESS_CLASS},
                 },
                 "resources": kube.resources("50m", "128Mi", "300Mi"),
                 "rbacProxy": {"resources": kube.resources("10m", "32Mi", "128Mi")},
@@ -51,8 +51,24 @@ def resources_values(domain: str) -> dict[str, Any]:
     }
 
 
+# The serving runtimes for the model formats PlatformConfig accepts stay enabled; the others are
+# disabled (KServe never picks them; vllmserver's image is `latest`). The multinode Hugging Face
+# runtime cannot be disabled on its own: chart v0.20.0 reads its `disabled` from
+# `huggingfaceserver` (files/runtimes/clusterservingruntimes-patch.yaml), so it follows that one.
+RUNTIMES_USED = ("sklearnserver", "xgbserver", "lgbserver", "tensorflow", "torchserve", "tritonserver",
+                 "huggingfaceserver", "huggingfaceserver_multinode", "mlserver")
+RUNTIMES_UNUSED = ("autogluonserver", "paddleserver", "pmmlserver", "predictiveserver", "vllmserver")
+
+
 def runtime_values() -> dict[str, Any]:
-    return {"kserve": {"servingruntime": {"enabled": True}}}
+    runtimes: dict[str, Any] = {"enabled": True}
+    for runtime in RUNTIMES_USED:
+        # Each runtime's container securityContext merges with the chart's (non-root, no escalation,
+        # drop ALL); the seccomp profile keeps a runtime admissible on its own under restricted.
+        runtimes[runtime] = {"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}}
+    for runtime in RUNTIMES_UNUSED:
+        runtimes[runtime] = {"disabled": True}
+    return {"kserve": {"servingruntime": runtimes}}
 
 
 def chart_requests(values: dict[str, Any]) -> list[WorkloadRequest]:
@@ -71,23 +87,23 @@ class KServe(pulumi.ComponentResource):
             name, names.NS_KSERVE, self, provider,
             ingress=[network.from_anywhere(WEBHOOK_PORT)],
             egress=[network.to_kubernetes_api()],
-            depends_on=[ns],
+            depends_on=ns.ready,
         )
         self.crds = k8s.helm.v3.Release(
             f"{name}-crd",
             name=names.RELEASE_KSERVE_CRD,
             chart=versions.KSERVE_CRD.chart_ref,
             version=versions.KSERVE_CRD.version,
-            namespace=ns.metadata.name,
+            namespace=ns.name,
             timeout=600,
-            opts=kube.child(self, provider, [ns]),
+            opts=kube.child(self, provider, ns.ready),
         )
         self.controller = k8s.helm.v3.Release(
             f"{name}-resources",
             name=names.RELEASE_KSERVE,
             chart=versions.KSERVE_RESOURCES.chart_ref,
             version=versions.KSERVE_RESOURCES.version,
-            namespace=ns.metadata.name,
+            namespace=ns.name,
             values=resources_values(args.domain),
             timeout=600,
             opts=kube.child(self, provider, [self.crds]),
@@ -97,7 +113,7 @@ class KServe(pulumi.ComponentResource):
             name=names.RELEASE_KSERVE_RUNTIMES,
             chart=versions.KSERVE_RUNTIME_CONFIGS.chart_ref,
             version=versions.KSERVE_RUNTIME_CONFIGS.version,
-            namespace=ns.metadata.name,
+            namespace=ns.name,
             values=runtime_values(),
             timeout=600,
             opts=kube.child(self, provider, [self.controller]),

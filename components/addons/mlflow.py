@@ -1,9 +1,11 @@
 """Mlflow: tracking server and model registry on Postgres, artifacts proxied to the object store.
 
 The basic-auth app is on with a generated admin password; the database password and the admin
-password reach the chart only as references to Kubernetes Secrets (never as Helm values). A Job
-creates the auth database beside the tracking database (the same way on every cloud). Served at
-`mlflow.<domain>` through Traefik, scraped by Prometheus through the chart's ServiceMonitor.
+password reach the chart only as references to Kubernetes Secrets (never as Helm values). Two Jobs
+run before the release, the same way on every cloud: one creates the auth database beside the
+tracking database, one upgrades the tracking schema to the image's MLflow version (over TLS on the
+clouds). Served at `mlflow.<domain>` through Traefik, scraped by Prometheus through the chart's
+ServiceMonitor (rendered because the release is installed after the monitoring CRDs).
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ PG_ENV_SECRET = "mlflow-postgres-env"
 TLS_SECRET = "mlflow-tls"
 SERVICE = names.RELEASE_MLFLOW  # the chart's fullname for release "mlflow"
 PSQL_UID = 70
+MLFLOW_UID = 1001  # the chart's (and image's) non-root user
 MLFLOW_PORT = 5000  # the chart's container port
+# One Job per MLflow version: a new image upgrades the schema before the new server starts.
+UPGRADE_JOB = f"mlflow-db-upgrade-{versions.MLFLOW_IMAGE.tag.replace('.', '-')}"
 
 
 @dataclass(frozen=True)
@@ -54,11 +59,8 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
     if store.kind == "s3":
         s3: dict[str, Any] = {"enabled": True, "bucket": store.bucket, "path": names.BUCKET_PREFIX_MLFLOW}
         if args.access.static_keys is not None:
-            s3["existingSecret"] = {
-                "name": S3_SECRET,
-                "keyOfAccessKeyId": "AWS_ACCESS_KEY_ID",
-                "keyOfSecretAccessKey": "AWS_SECRET_ACCESS_KEY",
-            }
+            # S3_SECRET holds the chart's default keys, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+            s3["existingSecret"] = {"name": S3_SECRET}
         artifact_root["s3"] = s3
     elif store.kind == "gcs":
         artifact_root["gcs"] = {"enabled": True, "bucket": store.bucket, "path": names.BUCKET_PREFIX_MLFLOW}
@@ -69,46 +71,37 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
         artifact_root["defaultArtifactsDestination"] = pulumi.Output.all(store.bucket, store.account).apply(
             lambda parts: f"wasbs://{parts[0]}@{parts[1]}.blob.core.windows.net/{names.BUCKET_PREFIX_MLFLOW}"
         )
-    postgres = {
-        "enabled": True,
-        "host": db.host,
-        "port": db.port,
-        "database": db.name,
-        "user": db.user,
-        "password": "",
-        "driver": "",
-    }
+    # The login comes from DB_SECRET (existingDatabaseSecret / auth.postgres.existingSecret): the
+    # chart then reads neither a user nor a password value.
+    postgres = {"enabled": True, "host": db.host, "port": db.port, "database": db.name}
     # Only what MLflow's S3 client reads. The database's TLS mode comes from PG_ENV_SECRET.
     env = {e["name"]: e["value"] for e in store.env() if e["name"] in ("MLFLOW_S3_ENDPOINT_URL", "AWS_DEFAULT_REGION")}
     return {
         "replicaCount": args.replicas,
+        # The chart names the account after the release, names.MLFLOW.service_account, to which
+        # the cloud identity is bound.
         "serviceAccount": {
-            "create": True,
-            "name": names.MLFLOW.service_account,
             "automount": False,
             "annotations": dict(args.access.annotations),
         },
         "extraPodLabels": dict(args.access.pod_labels),
-        "backendStore": {
-            "databaseMigration": True,
-            "databaseConnectionCheck": True,
-            "postgres": postgres,
-            "existingDatabaseSecret": {"name": DB_SECRET, "usernameKey": "username", "passwordKey": "password"},
-        },
+        # The chart's databaseMigration and databaseConnectionCheck stay off (its defaults): this
+        # component's own Job (UPGRADE_JOB) upgrades the schema before the release, because the
+        # chart's migration init container reads its environment only from the chart's own
+        # ConfigMap and Secrets (it could not be given the database's TLS mode) and its dbchecker
+        # init container has no resources setting. DB_SECRET and ADMIN_SECRET hold the chart's
+        # default keys, username and password.
+        "backendStore": {"postgres": postgres, "existingDatabaseSecret": {"name": DB_SECRET}},
         "artifactRoot": artifact_root,
         "flaskServerSecretKey": flask_secret,
         "auth": {
             "enabled": True,
-            "adminUsername": "admin",
-            "existingAdminSecret": {"name": ADMIN_SECRET, "usernameKey": "username", "passwordKey": "password"},
-            "defaultPermission": "READ",
-            "postgres": {
-                **postgres,
-                "database": names.DATABASE_MLFLOW_AUTH,
-                "existingSecret": {"name": DB_SECRET, "usernameKey": "username", "passwordKey": "password"},
-            },
+            "existingAdminSecret": {"name": ADMIN_SECRET},
+            # New users may read every experiment and model (the chart's default, READ); the admin
+            # grants more. Ref: https://mlflow.org/docs/latest/auth/index.html
+            "postgres": {**postgres, "database": names.DATABASE_MLFLOW_AUTH, "existingSecret": {"name": DB_SECRET}},
         },
-        "extraEnvVars": env,
+        **({"extraEnvVars": env} if env else {}),
         "extraSecretNamesForEnvFrom": [PG_ENV_SECRET],
         # MLflow >= 3.5 checks the Host header (DNS-rebinding protection); an explicit list replaces
         # the default (localhost and private IPs), so those stay in for probes and Prometheus.
@@ -125,6 +118,11 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
             "192.168.*",
         ],
         "resources": kube.resources("100m", "384Mi", "1Gi"),
+        # The chart sets neither a seccomp profile nor runAsNonRoot on the pod: the restricted Pod
+        # Security level of the namespace would refuse its pods. Maps merge with the chart's
+        # defaults (fsGroup 1001; containers non-root uid 1001, read-only, drop ALL).
+        "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
         "ingress": {
             "enabled": True,
             "className": names.INGRESS_CLASS,
@@ -135,7 +133,7 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
             "hosts": [{"host": host, "paths": [{"path": "/", "pathType": "Prefix"}]}],
             "tls": [{"secretName": TLS_SECRET, "hosts": [host]}],
         },
-        "serviceMonitor": {"enabled": True, "namespace": names.NS_MLFLOW, "labels": {}, "interval": "30s"},
+        "serviceMonitor": {"enabled": True, "namespace": names.NS_MLFLOW},
     }
 
 
@@ -153,7 +151,7 @@ class Mlflow(pulumi.ComponentResource):
             name, names.NS_MLFLOW, self, provider,
             ingress=[network.from_namespace(names.NS_TRAEFIK, MLFLOW_PORT)],
             egress=network.object_store_egress(args.data.object_store.endpoint),
-            depends_on=[ns],
+            depends_on=ns.ready,
         )
         admin_password = random.RandomPassword(
             f"{name}-admin-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
@@ -166,19 +164,19 @@ class Mlflow(pulumi.ComponentResource):
             f"{name}-db-secret",
             metadata={"name": DB_SECRET, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow")},
             string_data={"username": db.user, "password": db.password},
-            opts=kube.child(self, provider, [ns]),
+            opts=kube.child(self, provider, ns.ready),
         )
         admin_secret = k8s.core.v1.Secret(
             f"{name}-admin-secret",
             metadata={"name": ADMIN_SECRET, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow")},
             string_data={"username": "admin", "password": self.admin_password},
-            opts=kube.child(self, provider, [ns]),
+            opts=kube.child(self, provider, ns.ready),
         )
         pg_env = k8s.core.v1.Secret(
             f"{name}-pg-env",
             metadata={"name": PG_ENV_SECRET, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow")},
             string_data={"PGSSLMODE": db.ssl_mode},
-            opts=kube.child(self, provider, [ns]),
+            opts=kube.child(self, provider, ns.ready),
         )
         secrets: list[pulumi.Resource] = [db_secret, admin_secret, pg_env]
         if args.access.static_keys is not None:
@@ -190,7 +188,7 @@ class Mlflow(pulumi.ComponentResource):
                         "AWS_ACCESS_KEY_ID": args.access.static_keys[0],
                         "AWS_SECRET_ACCESS_KEY": args.access.static_keys[1],
                     },
-                    opts=kube.child(self, provider, [ns]),
+                    opts=kube.child(self, provider, ns.ready),
                 )
             )
         auth_db = k8s.batch.v1.Job(
@@ -228,10 +226,48 @@ class Mlflow(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=kube.child(self, provider, [db_secret, *args.data.ready]),
+            opts=kube.child(self, provider, [db_secret, *ns.ready, *args.data.ready]),
+        )
+        upgrade = k8s.batch.v1.Job(
+            f"{name}-db-upgrade",
+            metadata={"name": UPGRADE_JOB, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow", "database")},
+            spec={
+                "backoffLimit": 10,
+                "template": {
+                    "metadata": {"labels": kube.labels("mlflow", "database")},
+                    "spec": {
+                        "restartPolicy": "OnFailure",
+                        "automountServiceAccountToken": False,
+                        "securityContext": kube.pod_security(MLFLOW_UID),
+                        "containers": [
+                            {
+                                "name": "upgrade",
+                                "image": versions.MLFLOW_IMAGE.ref,
+                                # libpq reads the connection (and PGSSLMODE) from the environment.
+                                # Ref: https://mlflow.org/docs/latest/cli.html#mlflow-db-upgrade
+                                "command": ["mlflow", "db", "upgrade", "postgresql://"],
+                                "env": [
+                                    {"name": "HOME", "value": "/tmp"},
+                                    {"name": "PGHOST", "value": db.host},
+                                    {"name": "PGPORT", "value": str(db.port)},
+                                    {"name": "PGDATABASE", "value": db.name},
+                                    {"name": "PGUSER", "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": "username"}}},
+                                    {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": "password"}}},
+                                ],
+                                "envFrom": [{"secretRef": {"name": PG_ENV_SECRET}}],
+                                "resources": kube.resources("100m", "256Mi", "768Mi"),
+                                "securityContext": kube.container_security(),
+                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                            }
+                        ],
+                        "volumes": [kube.empty_dir("tmp")],
+                    },
+                },
+            },
+            opts=kube.child(self, provider, [db_secret, pg_env, *ns.ready, *args.data.ready]),
         )
         host = f"mlflow.{args.domain}"
-        tls = certificate(f"{name}-cert", names.NS_MLFLOW, TLS_SECRET, [host], args.issuer, self, provider, [ns])
+        tls = certificate(f"{name}-cert", names.NS_MLFLOW, TLS_SECRET, [host], args.issuer, self, provider, ns.ready)
         identity = [args.access.identity] if args.access.identity is not None else []
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
@@ -239,10 +275,10 @@ class Mlflow(pulumi.ComponentResource):
             chart=versions.MLFLOW.chart_ref,
             version=versions.MLFLOW.version,
             repository_opts={"repo": versions.MLFLOW.repo},
-            namespace=ns.metadata.name,
+            namespace=ns.name,
             values=chart_values(args, pulumi.Output.secret(flask_secret.result)),
             timeout=900,
-            opts=kube.child(self, provider, [*secrets, auth_db, tls, *identity]),
+            opts=kube.child(self, provider, [*secrets, auth_db, upgrade, tls, *identity]),
         )
         self.url = f"https://{host}"
         self.register_outputs({"url": self.url, "release": self.release.status})

@@ -21,10 +21,6 @@ from ..data.outputs import ObjectStore, WorkloadAccess
 MODEL_UID = 1000  # KServe's model server images run as uid 1000
 MODEL_PORT = 8080  # KServe model servers
 AGENT_PORT = 9081  # KServe's agent (logger) proxy in front of the model server
-# KServe injects its agent as the request logger; its requests come from the inferenceservice
-# config (not settable through the v0.20 chart values). Counted in the plan's totals.
-# Ref: kserve charts/kserve-resources/templates/configmap.yaml ("logger" block)
-LOGGER_REQUESTS = {"cpu": "100m", "memory": "100Mi"}
 
 
 @dataclass(frozen=True)
@@ -75,10 +71,10 @@ class ModelServing(pulumi.ComponentResource):
                 network.to_anywhere(443),  # storage initializer: public and cloud model stores
                 *network.object_store_egress(args.object_store.endpoint),
             ],
-            depends_on=[ns],
+            depends_on=ns.ready,
         )
         secrets: list[str] = []
-        deps: list[pulumi.Resource] = [ns]
+        deps: list[pulumi.Resource] = list(ns.ready)
         if args.reader.static_keys is not None and args.object_store.endpoint:
             # KServe's storage initializer reads S3 credentials from Secrets attached to the
             # predictor's service account, with the endpoint in annotations.
@@ -101,7 +97,7 @@ class ModelServing(pulumi.ComponentResource):
                         "AWS_ACCESS_KEY_ID": args.reader.static_keys[0],
                         "AWS_SECRET_ACCESS_KEY": args.reader.static_keys[1],
                     },
-                    opts=kube.child(self, provider, [ns]),
+                    opts=kube.child(self, provider, ns.ready),
                 )
             )
             secrets.append("model-reader-s3")

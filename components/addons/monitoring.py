@@ -23,6 +23,7 @@ from .. import k8s as kube
 from .. import names, network, versions
 from ..requests import WorkloadRequest, from_values
 from .cert_manager import certificate
+from .scrape import ScrapeTarget, service_monitor
 from .traefik import basic_auth, auth_resources, ingress_route
 
 GRAFANA_SECRET = "grafana-admin"
@@ -45,40 +46,34 @@ class MonitoringArgs:
     retention: str = "24h"
     storage_gb: int = 5
     alertmanager: bool = True
+    # Metrics of components installed before the monitoring CRDs exist (they cannot ship their own).
+    scrape: tuple[ScrapeTarget, ...] = ()
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
 
 
 def chart_values(args: MonitoringArgs) -> dict[str, Any]:
     off = {"enabled": False}
     return {
-        "crds": {"enabled": True},
         # Control-plane components are not reachable on kind or on managed clusters.
         "kubeControllerManager": off,
         "kubeScheduler": off,
         "kubeEtcd": off,
         "kubeProxy": off,
         "nodeExporter": off,
-        "defaultRules": {
-            "rules": {
-                "etcd": False,
-                "kubeControllerManager": False,
-                "kubeSchedulerAlerting": False,
-                "kubeSchedulerRecording": False,
-                "kubeProxy": False,
-                "nodeExporterAlerting": False,
-                "nodeExporterRecording": False,
-                "windows": False,
-            }
-        },
-        "windowsMonitoring": off,
+        # Rules for the components switched off above are not rendered anyway; node-exporter's
+        # rules are, and would alert on a target that does not exist.
+        "defaultRules": {"rules": {"nodeExporterAlerting": False, "nodeExporterRecording": False}},
         "alertmanager": {
             "enabled": args.alertmanager,
-            "alertmanagerSpec": {"resources": kube.resources("10m", "32Mi", "128Mi")},
+            # Alertmanager never calls the Kubernetes API: no token in its pods or its account.
+            "serviceAccount": {"automountServiceAccountToken": False},
+            "alertmanagerSpec": {"resources": kube.resources("10m", "32Mi", "128Mi"), "automountServiceAccountToken": False},
         },
         "grafana": {
-            "enabled": True,
-            "adminUser": "admin",
-            "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+            # The chart's `helm test` pod runs as root with no resources; it is never needed.
+            "testFramework": {"enabled": False},
+            # GRAFANA_SECRET holds the chart's default keys, admin-user and admin-password.
+            "admin": {"existingSecret": GRAFANA_SECRET},
             # grafana chart 12.11.1 keys (a subchart: its defaults are not in the parent's values).
             "resources": kube.resources("50m", "192Mi", "512Mi"),
             "sidecar": {"resources": kube.resources("10m", "48Mi", "128Mi")},
@@ -140,7 +135,7 @@ class Monitoring(pulumi.ComponentResource):
             ingress=[network.from_namespace(names.NS_TRAEFIK), network.from_anywhere(OPERATOR_WEBHOOK_PORT)],
             # Scrapes in every namespace, kubelets/cAdvisor on the nodes, and the API.
             egress=[network.to_all_namespaces(), network.to_anywhere(KUBELET_PORT), network.to_kubernetes_api()],
-            depends_on=[ns],
+            depends_on=ns.ready,
         )
         grafana_password = random.RandomPassword(
             f"{name}-grafana-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
@@ -150,7 +145,7 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-grafana-admin",
             metadata={"name": GRAFANA_SECRET, "namespace": names.NS_MONITORING, "labels": kube.labels("grafana")},
             string_data={"admin-user": "admin", "admin-password": self.grafana_password},
-            opts=kube.child(self, provider, [ns]),
+            opts=kube.child(self, provider, ns.ready),
         )
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
@@ -158,12 +153,12 @@ class Monitoring(pulumi.ComponentResource):
             chart=versions.KUBE_PROMETHEUS_STACK.chart_ref,
             version=versions.KUBE_PROMETHEUS_STACK.version,
             repository_opts={"repo": versions.KUBE_PROMETHEUS_STACK.repo},
-            namespace=ns.metadata.name,
+            namespace=ns.name,
             values=chart_values(args),
             timeout=900,
-            opts=kube.child(self, provider, [ns, grafana_secret]),
+            opts=kube.child(self, provider, [*ns.ready, grafana_secret]),
         )
-        auth = basic_auth(f"{name}-ui", names.NS_MONITORING, args.ui_password, self, provider, [ns])
+        auth = basic_auth(f"{name}-ui", names.NS_MONITORING, args.ui_password, self, provider, ns.ready)
         hosts = {
             "grafana": (GRAFANA_SERVICE, 80, []),
             "prometheus": (PROMETHEUS_SERVICE, 9090, [auth]),
@@ -174,7 +169,7 @@ class Monitoring(pulumi.ComponentResource):
         for app, (service, port, auths) in hosts.items():
             host = f"{app}.{args.domain}"
             tls = certificate(
-                f"{name}-{app}-cert", names.NS_MONITORING, f"{app}-tls", [host], args.issuer, self, provider, [ns]
+                f"{name}-{app}-cert", names.NS_MONITORING, f"{app}-tls", [host], args.issuer, self, provider, ns.ready
             )
             ingress_route(
                 f"{name}-{app}-route",
@@ -189,5 +184,7 @@ class Monitoring(pulumi.ComponentResource):
                 [self.release, tls, *[r for a in auths for r in auth_resources(a)]],
             )
             self.urls[app] = f"https://{host}"
+        for target in args.scrape:
+            service_monitor(f"{name}-{target.name}-monitor", target, self, provider, [self.release])
         self.ready: tuple[pulumi.Resource, ...] = (self.release,)
         self.register_outputs({"urls": self.urls, "release": self.release.status})

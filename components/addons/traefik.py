@@ -46,7 +46,7 @@ def chart_values(args: TraefikArgs) -> dict[str, Any]:
         # ACME HTTP-01 challenges must be answered on plain HTTP, not redirected.
         "allowACMEByPass": True,
     }
-    websecure: dict[str, Any] = {"http": {"tls": {"enabled": True}}}
+    websecure: dict[str, Any] = {}  # TLS on websecure is the chart's default
     if exposure.node_ports:
         web["nodePort"], websecure["nodePort"] = exposure.node_ports
     # On the clouds the chart's own Service stays ClusterIP: the public load balancer is a Service
@@ -62,30 +62,24 @@ def chart_values(args: TraefikArgs) -> dict[str, Any]:
         "spec": {"type": chart_service_type},
         "additionalServices": {"internal": {"spec": {"type": "ClusterIP"}}},
     }
+    # The chart's defaults give the IngressClass named after the release, `traefik`
+    # (names.INGRESS_CLASS), as the cluster's default class, with both providers on.
     values: dict[str, Any] = {
         # Stable pod labels for the load balancer Service and NetworkPolicies.
         "instanceLabelOverride": names.RELEASE_TRAEFIK,
         "deployment": {"replicas": args.replicas},
-        "ingressClass": {"enabled": True, "isDefaultClass": True, "name": names.INGRESS_CLASS},
         "providers": {
             "kubernetesCRD": {
-                "enabled": True,
-                "allowCrossNamespace": False,
                 # The dashboard route refers to api@internal, a cross-provider reference
                 # (needed from Traefik v3.7.1). Ref: chart 41.3.0 values, providers.kubernetesCRD
                 "crossProviderNamespaces": [names.NS_TRAEFIK],
             },
-            "kubernetesIngress": {"enabled": True},
         },
         "ports": {
             "web": web,
-            "websecure": websecure,
-            names.DETECTOR_ENTRYPOINT: {
-                "port": names.DETECTOR_ENTRYPOINT_PORT,
-                "exposedPort": names.DETECTOR_ENTRYPOINT_PORT,
-                "protocol": "TCP",
-                "expose": {"default": False, "internal": True},
-            },
+            **({"websecure": websecure} if websecure else {}),
+            # Exposed only on the `internal` Service (a new port's exposedPort is its port, TCP).
+            names.DETECTOR_ENTRYPOINT: {"port": names.DETECTOR_ENTRYPOINT_PORT, "expose": {"internal": True}},
         },
         "service": service,
         "tlsStore": {"default": {"defaultCertificate": {"secretName": DEFAULT_CERT_SECRET}}},
@@ -115,7 +109,7 @@ class Traefik(pulumi.ComponentResource):
             ],
             # Backends in every namespace, and the API for its providers.
             egress=[network.to_all_namespaces(), network.to_kubernetes_api()],
-            depends_on=[ns],
+            depends_on=ns.ready,
         )
         default_cert = certificate(
             f"{name}-default-cert",
@@ -125,7 +119,7 @@ class Traefik(pulumi.ComponentResource):
             names.CA_ISSUER,  # wildcards cannot be issued over HTTP-01: the CA signs the fallback
             self,
             provider,
-            [ns],
+            ns.ready,
         )
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
@@ -133,10 +127,10 @@ class Traefik(pulumi.ComponentResource):
             chart=versions.TRAEFIK.chart_ref,
             version=versions.TRAEFIK.version,
             repository_opts={"repo": versions.TRAEFIK.repo},
-            namespace=ns.metadata.name,
+            namespace=ns.name,
             values=chart_values(args),
             timeout=600,
-            opts=kube.child(self, provider, [ns, default_cert]),
+            opts=kube.child(self, provider, [*ns.ready, default_cert]),
         )
         password = random.RandomPassword(
             f"{name}-ui-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
@@ -146,7 +140,7 @@ class Traefik(pulumi.ComponentResource):
         auth = basic_auth(f"{name}-dashboard", names.NS_TRAEFIK, self.ui_password, self, provider, [self.release])
         host = f"traefik.{args.domain}"
         tls = certificate(
-            f"{name}-dashboard-cert", names.NS_TRAEFIK, "traefik-dashboard-tls", [host], args.issuer, self, provider, [ns]
+            f"{name}-dashboard-cert", names.NS_TRAEFIK, "traefik-dashboard-tls", [host], args.issuer, self, provider, ns.ready
         )
         self.dashboard = ingress_route(
             f"{name}-dashboard",

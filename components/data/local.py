@@ -27,6 +27,7 @@ SEAWEEDFS_METRICS_PORT = 9327
 POSTGRES_PORT = 5432
 SEAWEEDFS_UID = 1000
 POSTGRES_UID = 70  # the postgres user of the official alpine image
+POSTGRES_SECRET_DIR = "/run/secrets/postgres"
 AWS_CLI_UID = 1000
 
 # S3 actions per access level, scoped to the one bucket (SeaweedFS "Action:bucket" form).
@@ -51,12 +52,12 @@ class LocalData(pulumi.ComponentResource):
         super().__init__("mlops:data:LocalData", name, None, opts)
         provider = args.cluster.provider
         ns = kube.namespace(names.NS_DATA, f"{name}-ns", self, provider, depends_on=args.cluster.ready)
-        ns_name = ns.metadata.name
+        ns_name = ns.name
         # Only the workloads that use the object store and the database may reach them.
         network.namespace_policies(
             name, names.NS_DATA, self, provider,
             ingress=[network.from_namespace(ns, S3_PORT, POSTGRES_PORT) for ns in (names.NS_MLFLOW, names.NS_DETECTORS, names.NS_MODELS)],
-            depends_on=[ns],
+            depends_on=ns.ready,
         )
 
         # --- credentials ---------------------------------------------------------------
@@ -155,6 +156,10 @@ class LocalData(pulumi.ComponentResource):
                                     {"name": "metrics", "containerPort": SEAWEEDFS_METRICS_PORT},
                                 ],
                                 "readinessProbe": {"tcpSocket": {"port": S3_PORT}, "periodSeconds": 5},
+                                # Restart a gateway that stops accepting connections; generous, as a
+                                # restart of this single replica interrupts every artifact transfer.
+                                "livenessProbe": {"tcpSocket": {"port": S3_PORT}, "initialDelaySeconds": 30,
+                                                  "periodSeconds": 20, "failureThreshold": 6},
                                 "resources": kube.resources("50m", "128Mi", "512Mi"),
                                 "securityContext": kube.container_security(),
                                 "volumeMounts": [
@@ -172,7 +177,7 @@ class LocalData(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=kube.child(self, provider, [store_pvc, s3_secret]),
+            opts=kube.child(self, provider, [store_pvc, s3_secret, *ns.ready]),
         )
         store_service = k8s.core.v1.Service(
             f"{name}-seaweedfs-svc",
@@ -223,7 +228,7 @@ class LocalData(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=kube.child(self, provider, [store_service, admin_secret]),
+            opts=kube.child(self, provider, [store_service, admin_secret, *ns.ready]),
         )
 
         # --- Postgres ----------------------------------------------------------------------
@@ -234,11 +239,7 @@ class LocalData(pulumi.ComponentResource):
         db_secret = k8s.core.v1.Secret(
             f"{name}-postgres-credentials",
             metadata={"name": "postgres-credentials", "namespace": ns_name, "labels": kube.labels("postgres")},
-            string_data={
-                "POSTGRES_USER": names.DATABASE_USER,
-                "POSTGRES_PASSWORD": password,
-                "POSTGRES_DB": names.DATABASE_MLFLOW,
-            },
+            string_data={"password": password},
             opts=kube.child(self, provider),
         )
         db_pvc = k8s.core.v1.PersistentVolumeClaim(
@@ -268,14 +269,27 @@ class LocalData(pulumi.ComponentResource):
                             {
                                 "name": "postgres",
                                 "image": versions.POSTGRES.ref,
-                                "envFrom": [{"secretRef": {"name": "postgres-credentials"}}],
+                                # The password is read from a mounted file, never from the environment
+                                # (the image's *_FILE convention). Ref: https://hub.docker.com/_/postgres
                                 # An explicit PGDATA below the mount point works for every image major
                                 # (17 and 18 images differ in their default layout).
-                                "env": [{"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}],
+                                "env": [
+                                    {"name": "POSTGRES_USER", "value": names.DATABASE_USER},
+                                    {"name": "POSTGRES_DB", "value": names.DATABASE_MLFLOW},
+                                    {"name": "POSTGRES_PASSWORD_FILE", "value": f"{POSTGRES_SECRET_DIR}/password"},
+                                    {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"},
+                                ],
                                 "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT}],
                                 "readinessProbe": {
                                     "exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", names.DATABASE_USER]},
                                     "periodSeconds": 5,
+                                },
+                                # Slower than readiness: crash recovery after a restart can take a while.
+                                "livenessProbe": {
+                                    "exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", names.DATABASE_USER]},
+                                    "initialDelaySeconds": 60,
+                                    "periodSeconds": 20,
+                                    "failureThreshold": 6,
                                 },
                                 "resources": kube.resources("50m", "128Mi", "512Mi"),
                                 "securityContext": kube.container_security(),
@@ -283,18 +297,21 @@ class LocalData(pulumi.ComponentResource):
                                     {"name": "data", "mountPath": "/var/lib/postgresql/data"},
                                     {"name": "run", "mountPath": "/var/run/postgresql"},
                                     {"name": "tmp", "mountPath": "/tmp"},
+                                    {"name": "credentials", "mountPath": POSTGRES_SECRET_DIR, "readOnly": True},
                                 ],
                             }
                         ],
                         "volumes": [
                             {"name": "data", "persistentVolumeClaim": {"claimName": "postgres-data"}},
+                            # Group-readable by fsGroup 70 (the postgres user), nobody else.
+                            {"name": "credentials", "secret": {"secretName": "postgres-credentials", "defaultMode": 0o440}},
                             kube.empty_dir("run", "8Mi"),
                             kube.empty_dir("tmp"),
                         ],
                     },
                 },
             },
-            opts=kube.child(self, provider, [db_pvc, db_secret]),
+            opts=kube.child(self, provider, [db_pvc, db_secret, *ns.ready]),
         )
         db_service = k8s.core.v1.Service(
             f"{name}-postgres-svc",

@@ -1,0 +1,463 @@
+"""Every Helm release rendered for real (Helm's Go SDK through helm-python-sdk) from the pinned
+archives in ../shared/charts, for every shipped stack:
+
+- every release renders, and every object it applies validates against the upstream schemas;
+- every leaf value we pass changes the rendered output (perturbed, re-rendered, compared);
+- templates gated on a CRD's API see it because the release is installed after that CRD;
+- what we author around the charts fits what they render (ServiceMonitors find their Services);
+- the cache and the CLI: `charts pull` from a chart repository served on loopback, a plan
+  without charts says so, `render` writes every release's objects with hooks marked.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import http.server
+import json
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import CHARTS, planned, require_charts, shipped_stacks, stack_config, viewed
+from mlops_platform.cli.app import app
+from mlops_platform.cli.offline import chart_render, charts, cluster_objects
+from mlops_platform.components import names, versions
+from mlops_platform.components.addons import mlflow
+
+SHIPPED = shipped_stacks()
+
+
+def _releases(stack: str) -> Iterator[tuple[Any, Any]]:
+    """(release record, its render) for every release of a shipped stack."""
+    view = viewed(stack)
+    by_urn = {r.urn: r for r in view.releases}
+    for record in planned(stack).helm_releases():
+        yield record, by_urn[record.urn]
+
+
+# --- every release renders and validates --------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_every_release_renders(stack):
+    view = viewed(stack)
+    assert not view.partial and not view.missing
+    assert len(view.releases) == len(planned(stack).helm_releases()) == 7
+    assert all(r.objects for r in view.releases)
+    assert view.rendered_count() > 200
+    kinds = {o.kind for o in view.installed()}
+    assert {"Deployment", "CustomResourceDefinition", "ClusterServingRuntime", "Prometheus", "ServiceMonitor"} <= kinds
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_rendered_objects_validate_against_upstream_schemas(stack, schemas_dir, tmp_path):
+    from mlops_platform.cli.offline import render
+
+    view = viewed(stack)
+    render.write(planned(stack), tmp_path, view)
+    files = sorted((tmp_path / "rendered").rglob("*.yaml"))
+    assert len(files) == view.rendered_count()
+    result = subprocess.run(
+        [sys.executable, str(schemas_dir / "validate.py"), "--fail-on-no-schema", "-q", str(tmp_path / "rendered")],
+        capture_output=True, text=True, timeout=600,
+    )
+    output = result.stdout + result.stderr
+    match = re.search(r"# (\d+) documents: (\d+) OK, (\d+) INVALID, (\d+) NO-SCHEMA", output)
+    assert match, output[-2000:]
+    total, ok, invalid, no_schema = map(int, match.groups())
+    assert (total, invalid, no_schema) == (len(files), 0, 0), output[-3000:]
+    assert result.returncode == 0 and ok == total
+
+
+def test_charts_are_required_in_ci():
+    """CI sets PLATFORM_REQUIRE_CHARTS=1, so a missing chart fails there instead of skipping."""
+    import os
+
+    if os.environ.get("PLATFORM_REQUIRE_CHARTS") == "1":
+        assert all((CHARTS / c.archive).is_file() for c in versions.CHARTS), CHARTS
+    assert require_charts() == CHARTS
+
+
+# --- every value we pass changes the render ------------------------------------------------------
+
+
+def _leaves(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
+    """Leaf values: scalars, empty containers, and lists of scalars (one value as a whole)."""
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            yield from _leaves(item, (*path, key))
+    elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        for index, item in enumerate(value):
+            yield from _leaves(item, (*path, index))
+    else:
+        yield path, value
+
+
+def _schema_enum(schema: Any, path: tuple) -> list[Any]:
+    for key in path:
+        if not isinstance(schema, dict):
+            return []
+        schema = (schema.get("properties") or {}).get(key) if isinstance(key, str) else schema.get("items")
+    return list((schema or {}).get("enum") or []) if isinstance(schema, dict) else []
+
+
+def _perturbations(value: Any, enum: list[Any]) -> list[Any]:
+    if isinstance(value, bool):
+        return [not value]
+    if isinstance(value, (int, float)):
+        return [value + 1]
+    if isinstance(value, str):
+        return [e for e in enum if e != value] or [value + "x", "x" + value]
+    if isinstance(value, list):
+        return [[*value, "x.mlops.test"]]
+    if isinstance(value, dict):
+        return [{"mlops-test": "x"}]
+    return ["x"]
+
+
+def _with(values: dict, path: tuple, new: Any) -> dict:
+    out = copy.deepcopy(values)
+    target = out
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = new
+    return out
+
+
+def _without(values: dict, path: tuple) -> dict:
+    out = copy.deepcopy(values)
+    target = out
+    for key in path[:-1]:
+        target = target[key]
+    del target[path[-1]]
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _value_findings(archive: str, values_json: str, release: str, namespace: str, kube: str,
+                    apis: tuple) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(dead, redundant) leaf paths. Dead: every perturbation renders exactly as before (or is only
+    refused by the values schema, which proves nothing about the templates). Redundant: leaving the
+    value out renders the same (it restates the chart's default, or merges into it as a no-op)."""
+    path = Path(archive)
+    values = json.loads(values_json)
+    schema = chart_render.load_chart(path).schema or {}
+
+    def rendered(candidate: dict) -> tuple[str, Any]:
+        try:
+            return "ok", chart_render.render_templates(path, json.dumps(candidate, sort_keys=True), release, namespace, kube, apis)
+        except chart_render.RenderError as err:
+            return ("template" if err.in_template else "schema"), str(err)
+
+    base = rendered(values)
+    assert base[0] == "ok", base[1]
+    leaves = [(p, v) for p, v in _leaves(values) if p]
+    jobs = [("perturbed", p, _with(values, p, alt)) for p, v in leaves for alt in _perturbations(v, _schema_enum(schema, p))]
+    jobs += [("omitted", p, _without(values, p)) for p, _ in leaves]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # the native render releases the GIL
+        outcomes = list(pool.map(lambda job: (job[0], job[1], rendered(job[2])), jobs))
+    # A perturbation refused by a template was read; one refused by the schema proves nothing. A
+    # value that cannot be left out at all (refused either way) is needed.
+    changed = {(how, p) for how, p, (kind, text) in outcomes
+               if kind == "template" or (kind == "ok" and text != base[1]) or (how == "omitted" and kind == "schema")}
+    dotted = [(p, ".".join(map(str, p))) for p, _ in leaves]
+    return (tuple(d for p, d in dotted if ("perturbed", p) not in changed),
+            tuple(d for p, d in dotted if ("omitted", p) not in changed))
+
+
+def _findings(stack: str) -> Iterator[tuple[str, tuple[str, ...], tuple[str, ...], int]]:
+    for record, render in _releases(stack):
+        values = record.input("values") or {}
+        if not values:
+            continue
+        archive = charts.archive_path(render.chart, require_charts())
+        dead, redundant = _value_findings(
+            str(archive), json.dumps(values, sort_keys=True), render.release, render.namespace,
+            chart_render.kube_version(stack_config(stack).cluster.kubernetes_version),
+            (*cluster_objects.BUILTIN_API_VERSIONS, *render.api_versions))
+        yield render.release, dead, redundant, sum(1 for p, _ in _leaves(values) if p)
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_every_value_we_pass_changes_the_render(stack):
+    checked = 0
+    for release, dead, _, count in _findings(stack):
+        assert dead == (), f"{release}: values that change nothing: {dead}"
+        checked += count
+    assert checked > 100
+
+
+# Values the render would not miss are allowed only where they follow the stack's config (they
+# differ in other stacks) or sit in a container's resources block, which is set as a whole.
+FOLLOWS_CONFIG = {
+    "traefik": {"deployment.replicas", "nodeSelector", "tolerations"},  # traefik.replicas; kind's ingress node
+    "kube-prometheus-stack": {"alertmanager.enabled"},  # monitoring.alertmanager
+    "mlflow": {"replicaCount", "serviceAccount.annotations", "extraPodLabels",  # mlflow.replicas; the identity
+               "backendStore.postgres.port", "auth.postgres.port"},  # the data layer's database
+}
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_no_value_could_be_left_out(stack):
+    for release, _, redundant, _ in _findings(stack):
+        allowed = FOLLOWS_CONFIG.get(release, set())
+        needless = [d for d in redundant if d not in allowed and ".resources." not in f".{d}."]
+        assert needless == [], f"{release}: leaving these out renders the same: {needless}"
+
+
+# --- templates gated on an API see it ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["local-dev", "aws-prod"])
+def test_templates_gated_on_a_crd_see_it_because_the_release_is_installed_after_it(stack):
+    """Rendered with every API the platform installs or with only those its dependencies install
+    first, each release renders the same: no template waits for an API that comes later."""
+    view = viewed(stack)
+    everything = sorted({v for r in view.releases for o in r.objects if o.kind == "CustomResourceDefinition"
+                         for v in chart_render.served_versions(o.manifest)})
+    kube = chart_render.kube_version(stack_config(stack).cluster.kubernetes_version)
+    for record, render in _releases(stack):
+        archive = charts.archive_path(render.chart, require_charts())
+        values = json.dumps(record.input("values") or {}, sort_keys=True)
+        ordered = chart_render.render_templates(archive, values, render.release, render.namespace, kube,
+                                                [*cluster_objects.BUILTIN_API_VERSIONS, *render.api_versions])
+        assert ordered == chart_render.render_templates(archive, values, render.release, render.namespace, kube,
+                                                        [*cluster_objects.BUILTIN_API_VERSIONS, *everything]), render.release
+
+
+def test_mlflow_service_monitor_exists_only_because_monitoring_comes_first(local_run, local_view):
+    mlflow_render = next(r for r in local_view.releases if r.release == names.RELEASE_MLFLOW)
+    assert "monitoring.coreos.com/v1" in mlflow_render.api_versions
+    assert [o.name for o in mlflow_render.objects if o.kind == "ServiceMonitor"] == ["mlflow"]
+    record = next(r for r in local_run.helm_releases() if r.urn == mlflow_render.urn)
+    monitoring = next(r for r in local_run.helm_releases() if r.input("name") == names.RELEASE_MONITORING)
+    assert monitoring.urn in local_run.waits_for(record)
+    alone = chart_render.render(charts.archive_path(mlflow_render.chart, require_charts()), record.input("values"),
+                                "mlflow", "mlflow", "v1.36.0", [])
+    assert not [o for o in alone if o.kind == "ServiceMonitor"], "without the CRD the chart drops it"
+
+
+def test_the_binding_passes_kube_version_and_api_versions(tmp_path):
+    """The render options the offline render relies on, checked on a chart of our own."""
+    import helm_python as helm
+
+    helm.Chart.create("probe", tmp_path)
+    chart_dir = tmp_path / "probe"
+    for template in (chart_dir / "templates").iterdir():
+        if template.is_file():
+            template.unlink()
+    shutil.rmtree(chart_dir / "templates" / "tests", ignore_errors=True)
+    (chart_dir / "templates" / "probe.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: probe\ndata:\n"
+        "  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n"
+        "  monitoring: {{ .Capabilities.APIVersions.Has \"monitoring.coreos.com/v1\" | quote }}\n"
+    )
+    archive = Path(helm.package(chart_dir, destination=tmp_path))
+    (data,) = [o.manifest["data"] for o in chart_render.render(archive, {}, "p", "p", "v1.36.0", ["monitoring.coreos.com/v1"])]
+    assert data == {"kube": "v1.36.0", "monitoring": "true"}
+    (data,) = [o.manifest["data"] for o in chart_render.render(archive, {}, "p", "p", "v1.35.0", [])]
+    assert data == {"kube": "v1.35.0", "monitoring": "false"}
+
+
+# --- what we author around the charts fits what they render ------------------------------------
+
+
+# Services no release applies: the API server's own, and the one prometheus-operator keeps for the
+# kubelets (its --kubelet-service flag). Ref: prometheus-operator pkg/kubelet/controller.go
+CLUSTER_SERVICES = [
+    {"kind": "Service", "metadata": {"name": "kubernetes", "namespace": "default",
+                                     "labels": {"component": "apiserver", "provider": "kubernetes"}},
+     "spec": {"ports": [{"name": "https", "port": 443}]}},
+    {"kind": "Service", "metadata": {"name": "kube-prometheus-stack-kubelet", "namespace": "kube-system",
+                                     "labels": {"app.kubernetes.io/name": "kubelet", "k8s-app": "kubelet"}},
+     "spec": {"ports": [{"name": "https-metrics", "port": 10250}, {"name": "http-metrics", "port": 10255},
+                        {"name": "cadvisor", "port": 4194}]}},
+]
+
+
+@pytest.mark.parametrize("stack", ["local-dev", "gcp-prod"])
+def test_every_service_monitor_selects_a_service_with_that_port(stack):
+    view = viewed(stack)
+    kubelet = next(o for o in view.installed() if o.name == "kube-prometheus-stack-operator" and o.kind == "Deployment")
+    assert "--kubelet-service=kube-system/kube-prometheus-stack-kubelet" in kubelet.manifest["spec"]["template"]["spec"]["containers"][0]["args"]
+    services = [o for o in view.installed() if o.kind == "Service"] + [
+        cluster_objects.ClusterObject(s, "cluster", "", "") for s in CLUSTER_SERVICES]
+    monitors = [o for o in view.installed() if o.kind == "ServiceMonitor"]
+    assert {"cert-manager", "mlflow", "iris-drift", "iris-outlier"} <= {m.name for m in monitors}
+    for monitor in monitors:
+        spec = monitor.manifest["spec"]
+        wanted = spec["selector"].get("matchLabels") or {}
+        namespaces = (spec.get("namespaceSelector") or {}).get("matchNames") or [monitor.namespace]
+        ports = {e.get("port") or e.get("targetPort") for e in spec["endpoints"]}
+        matches = [s for s in services if s.namespace in namespaces
+                   and wanted.items() <= (s.manifest["metadata"].get("labels") or {}).items()]
+        assert matches, f"ServiceMonitor {monitor.namespace}/{monitor.name} selects no Service"
+        named = {n for s in matches for p in s.manifest["spec"].get("ports") or [] for n in (p.get("name"), p.get("targetPort"))}
+        assert ports <= named, f"ServiceMonitor {monitor.namespace}/{monitor.name}: ports {ports - named} not on the Service"
+
+
+def test_mlflow_runs_the_pinned_image_and_its_schema_upgrade_job_first(local_run, local_view):
+    deployment = next(o for o in local_view.installed() if o.release == names.RELEASE_MLFLOW and o.kind == "Deployment")
+    pod = deployment.manifest["spec"]["template"]["spec"]
+    assert {c["image"] for c in pod["containers"]} == {versions.MLFLOW_IMAGE.ref}
+    # The chart names its account after the release: the one the cloud identity is bound to.
+    assert pod["serviceAccountName"] == names.MLFLOW.service_account
+    assert [c["name"] for c in pod.get("initContainers", [])] == ["ini-file-initializer"]  # no dbchecker, no migration
+    job = next(r for r in local_run.kubernetes_objects() if r.input("metadata", "name") == mlflow.UPGRADE_JOB)
+    container = job.input("spec", "template", "spec", "containers")[0]
+    assert container["image"] == versions.MLFLOW_IMAGE.ref and container["command"][:3] == ["mlflow", "db", "upgrade"]
+    assert {"secretRef": {"name": mlflow.PG_ENV_SECRET}} in container["envFrom"]  # the database's TLS mode
+    release = next(r for r in local_run.helm_releases() if r.input("name") == names.RELEASE_MLFLOW)
+    assert job.urn in local_run.waits_for(release)
+
+
+def test_init_containers_without_resources_get_the_namespace_defaults(local_run, local_view):
+    from mlops_platform.components.requests import limit_range_defaults, with_limit_range
+
+    deployment = next(o for o in local_view.installed() if o.release == names.RELEASE_MLFLOW and o.kind == "Deployment")
+    init = deployment.manifest["spec"]["template"]["spec"]["initContainers"][0]
+    assert not init.get("resources"), "the chart offers no setting for it"
+    defaults = limit_range_defaults(o.manifest for o in local_view.installed())[names.NS_MLFLOW]
+    admitted = with_limit_range({}, defaults)
+    assert admitted == {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}}
+    limit_range = next(r for r in local_run.kubernetes_objects()
+                       if r.input("kind") == "LimitRange" and r.input("metadata", "namespace") == names.NS_MLFLOW)
+    release = next(r for r in local_run.helm_releases() if r.input("name") == names.RELEASE_MLFLOW)
+    assert limit_range.urn in local_run.waits_for(release), "the defaults exist before the pods"
+
+
+def test_kserve_injected_containers_come_from_the_rendered_configuration(local_view):
+    predictor = next(o for o in local_view.runtime if o.name == "iris-predictor")
+    pod = predictor.manifest["spec"]["template"]["spec"]
+    agent = next(c for c in pod["containers"] if c["name"] == "agent")
+    config_map = next(o for o in local_view.installed() if o.name == "inferenceservice-config")
+    configured = json.loads(config_map.manifest["data"]["agent"])
+    assert agent["resources"]["requests"] == {"cpu": configured["cpuRequest"], "memory": configured["memoryRequest"]}
+    storage = next(o for o in local_view.installed() if o.kind == "ClusterStorageContainer")
+    assert pod["initContainers"][0]["resources"] == storage.manifest["spec"]["container"]["resources"]
+
+
+# --- the render cache ----------------------------------------------------------------------------
+
+
+def test_renders_are_cached_on_disk_by_their_inputs(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    archive = charts.archive_path(versions.TRAEFIK, require_charts())
+    values = {"deployment": {"replicas": 1}}
+    first = chart_render.render(archive, values, "m", "m", "v1.36.0")
+    assert len(list((tmp_path / "mlops-platform" / "renders").glob("*.json"))) == 1
+    chart_render._render_cached.cache_clear()
+
+    def no_render(*args, **kwargs):
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr(chart_render, "_render_native", no_render)
+    assert [o.manifest for o in chart_render.render(archive, values, "m", "m", "v1.36.0")] == [o.manifest for o in first]
+    with pytest.raises(AssertionError, match="rendered again"):
+        chart_render.render(archive, {"deployment": {"replicas": 2}}, "m", "m", "v1.36.0")
+
+
+# --- the CLI: pull, a plan without charts, render ------------------------------------------------
+
+
+@pytest.fixture()
+def chart_repository(tmp_path):
+    """An HTTP chart repository on loopback: an index.yaml over copies of the pinned archives."""
+    import helm_python as helm
+
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    for chart in versions.CHARTS:
+        shutil.copy(charts.archive_path(chart, require_charts()), folder)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    helm.repo_index_generate(folder, base_url=url)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield url, folder
+    server.shutdown()
+    server.server_close()
+
+
+def test_charts_pull_downloads_the_pinned_versions_with_helm(chart_repository, tmp_path, monkeypatch):
+    url, _ = chart_repository
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(cache))
+    result = CliRunner().invoke(app, ["charts", "pull", "--mirror", url, "--json"])
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)["charts"]
+    assert [(r["chart"], r["status"]) for r in rows] == [(c.short_name, "pulled") for c in versions.CHARTS]
+    for chart in versions.CHARTS:
+        charts.check_archive(chart, cache / chart.archive)  # the pinned chart, loadable
+    assert not [p for p in cache.iterdir() if p.name.startswith(".pull-")], "no temporary folder left"
+    again = CliRunner().invoke(app, ["charts", "pull", "--mirror", url, "--json"])
+    assert {r["status"] for r in json.loads(again.stdout)["charts"]} == {"cached"}
+    listed = json.loads(CliRunner().invoke(app, ["charts", "list", "--json"]).stdout)["charts"]
+    assert all(r["cached"] for r in listed)
+
+
+def test_charts_pull_fails_in_one_line_when_the_repository_lacks_a_version(chart_repository, tmp_path, monkeypatch):
+    url, folder = chart_repository
+    (folder / versions.MLFLOW.archive).unlink()
+    import helm_python as helm
+
+    helm.repo_index_generate(folder, base_url=url)
+    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(tmp_path / "cache"))
+    result = CliRunner().invoke(app, ["charts", "pull", "--mirror", url])
+    assert result.exit_code == 1 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: cannot pull mlflow 1.11.5 from " + url) and "Traceback" not in result.stderr
+    assert not (tmp_path / "cache" / versions.MLFLOW.archive).exists()
+    bad = CliRunner().invoke(app, ["charts", "pull", "--mirror", "ftp://x"])
+    assert bad.exit_code == 2 and "--mirror" in bad.stderr
+
+
+def test_plan_without_the_charts_says_so_and_marks_the_plan_partial(project, tmp_path, monkeypatch):
+    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(tmp_path / "empty"))
+    result = CliRunner().invoke(app, ["plan", "--cloud", "local", "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    cluster = document["summary"]["cluster"]
+    assert cluster["partial"] is True and len(cluster["missing"]) == 7 and cluster["objects"]["releases"] == 0
+    assert document["summary"]["requests"]["complete"] is False
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: not rendered")]
+    assert len(warnings) == 1 and "platform charts pull" in warnings[0]
+
+
+def test_plan_json_reports_rendered_totals_and_covers_the_chart_pods(project, monkeypatch):
+    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(require_charts()))
+    result = CliRunner().invoke(app, ["plan", "--cloud", "local", "--json"])
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)["summary"]
+    assert summary["cluster"]["partial"] is False and summary["cluster"]["objects"]["releases"] > 200
+    assert summary["requests"]["complete"] is True
+    workloads = {w["name"] for w in summary["requests"]["workloads"]}
+    assert {"cert-manager/cert-manager-webhook", "monitoring/prometheus-kube-prometheus-stack-prometheus"} <= workloads
+
+
+def test_render_writes_what_every_release_applies_with_hooks_marked(project, tmp_path, monkeypatch):
+    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(require_charts()))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["render", "--cloud", "local", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    view = viewed("local-dev")
+    for release in view.releases:
+        files = list((out / "rendered" / release.release).glob("*.yaml"))
+        assert len(files) == len(release.objects), release.release
+    hook = (out / "rendered" / "cert-manager" / "job-cert-manager-startupapicheck.yaml").read_text()
+    assert "# Helm hook: post-install" in hook and "[secret] marks a generated" in hook
+    assert f"{view.rendered_count()} rendered objects" in result.stdout

@@ -1,0 +1,155 @@
+"""Pod Security admission, offline: each requirement of the levels, and the charts as rendered.
+
+The namespace's enforced level decides: a pod it would refuse cannot run, so the rule is
+mandatory in every environment (dev included).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable
+
+import pytest
+from pulumi_policy import StackValidationArgs
+
+from conftest import require_charts, stack_config, viewed
+from mlops_platform.cli.offline import chart_render, charts
+from mlops_platform.components import names
+from mlops_platform.policies.registry import BY_NAME, pack_config
+from mlops_platform.policies.rules import pod_security
+from test_policies import POD, resource
+
+RULE = BY_NAME["k8s-pod-security-admission"]
+
+
+def namespace(level: str) -> Any:
+    return resource("kubernetes:core/v1:Namespace",
+                    {"metadata": {"name": "team", "labels": {"pod-security.kubernetes.io/enforce": level}}}, name="ns")
+
+
+def deployment(pod: dict, annotations: dict | None = None) -> Any:
+    meta = {"name": "d", "namespace": "team", **({"annotations": annotations} if annotations else {})}
+    return resource("kubernetes:apps/v1:Deployment", {"kind": "Deployment", "metadata": meta, "spec": {"template": {"spec": pod}}})
+
+
+def refusals(level: str, pod: dict, annotations: dict | None = None) -> list[str]:
+    args = StackValidationArgs(resources=[namespace(level), deployment(pod, annotations)], config={})
+    return [message for message, _ in RULE.violations(args, {})]
+
+
+def restricted_pod() -> dict:
+    pod = copy.deepcopy(POD)
+    pod["securityContext"] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    pod["volumes"] = [{"name": "tmp", "emptyDir": {}}, {"name": "cfg", "configMap": {"name": "c"}}]
+    return pod
+
+
+def change(edit: Callable[[dict, dict], None]) -> dict:
+    pod = restricted_pod()
+    edit(pod, pod["containers"][0])
+    return pod
+
+
+RESTRICTED_BREAKS = {
+    "no seccomp profile": lambda p, c: (p["securityContext"].pop("seccompProfile"), c["securityContext"].pop("seccompProfile")),
+    "seccomp Unconfined": lambda p, c: c["securityContext"].update(seccompProfile={"type": "Unconfined"}),
+    "may run as root": lambda p, c: (p["securityContext"].pop("runAsNonRoot"), c["securityContext"].pop("runAsNonRoot")),
+    "runs as user 0": lambda p, c: c["securityContext"].update(runAsUser=0),
+    "privilege escalation": lambda p, c: c["securityContext"].pop("allowPrivilegeEscalation"),
+    "keeps capabilities": lambda p, c: c["securityContext"].update(capabilities={"drop": ["NET_RAW"]}),
+    "adds a capability": lambda p, c: c["securityContext"]["capabilities"].update(add=["SYS_ADMIN"]),
+    "nfs volume": lambda p, c: p["volumes"].append({"name": "n", "nfs": {"server": "s", "path": "/"}}),
+    "hostPath volume": lambda p, c: p["volumes"].append({"name": "h", "hostPath": {"path": "/"}}),
+    "host network": lambda p, c: p.update(hostNetwork=True),
+    "host port": lambda p, c: c.update(ports=[{"containerPort": 80, "hostPort": 80}]),
+    "privileged": lambda p, c: c["securityContext"].update(privileged=True),
+    "init container": lambda p, c: p.update(initContainers=[{"name": "init", "securityContext": {}}]),
+}
+
+
+def test_a_restricted_pod_is_admitted_at_every_level():
+    for level in ("restricted", "baseline", "privileged"):
+        assert refusals(level, restricted_pod()) == []
+
+
+@pytest.mark.parametrize("case", sorted(RESTRICTED_BREAKS))
+def test_each_restricted_requirement_is_checked(case):
+    found = refusals("restricted", change(RESTRICTED_BREAKS[case]))
+    assert found, case
+    assert all("enforces Pod Security level restricted" in m for m in found)
+
+
+def test_baseline_admits_what_only_restricted_forbids_but_not_privilege():
+    unhardened = {"containers": [{"name": "app", "image": "a:1"}], "volumes": [{"name": "n", "nfs": {"server": "s", "path": "/"}}]}
+    assert refusals("baseline", unhardened) == []
+    assert refusals("restricted", unhardened)
+    for case in ("privileged", "host network", "host port", "hostPath volume", "adds a capability", "seccomp Unconfined"):
+        assert refusals("baseline", change(RESTRICTED_BREAKS[case])), case
+    assert refusals("privileged", change(RESTRICTED_BREAKS["privileged"])) == []
+
+
+def test_helm_test_hooks_are_not_created_by_an_install():
+    pod = change(RESTRICTED_BREAKS["privileged"])
+    assert refusals("restricted", pod, {"helm.sh/hook": "test"}) == []
+    assert refusals("restricted", pod, {"helm.sh/hook": "pre-install"}), "install hooks are admitted like any pod"
+
+
+def test_always_mandatory():
+    for stack in ("local-dev", "aws-prod"):
+        assert pack_config(stack_config(stack))[RULE.name] == "mandatory"
+
+
+def test_a_modelled_pod_stands_in_for_the_custom_resource_it_comes_from():
+    """The predictor Deployment KServe would create replaces the InferenceService's own pod spec."""
+    isvc = resource("kubernetes:serving.kserve.io/v1beta1:InferenceService", {
+        "kind": "InferenceService", "metadata": {"name": "m", "namespace": "team"},
+        "spec": {"predictor": {"model": {"name": "kserve-container"}}},  # unhardened on its own
+    }, name="isvc")
+    modelled = deployment(restricted_pod(), {"mlops.dev/modelled-from": "InferenceService team/m by kserve-controller"})
+    args = StackValidationArgs(resources=[namespace("restricted"), isvc, modelled], config={})
+    assert RULE.violations(args, {}) == []
+    args = StackValidationArgs(resources=[namespace("restricted"), isvc], config={})
+    assert RULE.violations(args, {})
+
+
+# --- the charts as rendered -------------------------------------------------------------------------
+
+
+def test_mlflow_without_the_fix_is_refused_by_the_restricted_namespace(local_run, local_view):
+    """The finding that broke the first `up`: rendered with our values minus the security contexts
+    we added, the chart's pod and all its containers lack a seccomp profile and are refused."""
+    release = next(r for r in local_run.helm_releases() if r.input("name") == names.RELEASE_MLFLOW)
+    values = {k: v for k, v in release.input("values").items() if k not in ("podSecurityContext", "securityContext")}
+    chart = charts.by_reference(release.input("chart"))
+    rendered = chart_render.render(charts.archive_path(chart, require_charts()), values, "mlflow", "mlflow", "v1.36.0",
+                                   next(r.api_versions for r in local_view.releases if r.release == "mlflow"))
+    pod = next(o for o in rendered if o.kind == "Deployment").manifest["spec"]["template"]["spec"]
+    found = pod_security.refusals("restricted", pod)
+    containers = [c["name"] for c in [*pod.get("initContainers", []), *pod["containers"]]]
+    assert containers == ["ini-file-initializer", "mlflow"]
+    assert len(found) == len(containers) and all("seccompProfile" in m for m in found)
+    fixed = next(o for o in local_view.installed() if o.release == "mlflow" and o.kind == "Deployment")
+    assert pod_security.refusals("restricted", fixed.manifest["spec"]["template"]["spec"]) == []
+
+
+@pytest.mark.parametrize("stack", ["local-dev", "aws-prod", "azure-dev", "gcp-prod"])
+def test_no_pod_an_install_creates_is_refused(stack):
+    view = viewed(stack)
+    levels = {o.name: (o.manifest["metadata"].get("labels") or {}).get(pod_security.LEVEL_LABEL, "privileged")
+              for o in view.installed() if o.kind == "Namespace"}
+    checked = 0
+    for obj in [*view.installed(), *view.runtime]:
+        if obj.kind not in ("Deployment", "StatefulSet", "DaemonSet", "Job") or obj.is_test_hook:
+            continue
+        level = levels.get(obj.namespace, "privileged")
+        pod = obj.manifest["spec"]["template"]["spec"]
+        assert pod_security.refusals(level, pod) == [], f"{obj.kind} {obj.namespace}/{obj.name}"
+        checked += level == "restricted"
+    assert checked >= 15, "every platform workload runs in a restricted namespace"
+
+
+def test_the_view_counts_what_each_release_applies(local_view):
+    counts = {r.release: len(r.objects) for r in local_view.releases}
+    assert set(counts) == {"cert-manager", "traefik", "kserve-crd", "kube-prometheus-stack", "kserve", "kserve-runtimes", "mlflow"}
+    assert all(n > 0 for n in counts.values())
+    assert not local_view.partial
