@@ -20,6 +20,9 @@ _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 _OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 PROJECT = "mlops-platform"
+# Every value the mocks hand out as a provider secret output (generated passwords, kubeconfigs;
+# cli/offline/mocks.py fills it): what is shown masks exactly these, wherever they reach an input.
+SECRET_VALUES: set[str] = set()
 
 
 @dataclass
@@ -83,8 +86,10 @@ class ResourceRecord:
 def _plain(value: Any, path: str, secrets: set[str], masked: bool = False) -> Any:
     """Struct JSON -> plain data: secrets masked (paths recorded), references and unknowns shown.
 
-    A secret map or list keeps its shape (keys stay visible, every leaf becomes "[secret]"), so
-    a masked Secret still renders as a valid object.
+    The paths the engine would treat as secret are recorded. What is shown masks exactly the
+    generated secrets (the values the mocks hand out as secret outputs, wherever they reach):
+    a Kubernetes Secret's whole `stringData` is secret to the engine, but its PGSSLMODE or a
+    database user name is not, and stays readable. A masked map or list keeps its shape.
     """
     if isinstance(value, dict):
         sig = value.get(_SIG)
@@ -104,7 +109,7 @@ def _plain(value: Any, path: str, secrets: set[str], masked: bool = False) -> An
         return [_plain(v, f"{path}[{i}]", secrets, masked) for i, v in enumerate(value)]
     if value == _UNKNOWN:
         return UNKNOWN_MASK
-    if masked:
+    if masked and (not isinstance(value, str) or any(secret in value for secret in SECRET_VALUES)):
         return SECRET_MASK
     if isinstance(value, float) and value.is_integer():
         return int(value)  # protobuf Struct carries every number as a double
@@ -234,7 +239,40 @@ def run_program(
         holder["result"] = program()
 
     _sync_await(run_pulumi_func(main))
-    return ProgramRun(stack=stack, resources=list(monitor.records), result=holder.get("result"))
+    return ProgramRun(stack=stack, resources=stable_order(monitor.records), result=holder.get("result"))
+
+
+def stable_order(records: list[ResourceRecord]) -> list[ResourceRecord]:
+    """The records in an order that does not depend on how asyncio scheduled the registrations:
+    each after its parent, its dependencies and its provider, ties broken by URN. Dependency lists
+    are sorted too, so two runs of the same program give identical plans."""
+    import heapq
+
+    by_urn = {r.urn: r for r in records}
+    before: dict[str, set[str]] = {}
+    for record in records:
+        record.dependencies = sorted(set(record.dependencies))
+        record.property_dependencies = {k: sorted(set(v)) for k, v in sorted(record.property_dependencies.items())}
+        before[record.urn] = {u for u in (record.parent, *_direct(record)) if u in by_urn and u != record.urn}
+    after: dict[str, list[str]] = {urn: [] for urn in by_urn}
+    for urn, needs in before.items():
+        for need in needs:
+            after[need].append(urn)
+    waiting = {urn: len(needs) for urn, needs in before.items()}
+    ready = [urn for urn, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    ordered: list[ResourceRecord] = []
+    while ready:
+        urn = heapq.heappop(ready)
+        ordered.append(by_urn[urn])
+        for successor in after[urn]:
+            waiting[successor] -= 1
+            if waiting[successor] == 0:
+                heapq.heappush(ready, successor)
+    if len(ordered) < len(records):  # a cycle cannot come out of Pulumi; keep the rest by URN
+        placed = {r.urn for r in ordered}
+        ordered += sorted((r for r in records if r.urn not in placed), key=lambda r: r.urn)
+    return ordered
 
 
 def plan_platform(config: Any) -> ProgramRun:

@@ -15,6 +15,8 @@ from typing import Any, Optional
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
+from .harness import SECRET_VALUES
+
 ACCOUNT_ID = "123456789012"
 TENANT_ID = "00000000-0000-4000-8000-000000000001"
 SUBSCRIPTION_ID = "00000000-0000-4000-8000-000000000002"
@@ -33,6 +35,12 @@ def fake_kubeconfig(server: str, name: str) -> str:
         f"current-context: {name}\n"
         f"users:\n- name: {name}\n  user:\n    client-certificate-data: {FAKE_CA}\n    client-key-data: {FAKE_CA}\n"
     )
+
+
+def _secret(value: str) -> Any:
+    if len(value) >= 8:
+        SECRET_VALUES.add(value)
+    return pulumi.Output.secret(value)
 
 
 class PlatformMocks(Mocks):
@@ -105,14 +113,14 @@ def _command(name: str, inputs: dict) -> tuple[str, dict]:
         cluster = create.rsplit("--name ", 1)[-1].strip().strip("'")
         stdout = fake_kubeconfig("https://127.0.0.1:6443", f"kind-{cluster}")
     # pulumi-command marks stdout secret only when asked; the kind component asks.
-    return name, {"stdout": pulumi.Output.secret(stdout) if stdout else "", "stderr": ""}
+    return name, {"stdout": _secret(stdout) if stdout else "", "stderr": ""}
 
 
 def _random_secret(name: str, inputs: dict) -> tuple[str, dict]:
     length = int(inputs.get("length", 16))
     value = ("mock" + _digest("random", name))[:length]
     # Ref: pulumi-random marks RandomPassword.result and bcryptHash as secret outputs.
-    return name, {"result": pulumi.Output.secret(value), "bcryptHash": pulumi.Output.secret("$2a$10$mock")}
+    return name, {"result": _secret(value), "bcryptHash": _secret(f"$2a$10$mock{value}")}
 
 
 def _random_string(name: str, inputs: dict) -> tuple[str, dict]:

@@ -12,7 +12,6 @@ written. `platform render` owns these three folders and replaces them whole on e
 
 from __future__ import annotations
 
-import copy
 import re
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -20,21 +19,32 @@ from typing import Any, Iterator, Optional
 from .harness import ProgramRun, ResourceRecord
 
 OWNED = ("manifests", "helm", "rendered")
-_FIRST = ("apiVersion", "kind", "metadata")
+# Kubernetes' conventional order at every level (an object's kind and metadata, an object's or a
+# container's name, namespace and image first); the other keys sorted, so a diff of two renders
+# shows changes, not reordering.
+_FIRST = ("apiVersion", "kind", "metadata", "name", "namespace", "image")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 PLACEHOLDERS = (
-    "# Rendered offline by `platform render` (Pulumi SDK mocks, Helm SDK): [secret] marks a generated\n"
-    "# secret, and mock identifiers (account 123456789012, *.cmockabc123.* hosts, mock client ids) stand\n"
-    "# where the cloud assigns real ones at deploy time.\n"
+    "# Rendered offline by `platform render` (Pulumi SDK mocks, Helm SDK). Placeholders: [secret] stands\n"
+    "# for a generated secret; mock identifiers (account 123456789012, *.cmockabc123.* hosts, mock client\n"
+    "# ids) for those the cloud assigns at deploy time.\n"
 )
 
 
+def conventional_order(value: Any) -> Any:
+    """A copy of `value` with every mapping's keys in Kubernetes' conventional order."""
+    if isinstance(value, dict):
+        keys = [k for k in _FIRST if k in value] + sorted((k for k in value if k not in _FIRST), key=str)
+        return {k: conventional_order(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [conventional_order(item) for item in value]
+    return value
+
+
 def manifest(record: ResourceRecord) -> dict[str, Any]:
-    """The Kubernetes object a resource would apply, in conventional key order."""
-    inputs = copy.deepcopy(record.inputs)  # callers may edit the manifest; the run stays intact
-    out: dict[str, Any] = {k: inputs[k] for k in _FIRST if k in inputs}
-    out.update({k: v for k, v in inputs.items() if k not in _FIRST})
-    return out
+    """The Kubernetes object a resource would apply, in conventional key order (a copy: callers
+    may edit it, the run stays intact)."""
+    return conventional_order(record.inputs)
 
 
 def _file_name(kind: str, name: str) -> str:
@@ -94,7 +104,7 @@ def write(run: ProgramRun, out_dir: Path, view: Optional[Any] = None) -> list[Pa
         dump(manifest_path(record), manifest(record), f"# Authored by the program: {record.type} {record.name}\n")
     for release, chart, values in releases(run):
         dump(Path("helm") / release / "chart.yaml", chart)
-        dump(Path("helm") / release / "values.yaml", values)
+        dump(Path("helm") / release / "values.yaml", conventional_order(values))
     if view is not None:
         for rendered in view.releases:
             used: set[Path] = set()
@@ -103,5 +113,5 @@ def write(run: ProgramRun, out_dir: Path, view: Optional[Any] = None) -> list[Pa
                 if path in used:  # the same kind and name in two namespaces
                     path = path.with_name(_file_name(obj.kind, f"{obj.namespace}-{obj.name}"))
                 used.add(path)
-                dump(path, dict(obj.manifest), _source_note(rendered.release, obj.source, obj.hooks))
+                dump(path, conventional_order(obj.manifest), _source_note(rendered.release, obj.source, obj.hooks))
     return written
