@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from . import versions
+from . import catalog, versions
 
 Cloud = Literal["local", "aws", "azure", "gcp"]
 CLOUDS: tuple[str, ...] = ("local", "aws", "azure", "gcp")
@@ -336,10 +336,15 @@ class ModelConfig(_Model):
         return self.drift.enabled or self.outlier.enabled
 
 
+# The policy limits' defaults, here once: the cost rules' schema defaults and README's table read them.
+DEFAULT_MAX_NODES = 10
+DEFAULT_MAX_GPU_NODES = 4
+
+
 class PolicyLimits(_Model):
-    max_nodes: StrictInt = Field(10, ge=1, le=1000)
+    max_nodes: StrictInt = Field(DEFAULT_MAX_NODES, ge=1, le=1000)
     allowed_instance_types: tuple[StrictStr, ...] = ()
-    max_gpu_nodes: StrictInt = Field(0, ge=0, le=100)
+    max_gpu_nodes: StrictInt = Field(DEFAULT_MAX_GPU_NODES, ge=0, le=100)
 
 
 class PolicyConfig(_Model):
@@ -444,6 +449,19 @@ class PlatformConfig(_Model):
         return self.cluster.instance_type or _DEFAULT_INSTANCE.get(self.cloud, "")
 
     @property
+    def max_node_total(self) -> int:
+        """Every node the cluster can grow to: the general pool, plus the GPU pool when enabled."""
+        gpu = self.cluster.gpu
+        general = self.cluster.max_nodes or self.cluster.node_count
+        return general + ((gpu.max_nodes or max(gpu.node_count, 1)) if gpu.enabled else 0)
+
+    @property
+    def aws_zone_count(self) -> int:
+        """The zones an EKS stack spreads over: those given, at least two (three in prod)."""
+        given = len(self.aws.availability_zones) if self.aws else 0
+        return max(given, 3 if self.is_prod else 2)
+
+    @property
     def gpu_instance_type(self) -> str:
         return self.cluster.gpu.instance_type or _DEFAULT_GPU_INSTANCE.get(self.cloud, "")
 
@@ -511,8 +529,16 @@ def _cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
         pattern, what = _REGION[c.cloud]
         if c.region is None:
             problems.append(("region", f"required for cloud '{c.cloud}' ({what})"))
-        elif not pattern.match(c.region):
-            problems.append(("region", f"'{c.region}' is not {what}"))
+        elif catalog.region_problem(c.cloud, c.region):
+            problems.append(("region", str(catalog.region_problem(c.cloud, c.region))))
+        for key, name, check in (
+            ("cluster.instanceType", c.instance_type, catalog.instance_problem),
+            ("cluster.gpu.instanceType", c.gpu_instance_type if c.cluster.gpu.enabled else None, catalog.instance_problem),
+            ("database.instanceClass", c.database_class, catalog.database_problem),
+        ):
+            problem = check(c.cloud, name) if name else None
+            if problem:
+                problems.append((key, problem))
         if c.domain is None:
             problems.append(("domain", f"required for cloud '{c.cloud}' (the DNS zone the UIs are served under)"))
         for other in ("aws", "azure", "gcp"):
@@ -532,6 +558,7 @@ def _cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
             problems.append(
                 ("cluster.apiAllowedCidrs", "give the CIDRs allowed to reach the Kubernetes API, or set privateEndpoint: true")
             )
+    problems += _range_checks(c)
     if c.object_store.force_destroy and c.is_prod:
         problems.append(("objectStore.forceDestroy", "not allowed in prod: artifacts would be deleted with the stack"))
     if c.protect is False and c.is_prod:
@@ -550,6 +577,63 @@ def _cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
     if c.models and not c.kserve.enabled:
         problems.append(("models", "models are served by KServe; kserve.enabled is false"))
     return problems
+
+
+# Names reserved for documentation, which the shipped stack files use until a user replaces them.
+# Refs: RFC 2606 / RFC 6761 (example domains), RFC 5737 (TEST-NET ranges), the AWS documentation's
+# example account 123456789012.
+_EXAMPLE_DOMAINS = ("example.com", "example.net", "example.org")
+_EXAMPLE_TLDS = ("example", "test", "invalid", "localhost")
+_TEST_NETS = tuple(IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
+_EXAMPLE_ACCOUNT = "123456789012"
+_EXAMPLE_PROJECT = "my-mlops-project"
+
+
+def _example_domain(domain: str) -> bool:
+    domain = domain.lower().rstrip(".")
+    return domain.rsplit(".", 1)[-1] in _EXAMPLE_TLDS or any(domain == d or domain.endswith("." + d) for d in _EXAMPLE_DOMAINS)
+
+
+def placeholders(c: PlatformConfig) -> list[tuple[str, str, str]]:
+    """(key, value, what it would do) for every documentation placeholder still in a stack."""
+    found: list[tuple[str, str, str]] = []
+    if c.domain and _example_domain(c.domain):
+        found.append(("domain", c.domain, "an example domain: no DNS record can point at the load balancer"))
+    if c.tls.email and _example_domain(c.tls.email.rsplit("@", 1)[-1]):
+        found.append(("tls.email", c.tls.email, "an example address: Let's Encrypt rejects it"))
+    for cidr in c.cluster.api_allowed_cidrs:
+        if any(cidr.subnet_of(net) for net in _TEST_NETS):
+            found.append(("cluster.apiAllowedCidrs", str(cidr), "a documentation range: it would lock you out of the Kubernetes API"))
+    if c.gcp is not None and c.gcp.project == _EXAMPLE_PROJECT:
+        found.append(("gcp.project", c.gcp.project, "the example project id"))
+    for arn in (c.aws.admin_role_arns if c.aws else ()):
+        if f":{_EXAMPLE_ACCOUNT}:" in arn:
+            found.append(("aws.adminRoleArns", arn, "the AWS documentation's example account"))
+    if c.azure is not None:
+        for value, key in [(c.azure.subscription_id, "azure.subscriptionId"),
+                           *[(g, "azure.adminGroupObjectIds") for g in c.azure.admin_group_object_ids]]:
+            if value and value.startswith("00000000-0000-"):
+                found.append((key, value, "an all-zero example id"))
+    return found
+
+
+def _range_checks(c: PlatformConfig) -> list[tuple[str, str]]:
+    """The address ranges against what the cloud module carves out of them (components/subnets.py)."""
+    from . import subnets
+
+    if c.cloud == "aws" and c.aws_zone_count > subnets.AWS_MAX_ZONES:
+        return [("aws.availabilityZones", f"{c.aws_zone_count} zones: the platform spreads over at most {subnets.AWS_MAX_ZONES}")]
+    try:
+        if c.cloud == "aws":
+            subnets.aws_subnets((c.aws or AwsConfig()).vpc_cidr, c.aws_zone_count, c.max_node_total)
+        elif c.cloud == "azure":
+            subnets.azure_subnets((c.azure or AzureConfig()).vnet_cidr, c.max_node_total)
+    except subnets.RangeError as err:
+        return [("aws.vpcCidr" if c.cloud == "aws" else "azure.vnetCidr", str(err))]
+    if c.cloud == "gcp" and c.gcp is not None:
+        g = c.gcp
+        return subnets.gcp_ranges(g.network_cidr, g.pods_cidr, g.services_cidr, g.master_cidr, c.max_node_total)
+    return []
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:
@@ -744,6 +828,7 @@ def stack_file_path(project_dir: Path, stack: str) -> Path:
 
 __all__ = [
     "CLOUDS",
+    "placeholders",
     "ConfigError",
     "ModelConfig",
     "PlatformConfig",

@@ -1,7 +1,9 @@
 """A rough monthly cost of a cloud stack, from what the plan would create and dated list prices.
 
-Prices: cli/offline/prices.json, a subset of ../shared/prices/prices.json (on-demand list prices,
-us-east-1 / eastus / us-central1, each item with its source, date and status). Usage-based
+Prices: components/prices.json, a subset of ../shared/prices/prices.json (on-demand list prices,
+us-east-1 / eastus / us-central1, each item with its source, date and status), kept beside the
+catalog of names that can exist (components/catalog.py). A name PlatformConfig accepts but the
+table has no price for is a line without a price, and the total is marked incomplete. Usage-based
 charges (egress, object storage by the GB, logs, backups beyond the free allowance) are not
 included: this is the floor an idle stack costs, not a bill.
 """
@@ -30,7 +32,7 @@ class CostLine:
 
 @lru_cache(maxsize=None)
 def price_table() -> dict[str, Any]:
-    return json.loads(package_files.files(__package__).joinpath("prices.json").read_text(encoding="utf-8"))
+    return json.loads(package_files.files("mlops_platform.components").joinpath("prices.json").read_text(encoding="utf-8"))
 
 
 def _price(cloud: str, key: str) -> Optional[float]:
@@ -46,7 +48,7 @@ class _Lines:
 
     def hourly(self, item: str, quantity: float, key: str) -> None:
         price = _price(self.cloud, key)
-        self.lines.append(CostLine(item, quantity, "each, 730 h", round((price or 0) * quantity * self.hours, 2), key if price is not None else None))
+        self.lines.append(CostLine(item, quantity, "× 730 h", round((price or 0) * quantity * self.hours, 2), key if price is not None else None))
 
     def monthly(self, item: str, quantity: float, unit: str, key: str, factor: float = 1.0) -> None:
         price = _price(self.cloud, key)
@@ -143,13 +145,25 @@ def _gcp(run: ProgramRun, config: PlatformConfig, lines: _Lines, prometheus_gb: 
     lines.monthly("Prometheus disk pd-balanced", prometheus_gb, "GB-month", "pd_balanced_gb_month")
 
 
-def summary(lines: list[CostLine]) -> dict[str, Any]:
+def unpriced(lines: list[CostLine]) -> list[str]:
+    return [line.item for line in lines if line.price_key is None]
+
+
+def priced_region(cloud: str) -> str:
+    return str(price_table()["clouds"][cloud]["region"])
+
+
+def summary(lines: list[CostLine], cloud: str = "", region: Optional[str] = None) -> dict[str, Any]:
     table = price_table()
+    missing = unpriced(lines)
     return {
         "currency": table["currency"],
         "asOf": table["as_of"],
         "monthly": total(lines),
-        "unpriced": [line.item for line in lines if line.price_key is None],
+        # A line without a price adds nothing: the total is then a lower bound.
+        "complete": not missing,
+        "unpriced": missing,
+        **({"pricedRegion": priced_region(cloud), "region": region} if cloud else {}),
         "lines": [
             {"item": l.item, "quantity": l.quantity, "unit": l.unit, "monthly": l.monthly, "price": l.price_key}
             for l in lines

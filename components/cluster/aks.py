@@ -27,6 +27,7 @@ import pulumi_azure_native.network as network
 import pulumi_azure_native.resources as resources
 import pulumi_kubernetes as k8s
 
+from .. import subnets
 from ..config import PlatformConfig
 from . import kubeconfig
 from .outputs import ClusterOutputs, GpuPool, IngressExposure
@@ -96,8 +97,8 @@ class AksCluster(pulumi.ComponentResource):
             f"{name}-rg", resource_group_name=f"{args.cluster_name}-rg", location=args.location, tags=args.tags, opts=opts()
         )
         rg = self.resource_group.name
-        vnet_range = ipaddress.ip_network(args.vnet_cidr)
-        nodes_cidr, database_cidr = list(vnet_range.subnets(new_prefix=min(vnet_range.prefixlen + 4, 28)))[:2]
+        carved = subnets.azure_subnets(ipaddress.ip_network(args.vnet_cidr))
+        nodes_cidr, database_cidr = carved.nodes, carved.database
         self.vnet = network.VirtualNetwork(
             f"{name}-vnet",
             resource_group_name=rg,

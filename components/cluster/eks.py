@@ -25,6 +25,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from .. import subnets
 from ..config import PlatformConfig
 from . import kubeconfig
 from .outputs import ClusterOutputs, GpuPool, IngressExposure
@@ -104,7 +105,7 @@ class EksCluster(pulumi.ComponentResource):
             region=str(config.region),
             kubernetes_version=cluster.kubernetes_version,
             vpc_cidr=str(aws_config.vpc_cidr) if aws_config else "10.40.0.0/16",
-            az_count=max(len(aws_config.availability_zones) if aws_config else 0, 3 if config.is_prod else 2),
+            az_count=config.aws_zone_count,
             availability_zones=aws_config.availability_zones if aws_config else (),
             node_count=cluster.node_count,
             max_nodes=cluster.max_nodes or cluster.node_count,
@@ -333,10 +334,9 @@ class EksCluster(pulumi.ComponentResource):
             zones = aws.get_availability_zones_output(
                 state="available", opts=pulumi.InvokeOptions(provider=self.aws)
             ).names
-        # /16 VPC: public /20s from the first block, private /18s (room for pod IPs) after them.
-        network = ipaddress.ip_network(args.vpc_cidr)
-        public_cidrs = list(network.subnets(new_prefix=min(network.prefixlen + 4, 28)))[: args.az_count]
-        private_cidrs = list(network.subnets(new_prefix=min(network.prefixlen + 2, 26)))[1 : 1 + args.az_count]
+        # A /16 VPC: public /20s from the first quarter, private /18s (room for pod IPs) after it.
+        carved = subnets.aws_subnets(ipaddress.ip_network(args.vpc_cidr), args.az_count)
+        public_cidrs, private_cidrs = carved.public, carved.private
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=opts())
         public_rt = aws.ec2.RouteTable(f"{name}-public-rt", vpc_id=vpc.id, opts=opts())
         routes: list[pulumi.Resource] = [

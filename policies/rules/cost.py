@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
+from mlops_platform.components.config import DEFAULT_MAX_GPU_NODES, DEFAULT_MAX_NODES
+
 from .base import Rule, dig, stack_resources
 
 NODE_POOL_TYPES = (
@@ -42,7 +44,7 @@ def _is_gpu(resource: Any, instance: str) -> bool:
 
 
 def node_count(args: Any, config) -> Iterator[Any]:
-    limit = int(config.get("maxNodes", 10))
+    limit = int(config.get("maxNodes", DEFAULT_MAX_NODES))
     found = list(pools(args))
     total = sum(n for *_, n in found)
     if total > limit:
@@ -60,7 +62,7 @@ def instance_types(args: Any, config) -> Iterator[Any]:
 
 def gpu_only_when_enabled(args: Any, config) -> Iterator[Any]:
     enabled = bool(config.get("gpuEnabled", False))
-    cap = int(config.get("maxGpuNodes", 4))
+    cap = int(config.get("maxGpuNodes", DEFAULT_MAX_GPU_NODES))
     for resource, pool, instance, maximum in pools(args):
         if not _is_gpu(resource, instance):
             continue
@@ -71,10 +73,10 @@ def gpu_only_when_enabled(args: Any, config) -> Iterator[Any]:
 
 
 _LIMITS = {
-    "maxNodes": {"type": "integer", "minimum": 1, "default": 10},
+    "maxNodes": {"type": "integer", "minimum": 1, "default": DEFAULT_MAX_NODES},
     "allowedInstanceTypes": {"type": "array", "items": {"type": "string"}, "default": []},
     "gpuEnabled": {"type": "boolean", "default": False},
-    "maxGpuNodes": {"type": "integer", "minimum": 0, "default": 4},
+    "maxGpuNodes": {"type": "integer", "minimum": 0, "default": DEFAULT_MAX_GPU_NODES},
 }
 
 RULES = [
