@@ -34,7 +34,8 @@ class PlatformGroup(TyperGroup):
             code = EXIT_USAGE
         except click_errors.UsageError as exc:
             hint = f"see {exc.ctx.command_path} --help" if exc.ctx is not None else "see platform --help"
-            print(error_line(exc.format_message(), hint), file=sys.stderr)
+            # typer reports a wrong enum value as a pydantic-style "Value error, ...": the value is what counts.
+            print(error_line(exc.format_message().replace("Value error, ", ""), hint), file=sys.stderr)
             code = EXIT_USAGE
         except (typer.Abort, KeyboardInterrupt):
             print("error: interrupted", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from .errors import fail
 
@@ -48,7 +48,8 @@ def project_dir() -> Path:
     )
 
 
-def check_cloud(cloud: Optional[str]) -> str:
+def check_cloud(cloud: Any) -> str:
+    cloud = getattr(cloud, "value", cloud)  # the Cloud choice typer parsed, or a plain string
     if cloud is None:
         fail("missing option --cloud", f"one of {', '.join(CLOUDS)}")
     if cloud not in CLOUDS:
@@ -90,9 +91,15 @@ def load_config(cloud: Optional[str], env: str):  # -> PlatformConfig
         known = ", ".join(shipped_stacks(project)) or "none"
         fail(f"no stack file {display_path(path)} for stack {stack}", f"stack files here: {known}")
     try:
-        return PlatformConfig.from_stack_file(display_path(path), stack)
+        config = PlatformConfig.from_stack_file(display_path(path), stack)
     except ConfigError as err:
         fail(str(err))
+    from mlops_platform.components import cloud_sdks
+
+    reason = cloud_sdks.missing(config.cloud)
+    if reason:
+        fail(reason)
+    return config
 
 
 def display_path(path: Path) -> Path:

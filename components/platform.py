@@ -34,6 +34,11 @@ from .data.outputs import DataOutputs
 def build_infrastructure(
     name: str, config: PlatformConfig, parent: pulumi.Resource
 ) -> tuple[ClusterOutputs, DataOutputs]:
+    from . import cloud_sdks
+
+    reason = cloud_sdks.missing(config.cloud)
+    if reason:  # `pulumi up` run directly: one line from the engine, no traceback
+        raise pulumi.RunError(reason)
     opts = pulumi.ResourceOptions(parent=parent)
     if config.cloud == "local":
         from .cluster.kind import KindCluster, KindClusterArgs

@@ -459,5 +459,5 @@ def test_render_writes_what_every_release_applies_with_hooks_marked(project, tmp
         files = list((out / "rendered" / release.release).glob("*.yaml"))
         assert len(files) == len(release.objects), release.release
     hook = (out / "rendered" / "cert-manager" / "job-cert-manager-startupapicheck.yaml").read_text()
-    assert "# Helm hook: post-install" in hook and "[secret] marks a generated" in hook
+    assert "# Helm hook: post-install" in hook and "Placeholders: [secret] stands" in hook
     assert f"{view.rendered_count()} rendered objects" in result.stdout

@@ -65,10 +65,12 @@ def test_plan_table_shows_tree_and_totals(runner, project):
 
 
 def test_plan_out_writes_the_json(runner, project, tmp_path):
+    (tmp_path / "plans").mkdir()
     target = tmp_path / "plans" / "local.json"
     result = invoke(runner, "plan", "--cloud", "local", "--out", str(target))
     assert result.exit_code == 0
     assert json.loads(target.read_text())["stack"] == "local-dev"
+    assert [p.name for p in target.parent.iterdir()] == ["local.json"], "written in place, no temporary file left"
 
 
 def test_render_writes_manifests_and_helm_files(runner, project, tmp_path):
@@ -87,8 +89,8 @@ def test_render_writes_manifests_and_helm_files(runner, project, tmp_path):
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (("plan", "--cloud", "mars"), "unknown cloud 'mars'"),
-        (("plan",), "missing option --cloud"),
+        (("plan", "--cloud", "mars"), "'mars' is not one of 'local', 'aws', 'azure', 'gcp'"),
+        (("plan",), "Missing option '--cloud' / '-c'. Choose from: local, aws, azure, gcp"),
         (("plan", "--cloud", "local", "--env", "Prod!"), "invalid --env"),
         (("plan", "--cloud", "local", "--env", "qa"), "no stack file stacks/Pulumi.local-qa.yaml"),
         (("plan", "--cloud", "local", "--bogus"), "No such option: --bogus"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -180,3 +181,109 @@ def test_every_shipped_stack_is_valid():
         cloud, env = stack.split("-", 1)
         config = stack_config(stack)
         assert (config.cloud, config.env) == (cloud, env)
+
+
+# --- ranges the cloud modules carve, and names that cannot exist ---------------------------------
+
+from conftest import ROOT, STACKS  # noqa: E402
+from mlops_platform.components.config import (  # noqa: E402
+    DEFAULT_MAX_GPU_NODES, DEFAULT_MAX_NODES, PolicyLimits, read_stack_values,
+)
+
+
+def shipped(stack: str, **changes) -> dict:
+    """A shipped stack's values with `changes` ("a.b" keys for nested ones)."""
+    values = read_stack_values(STACKS / f"Pulumi.{stack}.yaml")
+    for dotted, value in changes.items():
+        target = values
+        *parents, last = dotted.split(".")
+        for key in parents:
+            target = target.setdefault(key, {})
+        target[last] = value
+    return values
+
+
+def stack_error(stack: str, **changes) -> str:
+    with pytest.raises(ConfigError) as caught:
+        PlatformConfig.from_values(shipped(stack, **changes), f"stacks/Pulumi.{stack}.yaml", stack)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("stack, key, cidr, fragment", [
+    ("aws-dev", "aws.vpcCidr", "10.40.0.0/30", "is too small: give a /24 or larger"),
+    ("aws-dev", "aws.vpcCidr", "10.40.0.0/26", "too small for 2 availability zones"),
+    ("aws-prod", "aws.vpcCidr", "10.41.0.0/25", "too small for 3 availability zones"),
+    ("aws-dev", "aws.vpcCidr", "10.40.0.0/24", "too few for 40 nodes"),
+    ("azure-dev", "azure.vnetCidr", "10.50.0.0/30", "too small for a node subnet and a database subnet"),
+    ("azure-dev", "azure.vnetCidr", "10.50.0.0/28", "too small for a node subnet and a database subnet"),
+    ("gcp-dev", "gcp.networkCidr", "10.60.0.0/30", "smaller than a /29"),
+    ("gcp-dev", "gcp.podsCidr", "10.64.0.0/24", "too few for 2 nodes"),
+    ("gcp-dev", "gcp.servicesCidr", "10.60.0.0/24", "overlaps networkCidr"),
+])
+def test_address_ranges_too_small_for_what_is_carved_are_config_errors(stack, key, cidr, fragment):
+    section = key.split(".")[0]
+    changes = {f"{section}.{key.split('.')[1]}": cidr}
+    if stack == "aws-dev" and "40 nodes" in fragment:
+        changes["cluster.maxNodes"] = 40
+    message = stack_error(stack, **changes)
+    assert f"platform:{key}: " in message and fragment in message, message
+
+
+def test_the_carving_the_config_checks_is_the_one_the_cluster_uses():
+    from ipaddress import IPv4Network
+
+    from mlops_platform.components import subnets
+
+    carved = subnets.aws_subnets(IPv4Network("10.40.0.0/16"), 3)
+    assert [str(s) for s in carved.public] == ["10.40.0.0/20", "10.40.16.0/20", "10.40.32.0/20"]
+    assert [str(s) for s in carved.private] == ["10.40.64.0/18", "10.40.128.0/18", "10.40.192.0/18"]
+    eks = (ROOT / "components" / "cluster" / "eks.py").read_text()
+    aks = (ROOT / "components" / "cluster" / "aks.py").read_text()
+    assert "subnets.aws_subnets(" in eks and "subnets.azure_subnets(" in aks
+
+
+@pytest.mark.parametrize("stack, key, value, fragment", [
+    ("aws-dev", "region", "us-eats-1", "'us-eats-1' is not an AWS region (did you mean 'us-east-1'?)"),
+    ("azure-dev", "region", "eastsu", "did you mean 'eastus'?"),
+    ("gcp-dev", "region", "us-centrl1", "did you mean 'us-central1'?"),
+    ("aws-dev", "cluster.instanceType", "m6i.lrage", "'m6i.lrage' is not an EC2 instance type (did you mean 'm6i.large'?)"),
+    ("aws-dev", "cluster.instanceType", "Standard_D2s_v5", "it looks like an Azure name"),
+    ("azure-dev", "cluster.instanceType", "m6i.large", "it looks like an AWS name"),
+    ("gcp-dev", "cluster.instanceType", "e2-standrd-4", "did you mean 'e2-standard-4'?"),
+    ("aws-dev", "database.instanceClass", "db.t4g.mciro", "did you mean 'db.t4g.micro'?"),
+    ("gcp-dev", "database.instanceClass", "db-g1-smal", "did you mean 'db-g1-small'?"),
+])
+def test_names_that_cannot_exist_are_config_errors_with_the_nearest_name(stack, key, value, fragment):
+    message = stack_error(stack, **{key: value})
+    assert f"platform:{key}: " in message and fragment in message, message
+
+
+def test_a_name_that_can_exist_but_has_no_price_makes_the_total_incomplete():
+    from conftest import plan_of
+    from mlops_platform.cli.offline import costs
+
+    config = PlatformConfig.from_values(shipped("aws-dev", **{"cluster.instanceType": "m7i.2xlarge"}), "t", "aws-dev")
+    lines = costs.estimate(plan_of(config), config)
+    summary = costs.summary(lines, "aws", config.region)
+    assert summary["complete"] is False and summary["unpriced"] == ["nodes m7i.2xlarge"]
+
+
+def test_the_policy_limits_defaults_have_one_source_quoted_by_the_readme():
+    from mlops_platform.policies.registry import BY_NAME, rule_config
+
+    readme = (ROOT / "README.md").read_text()
+    quoted = re.search(r"`maxNodes` (\d+), `allowedInstanceTypes`, `maxGpuNodes` (\d+)", readme)
+    assert quoted and (int(quoted.group(1)), int(quoted.group(2))) == (DEFAULT_MAX_NODES, DEFAULT_MAX_GPU_NODES)
+    assert (PolicyLimits().max_nodes, PolicyLimits().max_gpu_nodes) == (DEFAULT_MAX_NODES, DEFAULT_MAX_GPU_NODES)
+    assert rule_config(BY_NAME["cost-gpu-only-when-enabled"], {})["maxGpuNodes"] == DEFAULT_MAX_GPU_NODES
+    assert DEFAULT_MAX_GPU_NODES > 0
+
+
+def test_a_gpu_pool_in_prod_passes_the_default_policy():
+    from mlops_platform.policies.offline import evaluate
+
+    from conftest import plan_of
+
+    config = PlatformConfig.from_values(shipped("aws-prod", **{"cluster.gpu": {"enabled": True}}), "t", "aws-prod")
+    _, violations = evaluate(plan_of(config), config)
+    assert [v.rule for v in violations] == []

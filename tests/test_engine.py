@@ -135,7 +135,18 @@ def test_up_failure_is_reported_as_it_happens_and_exits_1(project, state, fake):
 def test_up_refuses_without_confirmation_on_a_pipe_and_writes_nothing(project, state, fake):
     result = invoke("up", "--cloud", "local")
     assert result.exit_code == 2 and "pass --yes" in one_line_error(result)
-    assert fake.calls() == [] and not state.exists()
+    assert [c["args"][:1] for c in fake.calls()] == [["version"]], "only the CLI's version was read"
+    assert not state.exists()
+
+
+def test_up_on_a_pipe_reports_a_missing_engine_before_asking_for_yes(project, state, monkeypatch, tmp_path):
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    result = invoke("up", "--cloud", "local")
+    assert result.exit_code == 1
+    line = one_line_error(result)
+    assert "Pulumi CLI is not installed" in line and "platform doctor" in line and "--yes" not in line
 
 
 def test_up_without_the_pulumi_cli(project, state, monkeypatch, tmp_path):
@@ -375,7 +386,7 @@ COMMANDS = [
 @pytest.mark.parametrize(
     "setup, args, fragment",
     [
-        (None, ("--cloud", "mars"), "unknown cloud 'mars'"),
+        (None, ("--cloud", "mars"), "'mars' is not one of 'local', 'aws', 'azure', 'gcp'"),
         (None, ("--cloud", "local", "--env", "staging"), "no stack file stacks/Pulumi.local-staging.yaml"),
         ("invalid", ("--cloud", "local"), "stacks/Pulumi.local-dev.yaml: platform:cluster.nodeCount: must be at least 1 (got 0)"),
         (None, ("--cloud", "local", "--nope"), "No such option: --nope"),

@@ -6,24 +6,23 @@ from typing import Optional
 
 import typer
 
-from .common import EnvOption, JsonOption
+from .common import Cloud, EnvOption, JsonOption
 
 charts_app = typer.Typer(
     name="charts",
+    short_help="Pull and list the pinned Helm charts plan and render use.",
     help="The pinned Helm charts in the local cache, which plan and render use to render every release.",
     no_args_is_help=True,
     add_completion=False,
 )
-CloudFilter = typer.Option(
-    None, "--cloud", "-c", help="Only the charts this stack installs (local, aws, azure or gcp).", show_default=False
-)
+CloudFilter = typer.Option(None, "--cloud", "-c", help="Only the charts this stack installs.", show_default=False)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(charts_app)
 
 
-def _selected(cloud: Optional[str], env: str) -> list:
+def _selected(cloud: Optional[Cloud], env: str) -> list:
     from mlops_platform.components import versions
 
     if cloud is None:
@@ -37,9 +36,9 @@ def _selected(cloud: Optional[str], env: str) -> list:
     return [c for c in versions.CHARTS if c.chart_ref in used and charts.by_reference(c.chart_ref) is not None]
 
 
-@charts_app.command("pull")
+@charts_app.command("pull", short_help="Download the pinned charts into the local cache.")
 def pull(
-    cloud: Optional[str] = CloudFilter,
+    cloud: Optional[Cloud] = CloudFilter,
     env: str = EnvOption,
     mirror: Optional[str] = typer.Option(
         None, "--mirror", help="Pull every chart from this repository instead: an http(s) chart repository holding them "
@@ -77,7 +76,7 @@ def pull(
                      f"already cached in {folder}")
 
 
-@charts_app.command("list")
+@charts_app.command("list", short_help="Show each pinned chart and whether it is cached.")
 def list_charts(json_output: bool = JsonOption) -> None:
     """Every pinned chart, where it comes from, and whether the local cache holds it."""
     from mlops_platform.components import versions

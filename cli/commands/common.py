@@ -2,9 +2,41 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 import typer
 
-CloudOption = typer.Option(None, "--cloud", "-c", help="local, aws, azure or gcp.", show_default=False)
+
+class Cloud(str, Enum):
+    """Where a stack runs; typer shows the choices and reports a wrong or missing one."""
+
+    local = "local"
+    aws = "aws"
+    azure = "azure"
+    gcp = "gcp"
+
+
+CloudOption = typer.Option(..., "--cloud", "-c", help="Where the stack runs.", case_sensitive=True, show_default=False)
 EnvOption = typer.Option("dev", "--env", "-e", help="Environment; the stack is <cloud>-<env>.")
 JsonOption = typer.Option(False, "--json", help="Print JSON on stdout instead of a table.")
 
+
+
+def report_placeholders(config, refuse: bool = False) -> list:  # config: PlatformConfig
+    """Warn (stderr) about every documentation placeholder left in the stack file; with `refuse`,
+    stop before anything is deployed (exit 2) while one is left."""
+    from mlops_platform.components.config import placeholders
+
+    from .. import display
+    from ..errors import fail
+    from ..project import display_path, project_dir, stack_file
+
+    found = placeholders(config)
+    path = display_path(stack_file(project_dir(), config.stack_name))
+    for key, value, why in found:
+        display.err().print(f"[yellow]warning:[/yellow] placeholder in {path}: platform:{key} = {value} ({why})")
+    if found and refuse:
+        keys = ", ".join(dict.fromkeys(key for key, _, _ in found))
+        fail(f"stack {config.stack_name} still holds {len(found)} placeholders ({keys})",
+             f"replace them in {path} before deploying")
+    return found

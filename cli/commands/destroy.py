@@ -8,16 +8,16 @@ from typing import Optional
 
 import typer
 
-from .common import CloudOption, EnvOption, JsonOption
+from .common import Cloud, CloudOption, EnvOption, JsonOption
 from .engine_common import BackendOption, PassphraseFileOption, YesOption
 
 
 def register(app: typer.Typer) -> None:
-    app.command("destroy")(destroy)
+    app.command("destroy", short_help="Tear a stack down, keeping protected data.")(destroy)
 
 
 def destroy(
-    cloud: Optional[str] = CloudOption,
+    cloud: Cloud = CloudOption,
     env: str = EnvOption,
     yes: bool = YesOption,
     json_output: bool = JsonOption,

@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from .common import JsonOption
+from .common import Cloud, JsonOption
 
 TIMEOUT = 30
 
@@ -29,7 +29,11 @@ class Check:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("doctor")(doctor)
+    app.command("doctor", short_help="Check the tools and credentials deployments need.")(doctor)
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
 def _run(command: list[str]) -> tuple[bool, str]:
@@ -40,8 +44,41 @@ def _run(command: list[str]) -> tuple[bool, str]:
                                 env={**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"})
     except (OSError, subprocess.SubprocessError) as err:
         return False, str(err)
-    text = (result.stdout or result.stderr).strip().splitlines()
-    return result.returncode == 0, (text[0] if text else f"exit {result.returncode}")[:160]
+    ok = result.returncode == 0
+    # A failing tool says why on stderr (docker prints an empty line on stdout).
+    text = _first_line(result.stdout if ok else result.stderr) or _first_line(result.stdout + result.stderr)
+    return ok, text or f"exit {result.returncode}"
+
+
+def _docker(ok: bool, detail: str) -> tuple[bool, str]:
+    if not ok and ("Cannot connect to the Docker daemon" in detail or "daemon running" in detail):
+        return False, f"daemon not running ({detail})"
+    return ok, detail
+
+
+def _aws_cli_v2(ok: bool, detail: str) -> tuple[bool, str]:
+    """`aws eks get-token` (the kubeconfig's credential plugin) needs the AWS CLI v2."""
+    if ok and not detail.startswith("aws-cli/2."):
+        return False, f"{detail.split()[0] if detail else 'aws CLI'} found; version 2 is needed (aws eks get-token)"
+    return ok, detail
+
+
+def python_check() -> Check:
+    """The running Python against the range the project declares (requires-python)."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    from packaging.specifiers import SpecifierSet
+
+    try:
+        declared = metadata("mlops-platform")["Requires-Python"] or ""
+    except PackageNotFoundError:
+        declared = ""
+    running = ".".join(map(str, sys.version_info[:3]))
+    bounds = sorted(SpecifierSet(declared), key=lambda spec: (spec.operator.startswith("<"), spec.version))
+    wanted = ", ".join(str(spec) for spec in bounds) if declared else "any"
+    ok = not declared or running in SpecifierSet(declared)
+    return Check("python", True, ok, f"{running} (the project needs Python {wanted})",
+                 "" if ok else f"create the virtual environment with a Python {wanted}, e.g. python3.11 -m venv .venv")
 
 
 def checks_for(cloud: Optional[str]) -> list[Check]:
@@ -49,21 +86,21 @@ def checks_for(cloud: Optional[str]) -> list[Check]:
 
     from ..engine.workspace import EngineUnavailable, pulumi_cli
 
-    out = [Check("python", True, sys.version_info >= (3, 11), sys.version.split()[0], "Python 3.11 or newer")]
+    out = [python_check()]
     try:
         path, version = pulumi_cli()
         out.append(Check("pulumi CLI", True, True, f"{version} at {path}"))
     except EngineUnavailable as err:
-        out.append(Check("pulumi CLI", True, False, str(err), "curl -fsSL https://get.pulumi.com | sh"))
+        out.append(Check("pulumi CLI", True, False, str(err).split(";")[0], "curl -fsSL https://get.pulumi.com | sh"))
     wanted = [cloud] if cloud else ["local", "aws", "azure", "gcp"]
     required = cloud is not None
     probes = {
         "local": [
-            ("kind", ["kind", "version"], f"https://kind.sigs.k8s.io (v{versions.KIND_VERSION})"),
-            ("docker running", ["docker", "info", "--format", "{{.ServerVersion}}"], "start Docker"),
+            ("kind", ["kind", "version"], f"install kind v{versions.KIND_VERSION}: https://kind.sigs.k8s.io/docs/user/quick-start/#installation"),
+            ("docker running", ["docker", "info", "--format", "{{.ServerVersion}}"], "start the Docker daemon (Docker Desktop, or: sudo systemctl start docker)"),
         ],
         "aws": [
-            ("aws CLI", ["aws", "--version"], "https://aws.amazon.com/cli/"),
+            ("aws CLI v2", ["aws", "--version"], "install the AWS CLI v2: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"),
             ("aws credentials", ["aws", "sts", "get-caller-identity", "--output", "text", "--query", "Arn"], "aws configure sso (or set AWS_PROFILE)"),
         ],
         "azure": [
@@ -77,9 +114,12 @@ def checks_for(cloud: Optional[str]) -> list[Check]:
             ("gke-gcloud-auth-plugin", ["gke-gcloud-auth-plugin", "--version"], "gcloud components install gke-gcloud-auth-plugin"),
         ],
     }
+    interpret = {"docker running": _docker, "aws CLI v2": _aws_cli_v2}
     for name in wanted:
         for label, command, fix in probes[name]:
             ok, detail = _run(command)
+            if label in interpret:
+                ok, detail = interpret[label](ok, detail)
             if label.endswith("credentials") and ok:
                 detail = "authenticated"  # never echo account details or tokens
             out.append(Check(f"{name}: {label}", required, ok, detail, "" if ok else fix))
@@ -87,30 +127,33 @@ def checks_for(cloud: Optional[str]) -> list[Check]:
 
 
 def doctor(
-    cloud: Optional[str] = typer.Option(None, "--cloud", "-c", help="Check only what this cloud needs (and make it required)."),
+    cloud: Optional[Cloud] = typer.Option(None, "--cloud", "-c", help="Check only what this cloud needs (and make it required).",
+                                          show_default=False),
     json_output: bool = JsonOption,
 ) -> None:
     """Check the Pulumi CLI and, per cloud, the tools and credentials; exit 1 if a required one is missing."""
     from .. import display
     from ..errors import EXIT_FAILED, PlatformExit
-    from ..project import check_cloud
-
-    if cloud is not None:
-        check_cloud(cloud)
-    results = checks_for(cloud)
+    results = checks_for(cloud.value if cloud is not None else None)
     failed = [c for c in results if c.required and not c.ok]
     if json_output:
         display.print_json({"checks": [c.to_json() for c in results], "ok": not failed})
     else:
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(show_edge=False)
-        for column in ("check", "status", "detail", "fix"):
+        for column in ("check", "status", "detail"):
             table.add_column(column)
         for check in results:
             status = "[green]ok[/green]" if check.ok else ("[red]missing[/red]" if check.required else "[yellow]missing[/yellow]")
-            table.add_row(check.name, status, check.detail, check.fix)
-        display.out().print(table)
+            table.add_row(check.name, status, escape(check.detail))
+        console = display.out()
+        console.print(table)
+        # Fixes on lines of their own, never wrapped or cut: commands and URLs stay copyable.
+        for check in results:
+            if check.fix:
+                console.print(f"to fix {check.name}: {escape(check.fix)}", soft_wrap=True, highlight=False)
     if failed:
         display.err().print(f"[red]{len(failed)} required check(s) failed[/red]: " + ", ".join(c.name for c in failed))
         raise PlatformExit(EXIT_FAILED)

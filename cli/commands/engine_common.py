@@ -20,15 +20,30 @@ PassphraseFileOption = typer.Option(
 YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 
 
+DOCTOR_HINT = "run `platform doctor` to check every prerequisite"
+
+
+def require_engine() -> None:
+    """The Pulumi CLI is installed and recent enough, or one line (exit 1) pointing to doctor."""
+    from ..engine.workspace import EngineUnavailable, pulumi_cli
+
+    try:
+        pulumi_cli()
+    except EngineUnavailable as err:
+        fail(str(err), DOCTOR_HINT, EXIT_FAILED)
+
+
 def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[Path], create: bool):  # -> Engine
     """The stack's engine, or one line and an exit code."""
     from pulumi.automation import errors as auto_errors
 
+    from .. import paths
     from ..engine.errors import explain
     from ..engine.workspace import Engine, EngineSettings, EngineUnavailable, PassphraseMissing, StackNotDeployed
     from ..project import project_dir
     from mlops_platform.policies.registry import pack_config
 
+    paths.input_file(passphrase_file, "--passphrase-file")
     project = project_dir()
     settings = EngineSettings(
         project_dir=project,
@@ -42,7 +57,7 @@ def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[P
     try:
         return Engine(settings, create=create)
     except EngineUnavailable as err:
-        fail(str(err), exit_code=EXIT_FAILED)
+        fail(str(err), DOCTOR_HINT, EXIT_FAILED)
     except PassphraseMissing as err:
         fail(str(err), exit_code=EXIT_USAGE)
     except StackNotDeployed:

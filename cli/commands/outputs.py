@@ -7,16 +7,16 @@ from typing import Optional
 
 import typer
 
-from .common import CloudOption, EnvOption, JsonOption
+from .common import Cloud, CloudOption, EnvOption, JsonOption
 from .engine_common import BackendOption, PassphraseFileOption
 
 
 def register(app: typer.Typer) -> None:
-    app.command("outputs")(outputs)
+    app.command("outputs", short_help="Print a stack's endpoints and (masked) logins.")(outputs)
 
 
 def outputs(
-    cloud: Optional[str] = CloudOption,
+    cloud: Cloud = CloudOption,
     env: str = EnvOption,
     json_output: bool = JsonOption,
     show_secrets: bool = typer.Option(False, "--show-secrets", help="Print secret outputs (kubeconfig, passwords) in clear."),

@@ -8,27 +8,26 @@ from typing import Optional
 
 import typer
 
-from .common import CloudOption, EnvOption, JsonOption
+from .common import Cloud, CloudOption, EnvOption, JsonOption, report_placeholders
 
 
 def register(app: typer.Typer) -> None:
-    app.command("plan")(plan)
+    app.command("plan", short_help="What a stack would deploy, offline: resources, footprint, cost.")(plan)
 
 
 def plan(
-    cloud: Optional[str] = CloudOption,
+    cloud: Cloud = CloudOption,
     env: str = EnvOption,
     json_output: bool = JsonOption,
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this file."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this file.", show_default=False),
 ) -> None:
     """Run the program under the Pulumi SDK's mocks and show every resource it would create."""
-    from .. import display
+    from .. import display, paths
     from ..errors import fail
     from ..project import load_config
 
     config = load_config(cloud, env)
-    if out is not None and out.exists() and out.is_dir():
-        fail(f"--out {out} is a directory", "give a file path for the JSON plan")
+    out_file = paths.output_file(out)
     display.progress(f"Planning stack {config.stack_name} offline (Pulumi SDK mocks; no engine, no credentials)...")
     started = time.perf_counter()
     from ..offline.plan import build_plan
@@ -36,13 +35,13 @@ def plan(
     result = build_plan(config)
     elapsed = time.perf_counter() - started
     report_missing_charts(result.view)
+    report_placeholders(config)
     document = result.to_json()
-    if out is not None:
+    if out_file is not None:
         import json
 
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
-        display.progress(f"Wrote the plan to {out}")
+        paths.write_atomically(out_file, json.dumps(document, indent=2, default=str) + "\n")
+        display.progress(f"Wrote the plan to {out_file}")
     if json_output:
         display.print_json(document)
     else:
@@ -136,11 +135,16 @@ def _print_tree(result) -> None:  # result: offline.plan.Plan
     if result.costs:
         from ..offline import costs
 
-        bill = Table(title=f"Estimated monthly cost, USD ({costs.hours_note()})", show_edge=False)
+        cloud, region = result.config.cloud, result.config.region
+        where = f"{costs.priced_region(cloud)} list prices" + (f", applied to {region}" if region != costs.priced_region(cloud) else "")
+        bill = Table(title=f"Estimated monthly cost, USD ({costs.hours_note()}; {where})", show_edge=False)
         bill.add_column("item")
         bill.add_column("quantity", justify="right")
+        bill.add_column("unit")
         bill.add_column("USD/month", justify="right")
         for line in result.costs:
-            bill.add_row(line.item, f"{line.quantity:g}", f"{line.monthly:,.2f}" if line.price_key else "no price")
-        bill.add_row("[bold]total[/bold]", "", f"[bold]{costs.total(result.costs):,.2f}[/bold]")
+            bill.add_row(line.item, f"{line.quantity:g}", line.unit, f"{line.monthly:,.2f}" if line.price_key else "no price")
+        missing = costs.unpriced(result.costs)
+        label = "[bold]total[/bold]" + (f" [yellow](incomplete: no price for {', '.join(missing)})[/yellow]" if missing else "")
+        bill.add_row(label, "", "", f"[bold]{costs.total(result.costs):,.2f}[/bold]" + ("+" if missing else ""))
         console.print(bill)

@@ -7,16 +7,16 @@ from typing import Optional
 
 import typer
 
-from .common import CloudOption, EnvOption, JsonOption
+from .common import Cloud, CloudOption, EnvOption, JsonOption, report_placeholders
 from .engine_common import BackendOption, PassphraseFileOption
 
 
 def register(app: typer.Typer) -> None:
-    app.command("preview")(preview)
+    app.command("preview", short_help="Show what up would change, with the policy results.")(preview)
 
 
 def preview(
-    cloud: Optional[str] = CloudOption,
+    cloud: Cloud = CloudOption,
     env: str = EnvOption,
     json_output: bool = JsonOption,
     expect_no_changes: bool = typer.Option(False, "--expect-no-changes", help="Exit 1 when the plan is not empty (for CI)."),
@@ -31,6 +31,7 @@ def preview(
     from .engine_common import open_engine, run_operation
 
     config = load_config(cloud, env)
+    report_placeholders(config, refuse=False)
     engine = open_engine(config, backend, passphrase_file, create=True)
     display.progress(f"Previewing stack {config.stack_name} (backend {engine.env['PULUMI_BACKEND_URL']})...")
     collector = DiffCollector()

@@ -7,16 +7,16 @@ from typing import Optional
 
 import typer
 
-from .common import CloudOption, EnvOption, JsonOption
+from .common import Cloud, CloudOption, EnvOption, JsonOption
 from .engine_common import BackendOption, PassphraseFileOption
 
 
 def register(app: typer.Typer) -> None:
-    app.command("refresh")(refresh)
+    app.command("refresh", short_help="Read the deployed resources back into the state.")(refresh)
 
 
 def refresh(
-    cloud: Optional[str] = CloudOption,
+    cloud: Cloud = CloudOption,
     env: str = EnvOption,
     json_output: bool = JsonOption,
     backend: Optional[str] = BackendOption,

@@ -11,7 +11,7 @@ from .engine_common import BackendOption
 
 
 def register(app: typer.Typer) -> None:
-    app.command("stacks")(stacks)
+    app.command("stacks", short_help="List the stack files and what the backend has deployed.")(stacks)
 
 
 def stacks(json_output: bool = JsonOption, backend: Optional[str] = BackendOption) -> None:
@@ -38,7 +38,8 @@ def stacks(json_output: bool = JsonOption, backend: Optional[str] = BackendOptio
             {
                 "stack": name,
                 "stackFile": f"stacks/Pulumi.{name}.yaml" if name in names else None,
-                "deployed": summary is not None,
+                # Unknown (null) when the backend could not be asked, as the table says.
+                "deployed": None if backend_note else summary is not None,
                 "lastUpdate": str(getattr(summary, "last_update", "") or "") or None,
                 "resources": getattr(summary, "resource_count", None),
                 "updateInProgress": getattr(summary, "update_in_progress", None),

@@ -8,16 +8,16 @@ from typing import Optional
 
 import typer
 
-from .common import CloudOption, EnvOption, JsonOption
+from .common import Cloud, CloudOption, EnvOption, JsonOption, report_placeholders
 from .engine_common import BackendOption, PassphraseFileOption, YesOption
 
 
 def register(app: typer.Typer) -> None:
-    app.command("up")(up)
+    app.command("up", short_help="Deploy or update a stack (previews and asks first).")(up)
 
 
 def up(
-    cloud: Optional[str] = CloudOption,
+    cloud: Cloud = CloudOption,
     env: str = EnvOption,
     yes: bool = YesOption,
     json_output: bool = JsonOption,
@@ -25,14 +25,18 @@ def up(
     passphrase_file: Optional[Path] = PassphraseFileOption,
 ) -> None:
     """Create or update every resource of the stack (the policy pack checks each change)."""
-    from .. import display
+    from .. import display, paths
     from ..engine.diff import DiffCollector, print_diff
     from ..engine.progress import ProgressTracker
     from ..errors import EXIT_FAILED, fail
     from ..project import load_config
-    from .engine_common import confirm, masked_outputs, open_engine, print_summary, run_operation, run_with_progress
+    from .engine_common import (confirm, masked_outputs, open_engine, print_summary, require_engine, run_operation,
+                                run_with_progress)
 
     config = load_config(cloud, env)
+    report_placeholders(config, refuse=config.is_prod)
+    paths.input_file(passphrase_file, "--passphrase-file")
+    require_engine()  # a missing engine is the first thing to fix, with or without --yes
     if not yes and not sys.stdin.isatty():
         # Checked before the engine is touched: nothing is written.
         fail("refusing to deploy without confirmation on a non-interactive terminal", "pass --yes")

@@ -91,7 +91,8 @@ def resolve_passphrase(settings: EngineSettings, create: bool) -> dict[str, str]
     """Environment for the secrets provider; a local stack may get a generated passphrase."""
     if settings.passphrase_file is not None:
         if not settings.passphrase_file.is_file():
-            raise PassphraseMissing(f"--passphrase-file {settings.passphrase_file} does not exist")
+            state = "is not a file" if settings.passphrase_file.exists() else "does not exist"
+            raise PassphraseMissing(f"--passphrase-file {settings.passphrase_file} {state}")
         return {"PULUMI_CONFIG_PASSPHRASE_FILE": str(settings.passphrase_file.resolve())}
     for name in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"):
         if os.environ.get(name) is not None:

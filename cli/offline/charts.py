@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from mlops_platform.components import versions
 from mlops_platform.components.versions import Chart
@@ -91,9 +91,9 @@ def pull(
         with tempfile.TemporaryDirectory(prefix=".pull-", dir=target) as scratch:
             try:
                 if source.startswith("oci://"):
-                    helm.pull(source, destination=scratch, version=chart.version)
+                    _interruptible(helm.pull, source, destination=scratch, version=chart.version)
                 else:
-                    helm.pull(chart.short_name, repo_url=source, destination=scratch, version=chart.version)
+                    _interruptible(helm.pull, chart.short_name, repo_url=source, destination=scratch, version=chart.version)
             except helm.HelmError as err:
                 first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
                 raise PullError(f"cannot pull {chart.short_name} {chart.version} from {source}: {first}") from None
@@ -104,6 +104,28 @@ def pull(
             shutil.move(str(downloaded[0]), final)
         done.append(Pulled(chart, final, source, False))
     return done
+
+
+def _interruptible(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking native call (a download) in a worker thread, so the main thread stays able to
+    take Ctrl-C: Python runs signal handlers only between bytecodes of the main thread."""
+    import threading
+
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = call(*args, **kwargs)
+        except BaseException as err:  # noqa: BLE001 - handed back to the caller below
+            outcome["error"] = err
+
+    worker = threading.Thread(target=work, name="helm-pull", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 def check_archive(chart: Chart, path: Path) -> None:

@@ -115,13 +115,16 @@ class Plan:
             "byType": dict(sorted(kinds.items())),
             "cluster": self.view.to_json(),
             "requests": self.totals.to_json(),
-            **({"cost": costs.summary(self.costs)} if self.costs else {}),
+            **({"cost": costs.summary(self.costs, self.config.cloud, self.config.region)} if self.costs else {}),
         }
 
     def to_json(self) -> dict[str, Any]:
+        from mlops_platform.components.config import placeholders
+
         return {
             "stack": self.config.stack_name,
             "cloud": self.config.cloud,
+            "placeholders": [{"key": k, "value": v, "why": w} for k, v, w in placeholders(self.config)],
             "resources": [r.to_json() for r in self.run.resources],
             "summary": self.summary(),
             "policies": {
