@@ -77,6 +77,7 @@ def report_missing_charts(view) -> None:  # view: offline.cluster_objects.Cluste
 
 
 def _print_tree(result) -> None:  # result: offline.plan.Plan
+    from rich.markup import escape
     from rich.table import Table
     from rich.tree import Tree
 
@@ -124,9 +125,13 @@ def _print_tree(result) -> None:  # result: offline.plan.Plan
     table.add_row(f"[bold]total[/bold]{incomplete}", f"[bold]{totals.cpu_millicores / 1000:.2f} CPU[/bold]",
                   f"[bold]{totals.memory_mebibytes / 1024:.2f} GiB[/bold]")
     console.print(table)
+    path = result.critical
+    console.print(f"[bold]Estimated first deploy: {path.seconds / 60:.1f} min[/bold] "
+                  f"(the longest chain of resources that wait for one another, {len(path.steps)} steps):")
+    for step in path.steps:
+        if step.seconds:
+            console.print(f"  {step.seconds // 60:2d}:{step.seconds % 60:02d}  {step.type}  {escape(step.name)}", highlight=False)
     if result.violations:
-        from rich.markup import escape
-
         console.print(f"[bold]policy violations ({result.config.enforcement})[/bold]")
         for violation in result.violations:
             color = "red" if violation.level == "mandatory" else "yellow"

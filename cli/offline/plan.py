@@ -13,6 +13,7 @@ from mlops_platform.components.requests import WorkloadRequest, limit_range_defa
 
 from . import costs
 from .cluster_objects import ClusterObject, ClusterView, assemble
+from .critical_path import CriticalPath, critical_path
 from .harness import ProgramRun, plan_platform
 
 # Where each chart's workloads declare their resources in the values (see each addon's
@@ -97,6 +98,7 @@ class Plan:
     run: ProgramRun
     view: ClusterView
     totals: Totals
+    critical: CriticalPath = field(default_factory=lambda: CriticalPath(()))
     costs: list = field(default_factory=list)  # costs.CostLine, empty for local stacks
     rules: list = field(default_factory=list)  # names of the policy rules evaluated
     violations: list = field(default_factory=list)  # policies.offline.Violation
@@ -127,6 +129,7 @@ class Plan:
             "placeholders": [{"key": k, "value": v, "why": w} for k, v, w in placeholders(self.config)],
             "resources": [r.to_json() for r in self.run.resources],
             "summary": self.summary(),
+            "criticalPath": self.critical.to_json(),
             "policies": {
                 "enforcement": self.config.enforcement,
                 "rules": self.rules,
@@ -143,5 +146,5 @@ def build_plan(config: PlatformConfig, charts_folder: Optional[Path] = None) -> 
     run = plan_platform(config)
     view = assemble(run, config.cluster.kubernetes_version, charts_folder)
     rules, violations = evaluate(run, config, view)
-    return Plan(config, run, view, totals(run, view, config.cluster.node_count), costs.estimate(run, config), rules,
-                violations)
+    return Plan(config, run, view, totals(run, view, config.cluster.node_count), critical_path(run),
+                costs.estimate(run, config), rules, violations)
