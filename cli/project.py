@@ -99,6 +99,12 @@ def load_config(cloud: Optional[str], env: str):  # -> PlatformConfig
     reason = cloud_sdks.missing(config.cloud)
     if reason:
         fail(reason)
+    from mlops_platform.components import k8s as kube
+
+    try:
+        kube.client_settings()  # the provider's variables, read by the program: wrong ones stop here
+    except ValueError as err:
+        fail(str(err), "unset it to use the platform's setting, or give a positive number")
     return config
 
 

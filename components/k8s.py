@@ -8,6 +8,7 @@ Security labels.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
@@ -15,6 +16,46 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 PART_OF = "mlops-platform"
+
+# The Kubernetes provider's client rate limits, written out so that a provider upgrade cannot change
+# them unnoticed. client-go's own 5 QPS / burst 10 throttled typical stacks; pulumi-kubernetes raised
+# its defaults to these. At the engine's --parallel 16 (cli/engine/parallelism.py) each in-flight
+# operation makes a few requests a second (apply, then a watch), well inside 50/s with bursts of 120
+# when a chart's objects are applied together; kube-apiserver's own limit (400 requests in flight)
+# is far off even for a kind control plane on 2 cores. The provider's own variables override them.
+# Ref: https://github.com/pulumi/pulumi-kubernetes/pull/2381
+CLIENT_QPS = 50.0
+CLIENT_BURST = 120
+CLIENT_ENV = {"qps": "PULUMI_K8S_CLIENT_QPS", "burst": "PULUMI_K8S_CLIENT_BURST"}
+
+
+def client_settings(environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+    """{"qps", "burst"} for every Kubernetes provider: PULUMI_K8S_CLIENT_QPS / _BURST, else ours.
+    ValueError (naming the variable) when a variable is set but is not a positive number."""
+    environ = os.environ if environ is None else environ
+    settings: dict[str, Any] = {"qps": CLIENT_QPS, "burst": CLIENT_BURST}
+    for key, variable in CLIENT_ENV.items():
+        raw = environ.get(variable)
+        if raw is None or raw == "":
+            continue
+        try:
+            value: Any = float(raw) if key == "qps" else int(raw)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            kind = "a positive number" if key == "qps" else "a positive whole number"
+            raise ValueError(f"${variable}: must be {kind} (got {raw!r})")
+        settings[key] = value
+    return settings
+
+
+def client_settings_args() -> k8s.KubeClientSettingsArgs:
+    """client_settings() for a Provider; a bad variable is one line from the engine, no traceback
+    (the CLI checks it before it starts the engine)."""
+    try:
+        return k8s.KubeClientSettingsArgs(**client_settings())
+    except ValueError as err:
+        raise pulumi.RunError(str(err)) from None
 
 
 def labels(app: str, component: Optional[str] = None) -> dict[str, str]:

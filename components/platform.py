@@ -1,11 +1,14 @@
-"""MlopsPlatform: the cluster, its data layer, then every addon in dependency order.
+"""MlopsPlatform: the cluster, its data layer, then every addon, each waiting only for what it uses.
 
-    cluster -> data (object store, Postgres, identities)
-            -> cert-manager (CRDs, CA)            before anything that asks for a certificate
-            -> traefik (IngressClass, TLS store)  before anything that is served
-            -> monitoring (Prometheus CRDs)       before ServiceMonitors and PrometheusRules
-            -> kserve (CRDs, webhooks, runtimes)  before InferenceServices
-            -> mlflow, detectors -> models        (a model's logger points at its detectors)
+    cluster -> data (object store, Postgres, identities)       -> mlflow, the detectors' fit Job
+            -> cert-manager release (CRDs, webhook)            -> kube-prometheus-stack, kserve releases
+                          -> issuers                           -> every Certificate
+            -> traefik release (CRDs, IngressClass)            -> IngressRoutes, Middlewares
+            -> kube-prometheus-stack release (monitoring CRDs) -> ServiceMonitors, PrometheusRules
+            -> kserve (CRDs, webhooks, runtimes)               -> InferenceServices
+
+Independent installs run in parallel: the first deploy lasts as long as the longest of these chains
+(`platform plan` prints it). Required edges are tested in tests/test_critical_path.py.
 
 Each cloud module yields the same ClusterOutputs and DataOutputs, so the addons are identical
 everywhere. Cloud SDKs are imported only for the cloud in use.
@@ -81,6 +84,13 @@ class MlopsPlatform(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         endpoints: dict[str, pulumi.Input[str]] = {}
 
+        # Each addon waits for the cluster (nodes, storage) and then only for what it uses, so that
+        # independent installs run in parallel (`platform plan` shows the longest chain):
+        # - cert-manager's release (CRDs, webhook): charts that create cert-manager objects;
+        # - the issuers: our Certificates; Traefik's release (its CRDs): IngressRoutes and
+        #   Middlewares; kube-prometheus-stack's release (its CRDs): ServiceMonitors and rules;
+        #   KServe's runtimes: InferenceServices; the data layer: whatever reads or writes it.
+        # Traefik need not exist for an Ingress naming its class, nor for a Certificate.
         cert_manager = CertManager(
             f"{name}-cert-manager",
             CertManagerArgs(
@@ -92,6 +102,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             child,
         )
         issuer = cert_manager.issuer_name
+        issuers, cert_manager_release = cert_manager.ready, (cert_manager.release,)
         traefik = Traefik(
             f"{name}-traefik",
             TraefikArgs(
@@ -99,38 +110,49 @@ class MlopsPlatform(pulumi.ComponentResource):
                 domain=domain,
                 exposure=cluster.ingress,
                 issuer=issuer,
+                issuers=issuers,
                 replicas=config.traefik.replicas,
-                depends_on=cert_manager.ready,
+                depends_on=cluster.ready,
             ),
             child,
         )
         endpoints["traefik"] = traefik.url
-        served = (traefik.release, *cert_manager.ready)
+        ingress = (traefik.release,)
 
         monitoring: Optional[Monitoring] = None
         if config.monitoring.enabled:
+            # cert-manager is installed before the monitoring CRDs: Monitoring creates its ServiceMonitor.
+            scrape = (cert_manager_module.METRICS,)
             monitoring = Monitoring(
                 f"{name}-monitoring",
                 MonitoringArgs(
                     provider=provider,
                     domain=domain,
                     issuer=issuer,
+                    issuers=issuers,
+                    cert_manager=cert_manager_release,  # the chart's admission webhook certificates
+                    ingress=ingress,
                     storage_class=cluster.storage_class,
                     ui_password=traefik.ui_password,
                     retention=config.monitoring.retention,
                     storage_gb=config.monitoring.storage_gb,
                     alertmanager=config.monitoring.alertmanager,
-                    scrape=(cert_manager_module.METRICS,),
-                    depends_on=served,
+                    scrape=scrape,
+                    depends_on=cluster.ready,
                 ),
                 child,
             )
             endpoints.update(monitoring.urls)
-        observed = served + (monitoring.ready if monitoring else ())
 
         kserve: Optional[KServe] = None
         if config.kserve.enabled:
-            kserve = KServe(f"{name}-kserve", KServeArgs(provider=provider, domain=domain, depends_on=served), child)
+            kserve = KServe(
+                f"{name}-kserve",
+                # Its chart's webhook certificates come from cert-manager; the ingress class it
+                # writes into InferenceService Ingresses need not exist yet.
+                KServeArgs(provider=provider, domain=domain, cert_manager=cert_manager_release, depends_on=cluster.ready),
+                child,
+            )
 
         if config.mlflow.enabled:
             mlflow = Mlflow(
@@ -139,19 +161,20 @@ class MlopsPlatform(pulumi.ComponentResource):
                     provider=provider,
                     domain=domain,
                     issuer=issuer,
+                    issuers=issuers,
                     data=data,
                     access=data.access[names.MLFLOW.role],
                     replicas=config.mlflow.replicas,
-                    depends_on=observed + data.ready,
+                    monitoring=monitoring.ready if monitoring is not None else None,
+                    depends_on=cluster.ready,
                 ),
                 child,
             )
             endpoints["mlflow"] = mlflow.url
 
         logger_urls: dict[str, str] = {}
-        detectors: Optional[Detectors] = None
         watched = tuple(m for m in config.models if m.watched)
-        if config.detectors.enabled and watched:
+        if config.detectors.enabled and watched and monitoring is not None:
             detectors = Detectors(
                 f"{name}-detectors",
                 DetectorsArgs(
@@ -161,13 +184,17 @@ class MlopsPlatform(pulumi.ComponentResource):
                     reader=data.access[names.DETECTOR.role],
                     fitter=data.access[names.DETECTOR_FITTER.role],
                     traefik_internal_service=traefik.internal_service,
-                    depends_on=observed + data.ready,
+                    data_ready=data.store_ready,
+                    monitoring=monitoring.ready,
+                    ingress=ingress,
+                    depends_on=cluster.ready,
                 ),
                 child,
             )
             logger_urls = detectors.logger_urls
 
         if kserve is not None and config.models:
+            # A predictor logs to its detectors' route when requests come; it need not wait for them.
             models = ModelServing(
                 f"{name}-models",
                 ModelServingArgs(
@@ -177,7 +204,8 @@ class MlopsPlatform(pulumi.ComponentResource):
                     object_store=data.object_store,
                     reader=data.access[names.MODEL_READER.role],
                     logger_urls=logger_urls,
-                    depends_on=kserve.ready + (detectors.ready if detectors else ()),
+                    kserve=kserve.ready,
+                    depends_on=cluster.ready,
                 ),
                 child,
             )

@@ -234,16 +234,27 @@ def test_templates_gated_on_a_crd_see_it_because_the_release_is_installed_after_
                                                         [*cluster_objects.BUILTIN_API_VERSIONS, *everything]), render.release
 
 
-def test_mlflow_service_monitor_exists_only_because_monitoring_comes_first(local_run, local_view):
+def test_mlflow_is_scraped_without_waiting_for_monitoring(local_run, local_view):
+    """MLflow installs in parallel with kube-prometheus-stack, so its chart cannot gate a
+    ServiceMonitor on the CRD: the server writes metrics to a writable directory and the
+    Monitoring component's ServiceMonitor scrapes them."""
     mlflow_render = next(r for r in local_view.releases if r.release == names.RELEASE_MLFLOW)
-    assert "monitoring.coreos.com/v1" in mlflow_render.api_versions
-    assert [o.name for o in mlflow_render.objects if o.kind == "ServiceMonitor"] == ["mlflow"]
+    assert not [o for o in mlflow_render.objects if o.kind == "ServiceMonitor"]
     record = next(r for r in local_run.helm_releases() if r.urn == mlflow_render.urn)
     monitoring = next(r for r in local_run.helm_releases() if r.input("name") == names.RELEASE_MONITORING)
-    assert monitoring.urn in local_run.waits_for(record)
-    alone = chart_render.render(charts.archive_path(mlflow_render.chart, require_charts()), record.input("values"),
-                                "mlflow", "mlflow", "v1.36.0", [])
-    assert not [o for o in alone if o.kind == "ServiceMonitor"], "without the CRD the chart drops it"
+    assert monitoring.urn not in local_run.waits_for(record)
+    deployment = next(o for o in mlflow_render.objects if o.kind == "Deployment" and o.name == "mlflow")
+    pod = deployment.manifest["spec"]["template"]["spec"]
+    server = next(c for c in pod["containers"] if c["name"] == "mlflow")
+    (flag,) = [a for a in server["args"] if a.startswith("--expose-prometheus=")]
+    directory = flag.split("=", 1)[1]
+    assert server["securityContext"]["readOnlyRootFilesystem"] is True
+    empty_dirs = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+    assert any(directory.startswith(m["mountPath"].rstrip("/") + "/") and m["name"] in empty_dirs
+               for m in server["volumeMounts"]), f"{directory} is not on a writable volume"
+    monitor = next(r for r in local_run.resources if r.type.endswith(":ServiceMonitor") and r.input("metadata", "name") == "mlflow")
+    assert "mlops:addons:Mlflow" in monitor.urn and monitor.input("metadata", "namespace") == names.NS_MLFLOW
+    assert monitoring.urn in local_run.waits_for(monitor), "only the ServiceMonitor waits for the CRD"
 
 
 def test_the_binding_passes_kube_version_and_api_versions(tmp_path):

@@ -293,8 +293,10 @@ def test_aws_bucket_and_database(aws_dev, aws_prod):
         assert db.input("deletionProtection") is prod and db.input("skipFinalSnapshot") is (not prod)
         assert db.is_secret("password")
         sg = one(run, "aws:ec2/securityGroup:SecurityGroup", "db-sg")
-        rule = sg.input("ingress")[0]
-        assert rule["fromPort"] == rule["toPort"] == 5432 and "cidrBlocks" not in rule and rule["securityGroups"]
+        assert not sg.input("ingress"), "rules are their own resources, so the group needs nothing from the cluster"
+        rule = one(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "db-from-cluster")
+        assert rule.input("fromPort") == rule.input("toPort") == 5432 and rule.input("ipProtocol") == "tcp"
+        assert rule.input("cidrIpv4") is None and rule.input("referencedSecurityGroupId")
 
 
 def test_aws_traefik_uses_an_nlb(aws_dev):

@@ -176,7 +176,8 @@ def test_crds_and_issuers_come_before_what_uses_them(local_run):
     kserve = release(local_run, names.RELEASE_KSERVE)
     runtimes = release(local_run, names.RELEASE_KSERVE_RUNTIMES)
     assert depends(local_run, kserve, kserve_crd) and depends(local_run, runtimes, kserve)
-    assert depends(local_run, kserve_crd, ca_issuer), "KServe's webhook certificates need cert-manager"
+    assert depends(local_run, kserve, cert_manager), "KServe's webhook certificate needs cert-manager's CRDs"
+    assert not depends(local_run, kserve_crd, cert_manager), "the CRD chart needs nothing from cert-manager"
     isvc = resource(local_run, ":InferenceService", "iris")
     assert depends(local_run, isvc, runtimes)
     monitoring = release(local_run, names.RELEASE_MONITORING)
@@ -184,7 +185,7 @@ def test_crds_and_issuers_come_before_what_uses_them(local_run):
         for record in [r for r in local_run.resources if r.type.endswith(kind)]:
             assert depends(local_run, record, monitoring), record.name
     mlflow = release(local_run, names.RELEASE_MLFLOW)
-    assert depends(local_run, mlflow, monitoring), "the MLflow chart creates a ServiceMonitor"
+    assert not depends(local_run, mlflow, monitoring), "MLflow's ServiceMonitor is Monitoring's, not the chart's"
     traefik = release(local_run, names.RELEASE_TRAEFIK)
     for route in [r for r in local_run.resources if r.type.endswith(":IngressRoute")]:
         assert depends(local_run, route, traefik), route.name
@@ -257,7 +258,8 @@ def test_local_data_services_and_mlflow_wiring(local_run):
     assert values["artifactRoot"]["s3"]["bucket"] == "mlops-artifacts"
     assert values["extraEnvVars"]["MLFLOW_S3_ENDPOINT_URL"] == "http://seaweedfs.data.svc.cluster.local:8333"
     assert values["ingress"]["hosts"][0]["host"] == "mlflow.127.0.0.1.sslip.io"
-    assert values["serviceMonitor"]["enabled"] is True
+    assert "serviceMonitor" not in values, "scraped through Monitoring's ServiceMonitor instead"
+    assert values["extraArgs"] == {"exposePrometheus": "/tmp/mlflow-metrics"}
     auth_job = resource(local_run, ":Job", "create-auth-database")
     assert depends(local_run, release(local_run, names.RELEASE_MLFLOW), auth_job)
 

@@ -184,6 +184,24 @@ def test_backend_and_passphrase_file_options(project, state, fake, tmp_path):
     assert not (state / "mlops-platform" / "passphrases").exists()
 
 
+def test_parallel_reaches_the_engine_flag_env_or_default(project, state, fake, monkeypatch, tmp_path):
+    from mlops_platform.cli.engine import parallelism
+
+    fake.events("preview", "preview-same")
+    secret = tmp_path / "passphrase"
+    secret.write_text("correct horse battery staple")
+    cases = [((), "aws", "16"), (("--parallel", "3"), "aws", "3"), ((), "local", str(parallelism.default("local")))]
+    for flags, cloud, expected in cases:
+        result = invoke("preview", "--cloud", cloud, "--passphrase-file", str(secret), *flags)
+        assert result.exit_code == 0, result.stderr
+        args = fake.call("preview")["args"]
+        assert args[args.index("--parallel") + 1] == expected, (flags, cloud)
+    monkeypatch.setenv("PLATFORM_PARALLEL", "5")
+    assert invoke("preview", "--cloud", "aws", "--passphrase-file", str(secret)).exit_code == 0
+    args = fake.call("preview")["args"]
+    assert args[args.index("--parallel") + 1] == "5"
+
+
 # --- preview ------------------------------------------------------------------------------------
 
 

@@ -44,11 +44,13 @@ SUBCHART_KEYS = {
 }
 
 
-# Kubernetes objects a chart passes through with toYaml: its defaults list only some of their fields.
+# Kubernetes objects a chart passes through with toYaml: its defaults list only some of their fields;
+# and mlflow's extraArgs, an open map of `mlflow server` flags (empty by default, so no keys to know).
 # tests/test_chart_render.py proves that every key we set below them changes the rendered output.
 PASSED_THROUGH = re.compile(
     r"^\$\.(kserve\.servingruntime\.[a-z_]+\.securityContext\.seccompProfile"
-    r"|podSecurityContext\.(runAsNonRoot|seccompProfile)|securityContext\.seccompProfile)$"
+    r"|podSecurityContext\.(runAsNonRoot|seccompProfile)|securityContext\.seccompProfile"
+    r"|extraArgs\.[a-z][A-Za-z]*)$"
 )
 
 

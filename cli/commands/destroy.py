@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from .common import Cloud, CloudOption, EnvOption, JsonOption
-from .engine_common import BackendOption, PassphraseFileOption, YesOption
+from .engine_common import BackendOption, ParallelOption, PassphraseFileOption, YesOption
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +23,7 @@ def destroy(
     json_output: bool = JsonOption,
     backend: Optional[str] = BackendOption,
     passphrase_file: Optional[Path] = PassphraseFileOption,
+    parallel: Optional[int] = ParallelOption,
 ) -> None:
     """Delete every resource of the stack. Protected resources (prod data) are listed and kept."""
     from .. import display
@@ -34,7 +35,7 @@ def destroy(
     config = load_config(cloud, env)
     if not yes and not sys.stdin.isatty():
         fail("refusing to destroy without confirmation on a non-interactive terminal", "pass --yes")
-    engine = open_engine(config, backend, passphrase_file, create=False)
+    engine = open_engine(config, backend, passphrase_file, create=False, parallel=parallel)
     resources = run_operation(config, engine.resources)
     protected = [r for r in resources if r.get("protect")]
     if protected:

@@ -18,6 +18,10 @@ PassphraseFileOption = typer.Option(
     None, "--passphrase-file", help="File holding the stack's secrets passphrase (else $PULUMI_CONFIG_PASSPHRASE)."
 )
 YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+ParallelOption = typer.Option(
+    None, "--parallel", min=1, max=256, envvar="PLATFORM_PARALLEL", show_envvar=False,
+    help="Resource operations run at once (default: 16 for a cloud, 4 per CPU core up to 16 for local; $PLATFORM_PARALLEL).",
+)
 
 
 DOCTOR_HINT = "run `platform doctor` to check every prerequisite"
@@ -33,11 +37,13 @@ def require_engine() -> None:
         fail(str(err), DOCTOR_HINT, EXIT_FAILED)
 
 
-def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[Path], create: bool):  # -> Engine
+def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[Path], create: bool,
+                parallel: Optional[int] = None):  # -> Engine
     """The stack's engine, or one line and an exit code."""
     from pulumi.automation import errors as auto_errors
 
     from .. import paths
+    from ..engine import parallelism
     from ..engine.errors import explain
     from ..engine.workspace import Engine, EngineSettings, EngineUnavailable, PassphraseMissing, StackNotDeployed
     from ..project import project_dir
@@ -53,6 +59,7 @@ def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[P
         passphrase_file=passphrase_file,
         policy_pack=project / "policies",
         policy_config=pack_config(config),
+        parallel=parallelism.resolve(config.cloud, parallel),
     )
     try:
         return Engine(settings, create=create)

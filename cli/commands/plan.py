@@ -126,7 +126,13 @@ def _print_tree(result) -> None:  # result: offline.plan.Plan
                   f"[bold]{totals.memory_mebibytes / 1024:.2f} GiB[/bold]")
     console.print(table)
     path = result.critical
-    console.print(f"[bold]Estimated first deploy: {path.seconds / 60:.1f} min[/bold] "
+    from ..engine import parallelism
+    from ..offline.critical_path import schedule
+
+    parallel = parallelism.default(result.config.cloud)
+    bounded = schedule(result.run, parallel)
+    at_default = f"; {bounded / 60:.1f} min at this machine's --parallel {parallel}" if bounded != path.seconds else ""
+    console.print(f"[bold]Estimated first deploy: {path.seconds / 60:.1f} min[/bold]{at_default} "
                   f"(the longest chain of resources that wait for one another, {len(path.steps)} steps):")
     for step in path.steps:
         if step.seconds:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from .common import Cloud, CloudOption, EnvOption, JsonOption, report_placeholders
-from .engine_common import BackendOption, PassphraseFileOption
+from .engine_common import BackendOption, ParallelOption, PassphraseFileOption
 
 
 def register(app: typer.Typer) -> None:
@@ -22,6 +22,7 @@ def preview(
     expect_no_changes: bool = typer.Option(False, "--expect-no-changes", help="Exit 1 when the plan is not empty (for CI)."),
     backend: Optional[str] = BackendOption,
     passphrase_file: Optional[Path] = PassphraseFileOption,
+    parallel: Optional[int] = ParallelOption,
 ) -> None:
     """Show what `platform up` would change, resource by resource, grouped by component."""
     from .. import display
@@ -32,7 +33,7 @@ def preview(
 
     config = load_config(cloud, env)
     report_placeholders(config, refuse=False)
-    engine = open_engine(config, backend, passphrase_file, create=True)
+    engine = open_engine(config, backend, passphrase_file, create=True, parallel=parallel)
     display.progress(f"Previewing stack {config.stack_name} (backend {engine.env['PULUMI_BACKEND_URL']})...")
     collector = DiffCollector()
 

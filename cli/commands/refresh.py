@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from .common import Cloud, CloudOption, EnvOption, JsonOption
-from .engine_common import BackendOption, PassphraseFileOption
+from .engine_common import BackendOption, ParallelOption, PassphraseFileOption
 
 
 def register(app: typer.Typer) -> None:
@@ -21,6 +21,7 @@ def refresh(
     json_output: bool = JsonOption,
     backend: Optional[str] = BackendOption,
     passphrase_file: Optional[Path] = PassphraseFileOption,
+    parallel: Optional[int] = ParallelOption,
 ) -> None:
     """Read every resource back from the cloud and Kubernetes and update the state."""
     from .. import display
@@ -29,7 +30,7 @@ def refresh(
     from .engine_common import open_engine, print_summary, run_with_progress
 
     config = load_config(cloud, env)
-    engine = open_engine(config, backend, passphrase_file, create=False)
+    engine = open_engine(config, backend, passphrase_file, create=False, parallel=parallel)
     tracker = ProgressTracker()
     display.progress(f"Refreshing stack {config.stack_name}...")
     run_with_progress(config, "refresh", tracker, engine.refresh)

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from .common import Cloud, CloudOption, EnvOption, JsonOption, report_placeholders
-from .engine_common import BackendOption, PassphraseFileOption, YesOption
+from .engine_common import BackendOption, ParallelOption, PassphraseFileOption, YesOption
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +23,7 @@ def up(
     json_output: bool = JsonOption,
     backend: Optional[str] = BackendOption,
     passphrase_file: Optional[Path] = PassphraseFileOption,
+    parallel: Optional[int] = ParallelOption,
 ) -> None:
     """Create or update every resource of the stack (the policy pack checks each change)."""
     from .. import display, paths
@@ -40,7 +41,7 @@ def up(
     if not yes and not sys.stdin.isatty():
         # Checked before the engine is touched: nothing is written.
         fail("refusing to deploy without confirmation on a non-interactive terminal", "pass --yes")
-    engine = open_engine(config, backend, passphrase_file, create=True)
+    engine = open_engine(config, backend, passphrase_file, create=True, parallel=parallel)
     if not yes:
         display.progress(f"Previewing stack {config.stack_name}...")
         collector = DiffCollector()

@@ -76,6 +76,7 @@ class EngineSettings:
     passphrase_file: Optional[Path] = None
     policy_pack: Optional[Path] = None
     policy_config: Optional[dict[str, Any]] = None  # policies.registry.pack_config(...) for this stack
+    parallel: Optional[int] = None  # resource operations at once (cli/engine/parallelism.py); None: Pulumi's
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -164,17 +165,19 @@ class Engine:
 
     def preview(self, on_event: Callable, diff: bool = True):
         with self._policy() as policy:
-            return self.stack.preview(on_event=on_event, diff=diff, color="never", on_output=_quiet, **policy)
+            return self.stack.preview(on_event=on_event, diff=diff, color="never", on_output=_quiet,
+                                      parallel=self.settings.parallel, **policy)
 
     def up(self, on_event: Callable):
         with self._policy() as policy:
-            return self.stack.up(on_event=on_event, color="never", on_output=_quiet, **policy)
+            return self.stack.up(on_event=on_event, color="never", on_output=_quiet, parallel=self.settings.parallel, **policy)
 
     def destroy(self, on_event: Callable, exclude_protected: bool = False):
-        return self.stack.destroy(on_event=on_event, color="never", on_output=_quiet, exclude_protected=exclude_protected)
+        return self.stack.destroy(on_event=on_event, color="never", on_output=_quiet, exclude_protected=exclude_protected,
+                                  parallel=self.settings.parallel)
 
     def refresh(self, on_event: Callable):
-        return self.stack.refresh(on_event=on_event, color="never", on_output=_quiet)
+        return self.stack.refresh(on_event=on_event, color="never", on_output=_quiet, parallel=self.settings.parallel)
 
     def outputs(self) -> dict[str, Any]:
         return self.stack.outputs()

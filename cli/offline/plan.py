@@ -13,7 +13,7 @@ from mlops_platform.components.requests import WorkloadRequest, limit_range_defa
 
 from . import costs
 from .cluster_objects import ClusterObject, ClusterView, assemble
-from .critical_path import CriticalPath, critical_path
+from .critical_path import PARALLEL_LEVELS, CriticalPath, critical_path, schedule
 from .harness import ProgramRun, plan_platform
 
 # Where each chart's workloads declare their resources in the values (see each addon's
@@ -129,7 +129,10 @@ class Plan:
             "placeholders": [{"key": k, "value": v, "why": w} for k, v, w in placeholders(self.config)],
             "resources": [r.to_json() for r in self.run.resources],
             "summary": self.summary(),
-            "criticalPath": self.critical.to_json(),
+            # The same for every machine (plans are compared in CI): the estimate with the engine
+            # bounded at the parallelism levels `--parallel` defaults to (cli/engine/parallelism.py).
+            "criticalPath": {**self.critical.to_json(),
+                             "byParallel": {str(n): schedule(self.run, n) for n in PARALLEL_LEVELS}},
             "policies": {
                 "enforcement": self.config.enforcement,
                 "rules": self.rules,

@@ -60,6 +60,9 @@ class DetectorsArgs:
     reader: WorkloadAccess
     fitter: WorkloadAccess
     traefik_internal_service: str
+    data_ready: tuple[pulumi.Resource, ...] = ()  # the object store the fit Job writes to
+    monitoring: tuple[pulumi.Resource, ...] = ()  # the monitoring CRDs: ServiceMonitors, PrometheusRules
+    ingress: tuple[pulumi.Resource, ...] = ()  # Traefik's CRDs: the fan-out route
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
 
 
@@ -162,7 +165,6 @@ class Detectors(pulumi.ComponentResource):
         self.artifacts: dict[str, dict[str, pulumi.Output[str]]] = {}
         self.jobs: dict[str, k8s.batch.v1.Job] = {}
         self.deployments: dict[str, dict[str, k8s.apps.v1.Deployment]] = {}
-        ready: list[pulumi.Resource] = []
         for model in args.models:
             kinds = enabled_kinds(model)
             if not kinds:
@@ -178,11 +180,9 @@ class Detectors(pulumi.ComponentResource):
                 deployment, service = self._detector(name, model, kind, version, job, reader_sa, reader_secret)
                 self.deployments[model.name][kind] = deployment
                 services[kind] = service
-            rule = self._alerts(name, model, kinds, ns)
-            route = self._fan_out(name, model, kinds, services)
+            self._alerts(name, model, kinds, ns)
+            self._fan_out(name, model, kinds, services)
             self.logger_urls[model.name] = logger_url(args.traefik_internal_service, model)
-            ready += [route, rule, *services.values()]
-        self.ready: tuple[pulumi.Resource, ...] = tuple(ready)
         self.register_outputs({"logger_urls": self.logger_urls, "artifacts": self.artifacts})
 
     # --- pieces ---------------------------------------------------------------------------
@@ -310,7 +310,7 @@ class Detectors(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=kube.child(self, args.provider, [script_map, sa, *([secret] if secret else [])]),
+            opts=kube.child(self, args.provider, [script_map, sa, *([secret] if secret else []), *args.data_ready]),
         )
 
     def _detector(
@@ -399,7 +399,7 @@ class Detectors(pulumi.ComponentResource):
         )
         target = ScrapeTarget(app, names.NS_DETECTORS, {**kube.selector(app, "detector"), "mlops.dev/detector": kind},
                               "http", "/v1/metrics")
-        service_monitor(f"{name}-{app}-monitor", target, self, args.provider, [service])
+        service_monitor(f"{name}-{app}-monitor", target, self, args.provider, [service, *args.monitoring])
         return deployment, service
 
     def _alerts(
@@ -456,7 +456,7 @@ class Detectors(pulumi.ComponentResource):
                 "labels": kube.labels(f"{model.name}-detectors", "alerts"),
             },
             spec={"groups": [{"name": f"{model.name}-detectors", "rules": rules}]},
-            opts=kube.child(self, self._args.provider, ns.ready),
+            opts=kube.child(self, self._args.provider, [*ns.ready, *self._args.monitoring]),
         )
 
     def _fan_out(
@@ -469,7 +469,7 @@ class Detectors(pulumi.ComponentResource):
             kind="Middleware",
             metadata={"name": f"{model.name}-strip", "namespace": names.NS_DETECTORS, "labels": kube.labels(model.name, "fan-out")},
             spec={"stripPrefix": {"prefixes": [f"/{model.name}"]}},
-            opts=kube.child(self, provider, list(services.values())),
+            opts=kube.child(self, provider, [*services.values(), *self._args.ingress]),
         )
         target: dict[str, Any]
         deps: list[pulumi.Resource] = [strip, *services.values()]
@@ -487,7 +487,7 @@ class Detectors(pulumi.ComponentResource):
                         "mirrors": [{"name": f"{model.name}-outlier", "port": DETECTOR_PORT, "percent": 100}],
                     }
                 },
-                opts=kube.child(self, provider, list(services.values())),
+                opts=kube.child(self, provider, [*services.values(), *self._args.ingress]),
             )
             deps.append(fan)
             target = {"name": f"{model.name}-detectors", "kind": "TraefikService"}

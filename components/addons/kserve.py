@@ -25,6 +25,7 @@ WEBHOOK_PORT = 9443  # kserve-controller-manager's webhook server
 class KServeArgs:
     provider: k8s.Provider
     domain: str
+    cert_manager: tuple[pulumi.Resource, ...] = ()  # its release: the controller chart's webhook certificates
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
 
 
@@ -106,7 +107,7 @@ class KServe(pulumi.ComponentResource):
             namespace=ns.name,
             values=resources_values(args.domain),
             timeout=600,
-            opts=kube.child(self, provider, [self.crds]),
+            opts=kube.child(self, provider, [self.crds, *args.cert_manager]),
         )
         self.runtimes = k8s.helm.v3.Release(
             f"{name}-runtimes",

@@ -4,8 +4,8 @@ The basic-auth app is on with a generated admin password; the database password 
 password reach the chart only as references to Kubernetes Secrets (never as Helm values). Two Jobs
 run before the release, the same way on every cloud: one creates the auth database beside the
 tracking database, one upgrades the tracking schema to the image's MLflow version (over TLS on the
-clouds). Served at `mlflow.<domain>` through Traefik, scraped by Prometheus through the chart's
-ServiceMonitor (rendered because the release is installed after the monitoring CRDs).
+clouds). Served at `mlflow.<domain>` through Traefik; its metrics (`--expose-prometheus`, on
+/metrics) are scraped through its ServiceMonitor (METRICS), which alone waits for the monitoring CRDs.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from .. import names, network, versions
 from ..data.outputs import DataOutputs, WorkloadAccess
 from ..requests import WorkloadRequest, from_values
 from .cert_manager import certificate
+from .scrape import ScrapeTarget, service_monitor
 
 DB_SECRET = "mlflow-database"
 ADMIN_SECRET = "mlflow-admin"
@@ -33,9 +34,14 @@ S3_SECRET = "mlflow-s3"
 PG_ENV_SECRET = "mlflow-postgres-env"
 TLS_SECRET = "mlflow-tls"
 SERVICE = names.RELEASE_MLFLOW  # the chart's fullname for release "mlflow"
+METRICS = ScrapeTarget(
+    "mlflow", names.NS_MLFLOW, {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": names.RELEASE_MLFLOW},
+    "http",
+)
 PSQL_UID = 70
 MLFLOW_UID = 1001  # the chart's (and image's) non-root user
 MLFLOW_PORT = 5000  # the chart's container port
+METRICS_DIR = "/tmp/mlflow-metrics"
 # One Job per MLflow version: a new image upgrades the schema before the new server starts.
 UPGRADE_JOB = f"mlflow-db-upgrade-{versions.MLFLOW_IMAGE.tag.replace('.', '-')}"
 
@@ -47,6 +53,9 @@ class MlflowArgs:
     issuer: str
     data: DataOutputs
     access: WorkloadAccess
+    issuers: tuple[pulumi.Resource, ...] = ()  # for its Certificate
+    # The monitoring CRDs, for its ServiceMonitor (only that waits for them); none: not scraped.
+    monitoring: Optional[tuple[pulumi.Resource, ...]] = None
     replicas: int = 1
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
 
@@ -133,7 +142,12 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
             "hosts": [{"host": host, "paths": [{"path": "/", "pathType": "Prefix"}]}],
             "tls": [{"secretName": TLS_SECRET, "hosts": [host]}],
         },
-        "serviceMonitor": {"enabled": True, "namespace": names.NS_MLFLOW},
+        # Metrics on /metrics of the server's port, scraped through our ServiceMonitor (METRICS).
+        # The chart's own is left off: it renders only if the monitoring CRDs exist at install
+        # time, and the MLflow release does not wait for kube-prometheus-stack. The flag names the
+        # directory the server creates for its metrics: under /tmp, the chart's writable emptyDir
+        # (the root filesystem is read-only; the chart's own choice, /mlflow/metrics, is not writable).
+        "extraArgs": {"exposePrometheus": METRICS_DIR},
     }
 
 
@@ -153,6 +167,8 @@ class Mlflow(pulumi.ComponentResource):
             egress=network.object_store_egress(args.data.object_store.endpoint),
             depends_on=ns.ready,
         )
+        if args.monitoring is not None:
+            service_monitor(f"{name}-monitor", METRICS, self, provider, [*ns.ready, *args.monitoring])
         admin_password = random.RandomPassword(
             f"{name}-admin-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
@@ -226,7 +242,7 @@ class Mlflow(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=kube.child(self, provider, [db_secret, *ns.ready, *args.data.ready]),
+            opts=kube.child(self, provider, [db_secret, *ns.ready, *args.data.database_ready]),
         )
         upgrade = k8s.batch.v1.Job(
             f"{name}-db-upgrade",
@@ -264,10 +280,11 @@ class Mlflow(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=kube.child(self, provider, [db_secret, pg_env, *ns.ready, *args.data.ready]),
+            opts=kube.child(self, provider, [db_secret, pg_env, *ns.ready, *args.data.database_ready]),
         )
         host = f"mlflow.{args.domain}"
-        tls = certificate(f"{name}-cert", names.NS_MLFLOW, TLS_SECRET, [host], args.issuer, self, provider, ns.ready)
+        tls = certificate(f"{name}-cert", names.NS_MLFLOW, TLS_SECRET, [host], args.issuer, self, provider,
+                          [*ns.ready, *args.issuers])
         identity = [args.access.identity] if args.access.identity is not None else []
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
@@ -278,7 +295,8 @@ class Mlflow(pulumi.ComponentResource):
             namespace=ns.name,
             values=chart_values(args, pulumi.Output.secret(flask_secret.result)),
             timeout=900,
-            opts=kube.child(self, provider, [*secrets, auth_db, upgrade, tls, *identity]),
+            # Not after its Certificate: the Ingress serves Traefik's default certificate until it is ready.
+            opts=kube.child(self, provider, [*secrets, auth_db, upgrade, *identity, *args.data.store_ready]),
         )
         self.url = f"https://{host}"
         self.register_outputs({"url": self.url, "release": self.release.status})

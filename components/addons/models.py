@@ -31,6 +31,7 @@ class ModelServingArgs:
     object_store: ObjectStore
     reader: WorkloadAccess
     logger_urls: Mapping[str, str] = field(default_factory=dict)
+    kserve: tuple[pulumi.Resource, ...] = ()  # its runtimes and webhooks: InferenceServices
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
 
 
@@ -127,7 +128,7 @@ class ModelServing(pulumi.ComponentResource):
                     "annotations": {"serving.kserve.io/deploymentMode": "Standard"},
                 },
                 spec={"predictor": predictor_spec(model, args.reader, args.logger_urls.get(model.name))},
-                opts=kube.child(self, provider, [sa]),
+                opts=kube.child(self, provider, [sa, *args.kserve]),
             )
             # KServe's default domain template: {{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}
             self.urls[model.name] = f"https://{model.name}-{names.NS_MODELS}.{args.domain}"

@@ -46,8 +46,11 @@ class MonitoringArgs:
     retention: str = "24h"
     storage_gb: int = 5
     alertmanager: bool = True
-    # Metrics of components installed before the monitoring CRDs exist (they cannot ship their own).
+    # Metrics of components installed before (or beside) the monitoring CRDs: they ship none of their own.
     scrape: tuple[ScrapeTarget, ...] = ()
+    issuers: tuple[pulumi.Resource, ...] = ()  # for the UIs' Certificates
+    cert_manager: tuple[pulumi.Resource, ...] = ()  # its release: the operator webhook's certificates
+    ingress: tuple[pulumi.Resource, ...] = ()  # Traefik's release: its CRDs, for routes and Middlewares
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
 
 
@@ -156,9 +159,9 @@ class Monitoring(pulumi.ComponentResource):
             namespace=ns.name,
             values=chart_values(args),
             timeout=900,
-            opts=kube.child(self, provider, [*ns.ready, grafana_secret]),
+            opts=kube.child(self, provider, [*ns.ready, grafana_secret, *args.cert_manager]),
         )
-        auth = basic_auth(f"{name}-ui", names.NS_MONITORING, args.ui_password, self, provider, ns.ready)
+        auth = basic_auth(f"{name}-ui", names.NS_MONITORING, args.ui_password, self, provider, [*ns.ready, *args.ingress])
         hosts = {
             "grafana": (GRAFANA_SERVICE, 80, []),
             "prometheus": (PROMETHEUS_SERVICE, 9090, [auth]),
@@ -169,7 +172,8 @@ class Monitoring(pulumi.ComponentResource):
         for app, (service, port, auths) in hosts.items():
             host = f"{app}.{args.domain}"
             tls = certificate(
-                f"{name}-{app}-cert", names.NS_MONITORING, f"{app}-tls", [host], args.issuer, self, provider, ns.ready
+                f"{name}-{app}-cert", names.NS_MONITORING, f"{app}-tls", [host], args.issuer, self, provider,
+                [*ns.ready, *args.issuers],
             )
             ingress_route(
                 f"{name}-{app}-route",
@@ -181,7 +185,7 @@ class Monitoring(pulumi.ComponentResource):
                 auths,
                 self,
                 provider,
-                [self.release, tls, *[r for a in auths for r in auth_resources(a)]],
+                [self.release, tls, *args.ingress, *[r for a in auths for r in auth_resources(a)]],
             )
             self.urls[app] = f"https://{host}"
         for target in args.scrape:

@@ -1,9 +1,9 @@
 """What Prometheus scrapes: a Service's metrics port, as a prometheus-operator ServiceMonitor.
 
 Prometheus discovers ServiceMonitors in every namespace (components/addons/monitoring.py). The
-CRD exists only once kube-prometheus-stack is installed, so components installed before it
-(cert-manager) cannot ship one in their own release: the Monitoring component creates theirs,
-from the ScrapeTargets the platform hands it.
+CRD exists only once kube-prometheus-stack is installed, so components installed before it or
+beside it (cert-manager, MLflow) cannot ship one in their own release without waiting for it: the
+Monitoring component creates theirs, from the ScrapeTargets the platform hands it.
 """
 
 from __future__ import annotations

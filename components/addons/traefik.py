@@ -35,6 +35,7 @@ class TraefikArgs:
     domain: str
     exposure: IngressExposure
     issuer: str  # ClusterIssuer for the dashboard host
+    issuers: tuple[pulumi.Resource, ...] = ()  # the ClusterIssuers our Certificates need
     replicas: int = 1
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
 
@@ -119,7 +120,7 @@ class Traefik(pulumi.ComponentResource):
             names.CA_ISSUER,  # wildcards cannot be issued over HTTP-01: the CA signs the fallback
             self,
             provider,
-            ns.ready,
+            [*ns.ready, *args.issuers],
         )
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
@@ -130,7 +131,9 @@ class Traefik(pulumi.ComponentResource):
             namespace=ns.name,
             values=chart_values(args),
             timeout=600,
-            opts=kube.child(self, provider, [*ns.ready, default_cert]),
+            # Not after the default certificate: Traefik serves its own until the Secret appears
+            # (it watches Secrets), so the install need not wait for cert-manager.
+            opts=kube.child(self, provider, ns.ready),
         )
         password = random.RandomPassword(
             f"{name}-ui-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
@@ -140,7 +143,8 @@ class Traefik(pulumi.ComponentResource):
         auth = basic_auth(f"{name}-dashboard", names.NS_TRAEFIK, self.ui_password, self, provider, [self.release])
         host = f"traefik.{args.domain}"
         tls = certificate(
-            f"{name}-dashboard-cert", names.NS_TRAEFIK, "traefik-dashboard-tls", [host], args.issuer, self, provider, ns.ready
+            f"{name}-dashboard-cert", names.NS_TRAEFIK, "traefik-dashboard-tls", [host], args.issuer, self, provider,
+            [*ns.ready, *args.issuers],
         )
         self.dashboard = ingress_route(
             f"{name}-dashboard",

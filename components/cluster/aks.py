@@ -27,6 +27,7 @@ import pulumi_azure_native.network as network
 import pulumi_azure_native.resources as resources
 import pulumi_kubernetes as k8s
 
+from .. import k8s as kube
 from .. import subnets
 from ..config import PlatformConfig
 from . import kubeconfig
@@ -219,7 +220,10 @@ class AksCluster(pulumi.ComponentResource):
             kubeconfig.aks(self.cluster.name, server_ca.apply(lambda v: v[0]), server_ca.apply(lambda v: v[1]))
         )
         self.k8s = k8s.Provider(
-            f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self, depends_on=[deployer_admin])
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            kube_client_settings=kube.client_settings_args(),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployer_admin])
         )
         self.outputs = ClusterOutputs(
             cloud="azure",

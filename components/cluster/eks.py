@@ -25,6 +25,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from .. import k8s as kube
 from .. import subnets
 from ..config import PlatformConfig
 from . import kubeconfig
@@ -169,7 +170,9 @@ class EksCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=LOG_TYPES,
             upgrade_policy={"support_type": "STANDARD"},
             deletion_protection=args.protect,
-            opts=opts(cluster_policy, log_group, *network["routes"]),
+            # Not after the private subnets' default routes (the NAT gateways): the control plane needs
+            # none; the nodes do, to pull images and reach the API, so the node groups wait for them.
+            opts=opts(cluster_policy, log_group),
         )
         for index, arn in enumerate(args.admin_role_arns):
             entry = aws.eks.AccessEntry(
@@ -223,14 +226,14 @@ class EksCluster(pulumi.ComponentResource):
             opts=opts(),
         )
         self.node_group = self._node_group(
-            f"{name}-nodes", args, network, node_role, [self.cluster, *node_policies],
+            f"{name}-nodes", args, network, node_role, [self.cluster, *node_policies, *network["routes"]],
             instance_type=args.instance_type, desired=args.node_count, minimum=args.node_count, maximum=args.max_nodes,
             ami_type="AL2023_x86_64_STANDARD", taints=[], labels={"mlops.dev/pool": "general"}, opts=opts,
         )
         ready: list[pulumi.Resource] = [self.node_group]
         if args.gpu.enabled:
             self.gpu_node_group = self._node_group(
-                f"{name}-gpu-nodes", args, network, node_role, [self.cluster, *node_policies],
+                f"{name}-gpu-nodes", args, network, node_role, [self.cluster, *node_policies, *network["routes"]],
                 instance_type=args.gpu.instance_type, desired=args.gpu.node_count, minimum=0, maximum=args.gpu.max_nodes,
                 ami_type="AL2023_x86_64_NVIDIA",
                 taints=[{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}],
@@ -268,7 +271,10 @@ class EksCluster(pulumi.ComponentResource):
             kubeconfig.eks(self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data, args.region)
         )
         self.k8s = k8s.Provider(
-            f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster])
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            kube_client_settings=kube.client_settings_args(),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster])
         )
         storage_class = k8s.storage.v1.StorageClass(
             f"{name}-gp3",

@@ -19,6 +19,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from .. import k8s as kube
 from ..config import PlatformConfig
 from . import kubeconfig
 from .outputs import ClusterOutputs, GpuPool, IngressExposure
@@ -172,8 +173,12 @@ class GkeCluster(pulumi.ComponentResource):
             security_posture_config={"mode": "BASIC", "vulnerability_mode": "VULNERABILITY_DISABLED"},
             node_locations=list(args.zones) or None,
             resource_labels=args.labels,
-            opts=opts(nat, *node_roles),
+            # Not after Cloud NAT or the node account's roles: the control plane needs neither (the
+            # subnet has Private Google Access for the nodes' registration); the node pools do, for
+            # images from public registries and for logging, so they wait for them.
+            opts=opts(),
         )
+        self._node_prerequisites = [nat, *node_roles]
         zones_per_pool = len(args.zones) or 3  # GKE places a regional pool in three zones by default
         self.node_pool = self._pool(
             f"{name}-nodes", args, opts, machine_type=args.machine_type,
@@ -195,7 +200,10 @@ class GkeCluster(pulumi.ComponentResource):
             kubeconfig.gke(self.cluster.name, self.cluster.endpoint, self.cluster.master_auth.cluster_ca_certificate)
         )
         self.k8s = k8s.Provider(
-            f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster])
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            kube_client_settings=kube.client_settings_args(),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster])
         )
         self.outputs = ClusterOutputs(
             cloud="gcp",
@@ -244,5 +252,5 @@ class GkeCluster(pulumi.ComponentResource):
             autoscaling={"min_node_count": 0 if taints else per_zone, "max_node_count": per_zone_max},
             management={"auto_repair": True, "auto_upgrade": True},
             node_config=node_config,
-            opts=opts(self.cluster),
+            opts=opts(self.cluster, *self._node_prerequisites),
         )

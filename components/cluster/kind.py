@@ -17,6 +17,7 @@ import pulumi_command as command
 import pulumi_kubernetes as k8s
 import yaml
 
+from .. import k8s as kube
 from .. import versions
 from .outputs import ClusterOutputs, IngressExposure
 
@@ -80,6 +81,7 @@ class KindCluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=kubeconfig,
+            kube_client_settings=kube.client_settings_args(),
             # A kind cluster deleted out of band must not block `destroy`.
             delete_unreachable=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster]),

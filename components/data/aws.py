@@ -138,19 +138,25 @@ class AwsData(pulumi.ComponentResource):
         subnet_group = aws.rds.SubnetGroup(
             f"{name}-db-subnets", subnet_ids=net["private_subnet_ids"], description="mlops-platform database", opts=opts()
         )
+        # The group and its one rule are separate resources: the rule names the cluster's security
+        # group, which exists only once the EKS control plane does (about 10 min), and the database
+        # (up to 15 min Multi-AZ) need not wait for it. Rules as their own resources are also what
+        # the provider recommends over inline ones.
+        # Ref: https://www.pulumi.com/registry/packages/aws/api-docs/ec2/securitygroup/
         db_sg = aws.ec2.SecurityGroup(
             f"{name}-db-sg",
             vpc_id=net["vpc_id"],
             description="Postgres from the EKS cluster only",
-            ingress=[
-                {
-                    "protocol": "tcp",
-                    "from_port": 5432,
-                    "to_port": 5432,
-                    "security_groups": [net["cluster_security_group_id"]],
-                    "description": "EKS nodes and pods",
-                }
-            ],
+            opts=opts(),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-db-from-cluster",
+            security_group_id=db_sg.id,
+            referenced_security_group_id=net["cluster_security_group_id"],
+            ip_protocol="tcp",
+            from_port=5432,
+            to_port=5432,
+            description="EKS nodes and pods",
             opts=opts(),
         )
         identifier = f"mlops-{args.env}"
@@ -220,7 +226,8 @@ class AwsData(pulumi.ComponentResource):
             ),
             database=Database.managed(self.database.address, password.result),
             access=access,
-            ready=(self.database, versioning),
+            store_ready=(versioning,),
+            database_ready=(self.database,),
         )
         self.register_outputs({"bucket": bucket_name, "database": self.database.address})
 

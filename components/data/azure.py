@@ -200,6 +200,7 @@ class AzureData(pulumi.ComponentResource):
             ),
             database=Database.managed(self.server.fully_qualified_domain_name, password.result),
             access=access,
-            ready=(database, self.container),
+            store_ready=(self.container,),
+            database_ready=(database,),
         )
         self.register_outputs({"storage_account": self.account.name, "database": self.server.fully_qualified_domain_name})

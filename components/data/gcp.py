@@ -166,6 +166,7 @@ class GcpData(pulumi.ComponentResource):
             ),
             database=Database.managed(self.instance.private_ip_address, password.result),
             access=access,
-            ready=(database, user),
+            store_ready=(self.bucket,),
+            database_ready=(database, user),
         )
         self.register_outputs({"bucket": self.bucket.name, "database": self.instance.private_ip_address})

@@ -341,7 +341,8 @@ class LocalData(pulumi.ComponentResource):
                 ssl_mode="disable",
             ),
             access={role: WorkloadAccess(static_keys=keys) for role, keys in workload_keys.items()},
-            ready=(bucket_job, db_service),
+            store_ready=(bucket_job,),
+            database_ready=(db_service,),
         )
         self.register_outputs({"bucket": BUCKET, "endpoint": endpoint, "database_host": self.outputs.database.host})
 

@@ -90,4 +90,9 @@ class DataOutputs:
     object_store: ObjectStore
     database: Database
     access: Mapping[str, WorkloadAccess]  # keyed by names.Workload.role
-    ready: tuple[pulumi.Resource, ...] = ()
+    store_ready: tuple[pulumi.Resource, ...] = ()  # the bucket can be written
+    database_ready: tuple[pulumi.Resource, ...] = ()  # the database accepts connections
+
+    @property
+    def ready(self) -> tuple[pulumi.Resource, ...]:
+        return (*self.store_ready, *self.database_ready)
