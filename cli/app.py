@@ -7,7 +7,7 @@ they run, so `platform --help` answers quickly (see benchmarks/cli_startup.py).
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import typer
 from typer.core import TyperGroup
@@ -20,12 +20,14 @@ class PlatformGroup(TyperGroup):
     (2 usage or configuration, 1 failure, 130 interrupted), never a traceback unless
     PLATFORM_DEBUG=1. Used by the console script and by typer's CliRunner alike."""
 
-    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None, complete_var: Optional[str] = None,
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
         # typer 0.29 vendors click; its exception classes live in typer._click (pinned in pyproject).
         from typer._click import exceptions as click_errors
 
         try:
-            result = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
+            result = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
+                                  windows_expand_args=windows_expand_args, **extra)
             code = result if isinstance(result, int) else 0
         except PlatformExit as exc:
             code = exc.code
@@ -84,9 +86,9 @@ def root(
 
 
 def _register() -> None:
-    from .commands import charts, destroy, doctor, outputs, plan, preview, refresh, render, stacks, up
+    from .commands import charts, ci, destroy, doctor, outputs, plan, preview, refresh, render, stacks, up
 
-    for module in (plan, render, up, preview, destroy, refresh, outputs, stacks, doctor, charts):
+    for module in (plan, render, up, preview, destroy, refresh, outputs, stacks, doctor, charts, ci):
         module.register(app)
 
 

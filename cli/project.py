@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from .errors import fail
+
+if TYPE_CHECKING:
+    from mlops_platform.components.config import PlatformConfig
+
 
 CLOUDS = ("local", "aws", "azure", "gcp")
 PROJECT_NAME = "mlops-platform"
@@ -80,7 +84,7 @@ def shipped_stacks(project: Path) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (project / "stacks").glob("Pulumi.*.yaml"))
 
 
-def load_config(cloud: Optional[str], env: str):  # -> PlatformConfig
+def load_config(cloud: Optional[str], env: str) -> PlatformConfig:
     """Validate the stack file for (cloud, env); any problem exits 2 before anything else runs."""
     from mlops_platform.components.config import ConfigError, PlatformConfig
 

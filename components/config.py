@@ -726,7 +726,7 @@ def read_stack_values(path: Path) -> dict[str, Any]:
     except OSError as err:
         raise ConfigError(source, None, f"cannot read the stack file ({err.strerror})") from None
     try:
-        document = yaml.load(text, Loader=_UniqueKeyLoader)
+        document = yaml.load(text, Loader=_UniqueKeyLoader)  # type: ignore[arg-type]  # a loader factory
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

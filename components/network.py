@@ -96,7 +96,7 @@ def namespace_policies(
             opts=kube.child(parent, provider, depends_on),
         )
 
-    same_namespace = {"podSelector": {}}
+    same_namespace: dict[str, Any] = {"podSelector": {}}
     out = [
         policy("default-deny", {"policyTypes": ["Ingress", "Egress"]}),
         policy(

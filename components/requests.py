@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Union
 
 
-
 @dataclass(frozen=True)
 class WorkloadRequest:
     name: str

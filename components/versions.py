@@ -63,6 +63,9 @@ KUBERNETES_MINOR = "1.36"
 # the CLI's progress view works with both (pulumi/automation/_stack.py, _setup_event_log).
 # Ref: https://www.pulumi.com/docs/iac/download-install/
 PULUMI_CLI_MIN_VERSION = "3.120.0"
+# The CLI the generated CI workflows install: the release of the SDK pinned in pyproject.toml
+# (Pulumi releases both under one version number).
+PULUMI_CLI_VERSION = "3.272.0"
 # Helm's own Go SDK, through the helm-python-sdk wheel (pinned in pyproject.toml), renders the charts
 # offline; its version decides which built-in API versions templates see.
 # Ref: https://pypi.org/project/helm-python-sdk/ (0.2.2 embeds Helm v4.2.3)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from .registry import RULES, level_of, pack_config, rule_config
 
@@ -19,33 +19,33 @@ class Violation:
         return {"rule": self.rule, "urn": self.urn, "enforcementLevel": self.level, "message": self.message}
 
 
-class _Options:
+def _options(protect: bool, ignore_changes: list[str], delete_before_replace: bool, parent: Optional[str],
+             deleted_with: Optional[str]) -> Any:  # PolicyResourceOptions
     """pulumi_policy.PolicyResourceOptions, plus deletedWith, which the program declares but the
     engine's analyzer API does not pass on (the rule that needs it runs fully only here)."""
+    from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions
 
-    def __init__(self, record: Any):
-        from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions
-
-        base = PolicyResourceOptions(
-            protect=record.protect,
-            ignore_changes=list(record.ignore_changes),
-            delete_before_replace=record.delete_before_replace,
-            aliases=[],
-            custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
-            additional_secret_outputs=[],
-            parent=record.parent or None,
-        )
-        self.__dict__.update(base.__dict__)
-        self.deleted_with = record.deleted_with or None
+    options = PolicyResourceOptions(
+        protect=protect,
+        ignore_changes=ignore_changes,
+        delete_before_replace=delete_before_replace,
+        aliases=[],
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=[],
+        parent=parent,
+    )
+    setattr(options, "deleted_with", deleted_with)  # noqa: B010 - not a field of the class
+    return options
 
 
-class _ObjectOptions:
+def _record_options(record: Any) -> Any:
+    return _options(record.protect, list(record.ignore_changes), record.delete_before_replace,
+                    record.parent or None, record.deleted_with or None)
+
+
+def _object_options(owner: str) -> Any:
     """Options of an object a Helm release or a controller creates: none of its own."""
-
-    def __init__(self, owner: str):
-        self.protect, self.ignore_changes, self.delete_before_replace = False, [], False
-        self.aliases, self.additional_secret_outputs = [], []
-        self.custom_timeouts, self.parent, self.deleted_with = None, owner, None
+    return _options(False, [], False, owner, None)
 
 
 def policy_resources(run: Any, view: Any = None) -> dict[str, Any]:
@@ -61,7 +61,7 @@ def policy_resources(run: Any, view: Any = None) -> dict[str, Any]:
             props=record.inputs,
             urn=record.urn,
             name=record.name,
-            opts=_Options(record),
+            opts=_record_options(record),
             provider=None,
             parent=None,
             dependencies=[],
@@ -80,7 +80,7 @@ def policy_resources(run: Any, view: Any = None) -> dict[str, Any]:
                 props=obj.manifest,
                 urn=obj.urn,
                 name=obj.urn.rsplit("::", 1)[-1],
-                opts=_ObjectOptions(obj.owner),
+                opts=_object_options(obj.owner),
                 provider=None,
                 parent=None,
                 dependencies=[],
@@ -115,7 +115,7 @@ def evaluate(run: Any, config: Any, view: Any = None) -> tuple[list[str], list[V
         for resource in resources.values():
             if resource.urn in modelled or not rule.applies_to(resource.resource_type):
                 continue
-            args = ResourceValidationArgs(
+            resource_args = ResourceValidationArgs(
                 resource_type=resource.resource_type,
                 props=resource.props,
                 urn=resource.urn,
@@ -124,6 +124,6 @@ def evaluate(run: Any, config: Any, view: Any = None) -> tuple[list[str], list[V
                 provider=None,
                 config=rule_settings,
             )
-            for message, urn in rule.violations(args, args.get_config()):
+            for message, urn in rule.violations(resource_args, resource_args.get_config()):
                 violations.append(Violation(rule.name, urn or resource.urn, level, message))
     return evaluated, violations

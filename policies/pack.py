@@ -26,7 +26,7 @@ def _policy(rule: Rule) -> Any:
         description=rule.description,
         validate=validate,
         remediation_steps=rule.remediation,
-        config_schema=PolicyConfigSchema(properties=dict(rule.config_schema)) if rule.config_schema else None,
+        config_schema=PolicyConfigSchema(properties={k: dict(v) for k, v in rule.config_schema.items()}) if rule.config_schema else None,
         tags=[rule.area],
     )
 

@@ -6,7 +6,6 @@ import json
 
 import yaml
 
-
 from mlops_platform.cli.offline.harness import ProgramRun, run_program
 from mlops_platform.components import names, versions
 from mlops_platform.components.addons import detectors as detectors_module

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from mlops_platform.components.config import ConfigError, PlatformConfig, pulumi_config_values
 
@@ -54,9 +55,9 @@ def test_prod_is_protected_and_mandatory_by_default():
 
 def test_config_is_frozen():
     config = PlatformConfig.from_values({"cloud": "local"}, SOURCE)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         config.env = "prod"  # type: ignore[misc]
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         config.cluster.node_count = 5  # type: ignore[misc]
 
 
@@ -187,7 +188,10 @@ def test_every_shipped_stack_is_valid():
 
 from conftest import ROOT, STACKS  # noqa: E402
 from mlops_platform.components.config import (  # noqa: E402
-    DEFAULT_MAX_GPU_NODES, DEFAULT_MAX_NODES, PolicyLimits, read_stack_values,
+    DEFAULT_MAX_GPU_NODES,
+    DEFAULT_MAX_NODES,
+    PolicyLimits,
+    read_stack_values,
 )
 
 
@@ -280,9 +284,8 @@ def test_the_policy_limits_defaults_have_one_source_quoted_by_the_readme():
 
 
 def test_a_gpu_pool_in_prod_passes_the_default_policy():
-    from mlops_platform.policies.offline import evaluate
-
     from conftest import plan_of
+    from mlops_platform.policies.offline import evaluate
 
     config = PlatformConfig.from_values(shipped("aws-prod", **{"cluster.gpu": {"enabled": True}}), "t", "aws-prod")
     _, violations = evaluate(plan_of(config), config)

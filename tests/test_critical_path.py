@@ -14,7 +14,6 @@ Forbidden edges are the false ones that were removed; each would put minutes bac
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import pytest
@@ -22,9 +21,8 @@ from typer.testing import CliRunner
 
 from conftest import ROOT, planned, shipped_stacks, viewed
 from mlops_platform.cli.app import app
-from mlops_platform.cli.offline import chart_render
-from mlops_platform.cli.offline.cluster_objects import ClusterObject, ClusterView
 from mlops_platform.cli.engine import parallelism
+from mlops_platform.cli.offline.cluster_objects import ClusterObject, ClusterView
 from mlops_platform.cli.offline.critical_path import DURATIONS, critical_path, duration, schedule
 from mlops_platform.cli.offline.harness import ProgramRun, ResourceRecord
 from mlops_platform.components import k8s as kube
@@ -262,7 +260,7 @@ def test_the_chain_is_a_real_chain_of_waits(stack):
     run = planned(stack)
     path = critical_path(run)
     assert path.seconds == sum(duration(run.by_urn()[s.urn])[0] for s in path.steps)
-    for before, after in zip(path.steps, path.steps[1:]):
+    for before, after in zip(path.steps, path.steps[1:], strict=False):
         assert before.urn in run.waits_for(run.by_urn()[after.urn]), f"{after.name} does not wait for {before.name}"
 
 

@@ -298,7 +298,7 @@ def test_rule_compliant_and_violating(rule, good, bad, config):
 
 def test_no_deleted_with_rule_sees_what_the_program_declares():
     """deletedWith is not in pulumi_policy's options; the offline plan passes it from the program."""
-    from mlops_platform.policies.offline import _Options
+    from mlops_platform.policies.offline import _record_options
 
     class Record:
         protect, ignore_changes, delete_before_replace, parent = False, [], False, ""
@@ -306,10 +306,10 @@ def test_no_deleted_with_rule_sees_what_the_program_declares():
 
     rule = BY_NAME["reliability-no-deleted-with-on-load-balancers-and-volumes"]
     lb = {"kind": "Service", "spec": {"type": "LoadBalancer"}}
-    args = ResourceValidationArgs("kubernetes:core/v1:Service", lb, "urn:x", "lb", _Options(Record()), None, {})
+    args = ResourceValidationArgs("kubernetes:core/v1:Service", lb, "urn:x", "lb", _record_options(Record()), None, {})
     assert rule.violations(args, {})
     Record.deleted_with = ""
-    args = ResourceValidationArgs("kubernetes:core/v1:Service", lb, "urn:x", "lb", _Options(Record()), None, {})
+    args = ResourceValidationArgs("kubernetes:core/v1:Service", lb, "urn:x", "lb", _record_options(Record()), None, {})
     assert rule.violations(args, {}) == []
 
 

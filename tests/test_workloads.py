@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any, Iterator
 
 import pytest
 
-from collections import defaultdict
-
 from conftest import planned, shipped_stacks, viewed
 from mlops_platform.cli.offline.harness import ProgramRun
 from mlops_platform.cli.offline.plan import CHART_REQUESTS, _steady_workloads, totals
-from mlops_platform.components.requests import limit_range_defaults, pod_spec_requests
 from mlops_platform.components import versions
+from mlops_platform.components.requests import limit_range_defaults, pod_spec_requests
 
 PINNED = {image.ref for image in versions.IMAGES}
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from mlops_platform.components.config import PlatformConfig
 
 
 class Cloud(str, Enum):
@@ -22,7 +26,7 @@ JsonOption = typer.Option(False, "--json", help="Print JSON on stdout instead of
 
 
 
-def report_placeholders(config, refuse: bool = False) -> list:  # config: PlatformConfig
+def report_placeholders(config: PlatformConfig, refuse: bool = False) -> list:
     """Warn (stderr) about every documentation placeholder left in the stack file; with `refuse`,
     stop before anything is deployed (exit 2) while one is left."""
     from mlops_platform.components.config import placeholders

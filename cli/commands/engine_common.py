@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Optional
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional
 
 import typer
 
 from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PlatformExit, error_line, fail
 from ..project import stack_flags
+
+if TYPE_CHECKING:
+    from ..engine.workspace import Engine
 
 BackendOption = typer.Option(
     None, "--backend", help="State backend URL (default: $PULUMI_BACKEND_URL, else a file backend under $XDG_STATE_HOME)."
@@ -38,16 +41,17 @@ def require_engine() -> None:
 
 
 def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[Path], create: bool,
-                parallel: Optional[int] = None):  # -> Engine
+                parallel: Optional[int] = None) -> Engine:
     """The stack's engine, or one line and an exit code."""
     from pulumi.automation import errors as auto_errors
+
+    from mlops_platform.policies.registry import pack_config
 
     from .. import paths
     from ..engine import parallelism
     from ..engine.errors import explain
     from ..engine.workspace import Engine, EngineSettings, EngineUnavailable, PassphraseMissing, StackNotDeployed
     from ..project import project_dir
-    from mlops_platform.policies.registry import pack_config
 
     paths.input_file(passphrase_file, "--passphrase-file")
     project = project_dir()
@@ -97,7 +101,7 @@ def run_operation(config: Any, operation: Callable[[], Any], on_failure: Optiona
         fail(failure.message, failure.hint, EXIT_FAILED)
 
 
-def run_with_progress(config: Any, verb: str, tracker: Any, operation: Callable[[Any], Any]) -> Any:
+def run_with_progress(config: Any, verb: str, tracker: Any, operation: Callable[..., Any]) -> Any:
     """Run `operation(on_event=tracker)` under the live progress view; on failure, list what failed."""
     from ..engine.progress import LiveProgress
 

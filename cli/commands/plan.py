@@ -2,13 +2,46 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
+from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from .common import Cloud, CloudOption, EnvOption, JsonOption, report_placeholders
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+    from ..offline.cluster_objects import ClusterView
+    from ..offline.harness import ResourceRecord
+    from ..offline.plan import Plan
+
+
+class CompareFormat(str, Enum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+def _base_plan(path: Path, stack: str) -> dict[str, Any]:
+    """The --compare plan, checked before any work: readable, a plan, and of this stack."""
+    from .. import paths
+    from ..errors import fail
+    from ..offline.compare import PlanFileError, load_plan
+
+    paths.input_file(path, "--compare")
+    try:
+        document = load_plan(path)
+    except PlanFileError as err:
+        fail(f"--compare {err}", "give a file written by platform plan --json")
+    if document["stack"] != stack:
+        fail(f"--compare {path} is a plan of stack {document['stack']}, not {stack}",
+             "compare plans of the same stack (--cloud and --env as when it was saved)")
+    return document
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +53,12 @@ def plan(
     env: str = EnvOption,
     json_output: bool = JsonOption,
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this file.", show_default=False),
+    compare: Optional[Path] = typer.Option(
+        None, "--compare", help="A saved plan (plan --json) of the same stack: show what changed since.", show_default=False
+    ),
+    output_format: CompareFormat = typer.Option(
+        CompareFormat.text, "--format", help="With --compare: text, markdown (a pull-request comment) or json."
+    ),
 ) -> None:
     """Run the program under the Pulumi SDK's mocks and show every resource it would create."""
     from .. import display, paths
@@ -28,6 +67,7 @@ def plan(
 
     config = load_config(cloud, env)
     out_file = paths.output_file(out)
+    base = _base_plan(compare, config.stack_name) if compare is not None else None
     display.progress(f"Planning stack {config.stack_name} offline (Pulumi SDK mocks; no engine, no credentials)...")
     started = time.perf_counter()
     from ..offline.plan import build_plan
@@ -38,11 +78,20 @@ def plan(
     report_placeholders(config)
     document = result.to_json()
     if out_file is not None:
-        import json
-
         paths.write_atomically(out_file, json.dumps(document, indent=2, default=str) + "\n")
         display.progress(f"Wrote the plan to {out_file}")
-    if json_output:
+    if base is not None:
+        from ..offline import compare as comparing
+
+        comparison = comparing.compare(base, json.loads(json.dumps(document, default=str)))
+        chosen = CompareFormat.json if json_output else output_format
+        if chosen is CompareFormat.json:
+            display.print_json(comparison.to_json())
+        else:
+            text = comparing.to_markdown(comparison) if chosen is CompareFormat.markdown else comparing.to_text(comparison)
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    elif json_output:
         display.print_json(document)
     else:
         _print_tree(result)
@@ -62,7 +111,7 @@ def plan(
         fail(f"{len(mandatory)} mandatory policy violations: {rules}", "see the policies section of the plan", EXIT_FAILED)
 
 
-def report_missing_charts(view) -> None:  # view: offline.cluster_objects.ClusterView
+def report_missing_charts(view: ClusterView) -> None:
     """One line when some releases could not be rendered: which, and how to get their charts."""
     if not view.missing:
         return
@@ -76,7 +125,7 @@ def report_missing_charts(view) -> None:  # view: offline.cluster_objects.Cluste
     )
 
 
-def _print_tree(result) -> None:  # result: offline.plan.Plan
+def _print_tree(result: Plan) -> None:
     from rich.markup import escape
     from rich.table import Table
     from rich.tree import Tree
@@ -91,7 +140,7 @@ def _print_tree(result) -> None:  # result: offline.plan.Plan
     roots = [r for r in run.resources if r.parent not in urns]
     rendered = {r.urn: len(r.objects) for r in result.view.releases}
 
-    def label(record) -> str:
+    def label(record: ResourceRecord) -> str:
         detail = ""
         if record.type == "kubernetes:helm.sh/v3:Release":
             detail = f"  [cyan]{record.input('chart')}@{record.input('version')}[/cyan] -> {record.input('namespace')}"
@@ -105,7 +154,7 @@ def _print_tree(result) -> None:  # result: offline.plan.Plan
 
     tree = Tree(f"[bold]stack {result.config.stack_name}[/bold]")
 
-    def add(node, record) -> None:
+    def add(node: Tree, record: ResourceRecord) -> None:
         branch = node.add(label(record))
         for kid in children.get(record.urn, []):
             add(branch, kid)
@@ -156,6 +205,6 @@ def _print_tree(result) -> None:  # result: offline.plan.Plan
         for line in result.costs:
             bill.add_row(line.item, f"{line.quantity:g}", line.unit, f"{line.monthly:,.2f}" if line.price_key else "no price")
         missing = costs.unpriced(result.costs)
-        label = "[bold]total[/bold]" + (f" [yellow](incomplete: no price for {', '.join(missing)})[/yellow]" if missing else "")
-        bill.add_row(label, "", "", f"[bold]{costs.total(result.costs):,.2f}[/bold]" + ("+" if missing else ""))
+        total_label = "[bold]total[/bold]" + (f" [yellow](incomplete: no price for {', '.join(missing)})[/yellow]" if missing else "")
+        bill.add_row(total_label, "", "", f"[bold]{costs.total(result.costs):,.2f}[/bold]" + ("+" if missing else ""))
         console.print(bill)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -31,7 +31,7 @@ def stacks(json_output: bool = JsonOption, backend: Optional[str] = BackendOptio
         backend_note = str(err)
     except Exception as err:  # noqa: BLE001 - listing is informational; show why it is missing
         backend_note = f"cannot list the backend's stacks: {err}"
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in sorted(set(names) | set(deployed)):
         summary = deployed.get(name)
         rows.append(

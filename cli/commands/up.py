@@ -31,8 +31,7 @@ def up(
     from ..engine.progress import ProgressTracker
     from ..errors import EXIT_FAILED, fail
     from ..project import load_config
-    from .engine_common import (confirm, masked_outputs, open_engine, print_summary, require_engine, run_operation,
-                                run_with_progress)
+    from .engine_common import confirm, masked_outputs, open_engine, print_summary, require_engine, run_operation, run_with_progress
 
     config = load_config(cloud, env)
     report_placeholders(config, refuse=config.is_prod)

@@ -11,7 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.live import Live
+
 
 # Past-tense verbs for the summary and the plain-line log.
 DONE_VERB = {
@@ -158,7 +163,7 @@ def _clock(seconds: float) -> str:
     return f"{minutes:02d}:{secs:02d}"
 
 
-def render(snapshot: Snapshot, title: str):  # -> rich renderable
+def render(snapshot: Snapshot, title: str) -> RenderableType:
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -190,7 +195,7 @@ class LiveProgress:
         self.tracker = tracker
         self.title = title
         self.console = display.err()
-        self.live = None
+        self.live: Optional[Live] = None
         if not self.console.is_terminal:
             tracker.listeners.append(self._line)
 

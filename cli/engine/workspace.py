@@ -23,9 +23,13 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 from mlops_platform.components import versions
+
+if TYPE_CHECKING:
+    from pulumi import automation as auto
+
 
 PROJECT_NAME = "mlops-platform"
 INSTALL_HINT = "curl -fsSL https://get.pulumi.com | sh"
@@ -163,24 +167,24 @@ class Engine:
             path.write_text(json.dumps(self.settings.policy_config), encoding="utf-8")
             yield {**options, "policy_pack_configs": [str(path)]}
 
-    def preview(self, on_event: Callable, diff: bool = True):
+    def preview(self, on_event: Callable, diff: bool = True) -> auto.PreviewResult:
         with self._policy() as policy:
             return self.stack.preview(on_event=on_event, diff=diff, color="never", on_output=_quiet,
                                       parallel=self.settings.parallel, **policy)
 
-    def up(self, on_event: Callable):
+    def up(self, on_event: Callable) -> auto.UpResult:
         with self._policy() as policy:
             return self.stack.up(on_event=on_event, color="never", on_output=_quiet, parallel=self.settings.parallel, **policy)
 
-    def destroy(self, on_event: Callable, exclude_protected: bool = False):
+    def destroy(self, on_event: Callable, exclude_protected: bool = False) -> auto.DestroyResult:
         return self.stack.destroy(on_event=on_event, color="never", on_output=_quiet, exclude_protected=exclude_protected,
                                   parallel=self.settings.parallel)
 
-    def refresh(self, on_event: Callable):
+    def refresh(self, on_event: Callable) -> auto.RefreshResult:
         return self.stack.refresh(on_event=on_event, color="never", on_output=_quiet, parallel=self.settings.parallel)
 
     def outputs(self) -> dict[str, Any]:
-        return self.stack.outputs()
+        return dict(self.stack.outputs())
 
     def resources(self) -> list[dict[str, Any]]:
         """The resources in the stack's state, without the stack itself."""

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Sequence
 
 HOOK_ANNOTATION = "helm.sh/hook"
 # Helm splits a template's output at every "---" that starts the text or a line, whatever follows

@@ -227,7 +227,8 @@ def assemble(run: ProgramRun, kube_minor: str, folder: Optional[Path] = None) ->
             ClusterObject(
                 manifest=_with_namespace(o, namespace, cluster_scoped),
                 origin="release",
-                urn=child_urn(record.urn, o.api_version and type_token(o.api_version, o.kind), _object_name(name, o, namespace, cluster_scoped)),
+                urn=child_urn(record.urn, o.api_version and type_token(o.api_version, o.kind),
+                              _object_name(name, o, namespace, cluster_scoped)),
                 owner=record.urn,
                 release=name,
                 source=o.source,

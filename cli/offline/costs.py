@@ -28,11 +28,16 @@ class CostLine:
     unit: str
     monthly: float
     price_key: Optional[str]  # None when the price table has no figure (then monthly is 0)
+    component: str = ""  # what it pays for: cluster, ingress, database, monitoring (plan --compare groups by it)
 
 
 @lru_cache(maxsize=None)
 def price_table() -> dict[str, Any]:
     return json.loads(package_files.files("mlops_platform.components").joinpath("prices.json").read_text(encoding="utf-8"))
+
+
+# What each line pays for, by platform component.
+CLUSTER, INGRESS, DATABASE, MONITORING = "cluster", "ingress", "database", "monitoring"
 
 
 def _price(cloud: str, key: str) -> Optional[float]:
@@ -46,13 +51,15 @@ class _Lines:
         self.hours = float(price_table()["hours_per_month"])
         self.lines: list[CostLine] = []
 
-    def hourly(self, item: str, quantity: float, key: str) -> None:
+    def hourly(self, component: str, item: str, quantity: float, key: str) -> None:
         price = _price(self.cloud, key)
-        self.lines.append(CostLine(item, quantity, "× 730 h", round((price or 0) * quantity * self.hours, 2), key if price is not None else None))
+        monthly = round((price or 0) * quantity * self.hours, 2)
+        self.lines.append(CostLine(item, quantity, "× 730 h", monthly, key if price is not None else None, component))
 
-    def monthly(self, item: str, quantity: float, unit: str, key: str, factor: float = 1.0) -> None:
+    def monthly(self, component: str, item: str, quantity: float, unit: str, key: str, factor: float = 1.0) -> None:
         price = _price(self.cloud, key)
-        self.lines.append(CostLine(item, quantity, unit, round((price or 0) * quantity * factor, 2), key if price is not None else None))
+        monthly = round((price or 0) * quantity * factor, 2)
+        self.lines.append(CostLine(item, quantity, unit, monthly, key if price is not None else None, component))
 
 
 def estimate(run: ProgramRun, config: PlatformConfig) -> list[CostLine]:
@@ -74,7 +81,7 @@ def total(lines: list[CostLine]) -> float:
 
 
 def _aws(run: ProgramRun, lines: _Lines, prometheus_gb: int) -> None:
-    lines.hourly("EKS control plane (standard support)", 1, "eks_cluster_hour_standard")
+    lines.hourly(CLUSTER, "EKS control plane (standard support)", 1, "eks_cluster_hour_standard")
     template = next(iter(run.of_type("aws:ec2/launchTemplate:LaunchTemplate")), None)
     disk = (template.input("blockDeviceMappings") or [{}])[0].get("ebs", {}).get("volumeSize", 0) if template else 0
     nodes = 0
@@ -82,47 +89,51 @@ def _aws(run: ProgramRun, lines: _Lines, prometheus_gb: int) -> None:
         count = group.input("scalingConfig", "desiredSize", default=0)
         nodes += count
         instance = group.input("instanceTypes")[0]
-        lines.hourly(f"nodes {instance}{' (GPU)' if 'gpu' in group.name else ''}", count, f"ec2_{instance}_hour")
-    lines.monthly("node root volumes gp3", nodes * disk, "GB-month", "ebs_gp3_gb_month")
+        lines.hourly(CLUSTER, f"nodes {instance}{' (GPU)' if 'gpu' in group.name else ''}", count, f"ec2_{instance}_hour")
+    lines.monthly(CLUSTER, "node root volumes gp3", nodes * disk, "GB-month", "ebs_gp3_gb_month")
     nats = len(run.of_type("aws:ec2/natGateway:NatGateway"))
-    lines.hourly("NAT gateways", nats, "nat_gateway_hour")
+    lines.hourly(CLUSTER, "NAT gateways", nats, "nat_gateway_hour")
     azs = len([s for s in run.of_type("aws:ec2/subnet:Subnet") if s.input("tags", "kubernetes.io/role/elb") == "1"])
-    lines.hourly("NLB for Traefik", 1, "nlb_hour")
-    lines.hourly("public IPv4 (NAT EIPs, one per NLB AZ)", nats + azs, "public_ipv4_hour")
+    lines.hourly(INGRESS, "NLB for Traefik", 1, "nlb_hour")
+    lines.hourly(CLUSTER, "public IPv4 (NAT gateway EIPs)", nats, "public_ipv4_hour")
+    lines.hourly(INGRESS, "public IPv4 (NLB, one per AZ)", azs, "public_ipv4_hour")
     for db in run.of_type("aws:rds/instance:Instance"):
         az = "multi_az" if db.input("multiAz") else "single_az"
-        lines.hourly(f"RDS Postgres {db.input('instanceClass')} ({az.replace('_', '-')})", 1,
+        lines.hourly(DATABASE, f"RDS Postgres {db.input('instanceClass')} ({az.replace('_', '-')})", 1,
                      f"rds_postgres_{db.input('instanceClass')}_{az}_hour")
-        lines.monthly("RDS gp3 storage", db.input("allocatedStorage"), "GB-month", f"rds_gp3_gb_month_{az}")
-    lines.monthly("KMS key (secrets encryption)", len(run.of_type("aws:kms/key:Key")), "key-month", "kms_key_month")
-    lines.monthly("Prometheus volume gp3", prometheus_gb, "GB-month", "ebs_gp3_gb_month")
+        lines.monthly(DATABASE, "RDS gp3 storage", db.input("allocatedStorage"), "GB-month", f"rds_gp3_gb_month_{az}")
+    lines.monthly(CLUSTER, "KMS key (secrets encryption)", len(run.of_type("aws:kms/key:Key")), "key-month", "kms_key_month")
+    lines.monthly(MONITORING, "Prometheus volume gp3", prometheus_gb, "GB-month", "ebs_gp3_gb_month")
 
 
 def _azure(run: ProgramRun, config: PlatformConfig, lines: _Lines, prometheus_gb: int) -> None:
     aks = run.of_type("azure-native:containerservice:ManagedCluster")[0]
     tier = aks.input("sku", "tier")
-    lines.hourly(f"AKS control plane ({tier} tier)", 1, "aks_standard_tier_cluster_hour" if tier == "Standard" else "aks_free_tier_cluster_hour")
+    key = "aks_standard_tier_cluster_hour" if tier == "Standard" else "aks_free_tier_cluster_hour"
+    lines.hourly(CLUSTER, f"AKS control plane ({tier} tier)", 1, key)
     pools = [(p["vmSize"], p["count"]) for p in aks.input("agentPoolProfiles")]
     pools += [(p.input("vmSize"), p.input("count")) for p in run.of_type("azure-native:containerservice:AgentPool")]
     nodes = 0
     for vm_size, count in pools:
         nodes += count
-        lines.hourly(f"nodes {vm_size}", count, f"vm_{vm_size}_hour")
-    lines.monthly("node OS disks (Premium SSD P10, 128 GiB)", nodes, "disk-month", "disk_premium_ssd_p10_month")
-    lines.hourly("Standard load balancer (first 5 rules)", 1, "lb_standard_first5_rules_hour")
-    lines.hourly("public IPs (ingress, outbound)", 2, "public_ip_standard_static_hour")
+        lines.hourly(CLUSTER, f"nodes {vm_size}", count, f"vm_{vm_size}_hour")
+    lines.monthly(CLUSTER, "node OS disks (Premium SSD P10, 128 GiB)", nodes, "disk-month", "disk_premium_ssd_p10_month")
+    lines.hourly(INGRESS, "Standard load balancer (first 5 rules)", 1, "lb_standard_first5_rules_hour")
+    lines.hourly(INGRESS, "public IP (ingress)", 1, "public_ip_standard_static_hour")
+    lines.hourly(CLUSTER, "public IP (outbound)", 1, "public_ip_standard_static_hour")
     for server in run.of_type("azure-native:dbforpostgresql:Server"):
         ha = server.input("highAvailability", "mode") == "ZoneRedundant"
         sku = server.input("sku", "name").replace("Standard_", "")
-        lines.hourly(f"PostgreSQL Flexible {sku}{' + standby' if ha else ''}", 2 if ha else 1, f"postgres_flex_{sku}_hour")
-        lines.monthly("PostgreSQL storage", server.input("storage", "storageSizeGB") * (2 if ha else 1), "GB-month",
+        lines.hourly(DATABASE, f"PostgreSQL Flexible {sku}{' + standby' if ha else ''}", 2 if ha else 1, f"postgres_flex_{sku}_hour")
+        lines.monthly(DATABASE, "PostgreSQL storage", server.input("storage", "storageSizeGB") * (2 if ha else 1), "GB-month",
                       "postgres_flex_storage_gb_month")
     # managed-csi is Standard SSD; pro-rated from E10 (128 GiB), the table's smallest Standard SSD.
-    lines.monthly("Prometheus disk (Standard SSD, pro-rated)", prometheus_gb, "GB-month", "disk_standard_ssd_e10_month", 1 / 128)
+    lines.monthly(MONITORING, "Prometheus disk (Standard SSD, pro-rated)", prometheus_gb, "GB-month",
+                  "disk_standard_ssd_e10_month", 1 / 128)
 
 
 def _gcp(run: ProgramRun, config: PlatformConfig, lines: _Lines, prometheus_gb: int) -> None:
-    lines.hourly("GKE cluster management (regional)", 1, "gke_cluster_management_hour")
+    lines.hourly(CLUSTER, "GKE cluster management (regional)", 1, "gke_cluster_management_hour")
     zones = len(config.gcp.zones) if config.gcp and config.gcp.zones else 3
     nodes = 0
     disk_gb = 0
@@ -131,18 +142,18 @@ def _gcp(run: ProgramRun, config: PlatformConfig, lines: _Lines, prometheus_gb: 
         machine = pool.input("nodeConfig", "machineType")
         nodes += count
         disk_gb += count * pool.input("nodeConfig", "diskSizeGb")
-        lines.hourly(f"nodes {machine}", count, f"gce_{machine}_hour")
-    lines.monthly("node boot disks pd-balanced", disk_gb, "GB-month", "pd_balanced_gb_month")
-    lines.hourly("Cloud NAT (per node)", nodes, "cloud_nat_vm_hour")
-    lines.hourly("load balancer forwarding rule", 1, "forwarding_rule_first5_hour")
+        lines.hourly(CLUSTER, f"nodes {machine}", count, f"gce_{machine}_hour")
+    lines.monthly(CLUSTER, "node boot disks pd-balanced", disk_gb, "GB-month", "pd_balanced_gb_month")
+    lines.hourly(CLUSTER, "Cloud NAT (per node)", nodes, "cloud_nat_vm_hour")
+    lines.hourly(INGRESS, "load balancer forwarding rule", 1, "forwarding_rule_first5_hour")
     for instance in run.of_type("gcp:sql/databaseInstance:DatabaseInstance"):
         settings = instance.input("settings")
         regional = settings["availabilityType"] == "REGIONAL"
         tier = settings["tier"]
         key = {"db-custom-2-8192": "cloudsql_custom_2vcpu_8gb_hour"}.get(tier, f"cloudsql_pg_{tier}_hour")
-        lines.hourly(f"Cloud SQL {tier} ({'regional' if regional else 'zonal'})", 2 if regional else 1, key)
-        lines.monthly("Cloud SQL SSD", settings["diskSize"] * (2 if regional else 1), "GB-month", "cloudsql_ssd_gb_month")
-    lines.monthly("Prometheus disk pd-balanced", prometheus_gb, "GB-month", "pd_balanced_gb_month")
+        lines.hourly(DATABASE, f"Cloud SQL {tier} ({'regional' if regional else 'zonal'})", 2 if regional else 1, key)
+        lines.monthly(DATABASE, "Cloud SQL SSD", settings["diskSize"] * (2 if regional else 1), "GB-month", "cloudsql_ssd_gb_month")
+    lines.monthly(MONITORING, "Prometheus disk pd-balanced", prometheus_gb, "GB-month", "pd_balanced_gb_month")
 
 
 def unpriced(lines: list[CostLine]) -> list[str]:
@@ -165,8 +176,9 @@ def summary(lines: list[CostLine], cloud: str = "", region: Optional[str] = None
         "unpriced": missing,
         **({"pricedRegion": priced_region(cloud), "region": region} if cloud else {}),
         "lines": [
-            {"item": l.item, "quantity": l.quantity, "unit": l.unit, "monthly": l.monthly, "price": l.price_key}
-            for l in lines
+            {"item": line.item, "component": line.component, "quantity": line.quantity, "unit": line.unit,
+             "monthly": line.monthly, "price": line.price_key}
+            for line in lines
         ],
         "excludes": "egress, object storage by the GB, logs, backups beyond the free allowance",
     }

@@ -79,6 +79,8 @@ class ResourceRecord:
                 "deletedWith": self.deleted_with,
                 "retainOnDelete": self.retain_on_delete,
                 "ignoreChanges": self.ignore_changes,
+                "replaceOnChanges": self.replace_on_changes,
+                "deleteBeforeReplace": self.delete_before_replace,
             },
         }
 

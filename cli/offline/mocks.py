@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
@@ -156,7 +156,7 @@ def _eks_cluster(name: str, inputs: dict) -> tuple[str, dict]:
     }
 
 
-def _aws_generic(prefix: str):
+def _aws_generic(prefix: str) -> Callable[[str, dict], tuple[str, dict]]:
     def handler(name: str, inputs: dict) -> tuple[str, dict]:
         rid = f"{prefix}-{_digest(name)[:17]}"
         return rid, {"id": rid, "arn": f"arn:aws:ec2:us-east-1:{ACCOUNT_ID}:{prefix}/{rid}"}
@@ -192,7 +192,8 @@ def _kms_key(name: str, inputs: dict) -> tuple[str, dict]:
 
 def _aks_cluster(name: str, inputs: dict) -> tuple[str, dict]:
     cluster = inputs.get("resourceName", name)
-    rid = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{inputs.get('resourceGroupName', 'rg')}/providers/Microsoft.ContainerService/managedClusters/{cluster}"
+    group = inputs.get("resourceGroupName", "rg")
+    rid = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{group}/providers/Microsoft.ContainerService/managedClusters/{cluster}"
     return rid, {
         "name": cluster,
         "fqdn": f"{cluster}-mock.hcp.eastus.azmk8s.io",
@@ -207,7 +208,8 @@ def _uuid(*parts: str) -> str:
 
 
 def _azure_identity(name: str, inputs: dict) -> tuple[str, dict]:
-    rid = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{inputs.get('resourceName', name)}"
+    identity = inputs.get("resourceName", name)
+    rid = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity}"
     return rid, {"clientId": _uuid(name, "client"), "principalId": _uuid(name, "principal"), "tenantId": TENANT_ID}
 
 
@@ -285,7 +287,7 @@ def _aks_credentials(args: dict) -> dict:
     return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(config.encode()).decode()}]}
 
 
-_CALL_OUTPUTS = {
+_CALL_OUTPUTS: dict[str, Callable[[dict], dict]] = {
     "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {
         "accountId": ACCOUNT_ID,
         "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/mock",

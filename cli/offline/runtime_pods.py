@@ -180,7 +180,7 @@ def _predictor(owner: "ClusterObject", objects: list["ClusterObject"], config: M
         })
         uri = str(model.get("storageUri") or "")
     else:
-        containers = copy.deepcopy(predictor.get("containers"))
+        containers = copy.deepcopy(predictor.get("containers") or [])
         uri = ""
     if predictor.get("logger") or predictor.get("batcher"):
         containers.append({
@@ -215,8 +215,8 @@ def _predictor(owner: "ClusterObject", objects: list["ClusterObject"], config: M
 def model(view: "ClusterView") -> Iterator["ClusterObject"]:
     """The modelled pods, for each controller whose own configuration was rendered (without it, a
     model would be a guess: the custom resource's pod spec is then checked as it stands)."""
-    from .cluster_objects import ClusterObject, child_urn
     from .chart_render import type_token
+    from .cluster_objects import ClusterObject, child_urn
 
     objects = view.installed()
     reloader = reloader_resources(objects)

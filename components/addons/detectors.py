@@ -170,8 +170,8 @@ class Detectors(pulumi.ComponentResource):
             if not kinds:
                 continue
             version = artifact_version(model, script)
-            base_uri = args.object_store.uri.apply(lambda u, p=artifact_path(model, version): f"{u}/{p}")
-            self.artifacts[model.name] = {kind: base_uri.apply(lambda b, k=kind: f"{b}/{k}") for kind in kinds}
+            base_uri = pulumi.Output.concat(args.object_store.uri, "/", artifact_path(model, version))
+            self.artifacts[model.name] = {kind: pulumi.Output.concat(base_uri, "/", kind) for kind in kinds}
             job = self._fit_job(name, model, kinds, version, base_uri, script_map, fitter_sa, fitter_secret)
             self.jobs[model.name] = job
             services: dict[str, k8s.core.v1.Service] = {}
@@ -347,7 +347,9 @@ class Detectors(pulumi.ComponentResource):
                         "serviceAccountName": names.DETECTOR.service_account,
                         "automountServiceAccountToken": False,
                         "securityContext": kube.pod_security(DETECTOR_UID, fs_group=DETECTOR_UID),
-                        "initContainers": [fetch_container("fetch-detector", source, "/mnt/detector", ("detector", "/mnt/detector"), env, env_from)],
+                        "initContainers": [
+                            fetch_container("fetch-detector", source, "/mnt/detector", ("detector", "/mnt/detector"), env, env_from)
+                        ],
                         "containers": [
                             {
                                 "name": "detector",

@@ -17,7 +17,6 @@ from .. import k8s as kube
 from .. import names, network, versions
 from ..requests import WorkloadRequest, from_values
 
-
 WEBHOOK_PORT = 9443  # kserve-controller-manager's webhook server
 
 

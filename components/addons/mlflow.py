@@ -224,7 +224,8 @@ class Mlflow(pulumi.ComponentResource):
                                 "image": versions.POSTGRES.ref,
                                 "command": ["/bin/sh", "-c"],
                                 "args": [
-                                    f"psql -v ON_ERROR_STOP=1 -tAc \"SELECT 1 FROM pg_database WHERE datname='{names.DATABASE_MLFLOW_AUTH}'\" "
+                                    "psql -v ON_ERROR_STOP=1 -tAc "
+                                    f"\"SELECT 1 FROM pg_database WHERE datname='{names.DATABASE_MLFLOW_AUTH}'\" "
                                     f"| grep -q 1 || psql -v ON_ERROR_STOP=1 -c 'CREATE DATABASE {names.DATABASE_MLFLOW_AUTH}'"
                                 ],
                                 "env": [
@@ -283,7 +284,7 @@ class Mlflow(pulumi.ComponentResource):
             opts=kube.child(self, provider, [db_secret, pg_env, *ns.ready, *args.data.database_ready]),
         )
         host = f"mlflow.{args.domain}"
-        tls = certificate(f"{name}-cert", names.NS_MLFLOW, TLS_SECRET, [host], args.issuer, self, provider,
+        certificate(f"{name}-cert", names.NS_MLFLOW, TLS_SECRET, [host], args.issuer, self, provider,
                           [*ns.ready, *args.issuers])
         identity = [args.access.identity] if args.access.identity is not None else []
         self.release = k8s.helm.v3.Release(

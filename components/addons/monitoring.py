@@ -24,7 +24,7 @@ from .. import names, network, versions
 from ..requests import WorkloadRequest, from_values
 from .cert_manager import certificate
 from .scrape import ScrapeTarget, service_monitor
-from .traefik import basic_auth, auth_resources, ingress_route
+from .traefik import auth_resources, basic_auth, ingress_route
 
 GRAFANA_SECRET = "grafana-admin"
 # Services the chart creates for release "kube-prometheus-stack" (its fullname).

@@ -112,7 +112,7 @@ class Traefik(pulumi.ComponentResource):
             egress=[network.to_all_namespaces(), network.to_kubernetes_api()],
             depends_on=ns.ready,
         )
-        default_cert = certificate(
+        certificate(
             f"{name}-default-cert",
             names.NS_TRAEFIK,
             DEFAULT_CERT_SECRET,

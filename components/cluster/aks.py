@@ -90,15 +90,15 @@ class AksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-        def opts(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+        def child(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=self.azure, depends_on=list(depends_on), **extra)
 
         client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(provider=self.azure))
         self.resource_group = resources.ResourceGroup(
-            f"{name}-rg", resource_group_name=f"{args.cluster_name}-rg", location=args.location, tags=args.tags, opts=opts()
+            f"{name}-rg", resource_group_name=f"{args.cluster_name}-rg", location=args.location, tags=args.tags, opts=child()
         )
         rg = self.resource_group.name
-        carved = subnets.azure_subnets(ipaddress.ip_network(args.vnet_cidr))
+        carved = subnets.azure_subnets(ipaddress.IPv4Network(args.vnet_cidr))
         nodes_cidr, database_cidr = carved.nodes, carved.database
         self.vnet = network.VirtualNetwork(
             f"{name}-vnet",
@@ -106,14 +106,14 @@ class AksCluster(pulumi.ComponentResource):
             location=args.location,
             address_space={"address_prefixes": [args.vnet_cidr]},
             tags=args.tags,
-            opts=opts(ignore_changes=["subnets"]),  # subnets are their own resources below
+            opts=child(ignore_changes=["subnets"]),  # subnets are their own resources below
         )
         self.node_subnet = network.Subnet(
             f"{name}-nodes-subnet",
             resource_group_name=rg,
             virtual_network_name=self.vnet.name,
             address_prefix=str(nodes_cidr),
-            opts=opts(),
+            opts=child(),
         )
         self.database_subnet = network.Subnet(
             f"{name}-database-subnet",
@@ -121,7 +121,7 @@ class AksCluster(pulumi.ComponentResource):
             virtual_network_name=self.vnet.name,
             address_prefix=str(database_cidr),
             delegations=[{"name": "postgres", "service_name": "Microsoft.DBforPostgreSQL/flexibleServers"}],
-            opts=opts(self.node_subnet),  # Azure serialises subnet writes within a VNet
+            opts=child(self.node_subnet),  # Azure serialises subnet writes within a VNet
         )
         system_pool = {
             "name": "system",
@@ -174,7 +174,7 @@ class AksCluster(pulumi.ComponentResource):
             auto_upgrade_profile={"upgrade_channel": "patch", "node_os_upgrade_channel": "NodeImage"},
             agent_pool_profiles=[system_pool],
             tags=args.tags,
-            opts=opts(self.node_subnet),
+            opts=child(self.node_subnet),
         )
         ready: list[pulumi.Resource] = [self.cluster]
         if args.gpu.enabled:
@@ -194,7 +194,7 @@ class AksCluster(pulumi.ComponentResource):
                 vnet_subnet_id=self.node_subnet.id,
                 node_taints=["nvidia.com/gpu=true:NoSchedule"],
                 node_labels={"mlops.dev/pool": "gpu"},
-                opts=opts(self.cluster),
+                opts=child(self.cluster),
             )
             ready.append(self.gpu_pool)
         # The deployer administers the cluster through Azure RBAC (local accounts are off).
@@ -205,7 +205,7 @@ class AksCluster(pulumi.ComponentResource):
                 lambda sub: f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{AKS_RBAC_CLUSTER_ADMIN}"
             ),
             scope=self.cluster.id,
-            opts=opts(self.cluster),
+            opts=child(self.cluster),
         )
         ready.append(deployer_admin)
         credentials = containerservice.list_managed_cluster_user_credentials_output(
@@ -216,7 +216,7 @@ class AksCluster(pulumi.ComponentResource):
         server_ca = credentials.kubeconfigs.apply(
             lambda configs: kubeconfig.server_and_ca(base64.b64decode(configs[0]["value"]).decode())
         )
-        self.kubeconfig = pulumi.Output.secret(
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
             kubeconfig.aks(self.cluster.name, server_ca.apply(lambda v: v[0]), server_ca.apply(lambda v: v[1]))
         )
         self.k8s = k8s.Provider(

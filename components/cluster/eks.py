@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -127,11 +127,11 @@ class EksCluster(pulumi.ComponentResource):
             f"{name}-aws", region=args.region, default_tags={"tags": args.tags}, opts=pulumi.ResourceOptions(parent=self)
         )
 
-        def opts(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+        def child(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=self.aws, depends_on=list(depends_on), **extra)
 
         cluster_name = args.cluster_name
-        network = self._network(name, args, opts)
+        network = self._network(name, args, child)
 
         # --- control plane ---------------------------------------------------------------
         secrets_key = aws.kms.Key(
@@ -139,20 +139,20 @@ class EksCluster(pulumi.ComponentResource):
             description=f"Kubernetes secrets envelope encryption for EKS {cluster_name}",
             enable_key_rotation=True,
             deletion_window_in_days=30 if args.protect else 7,
-            opts=opts(),
+            opts=child(),
         )
-        cluster_role = aws.iam.Role(f"{name}-cluster-role", assume_role_policy=assume_role("eks.amazonaws.com"), opts=opts())
+        cluster_role = aws.iam.Role(f"{name}-cluster-role", assume_role_policy=assume_role("eks.amazonaws.com"), opts=child())
         cluster_policy = aws.iam.RolePolicyAttachment(
             f"{name}-cluster-policy",
             role=cluster_role.name,
             policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
-            opts=opts(),
+            opts=child(),
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
             name=f"/aws/eks/{cluster_name}/cluster",  # the name EKS writes to
             retention_in_days=90 if args.protect else 30,
-            opts=opts(),
+            opts=child(),
         )
         self.cluster = aws.eks.Cluster(
             f"{name}-eks",
@@ -172,11 +172,11 @@ class EksCluster(pulumi.ComponentResource):
             deletion_protection=args.protect,
             # Not after the private subnets' default routes (the NAT gateways): the control plane needs
             # none; the nodes do, to pull images and reach the API, so the node groups wait for them.
-            opts=opts(cluster_policy, log_group),
+            opts=child(cluster_policy, log_group),
         )
         for index, arn in enumerate(args.admin_role_arns):
             entry = aws.eks.AccessEntry(
-                f"{name}-admin-{index}", cluster_name=self.cluster.name, principal_arn=arn, opts=opts(self.cluster)
+                f"{name}-admin-{index}", cluster_name=self.cluster.name, principal_arn=arn, opts=child(self.cluster)
             )
             aws.eks.AccessPolicyAssociation(
                 f"{name}-admin-{index}-policy",
@@ -184,17 +184,17 @@ class EksCluster(pulumi.ComponentResource):
                 principal_arn=arn,
                 policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
                 access_scope={"type": "cluster"},
-                opts=opts(entry),
+                opts=child(entry),
             )
 
         # --- nodes -------------------------------------------------------------------------
-        node_role = aws.iam.Role(f"{name}-node-role", assume_role_policy=assume_role("ec2.amazonaws.com"), opts=opts())
+        node_role = aws.iam.Role(f"{name}-node-role", assume_role_policy=assume_role("ec2.amazonaws.com"), opts=child())
         node_policies = [
             aws.iam.RolePolicyAttachment(
                 f"{name}-node-{suffix}",
                 role=node_role.name,
                 policy_arn=f"arn:aws:iam::aws:policy/{policy_name}",
-                opts=opts(),
+                opts=child(),
             )
             for suffix, policy_name in (
                 ("worker", "AmazonEKSWorkerNodePolicy"),
@@ -223,12 +223,12 @@ class EksCluster(pulumi.ComponentResource):
                 }
             ],
             tag_specifications=[{"resource_type": "instance", "tags": {"Name": f"{cluster_name}-node", **args.tags}}],
-            opts=opts(),
+            opts=child(),
         )
         self.node_group = self._node_group(
             f"{name}-nodes", args, network, node_role, [self.cluster, *node_policies, *network["routes"]],
             instance_type=args.instance_type, desired=args.node_count, minimum=args.node_count, maximum=args.max_nodes,
-            ami_type="AL2023_x86_64_STANDARD", taints=[], labels={"mlops.dev/pool": "general"}, opts=opts,
+            ami_type="AL2023_x86_64_STANDARD", taints=[], labels={"mlops.dev/pool": "general"}, opts=child,
         )
         ready: list[pulumi.Resource] = [self.node_group]
         if args.gpu.enabled:
@@ -237,26 +237,26 @@ class EksCluster(pulumi.ComponentResource):
                 instance_type=args.gpu.instance_type, desired=args.gpu.node_count, minimum=0, maximum=args.gpu.max_nodes,
                 ami_type="AL2023_x86_64_NVIDIA",
                 taints=[{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}],
-                labels={"mlops.dev/pool": "gpu"}, opts=opts,
+                labels={"mlops.dev/pool": "gpu"}, opts=child,
             )
             ready.append(self.gpu_node_group)
 
         # --- IRSA and storage -------------------------------------------------------------
         issuer_url = self.cluster.identities.apply(lambda ids: ids[0]["oidcs"][0]["issuer"])
         self.oidc_provider = aws.iam.OpenIdConnectProvider(
-            f"{name}-oidc", url=issuer_url, client_id_lists=["sts.amazonaws.com"], opts=opts()
+            f"{name}-oidc", url=issuer_url, client_id_lists=["sts.amazonaws.com"], opts=child()
         )
         issuer_host = issuer_url.apply(lambda url: url.replace("https://", ""))
         ebs_role = aws.iam.Role(
             f"{name}-ebs-csi-role",
             assume_role_policy=irsa_trust(self.oidc_provider.arn, issuer_host, *EBS_CSI_SERVICE_ACCOUNT),
-            opts=opts(),
+            opts=child(),
         )
         ebs_policy = aws.iam.RolePolicyAttachment(
             f"{name}-ebs-csi-policy",
             role=ebs_role.name,
             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
-            opts=opts(),
+            opts=child(),
         )
         ebs_addon = aws.eks.Addon(
             f"{name}-ebs-csi",
@@ -265,9 +265,9 @@ class EksCluster(pulumi.ComponentResource):
             service_account_role_arn=ebs_role.arn,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
-            opts=opts(self.node_group, ebs_policy),
+            opts=child(self.node_group, ebs_policy),
         )
-        self.kubeconfig = pulumi.Output.secret(
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
             kubeconfig.eks(self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data, args.region)
         )
         self.k8s = k8s.Provider(
@@ -324,7 +324,7 @@ class EksCluster(pulumi.ComponentResource):
             {"name": self.cluster.name, "endpoint": self.cluster.endpoint, "kubeconfig": self.kubeconfig}
         )
 
-    def _network(self, name: str, args: EksClusterArgs, opts) -> dict[str, Any]:
+    def _network(self, name: str, args: EksClusterArgs, opts: Callable[..., pulumi.ResourceOptions]) -> dict[str, Any]:
         cluster_tag = {f"kubernetes.io/cluster/{args.cluster_name}": "shared"}
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
@@ -341,7 +341,7 @@ class EksCluster(pulumi.ComponentResource):
                 state="available", opts=pulumi.InvokeOptions(provider=self.aws)
             ).names
         # A /16 VPC: public /20s from the first quarter, private /18s (room for pod IPs) after it.
-        carved = subnets.aws_subnets(ipaddress.ip_network(args.vpc_cidr), args.az_count)
+        carved = subnets.aws_subnets(ipaddress.IPv4Network(args.vpc_cidr), args.az_count)
         public_cidrs, private_cidrs = carved.public, carved.private
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=opts())
         public_rt = aws.ec2.RouteTable(f"{name}-public-rt", vpc_id=vpc.id, opts=opts())
@@ -351,7 +351,7 @@ class EksCluster(pulumi.ComponentResource):
         ]
         public_subnets, private_subnets, nats = [], [], []
         for i in range(args.az_count):
-            zone = zones.apply(lambda z, i=i: z[i])
+            zone = zones[i]
             public = aws.ec2.Subnet(
                 f"{name}-public-{i}",
                 vpc_id=vpc.id,
@@ -390,7 +390,7 @@ class EksCluster(pulumi.ComponentResource):
 
     def _node_group(self, resource_name: str, args: EksClusterArgs, network: dict, node_role: aws.iam.Role,
                     depends_on: list, *, instance_type: str, desired: int, minimum: int, maximum: int,
-                    ami_type: str, taints: list, labels: dict, opts) -> aws.eks.NodeGroup:
+                    ami_type: str, taints: list, labels: dict, opts: Callable[..., pulumi.ResourceOptions]) -> aws.eks.NodeGroup:
         return aws.eks.NodeGroup(
             resource_name,
             cluster_name=self.cluster.name,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
 import pulumi_gcp as gcp
@@ -91,12 +91,12 @@ class GkeCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-        def opts(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+        def child(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=self.gcp, depends_on=list(depends_on), **extra)
 
         # --- network -----------------------------------------------------------------------
         self.network = gcp.compute.Network(
-            f"{name}-vpc", name=f"{args.cluster_name}-vpc", auto_create_subnetworks=False, opts=opts()
+            f"{name}-vpc", name=f"{args.cluster_name}-vpc", auto_create_subnetworks=False, opts=child()
         )
         self.subnetwork = gcp.compute.Subnetwork(
             f"{name}-subnet",
@@ -109,10 +109,10 @@ class GkeCluster(pulumi.ComponentResource):
                 {"range_name": "pods", "ip_cidr_range": args.pods_cidr},
                 {"range_name": "services", "ip_cidr_range": args.services_cidr},
             ],
-            opts=opts(),
+            opts=child(),
         )
         router = gcp.compute.Router(f"{name}-router", name=f"{args.cluster_name}-router", network=self.network.id,
-                                    region=args.region, opts=opts())
+                                    region=args.region, opts=child())
         nat = gcp.compute.RouterNat(
             f"{name}-nat",
             name=f"{args.cluster_name}-nat",
@@ -121,7 +121,7 @@ class GkeCluster(pulumi.ComponentResource):
             nat_ip_allocate_option="AUTO_ONLY",
             source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
             log_config={"enable": True, "filter": "ERRORS_ONLY"},
-            opts=opts(),
+            opts=child(),
         )
 
         # --- node identity -------------------------------------------------------------------
@@ -129,7 +129,7 @@ class GkeCluster(pulumi.ComponentResource):
             f"{name}-nodes-sa",
             account_id=f"{args.cluster_name}-nodes"[:30],
             display_name=f"GKE {args.cluster_name} nodes (least privilege)",
-            opts=opts(),
+            opts=child(),
         )
         node_roles = [
             gcp.projects.IAMMember(
@@ -137,7 +137,7 @@ class GkeCluster(pulumi.ComponentResource):
                 project=args.project,
                 role=role,
                 member=self.node_account.member,
-                opts=opts(),
+                opts=child(),
             )
             for role in NODE_ROLES
         ]
@@ -176,19 +176,19 @@ class GkeCluster(pulumi.ComponentResource):
             # Not after Cloud NAT or the node account's roles: the control plane needs neither (the
             # subnet has Private Google Access for the nodes' registration); the node pools do, for
             # images from public registries and for logging, so they wait for them.
-            opts=opts(),
+            opts=child(),
         )
         self._node_prerequisites = [nat, *node_roles]
         zones_per_pool = len(args.zones) or 3  # GKE places a regional pool in three zones by default
         self.node_pool = self._pool(
-            f"{name}-nodes", args, opts, machine_type=args.machine_type,
+            f"{name}-nodes", args, child, machine_type=args.machine_type,
             total=args.node_count, total_max=args.max_nodes, zones=zones_per_pool, taints=[],
             labels={"mlops.dev/pool": "general"}, accelerators=None,
         )
         ready: list[pulumi.Resource] = [self.node_pool]
         if args.gpu.enabled:
             self.gpu_pool = self._pool(
-                f"{name}-gpu-nodes", args, opts, machine_type=args.gpu.instance_type,
+                f"{name}-gpu-nodes", args, child, machine_type=args.gpu.instance_type,
                 total=args.gpu.node_count, total_max=args.gpu.max_nodes, zones=zones_per_pool,
                 taints=[{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}],
                 labels={"mlops.dev/pool": "gpu"},
@@ -196,7 +196,7 @@ class GkeCluster(pulumi.ComponentResource):
                 accelerators=[{"type": "nvidia-l4", "count": 1, "gpu_driver_installation_config": {"gpu_driver_version": "LATEST"}}],
             )
             ready.append(self.gpu_pool)
-        self.kubeconfig = pulumi.Output.secret(
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
             kubeconfig.gke(self.cluster.name, self.cluster.endpoint, self.cluster.master_auth.cluster_ca_certificate)
         )
         self.k8s = k8s.Provider(
@@ -224,7 +224,8 @@ class GkeCluster(pulumi.ComponentResource):
         )
         self.register_outputs({"name": self.cluster.name, "endpoint": self.cluster.endpoint, "kubeconfig": self.kubeconfig})
 
-    def _pool(self, resource_name: str, args: GkeClusterArgs, opts, *, machine_type: str, total: int, total_max: int,
+    def _pool(self, resource_name: str, args: GkeClusterArgs, opts: Callable[..., pulumi.ResourceOptions], *,
+              machine_type: str, total: int, total_max: int,
               zones: int, taints: list, labels: dict, accelerators: Optional[list]) -> gcp.container.NodePool:
         # nodeCount is a total for the cluster; GKE counts per zone.
         per_zone = math.ceil(total / zones) if total else 0

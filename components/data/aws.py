@@ -24,7 +24,7 @@ from .. import names, versions
 from ..cluster.eks import irsa_trust, policy
 from ..cluster.outputs import ClusterOutputs
 from ..config import PlatformConfig
-from .outputs import DatabaseSpec, DataOutputs, Database, ObjectStore, WorkloadAccess
+from .outputs import Database, DatabaseSpec, DataOutputs, ObjectStore, WorkloadAccess
 
 READ_ACTIONS = ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"]
 WRITE_ACTIONS = READ_ACTIONS + ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
@@ -57,7 +57,7 @@ class AwsData(pulumi.ComponentResource):
         net = args.cluster.network
         provider: aws.Provider = net["aws_provider"]
 
-        def opts(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+        def child(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on), **extra)
 
         # --- artifact bucket --------------------------------------------------------------
@@ -65,7 +65,7 @@ class AwsData(pulumi.ComponentResource):
             f"{name}-artifacts",
             bucket_prefix=f"mlops-{args.env}-artifacts-",
             force_destroy=args.force_destroy,
-            opts=opts(protect=args.protect),
+            opts=child(protect=args.protect),
         )
         aws.s3.BucketPublicAccessBlock(
             f"{name}-artifacts-public-access",
@@ -74,25 +74,25 @@ class AwsData(pulumi.ComponentResource):
             block_public_policy=True,
             ignore_public_acls=True,
             restrict_public_buckets=True,
-            opts=opts(),
+            opts=child(),
         )
         aws.s3.BucketOwnershipControls(
             f"{name}-artifacts-ownership",
             bucket=self.bucket.id,
             rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=opts(),
+            opts=child(),
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-artifacts-encryption",
             bucket=self.bucket.id,
             rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": True}],
-            opts=opts(),
+            opts=child(),
         )
         versioning = aws.s3.BucketVersioning(
             f"{name}-artifacts-versioning",
             bucket=self.bucket.id,
             versioning_configuration={"status": "Enabled"},
-            opts=opts(),
+            opts=child(),
         )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-artifacts-lifecycle",
@@ -106,7 +106,7 @@ class AwsData(pulumi.ComponentResource):
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
                 }
             ],
-            opts=opts(versioning),
+            opts=child(versioning),
         )
         aws.s3.BucketPolicy(
             f"{name}-artifacts-tls-only",
@@ -128,7 +128,7 @@ class AwsData(pulumi.ComponentResource):
                     }
                 )
             ),
-            opts=opts(),
+            opts=child(),
         )
 
         # --- database ------------------------------------------------------------------------
@@ -136,7 +136,7 @@ class AwsData(pulumi.ComponentResource):
             f"{name}-db-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
         subnet_group = aws.rds.SubnetGroup(
-            f"{name}-db-subnets", subnet_ids=net["private_subnet_ids"], description="mlops-platform database", opts=opts()
+            f"{name}-db-subnets", subnet_ids=net["private_subnet_ids"], description="mlops-platform database", opts=child()
         )
         # The group and its one rule are separate resources: the rule names the cluster's security
         # group, which exists only once the EKS control plane does (about 10 min), and the database
@@ -147,7 +147,7 @@ class AwsData(pulumi.ComponentResource):
             f"{name}-db-sg",
             vpc_id=net["vpc_id"],
             description="Postgres from the EKS cluster only",
-            opts=opts(),
+            opts=child(),
         )
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-db-from-cluster",
@@ -157,7 +157,7 @@ class AwsData(pulumi.ComponentResource):
             from_port=5432,
             to_port=5432,
             description="EKS nodes and pods",
-            opts=opts(),
+            opts=child(),
         )
         identifier = f"mlops-{args.env}"
         self.database = aws.rds.Instance(
@@ -187,7 +187,7 @@ class AwsData(pulumi.ComponentResource):
             skip_final_snapshot=not args.protect,
             final_snapshot_identifier=f"{identifier}-final" if args.protect else None,
             apply_immediately=not args.protect,
-            opts=opts(protect=args.protect),
+            opts=child(protect=args.protect),
         )
 
         # --- workload identities -------------------------------------------------------------
@@ -199,7 +199,7 @@ class AwsData(pulumi.ComponentResource):
                     net["oidc_provider_arn"], net["oidc_issuer"], workload.namespace, workload.service_account
                 ),
                 description=f"IRSA for {workload.namespace}/{workload.service_account} ({workload.access} artifacts)",
-                opts=opts(),
+                opts=child(),
             )
             actions = WRITE_ACTIONS if workload.access == "write" else READ_ACTIONS
             role_policy = aws.iam.RolePolicy(
@@ -213,7 +213,7 @@ class AwsData(pulumi.ComponentResource):
                         }
                     )
                 ),
-                opts=opts(),
+                opts=child(),
             )
             access[workload.role] = WorkloadAccess(
                 annotations={"eks.amazonaws.com/role-arn": role.arn}, identity=role_policy

@@ -26,7 +26,7 @@ import pulumi_random as random
 from .. import names, versions
 from ..cluster.outputs import ClusterOutputs
 from ..config import PlatformConfig
-from .outputs import DatabaseSpec, DataOutputs, Database, ObjectStore, WorkloadAccess
+from .outputs import Database, DatabaseSpec, DataOutputs, ObjectStore, WorkloadAccess
 
 CONTAINER = "mlops-artifacts"
 # Built-in roles. Ref: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage
@@ -69,7 +69,7 @@ class AzureData(pulumi.ComponentResource):
         rg = net["resource_group_name"]
         location = net["location"]
 
-        def opts(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+        def child(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on), **extra)
 
         suffix = random.RandomString(
@@ -88,7 +88,7 @@ class AzureData(pulumi.ComponentResource):
             minimum_tls_version="TLS1_2",
             enable_https_traffic_only=True,
             default_to_o_auth_authentication=True,
-            opts=opts(protect=args.protect),
+            opts=child(protect=args.protect),
         )
         storage.BlobServiceProperties(
             f"{name}-blob-service",
@@ -97,7 +97,7 @@ class AzureData(pulumi.ComponentResource):
             blob_services_name="default",
             is_versioning_enabled=True,
             delete_retention_policy={"enabled": True, "days": 14},
-            opts=opts(),
+            opts=child(),
         )
         self.container = storage.BlobContainer(
             f"{name}-artifacts",
@@ -105,7 +105,7 @@ class AzureData(pulumi.ComponentResource):
             resource_group_name=rg,
             container_name=CONTAINER,
             public_access="None",
-            opts=opts(),
+            opts=child(),
         )
 
         # --- database ----------------------------------------------------------------------
@@ -114,7 +114,7 @@ class AzureData(pulumi.ComponentResource):
             resource_group_name=rg,
             private_zone_name=f"mlops-{args.env}.private.postgres.database.azure.com",
             location="global",
-            opts=opts(),
+            opts=child(),
         )
         dns_link = privatedns.VirtualNetworkLink(
             f"{name}-postgres-dns-link",
@@ -123,7 +123,7 @@ class AzureData(pulumi.ComponentResource):
             location="global",
             virtual_network={"id": net["vnet_id"]},
             registration_enabled=False,
-            opts=opts(),
+            opts=child(),
         )
         password = random.RandomPassword(
             f"{name}-db-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
@@ -145,7 +145,7 @@ class AzureData(pulumi.ComponentResource):
             },
             backup={"backup_retention_days": args.database.backup_retention_days, "geo_redundant_backup": "Disabled"},
             high_availability={"mode": "ZoneRedundant" if args.database.high_availability else "Disabled"},
-            opts=opts(dns_link, protect=args.protect),
+            opts=child(dns_link, protect=args.protect),
         )
         database = postgresql.Database(
             f"{name}-mlflow-db",
@@ -154,7 +154,7 @@ class AzureData(pulumi.ComponentResource):
             database_name=names.DATABASE_MLFLOW,
             charset="UTF8",
             collation="en_US.utf8",
-            opts=opts(),
+            opts=child(),
         )
 
         # --- workload identities -----------------------------------------------------------
@@ -166,7 +166,7 @@ class AzureData(pulumi.ComponentResource):
                 resource_name_=f"mlops-{args.env}-{workload.role}",
                 resource_group_name=rg,
                 location=location,
-                opts=opts(),
+                opts=child(),
             )
             federated = managedidentity.FederatedIdentityCredential(
                 f"{name}-{workload.role}-federation",
@@ -176,7 +176,7 @@ class AzureData(pulumi.ComponentResource):
                 issuer=net["oidc_issuer"],
                 subject=f"system:serviceaccount:{workload.namespace}:{workload.service_account}",
                 audiences=[WI_AUDIENCE],
-                opts=opts(),
+                opts=child(),
             )
             role = BLOB_DATA_CONTRIBUTOR if workload.access == "write" else BLOB_DATA_READER
             grant = authorization.RoleAssignment(
@@ -185,7 +185,7 @@ class AzureData(pulumi.ComponentResource):
                 principal_type="ServicePrincipal",
                 role_definition_id=role_prefix.apply(lambda prefix, r=role: prefix + r),
                 scope=self.account.id,
-                opts=opts(federated),  # `identity` below then stands for both
+                opts=child(federated),  # `identity` below then stands for both
             )
             access[workload.role] = WorkloadAccess(
                 annotations={"azure.workload.identity/client-id": identity.client_id},

@@ -22,7 +22,7 @@ import pulumi_random as random
 from .. import names, versions
 from ..cluster.outputs import ClusterOutputs
 from ..config import PlatformConfig
-from .outputs import DatabaseSpec, DataOutputs, Database, ObjectStore, WorkloadAccess
+from .outputs import Database, DatabaseSpec, DataOutputs, ObjectStore, WorkloadAccess
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class GcpData(pulumi.ComponentResource):
         net = args.cluster.network
         provider = net["gcp_provider"]
 
-        def opts(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+        def child(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on), **extra)
 
         suffix = random.RandomString(
@@ -70,7 +70,7 @@ class GcpData(pulumi.ComponentResource):
                 {"action": {"type": "Delete"}, "condition": {"days_since_noncurrent_time": 30, "with_state": "ARCHIVED"}}
             ],
             force_destroy=args.force_destroy,
-            opts=opts(protect=args.protect),
+            opts=child(protect=args.protect),
         )
 
         # --- database ------------------------------------------------------------------------
@@ -81,7 +81,7 @@ class GcpData(pulumi.ComponentResource):
             address_type="INTERNAL",
             prefix_length=20,
             network=net["network_id"],
-            opts=opts(),
+            opts=child(),
         )
         peering = gcp.servicenetworking.Connection(
             f"{name}-sql-peering",
@@ -90,7 +90,7 @@ class GcpData(pulumi.ComponentResource):
             reserved_peering_ranges=[peering_range.name],
             # Deleting the peering while Cloud SQL still holds it fails; abandon it on destroy.
             deletion_policy="ABANDON",
-            opts=opts(),
+            opts=child(),
         )
         password = random.RandomPassword(
             f"{name}-db-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
@@ -126,11 +126,11 @@ class GcpData(pulumi.ComponentResource):
                 },
                 "user_labels": {"mlops-platform-env": args.env},
             },
-            opts=opts(peering, protect=args.protect),
+            opts=child(peering, protect=args.protect),
         )
-        database = gcp.sql.Database(f"{name}-mlflow-db", name=names.DATABASE_MLFLOW, instance=self.instance.name, opts=opts())
+        database = gcp.sql.Database(f"{name}-mlflow-db", name=names.DATABASE_MLFLOW, instance=self.instance.name, opts=child())
         user = gcp.sql.User(
-            f"{name}-mlflow-user", name=names.DATABASE_USER, instance=self.instance.name, password=password.result, opts=opts()
+            f"{name}-mlflow-user", name=names.DATABASE_USER, instance=self.instance.name, password=password.result, opts=child()
         )
 
         # --- workload identities -------------------------------------------------------------
@@ -140,21 +140,21 @@ class GcpData(pulumi.ComponentResource):
                 f"{name}-{workload.role}-sa",
                 account_id=f"mlops-{args.env}-{workload.role}"[:30],
                 display_name=f"{workload.namespace}/{workload.service_account} ({workload.access} artifacts)",
-                opts=opts(),
+                opts=child(),
             )
             grant = gcp.storage.BucketIAMMember(
                 f"{name}-{workload.role}-bucket",
                 bucket=self.bucket.name,
                 role="roles/storage.objectAdmin" if workload.access == "write" else "roles/storage.objectViewer",
                 member=account.member,
-                opts=opts(),
+                opts=child(),
             )
             binding = gcp.serviceaccount.IAMMember(
                 f"{name}-{workload.role}-wi",
                 service_account_id=account.name,
                 role="roles/iam.workloadIdentityUser",
                 member=f"serviceAccount:{net['workload_pool']}[{workload.namespace}/{workload.service_account}]",
-                opts=opts(grant),  # `identity` below then stands for both
+                opts=child(grant),  # `identity` below then stands for both
             )
             access[workload.role] = WorkloadAccess(
                 annotations={"iam.gke.io/gcp-service-account": account.email}, identity=binding

@@ -19,7 +19,7 @@ import pulumi_random as random
 from .. import k8s as kube
 from .. import names, network, versions
 from ..cluster.outputs import ClusterOutputs
-from .outputs import DataOutputs, Database, ObjectStore, WorkloadAccess
+from .outputs import Database, DataOutputs, ObjectStore, WorkloadAccess
 
 BUCKET = "mlops-artifacts"
 S3_PORT = 8333
@@ -78,7 +78,7 @@ class LocalData(pulumi.ComponentResource):
             {"name": w.role, "keys": workload_keys[w.role], "actions": [f"{a}:{BUCKET}" for a in _ACTIONS[w.access]]}
             for w in names.WORKLOADS
         ]
-        s3_config = pulumi.Output.secret(
+        s3_config: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.all(*[pulumi.Output.all(*i["keys"]) for i in identities]).apply(
                 lambda pairs: json.dumps(
                     {
@@ -88,7 +88,7 @@ class LocalData(pulumi.ComponentResource):
                                 "credentials": [{"accessKey": pair[0], "secretKey": pair[1]}],
                                 "actions": ident["actions"],
                             }
-                            for ident, pair in zip(identities, pairs)
+                            for ident, pair in zip(identities, pairs, strict=True)
                         ]
                     },
                     indent=1,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from .base import OPEN, Rule, depends_on_resource, dig, stack_resources
 
 
-def eks_endpoint(args: Any, _config) -> Iterator[str]:
+def eks_endpoint(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     vpc = args.props.get("vpcConfig") or {}
     if vpc.get("endpointPublicAccess", True) is False:
         return
@@ -18,24 +18,24 @@ def eks_endpoint(args: Any, _config) -> Iterator[str]:
         yield "the EKS API endpoint is open to 0.0.0.0/0"
 
 
-def eks_secrets_encryption(args: Any, _config) -> Iterator[str]:
+def eks_secrets_encryption(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     config = args.props.get("encryptionConfig") or {}
     if "secrets" not in (config.get("resources") or []) or "provider" not in config:
         yield "Kubernetes secrets are not envelope-encrypted with a KMS key"
 
 
-def kms_rotation(args: Any, _config) -> Iterator[str]:
+def kms_rotation(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if args.props.get("enableKeyRotation") is not True:
         yield "KMS key rotation is off"
 
 
-def eks_logging(args: Any, _config) -> Iterator[str]:
+def eks_logging(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     missing = {"api", "audit", "authenticator"} - set(args.props.get("enabledClusterLogTypes") or [])
     if missing:
         yield f"control-plane log types not enabled: {', '.join(sorted(missing))}"
 
 
-def imdsv2(args: Any, _config) -> Iterator[str]:
+def imdsv2(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     meta = args.props.get("metadataOptions") or {}
     if meta.get("httpTokens") != "required":
         yield "IMDSv1 is allowed (metadataOptions.httpTokens is not required)"
@@ -43,7 +43,7 @@ def imdsv2(args: Any, _config) -> Iterator[str]:
         yield "the IMDS hop limit is not 1: pods can reach the node's credentials"
 
 
-def _per_bucket(args: Any, companion_type: str, ok, message: str) -> Iterator[Any]:
+def _per_bucket(args: Any, companion_type: str, ok: Callable[[Mapping[str, Any]], bool], message: str) -> Iterator[Any]:
     companions = stack_resources(args, companion_type)
     for bucket in stack_resources(args, "aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
         mine = [c for c in companions if depends_on_resource(c, bucket, "bucket")]
@@ -51,25 +51,25 @@ def _per_bucket(args: Any, companion_type: str, ok, message: str) -> Iterator[An
             yield (f"bucket {bucket.name}: {message}", bucket.urn)
 
 
-def s3_public_access_block(args: Any, _config) -> Iterator[Any]:
+def s3_public_access_block(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
     keys = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     yield from _per_bucket(args, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
                            lambda p: all(p.get(k) is True for k in keys), "no public access block with all four settings on")
 
 
-def s3_encryption(args: Any, _config) -> Iterator[Any]:
+def s3_encryption(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
     yield from _per_bucket(
         args, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
         lambda p: bool(dig(p, "rules", 0, "applyServerSideEncryptionByDefault", "sseAlgorithm")),
         "no default server-side encryption")
 
 
-def s3_versioning(args: Any, _config) -> Iterator[Any]:
+def s3_versioning(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
     yield from _per_bucket(args, "aws:s3/bucketVersioning:BucketVersioning",
                            lambda p: dig(p, "versioningConfiguration", "status") == "Enabled", "versioning is not enabled")
 
 
-def rds(args: Any, _config) -> Iterator[str]:
+def rds(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if args.props.get("publiclyAccessible") is True:
         yield "the database is publicly accessible"
     if args.props.get("storageEncrypted") is not True:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from .base import OPEN, Rule, dig
 
 
-def aks_api(args: Any, _config) -> Iterator[str]:
+def aks_api(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     profile = args.props.get("apiServerAccessProfile") or {}
     if profile.get("enablePrivateCluster") is True:
         return
@@ -18,17 +18,17 @@ def aks_api(args: Any, _config) -> Iterator[str]:
         yield "the AKS API server authorizes 0.0.0.0/0"
 
 
-def aks_network_policy(args: Any, _config) -> Iterator[str]:
+def aks_network_policy(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if not dig(args.props, "networkProfile", "networkPolicy"):
         yield "no network policy engine: NetworkPolicies would not be enforced"
 
 
-def aks_local_accounts(args: Any, _config) -> Iterator[str]:
+def aks_local_accounts(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if args.props.get("disableLocalAccounts") is not True:
         yield "local accounts are enabled (a static admin credential exists)"
 
 
-def azure_storage(args: Any, _config) -> Iterator[str]:
+def azure_storage(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if args.props.get("allowBlobPublicAccess") is not False:
         yield "public blob access is allowed"
     if args.props.get("minimumTlsVersion") != "TLS1_2":
@@ -37,7 +37,7 @@ def azure_storage(args: Any, _config) -> Iterator[str]:
         yield "plain HTTP is accepted"
 
 
-def azure_postgres(args: Any, _config) -> Iterator[str]:
+def azure_postgres(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if dig(args.props, "network", "publicNetworkAccess") != "Disabled":
         yield "the server accepts public network access"
 

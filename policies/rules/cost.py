@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from mlops_platform.components.config import DEFAULT_MAX_GPU_NODES, DEFAULT_MAX_NODES
 
@@ -43,7 +43,7 @@ def _is_gpu(resource: Any, instance: str) -> bool:
     return bool(GPU_INSTANCE.match(instance)) or bool(dig(resource.props, "nodeConfig", "guestAccelerators"))
 
 
-def node_count(args: Any, config) -> Iterator[Any]:
+def node_count(args: Any, config: Mapping[str, Any]) -> Iterator[Any]:
     limit = int(config.get("maxNodes", DEFAULT_MAX_NODES))
     found = list(pools(args))
     total = sum(n for *_, n in found)
@@ -51,7 +51,7 @@ def node_count(args: Any, config) -> Iterator[Any]:
         yield (f"node pools can grow to {total} nodes, above this stack's limit of {limit}", found[0][0].urn)
 
 
-def instance_types(args: Any, config) -> Iterator[Any]:
+def instance_types(args: Any, config: Mapping[str, Any]) -> Iterator[Any]:
     allowed = list(config.get("allowedInstanceTypes") or [])
     if not allowed:
         return
@@ -60,7 +60,7 @@ def instance_types(args: Any, config) -> Iterator[Any]:
             yield (f"pool {pool} uses {instance}, not one of {', '.join(allowed)}", resource.urn)
 
 
-def gpu_only_when_enabled(args: Any, config) -> Iterator[Any]:
+def gpu_only_when_enabled(args: Any, config: Mapping[str, Any]) -> Iterator[Any]:
     enabled = bool(config.get("gpuEnabled", False))
     cap = int(config.get("maxGpuNodes", DEFAULT_MAX_GPU_NODES))
     for resource, pool, instance, maximum in pools(args):
@@ -72,7 +72,7 @@ def gpu_only_when_enabled(args: Any, config) -> Iterator[Any]:
             yield (f"GPU pool {pool} can grow to {maximum} nodes, above the limit of {cap}", resource.urn)
 
 
-_LIMITS = {
+_LIMITS: dict[str, dict[str, Any]] = {
     "maxNodes": {"type": "integer", "minimum": 1, "default": DEFAULT_MAX_NODES},
     "allowedInstanceTypes": {"type": "array", "items": {"type": "string"}, "default": []},
     "gpuEnabled": {"type": "boolean", "default": False},

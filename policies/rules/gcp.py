@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from .base import OPEN, Rule, dig
 
 
-def gke_private_nodes(args: Any, _config) -> Iterator[str]:
+def gke_private_nodes(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if dig(args.props, "privateClusterConfig", "enablePrivateNodes") is not True:
         yield "nodes have public IPs (private nodes are off)"
 
 
-def gke_authorized_networks(args: Any, _config) -> Iterator[str]:
+def gke_authorized_networks(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if dig(args.props, "privateClusterConfig", "enablePrivateEndpoint") is True:
         return
     blocks = [b.get("cidrBlock") for b in dig(args.props, "masterAuthorizedNetworksConfig", "cidrBlocks", default=[]) or []]
@@ -22,12 +22,12 @@ def gke_authorized_networks(args: Any, _config) -> Iterator[str]:
         yield "the control plane authorizes 0.0.0.0/0"
 
 
-def gke_network_policy(args: Any, _config) -> Iterator[str]:
+def gke_network_policy(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if args.props.get("datapathProvider") != "ADVANCED_DATAPATH" and dig(args.props, "networkPolicy", "enabled") is not True:
         yield "NetworkPolicies are not enforced (neither Dataplane V2 nor the network policy add-on)"
 
 
-def gke_shielded(args: Any, _config) -> Iterator[str]:
+def gke_shielded(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if args.props.get("enableShieldedNodes") is False:
         yield "shielded nodes are off"
     if args.resource_type == "gcp:container/nodePool:NodePool":
@@ -36,7 +36,7 @@ def gke_shielded(args: Any, _config) -> Iterator[str]:
             yield "secure boot is off on the pool's nodes"
 
 
-def gke_workload_identity(args: Any, _config) -> Iterator[str]:
+def gke_workload_identity(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if args.resource_type == "gcp:container/cluster:Cluster":
         if not dig(args.props, "workloadIdentityConfig", "workloadPool"):
             yield "Workload Identity is off"
@@ -44,14 +44,14 @@ def gke_workload_identity(args: Any, _config) -> Iterator[str]:
         yield "pods can reach the node's metadata credentials (workloadMetadataConfig.mode is not GKE_METADATA)"
 
 
-def gcs(args: Any, _config) -> Iterator[str]:
+def gcs(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if args.props.get("uniformBucketLevelAccess") is not True:
         yield "uniform bucket-level access is off (object ACLs apply)"
     if args.props.get("publicAccessPrevention") != "enforced":
         yield "public access prevention is not enforced"
 
 
-def cloud_sql(args: Any, _config) -> Iterator[str]:
+def cloud_sql(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     settings = args.props.get("settings") or {}
     if dig(settings, "ipConfiguration", "ipv4Enabled") is not False:
         yield "the instance has a public IP"

@@ -4,19 +4,18 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from mlops_platform.components import names
-
 from mlops_platform.components.requests import limit_range_defaults, quantity, with_limit_range
 
-from .base import WORKLOAD_TYPES, Rule, containers_of, dig, pod_specs, resource_name, stack_resources
+from .base import WORKLOAD_TYPES, PodSpec, Rule, containers_of, dig, pod_specs, resource_name, stack_resources
 
 API_ACCESS_ANNOTATION = "mlops.dev/kubernetes-api-access"
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
-def _pods(args: Any):
+def _pods(args: Any) -> Iterator[PodSpec]:
     return pod_specs(args.resource_type, args.props, args.name)
 
 
@@ -24,28 +23,28 @@ def _ctx(container: Mapping[str, Any]) -> Mapping[str, Any]:
     return container.get("securityContext") or {}
 
 
-def no_privileged(args: Any, _config) -> Iterator[str]:
+def no_privileged(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     for pod in _pods(args):
         for where, container in containers_of(pod):
             if _ctx(container).get("privileged") is True:
                 yield f"{where} is privileged"
 
 
-def no_host_namespaces(args: Any, _config) -> Iterator[str]:
+def no_host_namespaces(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     for pod in _pods(args):
         for flag in ("hostNetwork", "hostPID", "hostIPC"):
             if pod.spec.get(flag) is True:
                 yield f"{pod.where} sets {flag}"
 
 
-def no_host_path(args: Any, _config) -> Iterator[str]:
+def no_host_path(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     for pod in _pods(args):
         for volume in pod.spec.get("volumes") or []:
             if isinstance(volume, Mapping) and "hostPath" in volume:
                 yield f"{pod.where} mounts hostPath volume {volume.get('name')}"
 
 
-def no_host_ports(args: Any, _config) -> Iterator[str]:
+def no_host_ports(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     for pod in _pods(args):
         for where, container in containers_of(pod):
             for port in container.get("ports") or []:
@@ -53,14 +52,14 @@ def no_host_ports(args: Any, _config) -> Iterator[str]:
                     yield f"{where} binds hostPort {port.get('hostPort')}"
 
 
-def no_privilege_escalation(args: Any, _config) -> Iterator[str]:
+def no_privilege_escalation(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     for pod in _pods(args):
         for where, container in containers_of(pod):
             if _ctx(container).get("allowPrivilegeEscalation") is not False:
                 yield f"{where} does not set allowPrivilegeEscalation: false"
 
 
-def run_as_non_root(args: Any, _config) -> Iterator[str]:
+def run_as_non_root(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     for pod in _pods(args):
         pod_level = (pod.spec.get("securityContext") or {}).get("runAsNonRoot")
         for where, container in containers_of(pod):
@@ -69,7 +68,7 @@ def run_as_non_root(args: Any, _config) -> Iterator[str]:
                 yield f"{where} may run as root (runAsNonRoot is not true)"
 
 
-def drop_all_capabilities(args: Any, _config) -> Iterator[str]:
+def drop_all_capabilities(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     for pod in _pods(args):
         for where, container in containers_of(pod):
             dropped = dig(_ctx(container), "capabilities", "drop", default=[]) or []
@@ -77,7 +76,7 @@ def drop_all_capabilities(args: Any, _config) -> Iterator[str]:
                 yield f"{where} does not drop ALL capabilities"
 
 
-def seccomp_runtime_default(args: Any, _config) -> Iterator[str]:
+def seccomp_runtime_default(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     for pod in _pods(args):
         pod_profile = dig(pod.spec, "securityContext", "seccompProfile", "type")
         for where, container in containers_of(pod):
@@ -90,7 +89,7 @@ def _namespace_of(resource: Any) -> str:
     return str(dig(resource.props, "metadata", "namespace", default=""))
 
 
-def requests_and_memory_limit(args: Any, _config) -> Iterator[Any]:
+def requests_and_memory_limit(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
     """Every container has CPU and memory requests and a memory limit once admitted: its own, or
     those its namespace's LimitRange fills in (admission defaults a container that declares none),
     and the memory limit it ends up with is not below its request (admission would refuse it)."""
@@ -112,7 +111,7 @@ def requests_and_memory_limit(args: Any, _config) -> Iterator[Any]:
                     yield (f"{where} requests {requests['memory']} of memory, above its limit {limits['memory']}", resource.urn)
 
 
-def pinned_image_tags(args: Any, _config) -> Iterator[str]:
+def pinned_image_tags(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     for pod in _pods(args):
         for where, container in containers_of(pod):
             image = container.get("image")
@@ -141,7 +140,7 @@ def _bound_accounts(args: Any) -> set[tuple[str, str]]:
     return out
 
 
-def token_automount_off(args: Any, _config) -> Iterator[Any]:
+def token_automount_off(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
     """A service-account token is mounted only where the account is granted API access (an RBAC
     binding) or the workload declares the need; an account nobody grants anything keeps it off."""
     bound = _bound_accounts(args)
@@ -182,7 +181,7 @@ SPECIAL_VERB_RESOURCES = {
 }
 
 
-def no_wildcard_rbac(args: Any, _config) -> Iterator[str]:
+def no_wildcard_rbac(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     """No '*' API groups or resources anywhere; '*' verbs only where every verb is a standard one."""
     for index, rule in enumerate(args.props.get("rules") or []):
         where = f"{args.resource_type.rsplit(':', 1)[-1]} {resource_name(args.props, args.name)} rule {index}"
@@ -194,7 +193,7 @@ def no_wildcard_rbac(args: Any, _config) -> Iterator[str]:
             yield f"{where} grants '*' verbs on {', '.join(special) or 'non-resource URLs'} (escalate, bind, impersonate, approve)"
 
 
-def load_balancer_only_for_ingress(args: Any, _config) -> Iterator[str]:
+def load_balancer_only_for_ingress(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if dig(args.props, "spec", "type") != "LoadBalancer":
         return
     meta = args.props.get("metadata") or {}
@@ -220,7 +219,7 @@ def _allows_dns(policy: Mapping[str, Any]) -> bool:
     return False
 
 
-def namespace_default_deny(args: Any, _config) -> Iterator[Any]:
+def namespace_default_deny(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
     policies: dict[str, list[Mapping[str, Any]]] = {}
     for resource in stack_resources(args, "kubernetes:networking.k8s.io/v1:NetworkPolicy"):
         namespace = dig(resource.props, "metadata", "namespace")
@@ -234,14 +233,15 @@ def namespace_default_deny(args: Any, _config) -> Iterator[Any]:
             yield (f"namespace {name} denies all egress but does not allow DNS", namespace.urn)
 
 
-def pod_security_labels(args: Any, _config) -> Iterator[str]:
+def pod_security_labels(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     labels = dig(args.props, "metadata", "labels", default={}) or {}
     level = labels.get("pod-security.kubernetes.io/enforce")
     if level not in ("baseline", "restricted"):
         yield f"namespace {resource_name(args.props, args.name)} does not enforce a Pod Security level (baseline or restricted)"
 
 
-def _pod_rule(name: str, description: str, remediation: str, check) -> Rule:
+def _pod_rule(name: str, description: str, remediation: str,
+              check: Callable[[Any, Mapping[str, Any]], Iterator[str]]) -> Rule:
     return Rule(name, "kubernetes", description, remediation, check, WORKLOAD_TYPES)
 
 

@@ -11,7 +11,7 @@ Ref: https://github.com/SeldonIO/seldon-core/blob/v1.18.0/LICENSE
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from .base import WORKLOAD_TYPES, Rule, containers_of, pod_specs
 
@@ -47,7 +47,7 @@ def source_available_image(image: str) -> str | None:
     return None
 
 
-def source_available(args: Any, _config) -> Iterator[str]:
+def source_available(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if args.resource_type in ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"):
         chart = str(args.props.get("chart") or "")
         version = _version(str(args.props.get("version") or "")) or (0, 0, 0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from .base import Rule, WORKLOAD_TYPES, dig, pod_specs
+from .base import WORKLOAD_TYPES, Rule, dig, pod_specs
 
 LEVEL_LABEL = "pod-security.kubernetes.io/enforce"
 LEVELS = ("privileged", "baseline", "restricted")
@@ -160,7 +160,7 @@ def admitted(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
         hooks = {h.strip() for h in str((meta.get("annotations") or {}).get("helm.sh/hook", "")).split(",")}
         if hooks & TEST_HOOKS:
             continue  # created by `helm test`, never by an install
-        namespace = meta.get("namespace")
+        namespace = str(meta.get("namespace") or "")
         level = levels.get(namespace, "privileged")
         for pod in pod_specs(resource.resource_type, resource.props, resource.name):
             template_annotations = dig(resource.props, "spec", "template", "metadata", "annotations", default={}) or {}

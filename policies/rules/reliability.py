@@ -4,7 +4,7 @@ volumes, and every Helm release is pinned."""
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from .base import Rule, dig
 
@@ -19,12 +19,12 @@ DATA_STORES = (
 _RANGE = re.compile(r"[*^~xX><=|]| - ")
 
 
-def prod_data_protected(args: Any, config) -> Iterator[str]:
+def prod_data_protected(args: Any, config: Mapping[str, Any]) -> Iterator[str]:
     if config.get("requireProtection") and not args.opts.protect:
         yield f"{args.resource_type.rsplit(':', 1)[-1]} {args.name} holds data but is not protected in this stack"
 
 
-def no_deleted_with(args: Any, _config) -> Iterator[str]:
+def no_deleted_with(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     kind = args.props.get("kind") or args.resource_type.rsplit(":", 1)[-1]
     if kind == "Service" and dig(args.props, "spec", "type") != "LoadBalancer":
         return
@@ -34,7 +34,7 @@ def no_deleted_with(args: Any, _config) -> Iterator[str]:
                "orphaned instead of released before the cluster goes")
 
 
-def helm_pinned(args: Any, _config) -> Iterator[str]:
+def helm_pinned(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     version = str(args.props.get("version") or "")
     if not version:
         yield f"Helm release {args.name} has no chart version: a new chart release would be installed silently"

@@ -51,8 +51,8 @@ def saving_module():
 
 
 def main():
-    import numpy as np
     import alibi_detect
+    import numpy as np
 
     saving = saving_module()
     model = os.environ["MODEL_NAME"]

@@ -1,0 +1,1 @@
+"""Continuous integration for a platform repository: the workflows `platform ci init` writes."""
