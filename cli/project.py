@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 
 CLOUDS = ("local", "aws", "azure", "gcp")
 PROJECT_NAME = "mlops-platform"
-_ENV = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 
 
 def _is_project(path: Path) -> bool:
@@ -62,8 +61,10 @@ def check_cloud(cloud: Any) -> str:
 
 
 def check_env(env: str) -> str:
-    if not _ENV.match(env):
-        fail(f"invalid --env '{env}'", "lower-case letters and digits, starting with a letter, e.g. dev or prod")
+    from mlops_platform.components import names
+
+    if not names.ENV_PATTERN.match(env):
+        fail(f"invalid --env '{env}'", f"{names.ENV_RULE}, e.g. dev, prod or pr-123")
     return env
 
 
@@ -80,22 +81,58 @@ def stack_file(project: Path, stack: str) -> Path:
     return project / "stacks" / f"Pulumi.{stack}.yaml"
 
 
-def shipped_stacks(project: Path) -> list[str]:
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (project / "stacks").glob("Pulumi.*.yaml"))
+def shipped_stacks(project: Path, derived: bool = True) -> list[str]:
+    """The stacks with a file in stacks/; with derived=False, not the ephemeral ones (cli/ephemeral.py)."""
+    from . import ephemeral
+
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (project / "stacks").glob("Pulumi.*.yaml")
+                  if derived or not ephemeral.is_derived(p))
+
+
+def stack_text(cloud: str, env: str) -> tuple[str, str]:
+    """(the text of the stack file for cloud and env, where it comes from): the file itself, or for an
+    ephemeral environment, the cloud's dev file with its env, owner and ttl set. Exits 2 when neither exists."""
+    from mlops_platform.components import names
+
+    from . import ephemeral
+
+    project = project_dir()
+    stack = stack_name(cloud, env)
+    path = stack_file(project, stack)
+    if path.is_file() and not ephemeral.is_derived(path):
+        try:
+            return path.read_text(encoding="utf-8"), str(display_path(path))
+        except (OSError, UnicodeDecodeError) as err:
+            fail(f"{display_path(path)}: cannot read the stack file ({err})")
+    base = stack_file(project, f"{cloud}-{names.BASE_ENV}")
+    if env == names.BASE_ENV or not base.is_file():
+        known = ", ".join(shipped_stacks(project)) or "none"
+        fail(f"no stack file {display_path(path)} for stack {stack}" + (f" (nor {display_path(base)} to derive it from)"
+             if env != names.BASE_ENV else ""), f"stack files here: {known}")
+    text = ephemeral.derive(base.read_text(encoding="utf-8"), base.name, env, ephemeral.default_owner(), ephemeral.default_ttl())
+    return text, f"{display_path(base)} (derived for {env})"
+
+
+def write_derived_stack_file(config: PlatformConfig) -> None:
+    """For an ephemeral environment, the stack file Pulumi reads (rewritten while it carries the mark)."""
+    from . import ephemeral, paths
+
+    path = stack_file(project_dir(), config.stack_name)
+    if path.is_file() and not ephemeral.is_derived(path):
+        return
+    text, _ = stack_text(config.cloud, config.env)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        paths.write_atomically(path, text)
 
 
 def load_config(cloud: Optional[str], env: str) -> PlatformConfig:
     """Validate the stack file for (cloud, env); any problem exits 2 before anything else runs."""
-    from mlops_platform.components.config import ConfigError, PlatformConfig
+    from mlops_platform.components.config import ConfigError, PlatformConfig, stack_values_from_text
 
     stack = stack_name(cloud, env)
-    project = project_dir()
-    path = stack_file(project, stack)
-    if not path.is_file():
-        known = ", ".join(shipped_stacks(project)) or "none"
-        fail(f"no stack file {display_path(path)} for stack {stack}", f"stack files here: {known}")
+    text, source = stack_text(str(getattr(cloud, "value", cloud)), env)
     try:
-        config = PlatformConfig.from_stack_file(display_path(path), stack)
+        config = PlatformConfig.from_values(stack_values_from_text(text, source), source, stack)
     except ConfigError as err:
         fail(str(err))
     from mlops_platform.components import cloud_sdks

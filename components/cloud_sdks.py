@@ -9,15 +9,30 @@ from __future__ import annotations
 import importlib.util
 from typing import Optional
 
-# cloud -> (import name of the provider SDK, the package extra that installs it)
-SDKS = {"aws": ("pulumi_aws", "aws"), "azure": ("pulumi_azure_native", "azure"), "gcp": ("pulumi_gcp", "gcp")}
+# cloud -> (import names of the provider SDK and the cloud SDK the sweep uses, the extra installing them)
+SDKS = {
+    "aws": (("pulumi_aws", "boto3", "kubernetes"), "aws"),
+    "azure": (("pulumi_azure_native", "azure.mgmt.resource", "azure.identity", "kubernetes"), "azure"),
+    "gcp": (("pulumi_gcp", "google.cloud.compute_v1", "kubernetes"), "gcp"),
+}
+PACKAGES = {"pulumi_aws": "pulumi-aws", "boto3": "boto3", "pulumi_azure_native": "pulumi-azure-native",
+            "azure.mgmt.resource": "azure-mgmt-resource", "azure.identity": "azure-identity", "pulumi_gcp": "pulumi-gcp",
+            "google.cloud.compute_v1": "google-cloud-compute", "kubernetes": "kubernetes"}
+
+
+def _found(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package (azure, google.cloud) is missing
+        return False
 
 
 def missing(cloud: str) -> Optional[str]:
-    """The one-line reason a stack on `cloud` cannot run here, or None when its SDK is installed."""
+    """The one-line reason a stack on `cloud` cannot run here, or None when its SDKs are installed."""
     if cloud not in SDKS:
         return None
-    module, extra = SDKS[cloud]
-    if importlib.util.find_spec(module) is not None:
+    modules, extra = SDKS[cloud]
+    absent = [PACKAGES[m] for m in modules if not _found(m)]
+    if not absent:
         return None
-    return f"{cloud} stacks need the {module.replace('_', '-')} SDK, an optional extra: pip install 'mlops-platform[{extra}]'"
+    return f"{cloud} stacks need {', '.join(absent)}, an optional extra: pip install 'mlops-platform[{extra}]'"

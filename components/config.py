@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from . import catalog, versions
+from . import catalog, names, versions
 
 Cloud = Literal["local", "aws", "azure", "gcp"]
 CLOUDS: tuple[str, ...] = ("local", "aws", "azure", "gcp")
@@ -41,7 +41,8 @@ _STACK_FILE_KEYS = {"config", "secretsprovider", "encryptionsalt", "encryptedkey
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _QUANTITY_CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]{1,3})?)$")
 _QUANTITY_MEM = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti)$")
-_ENV = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+_OWNER = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")  # valid as an AWS tag, Azure tag and GCP label value
+_TTL = re.compile(r"^([1-9][0-9]{0,3}[hdw]|none)$")
 _MODEL_URI = re.compile(r"^(s3|gs|https|pvc|oci|hf)://[^\s]+$")
 _REFERENCE_URI = re.compile(r"^(s3|gs|https)://[^\s]+\.(csv|npy)$")
 _BUILTIN_REFERENCE = ("sklearn:iris",)
@@ -358,6 +359,10 @@ class PolicyConfig(_Model):
 class PlatformConfig(_Model):
     cloud: Cloud
     env: StrictStr = "dev"
+    # Who answers for the stack, and how long it may live after its last update (`platform stacks
+    # --stale` lists those past it). Both become tags (labels on GCP) on everything the cloud bills.
+    owner: Optional[StrictStr] = None
+    ttl: Optional[StrictStr] = None
     region: Optional[StrictStr] = None
     domain: Optional[StrictStr] = None
     tls: TlsConfig = TlsConfig()
@@ -382,8 +387,23 @@ class PlatformConfig(_Model):
     @field_validator("env")
     @classmethod
     def _env(cls, value: str) -> str:
-        if not _ENV.match(value):
-            raise ValueError(f"'{value}' is not an environment name (lower-case letters and digits, e.g. dev)")
+        if not names.ENV_PATTERN.match(value):
+            raise ValueError(f"'{value}' is not an environment name ({names.ENV_RULE}, e.g. dev or pr-123)")
+        return value
+
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _OWNER.match(value):
+            raise ValueError(f"'{value}' cannot be a tag or label value (lower-case letters, digits, '.', '_', '-'; "
+                             "at most 63 characters)")
+        return value
+
+    @field_validator("ttl")
+    @classmethod
+    def _ttl(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _TTL.match(value):
+            raise ValueError(f"'{value}' is not a time to live such as 12h, 3d, 2w or none")
         return value
 
     @field_validator("domain")
@@ -425,6 +445,16 @@ class PlatformConfig(_Model):
     @property
     def stack_name(self) -> str:
         return f"{self.cloud}-{self.env}"
+
+    def resource_tags(self, separator: str = "/") -> dict[str, str]:
+        """The tags every billed resource carries: stack, environment, owner and time to live.
+        AWS keys take a slash; Azure tag and GCP label keys a hyphen."""
+        return {
+            f"mlops-platform{separator}stack": self.stack_name,
+            f"mlops-platform{separator}env": self.env,
+            f"mlops-platform{separator}owner": self.owner or "unassigned",
+            f"mlops-platform{separator}ttl": self.ttl or "none",
+        }
 
     @property
     def is_prod(self) -> bool:
@@ -716,8 +746,6 @@ def _to_config_error(err: ValidationError, source: str, values: dict[str, Any]) 
 
 def read_stack_values(path: Path) -> dict[str, Any]:
     """The `platform:` entries of a stack file, namespace stripped. Raises ConfigError."""
-    import yaml
-
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -725,6 +753,13 @@ def read_stack_values(path: Path) -> dict[str, Any]:
         raise ConfigError(source, None, "stack file not found") from None
     except OSError as err:
         raise ConfigError(source, None, f"cannot read the stack file ({err.strerror})") from None
+    return stack_values_from_text(text, source)
+
+
+def stack_values_from_text(text: str, source: str) -> dict[str, Any]:
+    """The `platform:` entries of a stack file's text; `source` names it in errors. Raises ConfigError."""
+    import yaml
+
     try:
         document = yaml.load(text, Loader=_UniqueKeyLoader)  # type: ignore[arg-type]  # a loader factory
     except yaml.YAMLError as err:
@@ -835,5 +870,6 @@ __all__ = [
     "cpu_millicores",
     "memory_mebibytes",
     "read_stack_values",
+    "stack_values_from_text",
     "stack_file_path",
 ]

@@ -7,7 +7,16 @@ names live here, once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# An environment name: a DNS label (pr-123, dev), at most 20 characters, so that every cloud name
+# built from it fits (the S3 bucket prefix mlops-<env>-artifacts- is at most 37 characters, GKE
+# cluster names 40), with no double hyphen (RDS identifiers refuse one).
+ENV_PATTERN = re.compile(r"^(?!.*--)[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
+ENV_RULE = "a DNS label of at most 20 characters: lower-case letters, digits and single hyphens, starting with a letter"
+# Environments with a stack file of their own; any other name is derived from the cloud's dev file.
+BASE_ENV = "dev"
 
 NS_CERT_MANAGER = "cert-manager"
 NS_TRAEFIK = "traefik"

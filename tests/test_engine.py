@@ -405,7 +405,8 @@ COMMANDS = [
     "setup, args, fragment",
     [
         (None, ("--cloud", "mars"), "'mars' is not one of 'local', 'aws', 'azure', 'gcp'"),
-        (None, ("--cloud", "local", "--env", "staging"), "no stack file stacks/Pulumi.local-staging.yaml"),
+        ("nodev", ("--cloud", "local", "--env", "staging"),
+         "no stack file stacks/Pulumi.local-staging.yaml for stack local-staging (nor stacks/Pulumi.local-dev.yaml to derive it from)"),
         ("invalid", ("--cloud", "local"), "stacks/Pulumi.local-dev.yaml: platform:cluster.nodeCount: must be at least 1 (got 0)"),
         (None, ("--cloud", "local", "--nope"), "No such option: --nope"),
     ],
@@ -415,6 +416,8 @@ def test_bad_input_exits_2_before_the_engine(project, state, fake, command, setu
     if setup == "invalid":
         stack = project / "stacks" / "Pulumi.local-dev.yaml"
         stack.write_text(stack.read_text().replace("nodeCount: 1", "nodeCount: 0"))
+    if setup == "nodev":
+        (project / "stacks" / "Pulumi.local-dev.yaml").unlink()
     result = invoke(command[0], *args, *command[1:])
     assert result.exit_code == 2, (result.stdout, result.stderr)
     assert result.stdout == ""
@@ -467,3 +470,81 @@ def test_summary_counts_come_from_the_engine_summary():
     assert tracker.summary() == {"created": 1, "updated": 1, "replaced": 1, "deleted": 1, "unchanged": 90,
                                  "failed": 0, "durationSeconds": 42.0}
     assert [p.policy for p in tracker.policies] == ["namespace-default-deny"]
+
+
+# --- ephemeral environments --------------------------------------------------------------------------
+
+
+def test_an_ephemeral_environment_is_derived_from_dev_and_written_for_the_engine(project, state, fake, monkeypatch, tmp_path):
+    secret = tmp_path / "passphrase"
+    secret.write_text("correct horse battery staple")
+    monkeypatch.setenv("GITHUB_ACTOR", "Octo-Cat")
+    monkeypatch.delenv("PLATFORM_OWNER", raising=False)
+    monkeypatch.delenv("PLATFORM_TTL", raising=False)
+    fake.events("preview", "preview-same")
+    derived = project / "stacks" / "Pulumi.aws-pr-123.yaml"
+    result = invoke("plan", "--cloud", "aws", "--env", "pr-123", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert not derived.exists(), "plan derives in memory and writes nothing"
+    tags = next(r for r in json.loads(result.stdout)["resources"] if r["type"] == "pulumi:providers:aws")["inputs"]["defaultTags"]
+    assert json.loads(tags)["tags"] == {"mlops-platform/stack": "aws-pr-123", "mlops-platform/env": "pr-123",
+                                        "mlops-platform/owner": "octo-cat", "mlops-platform/ttl": "3d"}
+    result = invoke("preview", "--cloud", "aws", "--env", "pr-123", "--passphrase-file", str(secret))
+    assert result.exit_code == 0, result.stderr
+    args = fake.call("preview")["args"]
+    assert args[args.index("--stack") + 1] == "aws-pr-123"
+    text = derived.read_text()
+    assert text.startswith("# mlops-platform: derived from Pulumi.aws-dev.yaml for the environment pr-123")
+    assert "  platform:env: pr-123\n  platform:owner: octo-cat\n  platform:ttl: 3d\n" in text
+    dev = (project / "stacks" / "Pulumi.aws-dev.yaml").read_text()
+    assert "platform:env: dev" not in text and all(line in text for line in dev.splitlines() if "platform:env:" not in line)
+    # dev changes reach it; a file without the mark is the user's and is left alone
+    (project / "stacks" / "Pulumi.aws-dev.yaml").write_text(dev.replace("nodeCount: 2", "nodeCount: 3"))
+    assert invoke("preview", "--cloud", "aws", "--env", "pr-123", "--passphrase-file", str(secret)).exit_code == 0
+    assert "nodeCount: 3" in derived.read_text()
+    assert "aws-pr-123" not in invoke("ci", "init", "--provider", "github", "--dry-run").stdout.replace(
+        "pr-${{", ""), "an ephemeral environment (marked) is no stack of the repository's workflows"
+    derived.write_text(derived.read_text().split("\n", 1)[1].replace("nodeCount: 3", "nodeCount: 4"))
+    assert invoke("preview", "--cloud", "aws", "--env", "pr-123", "--passphrase-file", str(secret)).exit_code == 0
+    assert "nodeCount: 4" in derived.read_text() and not derived.read_text().startswith("# mlops-platform")
+
+
+@pytest.mark.parametrize("env, fragment", [
+    ("pr--1", "invalid --env 'pr--1'"),
+    ("pr-", "invalid --env 'pr-'"),
+    ("a" * 21, "invalid --env"),
+    ("1pr", "invalid --env '1pr'"),
+])
+def test_environment_names_are_dns_labels(project, state, fake, env, fragment):
+    result = invoke("plan", "--cloud", "aws", "--env", env)
+    assert result.exit_code == 2 and fragment in one_line_error(result)
+
+
+def test_an_ephemeral_environment_needs_a_dev_file(project, state, fake):
+    (project / "stacks" / "Pulumi.gcp-dev.yaml").unlink()
+    result = invoke("plan", "--cloud", "gcp", "--env", "pr-1")
+    assert result.exit_code == 2
+    assert "no stack file stacks/Pulumi.gcp-pr-1.yaml for stack gcp-pr-1 (nor stacks/Pulumi.gcp-dev.yaml to derive it from)" in one_line_error(result)
+
+
+def test_stale_stacks_with_their_cost(project, state, fake, monkeypatch):
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse battery staple")
+    fake.stacks({
+        "local-dev": {"resources": [], "ageDays": 1},
+        "aws-pr-7": {"resources": [{"urn": "u", "type": "aws:eks/cluster:Cluster"}], "ageDays": 9},
+        "aws-prod": {"resources": [{"urn": "u", "type": "aws:eks/cluster:Cluster"}], "ageDays": 30},
+    })
+    (state / "mlops-platform" / "backend").mkdir(parents=True)
+    result = invoke("stacks", "--stale", "7d", "--json")
+    assert result.exit_code == 0, result.stderr
+    rows = {r["stack"]: r for r in json.loads(result.stdout)["stacks"]}
+    assert set(rows) == {"aws-pr-7", "aws-prod"}
+    assert rows["aws-pr-7"]["stackFile"] is None and rows["aws-pr-7"]["ttl"] == "3d"
+    assert 8.9 <= rows["aws-pr-7"]["daysSinceUpdate"] <= 9.1
+    plan = json.loads(invoke("plan", "--cloud", "aws", "--json").stdout)
+    assert rows["aws-pr-7"]["monthlyCost"] == plan["summary"]["cost"]["monthly"], "priced as the dev file it derives from"
+    assert rows["aws-prod"]["ttl"] == "none" and rows["aws-prod"]["monthlyCost"] > rows["aws-pr-7"]["monthlyCost"]
+    table = invoke("stacks", "--stale", "2w")
+    assert "aws-prod" in table.stdout and "aws-pr-7" not in table.stdout and "USD/month" in table.stdout
+    bad = invoke("stacks", "--stale", "7 days")
+    assert bad.exit_code == 2 and "--stale '7 days' is not a duration" in one_line_error(bad)

@@ -47,7 +47,7 @@ def init(
     from ..project import project_dir, shipped_stacks
 
     project = project_dir()
-    stacks = [tuple(name.split("-", 1)) for name in shipped_stacks(project)]
+    stacks = [tuple(name.split("-", 1)) for name in shipped_stacks(project, derived=False)]
     present = sorted({c for c, _ in stacks if c in github.CLOUDS})
     if clouds is None:
         chosen = present

@@ -1,10 +1,11 @@
-"""`platform destroy`: tear a stack down in dependency order, leaving nothing billable behind."""
+"""`platform destroy`: drain the cluster, tear the stack down in dependency order, then sweep the
+account for anything left billing (cli/engine/drain.py, cli/sweep/)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -24,8 +25,16 @@ def destroy(
     backend: Optional[str] = BackendOption,
     passphrase_file: Optional[Path] = PassphraseFileOption,
     parallel: Optional[int] = ParallelOption,
+    drain_timeout: int = typer.Option(600, "--drain-timeout", min=0, help="Seconds to wait for load balancers and disks to be released."),
+    no_drain: bool = typer.Option(False, "--no-drain", help="Skip the drain (a cluster that cannot be reached); sweep afterwards."),
 ) -> None:
-    """Delete every resource of the stack. Protected resources (prod data) are listed and kept."""
+    """Delete every resource of the stack. Protected resources (prod data) are listed and kept.
+
+    On a cloud, it first drains the cluster: LoadBalancer Services, the monitoring operator's
+    resources and every claim in the platform's namespaces are deleted, and their load balancers and
+    disks confirmed released, before the engine deletes anything. Afterwards it sweeps the account
+    for resources still carrying the stack's tags: it ends with "nothing left in ..." or a table of
+    what is left with its monthly cost, and exit code 1."""
     from .. import display
     from ..engine.progress import ProgressTracker
     from ..errors import EXIT_FAILED, fail
@@ -49,14 +58,59 @@ def destroy(
         expected=config.stack_name,
     ):
         fail("destroy cancelled: the stack name did not match", exit_code=EXIT_FAILED)
+    if config.cloud != "local" and not no_drain:
+        _drain(config, engine, drain_timeout)
     tracker = ProgressTracker(total=len(resources) - len(protected))
     display.progress(f"Destroying stack {config.stack_name}...")
     run_with_progress(
         config, "destroy", tracker, lambda on_event: engine.destroy(on_event=on_event, exclude_protected=bool(protected))
     )
     summary = tracker.summary()
+    swept = None
+    if config.cloud != "local":
+        from .sweep import run_sweep
+
+        display.progress(f"Sweeping the account for what stack {config.stack_name} may have left...")
+        swept = run_sweep(config, [str(r.get("id") or "") for r in protected])
     if json_output:
         display.print_json({"stack": config.stack_name, "summary": summary,
-                            "kept": [r.get("urn") for r in protected]})
+                            "kept": [r.get("urn") for r in protected],
+                            "sweep": swept.to_json() if swept is not None else None})
     else:
         print_summary(f"stack {config.stack_name} destroyed", summary)
+    if swept is not None:
+        from .sweep import raise_exit, report
+
+        if not json_output:
+            report(swept, json_output=False)
+        if not swept.clean:
+            raise_exit(swept)
+
+
+def _drain(config: Any, engine: Any, timeout: int) -> None:
+    """Release the cluster's load balancers and disks while it still runs; stop before the engine
+    deletes anything if they are not released in time."""
+    from .. import display
+    from ..engine import drain
+    from ..errors import EXIT_FAILED, fail
+    from .engine_common import run_operation
+
+    outputs = run_operation(config, engine.outputs)
+    kubeconfig = outputs.get("kubeconfig")
+    if kubeconfig is None or not kubeconfig.value:
+        display.progress("no kubeconfig in the stack's outputs (its cluster was never created): nothing to drain")
+        return
+    flags = f"--cloud {config.cloud} --env {config.env}"
+    try:
+        from ..engine.kube_api import KubeApi
+
+        display.progress(f"Draining the cluster of stack {config.stack_name} (up to {timeout}s)...")
+        report = drain.drain(KubeApi(kubeconfig.value), timeout, display.progress)
+    except Exception as err:  # noqa: BLE001 - any failure to reach the cluster stops destroy, in one line
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        fail(f"cannot drain the cluster of stack {config.stack_name}: {type(err).__name__}: {reason[:200]}",
+             f"check access (platform doctor {flags}), or pass --no-drain and run platform sweep {flags} after", EXIT_FAILED)
+    if not report.done:
+        fail(f"the drain timed out after {report.seconds:.0f}s; still held: {'; '.join(report.held)}",
+             f"nothing was destroyed: run platform destroy {flags} again, or raise --drain-timeout", EXIT_FAILED)
+    display.progress(f"drained in {report.seconds:.0f}s: {len(report.deleted)} objects deleted, their cloud resources released")

@@ -66,7 +66,11 @@ def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[P
         parallel=parallelism.resolve(config.cloud, parallel),
     )
     try:
-        return Engine(settings, create=create)
+        engine = Engine(settings, create=create)
+        from ..project import write_derived_stack_file
+
+        write_derived_stack_file(config)  # an ephemeral environment's stack file, for Pulumi to read
+        return engine
     except EngineUnavailable as err:
         fail(str(err), DOCTOR_HINT, EXIT_FAILED)
     except PassphraseMissing as err:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 import typer
@@ -14,12 +16,21 @@ def register(app: typer.Typer) -> None:
     app.command("stacks", short_help="List the stack files and what the backend has deployed.")(stacks)
 
 
-def stacks(json_output: bool = JsonOption, backend: Optional[str] = BackendOption) -> None:
+def stacks(
+    json_output: bool = JsonOption,
+    backend: Optional[str] = BackendOption,
+    stale: Optional[str] = typer.Option(
+        None, "--stale", help="Only deployed stacks last updated longer ago than this (12h, 7d, 2w), with their monthly cost.",
+        show_default=False,
+    ),
+) -> None:
     """List stacks/Pulumi.<cloud>-<env>.yaml with their last deployment, if any."""
     from .. import display
     from ..engine.workspace import EngineSettings, EngineUnavailable, list_stacks
+    from ..errors import EXIT_FAILED, fail
     from ..project import project_dir, shipped_stacks
 
+    older_than = _duration(stale) if stale is not None else None
     project = project_dir()
     names = shipped_stacks(project)
     deployed: dict[str, object] = {}
@@ -47,16 +58,72 @@ def stacks(json_output: bool = JsonOption, backend: Optional[str] = BackendOptio
         )
     if backend_note:
         display.progress(backend_note)
+    if older_than is not None:
+        if backend_note:
+            fail("cannot tell which stacks are stale without the backend", backend_note, EXIT_FAILED)
+        now = datetime.now(timezone.utc)
+        rows = [dict(row, **_age_and_cost(row, now)) for row in rows if row["deployed"] and _updated(row) is not None
+                and now - _updated(row) > older_than]  # type: ignore[operator]
     if json_output:
         display.print_json({"stacks": rows, "backendKnown": backend_note is None})
         return
     from rich.table import Table
 
     table = Table(show_edge=False)
-    for column in ("stack", "stack file", "deployed", "last update", "resources"):
+    columns = ["stack", "stack file", "deployed", "last update", "resources"]
+    if older_than is not None:
+        columns += ["days since", "ttl", "USD/month"]
+    for column in columns:
         table.add_column(column)
     for row in rows:
+        if older_than is not None:
+            cost = row["monthlyCost"]
+            table.add_row(row["stack"], row["stackFile"] or "-", "yes", row["lastUpdate"], str(row["resources"]),
+                          f"{row['daysSinceUpdate']:.1f}", row["ttl"] or "-", "-" if cost is None else f"{cost:,.2f}")
+            continue
         deployed_text = "unknown" if backend_note else ("yes" if row["deployed"] else "no")
         table.add_row(row["stack"], row["stackFile"] or "-", deployed_text, row["lastUpdate"] or "-",
                       str(row["resources"]) if row["resources"] is not None else "-")
     display.out().print(table)
+
+
+_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+
+
+def _duration(text: str) -> timedelta:
+    from ..errors import fail
+
+    match = re.fullmatch(r"([1-9][0-9]{0,4})([hdw])", text.strip())
+    if not match:
+        fail(f"--stale {text!r} is not a duration", "a number and h, d or w: 12h, 7d, 2w")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _updated(row: dict[str, Any]) -> Optional[datetime]:
+    try:
+        moment = datetime.fromisoformat(str(row["lastUpdate"]))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _age_and_cost(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """How long ago the stack was updated, its time to live and its monthly cost (from its stack
+    file, or its dev file for an ephemeral environment); null where the file cannot say."""
+    from ..errors import PlatformExit
+    from ..offline import costs
+    from ..offline.harness import plan_platform
+    from ..project import load_config
+
+    updated = _updated(row)
+    extra: dict[str, Any] = {"daysSinceUpdate": round((now - updated).total_seconds() / 86400, 1) if updated else None,
+                             "ttl": None, "monthlyCost": None}
+    cloud, _, env = row["stack"].partition("-")
+    try:
+        config = load_config(cloud, env)
+    except PlatformExit:  # no file to derive it from, or an invalid one: the row says what is known
+        return extra
+    extra["ttl"] = config.ttl or "none"
+    if config.cloud != "local":
+        extra["monthlyCost"] = costs.total(costs.estimate(plan_platform(config), config))
+    return extra

@@ -62,7 +62,16 @@ def reloader_resources(objects: list["ClusterObject"]) -> dict[str, Any]:
     return {}
 
 
-def _statefulset(owner: "ClusterObject", name: str, pod: dict[str, Any], replicas: int, controller: str) -> dict[str, Any]:
+def _statefulset(owner: "ClusterObject", name: str, pod: dict[str, Any], replicas: int, controller: str,
+                 claims: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"replicas": replicas, "template": {"spec": pod}}
+    if claims:
+        # The operator turns storage.volumeClaimTemplate into the StatefulSet's claim template (named
+        # <kind>-<name>-db) and passes the resource's claim retention policy on.
+        spec["volumeClaimTemplates"] = [{"metadata": {"name": f"{name}-db"}, "spec": copy.deepcopy(dict(claims.get("spec") or {}))}]
+        retention = (owner.manifest.get("spec") or {}).get("persistentVolumeClaimRetentionPolicy")
+        if retention:
+            spec["persistentVolumeClaimRetentionPolicy"] = copy.deepcopy(dict(retention))
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
@@ -71,7 +80,7 @@ def _statefulset(owner: "ClusterObject", name: str, pod: dict[str, Any], replica
             "namespace": owner.namespace,
             "annotations": {MODELLED_ANNOTATION: f"{owner.kind} {owner.namespace}/{owner.name} by {controller}"},
         },
-        "spec": {"replicas": replicas, "template": {"spec": pod}},
+        "spec": spec,
     }
 
 
@@ -108,7 +117,7 @@ def _prometheus(owner: "ClusterObject", reloader: dict[str, Any]) -> dict[str, A
                    if storage else {"name": f"prometheus-{owner.name}-db", "emptyDir": {}})
     pod = _operator_pod(spec, {"name": "prometheus", "image": spec.get("image", "")}, reloader, volumes)
     replicas = int(spec.get("replicas") or 1) * int(spec.get("shards") or 1)
-    return _statefulset(owner, f"prometheus-{owner.name}", pod, replicas, "prometheus-operator")
+    return _statefulset(owner, f"prometheus-{owner.name}", pod, replicas, "prometheus-operator", storage)
 
 
 def _alertmanager(owner: "ClusterObject", reloader: dict[str, Any]) -> dict[str, Any]:

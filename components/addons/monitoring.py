@@ -98,6 +98,11 @@ def chart_values(args: MonitoringArgs) -> dict[str, Any]:
                 "scrapeConfigSelectorNilUsesHelmValues": False,
                 "retention": args.retention,
                 "resources": kube.resources("100m", "384Mi", "1Gi"),
+                # The claim goes with the StatefulSet (Kubernetes' controller deletes it, not the
+                # operator, which a Helm uninstall may remove first), and its volume with it: the
+                # storage classes reclaim with Delete. `platform destroy` still drains and waits.
+                # Ref: https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/#persistentvolumeclaim-retention
+                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete", "whenScaled": "Retain"},
                 "storageSpec": {
                     "volumeClaimTemplate": {
                         "spec": {

@@ -80,7 +80,7 @@ class AksCluster(pulumi.ComponentResource):
             subscription_id=azure.subscription_id if azure else None,
             admin_group_object_ids=azure.admin_group_object_ids if azure else (),
             gpu=GpuPool.from_config(config),
-            tags={"mlops-platform-stack": config.stack_name, "mlops-platform-env": config.env},
+            tags=config.resource_tags("-"),
         )
 
     def __init__(self, name: str, args: AksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):

@@ -118,7 +118,7 @@ class EksCluster(pulumi.ComponentResource):
             protect=config.protected,
             gpu=GpuPool.from_config(config),
             admin_role_arns=aws_config.admin_role_arns if aws_config else (),
-            tags={"mlops-platform/stack": config.stack_name, "mlops-platform/env": config.env},
+            tags=config.resource_tags("/"),
         )
 
     def __init__(self, name: str, args: EksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):

@@ -81,7 +81,7 @@ class GkeCluster(pulumi.ComponentResource):
             private_endpoint=cluster.private_endpoint,
             deletion_protection=config.protected,
             gpu=GpuPool.from_config(config),
-            labels={"mlops-platform-stack": config.stack_name, "mlops-platform-env": config.env},
+            labels=config.resource_tags("-"),
         )
 
     def __init__(self, name: str, args: GkeClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):

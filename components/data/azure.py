@@ -78,7 +78,8 @@ class AzureData(pulumi.ComponentResource):
         # --- storage -----------------------------------------------------------------------
         self.account = storage.StorageAccount(
             f"{name}-storage",
-            account_name=suffix.result.apply(lambda s: f"mlops{args.env[:6]}{s}"[:24]),
+            # Storage account names are lower-case letters and digits only.
+            account_name=suffix.result.apply(lambda s: f"mlops{args.env.replace('-', '')[:6]}{s}"[:24]),
             resource_group_name=rg,
             location=location,
             kind="StorageV2",

@@ -138,7 +138,7 @@ class GcpData(pulumi.ComponentResource):
         for workload in names.WORKLOADS:
             account = gcp.serviceaccount.Account(
                 f"{name}-{workload.role}-sa",
-                account_id=f"mlops-{args.env}-{workload.role}"[:30],
+                account_id=f"mlops-{args.env}-{workload.role}"[:30].rstrip("-"),
                 display_name=f"{workload.namespace}/{workload.service_account} ({workload.access} artifacts)",
                 opts=child(),
             )

@@ -7,7 +7,7 @@ and delivers recorded engine events where the SDK asks for them: to the gRPC Eve
 
 Configuration, all under $FAKE_PULUMI_DIR:
   version                 the version to report (default 3.210.0)
-  stacks.json             {stack: {"outputs": {...}, "secrets": [...], "resources": [...], "pending": [...]}}
+  stacks.json             {stack: {"outputs": {...}, "secrets": [...], "resources": [...], "pending": [...], "ageDays": n}}
   events/<command>.jsonl  engine events to emit for preview / up / destroy / refresh
   fail/<command>          if present: after the events, print this to stderr and exit 255
   interrupt/<command>     if present: send SIGINT to the caller before the events, then fail as cancelled
@@ -31,6 +31,16 @@ ENV_KEYS = ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PAS
 def load_stacks() -> dict:
     path = ROOT / "stacks.json"
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _last_update(state: dict) -> str:
+    """A stack's last update: `ageDays` before now when given (for staleness), else a fixed date."""
+    if "ageDays" in state:
+        import datetime
+
+        moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=float(state["ageDays"]))
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return "2026-11-23T10:00:00.000000Z"
 
 
 def save_stacks(stacks: dict) -> None:
@@ -96,7 +106,7 @@ def main(argv: list[str]) -> int:
     if args[:2] == ["stack", "ls"]:
         print(json.dumps([
             {"name": name, "current": False, "updateInProgress": False, "resourceCount": len(s.get("resources", [])),
-             "lastUpdate": "2026-11-23T10:00:00.000000Z"} for name, s in stacks.items()
+             "lastUpdate": _last_update(s)} for name, s in stacks.items()
         ]))
         return 0
     if args[:2] == ["stack", "output"]:

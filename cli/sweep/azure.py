@@ -1,0 +1,137 @@
+"""The Azure sweep: what an AKS stack can leave in its subscription after `destroy`.
+
+Two places to look. Resources tagged with the stack (`mlops-platform-stack`: the program tags
+everything it creates, and AKS passes the cluster's tags on). And the cluster's node resource
+group, `MC_<group>_<cluster>_<location>`, where AKS and its cloud provider create what Kubernetes
+asks for: managed disks for claims (tagged `kubernetes.io-created-for-pvc-name`), public IPs and the
+load balancer for LoadBalancer Services (`k8s-azure-service`). Azure deletes that group with the
+cluster; if the group outlives it, everything in it is a leftover.
+Ref: https://learn.microsoft.com/azure/aks/concepts-clusters-workloads#node-resource-group
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+from . import Leftover, SweepError, SweepResult, cluster_name, mark_kept, monthly_hourly, price
+
+STACK_TAG = "mlops-platform-stack"
+KUBERNETES_TAGS = ("k8s-azure-created-by", "k8s-azure-service", "kubernetes.io-created-for-pvc-name", "k8s-azure-cluster-name")
+# ARM API versions for reading a disk's size and deleting what the sweep may delete.
+API_VERSIONS = {
+    "microsoft.compute/disks": "2023-10-02",
+    "microsoft.network/publicipaddresses": "2023-09-01",
+    "microsoft.network/loadbalancers": "2023-09-01",
+    "microsoft.network/networksecuritygroups": "2023-09-01",
+}
+KINDS = {
+    "microsoft.compute/disks": "managed disk",
+    "microsoft.network/publicipaddresses": "public IP",
+    "microsoft.network/loadbalancers": "load balancer",
+    "microsoft.network/networksecuritygroups": "network security group",
+}
+DELETE_ORDER = ("microsoft.network/loadbalancers", "microsoft.network/publicipaddresses",
+                "microsoft.network/networksecuritygroups", "microsoft.compute/disks")
+
+
+def node_resource_group(cluster: str, location: str) -> str:
+    """AKS's default name for the node resource group (components/cluster/aks.py sets no other)."""
+    return f"MC_{cluster}-rg_{cluster}_{location}"
+
+
+class AzureSweep:
+    def __init__(self, stack: str, env: str, location: str, subscription: str, client: Any = None):
+        self.stack, self.cluster, self.location, self.subscription = stack, cluster_name(env), location, subscription
+        if client is None:
+            from azure.identity import DefaultAzureCredential
+            from azure.mgmt.resource import ResourceManagementClient
+
+            client = ResourceManagementClient(DefaultAzureCredential(), subscription)
+        self.client = client
+
+    def scope(self) -> str:
+        return f"subscription {self.subscription}"
+
+    def _leftover(self, resource: Any, tie: str, in_node_group: bool) -> Leftover:
+        kind_key = str(resource.type).lower()
+        tags = dict(resource.tags or {})
+        ours = in_node_group and (tags.get(STACK_TAG) == self.stack or any(t in tags for t in KUBERNETES_TAGS))
+        monthly: Optional[float] = None
+        detail = tie
+        if kind_key == "microsoft.network/publicipaddresses":
+            monthly = monthly_hourly("azure", "public_ip_standard_static_hour")
+        elif kind_key == "microsoft.network/loadbalancers":
+            monthly = monthly_hourly("azure", "lb_standard_first5_rules_hour")
+        elif kind_key in ("microsoft.network/networksecuritygroups",):
+            monthly = 0.0
+        elif kind_key == "microsoft.compute/disks":
+            full = self.client.resources.get_by_id(resource.id, API_VERSIONS[kind_key])
+            size = float((full.properties or {}).get("diskSizeGB") or 0)
+            sku = str((full.sku.name if full.sku else "") or "")
+            detail = f"{size:g} GiB {sku}; {tie}"
+            # Standard SSD pro-rated from E10 (128 GiB); Premium at P10 up to its 128 GiB.
+            if sku.startswith("StandardSSD"):
+                unit = price("azure", "disk_standard_ssd_e10_month")
+                monthly = None if unit is None else round(unit * size / 128, 2)
+            elif sku.startswith("Premium") and size <= 128:
+                monthly = price("azure", "disk_premium_ssd_p10_month")
+        name = tags.get("kubernetes.io-created-for-pvc-name") or tags.get("k8s-azure-service") or resource.name
+        return Leftover(KINDS.get(kind_key, str(resource.type)), str(resource.id), str(name), str(resource.location or self.location),
+                        detail, monthly, deletable=ours and kind_key in API_VERSIONS)
+
+    def scan(self) -> list[Leftover]:
+        found: dict[str, Leftover] = {}
+        tagged = self.client.resources.list(filter=f"tagName eq '{STACK_TAG}' and tagValue eq '{self.stack}'")
+        group = node_resource_group(self.cluster, self.location)
+        for resource in tagged:
+            in_group = f"/resourcegroups/{group.lower()}/" in str(resource.id).lower()
+            found[str(resource.id).lower()] = self._leftover(resource, f"{STACK_TAG}={self.stack}", in_group)
+        if self.client.resource_groups.check_existence(group):
+            for resource in self.client.resources.list_by_resource_group(group):
+                key = str(resource.id).lower()
+                if key not in found:
+                    found[key] = self._leftover(resource, f"in the node resource group {group}", True)
+        return list(found.values())
+
+    def delete(self, leftovers: list[Leftover], result: SweepResult) -> None:
+        targets = [item for item in leftovers if item.deletable and not item.kept]
+        for kind_key in DELETE_ORDER:
+            for item in [t for t in targets if t.kind == KINDS[kind_key]]:
+                try:
+                    self.client.resources.begin_delete_by_id(item.id, API_VERSIONS[kind_key]).result()
+                    result.deleted.append(item.id)
+                except Exception as err:  # noqa: BLE001 - reported by the resource it concerns
+                    result.failed.append((item.id, str(err).splitlines()[0] if str(err) else type(err).__name__))
+
+
+def subscription_of(config: Any) -> str:
+    """The stack's subscription: its stack file, else $AZURE_SUBSCRIPTION_ID, else the Azure CLI's."""
+    import os
+    import shutil
+    import subprocess
+
+    given = (config.azure.subscription_id if config.azure else None) or os.environ.get("AZURE_SUBSCRIPTION_ID")
+    if given:
+        return str(given)
+    az = shutil.which("az")
+    if az:
+        result = subprocess.run([az, "account", "show", "--query", "id", "-o", "tsv"], capture_output=True, text=True, timeout=60)
+        if result.returncode == 0 and result.stdout.strip():
+            return result.stdout.strip()
+    raise SweepError("no Azure subscription: set platform:azure.subscriptionId, or AZURE_SUBSCRIPTION_ID, or log in with az login")
+
+
+def sweep(config: Any, delete: bool = False, state_ids: Iterable[str] = (), client: Any = None) -> SweepResult:
+    from azure.core.exceptions import AzureError, ClientAuthenticationError
+
+    try:
+        sweeper = AzureSweep(config.stack_name, config.env, config.region, subscription_of(config), client)
+        result = SweepResult("azure", sweeper.scope())
+        result.leftovers = mark_kept(sweeper.scan(), state_ids)
+        if delete:
+            sweeper.delete(result.leftovers, result)
+    except ClientAuthenticationError as err:
+        raise SweepError(f"no Azure credentials: log in with az login ({str(err).splitlines()[0][:160]})") from None
+    except AzureError as err:
+        raise SweepError(f"Azure refused the sweep's query ({str(err).splitlines()[0][:200]})") from None
+    return result

@@ -1,0 +1,117 @@
+"""The Google Cloud sweep: what a GKE stack can leave in its project after `destroy`.
+
+GKE passes the cluster's resource labels (`mlops-platform-stack`, ...) on to what it creates, and
+labels it with `goog-k8s-cluster-name`: the persistent disks the PD CSI driver creates for claims,
+and the addresses and forwarding rules of LoadBalancer Services. A forwarding rule's target pool
+has the rule's name. Firewall rules take no labels: GKE names the cluster's own `gke-<cluster>-…`.
+Ref: https://cloud.google.com/kubernetes-engine/docs/how-to/creating-managing-labels
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Iterable, Optional
+
+from . import Leftover, SweepError, SweepResult, cluster_name, mark_kept, monthly_hourly, monthly_per_gb
+
+STACK_LABEL = "mlops-platform-stack"
+CLUSTER_LABEL = "goog-k8s-cluster-name"
+DISK_PRICES = {"pd-balanced": "pd_balanced_gb_month"}
+
+
+def _last(url: str) -> str:
+    return url.rsplit("/", 1)[-1]
+
+
+class GcpSweep:
+    def __init__(self, stack: str, env: str, project: str, region: str, clients: Optional[dict[str, Any]] = None):
+        self.stack, self.cluster, self.project, self.region = stack, cluster_name(env), project, region
+        if clients is None:
+            with warnings.catch_warnings():  # google-api-core's notice about future Python support
+                warnings.simplefilter("ignore", FutureWarning)
+                from google.cloud import compute_v1
+            clients = {"disks": compute_v1.DisksClient(), "addresses": compute_v1.AddressesClient(),
+                       "forwarding_rules": compute_v1.ForwardingRulesClient(), "target_pools": compute_v1.TargetPoolsClient(),
+                       "firewalls": compute_v1.FirewallsClient()}
+        self.clients = clients
+
+    def scope(self) -> str:
+        return f"project {self.project} ({self.region})"
+
+    def tie(self, labels: Any) -> Optional[str]:
+        labels = dict(labels or {})
+        if labels.get(STACK_LABEL) == self.stack:
+            return f"{STACK_LABEL}={self.stack}"
+        if labels.get(CLUSTER_LABEL) == self.cluster:
+            return f"{CLUSTER_LABEL}={self.cluster}"
+        return None
+
+    def scan(self) -> list[Leftover]:
+        out: list[Leftover] = []
+        for _zone, listing in self.clients["disks"].aggregated_list(project=self.project):
+            for disk in listing.disks:
+                tie = self.tie(disk.labels)
+                if tie:
+                    kind = _last(disk.type_)
+                    key = DISK_PRICES.get(kind)
+                    out.append(Leftover("persistent disk", disk.self_link, disk.name, _last(disk.zone),
+                                        f"{disk.size_gb} GB {kind}; {tie}", monthly_per_gb("gcp", key, disk.size_gb) if key else None))
+        for address in self.clients["addresses"].list(project=self.project, region=self.region):
+            tie = self.tie(address.labels)
+            if tie:
+                out.append(Leftover("address", address.self_link, address.name, self.region, f"{address.address}; {tie}", None))
+        rules = []
+        for rule in self.clients["forwarding_rules"].list(project=self.project, region=self.region):
+            tie = self.tie(rule.labels)
+            if tie:
+                rules.append(rule.name)
+                out.append(Leftover("forwarding rule", rule.self_link, rule.name, self.region, f"{rule.I_p_address}; {tie}",
+                                    monthly_hourly("gcp", "forwarding_rule_first5_hour")))
+        for pool in self.clients["target_pools"].list(project=self.project, region=self.region):
+            if pool.name in rules:
+                out.append(Leftover("target pool", pool.self_link, pool.name, self.region,
+                                    f"the target of forwarding rule {pool.name}", 0.0))
+        for firewall in self.clients["firewalls"].list(project=self.project):
+            if firewall.name.startswith(f"gke-{self.cluster}-"):
+                out.append(Leftover("firewall rule", firewall.self_link, firewall.name, "global", f"name gke-{self.cluster}-*", 0.0))
+        return out
+
+    def delete(self, leftovers: list[Leftover], result: SweepResult) -> None:
+        # Rules before their target pools; disks and addresses once nothing uses them.
+        for kind in ("forwarding rule", "target pool", "firewall rule", "address", "persistent disk"):
+            for item in [t for t in leftovers if t.kind == kind and t.deletable and not t.kept]:
+                try:
+                    self._delete(item).result()
+                    result.deleted.append(item.id)
+                except Exception as err:  # noqa: BLE001 - reported by the resource it concerns
+                    result.failed.append((item.id, str(err).splitlines()[0] if str(err) else type(err).__name__))
+
+    def _delete(self, item: Leftover) -> Any:
+        if item.kind == "persistent disk":
+            return self.clients["disks"].delete(project=self.project, zone=item.location, disk=item.name)
+        if item.kind == "address":
+            return self.clients["addresses"].delete(project=self.project, region=self.region, address=item.name)
+        if item.kind == "forwarding rule":
+            return self.clients["forwarding_rules"].delete(project=self.project, region=self.region, forwarding_rule=item.name)
+        if item.kind == "target pool":
+            return self.clients["target_pools"].delete(project=self.project, region=self.region, target_pool=item.name)
+        return self.clients["firewalls"].delete(project=self.project, firewall=item.name)
+
+
+def sweep(config: Any, delete: bool = False, state_ids: Iterable[str] = (), clients: Optional[dict[str, Any]] = None) -> SweepResult:
+    with warnings.catch_warnings():  # google-api-core's notice about future Python support
+        warnings.simplefilter("ignore", FutureWarning)
+        from google.api_core import exceptions as google_errors
+        from google.auth import exceptions as auth_errors
+
+    try:
+        sweeper = GcpSweep(config.stack_name, config.env, config.gcp.project, config.region, clients)
+        result = SweepResult("gcp", sweeper.scope())
+        result.leftovers = mark_kept(sweeper.scan(), state_ids)
+        if delete:
+            sweeper.delete(result.leftovers, result)
+    except auth_errors.DefaultCredentialsError:
+        raise SweepError("no Google Cloud credentials: gcloud auth application-default login") from None
+    except google_errors.GoogleAPIError as err:
+        raise SweepError(f"Google Cloud refused the sweep's query ({str(err).splitlines()[0][:200]})") from None
+    return result

@@ -1,0 +1,231 @@
+"""The post-destroy sweep on AWS, through real boto3 calls to moto in server mode on loopback.
+
+The account is seeded with what a torn-down EKS stack can leave (a PVC's EBS volume, an NLB with its
+target group and security group, a CNI network interface, an Elastic IP, a bucket the stack still
+protects) and with untagged look-alikes: the sweep must find exactly the tagged ones, price them
+from prices.json, and `--delete` must remove exactly the ones it may.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any, Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from mlops_platform.cli.app import app
+from mlops_platform.cli.offline.costs import price_table
+
+REGION = "us-east-1"
+CLUSTER = "mlops-dev"
+STACK = "aws-dev"
+
+
+def aws_price(key: str) -> float:
+    return float(price_table()["clouds"]["aws"]["items"][key]["price"])
+
+
+@pytest.fixture()
+def moto_endpoint(monkeypatch) -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    # The server keeps its accounts in this process: start each test from an empty one.
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+    for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+@pytest.fixture()
+def seeded(moto_endpoint) -> dict[str, Any]:
+    """Leftovers of stack aws-dev (cluster mlops-dev), and look-alikes that are not its."""
+    import boto3
+
+    ec2 = boto3.client("ec2", region_name=REGION)
+    elbv2 = boto3.client("elbv2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.40.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]
+               for i, z in enumerate("ab")]
+    owned = {f"kubernetes.io/cluster/{CLUSTER}": "owned"}
+    ids: dict[str, Any] = {}
+
+    def volume(tags: dict[str, str]) -> str:
+        spec = [{"ResourceType": "volume", "Tags": _tags(tags)}] if tags else []
+        return ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=5, VolumeType="gp3", TagSpecifications=spec)["VolumeId"]
+
+    ids["volume"] = volume({**owned, "kubernetes.io/created-for/pvc/name": "prometheus-db-0", "CSIVolumeName": "pvc-1"})
+    ids["volume_other_cluster"] = volume({"kubernetes.io/cluster/mlops-prod": "owned",
+                                          "kubernetes.io/created-for/pvc/name": "prometheus-db-0"})
+    ids["volume_untagged"] = volume({})
+
+    def security_group(name: str, tags: dict[str, str]) -> str:
+        spec = [{"ResourceType": "security-group", "Tags": _tags(tags)}] if tags else []
+        return ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc, TagSpecifications=spec)["GroupId"]
+
+    ids["security_group"] = security_group("k8s-traefik-traefik", owned)
+    ids["security_group_untagged"] = security_group("k8s-traefik-lookalike", {})
+
+    def nlb(name: str, tags: dict[str, str]) -> str:
+        kwargs: dict[str, Any] = {"Tags": _tags(tags)} if tags else {}
+        return elbv2.create_load_balancer(Name=name, Subnets=subnets, Type="network", Scheme="internet-facing",
+                                          **kwargs)["LoadBalancers"][0]["LoadBalancerArn"]
+
+    ids["nlb"] = nlb("a1b2c3traefik", {**owned, "kubernetes.io/service-name": "traefik/traefik"})
+    ids["nlb_untagged"] = nlb("lookalike", {})
+
+    def target_group(name: str, tags: dict[str, str]) -> str:
+        kwargs: dict[str, Any] = {"Tags": _tags(tags)} if tags else {}
+        return elbv2.create_target_group(Name=name, Protocol="TCP", Port=30443, VpcId=vpc, TargetType="instance",
+                                         **kwargs)["TargetGroups"][0]["TargetGroupArn"]
+
+    ids["target_group"] = target_group("k8s-traefik-443", owned)
+    ids["target_group_untagged"] = target_group("k8s-lookalike-443", {})
+
+    def interface(tags: dict[str, str]) -> str:
+        spec = [{"ResourceType": "network-interface", "Tags": _tags(tags)}] if tags else []
+        return ec2.create_network_interface(SubnetId=subnets[0], Description="aws-K8S-i-0abc",
+                                            TagSpecifications=spec)["NetworkInterface"]["NetworkInterfaceId"]
+
+    ids["interface"] = interface({"cluster.k8s.amazonaws.com/name": CLUSTER, "node.k8s.amazonaws.com/instance_id": "i-0abc"})
+    ids["interface_untagged"] = interface({})
+    ids["address"] = ec2.allocate_address(Domain="vpc", TagSpecifications=[
+        {"ResourceType": "elastic-ip", "Tags": _tags({"mlops-platform/stack": STACK})}])["AllocationId"]
+    ids["address_other_stack"] = ec2.allocate_address(Domain="vpc", TagSpecifications=[
+        {"ResourceType": "elastic-ip", "Tags": _tags({"mlops-platform/stack": "aws-prod"})}])["AllocationId"]
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="mlops-dev-artifacts-abc123")
+    s3.put_bucket_tagging(Bucket="mlops-dev-artifacts-abc123", Tagging={"TagSet": _tags({"mlops-platform/stack": STACK})})
+    ids["bucket"] = "mlops-dev-artifacts-abc123"
+    return ids
+
+
+TAGGED = ("volume", "security_group", "nlb", "target_group", "interface", "address")
+LOOKALIKES = ("volume_other_cluster", "volume_untagged", "security_group_untagged", "nlb_untagged",
+              "target_group_untagged", "interface_untagged", "address_other_stack")
+
+
+def test_the_sweep_finds_exactly_the_stacks_leftovers_and_prices_them(seeded):
+    from mlops_platform.cli.sweep import aws
+
+    result = aws.sweep(STACK, "dev", REGION)
+    found = {item.id: item for item in result.leftovers}
+    assert {seeded[k] for k in TAGGED} <= set(found)
+    assert not {seeded[k] for k in LOOKALIKES} & set(found)
+    bucket = [item for item in result.leftovers if item.name == seeded["bucket"]]
+    assert len(bucket) == 1 and bucket[0].deletable is False, "tagged by the stack, but not Kubernetes' to delete"
+    assert set(found) == {seeded[k] for k in TAGGED} | {bucket[0].id}
+    assert result.scope == f"account 123456789012 ({REGION})"
+    hours = price_table()["hours_per_month"]
+    assert found[seeded["volume"]].monthly == pytest.approx(5 * aws_price("ebs_gp3_gb_month"))
+    assert found[seeded["volume"]].name == "prometheus-db-0" and found[seeded["volume"]].kind == "EBS volume"
+    assert found[seeded["nlb"]].monthly == pytest.approx(round(aws_price("nlb_hour") * hours, 2))
+    assert found[seeded["address"]].monthly == pytest.approx(round(aws_price("public_ipv4_hour") * hours, 2))
+    assert found[seeded["address"]].detail == "mlops-platform/stack=aws-dev"
+    assert result.monthly() == pytest.approx(sum(i.monthly or 0 for i in result.leftovers))
+    assert not result.clean and not result.to_json()["complete"], "the bucket has no price: the total is a lower bound"
+
+
+def test_protected_resources_still_in_the_state_are_kept_not_leftovers(seeded):
+    from mlops_platform.cli.sweep import aws
+
+    result = aws.sweep(STACK, "dev", REGION, state_ids=[seeded["bucket"]])
+    (bucket,) = [item for item in result.leftovers if item.kept]
+    assert bucket.name == seeded["bucket"] and bucket not in result.remaining
+
+
+def test_delete_removes_exactly_the_tagged_kubernetes_leftovers(seeded):
+    import boto3
+
+    from mlops_platform.cli.sweep import aws
+
+    result = aws.sweep(STACK, "dev", REGION, delete=True, state_ids=[seeded["bucket"]])
+    assert not result.failed, result.failed
+    assert set(result.deleted) == {seeded[k] for k in TAGGED}
+    assert result.clean
+    ec2 = boto3.client("ec2", region_name=REGION)
+    elbv2 = boto3.client("elbv2", region_name=REGION)
+    volumes = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
+    assert seeded["volume"] not in volumes and {seeded["volume_other_cluster"], seeded["volume_untagged"]} <= volumes
+    balancers = {lb["LoadBalancerArn"] for lb in elbv2.describe_load_balancers()["LoadBalancers"]}
+    assert balancers == {seeded["nlb_untagged"]}
+    groups = {tg["TargetGroupArn"] for tg in elbv2.describe_target_groups()["TargetGroups"]}
+    assert groups == {seeded["target_group_untagged"]}
+    interfaces = {i["NetworkInterfaceId"] for i in ec2.describe_network_interfaces()["NetworkInterfaces"]}
+    assert seeded["interface"] not in interfaces and seeded["interface_untagged"] in interfaces
+    addresses = {a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]}
+    assert addresses == {seeded["address_other_stack"]}
+    assert boto3.client("s3", region_name=REGION).head_bucket(Bucket=seeded["bucket"])
+    again = aws.sweep(STACK, "dev", REGION, state_ids=[seeded["bucket"]])
+    assert again.clean and [i.name for i in again.leftovers] == [seeded["bucket"]]
+
+
+def test_the_command_reports_leftovers_with_cost_and_exits_1(seeded, project, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")  # no Pulumi CLI: the sweep says it cannot tell kept from left
+    result = CliRunner().invoke(app, ["sweep", "--cloud", "aws", "--json"])
+    assert result.exit_code == 1, result.stderr
+    document = json.loads(result.stdout)
+    assert document["scope"] == f"account 123456789012 ({REGION})" and document["clean"] is False
+    assert len(document["leftovers"]) == 7
+    assert "the stack's state is not read" in result.stderr
+    assert "error: 7 resources of the stack are left in account 123456789012 (us-east-1)" in result.stderr
+    table = CliRunner().invoke(app, ["sweep", "--cloud", "aws"])
+    assert "left in account 123456789012 (us-east-1)" in table.stdout and "prometheus-db-0" in table.stdout
+    assert "EBS volume" in table.stdout and "Network Load Balancer" in table.stdout
+
+
+def test_without_credentials_one_line_and_exit_1(project, monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = CliRunner().invoke(app, ["sweep", "--cloud", "aws"])
+    assert result.exit_code == 1
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert line.startswith("error: no AWS credentials")
+
+
+def test_delete_refuses_while_the_stack_has_resources(project, monkeypatch, tmp_path):
+    """The state is asked first (a stand-in Pulumi CLI here): nothing is looked up or deleted."""
+    from test_engine import ENGINE, Fake
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text(f"#!/bin/sh\nexec python3 '{ENGINE / 'fake_pulumi.py'}' \"$@\"\n")
+    (bin_dir / "pulumi").chmod(0o755)
+    import os
+    import sys
+
+    (bin_dir / "python3").symlink_to(sys.executable)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    fake = Fake(tmp_path / "fake")
+    monkeypatch.setenv("FAKE_PULUMI_DIR", str(fake.root))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse battery staple")
+    fake.stacks({STACK: {"resources": [
+        {"urn": "urn:pulumi:aws-dev::mlops-platform::aws:eks/cluster:Cluster::mlops-cluster-eks", "type": "aws:eks/cluster:Cluster"}]}})
+    result = CliRunner().invoke(app, ["sweep", "--cloud", "aws", "--delete", "--yes"])
+    assert result.exit_code == 1
+    assert "stack aws-dev still has 1 resources: the sweep deletes only what a destroy left" in result.stderr
+    assert [c["args"][0] for c in fake.calls()].count("destroy") == 0

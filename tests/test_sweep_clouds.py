@@ -1,0 +1,260 @@
+"""The Azure and Google Cloud sweeps: their real SDKs (azure-mgmt-resource, google-cloud-compute)
+against responses replayed on loopback.
+
+The responses are written from the services' REST references (ARM `Resources - List`, `Disks -
+Get`; Compute `disks.aggregatedList`, `forwardingRules.list`, ...), with what a torn-down stack
+leaves and look-alikes that are not its. They were not recorded from a live account: no cloud is
+reachable here (README says what this leaves unexercised).
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import urllib.parse
+from typing import Any, Iterator
+
+import pytest
+
+from conftest import stack_config
+from mlops_platform.cli.offline.costs import price_table
+
+SUB = "00000000-0000-0000-0000-000000000000"
+
+
+class Replay:
+    """A loopback HTTP server answering (method, path) with a canned JSON response; it records
+    every request it receives."""
+
+    def __init__(self, routes: dict[tuple[str, str], tuple[int, Any]]):
+        self.routes = {(m, p.lower()): v for (m, p), v in routes.items()}
+        self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
+        replay = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                replay.requests.append((self.command, url.path, urllib.parse.parse_qs(url.query)))
+                status, body = replay.routes.get((self.command, url.path.lower()), (404, {"error": {"code": "NotFound",
+                                                                                                   "message": url.path}}))
+                data = b"" if body is None else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_DELETE = do_HEAD = do_POST = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def deleted(self) -> set[str]:
+        return {path for method, path, _ in self.requests if method == "DELETE"}
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture()
+def replay() -> Iterator[Any]:
+    servers: list[Replay] = []
+
+    def start(routes: dict[tuple[str, str], tuple[int, Any]]) -> Replay:
+        servers.append(Replay(routes))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def cloud_price(cloud: str, key: str) -> float:
+    return float(price_table()["clouds"][cloud]["items"][key]["price"])
+
+
+# --- Azure ---------------------------------------------------------------------------------------
+
+NODE_GROUP = "MC_mlops-dev-rg_mlops-dev_eastus"
+
+
+def _arm(group: str, provider: str, name: str) -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/{group}/providers/{provider}/{name}"
+
+
+def azure_routes() -> dict[tuple[str, str], tuple[int, Any]]:
+    disk = _arm(NODE_GROUP, "Microsoft.Compute/disks", "pvc-1a2b")
+    ip = _arm(NODE_GROUP, "Microsoft.Network/publicIPAddresses", "kubernetes-a1b2c3")
+    lb = _arm(NODE_GROUP, "Microsoft.Network/loadBalancers", "kubernetes")
+    server = _arm("mlops-dev-rg", "Microsoft.DBforPostgreSQL/flexibleServers", "mlops-dev-x1")
+    stack_tags = {"mlops-platform-stack": "azure-dev", "mlops-platform-env": "dev"}
+    return {
+        ("GET", f"/subscriptions/{SUB}/resources"): (200, {"value": [
+            {"id": server, "name": "mlops-dev-x1", "type": "Microsoft.DBforPostgreSQL/flexibleServers", "location": "eastus",
+             "tags": stack_tags},
+            {"id": ip, "name": "kubernetes-a1b2c3", "type": "Microsoft.Network/publicIPAddresses", "location": "eastus",
+             "tags": {**stack_tags, "k8s-azure-service": "traefik/traefik-lb", "k8s-azure-cluster-name": "kubernetes"}},
+        ]}),
+        ("HEAD", f"/subscriptions/{SUB}/resourcegroups/{NODE_GROUP}"): (204, None),
+        ("GET", f"/subscriptions/{SUB}/resourceGroups/{NODE_GROUP}/resources"): (200, {"value": [
+            {"id": ip, "name": "kubernetes-a1b2c3", "type": "Microsoft.Network/publicIPAddresses", "location": "eastus",
+             "tags": {**stack_tags, "k8s-azure-service": "traefik/traefik-lb"}},
+            {"id": disk, "name": "pvc-1a2b", "type": "Microsoft.Compute/disks", "location": "eastus",
+             "tags": {"k8s-azure-created-by": "kubernetes-azure-dd", "kubernetes.io-created-for-pvc-name": "prometheus-db-0",
+                      "kubernetes.io-created-for-pvc-namespace": "monitoring"}},
+            {"id": lb, "name": "kubernetes", "type": "Microsoft.Network/loadBalancers", "location": "eastus", "tags": {}},
+        ]}),
+        ("GET", disk): (200, {"id": disk, "name": "pvc-1a2b", "type": "Microsoft.Compute/disks", "location": "eastus",
+                              "sku": {"name": "StandardSSD_LRS"}, "properties": {"diskSizeGB": 5}}),
+        ("DELETE", disk): (200, None),
+        ("DELETE", ip): (200, None),
+        ("DELETE", lb): (200, None),
+    }
+
+
+def azure_client(url: str) -> Any:
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
+    from azure.mgmt.resource import ResourceManagementClient
+
+    # The replay speaks plain HTTP on loopback: no bearer token to send.
+    return ResourceManagementClient(object(), SUB, base_url=url, authentication_policy=SansIOHTTPPolicy())
+
+
+def azure_config() -> Any:
+    return stack_config("azure-dev").model_copy(update={"azure": stack_config("azure-dev").azure.model_copy(
+        update={"subscription_id": SUB})})
+
+
+def test_azure_sweep_finds_the_stack_and_its_node_group(replay):
+    from mlops_platform.cli.sweep import azure
+
+    server = replay(azure_routes())
+    config = azure_config()
+    result = azure.sweep(config, client=azure_client(server.url))
+    assert result.scope == f"subscription {SUB}"
+    by_kind = {item.kind: item for item in result.leftovers}
+    assert set(by_kind) == {"managed disk", "public IP", "load balancer", "Microsoft.DBforPostgreSQL/flexibleServers"}
+    hours = price_table()["hours_per_month"]
+    assert by_kind["managed disk"].monthly == pytest.approx(round(cloud_price("azure", "disk_standard_ssd_e10_month") * 5 / 128, 2))
+    assert by_kind["managed disk"].name == "prometheus-db-0" and "5 GiB StandardSSD_LRS" in by_kind["managed disk"].detail
+    assert by_kind["public IP"].monthly == pytest.approx(round(cloud_price("azure", "public_ip_standard_static_hour") * hours, 2))
+    assert by_kind["public IP"].deletable and by_kind["managed disk"].deletable
+    assert not by_kind["load balancer"].deletable, "no stack or Kubernetes tag: listed, never deleted"
+    assert not by_kind["Microsoft.DBforPostgreSQL/flexibleServers"].deletable, "the program's own: destroy's, not the sweep's"
+    list_call = next(q for m, p, q in server.requests if m == "GET" and p.endswith("/resources") and "$filter" in q)
+    assert list_call["$filter"] == ["tagName eq 'mlops-platform-stack' and tagValue eq 'azure-dev'"]
+
+
+def test_azure_delete_removes_only_what_carries_the_stacks_or_kubernetes_tags(replay):
+    from mlops_platform.cli.sweep import azure
+
+    server = replay(azure_routes())
+    state = [_arm("mlops-dev-rg", "Microsoft.DBforPostgreSQL/flexibleServers", "mlops-dev-x1").upper()]
+    result = azure.sweep(azure_config(), delete=True, state_ids=state, client=azure_client(server.url))
+    assert not result.failed
+    assert {p.rsplit("/", 1)[-1] for p in server.deleted()} == {"pvc-1a2b", "kubernetes-a1b2c3"}
+    assert [i.kind for i in result.remaining] == ["load balancer"]
+    assert [i.kind for i in result.leftovers if i.kept] == ["Microsoft.DBforPostgreSQL/flexibleServers"]
+
+
+def test_azure_node_group_gone_means_only_tagged_resources(replay):
+    from mlops_platform.cli.sweep import azure
+
+    routes = azure_routes()
+    routes[("HEAD", f"/subscriptions/{SUB}/resourcegroups/{NODE_GROUP}")] = (404, None)
+    routes[("GET", f"/subscriptions/{SUB}/resources")] = (200, {"value": []})
+    server = replay(routes)
+    result = azure.sweep(azure_config(), client=azure_client(server.url))
+    assert result.clean and result.leftovers == []
+
+
+# --- Google Cloud --------------------------------------------------------------------------------
+
+PROJECT, REGION = "my-mlops-project", "us-central1"
+
+
+def gcp_routes() -> dict[tuple[str, str], tuple[int, Any]]:
+    base = f"/compute/v1/projects/{PROJECT}"
+    link = f"https://www.googleapis.com{base}"
+    done = {"name": "operation-1", "status": "DONE"}
+    return {
+        ("GET", f"{base}/aggregated/disks"): (200, {"items": {
+            f"zones/{REGION}-a": {"disks": [
+                {"name": "pvc-5c1e", "selfLink": f"{link}/zones/{REGION}-a/disks/pvc-5c1e", "zone": f"{link}/zones/{REGION}-a",
+                 "sizeGb": "5", "type": f"{link}/zones/{REGION}-a/diskTypes/pd-balanced",
+                 "labels": {"goog-k8s-cluster-name": "mlops-dev", "goog-gke-volume": ""}},
+                {"name": "pvc-other", "selfLink": f"{link}/zones/{REGION}-a/disks/pvc-other", "zone": f"{link}/zones/{REGION}-a",
+                 "sizeGb": "5", "type": f"{link}/zones/{REGION}-a/diskTypes/pd-balanced",
+                 "labels": {"goog-k8s-cluster-name": "mlops-prod"}},
+            ]},
+            f"zones/{REGION}-b": {"warning": {"code": "NO_RESULTS_ON_PAGE"}},
+        }}),
+        ("GET", f"{base}/regions/{REGION}/addresses"): (200, {"items": [
+            {"name": "unrelated", "selfLink": f"{link}/regions/{REGION}/addresses/unrelated", "address": "34.1.1.1"}]}),
+        ("GET", f"{base}/regions/{REGION}/forwardingRules"): (200, {"items": [
+            {"name": "a7f3e9", "selfLink": f"{link}/regions/{REGION}/forwardingRules/a7f3e9", "IPAddress": "34.2.2.2",
+             "labels": {"mlops-platform-stack": "gcp-dev"}},
+            {"name": "b0000", "selfLink": f"{link}/regions/{REGION}/forwardingRules/b0000", "IPAddress": "34.3.3.3"}]}),
+        ("GET", f"{base}/regions/{REGION}/targetPools"): (200, {"items": [
+            {"name": "a7f3e9", "selfLink": f"{link}/regions/{REGION}/targetPools/a7f3e9"},
+            {"name": "b0000", "selfLink": f"{link}/regions/{REGION}/targetPools/b0000"}]}),
+        ("GET", f"{base}/global/firewalls"): (200, {"items": [
+            {"name": "gke-mlops-dev-4f2a-all", "selfLink": f"{link}/global/firewalls/gke-mlops-dev-4f2a-all"},
+            {"name": "gke-mlops-dev2-aaaa-all", "selfLink": f"{link}/global/firewalls/gke-mlops-dev2-aaaa-all"},
+            {"name": "default-allow-ssh", "selfLink": f"{link}/global/firewalls/default-allow-ssh"}]}),
+        ("DELETE", f"{base}/zones/{REGION}-a/disks/pvc-5c1e"): (200, done),
+        ("DELETE", f"{base}/regions/{REGION}/forwardingRules/a7f3e9"): (200, done),
+        ("DELETE", f"{base}/regions/{REGION}/targetPools/a7f3e9"): (200, done),
+        ("DELETE", f"{base}/global/firewalls/gke-mlops-dev-4f2a-all"): (200, done),
+    }
+
+
+def gcp_clients(url: str) -> dict[str, Any]:
+    import warnings
+
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        from google.cloud import compute_v1
+    options = ClientOptions(api_endpoint=url)
+    made = {name: cls(credentials=AnonymousCredentials(), client_options=options, transport="rest") for name, cls in (
+        ("disks", compute_v1.DisksClient), ("addresses", compute_v1.AddressesClient),
+        ("forwarding_rules", compute_v1.ForwardingRulesClient), ("target_pools", compute_v1.TargetPoolsClient),
+        ("firewalls", compute_v1.FirewallsClient))}
+    return made
+
+
+def test_gcp_sweep_finds_labelled_and_named_leftovers(replay):
+    from mlops_platform.cli.sweep import gcp
+
+    server = replay(gcp_routes())
+    result = gcp.sweep(stack_config("gcp-dev"), clients=gcp_clients(server.url))
+    assert result.scope == f"project {PROJECT} ({REGION})"
+    found = {(item.kind, item.name) for item in result.leftovers}
+    assert found == {("persistent disk", "pvc-5c1e"), ("forwarding rule", "a7f3e9"), ("target pool", "a7f3e9"),
+                     ("firewall rule", "gke-mlops-dev-4f2a-all")}
+    disk = next(i for i in result.leftovers if i.kind == "persistent disk")
+    assert disk.monthly == pytest.approx(5 * cloud_price("gcp", "pd_balanced_gb_month")) and disk.location == f"{REGION}-a"
+    rule = next(i for i in result.leftovers if i.kind == "forwarding rule")
+    hours = price_table()["hours_per_month"]
+    assert rule.monthly == pytest.approx(round(cloud_price("gcp", "forwarding_rule_first5_hour") * hours, 2))
+
+
+def test_gcp_delete_removes_exactly_those(replay):
+    from mlops_platform.cli.sweep import gcp
+
+    server = replay(gcp_routes())
+    result = gcp.sweep(stack_config("gcp-dev"), delete=True, clients=gcp_clients(server.url))
+    assert not result.failed, result.failed
+    assert {p.rsplit("/", 1)[-1] for p in server.deleted()} == {"pvc-5c1e", "a7f3e9", "gke-mlops-dev-4f2a-all"}
+    deletes = [p for m, p, _ in server.requests if m == "DELETE"]
+    assert deletes.index(next(p for p in deletes if "forwardingRules" in p)) < deletes.index(next(p for p in deletes if "targetPools" in p))
+    assert result.clean
