@@ -10,3 +10,5 @@ platform = MlopsPlatform("mlops", config)
 pulumi.export("endpoints", platform.endpoints)
 pulumi.export("kubeconfig", platform.kubeconfig)
 pulumi.export("credentials", platform.credentials)
+# Where MLflow's artifacts live, as KServe reads them (`platform models promote` maps onto it).
+pulumi.export("modelStore", platform.model_store)

@@ -86,9 +86,9 @@ def root(
 
 
 def _register() -> None:
-    from .commands import charts, ci, destroy, doctor, outputs, plan, preview, refresh, render, stacks, sweep, up
+    from .commands import charts, ci, destroy, doctor, models, outputs, plan, preview, refresh, render, stacks, sweep, up
 
-    for module in (plan, render, up, preview, destroy, sweep, refresh, outputs, stacks, doctor, charts, ci):
+    for module in (plan, render, up, preview, destroy, sweep, refresh, outputs, stacks, models, doctor, charts, ci):
         module.register(app)
 
 

@@ -20,7 +20,7 @@ PACKAGES = {"pulumi_aws": "pulumi-aws", "boto3": "boto3", "pulumi_azure_native":
             "google.cloud.compute_v1": "google-cloud-compute", "kubernetes": "kubernetes"}
 
 
-def _found(module: str) -> bool:
+def found(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:  # a parent package (azure, google.cloud) is missing
@@ -32,7 +32,7 @@ def missing(cloud: str) -> Optional[str]:
     if cloud not in SDKS:
         return None
     modules, extra = SDKS[cloud]
-    absent = [PACKAGES[m] for m in modules if not _found(m)]
+    absent = [PACKAGES[m] for m in modules if not found(m)]
     if not absent:
         return None
     return f"{cloud} stacks need {', '.join(absent)}, an optional extra: pip install 'mlops-platform[{extra}]'"

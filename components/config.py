@@ -105,6 +105,8 @@ class Resources(_Model):
     cpu: StrictStr = "100m"
     memory: StrictStr = "256Mi"
     memory_limit: StrictStr = "512Mi"
+    # NVIDIA GPUs for the model server: the GPU pool's toleration and node selector come with it.
+    gpu: StrictInt = Field(0, ge=0, le=8)
 
     _check_cpu = field_validator("cpu")(_cpu)
     _check_mem = field_validator("memory", "memory_limit")(_memory)
@@ -286,13 +288,41 @@ class OutlierConfig(_Model):
     threshold_percentile: StrictFloat = Field(95.0, ge=50, le=100)
 
 
+class BatcherConfig(_Model):
+    # KServe's batcher sidecar: requests are held until maxBatchSize or maxLatency (ms) is reached.
+    # Ref: https://kserve.github.io/website/docs/model-serving/predictive-inference/batcher
+    max_batch_size: StrictInt = Field(32, ge=1, le=4096)
+    max_latency: StrictInt = Field(500, ge=1, le=60000)
+
+
+class ExplainerConfig(_Model):
+    # KServe v0.20's InferenceService explainer spec has one built-in explainer: ART, whose server
+    # implements the SquareAttack adversarial method.
+    # Ref: the InferenceService CRD (spec.explainer.art), kserve/docs/samples/explanation/art
+    type: Literal["art"] = "art"
+    attack: Literal["SquareAttack"] = "SquareAttack"
+    config: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+
+
+class RegistryRef(_Model):
+    """Where a promoted model comes from: its MLflow registry name and version (`platform models promote`)."""
+
+    name: StrictStr
+    version: StrictInt = Field(ge=1)
+    alias: Optional[StrictStr] = None
+
+
 class ModelConfig(_Model):
     name: StrictStr
-    format: Literal["sklearn", "xgboost", "lightgbm", "tensorflow", "pytorch", "onnx", "huggingface"]
+    # mlflow: an MLflow model directory, served by KServe's MLServer runtime over the v2 protocol.
+    format: Literal["sklearn", "xgboost", "lightgbm", "tensorflow", "pytorch", "onnx", "huggingface", "mlflow"]
     storage_uri: StrictStr
     min_replicas: StrictInt = Field(1, ge=1, le=100)
     max_replicas: Optional[StrictInt] = Field(None, ge=1, le=100)
     resources: Resources = Resources()
+    batcher: Optional[BatcherConfig] = None
+    explainer: Optional[ExplainerConfig] = None
+    registry: Optional[RegistryRef] = None
     # Where the detectors' reference sample comes from: a CSV/NPY of feature rows at a URI,
     # or a dataset bundled with scikit-learn in the detector image (`sklearn:iris`).
     reference_data: Optional[StrictStr] = None
@@ -335,6 +365,11 @@ class ModelConfig(_Model):
     @property
     def watched(self) -> bool:
         return self.drift.enabled or self.outlier.enabled
+
+    @property
+    def protocol(self) -> str:
+        """The inference protocol its server speaks: MLServer (mlflow) only the open v2 protocol."""
+        return "v2" if self.format == "mlflow" else "v1"
 
 
 # The policy limits' defaults, here once: the cost rules' schema defaults and README's table read them.
@@ -555,6 +590,9 @@ def _cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
             problems.append(("tls.issuer", "acme needs a publicly reachable domain; use selfSigned locally"))
         if c.cluster.gpu.enabled:
             problems.append(("cluster.gpu.enabled", "kind has no GPU node pools"))
+        for index, model in enumerate(c.models):
+            if model.resources.gpu:
+                problems.append((f"models[{index}].resources.gpu", "kind has no GPUs; remove it for a local stack"))
     else:
         pattern, what = _REGION[c.cloud]
         if c.region is None:
@@ -606,6 +644,10 @@ def _cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
                 problems.append((f"{dependency}.enabled", f"false, but {component} is on and needs it"))
     if c.models and not c.kserve.enabled:
         problems.append(("models", "models are served by KServe; kserve.enabled is false"))
+    if c.cloud != "local":
+        for index, model in enumerate(c.models):
+            if model.resources.gpu and not c.cluster.gpu.enabled:
+                problems.append((f"models[{index}].resources.gpu", "needs the GPU pool: set cluster.gpu.enabled: true"))
     return problems
 
 

@@ -22,6 +22,7 @@ import pulumi
 
 from . import names
 from .addons import cert_manager as cert_manager_module
+from .addons import traefik as traefik_module
 from .addons.cert_manager import CertManager, CertManagerArgs
 from .addons.detectors import Detectors, DetectorsArgs
 from .addons.kserve import KServe, KServeArgs
@@ -121,8 +122,9 @@ class MlopsPlatform(pulumi.ComponentResource):
 
         monitoring: Optional[Monitoring] = None
         if config.monitoring.enabled:
-            # cert-manager is installed before the monitoring CRDs: Monitoring creates its ServiceMonitor.
-            scrape = (cert_manager_module.METRICS,)
+            # cert-manager and Traefik are installed before the monitoring CRDs: Monitoring creates
+            # their ServiceMonitors.
+            scrape = ((cert_manager_module.METRICS, cert_manager_release), (traefik_module.METRICS, ingress))
             monitoring = Monitoring(
                 f"{name}-monitoring",
                 MonitoringArgs(
@@ -138,11 +140,13 @@ class MlopsPlatform(pulumi.ComponentResource):
                     storage_gb=config.monitoring.storage_gb,
                     alertmanager=config.monitoring.alertmanager,
                     scrape=scrape,
+                    models=tuple(m.name for m in config.models),
                     depends_on=cluster.ready,
                 ),
                 child,
             )
             endpoints.update(monitoring.urls)
+            endpoints.update(monitoring.dashboard_urls)
 
         kserve: Optional[KServe] = None
         if config.kserve.enabled:
@@ -205,6 +209,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                     reader=data.access[names.MODEL_READER.role],
                     logger_urls=logger_urls,
                     kserve=kserve.ready,
+                    monitoring=monitoring.ready if monitoring is not None else None,
                     depends_on=cluster.ready,
                 ),
                 child,
@@ -221,4 +226,6 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.endpoints = endpoints
         self.kubeconfig = cluster.kubeconfig
         self.credentials = pulumi.Output.secret(credentials)
+        # MLflow's artifacts destination (components/addons/mlflow.py) as KServe reads it.
+        self.model_store = pulumi.Output.concat(data.object_store.uri, "/", names.BUCKET_PREFIX_MLFLOW)
         self.register_outputs({"endpoints": endpoints, "kubeconfig": cluster.kubeconfig, "credentials": self.credentials})

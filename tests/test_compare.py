@@ -56,13 +56,16 @@ def test_add_a_model():
     after = head(models=lambda models: [*models, wine])
     result = compare(base(), after)
     created = {(r.type, r.name) for r in result.resources if r.op == "create"}
-    assert {r.op for r in result.resources} == {"create"}, "nothing existing changes"
+    # The dashboards' model selector lists the new model: their ConfigMaps (immutable) are replaced.
+    replaced = {(r.name, c.forces_replacement) for r in result.resources if r.op == "replace" for c in r.changes}
+    assert replaced == {("mlops-monitoring-mlops-dashboard-models", "data"), ("mlops-monitoring-mlops-dashboard-drift", "data")}
+    assert {r.op for r in result.resources} == {"create", "replace"}, "nothing else existing changes"
     assert ("kubernetes:serving.kserve.io/v1beta1:InferenceService", "mlops-models-wine") in created
     assert {n for _, n in created} == {
-        "mlops-models-wine", *(f"mlops-detectors-wine-{s}" for s in (
+        "mlops-models-wine", "mlops-models-wine-monitor", *(f"mlops-detectors-wine-{s}" for s in (
             "drift", "outlier", "fit", "drift-svc", "outlier-svc", "rules", "drift-monitor", "outlier-monitor",
             "route", "strip", "mirror"))}
-    assert {r.component for r in result.resources} == {"Detectors", "ModelServing"}
+    assert {r.component for r in result.resources} == {"Detectors", "ModelServing", "Monitoring"}
     assert result.cost.change == 0, "no node is added: the bill is the same"
     assert set(result.workloads) == {"models/wine-predictor", "detectors/wine-drift", "detectors/wine-outlier"}
     assert all(before is None for before, _ in result.workloads.values())
@@ -115,9 +118,10 @@ def test_remove_a_component():
     after = head(monitoring={"enabled": False}, detectors={"enabled": False})
     result = compare(base(), after)
     removed = {r.component for r in result.resources if r.op == "delete"}
-    assert removed == {"Monitoring", "Detectors", "Mlflow"}
-    mlflow = [r.name for r in result.resources if r.component == "Mlflow"]
-    assert mlflow == ["mlops-mlflow-monitor"], "only MLflow's ServiceMonitor goes with monitoring"
+    assert removed == {"Monitoring", "Detectors", "Mlflow", "ModelServing"}
+    for component, only in (("Mlflow", "mlops-mlflow-monitor"), ("ModelServing", "mlops-models-iris-monitor")):
+        gone = [r.name for r in result.resources if r.component == component and r.op == "delete"]
+        assert gone == [only], f"only {component}'s monitor goes with monitoring"
     assert ("delete", "mlops-monitoring-release") in {(r.op, r.name) for r in result.resources}
     (changed,) = [r for r in result.resources if r.op == "update"]
     assert changed.name == "mlops-models-iris" and all(c.path.startswith("spec.predictor.logger") for c in changed.changes)
@@ -184,10 +188,10 @@ def test_the_cli_compares_against_a_saved_plan(project, tmp_path):
     result = runner.invoke(app, ["plan", "--cloud", "aws", "--compare", str(tmp_path / "base.json"), "--format", "markdown"])
     assert result.exit_code == 0, result.stderr
     assert "| monthly cost (USD) | 296.77 | 436.93 | +$140.16 |" in result.stdout
-    assert "12 to add, 0 to change, 1 to replace, 0 to remove" in result.stdout
+    assert "13 to add, 0 to change, 3 to replace, 0 to remove" in result.stdout
     as_json = runner.invoke(app, ["plan", "--cloud", "aws", "--compare", str(tmp_path / "base.json"), "--format", "json"])
     data = json.loads(as_json.stdout)
-    assert data["counts"] == {"create": 12, "update": 0, "replace": 1, "delete": 0}
+    assert data["counts"] == {"create": 13, "update": 0, "replace": 3, "delete": 0}
     assert data["cost"]["change"] == pytest.approx(140.16)
 
 

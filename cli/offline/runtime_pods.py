@@ -221,6 +221,30 @@ def _predictor(owner: "ClusterObject", objects: list["ClusterObject"], config: M
     }
 
 
+def _explainer(owner: "ClusterObject") -> Optional[dict[str, Any]]:
+    """The explainer Deployment KServe makes from spec.explainer.art: one server container (the
+    image from inferenceservice-config's `explainers.art`) with the resources and securityContext
+    the resource gives it."""
+    explainer = (owner.manifest.get("spec") or {}).get("explainer") or {}
+    art = explainer.get("art")
+    if not isinstance(art, Mapping):
+        return None
+    pod = {k: copy.deepcopy(v) for k, v in explainer.items()
+           if k in ("securityContext", "serviceAccountName", "automountServiceAccountToken", "nodeSelector", "tolerations")}
+    pod["containers"] = [{"name": "kserve-container", "resources": copy.deepcopy(art.get("resources") or {}),
+                          "securityContext": copy.deepcopy(art.get("securityContext") or {})}]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": f"{owner.name}-explainer",
+            "namespace": owner.namespace,
+            "annotations": {MODELLED_ANNOTATION: f"InferenceService {owner.namespace}/{owner.name} by kserve-controller"},
+        },
+        "spec": {"replicas": int(explainer.get("minReplicas") or 1), "template": {"spec": pod}},
+    }
+
+
 def model(view: "ClusterView") -> Iterator["ClusterObject"]:
     """The modelled pods, for each controller whose own configuration was rendered (without it, a
     model would be a guess: the custom resource's pod spec is then checked as it stands)."""
@@ -231,16 +255,17 @@ def model(view: "ClusterView") -> Iterator["ClusterObject"]:
     reloader = reloader_resources(objects)
     config = _kserve_config(objects)
     for owner in objects:
-        manifest: Optional[dict[str, Any]] = None
+        manifests: list[Optional[dict[str, Any]]] = []
         if owner.api_version.startswith("monitoring.coreos.com/") and owner.kind == "Prometheus" and reloader:
-            manifest = _prometheus(owner, reloader)
+            manifests = [_prometheus(owner, reloader)]
         elif owner.api_version.startswith("monitoring.coreos.com/") and owner.kind == "Alertmanager" and reloader:
-            manifest = _alertmanager(owner, reloader)
+            manifests = [_alertmanager(owner, reloader)]
         elif owner.api_version.startswith("serving.kserve.io/") and owner.kind == "InferenceService" and config:
-            manifest = _predictor(owner, objects, config)
-        if manifest is None:
-            continue
-        token = type_token(manifest["apiVersion"], manifest["kind"])
-        name = f"{manifest['metadata']['namespace']}/{manifest['metadata']['name']}"
-        yield ClusterObject(manifest, "runtime", child_urn(owner.urn, token, name), owner.urn, owner.release,
-                            manifest["metadata"]["annotations"][MODELLED_ANNOTATION])
+            manifests = [_predictor(owner, objects, config), _explainer(owner)]
+        for manifest in manifests:
+            if manifest is None:
+                continue
+            token = type_token(manifest["apiVersion"], manifest["kind"])
+            name = f"{manifest['metadata']['namespace']}/{manifest['metadata']['name']}"
+            yield ClusterObject(manifest, "runtime", child_urn(owner.urn, token, name), owner.urn, owner.release,
+                                manifest["metadata"]["annotations"][MODELLED_ANNOTATION])

@@ -38,6 +38,11 @@ from ..data.outputs import ObjectStore, WorkloadAccess
 from .scrape import ScrapeTarget, service_monitor
 
 DETECTOR_PORT = 8080
+# How the detector server reads the logged request body, by the model's inference protocol: KServe's
+# v1 body ({"instances": [...]}) is the TF-serving shape; the v2 body ({"inputs": [{"data", "shape",
+# "datatype"}]}, MLServer's) is what the server calls kfserving.http.
+# Ref: SeldonIO/seldon-core components/alibi-detect-server/adserver/protocols (tensorflow_http.py, v2.py)
+DETECTOR_PROTOCOLS = {"v1": "tensorflow.http", "v2": "kfserving.http"}
 DETECTOR_UID = 8888  # the non-root user of Seldon's Python images
 STORAGE_INITIALIZER_UID = 1000
 WRITER_UID = 1000
@@ -357,8 +362,7 @@ class Detectors(pulumi.ComponentResource):
                                 "args": [
                                     f"--model_name={app}",
                                     f"--http_port={DETECTOR_PORT}",
-                                    # KServe's v1 protocol body ({"instances": [...]}) is the TF-serving shape.
-                                    "--protocol=tensorflow.http",
+                                    f"--protocol={DETECTOR_PROTOCOLS[model.protocol]}",
                                     "--storage_uri=/mnt/detector",
                                     f"--event_type={EVENT_TYPES[kind]}",
                                     f"--event_source=mlops-platform/{names.NS_DETECTORS}/{app}",

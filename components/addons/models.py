@@ -2,7 +2,10 @@
 
 Each predictor runs under the `model-reader` service account (the cloud identity that may read
 the object store, or on kind a Secret KServe's storage initializer reads), and, when the model is
-watched, logs every request to its detectors (`spec.predictor.logger`).
+watched, logs every request to its detectors (`spec.predictor.logger`). Per model, as the stack
+file says: the MLflow format (KServe's MLServer runtime, v2 protocol), KServe's batcher, GPUs
+(with the GPU pool's toleration and node selector), and an ART explainer. A promoted model's
+registry name and version are kept on the InferenceService as annotations.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ from ..config import ModelConfig
 from ..data.outputs import ObjectStore, WorkloadAccess
 
 MODEL_UID = 1000  # KServe's model server images run as uid 1000
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_POOL_SELECTOR = {"mlops.dev/pool": "gpu"}  # components/cluster/*.py label the GPU pool so
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}  # its taint
+EXPLAINER_RESOURCES = ("100m", "256Mi", "1Gi")
 MODEL_PORT = 8080  # KServe model servers
 AGENT_PORT = 9081  # KServe's agent (logger) proxy in front of the model server
 
@@ -32,30 +39,106 @@ class ModelServingArgs:
     reader: WorkloadAccess
     logger_urls: Mapping[str, str] = field(default_factory=dict)
     kserve: tuple[pulumi.Resource, ...] = ()  # its runtimes and webhooks: InferenceServices
+    # The monitoring CRDs, for the model servers' PodMonitors (only they wait for them); None: not scraped.
+    monitoring: Optional[tuple[pulumi.Resource, ...]] = None
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
 
 
+def _model_resources(model: ModelConfig) -> dict[str, Any]:
+    resources = kube.resources(model.resources.cpu, model.resources.memory, model.resources.memory_limit)
+    if model.resources.gpu:
+        # Extended resources are requested by their limit; the request must equal it.
+        resources["limits"][GPU_RESOURCE] = str(model.resources.gpu)
+        resources["requests"][GPU_RESOURCE] = str(model.resources.gpu)
+    return resources
+
+
 def predictor_spec(model: ModelConfig, reader: WorkloadAccess, logger_url: Optional[str]) -> dict[str, Any]:
+    server: dict[str, Any] = {
+        "modelFormat": {"name": model.format},
+        "storageUri": model.storage_uri,
+        "resources": _model_resources(model),
+        # KServe's servers write model caches under their working directory: root stays writable.
+        "securityContext": kube.container_security(read_only_root=False, run_as_user=MODEL_UID),
+    }
+    if model.protocol == "v2":
+        # MLServer serves MLflow models over the open inference (v2) protocol only.
+        # Ref: https://kserve.github.io/website/docs/model-serving/predictive-inference/frameworks/mlflow
+        server["protocolVersion"] = "v2"
     spec: dict[str, Any] = {
         "serviceAccountName": names.MODEL_READER.service_account,
         "automountServiceAccountToken": False,
         "minReplicas": model.min_replicas,
         "maxReplicas": model.max_replicas or model.min_replicas,
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-        "model": {
-            "modelFormat": {"name": model.format},
-            "storageUri": model.storage_uri,
-            "resources": kube.resources(model.resources.cpu, model.resources.memory, model.resources.memory_limit),
-            # KServe's servers write model caches under their working directory: root stays writable.
-            "securityContext": kube.container_security(read_only_root=False, run_as_user=MODEL_UID),
-        },
+        "model": server,
     }
     if reader.pod_labels:
         spec["labels"] = dict(reader.pod_labels)
     if logger_url:
         # Ref: https://kserve.github.io/website/docs/model-serving/predictive-inference/logger
         spec["logger"] = {"mode": "request", "url": logger_url}
+    if model.batcher is not None:
+        spec["batcher"] = {"maxBatchSize": model.batcher.max_batch_size, "maxLatency": model.batcher.max_latency}
+    if model.resources.gpu:
+        spec["nodeSelector"] = dict(GPU_POOL_SELECTOR)
+        spec["tolerations"] = [dict(GPU_TOLERATION)]
     return spec
+
+
+def explainer_spec(model: ModelConfig) -> Optional[dict[str, Any]]:
+    """KServe's ART explainer beside the predictor, or None. It calls the predictor itself; it needs no
+    object-store access, so it runs without the reader's identity and without a token."""
+    if model.explainer is None:
+        return None
+    return {
+        "automountServiceAccountToken": False,
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "art": {
+            "type": model.explainer.attack,
+            **({"config": dict(model.explainer.config)} if model.explainer.config else {}),
+            "resources": kube.resources(*EXPLAINER_RESOURCES),
+            "securityContext": kube.container_security(read_only_root=False, run_as_user=MODEL_UID),
+        },
+    }
+
+
+def isvc_annotations(model: ModelConfig) -> dict[str, str]:
+    annotations = {"serving.kserve.io/deploymentMode": "Standard"}
+    if model.registry is not None:
+        annotations["mlops.dev/registry-model"] = model.registry.name
+        annotations["mlops.dev/registry-version"] = str(model.registry.version)
+        if model.registry.alias:
+            annotations["mlops.dev/registry-alias"] = model.registry.alias
+    return annotations
+
+
+# MLServer serves its metrics on a port of their own, which the predictor's container does not
+# declare; KServe's Python servers on the model port. Ref: MLServer settings (metrics_port, 8082);
+# kserve python/kserve/kserve/model_server.py (/metrics on the HTTP port)
+MLSERVER_METRICS_PORT = 8082
+
+
+def pod_monitor(resource_name: str, model: ModelConfig, parent: pulumi.Resource, provider: k8s.Provider,
+                depends_on: list[pulumi.Resource]) -> k8s.apiextensions.CustomResource:
+    """Prometheus scrapes the model's predictor pods: KServe's servers on the declared model port, MLServer
+    on its metrics port (the address rewritten to it: a port a pod does not declare is not discovered)."""
+    endpoint: dict[str, Any] = {"portNumber": MODEL_PORT, "path": "/metrics", "interval": "30s"}
+    if model.protocol == "v2":
+        endpoint["relabelings"] = [{"sourceLabels": ["__meta_kubernetes_pod_ip"], "targetLabel": "__address__",
+                                    "regex": "(.+)", "replacement": f"$1:{MLSERVER_METRICS_PORT}", "action": "replace"}]
+    return k8s.apiextensions.CustomResource(
+        resource_name,
+        api_version="monitoring.coreos.com/v1",
+        kind="PodMonitor",
+        metadata={"name": f"{model.name}-predictor", "namespace": names.NS_MODELS, "labels": kube.labels(model.name, "metrics")},
+        spec={
+            # KServe labels the predictor's pods with their InferenceService and component.
+            "selector": {"matchLabels": {"serving.kserve.io/inferenceservice": model.name, "component": "predictor"}},
+            "podMetricsEndpoints": [endpoint],
+        },
+        opts=kube.child(parent, provider, depends_on),
+    )
 
 
 class ModelServing(pulumi.ComponentResource):
@@ -125,11 +208,14 @@ class ModelServing(pulumi.ComponentResource):
                     "name": model.name,
                     "namespace": names.NS_MODELS,
                     "labels": {**kube.labels(model.name, "model"), "mlops.dev/model": model.name},
-                    "annotations": {"serving.kserve.io/deploymentMode": "Standard"},
+                    "annotations": isvc_annotations(model),
                 },
-                spec={"predictor": predictor_spec(model, args.reader, args.logger_urls.get(model.name))},
+                spec={"predictor": predictor_spec(model, args.reader, args.logger_urls.get(model.name)),
+                      **({"explainer": explainer_spec(model)} if model.explainer is not None else {})},
                 opts=kube.child(self, provider, [sa, *args.kserve]),
             )
+            if args.monitoring is not None:
+                pod_monitor(f"{name}-{model.name}-monitor", model, self, provider, [*ns.ready, *args.monitoring])
             # KServe's default domain template: {{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}
             self.urls[model.name] = f"https://{model.name}-{names.NS_MODELS}.{args.domain}"
         self.register_outputs({"urls": self.urls})

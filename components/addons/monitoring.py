@@ -22,6 +22,7 @@ import pulumi_random as random
 from .. import k8s as kube
 from .. import names, network, versions
 from ..requests import WorkloadRequest, from_values
+from . import dashboards
 from .cert_manager import certificate
 from .scrape import ScrapeTarget, service_monitor
 from .traefik import auth_resources, basic_auth, ingress_route
@@ -46,11 +47,13 @@ class MonitoringArgs:
     retention: str = "24h"
     storage_gb: int = 5
     alertmanager: bool = True
-    # Metrics of components installed before (or beside) the monitoring CRDs: they ship none of their own.
-    scrape: tuple[ScrapeTarget, ...] = ()
+    # Metrics of components installed before (or beside) the monitoring CRDs: they ship none of their
+    # own. Each with what its ServiceMonitor waits for besides the CRDs (the release of its namespace).
+    scrape: tuple[tuple[ScrapeTarget, tuple[pulumi.Resource, ...]], ...] = ()
     issuers: tuple[pulumi.Resource, ...] = ()  # for the UIs' Certificates
     cert_manager: tuple[pulumi.Resource, ...] = ()  # its release: the operator webhook's certificates
     ingress: tuple[pulumi.Resource, ...] = ()  # Traefik's release: its CRDs, for routes and Middlewares
+    models: tuple[str, ...] = ()  # the served models, for the dashboards' model selector
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
 
 
@@ -193,7 +196,19 @@ class Monitoring(pulumi.ComponentResource):
                 [self.release, tls, *args.ingress, *[r for a in auths for r in auth_resources(a)]],
             )
             self.urls[app] = f"https://{host}"
-        for target in args.scrape:
-            service_monitor(f"{name}-{target.name}-monitor", target, self, provider, [self.release])
+        for target, after in args.scrape:
+            service_monitor(f"{name}-{target.name}-monitor", target, self, provider, [self.release, *after])
+        # Dashboards as code (dashboards.py): Grafana's sidecar loads ConfigMaps with its label.
+        self.dashboard_urls: dict[str, str] = {}
+        for configmap, dashboard in dashboards.dashboards(args.models).items():
+            k8s.core.v1.ConfigMap(
+                f"{name}-{configmap}",
+                metadata={"name": configmap, "namespace": names.NS_MONITORING,
+                          "labels": {**kube.labels("grafana", "dashboard"), dashboards.SIDECAR_LABEL: "1"}},
+                data=dashboards.as_configmap_data(dashboard),
+                opts=kube.child(self, provider, ns.ready),
+            )
+            self.dashboard_urls[f"dashboard {dashboard['uid'].removeprefix('mlops-')}"] = (
+                f"{self.urls['grafana']}/d/{dashboard['uid']}")
         self.ready: tuple[pulumi.Resource, ...] = (self.release,)
         self.register_outputs({"urls": self.urls, "release": self.release.status})

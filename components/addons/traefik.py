@@ -23,8 +23,15 @@ from .. import names, network, versions
 from ..cluster.outputs import IngressExposure
 from ..requests import WorkloadRequest, from_values
 from .cert_manager import certificate
+from .scrape import ScrapeTarget
 
 DEFAULT_CERT_SECRET = "traefik-default-cert"
+# Traefik's Prometheus metrics (on by default, entrypoint `metrics`) through the chart's metrics
+# Service; the Monitoring component scrapes it: the models dashboard reads requests and latency here.
+METRICS = ScrapeTarget(
+    "traefik", names.NS_TRAEFIK,
+    {"app.kubernetes.io/name": "traefik", "app.kubernetes.io/component": "metrics"}, "metrics",
+)
 WEB_PORT, WEBSECURE_PORT = 8000, 8443  # the chart's container ports for the web/websecure entrypoints
 UI_USER = "admin"
 
@@ -83,6 +90,7 @@ def chart_values(args: TraefikArgs) -> dict[str, Any]:
             names.DETECTOR_ENTRYPOINT: {"port": names.DETECTOR_ENTRYPOINT_PORT, "expose": {"internal": True}},
         },
         "service": service,
+        "metrics": {"prometheus": {"service": {"enabled": True}}},
         "tlsStore": {"default": {"defaultCertificate": {"secretName": DEFAULT_CERT_SECRET}}},
         "resources": kube.resources("50m", "64Mi", "256Mi"),
         "nodeSelector": dict(exposure.node_selector),

@@ -1,0 +1,155 @@
+"""The platform's MLflow model registry, as `platform models` reads it (the MLflow client library).
+
+A registered version's artifacts are served by MLflow's proxy as `mlflow-artifacts:/<path>`, which
+KServe's storage initializer cannot read. They live, though, under MLflow's artifacts destination,
+which the platform sets to `<object store>/mlflow` (components/addons/mlflow.py) and exports as the
+stack output `modelStore`: `s3://<bucket>/mlflow`, `gs://<bucket>/mlflow`,
+`https://<account>.blob.core.windows.net/<container>/mlflow` (KServe's Azure form), and on kind
+`s3://mlops-artifacts/mlflow` in the in-cluster S3 store. `store_uri` maps one onto the other.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
+
+import yaml
+
+SERVABLE_FLAVOR = "python_function"  # what MLServer's MLflow runtime loads
+SCHEMES = ("s3://", "gs://", "https://")
+
+
+class RegistryError(Exception):
+    """A registry that cannot be used, or a model it does not have; `str()` is one line."""
+
+
+def store_uri(artifact_uri: str, model_store: str) -> str:
+    """The object-store URI of an artifact MLflow reports: `mlflow-artifacts:` paths under the model
+    store, URIs of a store KServe reads kept as they are."""
+    if artifact_uri.startswith("mlflow-artifacts:"):
+        rest = artifact_uri[len("mlflow-artifacts:"):]
+        if rest.startswith("//"):  # mlflow-artifacts://host:port/path: the server part goes
+            rest = "/" + rest[2:].split("/", 1)[1] if "/" in rest[2:] else "/"
+        path = rest.lstrip("/")
+        if not path:
+            raise RegistryError(f"{artifact_uri} names no artifact path")
+        return f"{model_store.rstrip('/')}/{path}"
+    if artifact_uri.startswith(SCHEMES):
+        return artifact_uri
+    raise RegistryError(f"the model's artifacts are at {artifact_uri}, which KServe cannot read "
+                        "(it reads s3://, gs:// and https:// object stores)")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    name: str
+    version: int
+    alias: Optional[str]
+    artifact_uri: str
+    flavors: tuple[str, ...]
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class Registry:
+    def __init__(self, url: str, username: Optional[str] = None, password: Optional[str] = None, insecure: bool = False):
+        self.url = url.rstrip("/")
+        env = {
+            # Fail fast: the client's default retries a refused connection for minutes.
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+        }
+        if username and password:
+            env.update({"MLFLOW_TRACKING_USERNAME": username, "MLFLOW_TRACKING_PASSWORD": password})
+        if insecure:
+            env["MLFLOW_TRACKING_INSECURE_TLS"] = "true"
+        self._env = env
+
+    @contextmanager
+    def client(self) -> Iterator[Any]:
+        try:
+            from mlflow.exceptions import MlflowException
+            from mlflow.tracking import MlflowClient
+        except ImportError:  # the caller checks the extra first; this is the last guard
+            raise RegistryError("the MLflow client is not installed: pip install 'mlops-platform[models]'") from None
+        with _environment(self._env):
+            try:
+                yield MlflowClient(tracking_uri=self.url, registry_uri=self.url)
+            except MlflowException as err:
+                raise RegistryError(_explain(err, self.url)) from None
+            except OSError as err:  # connection refused, DNS, TLS
+                raise RegistryError(f"MLflow is unreachable at {self.url}: {err}") from None
+
+    def resolve(self, name: str, version: Optional[int] = None, alias: Optional[str] = None) -> Resolved:
+        from mlflow.exceptions import MlflowException
+
+        with self.client() as client:
+            try:
+                found = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, str(version))
+            except MlflowException as err:
+                raise RegistryError(self._not_found(client, name, version, alias, err)) from None
+            artifact_uri = client.get_model_version_download_uri(name, found.version)
+            flavors = self._flavors(artifact_uri)
+        return Resolved(name, int(found.version), alias, artifact_uri, flavors)
+
+    def _not_found(self, client: Any, name: str, version: Optional[int], alias: Optional[str], err: Any) -> str:
+        if getattr(err, "error_code", "") not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return _explain(err, self.url)
+        try:
+            model = client.get_registered_model(name)
+        except Exception:  # noqa: BLE001 - the model itself is missing
+            known = sorted(m.name for m in client.search_registered_models())
+            return f"no registered model '{name}' in MLflow at {self.url} (registered: {', '.join(known) or 'none'})"
+        versions = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
+        if alias:
+            aliases = sorted((model.aliases or {}).keys())
+            return f"model '{name}' has no alias '{alias}' (aliases: {', '.join(aliases) or 'none'})"
+        return f"model '{name}' has no version {version} (versions: {', '.join(map(str, versions)) or 'none'})"
+
+    def _flavors(self, artifact_uri: str) -> tuple[str, ...]:
+        """The flavors in the model's MLmodel file, read through the tracking server's artifact proxy."""
+        import tempfile
+
+        from mlflow.artifacts import download_artifacts
+
+        with tempfile.TemporaryDirectory(prefix="mlops-mlmodel-") as folder:
+            try:
+                path = download_artifacts(artifact_uri=f"{artifact_uri.rstrip('/')}/MLmodel", dst_path=folder, tracking_uri=self.url)
+            except Exception:  # noqa: BLE001 - no MLmodel: the version is no MLflow model
+                return ()
+            with open(path, encoding="utf-8") as handle:
+                document = yaml.safe_load(handle) or {}
+        return tuple(sorted((document.get("flavors") or {}).keys()))
+
+    def registered(self) -> list[dict[str, Any]]:
+        """Every registered model: its versions and aliases."""
+        with self.client() as client:
+            out = []
+            for model in client.search_registered_models():
+                versions = sorted(int(v.version) for v in client.search_model_versions(f"name='{model.name}'"))
+                out.append({"name": model.name, "versions": versions,
+                            "aliases": {alias: int(v) for alias, v in sorted((model.aliases or {}).items())}})
+            return out
+
+
+def _explain(err: Any, url: str) -> str:
+    message = str(getattr(err, "message", err)).splitlines()[0]
+    if "401" in message or "Unauthorized" in message or getattr(err, "error_code", "") == "UNAUTHENTICATED":
+        return f"MLflow at {url} refused the login from the stack's outputs ({message[:120]})"
+    if "Max retries" in message or "Connection" in message or "API request to" in message:
+        return f"MLflow is unreachable at {url}: {message[:160]}"
+    return f"MLflow at {url}: {message[:200]}"

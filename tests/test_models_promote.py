@@ -1,0 +1,257 @@
+"""The model loop against a real MLflow: `mlflow server` on loopback (SQLite, a local artifacts
+destination, --serve-artifacts, and the basic-auth app with a generated admin password, as the
+platform deploys it). The iris example trains and registers against it; `platform models promote`
+reads it through the stack's outputs (the engine stand-in hands them out) and rewrites the stack
+file; the plan of the result is then checked for what it must deploy."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any, Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import ROOT, require_charts
+from mlops_platform.cli.app import app
+from mlops_platform.cli.registry import RegistryError, store_uri
+
+LOCAL_STORE = "s3://mlops-artifacts/mlflow"
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory) -> Iterator[dict[str, str]]:
+    root = tmp_path_factory.mktemp("mlflow")
+    password = secrets.token_urlsafe(18)
+    ini = root / "basic_auth.ini"
+    ini.write_text(f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{root}/auth.db\n"
+                   f"admin_username = admin\nadmin_password = {password}\n"
+                   "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{root}/mlflow.db", "--artifacts-destination", (root / "artifacts").as_uri(),
+         "--serve-artifacts", "--app-name", "basic-auth", "--workers", "1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=(root / "server.log").open("w"), cwd=root,
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+    client_env = {"MLFLOW_TRACKING_URI": url, "MLFLOW_TRACKING_USERNAME": "admin", "MLFLOW_TRACKING_PASSWORD": password}
+    # The example, as a user runs it: train, log, register, alias.
+    trained = subprocess.run([sys.executable, str(ROOT / "examples" / "iris" / "train.py")], env={**os.environ, **client_env},
+                             capture_output=True, text=True, timeout=300)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    _register_a_non_model(client_env)
+    try:
+        yield {"url": url, "password": password, "trained": trained.stdout}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _register_a_non_model(client_env: dict[str, str]) -> None:
+    """A registered version whose artifacts are no MLflow model (no MLmodel file)."""
+    code = (
+        "import mlflow\nfrom mlflow.tracking import MlflowClient\n"
+        "mlflow.set_experiment('notes')\n"
+        "with mlflow.start_run() as run:\n    mlflow.log_text('not a model', 'notes/readme.txt')\n"
+        "client = MlflowClient()\nclient.create_registered_model('notes')\n"
+        "client.create_model_version('notes', f'{run.info.artifact_uri}/notes', run.info.run_id)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **client_env}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.fixture()
+def stack(project, mlflow_server, monkeypatch, tmp_path) -> Any:
+    """The local stack, deployed as far as the engine stand-in says: its outputs name the MLflow."""
+    from test_engine import ENGINE, Fake
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text(f"#!/bin/sh\nexec '{sys.executable}' '{ENGINE / 'fake_pulumi.py'}' \"$@\"\n")
+    (bin_dir / "pulumi").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    fake = Fake(tmp_path / "fake")
+    monkeypatch.setenv("FAKE_PULUMI_DIR", str(fake.root))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse battery staple")
+    fake.stacks({"local-dev": {
+        "outputs": {"endpoints": {"mlflow": mlflow_server["url"]}, "modelStore": LOCAL_STORE,
+                    "credentials": {"mlflow_admin_password": mlflow_server["password"], "ui_password": "x"}},
+        "secrets": ["credentials"], "resources": []}})
+    return fake
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args))
+
+
+def test_promote_by_alias_rewrites_the_stack_file_and_previews(stack, project, mlflow_server):
+    stack.events("preview", "preview-same")
+    path = project / "stacks" / "Pulumi.local-dev.yaml"
+    before = path.read_text()
+    result = invoke("models", "promote", "iris", "--alias", "champion")
+    assert result.exit_code == 0, result.stderr
+    after = path.read_text()
+    assert "version 1 as @champion" in mlflow_server["trained"]
+    from mlops_platform.components.config import PlatformConfig
+
+    config = PlatformConfig.from_stack_file(path, "local-dev")
+    (iris,) = [m for m in config.models if m.name == "iris"]
+    assert iris.format == "mlflow" and iris.registry.model_dump() == {"name": "iris", "version": 1, "alias": "champion"}
+    # mlflow-artifacts:/<experiment>/models/<model id>/artifacts, under the store MLflow writes to
+    assert iris.storage_uri.startswith(f"{LOCAL_STORE}/") and iris.storage_uri.endswith("/artifacts")
+    assert "/models/m-" in iris.storage_uri
+    assert iris.reference_data == "sklearn:iris" and iris.drift.batch_size == 20, "the entry's other keys are kept"
+    comments = [line for line in before.splitlines() if line.lstrip().startswith("#") or " # " in line]
+    assert all(line in after for line in comments), "the file's comments are kept"
+    assert f"+      storageUri: {iris.storage_uri}" in result.stdout and "-      format: sklearn" in result.stdout
+    assert "preview" in [c["args"][0] for c in stack.calls()], "the promotion is previewed"
+    again = invoke("models", "promote", "iris", "--version", "1", "--no-preview")
+    assert again.exit_code == 0 and "alias" not in path.read_text().split("registry:")[1].split("\n  platform:")[0]
+
+
+def test_the_promoted_stack_plans_an_mlflow_model_with_its_detectors_and_dashboards(stack, project, schemas_dir):
+    require_charts()
+    assert invoke("models", "promote", "iris", "--alias", "champion", "--no-preview").exit_code == 0
+    plan = invoke("plan", "--cloud", "local", "--json")
+    assert plan.exit_code == 0, plan.stderr
+    document = json.loads(plan.stdout)
+    resources = {(r["type"], r["name"]): r for r in document["resources"]}
+    isvc = resources[("kubernetes:serving.kserve.io/v1beta1:InferenceService", "mlops-models-iris")]["inputs"]
+    model = isvc["spec"]["predictor"]["model"]
+    assert model["modelFormat"] == {"name": "mlflow"} and model["protocolVersion"] == "v2"
+    assert isvc["metadata"]["annotations"]["mlops.dev/registry-version"] == "1"
+    drift = resources[("kubernetes:apps/v1:Deployment", "mlops-detectors-iris-drift")]["inputs"]
+    assert "--protocol=kfserving.http" in drift["spec"]["template"]["spec"]["containers"][0]["args"], "v2 payloads"
+    assert ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "mlops-detectors-iris-rules") in resources
+    assert {"mlops-monitoring-mlops-dashboard-models", "mlops-monitoring-mlops-dashboard-drift"} <= {n for _, n in resources}
+    monitor = resources[("kubernetes:monitoring.coreos.com/v1:PodMonitor", "mlops-models-iris-monitor")]["inputs"]
+    assert monitor["spec"]["podMetricsEndpoints"][0]["relabelings"][0]["replacement"] == "$1:8082", "MLServer's metrics port"
+    assert document["policies"]["violations"] == []
+    import jsonschema
+
+    schema = json.loads((schemas_dir / "crds" / "serving.kserve.io" / "inferenceservice_v1beta1.json").read_text())
+    jsonschema.validate(isvc, schema)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("iris", "--version", "9"), "model 'iris' has no version 9 (versions: 1)"),
+    (("iris", "--alias", "prod"), "model 'iris' has no alias 'prod' (aliases: champion)"),
+    (("wine", "--version", "1"), "no registered model 'wine' in MLflow at http://127.0.0.1:"),
+    (("notes", "--version", "1"), "model 'notes' version 1 cannot be served: its flavors are no MLmodel file"),
+    (("iris",), "give exactly one of --version and --alias"),
+    (("iris", "--version", "1", "--alias", "champion"), "give exactly one of --version and --alias"),
+])
+def test_bad_input_is_one_line_exit_2_and_nothing_written(stack, project, args, fragment):
+    path = project / "stacks" / "Pulumi.local-dev.yaml"
+    before = path.read_text()
+    result = invoke("models", "promote", *args, "--no-preview")
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert fragment in line
+    assert path.read_text() == before and result.stdout == ""
+
+
+def test_an_unreachable_mlflow_is_one_line_exit_2(stack, project):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    stack.stacks({"local-dev": {"outputs": {"endpoints": {"mlflow": f"http://127.0.0.1:{closed}"}, "modelStore": LOCAL_STORE,
+                                            "credentials": {"mlflow_admin_password": "x"}}, "secrets": ["credentials"], "resources": []}})
+    started = time.monotonic()
+    result = invoke("models", "promote", "iris", "--alias", "champion", "--no-preview")
+    assert result.exit_code == 2 and time.monotonic() - started < 30
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert f"MLflow is unreachable at http://127.0.0.1:{closed}" in line
+
+
+def test_list_shows_the_stack_beside_the_registry(stack, mlflow_server):
+    result = invoke("models", "list", "--json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    registered = {r["name"]: r for r in document["registered"]}
+    assert registered["iris"] == {"name": "iris", "versions": [1], "aliases": {"champion": 1}}
+    assert [m["name"] for m in document["configured"]] == ["iris"]
+
+
+@pytest.mark.parametrize("store", ["s3://mlops-dev-artifacts-a1b2/mlflow", "gs://mlops-dev-artifacts-a1b2/mlflow",
+                                   "https://mlopsdevx1.blob.core.windows.net/artifacts/mlflow", LOCAL_STORE])
+def test_mlflow_artifacts_map_onto_each_clouds_store(store):
+    path = "1/models/m-0a1b/artifacts"
+    assert store_uri(f"mlflow-artifacts:/{path}", store) == f"{store}/{path}"
+    assert store_uri(f"mlflow-artifacts://mlflow.example:5000/{path}", store + "/") == f"{store}/{path}"
+    assert store_uri("gs://elsewhere/model", store) == "gs://elsewhere/model", "a readable URI stays"
+    with pytest.raises(RegistryError, match="KServe cannot read"):
+        store_uri("file:///tmp/model", store)
+
+
+def test_promote_without_the_extra_names_it(project, monkeypatch):
+    from mlops_platform.components import cloud_sdks
+
+    real = cloud_sdks.found
+    monkeypatch.setattr(cloud_sdks, "found", lambda name: False if name == "mlflow" else real(name))
+    result = invoke("models", "promote", "iris", "--alias", "champion")
+    assert result.exit_code == 2 and "pip install 'mlops-platform[models]'" in result.stderr
+
+
+def test_gpu_batcher_and_explainer_validate_and_pass_the_policies(schemas_dir):
+    """An InferenceService with all three, in a prod stack (mandatory policies)."""
+    import jsonschema
+
+    from conftest import STACKS
+    from mlops_platform.cli.offline.plan import build_plan
+    from mlops_platform.components.config import PlatformConfig, read_stack_values
+
+    values = read_stack_values(STACKS / "Pulumi.aws-prod.yaml")
+    values["cluster"] = {**values["cluster"], "gpu": {"enabled": True}}
+    values["models"] = [{**values["models"][0], "resources": {"cpu": "500m", "memory": "1Gi", "memoryLimit": "2Gi", "gpu": 1},
+                         "batcher": {"maxBatchSize": 16, "maxLatency": 200}, "explainer": {"type": "art"}}]
+    plan = build_plan(PlatformConfig.from_values(values, "aws-prod (gpu)", "aws-prod"), require_charts())
+    (isvc,) = [r.inputs for r in plan.run.of_type("kubernetes:serving.kserve.io/v1beta1:InferenceService")]
+    schema = json.loads((schemas_dir / "crds" / "serving.kserve.io" / "inferenceservice_v1beta1.json").read_text())
+    jsonschema.validate(isvc, schema)
+    predictor = isvc["spec"]["predictor"]
+    assert predictor["model"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert predictor["nodeSelector"] == {"mlops.dev/pool": "gpu"}
+    assert predictor["tolerations"][0]["key"] == "nvidia.com/gpu" and predictor["batcher"] == {"maxBatchSize": 16, "maxLatency": 200}
+    assert isvc["spec"]["explainer"]["art"]["type"] == "SquareAttack"
+    assert plan.mandatory_violations() == [] and plan.violations == []
+    explainer = [o for o in plan.view.runtime if o.name.endswith("-explainer")]
+    assert len(explainer) == 1, "the explainer's pod is modelled: footprint and Pod Security see it"
+
+
+@pytest.mark.parametrize("stack_name, edit, fragment", [
+    ("local-dev", {"resources": {"gpu": 1}}, "models[0].resources.gpu: kind has no GPUs"),
+    ("aws-dev", {"resources": {"gpu": 1}}, "models[0].resources.gpu: needs the GPU pool: set cluster.gpu.enabled: true"),
+    ("aws-dev", {"explainer": {"type": "alibi"}}, "models[0].explainer.type"),
+    ("aws-dev", {"batcher": {"maxBatchSize": 0}}, "models[0].batcher.maxBatchSize: must be at least 1"),
+])
+def test_serving_options_are_validated(stack_name, edit, fragment):
+    from conftest import STACKS
+    from mlops_platform.components.config import ConfigError, PlatformConfig, read_stack_values
+
+    values = read_stack_values(STACKS / f"Pulumi.{stack_name}.yaml")
+    values["models"] = [{**values["models"][0], **edit}]
+    with pytest.raises(ConfigError, match=fragment.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+        PlatformConfig.from_values(values, stack_name, stack_name)
