@@ -60,6 +60,7 @@ def test_add_a_model():
     replaced = {(r.name, c.forces_replacement) for r in result.resources if r.op == "replace" for c in r.changes}
     assert replaced == {("mlops-monitoring-mlops-dashboard-models", "data"), ("mlops-monitoring-mlops-dashboard-drift", "data")}
     assert {r.op for r in result.resources} == {"create", "replace"}, "nothing else existing changes"
+    assert '"panels"' not in to_text(result) and "<text, " in to_text(result), "a file's contents are summarised, not dumped"
     assert ("kubernetes:serving.kserve.io/v1beta1:InferenceService", "mlops-models-wine") in created
     assert {n for _, n in created} == {
         "mlops-models-wine", "mlops-models-wine-monitor", *(f"mlops-detectors-wine-{s}" for s in (

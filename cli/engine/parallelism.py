@@ -8,7 +8,7 @@ the chain that bounds the deploy. `benchmarks/critical_path.py --parallel` repla
 stack's plan with N slots (cli/offline/critical_path.py: schedule) under the duration table:
 
 - cloud stacks reach their unbounded estimate at 16 and lose nothing above it (at 8 aws-prod is
-  20 s slower, at 4 about 4 min). A bound of 16 keeps a first deploy from firing 60 Kubernetes and
+  about 25 s slower, at 4 about 4 min). A bound of 16 keeps a first deploy from firing 60 Kubernetes and
   cloud API calls at once into a cluster whose control plane is still scaling up, and from
   tripping per-account API throttling (AWS, ARM, GCP all throttle bursts of mutating calls); the
   work is remote, so 16 suits a 2-core laptop and a CI runner alike.

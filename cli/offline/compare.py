@@ -258,6 +258,8 @@ def _signed(value: float, unit: str, digits: int = 2) -> str:
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, str) and "\n" in value:  # a file's contents (a script, a dashboard): its size, not its text
+        return f"<text, {value.count(chr(10)) + 1} lines, {len(value)} characters>"
     text = "(none)" if value is None else json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
     return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
 
