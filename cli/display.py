@@ -24,6 +24,11 @@ def err():  # -> rich.console.Console
     return Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
 
+def count(n: int, noun: str, plural: str = "") -> str:
+    """`1 resource`, `7 resources`: messages that read right whatever the number."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def progress(message: str) -> None:
     err().print(f"[dim]{message}[/dim]")
 

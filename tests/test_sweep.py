@@ -133,6 +133,7 @@ def test_the_sweep_finds_exactly_the_stacks_leftovers_and_prices_them(seeded):
     assert not {seeded[k] for k in LOOKALIKES} & set(found)
     bucket = [item for item in result.leftovers if item.name == seeded["bucket"]]
     assert len(bucket) == 1 and bucket[0].deletable is False, "tagged by the stack, but not Kubernetes' to delete"
+    assert bucket[0].kind == "S3 bucket"
     assert set(found) == {seeded[k] for k in TAGGED} | {bucket[0].id}
     assert result.scope == f"account 123456789012 ({REGION})"
     hours = price_table()["hours_per_month"]
@@ -206,26 +207,45 @@ def test_without_credentials_one_line_and_exit_1(project, monkeypatch, tmp_path)
     assert line.startswith("error: no AWS credentials")
 
 
-def test_delete_refuses_while_the_stack_has_resources(project, monkeypatch, tmp_path):
-    """The state is asked first (a stand-in Pulumi CLI here): nothing is looked up or deleted."""
+def _standin_engine(tmp_path, monkeypatch, resources: list[dict[str, str]]):
+    """A stand-in Pulumi CLI on PATH whose aws-dev stack holds `resources`."""
+    import os
+    import sys
+
     from test_engine import ENGINE, Fake
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "pulumi").write_text(f"#!/bin/sh\nexec python3 '{ENGINE / 'fake_pulumi.py'}' \"$@\"\n")
     (bin_dir / "pulumi").chmod(0o755)
-    import os
-    import sys
-
     (bin_dir / "python3").symlink_to(sys.executable)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     fake = Fake(tmp_path / "fake")
     monkeypatch.setenv("FAKE_PULUMI_DIR", str(fake.root))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse battery staple")
-    fake.stacks({STACK: {"resources": [
-        {"urn": "urn:pulumi:aws-dev::mlops-platform::aws:eks/cluster:Cluster::mlops-cluster-eks", "type": "aws:eks/cluster:Cluster"}]}})
+    fake.stacks({STACK: {"resources": resources}})
+    return fake
+
+
+def test_delete_refuses_while_the_stack_has_resources(project, monkeypatch, tmp_path):
+    """The state is asked first (a stand-in Pulumi CLI here): nothing is looked up or deleted."""
+    fake = _standin_engine(tmp_path, monkeypatch, [
+        {"urn": "urn:pulumi:aws-dev::mlops-platform::aws:eks/cluster:Cluster::mlops-cluster-eks", "type": "aws:eks/cluster:Cluster"}])
     result = CliRunner().invoke(app, ["sweep", "--cloud", "aws", "--delete", "--yes"])
     assert result.exit_code == 1
-    assert "stack aws-dev still has 1 resources: the sweep deletes only what a destroy left" in result.stderr
+    assert "stack aws-dev still has 1 resource: the sweep deletes only what a destroy left" in result.stderr
     assert [c["args"][0] for c in fake.calls()].count("destroy") == 0
+
+
+def test_delete_after_a_destroy_leaves_only_what_is_not_kubernetes_and_says_so(seeded, project, monkeypatch, tmp_path):
+    """Through the command: the emptied stack lets --delete run; the stack-tagged bucket stays, and the
+    last line says it is one resource that `sweep --delete` cannot remove."""
+    _standin_engine(tmp_path, monkeypatch, [])
+    result = CliRunner().invoke(app, ["sweep", "--cloud", "aws", "--delete", "--yes"])
+    assert result.exit_code == 1, result.stderr
+    assert {line.split()[1] for line in result.stdout.splitlines() if line.startswith("deleted ")} == {
+        seeded[k] for k in TAGGED}
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert line.startswith("error: 1 resource of the stack is left in account 123456789012 (us-east-1) ($0.00/month)")
+    assert "sweep --delete" not in line and "platform destroy" in line

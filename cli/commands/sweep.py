@@ -94,7 +94,7 @@ def _state_ids(config: Any, backend: Optional[str], passphrase_file: Optional[Pa
     resources = run_operation(config, engine.resources)
     live = [r for r in resources if not r.get("protect") and not str(r.get("type", "")).startswith("pulumi:providers:")]
     if required and live:
-        fail(f"stack {config.stack_name} still has {len(live)} resources: the sweep deletes only what a destroy left",
+        fail(f"stack {config.stack_name} still has {display.count(len(live), 'resource')}: the sweep deletes only what a destroy left",
              f"platform destroy --cloud {config.cloud} --env {config.env} first", EXIT_FAILED)
     return [str(r.get("id") or "") for r in resources if r.get("protect")]
 
@@ -115,7 +115,8 @@ def report(result: Any, json_output: bool, to_stderr: bool = False) -> None:
         console.print(f"[red]could not delete[/red] {escape(item_id)}: {escape(reason)}")
     kept = [item for item in result.leftovers if item.kept]
     if kept:
-        console.print(f"{len(kept)} protected resources are kept on purpose (still in the stack's state):")
+        console.print(f"{display.count(len(kept), 'protected resource')} {'is' if len(kept) == 1 else 'are'} kept on purpose "
+                      "(still in the stack's state):")
         for item in kept:
             console.print(f"  {item.kind}  {escape(item.name or item.id)}")
     if result.clean:
@@ -136,9 +137,13 @@ def report(result: Any, json_output: bool, to_stderr: bool = False) -> None:
 
 
 def raise_exit(result: Any) -> None:
+    from .. import display
     from ..errors import EXIT_FAILED, PlatformExit, error_line
 
-    print(error_line(f"{len(result.remaining)} resources of the stack are left in {result.scope} "
-                     f"(${result.monthly():,.2f}/month)", "platform sweep --delete removes those the sweep may delete"),
-          file=sys.stderr)
+    left = len(result.remaining)
+    hint = ("platform sweep --delete removes those the sweep may delete"
+            if any(item.deletable for item in result.remaining)
+            else "none of them is Kubernetes' to delete: remove them with `platform destroy`, or by hand")
+    print(error_line(f"{display.count(left, 'resource')} of the stack {'is' if left == 1 else 'are'} left in "
+                     f"{result.scope} (${result.monthly():,.2f}/month)", hint), file=sys.stderr)
     raise PlatformExit(EXIT_FAILED)

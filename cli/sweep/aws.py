@@ -22,6 +22,18 @@ VOLUME_PRICES = {"gp3": "ebs_gp3_gb_month"}
 LB_PRICES = {"network": "nlb_hour"}
 
 
+# Readable names for the resource types the stack tags; any other reads "<service> <type>".
+_ARN_KINDS = {("s3", ""): "S3 bucket", ("rds", "db"): "RDS instance", ("rds", "subgrp"): "RDS subnet group",
+              ("kms", "key"): "KMS key", ("logs", "log-group"): "CloudWatch log group"}
+
+
+def arn_kind(arn: str) -> str:
+    """The resource type an ARN names: arn:partition:service:region:account:type/id, type:id, or id alone (S3)."""
+    service, resource = arn.split(":", 5)[2], arn.split(":", 5)[-1]
+    kind = resource.split("/", 1)[0] if "/" in resource else resource.split(":", 1)[0] if ":" in resource else ""
+    return _ARN_KINDS.get((service, kind), f"{service} {kind}".strip())
+
+
 def _tags(pairs: Optional[Iterable[dict[str, str]]]) -> dict[str, str]:
     return {p["Key"]: p["Value"] for p in pairs or []}
 
@@ -132,9 +144,8 @@ class AwsSweep:
                 arn = mapping["ResourceARN"]
                 if arn in seen or any(arn.endswith(("/" + i, ":" + i)) for i in seen):
                     continue
-                service, kind = arn.split(":")[2], arn.split(":")[5].split("/")[0]
                 # Not something Kubernetes made: listed so nothing goes unseen, never deleted here.
-                out.append(Leftover(f"{service} {kind}", arn, arn.rsplit("/", 1)[-1].rsplit(":", 1)[-1], self.region,
+                out.append(Leftover(arn_kind(arn), arn, arn.rsplit("/", 1)[-1].rsplit(":", 1)[-1], self.region,
                                     self.tie(_tags(mapping.get("Tags"))) or STACK_TAG, None, deletable=False))
         return out
 
