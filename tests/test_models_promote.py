@@ -45,40 +45,47 @@ def mlflow_server(tmp_path_factory) -> Iterator[dict[str, str]]:
          "--serve-artifacts", "--app-name", "basic-auth", "--workers", "1"],
         env=env, stdout=subprocess.DEVNULL, stderr=(root / "server.log").open("w"), cwd=root,
     )
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.5)
-    client_env = {"MLFLOW_TRACKING_URI": url, "MLFLOW_TRACKING_USERNAME": "admin", "MLFLOW_TRACKING_PASSWORD": password}
-    # The example, as a user runs it: train, log, register, alias.
-    trained = subprocess.run([sys.executable, str(ROOT / "examples" / "iris" / "train.py")], env={**os.environ, **client_env},
-                             capture_output=True, text=True, timeout=300)
-    assert trained.returncode == 0, trained.stderr[-3000:]
-    _register_a_non_model(client_env)
+    client_env = {**os.environ, "MLFLOW_TRACKING_URI": url, "MLFLOW_TRACKING_USERNAME": "admin",
+                  "MLFLOW_TRACKING_PASSWORD": password,
+                  # The clients start while the server does (both spend their first seconds importing
+                  # MLflow): a refused connection is retried after 1, 2, 4 ... s until it listens.
+                  "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "8"}
+    # The example, as a user runs it: train, log, register, alias; beside it, a version that is no model.
+    clients = [subprocess.Popen([sys.executable, *command], env=client_env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+               for command in (
+                   [str(ROOT / "examples" / "iris" / "train.py")],
+                   ["-c", _NON_MODEL],
+               )]
     try:
-        yield {"url": url, "password": password, "trained": trained.stdout}
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}")
+                time.sleep(0.5)
+        (trained, trained_err), (noted, noted_err) = (client.communicate(timeout=300) for client in clients)
+        assert clients[0].returncode == 0, trained_err[-3000:]
+        assert clients[1].returncode == 0, noted_err[-2000:]
+        yield {"url": url, "password": password, "trained": trained}
     finally:
+        for client in clients:
+            client.kill()
         process.terminate()
         process.wait(timeout=30)
 
 
-def _register_a_non_model(client_env: dict[str, str]) -> None:
-    """A registered version whose artifacts are no MLflow model (no MLmodel file)."""
-    code = (
-        "import mlflow\nfrom mlflow.tracking import MlflowClient\n"
-        "mlflow.set_experiment('notes')\n"
-        "with mlflow.start_run() as run:\n    mlflow.log_text('not a model', 'notes/readme.txt')\n"
-        "client = MlflowClient()\nclient.create_registered_model('notes')\n"
-        "client.create_model_version('notes', f'{run.info.artifact_uri}/notes', run.info.run_id)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **client_env}, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
+# A registered version whose artifacts are no MLflow model (no MLmodel file).
+_NON_MODEL = (
+    "import mlflow\nfrom mlflow.tracking import MlflowClient\n"
+    "mlflow.set_experiment('notes')\n"
+    "with mlflow.start_run() as run:\n    mlflow.log_text('not a model', 'notes/readme.txt')\n"
+    "client = MlflowClient()\nclient.create_registered_model('notes')\n"
+    "client.create_model_version('notes', f'{run.info.artifact_uri}/notes', run.info.run_id)\n"
+)
 
 
 @pytest.fixture()

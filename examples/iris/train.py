@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 import mlflow
+import sklearn
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.datasets import load_iris
@@ -43,6 +44,10 @@ def main() -> None:
             signature=infer_signature(train_x, model.predict(train_x)),
             input_example=train_x.head(2),
             registered_model_name=options.name,
+            # Stated rather than inferred (inference loads the model again in a subprocess): the
+            # MLServer runtime needs this one library, at the version that trained the model.
+            # Ref: https://mlflow.org/docs/latest/ml/model/dependencies/
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
         )
     version = info.registered_model_version
     MlflowClient().set_registered_model_alias(options.name, options.alias, version)
