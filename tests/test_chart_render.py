@@ -12,6 +12,7 @@ archives in ../shared/charts, for every shipped stack:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import http.server
 import json
@@ -463,6 +464,78 @@ def test_charts_pull_fails_in_one_line_when_the_repository_lacks_a_version(chart
     assert not (tmp_path / "cache" / versions.MLFLOW.archive).exists()
     bad = CliRunner().invoke(app, ["charts", "pull", "--mirror", "ftp://x"])
     assert bad.exit_code == 2 and "--mirror" in bad.stderr
+
+
+@pytest.fixture()
+def oci_registry(tmp_path) -> Iterator[str]:
+    """A real OCI registry on loopback (distribution, Debian's docker-registry; .ci/run installs it),
+    holding the seven pinned archives, pushed with Helm's own SDK: as an internal mirror would."""
+    import os
+    import socket
+    import time
+    import urllib.request
+
+    import helm_python as helm
+
+    binary = shutil.which("docker-registry") or shutil.which("registry")
+    if binary is None:
+        if os.environ.get("PLATFORM_REQUIRE_OCI_REGISTRY") == "1":
+            pytest.fail("no OCI registry binary (docker-registry) on PATH, and CI requires it")
+        pytest.skip("no OCI registry on PATH: install Debian's docker-registry (.ci/run does)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "registry.yml"
+    config.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'blobs'}\n"
+                      f"http:\n  addr: 127.0.0.1:{port}\n")
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the registry did not start: {process.stderr.read().decode()[-1000:] if process.stderr else ''}")
+                time.sleep(0.2)
+        mirror = f"oci://127.0.0.1:{port}/mlops-charts"
+        for chart in versions.CHARTS:
+            helm.push(charts.archive_path(chart, require_charts()), mirror, plain_http=True)
+        yield mirror
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_charts_pull_from_an_oci_registry_gets_the_pinned_archives_byte_for_byte(oci_registry, tmp_path, monkeypatch):
+    """The OCI path KServe's charts take (oci://ghcr.io/kserve/charts), against a real registry."""
+    import hashlib
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(cache))
+    result = CliRunner().invoke(app, ["charts", "pull", "--mirror", oci_registry, "--json"])
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)["charts"]
+    assert [(r["chart"], r["status"]) for r in rows] == [(c.short_name, "pulled") for c in versions.CHARTS]
+    for chart in versions.CHARTS:
+        pulled, pinned = cache / chart.archive, charts.archive_path(chart, require_charts())
+        assert hashlib.sha256(pulled.read_bytes()).digest() == hashlib.sha256(pinned.read_bytes()).digest(), chart.short_name
+    # A version the registry does not hold: one line naming the chart, the version and the registry.
+    monkeypatch.setattr(versions, "CHARTS", tuple(
+        dataclasses.replace(c, version="v0.99.0") if c == versions.KSERVE_RESOURCES else c for c in versions.CHARTS))
+    missing = CliRunner().invoke(app, ["charts", "pull", "--mirror", oci_registry])
+    assert missing.exit_code == 1 and "Traceback" not in missing.stderr
+    assert missing.stderr.strip().splitlines()[-1].startswith(
+        f"error: cannot pull kserve-resources v0.99.0 from {oci_registry}/kserve-resources")
+    assert not (cache / "kserve-resources-v0.99.0.tgz").exists()
+
+
+def test_only_a_registry_on_this_machine_is_reached_over_plain_http():
+    assert charts.on_loopback("oci://127.0.0.1:5000/charts") and charts.on_loopback("oci://localhost:5000/c")
+    assert charts.on_loopback("oci://[::1]:5000/charts")
+    assert not charts.on_loopback("oci://ghcr.io/kserve/charts/kserve")
+    assert not charts.on_loopback("oci://127.0.0.1.nip.io/charts") and not charts.on_loopback("oci://10.0.0.1/charts")
 
 
 def test_plan_without_the_charts_says_so_and_marks_the_plan_partial(project, tmp_path, monkeypatch):

@@ -42,7 +42,7 @@ def pull(
     env: str = EnvOption,
     mirror: Optional[str] = typer.Option(
         None, "--mirror", help="Pull every chart from this repository instead: an http(s) chart repository holding them "
-        "all by name, or an oci:// registry path (an internal mirror).", show_default=False
+        "all by name, or an oci:// registry path (an internal mirror; one on this machine is reached over plain HTTP).", show_default=False
     ),
     force: bool = typer.Option(False, "--force", help="Download again even when the archive is already cached."),
     json_output: bool = JsonOption,

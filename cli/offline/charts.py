@@ -91,7 +91,8 @@ def pull(
         with tempfile.TemporaryDirectory(prefix=".pull-", dir=target) as scratch:
             try:
                 if source.startswith("oci://"):
-                    _interruptible(helm.pull, source, destination=scratch, version=chart.version)
+                    _interruptible(helm.pull, source, destination=scratch, version=chart.version,
+                                   plain_http=on_loopback(source))
                 else:
                     _interruptible(helm.pull, chart.short_name, repo_url=source, destination=scratch, version=chart.version)
             except helm.HelmError as err:
@@ -104,6 +105,22 @@ def pull(
             shutil.move(str(downloaded[0]), final)
         done.append(Pulled(chart, final, source, False))
     return done
+
+
+def on_loopback(reference: str) -> bool:
+    """An OCI registry on this machine (a local mirror, a port-forward to an in-cluster registry)
+    is spoken to over plain HTTP, as `helm pull --plain-http` would; any other host only over TLS.
+    Ref: https://helm.sh/docs/topics/registries/"""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(reference).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _interruptible(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
