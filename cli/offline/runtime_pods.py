@@ -172,13 +172,32 @@ def _storage_container(objects: list["ClusterObject"], uri: str) -> Optional[Map
     return None
 
 
+def _pod_fields(component: Mapping[str, Any], *extra: str) -> dict[str, Any]:
+    """The pod-level fields of an InferenceService component that KServe copies onto its pod."""
+    keys = ("securityContext", "serviceAccountName", "automountServiceAccountToken", "nodeSelector", "tolerations", *extra)
+    return {k: copy.deepcopy(v) for k, v in component.items() if k in keys}
+
+
+def _deployment(owner: "ClusterObject", component: str, spec: Mapping[str, Any], pod: dict[str, Any]) -> dict[str, Any]:
+    """The Deployment kserve-controller makes for one component (predictor, explainer) of `owner`."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": f"{owner.name}-{component}",
+            "namespace": owner.namespace,
+            "annotations": {MODELLED_ANNOTATION: f"InferenceService {owner.namespace}/{owner.name} by kserve-controller"},
+        },
+        "spec": {"replicas": int(spec.get("minReplicas") or 1), "template": {"spec": pod}},
+    }
+
+
 def _predictor(owner: "ClusterObject", objects: list["ClusterObject"], config: Mapping[str, Any]) -> Optional[dict[str, Any]]:
     predictor = (owner.manifest.get("spec") or {}).get("predictor") or {}
     field = next((f for f in MODEL_FIELDS if isinstance(predictor.get(f), Mapping)), None)
     if field is None and not predictor.get("containers"):
         return None
-    pod = {k: copy.deepcopy(v) for k, v in predictor.items()
-           if k in ("securityContext", "serviceAccountName", "automountServiceAccountToken", "nodeSelector", "tolerations", "volumes")}
+    pod = _pod_fields(predictor, "volumes")
     containers = []
     if field is not None:
         model = predictor[field]
@@ -209,16 +228,7 @@ def _predictor(owner: "ClusterObject", objects: list["ClusterObject"], config: M
     pod["containers"] = containers
     if init:
         pod["initContainers"] = init
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {
-            "name": f"{owner.name}-predictor",
-            "namespace": owner.namespace,
-            "annotations": {MODELLED_ANNOTATION: f"InferenceService {owner.namespace}/{owner.name} by kserve-controller"},
-        },
-        "spec": {"replicas": int(predictor.get("minReplicas") or 1), "template": {"spec": pod}},
-    }
+    return _deployment(owner, "predictor", predictor, pod)
 
 
 def _explainer(owner: "ClusterObject") -> Optional[dict[str, Any]]:
@@ -229,20 +239,10 @@ def _explainer(owner: "ClusterObject") -> Optional[dict[str, Any]]:
     art = explainer.get("art")
     if not isinstance(art, Mapping):
         return None
-    pod = {k: copy.deepcopy(v) for k, v in explainer.items()
-           if k in ("securityContext", "serviceAccountName", "automountServiceAccountToken", "nodeSelector", "tolerations")}
+    pod = _pod_fields(explainer)
     pod["containers"] = [{"name": "kserve-container", "resources": copy.deepcopy(art.get("resources") or {}),
                           "securityContext": copy.deepcopy(art.get("securityContext") or {})}]
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {
-            "name": f"{owner.name}-explainer",
-            "namespace": owner.namespace,
-            "annotations": {MODELLED_ANNOTATION: f"InferenceService {owner.namespace}/{owner.name} by kserve-controller"},
-        },
-        "spec": {"replicas": int(explainer.get("minReplicas") or 1), "template": {"spec": pod}},
-    }
+    return _deployment(owner, "explainer", explainer, pod)
 
 
 def model(view: "ClusterView") -> Iterator["ClusterObject"]:
