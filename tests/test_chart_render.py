@@ -28,7 +28,7 @@ from typing import Any, Iterator
 import pytest
 from typer.testing import CliRunner
 
-from conftest import CHARTS, planned, require_charts, shipped_stacks, stack_config, viewed
+from conftest import CHARTS, free_port, planned, require_charts, shipped_stacks, stack_config, viewed, wait_until_serving
 from mlops_platform.cli.app import app
 from mlops_platform.cli.offline import chart_render, charts, cluster_objects
 from mlops_platform.components import names, versions
@@ -433,14 +433,19 @@ def chart_repository(tmp_path):
     server.server_close()
 
 
-def test_charts_pull_downloads_the_pinned_versions_with_helm(chart_repository, tmp_path, monkeypatch):
-    url, _ = chart_repository
-    cache = tmp_path / "cache"
+def _pull_every_chart(mirror: str, cache: Path, monkeypatch) -> None:
+    """`platform charts pull --mirror MIRROR` into an empty cache: every pinned chart is pulled."""
     monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(cache))
-    result = CliRunner().invoke(app, ["charts", "pull", "--mirror", url, "--json"])
+    result = CliRunner().invoke(app, ["charts", "pull", "--mirror", mirror, "--json"])
     assert result.exit_code == 0, result.stderr
     rows = json.loads(result.stdout)["charts"]
     assert [(r["chart"], r["status"]) for r in rows] == [(c.short_name, "pulled") for c in versions.CHARTS]
+
+
+def test_charts_pull_downloads_the_pinned_versions_with_helm(chart_repository, tmp_path, monkeypatch):
+    url, _ = chart_repository
+    cache = tmp_path / "cache"
+    _pull_every_chart(url, cache, monkeypatch)
     for chart in versions.CHARTS:
         charts.check_archive(chart, cache / chart.archive)  # the pinned chart, loadable
     assert not [p for p in cache.iterdir() if p.name.startswith(".pull-")], "no temporary folder left"
@@ -471,9 +476,6 @@ def oci_registry(tmp_path) -> Iterator[str]:
     """A real OCI registry on loopback (distribution, Debian's docker-registry; .ci/run installs it),
     holding the seven pinned archives, pushed with Helm's own SDK: as an internal mirror would."""
     import os
-    import socket
-    import time
-    import urllib.request
 
     import helm_python as helm
 
@@ -482,23 +484,14 @@ def oci_registry(tmp_path) -> Iterator[str]:
         if os.environ.get("PLATFORM_REQUIRE_OCI_REGISTRY") == "1":
             pytest.fail("no OCI registry binary (docker-registry) on PATH, and CI requires it")
         pytest.skip("no OCI registry on PATH: install Debian's docker-registry (.ci/run does)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = tmp_path / "registry.yml"
     config.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'blobs'}\n"
                       f"http:\n  addr: 127.0.0.1:{port}\n")
-    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tmp_path / "registry.log"
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=log.open("w"))
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the registry did not start: {process.stderr.read().decode()[-1000:] if process.stderr else ''}")
-                time.sleep(0.2)
+        wait_until_serving(f"http://127.0.0.1:{port}/v2/", process, log, "the registry", timeout=30)
         mirror = f"oci://127.0.0.1:{port}/mlops-charts"
         for chart in versions.CHARTS:
             helm.push(charts.archive_path(chart, require_charts()), mirror, plain_http=True)
@@ -513,11 +506,7 @@ def test_charts_pull_from_an_oci_registry_gets_the_pinned_archives_byte_for_byte
     import hashlib
 
     cache = tmp_path / "cache"
-    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(cache))
-    result = CliRunner().invoke(app, ["charts", "pull", "--mirror", oci_registry, "--json"])
-    assert result.exit_code == 0, result.stderr
-    rows = json.loads(result.stdout)["charts"]
-    assert [(r["chart"], r["status"]) for r in rows] == [(c.short_name, "pulled") for c in versions.CHARTS]
+    _pull_every_chart(oci_registry, cache, monkeypatch)
     for chart in versions.CHARTS:
         pulled, pinned = cache / chart.archive, charts.archive_path(chart, require_charts())
         assert hashlib.sha256(pulled.read_bytes()).digest() == hashlib.sha256(pinned.read_bytes()).digest(), chart.short_name

@@ -183,21 +183,9 @@ def test_kind_has_nothing_to_drain():
 
 @pytest.fixture()
 def engine(project, monkeypatch, tmp_path):
-    import os
-    import sys
+    from test_engine import standin_engine
 
-    from test_engine import ENGINE, Fake
-
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "pulumi").write_text(f"#!/bin/sh\nexec '{sys.executable}' '{ENGINE / 'fake_pulumi.py'}' \"$@\"\n")
-    (bin_dir / "pulumi").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    fake = Fake(tmp_path / "fake")
-    monkeypatch.setenv("FAKE_PULUMI_DIR", str(fake.root))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse battery staple")
-    return fake
+    return standin_engine(tmp_path, monkeypatch, state=True)
 
 
 UNREACHABLE = """apiVersion: v1

@@ -65,8 +65,9 @@ def state(tmp_path, monkeypatch) -> Path:
     return home
 
 
-@pytest.fixture()
-def fake(tmp_path, monkeypatch) -> Fake:
+def standin_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state: bool = False) -> Fake:
+    """The stand-in `pulumi` first on PATH, answering from a fresh Fake. With `state`, the local
+    backend and its passphrase are set too, as for a stack that `up` has deployed."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     executable = bin_dir / "pulumi"
@@ -75,7 +76,15 @@ def fake(tmp_path, monkeypatch) -> Fake:
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     fake = Fake(tmp_path / "fake")
     monkeypatch.setenv("FAKE_PULUMI_DIR", str(fake.root))
+    if state:
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+        monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse battery staple")
     return fake
+
+
+@pytest.fixture()
+def fake(tmp_path, monkeypatch) -> Fake:
+    return standin_engine(tmp_path, monkeypatch)
 
 
 def invoke(*args: str):

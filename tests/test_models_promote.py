@@ -9,17 +9,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from typing import Any, Iterator
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import ROOT, require_charts
+from conftest import ROOT, free_port, require_charts, wait_until_serving
 from mlops_platform.cli.app import app
 from mlops_platform.cli.registry import RegistryError, store_uri
 
@@ -34,9 +32,7 @@ def mlflow_server(tmp_path_factory) -> Iterator[dict[str, str]]:
     ini.write_text(f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{root}/auth.db\n"
                    f"admin_username = admin\nadmin_password = {password}\n"
                    "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16)}
     process = subprocess.Popen(
@@ -58,15 +54,7 @@ def mlflow_server(tmp_path_factory) -> Iterator[dict[str, str]]:
                    ["-c", _NON_MODEL],
                )]
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}")
-                time.sleep(0.5)
+        wait_until_serving(f"{url}/health", process, root / "server.log", "mlflow server", timeout=120)
         (trained, trained_err), (noted, noted_err) = (client.communicate(timeout=300) for client in clients)
         assert clients[0].returncode == 0, trained_err[-3000:]
         assert clients[1].returncode == 0, noted_err[-2000:]
@@ -91,17 +79,9 @@ _NON_MODEL = (
 @pytest.fixture()
 def stack(project, mlflow_server, monkeypatch, tmp_path) -> Any:
     """The local stack, deployed as far as the engine stand-in says: its outputs name the MLflow."""
-    from test_engine import ENGINE, Fake
+    from test_engine import standin_engine
 
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "pulumi").write_text(f"#!/bin/sh\nexec '{sys.executable}' '{ENGINE / 'fake_pulumi.py'}' \"$@\"\n")
-    (bin_dir / "pulumi").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    fake = Fake(tmp_path / "fake")
-    monkeypatch.setenv("FAKE_PULUMI_DIR", str(fake.root))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse battery staple")
+    fake = standin_engine(tmp_path, monkeypatch, state=True)
     fake.stacks({"local-dev": {
         "outputs": {"endpoints": {"mlflow": mlflow_server["url"]}, "modelStore": LOCAL_STORE,
                     "credentials": {"mlflow_admin_password": mlflow_server["password"], "ui_password": "x"}},
@@ -181,9 +161,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(stack, project, args, 
 
 
 def test_an_unreachable_mlflow_is_one_line_exit_2(stack, project):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
+    closed = free_port()
     stack.stacks({"local-dev": {"outputs": {"endpoints": {"mlflow": f"http://127.0.0.1:{closed}"}, "modelStore": LOCAL_STORE,
                                             "credentials": {"mlflow_admin_password": "x"}}, "secrets": ["credentials"], "resources": []}})
     started = time.monotonic()

@@ -9,12 +9,12 @@ from prices.json, and `--delete` must remove exactly the ones it may.
 from __future__ import annotations
 
 import json
-import socket
 from typing import Any, Iterator
 
 import pytest
 from typer.testing import CliRunner
 
+from conftest import free_port
 from mlops_platform.cli.app import app
 from mlops_platform.cli.offline.costs import price_table
 
@@ -31,9 +31,7 @@ def aws_price(key: str) -> float:
 def moto_endpoint(monkeypatch) -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
@@ -207,31 +205,13 @@ def test_without_credentials_one_line_and_exit_1(project, monkeypatch, tmp_path)
     assert line.startswith("error: no AWS credentials")
 
 
-def _standin_engine(tmp_path, monkeypatch, resources: list[dict[str, str]]):
-    """A stand-in Pulumi CLI on PATH whose aws-dev stack holds `resources`."""
-    import os
-    import sys
-
-    from test_engine import ENGINE, Fake
-
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "pulumi").write_text(f"#!/bin/sh\nexec python3 '{ENGINE / 'fake_pulumi.py'}' \"$@\"\n")
-    (bin_dir / "pulumi").chmod(0o755)
-    (bin_dir / "python3").symlink_to(sys.executable)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    fake = Fake(tmp_path / "fake")
-    monkeypatch.setenv("FAKE_PULUMI_DIR", str(fake.root))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse battery staple")
-    fake.stacks({STACK: {"resources": resources}})
-    return fake
-
-
 def test_delete_refuses_while_the_stack_has_resources(project, monkeypatch, tmp_path):
     """The state is asked first (a stand-in Pulumi CLI here): nothing is looked up or deleted."""
-    fake = _standin_engine(tmp_path, monkeypatch, [
-        {"urn": "urn:pulumi:aws-dev::mlops-platform::aws:eks/cluster:Cluster::mlops-cluster-eks", "type": "aws:eks/cluster:Cluster"}])
+    from test_engine import standin_engine
+
+    fake = standin_engine(tmp_path, monkeypatch, state=True)
+    fake.stacks({STACK: {"resources": [
+        {"urn": "urn:pulumi:aws-dev::mlops-platform::aws:eks/cluster:Cluster::mlops-cluster-eks", "type": "aws:eks/cluster:Cluster"}]}})
     result = CliRunner().invoke(app, ["sweep", "--cloud", "aws", "--delete", "--yes"])
     assert result.exit_code == 1
     assert "stack aws-dev still has 1 resource: the sweep deletes only what a destroy left" in result.stderr
@@ -241,7 +221,9 @@ def test_delete_refuses_while_the_stack_has_resources(project, monkeypatch, tmp_
 def test_delete_after_a_destroy_leaves_only_what_is_not_kubernetes_and_says_so(seeded, project, monkeypatch, tmp_path):
     """Through the command: the emptied stack lets --delete run; the stack-tagged bucket stays, and the
     last line says it is one resource that `sweep --delete` cannot remove."""
-    _standin_engine(tmp_path, monkeypatch, [])
+    from test_engine import standin_engine
+
+    standin_engine(tmp_path, monkeypatch, state=True).stacks({STACK: {"resources": []}})
     result = CliRunner().invoke(app, ["sweep", "--cloud", "aws", "--delete", "--yes"])
     assert result.exit_code == 1, result.stderr
     assert {line.split()[1] for line in result.stdout.splitlines() if line.startswith("deleted ")} == {
