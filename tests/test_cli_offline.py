@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
 from typer.testing import CliRunner
 
+from conftest import planned, stack_config
 from mlops_platform.cli.app import app
+from mlops_platform.cli.offline import plan as offline_plan
 
 
 @pytest.fixture()
@@ -150,3 +153,20 @@ def test_version_and_help(runner):
     help_text = invoke(runner, "--help").stdout
     for command in ("plan", "render"):
         assert command in help_text
+
+
+def test_a_plan_pauses_the_garbage_collector_and_hands_it_back_even_when_it_fails(monkeypatch):
+    """The pause halves a cold plan (benchmarks/plan_time.py); left off, `platform up` would run a
+    long engine operation without a collector."""
+    seen = []
+
+    def failing_assemble(*args, **kwargs):
+        seen.append(gc.isenabled())
+        raise RuntimeError("a chart failed")
+
+    monkeypatch.setattr(offline_plan, "plan_platform", lambda config: planned("local-dev"))
+    monkeypatch.setattr(offline_plan, "assemble", failing_assemble)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="a chart failed"):
+        offline_plan.build_plan(stack_config("local-dev"))
+    assert seen == [False] and gc.isenabled()
