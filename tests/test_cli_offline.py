@@ -8,9 +8,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from conftest import planned, stack_config
+from conftest import planned, require_charts, stack_config
 from mlops_platform.cli.app import app
-from mlops_platform.cli.offline import plan as offline_plan
+from mlops_platform.cli.offline import chart_render, harness
+from mlops_platform.cli.offline.cluster_objects import assemble
 
 
 @pytest.fixture()
@@ -155,18 +156,23 @@ def test_version_and_help(runner):
         assert command in help_text
 
 
-def test_a_plan_pauses_the_garbage_collector_and_hands_it_back_even_when_it_fails(monkeypatch):
-    """The pause halves a cold plan (benchmarks/plan_time.py); left off, `platform up` would run a
-    long engine operation without a collector."""
+def test_the_program_run_and_each_render_pause_the_garbage_collector_and_hand_it_back_on_failure(monkeypatch):
+    """The pauses halve a cold plan (benchmarks/plan_time.py) for every command that plans (plan,
+    render, up's progress, stacks, charts); left off, `platform up` would run a long engine
+    operation without a collector."""
+    run, charts = planned("local-dev"), require_charts()  # before run_program is replaced
     seen = []
 
-    def failing_assemble(*args, **kwargs):
+    def failing(*args, **kwargs):
         seen.append(gc.isenabled())
-        raise RuntimeError("a chart failed")
+        raise RuntimeError("failed inside")
 
-    monkeypatch.setattr(offline_plan, "plan_platform", lambda config: planned("local-dev"))
-    monkeypatch.setattr(offline_plan, "assemble", failing_assemble)
+    monkeypatch.setattr(harness, "run_program", failing)
+    monkeypatch.setattr(chart_render, "_render_cached", failing)
     assert gc.isenabled()
-    with pytest.raises(RuntimeError, match="a chart failed"):
-        offline_plan.build_plan(stack_config("local-dev"))
-    assert seen == [False] and gc.isenabled()
+    with pytest.raises(RuntimeError, match="failed inside"):
+        harness.plan_platform(stack_config("local-dev"))
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="failed inside"):
+        assemble(run, "1.36", charts)
+    assert seen == [False, False] and gc.isenabled()

@@ -23,6 +23,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from .gc_pause import gc_paused
+
 HOOK_ANNOTATION = "helm.sh/hook"
 # Helm splits a template's output at every "---" that starts the text or a line, whatever follows
 # it (pkg/release/util/manifest.go, SplitManifests: `(?:^|\s*\n)---\s*`); a template may glue
@@ -293,7 +295,8 @@ def render(
     material = json.dumps([_archive_digest(str(archive), (info.st_mtime_ns, info.st_size)), values_json, release,
                            namespace, kube_version, apis, helm.__version__, _RENDER_FORMAT])
     key = hashlib.sha256(material.encode()).hexdigest()
-    return _render_cached(key, str(archive), values_json, release, namespace, kube_version, apis)
+    with gc_paused():  # parsing or reading back megabytes of manifests (gc_pause.py)
+        return _render_cached(key, str(archive), values_json, release, namespace, kube_version, apis)
 
 
 def served_versions(crd: Mapping[str, Any]) -> list[str]:

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from .gc_pause import gc_paused
+
 SECRET_MASK = "[secret]"
 UNKNOWN_MASK = "[unknown]"
 _SIG = "4dabf18193072939515e22adb298388d"
@@ -279,6 +281,7 @@ def stable_order(records: list[ResourceRecord]) -> list[ResourceRecord]:
 
 def plan_platform(config: Any) -> ProgramRun:
     """Build MlopsPlatform from a validated PlatformConfig under mocks."""
-    from mlops_platform.components.platform import MlopsPlatform
+    with gc_paused():  # the SDK imports and the program allocate in bulk (gc_pause.py)
+        from mlops_platform.components.platform import MlopsPlatform
 
-    return run_program(lambda: MlopsPlatform("mlops", config), config.stack_name)
+        return run_program(lambda: MlopsPlatform("mlops", config), config.stack_name)

@@ -14,7 +14,6 @@ from mlops_platform.components.requests import WorkloadRequest, limit_range_defa
 from . import costs
 from .cluster_objects import ClusterObject, ClusterView, assemble
 from .critical_path import PARALLEL_LEVELS, CriticalPath, critical_path, schedule
-from .gc_pause import gc_paused
 from .harness import ProgramRun, plan_platform
 
 # Where each chart's workloads declare their resources in the values (see each addon's
@@ -147,9 +146,8 @@ def build_plan(config: PlatformConfig, charts_folder: Optional[Path] = None) -> 
     costs of what the cluster receives, and the policy pack's verdict on all of it."""
     from mlops_platform.policies.offline import evaluate
 
-    with gc_paused():  # bounded work that makes no cycles worth collecting (see gc_pause.py)
-        run = plan_platform(config)
-        view = assemble(run, config.cluster.kubernetes_version, charts_folder)
-        rules, violations = evaluate(run, config, view)
-        return Plan(config, run, view, totals(run, view, config.cluster.node_count), critical_path(run),
-                    costs.estimate(run, config), rules, violations)
+    run = plan_platform(config)
+    view = assemble(run, config.cluster.kubernetes_version, charts_folder)
+    rules, violations = evaluate(run, config, view)
+    return Plan(config, run, view, totals(run, view, config.cluster.node_count), critical_path(run),
+                costs.estimate(run, config), rules, violations)
