@@ -4,7 +4,7 @@ and against the issue's own estimates where it gave one.
 
     python benchmarks/critical_path.py [--chain] [--parallel] [--record FILE]
 
-The estimate is `platform plan`'s (cli/offline/critical_path.py): the heaviest chain of resources that
+The estimate is `platform plan`'s (planner/critical_path.py): the heaviest chain of resources that
 wait for one another, each weighted by the duration table there. `--chain` prints each stack's chain;
 `--parallel` replays each plan with the engine bounded to N operations at once (the figures behind
 cli/engine/parallelism.py); `--record FILE` writes today's figures in the baseline's format.
@@ -31,9 +31,9 @@ def main() -> None:
     parser.add_argument("--record", type=Path, help="write today's figures as a baseline file")
     options = parser.parse_args()
 
-    from mlops_platform.cli.offline.critical_path import critical_path, schedule
-    from mlops_platform.cli.offline.harness import plan_platform
     from mlops_platform.components.config import PlatformConfig
+    from mlops_platform.planner.critical_path import critical_path, schedule
+    from mlops_platform.planner.harness import plan_platform
 
     baseline = json.loads(BASELINE.read_text(encoding="utf-8"))
     issue = baseline.get("issue_estimates_minutes", {})

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mlops_platform.cli.offline.cluster_objects import ClusterView, assemble
-from mlops_platform.cli.offline.harness import ProgramRun, plan_platform
 from mlops_platform.components import versions
 from mlops_platform.components.config import PlatformConfig
+from mlops_platform.planner.cluster_objects import ClusterView, assemble
+from mlops_platform.planner.harness import ProgramRun, plan_platform
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"

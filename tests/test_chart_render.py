@@ -30,9 +30,9 @@ from typer.testing import CliRunner
 
 from conftest import CHARTS, free_port, planned, require_charts, shipped_stacks, stack_config, viewed, wait_until_serving
 from mlops_platform.cli.app import app
-from mlops_platform.cli.offline import chart_render, charts, cluster_objects
 from mlops_platform.components import names, versions
 from mlops_platform.components.addons import mlflow
+from mlops_platform.planner import chart_render, charts, cluster_objects
 
 SHIPPED = shipped_stacks()
 
@@ -66,7 +66,7 @@ def validated_renders(schemas_dir, tmp_path_factory) -> dict[str, Any]:
     load once. Gives, per stack, its files with their content digests, and each digest's status."""
     import hashlib
 
-    from mlops_platform.cli.offline import render
+    from mlops_platform.planner import render
 
     root = tmp_path_factory.mktemp("rendered")
     distinct = root / "distinct"

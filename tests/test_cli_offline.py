@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from conftest import planned, require_charts, stack_config
 from mlops_platform.cli.app import app
-from mlops_platform.cli.offline import chart_render, harness
-from mlops_platform.cli.offline.cluster_objects import assemble
+from mlops_platform.planner import chart_render, harness
+from mlops_platform.planner.cluster_objects import assemble
 
 
 @pytest.fixture()
@@ -137,7 +137,7 @@ def test_invalid_stack_file_exits_2_and_writes_nothing(runner, project, tmp_path
 
 
 def test_unexpected_errors_are_one_line_without_traceback(runner, project, monkeypatch):
-    from mlops_platform.cli.offline import plan as offline_plan
+    from mlops_platform.planner import plan as offline_plan
 
     def boom(config):
         raise RuntimeError("simulated")

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from conftest import ROOT, STACKS, planned, shipped_stacks
-from mlops_platform.cli.offline.harness import ProgramRun, plan_platform, run_program
 from mlops_platform.components import names
 from mlops_platform.components.config import PlatformConfig, read_stack_values
+from mlops_platform.planner.harness import ProgramRun, plan_platform, run_program
 
 CLOUD_STACKS = [s for s in shipped_stacks() if not s.startswith("local-")]
 

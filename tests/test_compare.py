@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from conftest import STACKS, require_charts, stack_config
 from mlops_platform.cli.app import app
-from mlops_platform.cli.offline import costs
-from mlops_platform.cli.offline.compare import compare, component_of, flatten, to_markdown, to_text
-from mlops_platform.cli.offline.plan import build_plan
 from mlops_platform.components.config import PlatformConfig, read_stack_values
+from mlops_platform.planner import costs
+from mlops_platform.planner.compare import compare, component_of, flatten, to_markdown, to_text
+from mlops_platform.planner.plan import build_plan
 
 HOURS = costs.price_table()["hours_per_month"]
 
@@ -137,7 +137,7 @@ def test_remove_a_component():
 
 
 def test_replacement_rules():
-    from mlops_platform.cli.offline.replacements import forcing
+    from mlops_platform.planner.replacements import forcing
 
     assert forcing("kubernetes:core/v1:ConfigMap", "data.fit.py") == "data"
     assert forcing("kubernetes:apps/v1:Deployment", "spec.template.spec.containers[0].image") is None

@@ -6,10 +6,10 @@ import json
 
 import yaml
 
-from mlops_platform.cli.offline.harness import ProgramRun, run_program
 from mlops_platform.components import names, versions
 from mlops_platform.components.addons import detectors as detectors_module
 from mlops_platform.components.cluster.kind import KindCluster, KindClusterArgs, kind_config
+from mlops_platform.planner.harness import ProgramRun, run_program
 
 
 def resource(run: ProgramRun, type_suffix: str, name: str, namespace: str | None = None):
@@ -148,7 +148,7 @@ def test_generated_credentials_stay_secret(local_run):
     assert shown["mlflow-database"] == {"password": "[secret]", "username": "mlflow"}
     assert shown["mlflow-postgres-env"] == {"PGSSLMODE": "disable"}
     assert shown["seaweedfs-admin"]["AWS_SECRET_ACCESS_KEY"] == "[secret]"
-    from mlops_platform.cli.offline.harness import SECRET_VALUES
+    from mlops_platform.planner.harness import SECRET_VALUES
 
     plan_text = json.dumps([r.to_json() for r in local_run.resources])
     assert SECRET_VALUES and not [v for v in SECRET_VALUES if v in plan_text], "a generated secret was shown"
@@ -365,8 +365,8 @@ def test_fit_script_parses_and_reads_what_the_job_sets():
 
 def test_a_reference_sample_in_a_bucket_is_fetched_before_fitting():
     from conftest import STACKS
-    from mlops_platform.cli.offline.harness import plan_platform
     from mlops_platform.components.config import PlatformConfig, read_stack_values
+    from mlops_platform.planner.harness import plan_platform
 
     values = read_stack_values(STACKS / "Pulumi.local-dev.yaml")
     values["models"] = [{**values["models"][0], "referenceData": "s3://mlops-artifacts/reference/iris.csv"}]

@@ -264,7 +264,7 @@ def test_names_that_cannot_exist_are_config_errors_with_the_nearest_name(stack, 
 
 def test_a_name_that_can_exist_but_has_no_price_makes_the_total_incomplete():
     from conftest import plan_of
-    from mlops_platform.cli.offline import costs
+    from mlops_platform.planner import costs
 
     config = PlatformConfig.from_values(shipped("aws-dev", **{"cluster.instanceType": "m7i.2xlarge"}), "t", "aws-dev")
     lines = costs.estimate(plan_of(config), config)

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from conftest import ROOT, planned, shipped_stacks, stack_config
-from mlops_platform.cli.offline import costs
+from mlops_platform.planner import costs
 
 CLOUD_STACKS = [s for s in shipped_stacks() if not s.startswith("local-")]
 

@@ -22,11 +22,11 @@ from typer.testing import CliRunner
 from conftest import ROOT, planned, shipped_stacks, viewed
 from mlops_platform.cli.app import app
 from mlops_platform.cli.engine import parallelism
-from mlops_platform.cli.offline.cluster_objects import ClusterObject, ClusterView
-from mlops_platform.cli.offline.critical_path import DURATIONS, critical_path, duration, schedule
-from mlops_platform.cli.offline.harness import ProgramRun, ResourceRecord
 from mlops_platform.components import k8s as kube
 from mlops_platform.components import names
+from mlops_platform.planner.cluster_objects import ClusterObject, ClusterView
+from mlops_platform.planner.critical_path import DURATIONS, critical_path, duration, schedule
+from mlops_platform.planner.harness import ProgramRun, ResourceRecord
 
 SHIPPED = shipped_stacks()
 BASELINE = json.loads((ROOT / "benchmarks" / "critical_path_before.json").read_text(encoding="utf-8"))

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from conftest import ROOT, SHIPPED_STACKS, STACKS, planned
 from mlops_platform.cli.app import app
-from mlops_platform.cli.offline.harness import stable_order
+from mlops_platform.planner.harness import stable_order
 
 PLATFORM = shutil.which("platform")
 

@@ -205,8 +205,8 @@ def test_gpu_batcher_and_explainer_validate_and_pass_the_policies(schemas_dir):
     import jsonschema
 
     from conftest import STACKS
-    from mlops_platform.cli.offline.plan import build_plan
     from mlops_platform.components.config import PlatformConfig, read_stack_values
+    from mlops_platform.planner.plan import build_plan
 
     values = read_stack_values(STACKS / "Pulumi.aws-prod.yaml")
     values["cluster"] = {**values["cluster"], "gpu": {"enabled": True}}

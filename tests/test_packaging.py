@@ -25,7 +25,7 @@ def test_no_generic_top_level_names_and_stdlib_platform_intact(tmp_path):
     code = (
         "import importlib.util, platform, sys\n"
         "assert platform.python_version()\n"
-        "for name in ('cli', 'components', 'policies'):\n"
+        "for name in ('cli', 'components', 'planner', 'policies'):\n"
         "    assert importlib.util.find_spec(name) is None, name\n"
         "import mlops_platform.components.config, mlops_platform.cli.app, mlops_platform.policies\n"
         "print('ok')\n"

@@ -14,8 +14,8 @@ from pulumi_policy import StackValidationArgs
 from test_policies import POD, resource
 
 from conftest import require_charts, stack_config, viewed
-from mlops_platform.cli.offline import chart_render, charts
 from mlops_platform.components import names
+from mlops_platform.planner import chart_render, charts
 from mlops_platform.policies.registry import BY_NAME, pack_config
 from mlops_platform.policies.rules import pod_security
 

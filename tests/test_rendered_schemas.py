@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import planned, shipped_stacks
-from mlops_platform.cli.offline import render
+from mlops_platform.planner import render
 
 # Library chart name for each chart reference we install.
 LIBRARY_CHART = {

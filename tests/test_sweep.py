@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from conftest import free_port
 from mlops_platform.cli.app import app
-from mlops_platform.cli.offline.costs import price_table
+from mlops_platform.planner.costs import price_table
 
 REGION = "us-east-1"
 CLUSTER = "mlops-dev"

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import pytest
 
 from conftest import stack_config
-from mlops_platform.cli.offline.costs import price_table
+from mlops_platform.planner.costs import price_table
 
 SUB = "00000000-0000-0000-0000-000000000000"
 

@@ -8,10 +8,10 @@ from typing import Any, Iterator
 import pytest
 
 from conftest import planned, shipped_stacks, viewed
-from mlops_platform.cli.offline.harness import ProgramRun
-from mlops_platform.cli.offline.plan import CHART_REQUESTS, _steady_workloads, totals
 from mlops_platform.components import versions
 from mlops_platform.components.requests import limit_range_defaults, pod_spec_requests
+from mlops_platform.planner.harness import ProgramRun
+from mlops_platform.planner.plan import CHART_REQUESTS, _steady_workloads, totals
 
 PINNED = {image.ref for image in versions.IMAGES}
 

@@ -1,6 +1,6 @@
 """Type-check the package as it is installed: `python tools/typecheck.py [mypy options]`.
 
-The three source folders (components/, cli/, policies/) install as one package, `mlops_platform`,
+The source folders (components/, planner/, cli/, policies/) install as one package, `mlops_platform`,
 through setuptools' package-dir mapping, which mypy cannot see in an editable install. This lays
 them out under a temporary `mlops_platform/` of symbolic links and runs mypy on that package with
 the settings in pyproject.toml ([tool.mypy]).
@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = ("components", "cli", "policies")
+FOLDERS = ("components", "planner", "cli", "policies")
 
 
 def main(argv: list[str]) -> int:

@@ -27,8 +27,9 @@ def _selected(cloud: Optional[Cloud], env: str) -> list:
 
     if cloud is None:
         return list(versions.CHARTS)
-    from ..offline import charts
-    from ..offline.harness import plan_platform
+    from mlops_platform.planner import charts
+    from mlops_platform.planner.harness import plan_platform
+
     from ..project import load_config
 
     run = plan_platform(load_config(cloud, env))
@@ -48,9 +49,10 @@ def pull(
     json_output: bool = JsonOption,
 ) -> None:
     """Download exactly the pinned chart versions into the local chart cache."""
+    from mlops_platform.planner import charts
+
     from .. import display
     from ..errors import EXIT_FAILED, fail
-    from ..offline import charts
 
     if mirror is not None and not mirror.startswith(("https://", "http://", "oci://")):
         fail(f"--mirror {mirror!r} is not a chart repository URL", "give an https://, http:// or oci:// URL")
@@ -80,9 +82,9 @@ def pull(
 def list_charts(json_output: bool = JsonOption) -> None:
     """Every pinned chart, where it comes from, and whether the local cache holds it."""
     from mlops_platform.components import versions
+    from mlops_platform.planner import charts
 
     from .. import display
-    from ..offline import charts
 
     folder = charts.charts_dir()
     rows = [{"chart": c.short_name, "version": c.version, "source": charts.source_of(c),

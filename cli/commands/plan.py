@@ -16,9 +16,9 @@ from .common import Cloud, CloudOption, EnvOption, JsonOption, report_placeholde
 if TYPE_CHECKING:
     from rich.tree import Tree
 
-    from ..offline.cluster_objects import ClusterView
-    from ..offline.harness import ResourceRecord
-    from ..offline.plan import Plan
+    from mlops_platform.planner.cluster_objects import ClusterView
+    from mlops_platform.planner.harness import ResourceRecord
+    from mlops_platform.planner.plan import Plan
 
 
 class CompareFormat(str, Enum):
@@ -29,9 +29,10 @@ class CompareFormat(str, Enum):
 
 def _base_plan(path: Path, stack: str) -> dict[str, Any]:
     """The --compare plan, checked before any work: readable, a plan, and of this stack."""
+    from mlops_platform.planner.compare import PlanFileError, load_plan
+
     from .. import paths
     from ..errors import fail
-    from ..offline.compare import PlanFileError, load_plan
 
     paths.input_file(path, "--compare")
     try:
@@ -70,7 +71,7 @@ def plan(
     base = _base_plan(compare, config.stack_name) if compare is not None else None
     display.progress(f"Planning stack {config.stack_name} offline (Pulumi SDK mocks; no engine, no credentials)...")
     started = time.perf_counter()
-    from ..offline.plan import build_plan
+    from mlops_platform.planner.plan import build_plan
 
     result = build_plan(config)
     elapsed = time.perf_counter() - started
@@ -81,7 +82,7 @@ def plan(
         paths.write_atomically(out_file, json.dumps(document, indent=2, default=str) + "\n")
         display.progress(f"Wrote the plan to {out_file}")
     if base is not None:
-        from ..offline import compare as comparing
+        from mlops_platform.planner import compare as comparing
 
         comparison = comparing.compare(base, json.loads(json.dumps(document, default=str)))
         chosen = CompareFormat.json if json_output else output_format
@@ -115,8 +116,9 @@ def report_missing_charts(view: ClusterView) -> None:
     """One line when some releases could not be rendered: which, and how to get their charts."""
     if not view.missing:
         return
+    from mlops_platform.planner.charts import PULL_HINT
+
     from .. import display
-    from ..offline.charts import PULL_HINT
 
     listed = ", ".join(f"{m.reference.rsplit('/', 1)[-1]} {m.version}" for m in view.missing)
     display.err().print(
@@ -175,8 +177,9 @@ def _print_tree(result: Plan) -> None:
                   f"[bold]{totals.memory_mebibytes / 1024:.2f} GiB[/bold]")
     console.print(table)
     path = result.critical
+    from mlops_platform.planner.critical_path import schedule
+
     from ..engine import parallelism
-    from ..offline.critical_path import schedule
 
     parallel = parallelism.default(result.config.cloud)
     bounded = schedule(result.run, parallel)
@@ -193,7 +196,7 @@ def _print_tree(result: Plan) -> None:
             name = violation.urn.rsplit("::", 1)[-1] if violation.urn else ""
             console.print(f"  [{color}]{violation.level}[/{color}] {violation.rule} ({escape(name)}): {escape(violation.message)}")
     if result.costs:
-        from ..offline import costs
+        from mlops_platform.planner import costs
 
         cloud, region = result.config.cloud, result.config.region
         where = f"{costs.priced_region(cloud)} list prices" + (f", applied to {region}" if region != costs.priced_region(cloud) else "")

@@ -20,8 +20,9 @@ def render(
                                       show_default=False),
 ) -> None:
     """Write every object the stack applies: DIR/manifests/ (ours), DIR/helm/ (values), DIR/rendered/ (each chart, rendered)."""
+    from mlops_platform.planner import render as renderer
+
     from .. import display, paths
-    from ..offline import render as renderer
     from ..project import load_config
     from .plan import report_missing_charts
 
@@ -29,7 +30,7 @@ def render(
     folder = paths.output_folder(out)
     replaced = [f"{name}/" for name in renderer.OWNED if (folder / name).exists()]
     display.progress(f"Rendering stack {config.stack_name} offline...")
-    from ..offline.plan import build_plan
+    from mlops_platform.planner.plan import build_plan
 
     result = build_plan(config)
     report_missing_charts(result.view)

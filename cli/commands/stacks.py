@@ -110,9 +110,10 @@ def _updated(row: dict[str, Any]) -> Optional[datetime]:
 def _age_and_cost(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     """How long ago the stack was updated, its time to live and its monthly cost (from its stack
     file, or its dev file for an ephemeral environment); null where the file cannot say."""
+    from mlops_platform.planner import costs
+    from mlops_platform.planner.harness import plan_platform
+
     from ..errors import PlatformExit
-    from ..offline import costs
-    from ..offline.harness import plan_platform
     from ..project import load_config
 
     updated = _updated(row)

@@ -49,7 +49,7 @@ def up(
         if not confirm(f"Deploy these changes to stack {config.stack_name}?"):
             fail("deployment cancelled", exit_code=EXIT_FAILED)
     # The total is what the program registers: the offline plan of the same program counts it.
-    from ..offline.harness import plan_platform
+    from mlops_platform.planner.harness import plan_platform
 
     tracker = ProgressTracker(total=len(plan_platform(config).resources))
     display.progress(f"Deploying stack {config.stack_name} (backend {engine.env['PULUMI_BACKEND_URL']})...")

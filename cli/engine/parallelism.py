@@ -5,7 +5,7 @@ Ref: https://www.pulumi.com/docs/iac/cli/commands/pulumi_up/ (-p, --parallel)
 
 Most of a deploy waits on remote APIs, so a bound costs nothing as long as it does not hold back
 the chain that bounds the deploy. `benchmarks/critical_path.py --parallel` replays every shipped
-stack's plan with N slots (cli/offline/critical_path.py: schedule) under the duration table:
+stack's plan with N slots (planner/critical_path.py: schedule) under the duration table:
 
 - cloud stacks reach their unbounded estimate at 16 and lose nothing above it (at 8 aws-prod is
   about 25 s slower, at 4 about 4 min). A bound of 16 keeps a first deploy from firing 60 Kubernetes and

@@ -71,14 +71,14 @@ def cluster_name(env: str) -> str:
 
 
 def price(cloud: str, key: str) -> Optional[float]:
-    from ..offline.costs import price_table
+    from mlops_platform.planner.costs import price_table
 
     item = price_table()["clouds"][cloud]["items"].get(key)
     return None if item is None else float(item["price"])
 
 
 def hours() -> float:
-    from ..offline.costs import price_table
+    from mlops_platform.planner.costs import price_table
 
     return float(price_table()["hours_per_month"])
 

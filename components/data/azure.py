@@ -146,7 +146,7 @@ class AzureData(pulumi.ComponentResource):
             },
             backup={"backup_retention_days": args.database.backup_retention_days, "geo_redundant_backup": "Disabled"},
             high_availability={"mode": "ZoneRedundant" if args.database.high_availability else "Disabled"},
-            # A real edge, kept on the critical path (cli/offline/critical_path.py): a server with
+            # A real edge, kept on the critical path (planner/critical_path.py): a server with
             # private access is created into the zone only once the zone is linked to its VNet.
             # Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-networking-private
             # Ref: https://github.com/DFE-Digital/terraform-azurerm-container-apps-hosting/pull/216

@@ -5,7 +5,7 @@
               API versions that exist when it is installed: the built-in ones and the CRDs of the
               releases it waits for (from the program's dependency graph)
     runtime   the pods controllers create from custom resources at run time, modelled from what
-              they read (cli/offline/runtime_pods.py)
+              they read (planner/runtime_pods.py)
 
 The policy pack, the footprint and `platform render` all read this one view. A release whose
 chart is not in the cache is listed as missing; the view is then partial.

@@ -23,7 +23,7 @@ _OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 PROJECT = "mlops-platform"
 # Every value the mocks hand out as a provider secret output (generated passwords, kubeconfigs;
-# cli/offline/mocks.py fills it): what is shown masks exactly these, wherever they reach an input.
+# planner/mocks.py fills it): what is shown masks exactly these, wherever they reach an input.
 SECRET_VALUES: set[str] = set()
 
 

@@ -3,7 +3,7 @@
 Both sides are `platform plan --json` documents: the base is read from a file (the base branch's
 plan, saved in CI), the head is the plan just computed. Resources are matched by URN:
 - added and removed resources; a resource whose changed inputs include one its provider cannot
-  update in place (cli/offline/replacements.py) is replaced, as `pulumi preview` would show it;
+  update in place (planner/replacements.py) is replaced, as `pulumi preview` would show it;
 - changed inputs, by property path;
 - the monthly cost, in total and per component;
 - the CPU and memory the cluster's workloads request, in total and per workload;
