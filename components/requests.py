@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Union
 
+from .quantities import mebibytes, millicores
+
 
 @dataclass(frozen=True)
 class WorkloadRequest:
@@ -34,24 +36,6 @@ def _dig(values: Any, path: Iterable[str]) -> Any:
     return values
 
 
-_SUFFIX = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-}
-
-
-def quantity(value: Any) -> float:
-    """A Kubernetes resource quantity ("250m", "1.5", "128Mi", "1G", "1e3") as a plain number.
-
-    Ref: https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/
-    """
-    text = str(value).strip()
-    for suffix in sorted(_SUFFIX, key=len, reverse=True):
-        if text.endswith(suffix) and text[: -len(suffix)]:
-            return float(text[: -len(suffix)]) * _SUFFIX[suffix]
-    return float(text)
-
-
 def requests_of(resources: Any) -> tuple[int, float]:
     """(millicores, MiB) of a Kubernetes `resources` block; missing requests count as zero.
 
@@ -61,7 +45,7 @@ def requests_of(resources: Any) -> tuple[int, float]:
     requests = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
     cpu = requests.get("cpu")
     memory = requests.get("memory")
-    return (round(quantity(cpu) * 1000) if cpu else 0, quantity(memory) / 2**20 if memory else 0.0)
+    return (millicores(cpu) if cpu else 0, mebibytes(memory) if memory else 0.0)
 
 
 def from_values(

@@ -7,7 +7,8 @@ import re
 from typing import Any, Callable, Iterator, Mapping
 
 from mlops_platform.components import names
-from mlops_platform.components.requests import limit_range_defaults, quantity, with_limit_range
+from mlops_platform.components.quantities import quantity
+from mlops_platform.components.requests import limit_range_defaults, with_limit_range
 
 from .base import WORKLOAD_TYPES, PodSpec, Rule, containers_of, dig, pod_specs, resource_name, stack_resources
 

@@ -1,0 +1,112 @@
+"""Rules that span several keys of a stack file, each reported as (key, message).
+
+They read a parsed configuration's attributes only (PlatformConfig calls them as its last
+validation step), so this module does not import the models.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import catalog, subnets
+
+if TYPE_CHECKING:
+    from .stack import PlatformConfig
+
+_REGION_EXAMPLE = {
+    "aws": "an AWS region such as us-east-1",
+    "azure": "an Azure location such as eastus",
+    "gcp": "a GCP region such as us-central1",
+}
+
+
+def cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
+    """Rules that span several keys, as (key, message)."""
+    problems: list[tuple[str, str]] = []
+    if c.cloud == "local":
+        if c.region is not None:
+            problems.append(("region", "a local stack has no region; remove the key"))
+        for other in ("aws", "azure", "gcp"):
+            if getattr(c, other) is not None:
+                problems.append((other, f"settings for {other} in a local stack; remove the key"))
+        if c.tls.issuer == "acme":
+            problems.append(("tls.issuer", "acme needs a publicly reachable domain; use selfSigned locally"))
+        if c.cluster.gpu.enabled:
+            problems.append(("cluster.gpu.enabled", "kind has no GPU node pools"))
+        for index, model in enumerate(c.models):
+            if model.resources.gpu:
+                problems.append((f"models[{index}].resources.gpu", "kind has no GPUs; remove it for a local stack"))
+    else:
+        what = _REGION_EXAMPLE[c.cloud]
+        if c.region is None:
+            problems.append(("region", f"required for cloud '{c.cloud}' ({what})"))
+        elif catalog.region_problem(c.cloud, c.region):
+            problems.append(("region", str(catalog.region_problem(c.cloud, c.region))))
+        for key, name, check in (
+            ("cluster.instanceType", c.instance_type, catalog.instance_problem),
+            ("cluster.gpu.instanceType", c.gpu_instance_type if c.cluster.gpu.enabled else None, catalog.instance_problem),
+            ("database.instanceClass", c.database_class, catalog.database_problem),
+        ):
+            problem = check(c.cloud, name) if name else None
+            if problem:
+                problems.append((key, problem))
+        if c.domain is None:
+            problems.append(("domain", f"required for cloud '{c.cloud}' (the DNS zone the UIs are served under)"))
+        for other in ("aws", "azure", "gcp"):
+            if other != c.cloud and getattr(c, other) is not None:
+                problems.append((other, f"settings for {other} in a {c.cloud} stack; remove the key"))
+        if c.cloud == "gcp" and c.gcp is None:
+            problems.append(("gcp.project", "required for cloud 'gcp'"))
+        if c.cloud == "gcp" and c.gcp is not None and c.region:
+            for zone in c.gcp.zones:
+                if not zone.startswith(c.region + "-"):
+                    problems.append(("gcp.zones", f"zone '{zone}' is not in region '{c.region}'"))
+        if c.cloud == "aws" and c.aws is not None and c.region:
+            for zone in c.aws.availability_zones:
+                if not zone.startswith(c.region):
+                    problems.append(("aws.availabilityZones", f"zone '{zone}' is not in region '{c.region}'"))
+        if not c.cluster.private_endpoint and not c.cluster.api_allowed_cidrs:
+            problems.append(
+                ("cluster.apiAllowedCidrs", "give the CIDRs allowed to reach the Kubernetes API, or set privateEndpoint: true")
+            )
+    problems += _range_checks(c)
+    if c.object_store.force_destroy and c.is_prod:
+        problems.append(("objectStore.forceDestroy", "not allowed in prod: artifacts would be deleted with the stack"))
+    if c.protect is False and c.is_prod:
+        problems.append(("protect", "prod stacks keep their data protected; remove the key"))
+    # Dependencies between components.
+    needs = {
+        "kserve": (c.kserve.enabled, ("certManager", c.cert_manager.enabled), ("traefik", c.traefik.enabled)),
+        "mlflow": (c.mlflow.enabled, ("traefik", c.traefik.enabled), ("certManager", c.cert_manager.enabled)),
+        "monitoring": (c.monitoring.enabled, ("traefik", c.traefik.enabled), ("certManager", c.cert_manager.enabled)),
+        "detectors": (c.detectors.enabled, ("kserve", c.kserve.enabled), ("monitoring", c.monitoring.enabled)),
+    }
+    for component, (enabled, *required) in needs.items():
+        for dependency, dep_enabled in required:
+            if enabled and not dep_enabled:
+                problems.append((f"{dependency}.enabled", f"false, but {component} is on and needs it"))
+    if c.models and not c.kserve.enabled:
+        problems.append(("models", "models are served by KServe; kserve.enabled is false"))
+    if c.cloud != "local":
+        for index, model in enumerate(c.models):
+            if model.resources.gpu and not c.cluster.gpu.enabled:
+                problems.append((f"models[{index}].resources.gpu", "needs the GPU pool: set cluster.gpu.enabled: true"))
+    return problems
+
+
+def _range_checks(c: PlatformConfig) -> list[tuple[str, str]]:
+    """The address ranges against what the cloud module carves out of them (components/subnets.py)."""
+    if c.cloud == "aws" and c.aws_zone_count > subnets.AWS_MAX_ZONES:
+        return [("aws.availabilityZones", f"{c.aws_zone_count} zones: the platform spreads over at most {subnets.AWS_MAX_ZONES}")]
+    try:
+        if c.cloud == "aws":
+            subnets.aws_subnets(c.aws_settings.vpc_cidr, c.aws_zone_count, c.max_node_total)
+        elif c.cloud == "azure":
+            subnets.azure_subnets(c.azure_settings.vnet_cidr, c.max_node_total)
+    except subnets.RangeError as err:
+        return [("aws.vpcCidr" if c.cloud == "aws" else "azure.vnetCidr", str(err))]
+    if c.cloud == "gcp" and c.gcp is not None:
+        g = c.gcp
+        return subnets.gcp_ranges(g.network_cidr, g.pods_cidr, g.services_cidr, g.master_cidr, c.max_node_total)
+    return []
+

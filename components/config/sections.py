@@ -1,0 +1,191 @@
+"""The stack file's infrastructure sections: TLS, cluster, each cloud, database, object store, the
+addons and the policy pack's settings."""
+
+from __future__ import annotations
+
+import re
+from ipaddress import IPv4Network
+from typing import Literal, Optional
+
+from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
+
+from .. import versions
+from .base import Model, uuid
+
+
+class TlsConfig(Model):
+    issuer: Literal["selfSigned", "acme"] = "selfSigned"
+    email: Optional[StrictStr] = None
+    acme_server: Literal["production", "staging"] = "production"
+
+    @model_validator(mode="after")
+    def _acme_needs_email(self) -> "TlsConfig":
+        if self.issuer == "acme" and not self.email:
+            raise ValueError("issuer 'acme' needs an email (Let's Encrypt account contact)")
+        if self.email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", self.email):
+            raise ValueError(f"email '{self.email}' is not an e-mail address")
+        return self
+
+
+class GpuPoolConfig(Model):
+    enabled: StrictBool = False
+    instance_type: Optional[StrictStr] = None
+    node_count: StrictInt = Field(1, ge=0, le=100)
+    max_nodes: Optional[StrictInt] = Field(None, ge=1, le=100)
+
+
+class ClusterConfig(Model):
+    kubernetes_version: StrictStr = versions.KUBERNETES_MINOR
+    node_count: StrictInt = Field(1, ge=1, le=100)
+    max_nodes: Optional[StrictInt] = Field(None, ge=1, le=100)
+    instance_type: Optional[StrictStr] = None
+    disk_size_gb: StrictInt = Field(50, ge=20, le=2000)
+    # Who may reach the Kubernetes API. Empty on a cloud means a private endpoint only.
+    api_allowed_cidrs: tuple[IPv4Network, ...] = ()
+    private_endpoint: StrictBool = False
+    gpu: GpuPoolConfig = GpuPoolConfig()
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _minor(cls, value: str) -> str:
+        if not re.match(r"^1\.[0-9]{2}$", value):
+            raise ValueError(f"'{value}' is not a Kubernetes minor version such as 1.36")
+        return value
+
+    @model_validator(mode="after")
+    def _max_not_below_count(self) -> "ClusterConfig":
+        if self.max_nodes is not None and self.max_nodes < self.node_count:
+            raise ValueError(f"maxNodes {self.max_nodes} is below nodeCount {self.node_count}")
+        return self
+
+
+class AwsConfig(Model):
+    vpc_cidr: IPv4Network = IPv4Network("10.40.0.0/16")
+    # At least two AZs: EKS requires subnets in two, and RDS subnet groups too. Empty: the
+    # region's first two (three in prod) available zones.
+    availability_zones: tuple[StrictStr, ...] = ()
+    # IAM roles given cluster-admin through EKS access entries (besides the deployer).
+    admin_role_arns: tuple[StrictStr, ...] = ()
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _role_arns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            if not re.match(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$", arn):
+                raise ValueError(f"'{arn}' is not an IAM role ARN")
+        return value
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _two_azs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if value and len(set(value)) < 2:
+            raise ValueError("give at least two distinct availability zones")
+        return value
+
+
+class AzureConfig(Model):
+    subscription_id: Optional[StrictStr] = None
+    vnet_cidr: IPv4Network = IPv4Network("10.50.0.0/16")
+    # Entra ID groups given cluster-admin through Azure RBAC (besides the deployer).
+    admin_group_object_ids: tuple[StrictStr, ...] = ()
+
+    @field_validator("subscription_id")
+    @classmethod
+    def _subscription(cls, value: Optional[str]) -> Optional[str]:
+        return value if value is None else uuid(value, "subscription id")
+
+    @field_validator("admin_group_object_ids")
+    @classmethod
+    def _group_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(uuid(group, "group object id") for group in value)
+
+
+class GcpConfig(Model):
+    project: StrictStr
+    # Zones for the nodes (the control plane is regional). Empty: every zone of the region.
+    zones: tuple[StrictStr, ...] = ()
+    network_cidr: IPv4Network = IPv4Network("10.60.0.0/20")
+    pods_cidr: IPv4Network = IPv4Network("10.64.0.0/14")
+    services_cidr: IPv4Network = IPv4Network("10.68.0.0/20")
+    master_cidr: IPv4Network = IPv4Network("172.16.0.32/28")
+
+    @field_validator("project")
+    @classmethod
+    def _project_id(cls, value: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", value):
+            raise ValueError(f"'{value}' is not a GCP project id")
+        return value
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for zone in value:
+            if not re.match(r"^[a-z]+-[a-z]+[0-9]-[a-z]$", zone):
+                raise ValueError(f"'{zone}' is not a GCP zone such as us-central1-a")
+        return value
+
+    @field_validator("master_cidr")
+    @classmethod
+    def _master_28(cls, value: IPv4Network) -> IPv4Network:
+        if value.prefixlen != 28:
+            raise ValueError("the control-plane range must be a /28 (GKE requirement)")
+        return value
+
+
+class DatabaseConfig(Model):
+    instance_class: Optional[StrictStr] = None
+    storage_gb: StrictInt = Field(20, ge=20, le=16384)
+    high_availability: StrictBool = False
+    backup_retention_days: StrictInt = Field(7, ge=7, le=35)
+
+
+class ObjectStoreConfig(Model):
+    # Lets `destroy` delete a bucket that still holds artifacts. Refused in prod.
+    force_destroy: StrictBool = False
+
+
+class ComponentToggle(Model):
+    enabled: StrictBool = True
+
+
+class TraefikConfig(Model):
+    enabled: StrictBool = True
+    replicas: StrictInt = Field(1, ge=1, le=10)
+
+
+class MlflowConfig(Model):
+    enabled: StrictBool = True
+    replicas: StrictInt = Field(1, ge=1, le=10)
+
+
+class MonitoringConfig(Model):
+    enabled: StrictBool = True
+    retention: StrictStr = "24h"
+    storage_gb: StrictInt = Field(5, ge=1, le=4096)
+    alertmanager: StrictBool = True
+
+    @field_validator("retention")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not re.match(r"^[0-9]+(h|d|w)$", value):
+            raise ValueError(f"'{value}' is not a retention such as 24h, 15d or 2w")
+        return value
+
+
+DEFAULT_MAX_NODES = 10
+DEFAULT_MAX_GPU_NODES = 4
+
+
+class PolicyLimits(Model):
+    max_nodes: StrictInt = Field(DEFAULT_MAX_NODES, ge=1, le=1000)
+    allowed_instance_types: tuple[StrictStr, ...] = ()
+    max_gpu_nodes: StrictInt = Field(DEFAULT_MAX_GPU_NODES, ge=0, le=100)
+
+
+class PolicyConfig(Model):
+    # Default: advisory in dev, mandatory in prod.
+    enforcement: Optional[Literal["advisory", "mandatory"]] = None
+    # Set to true only when you hold a commercial licence for source-available components.
+    source_available_licence: StrictBool = False
+    limits: PolicyLimits = PolicyLimits()
+
