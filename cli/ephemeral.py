@@ -23,8 +23,8 @@ DEFAULT_TTL = "3d"
 
 def is_derived(path: Path) -> bool:
     try:
-        with path.open(encoding="utf-8") as handle:
-            return handle.readline().startswith(MARK)
+        with path.open("rb") as handle:
+            return handle.readline(len(MARK) + 1).startswith(MARK.encode())
     except OSError:
         return False
 

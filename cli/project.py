@@ -99,18 +99,26 @@ def stack_text(cloud: str, env: str) -> tuple[str, str]:
     project = project_dir()
     stack = stack_name(cloud, env)
     path = stack_file(project, stack)
+    if path.exists() and not path.is_file():
+        fail(f"{display_path(path)}: is a folder, not a stack file", "remove it, or give another --env")
     if path.is_file() and not ephemeral.is_derived(path):
-        try:
-            return path.read_text(encoding="utf-8"), str(display_path(path))
-        except (OSError, UnicodeDecodeError) as err:
-            fail(f"{display_path(path)}: cannot read the stack file ({err})")
+        return _read(path), str(display_path(path))
     base = stack_file(project, f"{cloud}-{names.BASE_ENV}")
     if env == names.BASE_ENV or not base.is_file():
         known = ", ".join(shipped_stacks(project)) or "none"
         fail(f"no stack file {display_path(path)} for stack {stack}" + (f" (nor {display_path(base)} to derive it from)"
              if env != names.BASE_ENV else ""), f"stack files here: {known}")
-    text = ephemeral.derive(base.read_text(encoding="utf-8"), base.name, env, ephemeral.default_owner(), ephemeral.default_ttl())
+    text = ephemeral.derive(_read(base), base.name, env, ephemeral.default_owner(), ephemeral.default_ttl())
     return text, f"{display_path(base)} (derived for {env})"
+
+
+def _read(path: Path) -> str:
+    from mlops_platform.components.config import ConfigError, read_stack_text
+
+    try:
+        return read_stack_text(path, str(display_path(path)))
+    except ConfigError as err:
+        fail(str(err))
 
 
 def write_derived_stack_file(config: PlatformConfig) -> None:

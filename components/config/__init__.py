@@ -15,7 +15,7 @@ Every problem becomes a `ConfigError` naming the file (or stack) and the key, on
 """
 
 from .errors import ConfigError
-from .loading import pulumi_config_values, read_stack_values, stack_file_path, stack_values_from_text
+from .loading import pulumi_config_values, read_stack_text, read_stack_values, stack_file_path, stack_values_from_text
 from .placeholders import placeholders
 from .sections import DEFAULT_MAX_GPU_NODES, DEFAULT_MAX_NODES, PolicyLimits
 from .serving import ModelConfig
@@ -31,6 +31,7 @@ __all__ = [
     "PolicyLimits",
     "placeholders",
     "pulumi_config_values",
+    "read_stack_text",
     "read_stack_values",
     "stack_file_path",
     "stack_values_from_text",

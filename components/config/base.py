@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from ..quantities import CPU_PATTERN, MEMORY_PATTERN
+from .errors import shown_text
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -22,17 +23,17 @@ class Model(BaseModel):
 
 def cpu_quantity(value: str) -> str:
     if not CPU_PATTERN.match(value):
-        raise ValueError(f"'{value}' is not a CPU quantity (use e.g. 250m or 1)")
+        raise ValueError(f"'{shown_text(str(value))}' is not a CPU quantity (use e.g. 250m or 1)")
     return value
 
 
 def memory_quantity(value: str) -> str:
     if not MEMORY_PATTERN.match(value):
-        raise ValueError(f"'{value}' is not a memory quantity (use e.g. 256Mi or 1Gi)")
+        raise ValueError(f"'{shown_text(str(value))}' is not a memory quantity (use e.g. 256Mi or 1Gi)")
     return value
 
 
 def uuid(value: str, what: str) -> str:
     if not re.match(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$", value):
-        raise ValueError(f"'{value}' is not a {what} (a lower-case UUID)")
+        raise ValueError(f"'{shown_text(str(value))}' is not a {what} (a lower-case UUID)")
     return value

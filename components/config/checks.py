@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import catalog, subnets
+from .errors import shown_text
 
 if TYPE_CHECKING:
     from .stack import PlatformConfig
@@ -60,11 +61,11 @@ def cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
         if c.cloud == "gcp" and c.gcp is not None and c.region:
             for zone in c.gcp.zones:
                 if not zone.startswith(c.region + "-"):
-                    problems.append(("gcp.zones", f"zone '{zone}' is not in region '{c.region}'"))
+                    problems.append(("gcp.zones", f"zone '{shown_text(str(zone))}' is not in region '{c.region}'"))
         if c.cloud == "aws" and c.aws is not None and c.region:
             for zone in c.aws.availability_zones:
                 if not zone.startswith(c.region):
-                    problems.append(("aws.availabilityZones", f"zone '{zone}' is not in region '{c.region}'"))
+                    problems.append(("aws.availabilityZones", f"zone '{shown_text(str(zone))}' is not in region '{c.region}'"))
         if not c.cluster.private_endpoint and not c.cluster.api_allowed_cidrs:
             problems.append(
                 ("cluster.apiAllowedCidrs", "give the CIDRs allowed to reach the Kubernetes API, or set privateEndpoint: true")

@@ -1,8 +1,30 @@
-"""How a configuration problem is reported: one line naming the file (or stack) and the key."""
+"""How a configuration problem is reported: one line naming the file (or stack) and the key.
+
+A stack file can hold anything, so whatever it holds is echoed cut short: a key or value of a
+megabyte must not become a megabyte of error message.
+"""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
+
+MAX_LINE = 290  # characters of a whole ConfigError (an error line of at most 300 with "error: ")
+MAX_SHOWN = 60  # characters of one echoed key or value
+
+
+def shown_text(text: str, limit: int = MAX_SHOWN) -> str:
+    """`text` on one line, cut to `limit` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def shown_value(value: Any, limit: int = MAX_SHOWN) -> str:
+    """A value as the stack file gave it (repr), cut to `limit` characters."""
+    return shown_text(repr(value), limit)
+
+
+def shown_key(key: Any) -> str:
+    return shown_text(str(key))
 
 
 class ConfigError(Exception):
@@ -11,7 +33,7 @@ class ConfigError(Exception):
     def __init__(self, source: str, key: Optional[str], message: str):
         self.source, self.key, self.message = source, key, message
         where = f"{source}: {key}" if key else source
-        super().__init__(f"{where}: {message}")
+        super().__init__(shown_text(f"{where}: {message}", MAX_LINE))
 
 
 class KeyedError(ValueError):

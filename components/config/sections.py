@@ -11,6 +11,7 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator, m
 
 from .. import versions
 from .base import Model, uuid
+from .errors import shown_text
 
 
 class TlsConfig(Model):
@@ -49,7 +50,7 @@ class ClusterConfig(Model):
     @classmethod
     def _minor(cls, value: str) -> str:
         if not re.match(r"^1\.[0-9]{2}$", value):
-            raise ValueError(f"'{value}' is not a Kubernetes minor version such as 1.36")
+            raise ValueError(f"'{shown_text(str(value))}' is not a Kubernetes minor version such as 1.36")
         return value
 
     @model_validator(mode="after")
@@ -72,7 +73,7 @@ class AwsConfig(Model):
     def _role_arns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for arn in value:
             if not re.match(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$", arn):
-                raise ValueError(f"'{arn}' is not an IAM role ARN")
+                raise ValueError(f"'{shown_text(str(arn))}' is not an IAM role ARN")
         return value
 
     @field_validator("availability_zones")
@@ -113,7 +114,7 @@ class GcpConfig(Model):
     @classmethod
     def _project_id(cls, value: str) -> str:
         if not re.match(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", value):
-            raise ValueError(f"'{value}' is not a GCP project id")
+            raise ValueError(f"'{shown_text(str(value))}' is not a GCP project id")
         return value
 
     @field_validator("zones")
@@ -121,7 +122,7 @@ class GcpConfig(Model):
     def _zones(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for zone in value:
             if not re.match(r"^[a-z]+-[a-z]+[0-9]-[a-z]$", zone):
-                raise ValueError(f"'{zone}' is not a GCP zone such as us-central1-a")
+                raise ValueError(f"'{shown_text(str(zone))}' is not a GCP zone such as us-central1-a")
         return value
 
     @field_validator("master_cidr")
@@ -168,7 +169,7 @@ class MonitoringConfig(Model):
     @classmethod
     def _duration(cls, value: str) -> str:
         if not re.match(r"^[0-9]+(h|d|w)$", value):
-            raise ValueError(f"'{value}' is not a retention such as 24h, 15d or 2w")
+            raise ValueError(f"'{shown_text(str(value))}' is not a retention such as 24h, 15d or 2w")
         return value
 
 

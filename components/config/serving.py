@@ -10,6 +10,7 @@ from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, field
 
 from ..quantities import mebibytes
 from .base import DNS_LABEL, Model, cpu_quantity, memory_quantity
+from .errors import shown_text
 
 _MODEL_URI = re.compile(r"^(s3|gs|https|pvc|oci|hf)://[^\s]+$")
 _REFERENCE_URI = re.compile(r"^(s3|gs|https)://[^\s]+\.(csv|npy)$")
@@ -90,14 +91,14 @@ class ModelConfig(Model):
     def _name(cls, value: str) -> str:
         # Leaves room for the -drift / -outlier / -predictor suffixes within 63 characters.
         if not DNS_LABEL.match(value) or len(value) > 40:
-            raise ValueError(f"'{value}' is not a lower-case DNS label of at most 40 characters")
+            raise ValueError(f"'{shown_text(str(value))}' is not a lower-case DNS label of at most 40 characters")
         return value
 
     @field_validator("storage_uri")
     @classmethod
     def _uri(cls, value: str) -> str:
         if not _MODEL_URI.match(value):
-            raise ValueError(f"'{value}' is not a model URI (s3://, gs://, https://, pvc://, oci://, hf://)")
+            raise ValueError(f"'{shown_text(str(value))}' is not a model URI (s3://, gs://, https://, pvc://, oci://, hf://)")
         return value
 
     @field_validator("reference_data")
@@ -105,7 +106,7 @@ class ModelConfig(Model):
     def _reference(cls, value: Optional[str]) -> Optional[str]:
         if value is not None and value not in _BUILTIN_REFERENCE and not _REFERENCE_URI.match(value):
             raise ValueError(
-                f"'{value}' is neither {', '.join(_BUILTIN_REFERENCE)} nor an s3://, gs:// or https:// "
+                f"'{shown_text(str(value))}' is neither {', '.join(_BUILTIN_REFERENCE)} nor an s3://, gs:// or https:// "
                 "URI of a .csv or .npy file"
             )
         return value

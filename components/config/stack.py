@@ -11,7 +11,7 @@ from pydantic import StrictBool, StrictStr, ValidationError, field_validator, mo
 from .. import names
 from .base import DNS_LABEL, Model
 from .checks import cross_checks
-from .errors import ConfigError, KeyedError
+from .errors import ConfigError, KeyedError, shown_text
 from .loading import NAMESPACE, pulumi_config_values, read_stack_values
 from .sections import (
     AwsConfig,
@@ -71,14 +71,14 @@ class PlatformConfig(Model):
     @classmethod
     def _env(cls, value: str) -> str:
         if not names.ENV_PATTERN.match(value):
-            raise ValueError(f"'{value}' is not an environment name ({names.ENV_RULE}, e.g. dev or pr-123)")
+            raise ValueError(f"'{shown_text(str(value))}' is not an environment name ({names.ENV_RULE}, e.g. dev or pr-123)")
         return value
 
     @field_validator("owner")
     @classmethod
     def _owner(cls, value: Optional[str]) -> Optional[str]:
         if value is not None and not _OWNER.match(value):
-            raise ValueError(f"'{value}' cannot be a tag or label value (lower-case letters, digits, '.', '_', '-'; "
+            raise ValueError(f"'{shown_text(str(value))}' cannot be a tag or label value (lower-case letters, digits, '.', '_', '-'; "
                              "at most 63 characters)")
         return value
 
@@ -86,7 +86,7 @@ class PlatformConfig(Model):
     @classmethod
     def _ttl(cls, value: Optional[str]) -> Optional[str]:
         if value is not None and not _TTL.match(value):
-            raise ValueError(f"'{value}' is not a time to live such as 12h, 3d, 2w or none")
+            raise ValueError(f"'{shown_text(str(value))}' is not a time to live such as 12h, 3d, 2w or none")
         return value
 
     @field_validator("domain")
@@ -101,7 +101,7 @@ class PlatformConfig(Model):
             or not all(DNS_LABEL.match(label) for label in labels)
             or labels[-1].isdigit()
         ):
-            raise ValueError(f"'{value}' is not a valid DNS domain (lower-case labels separated by dots)")
+            raise ValueError(f"'{shown_text(str(value))}' is not a valid DNS domain (lower-case labels separated by dots)")
         return value
 
     @field_validator("models")

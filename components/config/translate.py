@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 
-from .errors import ConfigError, KeyedError
+from .errors import ConfigError, KeyedError, shown_key, shown_text, shown_value
 from .loading import NAMESPACE
 
 
@@ -18,7 +18,7 @@ def _key_path(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            out += f".{shown_key(part)}" if out else shown_key(part)
     return out
 
 
@@ -48,6 +48,7 @@ def to_config_error(err: ValidationError, source: str, root: type[BaseModel]) ->
     kind = first["type"]
     ctx = first.get("ctx") or {}
     given = first.get("input")
+    got = shown_value(given)
     if kind == "value_error" and isinstance(ctx.get("error"), KeyedError):
         keyed = ctx["error"]
         prefix = _key_path(loc)
@@ -55,34 +56,34 @@ def to_config_error(err: ValidationError, source: str, root: type[BaseModel]) ->
     key = f"{NAMESPACE}:{_key_path(loc)}" if loc else None
     if kind == "extra_forbidden":
         known = _known_keys(root, loc[:-1])
-        hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = difflib.get_close_matches(str(loc[-1])[:100], known, n=1)
         message = "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else f"; known keys: {', '.join(known)}")
     elif kind == "missing":
         message = "is required"
     elif kind in ("int_type", "int_parsing"):
-        message = f"must be an integer (got {given!r})"
+        message = f"must be an integer (got {got})"
     elif kind in ("bool_type", "bool_parsing"):
-        message = f"must be true or false (got {given!r})"
+        message = f"must be true or false (got {got})"
     elif kind in ("float_type", "float_parsing"):
-        message = f"must be a number (got {given!r})"
+        message = f"must be a number (got {got})"
     elif kind == "string_type":
-        message = f"must be a string (got {given!r})"
+        message = f"must be a string (got {got})"
     elif kind in ("model_type", "dict_type", "model_attributes_type"):
-        message = f"must be a mapping of keys (got {given!r})"
+        message = f"must be a mapping of keys (got {got})"
     elif kind in ("tuple_type", "list_type"):
-        message = f"must be a list (got {given!r})"
+        message = f"must be a list (got {got})"
     elif kind == "literal_error":
-        message = f"must be one of {ctx.get('expected')} (got {given!r})"
+        message = f"must be one of {ctx.get('expected')} (got {got})"
     elif kind == "greater_than_equal":
-        message = f"must be at least {ctx.get('ge')} (got {given!r})"
+        message = f"must be at least {ctx.get('ge')} (got {got})"
     elif kind == "greater_than":
-        message = f"must be greater than {ctx.get('gt')} (got {given!r})"
+        message = f"must be greater than {ctx.get('gt')} (got {got})"
     elif kind == "less_than_equal":
-        message = f"must be at most {ctx.get('le')} (got {given!r})"
+        message = f"must be at most {ctx.get('le')} (got {got})"
     elif kind == "less_than":
-        message = f"must be less than {ctx.get('lt')} (got {given!r})"
+        message = f"must be less than {ctx.get('lt')} (got {got})"
     elif kind.startswith("ip_v4"):
-        message = f"'{given}' is not an IPv4 network such as 10.0.0.0/16 (host bits must be zero)"
+        message = f"'{shown_text(str(given))}' is not an IPv4 network such as 10.0.0.0/16 (host bits must be zero)"
     elif kind == "value_error":
         message = str(ctx.get("error", first["msg"]))
     else:

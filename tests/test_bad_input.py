@@ -1,0 +1,86 @@
+"""Every input a user can get wrong ends in one line on stderr, exit code 2 and nothing written.
+
+Each case here was found by feeding the CLI broken input as a new user would; before its fix it
+ended in "unexpected failure: <Python exception>" (exit 1), minutes of work, gigabytes of memory or
+an error line megabytes long.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from mlops_platform.cli.app import app
+
+MAX_LINE = 300
+
+
+def invoke(*args: str, env: dict | None = None):
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def refused(result, *fragments: str, within: float | None = None, started: float | None = None) -> str:
+    """The result is one error line of at most MAX_LINE characters, exit 2, nothing on stdout."""
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert result.exit_code == 2, (result.exit_code, result.stderr[-2000:])
+    assert result.stdout == "", result.stdout[:500]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[:2000]
+    assert "unexpected failure" not in lines[0]
+    assert len(lines[0]) <= MAX_LINE, f"{len(lines[0])} characters"
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    if within is not None and started is not None:
+        assert time.monotonic() - started < within, f"took {time.monotonic() - started:.2f}s"
+    return lines[0]
+
+
+# --- stack files ----------------------------------------------------------------------------------
+
+
+def _bomb() -> str:
+    """About 430 bytes that stand for 9^8 (43 million) strings once the aliases are expanded."""
+    lines = ["config:", "  platform:cloud: local", "  platform:env: bad", "  platform:x: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]"]
+    previous = "a"
+    for anchor in "bcdefgh":
+        lines.append(f"  platform:{anchor}: &{anchor} [" + ",".join(["*" + previous] * 9) + "]")
+        previous = anchor
+    return "\n".join(lines) + "\n"
+
+
+HEAD = "config:\n  platform:cloud: local\n  platform:env: bad\n"
+STACK_FILES = {
+    "utf-16": (HEAD.encode("utf-16"), "is UTF-16 text"),
+    "utf-32": (HEAD.encode("utf-32"), "is UTF-32 text"),
+    "latin-1": ((HEAD + "  platform:owner: jos\xe9\n").encode("latin-1"), "is not UTF-8 text (line 4)"),
+    "complex key": ((HEAD + "  ? [a, b]\n  : 1\n").encode(), "line 4: a key must be a plain value"),
+    "alias as a key": ((HEAD + "  platform:owner: &k x\n  *k : 1\n").encode(), "a key must be a plain value"),
+    "20,000 deep": ((HEAD + "  platform:models: " + "[" * 20000 + "]" * 20000 + "\n").encode(), "nested more than 40 levels"),
+    "alias bomb": (_bomb().encode(), "expands to more than 20,000 values"),
+    "recursive alias": ((HEAD + "  platform:models: &a [*a]\n").encode(), "refers to a value that encloses it"),
+    "one key, two spellings": ((HEAD + "  platform:cluster: {nodeCount: 1}\n  platform:config:cluster: {nodeCount: 2}\n").encode(),
+                               "platform:config:cluster: given twice (also as platform:cluster)"),
+    "a python tag": ((HEAD + "  platform:owner: !!python/object/apply:os.system [id]\n").encode(), "not valid YAML"),
+    "a megabyte of value": ((HEAD + "  platform:owner: " + "x" * 900_000 + "\n").encode(), "platform:owner"),
+    "a long key": ((HEAD + "  platform:" + "k" * 1000 + ": 1\n").encode(), "unknown key"),
+    "a huge list": ((HEAD + "  platform:models: [" + ",".join(["1"] * 25_000) + "]\n").encode(), "more than 20,000 values"),
+    "two megabytes": ((HEAD + "# " + "x" * 2_100_000 + "\n").encode(), "larger than 1024 KiB"),
+    "a folder": (None, "is a folder, not a stack file"),
+}
+
+
+@pytest.mark.parametrize("case", list(STACK_FILES))
+def test_a_broken_stack_file_is_one_short_line_in_well_under_a_second(project, case):
+    content, fragment = STACK_FILES[case]
+    path = project / "stacks" / "Pulumi.local-bad.yaml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    before = sorted(p.name for p in (project / "stacks").iterdir())
+    started = time.monotonic()
+    result = invoke("plan", "--cloud", "local", "--env", "bad")
+    line = refused(result, fragment, within=1.0, started=started)
+    assert "stacks/Pulumi.local-bad.yaml" in line
+    assert sorted(p.name for p in (project / "stacks").iterdir()) == before, "nothing written"
