@@ -58,6 +58,13 @@ KIND_VERSION = "0.32.0"
 KIND_NODE_IMAGE = Image("kindest/node", "v1.36.1")
 # Managed clusters follow the same minor as kind, so the addons are tested on one API level.
 KUBERNETES_MINOR = "1.36"
+# The minors a stack may ask for: the pinned one and the two before it, which the three clouds still
+# support in standard support and every pinned chart accepts (their kubeVersion floors are 1.25 at
+# most). Refs: https://kubernetes.io/releases/ (a minor is patched about 14 months),
+# https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions-standard.html,
+# https://learn.microsoft.com/azure/aks/supported-kubernetes-versions,
+# https://cloud.google.com/kubernetes-engine/docs/release-schedule
+KUBERNETES_MINORS = ("1.34", "1.35", "1.36")
 # The oldest Pulumi CLI the project supports: Pulumi.yaml's `runtime.options.toolchain` needs
 # 3.120. Above 3.205 the SDK streams engine events over gRPC, below it tails an event-log file;
 # the CLI's progress view works with both (pulumi/automation/_stack.py, _setup_event_log).

@@ -84,3 +84,53 @@ def test_a_broken_stack_file_is_one_short_line_in_well_under_a_second(project, c
     line = refused(result, fragment, within=1.0, started=started)
     assert "stacks/Pulumi.local-bad.yaml" in line
     assert sorted(p.name for p in (project / "stacks").iterdir()) == before, "nothing written"
+
+
+# --- impossible values ----------------------------------------------------------------------------
+
+AWS = "config:\n  platform:cloud: aws\n  platform:env: bad\n  platform:region: us-east-1\n  platform:domain: ml.example.org\n"
+IMPOSSIBLE = {
+    "no CPU": (HEAD + "  platform:models:\n    - {name: m, format: sklearn, storageUri: 's3://b/m', drift: {enabled: false},"
+               " outlier: {enabled: false}, resources: {cpu: '0'}}\n",
+               "platform:models[0].resources.cpu: '0' is outside 1m..1920"),
+    "more CPU than any machine": (HEAD + "  platform:models:\n    - {name: m, format: sklearn, storageUri: 's3://b/m',"
+                                  " drift: {enabled: false}, outlier: {enabled: false}, resources: {cpu: '100000000'}}\n",
+                                  "platform:models[0].resources.cpu: '100000000' is outside 1m..1920"),
+    "no memory": (HEAD + "  platform:models:\n    - {name: m, format: sklearn, storageUri: 's3://b/m', drift: {enabled: false},"
+                  " outlier: {enabled: false}, resources: {memory: 0Mi}}\n",
+                  "platform:models[0].resources.memory: '0Mi' is outside 1Mi..32Ti"),
+    "a memory limit beyond any machine": (HEAD + "  platform:models:\n    - {name: m, format: sklearn, storageUri: 's3://b/m',"
+                                          " drift: {enabled: false}, outlier: {enabled: false}, resources: {memoryLimit: 40Ti}}\n",
+                                          "platform:models[0].resources.memoryLimit: '40Ti' is outside 1Mi..32Ti"),
+    "retention of zero": (HEAD + "  platform:monitoring: {retention: 0h}\n", "platform:monitoring.retention: '0h' is zero"),
+    "retention beyond 100 years": (HEAD + "  platform:monitoring: {retention: 5300w}\n",
+                                   "platform:monitoring.retention: '5300w' is longer than 100 years"),
+    "a ttl of zero": (HEAD + "  platform:ttl: 0d\n", "platform:ttl: '0d' is zero"),
+    "an unknown Kubernetes minor": (AWS + "  platform:cluster: {kubernetesVersion: '1.99', privateEndpoint: true}\n",
+                                    "platform:cluster.kubernetesVersion: '1.99' is not a supported Kubernetes minor version (1.34, 1.35, 1.36)"),
+    "a local stack on another minor": (HEAD + "  platform:cluster: {kubernetesVersion: '1.35'}\n",
+                                       "platform:cluster.kubernetesVersion: kind runs kindest/node:v1.36.1"),
+    "a zone outside the region": (AWS + "  platform:cluster: {privateEndpoint: true}\n"
+                                  "  platform:aws: {availabilityZones: [eu-west-1a, eu-west-1b]}\n",
+                                  "platform:aws.availabilityZones: zone 'eu-west-1a' is not in region 'us-east-1'"),
+    "a GCP zone outside the region": ("config:\n  platform:cloud: gcp\n  platform:env: bad\n  platform:region: us-central1\n"
+                                      "  platform:domain: ml.example.org\n  platform:cluster: {privateEndpoint: true}\n"
+                                      "  platform:gcp: {project: my-project-1, zones: [europe-west1-b]}\n",
+                                      "platform:gcp.zones: zone 'europe-west1-b' is not in region 'us-central1'"),
+    "maxNodes below nodeCount": (HEAD + "  platform:cluster: {nodeCount: 3, maxNodes: 2}\n",
+                                 "platform:cluster: maxNodes 2 is below nodeCount 3"),
+}
+
+
+@pytest.mark.parametrize("case", list(IMPOSSIBLE))
+def test_an_impossible_value_names_its_key_and_range(project, case):
+    text, fragment = IMPOSSIBLE[case]
+    cloud = text.split("platform:cloud: ", 1)[1].split("\n", 1)[0]
+    (project / "stacks" / f"Pulumi.{cloud}-bad.yaml").write_text(text)
+    refused(invoke("plan", "--cloud", cloud, "--env", "bad"), fragment)
+
+
+@pytest.mark.parametrize("value, fragment", [("0h", "'0h' is zero"), ("7 days", "'7 days' is not a duration"),
+                                             ("99999999w", "is not a duration"), ("6000w", "longer than 100 years")])
+def test_stale_takes_the_same_durations_as_the_stack_file(project, value, fragment):
+    refused(invoke("stacks", "--stale", value), "--stale", fragment)

@@ -85,7 +85,7 @@ def test_config_is_frozen():
         ({"cloud": "local", "models": [IRIS, IRIS]}, "platform:models", "repeated: iris"),
         ({"cloud": "local", "models": [{**IRIS, "name": "Iris"}]}, "platform:models[0].name", "DNS label"),
         ({"cloud": "local", "env": "Prod!"}, "platform:env", "not an environment name"),
-        ({"cloud": "local", "monitoring": {"retention": "forever"}}, "platform:monitoring.retention", "not a retention"),
+        ({"cloud": "local", "monitoring": {"retention": "forever"}}, "platform:monitoring.retention", "is not a duration"),
         ({"cloud": "local", "models": [{**IRIS, "resources": {"cpu": "lots"}}]},
          "platform:models[0].resources.cpu", "not a CPU quantity"),
         ({"cloud": "local", "tls": {"issuer": "acme"}}, "platform:tls", "needs an email"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
@@ -87,16 +86,15 @@ def stacks(
     display.out().print(table)
 
 
-_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
-
-
 def _duration(text: str) -> timedelta:
+    from mlops_platform.components import durations
+
     from ..errors import fail
 
-    match = re.fullmatch(r"([1-9][0-9]{0,4})([hdw])", text.strip())
-    if not match:
-        fail(f"--stale {text!r} is not a duration", "a number and h, d or w: 12h, 7d, 2w")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        return durations.parse(text)
+    except durations.DurationError as err:
+        fail(f"--stale {err}", "e.g. 12h, 7d or 2w")
 
 
 def _updated(row: dict[str, Any]) -> Optional[datetime]:

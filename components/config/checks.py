@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import catalog, subnets
+from .. import catalog, subnets, versions
 from .errors import shown_text
 
 if TYPE_CHECKING:
@@ -34,6 +34,9 @@ def cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
             problems.append(("tls.issuer", "acme needs a publicly reachable domain; use selfSigned locally"))
         if c.cluster.gpu.enabled:
             problems.append(("cluster.gpu.enabled", "kind has no GPU node pools"))
+        if c.cluster.kubernetes_version != versions.KUBERNETES_MINOR:
+            problems.append(("cluster.kubernetesVersion", f"kind runs {versions.KIND_NODE_IMAGE.ref}: a local stack is "
+                                                          f"Kubernetes {versions.KUBERNETES_MINOR}; remove the key"))
         for index, model in enumerate(c.models):
             if model.resources.gpu:
                 problems.append((f"models[{index}].resources.gpu", "kind has no GPUs; remove it for a local stack"))

@@ -9,7 +9,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
-from .. import versions
+from .. import durations, versions
 from .base import Model, uuid
 from .errors import shown_text
 
@@ -49,8 +49,9 @@ class ClusterConfig(Model):
     @field_validator("kubernetes_version")
     @classmethod
     def _minor(cls, value: str) -> str:
-        if not re.match(r"^1\.[0-9]{2}$", value):
-            raise ValueError(f"'{shown_text(str(value))}' is not a Kubernetes minor version such as 1.36")
+        if value not in versions.KUBERNETES_MINORS:
+            raise ValueError(f"'{shown_text(value)}' is not a supported Kubernetes minor version "
+                             f"({', '.join(versions.KUBERNETES_MINORS)})")
         return value
 
     @model_validator(mode="after")
@@ -168,8 +169,7 @@ class MonitoringConfig(Model):
     @field_validator("retention")
     @classmethod
     def _duration(cls, value: str) -> str:
-        if not re.match(r"^[0-9]+(h|d|w)$", value):
-            raise ValueError(f"'{shown_text(str(value))}' is not a retention such as 24h, 15d or 2w")
+        durations.hours(value)  # DurationError is a ValueError: reported on the key
         return value
 
 

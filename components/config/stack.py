@@ -8,7 +8,7 @@ from typing import Any, Literal, Optional, get_args
 
 from pydantic import StrictBool, StrictStr, ValidationError, field_validator, model_validator
 
-from .. import names
+from .. import durations, names
 from .base import DNS_LABEL, Model
 from .checks import cross_checks
 from .errors import ConfigError, KeyedError, shown_text
@@ -33,7 +33,6 @@ from .translate import to_config_error
 Cloud = Literal["local", "aws", "azure", "gcp"]
 CLOUDS: tuple[str, ...] = get_args(Cloud)
 _OWNER = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")  # valid as an AWS tag, Azure tag and GCP label value
-_TTL = re.compile(r"^([1-9][0-9]{0,3}[hdw]|none)$")
 _DEFAULT_INSTANCE = {"aws": "m6i.large", "azure": "Standard_D2s_v5", "gcp": "e2-standard-4"}
 _DEFAULT_GPU_INSTANCE = {"aws": "g4dn.xlarge", "azure": "Standard_NC4as_T4_v3", "gcp": "g2-standard-4"}
 _DEFAULT_DB_CLASS = {"aws": "db.t4g.small", "azure": "Standard_B1ms", "gcp": "db-g1-small"}
@@ -85,8 +84,8 @@ class PlatformConfig(Model):
     @field_validator("ttl")
     @classmethod
     def _ttl(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not _TTL.match(value):
-            raise ValueError(f"'{shown_text(str(value))}' is not a time to live such as 12h, 3d, 2w or none")
+        if value is not None and value != "none":
+            durations.hours(value)  # DurationError is a ValueError: reported on the key
         return value
 
     @field_validator("domain")
