@@ -224,7 +224,8 @@ def render_templates(archive: Path, values_json: str, release: str, namespace: s
         return _native.call_string("helm_render", chart._raw(), values_json, json.dumps(options))
     except helm.HelmError as err:
         text = " ".join(str(err).split())
-        raise RenderError(f"release {release} ({archive.name}) does not render: {text}",
+        text = text if len(text) <= 160 else text[:159] + "…"
+        raise RenderError(f"release {release} ({archive}) does not render: {text}",
                           in_template=not isinstance(err, helm.HelmValuesError)) from None
 
 

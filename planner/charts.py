@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
@@ -42,6 +43,68 @@ def archive_path(chart: Chart, folder: Optional[Path] = None) -> Path:
 
 def missing(charts: Iterable[Chart], folder: Optional[Path] = None) -> list[Chart]:
     return [c for c in charts if not archive_path(c, folder).is_file()]
+
+
+# The pinned archives are under 1 MB (kube-prometheus-stack, the largest, 0.9 MB packed, 9 MB
+# unpacked); far beyond these bounds a file in the cache is not one of them.
+MAX_ARCHIVE_BYTES = 16 * 1024 * 1024
+MAX_UNPACKED_BYTES = 128 * 1024 * 1024
+
+
+class ArchiveError(Exception):
+    """A cached chart archive that cannot be used; `str()` is one line naming it and why."""
+
+    def __init__(self, path: Path, problem: str):
+        super().__init__(f"chart archive {path} {problem}")
+        self.path, self.problem = path, problem
+
+
+def problem(chart: Chart, path: Path) -> Optional[str]:
+    """Why the archive at `path` is not the pinned `chart`, in a few words, or None when it is:
+    it must be a whole gzip tarball of sane size whose members are plain files and folders inside
+    one top folder (none climbing out with `..`), and its Chart.yaml must name the pinned chart and
+    version. Checked once per file
+    version (path, size, modification time)."""
+    try:
+        info = path.stat()
+    except OSError as err:
+        return f"cannot be read ({err.strerror})"
+    return _problem(chart, str(path), info.st_size, info.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _problem(chart: Chart, path: str, size: int, stamp: int) -> Optional[str]:
+    import tarfile
+
+    if size > MAX_ARCHIVE_BYTES:
+        return f"is {size / 2**20:.0f} MiB, larger than any chart ({MAX_ARCHIVE_BYTES // 2**20} MiB)"
+    unpacked, top = 0, ""
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            for member in archive:
+                parts = Path(member.name).parts
+                top = top or (parts[0] if parts else "")
+                if member.name.startswith("/") or ".." in parts or not parts or parts[0] != top:
+                    return f"holds {member.name[:80]!r}, outside the chart's folder {top}/"
+                if not (member.isfile() or member.isdir()):
+                    return f"holds {member.name[:80]!r}, which is not a plain file"
+                unpacked += member.size
+                if unpacked > MAX_UNPACKED_BYTES:
+                    return f"unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MiB, larger than any chart"
+                if member.isfile():
+                    handle = archive.extractfile(member)
+                    while handle is not None and handle.read(1 << 20):
+                        pass
+    except (tarfile.TarError, EOFError, OSError, ValueError) as err:
+        return f"is not a whole chart archive (truncated or corrupt: {str(err)[:80] or type(err).__name__})"
+    return _identity_problem(chart, Path(path))
+
+
+def verify(chart: Chart, path: Path) -> None:
+    """ArchiveError when the archive at `path` is not the pinned chart (see `problem`)."""
+    found = problem(chart, path)
+    if found is not None:
+        raise ArchiveError(path, found)
 
 
 class PullError(Exception):
@@ -84,7 +147,7 @@ def pull(
     for chart in charts:
         final = archive_path(chart, target)
         source = source_of(chart, mirror)
-        if final.is_file() and not force:
+        if final.is_file() and not force and problem(chart, final) is None:
             done.append(Pulled(chart, final, source, True))
             continue
         on_chart(chart, source)
@@ -101,7 +164,9 @@ def pull(
             downloaded = sorted(Path(scratch).glob("*.tgz"))
             if len(downloaded) != 1:
                 raise PullError(f"pulling {chart.short_name} {chart.version} from {source} gave {len(downloaded)} archives")
-            check_archive(chart, downloaded[0])
+            found = problem(chart, downloaded[0])
+            if found is not None:
+                raise PullError(f"{chart.short_name} {chart.version} from {source} {found}")
             shutil.move(str(downloaded[0]), final)
         done.append(Pulled(chart, final, source, False))
     return done
@@ -146,13 +211,21 @@ def _interruptible(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def check_archive(chart: Chart, path: Path) -> None:
-    """The archive is the pinned chart: its Chart.yaml names the same chart and version."""
+    """PullError when the archive at `path` is not the pinned chart (see `problem`)."""
+    found = problem(chart, path)
+    if found is not None:
+        raise PullError(f"{path.name} {found}")
+
+
+def _identity_problem(chart: Chart, path: Path) -> Optional[str]:
+    """Whether Helm loads the archive, and its Chart.yaml names the pinned chart and version."""
     import helm_python as helm
 
     try:
         with helm.Chart.load(path) as loaded:
             name, version = loaded.name, loaded.version
     except helm.HelmError as err:
-        raise PullError(f"{path.name} is not a readable chart archive: {str(err).strip().splitlines()[0]}") from None
+        return f"is not a readable chart: {str(err).strip().splitlines()[0][:120] if str(err).strip() else type(err).__name__}"
     if (name, version) != (chart.short_name, chart.version):
-        raise PullError(f"{path.name} holds {name} {version}, not the pinned {chart.short_name} {chart.version}")
+        return f"holds {str(name)[:40]} {str(version)[:20]}, not the pinned {chart.short_name} {chart.version}"
+    return None

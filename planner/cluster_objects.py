@@ -213,6 +213,7 @@ def assemble(run: ProgramRun, kube_minor: str, folder: Optional[Path] = None) ->
         if chart is None or chart.version != chart_version or path is None or not path.is_file():
             missing.append(MissingChart(name, reference, chart_version, path))
             continue
+        charts.verify(chart, path)
         before = run.waits_for(record)
         visible = program_crds + [crd for urn, found in crds_of.items() if urn in before for crd in found]
         api_versions = sorted({v for crd in visible for v in chart_render.served_versions(crd)})

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +25,24 @@ SCHEMAS = Path(os.environ.get("PLATFORM_SCHEMAS_DIR", ROOT.parent / "shared" / "
 CHARTS = Path(os.environ.get("PLATFORM_CHARTS_DIR", ROOT.parent / "shared" / "charts"))
 
 _runs: dict[str, ProgramRun] = {}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_user_folders(tmp_path_factory) -> None:
+    """No test reads or writes the user's own caches, state or config: each worker's session gets
+    its own XDG folders (and HOME, for anything that falls back to it)."""
+    base = tmp_path_factory.mktemp("user")
+    saved = {k: os.environ.get(k) for k in ("HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")}
+    for key in saved:
+        folder = base / key.lower()
+        folder.mkdir()
+        os.environ[key] = str(folder)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 _views: dict[str, ClusterView] = {}
 
 
@@ -128,3 +150,27 @@ def schemas_dir() -> Path:
     if not (SCHEMAS / "validate.py").is_file():
         pytest.skip(f"upstream schema library not found at {SCHEMAS} (set PLATFORM_SCHEMAS_DIR)")
     return SCHEMAS
+
+
+@pytest.fixture()
+def chart_repository(tmp_path):
+    """An HTTP chart repository on loopback: an index.yaml over copies of the pinned archives."""
+    import helm_python as helm
+
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    for chart in versions.CHARTS:
+        shutil.copy(require_charts() / chart.archive, folder)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    helm.repo_index_generate(folder, base_url=url)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield url, folder
+    server.shutdown()
+    server.server_close()

@@ -14,13 +14,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import http.server
 import json
 import re
 import shutil
 import subprocess
 import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
@@ -407,30 +405,6 @@ def test_renders_are_cached_on_disk_by_their_inputs(tmp_path, monkeypatch):
 
 
 # --- the CLI: pull, a plan without charts, render ------------------------------------------------
-
-
-@pytest.fixture()
-def chart_repository(tmp_path):
-    """An HTTP chart repository on loopback: an index.yaml over copies of the pinned archives."""
-    import helm_python as helm
-
-    folder = tmp_path / "repo"
-    folder.mkdir()
-    for chart in versions.CHARTS:
-        shutil.copy(charts.archive_path(chart, require_charts()), folder)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    helm.repo_index_generate(folder, base_url=url)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url, folder
-    server.shutdown()
-    server.server_close()
 
 
 def _pull_every_chart(mirror: str, cache: Path, monkeypatch) -> None:

@@ -87,16 +87,24 @@ def list_charts(json_output: bool = JsonOption) -> None:
     from .. import display
 
     folder = charts.charts_dir()
-    rows = [{"chart": c.short_name, "version": c.version, "source": charts.source_of(c),
-             "cached": charts.archive_path(c, folder).is_file(), "path": str(charts.archive_path(c, folder))}
-            for c in versions.CHARTS]
+    rows = []
+    for chart in versions.CHARTS:
+        path = charts.archive_path(chart, folder)
+        found = path.is_file()
+        bad = charts.problem(chart, path) if found else None
+        rows.append({"chart": chart.short_name, "version": chart.version, "source": charts.source_of(chart),
+                     "cached": found and bad is None, "problem": bad, "path": str(path)})
     if json_output:
         display.print_json({"chartsDir": str(folder), "charts": rows})
         return
-    _table([{**r, "cached": "yes" if r["cached"] else "no"} for r in rows], ("chart", "version", "cached", "source"))
-    missing = sum(1 for r in rows if not r["cached"])
+    _table([{**r, "cached": "yes" if r["cached"] else f"bad: {r['problem']}" if r["problem"] else "no"} for r in rows],
+           ("chart", "version", "cached", "source"))
+    missing = sum(1 for r in rows if not r["cached"] and not r["problem"])
+    bad = sum(1 for r in rows if r["problem"])
     if missing:
         display.progress(f"{missing} charts are not in {folder}: run `{charts.PULL_HINT}`")
+    if bad:
+        display.progress(f"{bad} cached archives cannot be used: `{charts.PULL_HINT}` replaces them")
 
 
 def _table(rows: list[dict], columns: tuple[str, ...]) -> None:

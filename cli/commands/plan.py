@@ -71,9 +71,9 @@ def plan(
     base = _base_plan(compare, config.stack_name) if compare is not None else None
     display.progress(f"Planning stack {config.stack_name} offline (Pulumi SDK mocks; no engine, no credentials)...")
     started = time.perf_counter()
-    from mlops_platform.planner.plan import build_plan
+    from ..planning import offline_plan
 
-    result = build_plan(config)
+    result = offline_plan(config)
     elapsed = time.perf_counter() - started
     report_missing_charts(result.view)
     report_placeholders(config)

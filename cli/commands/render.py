@@ -30,9 +30,9 @@ def render(
     folder = paths.output_folder(out)
     replaced = [f"{name}/" for name in renderer.OWNED if (folder / name).exists()]
     display.progress(f"Rendering stack {config.stack_name} offline...")
-    from mlops_platform.planner.plan import build_plan
+    from ..planning import offline_plan
 
-    result = build_plan(config)
+    result = offline_plan(config)
     report_missing_charts(result.view)
     if replaced:
         display.progress(f"Replacing {', '.join(replaced)} in {folder} (render owns them; nothing else there is touched)")
