@@ -72,10 +72,3 @@ def input_file(value: Optional[Path], flag: str) -> Optional[Path]:
     if not os.access(value, os.R_OK):
         fail(f"{flag} {value} cannot be read", "check its permissions")
     return value
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder (no half-written file)."""
-    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    scratch.write_text(text, encoding="utf-8")
-    os.replace(scratch, path)

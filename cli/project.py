@@ -123,14 +123,16 @@ def _read(path: Path) -> str:
 
 def write_derived_stack_file(config: PlatformConfig) -> None:
     """For an ephemeral environment, the stack file Pulumi reads (rewritten while it carries the mark)."""
-    from . import ephemeral, paths
+    from mlops_platform.planner import files
+
+    from . import ephemeral
 
     path = stack_file(project_dir(), config.stack_name)
     if path.is_file() and not ephemeral.is_derived(path):
         return
     text, _ = stack_text(config.cloud, config.env)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        paths.write_atomically(path, text)
+        files.write_text(path, text)
 
 
 def load_config(cloud: Optional[str], env: str) -> PlatformConfig:

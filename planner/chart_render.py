@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from . import files
 from .gc_pause import gc_paused
 
 HOOK_ANNOTATION = "helm.sh/hook"
@@ -113,9 +113,23 @@ def _loader() -> type:
 
 
 def parse_cache_dir() -> Path:
-    """$XDG_CACHE_HOME/mlops-platform/parsed (default ~/.cache/...): parsed CRD text by digest."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "mlops-platform" / "parsed"
+    """<cache>/parsed (planner/files.py: cache_dir): parsed CRD text by digest."""
+    return files.cache_dir() / "parsed"
+
+
+def render_cache_dir() -> Path:
+    """<cache>/renders: each release's rendered objects by the digest of everything that shapes them."""
+    return files.cache_dir() / "renders"
+
+
+def _store(path: Path, encoded: str) -> bool:
+    """Keep a cache entry; a cache that cannot be written only costs time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        files.write_text(path, encoded)
+        return True
+    except OSError:
+        return False
 
 
 def _parse(text: str) -> Any:
@@ -133,13 +147,7 @@ def _parse(text: str) -> Any:
         encoded = json.dumps(document)
     except TypeError:  # a timestamp or binary value: not JSON, parse it every time
         return document
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_suffix(f".{os.getpid()}.tmp")
-        scratch.write_text(encoded, encoding="utf-8")
-        os.replace(scratch, path)
-    except OSError:  # a read-only cache only costs time
-        pass
+    _store(path, encoded)
     return document
 
 
@@ -250,7 +258,7 @@ def _archive_digest(path: str, stamp: tuple[int, int]) -> str:
 @lru_cache(maxsize=256)
 def _render_cached(key: str, archive: str, values_json: str, release: str, namespace: str, kube_version: str,
                    api_versions: tuple[str, ...]) -> tuple[RenderedObject, ...]:
-    stored = parse_cache_dir().parent / "renders" / f"{key}.json"
+    stored = render_cache_dir() / f"{key}.json"
     try:
         return tuple(RenderedObject(release, source, manifest) for source, manifest in json.loads(stored.read_text("utf-8")))
     except (OSError, ValueError):
@@ -258,14 +266,22 @@ def _render_cached(key: str, archive: str, values_json: str, release: str, names
     objects = _render_native(Path(archive), values_json, release, namespace, kube_version, api_versions)
     try:
         encoded = json.dumps([[o.source, o.manifest] for o in objects])
-        stored.parent.mkdir(parents=True, exist_ok=True)
-        scratch = stored.with_suffix(f".{os.getpid()}.tmp")
-        scratch.write_text(encoded, encoding="utf-8")
-        os.replace(scratch, stored)
+    except TypeError:  # a value JSON cannot hold: rendered again next time
+        return tuple(objects)
+    if _store(stored, encoded):
         _prune(stored.parent)
-    except (OSError, TypeError):  # not cached: the next plan renders again
-        pass
     return tuple(objects)
+
+
+@lru_cache(maxsize=1)
+def _platform_version() -> str:
+    """This platform's release: a new one may read a render differently, so its entries are its own."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mlops-platform")
+    except PackageNotFoundError:  # run from a source tree without installing it
+        return "unknown"
 
 
 def _prune(folder: Path, keep: int = _KEEP_RENDERS) -> None:
@@ -294,7 +310,7 @@ def render(
     values_json = json.dumps(values, sort_keys=True, default=str)
     apis = tuple(sorted(set(api_versions)))
     material = json.dumps([_archive_digest(str(archive), (info.st_mtime_ns, info.st_size)), values_json, release,
-                           namespace, kube_version, apis, helm.__version__, _RENDER_FORMAT])
+                           namespace, kube_version, apis, helm.__version__, _platform_version(), _RENDER_FORMAT])
     key = hashlib.sha256(material.encode()).hexdigest()
     with gc_paused():  # parsing or reading back megabytes of manifests (gc_pause.py)
         return _render_cached(key, str(archive), values_json, release, namespace, kube_version, apis)

@@ -20,6 +20,8 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 from mlops_platform.components import versions
 from mlops_platform.components.versions import Chart
 
+from . import files
+
 CHARTS_DIR_ENV = "PLATFORM_CHARTS_DIR"
 PULL_HINT = "platform charts pull"
 
@@ -28,8 +30,7 @@ def charts_dir() -> Path:
     override = os.environ.get(CHARTS_DIR_ENV)
     if override:
         return Path(override).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "mlops-platform" / "charts"
+    return files.cache_dir() / "charts"
 
 
 def by_reference(reference: str) -> Optional[Chart]:

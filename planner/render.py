@@ -7,7 +7,8 @@
 
 Each file starts with a comment saying where it comes from. Secrets are masked ("[secret]")
 everywhere and mock identifiers stand where the cloud would put real ones: nothing secret is ever
-written. `platform render` owns these three folders and replaces them whole on every run.
+written. `platform render` owns these three folders and replaces them whole on every run, as one
+swap: an interrupted render leaves the previous one.
 """
 
 from __future__ import annotations
@@ -82,15 +83,12 @@ def _source_note(release: str, source: str, hooks: tuple[str, ...]) -> str:
 
 
 def write(run: ProgramRun, out_dir: Path, view: Optional[Any] = None) -> list[Path]:
-    """Write manifests, Helm releases and (with a cluster view) what each release renders under
-    `out_dir`; return the files written. The owned folders are replaced, nothing else is touched."""
-    import shutil
-
+    """Write manifests, Helm releases and (with a cluster view) what each release renders into the
+    empty folder `out_dir`; return the files written, relative to it. `platform render` writes into
+    a temporary folder and swaps the result in (planner/files.py: replace_folders)."""
     import yaml
 
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    for folder in OWNED:
-        shutil.rmtree(out_dir / folder, ignore_errors=True)
     written: list[Path] = []
 
     def dump(path: Path, data: Any, note: str = "") -> None:
@@ -98,7 +96,7 @@ def write(run: ProgramRun, out_dir: Path, view: Optional[Any] = None) -> list[Pa
         target.parent.mkdir(parents=True, exist_ok=True)
         text = yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
         target.write_text(PLACEHOLDERS + note + text, encoding="utf-8")
-        written.append(target)
+        written.append(path)
 
     for record in run.kubernetes_objects():
         dump(manifest_path(record), manifest(record), f"# Authored by the program: {record.type} {record.name}\n")

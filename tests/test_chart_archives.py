@@ -10,6 +10,7 @@ import os
 import shutil
 import tarfile
 from pathlib import Path
+from typing import Optional
 
 import pytest
 from typer.testing import CliRunner
@@ -21,12 +22,12 @@ from mlops_platform.components import versions
 ARCHIVE = versions.MLFLOW.archive
 
 
-def _repacked(source: Path, target: Path, extra: dict[str, bytes] = {}, links: tuple[str, ...] = ()) -> None:
+def _repacked(source: Path, target: Path, extra: Optional[dict[str, bytes]] = None, links: tuple[str, ...] = ()) -> None:
     """`source`'s members, plus `extra` files (name -> bytes) and symbolic links, as a new archive."""
     with tarfile.open(source, "r:gz") as original, tarfile.open(target, "w:gz") as out:
         for member in original:
             out.addfile(member, original.extractfile(member) if member.isfile() else None)
-        for name, data in extra.items():
+        for name, data in (extra or {}).items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             out.addfile(info, io.BytesIO(data))

@@ -400,8 +400,38 @@ def test_renders_are_cached_on_disk_by_their_inputs(tmp_path, monkeypatch):
 
     monkeypatch.setattr(chart_render, "_render_native", no_render)
     assert [o.manifest for o in chart_render.render(archive, values, "m", "m", "v1.36.0")] == [o.manifest for o in first]
+    # Each input that shapes a render is part of the key: change any one, and it renders again.
+    copy_of_archive = tmp_path / "copy" / archive.name
+    copy_of_archive.parent.mkdir()
+    copy_of_archive.write_bytes(archive.read_bytes() + b"\0")  # another archive digest (gzip ignores the byte)
+    changed = {
+        "values": lambda: chart_render.render(archive, {"deployment": {"replicas": 2}}, "m", "m", "v1.36.0"),
+        "release": lambda: chart_render.render(archive, values, "other", "m", "v1.36.0"),
+        "namespace": lambda: chart_render.render(archive, values, "m", "other", "v1.36.0"),
+        "kubernetes": lambda: chart_render.render(archive, values, "m", "m", "v1.35.0"),
+        "api versions": lambda: chart_render.render(archive, values, "m", "m", "v1.36.0", ["example.com/v1"]),
+        "archive": lambda: chart_render.render(copy_of_archive, values, "m", "m", "v1.36.0"),
+    }
+    for what, again in changed.items():
+        with pytest.raises(AssertionError, match="rendered again"):
+            again()
+            pytest.fail(f"a change of {what} reused the cached render")
+    chart_render._render_cached.cache_clear()
+    monkeypatch.setattr(chart_render, "_platform_version", lambda: "99.0.0")
     with pytest.raises(AssertionError, match="rendered again"):
-        chart_render.render(archive, {"deployment": {"replicas": 2}}, "m", "m", "v1.36.0")
+        chart_render.render(archive, values, "m", "m", "v1.36.0")
+
+
+def test_no_test_reads_or_writes_the_users_own_cache():
+    """conftest gives every test session private XDG folders and HOME (tests never touch the
+    user's real cache): the cache the code would use lies inside them."""
+    import os
+
+    from mlops_platform.planner import files
+
+    real_home = Path(os.path.expanduser("~"))
+    assert os.environ["XDG_CACHE_HOME"] in str(files.cache_dir()) and "pytest" in str(files.cache_dir())
+    assert "pytest" in str(real_home) and "pytest" in str(files.state_dir())
 
 
 # --- the CLI: pull, a plan without charts, render ------------------------------------------------

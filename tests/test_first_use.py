@@ -155,7 +155,7 @@ def test_render_into_a_used_folder_replaces_only_what_it_owns(project, tmp_path)
     assert result.exit_code == 0, result.stderr
     assert not (out / "manifests" / "stale").exists()
     assert (out / "notes.txt").read_text() == "mine"
-    assert "Replacing manifests/ in" in result.stderr
+    assert "Replaced manifests/ in" in result.stderr
 
 
 def test_a_passphrase_file_that_is_a_folder_is_named_as_such(project, tmp_path):

@@ -49,7 +49,9 @@ def pull(
     json_output: bool = JsonOption,
 ) -> None:
     """Download exactly the pinned chart versions into the local chart cache."""
-    from mlops_platform.planner import charts
+    import os
+
+    from mlops_platform.planner import charts, files
 
     from .. import display
     from ..errors import EXIT_FAILED, fail
@@ -58,6 +60,11 @@ def pull(
         fail(f"--mirror {mirror!r} is not a chart repository URL", "give an https://, http:// or oci:// URL")
     selected = _selected(cloud, env)
     folder = charts.charts_dir()
+    variable = charts.CHARTS_DIR_ENV if os.environ.get(charts.CHARTS_DIR_ENV) else "XDG_CACHE_HOME"
+    try:
+        files.usable_folder(folder, variable)
+    except files.FolderError as err:
+        fail(str(err), f"point {variable} at a folder you can write")
     try:
         pulled = charts.pull(
             selected, folder, mirror=mirror, force=force,
@@ -99,12 +106,12 @@ def list_charts(json_output: bool = JsonOption) -> None:
         return
     _table([{**r, "cached": "yes" if r["cached"] else f"bad: {r['problem']}" if r["problem"] else "no"} for r in rows],
            ("chart", "version", "cached", "source"))
-    missing = sum(1 for r in rows if not r["cached"] and not r["problem"])
-    bad = sum(1 for r in rows if r["problem"])
-    if missing:
-        display.progress(f"{missing} charts are not in {folder}: run `{charts.PULL_HINT}`")
-    if bad:
-        display.progress(f"{bad} cached archives cannot be used: `{charts.PULL_HINT}` replaces them")
+    absent = sum(1 for r in rows if not r["cached"] and not r["problem"])
+    broken = sum(1 for r in rows if r["problem"])
+    if absent:
+        display.progress(f"{absent} charts are not in {folder}: run `{charts.PULL_HINT}`")
+    if broken:
+        display.progress(f"{broken} cached archives cannot be used: `{charts.PULL_HINT}` replaces them")
 
 
 def _table(rows: list[dict], columns: tuple[str, ...]) -> None:

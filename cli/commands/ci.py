@@ -41,6 +41,8 @@ def init(
     """Plan every stack offline on each pull request and post what changes (no secrets needed);
     preview with cloud credentials from OIDC; deploy on merge; check daily for drift; and, for a
     pull request labelled preview-env, a short-lived environment of its own."""
+    from mlops_platform.planner import files as written
+
     from .. import display, paths
     from ..ci import github
     from ..errors import fail
@@ -77,7 +79,7 @@ def init(
     if clashes and not force:
         fail(f"{target / clashes[0]} exists and differs ({len(clashes)} files in all)",
              "review them, then pass --force to overwrite, or --dry-run to see the new ones")
-    for name, text in files.items():
-        paths.write_atomically(target / name, text)
+    written.write_texts({target / name: text for name, text in files.items()})  # all of them, or none
+    for name in files:
         display.progress(f"wrote {target / name}")
     display.progress("Next: the repository variables and secret they read are listed in README, \"CI/CD\".")

@@ -45,6 +45,7 @@ def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[P
     """The stack's engine, or one line and an exit code."""
     from pulumi.automation import errors as auto_errors
 
+    from mlops_platform.planner import files
     from mlops_platform.policies.registry import pack_config
 
     from .. import paths
@@ -75,6 +76,8 @@ def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[P
         fail(str(err), DOCTOR_HINT, EXIT_FAILED)
     except PassphraseMissing as err:
         fail(str(err), exit_code=EXIT_USAGE)
+    except files.FolderError as err:
+        fail(str(err), "point the variable at a folder you can write, or pass --backend", EXIT_USAGE)
     except StackNotDeployed:
         fail(f"stack {config.stack_name} has not been deployed to this backend",
              f"platform up {stack_flags(config.cloud, config.env)}", EXIT_FAILED)

@@ -122,7 +122,9 @@ def promote(
     object-store URI KServe reads, and write the model into the stack file (format mlflow, storageUri,
     and registry name/version), keeping the file's comments and order. Prints the change, then the
     preview. Nothing is deployed: `platform up` does that."""
-    from .. import display, paths
+    from mlops_platform.planner import files
+
+    from .. import display
     from ..errors import EXIT_USAGE, fail
     from ..project import display_path, load_config, project_dir, stack_file
     from ..registry import SERVABLE_FLAVOR, RegistryError, store_uri
@@ -163,7 +165,7 @@ def promote(
     if after == before:
         display.progress(f"{shown} already serves {model} version {resolved.version}: nothing to change")
         return
-    paths.write_atomically(path, after)
+    files.write_text(path, after)
     sys.stdout.writelines(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"a/{shown}", f"b/{shown}"))
     sys.stdout.flush()
     display.progress(f"promoted {model} version {resolved.version}" + (f" (alias {alias})" if alias else "") +

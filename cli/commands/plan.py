@@ -62,6 +62,8 @@ def plan(
     ),
 ) -> None:
     """Run the program under the Pulumi SDK's mocks and show every resource it would create."""
+    from mlops_platform.planner import files
+
     from .. import display, paths
     from ..errors import fail
     from ..project import load_config
@@ -79,7 +81,7 @@ def plan(
     report_placeholders(config)
     document = result.to_json()
     if out_file is not None:
-        paths.write_atomically(out_file, json.dumps(document, indent=2, default=str) + "\n")
+        files.write_text(out_file, json.dumps(document, indent=2, default=str) + "\n")
         display.progress(f"Wrote the plan to {out_file}")
     if base is not None:
         from mlops_platform.planner import compare as comparing

@@ -20,24 +20,32 @@ def render(
                                       show_default=False),
 ) -> None:
     """Write every object the stack applies: DIR/manifests/ (ours), DIR/helm/ (values), DIR/rendered/ (each chart, rendered)."""
+    from mlops_platform.planner import files
     from mlops_platform.planner import render as renderer
 
     from .. import display, paths
+    from ..errors import fail
+    from ..planning import offline_plan
     from ..project import load_config
     from .plan import report_missing_charts
 
     config = load_config(cloud, env)
     folder = paths.output_folder(out)
+    try:
+        files.check_replaceable(folder, renderer.OWNED)  # before any work: a refusal writes nothing
+    except files.FolderError as err:
+        fail(f"--out {out}: {err}", "render replaces manifests/, helm/ and rendered/ in that folder")
     replaced = [f"{name}/" for name in renderer.OWNED if (folder / name).exists()]
     display.progress(f"Rendering stack {config.stack_name} offline...")
-    from ..planning import offline_plan
-
     result = offline_plan(config)
     report_missing_charts(result.view)
+    try:
+        written = files.replace_folders(folder, renderer.OWNED, lambda staging: renderer.write(result.run, staging, result.view))
+    except files.FolderError as err:
+        fail(f"--out {out}: {err}", "nothing was changed there")
     if replaced:
-        display.progress(f"Replacing {', '.join(replaced)} in {folder} (render owns them; nothing else there is touched)")
-    written = renderer.write(result.run, folder, result.view)
-    count = {name: sum(1 for p in written if p.relative_to(folder).parts[0] == name) for name in renderer.OWNED}
+        display.progress(f"Replaced {', '.join(replaced)} in {folder} (render owns them; nothing else there is touched)")
+    count = {name: sum(1 for p in written if p.parts[0] == name) for name in renderer.OWNED}
     print(
         f"{folder}: {count['manifests']} manifests, {count['helm'] // 2} Helm releases, "
         f"{count['rendered']} rendered objects ({len(result.view.releases)} releases rendered"

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 from mlops_platform.components import versions
+from mlops_platform.planner import files
 
 if TYPE_CHECKING:
     from pulumi import automation as auto
@@ -40,9 +41,8 @@ class EngineUnavailable(Exception):
 
 
 def state_dir() -> Path:
-    """$XDG_STATE_HOME/mlops-platform, defaulting to ~/.local/state/mlops-platform."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / PROJECT_NAME
+    """The user's state folder for the platform (planner/files.py: $XDG_STATE_HOME/mlops-platform)."""
+    return files.state_dir()
 
 
 def default_backend_url() -> str:
@@ -110,7 +110,7 @@ def resolve_passphrase(settings: EngineSettings, create: bool) -> dict[str, str]
     if not path.exists():
         if not create:
             raise StackNotDeployed(settings.stack)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        files.usable_folder(path.parent, "XDG_STATE_HOME")  # FolderError: one line naming it
         os.chmod(path.parent, stat.S_IRWXU)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
@@ -121,7 +121,8 @@ def resolve_passphrase(settings: EngineSettings, create: bool) -> dict[str, str]
 def engine_env(settings: EngineSettings, create: bool) -> dict[str, str]:
     backend = settings.backend_url or os.environ.get("PULUMI_BACKEND_URL") or default_backend_url()
     if backend.startswith("file://") and create:
-        Path(backend[len("file://"):]).mkdir(parents=True, exist_ok=True)
+        chosen_by = None if settings.backend_url else "PULUMI_BACKEND_URL" if os.environ.get("PULUMI_BACKEND_URL") else "XDG_STATE_HOME"
+        files.usable_folder(Path(backend[len("file://"):]), chosen_by)  # FolderError: one line naming it
     interpreter_dir = os.path.dirname(sys.executable)
     return {
         "PULUMI_BACKEND_URL": backend,
