@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 
 def out():  # -> rich.console.Console
@@ -36,3 +37,21 @@ def progress(message: str) -> None:
 def print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
     sys.stdout.flush()
+
+
+@contextmanager
+def steps(title: str) -> Iterator[Callable[[str], None]]:
+    """A progress display on stderr for work in steps: on a terminal a spinner that shows the
+    current step and the time so far; otherwise one line per step, for logs. Yields the function
+    that announces a step."""
+    import time
+
+    from rich.markup import escape
+
+    started = time.monotonic()
+    if not sys.stderr.isatty():
+        yield lambda step: progress(f"  {escape(step)}...")
+        return
+    status = err().status(f"[dim]{escape(title)}[/dim]")
+    with status:
+        yield lambda step: status.update(f"[dim]{escape(title)}: {escape(step)} ({time.monotonic() - started:.1f}s)[/dim]")

@@ -12,13 +12,17 @@ if TYPE_CHECKING:
     from mlops_platform.planner.plan import Plan
 
 
-def offline_plan(config: PlatformConfig) -> Plan:
+def offline_plan(config: PlatformConfig, title: str) -> Plan:
+    """The plan, with its steps shown under `title` on stderr while it works."""
     from mlops_platform.planner import charts
     from mlops_platform.planner.chart_render import RenderError
     from mlops_platform.planner.plan import build_plan
 
+    from . import display
+
     try:
-        return build_plan(config)
+        with display.steps(title) as step:
+            return build_plan(config, on_step=step)
     except charts.ArchiveError as err:
         fail(str(err), f"replace it: {charts.PULL_HINT} --force")
     except RenderError as err:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from mlops_platform.components.versions import Chart
 
@@ -194,7 +194,8 @@ def _with_namespace(obj: RenderedObject, namespace: str, cluster_scoped: set[tup
     return manifest
 
 
-def assemble(run: ProgramRun, kube_minor: str, folder: Optional[Path] = None) -> ClusterView:
+def assemble(run: ProgramRun, kube_minor: str, folder: Optional[Path] = None,
+             on_step: Callable[[str], None] = lambda step: None) -> ClusterView:
     """Render every release of `run` from the chart cache and model the run-time pods."""
     from . import runtime_pods
 
@@ -205,7 +206,8 @@ def assemble(run: ProgramRun, kube_minor: str, folder: Optional[Path] = None) ->
     releases: list[ReleaseRender] = []
     missing: list[MissingChart] = []
     crds_of: dict[str, list[Mapping[str, Any]]] = {}  # release URN -> the CRDs it installs
-    for record in release_order(run):
+    ordered = release_order(run)
+    for index, record in enumerate(ordered, start=1):
         reference, chart_version = str(record.input("chart")), str(record.input("version"))
         name, namespace = str(record.input("name") or record.name), str(record.input("namespace"))
         chart = charts.by_reference(reference)
@@ -213,6 +215,7 @@ def assemble(run: ProgramRun, kube_minor: str, folder: Optional[Path] = None) ->
         if chart is None or chart.version != chart_version or path is None or not path.is_file():
             missing.append(MissingChart(name, reference, chart_version, path))
             continue
+        on_step(f"rendering {chart.short_name} {chart.version} ({index}/{len(ordered)})")
         charts.verify(chart, path)
         before = run.waits_for(record)
         visible = program_crds + [crd for urn, found in crds_of.items() if urn in before for crd in found]

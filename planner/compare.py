@@ -13,6 +13,7 @@ plan, saved in CI), the head is the plan just computed. Resources are matched by
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional
@@ -113,18 +114,83 @@ def _workload_json(value: Optional[tuple[int, int]]) -> Optional[dict[str, str]]
     return None if value is None else {"cpu": f"{value[0]}m", "memory": f"{value[1]}Mi"}
 
 
+MAX_PLAN_BYTES = 64 * 1024 * 1024  # a plan is a few hundred kilobytes
+MAX_DEPTH = 100  # nesting of a plan's JSON (a resource's inputs go about 15 levels deep)
+
+
 def load_plan(path: Path) -> dict[str, Any]:
-    """A saved `platform plan --json` document, or PlanFileError."""
+    """A saved `platform plan --json` document, checked to have the shape compare reads, or PlanFileError."""
     try:
+        if path.stat().st_size > MAX_PLAN_BYTES:
+            raise PlanFileError(f"{path} is larger than {MAX_PLAN_BYTES // 2**20} MiB: not a plan")
         document = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise PlanFileError(f"{path} is not a text file") from None
     except json.JSONDecodeError as err:
         raise PlanFileError(f"{path} is not JSON (line {err.lineno}: {err.msg})") from None
+    except RecursionError:
+        raise PlanFileError(f"{path} is nested too deeply to be a plan") from None
     missing = [k for k in PLAN_KEYS if not isinstance(document, dict) or k not in document]
     if missing:
         raise PlanFileError(f"{path} is not a plan: it has no {', '.join(missing)}")
+    problem = plan_problem(document)
+    if problem:
+        raise PlanFileError(f"{path} is not a plan: {problem}")
     return document
+
+
+def _too_deep(value: Any) -> bool:
+    todo = [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(item, dict):
+            todo.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            todo.extend((v, depth + 1) for v in item)
+    return False
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def plan_problem(document: Mapping[str, Any]) -> Optional[str]:
+    """What in a plan document compare cannot read, in a few words; None when it has the shape
+    `platform plan --json` writes (the parts compare reads: resources, requests, cost, policies)."""
+    if _too_deep(document):
+        return f"nested more than {MAX_DEPTH} levels deep"
+    if not isinstance(document["stack"], str):
+        return "its stack is not a name"
+    resources, summary, policies = document["resources"], document["summary"], document["policies"]
+    if not isinstance(resources, list) or not isinstance(summary, dict) or not isinstance(policies, dict):
+        return "resources is not a list, or summary or policies not a mapping"
+    for index, resource in enumerate(resources):
+        if not isinstance(resource, dict):
+            return f"resources[{index}] is not a mapping"
+        for key in ("urn", "type", "name"):
+            if not isinstance(resource.get(key), str) or not resource[key]:
+                return f"resources[{index}].{key} is not a non-empty string"
+        if not isinstance(resource.get("inputs", {}), dict) or not isinstance(resource.get("options", {}), dict):
+            return f"resources[{index}] has inputs or options that are not a mapping"
+    requests = summary.get("requests", {})
+    if not isinstance(requests, dict) or not all(_number(requests.get(k, 0)) for k in ("cpuCores", "memoryGiB")):
+        return "summary.requests does not hold cpuCores and memoryGiB as numbers"
+    for workload in requests.get("workloads") or []:
+        if not (isinstance(workload, dict) and isinstance(workload.get("name"), str)
+                and re.fullmatch(r"[0-9.]+m", str(workload.get("cpu"))) and re.fullmatch(r"[0-9.]+Mi", str(workload.get("memory")))):
+            return "summary.requests.workloads holds an entry without a name, cpu (m) and memory (Mi)"
+    cost = summary.get("cost")
+    if cost is not None:
+        if not isinstance(cost, dict) or not isinstance(cost.get("lines", []), list):
+            return "summary.cost is not a mapping with lines"
+        if not all(isinstance(line, dict) and _number(line.get("monthly")) for line in cost.get("lines", [])):
+            return "summary.cost.lines holds an entry without a monthly number"
+    violations = policies.get("violations", [])
+    if not isinstance(violations, list) or not all(isinstance(v, dict) for v in violations):
+        return "policies.violations is not a list of mappings"
+    return None
 
 
 def component_of(urn: str) -> str:

@@ -141,13 +141,17 @@ class Plan:
         }
 
 
-def build_plan(config: PlatformConfig, charts_folder: Optional[Path] = None) -> Plan:
+def build_plan(config: PlatformConfig, charts_folder: Optional[Path] = None,
+               on_step: Callable[[str], None] = lambda step: None) -> Plan:
     """The program under mocks, every release rendered from the chart cache, the footprint and
-    costs of what the cluster receives, and the policy pack's verdict on all of it."""
+    costs of what the cluster receives, and the policy pack's verdict on all of it. `on_step` hears
+    each step as it starts (a few words), for a progress display."""
     from mlops_platform.policies.offline import evaluate
 
+    on_step("running the program under mocks")
     run = plan_platform(config)
-    view = assemble(run, config.cluster.kubernetes_version, charts_folder)
+    view = assemble(run, config.cluster.kubernetes_version, charts_folder, on_step)
+    on_step(f"checking {view.rendered_count() + len(view.program)} objects against the policies")
     rules, violations = evaluate(run, config, view)
     return Plan(config, run, view, totals(run, view, config.cluster.node_count), critical_path(run),
                 costs.estimate(run, config), rules, violations)

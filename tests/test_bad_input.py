@@ -7,6 +7,7 @@ an error line megabytes long.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -134,3 +135,72 @@ def test_an_impossible_value_names_its_key_and_range(project, case):
                                              ("99999999w", "is not a duration"), ("6000w", "longer than 100 years")])
 def test_stale_takes_the_same_durations_as_the_stack_file(project, value, fragment):
     refused(invoke("stacks", "--stale", value), "--stale", fragment)
+
+
+# --- plan --compare, --format, PLATFORM_PARALLEL -------------------------------------------------
+
+
+def _saved_plan(project) -> dict:
+    result = invoke("plan", "--cloud", "local", "--json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _break(document: dict, case: str):
+    if case == "null urn":
+        document["resources"][0]["urn"] = None
+    elif case == "resources not a list":
+        document["resources"] = 5
+    elif case == "a resource that is a string":
+        document["resources"][3] = "x"
+    elif case == "inputs not a mapping":
+        document["resources"][2]["inputs"] = [1]
+    elif case == "cpu not a number":
+        document["summary"]["requests"]["cpuCores"] = "x"
+    elif case == "a workload without units":
+        document["summary"]["requests"]["workloads"][0]["cpu"] = "lots"
+    elif case == "a cost line without a price":
+        document["summary"]["cost"] = {"lines": [{"monthly": "abc"}]}
+    elif case == "violations not a list":
+        document["policies"]["violations"] = {"a": 1}
+    elif case == "100,000 deep":
+        return "[" * 100_000 + "]" * 100_000
+    elif case == "deep inputs":
+        nested: dict = {}
+        for _ in range(150):
+            nested = {"a": nested}
+        document["resources"][0]["inputs"] = nested
+    return json.dumps(document)
+
+
+COMPARE_CASES = {"null urn": "resources[0].urn is not a non-empty string", "resources not a list": "resources is not a list",
+                 "a resource that is a string": "resources[3] is not a mapping", "inputs not a mapping": "resources[2] has inputs",
+                 "cpu not a number": "cpuCores and memoryGiB as numbers", "a workload without units": "workloads holds an entry",
+                 "a cost line without a price": "without a monthly number", "violations not a list": "policies.violations",
+                 "100,000 deep": "nested too deeply", "deep inputs": "nested more than 100 levels"}
+
+
+def test_compare_refuses_json_that_is_not_a_plan(project, tmp_path):
+    saved = _saved_plan(project)
+    for case, fragment in COMPARE_CASES.items():
+        path = tmp_path / f"{case}.json"
+        path.write_text(_break(json.loads(json.dumps(saved)), case))
+        started = time.monotonic()
+        line = refused(invoke("plan", "--cloud", "local", "--compare", str(path)), f"--compare {path}", fragment)
+        assert "Planning" not in line and time.monotonic() - started < 2, case
+
+
+def test_format_is_refused_without_compare(project):
+    refused(invoke("plan", "--cloud", "local", "--format", "markdown"), "--format applies to --compare only")
+
+
+def test_platform_parallel_sets_the_plans_estimate_and_a_bad_value_is_refused(project):
+    four = invoke("plan", "--cloud", "aws", env={"PLATFORM_PARALLEL": "4"})
+    sixteen = invoke("plan", "--cloud", "aws", env={"PLATFORM_PARALLEL": "16"})
+    assert four.exit_code == 0 and sixteen.exit_code == 0, four.stderr
+    plan = json.loads(invoke("plan", "--cloud", "aws", "--json").stdout)["criticalPath"]
+    at_four = plan["byParallel"]["4"]
+    assert f"{at_four / 60:.1f} min at --parallel 4" in four.stdout
+    assert "at --parallel" not in sixteen.stdout, "at 16 the estimate is the unbounded one (README)"
+    for value in ("0", "x", "257", "-3"):
+        refused(invoke("plan", "--cloud", "aws", env={"PLATFORM_PARALLEL": value}), "$PLATFORM_PARALLEL=")

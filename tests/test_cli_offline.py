@@ -176,3 +176,15 @@ def test_the_program_run_and_each_render_pause_the_garbage_collector_and_hand_it
     with pytest.raises(RuntimeError, match="failed inside"):
         assemble(run, "1.36", charts)
     assert seen == [False, False] and gc.isenabled()
+
+
+def test_plan_and_render_show_each_step_while_they_work(runner, project, tmp_path, monkeypatch):
+    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(require_charts()))
+    for args in (("plan", "--cloud", "local", "--json"), ("render", "--cloud", "local", "--out", str(tmp_path / "o"))):
+        result = invoke(runner, *args)
+        assert result.exit_code == 0, result.stderr
+        steps = [line.strip() for line in result.stderr.splitlines() if line.startswith("  ")]
+        assert steps[0] == "running the program under mocks..."
+        rendering = [s for s in steps if s.startswith("rendering ")]
+        assert len(rendering) == 7 and rendering[0].endswith("(1/7)...") and rendering[-1].endswith("(7/7)...")
+        assert steps[-1].startswith("checking ") and steps[-1].endswith(" objects against the policies...")

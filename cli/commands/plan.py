@@ -57,17 +57,24 @@ def plan(
     compare: Optional[Path] = typer.Option(
         None, "--compare", help="A saved plan (plan --json) of the same stack: show what changed since.", show_default=False
     ),
-    output_format: CompareFormat = typer.Option(
-        CompareFormat.text, "--format", help="With --compare: text, markdown (a pull-request comment) or json."
+    output_format: Optional[CompareFormat] = typer.Option(
+        None, "--format", help="With --compare: text (default), markdown (a pull-request comment) or json.", show_default=False
     ),
 ) -> None:
     """Run the program under the Pulumi SDK's mocks and show every resource it would create."""
     from mlops_platform.planner import files
 
     from .. import display, paths
+    from ..engine import parallelism
     from ..errors import fail
     from ..project import load_config
 
+    if output_format is not None and compare is None:
+        fail("--format applies to --compare only", "plan --json prints the plan as JSON; add --compare BASE.json to compare")
+    try:
+        parallel = parallelism.resolve(cloud.value, parallelism.from_environment())
+    except ValueError as err:
+        fail(str(err), "unset it, or give the operations the engine may run at once")
     config = load_config(cloud, env)
     out_file = paths.output_file(out)
     base = _base_plan(compare, config.stack_name) if compare is not None else None
@@ -75,7 +82,7 @@ def plan(
     started = time.perf_counter()
     from ..planning import offline_plan
 
-    result = offline_plan(config)
+    result = offline_plan(config, f"Planning stack {config.stack_name}")
     elapsed = time.perf_counter() - started
     report_missing_charts(result.view)
     report_placeholders(config)
@@ -87,7 +94,7 @@ def plan(
         from mlops_platform.planner import compare as comparing
 
         comparison = comparing.compare(base, json.loads(json.dumps(document, default=str)))
-        chosen = CompareFormat.json if json_output else output_format
+        chosen = CompareFormat.json if json_output else output_format or CompareFormat.text
         if chosen is CompareFormat.json:
             display.print_json(comparison.to_json())
         else:
@@ -97,7 +104,7 @@ def plan(
     elif json_output:
         display.print_json(document)
     else:
-        _print_tree(result)
+        _print_tree(result, parallel)
     summary = result.summary()
     view = result.view
     display.progress(
@@ -129,7 +136,7 @@ def report_missing_charts(view: ClusterView) -> None:
     )
 
 
-def _print_tree(result: Plan) -> None:
+def _print_tree(result: Plan, parallel: int) -> None:
     from rich.markup import escape
     from rich.table import Table
     from rich.tree import Tree
@@ -181,11 +188,9 @@ def _print_tree(result: Plan) -> None:
     path = result.critical
     from mlops_platform.planner.critical_path import schedule
 
-    from ..engine import parallelism
 
-    parallel = parallelism.default(result.config.cloud)
     bounded = schedule(result.run, parallel)
-    at_default = f"; {bounded / 60:.1f} min at this machine's --parallel {parallel}" if bounded != path.seconds else ""
+    at_default = f"; {bounded / 60:.1f} min at --parallel {parallel}" if bounded != path.seconds else ""
     console.print(f"[bold]Estimated first deploy: {path.seconds / 60:.1f} min[/bold]{at_default} "
                   f"(the longest chain of resources that wait for one another, {len(path.steps)} steps):")
     for step in path.steps:

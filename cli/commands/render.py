@@ -37,7 +37,7 @@ def render(
         fail(f"--out {out}: {err}", "render replaces manifests/, helm/ and rendered/ in that folder")
     replaced = [f"{name}/" for name in renderer.OWNED if (folder / name).exists()]
     display.progress(f"Rendering stack {config.stack_name} offline...")
-    result = offline_plan(config)
+    result = offline_plan(config, f"Rendering stack {config.stack_name}")
     report_missing_charts(result.view)
     try:
         written = files.replace_folders(folder, renderer.OWNED, lambda staging: renderer.write(result.run, staging, result.view))

@@ -39,6 +39,17 @@ def default(cloud: str, cpus: Optional[int] = None) -> int:
     return max(LOCAL_MIN, min(LOCAL_MAX, LOCAL_PER_CPU * cpus))
 
 
+def from_environment() -> Optional[int]:
+    """PLATFORM_PARALLEL for commands without a --parallel flag (plan's estimate); ValueError naming it
+    when it is set but not a whole number from 1 to 256 (the flag's range)."""
+    raw = os.environ.get(ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 256:
+        raise ValueError(f"${ENV}={raw[:20]!r} is not a whole number from 1 to 256")
+    return int(raw)
+
+
 def resolve(cloud: str, flag: Optional[int]) -> int:
     """The flag, else PLATFORM_PARALLEL (validated by the caller's option), else the default."""
     return flag if flag is not None else default(cloud)
