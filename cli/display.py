@@ -16,13 +16,14 @@ def out():  # -> rich.console.Console
 
     # Piped output is data: never truncate it to an 80-column guess.
     width = None if sys.stdout.isatty() else 200
-    return Console(file=sys.stdout, highlight=False, width=width)
+    # emoji=False: a ":cloud:" in a key (platform:cloud: ...) or an engine message stays text.
+    return Console(file=sys.stdout, highlight=False, width=width, emoji=False)
 
 
 def err():  # -> rich.console.Console
     from rich.console import Console
 
-    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    return Console(file=sys.stderr, highlight=False, soft_wrap=True, emoji=False)
 
 
 def count(n: int, noun: str, plural: str = "") -> str:
@@ -30,8 +31,16 @@ def count(n: int, noun: str, plural: str = "") -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
+def literal(value: object) -> str:
+    """`value` as text rich prints as it is: a name such as `[bold]x` or a value `[secret]` is not markup."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
 def progress(message: str) -> None:
-    err().print(f"[dim]{message}[/dim]")
+    """A line of progress on stderr, printed literally (it carries names, paths and engine text)."""
+    err().print(f"[dim]{literal(message)}[/dim]")
 
 
 def print_json(document: Any) -> None:
@@ -50,7 +59,7 @@ def steps(title: str) -> Iterator[Callable[[str], None]]:
 
     started = time.monotonic()
     if not sys.stderr.isatty():
-        yield lambda step: progress(f"  {escape(step)}...")
+        yield lambda step: progress(f"  {step}...")
         return
     status = err().status(f"[dim]{escape(title)}[/dim]")
     with status:

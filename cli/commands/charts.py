@@ -123,5 +123,5 @@ def _table(rows: list[dict], columns: tuple[str, ...]) -> None:
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*[str(row[c]) for c in columns])
+        table.add_row(*[display.literal(row[c]) for c in columns])
     display.out().print(table)

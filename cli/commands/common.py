@@ -38,7 +38,7 @@ def report_placeholders(config: PlatformConfig, refuse: bool = False) -> list:
     found = placeholders(config)
     path = display_path(stack_file(project_dir(), config.stack_name))
     for key, value, why in found:
-        display.err().print(f"[yellow]warning:[/yellow] placeholder in {path}: platform:{key} = {value} ({why})")
+        display.err().print(f"[yellow]warning:[/yellow] {display.literal(f'placeholder in {path}: platform:{key} = {value} ({why})')}")
     if found and refuse:
         keys = ", ".join(dict.fromkeys(key for key, _, _ in found))
         fail(f"stack {config.stack_name} still holds {len(found)} placeholders ({keys})",

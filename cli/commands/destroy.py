@@ -51,7 +51,7 @@ def destroy(
         console = display.err()
         console.print(f"[bold]{len(protected)} protected resources are kept (they hold data):[/bold]")
         for resource in protected:
-            console.print(f"  {resource.get('type')}  {resource.get('urn', '').rsplit('::', 1)[-1]}")
+            console.print(f"  {display.literal(resource.get('type'))}  {display.literal(resource.get('urn', '').rsplit('::', 1)[-1])}")
         console.print("  remove them deliberately with `pulumi state unprotect` and destroy again.")
     if not yes and not confirm(
         f"Type the stack name ({config.stack_name}) to destroy {len(resources) - len(protected)} resources",

@@ -135,9 +135,9 @@ def print_failures(tracker: Any) -> None:
     console = display.err()
     for failure in tracker.failures:
         kind, name = split_urn(failure.urn)
-        console.print(f"[red]failed[/red] {kind} {name}: {failure.message}")
+        console.print(f"[red]failed[/red] {display.literal(f'{kind} {name}: {failure.message}')}")
     for message in tracker.errors:
-        console.print(f"[red]error[/red] {message}")
+        console.print(f"[red]error[/red] {display.literal(message)}")
 
 
 def print_summary(title: str, summary: dict[str, Any]) -> None:

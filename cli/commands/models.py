@@ -97,13 +97,13 @@ def list_models(
     for model in configured:
         source = model["registry"]
         reg = by_name.get(source["name"] if source else model["name"])
-        table.add_row(model["name"], model["format"], f"{source['name']} v{source['version']}" if source else "-",
+        table.add_row(*map(display.literal, (model["name"], model["format"], f"{source['name']} v{source['version']}" if source else "-",
                       ", ".join(map(str, reg["versions"])) if reg else "-",
-                      ", ".join(f"{a}=v{v}" for a, v in reg["aliases"].items()) if reg else "-")
+                      ", ".join(f"{a}=v{v}" for a, v in reg["aliases"].items()) if reg else "-")))
     for reg in registered:
         if not any((m["registry"] or {}).get("name", m["name"]) == reg["name"] for m in configured):
-            table.add_row(f"[dim]{reg['name']}[/dim]", "-", "not served", ", ".join(map(str, reg["versions"])),
-                          ", ".join(f"{a}=v{v}" for a, v in reg["aliases"].items()))
+            table.add_row(f"[dim]{display.literal(reg['name'])}[/dim]", "-", "not served", ", ".join(map(str, reg["versions"])),
+                          display.literal(", ".join(f"{a}=v{v}" for a, v in reg["aliases"].items())))
     display.out().print(table)
 
 

@@ -42,7 +42,7 @@ def outputs(
     for key, value in values.items():
         if isinstance(value, dict):
             for sub, item in value.items():
-                table.add_row(f"{key}.{sub}", str(item))
+                table.add_row(display.literal(f"{key}.{sub}"), display.literal(item))
         else:
-            table.add_row(key, str(value))
+            table.add_row(display.literal(key), display.literal(value))
     display.out().print(table)

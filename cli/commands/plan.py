@@ -131,8 +131,9 @@ def report_missing_charts(view: ClusterView) -> None:
 
     listed = ", ".join(f"{m.reference.rsplit('/', 1)[-1]} {m.version}" for m in view.missing)
     display.err().print(
-        f"[yellow]warning:[/yellow] not rendered (chart not in {view.charts_dir}): {listed}; their footprint is "
-        f"estimated from values and their pods are not checked (run `{PULL_HINT}`)"
+        "[yellow]warning:[/yellow] " + display.literal(
+            f"not rendered (chart not in {view.charts_dir}): {listed}; their footprint is "
+            f"estimated from values and their pods are not checked (run `{PULL_HINT}`)")
     )
 
 
@@ -154,14 +155,15 @@ def _print_tree(result: Plan, parallel: int) -> None:
     def label(record: ResourceRecord) -> str:
         detail = ""
         if record.type == "kubernetes:helm.sh/v3:Release":
-            detail = f"  [cyan]{record.input('chart')}@{record.input('version')}[/cyan] -> {record.input('namespace')}"
+            detail = (f"  [cyan]{escape(str(record.input('chart')))}@{escape(str(record.input('version')))}[/cyan] -> "
+                      f"{escape(str(record.input('namespace')))}")
             count = rendered.get(record.urn)
             detail += f"  [dim]({count} objects)[/dim]" if count is not None else "  [yellow](not rendered)[/yellow]"
         elif record.type.startswith("kubernetes:"):
             meta = record.input("metadata", default={}) or {}
             where = f"{meta.get('namespace')}/" if meta.get("namespace") else ""
-            detail = f"  [dim]{where}{meta.get('name', '')}[/dim]"
-        return f"{record.type}  [bold]{record.name}[/bold]{detail}"
+            detail = f"  [dim]{escape(where + str(meta.get('name', '')))}[/dim]"
+        return f"{escape(record.type)}  [bold]{escape(record.name)}[/bold]{detail}"
 
     tree = Tree(f"[bold]stack {result.config.stack_name}[/bold]")
 
@@ -180,7 +182,7 @@ def _print_tree(result: Plan, parallel: int) -> None:
     table.add_column("cpu", justify="right")
     table.add_column("memory", justify="right")
     for name, cpu, memory in totals.workloads:
-        table.add_row(name, f"{cpu}m", f"{round(memory)}Mi")
+        table.add_row(escape(name), f"{cpu}m", f"{round(memory)}Mi")
     incomplete = "" if totals.complete else " (estimated: charts not rendered)"
     table.add_row(f"[bold]total[/bold]{incomplete}", f"[bold]{totals.cpu_millicores / 1000:.2f} CPU[/bold]",
                   f"[bold]{totals.memory_mebibytes / 1024:.2f} GiB[/bold]")
@@ -213,8 +215,10 @@ def _print_tree(result: Plan, parallel: int) -> None:
         bill.add_column("unit")
         bill.add_column("USD/month", justify="right")
         for line in result.costs:
-            bill.add_row(line.item, f"{line.quantity:g}", line.unit, f"{line.monthly:,.2f}" if line.price_key else "no price")
+            price = f"{line.monthly:,.2f}" if line.price_key else "no price"
+            bill.add_row(escape(line.item), f"{line.quantity:g}", escape(line.unit), price)
         missing = costs.unpriced(result.costs)
-        total_label = "[bold]total[/bold]" + (f" [yellow](incomplete: no price for {', '.join(missing)})[/yellow]" if missing else "")
+        unpriced = escape(", ".join(missing))
+        total_label = "[bold]total[/bold]" + (f" [yellow](incomplete: no price for {unpriced})[/yellow]" if missing else "")
         bill.add_row(total_label, "", "", f"[bold]{costs.total(result.costs):,.2f}[/bold]" + ("+" if missing else ""))
         console.print(bill)

@@ -77,12 +77,12 @@ def stacks(
     for row in rows:
         if older_than is not None:
             cost = row["monthlyCost"]
-            table.add_row(row["stack"], row["stackFile"] or "-", "yes", row["lastUpdate"], str(row["resources"]),
-                          f"{row['daysSinceUpdate']:.1f}", row["ttl"] or "-", "-" if cost is None else f"{cost:,.2f}")
+            table.add_row(*map(display.literal, (row["stack"], row["stackFile"] or "-", "yes", row["lastUpdate"], row["resources"],
+                          f"{row['daysSinceUpdate']:.1f}", row["ttl"] or "-", "-" if cost is None else f"{cost:,.2f}")))
             continue
         deployed_text = "unknown" if backend_note else ("yes" if row["deployed"] else "no")
-        table.add_row(row["stack"], row["stackFile"] or "-", deployed_text, row["lastUpdate"] or "-",
-                      str(row["resources"]) if row["resources"] is not None else "-")
+        table.add_row(*map(display.literal, (row["stack"], row["stackFile"] or "-", deployed_text, row["lastUpdate"] or "-",
+                      row["resources"] if row["resources"] is not None else "-")))
     display.out().print(table)
 
 

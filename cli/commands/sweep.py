@@ -120,7 +120,7 @@ def report(result: Any, json_output: bool, to_stderr: bool = False) -> None:
         for item in kept:
             console.print(f"  {item.kind}  {escape(item.name or item.id)}")
     if result.clean:
-        console.print(f"nothing left in {result.scope}")
+        console.print(f"nothing left in {escape(result.scope)}")
         return
     table = Table(title=f"left in {result.scope}", show_edge=False)
     for column in ("kind", "name", "id", "where", "detail", "USD/month"):

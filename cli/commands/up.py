@@ -61,7 +61,7 @@ def up(
         print_summary(f"stack {config.stack_name} is up", summary)
         endpoints = masked_outputs(result.outputs).get("endpoints") or {}
         for name, url in endpoints.items():
-            display.out().print(f"{name:<16} {url}")
+            display.out().print(display.literal(f"{name:<16} {url}"))
     if tracker.policies:
         for policy in tracker.policies:
-            display.err().print(f"[yellow]policy {policy.level}[/yellow] {policy.policy}: {policy.message}")
+            display.err().print(f"[yellow]policy {policy.level}[/yellow] {display.literal(f'{policy.policy}: {policy.message}')}")

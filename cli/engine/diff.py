@@ -163,7 +163,7 @@ def print_diff(collector: DiffCollector, stack: str, console: Any = None) -> Non
     console = console or display.out()
     steps = collector.ordered()
     if not steps:
-        console.print(f"stack {stack}: no changes ({collector.unchanged} resources unchanged)")
+        console.print(escape(f"stack {stack}: no changes ({collector.unchanged} resources unchanged)"))
     current = None
     for step in steps:
         if step.component != current:
@@ -177,7 +177,7 @@ def print_diff(collector: DiffCollector, stack: str, console: Any = None) -> Non
         if step.replace_reasons:
             console.print(f"      replaced because of: {escape(', '.join(step.replace_reasons))}")
         if step.critical:
-            console.print(f"      [bold red]!! this {step.op}s {step.critical}[/bold red]")
+            console.print(f"      [bold red]!! this {step.op}s {escape(step.critical)}[/bold red]")
     if collector.policies:
         console.print("[bold]policies[/bold]")
         for policy in collector.policies:

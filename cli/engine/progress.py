@@ -165,6 +165,7 @@ def _clock(seconds: float) -> str:
 
 def render(snapshot: Snapshot, title: str) -> RenderableType:
     from rich.console import Group
+    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
@@ -179,10 +180,10 @@ def render(snapshot: Snapshot, title: str) -> RenderableType:
     now = time.monotonic()
     for op, urn, started in sorted(snapshot.in_flight, key=lambda item: item[2])[:12]:
         kind, name = split_urn(urn)
-        table.add_row(f"[cyan]{op}[/cyan]", kind, name, _clock(now - started))
+        table.add_row(f"[cyan]{op}[/cyan]", escape(kind), escape(name), _clock(now - started))
     for failure in snapshot.failures[-5:]:
         kind, name = split_urn(failure.urn)
-        table.add_row("[red]failed[/red]", kind, name, failure.message[:120])
+        table.add_row("[red]failed[/red]", escape(kind), escape(name), escape(failure.message[:120]))
     return Group(header, table)
 
 
@@ -200,11 +201,13 @@ class LiveProgress:
             tracker.listeners.append(self._line)
 
     def _line(self, what: str, op: str, urn: str, message: str) -> None:
+        from rich.markup import escape
+
         kind, name = split_urn(urn)
         if what == "failed":
-            self.console.print(f"[red]failed[/red] {op} {kind} {name}: {message}")
+            self.console.print(f"[red]failed[/red] {escape(f'{op} {kind} {name}: {message}')}")
         else:
-            self.console.print(f"{DONE_VERB.get(op, op)} {kind} {name}")
+            self.console.print(escape(f"{DONE_VERB.get(op, op)} {kind} {name}"))
 
     def __enter__(self) -> "LiveProgress":
         if self.console.is_terminal:
