@@ -108,8 +108,27 @@ def stack_text(cloud: str, env: str) -> tuple[str, str]:
         known = ", ".join(shipped_stacks(project)) or "none"
         fail(f"no stack file {display_path(path)} for stack {stack}" + (f" (nor {display_path(base)} to derive it from)"
              if env != names.BASE_ENV else ""), f"stack files here: {known}")
-    text = ephemeral.derive(_read(base), base.name, env, ephemeral.default_owner(), ephemeral.default_ttl())
-    return text, f"{display_path(base)} (derived for {env})"
+    return _derived(base, env, {}), f"{display_path(base)} (derived for {env})"
+
+
+def _derived(base: Path, env: str, engine_keys: dict[str, Any]) -> str:
+    """The dev file `base` derived for `env`: checked as a stack file first (the safe loader's bounds),
+    then edited in a round trip."""
+    from mlops_platform.components.config import ConfigError
+    from mlops_platform.components.config.loading import load_document
+
+    from . import ephemeral
+    from .stack_edit import EditError
+
+    dev = _read(base)
+    source = str(display_path(base))
+    try:
+        load_document(dev, source)
+        return ephemeral.derive(dev, base.name, env, ephemeral.default_owner(), ephemeral.default_ttl(), engine_keys)
+    except ConfigError as err:
+        fail(str(err))
+    except EditError as err:
+        fail(f"{source}: {err}")
 
 
 def _read(path: Path) -> str:
@@ -123,15 +142,19 @@ def _read(path: Path) -> str:
 
 def write_derived_stack_file(config: PlatformConfig) -> None:
     """For an ephemeral environment, the stack file Pulumi reads (rewritten while it carries the mark)."""
+    from mlops_platform.components import names
     from mlops_platform.planner import files
 
     from . import ephemeral
 
-    path = stack_file(project_dir(), config.stack_name)
-    if path.is_file() and not ephemeral.is_derived(path):
+    project = project_dir()
+    path = stack_file(project, config.stack_name)
+    if config.env == names.BASE_ENV or (path.is_file() and not ephemeral.is_derived(path)):
         return
-    text, _ = stack_text(config.cloud, config.env)
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+    existing = _read(path) if path.is_file() else ""
+    kept = ephemeral.engine_keys(existing, str(display_path(path))) if existing else {}
+    text = _derived(stack_file(project, f"{config.cloud}-{names.BASE_ENV}"), config.env, kept)
+    if text != existing:
         files.write_text(path, text)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
+from test_engine import ENGINE, standin_engine
 from typer.testing import CliRunner
 
 from mlops_platform.cli import display
 from mlops_platform.cli.app import app
-from test_engine import ENGINE, standin_engine
 
 TRICKY = "[bold]x[/bold] platform:cloud: [secret]"
 
@@ -66,3 +66,26 @@ def test_models_list_shows_registry_names_literally(project, tmp_path, monkeypat
     assert "[bold]x:cloud:" in result.stdout and "[champion]=v1" in result.stdout
     listed = json.loads(invoke("models", "list", "--cloud", "local", "--json").stdout)
     assert listed["registered"][0]["name"] == "[bold]x:cloud:"
+
+
+def test_the_iris_examples_password_commands_read_what_outputs_json_prints(project, tmp_path, monkeypatch):
+    import re
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    fake = standin_engine(tmp_path, monkeypatch, state=True)
+    fake.stacks({"local-dev": {"outputs": {"credentials": {"mlflow_admin_password": "pw-from-the-stack"}},
+                               "secrets": ["credentials"], "resources": []}})
+    printed = invoke("outputs", "--cloud", "local", "--show-secrets", "--json")
+    assert printed.exit_code == 0, printed.stderr
+    readme = (ROOT / "examples" / "iris" / "README.md").read_text()
+    snippet = re.search(r"--json \| python -c '([^']+)'", readme).group(1)
+    done = subprocess.run([sys.executable, "-c", snippet], input=printed.stdout, capture_output=True, text=True)
+    assert done.stdout.strip() == "pw-from-the-stack", done.stderr
+    jq_path = re.search(r"--json \\\s+\| jq -r (\.[\w.]+)", (ROOT / "examples" / "iris" / "train.py").read_text()).group(1)
+    value = json.loads(printed.stdout)
+    for key in jq_path.strip(".").split("."):
+        value = value[key]
+    assert value == "pw-from-the-stack"

@@ -503,8 +503,9 @@ def test_an_ephemeral_environment_is_derived_from_dev_and_written_for_the_engine
     args = fake.call("preview")["args"]
     assert args[args.index("--stack") + 1] == "aws-pr-123"
     text = derived.read_text()
-    assert text.startswith("# mlops-platform: derived from Pulumi.aws-dev.yaml for the environment pr-123")
-    assert "  platform:env: pr-123\n  platform:owner: octo-cat\n  platform:ttl: 3d\n" in text
+    assert "\n# mlops-platform: derived from Pulumi.aws-dev.yaml for the environment pr-123" in text
+    assert text.startswith("encryptionsalt: v1:fakesalt-aws-pr-123=="), "the engine's salt, written when it created the stack"
+    assert '  platform:env: "pr-123"\n  platform:owner: "octo-cat"\n  platform:ttl: "3d"\n' in text
     dev = (project / "stacks" / "Pulumi.aws-dev.yaml").read_text()
     assert "platform:env: dev" not in text and all(line in text for line in dev.splitlines() if "platform:env:" not in line)
     # dev changes reach it; a file without the mark is the user's and is left alone
@@ -557,3 +558,64 @@ def test_stale_stacks_with_their_cost(project, state, fake, monkeypatch):
     assert "aws-prod" in table.stdout and "aws-pr-7" not in table.stdout and "USD/month" in table.stdout
     bad = invoke("stacks", "--stale", "7 days")
     assert bad.exit_code == 2 and "--stale '7 days' is not a duration" in one_line_error(bad)
+
+
+def _preview(env: str, secret: Path):
+    return invoke("preview", "--cloud", "aws", "--env", env, "--passphrase-file", str(secret))
+
+
+def test_a_new_environment_is_derived_before_the_engine_writes_its_salt_and_keeps_it(project, state, fake, tmp_path):
+    secret = tmp_path / "passphrase"
+    secret.write_text("correct horse battery staple")
+    fake.events("preview", "preview-same")
+    derived = project / "stacks" / "Pulumi.aws-pr-5.yaml"
+    assert _preview("pr-5", secret).exit_code == 0
+    from mlops_platform.components.config import read_stack_values
+
+    values = read_stack_values(derived)
+    assert values["cloud"] == "aws" and values["env"] == "pr-5", "complete settings, whatever the engine added"
+    assert "encryptionsalt: v1:fakesalt-aws-pr-5==" in derived.read_text()
+    dev = project / "stacks" / "Pulumi.aws-dev.yaml"
+    dev.write_text(dev.read_text().replace("nodeCount: 2", "nodeCount: 3"))
+    assert _preview("pr-5", secret).exit_code == 0
+    text = derived.read_text()
+    assert "nodeCount: 3" in text and text.count("encryptionsalt: v1:fakesalt-aws-pr-5==") == 1, "re-derived, salt kept"
+    assert [c["args"][:2] for c in fake.calls()].count(["stack", "init"]) == 1
+
+
+@pytest.mark.parametrize("env, owner", [("on", "12345"), ("null", "true"), ("yes", "0x1f")])
+def test_derived_values_are_strings_whatever_they_look_like(project, state, fake, tmp_path, monkeypatch, env, owner):
+    secret = tmp_path / "passphrase"
+    secret.write_text("correct horse battery staple")
+    fake.events("preview", "preview-same")
+    monkeypatch.setenv("PLATFORM_OWNER", owner)
+    plan = invoke("plan", "--cloud", "aws", "--env", env, "--json")
+    assert plan.exit_code == 0, plan.stderr
+    assert json.loads(plan.stdout)["stack"] == f"aws-{env}"
+    assert _preview(env, secret).exit_code == 0
+    from mlops_platform.components.config import read_stack_values
+
+    values = read_stack_values(project / "stacks" / f"Pulumi.aws-{env}.yaml")
+    assert (values["env"], values["owner"]) == (env, owner)
+
+
+DEV_STYLES = {
+    "a comment after config:": "config:  # settings\n  platform:cloud: local\n  platform:env: dev  # the base\n"
+                               "  platform:cluster:\n    nodeCount: 1\n",
+    "flow style": "config: {platform:cloud: local, platform:env: dev, platform:cluster: {nodeCount: 1}}\n",
+    "four-space indent": "config:\n    platform:cloud: local\n    platform:env: dev\n    platform:cluster:\n        nodeCount: 1\n",
+    "the other spelling of env": "config:\n  platform:cloud: local\n  platform:config:env: dev\n  platform:cluster:\n    nodeCount: 1\n",
+}
+
+
+@pytest.mark.parametrize("style", list(DEV_STYLES))
+def test_derivation_works_whatever_the_dev_files_style(project, state, fake, style, monkeypatch):
+    monkeypatch.setenv("PLATFORM_OWNER", "ana")
+    (project / "stacks" / "Pulumi.local-dev.yaml").write_text(DEV_STYLES[style])
+    fake.events("preview", "preview-same")
+    result = invoke("preview", "--cloud", "local", "--env", "pr-9")
+    assert result.exit_code == 0, result.stderr
+    from mlops_platform.components.config import read_stack_values
+
+    values = read_stack_values(project / "stacks" / "Pulumi.local-pr-9.yaml")
+    assert values == {"env": "pr-9", "owner": "ana", "ttl": "3d", "cloud": "local", "cluster": {"nodeCount": 1}}

@@ -9,12 +9,11 @@ from prices.json, and `--delete` must remove exactly the ones it may.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import free_port
 from mlops_platform.cli.app import app
 from mlops_platform.planner.costs import price_table
 
@@ -25,29 +24,6 @@ STACK = "aws-dev"
 
 def aws_price(key: str) -> float:
     return float(price_table()["clouds"]["aws"]["items"][key]["price"])
-
-
-@pytest.fixture()
-def moto_endpoint(monkeypatch) -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    # The server keeps its accounts in this process: start each test from an empty one.
-    import urllib.request
-
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
-    for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    try:
-        yield endpoint
-    finally:
-        server.stop()
 
 
 def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
@@ -231,3 +207,43 @@ def test_delete_after_a_destroy_leaves_only_what_is_not_kubernetes_and_says_so(s
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
     assert line.startswith("error: 1 resource of the stack is left in account 123456789012 (us-east-1) ($0.00/month)")
     assert "sweep --delete" not in line and "platform destroy" in line
+
+
+def test_load_balancers_are_deleted_before_their_target_and_security_groups(seeded):
+    """A load balancer holds its target groups and security group until it is gone: the sweep deletes
+    it first and waits, or their deletes fail (ResourceInUse, DependencyViolation) on a real account."""
+    from mlops_platform.cli.sweep import aws
+
+    result = aws.sweep(STACK, "dev", REGION, delete=True, state_ids=[seeded["bucket"]])
+    order = result.deleted
+    assert order.index(seeded["nlb"]) < order.index(seeded["target_group"])
+    assert order.index(seeded["nlb"]) < order.index(seeded["security_group"])
+    assert order.index(seeded["interface"]) < order.index(seeded["address"]), "an interface before the address it holds"
+
+
+def test_a_stack_the_backend_does_not_know_is_swept_read_only(seeded, project, monkeypatch, tmp_path):
+    from test_engine import standin_engine
+
+    fake = standin_engine(tmp_path, monkeypatch, state=True)
+    fake.stacks({})
+    result = CliRunner().invoke(app, ["sweep", "--cloud", "aws", "--json"])
+    assert result.exit_code == 1 and json.loads(result.stdout)["clean"] is False, result.stderr
+    assert "stack aws-dev is not in this backend: sweeping read-only" in result.stderr
+    deleting = CliRunner().invoke(app, ["sweep", "--cloud", "aws", "--delete", "--yes"])
+    assert deleting.exit_code == 1
+    (line,) = [x for x in deleting.stderr.splitlines() if x.startswith("error:")]
+    assert "is not in this backend, so the sweep cannot tell that it was destroyed" in line and "--backend" in line
+    import boto3
+
+    assert seeded["volume"] in {v["VolumeId"] for v in boto3.client("ec2", region_name=REGION).describe_volumes()["Volumes"]}
+
+
+def test_delete_without_a_pulumi_cli_refuses_and_deletes_nothing(seeded, project, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = CliRunner().invoke(app, ["sweep", "--cloud", "aws", "--delete", "--yes"])
+    assert result.exit_code == 1
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert "the Pulumi CLI is not installed" in line
+    import boto3
+
+    assert seeded["nlb"] in {lb["LoadBalancerArn"] for lb in boto3.client("elbv2", region_name=REGION).describe_load_balancers()["LoadBalancers"]}

@@ -109,7 +109,8 @@ def _drain(config: Any, engine: Any, timeout: int) -> None:
     except Exception as err:  # noqa: BLE001 - any failure to reach the cluster stops destroy, in one line
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         fail(f"cannot drain the cluster of stack {config.stack_name}: {type(err).__name__}: {reason[:200]}",
-             f"check access (platform doctor {flags}), or pass --no-drain and run platform sweep {flags} after", EXIT_FAILED)
+             f"check access (platform doctor --cloud {config.cloud}), or pass --no-drain and run platform sweep {flags} after",
+             EXIT_FAILED)
     if not report.done:
         fail(f"the drain timed out after {report.seconds:.0f}s; still held: {'; '.join(report.held)}",
              f"nothing was destroyed: run platform destroy {flags} again, or raise --drain-timeout", EXIT_FAILED)

@@ -43,6 +43,18 @@ def require_engine() -> None:
 def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[Path], create: bool,
                 parallel: Optional[int] = None) -> Engine:
     """The stack's engine, or one line and an exit code."""
+    engine = _open(config, backend, passphrase_file, create, parallel, missing_ok=False)
+    assert engine is not None  # _open fails instead of returning None unless missing_ok
+    return engine
+
+
+def deployed_engine(config: Any, backend: Optional[str], passphrase_file: Optional[Path]) -> Optional[Engine]:
+    """The engine of a stack this backend has deployed, or None when it has never deployed it."""
+    return _open(config, backend, passphrase_file, create=False, parallel=None, missing_ok=True)
+
+
+def _open(config: Any, backend: Optional[str], passphrase_file: Optional[Path], create: bool,
+          parallel: Optional[int], missing_ok: bool) -> Optional[Engine]:
     from pulumi.automation import errors as auto_errors
 
     from mlops_platform.planner import files
@@ -66,11 +78,16 @@ def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[P
         policy_config=pack_config(config),
         parallel=parallelism.resolve(config.cloud, parallel),
     )
-    try:
-        engine = Engine(settings, create=create)
-        from ..project import write_derived_stack_file
+    from ..project import write_derived_stack_file
 
-        write_derived_stack_file(config)  # an ephemeral environment's stack file, for Pulumi to read
+    try:
+        # An ephemeral environment's stack file, for Pulumi to read, before the engine first touches the
+        # stack: creating it writes the secrets provider's salt into that file (cli/ephemeral.py).
+        if create:
+            write_derived_stack_file(config)
+        engine = Engine(settings, create=create)
+        if not create:
+            write_derived_stack_file(config)
         return engine
     except EngineUnavailable as err:
         fail(str(err), DOCTOR_HINT, EXIT_FAILED)
@@ -78,7 +95,9 @@ def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[P
         fail(str(err), exit_code=EXIT_USAGE)
     except files.FolderError as err:
         fail(str(err), "point the variable at a folder you can write, or pass --backend", EXIT_USAGE)
-    except StackNotDeployed:
+    except (StackNotDeployed, auto_errors.StackNotFoundError):
+        if missing_ok:
+            return None
         fail(f"stack {config.stack_name} has not been deployed to this backend",
              f"platform up {stack_flags(config.cloud, config.env)}", EXIT_FAILED)
     except auto_errors.CommandError as err:

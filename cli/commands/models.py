@@ -33,7 +33,7 @@ def _require_client() -> None:
 
     from ..errors import fail
 
-    if not found("mlflow") or not found("ruamel.yaml"):
+    if not found("mlflow"):
         fail("platform models needs the MLflow client, an optional extra: pip install 'mlops-platform[models]'")
 
 

@@ -81,7 +81,7 @@ def _state_ids(config: Any, backend: Optional[str], passphrase_file: Optional[Pa
     from .. import display
     from ..engine.workspace import EngineUnavailable, pulumi_cli
     from ..errors import EXIT_FAILED, fail
-    from .engine_common import open_engine, require_engine, run_operation
+    from .engine_common import deployed_engine, require_engine, run_operation
 
     try:
         pulumi_cli()
@@ -90,7 +90,13 @@ def _state_ids(config: Any, backend: Optional[str], passphrase_file: Optional[Pa
             require_engine()
         display.progress(f"the stack's state is not read ({err}): what it keeps on purpose is listed as left over")
         return []
-    engine = open_engine(config, backend, passphrase_file, create=False)
+    engine = deployed_engine(config, backend, passphrase_file)
+    if engine is None:
+        if required:
+            fail(f"stack {config.stack_name} is not in this backend, so the sweep cannot tell that it was destroyed "
+                 "(it deletes only what a destroy left)", "give the backend it was deployed with: --backend URL", EXIT_FAILED)
+        display.progress(f"stack {config.stack_name} is not in this backend: sweeping read-only, by its tags alone")
+        return []
     resources = run_operation(config, engine.resources)
     live = [r for r in resources if not r.get("protect") and not str(r.get("type", "")).startswith("pulumi:providers:")]
     if required and live:

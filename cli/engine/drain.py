@@ -94,9 +94,10 @@ def drain(api: Api, timeout: float, progress: Callable[[str], None] = lambda _: 
                 held.append(f"PersistentVolume {volume} (disk {found[1] or '?'})")
         if not held:
             break
-        if clock() - started >= timeout:
+        waited_so_far = clock() - started
+        if waited_so_far >= timeout:
             report.held = held
             break
-        sleep(poll)
+        sleep(min(poll, timeout - waited_so_far))
     report.seconds = round(clock() - started, 1)
     return report
