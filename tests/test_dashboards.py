@@ -106,3 +106,52 @@ def test_dashboards_are_linked_from_the_endpoints(local_run):
     endpoints = local_run.result.endpoints
     assert endpoints["dashboard models"] == "https://grafana.127.0.0.1.sslip.io/d/mlops-models"
     assert {"dashboard drift", "dashboard platform"} <= set(endpoints)
+
+
+def _counted(node: Any, inside: bool = False) -> Iterator[tuple[str, bool]]:
+    """(metric, read through rate()/increase()) for every selector of an expression."""
+    import promql_parser as p
+
+    if isinstance(node, p.VectorSelector):
+        yield from ((name, inside) for name in metric_names(node))
+    elif isinstance(node, p.MatrixSelector):
+        yield from _counted(node.vector_selector, inside)
+    elif isinstance(node, p.Call):
+        counting = node.func.name in ("rate", "increase", "irate")
+        for arg in node.args:
+            yield from _counted(arg, inside or counting)
+    elif isinstance(node, p.BinaryExpr):
+        yield from _counted(node.lhs, inside)
+        yield from _counted(node.rhs, inside)
+    elif isinstance(node, (p.AggregateExpr, p.ParenExpr, p.SubqueryExpr, p.UnaryExpr)):
+        yield from _counted(node.expr, inside)
+
+
+@pytest.mark.parametrize("stack", ["local-dev", "aws-prod"])
+def test_counters_are_read_as_rates_and_gauges_as_values(stack):
+    """A counter (Prometheus names it *_total, or *_bucket for a histogram) means something only as a
+    rate or an increase; a gauge never is one. The outlier detector's is_outlier is a COUNTER at the
+    pinned tag v1.17.1, exposed as seldon_metric_outlier_is_outlier_total (metrics.py)."""
+    import promql_parser
+
+    for where, expr in expressions_of(stack):
+        for name, as_rate in _counted(promql_parser.parse(expr)):
+            counter = name.endswith(("_total", "_bucket"))
+            assert counter == as_rate, f"{where}: {name} is {'a counter' if counter else 'a gauge'} in {expr}"
+    assert "seldon_metric_outlier_is_outlier" not in EXPORTED, "the pinned detector server never exports it"
+
+
+def test_the_outlier_fraction_divides_by_what_traefik_sent_that_detector():
+    """Its denominator is Traefik's service metric for the outlier Service the fan-out mirrors to,
+    named as Traefik's CRD provider names it: <namespace>-<service>-<port>@kubernetescrd."""
+    run = planned("local-dev")
+    service = next(r for r in run.of_type("kubernetes:core/v1:Service") if r.input("metadata", "name") == "iris-outlier")
+    port = service.input("spec", "ports")[0]["port"]
+    mirror = next(r for r in run.of_type("kubernetes:traefik.io/v1alpha1:TraefikService"))
+    assert {"name": "iris-outlier", "port": port, "percent": 100} in mirror.input("spec", "mirroring", "mirrors")
+    expressions = expressions_of("local-dev")
+    alert = next(expr for where, expr in expressions if where.endswith("/ModelOutlierRateHigh"))
+    assert alert == (f'sum(increase(seldon_metric_outlier_is_outlier_total{{namespace="detectors",service="iris-outlier"}}[15m])) / '
+                     f'sum(increase(traefik_service_requests_total{{service="detectors-iris-outlier-{port}@kubernetescrd"}}[15m])) > 0.2')
+    panel = next(expr for where, expr in expressions if "outlier_is_outlier" in expr and "dashboard" in where)
+    assert panel == alert.removesuffix(" > 0.2").replace("iris", "$model")

@@ -15,10 +15,21 @@ from typing import Any, Iterable, Sequence
 
 from .. import names
 
-SIDECAR_LABEL = "grafana_dashboard"  # the sidecar's default label
+SIDECAR_LABEL = "grafana_dashboard"
+DETECTOR_PORT = 8080  # the detectors' Service port (detectors.py), in Traefik's service label  # the sidecar's default label
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 MODELS_UID, DRIFT_UID, PLATFORM_UID = "mlops-models", "mlops-drift", "mlops-platform"
 WINDOW = "5m"
+
+
+def outlier_fraction(model: str, window: str, port: int) -> str:
+    """Outlier instances per request a model's outlier detector received over `window`: the increase of
+    the detector's is_outlier counter over the increase of the requests Traefik's fan-out sent it
+    (metrics.py says where each comes from). With one instance per request, as the logged
+    predictions of a single row are, it is the fraction of outliers."""
+    outliers = f'seldon_metric_outlier_is_outlier_total{{namespace="{names.NS_DETECTORS}",service="{model}-outlier"}}'
+    received = f'traefik_service_requests_total{{service="{names.NS_DETECTORS}-{model}-outlier-{port}@kubernetescrd"}}'
+    return f"sum(increase({outliers}[{window}])) / sum(increase({received}[{window}]))"
 
 
 def _panel(title: str, targets: Sequence[tuple[str, str]], x: int, y: int, unit: str = "short", kind: str = "timeseries",
@@ -90,7 +101,6 @@ def models_dashboard(models: Sequence[str]) -> dict[str, Any]:
 def drift_dashboard(models: Sequence[str]) -> dict[str, Any]:
     detectors = f'namespace="{names.NS_DETECTORS}"'
     drift = f'{detectors},service="$model-drift"'
-    outlier = f'{detectors},service="$model-outlier"'
     return _dashboard(DRIFT_UID, "MLOps: drift and outliers", [
         _panel("Drift p-value per feature (below the threshold: drift)", [
             (f"seldon_metric_drift_p_val{{{drift}}}", "feature {{index}}"),
@@ -98,8 +108,8 @@ def drift_dashboard(models: Sequence[str]) -> dict[str, Any]:
         ], 0, 0),
         _panel("Drift distance per feature", [(f"seldon_metric_drift_distance{{{drift}}}", "feature {{index}}")], 12, 0),
         _panel("Drifted (last batch)", [(f"max(seldon_metric_drift_is_drift{{{drift}}})", "drift")], 0, 8, kind="stat", w=6),
-        _panel("Outlier rate (15 min)", [
-            (f"avg(avg_over_time(seldon_metric_outlier_is_outlier{{{outlier}}}[15m]))", "outliers")], 6, 8, "percentunit", w=6),
+        _panel("Outliers per request (15 min)", [(outlier_fraction("$model", "15m", DETECTOR_PORT), "outliers")],
+               6, 8, "percentunit", w=6),
         _panel("Firing alerts", [('count(ALERTS{alertstate="firing",model="$model"}) or vector(0)', "firing")], 12, 8,
                kind="stat", w=6),
         _panel("Detectors scraped", [(f'up{{{detectors},service=~"$model-(drift|outlier)"}}', "{{service}}")], 18, 8,

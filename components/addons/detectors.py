@@ -35,9 +35,10 @@ from .. import k8s as kube
 from .. import names, network, versions
 from ..config import ModelConfig
 from ..data.outputs import ObjectStore, WorkloadAccess
+from . import dashboards
 from .scrape import ScrapeTarget, service_monitor
 
-DETECTOR_PORT = 8080
+DETECTOR_PORT = dashboards.DETECTOR_PORT
 # How the detector server reads the logged request body, by the model's inference protocol: KServe's
 # v1 body ({"instances": [...]}) is the TF-serving shape; the v2 body ({"inputs": [{"data", "shape",
 # "datatype"}]}, MLServer's) is what the server calls kfserving.http.
@@ -434,10 +435,7 @@ class Detectors(pulumi.ComponentResource):
             rules.append(
                 {
                     "alert": "ModelOutlierRateHigh",
-                    "expr": (
-                        f'avg(avg_over_time(seldon_metric_outlier_is_outlier{{{selector},service="{model.name}-outlier"}}[15m]))'
-                        " > 0.2"
-                    ),
+                    "expr": f"{dashboards.outlier_fraction(model.name, '15m', DETECTOR_PORT)} > 0.2",
                     "for": "5m",
                     "labels": {"severity": "warning", "model": model.name},
                     "annotations": {"summary": f"More than 20% of requests to {model.name} are outliers"},

@@ -10,6 +10,10 @@ EXPORTED: dict[str, str] = {
     # Ref: https://doc.traefik.io/traefik/observability/metrics/overview/ (Service metrics)
     "traefik_service_requests_total": "Traefik: requests per service, with code and method labels",
     "traefik_service_request_duration_seconds_bucket": "Traefik: request duration histogram per service",
+    # Every Kubernetes service Traefik load-balances gets service metrics, a mirror's target too (the
+    # detectors' fan-out): its `service` label is <namespace>-<name>-<port>@kubernetescrd.
+    # Ref: traefik/traefik pkg/server/service/service.go (getLoadBalancerServiceHandler) and
+    # pkg/provider/kubernetes/crd/kubernetes_http.go (fullServiceName), read at v3.7.9.
     # KServe's Python model servers (sklearn, xgboost, lightgbm), label model_name.
     # Ref: kserve/kserve python/kserve/kserve/metrics.py (PREDICT_HIST_TIME)
     "request_predict_seconds_bucket": "KServe model server: predict latency histogram",
@@ -17,14 +21,18 @@ EXPORTED: dict[str, str] = {
     # Ref: SeldonIO/MLServer mlserver/handlers/dataplane.py (_ModelInferRequestSuccess, ...Failure)
     "model_infer_request_success_total": "MLServer: successful inferences",
     "model_infer_request_failure_total": "MLServer: failed inferences",
-    # alibi-detect-server 1.17 (the detectors), gauges labelled index.
-    # Ref: SeldonIO/seldon-core components/alibi-detect-server/adserver/cd_model.py (_append_drift_metrcs)
+    # alibi-detect-server (the detectors), read at the pinned tag v1.17.1 of SeldonIO/seldon-core
+    # (never a newer or older copy: the metric types changed between releases), labelled index.
+    # Ref: components/alibi-detect-server/adserver/cd_model.py at v1.17.1 (_append_drift_metrcs: GAUGEs)
     "seldon_metric_drift_is_drift": "drift detector: 1 when the last batch drifted",
     "seldon_metric_drift_p_val": "drift detector: p-value per feature",
     "seldon_metric_drift_distance": "drift detector: test statistic per feature",
     "seldon_metric_drift_threshold": "drift detector: the p-value threshold",
-    # Ref: SeldonIO/seldon-core components/alibi-detect-server/adserver/od_model.py (_append_outlier_metrcs)
-    "seldon_metric_outlier_is_outlier": "outlier detector: 1 when the last instance is an outlier",
+    # Ref: components/alibi-detect-server/adserver/od_model.py at v1.17.1: is_outlier is reported with
+    # is_count=True, a COUNTER (incremented by 1 per outlier instance), and python/seldon_core/metrics.py
+    # exposes COUNTERs through prometheus_client's CounterMetricFamily, which appends `_total`.
+    # instance_score is a GAUGE.
+    "seldon_metric_outlier_is_outlier_total": "outlier detector: outlier instances seen (a counter)",
     "seldon_metric_outlier_instance_score": "outlier detector: the instance's outlier score",
     # Prometheus itself. Ref: https://prometheus.io/docs/concepts/jobs_instances/ (up),
     # https://prometheus.io/docs/prometheus/latest/configuration/alerting_rules/ (ALERTS)
