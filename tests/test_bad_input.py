@@ -120,6 +120,12 @@ IMPOSSIBLE = {
                                       "platform:gcp.zones: zone 'europe-west1-b' is not in region 'us-central1'"),
     "maxNodes below nodeCount": (HEAD + "  platform:cluster: {nodeCount: 3, maxNodes: 2}\n",
                                  "platform:cluster: maxNodes 2 is below nodeCount 3"),
+    "cert-manager switched off": (HEAD + "  platform:certManager: {enabled: false}\n",
+                                  "platform:certManager: removed: cert-manager is always installed"),
+    "Traefik switched off": (HEAD + "  platform:traefik: {enabled: false, replicas: 2}\n",
+                             "platform:traefik.enabled: removed: Traefik is always installed"),
+    "detectors without monitoring": (HEAD + "  platform:monitoring: {enabled: false}\n",
+                                     "platform:monitoring.enabled: false, but detectors is on and needs it"),
 }
 
 

@@ -78,17 +78,11 @@ def cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
         problems.append(("objectStore.forceDestroy", "not allowed in prod: artifacts would be deleted with the stack"))
     if c.protect is False and c.is_prod:
         problems.append(("protect", "prod stacks keep their data protected; remove the key"))
-    # Dependencies between components.
-    needs = {
-        "kserve": (c.kserve.enabled, ("certManager", c.cert_manager.enabled), ("traefik", c.traefik.enabled)),
-        "mlflow": (c.mlflow.enabled, ("traefik", c.traefik.enabled), ("certManager", c.cert_manager.enabled)),
-        "monitoring": (c.monitoring.enabled, ("traefik", c.traefik.enabled), ("certManager", c.cert_manager.enabled)),
-        "detectors": (c.detectors.enabled, ("kserve", c.kserve.enabled), ("monitoring", c.monitoring.enabled)),
-    }
-    for component, (enabled, *required) in needs.items():
-        for dependency, dep_enabled in required:
-            if enabled and not dep_enabled:
-                problems.append((f"{dependency}.enabled", f"false, but {component} is on and needs it"))
+    # Dependencies between the optional components (cert-manager and Traefik are always installed).
+    if c.detectors.enabled:
+        for dependency, on in (("kserve", c.kserve.enabled), ("monitoring", c.monitoring.enabled)):
+            if not on:
+                problems.append((f"{dependency}.enabled", "false, but detectors is on and needs it"))
     if c.models and not c.kserve.enabled:
         problems.append(("models", "models are served by KServe; kserve.enabled is false"))
     if c.cloud != "local":

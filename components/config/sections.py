@@ -151,7 +151,6 @@ class ComponentToggle(Model):
 
 
 class TraefikConfig(Model):
-    enabled: StrictBool = True
     replicas: StrictInt = Field(1, ge=1, le=10)
 
 

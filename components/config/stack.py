@@ -55,7 +55,6 @@ class PlatformConfig(Model):
     gcp: Optional[GcpConfig] = None
     database: DatabaseConfig = DatabaseConfig()
     object_store: ObjectStoreConfig = ObjectStoreConfig()
-    cert_manager: ComponentToggle = ComponentToggle()
     traefik: TraefikConfig = TraefikConfig()
     kserve: ComponentToggle = ComponentToggle()
     mlflow: MlflowConfig = MlflowConfig()

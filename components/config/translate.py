@@ -22,6 +22,15 @@ def _key_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
+# Keys earlier releases read, and why they are gone: said instead of "unknown key".
+REMOVED = {
+    "certManager": "removed: cert-manager is always installed (every route's certificate and the charts' "
+                   "webhooks depend on it); delete the key",
+    "traefik.enabled": "removed: Traefik is always installed (it is every route's ingress and the detectors' "
+                       "fan-out); delete the key",
+}
+
+
 def _known_keys(root: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The camelCase keys the model accepts at `loc` (for 'did you mean')."""
     model: Any = root
@@ -54,7 +63,9 @@ def to_config_error(err: ValidationError, source: str, root: type[BaseModel]) ->
         prefix = _key_path(loc)
         return ConfigError(source, f"{NAMESPACE}:{prefix + '.' if prefix else ''}{keyed.key}", keyed.message)
     key = f"{NAMESPACE}:{_key_path(loc)}" if loc else None
-    if kind == "extra_forbidden":
+    if kind == "extra_forbidden" and _key_path(loc) in REMOVED:
+        message = REMOVED[_key_path(loc)]
+    elif kind == "extra_forbidden":
         known = _known_keys(root, loc[:-1])
         hint = difflib.get_close_matches(str(loc[-1])[:100], known, n=1)
         message = "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else f"; known keys: {', '.join(known)}")
