@@ -44,27 +44,66 @@ def restricted_pod() -> dict:
     return pod
 
 
-def change(edit: Callable[[dict, dict], None]) -> dict:
+# Each case breaks one requirement, and the pod is refused for exactly the reasons listed: removing
+# or loosening any one check of the rule leaves a case with a reason missing.
+RESTRICTED_BREAKS: dict[str, tuple[Callable[[dict, dict], Any], list[str]]] = {
+    "no seccomp profile": (lambda p, c: (p["securityContext"].pop("seccompProfile"), c["securityContext"].pop("seccompProfile")),
+                           ["container app must set seccompProfile.type RuntimeDefault or Localhost (container or pod)"]),
+    "seccomp Unconfined": (lambda p, c: c["securityContext"].update(seccompProfile={"type": "Unconfined"}),
+                           ["container app has an Unconfined seccompProfile",
+                            "container app must set seccompProfile.type RuntimeDefault or Localhost (container or pod)"]),
+    "pod seccomp Unconfined": (lambda p, c: (p["securityContext"].update(seccompProfile={"type": "Unconfined"}),
+                                             c["securityContext"].update(seccompProfile={"type": "RuntimeDefault"})),
+                               ["the pod's seccompProfile may not be Unconfined"]),
+    "may run as root": (lambda p, c: (p["securityContext"].pop("runAsNonRoot"), c["securityContext"].pop("runAsNonRoot")),
+                        ["container app must set runAsNonRoot: true (container or pod)"]),
+    "runs as user 0": (lambda p, c: c["securityContext"].update(runAsUser=0), ["container app runs as user 0"]),
+    "pod runs as user 0": (lambda p, c: p["securityContext"].update(runAsUser=0), ["the pod runs as user 0"]),
+    "privilege escalation": (lambda p, c: c["securityContext"].pop("allowPrivilegeEscalation"),
+                             ["container app must set allowPrivilegeEscalation: false"]),
+    "keeps capabilities": (lambda p, c: c["securityContext"].update(capabilities={"drop": ["NET_RAW"]}),
+                           ["container app must drop ALL capabilities"]),
+    "adds a baseline capability": (lambda p, c: c["securityContext"]["capabilities"].update(add=["CHOWN"]),
+                                   ["container app may add only NET_BIND_SERVICE, not CHOWN"]),
+    "adds a forbidden capability": (lambda p, c: c["securityContext"]["capabilities"].update(add=["SYS_ADMIN"]),
+                                    ["container app adds capabilities SYS_ADMIN", "container app may add only NET_BIND_SERVICE, not SYS_ADMIN"]),
+    "nfs volume": (lambda p, c: p["volumes"].append({"name": "n", "nfs": {"server": "s", "path": "/"}}),
+                   ["volume n is of type nfs, not allowed"]),
+    "hostPath volume": (lambda p, c: p["volumes"].append({"name": "h", "hostPath": {"path": "/"}}),
+                        ["hostPath volume h is not allowed", "volume h is of type hostPath, not allowed"]),
+    "host network": (lambda p, c: p.update(hostNetwork=True), ["hostNetwork is not allowed"]),
+    "host PID": (lambda p, c: p.update(hostPID=True), ["hostPID is not allowed"]),
+    "host IPC": (lambda p, c: p.update(hostIPC=True), ["hostIPC is not allowed"]),
+    "host process": (lambda p, c: p["securityContext"].update(windowsOptions={"hostProcess": True}), ["hostProcess is not allowed"]),
+    "container host process": (lambda p, c: c["securityContext"].update(windowsOptions={"hostProcess": True}),
+                               ["container app sets hostProcess"]),
+    "host port": (lambda p, c: c.update(ports=[{"containerPort": 80, "hostPort": 80}]), ["container app uses hostPort 80"]),
+    "privileged": (lambda p, c: c["securityContext"].update(privileged=True), ["container app is privileged"]),
+    "unsafe sysctl": (lambda p, c: p["securityContext"].update(sysctls=[{"name": "kernel.msgmax", "value": "1"}]),
+                      ["sysctl kernel.msgmax is not allowed"]),
+    "pod AppArmor Unconfined": (lambda p, c: p["securityContext"].update(appArmorProfile={"type": "Unconfined"}),
+                                ["the pod's appArmorProfile may not be Unconfined"]),
+    "container AppArmor Unconfined": (lambda p, c: c["securityContext"].update(appArmorProfile={"type": "Unconfined"}),
+                                      ["container app has an Unconfined appArmorProfile"]),
+    "pod SELinux type": (lambda p, c: p["securityContext"].update(seLinuxOptions={"type": "spc_t"}),
+                         ["the pod's seLinuxOptions set a forbidden type, user or role"]),
+    "container SELinux user": (lambda p, c: c["securityContext"].update(seLinuxOptions={"user": "root"}),
+                               ["container app sets a forbidden SELinux type, user or role"]),
+    "procMount": (lambda p, c: c["securityContext"].update(procMount="Unmasked"), ["container app sets procMount Unmasked"]),
+    "init container": (lambda p, c: p.update(initContainers=[{"name": "init", "securityContext": {
+        "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}, "capabilities": {"drop": ["ALL"]}}}]),
+                       ["container init must set allowPrivilegeEscalation: false"]),
+}
+
+
+def change(edit: Callable[[dict, dict], Any]) -> dict:
     pod = restricted_pod()
     edit(pod, pod["containers"][0])
     return pod
 
 
-RESTRICTED_BREAKS = {
-    "no seccomp profile": lambda p, c: (p["securityContext"].pop("seccompProfile"), c["securityContext"].pop("seccompProfile")),
-    "seccomp Unconfined": lambda p, c: c["securityContext"].update(seccompProfile={"type": "Unconfined"}),
-    "may run as root": lambda p, c: (p["securityContext"].pop("runAsNonRoot"), c["securityContext"].pop("runAsNonRoot")),
-    "runs as user 0": lambda p, c: c["securityContext"].update(runAsUser=0),
-    "privilege escalation": lambda p, c: c["securityContext"].pop("allowPrivilegeEscalation"),
-    "keeps capabilities": lambda p, c: c["securityContext"].update(capabilities={"drop": ["NET_RAW"]}),
-    "adds a capability": lambda p, c: c["securityContext"]["capabilities"].update(add=["SYS_ADMIN"]),
-    "nfs volume": lambda p, c: p["volumes"].append({"name": "n", "nfs": {"server": "s", "path": "/"}}),
-    "hostPath volume": lambda p, c: p["volumes"].append({"name": "h", "hostPath": {"path": "/"}}),
-    "host network": lambda p, c: p.update(hostNetwork=True),
-    "host port": lambda p, c: c.update(ports=[{"containerPort": 80, "hostPort": 80}]),
-    "privileged": lambda p, c: c["securityContext"].update(privileged=True),
-    "init container": lambda p, c: p.update(initContainers=[{"name": "init", "securityContext": {}}]),
-}
+def reasons(level: str, pod: dict, annotations: dict | None = None) -> list[str]:
+    return [message.split(f"enforces Pod Security level {level}; ", 1)[1] for message in refusals(level, pod, annotations)]
 
 
 def test_a_restricted_pod_is_admitted_at_every_level():
@@ -74,22 +113,45 @@ def test_a_restricted_pod_is_admitted_at_every_level():
 
 @pytest.mark.parametrize("case", sorted(RESTRICTED_BREAKS))
 def test_each_restricted_requirement_is_checked(case):
-    found = refusals("restricted", change(RESTRICTED_BREAKS[case]))
-    assert found, case
-    assert all("enforces Pod Security level restricted" in m for m in found)
+    edit, expected = RESTRICTED_BREAKS[case]
+    assert reasons("restricted", change(edit)) == expected
+
+
+@pytest.mark.parametrize("capability", sorted(pod_security.BASELINE_CAPABILITIES))
+def test_the_baseline_capability_list(capability):
+    """Baseline admits adding any capability of the runtime's default set and nothing else; restricted
+    only NET_BIND_SERVICE. Ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/"""
+    pod = change(lambda p, c: c["securityContext"]["capabilities"].update(add=[capability]))
+    assert reasons("baseline", pod) == []
+    expected = [] if capability == "NET_BIND_SERVICE" else [f"container app may add only NET_BIND_SERVICE, not {capability}"]
+    assert reasons("restricted", pod) == expected
+    assert pod_security.BASELINE_CAPABILITIES == {
+        "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+        "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}, "the standard's list, kept here apart from the code"
+
+
+def test_an_apparmor_annotation_other_than_runtime_default_or_localhost_is_refused():
+    def annotated(value: str) -> list[str]:
+        workload = deployment(restricted_pod())
+        workload.props["spec"]["template"]["metadata"] = {"annotations": {"container.apparmor.security.beta.kubernetes.io/app": value}}
+        args = StackValidationArgs(resources=[namespace("baseline"), workload], config={})
+        return [m.split("; ", 1)[1] for m, _ in RULE.violations(args, {})]
+
+    assert annotated("unconfined") == ["AppArmor annotation container.apparmor.security.beta.kubernetes.io/app: unconfined is not allowed"]
+    assert annotated("runtime/default") == [] and annotated("localhost/my-profile") == []
 
 
 def test_baseline_admits_what_only_restricted_forbids_but_not_privilege():
     unhardened = {"containers": [{"name": "app", "image": "a:1"}], "volumes": [{"name": "n", "nfs": {"server": "s", "path": "/"}}]}
     assert refusals("baseline", unhardened) == []
     assert refusals("restricted", unhardened)
-    for case in ("privileged", "host network", "host port", "hostPath volume", "adds a capability", "seccomp Unconfined"):
-        assert refusals("baseline", change(RESTRICTED_BREAKS[case])), case
-    assert refusals("privileged", change(RESTRICTED_BREAKS["privileged"])) == []
+    for case in ("privileged", "host network", "host port", "hostPath volume", "adds a forbidden capability", "seccomp Unconfined"):
+        assert refusals("baseline", change(RESTRICTED_BREAKS[case][0])), case
+    assert refusals("privileged", change(RESTRICTED_BREAKS["privileged"][0])) == []
 
 
 def test_helm_test_hooks_are_not_created_by_an_install():
-    pod = change(RESTRICTED_BREAKS["privileged"])
+    pod = change(RESTRICTED_BREAKS["privileged"][0])
     assert refusals("restricted", pod, {"helm.sh/hook": "test"}) == []
     assert refusals("restricted", pod, {"helm.sh/hook": "pre-install"}), "install hooks are admitted like any pod"
 
