@@ -90,17 +90,6 @@ def all_workflows(generated) -> dict[str, str]:
     return {**generated, **{f"own/{k}": v for k, v in own_workflows().items()}}
 
 
-def test_every_action_is_pinned_to_a_commit_with_its_version(generated):
-    known = {(a.repo, a.sha, a.version) for a in actions.ALL}
-    for name, text in all_workflows(generated).items():
-        for line in text.splitlines():
-            line = line.strip().removeprefix("- ")
-            if line.startswith("uses:"):
-                match = SHA_PIN.match(line)
-                assert match, f"{name}: not pinned to a SHA with its version: {line}"
-                assert match.groups() in known, f"{name}: {line} is not in cli/ci/actions.py"
-
-
 def test_least_privilege_timeouts_and_concurrency(generated):
     for name, text in all_workflows(generated).items():
         document = load(text)
@@ -146,7 +135,6 @@ def test_the_hardening_check_catches_a_tag_and_a_key(generated):
                                                    "uses: actions/checkout@v4", 1)
     assert not all(SHA_PIN.match(line.strip().removeprefix("- ")) for line in bad.splitlines()
                    if line.strip().removeprefix("- ").startswith("uses:"))
-    assert "aws-secret-access-key" in CLOUD_KEY_INPUTS
 
 
 def test_what_each_workflow_runs(generated):

@@ -2,17 +2,27 @@
 
 - platform-plan.yml      on pull request: the offline plan of every stack, compared with the base
                          branch's, posted as one comment. No secrets, no cloud access.
-- platform-preview.yml   on pull request, per chosen cloud: `platform preview` of the dev stack.
-- platform-deploy.yml    on push to main: `platform up` per stack, dev before prod, each behind a
+- platform-preview.yml   on pull request, per chosen cloud: `platform preview` of the dev stack, in
+                         the GitHub Environment `<cloud>-dev-read` (a read-only cloud role, the dev
+                         stack's passphrase).
+- platform-deploy.yml    on push to main: `platform up` per stack, dev before prod, each in the
                          GitHub Environment named after the stack (give prod required reviewers).
-- platform-drift.yml     daily: `platform preview --expect-no-changes`; an issue when a stack drifted.
+- platform-drift.yml     daily: `platform preview --expect-no-changes` per stack in `<stack>-read`;
+                         an issue when a stack drifted.
 - platform-pr-env.yml    opt-in per pull request (label `preview-env`): an environment pr-<number>
-                         on the first chosen cloud, destroyed when the label goes or the PR closes.
+                         on the first chosen cloud, in the Environment `<cloud>-pr` (a role limited
+                         to pr-* stacks), destroyed when the label goes or the PR closes.
+
+Trust: every job that reads a secret, a variable or an OIDC token does so inside a GitHub
+Environment, whose secrets and variables (the passphrase, the role to assume) exist only there;
+the repository level holds none but the backend URL. A job that runs a pull request's code never
+runs in a deploy environment, and holds no write permission on the repository. The cloud roles
+trust only the `repo:<owner>/<repo>:environment:<name>` subject of their environment (README).
 
 Hardening, checked by tests/test_ci.py: every action pinned to a commit SHA (version in a comment),
 `permissions: {}` at the top and the least each job needs, cloud access only through OIDC
-federation (no long-lived keys: the only secret is the stack passphrase), a concurrency group per
-stack, a timeout on every job, and no `${{ }}` expression inside a shell script (values reach
+federation (no long-lived keys: the only secret is each stack's passphrase), a concurrency group
+per stack, a timeout on every job, and no `${{ }}` expression inside a shell script (values reach
 scripts through `env:`), so that a branch or title cannot inject commands.
 """
 
@@ -35,7 +45,7 @@ HEADER = (
     "# Written by `platform ci init --provider github`. Regenerate it rather than editing by hand.\n"
     "# Repository settings it expects: README, \"CI/CD\".\n"
 )
-# The only secret any workflow reads: the passphrase of the stacks' secrets provider.
+# The only secret any workflow reads: a stack's passphrase, from the job's Environment.
 PASSPHRASE = "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
 ENGINE_ENV = {"PULUMI_BACKEND_URL": "${{ vars.PULUMI_BACKEND_URL }}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE}
 
@@ -218,6 +228,8 @@ def preview_workflow(clouds: list[str]) -> dict[str, Any]:
             # Secrets and OIDC are not given to forks' pull requests.
             "if": "github.event.pull_request.head.repo.full_name == github.repository",
             "runs-on": RUNNER,
+            # The pull request's code runs here: a read-only role and the dev passphrase, never prod's.
+            "environment": f"{cloud}-dev-read",
             "timeout-minutes": 30,
             "permissions": _oidc_permissions(),
             "concurrency": {"group": f"platform-preview-{cloud}-${{{{ github.event.pull_request.number }}}}",
@@ -274,6 +286,8 @@ def drift_workflow(stacks: list[tuple[str, str]]) -> dict[str, Any]:
             "drift": {
                 "name": "drift ${{ matrix.stack }}",
                 "runs-on": RUNNER,
+                # Reading is enough to see drift: the stack's read-only role, without the deploy's reviewers.
+                "environment": "${{ matrix.stack }}-read",
                 "timeout-minutes": 30,
                 "permissions": _oidc_permissions(),
                 "concurrency": {"group": "platform-${{ matrix.stack }}", "cancel-in-progress": False},
@@ -312,6 +326,8 @@ def pr_env_workflow(cloud: str) -> dict[str, Any]:
                 "name": f"up {cloud}-pr-${{{{ github.event.pull_request.number }}}}",
                 "if": f"{same_repo} && github.event.action != 'closed' && {labelled}",
                 "runs-on": RUNNER, "timeout-minutes": 120, "permissions": _oidc_permissions(),
+                # A role limited to pr-* stacks and their own passphrase; give it required reviewers.
+                "environment": f"{cloud}-pr",
                 "concurrency": concurrency, "env": env,
                 "steps": [*_engine_steps(cloud), {"name": "Deploy the pull request's environment",
                                                   "run": 'platform up --cloud "$CLOUD" --env "$STACK_ENV" --yes'}],
@@ -321,6 +337,7 @@ def pr_env_workflow(cloud: str) -> dict[str, Any]:
                 "if": (f"{same_repo} && ((github.event.action == 'closed' && {labelled}) || "
                        f"(github.event.action == 'unlabeled' && github.event.label.name == '{PREVIEW_LABEL}'))"),
                 "runs-on": RUNNER, "timeout-minutes": 90, "permissions": _oidc_permissions(),
+                "environment": f"{cloud}-pr",
                 "concurrency": concurrency, "env": env,
                 "steps": [*_engine_steps(cloud), {"name": "Destroy the pull request's environment",
                                                   "run": 'platform destroy --cloud "$CLOUD" --env "$STACK_ENV" --yes'}],
