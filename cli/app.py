@@ -40,7 +40,8 @@ class PlatformGroup(TyperGroup):
             print(error_line(exc.format_message().replace("Value error, ", ""), hint), file=sys.stderr)
             code = EXIT_USAGE
         except (typer.Abort, KeyboardInterrupt):
-            print("error: interrupted", file=sys.stderr)
+            # Typically at a question, whose line is still open: the error starts a line of its own.
+            print("\nerror: interrupted", file=sys.stderr)
             code = EXIT_INTERRUPTED
         except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks for users
             if debug_enabled():

@@ -230,3 +230,23 @@ def test_bad_base_plans_exit_2_before_planning(project, tmp_path, setup, fragmen
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
     assert fragment in line and "--compare" in line
     assert "Planning stack" not in result.stderr, "nothing ran before the check"
+
+
+def test_a_change_to_a_jobs_pod_template_is_a_replacement():
+    """A Job's template cannot change after creation (the API server refuses it): a changed detector
+    fitting Job (here: another drift p-value, which changes its environment) is replaced."""
+    edited = head(models=lambda models: [{**models[0], "drift": {**models[0].get("drift", {}), "pValue": 0.01}}])
+    result = compare(base(), edited)
+    jobs = [r for r in result.resources if r.type == "kubernetes:batch/v1:Job"]
+    assert jobs, [(r.op, r.type, r.name) for r in result.resources]
+    for job in jobs:
+        assert job.op in ("replace", "create", "delete"), (job.name, job.op)
+    replaced = [j for j in jobs if j.op == "replace"]
+    assert replaced and all(any(c.forces_replacement == "spec.template" for c in j.changes) for j in replaced)
+    same_name = base()
+    fit = next(r for r in same_name["resources"] if r["type"] == "kubernetes:batch/v1:Job" and "fit" in r["name"])
+    changed = json.loads(json.dumps(same_name))
+    target = next(r for r in changed["resources"] if r["urn"] == fit["urn"])
+    target["inputs"]["spec"]["template"]["spec"]["containers"][0]["image"] = "amazon/aws-cli:2.99.0"
+    (diff,) = [r for r in compare(same_name, changed).resources if r.urn == fit["urn"]]
+    assert diff.op == "replace" and diff.changes[0].forces_replacement == "spec.template"

@@ -38,8 +38,8 @@ class Fake:
     def fail(self, command: str, stderr: str) -> None:
         (self.root / "fail" / command).write_text(stderr)
 
-    def interrupt(self, command: str) -> None:
-        (self.root / "interrupt" / command).write_text("")
+    def interrupt(self, command: str, times: str = "") -> None:
+        (self.root / "interrupt" / command).write_text(times)
 
     def stacks(self, stacks: dict) -> None:
         (self.root / "stacks.json").write_text(json.dumps(stacks))
@@ -312,6 +312,45 @@ def test_destroy_of_an_undeployed_stack(project, state, fake):
     result = invoke("destroy", "--cloud", "local", "--yes")
     assert result.exit_code == 1
     assert one_line_error(result) == "error: stack local-dev has not been deployed to this backend (hint: platform up --cloud local)"
+
+
+def test_a_second_ctrl_c_stops_waiting_and_exits_130_at_once(project, state, fake):
+    """The console script, as a user runs it: the engine stand-in sends two SIGINTs, then keeps
+    running for 20 s; the second stops the wait at once, with the command that reconciles."""
+    import subprocess
+    import time
+
+    fake.interrupt("up", "twice")
+    started = time.monotonic()
+    done = subprocess.run([shutil.which("platform"), "up", "--cloud", "local", "--yes"], capture_output=True, text=True,
+                          timeout=60, cwd=project)
+    assert done.returncode == 130, done.stderr
+    assert time.monotonic() - started < 15, "it waited for the engine's in-flight steps"
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and lines[0].startswith("error: interrupted again: stopped waiting for stack local-dev's engine")
+    assert "platform refresh --cloud local" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_an_abort_at_a_prompt_exits_130(project, state, fake, monkeypatch):
+    """typer's Abort (the end of input at a confirmation, on a real terminal) is an interruption, not a
+    failure: the console script on a pseudo-terminal, given Ctrl-D at destroy's question."""
+    import os
+    import pty
+    import subprocess
+    import time
+
+    _deployed(fake, monkeypatch)
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([shutil.which("platform"), "destroy", "--cloud", "local"], stdin=follower,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=project, text=True)
+    os.close(follower)
+    time.sleep(3)  # the question is asked once the engine has read the stack
+    os.write(leader, b"\x04")
+    _, stderr = process.communicate(timeout=60)
+    os.close(leader)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "error: interrupted"
+    assert "destroy" not in [c["args"][0] for c in fake.calls()]
 
 
 def test_first_ctrl_c_lets_the_engine_finish_then_exits_130(project, state, fake):

@@ -112,7 +112,10 @@ def run_operation(config: Any, operation: Callable[[], Any], on_failure: Optiona
     from ..engine.errors import explain
     from ..engine.interrupt import Interrupts
 
-    interrupts = Interrupts()
+    flags = stack_flags(config.cloud, config.env)
+    interrupts = Interrupts(on_second=lambda: print(error_line(
+        f"interrupted again: stopped waiting for stack {config.stack_name}'s engine, which may still be cancelling",
+        f"run `platform refresh {flags}` to reconcile the state, then `platform up {flags}` to finish"), file=sys.stderr))
     try:
         with interrupts:
             return operation()
