@@ -381,12 +381,14 @@ def _deployed(fake: Fake, monkeypatch) -> None:
 def test_destroy_lists_protected_resources_first_and_keeps_them(project, state, fake, monkeypatch):
     _deployed(fake, monkeypatch)
     fake.events("destroy", "destroy")
-    result = invoke("destroy", "--cloud", "local", "--yes")
+    result = invoke("destroy", "--cloud", "local", "--yes", "--json")
     assert result.exit_code == 0, result.stderr
     assert "1 protected resources are kept" in result.stderr
     assert "mlops-data-postgres" in result.stderr.split("Destroying")[0], "listed before anything is deleted"
     assert "--exclude-protected" in fake.call("destroy")["args"]
-    assert "deleted" in result.stdout and "2" in result.stdout
+    document = json.loads(result.stdout)
+    assert document["summary"]["deleted"] == 2 and document["kept"] == [
+        "urn:pulumi:local-dev::mlops-platform::aws:rds/instance:Instance::mlops-data-postgres"]
 
 
 def test_destroy_needs_the_stack_name_typed(project, state, fake, monkeypatch):
