@@ -102,9 +102,10 @@ class Registry:
                 found = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, str(version))
             except MlflowException as err:
                 raise RegistryError(self._not_found(client, name, version, alias, err)) from None
+            number = _version_number(name, found.version)
             artifact_uri = client.get_model_version_download_uri(name, found.version)
-            flavors = self._flavors(artifact_uri)
-        return Resolved(name, int(found.version), alias, artifact_uri, flavors)
+            flavors = self._flavors(artifact_uri, f"model '{name}' version {number}")
+        return Resolved(name, number, alias, artifact_uri, flavors)
 
     def _not_found(self, client: Any, name: str, version: Optional[int], alias: Optional[str], err: Any) -> str:
         if getattr(err, "error_code", "") not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
@@ -114,14 +115,15 @@ class Registry:
         except Exception:  # noqa: BLE001 - the model itself is missing
             known = sorted(m.name for m in client.search_registered_models())
             return f"no registered model '{name}' in MLflow at {self.url} (registered: {', '.join(known) or 'none'})"
-        versions = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
+        versions = sorted(_version_number(name, v.version) for v in client.search_model_versions(f"name='{name}'"))
         if alias:
             aliases = sorted((model.aliases or {}).keys())
             return f"model '{name}' has no alias '{alias}' (aliases: {', '.join(aliases) or 'none'})"
         return f"model '{name}' has no version {version} (versions: {', '.join(map(str, versions)) or 'none'})"
 
-    def _flavors(self, artifact_uri: str) -> tuple[str, ...]:
-        """The flavors in the model's MLmodel file, read through the tracking server's artifact proxy."""
+    def _flavors(self, artifact_uri: str, what: str) -> tuple[str, ...]:
+        """The flavors in the model's MLmodel file, read through the tracking server's artifact proxy.
+        A file that is not the mapping MLflow writes is a RegistryError naming the model and version."""
         import tempfile
 
         from mlflow.artifacts import download_artifacts
@@ -131,19 +133,39 @@ class Registry:
                 path = download_artifacts(artifact_uri=f"{artifact_uri.rstrip('/')}/MLmodel", dst_path=folder, tracking_uri=self.url)
             except Exception:  # noqa: BLE001 - no MLmodel: the version is no MLflow model
                 return ()
-            with open(path, encoding="utf-8") as handle:
-                document = yaml.safe_load(handle) or {}
-        return tuple(sorted((document.get("flavors") or {}).keys()))
+            with open(path, "rb") as handle:
+                raw = handle.read(MAX_MLMODEL_BYTES + 1)
+        if len(raw) > MAX_MLMODEL_BYTES:
+            raise RegistryError(f"{what}: its MLmodel file is larger than {MAX_MLMODEL_BYTES // 1024} KiB, not one MLflow writes")
+        try:
+            document = yaml.safe_load(raw.decode("utf-8"))  # safe: no tags that build objects
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            reason = " ".join(str(getattr(err, "problem", None) or err).split())[:80]
+            raise RegistryError(f"{what}: its MLmodel file is not valid YAML ({reason})") from None
+        flavors = (document or {}).get("flavors") if isinstance(document, dict) or document is None else None
+        if not isinstance(document, (dict, type(None))) or not isinstance(flavors, (dict, type(None))):
+            raise RegistryError(f"{what}: its MLmodel file is not the mapping MLflow writes (with a flavors mapping)")
+        return tuple(sorted(str(key)[:60] for key in (flavors or {})))
 
     def registered(self) -> list[dict[str, Any]]:
         """Every registered model: its versions and aliases."""
         with self.client() as client:
             out = []
             for model in client.search_registered_models():
-                versions = sorted(int(v.version) for v in client.search_model_versions(f"name='{model.name}'"))
+                versions = sorted(_version_number(model.name, v.version) for v in client.search_model_versions(f"name='{model.name}'"))
                 out.append({"name": model.name, "versions": versions,
-                            "aliases": {alias: int(v) for alias, v in sorted((model.aliases or {}).items())}})
+                            "aliases": {alias: _version_number(model.name, v) for alias, v in sorted((model.aliases or {}).items())}})
             return out
+
+
+MAX_MLMODEL_BYTES = 256 * 1024  # an MLmodel file is a few kilobytes
+
+
+def _version_number(name: str, version: Any) -> int:
+    try:
+        return int(str(version))
+    except ValueError:
+        raise RegistryError(f"model '{name}': the registry answered version {str(version)[:40]!r}, not a number") from None
 
 
 def _explain(err: Any, url: str) -> str:

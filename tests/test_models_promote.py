@@ -51,7 +51,7 @@ def mlflow_server(tmp_path_factory) -> Iterator[dict[str, str]]:
                                 stderr=subprocess.PIPE, text=True)
                for command in (
                    [str(ROOT / "examples" / "iris" / "train.py")],
-                   ["-c", _NON_MODEL],
+                   ["-c", f"ODD = {ODD_MLMODELS!r}\n" + _NON_MODEL],
                )]
     try:
         wait_until_serving(f"{url}/health", process, root / "server.log", "mlflow server", timeout=120)
@@ -66,13 +66,25 @@ def mlflow_server(tmp_path_factory) -> Iterator[dict[str, str]]:
         process.wait(timeout=30)
 
 
-# A registered version whose artifacts are no MLflow model (no MLmodel file).
+# A registered version whose artifacts are no MLflow model (no MLmodel file), and versions whose
+# MLmodel files are odd or hostile: what a registry shared with other tools can hold.
+ODD_MLMODELS = {
+    "odd-flavors": "flavors:\n  onnx_custom: {}\n  keras_only: {}\n",
+    "mlmodel-list": "- flavors\n- python_function\n",
+    "mlmodel-broken": "flavors: [unclosed\n",
+    "mlmodel-python": "flavors: !!python/object/apply:os.system ['echo pwned']\n",
+    "mlmodel-flavors-list": "flavors: [python_function]\n",
+}
 _NON_MODEL = (
     "import mlflow\nfrom mlflow.tracking import MlflowClient\n"
     "mlflow.set_experiment('notes')\n"
+    "client = MlflowClient()\n"
     "with mlflow.start_run() as run:\n    mlflow.log_text('not a model', 'notes/readme.txt')\n"
-    "client = MlflowClient()\nclient.create_registered_model('notes')\n"
+    "    for name, text in ODD.items():\n        mlflow.log_text(text, f'{name}/MLmodel')\n"
+    "client.create_registered_model('notes')\n"
     "client.create_model_version('notes', f'{run.info.artifact_uri}/notes', run.info.run_id)\n"
+    "for name in ODD:\n    client.create_registered_model(name)\n"
+    "    client.create_model_version(name, f'{run.info.artifact_uri}/{name}', run.info.run_id)\n"
 )
 
 
@@ -147,6 +159,11 @@ def test_the_promoted_stack_plans_an_mlflow_model_with_its_detectors_and_dashboa
     (("iris", "--alias", "prod"), "model 'iris' has no alias 'prod' (aliases: champion)"),
     (("wine", "--version", "1"), "no registered model 'wine' in MLflow at http://127.0.0.1:"),
     (("notes", "--version", "1"), "model 'notes' version 1 cannot be served: its flavors are no MLmodel file"),
+    (("odd-flavors", "--version", "1"), "model 'odd-flavors' version 1 cannot be served: its flavors are keras_only, onnx_custom"),
+    (("mlmodel-list", "--version", "1"), "model 'mlmodel-list' version 1: its MLmodel file is not the mapping MLflow writes"),
+    (("mlmodel-flavors-list", "--version", "1"), "model 'mlmodel-flavors-list' version 1: its MLmodel file is not the mapping"),
+    (("mlmodel-broken", "--version", "1"), "model 'mlmodel-broken' version 1: its MLmodel file is not valid YAML"),
+    (("mlmodel-python", "--version", "1"), "model 'mlmodel-python' version 1: its MLmodel file is not valid YAML"),
     (("iris",), "give exactly one of --version and --alias"),
     (("iris", "--version", "1", "--alias", "champion"), "give exactly one of --version and --alias"),
 ])
@@ -158,6 +175,24 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(stack, project, args, 
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
     assert fragment in line
     assert path.read_text() == before and result.stdout == ""
+
+
+def test_a_version_that_is_not_a_number_is_one_line_exit_2(stack, project, monkeypatch):
+    """A registry (or something answering in its place) that calls a version "latest"."""
+    from mlflow.tracking import MlflowClient
+
+    real = MlflowClient.get_model_version_by_alias
+
+    def odd(self, name, alias):
+        found = real(self, name, alias)
+        found._version = "latest"
+        return found
+
+    monkeypatch.setattr(MlflowClient, "get_model_version_by_alias", odd)
+    result = invoke("models", "promote", "iris", "--alias", "champion", "--no-preview")
+    assert result.exit_code == 2, result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert "model 'iris': the registry answered version 'latest', not a number" in line
 
 
 def test_an_unreachable_mlflow_is_one_line_exit_2(stack, project):
@@ -177,6 +212,7 @@ def test_list_shows_the_stack_beside_the_registry(stack, mlflow_server):
     document = json.loads(result.stdout)
     registered = {r["name"]: r for r in document["registered"]}
     assert registered["iris"] == {"name": "iris", "versions": [1], "aliases": {"champion": 1}}
+    assert set(registered) == {"iris", "notes", *ODD_MLMODELS}
     assert [m["name"] for m in document["configured"]] == ["iris"]
 
 

@@ -21,7 +21,6 @@ import threading
 from types import FrameType
 from typing import Any, Callable, Optional
 
-
 CONSOLE_SCRIPT = "mlops_platform.cli.entry"  # the module whose SIGINT handler marks the console script
 
 
