@@ -139,7 +139,7 @@ def test_invalid_stack_file_exits_2_and_writes_nothing(runner, project, tmp_path
 def test_unexpected_errors_are_one_line_without_traceback(runner, project, monkeypatch):
     from mlops_platform.planner import plan as offline_plan
 
-    def boom(config):
+    def boom(config, **kwargs):
         raise RuntimeError("simulated")
 
     monkeypatch.setattr(offline_plan, "build_plan", boom)
