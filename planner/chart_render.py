@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from . import files
+from .cluster_model import TEST_HOOKS, ManifestFields
 from .gc_pause import gc_paused
 
 HOOK_ANNOTATION = "helm.sh/hook"
@@ -51,32 +52,12 @@ class RenderError(Exception):
 
 
 @dataclass(frozen=True)
-class RenderedObject:
+class RenderedObject(ManifestFields):
     """One object a release applies (its manifest is shared: copy it before changing it)."""
 
     release: str
     source: str  # the template path in the chart, or the crds/ file it came from
     manifest: Mapping[str, Any]
-
-    @property
-    def api_version(self) -> str:
-        return str(self.manifest.get("apiVersion", ""))
-
-    @property
-    def kind(self) -> str:
-        return str(self.manifest.get("kind", ""))
-
-    @property
-    def group(self) -> str:
-        return self.api_version.rpartition("/")[0]
-
-    @property
-    def name(self) -> str:
-        return str((self.manifest.get("metadata") or {}).get("name", ""))
-
-    @property
-    def namespace(self) -> str:
-        return str((self.manifest.get("metadata") or {}).get("namespace") or "")
 
     @property
     def hooks(self) -> tuple[str, ...]:
@@ -86,17 +67,11 @@ class RenderedObject:
     @property
     def is_test_hook(self) -> bool:
         """Helm test hooks are created by `helm test` only, never by an install."""
-        return any(h in ("test", "test-success") for h in self.hooks)
+        return bool(TEST_HOOKS.intersection(self.hooks))
 
     @property
     def from_crds_folder(self) -> bool:
         return "/crds/" in f"/{self.source}"
-
-
-def type_token(api_version: str, kind: str) -> str:
-    """The Pulumi Kubernetes provider's type token for an object (`kubernetes:apps/v1:Deployment`)."""
-    group, _, version = api_version.rpartition("/")
-    return f"kubernetes:{group or 'core'}/{version}:{kind}"
 
 
 @lru_cache(maxsize=1)

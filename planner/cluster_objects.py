@@ -14,14 +14,12 @@ chart is not in the cache is listed as missing; the view is then partial.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
-from mlops_platform.components.versions import Chart
-
-from . import chart_render, charts
-from .chart_render import RenderedObject, type_token
+from . import chart_render, charts, runtime_pods
+from .chart_render import RenderedObject
+from .cluster_model import ClusterObject, ClusterView, MissingChart, ReleaseRender, child_urn, manifest, type_token
 from .harness import ProgramRun, ResourceRecord
 
 # The built-in kinds of the Kubernetes versions the platform targets (1.3x): group/version, kind,
@@ -58,115 +56,7 @@ BUILTIN_API_VERSIONS = tuple(sorted({f"{gv}/{kind}" for gv, kind, _ in BUILTIN_K
 BUILTIN_CLUSTER_SCOPED = frozenset((gv.rpartition("/")[0], kind) for gv, kind, namespaced in BUILTIN_KINDS if not namespaced)
 
 
-@dataclass(frozen=True)
-class ClusterObject:
-    manifest: Mapping[str, Any]
-    origin: str  # "program", "release" or "runtime"
-    urn: str  # the program's resource, or a URN below the release / custom resource it comes from
-    owner: str  # the URN of the resource that puts it there (itself for program objects)
-    release: str = ""
-    source: str = ""  # template path, crds/ file, or the controller that creates it
-    hooks: tuple[str, ...] = ()
-
-    @property
-    def api_version(self) -> str:
-        return str(self.manifest.get("apiVersion", ""))
-
-    @property
-    def kind(self) -> str:
-        return str(self.manifest.get("kind", ""))
-
-    @property
-    def name(self) -> str:
-        return str((self.manifest.get("metadata") or {}).get("name", ""))
-
-    @property
-    def namespace(self) -> str:
-        return str((self.manifest.get("metadata") or {}).get("namespace") or "")
-
-    @property
-    def type_token(self) -> str:
-        return type_token(self.api_version, self.kind)
-
-    @property
-    def is_test_hook(self) -> bool:
-        return any(h in ("test", "test-success") for h in self.hooks)
-
-
-@dataclass(frozen=True)
-class ReleaseRender:
-    release: str
-    namespace: str
-    chart: Chart
-    urn: str
-    objects: tuple[ClusterObject, ...]
-    api_versions: tuple[str, ...]  # the custom API versions visible to its templates
-
-
-@dataclass(frozen=True)
-class MissingChart:
-    release: str
-    reference: str  # the chart the release names
-    version: str
-    path: Optional[Path]  # where the archive was looked for (None: not a pinned chart)
-
-
-@dataclass(frozen=True)
-class ClusterView:
-    program: tuple[ClusterObject, ...]
-    releases: tuple[ReleaseRender, ...]
-    runtime: tuple[ClusterObject, ...] = ()
-    missing: tuple[MissingChart, ...] = ()
-    charts_dir: Optional[Path] = None
-
-    @property
-    def partial(self) -> bool:
-        return bool(self.missing)
-
-    def applied(self) -> list[ClusterObject]:
-        """Everything the program and its releases apply, test hooks included."""
-        return [*self.program, *(o for r in self.releases for o in r.objects)]
-
-    def installed(self) -> list[ClusterObject]:
-        """What an install creates: no Helm test hooks."""
-        return [o for o in self.applied() if not o.is_test_hook]
-
-    def rendered_count(self) -> int:
-        return sum(len(r.objects) for r in self.releases)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "partial": self.partial,
-            "chartsDir": str(self.charts_dir) if self.charts_dir else None,
-            "objects": {"program": len(self.program), "releases": self.rendered_count(), "runtime": len(self.runtime)},
-            "releases": [
-                {
-                    "release": r.release,
-                    "chart": r.chart.short_name,
-                    "version": r.chart.version,
-                    "namespace": r.namespace,
-                    "objects": len(r.objects),
-                    "hooks": sorted({h for o in r.objects for h in o.hooks}),
-                    "customResourceDefinitions": sum(1 for o in r.objects if o.kind == "CustomResourceDefinition"),
-                }
-                for r in self.releases
-            ],
-            "missing": [
-                {"release": m.release, "chart": m.reference, "version": m.version, "path": str(m.path) if m.path else None}
-                for m in self.missing
-            ],
-        }
-
-
-def child_urn(owner_urn: str, token: str, name: str) -> str:
-    """A URN for an object a resource creates, below that resource's own type chain."""
-    prefix, _, _ = owner_urn.rpartition("::")
-    return f"{prefix}${token}::{name}"
-
-
 def _program_object(record: ResourceRecord) -> ClusterObject:
-    from .render import manifest
-
     return ClusterObject(manifest(record), "program", record.urn, record.urn)
 
 
@@ -197,8 +87,6 @@ def _with_namespace(obj: RenderedObject, namespace: str, cluster_scoped: set[tup
 def assemble(run: ProgramRun, kube_minor: str, folder: Optional[Path] = None,
              on_step: Callable[[str], None] = lambda step: None) -> ClusterView:
     """Render every release of `run` from the chart cache and model the run-time pods."""
-    from . import runtime_pods
-
     folder = folder or charts.charts_dir()
     program = tuple(_program_object(r) for r in run.kubernetes_objects())
     program_crds = [o.manifest for o in program if o.kind == "CustomResourceDefinition"]

@@ -22,9 +22,6 @@ _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 _OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 PROJECT = "mlops-platform"
-# Every value the mocks hand out as a provider secret output (generated passwords, kubeconfigs;
-# planner/mocks.py fills it): what is shown masks exactly these, wherever they reach an input.
-SECRET_VALUES: set[str] = set()
 
 
 @dataclass
@@ -87,33 +84,35 @@ class ResourceRecord:
         }
 
 
-def _plain(value: Any, path: str, secrets: set[str], masked: bool = False) -> Any:
+def _plain(value: Any, path: str, secrets: set[str], known: frozenset[str], masked: bool = False) -> Any:
     """Struct JSON -> plain data: secrets masked (paths recorded), references and unknowns shown.
 
     The paths the engine would treat as secret are recorded. What is shown masks exactly the
     generated secrets (the values the mocks hand out as secret outputs, wherever they reach):
     a Kubernetes Secret's whole `stringData` is secret to the engine, but its PGSSLMODE or a
-    database user name is not, and stays readable. A masked map or list keeps its shape.
+    database user name is not, and stays readable. A masked map or list keeps its shape. `known` are
+    those values: every value the mocks handed out as a provider secret output (generated passwords,
+    kubeconfigs).
     """
     if isinstance(value, dict):
         sig = value.get(_SIG)
         if sig == _SECRET_SIG:
             secrets.add(path)
-            return _plain(value.get("value"), path, secrets, True)
+            return _plain(value.get("value"), path, secrets, known, True)
         if sig == _RESOURCE_SIG:
             return value.get("urn", "")
         if sig == _OUTPUT_SIG:
             if value.get("secret"):
                 secrets.add(path)
-            return _plain(value.get("value", _UNKNOWN), path, secrets, masked or bool(value.get("secret")))
+            return _plain(value.get("value", _UNKNOWN), path, secrets, known, masked or bool(value.get("secret")))
         if sig is not None:
             return value.get("value", value.get("path", value.get("uri", "")))
-        return {k: _plain(v, f"{path}.{k}" if path else k, secrets, masked) for k, v in value.items()}
+        return {k: _plain(v, f"{path}.{k}" if path else k, secrets, known, masked) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v, f"{path}[{i}]", secrets, masked) for i, v in enumerate(value)]
+        return [_plain(v, f"{path}[{i}]", secrets, known, masked) for i, v in enumerate(value)]
     if value == _UNKNOWN:
         return UNKNOWN_MASK
-    if masked and (not isinstance(value, str) or any(secret in value for secret in SECRET_VALUES)):
+    if masked and (not isinstance(value, str) or any(secret in value for secret in known)):
         return SECRET_MASK
     if isinstance(value, float) and value.is_integer():
         return int(value)  # protobuf Struct carries every number as a double
@@ -129,6 +128,7 @@ def _recording_monitor(mocks: Any) -> Any:
 
         def __init__(self, inner_mocks: Any):
             super().__init__(inner_mocks)
+            self.secret_values: set[str] = inner_mocks.secret_values  # what the mocks handed out as secrets
             self.records: list[ResourceRecord] = []
 
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
@@ -136,7 +136,7 @@ def _recording_monitor(mocks: Any) -> Any:
             if request.type == "pulumi:pulumi:Stack":
                 return response
             secrets: set[str] = set()
-            inputs = _plain(json_format.MessageToDict(request.object), "", secrets)
+            inputs = _plain(json_format.MessageToDict(request.object), "", secrets, frozenset(self.secret_values))
             self.records.append(
                 ResourceRecord(
                     urn=response.urn,
@@ -167,6 +167,7 @@ class ProgramRun:
     stack: str
     resources: list[ResourceRecord]
     result: Any = None  # whatever the program function returned (e.g. the platform component)
+    secret_values: frozenset[str] = frozenset()  # the values the mocks handed out as secrets (masked)
 
     def of_type(self, type_token: str) -> list[ResourceRecord]:
         return [r for r in self.resources if r.type == type_token]
@@ -243,7 +244,8 @@ def run_program(
         holder["result"] = program()
 
     _sync_await(run_pulumi_func(main))
-    return ProgramRun(stack=stack, resources=stable_order(monitor.records), result=holder.get("result"))
+    return ProgramRun(stack=stack, resources=stable_order(monitor.records), result=holder.get("result"),
+                      secret_values=frozenset(mocks.secret_values))
 
 
 def stable_order(records: list[ResourceRecord]) -> list[ResourceRecord]:

@@ -15,8 +15,6 @@ from typing import Any, Callable, Optional
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
-from .harness import SECRET_VALUES
-
 ACCOUNT_ID = "123456789012"
 TENANT_ID = "00000000-0000-4000-8000-000000000001"
 SUBSCRIPTION_ID = "00000000-0000-4000-8000-000000000002"
@@ -37,10 +35,11 @@ def fake_kubeconfig(server: str, name: str) -> str:
     )
 
 
-def _secret(value: str) -> Any:
-    if len(value) >= 8:
-        SECRET_VALUES.add(value)
-    return pulumi.Output.secret(value)
+class SecretOutput:
+    """A provider output the provider marks secret; the mocks record its value (PlatformMocks.secret_values)."""
+
+    def __init__(self, value: str):
+        self.value = value
 
 
 class PlatformMocks(Mocks):
@@ -48,6 +47,20 @@ class PlatformMocks(Mocks):
 
     def __init__(self) -> None:
         self._provider_config: dict[str, dict] = {}  # provider id -> its inputs (project, region, ...)
+        # Every value handed out as a provider secret output: the plan masks exactly these
+        # wherever they reach an input (planner/harness.py).
+        self.secret_values: set[str] = set()
+
+    def _outputs(self, state: dict[str, Any]) -> dict[str, Any]:
+        """The state with each SecretOutput a pulumi secret, its value recorded."""
+        out = {}
+        for key, value in state.items():
+            if isinstance(value, SecretOutput):
+                if len(value.value) >= 8:
+                    self.secret_values.add(value.value)
+                value = pulumi.Output.secret(value.value)
+            out[key] = value
+        return out
 
     def new_resource(self, args: MockResourceArgs) -> tuple[Optional[str], dict]:
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
@@ -81,7 +94,7 @@ class PlatformMocks(Mocks):
             given = next((inputs[k] for k in _AZURE_NAME_INPUTS if inputs.get(k)), name)
             resource_id = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/mock/providers/{typ}/{given}"
             state.setdefault("name", given)
-        return resource_id, state
+        return resource_id, self._outputs(state)
 
     def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         handler = _CALL_OUTPUTS.get(args.token)
@@ -113,14 +126,14 @@ def _command(name: str, inputs: dict) -> tuple[str, dict]:
         cluster = create.rsplit("--name ", 1)[-1].strip().strip("'")
         stdout = fake_kubeconfig("https://127.0.0.1:6443", f"kind-{cluster}")
     # pulumi-command marks stdout secret only when asked; the kind component asks.
-    return name, {"stdout": _secret(stdout) if stdout else "", "stderr": ""}
+    return name, {"stdout": SecretOutput(stdout) if stdout else "", "stderr": ""}
 
 
 def _random_secret(name: str, inputs: dict) -> tuple[str, dict]:
     length = int(inputs.get("length", 16))
     value = ("mock" + _digest("random", name))[:length]
     # Ref: pulumi-random marks RandomPassword.result and bcryptHash as secret outputs.
-    return name, {"result": _secret(value), "bcryptHash": _secret(f"$2a$10$mock{value}")}
+    return name, {"result": SecretOutput(value), "bcryptHash": SecretOutput(f"$2a$10$mock{value}")}
 
 
 def _random_string(name: str, inputs: dict) -> tuple[str, dict]:

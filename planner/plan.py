@@ -12,7 +12,8 @@ from mlops_platform.components.config import PlatformConfig
 from mlops_platform.components.requests import WorkloadRequest, limit_range_defaults, pod_spec_requests
 
 from . import costs
-from .cluster_objects import ClusterObject, ClusterView, assemble
+from .cluster_model import ClusterObject, ClusterView
+from .cluster_objects import assemble
 from .critical_path import PARALLEL_LEVELS, CriticalPath, critical_path, schedule
 from .harness import ProgramRun, plan_platform
 

@@ -17,35 +17,16 @@ import re
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from .cluster_model import conventional_order, manifest
 from .harness import ProgramRun, ResourceRecord
 
 OWNED = ("manifests", "helm", "rendered")
-# Kubernetes' conventional order at every level (an object's kind and metadata, an object's or a
-# container's name, namespace and image first); the other keys sorted, so a diff of two renders
-# shows changes, not reordering.
-_FIRST = ("apiVersion", "kind", "metadata", "name", "namespace", "image")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 PLACEHOLDERS = (
     "# Rendered offline by `platform render` (Pulumi SDK mocks, Helm SDK). Placeholders: [secret] stands\n"
     "# for a generated secret; mock identifiers (account 123456789012, *.cmockabc123.* hosts, mock client\n"
     "# ids) for those the cloud assigns at deploy time.\n"
 )
-
-
-def conventional_order(value: Any) -> Any:
-    """A copy of `value` with every mapping's keys in Kubernetes' conventional order."""
-    if isinstance(value, dict):
-        keys = [k for k in _FIRST if k in value] + sorted((k for k in value if k not in _FIRST), key=str)
-        return {k: conventional_order(value[k]) for k in keys}
-    if isinstance(value, list):
-        return [conventional_order(item) for item in value]
-    return value
-
-
-def manifest(record: ResourceRecord) -> dict[str, Any]:
-    """The Kubernetes object a resource would apply, in conventional key order (a copy: callers
-    may edit it, the run stays intact)."""
-    return conventional_order(record.inputs)
 
 
 def _file_name(kind: str, name: str) -> str:

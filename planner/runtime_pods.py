@@ -23,10 +23,9 @@ from __future__ import annotations
 import copy
 import json
 import re
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional
 
-if TYPE_CHECKING:
-    from .cluster_objects import ClusterObject, ClusterView
+from .cluster_model import ClusterObject, ClusterView, child_urn, type_token
 
 CONTROLLER_CONTAINER_SECURITY = {
     "readOnlyRootFilesystem": True,
@@ -36,7 +35,7 @@ CONTROLLER_CONTAINER_SECURITY = {
 MODELLED_ANNOTATION = "mlops.dev/modelled-from"
 
 
-def _find(objects: list["ClusterObject"], kind: str, name: Optional[str] = None) -> list["ClusterObject"]:
+def _find(objects: list[ClusterObject], kind: str, name: Optional[str] = None) -> list[ClusterObject]:
     return [o for o in objects if o.kind == kind and (name is None or o.name == name)]
 
 
@@ -49,7 +48,7 @@ def _flags(args: list[str]) -> dict[str, str]:
     return out
 
 
-def reloader_resources(objects: list["ClusterObject"]) -> dict[str, Any]:
+def reloader_resources(objects: list[ClusterObject]) -> dict[str, Any]:
     """The config reloader's resources, from the flags the operator Deployment is started with."""
     for deployment in _find(objects, "Deployment"):
         for container in (deployment.manifest.get("spec") or {}).get("template", {}).get("spec", {}).get("containers") or []:
@@ -62,7 +61,7 @@ def reloader_resources(objects: list["ClusterObject"]) -> dict[str, Any]:
     return {}
 
 
-def _statefulset(owner: "ClusterObject", name: str, pod: dict[str, Any], replicas: int, controller: str,
+def _statefulset(owner: ClusterObject, name: str, pod: dict[str, Any], replicas: int, controller: str,
                  claims: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
     spec: dict[str, Any] = {"replicas": replicas, "template": {"spec": pod}}
     if claims:
@@ -103,7 +102,7 @@ def _operator_pod(spec: Mapping[str, Any], main: dict[str, Any], reloader: dict[
     }
 
 
-def _prometheus(owner: "ClusterObject", reloader: dict[str, Any]) -> dict[str, Any]:
+def _prometheus(owner: ClusterObject, reloader: dict[str, Any]) -> dict[str, Any]:
     spec = owner.manifest.get("spec") or {}
     volumes = [
         {"name": "config", "secret": {"secretName": f"prometheus-{owner.name}"}},
@@ -120,7 +119,7 @@ def _prometheus(owner: "ClusterObject", reloader: dict[str, Any]) -> dict[str, A
     return _statefulset(owner, f"prometheus-{owner.name}", pod, replicas, "prometheus-operator", storage)
 
 
-def _alertmanager(owner: "ClusterObject", reloader: dict[str, Any]) -> dict[str, Any]:
+def _alertmanager(owner: ClusterObject, reloader: dict[str, Any]) -> dict[str, Any]:
     spec = owner.manifest.get("spec") or {}
     volumes = [
         {"name": "config-volume", "secret": {"secretName": f"alertmanager-{owner.name}-generated"}},
@@ -139,7 +138,7 @@ MODEL_FIELDS = ("model", "sklearn", "xgboost", "lightgbm", "tensorflow", "pytorc
                 "paddle", "huggingface")
 
 
-def _kserve_config(objects: list["ClusterObject"]) -> dict[str, dict[str, Any]]:
+def _kserve_config(objects: list[ClusterObject]) -> dict[str, dict[str, Any]]:
     for config_map in _find(objects, "ConfigMap", "inferenceservice-config"):
         out = {}
         for key, text in (config_map.manifest.get("data") or {}).items():
@@ -161,7 +160,7 @@ def _config_resources(config: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _storage_container(objects: list["ClusterObject"], uri: str) -> Optional[Mapping[str, Any]]:
+def _storage_container(objects: list[ClusterObject], uri: str) -> Optional[Mapping[str, Any]]:
     """The container of the first ClusterStorageContainer whose supported URI formats match `uri`."""
     for csc in _find(objects, "ClusterStorageContainer"):
         spec = csc.manifest.get("spec") or {}
@@ -178,7 +177,7 @@ def _pod_fields(component: Mapping[str, Any], *extra: str) -> dict[str, Any]:
     return {k: copy.deepcopy(v) for k, v in component.items() if k in keys}
 
 
-def _deployment(owner: "ClusterObject", component: str, spec: Mapping[str, Any], pod: dict[str, Any]) -> dict[str, Any]:
+def _deployment(owner: ClusterObject, component: str, spec: Mapping[str, Any], pod: dict[str, Any]) -> dict[str, Any]:
     """The Deployment kserve-controller makes for one component (predictor, explainer) of `owner`."""
     return {
         "apiVersion": "apps/v1",
@@ -192,7 +191,7 @@ def _deployment(owner: "ClusterObject", component: str, spec: Mapping[str, Any],
     }
 
 
-def _predictor(owner: "ClusterObject", objects: list["ClusterObject"], config: Mapping[str, Any]) -> Optional[dict[str, Any]]:
+def _predictor(owner: ClusterObject, objects: list[ClusterObject], config: Mapping[str, Any]) -> Optional[dict[str, Any]]:
     predictor = (owner.manifest.get("spec") or {}).get("predictor") or {}
     field = next((f for f in MODEL_FIELDS if isinstance(predictor.get(f), Mapping)), None)
     if field is None and not predictor.get("containers"):
@@ -231,7 +230,7 @@ def _predictor(owner: "ClusterObject", objects: list["ClusterObject"], config: M
     return _deployment(owner, "predictor", predictor, pod)
 
 
-def _explainer(owner: "ClusterObject") -> Optional[dict[str, Any]]:
+def _explainer(owner: ClusterObject) -> Optional[dict[str, Any]]:
     """The explainer Deployment KServe makes from spec.explainer.art: one server container (the
     image from inferenceservice-config's `explainers.art`) with the resources and securityContext
     the resource gives it."""
@@ -245,12 +244,9 @@ def _explainer(owner: "ClusterObject") -> Optional[dict[str, Any]]:
     return _deployment(owner, "explainer", explainer, pod)
 
 
-def model(view: "ClusterView") -> Iterator["ClusterObject"]:
+def model(view: ClusterView) -> Iterator[ClusterObject]:
     """The modelled pods, for each controller whose own configuration was rendered (without it, a
     model would be a guess: the custom resource's pod spec is then checked as it stands)."""
-    from .chart_render import type_token
-    from .cluster_objects import ClusterObject, child_urn
-
     objects = view.installed()
     reloader = reloader_resources(objects)
     config = _kserve_config(objects)

@@ -15,7 +15,8 @@ import pytest
 
 from mlops_platform.components import versions
 from mlops_platform.components.config import PlatformConfig
-from mlops_platform.planner.cluster_objects import ClusterView, assemble
+from mlops_platform.planner.cluster_model import ClusterView
+from mlops_platform.planner.cluster_objects import assemble
 from mlops_platform.planner.harness import ProgramRun, plan_platform
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,7 +24,7 @@ from mlops_platform.cli.app import app
 from mlops_platform.cli.engine import parallelism
 from mlops_platform.components import k8s as kube
 from mlops_platform.components import names
-from mlops_platform.planner.cluster_objects import ClusterObject, ClusterView
+from mlops_platform.planner.cluster_model import ClusterObject, ClusterView
 from mlops_platform.planner.critical_path import DURATIONS, critical_path, duration, schedule
 from mlops_platform.planner.harness import ProgramRun, ResourceRecord
 

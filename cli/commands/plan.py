@@ -16,7 +16,7 @@ from .common import Cloud, CloudOption, EnvOption, JsonOption, report_placeholde
 if TYPE_CHECKING:
     from rich.tree import Tree
 
-    from mlops_platform.planner.cluster_objects import ClusterView
+    from mlops_platform.planner.cluster_model import ClusterView
     from mlops_platform.planner.harness import ResourceRecord
     from mlops_platform.planner.plan import Plan
 
