@@ -17,6 +17,25 @@ ENV_PATTERN = re.compile(r"^(?!.*--)[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
 ENV_RULE = "a DNS label of at most 20 characters: lower-case letters, digits and single hyphens, starting with a letter"
 # Environments with a stack file of their own; any other name is derived from the cloud's dev file.
 BASE_ENV = "dev"
+# Where a stack runs (components/config/stack.py validates against the same list).
+CLOUDS = ("local", "aws", "azure", "gcp")
+MANAGED_CLOUDS = CLOUDS[1:]
+
+
+def cluster_name(env: str) -> str:
+    """The cluster of environment `env`, on every cloud (the sweep finds what its controllers made by it)."""
+    return f"mlops-{env}"
+
+
+# Every billed resource carries these tags (GCP labels): the stack, its environment, owner and time to
+# live. AWS tag keys take a slash; Azure tag and GCP label keys cannot, and take a hyphen.
+TAG_FIELDS = ("stack", "env", "owner", "ttl")
+_TAG_SEPARATOR = {"aws": "/", "azure": "-", "gcp": "-", "local": "/"}
+
+
+def tag_key(cloud: str, field: str) -> str:
+    """`mlops-platform/stack` on AWS, `mlops-platform-stack` on Azure and GCP."""
+    return f"mlops-platform{_TAG_SEPARATOR[cloud]}{field}"
 
 NS_CERT_MANAGER = "cert-manager"
 NS_TRAEFIK = "traefik"

@@ -30,48 +30,8 @@ from .addons.mlflow import Mlflow, MlflowArgs
 from .addons.models import ModelServing, ModelServingArgs
 from .addons.monitoring import Monitoring, MonitoringArgs
 from .addons.traefik import Traefik, TraefikArgs
-from .cluster.outputs import ClusterOutputs
 from .config import PlatformConfig
-from .data.outputs import DataOutputs
-
-
-def build_infrastructure(
-    name: str, config: PlatformConfig, parent: pulumi.Resource
-) -> tuple[ClusterOutputs, DataOutputs]:
-    from . import cloud_sdks
-
-    reason = cloud_sdks.missing(config.cloud)
-    if reason:  # `pulumi up` run directly: one line from the engine, no traceback
-        raise pulumi.RunError(reason)
-    opts = pulumi.ResourceOptions(parent=parent)
-    if config.cloud == "local":
-        from .cluster.kind import KindCluster, KindClusterArgs
-        from .data.local import LocalData, LocalDataArgs
-
-        cluster = KindCluster(
-            f"{name}-cluster",
-            KindClusterArgs(cluster_name=f"mlops-{config.env}", node_count=config.cluster.node_count),
-            opts,
-        ).outputs
-        data = LocalData(f"{name}-data", LocalDataArgs(cluster=cluster), opts).outputs
-        return cluster, data
-    if config.cloud == "aws":
-        from .cluster.eks import EksCluster
-        from .data.aws import AwsData
-
-        cluster = EksCluster(f"{name}-cluster", EksCluster.args_from(config), opts).outputs
-        return cluster, AwsData(f"{name}-data", AwsData.args_from(config, cluster), opts).outputs
-    if config.cloud == "azure":
-        from .cluster.aks import AksCluster
-        from .data.azure import AzureData
-
-        cluster = AksCluster(f"{name}-cluster", AksCluster.args_from(config), opts).outputs
-        return cluster, AzureData(f"{name}-data", AzureData.args_from(config, cluster), opts).outputs
-    from .cluster.gke import GkeCluster
-    from .data.gcp import GcpData
-
-    cluster = GkeCluster(f"{name}-cluster", GkeCluster.args_from(config), opts).outputs
-    return cluster, GcpData(f"{name}-data", GcpData.args_from(config, cluster), opts).outputs
+from .infrastructure import build_infrastructure
 
 
 class MlopsPlatform(pulumi.ComponentResource):

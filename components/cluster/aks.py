@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
@@ -25,37 +25,27 @@ import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.containerservice as containerservice
 import pulumi_azure_native.network as network
 import pulumi_azure_native.resources as resources
-import pulumi_kubernetes as k8s
 
-from .. import k8s as kube
 from .. import subnets
 from ..config import PlatformConfig
 from . import kubeconfig
-from .outputs import ClusterOutputs, GpuPool, IngressExposure
+from .outputs import AzureNetwork, ClusterOutputs, IngressExposure, ManagedClusterArgs, kubernetes_provider
 
 STORAGE_CLASS = "managed-csi"  # AKS's built-in Azure Disk CSI class
 # Built-in role "Azure Kubernetes Service RBAC Cluster Admin".
 # Ref: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers
 AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+# A Standard public load balancer; with externalTrafficPolicy Local the Azure LB probes kube-proxy's
+# health check node port, not Traefik's entrypoints.
+INGRESS = IngressExposure(service_type="LoadBalancer")
 
 
 @dataclass(frozen=True)
-class AksClusterArgs:
-    cluster_name: str
-    location: str
-    kubernetes_version: str
-    vnet_cidr: str
-    node_count: int
-    max_nodes: int
-    vm_size: str
-    disk_size_gb: int
-    api_allowed_cidrs: tuple[str, ...]
-    private_cluster: bool
-    paid_tier: bool
+class AksClusterArgs(ManagedClusterArgs):
+    vnet_cidr: str = "10.50.0.0/16"
+    paid_tier: bool = False  # the Standard tier (uptime SLA), in prod
     subscription_id: Optional[str] = None
     admin_group_object_ids: tuple[str, ...] = ()
-    gpu: GpuPool = GpuPool()
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -63,39 +53,62 @@ class AksCluster(pulumi.ComponentResource):
 
     @staticmethod
     def args_from(config: PlatformConfig) -> AksClusterArgs:
-        cluster = config.cluster
-        azure = config.azure
+        azure = config.azure_settings
         return AksClusterArgs(
-            cluster_name=f"mlops-{config.env}",
-            location=str(config.region),
-            kubernetes_version=cluster.kubernetes_version,
-            vnet_cidr=str(azure.vnet_cidr) if azure else "10.50.0.0/16",
-            node_count=cluster.node_count,
-            max_nodes=cluster.max_nodes or cluster.node_count,
-            vm_size=config.instance_type,
-            disk_size_gb=cluster.disk_size_gb,
-            api_allowed_cidrs=tuple(str(c) for c in cluster.api_allowed_cidrs),
-            private_cluster=cluster.private_endpoint,
+            **ManagedClusterArgs.common(config),
+            vnet_cidr=str(azure.vnet_cidr),
             paid_tier=config.is_prod,
-            subscription_id=azure.subscription_id if azure else None,
-            admin_group_object_ids=azure.admin_group_object_ids if azure else (),
-            gpu=GpuPool.from_config(config),
-            tags=config.resource_tags("-"),
+            subscription_id=azure.subscription_id,
+            admin_group_object_ids=azure.admin_group_object_ids,
         )
 
     def __init__(self, name: str, args: AksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:cluster:AksCluster", name, None, opts)
         self.azure = azure_native.Provider(
-            f"{name}-azure", subscription_id=args.subscription_id, location=args.location,
+            f"{name}-azure", subscription_id=args.subscription_id, location=args.region,
             opts=pulumi.ResourceOptions(parent=self),
         )
-
-        def child(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=self, provider=self.azure, depends_on=list(depends_on), **extra)
-
         client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(provider=self.azure))
+        self._network(name, args)
+        self.cluster = self._cluster(name, args, client)
+        ready: list[pulumi.Resource] = [self.cluster, *self._gpu_pool(name, args)]
+        deployer_admin = self._deployer_admin(name, client)
+        ready.append(deployer_admin)
+        self.kubeconfig: pulumi.Output[str] = self._kubeconfig()
+        self.k8s = kubernetes_provider(f"{name}-k8s", self.kubeconfig, self, [deployer_admin])
+        self.outputs = ClusterOutputs(
+            cloud="azure",
+            name=self.cluster.name,
+            endpoint=self.cluster.fqdn,
+            kubeconfig=self.kubeconfig,
+            provider=self.k8s,
+            storage_class=STORAGE_CLASS,
+            ingress=INGRESS,
+            node_count=args.node_count,
+            network=AzureNetwork(
+                provider=self.azure,
+                region=args.region,
+                resource_group_name=self.resource_group.name,
+                vnet_id=self.vnet.id,
+                database_subnet_id=self.database_subnet.id,
+                oidc_issuer=self.cluster.oidc_issuer_profile.apply(lambda p: p["issuer_url"]),
+                tenant_id=client.tenant_id,
+                subscription_id=client.subscription_id,
+            ),
+            ready=tuple(ready),
+        )
+        self.register_outputs(self.outputs.registered())
+
+    # --- pieces -----------------------------------------------------------------------------
+
+    def _opts(self, *depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self.azure, depends_on=list(depends_on), **extra)
+
+    def _network(self, name: str, args: AksClusterArgs) -> None:
+        """The resource group, the VNet, the node subnet and the database's delegated subnet."""
+        child = self._opts
         self.resource_group = resources.ResourceGroup(
-            f"{name}-rg", resource_group_name=f"{args.cluster_name}-rg", location=args.location, tags=args.tags, opts=child()
+            f"{name}-rg", resource_group_name=f"{args.cluster_name}-rg", location=args.region, tags=args.tags, opts=child()
         )
         rg = self.resource_group.name
         carved = subnets.azure_subnets(ipaddress.IPv4Network(args.vnet_cidr))
@@ -103,7 +116,7 @@ class AksCluster(pulumi.ComponentResource):
         self.vnet = network.VirtualNetwork(
             f"{name}-vnet",
             resource_group_name=rg,
-            location=args.location,
+            location=args.region,
             address_space={"address_prefixes": [args.vnet_cidr]},
             tags=args.tags,
             opts=child(ignore_changes=["subnets"]),  # subnets are their own resources below
@@ -123,13 +136,18 @@ class AksCluster(pulumi.ComponentResource):
             delegations=[{"name": "postgres", "service_name": "Microsoft.DBforPostgreSQL/flexibleServers"}],
             opts=child(self.node_subnet),  # Azure serialises subnet writes within a VNet
         )
+
+    def _cluster(self, name: str, args: AksClusterArgs, client: Any) -> containerservice.ManagedCluster:
+        """The cluster with its system pool (its only inline pool: see the module's notes)."""
+        child = self._opts
+        rg = self.resource_group.name
         system_pool = {
             "name": "system",
             "mode": "System",
             "type": "VirtualMachineScaleSets",
             "os_type": "Linux",
             "os_sku": "AzureLinux",
-            "vm_size": args.vm_size,
+            "vm_size": args.instance_type,
             "count": args.node_count,
             "enable_auto_scaling": args.max_nodes > args.node_count,
             "min_count": args.node_count if args.max_nodes > args.node_count else None,
@@ -140,11 +158,11 @@ class AksCluster(pulumi.ComponentResource):
             "enable_node_public_ip": False,
             "upgrade_settings": {"max_surge": "1"},
         }
-        self.cluster = containerservice.ManagedCluster(
+        return containerservice.ManagedCluster(
             f"{name}-aks",
             resource_name_=args.cluster_name,
             resource_group_name=rg,
-            location=args.location,
+            location=args.region,
             dns_prefix=args.cluster_name,
             kubernetes_version=args.kubernetes_version,
             sku={"name": "Base", "tier": "Standard" if args.paid_tier else "Free"},
@@ -168,15 +186,19 @@ class AksCluster(pulumi.ComponentResource):
                 "outbound_type": "loadBalancer",
             },
             api_server_access_profile={
-                "enable_private_cluster": args.private_cluster,
-                "authorized_ip_ranges": None if args.private_cluster else list(args.api_allowed_cidrs),
+                "enable_private_cluster": args.private_endpoint,
+                "authorized_ip_ranges": None if args.private_endpoint else list(args.api_allowed_cidrs),
             },
             auto_upgrade_profile={"upgrade_channel": "patch", "node_os_upgrade_channel": "NodeImage"},
             agent_pool_profiles=[system_pool],
             tags=args.tags,
             opts=child(self.node_subnet),
         )
-        ready: list[pulumi.Resource] = [self.cluster]
+
+    def _gpu_pool(self, name: str, args: AksClusterArgs) -> list[pulumi.Resource]:
+        """The optional GPU pool, a separate AgentPool (tainted, scaling from zero)."""
+        child = self._opts
+        rg = self.resource_group.name
         if args.gpu.enabled:
             self.gpu_pool = containerservice.AgentPool(
                 f"{name}-gpu-pool",
@@ -196,18 +218,24 @@ class AksCluster(pulumi.ComponentResource):
                 node_labels={"mlops.dev/pool": "gpu"},
                 opts=child(self.cluster),
             )
-            ready.append(self.gpu_pool)
+            return [self.gpu_pool]
+        return []
+
+    def _deployer_admin(self, name: str, client: Any) -> authorization.RoleAssignment:
         # The deployer administers the cluster through Azure RBAC (local accounts are off).
-        deployer_admin = authorization.RoleAssignment(
+        return authorization.RoleAssignment(
             f"{name}-deployer-admin",
             principal_id=client.object_id,
             role_definition_id=client.subscription_id.apply(
                 lambda sub: f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{AKS_RBAC_CLUSTER_ADMIN}"
             ),
             scope=self.cluster.id,
-            opts=child(self.cluster),
+            opts=self._opts(self.cluster),
         )
-        ready.append(deployer_admin)
+
+    def _kubeconfig(self) -> pulumi.Output[str]:
+        """The user kubeconfig (Entra ID through kubelogin): the server and CA from AKS's credentials."""
+        rg = self.resource_group.name
         credentials = containerservice.list_managed_cluster_user_credentials_output(
             resource_group_name=rg,
             resource_name=self.cluster.name,
@@ -216,35 +244,6 @@ class AksCluster(pulumi.ComponentResource):
         server_ca = credentials.kubeconfigs.apply(
             lambda configs: kubeconfig.server_and_ca(base64.b64decode(configs[0]["value"]).decode())
         )
-        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
+        return pulumi.Output.secret(
             kubeconfig.aks(self.cluster.name, server_ca.apply(lambda v: v[0]), server_ca.apply(lambda v: v[1]))
         )
-        self.k8s = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=self.kubeconfig,
-            kube_client_settings=kube.client_settings_args(),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployer_admin])
-        )
-        self.outputs = ClusterOutputs(
-            cloud="azure",
-            name=self.cluster.name,
-            kubeconfig=self.kubeconfig,
-            provider=self.k8s,
-            storage_class=STORAGE_CLASS,
-            # A Standard public load balancer; with externalTrafficPolicy Local the Azure LB probes
-            # kube-proxy's health check node port, not Traefik's entrypoints.
-            ingress=IngressExposure(service_type="LoadBalancer"),
-            node_count=args.node_count,
-            network={
-                "azure_provider": self.azure,
-                "location": args.location,
-                "resource_group_name": rg,
-                "vnet_id": self.vnet.id,
-                "database_subnet_id": self.database_subnet.id,
-                "oidc_issuer": self.cluster.oidc_issuer_profile.apply(lambda p: p["issuer_url"]),
-                "tenant_id": client.tenant_id,
-                "subscription_id": client.subscription_id,
-            },
-            ready=tuple(ready),
-        )
-        self.register_outputs({"name": self.cluster.name, "kubeconfig": self.kubeconfig})

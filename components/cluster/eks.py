@@ -17,81 +17,47 @@
 from __future__ import annotations
 
 import ipaddress
-import json
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from .. import k8s as kube
 from .. import subnets
+from ..aws_iam import assume_role, irsa_trust
 from ..config import PlatformConfig
 from . import kubeconfig
-from .outputs import ClusterOutputs, GpuPool, IngressExposure
+from .outputs import AwsNetwork, ClusterOutputs, IngressExposure, ManagedClusterArgs, kubernetes_provider
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
 STORAGE_CLASS = "gp3"
+# An NLB from the AWS cloud controller, internet-facing, spread across AZs.
+# Ref: https://kubernetes.io/docs/reference/labels-annotations-taints/#service-beta-kubernetes-io-aws-load-balancer-type
+INGRESS = IngressExposure(
+    service_type="LoadBalancer",
+    service_annotations={
+        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+        "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
+    },
+)
 
 
 @dataclass(frozen=True)
-class EksClusterArgs:
-    cluster_name: str
-    region: str
-    kubernetes_version: str
-    vpc_cidr: str
-    az_count: int
-    availability_zones: tuple[str, ...]
-    node_count: int
-    max_nodes: int
-    instance_type: str
-    disk_size_gb: int
-    api_allowed_cidrs: tuple[str, ...]
-    private_endpoint: bool
-    nat_per_az: bool
-    protect: bool
-    gpu: GpuPool = GpuPool()
+class EksClusterArgs(ManagedClusterArgs):
+    vpc_cidr: str = "10.40.0.0/16"
+    az_count: int = 2
+    availability_zones: tuple[str, ...] = ()
+    nat_per_az: bool = False
     admin_role_arns: tuple[str, ...] = ()
-    tags: dict[str, str] = field(default_factory=dict)
 
 
-def policy(document: dict[str, Any]) -> str:
-    return json.dumps(document, sort_keys=True)
-
-
-def assume_role(service: str) -> str:
-    return policy(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-        }
-    )
-
-
-def irsa_trust(provider_arn: pulumi.Input[str], issuer: pulumi.Input[str], namespace: str, service_account: str) -> pulumi.Output[str]:
-    """Trust policy letting exactly one Kubernetes service account assume a role (IRSA)."""
-    return pulumi.Output.all(provider_arn, issuer).apply(
-        lambda v: policy(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Federated": v[0]},
-                        "Action": "sts:AssumeRoleWithWebIdentity",
-                        "Condition": {
-                            "StringEquals": {
-                                f"{v[1]}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-                                f"{v[1]}:aud": "sts.amazonaws.com",
-                            }
-                        },
-                    }
-                ],
-            }
-        )
-    )
+@dataclass(frozen=True)
+class _Network:
+    vpc: aws.ec2.Vpc
+    private_subnet_ids: list[pulumi.Output[str]]
+    routes: list[pulumi.Resource]  # every default route: the nodes need them to pull images and reach the API
 
 
 class EksCluster(pulumi.ComponentResource):
@@ -99,44 +65,65 @@ class EksCluster(pulumi.ComponentResource):
 
     @staticmethod
     def args_from(config: PlatformConfig) -> EksClusterArgs:
-        aws_config = config.aws
-        cluster = config.cluster
+        aws_config = config.aws_settings
         return EksClusterArgs(
-            cluster_name=f"mlops-{config.env}",
-            region=str(config.region),
-            kubernetes_version=cluster.kubernetes_version,
-            vpc_cidr=str(aws_config.vpc_cidr) if aws_config else "10.40.0.0/16",
+            **ManagedClusterArgs.common(config),
+            vpc_cidr=str(aws_config.vpc_cidr),
             az_count=config.aws_zone_count,
-            availability_zones=aws_config.availability_zones if aws_config else (),
-            node_count=cluster.node_count,
-            max_nodes=cluster.max_nodes or cluster.node_count,
-            instance_type=config.instance_type,
-            disk_size_gb=cluster.disk_size_gb,
-            api_allowed_cidrs=tuple(str(c) for c in cluster.api_allowed_cidrs),
-            private_endpoint=cluster.private_endpoint,
+            availability_zones=aws_config.availability_zones,
             nat_per_az=config.is_prod,
-            protect=config.protected,
-            gpu=GpuPool.from_config(config),
-            admin_role_arns=aws_config.admin_role_arns if aws_config else (),
-            tags=config.resource_tags("/"),
+            admin_role_arns=aws_config.admin_role_arns,
         )
 
     def __init__(self, name: str, args: EksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:cluster:EksCluster", name, None, opts)
         self.aws = aws.Provider(
-            f"{name}-aws", region=args.region, default_tags={"tags": args.tags}, opts=pulumi.ResourceOptions(parent=self)
+            f"{name}-aws", region=args.region, default_tags={"tags": dict(args.tags)}, opts=pulumi.ResourceOptions(parent=self)
         )
+        network = self._network(name, args)
+        self.cluster = self._control_plane(name, args, network)
+        self._admins(name, args)
+        ready: list[pulumi.Resource] = self._nodes(name, args, network)
+        issuer_host = self._oidc(name)
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
+            kubeconfig.eks(self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data, args.region)
+        )
+        self.k8s = kubernetes_provider(f"{name}-k8s", self.kubeconfig, self, [self.cluster])
+        ready += self._storage(name, issuer_host)
+        self.outputs = ClusterOutputs(
+            cloud="aws",
+            name=self.cluster.name,
+            endpoint=self.cluster.endpoint,
+            kubeconfig=self.kubeconfig,
+            provider=self.k8s,
+            storage_class=STORAGE_CLASS,
+            ingress=INGRESS,
+            node_count=args.node_count,
+            network=AwsNetwork(
+                provider=self.aws,
+                region=args.region,
+                vpc_id=network.vpc.id,
+                vpc_cidr=args.vpc_cidr,
+                private_subnet_ids=network.private_subnet_ids,
+                cluster_security_group_id=self.cluster.vpc_config.apply(lambda c: c["cluster_security_group_id"]),
+                oidc_provider_arn=self.oidc_provider.arn,
+                oidc_issuer=issuer_host,
+            ),
+            ready=tuple(ready),
+        )
+        self.register_outputs(self.outputs.registered())
 
-        def child(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=self, provider=self.aws, depends_on=list(depends_on), **extra)
+    # --- pieces -----------------------------------------------------------------------------
 
-        cluster_name = args.cluster_name
-        network = self._network(name, args, child)
+    def _opts(self, *depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self.aws, depends_on=list(depends_on), **extra)
 
-        # --- control plane ---------------------------------------------------------------
+    def _control_plane(self, name: str, args: EksClusterArgs, network: _Network) -> aws.eks.Cluster:
+        """The cluster: secrets under its own KMS key, every log type kept, the API limited."""
+        child = self._opts
         secrets_key = aws.kms.Key(
             f"{name}-secrets-key",
-            description=f"Kubernetes secrets envelope encryption for EKS {cluster_name}",
+            description=f"Kubernetes secrets envelope encryption for EKS {args.cluster_name}",
             enable_key_rotation=True,
             deletion_window_in_days=30 if args.protect else 7,
             opts=child(),
@@ -150,17 +137,17 @@ class EksCluster(pulumi.ComponentResource):
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
-            name=f"/aws/eks/{cluster_name}/cluster",  # the name EKS writes to
+            name=f"/aws/eks/{args.cluster_name}/cluster",  # the name EKS writes to
             retention_in_days=90 if args.protect else 30,
             opts=child(),
         )
-        self.cluster = aws.eks.Cluster(
+        return aws.eks.Cluster(
             f"{name}-eks",
-            name=cluster_name,
+            name=args.cluster_name,
             version=args.kubernetes_version,
             role_arn=cluster_role.arn,
             vpc_config={
-                "subnet_ids": network["private_subnet_ids"],
+                "subnet_ids": network.private_subnet_ids,
                 "endpoint_private_access": True,
                 "endpoint_public_access": not args.private_endpoint,
                 "public_access_cidrs": list(args.api_allowed_cidrs) if not args.private_endpoint else None,
@@ -174,9 +161,12 @@ class EksCluster(pulumi.ComponentResource):
             # none; the nodes do, to pull images and reach the API, so the node groups wait for them.
             opts=child(cluster_policy, log_group),
         )
+
+    def _admins(self, name: str, args: EksClusterArgs) -> None:
+        """Cluster admin for the stack's admin roles, through access entries."""
         for index, arn in enumerate(args.admin_role_arns):
             entry = aws.eks.AccessEntry(
-                f"{name}-admin-{index}", cluster_name=self.cluster.name, principal_arn=arn, opts=child(self.cluster)
+                f"{name}-admin-{index}", cluster_name=self.cluster.name, principal_arn=arn, opts=self._opts(self.cluster)
             )
             aws.eks.AccessPolicyAssociation(
                 f"{name}-admin-{index}-policy",
@@ -184,10 +174,12 @@ class EksCluster(pulumi.ComponentResource):
                 principal_arn=arn,
                 policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
                 access_scope={"type": "cluster"},
-                opts=child(entry),
+                opts=self._opts(entry),
             )
 
-        # --- nodes -------------------------------------------------------------------------
+    def _nodes(self, name: str, args: EksClusterArgs, network: _Network) -> list[pulumi.Resource]:
+        """The node role, the launch template (IMDSv2, hop limit 1, encrypted gp3) and the node groups."""
+        child = self._opts
         node_role = aws.iam.Role(f"{name}-node-role", assume_role_policy=assume_role("ec2.amazonaws.com"), opts=child())
         node_policies = [
             aws.iam.RolePolicyAttachment(
@@ -204,7 +196,7 @@ class EksCluster(pulumi.ComponentResource):
         ]
         self.launch_template = aws.ec2.LaunchTemplate(
             f"{name}-nodes-lt",
-            description=f"EKS {cluster_name} nodes: IMDSv2 only, encrypted gp3 root volume",
+            description=f"EKS {args.cluster_name} nodes: IMDSv2 only, encrypted gp3 root volume",
             metadata_options={
                 "http_endpoint": "enabled",
                 "http_tokens": "required",
@@ -222,31 +214,38 @@ class EksCluster(pulumi.ComponentResource):
                     },
                 }
             ],
-            tag_specifications=[{"resource_type": "instance", "tags": {"Name": f"{cluster_name}-node", **args.tags}}],
+            tag_specifications=[{"resource_type": "instance", "tags": {"Name": f"{args.cluster_name}-node", **args.tags}}],
             opts=child(),
         )
+        after = [self.cluster, *node_policies, *network.routes]
         self.node_group = self._node_group(
-            f"{name}-nodes", args, network, node_role, [self.cluster, *node_policies, *network["routes"]],
+            f"{name}-nodes", network, node_role, after,
             instance_type=args.instance_type, desired=args.node_count, minimum=args.node_count, maximum=args.max_nodes,
-            ami_type="AL2023_x86_64_STANDARD", taints=[], labels={"mlops.dev/pool": "general"}, opts=child,
+            ami_type="AL2023_x86_64_STANDARD", taints=[], labels={"mlops.dev/pool": "general"},
         )
         ready: list[pulumi.Resource] = [self.node_group]
         if args.gpu.enabled:
             self.gpu_node_group = self._node_group(
-                f"{name}-gpu-nodes", args, network, node_role, [self.cluster, *node_policies, *network["routes"]],
+                f"{name}-gpu-nodes", network, node_role, after,
                 instance_type=args.gpu.instance_type, desired=args.gpu.node_count, minimum=0, maximum=args.gpu.max_nodes,
                 ami_type="AL2023_x86_64_NVIDIA",
                 taints=[{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}],
-                labels={"mlops.dev/pool": "gpu"}, opts=child,
+                labels={"mlops.dev/pool": "gpu"},
             )
             ready.append(self.gpu_node_group)
+        return ready
 
-        # --- IRSA and storage -------------------------------------------------------------
+    def _oidc(self, name: str) -> pulumi.Output[str]:
+        """The cluster's IAM OIDC provider, for IRSA; returns its issuer without https://."""
         issuer_url = self.cluster.identities.apply(lambda ids: ids[0]["oidcs"][0]["issuer"])
         self.oidc_provider = aws.iam.OpenIdConnectProvider(
-            f"{name}-oidc", url=issuer_url, client_id_lists=["sts.amazonaws.com"], opts=child()
+            f"{name}-oidc", url=issuer_url, client_id_lists=["sts.amazonaws.com"], opts=self._opts()
         )
-        issuer_host = issuer_url.apply(lambda url: url.replace("https://", ""))
+        return issuer_url.apply(lambda url: url.replace("https://", ""))
+
+    def _storage(self, name: str, issuer_host: pulumi.Output[str]) -> list[pulumi.Resource]:
+        """The EBS CSI driver (with its own IRSA role) and the default gp3 class."""
+        child = self._opts
         ebs_role = aws.iam.Role(
             f"{name}-ebs-csi-role",
             assume_role_policy=irsa_trust(self.oidc_provider.arn, issuer_host, *EBS_CSI_SERVICE_ACCOUNT),
@@ -267,15 +266,6 @@ class EksCluster(pulumi.ComponentResource):
             resolve_conflicts_on_update="OVERWRITE",
             opts=child(self.node_group, ebs_policy),
         )
-        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
-            kubeconfig.eks(self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data, args.region)
-        )
-        self.k8s = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=self.kubeconfig,
-            kube_client_settings=kube.client_settings_args(),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster])
-        )
         storage_class = k8s.storage.v1.StorageClass(
             f"{name}-gp3",
             metadata={
@@ -291,40 +281,10 @@ class EksCluster(pulumi.ComponentResource):
             allow_volume_expansion=True,
             opts=pulumi.ResourceOptions(parent=self, provider=self.k8s, depends_on=[ebs_addon]),
         )
-        ready += [ebs_addon, storage_class]
-        self.outputs = ClusterOutputs(
-            cloud="aws",
-            name=self.cluster.name,
-            kubeconfig=self.kubeconfig,
-            provider=self.k8s,
-            storage_class=STORAGE_CLASS,
-            ingress=IngressExposure(
-                service_type="LoadBalancer",
-                # An NLB from the AWS cloud controller, internet-facing, spread across AZs.
-                # Ref: https://kubernetes.io/docs/reference/labels-annotations-taints/#service-beta-kubernetes-io-aws-load-balancer-type
-                service_annotations={
-                    "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
-                    "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
-                },
-            ),
-            node_count=args.node_count,
-            network={
-                "aws_provider": self.aws,
-                "region": args.region,
-                "vpc_id": network["vpc"].id,
-                "vpc_cidr": args.vpc_cidr,
-                "private_subnet_ids": network["private_subnet_ids"],
-                "cluster_security_group_id": self.cluster.vpc_config.apply(lambda c: c["cluster_security_group_id"]),
-                "oidc_provider_arn": self.oidc_provider.arn,
-                "oidc_issuer": issuer_host,
-            },
-            ready=tuple(ready),
-        )
-        self.register_outputs(
-            {"name": self.cluster.name, "endpoint": self.cluster.endpoint, "kubeconfig": self.kubeconfig}
-        )
+        return [ebs_addon, storage_class]
 
-    def _network(self, name: str, args: EksClusterArgs, opts: Callable[..., pulumi.ResourceOptions]) -> dict[str, Any]:
+    def _network(self, name: str, args: EksClusterArgs) -> _Network:
+        opts = self._opts
         cluster_tag = {f"kubernetes.io/cluster/{args.cluster_name}": "shared"}
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
@@ -381,21 +341,16 @@ class EksCluster(pulumi.ComponentResource):
             )
             aws.ec2.RouteTableAssociation(f"{name}-private-{i}-rta", subnet_id=private.id, route_table_id=private_rt.id, opts=opts())
             private_subnets.append(private)
-        return {
-            "vpc": vpc,
-            "public_subnet_ids": [s.id for s in public_subnets],
-            "private_subnet_ids": [s.id for s in private_subnets],
-            "routes": routes,
-        }
+        return _Network(vpc, [s.id for s in private_subnets], routes)
 
-    def _node_group(self, resource_name: str, args: EksClusterArgs, network: dict, node_role: aws.iam.Role,
+    def _node_group(self, resource_name: str, network: _Network, node_role: aws.iam.Role,
                     depends_on: list, *, instance_type: str, desired: int, minimum: int, maximum: int,
-                    ami_type: str, taints: list, labels: dict, opts: Callable[..., pulumi.ResourceOptions]) -> aws.eks.NodeGroup:
+                    ami_type: str, taints: list, labels: dict) -> aws.eks.NodeGroup:
         return aws.eks.NodeGroup(
             resource_name,
             cluster_name=self.cluster.name,
             node_role_arn=node_role.arn,
-            subnet_ids=network["private_subnet_ids"],
+            subnet_ids=network.private_subnet_ids,
             instance_types=[instance_type],
             ami_type=ami_type,
             capacity_type="ON_DEMAND",
@@ -404,6 +359,6 @@ class EksCluster(pulumi.ComponentResource):
             launch_template={"id": self.launch_template.id, "version": self.launch_template.latest_version.apply(str)},
             taints=taints,
             labels=labels,
-            opts=opts(*depends_on),
+            opts=self._opts(*depends_on),
         )
 

@@ -12,17 +12,15 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import pulumi
 import pulumi_gcp as gcp
-import pulumi_kubernetes as k8s
 
-from .. import k8s as kube
 from ..config import PlatformConfig
 from . import kubeconfig
-from .outputs import ClusterOutputs, GpuPool, IngressExposure
+from .outputs import ClusterOutputs, GcpNetwork, IngressExposure, ManagedClusterArgs, kubernetes_provider
 
 STORAGE_CLASS = "standard-rwo"  # GKE's default pd-balanced CSI class
 # Least privilege for nodes. Ref: https://cloud.google.com/kubernetes-engine/docs/how-to/hardening-your-cluster#use_least_privilege_sa
@@ -33,27 +31,17 @@ NODE_ROLES = (
     "roles/stackdriver.resourceMetadata.writer",
     "roles/artifactregistry.reader",
 )
+INGRESS = IngressExposure(service_type="LoadBalancer")
 
 
 @dataclass(frozen=True)
-class GkeClusterArgs:
-    cluster_name: str
-    project: str
-    region: str
-    zones: tuple[str, ...]
-    network_cidr: str
-    pods_cidr: str
-    services_cidr: str
-    master_cidr: str
-    node_count: int
-    max_nodes: int
-    machine_type: str
-    disk_size_gb: int
-    api_allowed_cidrs: tuple[str, ...]
-    private_endpoint: bool
-    deletion_protection: bool
-    gpu: GpuPool = GpuPool()
-    labels: dict[str, str] = field(default_factory=dict)
+class GkeClusterArgs(ManagedClusterArgs):
+    project: str = ""
+    zones: tuple[str, ...] = ()
+    network_cidr: str = "10.60.0.0/20"
+    pods_cidr: str = "10.64.0.0/14"
+    services_cidr: str = "10.68.0.0/20"
+    master_cidr: str = "172.16.0.32/28"
 
 
 class GkeCluster(pulumi.ComponentResource):
@@ -63,38 +51,55 @@ class GkeCluster(pulumi.ComponentResource):
     def args_from(config: PlatformConfig) -> GkeClusterArgs:
         gcp_config = config.gcp
         assert gcp_config is not None  # PlatformConfig requires it for cloud gcp
-        cluster = config.cluster
         return GkeClusterArgs(
-            cluster_name=f"mlops-{config.env}",
+            **ManagedClusterArgs.common(config),
             project=gcp_config.project,
-            region=str(config.region),
             zones=gcp_config.zones,
             network_cidr=str(gcp_config.network_cidr),
             pods_cidr=str(gcp_config.pods_cidr),
             services_cidr=str(gcp_config.services_cidr),
             master_cidr=str(gcp_config.master_cidr),
-            node_count=cluster.node_count,
-            max_nodes=cluster.max_nodes or cluster.node_count,
-            machine_type=config.instance_type,
-            disk_size_gb=cluster.disk_size_gb,
-            api_allowed_cidrs=tuple(str(c) for c in cluster.api_allowed_cidrs),
-            private_endpoint=cluster.private_endpoint,
-            deletion_protection=config.protected,
-            gpu=GpuPool.from_config(config),
-            labels=config.resource_tags("-"),
         )
 
     def __init__(self, name: str, args: GkeClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:cluster:GkeCluster", name, None, opts)
         self.gcp = gcp.Provider(
-            f"{name}-gcp", project=args.project, region=args.region, default_labels=args.labels,
+            f"{name}-gcp", project=args.project, region=args.region, default_labels=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        nat = self._network(name, args)
+        node_roles = self._node_identity(name, args)
+        self.cluster = self._cluster(name, args)
+        # Not on the control plane's path: the node pools wait for Cloud NAT and the node account's roles.
+        self._node_prerequisites = [nat, *node_roles]
+        ready = self._node_pools(name, args)
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
+            kubeconfig.gke(self.cluster.name, self.cluster.endpoint, self.cluster.master_auth.cluster_ca_certificate)
+        )
+        self.k8s = kubernetes_provider(f"{name}-k8s", self.kubeconfig, self, [self.cluster])
+        self.outputs = ClusterOutputs(
+            cloud="gcp",
+            name=self.cluster.name,
+            endpoint=self.cluster.endpoint,
+            kubeconfig=self.kubeconfig,
+            provider=self.k8s,
+            storage_class=STORAGE_CLASS,
+            ingress=INGRESS,
+            node_count=args.node_count,
+            network=GcpNetwork(provider=self.gcp, region=args.region, project=args.project, network_id=self.network.id,
+                               workload_pool=f"{args.project}.svc.id.goog"),
+            ready=tuple(ready),
+        )
+        self.register_outputs(self.outputs.registered())
 
-        def child(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=self, provider=self.gcp, depends_on=list(depends_on), **extra)
+    # --- pieces -----------------------------------------------------------------------------
 
-        # --- network -----------------------------------------------------------------------
+    def _opts(self, *depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self.gcp, depends_on=list(depends_on), **extra)
+
+    def _network(self, name: str, args: GkeClusterArgs) -> gcp.compute.RouterNat:
+        """The VPC, the node subnetwork with its pods and services ranges, and Cloud NAT; returns the NAT."""
+        child = self._opts
         self.network = gcp.compute.Network(
             f"{name}-vpc", name=f"{args.cluster_name}-vpc", auto_create_subnetworks=False, opts=child()
         )
@@ -124,7 +129,11 @@ class GkeCluster(pulumi.ComponentResource):
             opts=child(),
         )
 
-        # --- node identity -------------------------------------------------------------------
+        return nat
+
+    def _node_identity(self, name: str, args: GkeClusterArgs) -> list[gcp.projects.IAMMember]:
+        """A least-privileged service account for the nodes; returns its role grants."""
+        child = self._opts
         self.node_account = gcp.serviceaccount.Account(
             f"{name}-nodes-sa",
             account_id=f"{args.cluster_name}-nodes"[:30],
@@ -142,8 +151,11 @@ class GkeCluster(pulumi.ComponentResource):
             for role in NODE_ROLES
         ]
 
-        # --- cluster ------------------------------------------------------------------------
-        self.cluster = gcp.container.Cluster(
+        return node_roles
+
+    def _cluster(self, name: str, args: GkeClusterArgs) -> gcp.container.Cluster:
+        child = self._opts
+        return gcp.container.Cluster(
             f"{name}-gke",
             name=args.cluster_name,
             location=args.region,
@@ -153,7 +165,7 @@ class GkeCluster(pulumi.ComponentResource):
             ip_allocation_policy={"cluster_secondary_range_name": "pods", "services_secondary_range_name": "services"},
             remove_default_node_pool=True,
             initial_node_count=1,
-            deletion_protection=args.deletion_protection,
+            deletion_protection=args.protect,
             release_channel={"channel": "REGULAR"},
             private_cluster_config={
                 "enable_private_nodes": True,
@@ -172,23 +184,24 @@ class GkeCluster(pulumi.ComponentResource):
             workload_identity_config={"workload_pool": f"{args.project}.svc.id.goog"},
             security_posture_config={"mode": "BASIC", "vulnerability_mode": "VULNERABILITY_DISABLED"},
             node_locations=list(args.zones) or None,
-            resource_labels=args.labels,
+            resource_labels=args.tags,
             # Not after Cloud NAT or the node account's roles: the control plane needs neither (the
             # subnet has Private Google Access for the nodes' registration); the node pools do, for
             # images from public registries and for logging, so they wait for them.
             opts=child(),
         )
-        self._node_prerequisites = [nat, *node_roles]
+
+    def _node_pools(self, name: str, args: GkeClusterArgs) -> list[pulumi.Resource]:
         zones_per_pool = len(args.zones) or 3  # GKE places a regional pool in three zones by default
         self.node_pool = self._pool(
-            f"{name}-nodes", args, child, machine_type=args.machine_type,
+            f"{name}-nodes", args, machine_type=args.instance_type,
             total=args.node_count, total_max=args.max_nodes, zones=zones_per_pool, taints=[],
             labels={"mlops.dev/pool": "general"}, accelerators=None,
         )
         ready: list[pulumi.Resource] = [self.node_pool]
         if args.gpu.enabled:
             self.gpu_pool = self._pool(
-                f"{name}-gpu-nodes", args, child, machine_type=args.gpu.instance_type,
+                f"{name}-gpu-nodes", args, machine_type=args.gpu.instance_type,
                 total=args.gpu.node_count, total_max=args.gpu.max_nodes, zones=zones_per_pool,
                 taints=[{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}],
                 labels={"mlops.dev/pool": "gpu"},
@@ -196,35 +209,9 @@ class GkeCluster(pulumi.ComponentResource):
                 accelerators=[{"type": "nvidia-l4", "count": 1, "gpu_driver_installation_config": {"gpu_driver_version": "LATEST"}}],
             )
             ready.append(self.gpu_pool)
-        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
-            kubeconfig.gke(self.cluster.name, self.cluster.endpoint, self.cluster.master_auth.cluster_ca_certificate)
-        )
-        self.k8s = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=self.kubeconfig,
-            kube_client_settings=kube.client_settings_args(),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster])
-        )
-        self.outputs = ClusterOutputs(
-            cloud="gcp",
-            name=self.cluster.name,
-            kubeconfig=self.kubeconfig,
-            provider=self.k8s,
-            storage_class=STORAGE_CLASS,
-            ingress=IngressExposure(service_type="LoadBalancer"),
-            node_count=args.node_count,
-            network={
-                "gcp_provider": self.gcp,
-                "project": args.project,
-                "region": args.region,
-                "network_id": self.network.id,
-                "workload_pool": f"{args.project}.svc.id.goog",
-            },
-            ready=tuple(ready),
-        )
-        self.register_outputs({"name": self.cluster.name, "endpoint": self.cluster.endpoint, "kubeconfig": self.kubeconfig})
+        return ready
 
-    def _pool(self, resource_name: str, args: GkeClusterArgs, opts: Callable[..., pulumi.ResourceOptions], *,
+    def _pool(self, resource_name: str, args: GkeClusterArgs, *,
               machine_type: str, total: int, total_max: int,
               zones: int, taints: list, labels: dict, accelerators: Optional[list]) -> gcp.container.NodePool:
         # nodeCount is a total for the cluster; GKE counts per zone.
@@ -253,5 +240,5 @@ class GkeCluster(pulumi.ComponentResource):
             autoscaling={"min_node_count": 0 if taints else per_zone, "max_node_count": per_zone_max},
             management={"auto_repair": True, "auto_upgrade": True},
             node_config=node_config,
-            opts=opts(self.cluster, *self._node_prerequisites),
+            opts=self._opts(self.cluster, *self._node_prerequisites),
         )

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_command as command
-import pulumi_kubernetes as k8s
 import yaml
 
-from .. import k8s as kube
-from .. import versions
-from .outputs import ClusterOutputs, IngressExposure
+from .. import names, versions
+from .outputs import ClusterOutputs, IngressExposure, kubernetes_provider
 
 HTTP_NODE_PORT = 30080
+API_SERVER = "https://127.0.0.1"  # kind publishes the API server on a random port of this address
 HTTPS_NODE_PORT = 30443
 INGRESS_LABEL = "ingress-ready"
 
@@ -57,6 +56,10 @@ def kind_config(args: KindClusterArgs) -> str:
 class KindCluster(pulumi.ComponentResource):
     outputs: ClusterOutputs
 
+    @staticmethod
+    def args_from(config: Any) -> KindClusterArgs:  # config: PlatformConfig
+        return KindClusterArgs(cluster_name=names.cluster_name(config.env), node_count=config.cluster.node_count)
+
     def __init__(self, name: str, args: KindClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:cluster:KindCluster", name, None, opts)
         cluster = shlex.quote(args.cluster_name)
@@ -78,14 +81,8 @@ class KindCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["stdout"]),
         )
         kubeconfig = pulumi.Output.secret(self.cluster.stdout)
-        self.provider = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=kubeconfig,
-            kube_client_settings=kube.client_settings_args(),
-            # A kind cluster deleted out of band must not block `destroy`.
-            delete_unreachable=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster]),
-        )
+        # A kind cluster deleted out of band must not block `destroy`.
+        self.provider = kubernetes_provider(f"{name}-k8s", kubeconfig, self, [self.cluster], delete_unreachable=True)
         node_selector = {INGRESS_LABEL: "true"}
         tolerations = (
             {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
@@ -93,6 +90,7 @@ class KindCluster(pulumi.ComponentResource):
         self.outputs = ClusterOutputs(
             cloud="local",
             name=pulumi.Output.from_input(args.cluster_name),
+            endpoint=pulumi.Output.from_input(API_SERVER),
             kubeconfig=kubeconfig,
             provider=self.provider,
             storage_class="standard",  # kind's local-path provisioner
@@ -105,4 +103,4 @@ class KindCluster(pulumi.ComponentResource):
             node_count=args.node_count,
             ready=(self.cluster,),
         )
-        self.register_outputs({"name": args.cluster_name, "kubeconfig": kubeconfig})
+        self.register_outputs(self.outputs.registered())

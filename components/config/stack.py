@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal, Optional, get_args
+from typing import Any, Optional
 
 from pydantic import StrictBool, StrictStr, ValidationError, field_validator, model_validator
 
@@ -30,8 +30,7 @@ from .sections import (
 from .serving import ModelConfig
 from .translate import to_config_error
 
-Cloud = Literal["local", "aws", "azure", "gcp"]
-CLOUDS: tuple[str, ...] = get_args(Cloud)
+CLOUDS: tuple[str, ...] = names.CLOUDS
 _OWNER = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")  # valid as an AWS tag, Azure tag and GCP label value
 _DEFAULT_INSTANCE = {"aws": "m6i.large", "azure": "Standard_D2s_v5", "gcp": "e2-standard-4"}
 _DEFAULT_GPU_INSTANCE = {"aws": "g4dn.xlarge", "azure": "Standard_NC4as_T4_v3", "gcp": "g2-standard-4"}
@@ -39,7 +38,7 @@ _DEFAULT_DB_CLASS = {"aws": "db.t4g.small", "azure": "Standard_B1ms", "gcp": "db
 
 
 class PlatformConfig(Model):
-    cloud: Cloud
+    cloud: StrictStr
     env: StrictStr = "dev"
     # Who answers for the stack, and how long it may live after its last update (`platform stacks
     # --stale` lists those past it). Both become tags (labels on GCP) on everything the cloud bills.
@@ -64,6 +63,14 @@ class PlatformConfig(Model):
     policy: PolicyConfig = PolicyConfig()
 
     # --- field checks ---------------------------------------------------------------------
+
+    @field_validator("cloud")
+    @classmethod
+    def _cloud(cls, value: str) -> str:
+        if value not in CLOUDS:
+            choices = ", ".join(repr(c) for c in CLOUDS[:-1]) + f" or {CLOUDS[-1]!r}"
+            raise ValueError(f"must be one of {choices} (got {shown_text(repr(value))})")
+        return value
 
     @field_validator("env")
     @classmethod
@@ -127,15 +134,11 @@ class PlatformConfig(Model):
     def stack_name(self) -> str:
         return f"{self.cloud}-{self.env}"
 
-    def resource_tags(self, separator: str = "/") -> dict[str, str]:
-        """The tags every billed resource carries: stack, environment, owner and time to live.
-        AWS keys take a slash; Azure tag and GCP label keys a hyphen."""
-        return {
-            f"mlops-platform{separator}stack": self.stack_name,
-            f"mlops-platform{separator}env": self.env,
-            f"mlops-platform{separator}owner": self.owner or "unassigned",
-            f"mlops-platform{separator}ttl": self.ttl or "none",
-        }
+    def resource_tags(self) -> dict[str, str]:
+        """The tags every billed resource carries: stack, environment, owner and time to live, with
+        the cloud's key spelling (components/names.py: tag_key)."""
+        values = {"stack": self.stack_name, "env": self.env, "owner": self.owner or "unassigned", "ttl": self.ttl or "none"}
+        return {names.tag_key(self.cloud, field): values[field] for field in names.TAG_FIELDS}
 
     @property
     def is_prod(self) -> bool:

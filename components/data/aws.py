@@ -21,22 +21,18 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from .. import names, versions
-from ..cluster.eks import irsa_trust, policy
-from ..cluster.outputs import ClusterOutputs
+from ..aws_iam import irsa_trust, policy
+from ..cluster.outputs import AwsNetwork, ClusterOutputs
 from ..config import PlatformConfig
-from .outputs import Database, DatabaseSpec, DataOutputs, ObjectStore, WorkloadAccess
+from .outputs import Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
 READ_ACTIONS = ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"]
 WRITE_ACTIONS = READ_ACTIONS + ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
 
 
 @dataclass(frozen=True)
-class AwsDataArgs:
-    cluster: ClusterOutputs
-    env: str
-    database: DatabaseSpec
-    protect: bool
-    force_destroy: bool
+class AwsDataArgs(ManagedDataArgs):
+    pass
 
 
 class AwsData(pulumi.ComponentResource):
@@ -44,23 +40,32 @@ class AwsData(pulumi.ComponentResource):
 
     @staticmethod
     def args_from(config: PlatformConfig, cluster: ClusterOutputs) -> AwsDataArgs:
-        return AwsDataArgs(
-            cluster=cluster,
-            env=config.env,
-            database=DatabaseSpec.from_config(config),
-            protect=config.protected,
-            force_destroy=config.object_store.force_destroy,
-        )
+        return AwsDataArgs(**ManagedDataArgs.common(config, cluster))
 
     def __init__(self, name: str, args: AwsDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:data:AwsData", name, None, opts)
         net = args.cluster.network
-        provider: aws.Provider = net["aws_provider"]
+        assert isinstance(net, AwsNetwork), "AwsData needs an EKS cluster's network"
+        self._provider: aws.Provider = net.provider
+        versioning = self._bucket(name, args)
+        password = self._database(name, args, net)
+        access = self._identities(name, net)
+        bucket_name = self.bucket.bucket
+        self.outputs = DataOutputs(
+            object_store=ObjectStore(kind="s3", bucket=bucket_name, uri=bucket_name.apply(lambda b: f"s3://{b}"), region=net.region),
+            database=Database.managed(self.database.address, password.result),
+            access=access,
+            store_ready=(versioning,),
+            database_ready=(self.database,),
+        )
+        self.register_outputs(self.outputs.registered())
 
-        def child(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on), **extra)
+    def _opts(self, *depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=list(depends_on), **extra)
 
-        # --- artifact bucket --------------------------------------------------------------
+    def _bucket(self, name: str, args: AwsDataArgs) -> aws.s3.BucketVersioning:
+        """The artifact bucket and its settings; returns its versioning (the bucket is ready then)."""
+        child = self._opts
         self.bucket = aws.s3.Bucket(
             f"{name}-artifacts",
             bucket_prefix=f"mlops-{args.env}-artifacts-",
@@ -131,12 +136,16 @@ class AwsData(pulumi.ComponentResource):
             opts=child(),
         )
 
-        # --- database ------------------------------------------------------------------------
+        return versioning
+
+    def _database(self, name: str, args: AwsDataArgs, net: AwsNetwork) -> random.RandomPassword:
+        """RDS Postgres in the private subnets, reachable from the cluster only; returns its password."""
+        child = self._opts
         password = random.RandomPassword(
             f"{name}-db-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
         subnet_group = aws.rds.SubnetGroup(
-            f"{name}-db-subnets", subnet_ids=net["private_subnet_ids"], description="mlops-platform database", opts=child()
+            f"{name}-db-subnets", subnet_ids=net.private_subnet_ids, description="mlops-platform database", opts=child()
         )
         # The group and its one rule are separate resources: the rule names the cluster's security
         # group, which exists only once the EKS control plane does (about 10 min), and the database
@@ -145,14 +154,14 @@ class AwsData(pulumi.ComponentResource):
         # Ref: https://www.pulumi.com/registry/packages/aws/api-docs/ec2/securitygroup/
         db_sg = aws.ec2.SecurityGroup(
             f"{name}-db-sg",
-            vpc_id=net["vpc_id"],
+            vpc_id=net.vpc_id,
             description="Postgres from the EKS cluster only",
             opts=child(),
         )
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-db-from-cluster",
             security_group_id=db_sg.id,
-            referenced_security_group_id=net["cluster_security_group_id"],
+            referenced_security_group_id=net.cluster_security_group_id,
             ip_protocol="tcp",
             from_port=5432,
             to_port=5432,
@@ -190,13 +199,17 @@ class AwsData(pulumi.ComponentResource):
             opts=child(protect=args.protect),
         )
 
-        # --- workload identities -------------------------------------------------------------
+        return password
+
+    def _identities(self, name: str, net: AwsNetwork) -> dict[str, WorkloadAccess]:
+        """One IRSA role per workload, limited to the bucket and the actions it needs."""
+        child = self._opts
         access: dict[str, WorkloadAccess] = {}
         for workload in names.WORKLOADS:
             role = aws.iam.Role(
                 f"{name}-{workload.role}-role",
                 assume_role_policy=irsa_trust(
-                    net["oidc_provider_arn"], net["oidc_issuer"], workload.namespace, workload.service_account
+                    net.oidc_provider_arn, net.oidc_issuer, workload.namespace, workload.service_account
                 ),
                 description=f"IRSA for {workload.namespace}/{workload.service_account} ({workload.access} artifacts)",
                 opts=child(),
@@ -219,15 +232,4 @@ class AwsData(pulumi.ComponentResource):
                 annotations={"eks.amazonaws.com/role-arn": role.arn}, identity=role_policy
             )
 
-        bucket_name = self.bucket.bucket
-        self.outputs = DataOutputs(
-            object_store=ObjectStore(
-                kind="s3", bucket=bucket_name, uri=bucket_name.apply(lambda b: f"s3://{b}"), region=net["region"]
-            ),
-            database=Database.managed(self.database.address, password.result),
-            access=access,
-            store_ready=(versioning,),
-            database_ready=(self.database,),
-        )
-        self.register_outputs({"bucket": bucket_name, "database": self.database.address})
-
+        return access

@@ -24,9 +24,9 @@ import pulumi_azure_native.storage as storage
 import pulumi_random as random
 
 from .. import names, versions
-from ..cluster.outputs import ClusterOutputs
+from ..cluster.outputs import AzureNetwork, ClusterOutputs
 from ..config import PlatformConfig
-from .outputs import Database, DatabaseSpec, DataOutputs, ObjectStore, WorkloadAccess
+from .outputs import Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
 CONTAINER = "mlops-artifacts"
 # Built-in roles. Ref: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage
@@ -38,11 +38,8 @@ _SKU_TIER = {"Standard_B": "Burstable", "Standard_D": "GeneralPurpose", "Standar
 
 
 @dataclass(frozen=True)
-class AzureDataArgs:
-    cluster: ClusterOutputs
-    env: str
-    database: DatabaseSpec
-    protect: bool
+class AzureDataArgs(ManagedDataArgs):
+    pass
 
 
 def sku_tier(sku_name: str) -> str:
@@ -54,28 +51,39 @@ class AzureData(pulumi.ComponentResource):
 
     @staticmethod
     def args_from(config: PlatformConfig, cluster: ClusterOutputs) -> AzureDataArgs:
-        return AzureDataArgs(
-            cluster=cluster,
-            env=config.env,
-            # Flexible Server storage comes in fixed sizes from 32 GiB.
-            database=DatabaseSpec.from_config(config, min_storage_gb=32),
-            protect=config.protected,
-        )
+        # Flexible Server storage comes in fixed sizes from 32 GiB.
+        return AzureDataArgs(**ManagedDataArgs.common(config, cluster, min_storage_gb=32))
 
     def __init__(self, name: str, args: AzureDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:data:AzureData", name, None, opts)
         net = args.cluster.network
-        provider = net["azure_provider"]
-        rg = net["resource_group_name"]
-        location = net["location"]
-
-        def child(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on), **extra)
-
+        assert isinstance(net, AzureNetwork), "AzureData needs an AKS cluster's network"
+        self._net = net
         suffix = random.RandomString(
             f"{name}-suffix", length=8, special=False, upper=False, opts=pulumi.ResourceOptions(parent=self)
         )
-        # --- storage -----------------------------------------------------------------------
+        self._storage(name, args, suffix)
+        password, database = self._database(name, args, suffix)
+        access = self._identities(name, args)
+        blob_base = self.account.name.apply(lambda a: f"https://{a}.blob.core.windows.net/{CONTAINER}")
+        self.outputs = DataOutputs(
+            object_store=ObjectStore(
+                kind="azure", bucket=self.container.name, uri=blob_base, account=self.account.name
+            ),
+            database=Database.managed(self.server.fully_qualified_domain_name, password.result),
+            access=access,
+            store_ready=(self.container,),
+            database_ready=(database,),
+        )
+        self.register_outputs(self.outputs.registered())
+
+    def _opts(self, *depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._net.provider, depends_on=list(depends_on), **extra)
+
+    def _storage(self, name: str, args: AzureDataArgs, suffix: random.RandomString) -> None:
+        """The storage account (Entra ID only, TLS 1.2, versioned) and the artifacts container."""
+        child, net = self._opts, self._net
+        rg, location = net.resource_group_name, net.region
         self.account = storage.StorageAccount(
             f"{name}-storage",
             # Storage account names are lower-case letters and digits only.
@@ -109,7 +117,11 @@ class AzureData(pulumi.ComponentResource):
             opts=child(),
         )
 
-        # --- database ----------------------------------------------------------------------
+
+    def _database(self, name: str, args: AzureDataArgs, suffix: random.RandomString) -> tuple[random.RandomPassword, Any]:
+        """Flexible Server on private access (its DNS zone linked to the VNet) and the MLflow database."""
+        child, net = self._opts, self._net
+        rg, location = net.resource_group_name, net.region
         dns_zone = privatedns.PrivateZone(
             f"{name}-postgres-dns",
             resource_group_name=rg,
@@ -122,7 +134,7 @@ class AzureData(pulumi.ComponentResource):
             resource_group_name=rg,
             private_zone_name=dns_zone.name,
             location="global",
-            virtual_network={"id": net["vnet_id"]},
+            virtual_network={"id": net.vnet_id},
             registration_enabled=False,
             opts=child(),
         )
@@ -140,7 +152,7 @@ class AzureData(pulumi.ComponentResource):
             administrator_login=names.DATABASE_USER,
             administrator_login_password=password.result,
             network={
-                "delegated_subnet_resource_id": net["database_subnet_id"],
+                "delegated_subnet_resource_id": net.database_subnet_id,
                 "private_dns_zone_arm_resource_id": dns_zone.id,
                 "public_network_access": "Disabled",
             },
@@ -162,9 +174,15 @@ class AzureData(pulumi.ComponentResource):
             opts=child(),
         )
 
-        # --- workload identities -----------------------------------------------------------
+        return password, database
+
+    def _identities(self, name: str, args: AzureDataArgs) -> dict[str, WorkloadAccess]:
+        """A user-assigned identity per workload, federated with its service account."""
+        child, net = self._opts, self._net
+        rg, location = net.resource_group_name, net.region
         access: dict[str, WorkloadAccess] = {}
-        role_prefix = net["subscription_id"].apply(lambda sub: f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/")
+        role_prefix: pulumi.Output[str] = net.subscription_id.apply(
+            lambda sub: f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/")
         for workload in names.WORKLOADS:
             identity = managedidentity.UserAssignedIdentity(
                 f"{name}-{workload.role}-identity",
@@ -178,7 +196,7 @@ class AzureData(pulumi.ComponentResource):
                 resource_name_=identity.name,
                 resource_group_name=rg,
                 federated_identity_credential_resource_name=f"{workload.namespace}-{workload.service_account}",
-                issuer=net["oidc_issuer"],
+                issuer=net.oidc_issuer,
                 subject=f"system:serviceaccount:{workload.namespace}:{workload.service_account}",
                 audiences=[WI_AUDIENCE],
                 opts=child(),
@@ -188,7 +206,7 @@ class AzureData(pulumi.ComponentResource):
                 f"{name}-{workload.role}-blob-access",
                 principal_id=identity.principal_id,
                 principal_type="ServicePrincipal",
-                role_definition_id=role_prefix.apply(lambda prefix, r=role: prefix + r),
+                role_definition_id=pulumi.Output.concat(role_prefix, role),
                 scope=self.account.id,
                 opts=child(federated),  # `identity` below then stands for both
             )
@@ -198,14 +216,4 @@ class AzureData(pulumi.ComponentResource):
                 identity=grant,
             )
 
-        blob_base = self.account.name.apply(lambda a: f"https://{a}.blob.core.windows.net/{CONTAINER}")
-        self.outputs = DataOutputs(
-            object_store=ObjectStore(
-                kind="azure", bucket=self.container.name, uri=blob_base, account=self.account.name
-            ),
-            database=Database.managed(self.server.fully_qualified_domain_name, password.result),
-            access=access,
-            store_ready=(self.container,),
-            database_ready=(database,),
-        )
-        self.register_outputs({"storage_account": self.account.name, "database": self.server.fully_qualified_domain_name})
+        return access

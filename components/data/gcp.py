@@ -20,18 +20,14 @@ import pulumi_gcp as gcp
 import pulumi_random as random
 
 from .. import names, versions
-from ..cluster.outputs import ClusterOutputs
+from ..cluster.outputs import ClusterOutputs, GcpNetwork
 from ..config import PlatformConfig
-from .outputs import Database, DatabaseSpec, DataOutputs, ObjectStore, WorkloadAccess
+from .outputs import Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
 
 @dataclass(frozen=True)
-class GcpDataArgs:
-    cluster: ClusterOutputs
-    env: str
-    database: DatabaseSpec
-    protect: bool
-    force_destroy: bool
+class GcpDataArgs(ManagedDataArgs):
+    pass
 
 
 class GcpData(pulumi.ComponentResource):
@@ -39,30 +35,40 @@ class GcpData(pulumi.ComponentResource):
 
     @staticmethod
     def args_from(config: PlatformConfig, cluster: ClusterOutputs) -> GcpDataArgs:
-        return GcpDataArgs(
-            cluster=cluster,
-            env=config.env,
-            database=DatabaseSpec.from_config(config, min_storage_gb=10),
-            protect=config.protected,
-            force_destroy=config.object_store.force_destroy,
-        )
+        return GcpDataArgs(**ManagedDataArgs.common(config, cluster, min_storage_gb=10))
 
     def __init__(self, name: str, args: GcpDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:data:GcpData", name, None, opts)
         net = args.cluster.network
-        provider = net["gcp_provider"]
-
-        def child(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on), **extra)
-
+        assert isinstance(net, GcpNetwork), "GcpData needs a GKE cluster's network"
+        self._net = net
         suffix = random.RandomString(
             f"{name}-suffix", length=6, special=False, upper=False, opts=pulumi.ResourceOptions(parent=self)
         )
-        # --- bucket ------------------------------------------------------------------------
+        self._bucket(name, args, suffix)
+        password, database, user = self._database(name, args, suffix)
+        access = self._identities(name, args)
+        self.outputs = DataOutputs(
+            object_store=ObjectStore(
+                kind="gcs", bucket=self.bucket.name, uri=self.bucket.name.apply(lambda b: f"gs://{b}"), region=net.region
+            ),
+            database=Database.managed(self.instance.private_ip_address, password.result),
+            access=access,
+            store_ready=(self.bucket,),
+            database_ready=(database, user),
+        )
+        self.register_outputs(self.outputs.registered())
+
+    def _opts(self, *depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._net.provider, depends_on=list(depends_on), **extra)
+
+    def _bucket(self, name: str, args: GcpDataArgs, suffix: random.RandomString) -> None:
+        """The artifact bucket: uniform access, public access prevented, versioned."""
+        child, net = self._opts, self._net
         self.bucket = gcp.storage.Bucket(
             f"{name}-artifacts",
             name=suffix.result.apply(lambda s: f"mlops-{args.env}-artifacts-{s}"),
-            location=net["region"].upper(),
+            location=net.region.upper(),
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
             versioning={"enabled": True},
@@ -73,19 +79,22 @@ class GcpData(pulumi.ComponentResource):
             opts=child(protect=args.protect),
         )
 
-        # --- database ------------------------------------------------------------------------
+
+    def _database(self, name: str, args: GcpDataArgs, suffix: random.RandomString) -> tuple[Any, Any, Any]:
+        """Cloud SQL on private IP through Private Service Access, its database and user."""
+        child, net = self._opts, self._net
         peering_range = gcp.compute.GlobalAddress(
             f"{name}-sql-range",
             name=f"mlops-{args.env}-sql-range",
             purpose="VPC_PEERING",
             address_type="INTERNAL",
             prefix_length=20,
-            network=net["network_id"],
+            network=net.network_id,
             opts=child(),
         )
         peering = gcp.servicenetworking.Connection(
             f"{name}-sql-peering",
-            network=net["network_id"],
+            network=net.network_id,
             service="servicenetworking.googleapis.com",
             reserved_peering_ranges=[peering_range.name],
             # Deleting the peering while Cloud SQL still holds it fails; abandon it on destroy.
@@ -99,7 +108,7 @@ class GcpData(pulumi.ComponentResource):
             f"{name}-postgres",
             # Cloud SQL reserves a deleted instance's name for a week: the suffix keeps re-creates possible.
             name=suffix.result.apply(lambda s: f"mlops-{args.env}-{s}"),
-            region=net["region"],
+            region=net.region,
             database_version=f"POSTGRES_{versions.POSTGRES_MAJOR}",
             deletion_protection=args.protect,
             settings={
@@ -112,7 +121,7 @@ class GcpData(pulumi.ComponentResource):
                 "deletion_protection_enabled": args.protect,
                 "ip_configuration": {
                     "ipv4_enabled": False,
-                    "private_network": net["network_id"],
+                    "private_network": net.network_id,
                     "ssl_mode": "ENCRYPTED_ONLY",
                 },
                 "backup_configuration": {
@@ -133,7 +142,11 @@ class GcpData(pulumi.ComponentResource):
             f"{name}-mlflow-user", name=names.DATABASE_USER, instance=self.instance.name, password=password.result, opts=child()
         )
 
-        # --- workload identities -------------------------------------------------------------
+        return password, database, user
+
+    def _identities(self, name: str, args: GcpDataArgs) -> dict[str, WorkloadAccess]:
+        """A Google service account per workload, bound to its Kubernetes one (Workload Identity)."""
+        child, net = self._opts, self._net
         access: dict[str, WorkloadAccess] = {}
         for workload in names.WORKLOADS:
             account = gcp.serviceaccount.Account(
@@ -153,20 +166,11 @@ class GcpData(pulumi.ComponentResource):
                 f"{name}-{workload.role}-wi",
                 service_account_id=account.name,
                 role="roles/iam.workloadIdentityUser",
-                member=f"serviceAccount:{net['workload_pool']}[{workload.namespace}/{workload.service_account}]",
+                member=f"serviceAccount:{net.workload_pool}[{workload.namespace}/{workload.service_account}]",
                 opts=child(grant),  # `identity` below then stands for both
             )
             access[workload.role] = WorkloadAccess(
                 annotations={"iam.gke.io/gcp-service-account": account.email}, identity=binding
             )
 
-        self.outputs = DataOutputs(
-            object_store=ObjectStore(
-                kind="gcs", bucket=self.bucket.name, uri=self.bucket.name.apply(lambda b: f"gs://{b}"), region=net["region"]
-            ),
-            database=Database.managed(self.instance.private_ip_address, password.result),
-            access=access,
-            store_ready=(self.bucket,),
-            database_ready=(database, user),
-        )
-        self.register_outputs({"bucket": self.bucket.name, "database": self.instance.private_ip_address})
+        return access

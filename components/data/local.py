@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -29,6 +29,7 @@ SEAWEEDFS_UID = 1000
 POSTGRES_UID = 70  # the postgres user of the official alpine image
 POSTGRES_SECRET_DIR = "/run/secrets/postgres"
 AWS_CLI_UID = 1000
+ENDPOINT = f"http://seaweedfs.{names.NS_DATA}.svc.cluster.local:{S3_PORT}"
 
 # S3 actions per access level, scoped to the one bucket (SeaweedFS "Action:bucket" form).
 # Ref: https://github.com/seaweedfs/seaweedfs/wiki/Amazon-S3-API#static-configuration
@@ -48,19 +49,48 @@ class LocalDataArgs:
 class LocalData(pulumi.ComponentResource):
     outputs: DataOutputs
 
+    @staticmethod
+    def args_from(config: Any, cluster: ClusterOutputs) -> LocalDataArgs:  # config: PlatformConfig
+        return LocalDataArgs(cluster=cluster)
+
     def __init__(self, name: str, args: LocalDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:data:LocalData", name, None, opts)
-        provider = args.cluster.provider
-        ns = kube.namespace(names.NS_DATA, f"{name}-ns", self, provider, depends_on=args.cluster.ready)
-        ns_name = ns.name
+        self._provider = args.cluster.provider
+        self._ns = kube.namespace(names.NS_DATA, f"{name}-ns", self, self._provider, depends_on=args.cluster.ready)
         # Only the workloads that use the object store and the database may reach them.
         network.namespace_policies(
-            name, names.NS_DATA, self, provider,
+            name, names.NS_DATA, self, self._provider,
             ingress=[network.from_namespace(ns, S3_PORT, POSTGRES_PORT) for ns in (names.NS_MLFLOW, names.NS_DETECTORS, names.NS_MODELS)],
-            depends_on=ns.ready,
+            depends_on=self._ns.ready,
         )
+        workload_keys, s3_secret, admin_secret = self._credentials(name)
+        bucket_job = self._object_store(name, args, s3_secret, admin_secret)
+        password, db_service = self._postgres(name, args)
+        self.outputs = DataOutputs(
+            object_store=ObjectStore(
+                kind="s3",
+                bucket=pulumi.Output.from_input(BUCKET),
+                uri=pulumi.Output.from_input(f"s3://{BUCKET}"),
+                region="us-east-1",
+                endpoint=ENDPOINT,
+            ),
+            database=Database(
+                host=pulumi.Output.from_input(f"postgres.{names.NS_DATA}.svc.cluster.local"),
+                port=POSTGRES_PORT,
+                name=names.DATABASE_MLFLOW,
+                user=names.DATABASE_USER,
+                password=password,
+                ssl_mode="disable",
+            ),
+            access={role: WorkloadAccess(static_keys=keys) for role, keys in workload_keys.items()},
+            store_ready=(bucket_job,),
+            database_ready=(db_service,),
+        )
+        self.register_outputs(self.outputs.registered())
 
-        # --- credentials ---------------------------------------------------------------
+    def _credentials(self, name: str) -> tuple[dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]], Any, Any]:
+        """An S3 identity per workload (and an admin), limited to what it needs; their Secrets."""
+        provider, ns_name = self._provider, self._ns.name
         def key_pair(role: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
             access = random.RandomString(
                 f"{name}-{role}-access-key", length=20, special=False, lower=False, opts=pulumi.ResourceOptions(parent=self)
@@ -108,7 +138,11 @@ class LocalData(pulumi.ComponentResource):
             opts=kube.child(self, provider),
         )
 
-        # --- SeaweedFS (S3) --------------------------------------------------------------
+        return workload_keys, s3_secret, admin_secret
+
+    def _object_store(self, name: str, args: LocalDataArgs, s3_secret: Any, admin_secret: Any) -> k8s.batch.v1.Job:
+        """SeaweedFS (the S3 API) on its claim, its Service, and a Job creating the bucket; returns the Job."""
+        provider, ns_name = self._provider, self._ns.name
         store_pvc = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-seaweedfs-data",
             metadata={"name": "seaweedfs-data", "namespace": ns_name, "labels": kube.labels("seaweedfs")},
@@ -129,55 +163,9 @@ class LocalData(pulumi.ComponentResource):
                 "replicas": 1,
                 "strategy": {"type": "Recreate"},  # one writer on a ReadWriteOnce volume
                 "selector": {"matchLabels": kube.selector("seaweedfs", "object-store")},
-                "template": {
-                    "metadata": {"labels": store_labels},
-                    "spec": {
-                        "automountServiceAccountToken": False,
-                        "securityContext": kube.pod_security(SEAWEEDFS_UID, fs_group=SEAWEEDFS_UID),
-                        "containers": [
-                            {
-                                "name": "seaweedfs",
-                                "image": versions.SEAWEEDFS.ref,
-                                "command": ["/usr/bin/weed"],
-                                # Master, volume, filer and S3 gateway in one process: enough for a laptop.
-                                "args": [
-                                    "server",
-                                    "-dir=/data",
-                                    "-ip.bind=0.0.0.0",
-                                    "-master.volumeSizeLimitMB=256",
-                                    "-volume.max=0",
-                                    "-s3",
-                                    f"-s3.port={S3_PORT}",
-                                    "-s3.config=/etc/seaweedfs/s3.json",
-                                    f"-metricsPort={SEAWEEDFS_METRICS_PORT}",
-                                ],
-                                "ports": [
-                                    {"name": "s3", "containerPort": S3_PORT},
-                                    {"name": "metrics", "containerPort": SEAWEEDFS_METRICS_PORT},
-                                ],
-                                "readinessProbe": {"tcpSocket": {"port": S3_PORT}, "periodSeconds": 5},
-                                # Restart a gateway that stops accepting connections; generous, as a
-                                # restart of this single replica interrupts every artifact transfer.
-                                "livenessProbe": {"tcpSocket": {"port": S3_PORT}, "initialDelaySeconds": 30,
-                                                  "periodSeconds": 20, "failureThreshold": 6},
-                                "resources": kube.resources("50m", "128Mi", "512Mi"),
-                                "securityContext": kube.container_security(),
-                                "volumeMounts": [
-                                    {"name": "data", "mountPath": "/data"},
-                                    {"name": "config", "mountPath": "/etc/seaweedfs", "readOnly": True},
-                                    {"name": "tmp", "mountPath": "/tmp"},
-                                ],
-                            }
-                        ],
-                        "volumes": [
-                            {"name": "data", "persistentVolumeClaim": {"claimName": "seaweedfs-data"}},
-                            {"name": "config", "secret": {"secretName": "seaweedfs-s3-config"}},
-                            kube.empty_dir("tmp"),
-                        ],
-                    },
-                },
+                "template": seaweedfs_pod(store_labels),
             },
-            opts=kube.child(self, provider, [store_pvc, s3_secret, *ns.ready]),
+            opts=kube.child(self, provider, [store_pvc, s3_secret, *self._ns.ready]),
         )
         store_service = k8s.core.v1.Service(
             f"{name}-seaweedfs-svc",
@@ -192,7 +180,6 @@ class LocalData(pulumi.ComponentResource):
             },
             opts=kube.child(self, provider, [seaweedfs]),
         )
-        endpoint = f"http://seaweedfs.{names.NS_DATA}.svc.cluster.local:{S3_PORT}"
         bucket_job = k8s.batch.v1.Job(
             f"{name}-create-bucket",
             metadata={"name": "create-bucket", "namespace": ns_name, "labels": kube.labels("seaweedfs", "bucket")},
@@ -215,7 +202,7 @@ class LocalData(pulumi.ComponentResource):
                                 ],
                                 "env": [
                                     {"name": "HOME", "value": "/tmp"},
-                                    {"name": "AWS_ENDPOINT_URL", "value": endpoint},
+                                    {"name": "AWS_ENDPOINT_URL", "value": ENDPOINT},
                                     {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
                                 ],
                                 "envFrom": [{"secretRef": {"name": "seaweedfs-admin"}}],
@@ -228,10 +215,14 @@ class LocalData(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=kube.child(self, provider, [store_service, admin_secret, *ns.ready]),
+            opts=kube.child(self, provider, [store_service, admin_secret, *self._ns.ready]),
         )
 
-        # --- Postgres ----------------------------------------------------------------------
+        return bucket_job
+
+    def _postgres(self, name: str, args: LocalDataArgs) -> tuple[pulumi.Output[str], k8s.core.v1.Service]:
+        """Postgres on its claim and its Service; returns the password and the Service."""
+        provider, ns_name = self._provider, self._ns.name
         db_password = random.RandomPassword(
             f"{name}-postgres-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
@@ -260,58 +251,9 @@ class LocalData(pulumi.ComponentResource):
                 "replicas": 1,
                 "strategy": {"type": "Recreate"},
                 "selector": {"matchLabels": kube.selector("postgres", "database")},
-                "template": {
-                    "metadata": {"labels": db_labels},
-                    "spec": {
-                        "automountServiceAccountToken": False,
-                        "securityContext": kube.pod_security(POSTGRES_UID, fs_group=POSTGRES_UID),
-                        "containers": [
-                            {
-                                "name": "postgres",
-                                "image": versions.POSTGRES.ref,
-                                # The password is read from a mounted file, never from the environment
-                                # (the image's *_FILE convention). Ref: https://hub.docker.com/_/postgres
-                                # An explicit PGDATA below the mount point works for every image major
-                                # (17 and 18 images differ in their default layout).
-                                "env": [
-                                    {"name": "POSTGRES_USER", "value": names.DATABASE_USER},
-                                    {"name": "POSTGRES_DB", "value": names.DATABASE_MLFLOW},
-                                    {"name": "POSTGRES_PASSWORD_FILE", "value": f"{POSTGRES_SECRET_DIR}/password"},
-                                    {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"},
-                                ],
-                                "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT}],
-                                "readinessProbe": {
-                                    "exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", names.DATABASE_USER]},
-                                    "periodSeconds": 5,
-                                },
-                                # Slower than readiness: crash recovery after a restart can take a while.
-                                "livenessProbe": {
-                                    "exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", names.DATABASE_USER]},
-                                    "initialDelaySeconds": 60,
-                                    "periodSeconds": 20,
-                                    "failureThreshold": 6,
-                                },
-                                "resources": kube.resources("50m", "128Mi", "512Mi"),
-                                "securityContext": kube.container_security(),
-                                "volumeMounts": [
-                                    {"name": "data", "mountPath": "/var/lib/postgresql/data"},
-                                    {"name": "run", "mountPath": "/var/run/postgresql"},
-                                    {"name": "tmp", "mountPath": "/tmp"},
-                                    {"name": "credentials", "mountPath": POSTGRES_SECRET_DIR, "readOnly": True},
-                                ],
-                            }
-                        ],
-                        "volumes": [
-                            {"name": "data", "persistentVolumeClaim": {"claimName": "postgres-data"}},
-                            # Group-readable by fsGroup 70 (the postgres user), nobody else.
-                            {"name": "credentials", "secret": {"secretName": "postgres-credentials", "defaultMode": 0o440}},
-                            kube.empty_dir("run", "8Mi"),
-                            kube.empty_dir("tmp"),
-                        ],
-                    },
-                },
+                "template": postgres_pod(db_labels),
             },
-            opts=kube.child(self, provider, [db_pvc, db_secret, *ns.ready]),
+            opts=kube.child(self, provider, [db_pvc, db_secret, *self._ns.ready]),
         )
         db_service = k8s.core.v1.Service(
             f"{name}-postgres-svc",
@@ -324,25 +266,109 @@ class LocalData(pulumi.ComponentResource):
             opts=kube.child(self, provider, [postgres]),
         )
 
-        self.outputs = DataOutputs(
-            object_store=ObjectStore(
-                kind="s3",
-                bucket=pulumi.Output.from_input(BUCKET),
-                uri=pulumi.Output.from_input(f"s3://{BUCKET}"),
-                region="us-east-1",
-                endpoint=endpoint,
-            ),
-            database=Database(
-                host=pulumi.Output.from_input(f"postgres.{names.NS_DATA}.svc.cluster.local"),
-                port=POSTGRES_PORT,
-                name=names.DATABASE_MLFLOW,
-                user=names.DATABASE_USER,
-                password=password,
-                ssl_mode="disable",
-            ),
-            access={role: WorkloadAccess(static_keys=keys) for role, keys in workload_keys.items()},
-            store_ready=(bucket_job,),
-            database_ready=(db_service,),
-        )
-        self.register_outputs({"bucket": BUCKET, "endpoint": endpoint, "database_host": self.outputs.database.host})
+        return password, db_service
 
+
+def seaweedfs_pod(labels: dict[str, str]) -> dict[str, Any]:
+    """SeaweedFS's pod: master, volume, filer and S3 gateway in one process (enough for a laptop)."""
+    return {
+        "metadata": {"labels": labels},
+        "spec": {
+            "automountServiceAccountToken": False,
+            "securityContext": kube.pod_security(SEAWEEDFS_UID, fs_group=SEAWEEDFS_UID),
+            "containers": [
+                {
+                    "name": "seaweedfs",
+                    "image": versions.SEAWEEDFS.ref,
+                    "command": ["/usr/bin/weed"],
+                    # Master, volume, filer and S3 gateway in one process: enough for a laptop.
+                    "args": [
+                        "server",
+                        "-dir=/data",
+                        "-ip.bind=0.0.0.0",
+                        "-master.volumeSizeLimitMB=256",
+                        "-volume.max=0",
+                        "-s3",
+                        f"-s3.port={S3_PORT}",
+                        "-s3.config=/etc/seaweedfs/s3.json",
+                        f"-metricsPort={SEAWEEDFS_METRICS_PORT}",
+                    ],
+                    "ports": [
+                        {"name": "s3", "containerPort": S3_PORT},
+                        {"name": "metrics", "containerPort": SEAWEEDFS_METRICS_PORT},
+                    ],
+                    "readinessProbe": {"tcpSocket": {"port": S3_PORT}, "periodSeconds": 5},
+                    # Restart a gateway that stops accepting connections; generous, as a
+                    # restart of this single replica interrupts every artifact transfer.
+                    "livenessProbe": {"tcpSocket": {"port": S3_PORT}, "initialDelaySeconds": 30,
+                                      "periodSeconds": 20, "failureThreshold": 6},
+                    "resources": kube.resources("50m", "128Mi", "512Mi"),
+                    "securityContext": kube.container_security(),
+                    "volumeMounts": [
+                        {"name": "data", "mountPath": "/data"},
+                        {"name": "config", "mountPath": "/etc/seaweedfs", "readOnly": True},
+                        {"name": "tmp", "mountPath": "/tmp"},
+                    ],
+                }
+            ],
+            "volumes": [
+                {"name": "data", "persistentVolumeClaim": {"claimName": "seaweedfs-data"}},
+                {"name": "config", "secret": {"secretName": "seaweedfs-s3-config"}},
+                kube.empty_dir("tmp"),
+            ],
+        },
+    }
+
+
+def postgres_pod(labels: dict[str, str]) -> dict[str, Any]:
+    """Postgres's pod: the official image, its password read from a mounted file."""
+    return {
+        "metadata": {"labels": labels},
+        "spec": {
+            "automountServiceAccountToken": False,
+            "securityContext": kube.pod_security(POSTGRES_UID, fs_group=POSTGRES_UID),
+            "containers": [
+                {
+                    "name": "postgres",
+                    "image": versions.POSTGRES.ref,
+                    # The password is read from a mounted file, never from the environment
+                    # (the image's *_FILE convention). Ref: https://hub.docker.com/_/postgres
+                    # An explicit PGDATA below the mount point works for every image major
+                    # (17 and 18 images differ in their default layout).
+                    "env": [
+                        {"name": "POSTGRES_USER", "value": names.DATABASE_USER},
+                        {"name": "POSTGRES_DB", "value": names.DATABASE_MLFLOW},
+                        {"name": "POSTGRES_PASSWORD_FILE", "value": f"{POSTGRES_SECRET_DIR}/password"},
+                        {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"},
+                    ],
+                    "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT}],
+                    "readinessProbe": {
+                        "exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", names.DATABASE_USER]},
+                        "periodSeconds": 5,
+                    },
+                    # Slower than readiness: crash recovery after a restart can take a while.
+                    "livenessProbe": {
+                        "exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", names.DATABASE_USER]},
+                        "initialDelaySeconds": 60,
+                        "periodSeconds": 20,
+                        "failureThreshold": 6,
+                    },
+                    "resources": kube.resources("50m", "128Mi", "512Mi"),
+                    "securityContext": kube.container_security(),
+                    "volumeMounts": [
+                        {"name": "data", "mountPath": "/var/lib/postgresql/data"},
+                        {"name": "run", "mountPath": "/var/run/postgresql"},
+                        {"name": "tmp", "mountPath": "/tmp"},
+                        {"name": "credentials", "mountPath": POSTGRES_SECRET_DIR, "readOnly": True},
+                    ],
+                }
+            ],
+            "volumes": [
+                {"name": "data", "persistentVolumeClaim": {"claimName": "postgres-data"}},
+                # Group-readable by fsGroup 70 (the postgres user), nobody else.
+                {"name": "credentials", "secret": {"secretName": "postgres-credentials", "defaultMode": 0o440}},
+                kube.empty_dir("run", "8Mi"),
+                kube.empty_dir("tmp"),
+            ],
+        },
+    }

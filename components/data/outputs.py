@@ -1,4 +1,9 @@
-"""What every data layer yields: an object store, a Postgres database, and per-workload access."""
+"""What every data layer yields: an object store, a Postgres database, and per-workload access.
+
+The contract of a data component (local.py, aws.py, azure.py, gcp.py), the same for each:
+`args_from(config, cluster)` builds its arguments (a ManagedDataArgs on the clouds), `outputs` is a
+DataOutputs, and `register_outputs` registers `DataOutputs.registered()` (DATA_OUTPUT_KEYS).
+"""
 
 from __future__ import annotations
 
@@ -86,6 +91,25 @@ class WorkloadAccess:
 
 
 @dataclass(frozen=True)
+class ManagedDataArgs:
+    """What every cloud's data layer is asked for, under the same names on each cloud."""
+
+    cluster: Any  # ClusterOutputs: its `network` is the cloud's own record
+    env: str
+    database: DatabaseSpec
+    protect: bool
+    force_destroy: bool  # let destroy delete an object store that still holds objects
+
+    @staticmethod
+    def common(config: Any, cluster: Any, min_storage_gb: int = 20) -> dict[str, Any]:  # config: PlatformConfig
+        return {"cluster": cluster, "env": config.env, "database": DatabaseSpec.from_config(config, min_storage_gb),
+                "protect": config.protected, "force_destroy": config.object_store.force_destroy}
+
+
+DATA_OUTPUT_KEYS = ("bucket", "object_store", "database_host")
+
+
+@dataclass(frozen=True)
 class DataOutputs:
     object_store: ObjectStore
     database: Database
@@ -96,3 +120,7 @@ class DataOutputs:
     @property
     def ready(self) -> tuple[pulumi.Resource, ...]:
         return (*self.store_ready, *self.database_ready)
+
+    def registered(self) -> dict[str, Any]:
+        """What a data component registers as its outputs (DATA_OUTPUT_KEYS)."""
+        return {"bucket": self.object_store.bucket, "object_store": self.object_store.uri, "database_host": self.database.host}
