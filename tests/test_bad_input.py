@@ -124,6 +124,10 @@ IMPOSSIBLE = {
                                   "platform:certManager: removed: cert-manager is always installed"),
     "Traefik switched off": (HEAD + "  platform:traefik: {enabled: false, replicas: 2}\n",
                              "platform:traefik.enabled: removed: Traefik is always installed"),
+    "forceDestroy on azure": ("config:\n  platform:cloud: azure\n  platform:env: bad\n  platform:region: eastus\n"
+                              "  platform:domain: ml.example.org\n  platform:cluster: {privateEndpoint: true}\n"
+                              "  platform:objectStore: {forceDestroy: false}\n",
+                              "platform:objectStore.forceDestroy: has no effect on azure"),
     "detectors without monitoring": (HEAD + "  platform:monitoring: {enabled: false}\n",
                                      "platform:monitoring.enabled: false, but detectors is on and needs it"),
 }

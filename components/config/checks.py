@@ -74,6 +74,10 @@ def cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
                 ("cluster.apiAllowedCidrs", "give the CIDRs allowed to reach the Kubernetes API, or set privateEndpoint: true")
             )
     problems += _range_checks(c)
+    if c.cloud == "azure" and "force_destroy" in c.object_store.model_fields_set:
+        # Ref: https://learn.microsoft.com/azure/storage/common/storage-account-create#delete-a-storage-account
+        problems.append(("objectStore.forceDestroy", "has no effect on azure: a storage account is deleted with all its "
+                                                     "blobs; keep the data with platform:protect: true"))
     if c.object_store.force_destroy and c.is_prod:
         problems.append(("objectStore.forceDestroy", "not allowed in prod: artifacts would be deleted with the stack"))
     if c.protect is False and c.is_prod:
