@@ -199,3 +199,32 @@ def service_account(
         secrets=[{"name": s} for s in secrets] or None,
         opts=child(parent, provider, depends_on),
     )
+
+
+def helm_release(
+    resource_name: str,
+    release: str,
+    chart: Any,  # versions.Chart
+    namespace: pulumi.Input[str],
+    parent: pulumi.Resource,
+    provider: k8s.Provider,
+    depends_on: Sequence[pulumi.Resource] = (),
+    values: Optional[Mapping[str, Any]] = None,
+    timeout: int = 600,
+) -> k8s.helm.v3.Release:
+    """A Helm release of a pinned chart (components/versions.py), with an explicit release name (so
+    what it creates has predictable names) and a timeout that waits for its workloads. An OCI
+    chart names its registry in `chart`; a repository chart is fetched from its repository."""
+    extra: dict[str, Any] = {"repository_opts": {"repo": chart.repo}} if chart.repo else {}
+    if values is not None:
+        extra["values"] = values
+    return k8s.helm.v3.Release(
+        resource_name,
+        name=release,
+        chart=chart.chart_ref,
+        version=chart.version,
+        namespace=namespace,
+        timeout=timeout,
+        **extra,
+        opts=child(parent, provider, depends_on),
+    )

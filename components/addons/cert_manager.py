@@ -74,18 +74,9 @@ class CertManager(pulumi.ComponentResource):
             egress=[network.to_kubernetes_api(), network.to_anywhere(80)],
             depends_on=ns.ready,
         )
-        self.release = k8s.helm.v3.Release(
-            f"{name}-release",
-            name=names.RELEASE_CERT_MANAGER,
-            chart=versions.CERT_MANAGER.chart_ref,
-            version=versions.CERT_MANAGER.version,
-            repository_opts={"repo": versions.CERT_MANAGER.repo},
-            namespace=ns.name,
-            values=chart_values(),
-            # Waits for the webhook: issuers created right after would otherwise be rejected.
-            timeout=600,
-            opts=kube.child(self, provider, ns.ready),
-        )
+        # Waits for the webhook: issuers created right after would otherwise be rejected.
+        self.release = kube.helm_release(f"{name}-release", names.RELEASE_CERT_MANAGER, versions.CERT_MANAGER, ns.name, self,
+                                         provider, ns.ready, values=chart_values())
         bootstrap = k8s.apiextensions.CustomResource(
             f"{name}-selfsigned",
             api_version="cert-manager.io/v1",

@@ -89,34 +89,11 @@ class KServe(pulumi.ComponentResource):
             egress=[network.to_kubernetes_api()],
             depends_on=ns.ready,
         )
-        self.crds = k8s.helm.v3.Release(
-            f"{name}-crd",
-            name=names.RELEASE_KSERVE_CRD,
-            chart=versions.KSERVE_CRD.chart_ref,
-            version=versions.KSERVE_CRD.version,
-            namespace=ns.name,
-            timeout=600,
-            opts=kube.child(self, provider, ns.ready),
-        )
-        self.controller = k8s.helm.v3.Release(
-            f"{name}-resources",
-            name=names.RELEASE_KSERVE,
-            chart=versions.KSERVE_RESOURCES.chart_ref,
-            version=versions.KSERVE_RESOURCES.version,
-            namespace=ns.name,
-            values=resources_values(args.domain),
-            timeout=600,
-            opts=kube.child(self, provider, [self.crds, *args.cert_manager]),
-        )
-        self.runtimes = k8s.helm.v3.Release(
-            f"{name}-runtimes",
-            name=names.RELEASE_KSERVE_RUNTIMES,
-            chart=versions.KSERVE_RUNTIME_CONFIGS.chart_ref,
-            version=versions.KSERVE_RUNTIME_CONFIGS.version,
-            namespace=ns.name,
-            values=runtime_values(),
-            timeout=600,
-            opts=kube.child(self, provider, [self.controller]),
-        )
+        self.crds = kube.helm_release(f"{name}-crd", names.RELEASE_KSERVE_CRD, versions.KSERVE_CRD, ns.name, self, provider,
+                                      ns.ready)
+        self.controller = kube.helm_release(f"{name}-resources", names.RELEASE_KSERVE, versions.KSERVE_RESOURCES, ns.name, self,
+                                            provider, [self.crds, *args.cert_manager], values=resources_values(args.domain))
+        self.runtimes = kube.helm_release(f"{name}-runtimes", names.RELEASE_KSERVE_RUNTIMES, versions.KSERVE_RUNTIME_CONFIGS,
+                                          ns.name, self, provider, [self.controller], values=runtime_values())
         self.ready: tuple[pulumi.Resource, ...] = (self.runtimes,)
         self.register_outputs({"runtimes": self.runtimes.status})

@@ -287,17 +287,11 @@ class Mlflow(pulumi.ComponentResource):
         certificate(f"{name}-cert", names.NS_MLFLOW, TLS_SECRET, [host], args.issuer, self, provider,
                           [*ns.ready, *args.issuers])
         identity = [args.access.identity] if args.access.identity is not None else []
-        self.release = k8s.helm.v3.Release(
-            f"{name}-release",
-            name=names.RELEASE_MLFLOW,
-            chart=versions.MLFLOW.chart_ref,
-            version=versions.MLFLOW.version,
-            repository_opts={"repo": versions.MLFLOW.repo},
-            namespace=ns.name,
-            values=chart_values(args, pulumi.Output.secret(flask_secret.result)),
-            timeout=900,
-            # Not after its Certificate: the Ingress serves Traefik's default certificate until it is ready.
-            opts=kube.child(self, provider, [*secrets, auth_db, upgrade, *identity, *args.data.store_ready]),
+        # Not after its Certificate: the Ingress serves Traefik's default certificate until it is ready.
+        self.release = kube.helm_release(
+            f"{name}-release", names.RELEASE_MLFLOW, versions.MLFLOW, ns.name, self, provider,
+            [*secrets, auth_db, upgrade, *identity, *args.data.store_ready],
+            values=chart_values(args, pulumi.Output.secret(flask_secret.result)), timeout=900,
         )
         self.url = f"https://{host}"
         self.register_outputs({"url": self.url, "release": self.release.status})

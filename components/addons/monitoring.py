@@ -158,17 +158,9 @@ class Monitoring(pulumi.ComponentResource):
             string_data={"admin-user": "admin", "admin-password": self.grafana_password},
             opts=kube.child(self, provider, ns.ready),
         )
-        self.release = k8s.helm.v3.Release(
-            f"{name}-release",
-            name=names.RELEASE_MONITORING,
-            chart=versions.KUBE_PROMETHEUS_STACK.chart_ref,
-            version=versions.KUBE_PROMETHEUS_STACK.version,
-            repository_opts={"repo": versions.KUBE_PROMETHEUS_STACK.repo},
-            namespace=ns.name,
-            values=chart_values(args),
-            timeout=900,
-            opts=kube.child(self, provider, [*ns.ready, grafana_secret, *args.cert_manager]),
-        )
+        self.release = kube.helm_release(f"{name}-release", names.RELEASE_MONITORING, versions.KUBE_PROMETHEUS_STACK, ns.name,
+                                         self, provider, [*ns.ready, grafana_secret, *args.cert_manager],
+                                         values=chart_values(args), timeout=900)
         auth = basic_auth(f"{name}-ui", names.NS_MONITORING, args.ui_password, self, provider, [*ns.ready, *args.ingress])
         hosts = {
             "grafana": (GRAFANA_SERVICE, 80, []),

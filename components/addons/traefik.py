@@ -130,19 +130,10 @@ class Traefik(pulumi.ComponentResource):
             provider,
             [*ns.ready, *args.issuers],
         )
-        self.release = k8s.helm.v3.Release(
-            f"{name}-release",
-            name=names.RELEASE_TRAEFIK,
-            chart=versions.TRAEFIK.chart_ref,
-            version=versions.TRAEFIK.version,
-            repository_opts={"repo": versions.TRAEFIK.repo},
-            namespace=ns.name,
-            values=chart_values(args),
-            timeout=600,
-            # Not after the default certificate: Traefik serves its own until the Secret appears
-            # (it watches Secrets), so the install need not wait for cert-manager.
-            opts=kube.child(self, provider, ns.ready),
-        )
+        # Not after the default certificate: Traefik serves its own until the Secret appears (it
+        # watches Secrets), so the install need not wait for cert-manager.
+        self.release = kube.helm_release(f"{name}-release", names.RELEASE_TRAEFIK, versions.TRAEFIK, ns.name, self, provider,
+                                         ns.ready, values=chart_values(args))
         password = random.RandomPassword(
             f"{name}-ui-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
