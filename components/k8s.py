@@ -15,6 +15,8 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlops_platform.components.versions import Chart
+
 PART_OF = "mlops-platform"
 
 # The Kubernetes provider's client rate limits, written out so that a provider upgrade cannot change
@@ -204,7 +206,7 @@ def service_account(
 def helm_release(
     resource_name: str,
     release: str,
-    chart: Any,  # versions.Chart
+    chart: Chart,
     namespace: pulumi.Input[str],
     parent: pulumi.Resource,
     provider: k8s.Provider,
