@@ -38,13 +38,9 @@ class MlopsPlatform(pulumi.ComponentResource):
     def __init__(self, name: str, config: PlatformConfig, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:platform:MlopsPlatform", name, None, opts)
         self.config = config
-        cluster, data = build_infrastructure(name, config, self)
-        self.cluster, self.data = cluster, data
-        provider = cluster.provider
-        domain = config.effective_domain
-        child = pulumi.ResourceOptions(parent=self)
-        endpoints: dict[str, pulumi.Input[str]] = {}
-
+        self.cluster, self.data = build_infrastructure(name, config, self)
+        self._name = name
+        self._endpoints: dict[str, pulumi.Input[str]] = {}
         # Each addon waits for the cluster (nodes, storage) and then only for what it uses, so that
         # independent installs run in parallel (`platform plan` shows the longest chain):
         # - cert-manager's release (CRDs, webhook): charts that create cert-manager objects;
@@ -52,140 +48,164 @@ class MlopsPlatform(pulumi.ComponentResource):
         #   Middlewares; kube-prometheus-stack's release (its CRDs): ServiceMonitors and rules;
         #   KServe's runtimes: InferenceServices; the data layer: whatever reads or writes it.
         # Traefik need not exist for an Ingress naming its class, nor for a Certificate.
-        cert_manager = CertManager(
-            f"{name}-cert-manager",
-            CertManagerArgs(
-                provider=provider,
-                acme_email=config.tls.email if config.tls.issuer == "acme" else None,
-                acme_server=config.tls.acme_server,
-                depends_on=cluster.ready,
-            ),
-            child,
-        )
-        issuer = cert_manager.issuer_name
-        issuers, cert_manager_release = cert_manager.ready, (cert_manager.release,)
-        traefik = Traefik(
-            f"{name}-traefik",
-            TraefikArgs(
-                provider=provider,
-                domain=domain,
-                exposure=cluster.ingress,
-                issuer=issuer,
-                issuers=issuers,
-                replicas=config.traefik.replicas,
-                depends_on=cluster.ready,
-            ),
-            child,
-        )
-        endpoints["traefik"] = traefik.url
-        ingress = (traefik.release,)
-
-        monitoring: Optional[Monitoring] = None
-        if config.monitoring.enabled:
-            # cert-manager and Traefik are installed before the monitoring CRDs: Monitoring creates
-            # their ServiceMonitors.
-            scrape = ((cert_manager_module.METRICS, cert_manager_release), (traefik_module.METRICS, ingress))
-            monitoring = Monitoring(
-                f"{name}-monitoring",
-                MonitoringArgs(
-                    provider=provider,
-                    domain=domain,
-                    issuer=issuer,
-                    issuers=issuers,
-                    cert_manager=cert_manager_release,  # the chart's admission webhook certificates
-                    ingress=ingress,
-                    storage_class=cluster.storage_class,
-                    ui_password=traefik.ui_password,
-                    retention=config.monitoring.retention,
-                    storage_gb=config.monitoring.storage_gb,
-                    alertmanager=config.monitoring.alertmanager,
-                    scrape=scrape,
-                    models=tuple(m.name for m in config.models),
-                    depends_on=cluster.ready,
-                ),
-                child,
-            )
-            endpoints.update(monitoring.urls)
-            endpoints.update(monitoring.dashboard_urls)
-
-        kserve: Optional[KServe] = None
-        if config.kserve.enabled:
-            kserve = KServe(
-                f"{name}-kserve",
-                # Its chart's webhook certificates come from cert-manager; the ingress class it
-                # writes into InferenceService Ingresses need not exist yet.
-                KServeArgs(provider=provider, domain=domain, cert_manager=cert_manager_release, depends_on=cluster.ready),
-                child,
-            )
-
-        if config.mlflow.enabled:
-            mlflow = Mlflow(
-                f"{name}-mlflow",
-                MlflowArgs(
-                    provider=provider,
-                    domain=domain,
-                    issuer=issuer,
-                    issuers=issuers,
-                    data=data,
-                    access=data.access[names.MLFLOW.role],
-                    replicas=config.mlflow.replicas,
-                    monitoring=monitoring.ready if monitoring is not None else None,
-                    depends_on=cluster.ready,
-                ),
-                child,
-            )
-            endpoints["mlflow"] = mlflow.url
-
-        logger_urls: dict[str, str] = {}
-        watched = tuple(m for m in config.models if m.watched)
-        if config.detectors.enabled and watched and monitoring is not None:
-            detectors = Detectors(
-                f"{name}-detectors",
-                DetectorsArgs(
-                    provider=provider,
-                    models=watched,
-                    object_store=data.object_store,
-                    reader=data.access[names.DETECTOR.role],
-                    fitter=data.access[names.DETECTOR_FITTER.role],
-                    traefik_internal_service=traefik.internal_service,
-                    data_ready=data.store_ready,
-                    monitoring=monitoring.ready,
-                    ingress=ingress,
-                    depends_on=cluster.ready,
-                ),
-                child,
-            )
-            logger_urls = detectors.logger_urls
-
+        cert_manager = self._cert_manager()
+        traefik = self._traefik(cert_manager)
+        monitoring = self._monitoring(cert_manager, traefik) if config.monitoring.enabled else None
+        kserve = self._kserve(cert_manager) if config.kserve.enabled else None
+        mlflow = self._mlflow(cert_manager, monitoring) if config.mlflow.enabled else None
+        logger_urls = self._detectors(traefik, monitoring)
         if kserve is not None and config.models:
-            # A predictor logs to its detectors' route when requests come; it need not wait for them.
-            models = ModelServing(
-                f"{name}-models",
-                ModelServingArgs(
-                    provider=provider,
-                    domain=domain,
-                    models=config.models,
-                    object_store=data.object_store,
-                    reader=data.access[names.MODEL_READER.role],
-                    logger_urls=logger_urls,
-                    kserve=kserve.ready,
-                    monitoring=monitoring.ready if monitoring is not None else None,
-                    depends_on=cluster.ready,
-                ),
-                child,
-            )
-            for model, url in models.urls.items():
-                endpoints[f"model/{model}"] = url
+            self._models(kserve, monitoring, logger_urls)
+        self._outputs(traefik, monitoring, mlflow)
 
+    def _opts(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self)
+
+    def _cert_manager(self) -> CertManager:
+        tls = self.config.tls
+        return CertManager(
+            f"{self._name}-cert-manager",
+            CertManagerArgs(
+                provider=self.cluster.provider,
+                acme_email=tls.email if tls.issuer == "acme" else None,
+                acme_server=tls.acme_server,
+                depends_on=self.cluster.ready,
+            ),
+            self._opts(),
+        )
+
+    def _traefik(self, cert_manager: CertManager) -> Traefik:
+        traefik = Traefik(
+            f"{self._name}-traefik",
+            TraefikArgs(
+                provider=self.cluster.provider,
+                domain=self.config.effective_domain,
+                exposure=self.cluster.ingress,
+                issuer=cert_manager.issuer_name,
+                issuers=cert_manager.ready,
+                replicas=self.config.traefik.replicas,
+                depends_on=self.cluster.ready,
+            ),
+            self._opts(),
+        )
+        self._endpoints["traefik"] = traefik.url
+        return traefik
+
+    def _monitoring(self, cert_manager: CertManager, traefik: Traefik) -> Monitoring:
+        # cert-manager and Traefik are installed before the monitoring CRDs: Monitoring creates
+        # their ServiceMonitors.
+        config = self.config
+        scrape = ((cert_manager_module.METRICS, (cert_manager.release,)), (traefik_module.METRICS, (traefik.release,)))
+        monitoring = Monitoring(
+            f"{self._name}-monitoring",
+            MonitoringArgs(
+                provider=self.cluster.provider,
+                domain=config.effective_domain,
+                issuer=cert_manager.issuer_name,
+                issuers=cert_manager.ready,
+                cert_manager=(cert_manager.release,),  # the chart's admission webhook certificates
+                ingress=(traefik.release,),
+                storage_class=self.cluster.storage_class,
+                ui_password=traefik.ui_password,
+                retention=config.monitoring.retention,
+                storage_gb=config.monitoring.storage_gb,
+                alertmanager=config.monitoring.alertmanager,
+                scrape=scrape,
+                models=tuple(m.name for m in config.models),
+                depends_on=self.cluster.ready,
+            ),
+            self._opts(),
+        )
+        self._endpoints.update(monitoring.urls)
+        self._endpoints.update(monitoring.dashboard_urls)
+        return monitoring
+
+    def _kserve(self, cert_manager: CertManager) -> KServe:
+        return KServe(
+            f"{self._name}-kserve",
+            # Its chart's webhook certificates come from cert-manager; the ingress class it writes
+            # into InferenceService Ingresses need not exist yet.
+            KServeArgs(
+                provider=self.cluster.provider,
+                domain=self.config.effective_domain,
+                cert_manager=(cert_manager.release,),
+                depends_on=self.cluster.ready,
+            ),
+            self._opts(),
+        )
+
+    def _mlflow(self, cert_manager: CertManager, monitoring: Optional[Monitoring]) -> Mlflow:
+        mlflow = Mlflow(
+            f"{self._name}-mlflow",
+            MlflowArgs(
+                provider=self.cluster.provider,
+                domain=self.config.effective_domain,
+                issuer=cert_manager.issuer_name,
+                issuers=cert_manager.ready,
+                data=self.data,
+                access=self.data.access[names.MLFLOW.role],
+                replicas=self.config.mlflow.replicas,
+                monitoring=monitoring.ready if monitoring is not None else None,
+                depends_on=self.cluster.ready,
+            ),
+            self._opts(),
+        )
+        self._endpoints["mlflow"] = mlflow.url
+        return mlflow
+
+    def _detectors(self, traefik: Traefik, monitoring: Optional[Monitoring]) -> dict[str, str]:
+        """The watched models' detectors; returns where each model's predictor logs its traffic."""
+        watched = tuple(m for m in self.config.models if m.watched)
+        if not (self.config.detectors.enabled and watched and monitoring is not None):
+            return {}
+        detectors = Detectors(
+            f"{self._name}-detectors",
+            DetectorsArgs(
+                provider=self.cluster.provider,
+                models=watched,
+                object_store=self.data.object_store,
+                reader=self.data.access[names.DETECTOR.role],
+                fitter=self.data.access[names.DETECTOR_FITTER.role],
+                traefik_internal_service=traefik.internal_service,
+                data_ready=self.data.store_ready,
+                monitoring=monitoring.ready,
+                ingress=(traefik.release,),
+                depends_on=self.cluster.ready,
+            ),
+            self._opts(),
+        )
+        return detectors.logger_urls
+
+    def _models(self, kserve: KServe, monitoring: Optional[Monitoring], logger_urls: dict[str, str]) -> None:
+        # A predictor logs to its detectors' route when requests come; it need not wait for them.
+        models = ModelServing(
+            f"{self._name}-models",
+            ModelServingArgs(
+                provider=self.cluster.provider,
+                domain=self.config.effective_domain,
+                models=self.config.models,
+                object_store=self.data.object_store,
+                reader=self.data.access[names.MODEL_READER.role],
+                logger_urls=logger_urls,
+                kserve=kserve.ready,
+                monitoring=monitoring.ready if monitoring is not None else None,
+                depends_on=self.cluster.ready,
+            ),
+            self._opts(),
+        )
+        for model, url in models.urls.items():
+            self._endpoints[f"model/{model}"] = url
+
+    def _outputs(self, traefik: Traefik, monitoring: Optional[Monitoring], mlflow: Optional[Mlflow]) -> None:
         # Generated logins, kept secret: `platform outputs --show-secrets` prints them on request.
         credentials: dict[str, pulumi.Input[str]] = {"ui_user": traefik.ui_user, "ui_password": traefik.ui_password}
         if monitoring is not None:
             credentials["grafana_admin_password"] = monitoring.grafana_password
-        if config.mlflow.enabled:
+        if mlflow is not None:
             credentials["mlflow_admin_password"] = mlflow.admin_password
-        self.endpoints = endpoints
-        self.kubeconfig = cluster.kubeconfig
+        self.endpoints = self._endpoints
+        self.kubeconfig = self.cluster.kubeconfig
         self.credentials = pulumi.Output.secret(credentials)
         # MLflow's artifacts destination (components/addons/mlflow.py) as KServe reads it.
-        self.model_store = pulumi.Output.concat(data.object_store.uri, "/", names.BUCKET_PREFIX_MLFLOW)
-        self.register_outputs({"endpoints": endpoints, "kubeconfig": cluster.kubeconfig, "credentials": self.credentials})
+        self.model_store = pulumi.Output.concat(self.data.object_store.uri, "/", names.BUCKET_PREFIX_MLFLOW)
+        self.register_outputs({"endpoints": self._endpoints, "kubeconfig": self.cluster.kubeconfig, "credentials": self.credentials})
