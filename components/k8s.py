@@ -230,3 +230,48 @@ def helm_release(
         **extra,
         opts=child(parent, provider, depends_on),
     )
+
+
+def job(
+    resource_name: str,
+    metadata: Mapping[str, Any],
+    pod: Mapping[str, Any],
+    parent: pulumi.Resource,
+    provider: k8s.Provider,
+    depends_on: Sequence[pulumi.Resource] = (),
+    backoff_limit: int = 10,
+    pod_labels: Optional[Mapping[str, str]] = None,
+) -> k8s.batch.v1.Job:
+    """A Job running `pod` (from job_pod); its pods carry the Job's labels unless given their own."""
+    labels = dict(pod_labels if pod_labels is not None else metadata["labels"])
+    return k8s.batch.v1.Job(
+        resource_name,
+        metadata=dict(metadata),
+        spec={"backoffLimit": backoff_limit, "template": {"metadata": {"labels": labels}, "spec": dict(pod)}},
+        opts=child(parent, provider, depends_on),
+    )
+
+
+def job_pod(
+    run_as_user: int,
+    containers: Sequence[Mapping[str, Any]],
+    *,
+    fs_group: Optional[int] = None,
+    restart_policy: str = "OnFailure",
+    service_account: Optional[str] = None,
+    init_containers: Sequence[Mapping[str, Any]] = (),
+    volumes: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """A Job's pod spec with the platform's defaults: no service-account token, non-root with the
+    runtime's seccomp profile (pod_security)."""
+    spec: dict[str, Any] = {"restartPolicy": restart_policy}
+    if service_account is not None:
+        spec["serviceAccountName"] = service_account
+    spec["automountServiceAccountToken"] = False
+    spec["securityContext"] = pod_security(run_as_user, fs_group=fs_group)
+    if init_containers:
+        spec["initContainers"] = list(init_containers)
+    spec["containers"] = list(containers)
+    if volumes:
+        spec["volumes"] = list(volumes)
+    return spec

@@ -19,7 +19,7 @@ import pulumi_random as random
 
 from .. import k8s as kube
 from .. import names, network, versions
-from ..data.outputs import DataOutputs, WorkloadAccess
+from ..data.outputs import Database, DataOutputs, WorkloadAccess
 from ..requests import WorkloadRequest, from_values
 from .cert_manager import certificate
 from .scrape import ScrapeTarget, service_monitor
@@ -60,10 +60,8 @@ class MlflowArgs:
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
 
 
-def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str, Any]:
-    db = args.data.database
+def _artifact_root(args: MlflowArgs) -> dict[str, Any]:
     store = args.data.object_store
-    host = f"mlflow.{args.domain}"
     artifact_root: dict[str, Any] = {"proxiedArtifactStorage": True}
     if store.kind == "s3":
         s3: dict[str, Any] = {"enabled": True, "bucket": store.bucket, "path": names.BUCKET_PREFIX_MLFLOW}
@@ -80,11 +78,47 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
         artifact_root["defaultArtifactsDestination"] = pulumi.Output.all(store.bucket, store.account).apply(
             lambda parts: f"wasbs://{parts[0]}@{parts[1]}.blob.core.windows.net/{names.BUCKET_PREFIX_MLFLOW}"
         )
+    return artifact_root
+
+
+def _allowed_hosts(host: str) -> list[str]:
+    # MLflow >= 3.5 checks the Host header (DNS-rebinding protection); an explicit list replaces
+    # the default (localhost and private IPs), so those stay in for probes and Prometheus.
+    # Ref: https://mlflow.org/docs/latest/self-hosting/security/network
+    return [
+        host,
+        SERVICE,
+        f"{SERVICE}.{names.NS_MLFLOW}",
+        f"{SERVICE}.{names.NS_MLFLOW}.svc.cluster.local",
+        "localhost*",
+        "127.0.0.1*",
+        "10.*",
+        "172.*",
+        "192.168.*",
+    ]
+
+
+def _ingress(host: str) -> dict[str, Any]:
+    return {
+        "enabled": True,
+        "className": names.INGRESS_CLASS,
+        "annotations": {
+            "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
+            "traefik.ingress.kubernetes.io/router.tls": "true",
+        },
+        "hosts": [{"host": host, "paths": [{"path": "/", "pathType": "Prefix"}]}],
+        "tls": [{"secretName": TLS_SECRET, "hosts": [host]}],
+    }
+
+
+def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str, Any]:
+    db = args.data.database
+    host = f"mlflow.{args.domain}"
     # The login comes from DB_SECRET (existingDatabaseSecret / auth.postgres.existingSecret): the
     # chart then reads neither a user nor a password value.
     postgres = {"enabled": True, "host": db.host, "port": db.port, "database": db.name}
     # Only what MLflow's S3 client reads. The database's TLS mode comes from PG_ENV_SECRET.
-    env = {e["name"]: e["value"] for e in store.env() if e["name"] in ("MLFLOW_S3_ENDPOINT_URL", "AWS_DEFAULT_REGION")}
+    env = {e["name"]: e["value"] for e in args.data.object_store.env() if e["name"] in ("MLFLOW_S3_ENDPOINT_URL", "AWS_DEFAULT_REGION")}
     return {
         "replicaCount": args.replicas,
         # The chart names the account after the release, names.MLFLOW.service_account, to which
@@ -101,7 +135,7 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
         # init container has no resources setting. DB_SECRET and ADMIN_SECRET hold the chart's
         # default keys, username and password.
         "backendStore": {"postgres": postgres, "existingDatabaseSecret": {"name": DB_SECRET}},
-        "artifactRoot": artifact_root,
+        "artifactRoot": _artifact_root(args),
         "flaskServerSecretKey": flask_secret,
         "auth": {
             "enabled": True,
@@ -112,36 +146,14 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
         },
         **({"extraEnvVars": env} if env else {}),
         "extraSecretNamesForEnvFrom": [PG_ENV_SECRET],
-        # MLflow >= 3.5 checks the Host header (DNS-rebinding protection); an explicit list replaces
-        # the default (localhost and private IPs), so those stay in for probes and Prometheus.
-        # Ref: https://mlflow.org/docs/latest/self-hosting/security/network
-        "serverAllowedHosts": [
-            host,
-            SERVICE,
-            f"{SERVICE}.{names.NS_MLFLOW}",
-            f"{SERVICE}.{names.NS_MLFLOW}.svc.cluster.local",
-            "localhost*",
-            "127.0.0.1*",
-            "10.*",
-            "172.*",
-            "192.168.*",
-        ],
+        "serverAllowedHosts": _allowed_hosts(host),
         "resources": kube.resources("100m", "384Mi", "1Gi"),
         # The chart sets neither a seccomp profile nor runAsNonRoot on the pod: the restricted Pod
         # Security level of the namespace would refuse its pods. Maps merge with the chart's
         # defaults (fsGroup 1001; containers non-root uid 1001, read-only, drop ALL).
         "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-        "ingress": {
-            "enabled": True,
-            "className": names.INGRESS_CLASS,
-            "annotations": {
-                "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
-                "traefik.ingress.kubernetes.io/router.tls": "true",
-            },
-            "hosts": [{"host": host, "paths": [{"path": "/", "pathType": "Prefix"}]}],
-            "tls": [{"secretName": TLS_SECRET, "hosts": [host]}],
-        },
+        "ingress": _ingress(host),
         # Metrics on /metrics of the server's port, scraped through our ServiceMonitor (METRICS).
         # The chart's own is left off: it renders only if the monitoring CRDs exist at install
         # time, and the MLflow release does not wait for kube-prometheus-stack. The flag names the
@@ -155,20 +167,35 @@ def chart_requests(values: dict[str, Any]) -> list[WorkloadRequest]:
     return [from_values("mlflow", values, ("resources",), replicas=("replicaCount",))]
 
 
+def _database_env(db: Database) -> list[dict[str, Any]]:
+    """libpq's connection variables for the tracking database, the login read from DB_SECRET."""
+    return [
+        {"name": "PGHOST", "value": db.host},
+        {"name": "PGPORT", "value": str(db.port)},
+        {"name": "PGDATABASE", "value": db.name},
+    ]
+
+
+def _login_env() -> list[dict[str, Any]]:
+    return [
+        {"name": "PGUSER", "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": "username"}}},
+        {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": "password"}}},
+    ]
+
+
 class Mlflow(pulumi.ComponentResource):
     def __init__(self, name: str, args: MlflowArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:addons:Mlflow", name, None, opts)
-        provider = args.provider
-        db = args.data.database
-        ns = kube.namespace(names.NS_MLFLOW, f"{name}-ns", self, provider, depends_on=args.depends_on)
+        self._args = args
+        ns = kube.namespace(names.NS_MLFLOW, f"{name}-ns", self, args.provider, depends_on=args.depends_on)
         network.namespace_policies(
-            name, names.NS_MLFLOW, self, provider,
+            name, names.NS_MLFLOW, self, args.provider,
             ingress=[network.from_namespace(names.NS_TRAEFIK, MLFLOW_PORT)],
             egress=network.object_store_egress(args.data.object_store.endpoint),
             depends_on=ns.ready,
         )
         if args.monitoring is not None:
-            service_monitor(f"{name}-monitor", METRICS, self, provider, [*ns.ready, *args.monitoring])
+            service_monitor(f"{name}-monitor", METRICS, self, args.provider, [*ns.ready, *args.monitoring])
         admin_password = random.RandomPassword(
             f"{name}-admin-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
@@ -176,122 +203,86 @@ class Mlflow(pulumi.ComponentResource):
             f"{name}-flask-secret", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
         self.admin_password = pulumi.Output.secret(admin_password.result)
-        db_secret = k8s.core.v1.Secret(
-            f"{name}-db-secret",
-            metadata={"name": DB_SECRET, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow")},
-            string_data={"username": db.user, "password": db.password},
-            opts=kube.child(self, provider, ns.ready),
-        )
-        admin_secret = k8s.core.v1.Secret(
-            f"{name}-admin-secret",
-            metadata={"name": ADMIN_SECRET, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow")},
-            string_data={"username": "admin", "password": self.admin_password},
-            opts=kube.child(self, provider, ns.ready),
-        )
-        pg_env = k8s.core.v1.Secret(
-            f"{name}-pg-env",
-            metadata={"name": PG_ENV_SECRET, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow")},
-            string_data={"PGSSLMODE": db.ssl_mode},
-            opts=kube.child(self, provider, ns.ready),
-        )
-        secrets: list[pulumi.Resource] = [db_secret, admin_secret, pg_env]
-        if args.access.static_keys is not None:
-            secrets.append(
-                k8s.core.v1.Secret(
-                    f"{name}-s3-secret",
-                    metadata={"name": S3_SECRET, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow")},
-                    string_data={
-                        "AWS_ACCESS_KEY_ID": args.access.static_keys[0],
-                        "AWS_SECRET_ACCESS_KEY": args.access.static_keys[1],
-                    },
-                    opts=kube.child(self, provider, ns.ready),
-                )
-            )
-        auth_db = k8s.batch.v1.Job(
-            f"{name}-auth-db",
-            metadata={"name": "create-auth-database", "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow", "database")},
-            spec={
-                "backoffLimit": 10,
-                "template": {
-                    "metadata": {"labels": kube.labels("mlflow", "database")},
-                    "spec": {
-                        "restartPolicy": "OnFailure",
-                        "automountServiceAccountToken": False,
-                        "securityContext": kube.pod_security(PSQL_UID),
-                        "containers": [
-                            {
-                                "name": "create-database",
-                                "image": versions.POSTGRES.ref,
-                                "command": ["/bin/sh", "-c"],
-                                "args": [
-                                    "psql -v ON_ERROR_STOP=1 -tAc "
-                                    f"\"SELECT 1 FROM pg_database WHERE datname='{names.DATABASE_MLFLOW_AUTH}'\" "
-                                    f"| grep -q 1 || psql -v ON_ERROR_STOP=1 -c 'CREATE DATABASE {names.DATABASE_MLFLOW_AUTH}'"
-                                ],
-                                "env": [
-                                    {"name": "PGHOST", "value": db.host},
-                                    {"name": "PGPORT", "value": str(db.port)},
-                                    {"name": "PGDATABASE", "value": db.name},
-                                    {"name": "PGSSLMODE", "value": db.ssl_mode},
-                                    {"name": "PGUSER", "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": "username"}}},
-                                    {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": "password"}}},
-                                ],
-                                "resources": kube.resources("20m", "32Mi", "128Mi"),
-                                "securityContext": kube.container_security(),
-                            }
-                        ],
-                    },
-                },
-            },
-            opts=kube.child(self, provider, [db_secret, *ns.ready, *args.data.database_ready]),
-        )
-        upgrade = k8s.batch.v1.Job(
-            f"{name}-db-upgrade",
-            metadata={"name": UPGRADE_JOB, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow", "database")},
-            spec={
-                "backoffLimit": 10,
-                "template": {
-                    "metadata": {"labels": kube.labels("mlflow", "database")},
-                    "spec": {
-                        "restartPolicy": "OnFailure",
-                        "automountServiceAccountToken": False,
-                        "securityContext": kube.pod_security(MLFLOW_UID),
-                        "containers": [
-                            {
-                                "name": "upgrade",
-                                "image": versions.MLFLOW_IMAGE.ref,
-                                # libpq reads the connection (and PGSSLMODE) from the environment.
-                                # Ref: https://mlflow.org/docs/latest/cli.html#mlflow-db-upgrade
-                                "command": ["mlflow", "db", "upgrade", "postgresql://"],
-                                "env": [
-                                    {"name": "HOME", "value": "/tmp"},
-                                    {"name": "PGHOST", "value": db.host},
-                                    {"name": "PGPORT", "value": str(db.port)},
-                                    {"name": "PGDATABASE", "value": db.name},
-                                    {"name": "PGUSER", "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": "username"}}},
-                                    {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": "password"}}},
-                                ],
-                                "envFrom": [{"secretRef": {"name": PG_ENV_SECRET}}],
-                                "resources": kube.resources("100m", "256Mi", "768Mi"),
-                                "securityContext": kube.container_security(),
-                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                            }
-                        ],
-                        "volumes": [kube.empty_dir("tmp")],
-                    },
-                },
-            },
-            opts=kube.child(self, provider, [db_secret, pg_env, *ns.ready, *args.data.database_ready]),
-        )
+        secrets = self._secrets(name, ns)
+        db_secret, pg_env = secrets[0], secrets[2]
+        jobs = [self._auth_database_job(name, ns, db_secret), self._upgrade_job(name, ns, db_secret, pg_env)]
         host = f"mlflow.{args.domain}"
-        certificate(f"{name}-cert", names.NS_MLFLOW, TLS_SECRET, [host], args.issuer, self, provider,
-                          [*ns.ready, *args.issuers])
+        certificate(f"{name}-cert", names.NS_MLFLOW, TLS_SECRET, [host], args.issuer, self, args.provider,
+                    [*ns.ready, *args.issuers])
         identity = [args.access.identity] if args.access.identity is not None else []
         # Not after its Certificate: the Ingress serves Traefik's default certificate until it is ready.
         self.release = kube.helm_release(
-            f"{name}-release", names.RELEASE_MLFLOW, versions.MLFLOW, ns.name, self, provider,
-            [*secrets, auth_db, upgrade, *identity, *args.data.store_ready],
+            f"{name}-release", names.RELEASE_MLFLOW, versions.MLFLOW, ns.name, self, args.provider,
+            [*secrets, *jobs, *identity, *args.data.store_ready],
             values=chart_values(args, pulumi.Output.secret(flask_secret.result)), timeout=900,
         )
         self.url = f"https://{host}"
         self.register_outputs({"url": self.url, "release": self.release.status})
+
+    def _secret(self, resource_name: str, secret_name: str, data: dict[str, Any], ns: kube.Namespace) -> k8s.core.v1.Secret:
+        return k8s.core.v1.Secret(
+            resource_name,
+            metadata={"name": secret_name, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow")},
+            string_data=data,
+            opts=kube.child(self, self._args.provider, ns.ready),
+        )
+
+    def _secrets(self, name: str, ns: kube.Namespace) -> list[pulumi.Resource]:
+        """DB_SECRET, ADMIN_SECRET, PG_ENV_SECRET and, with static keys, S3_SECRET, in that order."""
+        args = self._args
+        db = args.data.database
+        secrets: list[pulumi.Resource] = [
+            self._secret(f"{name}-db-secret", DB_SECRET, {"username": db.user, "password": db.password}, ns),
+            self._secret(f"{name}-admin-secret", ADMIN_SECRET, {"username": "admin", "password": self.admin_password}, ns),
+            self._secret(f"{name}-pg-env", PG_ENV_SECRET, {"PGSSLMODE": db.ssl_mode}, ns),
+        ]
+        if args.access.static_keys is not None:
+            keys = {"AWS_ACCESS_KEY_ID": args.access.static_keys[0], "AWS_SECRET_ACCESS_KEY": args.access.static_keys[1]}
+            secrets.append(self._secret(f"{name}-s3-secret", S3_SECRET, keys, ns))
+        return secrets
+
+    def _auth_database_job(self, name: str, ns: kube.Namespace, db_secret: pulumi.Resource) -> k8s.batch.v1.Job:
+        """Creates the auth app's database beside the tracking database, once."""
+        db = self._args.data.database
+        container = {
+            "name": "create-database",
+            "image": versions.POSTGRES.ref,
+            "command": ["/bin/sh", "-c"],
+            "args": [
+                "psql -v ON_ERROR_STOP=1 -tAc "
+                f"\"SELECT 1 FROM pg_database WHERE datname='{names.DATABASE_MLFLOW_AUTH}'\" "
+                f"| grep -q 1 || psql -v ON_ERROR_STOP=1 -c 'CREATE DATABASE {names.DATABASE_MLFLOW_AUTH}'"
+            ],
+            "env": [*_database_env(db), {"name": "PGSSLMODE", "value": db.ssl_mode}, *_login_env()],
+            "resources": kube.resources("20m", "32Mi", "128Mi"),
+            "securityContext": kube.container_security(),
+        }
+        return kube.job(
+            f"{name}-auth-db",
+            {"name": "create-auth-database", "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow", "database")},
+            kube.job_pod(PSQL_UID, [container]),
+            self, self._args.provider, [db_secret, *ns.ready, *self._args.data.database_ready],
+        )
+
+    def _upgrade_job(
+        self, name: str, ns: kube.Namespace, db_secret: pulumi.Resource, pg_env: pulumi.Resource
+    ) -> k8s.batch.v1.Job:
+        """Upgrades the tracking schema to the image's MLflow version before the server starts."""
+        container = {
+            "name": "upgrade",
+            "image": versions.MLFLOW_IMAGE.ref,
+            # libpq reads the connection (and PGSSLMODE) from the environment.
+            # Ref: https://mlflow.org/docs/latest/cli.html#mlflow-db-upgrade
+            "command": ["mlflow", "db", "upgrade", "postgresql://"],
+            "env": [{"name": "HOME", "value": "/tmp"}, *_database_env(self._args.data.database), *_login_env()],
+            "envFrom": [{"secretRef": {"name": PG_ENV_SECRET}}],
+            "resources": kube.resources("100m", "256Mi", "768Mi"),
+            "securityContext": kube.container_security(),
+            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        }
+        return kube.job(
+            f"{name}-db-upgrade",
+            {"name": UPGRADE_JOB, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow", "database")},
+            kube.job_pod(MLFLOW_UID, [container], volumes=[kube.empty_dir("tmp")]),
+            self, self._args.provider, [db_secret, pg_env, *ns.ready, *self._args.data.database_ready],
+        )
