@@ -36,22 +36,17 @@ from .. import names, network, versions
 from ..config import ModelConfig
 from ..data.outputs import ObjectStore, WorkloadAccess
 from . import dashboards
+from .detector_pods import (
+    DETECTOR_PORT,
+    DETECTOR_UID,
+    SCRIPT_CONFIGMAP,
+    SCRIPT_NAME,
+    detector_container,
+    fetch_container,
+    fit_container,
+    upload_container,
+)
 from .scrape import ScrapeTarget, service_monitor
-
-DETECTOR_PORT = dashboards.DETECTOR_PORT
-# How the detector server reads the logged request body, by the model's inference protocol: KServe's
-# v1 body ({"instances": [...]}) is the TF-serving shape; the v2 body ({"inputs": [{"data", "shape",
-# "datatype"}]}, MLServer's) is what the server calls kfserving.http.
-# Ref: SeldonIO/seldon-core components/alibi-detect-server/adserver/protocols (tensorflow_http.py, v2.py)
-DETECTOR_PROTOCOLS = {"v1": "tensorflow.http", "v2": "kfserving.http"}
-DETECTOR_UID = 8888  # the non-root user of Seldon's Python images
-STORAGE_INITIALIZER_UID = 1000
-WRITER_UID = 1000
-SCRIPT_CONFIGMAP = "fit-detectors-script"
-SCRIPT_NAME = "fit_detectors.py"
-DETECTOR_RESOURCES = kube.resources("100m", "512Mi", "1536Mi")
-# Event types the adserver stamps on its CloudEvents replies.
-EVENT_TYPES = {"drift": "org.kubeflow.serving.inference.drift", "outlier": "org.kubeflow.serving.inference.outlier"}
 
 
 def fit_script() -> str:
@@ -96,53 +91,6 @@ def artifact_path(model: ModelConfig, version: str) -> str:
 def logger_url(traefik_internal_service: str, model: ModelConfig) -> str:
     """Where a model's request logger posts: the fan-out route for its detectors."""
     return f"http://{traefik_internal_service}:{names.DETECTOR_ENTRYPOINT_PORT}/{model.name}/"
-
-
-def fetch_container(
-    name: str,
-    source: pulumi.Input[str],
-    destination: str,
-    mount: tuple[str, str],
-    env: list[dict[str, Any]],
-    env_from: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """KServe's storage initializer copying `source` (a store URI) into `destination`, which lies
-    in the volume `mount` = (volume name, mount path)."""
-    return {
-        "name": name,
-        "image": versions.KSERVE_STORAGE_INITIALIZER.ref,
-        "args": [source, destination],
-        "env": env,
-        "envFrom": env_from,
-        "resources": kube.resources("50m", "64Mi", "512Mi"),
-        "securityContext": kube.container_security(run_as_user=STORAGE_INITIALIZER_UID),
-        "volumeMounts": [{"name": mount[0], "mountPath": mount[1]}, {"name": "tmp", "mountPath": "/tmp"}],
-    }
-
-
-def _writer(store: ObjectStore, destination: pulumi.Output[str]) -> tuple[str, pulumi.Output[str]]:
-    """(image, shell command) that copies /work/artifacts to `destination` for this store."""
-    if store.kind == "s3":
-        return versions.AWS_CLI.ref, destination.apply(
-            lambda d: f"aws s3 cp --recursive --only-show-errors /work/artifacts {d}/"
-        )
-    if store.kind == "gcs":
-        return versions.GCLOUD_CLI.ref, destination.apply(
-            lambda d: f"gcloud storage cp --recursive '/work/artifacts/*' {d}/"
-        )
-
-    # Azure: log in with the projected Workload Identity token, then upload with Entra ID auth.
-    def azure(d: str) -> str:
-        container_and_path = d.split(".blob.core.windows.net/", 1)[1]
-        container, _, path = container_and_path.partition("/")
-        return (
-            'az login --service-principal -u "$AZURE_CLIENT_ID" -t "$AZURE_TENANT_ID" '
-            '--federated-token "$(cat "$AZURE_FEDERATED_TOKEN_FILE")" --allow-no-subscriptions --output none && '
-            f'az storage blob upload-batch --auth-mode login --account-name "$AZURE_STORAGE_ACCOUNT" '
-            f"--destination {container} --destination-path {path} --source /work/artifacts --overwrite --output none"
-        )
-
-    return versions.AZURE_CLI.ref, destination.apply(azure)
 
 
 class Detectors(pulumi.ComponentResource):
@@ -248,75 +196,30 @@ class Detectors(pulumi.ComponentResource):
             # The reference sample lives in an object store: fetch it like KServe fetches models.
             init.append(fetch_container("fetch-reference", reference, "/work/reference", ("work", "/work"), env, env_from))
             reference = f"/work/reference/{reference.rsplit('/', 1)[-1]}"
-        init.append(
-            {
-                "name": "fit",
-                "image": versions.ALIBI_DETECT_SERVER.ref,
-                "command": ["python", f"/scripts/{SCRIPT_NAME}"],
-                "env": [
-                    {"name": "HOME", "value": "/tmp"},
-                    {"name": "MODEL_NAME", "value": model.name},
-                    {"name": "REFERENCE", "value": reference},
-                    {"name": "OUT_DIR", "value": "/work/artifacts"},
-                    {"name": "DRIFT", "value": "1" if "drift" in kinds else "0"},
-                    {"name": "OUTLIER", "value": "1" if "outlier" in kinds else "0"},
-                    {"name": "P_VALUE", "value": str(model.drift.p_value)},
-                    {"name": "THRESHOLD_PERCENTILE", "value": str(model.outlier.threshold_percentile)},
-                ],
-                "resources": kube.resources("200m", "512Mi", "2Gi"),
-                "securityContext": kube.container_security(run_as_user=DETECTOR_UID),
-                "volumeMounts": [
-                    {"name": "work", "mountPath": "/work"},
-                    {"name": "script", "mountPath": "/scripts", "readOnly": True},
-                    {"name": "tmp", "mountPath": "/tmp"},
-                ],
-            }
+        init.append(fit_container(model, kinds, reference))
+        pod = kube.job_pod(
+            DETECTOR_UID,
+            [upload_container(args.object_store, destination, env, env_from)],
+            fs_group=DETECTOR_UID,
+            restart_policy="Never",
+            service_account=names.DETECTOR_FITTER.service_account,
+            init_containers=init,
+            volumes=[
+                kube.empty_dir("work", "256Mi"),
+                kube.empty_dir("tmp", "256Mi"),
+                {"name": "script", "configMap": {"name": SCRIPT_CONFIGMAP}},
+            ],
         )
-        image, upload = _writer(args.object_store, destination)
-        pod_labels = self._pod_labels(model, "detector-fit", args.fitter)
-        return k8s.batch.v1.Job(
-            f"{name}-{model.name}-fit",
-            metadata={
-                "name": f"{model.name}-fit-{version[:8]}",
-                "namespace": names.NS_DETECTORS,
-                "labels": kube.labels(f"{model.name}-fit", "detector-fit"),
-                "annotations": {"mlops.dev/artifacts": "detectors written to the object store by this Job"},
-            },
-            spec={
-                "backoffLimit": 3,
-                "template": {
-                    "metadata": {"labels": pod_labels},
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "serviceAccountName": names.DETECTOR_FITTER.service_account,
-                        "automountServiceAccountToken": False,
-                        "securityContext": kube.pod_security(DETECTOR_UID, fs_group=DETECTOR_UID),
-                        "initContainers": init,
-                        "containers": [
-                            {
-                                "name": "upload",
-                                "image": image,
-                                "command": ["/bin/sh", "-c"],
-                                "args": [upload],
-                                "env": env,
-                                "envFrom": env_from,
-                                "resources": kube.resources("50m", "128Mi", "512Mi"),
-                                "securityContext": kube.container_security(run_as_user=WRITER_UID),
-                                "volumeMounts": [
-                                    {"name": "work", "mountPath": "/work", "readOnly": True},
-                                    {"name": "tmp", "mountPath": "/tmp"},
-                                ],
-                            }
-                        ],
-                        "volumes": [
-                            kube.empty_dir("work", "256Mi"),
-                            kube.empty_dir("tmp", "256Mi"),
-                            {"name": "script", "configMap": {"name": SCRIPT_CONFIGMAP}},
-                        ],
-                    },
-                },
-            },
-            opts=kube.child(self, args.provider, [script_map, sa, *([secret] if secret else []), *args.data_ready]),
+        metadata = {
+            "name": f"{model.name}-fit-{version[:8]}",
+            "namespace": names.NS_DETECTORS,
+            "labels": kube.labels(f"{model.name}-fit", "detector-fit"),
+            "annotations": {"mlops.dev/artifacts": "detectors written to the object store by this Job"},
+        }
+        return kube.job(
+            f"{name}-{model.name}-fit", metadata, pod, self, args.provider,
+            [script_map, sa, *([secret] if secret else []), *args.data_ready],
+            backoff_limit=3, pod_labels=self._pod_labels(model, "detector-fit", args.fitter),
         )
 
     def _detector(
@@ -334,8 +237,8 @@ class Detectors(pulumi.ComponentResource):
         env, env_from = self._store_env(secret)
         selector = {**kube.selector(app, "detector"), "mlops.dev/model": model.name}
         pod_labels = {**self._pod_labels(model, "detector", args.reader), **kube.labels(app, "detector")}
-        subcommand = ["DriftDetector", f"--drift_batch_size={model.drift.batch_size}"] if kind == "drift" else ["OutlierDetector"]
         source = self.artifacts[model.name][kind]
+        fetch = fetch_container("fetch-detector", source, "/mnt/detector", ("detector", "/mnt/detector"), env, env_from)
         deployment = k8s.apps.v1.Deployment(
             f"{name}-{app}",
             metadata={
@@ -353,36 +256,8 @@ class Detectors(pulumi.ComponentResource):
                         "serviceAccountName": names.DETECTOR.service_account,
                         "automountServiceAccountToken": False,
                         "securityContext": kube.pod_security(DETECTOR_UID, fs_group=DETECTOR_UID),
-                        "initContainers": [
-                            fetch_container("fetch-detector", source, "/mnt/detector", ("detector", "/mnt/detector"), env, env_from)
-                        ],
-                        "containers": [
-                            {
-                                "name": "detector",
-                                "image": versions.ALIBI_DETECT_SERVER.ref,
-                                "args": [
-                                    f"--model_name={app}",
-                                    f"--http_port={DETECTOR_PORT}",
-                                    f"--protocol={DETECTOR_PROTOCOLS[model.protocol]}",
-                                    "--storage_uri=/mnt/detector",
-                                    f"--event_type={EVENT_TYPES[kind]}",
-                                    f"--event_source=mlops-platform/{names.NS_DETECTORS}/{app}",
-                                    *subcommand,
-                                ],
-                                "env": [{"name": "HOME", "value": "/tmp"}],
-                                "ports": [{"name": "http", "containerPort": DETECTOR_PORT}],
-                                "readinessProbe": {"httpGet": {"path": "/protocol", "port": "http"}, "periodSeconds": 10},
-                                # Loading the fitted detector (TensorFlow import) takes tens of seconds.
-                                "livenessProbe": {"httpGet": {"path": "/protocol", "port": "http"}, "initialDelaySeconds": 60,
-                                                  "periodSeconds": 20, "failureThreshold": 6},
-                                "resources": DETECTOR_RESOURCES,
-                                "securityContext": kube.container_security(run_as_user=DETECTOR_UID),
-                                "volumeMounts": [
-                                    {"name": "detector", "mountPath": "/mnt/detector", "readOnly": True},
-                                    {"name": "tmp", "mountPath": "/tmp"},
-                                ],
-                            }
-                        ],
+                        "initContainers": [fetch],
+                        "containers": [detector_container(model, kind, app)],
                         "volumes": [kube.empty_dir("detector", "256Mi"), kube.empty_dir("tmp", "512Mi")],
                     },
                 },

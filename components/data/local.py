@@ -180,42 +180,26 @@ class LocalData(pulumi.ComponentResource):
             },
             opts=kube.child(self, provider, [seaweedfs]),
         )
-        bucket_job = k8s.batch.v1.Job(
+        container = {
+            "name": "create-bucket",
+            "image": versions.AWS_CLI.ref,
+            "command": ["/bin/sh", "-c"],
+            "args": [f"aws s3api head-bucket --bucket {BUCKET} 2>/dev/null || aws s3api create-bucket --bucket {BUCKET}"],
+            "env": [
+                {"name": "HOME", "value": "/tmp"},
+                {"name": "AWS_ENDPOINT_URL", "value": ENDPOINT},
+                {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
+            ],
+            "envFrom": [{"secretRef": {"name": "seaweedfs-admin"}}],
+            "resources": kube.resources("20m", "64Mi", "256Mi"),
+            "securityContext": kube.container_security(),
+            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        }
+        bucket_job = kube.job(
             f"{name}-create-bucket",
-            metadata={"name": "create-bucket", "namespace": ns_name, "labels": kube.labels("seaweedfs", "bucket")},
-            spec={
-                "backoffLimit": 10,
-                "template": {
-                    "metadata": {"labels": kube.labels("seaweedfs", "bucket")},
-                    "spec": {
-                        "restartPolicy": "OnFailure",
-                        "automountServiceAccountToken": False,
-                        "securityContext": kube.pod_security(AWS_CLI_UID),
-                        "containers": [
-                            {
-                                "name": "create-bucket",
-                                "image": versions.AWS_CLI.ref,
-                                "command": ["/bin/sh", "-c"],
-                                "args": [
-                                    f"aws s3api head-bucket --bucket {BUCKET} 2>/dev/null "
-                                    f"|| aws s3api create-bucket --bucket {BUCKET}"
-                                ],
-                                "env": [
-                                    {"name": "HOME", "value": "/tmp"},
-                                    {"name": "AWS_ENDPOINT_URL", "value": ENDPOINT},
-                                    {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
-                                ],
-                                "envFrom": [{"secretRef": {"name": "seaweedfs-admin"}}],
-                                "resources": kube.resources("20m", "64Mi", "256Mi"),
-                                "securityContext": kube.container_security(),
-                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                            }
-                        ],
-                        "volumes": [kube.empty_dir("tmp")],
-                    },
-                },
-            },
-            opts=kube.child(self, provider, [store_service, admin_secret, *self._ns.ready]),
+            {"name": "create-bucket", "namespace": ns_name, "labels": kube.labels("seaweedfs", "bucket")},
+            kube.job_pod(AWS_CLI_UID, [container], volumes=[kube.empty_dir("tmp")]),
+            self, provider, [store_service, admin_secret, *self._ns.ready],
         )
 
         return bucket_job
