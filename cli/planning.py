@@ -9,6 +9,7 @@ from .errors import fail
 
 if TYPE_CHECKING:
     from mlops_platform.components.config import PlatformConfig
+    from mlops_platform.planner.cluster_model import ClusterView
     from mlops_platform.planner.plan import Plan
 
 
@@ -27,3 +28,19 @@ def offline_plan(config: PlatformConfig, title: str) -> Plan:
         fail(str(err), f"replace it: {charts.PULL_HINT} --force")
     except RenderError as err:
         fail(str(err), f"if the archive was changed, replace it: {charts.PULL_HINT} --force")
+
+
+def report_missing_charts(view: ClusterView) -> None:
+    """One line when some releases could not be rendered: which, and how to get their charts."""
+    if not view.missing:
+        return
+    from mlops_platform.planner.charts import PULL_HINT
+
+    from . import display
+
+    listed = ", ".join(f"{m.reference.rsplit('/', 1)[-1]} {m.version}" for m in view.missing)
+    display.err().print(
+        "[yellow]warning:[/yellow] " + display.literal(
+            f"not rendered (chart not in {view.charts_dir}): {listed}; their footprint is "
+            f"estimated from values and their pods are not checked (run `{PULL_HINT}`)")
+    )

@@ -7,18 +7,11 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import typer
 
 from .common import Cloud, CloudOption, EnvOption, JsonOption, report_placeholders
-
-if TYPE_CHECKING:
-    from rich.tree import Tree
-
-    from mlops_platform.planner.cluster_model import ClusterView
-    from mlops_platform.planner.harness import ResourceRecord
-    from mlops_platform.planner.plan import Plan
 
 
 class CompareFormat(str, Enum):
@@ -80,7 +73,7 @@ def plan(
     base = _base_plan(compare, config.stack_name) if compare is not None else None
     display.progress(f"Planning stack {config.stack_name} offline (Pulumi SDK mocks; no engine, no credentials)...")
     started = time.perf_counter()
-    from ..planning import offline_plan
+    from ..planning import offline_plan, report_missing_charts
 
     result = offline_plan(config, f"Planning stack {config.stack_name}")
     elapsed = time.perf_counter() - started
@@ -104,7 +97,9 @@ def plan(
     elif json_output:
         display.print_json(document)
     else:
-        _print_tree(result, parallel)
+        from ..plan_report import print_plan
+
+        print_plan(result, parallel)
     summary = result.summary()
     view = result.view
     display.progress(
@@ -119,106 +114,3 @@ def plan(
 
         rules = ", ".join(sorted({v.rule for v in mandatory}))
         fail(f"{len(mandatory)} mandatory policy violations: {rules}", "see the policies section of the plan", EXIT_FAILED)
-
-
-def report_missing_charts(view: ClusterView) -> None:
-    """One line when some releases could not be rendered: which, and how to get their charts."""
-    if not view.missing:
-        return
-    from mlops_platform.planner.charts import PULL_HINT
-
-    from .. import display
-
-    listed = ", ".join(f"{m.reference.rsplit('/', 1)[-1]} {m.version}" for m in view.missing)
-    display.err().print(
-        "[yellow]warning:[/yellow] " + display.literal(
-            f"not rendered (chart not in {view.charts_dir}): {listed}; their footprint is "
-            f"estimated from values and their pods are not checked (run `{PULL_HINT}`)")
-    )
-
-
-def _print_tree(result: Plan, parallel: int) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-    from rich.tree import Tree
-
-    from .. import display
-
-    run = result.run
-    children: dict[str, list] = {}
-    for record in run.resources:
-        children.setdefault(record.parent, []).append(record)
-    urns = {r.urn for r in run.resources}
-    roots = [r for r in run.resources if r.parent not in urns]
-    rendered = {r.urn: len(r.objects) for r in result.view.releases}
-
-    def label(record: ResourceRecord) -> str:
-        detail = ""
-        if record.type == "kubernetes:helm.sh/v3:Release":
-            detail = (f"  [cyan]{escape(str(record.input('chart')))}@{escape(str(record.input('version')))}[/cyan] -> "
-                      f"{escape(str(record.input('namespace')))}")
-            count = rendered.get(record.urn)
-            detail += f"  [dim]({count} objects)[/dim]" if count is not None else "  [yellow](not rendered)[/yellow]"
-        elif record.type.startswith("kubernetes:"):
-            meta = record.input("metadata", default={}) or {}
-            where = f"{meta.get('namespace')}/" if meta.get("namespace") else ""
-            detail = f"  [dim]{escape(where + str(meta.get('name', '')))}[/dim]"
-        return f"{escape(record.type)}  [bold]{escape(record.name)}[/bold]{detail}"
-
-    tree = Tree(f"[bold]stack {result.config.stack_name}[/bold]")
-
-    def add(node: Tree, record: ResourceRecord) -> None:
-        branch = node.add(label(record))
-        for kid in children.get(record.urn, []):
-            add(branch, kid)
-
-    for record in roots:
-        add(tree, record)
-    console = display.out()
-    console.print(tree)
-    totals = result.totals
-    table = Table(title="Requests (steady state)", show_edge=False)
-    table.add_column("workload")
-    table.add_column("cpu", justify="right")
-    table.add_column("memory", justify="right")
-    for name, cpu, memory in totals.workloads:
-        table.add_row(escape(name), f"{cpu}m", f"{round(memory)}Mi")
-    incomplete = "" if totals.complete else " (estimated: charts not rendered)"
-    table.add_row(f"[bold]total[/bold]{incomplete}", f"[bold]{totals.cpu_millicores / 1000:.2f} CPU[/bold]",
-                  f"[bold]{totals.memory_mebibytes / 1024:.2f} GiB[/bold]")
-    console.print(table)
-    path = result.critical
-    from mlops_platform.planner.critical_path import schedule
-
-
-    bounded = schedule(result.run, parallel)
-    at_default = f"; {bounded / 60:.1f} min at --parallel {parallel}" if bounded != path.seconds else ""
-    console.print(f"[bold]Estimated first deploy: {path.seconds / 60:.1f} min[/bold]{at_default} "
-                  f"(the longest chain of resources that wait for one another, {len(path.steps)} steps):")
-    for step in path.steps:
-        if step.seconds:
-            console.print(f"  {step.seconds // 60:2d}:{step.seconds % 60:02d}  {step.type}  {escape(step.name)}", highlight=False)
-    if result.violations:
-        console.print(f"[bold]policy violations ({result.config.enforcement})[/bold]")
-        for violation in result.violations:
-            color = "red" if violation.level == "mandatory" else "yellow"
-            name = violation.urn.rsplit("::", 1)[-1] if violation.urn else ""
-            console.print(f"  [{color}]{violation.level}[/{color}] {violation.rule} ({escape(name)}): {escape(violation.message)}")
-    if result.costs:
-        from mlops_platform.planner import costs
-
-        cloud, region = result.config.cloud, result.config.region
-        where = f"{costs.priced_region(cloud)} list prices" + (f", applied to {region}" if region != costs.priced_region(cloud) else "")
-        bill = Table(title=f"Estimated monthly cost, USD ({costs.hours_note()}; {where})", show_edge=False)
-        bill.add_column("item")
-        bill.add_column("quantity", justify="right")
-        bill.add_column("unit")
-        bill.add_column("USD/month", justify="right")
-        for line in result.costs:
-            price = f"{line.monthly:,.2f}" if line.price_key else "no price"
-            bill.add_row(escape(line.item), f"{line.quantity:g}", escape(line.unit), price)
-        missing = costs.unpriced(result.costs)
-        unpriced = escape(", ".join(missing))
-        total_label = "[bold]total[/bold]" + (f" [yellow](incomplete: no price for {unpriced})[/yellow]" if missing else "")
-        bill.add_row(total_label, "", "", f"[bold]{costs.total(result.costs):,.2f}[/bold]" + ("+" if missing else ""))
-        console.print(bill)

@@ -25,9 +25,8 @@ def render(
 
     from .. import display, paths
     from ..errors import fail
-    from ..planning import offline_plan
+    from ..planning import offline_plan, report_missing_charts
     from ..project import load_config
-    from .plan import report_missing_charts
 
     config = load_config(cloud, env)
     folder = paths.output_folder(out)
