@@ -135,43 +135,47 @@ def _stack_env(cloud: str, env: str) -> dict[str, str]:
 # --- the workflows ------------------------------------------------------------------------------
 
 
+# The plan job's one step: plan the base branch and the pull request, and compare them.
+PLAN_COMPARE_SCRIPT = "\n".join([
+    "set -uo pipefail",
+    'mkdir -p "$RUNNER_TEMP/out"',
+    'python -m venv "$RUNNER_TEMP/base-venv"',
+    '"$RUNNER_TEMP/base-venv/bin/pip" install --quiet "./base${EXTRA:+[$EXTRA]}"',
+    'python -m venv "$RUNNER_TEMP/head-venv"',
+    '"$RUNNER_TEMP/head-venv/bin/pip" install --quiet "./head${EXTRA:+[$EXTRA]}"',
+    '(cd base && "$RUNNER_TEMP/base-venv/bin/platform" charts pull --cloud "$CLOUD" >&2 \\',
+    '  && "$RUNNER_TEMP/base-venv/bin/platform" plan --cloud "$CLOUD" --env "$STACK_ENV" --json > "$RUNNER_TEMP/base.json")',
+    'base_status=$?',
+    'cd head',
+    '"$RUNNER_TEMP/head-venv/bin/platform" charts pull --cloud "$CLOUD" >&2',
+    'comment="$RUNNER_TEMP/out/$STACK.md"',
+    'if [ "$base_status" -eq 0 ]; then',
+    '  "$RUNNER_TEMP/head-venv/bin/platform" plan --cloud "$CLOUD" --env "$STACK_ENV" \\',
+    '    --compare "$RUNNER_TEMP/base.json" --format markdown --out "$RUNNER_TEMP/out/$STACK.json" > "$comment"',
+    '  status=$?',
+    'else',
+    '  printf \'### `platform plan` · %s\\n\\nThe base branch could not be planned; this is the plan alone.\\n\' "$STACK" > "$comment"',
+    '  "$RUNNER_TEMP/head-venv/bin/platform" plan --cloud "$CLOUD" --env "$STACK_ENV" --out "$RUNNER_TEMP/out/$STACK.json" > /dev/null',
+    '  status=$?',
+    'fi',
+    'echo "status=$status" >> "$GITHUB_OUTPUT"',
+])
+# The comment job's step: one comment per pull request, updated in place (found by MARKER).
+POST_COMMENT_SCRIPT = "\n".join([
+    "set -euo pipefail",
+    '{ echo "$MARKER"; echo "## Platform plan"; echo; cat plans/*.md; } > body.md',
+    'id=$(gh api "repos/$REPO/issues/$PR/comments" --paginate \\',
+    '  --jq ".[] | select(.body | startswith(\\"$MARKER\\")) | .id" | head -n 1)',
+    'if [ -n "$id" ]; then',
+    '  gh api --method PATCH "repos/$REPO/issues/comments/$id" -F body=@body.md > /dev/null',
+    'else',
+    '  gh pr comment "$PR" --repo "$REPO" --body-file body.md',
+    'fi',
+])
+
+
 def plan_workflow(stacks: list[tuple[str, str]]) -> dict[str, Any]:
     matrix = [{"stack": f"{c}-{e}", "cloud": c, "env": e, "extra": "" if c == "local" else c} for c, e in stacks]
-    compare = "\n".join([
-        "set -uo pipefail",
-        'mkdir -p "$RUNNER_TEMP/out"',
-        'python -m venv "$RUNNER_TEMP/base-venv"',
-        '"$RUNNER_TEMP/base-venv/bin/pip" install --quiet "./base${EXTRA:+[$EXTRA]}"',
-        'python -m venv "$RUNNER_TEMP/head-venv"',
-        '"$RUNNER_TEMP/head-venv/bin/pip" install --quiet "./head${EXTRA:+[$EXTRA]}"',
-        '(cd base && "$RUNNER_TEMP/base-venv/bin/platform" charts pull --cloud "$CLOUD" >&2 \\',
-        '  && "$RUNNER_TEMP/base-venv/bin/platform" plan --cloud "$CLOUD" --env "$STACK_ENV" --json > "$RUNNER_TEMP/base.json")',
-        'base_status=$?',
-        'cd head',
-        '"$RUNNER_TEMP/head-venv/bin/platform" charts pull --cloud "$CLOUD" >&2',
-        'comment="$RUNNER_TEMP/out/$STACK.md"',
-        'if [ "$base_status" -eq 0 ]; then',
-        '  "$RUNNER_TEMP/head-venv/bin/platform" plan --cloud "$CLOUD" --env "$STACK_ENV" \\',
-        '    --compare "$RUNNER_TEMP/base.json" --format markdown --out "$RUNNER_TEMP/out/$STACK.json" > "$comment"',
-        '  status=$?',
-        'else',
-        '  printf \'### `platform plan` · %s\\n\\nThe base branch could not be planned; this is the plan alone.\\n\' "$STACK" > "$comment"',
-        '  "$RUNNER_TEMP/head-venv/bin/platform" plan --cloud "$CLOUD" --env "$STACK_ENV" --out "$RUNNER_TEMP/out/$STACK.json" > /dev/null',
-        '  status=$?',
-        'fi',
-        'echo "status=$status" >> "$GITHUB_OUTPUT"',
-    ])
-    post = "\n".join([
-        "set -euo pipefail",
-        '{ echo "$MARKER"; echo "## Platform plan"; echo; cat plans/*.md; } > body.md',
-        'id=$(gh api "repos/$REPO/issues/$PR/comments" --paginate \\',
-        '  --jq ".[] | select(.body | startswith(\\"$MARKER\\")) | .id" | head -n 1)',
-        'if [ -n "$id" ]; then',
-        '  gh api --method PATCH "repos/$REPO/issues/comments/$id" -F body=@body.md > /dev/null',
-        'else',
-        '  gh pr comment "$PR" --repo "$REPO" --body-file body.md',
-        'fi',
-    ])
     return {
         "name": "platform plan",
         "on": {"pull_request": {}},
@@ -191,7 +195,7 @@ def plan_workflow(stacks: list[tuple[str, str]]) -> dict[str, Any]:
                     _checkout("Check out its base", path="base", ref="${{ github.event.pull_request.base.sha }}"),
                     _python(),
                     _charts_cache("head/components/versions.py"),
-                    {"name": "Plan the base branch and this pull request, and compare", "id": "compare", "run": compare},
+                    {"name": "Plan the base branch and this pull request, and compare", "id": "compare", "run": PLAN_COMPARE_SCRIPT},
                     {"name": "Keep the comparison", "if": "always()", **_uses(
                         actions.UPLOAD_ARTIFACT, name="plan-${{ matrix.stack }}", path="${{ runner.temp }}/out",
                         **{"retention-days": 14})},
@@ -211,7 +215,7 @@ def plan_workflow(stacks: list[tuple[str, str]]) -> dict[str, Any]:
                 "steps": [
                     {"name": "Fetch the comparisons", **_uses(
                         actions.DOWNLOAD_ARTIFACT, pattern="plan-*", path="plans", **{"merge-multiple": True})},
-                    {"name": "Post or update the comment", "run": post, "env": {
+                    {"name": "Post or update the comment", "run": POST_COMMENT_SCRIPT, "env": {
                         "GH_TOKEN": "${{ github.token }}", "REPO": "${{ github.repository }}",
                         "PR": "${{ github.event.pull_request.number }}", "MARKER": "<!-- mlops-platform plan -->"}},
                 ],
