@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Union
 
+from .nested import dig
 from .quantities import mebibytes, millicores
 
 
@@ -26,14 +27,6 @@ class WorkloadRequest:
     def total(self, nodes: int) -> tuple[int, float]:
         count = self.replicas * (nodes if self.per_node else 1)
         return self.cpu_millicores * count, self.memory_mebibytes * count
-
-
-def _dig(values: Any, path: Iterable[str]) -> Any:
-    for key in path:
-        if not isinstance(values, dict):
-            return None
-        values = values.get(key)
-    return values
 
 
 def requests_of(resources: Any) -> tuple[int, float]:
@@ -55,8 +48,8 @@ def from_values(
     replicas: Union[int, tuple[str, ...]] = 1,
     per_node: bool = False,
 ) -> WorkloadRequest:
-    count = replicas if isinstance(replicas, int) else int(_dig(values, replicas) or 1)
-    cpu, memory = requests_of(_dig(values, resources_path))
+    count = replicas if isinstance(replicas, int) else int(dig(values, *replicas) or 1)
+    cpu, memory = requests_of(dig(values, *resources_path))
     return WorkloadRequest(name, count, cpu, memory, per_node)
 
 

@@ -22,11 +22,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from mlops_platform.components import helm_hooks
+from mlops_platform.components.nested import dig
+
 from . import files
-from .cluster_model import TEST_HOOKS, ManifestFields
+from .cluster_model import ManifestFields
 from .gc_pause import gc_paused
 
-HOOK_ANNOTATION = "helm.sh/hook"
 # Helm splits a template's output at every "---" that starts the text or a line, whatever follows
 # it (pkg/release/util/manifest.go, SplitManifests: `(?:^|\s*\n)---\s*`); a template may glue
 # "---" to the next line, which a YAML stream parser would not split. The whitespace Helm's pattern
@@ -61,13 +63,12 @@ class RenderedObject(ManifestFields):
 
     @property
     def hooks(self) -> tuple[str, ...]:
-        value = ((self.manifest.get("metadata") or {}).get("annotations") or {}).get(HOOK_ANNOTATION) or ""
-        return tuple(h.strip() for h in str(value).split(",") if h.strip())
+        return helm_hooks.hooks_of(self.manifest)
 
     @property
     def is_test_hook(self) -> bool:
         """Helm test hooks are created by `helm test` only, never by an install."""
-        return bool(TEST_HOOKS.intersection(self.hooks))
+        return helm_hooks.is_test_hook(self.hooks)
 
     @property
     def from_crds_folder(self) -> bool:
@@ -150,14 +151,6 @@ def load_chart(archive: Path) -> Any:
     return _chart(str(archive), (info.st_mtime_ns, info.st_size))
 
 
-def _dig(values: Any, dotted: str) -> Any:
-    for key in dotted.split("."):
-        if not isinstance(values, dict) or key not in values:
-            return None
-        values = values[key]
-    return values
-
-
 def _enabled_subcharts(chart: Any, merged: Mapping[str, Any]) -> set[str]:
     """Subcharts whose `condition` is not false (Helm: the first condition path that is set wins)."""
     on = set()
@@ -165,7 +158,7 @@ def _enabled_subcharts(chart: Any, merged: Mapping[str, Any]) -> set[str]:
         name = dependency.get("alias") or dependency.get("name")
         enabled = True
         for path in str(dependency.get("condition") or "").split(","):
-            value = _dig(merged, path.strip()) if path.strip() else None
+            value = dig(merged, *path.strip().split(".")) if path.strip() else None
             if isinstance(value, bool):
                 enabled = value
                 break

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
+from mlops_platform.components import helm_hooks
 from mlops_platform.components.versions import Chart
 
 if TYPE_CHECKING:
     from .harness import ResourceRecord
 
-TEST_HOOKS = frozenset({"test", "test-success"})  # Helm hooks that `helm test` runs, never an install
 # Kubernetes' conventional order at every level (an object's kind and metadata, an object's or a
 # container's name, namespace and image first); the other keys sorted, so a diff of two renders
 # shows changes, not reordering.
@@ -93,7 +93,7 @@ class ClusterObject(ManifestFields):
 
     @property
     def is_test_hook(self) -> bool:
-        return bool(TEST_HOOKS.intersection(self.hooks))
+        return helm_hooks.is_test_hook(self.hooks)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from mlops_platform.components.nested import dig
+
 from .gc_pause import gc_paused
 
 SECRET_MASK = "[secret]"
@@ -52,12 +54,7 @@ class ResourceRecord:
         return self.type.startswith("pulumi:providers:")
 
     def input(self, *path: str, default: Any = None) -> Any:
-        value: Any = self.inputs
-        for key in path:
-            if not isinstance(value, dict) or key not in value:
-                return default
-            value = value[key]
-        return value
+        return dig(self.inputs, *path, default=default)
 
     def is_secret(self, path: str) -> bool:
         """Whether the input at dotted `path` (or anything below it) was a secret."""

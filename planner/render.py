@@ -17,6 +17,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from mlops_platform.components import helm_hooks
+
 from .cluster_model import conventional_order, manifest
 from .harness import ProgramRun, ResourceRecord
 
@@ -56,7 +58,7 @@ def releases(run: ProgramRun) -> Iterator[tuple[str, dict[str, Any], dict[str, A
 
 def _source_note(release: str, source: str, hooks: tuple[str, ...]) -> str:
     note = f"# Release {release}, from {source}\n"
-    if any(h in ("test", "test-success") for h in hooks):
+    if helm_hooks.is_test_hook(hooks):
         note += "# Helm hook: test (created only by `helm test`, never by an install)\n"
     elif hooks:
         note += f"# Helm hook: {', '.join(hooks)} (run by Helm around the install, not kept as a release object)\n"

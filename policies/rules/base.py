@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
+from mlops_platform.components.nested import dig as dig  # the rules read nested values through base
+
 OPEN = ("0.0.0.0/0", "::/0")  # "anyone" as a CIDR
 Violation = tuple[str, Optional[str]]  # (message, urn of the offending resource, if not the one checked)
 
@@ -39,19 +41,6 @@ class Rule:
         for item in self.check(args, config) or ():
             out.append(item if isinstance(item, tuple) else (str(item), None))
         return out
-
-
-def dig(value: Any, *path: Any, default: Any = None) -> Any:
-    for key in path:
-        if isinstance(value, Mapping):
-            value = value.get(key)
-        elif isinstance(value, (list, tuple)) and isinstance(key, int) and -len(value) <= key < len(value):
-            value = value[key]
-        else:
-            return default
-        if value is None:
-            return default
-    return value
 
 
 def resource_name(props: Mapping[str, Any], fallback: str) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
+from mlops_platform.components import helm_hooks
+
 from .base import WORKLOAD_TYPES, Rule, dig, pod_specs
 
 LEVEL_LABEL = "pod-security.kubernetes.io/enforce"
@@ -28,7 +30,6 @@ SAFE_SYSCTLS = {
 SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
 # Restricted: only volumes that cannot reach the node or a foreign storage system.
 RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
-TEST_HOOKS = {"test", "test-success"}
 
 
 def _containers(spec: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -157,8 +158,7 @@ def admitted(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
         meta = resource.props.get("metadata") or {}
         if f"{resource.resource_type.rsplit(':', 1)[-1]} {meta.get('namespace')}/{meta.get('name')}" in modelled:
             continue
-        hooks = {h.strip() for h in str((meta.get("annotations") or {}).get("helm.sh/hook", "")).split(",")}
-        if hooks & TEST_HOOKS:
+        if helm_hooks.is_test_hook(helm_hooks.hooks_of(resource.props)):
             continue  # created by `helm test`, never by an install
         namespace = str(meta.get("namespace") or "")
         level = levels.get(namespace, "privileged")
