@@ -10,12 +10,10 @@ included: this is the floor an idle stack costs, not a bill.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources as package_files
 from typing import Any, Optional
 
+from mlops_platform.components import prices
 from mlops_platform.components.config import PlatformConfig
 
 from .harness import ProgramRun
@@ -31,35 +29,23 @@ class CostLine:
     component: str = ""  # what it pays for: cluster, ingress, database, monitoring (plan --compare groups by it)
 
 
-@lru_cache(maxsize=None)
-def price_table() -> dict[str, Any]:
-    return json.loads(package_files.files("mlops_platform.components").joinpath("prices.json").read_text(encoding="utf-8"))
-
-
 # What each line pays for, by platform component.
 CLUSTER, INGRESS, DATABASE, MONITORING = "cluster", "ingress", "database", "monitoring"
-
-
-def _price(cloud: str, key: str) -> Optional[float]:
-    item = price_table()["clouds"][cloud]["items"].get(key)
-    return None if item is None else float(item["price"])
 
 
 class _Lines:
     def __init__(self, cloud: str):
         self.cloud = cloud
-        self.hours = float(price_table()["hours_per_month"])
         self.lines: list[CostLine] = []
 
     def hourly(self, component: str, item: str, quantity: float, key: str) -> None:
-        price = _price(self.cloud, key)
-        monthly = round((price or 0) * quantity * self.hours, 2)
-        self.lines.append(CostLine(item, quantity, "× 730 h", monthly, key if price is not None else None, component))
+        monthly = prices.monthly_hourly(self.cloud, key, quantity)
+        unit = f"× {prices.hours_per_month():g} h"
+        self.lines.append(CostLine(item, quantity, unit, monthly or 0.0, key if monthly is not None else None, component))
 
     def monthly(self, component: str, item: str, quantity: float, unit: str, key: str, factor: float = 1.0) -> None:
-        price = _price(self.cloud, key)
-        monthly = round((price or 0) * quantity * factor, 2)
-        self.lines.append(CostLine(item, quantity, unit, monthly, key if price is not None else None, component))
+        monthly = prices.monthly_flat(self.cloud, key, quantity, factor)
+        self.lines.append(CostLine(item, quantity, unit, monthly or 0.0, key if monthly is not None else None, component))
 
 
 def estimate(run: ProgramRun, config: PlatformConfig) -> list[CostLine]:
@@ -161,11 +147,11 @@ def unpriced(lines: list[CostLine]) -> list[str]:
 
 
 def priced_region(cloud: str) -> str:
-    return str(price_table()["clouds"][cloud]["region"])
+    return str(prices.table()["clouds"][cloud]["region"])
 
 
 def summary(lines: list[CostLine], cloud: str = "", region: Optional[str] = None) -> dict[str, Any]:
-    table = price_table()
+    table = prices.table()
     missing = unpriced(lines)
     return {
         "currency": table["currency"],
@@ -185,6 +171,6 @@ def summary(lines: list[CostLine], cloud: str = "", region: Optional[str] = None
 
 
 def hours_note() -> str:
-    table = price_table()
+    table = prices.table()
     return f"{table['price_type']}; {table['hours_per_month']} h/month; prices as of {table['as_of']}"
 

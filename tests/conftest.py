@@ -1,4 +1,9 @@
-"""Shared fixtures: one offline run per shipped stack, reused by the tests that read it."""
+"""Shared fixtures. Cached per test session: the shipped stacks' configs, their offline runs
+(`planned`) and what their clusters receive with every chart rendered (`viewed`). Per test: a copy
+of the project, the stand-in Pulumi CLI, a chart repository and moto on loopback.
+
+Plain constants and helpers (paths, the shipped stacks, free ports) are in tests/support/.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +11,20 @@ import functools
 import http.server
 import os
 import shutil
-import subprocess
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
+from support import CHARTS, ROOT, SCHEMAS, SHIPPED_STACKS, STACKS
+from support import engine as standin
+from support.servers import free_port
 
 from mlops_platform.components import versions
 from mlops_platform.components.config import PlatformConfig
 from mlops_platform.planner.cluster_model import ClusterView
 from mlops_platform.planner.cluster_objects import assemble
 from mlops_platform.planner.harness import ProgramRun, plan_platform
-
-ROOT = Path(__file__).resolve().parent.parent
-STACKS = ROOT / "stacks"
-SCHEMAS = Path(os.environ.get("PLATFORM_SCHEMAS_DIR", ROOT.parent / "shared" / "schemas"))
-# The pinned chart archives (test data beside the checkout; see ../shared/charts/SOURCES.md).
-CHARTS = Path(os.environ.get("PLATFORM_CHARTS_DIR", ROOT.parent / "shared" / "charts"))
-
-_runs: dict[str, ProgramRun] = {}
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -44,61 +43,21 @@ def _private_user_folders(tmp_path_factory) -> None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-_views: dict[str, ClusterView] = {}
 
 
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on (now): for a server a test starts."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_serving(url: str, process: "subprocess.Popen[bytes]", log: Path, what: str, timeout: float) -> None:
-    """Poll `url` until it answers; fail with the end of `log` if `process` exits or time runs out."""
-    import time
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"{what} did not start: {log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.2)
-
-
-def stack_config(stack: str) -> PlatformConfig:
+def _load_stack(stack: str) -> PlatformConfig:
     return PlatformConfig.from_stack_file(STACKS / f"Pulumi.{stack}.yaml", stack)
 
 
-# The stack files the project ships. Named here, not globbed: a user's own stack file in stacks/
-# must not change (or break) the test suite.
-SHIPPED_STACKS = ("aws-dev", "aws-prod", "azure-dev", "azure-prod", "gcp-dev", "gcp-prod", "local-dev")
+@pytest.fixture(scope="session")
+def stack_config() -> Callable[[str], PlatformConfig]:
+    """stack_config("aws-dev"): a shipped stack's configuration, parsed from its file."""
+    return _load_stack
 
 
-def shipped_stacks() -> list[str]:
-    return list(SHIPPED_STACKS)
-
-
-def plan_of(config: PlatformConfig) -> ProgramRun:
-    """The mock run of any (e.g. edited) configuration."""
-    return plan_platform(config)
-
-
-def planned(stack: str) -> ProgramRun:
-    """The mock run of a shipped stack (computed once per test session)."""
-    if stack not in _runs:
-        _runs[stack] = plan_of(stack_config(stack))
-    return _runs[stack]
-
-
-def require_charts() -> Path:
-    """The chart folder, or a skip naming why; in CI (PLATFORM_REQUIRE_CHARTS=1) a failure."""
+@pytest.fixture(scope="session")
+def charts_dir() -> Path:
+    """The pinned chart archives, or a skip naming why; in CI (PLATFORM_REQUIRE_CHARTS=1) a failure."""
     missing = [c.archive for c in versions.CHARTS if not (CHARTS / c.archive).is_file()]
     if missing:
         message = f"charts not found in {CHARTS}: {', '.join(missing)} (set PLATFORM_CHARTS_DIR)"
@@ -108,28 +67,48 @@ def require_charts() -> Path:
     return CHARTS
 
 
-def viewed(stack: str) -> ClusterView:
-    """What the cluster of a shipped stack receives, every chart rendered (computed once)."""
-    charts = require_charts()
-    if stack not in _views:
-        config = stack_config(stack)
-        _views[stack] = assemble(planned(stack), config.cluster.kubernetes_version, charts)
-    return _views[stack]
+@functools.lru_cache(maxsize=None)
+def _planned(stack: str) -> ProgramRun:
+    return plan_platform(_load_stack(stack))
 
 
 @pytest.fixture(scope="session")
-def local_view() -> ClusterView:
+def planned() -> Callable[[str], ProgramRun]:
+    """planned("aws-dev"): the offline run of a shipped stack, computed once per session."""
+    return _planned
+
+
+@pytest.fixture(scope="session")
+def viewed(charts_dir) -> Callable[[str], ClusterView]:
+    """viewed("aws-dev"): what a shipped stack's cluster receives, every chart rendered (once)."""
+
+    @functools.lru_cache(maxsize=None)
+    def view(stack: str) -> ClusterView:
+        return assemble(_planned(stack), _load_stack(stack).cluster.kubernetes_version, charts_dir)
+
+    return view
+
+
+@pytest.fixture(scope="session")
+def local_view(viewed) -> ClusterView:
     return viewed("local-dev")
 
 
 @pytest.fixture(scope="session")
-def local_run() -> ProgramRun:
+def local_run(planned) -> ProgramRun:
     return planned("local-dev")
 
 
 @pytest.fixture(scope="session")
-def local_config() -> PlatformConfig:
+def local_config(stack_config) -> PlatformConfig:
     return stack_config("local-dev")
+
+
+@pytest.fixture()
+def standin_engine(tmp_path, monkeypatch) -> Callable[..., standin.Fake]:
+    """standin_engine(state=False): the stand-in `pulumi` first on PATH (tests/support/engine.py);
+    with `state`, the local backend and passphrase of a stack that `up` has deployed."""
+    return functools.partial(standin.install, tmp_path, monkeypatch)
 
 
 @pytest.fixture()
@@ -154,14 +133,14 @@ def schemas_dir() -> Path:
 
 
 @pytest.fixture()
-def chart_repository(tmp_path):
+def chart_repository(tmp_path, charts_dir):
     """An HTTP chart repository on loopback: an index.yaml over copies of the pinned archives."""
     import helm_python as helm
 
     folder = tmp_path / "repo"
     folder.mkdir()
     for chart in versions.CHARTS:
-        shutil.copy(require_charts() / chart.archive, folder)
+        shutil.copy(charts_dir / chart.archive, folder)
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:

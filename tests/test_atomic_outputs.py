@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+from support import ROOT
 from typer.testing import CliRunner
 
-from conftest import ROOT, require_charts
 from mlops_platform.cli.app import app
 from mlops_platform.planner import files
 
@@ -82,10 +82,10 @@ def _render_until(out: Path, delay: float | None, env: dict) -> tuple[int, str]:
     return process.returncode, (seen + rest).decode()
 
 
-def test_an_interrupted_render_leaves_the_old_render_or_the_new_one_whole(project, tmp_path):
-    env = {**os.environ, "PLATFORM_CHARTS_DIR": str(require_charts()), "PLATFORM_PROJECT_DIR": str(project)}
+def test_an_interrupted_render_leaves_the_old_render_or_the_new_one_whole(project, tmp_path, charts_dir):
+    env = {**os.environ, "PLATFORM_CHARTS_DIR": str(charts_dir), "PLATFORM_PROJECT_DIR": str(project)}
     out = tmp_path / "out"
-    first = invoke("render", "--cloud", "aws", "--out", str(out), env={"PLATFORM_CHARTS_DIR": str(require_charts())})
+    first = invoke("render", "--cloud", "aws", "--out", str(out), env={"PLATFORM_CHARTS_DIR": str(charts_dir)})
     assert first.exit_code == 0, first.stderr
     (out / "notes.txt").write_text("mine")
     old = snapshot(out)
@@ -169,7 +169,7 @@ def _deletable(folder: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["manifests is a file", "rendered is a link", "helm cannot be emptied"])
-def test_render_refuses_folders_it_cannot_replace_and_writes_nothing_anywhere(project, tmp_path, case):
+def test_render_refuses_folders_it_cannot_replace_and_writes_nothing_anywhere(project, tmp_path, case, charts_dir):
     out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
     out.mkdir()
     elsewhere.mkdir()
@@ -187,7 +187,7 @@ def test_render_refuses_folders_it_cannot_replace_and_writes_nothing_anywhere(pr
     before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
     try:
         started = time.monotonic()
-        result = invoke("render", "--cloud", "local", "--out", str(out), env={"PLATFORM_CHARTS_DIR": str(require_charts())})
+        result = invoke("render", "--cloud", "local", "--out", str(out), env={"PLATFORM_CHARTS_DIR": str(charts_dir)})
         line = error_line(result)
         assert result.exit_code == 2 and fragment in line and f"--out {out}" in line, line
         assert "Rendering" not in result.stderr and time.monotonic() - started < 2, "refused before any work"
@@ -254,10 +254,9 @@ def test_an_unusable_cache_folder_is_named_with_its_variable(tmp_path, value, mo
 
 @pytest.mark.parametrize("variable, value", [("XDG_STATE_HOME", "/proc/mlops-nowhere"),
                                              ("PULUMI_BACKEND_URL", "file:///proc/mlops-nowhere/backend")])
-def test_an_unusable_state_or_backend_folder_is_named_with_its_variable(project, tmp_path, monkeypatch, variable, value):
-    from test_engine import standin_engine
+def test_an_unusable_state_or_backend_folder_is_named_with_its_variable(project, tmp_path, monkeypatch, variable, value, standin_engine):
 
-    standin_engine(tmp_path, monkeypatch)
+    standin_engine()
     monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
     monkeypatch.setenv(variable, value)
     result = invoke("up", "--cloud", "local", "--yes")

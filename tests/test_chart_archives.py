@@ -15,7 +15,6 @@ from typing import Optional
 import pytest
 from typer.testing import CliRunner
 
-from conftest import require_charts
 from mlops_platform.cli.app import app
 from mlops_platform.components import versions
 
@@ -83,11 +82,11 @@ BROKEN = {
 
 
 @pytest.fixture()
-def cache(tmp_path) -> Path:
+def cache(tmp_path, charts_dir) -> Path:
     folder = tmp_path / "charts"
     folder.mkdir()
     for chart in versions.CHARTS:
-        shutil.copy(require_charts() / chart.archive, folder)
+        shutil.copy(charts_dir / chart.archive, folder)
     return folder
 
 
@@ -96,9 +95,9 @@ def invoke(cache: Path, *args: str):
 
 
 @pytest.mark.parametrize("case", list(BROKEN))
-def test_a_broken_archive_stops_plan_and_render_in_one_line_naming_it(project, cache, tmp_path, case):
+def test_a_broken_archive_stops_plan_and_render_in_one_line_naming_it(project, cache, tmp_path, case, charts_dir):
     make, fragment = BROKEN[case]
-    make(require_charts() / ARCHIVE, cache / ARCHIVE)
+    make(charts_dir / ARCHIVE, cache / ARCHIVE)
     for args in (("plan", "--cloud", "local", "--json"), ("render", "--cloud", "local", "--out", str(tmp_path / "out"))):
         result = invoke(cache, *args)
         errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -111,9 +110,9 @@ def test_a_broken_archive_stops_plan_and_render_in_one_line_naming_it(project, c
 
 
 @pytest.mark.parametrize("case", [c for c in BROKEN if c != "a template that fails"])
-def test_charts_list_names_what_is_wrong_and_pull_replaces_it(cache, chart_repository, case):
+def test_charts_list_names_what_is_wrong_and_pull_replaces_it(cache, chart_repository, case, charts_dir):
     make, fragment = BROKEN[case]
-    make(require_charts() / ARCHIVE, cache / ARCHIVE)
+    make(charts_dir / ARCHIVE, cache / ARCHIVE)
     listed = {r["chart"]: r for r in json.loads(invoke(cache, "charts", "list", "--json").stdout)["charts"]}
     assert listed["mlflow"]["cached"] is False and fragment in listed["mlflow"]["problem"]
     assert all(r["cached"] and r["problem"] is None for name, r in listed.items() if name != "mlflow")
@@ -124,14 +123,14 @@ def test_charts_list_names_what_is_wrong_and_pull_replaces_it(cache, chart_repos
     assert pulled.exit_code == 0, pulled.stderr
     status = {r["chart"]: r["status"] for r in json.loads(pulled.stdout)["charts"]}
     assert status["mlflow"] == "pulled" and {s for n, s in status.items() if n != "mlflow"} == {"cached"}
-    assert (cache / ARCHIVE).read_bytes() == (require_charts() / ARCHIVE).read_bytes()
+    assert (cache / ARCHIVE).read_bytes() == (charts_dir / ARCHIVE).read_bytes()
 
 
-def test_pull_refuses_a_repository_that_serves_a_broken_archive(cache, chart_repository):
+def test_pull_refuses_a_repository_that_serves_a_broken_archive(cache, chart_repository, charts_dir):
     url, folder = chart_repository
     (cache / ARCHIVE).unlink()
-    _failing_template(require_charts() / ARCHIVE, folder / "unused.tgz")  # keeps the index valid
-    _escapes(require_charts() / ARCHIVE, folder / ARCHIVE)
+    _failing_template(charts_dir / ARCHIVE, folder / "unused.tgz")  # keeps the index valid
+    _escapes(charts_dir / ARCHIVE, folder / ARCHIVE)
     result = invoke(cache, "charts", "pull", "--mirror", url)
     assert result.exit_code == 1, result.stderr
     assert "outside the chart's folder" in result.stderr.strip().splitlines()[-1]

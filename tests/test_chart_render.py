@@ -21,33 +21,38 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
+from support import CHARTS, SHIPPED_STACKS
+from support.servers import free_port, wait_until_serving
 from typer.testing import CliRunner
 
-from conftest import CHARTS, free_port, planned, require_charts, shipped_stacks, stack_config, viewed, wait_until_serving
 from mlops_platform.cli.app import app
 from mlops_platform.components import names, versions
 from mlops_platform.components.addons import mlflow
 from mlops_platform.planner import chart_render, charts, cluster_objects
 
-SHIPPED = shipped_stacks()
+SHIPPED = SHIPPED_STACKS
 
 
-def _releases(stack: str) -> Iterator[tuple[Any, Any]]:
-    """(release record, its render) for every release of a shipped stack."""
-    view = viewed(stack)
-    by_urn = {r.urn: r for r in view.releases}
-    for record in planned(stack).helm_releases():
-        yield record, by_urn[record.urn]
+@pytest.fixture(scope="session")
+def releases(planned, viewed) -> Callable[[str], Iterator[tuple[Any, Any]]]:
+    """releases(stack): (release record, its render) for every release of a shipped stack."""
+
+    def pairs(stack: str) -> Iterator[tuple[Any, Any]]:
+        by_urn = {r.urn: r for r in viewed(stack).releases}
+        for record in planned(stack).helm_releases():
+            yield record, by_urn[record.urn]
+
+    return pairs
 
 
 # --- every release renders and validates --------------------------------------------------------
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_every_release_renders(stack):
+def test_every_release_renders(stack, planned, viewed):
     view = viewed(stack)
     assert not view.partial and not view.missing
     assert len(view.releases) == len(planned(stack).helm_releases()) == 7
@@ -58,7 +63,7 @@ def test_every_release_renders(stack):
 
 
 @pytest.fixture(scope="module")
-def validated_renders(schemas_dir, tmp_path_factory) -> dict[str, Any]:
+def validated_renders(schemas_dir, tmp_path_factory, planned, viewed) -> dict[str, Any]:
     """Every shipped stack's rendered objects, validated by one validate.py run over the distinct
     files: most objects (every CRD among them) are byte-identical across stacks, and the schemas
     load once. Gives, per stack, its files with their content digests, and each digest's status."""
@@ -94,7 +99,7 @@ def validated_renders(schemas_dir, tmp_path_factory) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_rendered_objects_validate_against_upstream_schemas(stack, validated_renders):
+def test_rendered_objects_validate_against_upstream_schemas(stack, validated_renders, viewed):
     files = validated_renders["stacks"][stack]
     assert len(files) == viewed(stack).rendered_count()
     status = validated_renders["status"]
@@ -105,13 +110,13 @@ def test_rendered_objects_validate_against_upstream_schemas(stack, validated_ren
     assert not bad, bad
 
 
-def test_charts_are_required_in_ci():
+def test_charts_are_required_in_ci(charts_dir):
     """CI sets PLATFORM_REQUIRE_CHARTS=1, so a missing chart fails there instead of skipping."""
     import os
 
     if os.environ.get("PLATFORM_REQUIRE_CHARTS") == "1":
         assert all((CHARTS / c.archive).is_file() for c in versions.CHARTS), CHARTS
-    assert require_charts() == CHARTS
+    assert charts_dir == CHARTS
 
 
 # --- every value we pass changes the render ------------------------------------------------------
@@ -201,23 +206,30 @@ def _value_findings(archive: str, values_json: str, release: str, namespace: str
             tuple(d for p, d in dotted if ("omitted", p) not in changed))
 
 
-def _findings(stack: str) -> Iterator[tuple[str, tuple[str, ...], tuple[str, ...], int]]:
-    for record, render in _releases(stack):
-        values = record.input("values") or {}
-        if not values:
-            continue
-        archive = charts.archive_path(render.chart, require_charts())
-        dead, redundant = _value_findings(
-            str(archive), json.dumps(values, sort_keys=True), render.release, render.namespace,
-            chart_render.kube_version(stack_config(stack).cluster.kubernetes_version),
-            (*cluster_objects.BUILTIN_API_VERSIONS, *render.api_versions))
-        yield render.release, dead, redundant, sum(1 for p, _ in _leaves(values) if p)
+@pytest.fixture(scope="session")
+def findings(releases, stack_config, charts_dir) -> Callable[[str], Iterator[tuple[str, tuple[str, ...], tuple[str, ...], int]]]:
+    """findings(stack): per release with values, the values that change nothing and those that
+    could be left out, and how many values it has."""
+
+    def of(stack: str) -> Iterator[tuple[str, tuple[str, ...], tuple[str, ...], int]]:
+        for record, render in releases(stack):
+            values = record.input("values") or {}
+            if not values:
+                continue
+            archive = charts.archive_path(render.chart, charts_dir)
+            dead, redundant = _value_findings(
+                str(archive), json.dumps(values, sort_keys=True), render.release, render.namespace,
+                chart_render.kube_version(stack_config(stack).cluster.kubernetes_version),
+                (*cluster_objects.BUILTIN_API_VERSIONS, *render.api_versions))
+            yield render.release, dead, redundant, sum(1 for p, _ in _leaves(values) if p)
+
+    return of
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_every_value_we_pass_changes_the_render(stack):
+def test_every_value_we_pass_changes_the_render(stack, findings):
     checked = 0
-    for release, dead, _, count in _findings(stack):
+    for release, dead, _, count in findings(stack):
         assert dead == (), f"{release}: values that change nothing: {dead}"
         checked += count
     assert checked > 100
@@ -234,8 +246,8 @@ FOLLOWS_CONFIG = {
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_no_value_could_be_left_out(stack):
-    for release, _, redundant, _ in _findings(stack):
+def test_no_value_could_be_left_out(stack, findings):
+    for release, _, redundant, _ in findings(stack):
         allowed = FOLLOWS_CONFIG.get(release, set())
         needless = [d for d in redundant if d not in allowed and ".resources." not in f".{d}."]
         assert needless == [], f"{release}: leaving these out renders the same: {needless}"
@@ -245,15 +257,15 @@ def test_no_value_could_be_left_out(stack):
 
 
 @pytest.mark.parametrize("stack", ["local-dev", "aws-prod"])
-def test_templates_gated_on_a_crd_see_it_because_the_release_is_installed_after_it(stack):
+def test_templates_gated_on_a_crd_see_it_because_the_release_is_installed_after_it(stack, stack_config, viewed, charts_dir, releases):
     """Rendered with every API the platform installs or with only those its dependencies install
     first, each release renders the same: no template waits for an API that comes later."""
     view = viewed(stack)
     everything = sorted({v for r in view.releases for o in r.objects if o.kind == "CustomResourceDefinition"
                          for v in chart_render.served_versions(o.manifest)})
     kube = chart_render.kube_version(stack_config(stack).cluster.kubernetes_version)
-    for record, render in _releases(stack):
-        archive = charts.archive_path(render.chart, require_charts())
+    for record, render in releases(stack):
+        archive = charts.archive_path(render.chart, charts_dir)
         values = json.dumps(record.input("values") or {}, sort_keys=True)
         ordered = chart_render.render_templates(archive, values, render.release, render.namespace, kube,
                                                 [*cluster_objects.BUILTIN_API_VERSIONS, *render.api_versions])
@@ -323,7 +335,7 @@ CLUSTER_SERVICES = [
 
 
 @pytest.mark.parametrize("stack", ["local-dev", "gcp-prod"])
-def test_every_service_monitor_selects_a_service_with_that_port(stack):
+def test_every_service_monitor_selects_a_service_with_that_port(stack, viewed):
     view = viewed(stack)
     kubelet = next(o for o in view.installed() if o.name == "kube-prometheus-stack-operator" and o.kind == "Deployment")
     assert "--kubelet-service=kube-system/kube-prometheus-stack-kubelet" in kubelet.manifest["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -387,9 +399,9 @@ def test_kserve_injected_containers_come_from_the_rendered_configuration(local_v
 # --- the render cache ----------------------------------------------------------------------------
 
 
-def test_renders_are_cached_on_disk_by_their_inputs(tmp_path, monkeypatch):
+def test_renders_are_cached_on_disk_by_their_inputs(tmp_path, monkeypatch, charts_dir):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    archive = charts.archive_path(versions.TRAEFIK, require_charts())
+    archive = charts.archive_path(versions.TRAEFIK, charts_dir)
     values = {"deployment": {"replicas": 1}}
     first = chart_render.render(archive, values, "m", "m", "v1.36.0")
     assert len(list((tmp_path / "mlops-platform" / "renders").glob("*.json"))) == 1
@@ -476,7 +488,7 @@ def test_charts_pull_fails_in_one_line_when_the_repository_lacks_a_version(chart
 
 
 @pytest.fixture()
-def oci_registry(tmp_path) -> Iterator[str]:
+def oci_registry(tmp_path, charts_dir) -> Iterator[str]:
     """A real OCI registry on loopback (distribution, Debian's docker-registry; .ci/run installs it),
     holding the seven pinned archives, pushed with Helm's own SDK: as an internal mirror would."""
     import os
@@ -498,21 +510,21 @@ def oci_registry(tmp_path) -> Iterator[str]:
         wait_until_serving(f"http://127.0.0.1:{port}/v2/", process, log, "the registry", timeout=30)
         mirror = f"oci://127.0.0.1:{port}/mlops-charts"
         for chart in versions.CHARTS:
-            helm.push(charts.archive_path(chart, require_charts()), mirror, plain_http=True)
+            helm.push(charts.archive_path(chart, charts_dir), mirror, plain_http=True)
         yield mirror
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def test_charts_pull_from_an_oci_registry_gets_the_pinned_archives_byte_for_byte(oci_registry, tmp_path, monkeypatch):
+def test_charts_pull_from_an_oci_registry_gets_the_pinned_archives_byte_for_byte(oci_registry, tmp_path, monkeypatch, charts_dir):
     """The OCI path KServe's charts take (oci://ghcr.io/kserve/charts), against a real registry."""
     import hashlib
 
     cache = tmp_path / "cache"
     _pull_every_chart(oci_registry, cache, monkeypatch)
     for chart in versions.CHARTS:
-        pulled, pinned = cache / chart.archive, charts.archive_path(chart, require_charts())
+        pulled, pinned = cache / chart.archive, charts.archive_path(chart, charts_dir)
         assert hashlib.sha256(pulled.read_bytes()).digest() == hashlib.sha256(pinned.read_bytes()).digest(), chart.short_name
     # A version the registry does not hold: one line naming the chart, the version and the registry.
     monkeypatch.setattr(versions, "CHARTS", tuple(
@@ -543,8 +555,8 @@ def test_plan_without_the_charts_says_so_and_marks_the_plan_partial(project, tmp
     assert len(warnings) == 1 and "platform charts pull" in warnings[0]
 
 
-def test_plan_json_reports_rendered_totals_and_covers_the_chart_pods(project, monkeypatch):
-    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(require_charts()))
+def test_plan_json_reports_rendered_totals_and_covers_the_chart_pods(project, monkeypatch, charts_dir):
+    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(charts_dir))
     result = CliRunner().invoke(app, ["plan", "--cloud", "local", "--json"])
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)["summary"]
@@ -554,8 +566,8 @@ def test_plan_json_reports_rendered_totals_and_covers_the_chart_pods(project, mo
     assert {"cert-manager/cert-manager-webhook", "monitoring/prometheus-kube-prometheus-stack-prometheus"} <= workloads
 
 
-def test_render_writes_what_every_release_applies_with_hooks_marked(project, tmp_path, monkeypatch):
-    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(require_charts()))
+def test_render_writes_what_every_release_applies_with_hooks_marked(project, tmp_path, monkeypatch, viewed, charts_dir):
+    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(charts_dir))
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["render", "--cloud", "local", "--out", str(out)])
     assert result.exit_code == 0, result.stderr

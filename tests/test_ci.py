@@ -11,9 +11,9 @@ from typing import Any, Iterator
 
 import pytest
 import yaml
+from support import ROOT
 from typer.testing import CliRunner
 
-from conftest import ROOT
 from mlops_platform.cli.app import app
 from mlops_platform.cli.ci import actions, github
 from mlops_platform.components import versions

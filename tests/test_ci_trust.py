@@ -17,8 +17,8 @@ from typing import Any, Iterator
 
 import pytest
 import yaml
+from support import ROOT
 
-from conftest import ROOT
 from mlops_platform.cli.ci import github
 
 # Every action the workflows may use: the commit each release tag points at. Read on 2026-12-05 from

@@ -8,7 +8,6 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from conftest import planned, require_charts, stack_config
 from mlops_platform.cli.app import app
 from mlops_platform.planner import chart_render, harness
 from mlops_platform.planner.cluster_objects import assemble
@@ -156,11 +155,11 @@ def test_version_and_help(runner):
         assert command in help_text
 
 
-def test_the_program_run_and_each_render_pause_the_garbage_collector_and_hand_it_back_on_failure(monkeypatch):
+def test_the_program_run_and_each_render_pause_the_garbage_collector_and_hand_it_back_on_failure(monkeypatch, planned, stack_config, charts_dir):
     """The pauses halve a cold plan (benchmarks/plan_time.py) for every command that plans (plan,
     render, up's progress, stacks, charts); left off, `platform up` would run a long engine
     operation without a collector."""
-    run, charts = planned("local-dev"), require_charts()  # before run_program is replaced
+    run, charts = planned("local-dev"), charts_dir  # before run_program is replaced
     seen = []
 
     def failing(*args, **kwargs):
@@ -178,8 +177,8 @@ def test_the_program_run_and_each_render_pause_the_garbage_collector_and_hand_it
     assert seen == [False, False] and gc.isenabled()
 
 
-def test_plan_and_render_show_each_step_while_they_work(runner, project, tmp_path, monkeypatch):
-    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(require_charts()))
+def test_plan_and_render_show_each_step_while_they_work(runner, project, tmp_path, monkeypatch, charts_dir):
+    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(charts_dir))
     for args in (("plan", "--cloud", "local", "--json"), ("render", "--cloud", "local", "--out", str(tmp_path / "o"))):
         result = invoke(runner, *args)
         assert result.exit_code == 0, result.stderr

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
+from support import ROOT, SHIPPED_STACKS, STACKS
 
-from conftest import ROOT, STACKS, planned, shipped_stacks
 from mlops_platform.components import names
 from mlops_platform.components.config import PlatformConfig, read_stack_values
 from mlops_platform.planner.harness import ProgramRun, plan_platform, run_program
 
-CLOUD_STACKS = [s for s in shipped_stacks() if not s.startswith("local-")]
+CLOUD_STACKS = [s for s in SHIPPED_STACKS if not s.startswith("local-")]
 
 
 def of(run: ProgramRun, type_token: str) -> list:
@@ -67,14 +67,14 @@ def k8s_object(run: ProgramRun, kind: str, name: str, namespace: str | None = No
 
 
 @pytest.mark.parametrize("stack", CLOUD_STACKS)
-def test_same_addons_as_local(stack):
+def test_same_addons_as_local(stack, planned):
     local = {(r.input("name"), r.input("chart"), r.input("version")) for r in planned("local-dev").helm_releases()}
     cloud = {(r.input("name"), r.input("chart"), r.input("version")) for r in planned(stack).helm_releases()}
     assert cloud == local
 
 
 @pytest.mark.parametrize("stack", CLOUD_STACKS)
-def test_lists_cluster_pools_database_store_and_identities(stack):
+def test_lists_cluster_pools_database_store_and_identities(stack, planned):
     run = planned(stack)
     types = {r.type for r in run.resources}
     expected = {
@@ -90,7 +90,7 @@ def test_lists_cluster_pools_database_store_and_identities(stack):
 
 
 @pytest.mark.parametrize("stack", CLOUD_STACKS)
-def test_every_cloud_resource_uses_the_stacks_explicit_provider(stack):
+def test_every_cloud_resource_uses_the_stacks_explicit_provider(stack, planned):
     run = planned(stack)
     providers = {r.urn for r in run.resources if r.is_provider}
     for record in run.resources:
@@ -99,7 +99,7 @@ def test_every_cloud_resource_uses_the_stacks_explicit_provider(stack):
 
 
 @pytest.mark.parametrize("stack", CLOUD_STACKS)
-def test_traefik_sits_behind_a_load_balancer_the_stack_owns(stack):
+def test_traefik_sits_behind_a_load_balancer_the_stack_owns(stack, planned):
     run = planned(stack)
     values = release_values(run, names.RELEASE_TRAEFIK)
     assert values["service"]["spec"]["type"] == "ClusterIP"
@@ -110,15 +110,15 @@ def test_traefik_sits_behind_a_load_balancer_the_stack_owns(stack):
     assert not lb.deleted_with, "a load balancer must be deleted (and awaited) before its cluster"
 
 
-@pytest.mark.parametrize("stack", shipped_stacks())
-def test_no_deleted_with_on_load_balancers_or_volumes(stack):
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_no_deleted_with_on_load_balancers_or_volumes(stack, planned):
     for record in planned(stack).kubernetes_objects():
         if record.input("kind") in ("Service", "PersistentVolumeClaim"):
             assert not record.deleted_with, record.name
 
 
 @pytest.mark.parametrize("stack", CLOUD_STACKS)
-def test_data_is_protected_in_prod_only(stack):
+def test_data_is_protected_in_prod_only(stack, planned):
     run = planned(stack)
     stateful = {
         "aws": ("aws:rds/instance:Instance", "aws:s3/bucket:Bucket"),
@@ -132,7 +132,7 @@ def test_data_is_protected_in_prod_only(stack):
 
 
 @pytest.mark.parametrize("stack", CLOUD_STACKS)
-def test_kubeconfig_is_built_from_cluster_outputs_with_the_exec_plugin(stack):
+def test_kubeconfig_is_built_from_cluster_outputs_with_the_exec_plugin(stack, planned):
     config = variant(stack)
     document = kubeconfig_of(config)
     user = document["users"][0]["user"]
@@ -179,12 +179,12 @@ def test_plan_needs_no_cloud_credentials(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def aws_dev() -> ProgramRun:
+def aws_dev(planned) -> ProgramRun:
     return planned("aws-dev")
 
 
 @pytest.fixture(scope="module")
-def aws_prod() -> ProgramRun:
+def aws_prod(planned) -> ProgramRun:
     return planned("aws-prod")
 
 
@@ -315,7 +315,7 @@ def test_aws_traefik_uses_an_nlb(aws_dev):
 
 
 @pytest.fixture(scope="module")
-def azure_dev() -> ProgramRun:
+def azure_dev(planned) -> ProgramRun:
     return planned("azure-dev")
 
 
@@ -385,11 +385,11 @@ def test_azure_identities_federated_to_the_right_service_accounts(azure_dev):
 
 
 @pytest.fixture(scope="module")
-def gcp_dev() -> ProgramRun:
+def gcp_dev(planned) -> ProgramRun:
     return planned("gcp-dev")
 
 
-def test_gcp_gke_cluster(gcp_dev):
+def test_gcp_gke_cluster(gcp_dev, planned):
     for run, prod in ((gcp_dev, False), (planned("gcp-prod"), True)):
         gke = one(run, "gcp:container/cluster:Cluster")
         assert gke.input("removeDefaultNodePool") is True
@@ -460,7 +460,7 @@ def pg_ssl_modes(run: ProgramRun) -> set[str]:
 
 
 @pytest.mark.parametrize("stack", CLOUD_STACKS)
-def test_managed_postgres_is_reached_over_tls_only(stack):
+def test_managed_postgres_is_reached_over_tls_only(stack, planned):
     # A managed database sits outside the cluster network; the in-cluster one never leaves it.
     assert pg_ssl_modes(planned(stack)) == {"require"}
     assert pg_ssl_modes(planned("local-dev")) == {"disable"}

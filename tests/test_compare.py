@@ -4,57 +4,63 @@ exact resource, cost, footprint and policy deltas it must report."""
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import pytest
+from support import STACKS
 from typer.testing import CliRunner
 
-from conftest import STACKS, require_charts, stack_config
 from mlops_platform.cli.app import app
+from mlops_platform.components import prices
 from mlops_platform.components.config import PlatformConfig, read_stack_values
-from mlops_platform.planner import costs
 from mlops_platform.planner.compare import compare, component_of, flatten, to_markdown, to_text
 from mlops_platform.planner.plan import build_plan
 
-HOURS = costs.price_table()["hours_per_month"]
+HOURS = prices.table()["hours_per_month"]
 
 
 def price(key: str) -> float:
-    return float(costs.price_table()["clouds"]["aws"]["items"][key]["price"])
+    return float(prices.table()["clouds"]["aws"]["items"][key]["price"])
 
 
-def document(config: PlatformConfig) -> dict[str, Any]:
-    return json.loads(json.dumps(build_plan(config, require_charts()).to_json(), default=str))
+class Plans:
+    """Plans of aws-dev as `plan --json` writes them: the shipped stack (base, planned once) and
+    edits of it (head), each a fresh document."""
+
+    def __init__(self, charts_dir: Path, stack_config: Callable[[str], PlatformConfig]):
+        self._charts = charts_dir
+        self._base = json.dumps(self._document(stack_config("aws-dev")))
+
+    def _document(self, config: PlatformConfig) -> dict[str, Any]:
+        return json.loads(json.dumps(build_plan(config, self._charts).to_json(), default=str))
+
+    def base(self) -> dict[str, Any]:
+        return json.loads(self._base)
+
+    def head(self, **changes: Any) -> dict[str, Any]:
+        values = read_stack_values(STACKS / "Pulumi.aws-dev.yaml")
+        for key, value in changes.items():
+            values[key] = value(values.get(key)) if callable(value) else value
+        return self._document(PlatformConfig.from_values(values, "aws-dev (edited)", "aws-dev"))
 
 
-@lru_cache(maxsize=None)
-def base_json() -> str:
-    return json.dumps(document(stack_config("aws-dev")))
+@pytest.fixture(scope="module")
+def plans(charts_dir, stack_config) -> Plans:
+    return Plans(charts_dir, stack_config)
 
 
-def base() -> dict[str, Any]:
-    return json.loads(base_json())
-
-
-def head(**changes: Any) -> dict[str, Any]:
-    values = read_stack_values(STACKS / "Pulumi.aws-dev.yaml")
-    for key, value in changes.items():
-        values[key] = value(values.get(key)) if callable(value) else value
-    return document(PlatformConfig.from_values(values, "aws-dev (edited)", "aws-dev"))
-
-
-def test_an_unchanged_plan_compares_empty():
-    result = compare(base(), base())
+def test_an_unchanged_plan_compares_empty(plans):
+    result = compare(plans.base(), plans.base())
     assert result.resources == [] and result.cost.change == 0 and result.cpu.change == 0
     assert result.unchanged and "no changes" in to_text(result)
 
 
-def test_add_a_model():
+def test_add_a_model(plans):
     wine = {"name": "wine", "format": "sklearn", "storageUri": "gs://kfserving-examples/models/sklearn/1.0/model",
             "referenceData": "sklearn:iris"}
-    after = head(models=lambda models: [*models, wine])
-    result = compare(base(), after)
+    after = plans.head(models=lambda models: [*models, wine])
+    result = compare(plans.base(), after)
     created = {(r.type, r.name) for r in result.resources if r.op == "create"}
     # The dashboards' model selector lists the new model: their ConfigMaps (immutable) are replaced.
     replaced = {(r.name, c.forces_replacement) for r in result.resources if r.op == "replace" for c in r.changes}
@@ -74,14 +80,14 @@ def test_add_a_model():
     added_mib = sum(after[1] for _, after in result.workloads.values())
     assert result.cpu.change == pytest.approx(added_cpu / 1000, abs=0.002)
     assert result.memory.change == pytest.approx(added_mib / 1024, abs=0.002)
-    iris = {w["name"]: w for w in base()["summary"]["requests"]["workloads"]}
+    iris = {w["name"]: w for w in plans.base()["summary"]["requests"]["workloads"]}
     wine_predictor = result.workloads["models/wine-predictor"][1]
     assert f"{wine_predictor[0]}m" == iris["models/iris-predictor"]["cpu"], "same defaults as iris"
 
 
-def test_switch_the_node_type():
-    after = head(cluster=lambda c: {**c, "instanceType": "m6i.xlarge"})
-    result = compare(base(), after)
+def test_switch_the_node_type(plans):
+    after = plans.head(cluster=lambda c: {**c, "instanceType": "m6i.xlarge"})
+    result = compare(plans.base(), after)
     (nodes,) = result.resources
     assert (nodes.op, nodes.type, nodes.name) == ("replace", "aws:eks/nodeGroup:NodeGroup", "mlops-cluster-nodes")
     (change,) = nodes.changes
@@ -93,31 +99,31 @@ def test_switch_the_node_type():
     assert result.cpu.change == 0 and result.workloads == {}
 
 
-def test_enable_a_gpu_pool():
-    after = head(cluster=lambda c: {**c, "gpu": {"enabled": True}})
-    result = compare(base(), after)
+def test_enable_a_gpu_pool(plans):
+    after = plans.head(cluster=lambda c: {**c, "gpu": {"enabled": True}})
+    result = compare(plans.base(), after)
     assert [(r.op, r.name) for r in result.resources] == [("create", "mlops-cluster-gpu-nodes")]
-    disk = base()["summary"]["cost"]["lines"]
+    disk = plans.base()["summary"]["cost"]["lines"]
     node_disk_gb = next(line for line in disk if line["item"] == "node root volumes gp3")["quantity"] / 2
     expected = round(price("ec2_g4dn.xlarge_hour") * HOURS + node_disk_gb * price("ebs_gp3_gb_month"), 2)
     assert result.cost.change == pytest.approx(expected) == pytest.approx(387.98)
     assert result.new_violations == [], "a GPU pool the stack enables is within policy"
 
 
-def test_break_a_policy():
-    after = head(policy={"limits": {"maxNodes": 1}})
-    result = compare(base(), after)
+def test_break_a_policy(plans):
+    after = plans.head(policy={"limits": {"maxNodes": 1}})
+    result = compare(plans.base(), after)
     assert result.resources == [] and result.cost.change == 0
     (violation,) = result.new_violations
     assert violation["rule"] == "cost-node-count-within-limit" and violation["enforcementLevel"] == "advisory"
     assert result.head_mandatory == []
-    undone = compare(after, base())
+    undone = compare(after, plans.base())
     assert undone.resolved_violations == [violation] and undone.new_violations == []
 
 
-def test_remove_a_component():
-    after = head(monitoring={"enabled": False}, detectors={"enabled": False})
-    result = compare(base(), after)
+def test_remove_a_component(plans):
+    after = plans.head(monitoring={"enabled": False}, detectors={"enabled": False})
+    result = compare(plans.base(), after)
     removed = {r.component for r in result.resources if r.op == "delete"}
     assert removed == {"Monitoring", "Detectors", "Mlflow", "ModelServing"}
     for component, only in (("Mlflow", "mlops-mlflow-monitor"), ("ModelServing", "mlops-models-iris-monitor")):
@@ -160,9 +166,9 @@ def test_paths_and_components():
     assert component_of("urn:pulumi:s::p::pulumi:providers:aws::default") == "stack"
 
 
-def test_markdown_puts_totals_first_and_folds_the_rest():
-    after = head(cluster=lambda c: {**c, "instanceType": "m6i.xlarge"})
-    text = to_markdown(compare(base(), after))
+def test_markdown_puts_totals_first_and_folds_the_rest(plans):
+    after = plans.head(cluster=lambda c: {**c, "instanceType": "m6i.xlarge"})
+    text = to_markdown(compare(plans.base(), after))
     lines = text.splitlines()
     assert lines[0] == "<!-- mlops-platform plan comparison: aws-dev -->"
     assert lines[1].startswith("### `platform plan` · aws-dev")
@@ -232,18 +238,18 @@ def test_bad_base_plans_exit_2_before_planning(project, tmp_path, setup, fragmen
     assert "Planning stack" not in result.stderr, "nothing ran before the check"
 
 
-def test_a_change_to_a_jobs_pod_template_is_a_replacement():
+def test_a_change_to_a_jobs_pod_template_is_a_replacement(plans):
     """A Job's template cannot change after creation (the API server refuses it): a changed detector
     fitting Job (here: another drift p-value, which changes its environment) is replaced."""
-    edited = head(models=lambda models: [{**models[0], "drift": {**models[0].get("drift", {}), "pValue": 0.01}}])
-    result = compare(base(), edited)
+    edited = plans.head(models=lambda models: [{**models[0], "drift": {**models[0].get("drift", {}), "pValue": 0.01}}])
+    result = compare(plans.base(), edited)
     jobs = [r for r in result.resources if r.type == "kubernetes:batch/v1:Job"]
     assert jobs, [(r.op, r.type, r.name) for r in result.resources]
     for job in jobs:
         assert job.op in ("replace", "create", "delete"), (job.name, job.op)
     replaced = [j for j in jobs if j.op == "replace"]
     assert replaced and all(any(c.forces_replacement == "spec.template" for c in j.changes) for j in replaced)
-    same_name = base()
+    same_name = plans.base()
     fit = next(r for r in same_name["resources"] if r["type"] == "kubernetes:batch/v1:Job" and "fit" in r["name"])
     changed = json.loads(json.dumps(same_name))
     target = next(r for r in changed["resources"] if r["urn"] == fit["urn"])

@@ -173,10 +173,10 @@ def test_from_pulumi_reports_a_run_error_not_a_traceback():
         runtime_config.set_all_config({})
 
 
-def test_every_shipped_stack_is_valid():
-    from conftest import shipped_stacks, stack_config
+def test_every_shipped_stack_is_valid(stack_config):
+    from support import SHIPPED_STACKS
 
-    stacks = shipped_stacks()
+    stacks = SHIPPED_STACKS
     assert "local-dev" in stacks
     for stack in stacks:
         cloud, env = stack.split("-", 1)
@@ -186,7 +186,8 @@ def test_every_shipped_stack_is_valid():
 
 # --- ranges the cloud modules carve, and names that cannot exist ---------------------------------
 
-from conftest import ROOT, STACKS  # noqa: E402
+from support import ROOT, STACKS  # noqa: E402
+
 from mlops_platform.components.config import (  # noqa: E402
     DEFAULT_MAX_GPU_NODES,
     DEFAULT_MAX_NODES,
@@ -263,11 +264,11 @@ def test_names_that_cannot_exist_are_config_errors_with_the_nearest_name(stack, 
 
 
 def test_a_name_that_can_exist_but_has_no_price_makes_the_total_incomplete():
-    from conftest import plan_of
     from mlops_platform.planner import costs
+    from mlops_platform.planner.harness import plan_platform
 
     config = PlatformConfig.from_values(shipped("aws-dev", **{"cluster.instanceType": "m7i.2xlarge"}), "t", "aws-dev")
-    lines = costs.estimate(plan_of(config), config)
+    lines = costs.estimate(plan_platform(config), config)
     summary = costs.summary(lines, "aws", config.region)
     assert summary["complete"] is False and summary["unpriced"] == ["nodes m7i.2xlarge"]
 
@@ -284,9 +285,9 @@ def test_the_policy_limits_defaults_have_one_source_quoted_by_the_readme():
 
 
 def test_a_gpu_pool_in_prod_passes_the_default_policy():
-    from conftest import plan_of
+    from mlops_platform.planner.harness import plan_platform
     from mlops_platform.policies.offline import evaluate
 
     config = PlatformConfig.from_values(shipped("aws-prod", **{"cluster.gpu": {"enabled": True}}), "t", "aws-prod")
-    _, violations = evaluate(plan_of(config), config)
+    _, violations = evaluate(plan_platform(config), config)
     assert [v.rule for v in violations] == []

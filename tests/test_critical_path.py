@@ -17,9 +17,9 @@ import json
 from typing import Any, Iterator, Mapping
 
 import pytest
+from support import ROOT, SHIPPED_STACKS
 from typer.testing import CliRunner
 
-from conftest import ROOT, planned, shipped_stacks, viewed
 from mlops_platform.cli.app import app
 from mlops_platform.cli.engine import parallelism
 from mlops_platform.components import k8s as kube
@@ -28,7 +28,7 @@ from mlops_platform.planner.cluster_model import ClusterObject, ClusterView
 from mlops_platform.planner.critical_path import DURATIONS, critical_path, duration, schedule
 from mlops_platform.planner.harness import ProgramRun, ResourceRecord
 
-SHIPPED = shipped_stacks()
+SHIPPED = SHIPPED_STACKS
 BASELINE = json.loads((ROOT / "benchmarks" / "critical_path_before.json").read_text(encoding="utf-8"))
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
@@ -60,7 +60,7 @@ def _must_wait(run: ProgramRun, obj: ClusterObject, dependency: str, why: str) -
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_custom_resources_wait_for_the_release_installing_their_crd(stack):
+def test_custom_resources_wait_for_the_release_installing_their_crd(stack, planned, viewed):
     run, view = planned(stack), viewed(stack)
     owners = _crd_owners(view)
     checked = 0
@@ -73,7 +73,7 @@ def test_custom_resources_wait_for_the_release_installing_their_crd(stack):
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_objects_wait_for_the_webhooks_that_admit_them(stack):
+def test_objects_wait_for_the_webhooks_that_admit_them(stack, planned, viewed):
     """A webhook that fails closed refuses what it cannot reach: its server must run first."""
     run, view = planned(stack), viewed(stack)
     plurals = {(group, kind): plural for (group, kind), (_, plural) in _crd_owners(view).items()}
@@ -134,7 +134,7 @@ def _references(pod: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_workloads_wait_for_what_they_mount(stack):
+def test_workloads_wait_for_what_they_mount(stack, planned, viewed):
     run, view = planned(stack), viewed(stack)
     installed = view.installed()
     where: dict[tuple[str, str, str], ClusterObject] = {(o.kind, o.namespace, o.name): o for o in installed}
@@ -155,7 +155,7 @@ def test_workloads_wait_for_what_they_mount(stack):
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_namespaced_objects_wait_for_their_namespace_and_releases_for_the_nodes(stack):
+def test_namespaced_objects_wait_for_their_namespace_and_releases_for_the_nodes(stack, planned, viewed):
     run, view = planned(stack), viewed(stack)
     namespaces = {o.name: o.owner for o in view.program if o.kind == "Namespace"}
     for obj in view.program:
@@ -189,7 +189,7 @@ def _release(run: ProgramRun, name: str) -> ResourceRecord:
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_mlflow_waits_for_its_database_and_schema(stack):
+def test_mlflow_waits_for_its_database_and_schema(stack, planned):
     run = planned(stack)
     mlflow = _release(run, names.RELEASE_MLFLOW)
     database = _database(run)
@@ -211,7 +211,7 @@ def _forbid(run: ProgramRun, dependents: list[ResourceRecord], dependencies: lis
 
 
 @pytest.mark.parametrize("stack", ["aws-dev", "aws-prod"])
-def test_eks_control_plane_does_not_wait_for_node_egress(stack):
+def test_eks_control_plane_does_not_wait_for_node_egress(stack, planned):
     run = planned(stack)
     egress = [r for r in run.resources if r.type in (
         "aws:ec2/natGateway:NatGateway", "aws:ec2/route:Route", "aws:ec2/routeTableAssociation:RouteTableAssociation")]
@@ -221,7 +221,7 @@ def test_eks_control_plane_does_not_wait_for_node_egress(stack):
 
 
 @pytest.mark.parametrize("stack", ["gcp-dev", "gcp-prod"])
-def test_gke_control_plane_does_not_wait_for_node_egress(stack):
+def test_gke_control_plane_does_not_wait_for_node_egress(stack, planned):
     run = planned(stack)
     _forbid(run, run.of_type("gcp:container/cluster:Cluster"), run.of_type("gcp:compute/routerNat:RouterNat"),
             "only the nodes need Cloud NAT")
@@ -230,7 +230,7 @@ def test_gke_control_plane_does_not_wait_for_node_egress(stack):
 
 
 @pytest.mark.parametrize("stack", [s for s in SHIPPED if not s.startswith("local")])
-def test_the_cloud_database_is_created_beside_the_cluster(stack):
+def test_the_cloud_database_is_created_beside_the_cluster(stack, planned):
     run = planned(stack)
     clusters = [r for r in run.resources if r.type in (
         "aws:eks/cluster:Cluster", "azure-native:containerservice:ManagedCluster", "gcp:container/cluster:Cluster")]
@@ -238,7 +238,7 @@ def test_the_cloud_database_is_created_beside_the_cluster(stack):
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_independent_addons_install_in_parallel(stack):
+def test_independent_addons_install_in_parallel(stack, planned):
     run = planned(stack)
     kserve = [r for r in run.helm_releases() if str(r.input("name")).startswith("kserve")]
     traefik, cert_manager = _release(run, names.RELEASE_TRAEFIK), _release(run, names.RELEASE_CERT_MANAGER)
@@ -256,7 +256,7 @@ def test_independent_addons_install_in_parallel(stack):
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_the_chain_is_a_real_chain_of_waits(stack):
+def test_the_chain_is_a_real_chain_of_waits(stack, planned):
     run = planned(stack)
     path = critical_path(run)
     assert path.seconds == sum(duration(run.by_urn()[s.urn])[0] for s in path.steps)
@@ -283,7 +283,7 @@ def test_every_duration_names_its_source():
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_no_stack_is_slower_than_before_and_most_are_much_faster(stack):
+def test_no_stack_is_slower_than_before_and_most_are_much_faster(stack, planned):
     """The baseline is benchmarks/critical_path_before.json (the plans before the false edges went)."""
     before = BASELINE["stacks"][stack]["seconds"]
     after = critical_path(planned(stack)).seconds
@@ -292,7 +292,7 @@ def test_no_stack_is_slower_than_before_and_most_are_much_faster(stack):
         assert after <= 0.85 * before, f"{stack}: {after}s vs {before}s before"
 
 
-def test_plan_prints_the_estimate_and_its_chain(project):
+def test_plan_prints_the_estimate_and_its_chain(project, planned):
     result = CliRunner().invoke(app, ["plan", "--cloud", "aws", "--env", "prod", "--json"])
     assert result.exit_code == 0, result.output
     path = json.loads(result.stdout)["criticalPath"]
@@ -310,7 +310,7 @@ def test_plan_prints_the_estimate_and_its_chain(project):
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_schedule_bounds(stack):
+def test_schedule_bounds(stack, planned):
     run = planned(stack)
     path = critical_path(run).seconds
     serial = sum(duration(r)[0] for r in run.resources if r.custom)
@@ -320,7 +320,7 @@ def test_schedule_bounds(stack):
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_default_parallelism_costs_the_cloud_nothing_and_local_little(stack):
+def test_default_parallelism_costs_the_cloud_nothing_and_local_little(stack, planned):
     """The claims in cli/engine/parallelism.py, against today's plans."""
     run = planned(stack)
     path = critical_path(run).seconds
@@ -339,7 +339,7 @@ def test_default_parallelism_by_machine():
     assert parallelism.resolve("aws", 3) == 3 and parallelism.resolve("local", None) == parallelism.default("local")
 
 
-def test_plan_json_reports_the_estimate_at_each_default_level(project):
+def test_plan_json_reports_the_estimate_at_each_default_level(project, planned):
     result = CliRunner().invoke(app, ["plan", "--cloud", "local", "--json"])
     by_parallel = json.loads(result.stdout)["criticalPath"]["byParallel"]
     assert by_parallel == {str(n): schedule(planned("local-dev"), n) for n in (4, 8, 16)}
@@ -347,7 +347,7 @@ def test_plan_json_reports_the_estimate_at_each_default_level(project):
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_every_kubernetes_provider_has_explicit_client_limits(stack):
+def test_every_kubernetes_provider_has_explicit_client_limits(stack, planned):
     providers = planned(stack).of_type("pulumi:providers:kubernetes")
     assert providers
     for provider in providers:

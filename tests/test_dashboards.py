@@ -8,8 +8,8 @@ import json
 from typing import Any, Iterator
 
 import pytest
+from support import SHIPPED_STACKS
 
-from conftest import planned, shipped_stacks
 from mlops_platform.components.addons import dashboards
 from mlops_platform.components.addons.metrics import EXPORTED
 
@@ -37,7 +37,7 @@ def metric_names(node: Any) -> Iterator[str]:
             yield from metric_names(node.param)
 
 
-def expressions_of(stack: str) -> list[tuple[str, str]]:
+def expressions_of(planned, stack: str) -> list[tuple[str, str]]:
     """(where, expr) for every dashboard panel and alert rule the stack creates."""
     run = planned(stack)
     out = []
@@ -53,11 +53,11 @@ def expressions_of(stack: str) -> list[tuple[str, str]]:
     return out
 
 
-@pytest.mark.parametrize("stack", shipped_stacks())
-def test_every_expression_parses_and_reads_only_exported_metrics(stack):
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_expression_parses_and_reads_only_exported_metrics(stack, planned):
     import promql_parser
 
-    expressions = expressions_of(stack)
+    expressions = expressions_of(planned, stack)
     assert len(expressions) > 20
     for where, expr in expressions:
         tree = promql_parser.parse(expr)
@@ -75,8 +75,8 @@ def test_the_parser_check_can_fail():
     assert set(metric_names(promql_parser.parse("rate(node_cpu_seconds_total[5m])"))) - set(EXPORTED) == {"node_cpu_seconds_total"}
 
 
-def test_every_listed_metric_is_read_somewhere_and_has_a_source():
-    used = {name for stack in ("local-dev",) for _, expr in expressions_of(stack)
+def test_every_listed_metric_is_read_somewhere_and_has_a_source(planned):
+    used = {name for stack in ("local-dev",) for _, expr in expressions_of(planned, stack)
             for name in metric_names(__import__("promql_parser").parse(expr))}
     assert set(EXPORTED) - used <= {"seldon_metric_outlier_instance_score"}, "a stale entry in metrics.py"
     assert all(len(source) > 10 for source in EXPORTED.values())
@@ -128,20 +128,20 @@ def _counted(node: Any, inside: bool = False) -> Iterator[tuple[str, bool]]:
 
 
 @pytest.mark.parametrize("stack", ["local-dev", "aws-prod"])
-def test_counters_are_read_as_rates_and_gauges_as_values(stack):
+def test_counters_are_read_as_rates_and_gauges_as_values(stack, planned):
     """A counter (Prometheus names it *_total, or *_bucket for a histogram) means something only as a
     rate or an increase; a gauge never is one. The outlier detector's is_outlier is a COUNTER at the
     pinned tag v1.17.1, exposed as seldon_metric_outlier_is_outlier_total (metrics.py)."""
     import promql_parser
 
-    for where, expr in expressions_of(stack):
+    for where, expr in expressions_of(planned, stack):
         for name, as_rate in _counted(promql_parser.parse(expr)):
             counter = name.endswith(("_total", "_bucket"))
             assert counter == as_rate, f"{where}: {name} is {'a counter' if counter else 'a gauge'} in {expr}"
     assert "seldon_metric_outlier_is_outlier" not in EXPORTED, "the pinned detector server never exports it"
 
 
-def test_the_outlier_fraction_divides_by_what_traefik_sent_that_detector():
+def test_the_outlier_fraction_divides_by_what_traefik_sent_that_detector(planned):
     """Its denominator is Traefik's service metric for the outlier Service the fan-out mirrors to,
     named as Traefik's CRD provider names it: <namespace>-<service>-<port>@kubernetescrd."""
     run = planned("local-dev")
@@ -149,7 +149,7 @@ def test_the_outlier_fraction_divides_by_what_traefik_sent_that_detector():
     port = service.input("spec", "ports")[0]["port"]
     mirror = next(r for r in run.of_type("kubernetes:traefik.io/v1alpha1:TraefikService"))
     assert {"name": "iris-outlier", "port": port, "percent": 100} in mirror.input("spec", "mirroring", "mirrors")
-    expressions = expressions_of("local-dev")
+    expressions = expressions_of(planned, "local-dev")
     alert = next(expr for where, expr in expressions if where.endswith("/ModelOutlierRateHigh"))
     assert alert == (f'sum(increase(seldon_metric_outlier_is_outlier_total{{namespace="detectors",service="iris-outlier"}}[15m])) / '
                      f'sum(increase(traefik_service_requests_total{{service="detectors-iris-outlier-{port}@kubernetescrd"}}[15m])) > 0.2')

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from test_engine import ENGINE, standin_engine
+from support.engine import ENGINE
 from typer.testing import CliRunner
 
 from mlops_platform.cli import display
@@ -18,8 +18,8 @@ def invoke(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
-def test_outputs_table_shows_masked_values_and_names_as_they_are(project, tmp_path, monkeypatch):
-    fake = standin_engine(tmp_path, monkeypatch, state=True)
+def test_outputs_table_shows_masked_values_and_names_as_they_are(project, tmp_path, monkeypatch, standin_engine):
+    fake = standin_engine(state=True)
     fake.stacks({"local-dev": {
         "outputs": {"endpoints": {"[bold]x": "https://x.example.org/:cloud:"}, "credentials": {"ui_password": "hunter2-value"}},
         "secrets": ["credentials"], "resources": []}})
@@ -29,8 +29,8 @@ def test_outputs_table_shows_masked_values_and_names_as_they_are(project, tmp_pa
     assert "endpoints.[bold]x" in result.stdout and "https://x.example.org/:cloud:" in result.stdout
 
 
-def test_engine_messages_and_resource_names_are_printed_literally(project, tmp_path, monkeypatch):
-    fake = standin_engine(tmp_path, monkeypatch, state=True)
+def test_engine_messages_and_resource_names_are_printed_literally(project, tmp_path, monkeypatch, standin_engine):
+    fake = standin_engine(state=True)
     events = (ENGINE / "events" / "up-failure.jsonl").read_text().replace(
         "ProgressDeadlineExceeded after 10m", "Missing required configuration variable 'platform:cloud:' [bold]x")
     events = events.replace("mlops-detectors-iris-drift", "mlops-detectors-[red]iris")
@@ -51,11 +51,11 @@ def test_every_console_prints_brackets_and_colons_as_text(capsys):
     assert captured.err.strip().splitlines() == [TRICKY, TRICKY]
 
 
-def test_models_list_shows_registry_names_literally(project, tmp_path, monkeypatch):
+def test_models_list_shows_registry_names_literally(project, tmp_path, monkeypatch, standin_engine):
     """A registered model's name is free text in MLflow: the table shows it as it is."""
     from mlops_platform.cli import registry
 
-    fake = standin_engine(tmp_path, monkeypatch, state=True)
+    fake = standin_engine(state=True)
     fake.stacks({"local-dev": {"outputs": {"endpoints": {"mlflow": "https://mlflow.example.org"}, "modelStore": "s3://b/mlflow",
                                            "credentials": {"mlflow_admin_password": "p"}},
                                "secrets": ["credentials"], "resources": []}})
@@ -68,14 +68,14 @@ def test_models_list_shows_registry_names_literally(project, tmp_path, monkeypat
     assert listed["registered"][0]["name"] == "[bold]x:cloud:"
 
 
-def test_the_iris_examples_password_commands_read_what_outputs_json_prints(project, tmp_path, monkeypatch):
+def test_the_iris_examples_password_commands_read_what_outputs_json_prints(project, tmp_path, monkeypatch, standin_engine):
     import re
     import subprocess
     import sys
 
-    from conftest import ROOT
+    from support import ROOT
 
-    fake = standin_engine(tmp_path, monkeypatch, state=True)
+    fake = standin_engine(state=True)
     fake.stacks({"local-dev": {"outputs": {"credentials": {"mlflow_admin_password": "pw-from-the-stack"}},
                                "secrets": ["credentials"], "resources": []}})
     printed = invoke("outputs", "--cloud", "local", "--show-secrets", "--json")

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 import pytest
+from support import SHIPPED_STACKS
 
-from conftest import planned, shipped_stacks, stack_config, viewed
 from mlops_platform.cli.engine import drain
 
 HOLDER_KINDS = ("Service", "PersistentVolumeClaim", "StatefulSet", "Prometheus", "Alertmanager")
@@ -37,8 +37,8 @@ def _holds_cloud_resource(manifest: dict) -> bool:
     return kind == "PersistentVolumeClaim"
 
 
-@pytest.mark.parametrize("stack", shipped_stacks())
-def test_every_in_cluster_holder_is_deleted_before_the_nodes_and_the_cluster(stack):
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_in_cluster_holder_is_deleted_before_the_nodes_and_the_cluster(stack, planned, viewed):
     run, view = planned(stack), viewed(stack)
     nodes = [r for r in run.resources if r.type in NODES]
     assert nodes
@@ -56,7 +56,7 @@ def test_every_in_cluster_holder_is_deleted_before_the_nodes_and_the_cluster(sta
 
 
 @pytest.mark.parametrize("stack", ["aws-dev", "azure-prod", "gcp-dev"])
-def test_prometheus_claims_go_with_their_statefulset(stack):
+def test_prometheus_claims_go_with_their_statefulset(stack, stack_config, viewed):
     view = viewed(stack)
     (prometheus,) = [o for o in view.runtime if o.kind == "StatefulSet" and o.name.startswith("prometheus-")]
     spec = prometheus.manifest["spec"]
@@ -126,7 +126,7 @@ class Cluster:
 
 
 
-def cluster_of(stack: str) -> Cluster:
+def cluster_of(viewed, stack: str) -> Cluster:
     """The drain's view of a shipped stack once deployed: from its rendered and modelled objects."""
     view = viewed(stack)
     objects = [*(x for r in view.releases for x in r.objects), *view.runtime, *view.program]
@@ -147,8 +147,8 @@ def cluster_of(stack: str) -> Cluster:
     return cluster
 
 
-def test_the_drain_deletes_in_order_and_waits_for_the_cloud_side():
-    cluster = cluster_of("aws-dev")
+def test_the_drain_deletes_in_order_and_waits_for_the_cloud_side(viewed):
+    cluster = cluster_of(viewed, "aws-dev")
     assert cluster.services == {("traefik", "traefik-lb"): "traefik-lb.elb.example"}
     assert cluster.operators == {("prometheuses", "monitoring", "kube-prometheus-stack-prometheus"),
                                  ("alertmanagers", "monitoring", "kube-prometheus-stack-alertmanager")}
@@ -163,8 +163,8 @@ def test_the_drain_deletes_in_order_and_waits_for_the_cloud_side():
     assert 0 < report.seconds <= 60
 
 
-def test_a_drain_that_times_out_names_what_is_held():
-    cluster = cluster_of("gcp-dev")
+def test_a_drain_that_times_out_names_what_is_held(viewed):
+    cluster = cluster_of(viewed, "gcp-dev")
     cluster.release_after = 10_000  # a controller that never releases
     now = [0.0]
     report = drain.drain(cluster, timeout=30, poll=5, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
@@ -173,8 +173,8 @@ def test_a_drain_that_times_out_names_what_is_held():
     assert any(h.startswith("PersistentVolume pvc-0 (disk vol-0)") for h in report.held)
 
 
-def test_kind_has_nothing_to_drain():
-    cluster = cluster_of("local-dev")
+def test_kind_has_nothing_to_drain(viewed):
+    cluster = cluster_of(viewed, "local-dev")
     assert not cluster.services, "kind exposes Traefik through NodePorts"
 
 
@@ -182,10 +182,9 @@ def test_kind_has_nothing_to_drain():
 
 
 @pytest.fixture()
-def engine(project, monkeypatch, tmp_path):
-    from test_engine import standin_engine
+def engine(project, monkeypatch, tmp_path, standin_engine):
 
-    return standin_engine(tmp_path, monkeypatch, state=True)
+    return standin_engine(state=True)
 
 
 UNREACHABLE = """apiVersion: v1

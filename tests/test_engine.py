@@ -15,45 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.engine import ENGINE, Fake
 from typer.testing import CliRunner
 
 from mlops_platform.cli.app import app
-
-ENGINE = Path(__file__).parent / "engine"
-
-
-class Fake:
-    def __init__(self, root: Path):
-        self.root = root
-        (root / "events").mkdir(parents=True)
-        (root / "fail").mkdir()
-        (root / "interrupt").mkdir()
-
-    def version(self, version: str) -> None:
-        (self.root / "version").write_text(version)
-
-    def events(self, command: str, fixture: str) -> None:
-        shutil.copy(ENGINE / "events" / f"{fixture}.jsonl", self.root / "events" / f"{command}.jsonl")
-
-    def fail(self, command: str, stderr: str) -> None:
-        (self.root / "fail" / command).write_text(stderr)
-
-    def interrupt(self, command: str, times: str = "") -> None:
-        (self.root / "interrupt" / command).write_text(times)
-
-    def stacks(self, stacks: dict) -> None:
-        (self.root / "stacks.json").write_text(json.dumps(stacks))
-
-    def calls(self) -> list[dict]:
-        path = self.root / "calls.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-    def call(self, command: str) -> dict:
-        matches = [c for c in self.calls() if c["args"] and c["args"][0] == command]
-        assert matches, f"pulumi {command} was never run: {[c['args'][:2] for c in self.calls()]}"
-        return matches[-1]
-
-
 
 
 @pytest.fixture()
@@ -65,26 +30,9 @@ def state(tmp_path, monkeypatch) -> Path:
     return home
 
 
-def standin_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state: bool = False) -> Fake:
-    """The stand-in `pulumi` first on PATH, answering from a fresh Fake. With `state`, the local
-    backend and its passphrase are set too, as for a stack that `up` has deployed."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    executable = bin_dir / "pulumi"
-    executable.write_text(f"#!/bin/sh\nexec '{sys.executable}' '{ENGINE / 'fake_pulumi.py'}' \"$@\"\n")
-    executable.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    fake = Fake(tmp_path / "fake")
-    monkeypatch.setenv("FAKE_PULUMI_DIR", str(fake.root))
-    if state:
-        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-        monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse battery staple")
-    return fake
-
-
 @pytest.fixture()
-def fake(tmp_path, monkeypatch) -> Fake:
-    return standin_engine(tmp_path, monkeypatch)
+def fake(standin_engine) -> Fake:
+    return standin_engine()
 
 
 def invoke(*args: str):

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
+from support import ROOT, SHIPPED_STACKS, STACKS
 from typer.testing import CliRunner
 
-from conftest import ROOT, SHIPPED_STACKS, STACKS, planned
 from mlops_platform.cli.app import app
 from mlops_platform.planner.harness import stable_order
 
@@ -42,7 +42,7 @@ def one_line(result) -> str:
 
 
 @pytest.mark.parametrize("stack", ["local-dev", "aws-prod"])
-def test_the_order_of_a_plan_does_not_depend_on_registration_order(stack):
+def test_the_order_of_a_plan_does_not_depend_on_registration_order(stack, planned):
     run = planned(stack)
     expected = [r.to_json() for r in run.resources]
     rng = random.Random(7)
@@ -240,8 +240,8 @@ def test_the_suite_names_the_shipped_stacks_instead_of_globbing():
     if tracked:  # a checkout: the list is exactly the stack files the project ships
         assert sorted(Path(p).name[len("Pulumi."):-len(".yaml")] for p in tracked) == sorted(SHIPPED_STACKS)
     assert all((STACKS / f"Pulumi.{stack}.yaml").is_file() for stack in SHIPPED_STACKS)
-    conftest = (ROOT / "tests" / "conftest.py").read_text()
-    assert 'glob("Pulumi.*.yaml")' not in conftest
+    for shared in ("conftest.py", "support/__init__.py"):
+        assert 'glob("Pulumi.*.yaml")' not in (ROOT / "tests" / shared).read_text(), shared
 
 
 # --- doctor -------------------------------------------------------------------------------------------

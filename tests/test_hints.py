@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
+from support import ROOT
 from typer.main import get_command
 
-from conftest import ROOT
 from mlops_platform.cli.app import app
 
 # `platform` then words, {placeholders} and --options with a value; as hints and docs write them.

@@ -200,11 +200,10 @@ def test_the_drain_through_the_api_deletes_in_order_and_waits(api_server):
 
 
 @pytest.fixture()
-def deployed(api_server, project, tmp_path, monkeypatch):
-    from test_engine import standin_engine
+def deployed(api_server, project, tmp_path, monkeypatch, standin_engine):
 
     cluster, kubeconfig = api_server
-    fake = standin_engine(tmp_path, monkeypatch, state=True)
+    fake = standin_engine(state=True)
     fake.stacks({"aws-dev": {"outputs": {"kubeconfig": kubeconfig}, "secrets": ["kubeconfig"], "resources": [
         {"urn": "urn:pulumi:aws-dev::mlops-platform::aws:eks/cluster:Cluster::mlops-cluster-eks", "type": "aws:eks/cluster:Cluster"}]}})
     fake.events("destroy", "destroy")

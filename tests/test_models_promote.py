@@ -15,9 +15,10 @@ import time
 from typing import Any, Iterator
 
 import pytest
+from support import ROOT
+from support.servers import free_port, wait_until_serving
 from typer.testing import CliRunner
 
-from conftest import ROOT, free_port, require_charts, wait_until_serving
 from mlops_platform.cli.app import app
 from mlops_platform.cli.registry import RegistryError, store_uri
 
@@ -89,11 +90,10 @@ _NON_MODEL = (
 
 
 @pytest.fixture()
-def stack(project, mlflow_server, monkeypatch, tmp_path) -> Any:
+def stack(project, mlflow_server, monkeypatch, tmp_path, standin_engine) -> Any:
     """The local stack, deployed as far as the engine stand-in says: its outputs name the MLflow."""
-    from test_engine import standin_engine
 
-    fake = standin_engine(tmp_path, monkeypatch, state=True)
+    fake = standin_engine(state=True)
     fake.stacks({"local-dev": {
         "outputs": {"endpoints": {"mlflow": mlflow_server["url"]}, "modelStore": LOCAL_STORE,
                     "credentials": {"mlflow_admin_password": mlflow_server["password"], "ui_password": "x"}},
@@ -130,8 +130,7 @@ def test_promote_by_alias_rewrites_the_stack_file_and_previews(stack, project, m
     assert again.exit_code == 0 and "alias" not in path.read_text().split("registry:")[1].split("\n  platform:")[0]
 
 
-def test_the_promoted_stack_plans_an_mlflow_model_with_its_detectors_and_dashboards(stack, project, schemas_dir):
-    require_charts()
+def test_the_promoted_stack_plans_an_mlflow_model_with_its_detectors_and_dashboards(stack, project, schemas_dir, charts_dir):
     assert invoke("models", "promote", "iris", "--alias", "champion", "--no-preview").exit_code == 0
     plan = invoke("plan", "--cloud", "local", "--json")
     assert plan.exit_code == 0, plan.stderr
@@ -236,11 +235,11 @@ def test_promote_without_the_extra_names_it(project, monkeypatch):
     assert result.exit_code == 2 and "pip install 'mlops-platform[models]'" in result.stderr
 
 
-def test_gpu_batcher_and_explainer_validate_and_pass_the_policies(schemas_dir):
+def test_gpu_batcher_and_explainer_validate_and_pass_the_policies(schemas_dir, charts_dir):
     """An InferenceService with all three, in a prod stack (mandatory policies)."""
     import jsonschema
+    from support import STACKS
 
-    from conftest import STACKS
     from mlops_platform.components.config import PlatformConfig, read_stack_values
     from mlops_platform.planner.plan import build_plan
 
@@ -248,7 +247,7 @@ def test_gpu_batcher_and_explainer_validate_and_pass_the_policies(schemas_dir):
     values["cluster"] = {**values["cluster"], "gpu": {"enabled": True}}
     values["models"] = [{**values["models"][0], "resources": {"cpu": "500m", "memory": "1Gi", "memoryLimit": "2Gi", "gpu": 1},
                          "batcher": {"maxBatchSize": 16, "maxLatency": 200}, "explainer": {"type": "art"}}]
-    plan = build_plan(PlatformConfig.from_values(values, "aws-prod (gpu)", "aws-prod"), require_charts())
+    plan = build_plan(PlatformConfig.from_values(values, "aws-prod (gpu)", "aws-prod"), charts_dir)
     (isvc,) = [r.inputs for r in plan.run.of_type("kubernetes:serving.kserve.io/v1beta1:InferenceService")]
     schema = json.loads((schemas_dir / "crds" / "serving.kserve.io" / "inferenceservice_v1beta1.json").read_text())
     jsonschema.validate(isvc, schema)
@@ -269,7 +268,8 @@ def test_gpu_batcher_and_explainer_validate_and_pass_the_policies(schemas_dir):
     ("aws-dev", {"batcher": {"maxBatchSize": 0}}, "models[0].batcher.maxBatchSize: must be at least 1"),
 ])
 def test_serving_options_are_validated(stack_name, edit, fragment):
-    from conftest import STACKS
+    from support import STACKS
+
     from mlops_platform.components.config import ConfigError, PlatformConfig, read_stack_values
 
     values = read_stack_values(STACKS / f"Pulumi.{stack_name}.yaml")

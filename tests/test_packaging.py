@@ -6,7 +6,7 @@ import subprocess
 import sys
 import tomllib
 
-from conftest import ROOT
+from support import ROOT
 
 
 def test_every_package_folder_is_listed_in_pyproject():

@@ -11,9 +11,8 @@ from typing import Any, Callable
 
 import pytest
 from pulumi_policy import StackValidationArgs
-from test_policies import POD, resource
+from support.policy_resources import POD, resource
 
-from conftest import require_charts, stack_config, viewed
 from mlops_platform.components import names
 from mlops_platform.planner import chart_render, charts
 from mlops_platform.policies.registry import BY_NAME, pack_config
@@ -156,7 +155,7 @@ def test_helm_test_hooks_are_not_created_by_an_install():
     assert refusals("restricted", pod, {"helm.sh/hook": "pre-install"}), "install hooks are admitted like any pod"
 
 
-def test_always_mandatory():
+def test_always_mandatory(stack_config):
     for stack in ("local-dev", "aws-prod"):
         assert pack_config(stack_config(stack))[RULE.name] == "mandatory"
 
@@ -177,13 +176,13 @@ def test_a_modelled_pod_stands_in_for_the_custom_resource_it_comes_from():
 # --- the charts as rendered -------------------------------------------------------------------------
 
 
-def test_mlflow_without_the_fix_is_refused_by_the_restricted_namespace(local_run, local_view):
+def test_mlflow_without_the_fix_is_refused_by_the_restricted_namespace(local_run, local_view, charts_dir):
     """The finding that broke the first `up`: rendered with our values minus the security contexts
     we added, the chart's pod and all its containers lack a seccomp profile and are refused."""
     release = next(r for r in local_run.helm_releases() if r.input("name") == names.RELEASE_MLFLOW)
     values = {k: v for k, v in release.input("values").items() if k not in ("podSecurityContext", "securityContext")}
     chart = charts.by_reference(release.input("chart"))
-    rendered = chart_render.render(charts.archive_path(chart, require_charts()), values, "mlflow", "mlflow", "v1.36.0",
+    rendered = chart_render.render(charts.archive_path(chart, charts_dir), values, "mlflow", "mlflow", "v1.36.0",
                                    next(r.api_versions for r in local_view.releases if r.release == "mlflow"))
     pod = next(o for o in rendered if o.kind == "Deployment").manifest["spec"]["template"]["spec"]
     found = pod_security.refusals("restricted", pod)
@@ -195,7 +194,7 @@ def test_mlflow_without_the_fix_is_refused_by_the_restricted_namespace(local_run
 
 
 @pytest.mark.parametrize("stack", ["local-dev", "aws-prod", "azure-dev", "gcp-prod"])
-def test_no_pod_an_install_creates_is_refused(stack):
+def test_no_pod_an_install_creates_is_refused(stack, viewed):
     view = viewed(stack)
     levels = {o.name: (o.manifest["metadata"].get("labels") or {}).get(pod_security.LEVEL_LABEL, "privileged")
               for o in view.installed() if o.kind == "Namespace"}

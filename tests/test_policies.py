@@ -10,30 +10,20 @@ from typing import Any, Callable
 
 import pytest
 from pulumi_policy import (
-    PolicyCustomTimeouts,
     PolicyResource,
-    PolicyResourceOptions,
     ResourceValidationArgs,
     StackValidationArgs,
 )
+from support import ROOT, SHIPPED_STACKS
+from support.policy_resources import AKS_GOOD, EKS_GOOD, GKE_GOOD, POD, POOL_GOOD, patched, resource
 from typer.testing import CliRunner
 
-from conftest import ROOT, planned, shipped_stacks, stack_config, viewed
 from mlops_platform.components.config import PlatformConfig, read_stack_values
 from mlops_platform.policies import pack
 from mlops_platform.policies.offline import evaluate
 from mlops_platform.policies.registry import BY_NAME, RULES, pack_config, rule_config
 
 POLICIES = {p.name: p for p in pack.policies()}
-
-
-def options(protect: bool = False) -> PolicyResourceOptions:
-    return PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
-
-
-def resource(resource_type: str, props: dict, name: str = "r", protect: bool = False, **deps: list) -> PolicyResource:
-    return PolicyResource(resource_type, props, f"urn:pulumi:t::p::{resource_type}::{name}", name, options(protect),
-                          None, None, [], dict(deps))
 
 
 def report(rule: str, subject: Any, config: dict | None = None) -> list[str]:
@@ -54,21 +44,6 @@ def report(rule: str, subject: Any, config: dict | None = None) -> list[str]:
 
 
 # --- fixtures for pod specs -----------------------------------------------------------------------
-
-CONTAINER = {
-    "name": "app",
-    "image": "registry.example.com/app:1.2.3",
-    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
-    "securityContext": {
-        "allowPrivilegeEscalation": False,
-        "privileged": False,
-        "runAsNonRoot": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    },
-}
-POD = {"automountServiceAccountToken": False, "securityContext": {"runAsNonRoot": True}, "containers": [CONTAINER]}
-
 
 def deployment(pod: dict) -> PolicyResource:
     return resource("kubernetes:apps/v1:Deployment", {
@@ -139,28 +114,6 @@ def _bucket_with(companion_type: str, props: dict) -> list[PolicyResource]:
     return [bucket, resource(companion_type, {"bucket": "b-1", **props}, name="companion", bucket=[bucket])]
 
 
-EKS_GOOD = {
-    "vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]},
-    "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:k"}},
-    "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
-}
-AKS_GOOD = {"apiServerAccessProfile": {"authorizedIPRanges": ["203.0.113.0/24"]}, "networkProfile": {"networkPolicy": "cilium"},
-            "disableLocalAccounts": True, "agentPoolProfiles": [{"name": "system", "vmSize": "Standard_D2s_v5", "count": 2}]}
-GKE_GOOD = {"privateClusterConfig": {"enablePrivateNodes": True}, "masterAuthorizedNetworksConfig": {"cidrBlocks": [{"cidrBlock": "203.0.113.0/24"}]},
-            "datapathProvider": "ADVANCED_DATAPATH", "enableShieldedNodes": True, "workloadIdentityConfig": {"workloadPool": "p.svc.id.goog"}}
-POOL_GOOD = {"nodeConfig": {"workloadMetadataConfig": {"mode": "GKE_METADATA"}, "shieldedInstanceConfig": {"enableSecureBoot": True},
-                            "machineType": "e2-standard-4"}, "nodeCount": 1}
-
-
-def _patched(base: dict, path: tuple, value: Any) -> dict:
-    out = copy.deepcopy(base)
-    target = out
-    for key in path[:-1]:
-        target = target.setdefault(key, {})
-    target[path[-1]] = value
-    return out
-
-
 def _nodegroup(instance: str, max_size: int) -> PolicyResource:
     return resource("aws:eks/nodeGroup:NodeGroup", {"instanceTypes": [instance], "scalingConfig": {"desiredSize": 1, "maxSize": max_size}})
 
@@ -226,12 +179,12 @@ CASES: list[tuple[str, Any, Any, dict]] = [
      _role([{"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": ["*"]}]),
      _role([{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["*"]}]), {}),
     ("aws-eks-endpoint-restricted", resource("aws:eks/cluster:Cluster", EKS_GOOD),
-     resource("aws:eks/cluster:Cluster", _patched(EKS_GOOD, ("vpcConfig", "publicAccessCidrs"), ["0.0.0.0/0"])), {}),
+     resource("aws:eks/cluster:Cluster", patched(EKS_GOOD, ("vpcConfig", "publicAccessCidrs"), ["0.0.0.0/0"])), {}),
     ("aws-eks-secrets-encryption", resource("aws:eks/cluster:Cluster", EKS_GOOD),
      resource("aws:eks/cluster:Cluster", {k: v for k, v in EKS_GOOD.items() if k != "encryptionConfig"}), {}),
     ("aws-kms-key-rotation", resource("aws:kms/key:Key", {"enableKeyRotation": True}), resource("aws:kms/key:Key", {}), {}),
     ("aws-eks-control-plane-logging", resource("aws:eks/cluster:Cluster", EKS_GOOD),
-     resource("aws:eks/cluster:Cluster", _patched(EKS_GOOD, ("enabledClusterLogTypes",), ["api"])), {}),
+     resource("aws:eks/cluster:Cluster", patched(EKS_GOOD, ("enabledClusterLogTypes",), ["api"])), {}),
     ("aws-imdsv2-hop-limit",
      resource("aws:ec2/launchTemplate:LaunchTemplate", {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1}}),
      resource("aws:ec2/launchTemplate:LaunchTemplate", {"metadataOptions": {"httpTokens": "optional", "httpPutResponseHopLimit": 2}}), {}),
@@ -251,26 +204,26 @@ CASES: list[tuple[str, Any, Any, dict]] = [
      resource("aws:rds/instance:Instance", {"publiclyAccessible": False, "storageEncrypted": True, "backupRetentionPeriod": 7}),
      resource("aws:rds/instance:Instance", {"publiclyAccessible": True, "storageEncrypted": True, "backupRetentionPeriod": 1}), {}),
     ("azure-aks-api-restricted", resource("azure-native:containerservice:ManagedCluster", AKS_GOOD),
-     resource("azure-native:containerservice:ManagedCluster", _patched(AKS_GOOD, ("apiServerAccessProfile", "authorizedIPRanges"), [])), {}),
+     resource("azure-native:containerservice:ManagedCluster", patched(AKS_GOOD, ("apiServerAccessProfile", "authorizedIPRanges"), [])), {}),
     ("azure-aks-network-policy", resource("azure-native:containerservice:ManagedCluster", AKS_GOOD),
-     resource("azure-native:containerservice:ManagedCluster", _patched(AKS_GOOD, ("networkProfile",), {})), {}),
+     resource("azure-native:containerservice:ManagedCluster", patched(AKS_GOOD, ("networkProfile",), {})), {}),
     ("azure-aks-local-accounts-disabled", resource("azure-native:containerservice:ManagedCluster", AKS_GOOD),
-     resource("azure-native:containerservice:ManagedCluster", _patched(AKS_GOOD, ("disableLocalAccounts",), False)), {}),
+     resource("azure-native:containerservice:ManagedCluster", patched(AKS_GOOD, ("disableLocalAccounts",), False)), {}),
     ("azure-storage-secure-transport-private",
      resource("azure-native:storage:StorageAccount", {"allowBlobPublicAccess": False, "minimumTlsVersion": "TLS1_2", "enableHttpsTrafficOnly": True}),
      resource("azure-native:storage:StorageAccount", {"allowBlobPublicAccess": True, "minimumTlsVersion": "TLS1_0"}), {}),
     ("azure-postgres-not-public", resource("azure-native:dbforpostgresql:Server", {"network": {"publicNetworkAccess": "Disabled"}}),
      resource("azure-native:dbforpostgresql:Server", {"network": {"publicNetworkAccess": "Enabled"}}), {}),
     ("gcp-gke-private-nodes", resource("gcp:container/cluster:Cluster", GKE_GOOD),
-     resource("gcp:container/cluster:Cluster", _patched(GKE_GOOD, ("privateClusterConfig", "enablePrivateNodes"), False)), {}),
+     resource("gcp:container/cluster:Cluster", patched(GKE_GOOD, ("privateClusterConfig", "enablePrivateNodes"), False)), {}),
     ("gcp-gke-authorized-networks", resource("gcp:container/cluster:Cluster", GKE_GOOD),
-     resource("gcp:container/cluster:Cluster", _patched(GKE_GOOD, ("masterAuthorizedNetworksConfig", "cidrBlocks"), [{"cidrBlock": "0.0.0.0/0"}])), {}),
+     resource("gcp:container/cluster:Cluster", patched(GKE_GOOD, ("masterAuthorizedNetworksConfig", "cidrBlocks"), [{"cidrBlock": "0.0.0.0/0"}])), {}),
     ("gcp-gke-network-policy", resource("gcp:container/cluster:Cluster", GKE_GOOD),
-     resource("gcp:container/cluster:Cluster", _patched(GKE_GOOD, ("datapathProvider",), "LEGACY_DATAPATH")), {}),
+     resource("gcp:container/cluster:Cluster", patched(GKE_GOOD, ("datapathProvider",), "LEGACY_DATAPATH")), {}),
     ("gcp-gke-shielded-nodes", resource("gcp:container/nodePool:NodePool", POOL_GOOD),
-     resource("gcp:container/nodePool:NodePool", _patched(POOL_GOOD, ("nodeConfig", "shieldedInstanceConfig"), {})), {}),
+     resource("gcp:container/nodePool:NodePool", patched(POOL_GOOD, ("nodeConfig", "shieldedInstanceConfig"), {})), {}),
     ("gcp-gke-workload-identity", resource("gcp:container/nodePool:NodePool", POOL_GOOD),
-     resource("gcp:container/nodePool:NodePool", _patched(POOL_GOOD, ("nodeConfig", "workloadMetadataConfig", "mode"), "GCE_METADATA")), {}),
+     resource("gcp:container/nodePool:NodePool", patched(POOL_GOOD, ("nodeConfig", "workloadMetadataConfig", "mode"), "GCE_METADATA")), {}),
     ("gcp-gcs-private-uniform",
      resource("gcp:storage/bucket:Bucket", {"uniformBucketLevelAccess": True, "publicAccessPrevention": "enforced"}),
      resource("gcp:storage/bucket:Bucket", {"uniformBucketLevelAccess": False, "publicAccessPrevention": "inherited"}), {}),
@@ -338,7 +291,7 @@ def test_pack_files_describe_a_python_pack():
 # --- enforcement per stack ----------------------------------------------------------------------
 
 
-def test_enforcement_advisory_in_dev_mandatory_in_prod():
+def test_enforcement_advisory_in_dev_mandatory_in_prod(stack_config):
     assert pack_config(stack_config("aws-dev"))["all"] == "advisory"
     prod = pack_config(stack_config("aws-prod"))
     assert prod["all"] == "mandatory" and prod["licence-source-available-components"] == "mandatory"
@@ -350,15 +303,15 @@ def test_enforcement_advisory_in_dev_mandatory_in_prod():
     assert pack_config(relaxed)["all"] == "advisory"
 
 
-@pytest.mark.parametrize("stack", shipped_stacks())
-def test_shipped_stacks_have_no_violations(stack):
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_shipped_stacks_have_no_violations(stack, planned, stack_config):
     rules, violations = evaluate(planned(stack), stack_config(stack))
     assert len(rules) == len(RULES)
     assert [v.to_json() for v in violations] == []
 
 
-@pytest.mark.parametrize("stack", shipped_stacks())
-def test_what_the_charts_render_has_no_violations_either(stack):
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_what_the_charts_render_has_no_violations_either(stack, planned, stack_config, viewed):
     """The pack over the whole cluster: every release's objects and the pods operators create."""
     view = viewed(stack)
     rules, violations = evaluate(planned(stack), stack_config(stack), view)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import pytest
 from pulumi_policy import ResourceValidationArgs, StackValidationArgs
-from test_policies import AKS_GOOD, EKS_GOOD, GKE_GOOD, POD, POOL_GOOD, _patched, resource
+from support.policy_resources import AKS_GOOD, EKS_GOOD, GKE_GOOD, POD, POOL_GOOD, patched, resource
 
 from mlops_platform.policies import pack
 from mlops_platform.policies.registry import RULES, rule_config
@@ -141,7 +141,7 @@ def _dep(edit: Callable[[dict, dict], Any]) -> Callable[[], list]:
 
 
 def _one(kind: str, base: dict, path: tuple, value: Any, **extra: Any) -> Callable[[], list]:
-    return lambda: [r(kind, _patched(base, path, value), **extra)]
+    return lambda: [r(kind, patched(base, path, value), **extra)]
 
 
 def _sc(**changes: Any) -> Callable[[dict, dict], None]:

@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import SHIPPED_STACKS
 
-from conftest import planned, shipped_stacks
 from mlops_platform.planner import render
 
 # Library chart name for each chart reference we install.
@@ -63,8 +63,8 @@ def _run(command: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.parametrize("stack", shipped_stacks())
-def test_rendered_manifests_validate_against_upstream_schemas(stack, validator, tmp_path):
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_rendered_manifests_validate_against_upstream_schemas(stack, validator, tmp_path, planned):
     run = planned(stack)
     render.write(run, tmp_path)
     manifests = sorted((tmp_path / "manifests").rglob("*.yaml"))
@@ -80,8 +80,8 @@ def test_rendered_manifests_validate_against_upstream_schemas(stack, validator, 
     assert ok == total
 
 
-@pytest.mark.parametrize("stack", shipped_stacks())
-def test_helm_values_have_no_unknown_keys(stack, validator, tmp_path):
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_helm_values_have_no_unknown_keys(stack, validator, tmp_path, planned):
     run = planned(stack)
     for name, chart, values in render.releases(run):
         if chart["chart"] in VALUELESS_CHARTS:
@@ -110,7 +110,7 @@ def test_schema_library_is_required_in_ci(schemas_dir):
 if os.environ.get("PLATFORM_REQUIRE_SCHEMAS") == "1":
 
     def test_schema_library_present():
-        from conftest import SCHEMAS
+        from support import SCHEMAS
 
         assert (SCHEMAS / "validate.py").is_file(), f"schema library missing at {SCHEMAS}"
 

@@ -15,7 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mlops_platform.cli.app import app
-from mlops_platform.planner.costs import price_table
+from mlops_platform.cli.sweep import sweep
+from mlops_platform.components.prices import table as price_table
 
 REGION = "us-east-1"
 CLUSTER = "mlops-dev"
@@ -24,6 +25,11 @@ STACK = "aws-dev"
 
 def aws_price(key: str) -> float:
     return float(price_table()["clouds"]["aws"]["items"][key]["price"])
+
+
+@pytest.fixture()
+def aws_dev(stack_config) -> Any:
+    return stack_config(STACK)
 
 
 def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
@@ -98,10 +104,8 @@ LOOKALIKES = ("volume_other_cluster", "volume_untagged", "security_group_untagge
               "target_group_untagged", "interface_untagged", "address_other_stack")
 
 
-def test_the_sweep_finds_exactly_the_stacks_leftovers_and_prices_them(seeded):
-    from mlops_platform.cli.sweep import aws
-
-    result = aws.sweep(STACK, "dev", REGION)
+def test_the_sweep_finds_exactly_the_stacks_leftovers_and_prices_them(seeded, aws_dev):
+    result = sweep(aws_dev)
     found = {item.id: item for item in result.leftovers}
     assert {seeded[k] for k in TAGGED} <= set(found)
     assert not {seeded[k] for k in LOOKALIKES} & set(found)
@@ -120,20 +124,16 @@ def test_the_sweep_finds_exactly_the_stacks_leftovers_and_prices_them(seeded):
     assert not result.clean and not result.to_json()["complete"], "the bucket has no price: the total is a lower bound"
 
 
-def test_protected_resources_still_in_the_state_are_kept_not_leftovers(seeded):
-    from mlops_platform.cli.sweep import aws
-
-    result = aws.sweep(STACK, "dev", REGION, state_ids=[seeded["bucket"]])
+def test_protected_resources_still_in_the_state_are_kept_not_leftovers(seeded, aws_dev):
+    result = sweep(aws_dev, state_ids=[seeded["bucket"]])
     (bucket,) = [item for item in result.leftovers if item.kept]
     assert bucket.name == seeded["bucket"] and bucket not in result.remaining
 
 
-def test_delete_removes_exactly_the_tagged_kubernetes_leftovers(seeded):
+def test_delete_removes_exactly_the_tagged_kubernetes_leftovers(seeded, aws_dev):
     import boto3
 
-    from mlops_platform.cli.sweep import aws
-
-    result = aws.sweep(STACK, "dev", REGION, delete=True, state_ids=[seeded["bucket"]])
+    result = sweep(aws_dev, delete=True, state_ids=[seeded["bucket"]])
     assert not result.failed, result.failed
     assert set(result.deleted) == {seeded[k] for k in TAGGED}
     assert result.clean
@@ -150,7 +150,7 @@ def test_delete_removes_exactly_the_tagged_kubernetes_leftovers(seeded):
     addresses = {a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]}
     assert addresses == {seeded["address_other_stack"]}
     assert boto3.client("s3", region_name=REGION).head_bucket(Bucket=seeded["bucket"])
-    again = aws.sweep(STACK, "dev", REGION, state_ids=[seeded["bucket"]])
+    again = sweep(aws_dev, state_ids=[seeded["bucket"]])
     assert again.clean and [i.name for i in again.leftovers] == [seeded["bucket"]]
 
 
@@ -181,11 +181,10 @@ def test_without_credentials_one_line_and_exit_1(project, monkeypatch, tmp_path)
     assert line.startswith("error: no AWS credentials")
 
 
-def test_delete_refuses_while_the_stack_has_resources(project, monkeypatch, tmp_path):
+def test_delete_refuses_while_the_stack_has_resources(project, monkeypatch, tmp_path, standin_engine):
     """The state is asked first (a stand-in Pulumi CLI here): nothing is looked up or deleted."""
-    from test_engine import standin_engine
 
-    fake = standin_engine(tmp_path, monkeypatch, state=True)
+    fake = standin_engine(state=True)
     fake.stacks({STACK: {"resources": [
         {"urn": "urn:pulumi:aws-dev::mlops-platform::aws:eks/cluster:Cluster::mlops-cluster-eks", "type": "aws:eks/cluster:Cluster"}]}})
     result = CliRunner().invoke(app, ["sweep", "--cloud", "aws", "--delete", "--yes"])
@@ -194,12 +193,11 @@ def test_delete_refuses_while_the_stack_has_resources(project, monkeypatch, tmp_
     assert [c["args"][0] for c in fake.calls()].count("destroy") == 0
 
 
-def test_delete_after_a_destroy_leaves_only_what_is_not_kubernetes_and_says_so(seeded, project, monkeypatch, tmp_path):
+def test_delete_after_a_destroy_leaves_only_what_is_not_kubernetes_and_says_so(seeded, project, monkeypatch, tmp_path, standin_engine):
     """Through the command: the emptied stack lets --delete run; the stack-tagged bucket stays, and the
     last line says it is one resource that `sweep --delete` cannot remove."""
-    from test_engine import standin_engine
 
-    standin_engine(tmp_path, monkeypatch, state=True).stacks({STACK: {"resources": []}})
+    standin_engine(state=True).stacks({STACK: {"resources": []}})
     result = CliRunner().invoke(app, ["sweep", "--cloud", "aws", "--delete", "--yes"])
     assert result.exit_code == 1, result.stderr
     assert {line.split()[1] for line in result.stdout.splitlines() if line.startswith("deleted ")} == {
@@ -209,22 +207,19 @@ def test_delete_after_a_destroy_leaves_only_what_is_not_kubernetes_and_says_so(s
     assert "sweep --delete" not in line and "platform destroy" in line
 
 
-def test_load_balancers_are_deleted_before_their_target_and_security_groups(seeded):
+def test_load_balancers_are_deleted_before_their_target_and_security_groups(seeded, aws_dev):
     """A load balancer holds its target groups and security group until it is gone: the sweep deletes
     it first and waits, or their deletes fail (ResourceInUse, DependencyViolation) on a real account."""
-    from mlops_platform.cli.sweep import aws
-
-    result = aws.sweep(STACK, "dev", REGION, delete=True, state_ids=[seeded["bucket"]])
+    result = sweep(aws_dev, delete=True, state_ids=[seeded["bucket"]])
     order = result.deleted
     assert order.index(seeded["nlb"]) < order.index(seeded["target_group"])
     assert order.index(seeded["nlb"]) < order.index(seeded["security_group"])
     assert order.index(seeded["interface"]) < order.index(seeded["address"]), "an interface before the address it holds"
 
 
-def test_a_stack_the_backend_does_not_know_is_swept_read_only(seeded, project, monkeypatch, tmp_path):
-    from test_engine import standin_engine
+def test_a_stack_the_backend_does_not_know_is_swept_read_only(seeded, project, monkeypatch, tmp_path, standin_engine):
 
-    fake = standin_engine(tmp_path, monkeypatch, state=True)
+    fake = standin_engine(state=True)
     fake.stacks({})
     result = CliRunner().invoke(app, ["sweep", "--cloud", "aws", "--json"])
     assert result.exit_code == 1 and json.loads(result.stdout)["clean"] is False, result.stderr

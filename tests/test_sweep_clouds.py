@@ -17,8 +17,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import stack_config
-from mlops_platform.planner.costs import price_table
+from mlops_platform.cli.sweep import sweep
+from mlops_platform.components.prices import table as price_table
 
 SUB = "00000000-0000-0000-0000-000000000000"
 
@@ -126,17 +126,15 @@ def azure_client(url: str) -> Any:
     return ResourceManagementClient(object(), SUB, base_url=url, authentication_policy=SansIOHTTPPolicy())
 
 
-def azure_config() -> Any:
+def azure_config(stack_config) -> Any:
     return stack_config("azure-dev").model_copy(update={"azure": stack_config("azure-dev").azure.model_copy(
         update={"subscription_id": SUB})})
 
 
-def test_azure_sweep_finds_the_stack_and_its_node_group(replay):
-    from mlops_platform.cli.sweep import azure
-
+def test_azure_sweep_finds_the_stack_and_its_node_group(replay, stack_config):
     server = replay(azure_routes())
-    config = azure_config()
-    result = azure.sweep(config, client=azure_client(server.url))
+    config = azure_config(stack_config)
+    result = sweep(config, clients=azure_client(server.url))
     assert result.scope == f"subscription {SUB}"
     by_kind = {item.kind: item for item in result.leftovers}
     assert set(by_kind) == {"managed disk", "public IP", "load balancer", "Microsoft.DBforPostgreSQL/flexibleServers"}
@@ -151,26 +149,22 @@ def test_azure_sweep_finds_the_stack_and_its_node_group(replay):
     assert list_call["$filter"] == ["tagName eq 'mlops-platform-stack' and tagValue eq 'azure-dev'"]
 
 
-def test_azure_delete_removes_only_what_carries_the_stacks_or_kubernetes_tags(replay):
-    from mlops_platform.cli.sweep import azure
-
+def test_azure_delete_removes_only_what_carries_the_stacks_or_kubernetes_tags(replay, stack_config):
     server = replay(azure_routes())
     state = [_arm("mlops-dev-rg", "Microsoft.DBforPostgreSQL/flexibleServers", "mlops-dev-x1").upper()]
-    result = azure.sweep(azure_config(), delete=True, state_ids=state, client=azure_client(server.url))
+    result = sweep(azure_config(stack_config), delete=True, state_ids=state, clients=azure_client(server.url))
     assert not result.failed
     assert {p.rsplit("/", 1)[-1] for p in server.deleted()} == {"pvc-1a2b", "kubernetes-a1b2c3"}
     assert [i.kind for i in result.remaining] == ["load balancer"]
     assert [i.kind for i in result.leftovers if i.kept] == ["Microsoft.DBforPostgreSQL/flexibleServers"]
 
 
-def test_azure_node_group_gone_means_only_tagged_resources(replay):
-    from mlops_platform.cli.sweep import azure
-
+def test_azure_node_group_gone_means_only_tagged_resources(replay, stack_config):
     routes = azure_routes()
     routes[("HEAD", f"/subscriptions/{SUB}/resourcegroups/{NODE_GROUP}")] = (404, None)
     routes[("GET", f"/subscriptions/{SUB}/resources")] = (200, {"value": []})
     server = replay(routes)
-    result = azure.sweep(azure_config(), client=azure_client(server.url))
+    result = sweep(azure_config(stack_config), clients=azure_client(server.url))
     assert result.clean and result.leftovers == []
 
 
@@ -232,11 +226,9 @@ def gcp_clients(url: str) -> dict[str, Any]:
     return made
 
 
-def test_gcp_sweep_finds_labelled_and_named_leftovers(replay):
-    from mlops_platform.cli.sweep import gcp
-
+def test_gcp_sweep_finds_labelled_and_named_leftovers(replay, stack_config):
     server = replay(gcp_routes())
-    result = gcp.sweep(stack_config("gcp-dev"), clients=gcp_clients(server.url))
+    result = sweep(stack_config("gcp-dev"), clients=gcp_clients(server.url))
     assert result.scope == f"project {PROJECT} ({REGION})"
     found = {(item.kind, item.name) for item in result.leftovers}
     assert found == {("persistent disk", "pvc-5c1e"), ("forwarding rule", "a7f3e9"), ("target pool", "a7f3e9"),
@@ -248,11 +240,9 @@ def test_gcp_sweep_finds_labelled_and_named_leftovers(replay):
     assert rule.monthly == pytest.approx(round(cloud_price("gcp", "forwarding_rule_first5_hour") * hours, 2))
 
 
-def test_gcp_delete_removes_exactly_those(replay):
-    from mlops_platform.cli.sweep import gcp
-
+def test_gcp_delete_removes_exactly_those(replay, stack_config):
     server = replay(gcp_routes())
-    result = gcp.sweep(stack_config("gcp-dev"), delete=True, clients=gcp_clients(server.url))
+    result = sweep(stack_config("gcp-dev"), delete=True, clients=gcp_clients(server.url))
     assert not result.failed, result.failed
     assert {p.rsplit("/", 1)[-1] for p in server.deleted()} == {"pvc-5c1e", "a7f3e9", "gke-mlops-dev-4f2a-all"}
     deletes = [p for m, p, _ in server.requests if m == "DELETE"]

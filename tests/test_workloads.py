@@ -6,8 +6,8 @@ from collections import defaultdict
 from typing import Any, Iterator
 
 import pytest
+from support import SHIPPED_STACKS
 
-from conftest import planned, shipped_stacks, viewed
 from mlops_platform.components import versions
 from mlops_platform.components.requests import limit_range_defaults, pod_spec_requests
 from mlops_platform.planner.harness import ProgramRun
@@ -34,8 +34,8 @@ def containers(pod: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield from pod.get("containers") or []
 
 
-@pytest.mark.parametrize("stack", shipped_stacks())
-def test_every_container_is_bounded_pinned_and_unprivileged(stack):
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_container_is_bounded_pinned_and_unprivileged(stack, planned):
     run = planned(stack)
     specs = list(pod_specs(run))
     assert specs, "no workloads found"
@@ -77,8 +77,8 @@ def test_images_are_never_latest():
         assert image.tag and image.tag != "latest", image
 
 
-@pytest.mark.parametrize("stack", shipped_stacks())
-def test_values_estimate_used_without_a_chart_matches_the_rendered_footprint(stack):
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_values_estimate_used_without_a_chart_matches_the_rendered_footprint(stack, planned, viewed):
     """When a chart is not in the cache, plan counts its workloads from the values we pass; that
     estimate must equal what the rendered chart (and the pods its operators create) requests."""
     run, view = planned(stack), viewed(stack)

@@ -68,7 +68,7 @@ def destroy(
     summary = tracker.summary()
     swept = None
     if config.cloud != "local":
-        from .sweep import run_sweep
+        from ..sweep.outcome import run_sweep
 
         display.progress(f"Sweeping the account for what stack {config.stack_name} may have left...")
         swept = run_sweep(config, [str(r.get("id") or "") for r in protected])
@@ -79,7 +79,7 @@ def destroy(
     else:
         print_summary(f"stack {config.stack_name} destroyed", summary)
     if swept is not None:
-        from .sweep import raise_exit, report
+        from ..sweep.outcome import raise_exit, report
 
         if not json_output:
             report(swept, json_output=False)

@@ -40,6 +40,8 @@ def sweep(
         return
     if delete and not yes and not sys.stdin.isatty():
         fail("refusing to delete without confirmation on a non-interactive terminal", "pass --yes")
+    from ..sweep.outcome import raise_exit, report, run_sweep
+
     state_ids = _state_ids(config, backend, passphrase_file, required=delete)
     result = run_sweep(config, state_ids)
     if delete and result.remaining:
@@ -53,26 +55,6 @@ def sweep(
     report(result, json_output)
     if not result.clean:
         raise_exit(result)
-
-
-def run_sweep(config: Any, state_ids: list[str], delete: bool = False) -> Any:  # -> SweepResult
-    from ..errors import EXIT_FAILED, fail
-    from ..sweep import SweepError
-
-    try:
-        if config.cloud == "aws":
-            from ..sweep import aws as aws_sweep
-
-            return aws_sweep.sweep(config.stack_name, config.env, config.region, delete, state_ids)
-        if config.cloud == "azure":
-            from ..sweep import azure as azure_sweep
-
-            return azure_sweep.sweep(config, delete, state_ids)
-        from ..sweep import gcp as gcp_sweep
-
-        return gcp_sweep.sweep(config, delete, state_ids)
-    except SweepError as err:
-        fail(str(err), "nothing was deleted" if delete else None, EXIT_FAILED)
 
 
 def _state_ids(config: Any, backend: Optional[str], passphrase_file: Optional[Path], required: bool) -> list[str]:
@@ -103,53 +85,3 @@ def _state_ids(config: Any, backend: Optional[str], passphrase_file: Optional[Pa
         fail(f"stack {config.stack_name} still has {display.count(len(live), 'resource')}: the sweep deletes only what a destroy left",
              f"platform destroy --cloud {config.cloud} --env {config.env} first", EXIT_FAILED)
     return [str(r.get("id") or "") for r in resources if r.get("protect")]
-
-
-def report(result: Any, json_output: bool, to_stderr: bool = False) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    from .. import display
-
-    if json_output:
-        display.print_json(result.to_json())
-        return
-    console = display.err() if to_stderr else display.out()
-    for item_id in result.deleted:
-        console.print(f"deleted {escape(item_id)}")
-    for item_id, reason in result.failed:
-        console.print(f"[red]could not delete[/red] {escape(item_id)}: {escape(reason)}")
-    kept = [item for item in result.leftovers if item.kept]
-    if kept:
-        console.print(f"{display.count(len(kept), 'protected resource')} {'is' if len(kept) == 1 else 'are'} kept on purpose "
-                      "(still in the stack's state):")
-        for item in kept:
-            console.print(f"  {item.kind}  {escape(item.name or item.id)}")
-    if result.clean:
-        console.print(f"nothing left in {escape(result.scope)}")
-        return
-    table = Table(title=f"left in {result.scope}", show_edge=False)
-    for column in ("kind", "name", "id", "where", "detail", "USD/month"):
-        table.add_column(column, justify="right" if column == "USD/month" else "left")
-    for item in result.remaining:
-        table.add_row(item.kind, escape(item.name), escape(item.id), item.location, escape(item.detail),
-                      "no price" if item.monthly is None else f"{item.monthly:,.2f}")
-    unpriced = any(item.monthly is None for item in result.remaining)
-    table.add_row("[bold]total[/bold]", "", "", "", "", f"[bold]{result.monthly():,.2f}{'+' if unpriced else ''}[/bold]")
-    console.print(table)
-    if any(not item.deletable for item in result.remaining):
-        console.print("Resources marked by the stack tag but not made by Kubernetes are never deleted by the sweep: "
-                      "delete them with `platform destroy`, or by hand.")
-
-
-def raise_exit(result: Any) -> None:
-    from .. import display
-    from ..errors import EXIT_FAILED, PlatformExit, error_line
-
-    left = len(result.remaining)
-    hint = ("platform sweep --delete removes those the sweep may delete"
-            if any(item.deletable for item in result.remaining)
-            else "none of them is Kubernetes' to delete: remove them with `platform destroy`, or by hand")
-    print(error_line(f"{display.count(left, 'resource')} of the stack {'is' if left == 1 else 'are'} left in "
-                     f"{result.scope} (${result.monthly():,.2f}/month)", hint), file=sys.stderr)
-    raise PlatformExit(EXIT_FAILED)

@@ -13,11 +13,15 @@ https://github.com/kubernetes-sigs/aws-ebs-csi-driver/blob/master/docs/tagging.m
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Optional
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Optional
 
-from . import Leftover, SweepError, SweepResult, cluster_name, monthly_hourly, monthly_per_gb
+from mlops_platform.components import names
+from mlops_platform.components.prices import monthly_flat, monthly_hourly
 
-STACK_TAG = "mlops-platform/stack"
+from . import Leftover, SweepError
+
+STACK_TAG = names.tag_key("aws", "stack")
 VOLUME_PRICES = {"gp3": "ebs_gp3_gb_month"}
 LB_PRICES = {"network": "nlb_hour"}
 
@@ -38,12 +42,21 @@ def _tags(pairs: Optional[Iterable[dict[str, str]]]) -> dict[str, str]:
     return {p["Key"]: p["Value"] for p in pairs or []}
 
 
+ELBV2_KINDS = ("Network Load Balancer", "Application Load Balancer", "load balancer")
+
+
 class AwsSweep:
-    def __init__(self, stack: str, env: str, region: str, session: Any = None):
+    # Load balancers first (they hold their target groups and security groups), interfaces before
+    # the addresses they hold, volumes once detached.
+    DELETE_ORDER = (*ELBV2_KINDS, "Classic Load Balancer", "target group", "security group", "network interface",
+                    "EBS volume", "Elastic IP")
+
+    def __init__(self, config: Any, clients: Any = None):
+        """`clients`: a boto3 Session (tests); None: the default credential chain in the stack's region."""
         import boto3
 
-        self.stack, self.cluster, self.region = stack, cluster_name(env), region
-        self.session = session or boto3.session.Session(region_name=region)
+        self.stack, self.cluster, self.region = config.stack_name, names.cluster_name(config.env), config.region
+        self.session = clients or boto3.session.Session(region_name=self.region)
 
     # --- matching ------------------------------------------------------------------------------
 
@@ -95,7 +108,7 @@ class AwsSweep:
                 out.append(Leftover(
                     "EBS volume", volume["VolumeId"], tags.get("kubernetes.io/created-for/pvc/name") or tags.get("Name", ""),
                     volume.get("AvailabilityZone", self.region), f"{volume['Size']} GiB {kind}, {volume.get('State')}; {tie}",
-                    monthly_per_gb("aws", key, volume["Size"]) if key else None))
+                    monthly_flat("aws", key, volume["Size"]) if key else None))
         load_balancers = elbv2.get_paginator("describe_load_balancers").paginate()
         arns = {lb["LoadBalancerArn"]: lb for page in load_balancers for lb in page["LoadBalancers"]}
         for arn, tags in self._elbv2_tags(elbv2, list(arns)).items():
@@ -159,38 +172,46 @@ class AwsSweep:
 
     # --- deletion ------------------------------------------------------------------------------
 
-    ORDER = ("Network Load Balancer", "Application Load Balancer", "load balancer", "Classic Load Balancer",
-             "target group", "security group", "network interface", "EBS volume", "Elastic IP")
+    def delete_one(self, item: Leftover) -> None:
+        if item.kind in ELBV2_KINDS:
+            self.session.client("elbv2").delete_load_balancer(LoadBalancerArn=item.id)
+        elif item.kind == "Classic Load Balancer":
+            self.session.client("elb").delete_load_balancer(LoadBalancerName=item.id)
+        elif item.kind == "target group":
+            self.session.client("elbv2").delete_target_group(TargetGroupArn=item.id)
+        elif item.kind == "security group":
+            self.session.client("ec2").delete_security_group(GroupId=item.id)
+        elif item.kind == "network interface":
+            self.session.client("ec2").delete_network_interface(NetworkInterfaceId=item.id)
+        elif item.kind == "EBS volume":
+            self.session.client("ec2").delete_volume(VolumeId=item.id)
+        elif item.kind == "Elastic IP":
+            self.session.client("ec2").release_address(AllocationId=item.id)
+        else:
+            raise ValueError(f"the AWS sweep does not delete a {item.kind}")
 
-    def delete(self, leftovers: list[Leftover], result: SweepResult) -> None:
-        """Delete the deletable leftovers, dependents first (a load balancer before its target groups
-        and security groups). What cannot go now (a volume still attached) is reported, not forced."""
-        ec2 = self.session.client("ec2")
-        elbv2 = self.session.client("elbv2")
-        elb = self.session.client("elb")
-        actions: dict[str, Callable[[str], Any]] = {
-            "Network Load Balancer": lambda i: elbv2.delete_load_balancer(LoadBalancerArn=i),
-            "Application Load Balancer": lambda i: elbv2.delete_load_balancer(LoadBalancerArn=i),
-            "load balancer": lambda i: elbv2.delete_load_balancer(LoadBalancerArn=i),
-            "Classic Load Balancer": lambda i: elb.delete_load_balancer(LoadBalancerName=i),
-            "target group": lambda i: elbv2.delete_target_group(TargetGroupArn=i),
-            "security group": lambda i: ec2.delete_security_group(GroupId=i),
-            "network interface": lambda i: ec2.delete_network_interface(NetworkInterfaceId=i),
-            "EBS volume": lambda i: ec2.delete_volume(VolumeId=i),
-            "Elastic IP": lambda i: ec2.release_address(AllocationId=i),
-        }
-        targets = [item for item in leftovers if item.deletable and not item.kept]
-        lbs = [item.id for item in targets if item.kind in ("Network Load Balancer", "Application Load Balancer", "load balancer")]
-        for kind in self.ORDER:
-            for item in [t for t in targets if t.kind == kind]:
-                try:
-                    actions[kind](item.id)
-                    result.deleted.append(item.id)
-                except Exception as err:  # noqa: BLE001 - each failure is reported by the resource it concerns
-                    result.failed.append((item.id, _reason(err)))
-            if kind == "load balancer" and lbs:
-                # Target groups and security groups stay in use until the load balancers are gone.
-                elbv2.get_waiter("load_balancers_deleted").wait(LoadBalancerArns=lbs, WaiterConfig={"Delay": 5, "MaxAttempts": 60})
+    def settle(self, kind: str, deleted: list[Leftover]) -> None:
+        if kind in ELBV2_KINDS:
+            # Target groups and security groups stay in use until the load balancers are gone.
+            waiter = self.session.client("elbv2").get_waiter("load_balancers_deleted")
+            waiter.wait(LoadBalancerArns=[item.id for item in deleted], WaiterConfig={"Delay": 5, "MaxAttempts": 60})
+
+    def reason(self, err: Exception) -> str:
+        return _reason(err)
+
+    @staticmethod
+    @contextmanager
+    def cloud_errors() -> Iterator[None]:
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        try:
+            yield
+        except NoCredentialsError:
+            raise SweepError("no AWS credentials: log in (aws sso login, or set AWS_PROFILE) and run the sweep again") from None
+        except ClientError as err:
+            raise SweepError(f"AWS refused the sweep's query ({_reason(err)})") from None
+        except BotoCoreError as err:
+            raise SweepError(f"cannot reach AWS: {err}") from None
 
 
 def _reason(err: Exception) -> str:
@@ -199,21 +220,4 @@ def _reason(err: Exception) -> str:
     return f"{error.get('Code', type(err).__name__)}: {error.get('Message', str(err))}".strip()
 
 
-def sweep(stack: str, env: str, region: str, delete: bool = False, state_ids: Iterable[str] = ()) -> SweepResult:
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-    from . import mark_kept
-
-    try:
-        sweeper = AwsSweep(stack, env, region)
-        result = SweepResult("aws", sweeper.scope())
-        result.leftovers = mark_kept(sweeper.scan(), state_ids)
-        if delete:
-            sweeper.delete(result.leftovers, result)
-    except NoCredentialsError:
-        raise SweepError("no AWS credentials: log in (aws sso login, or set AWS_PROFILE) and run the sweep again") from None
-    except ClientError as err:
-        raise SweepError(f"AWS refused the sweep's query ({_reason(err)})") from None
-    except BotoCoreError as err:
-        raise SweepError(f"cannot reach AWS: {err}") from None
-    return result
+SWEEPER = AwsSweep

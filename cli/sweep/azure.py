@@ -11,11 +11,15 @@ Ref: https://learn.microsoft.com/azure/aks/concepts-clusters-workloads#node-reso
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
-from . import Leftover, SweepError, SweepResult, cluster_name, mark_kept, monthly_hourly, price
+from mlops_platform.components import names
+from mlops_platform.components.prices import monthly_flat, monthly_hourly, price
 
-STACK_TAG = "mlops-platform-stack"
+from . import Leftover, SweepError, first_line
+
+STACK_TAG = names.tag_key("azure", "stack")
 KUBERNETES_TAGS = ("k8s-azure-created-by", "k8s-azure-service", "kubernetes.io-created-for-pvc-name", "k8s-azure-cluster-name")
 # ARM API versions for reading a disk's size and deleting what the sweep may delete.
 API_VERSIONS = {
@@ -30,8 +34,7 @@ KINDS = {
     "microsoft.network/loadbalancers": "load balancer",
     "microsoft.network/networksecuritygroups": "network security group",
 }
-DELETE_ORDER = ("microsoft.network/loadbalancers", "microsoft.network/publicipaddresses",
-                "microsoft.network/networksecuritygroups", "microsoft.compute/disks")
+TYPES = {kind: type_key for type_key, kind in KINDS.items()}
 
 
 def node_resource_group(cluster: str, location: str) -> str:
@@ -40,14 +43,19 @@ def node_resource_group(cluster: str, location: str) -> str:
 
 
 class AzureSweep:
-    def __init__(self, stack: str, env: str, location: str, subscription: str, client: Any = None):
-        self.stack, self.cluster, self.location, self.subscription = stack, cluster_name(env), location, subscription
-        if client is None:
+    # A load balancer before the public IPs its frontends hold; disks once detached.
+    DELETE_ORDER = ("load balancer", "public IP", "network security group", "managed disk")
+
+    def __init__(self, config: Any, clients: Any = None):
+        """`clients`: a ResourceManagementClient (tests); None: DefaultAzureCredential."""
+        self.stack, self.cluster, self.location = config.stack_name, names.cluster_name(config.env), config.region
+        self.subscription = subscription_of(config)
+        if clients is None:
             from azure.identity import DefaultAzureCredential
             from azure.mgmt.resource import ResourceManagementClient
 
-            client = ResourceManagementClient(DefaultAzureCredential(), subscription)
-        self.client = client
+            clients = ResourceManagementClient(DefaultAzureCredential(), self.subscription)
+        self.client = clients
 
     def scope(self) -> str:
         return f"subscription {self.subscription}"
@@ -71,8 +79,7 @@ class AzureSweep:
             detail = f"{size:g} GiB {sku}; {tie}"
             # Standard SSD pro-rated from E10 (128 GiB); Premium at P10 up to its 128 GiB.
             if sku.startswith("StandardSSD"):
-                unit = price("azure", "disk_standard_ssd_e10_month")
-                monthly = None if unit is None else round(unit * size / 128, 2)
+                monthly = monthly_flat("azure", "disk_standard_ssd_e10_month", size, factor=1 / 128)
             elif sku.startswith("Premium") and size <= 128:
                 monthly = price("azure", "disk_premium_ssd_p10_month")
         name = tags.get("kubernetes.io-created-for-pvc-name") or tags.get("k8s-azure-service") or resource.name
@@ -93,15 +100,26 @@ class AzureSweep:
                     found[key] = self._leftover(resource, f"in the node resource group {group}", True)
         return list(found.values())
 
-    def delete(self, leftovers: list[Leftover], result: SweepResult) -> None:
-        targets = [item for item in leftovers if item.deletable and not item.kept]
-        for kind_key in DELETE_ORDER:
-            for item in [t for t in targets if t.kind == KINDS[kind_key]]:
-                try:
-                    self.client.resources.begin_delete_by_id(item.id, API_VERSIONS[kind_key]).result()
-                    result.deleted.append(item.id)
-                except Exception as err:  # noqa: BLE001 - reported by the resource it concerns
-                    result.failed.append((item.id, str(err).splitlines()[0] if str(err) else type(err).__name__))
+    def delete_one(self, item: Leftover) -> None:
+        self.client.resources.begin_delete_by_id(item.id, API_VERSIONS[TYPES[item.kind]]).result()
+
+    def settle(self, kind: str, deleted: list[Leftover]) -> None:
+        """Nothing to wait for: each delete above waits for its long-running operation."""
+
+    def reason(self, err: Exception) -> str:
+        return first_line(err, limit=10_000)
+
+    @staticmethod
+    @contextmanager
+    def cloud_errors() -> Iterator[None]:
+        from azure.core.exceptions import AzureError, ClientAuthenticationError
+
+        try:
+            yield
+        except ClientAuthenticationError as err:
+            raise SweepError(f"no Azure credentials: log in with az login ({first_line(err, 160)})") from None
+        except AzureError as err:
+            raise SweepError(f"Azure refused the sweep's query ({first_line(err)})") from None
 
 
 def subscription_of(config: Any) -> str:
@@ -121,17 +139,4 @@ def subscription_of(config: Any) -> str:
     raise SweepError("no Azure subscription: set platform:azure.subscriptionId, or AZURE_SUBSCRIPTION_ID, or log in with az login")
 
 
-def sweep(config: Any, delete: bool = False, state_ids: Iterable[str] = (), client: Any = None) -> SweepResult:
-    from azure.core.exceptions import AzureError, ClientAuthenticationError
-
-    try:
-        sweeper = AzureSweep(config.stack_name, config.env, config.region, subscription_of(config), client)
-        result = SweepResult("azure", sweeper.scope())
-        result.leftovers = mark_kept(sweeper.scan(), state_ids)
-        if delete:
-            sweeper.delete(result.leftovers, result)
-    except ClientAuthenticationError as err:
-        raise SweepError(f"no Azure credentials: log in with az login ({str(err).splitlines()[0][:160]})") from None
-    except AzureError as err:
-        raise SweepError(f"Azure refused the sweep's query ({str(err).splitlines()[0][:200]})") from None
-    return result
+SWEEPER = AzureSweep

@@ -10,11 +10,15 @@ Ref: https://cloud.google.com/kubernetes-engine/docs/how-to/creating-managing-la
 from __future__ import annotations
 
 import warnings
-from typing import Any, Iterable, Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
-from . import Leftover, SweepError, SweepResult, cluster_name, mark_kept, monthly_hourly, monthly_per_gb
+from mlops_platform.components import names
+from mlops_platform.components.prices import monthly_flat, monthly_hourly
 
-STACK_LABEL = "mlops-platform-stack"
+from . import Leftover, SweepError, first_line
+
+STACK_LABEL = names.tag_key("gcp", "stack")
 CLUSTER_LABEL = "goog-k8s-cluster-name"
 DISK_PRICES = {"pd-balanced": "pd_balanced_gb_month"}
 
@@ -24,8 +28,13 @@ def _last(url: str) -> str:
 
 
 class GcpSweep:
-    def __init__(self, stack: str, env: str, project: str, region: str, clients: Optional[dict[str, Any]] = None):
-        self.stack, self.cluster, self.project, self.region = stack, cluster_name(env), project, region
+    # Forwarding rules before their target pools; addresses and disks once nothing uses them.
+    DELETE_ORDER = ("forwarding rule", "target pool", "firewall rule", "address", "persistent disk")
+
+    def __init__(self, config: Any, clients: Optional[dict[str, Any]] = None):
+        """`clients`: the compute clients by name (tests); None: application-default credentials."""
+        self.stack, self.cluster, self.region = config.stack_name, names.cluster_name(config.env), config.region
+        self.project = config.gcp.project
         if clients is None:
             with warnings.catch_warnings():  # google-api-core's notice about future Python support
                 warnings.simplefilter("ignore", FutureWarning)
@@ -55,7 +64,7 @@ class GcpSweep:
                     kind = _last(disk.type_)
                     key = DISK_PRICES.get(kind)
                     out.append(Leftover("persistent disk", disk.self_link, disk.name, _last(disk.zone),
-                                        f"{disk.size_gb} GB {kind}; {tie}", monthly_per_gb("gcp", key, disk.size_gb) if key else None))
+                                        f"{disk.size_gb} GB {kind}; {tie}", monthly_flat("gcp", key, disk.size_gb) if key else None))
         for address in self.clients["addresses"].list(project=self.project, region=self.region):
             tie = self.tie(address.labels)
             if tie:
@@ -76,15 +85,8 @@ class GcpSweep:
                 out.append(Leftover("firewall rule", firewall.self_link, firewall.name, "global", f"name gke-{self.cluster}-*", 0.0))
         return out
 
-    def delete(self, leftovers: list[Leftover], result: SweepResult) -> None:
-        # Rules before their target pools; disks and addresses once nothing uses them.
-        for kind in ("forwarding rule", "target pool", "firewall rule", "address", "persistent disk"):
-            for item in [t for t in leftovers if t.kind == kind and t.deletable and not t.kept]:
-                try:
-                    self._delete(item).result()
-                    result.deleted.append(item.id)
-                except Exception as err:  # noqa: BLE001 - reported by the resource it concerns
-                    result.failed.append((item.id, str(err).splitlines()[0] if str(err) else type(err).__name__))
+    def delete_one(self, item: Leftover) -> None:
+        self._delete(item).result()
 
     def _delete(self, item: Leftover) -> Any:
         if item.kind == "persistent disk":
@@ -98,20 +100,26 @@ class GcpSweep:
         return self.clients["firewalls"].delete(project=self.project, firewall=item.name)
 
 
-def sweep(config: Any, delete: bool = False, state_ids: Iterable[str] = (), clients: Optional[dict[str, Any]] = None) -> SweepResult:
-    with warnings.catch_warnings():  # google-api-core's notice about future Python support
-        warnings.simplefilter("ignore", FutureWarning)
-        from google.api_core import exceptions as google_errors
-        from google.auth import exceptions as auth_errors
+    def settle(self, kind: str, deleted: list[Leftover]) -> None:
+        """Nothing to wait for: each delete above waits for its operation."""
 
-    try:
-        sweeper = GcpSweep(config.stack_name, config.env, config.gcp.project, config.region, clients)
-        result = SweepResult("gcp", sweeper.scope())
-        result.leftovers = mark_kept(sweeper.scan(), state_ids)
-        if delete:
-            sweeper.delete(result.leftovers, result)
-    except auth_errors.DefaultCredentialsError:
-        raise SweepError("no Google Cloud credentials: gcloud auth application-default login") from None
-    except google_errors.GoogleAPIError as err:
-        raise SweepError(f"Google Cloud refused the sweep's query ({str(err).splitlines()[0][:200]})") from None
-    return result
+    def reason(self, err: Exception) -> str:
+        return first_line(err, limit=10_000)
+
+    @staticmethod
+    @contextmanager
+    def cloud_errors() -> Iterator[None]:
+        with warnings.catch_warnings():  # google-api-core's notice about future Python support
+            warnings.simplefilter("ignore", FutureWarning)
+            from google.api_core import exceptions as google_errors
+            from google.auth import exceptions as auth_errors
+
+        try:
+            yield
+        except auth_errors.DefaultCredentialsError:
+            raise SweepError("no Google Cloud credentials: gcloud auth application-default login") from None
+        except google_errors.GoogleAPIError as err:
+            raise SweepError(f"Google Cloud refused the sweep's query ({first_line(err)})") from None
+
+
+SWEEPER = GcpSweep

@@ -1,0 +1,21 @@
+"""What the tests share that is not a fixture: the project's paths and the stacks it ships.
+
+Cached or stateful things (the planned stacks, rendered views, servers, the stand-in engine) are
+pytest fixtures in tests/conftest.py; take them as arguments.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = ROOT / "stacks"
+SCHEMAS = Path(os.environ.get("PLATFORM_SCHEMAS_DIR", ROOT.parent / "shared" / "schemas"))
+# The pinned chart archives (test data beside the checkout; see ../shared/charts/SOURCES.md).
+CHARTS = Path(os.environ.get("PLATFORM_CHARTS_DIR", ROOT.parent / "shared" / "charts"))
+
+# The stack files the project ships. Named here, not globbed: a user's own stack file in stacks/
+# must not change (or break) the test suite.
+SHIPPED_STACKS = ("aws-dev", "aws-prod", "azure-dev", "azure-prod", "gcp-dev", "gcp-prod", "local-dev")
+CLOUD_STACKS = tuple(s for s in SHIPPED_STACKS if not s.startswith("local-"))

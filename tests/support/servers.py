@@ -1,0 +1,31 @@
+"""Starting a real service on loopback for a test: a free port, and waiting until it answers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on (now): for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_serving(url: str, process: "subprocess.Popen[bytes]", log: Path, what: str, timeout: float) -> None:
+    """Poll `url` until it answers; fail with the end of `log` if `process` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{what} did not start: {log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.2)
