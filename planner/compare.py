@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional
 
 from .replacements import forcing
+from .urns import component_of
 
 PLAN_KEYS = ("stack", "resources", "summary", "policies")
 OP_ORDER = {"replace": 0, "delete": 1, "update": 2, "create": 3}
@@ -191,14 +192,6 @@ def plan_problem(document: Mapping[str, Any]) -> Optional[str]:
     if not isinstance(violations, list) or not all(isinstance(v, dict) for v in violations):
         return "policies.violations is not a list of mappings"
     return None
-
-
-def component_of(urn: str) -> str:
-    """The platform component a resource belongs to: the innermost `mlops:` component in its URN."""
-    qualified = urn.split("::")[2] if urn.count("::") >= 3 else ""
-    components = [t.rsplit(":", 1)[-1] for t in qualified.split("$") if t.startswith("mlops:")]
-    inner = [c for c in components if c != "MlopsPlatform"]
-    return inner[-1] if inner else (components[-1] if components else "stack")
 
 
 def flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:

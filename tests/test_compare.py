@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from mlops_platform.cli.app import app
 from mlops_platform.components import prices
 from mlops_platform.components.config import PlatformConfig, read_stack_values
-from mlops_platform.planner.compare import compare, component_of, flatten, to_markdown, to_text
+from mlops_platform.planner.compare import compare, flatten, to_markdown, to_text
 from mlops_platform.planner.plan import build_plan
+from mlops_platform.planner.urns import component_of
 
 HOURS = prices.table()["hours_per_month"]
 

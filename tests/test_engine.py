@@ -173,7 +173,9 @@ def test_preview_diff_from_recorded_events(project, state, fake):
     assert steps["mlops-traefik-release"]["diffs"] == ["values.deployment.replicas"]
     kind = steps["mlops-cluster-kind"]
     assert kind["op"] == "replace" and kind["replaceReasons"] == ["stdin", "triggers[0]"]
-    assert kind["critical"] == "the kind cluster" and kind["component"] == "mlops:cluster:KindCluster"
+    # Grouped as plan --compare groups (planner/urns.py): by the component's short name.
+    assert kind["critical"] == "the kind cluster" and kind["component"] == "KindCluster"
+    assert steps["mlops-traefik-release"]["component"] == steps["mlops-traefik-ns"]["component"] == "Traefik"
     assert steps["mlops-detectors-old-script"]["op"] == "delete"
     assert plan["changes"] == {"create": 1, "update": 1, "replace": 1, "delete": 1, "same": 1}
     policies = {p["rule"]: p for p in plan["policies"]}
@@ -202,7 +204,7 @@ def test_preview_table_groups_by_component_and_flags_replacements(project, state
     out = result.stdout
     for marker in ("+ create", "~ update", "+- replace", "- delete"):
         assert marker in out
-    assert out.index("mlops:addons:Traefik") < out.index("mlops-traefik-release")
+    assert "\nTraefik\n" in out and out.index("\nTraefik\n") < out.index("mlops-traefik-release")
     assert "replaced because of: stdin, triggers[0]" in out
     assert "!! this replaces the kind cluster" in out
     assert "mandatory no-latest-image-tag" in out

@@ -12,6 +12,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from mlops_platform.planner.urns import component_of
+
 from .progress import PolicyViolation, split_urn
 
 SYMBOL = {"create": "+ create", "update": "~ update", "replace": "+- replace", "delete": "- delete"}
@@ -39,14 +41,6 @@ CRITICAL_TYPES = {
     "gcp:sql/databaseInstance:DatabaseInstance": "the database",
     "gcp:storage/bucket:Bucket": "the artifact bucket",
 }
-
-
-def component_of(urn: str) -> str:
-    """The innermost platform component in a URN's type chain (mlops:addons:Traefik, ...)."""
-    parts = urn.split("::")
-    chain = parts[2].split("$") if len(parts) > 2 else []
-    components = [t for t in chain[:-1] if t.startswith("mlops:")]
-    return components[-1] if components else "(stack)"
 
 
 def critical_reason(resource_type: str, name: str) -> Optional[str]:
