@@ -7,13 +7,15 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from mlops_platform.components import names
+
 from .errors import fail
 
 if TYPE_CHECKING:
     from mlops_platform.components.config import PlatformConfig
 
 
-CLOUDS = ("local", "aws", "azure", "gcp")
+CLOUDS = names.CLOUDS
 PROJECT_NAME = "mlops-platform"
 
 
@@ -61,8 +63,6 @@ def check_cloud(cloud: Any) -> str:
 
 
 def check_env(env: str) -> str:
-    from mlops_platform.components import names
-
     if not names.ENV_PATTERN.match(env):
         fail(f"invalid --env '{env}'", f"{names.ENV_RULE}, e.g. dev, prod or pr-123")
     return env
@@ -92,8 +92,6 @@ def shipped_stacks(project: Path, derived: bool = True) -> list[str]:
 def stack_text(cloud: str, env: str) -> tuple[str, str]:
     """(the text of the stack file for cloud and env, where it comes from): the file itself, or for an
     ephemeral environment, the cloud's dev file with its env, owner and ttl set. Exits 2 when neither exists."""
-    from mlops_platform.components import names
-
     from . import ephemeral
 
     project = project_dir()
@@ -142,7 +140,6 @@ def _read(path: Path) -> str:
 
 def write_derived_stack_file(config: PlatformConfig) -> None:
     """For an ephemeral environment, the stack file Pulumi reads (rewritten while it carries the mark)."""
-    from mlops_platform.components import names
     from mlops_platform.planner import files
 
     from . import ephemeral

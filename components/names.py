@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import Enum
 
 # An environment name: a DNS label (pr-123, dev), at most 20 characters, so that every cloud name
 # built from it fits (the S3 bucket prefix mlops-<env>-artifacts- is at most 37 characters, GKE
@@ -17,14 +18,30 @@ ENV_PATTERN = re.compile(r"^(?!.*--)[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
 ENV_RULE = "a DNS label of at most 20 characters: lower-case letters, digits and single hyphens, starting with a letter"
 # Environments with a stack file of their own; any other name is derived from the cloud's dev file.
 BASE_ENV = "dev"
-# Where a stack runs (components/config/stack.py validates against the same list).
-CLOUDS = ("local", "aws", "azure", "gcp")
-MANAGED_CLOUDS = CLOUDS[1:]
+
+
+class Cloud(str, Enum):
+    """Where a stack runs: the one list of clouds (the CLI's --cloud choices, the stack file's
+    platform:cloud, the cloud tables in components/infrastructure.py and cli/sweep/)."""
+
+    local = "local"
+    aws = "aws"
+    azure = "azure"
+    gcp = "gcp"
+
+
+CLOUDS = tuple(c.value for c in Cloud)
+MANAGED_CLOUDS = tuple(c for c in CLOUDS if c != Cloud.local.value)
+
+
+def env_prefix(env: str) -> str:
+    """How the cloud names of environment `env` begin: the cluster, the database, buckets, identities."""
+    return f"mlops-{env}"
 
 
 def cluster_name(env: str) -> str:
     """The cluster of environment `env`, on every cloud (the sweep finds what its controllers made by it)."""
-    return f"mlops-{env}"
+    return env_prefix(env)
 
 
 # Every billed resource carries these tags (GCP labels): the stack, its environment, owner and time to

@@ -33,11 +33,11 @@ from typing import Any, Iterable
 
 import yaml
 
-from mlops_platform.components import versions
+from mlops_platform.components import names, versions
 
 from . import actions
 
-CLOUDS = ("aws", "azure", "gcp")
+CLOUDS = names.MANAGED_CLOUDS  # a local stack has nothing to preview, deploy or watch in CI
 PYTHON = "3.11"
 RUNNER = "ubuntu-24.04"
 PREVIEW_LABEL = "preview-env"

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import TYPE_CHECKING
 
 import typer
+
+from mlops_platform.components import names
 
 if TYPE_CHECKING:
     from mlops_platform.components.config import PlatformConfig
 
 
-class Cloud(str, Enum):
-    """Where a stack runs; typer shows the choices and reports a wrong or missing one."""
-
-    local = "local"
-    aws = "aws"
-    azure = "azure"
-    gcp = "gcp"
-
-
+# typer shows the choices and reports a wrong or missing one.
+Cloud = names.Cloud
 CloudOption = typer.Option(..., "--cloud", "-c", help="Where the stack runs.", case_sensitive=True, show_default=False)
 EnvOption = typer.Option("dev", "--env", "-e", help="Environment; the stack is <cloud>-<env>.")
 JsonOption = typer.Option(False, "--json", help="Print JSON on stdout instead of a table.")

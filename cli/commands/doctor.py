@@ -82,7 +82,7 @@ def python_check() -> Check:
 
 
 def checks_for(cloud: Optional[str]) -> list[Check]:
-    from mlops_platform.components import versions
+    from mlops_platform.components import names, versions
 
     from ..engine.workspace import EngineUnavailable, pulumi_cli
 
@@ -92,7 +92,7 @@ def checks_for(cloud: Optional[str]) -> list[Check]:
         out.append(Check("pulumi CLI", True, True, f"{version} at {path}"))
     except EngineUnavailable as err:
         out.append(Check("pulumi CLI", True, False, str(err).split(";")[0], "curl -fsSL https://get.pulumi.com | sh"))
-    wanted = [cloud] if cloud else ["local", "aws", "azure", "gcp"]
+    wanted = [cloud] if cloud else list(names.CLOUDS)
     required = cloud is not None
     probes = {
         "local": [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import catalog, subnets, versions
+from .. import catalog, names, subnets, versions
 from .errors import shown_text
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
     if c.cloud == "local":
         if c.region is not None:
             problems.append(("region", "a local stack has no region; remove the key"))
-        for other in ("aws", "azure", "gcp"):
+        for other in names.MANAGED_CLOUDS:
             if getattr(c, other) is not None:
                 problems.append((other, f"settings for {other} in a local stack; remove the key"))
         if c.tls.issuer == "acme":
@@ -56,7 +56,7 @@ def cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
                 problems.append((key, problem))
         if c.domain is None:
             problems.append(("domain", f"required for cloud '{c.cloud}' (the DNS zone the UIs are served under)"))
-        for other in ("aws", "azure", "gcp"):
+        for other in names.MANAGED_CLOUDS:
             if other != c.cloud and getattr(c, other) is not None:
                 problems.append((other, f"settings for {other} in a {c.cloud} stack; remove the key"))
         if c.cloud == "gcp" and c.gcp is None:

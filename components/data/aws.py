@@ -68,7 +68,7 @@ class AwsData(pulumi.ComponentResource):
         child = self._opts
         self.bucket = aws.s3.Bucket(
             f"{name}-artifacts",
-            bucket_prefix=f"mlops-{args.env}-artifacts-",
+            bucket_prefix=f"{names.env_prefix(args.env)}-artifacts-",
             force_destroy=args.force_destroy,
             opts=child(protect=args.protect),
         )
@@ -168,7 +168,7 @@ class AwsData(pulumi.ComponentResource):
             description="EKS nodes and pods",
             opts=child(),
         )
-        identifier = f"mlops-{args.env}"
+        identifier = names.env_prefix(args.env)
         self.database = aws.rds.Instance(
             f"{name}-postgres",
             identifier=identifier,

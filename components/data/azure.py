@@ -125,7 +125,7 @@ class AzureData(pulumi.ComponentResource):
         dns_zone = privatedns.PrivateZone(
             f"{name}-postgres-dns",
             resource_group_name=rg,
-            private_zone_name=f"mlops-{args.env}.private.postgres.database.azure.com",
+            private_zone_name=f"{names.env_prefix(args.env)}.private.postgres.database.azure.com",
             location="global",
             opts=child(),
         )
@@ -143,7 +143,7 @@ class AzureData(pulumi.ComponentResource):
         )
         self.server = postgresql.Server(
             f"{name}-postgres",
-            server_name=suffix.result.apply(lambda s: f"mlops-{args.env}-{s}"),
+            server_name=suffix.result.apply(lambda s: f"{names.env_prefix(args.env)}-{s}"),
             resource_group_name=rg,
             location=location,
             version=versions.POSTGRES_MAJOR,
@@ -186,7 +186,7 @@ class AzureData(pulumi.ComponentResource):
         for workload in names.WORKLOADS:
             identity = managedidentity.UserAssignedIdentity(
                 f"{name}-{workload.role}-identity",
-                resource_name_=f"mlops-{args.env}-{workload.role}",
+                resource_name_=f"{names.env_prefix(args.env)}-{workload.role}",
                 resource_group_name=rg,
                 location=location,
                 opts=child(),

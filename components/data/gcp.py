@@ -67,7 +67,7 @@ class GcpData(pulumi.ComponentResource):
         child, net = self._opts, self._net
         self.bucket = gcp.storage.Bucket(
             f"{name}-artifacts",
-            name=suffix.result.apply(lambda s: f"mlops-{args.env}-artifacts-{s}"),
+            name=suffix.result.apply(lambda s: f"{names.env_prefix(args.env)}-artifacts-{s}"),
             location=net.region.upper(),
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
@@ -85,7 +85,7 @@ class GcpData(pulumi.ComponentResource):
         child, net = self._opts, self._net
         peering_range = gcp.compute.GlobalAddress(
             f"{name}-sql-range",
-            name=f"mlops-{args.env}-sql-range",
+            name=f"{names.env_prefix(args.env)}-sql-range",
             purpose="VPC_PEERING",
             address_type="INTERNAL",
             prefix_length=20,
@@ -107,7 +107,7 @@ class GcpData(pulumi.ComponentResource):
         self.instance = gcp.sql.DatabaseInstance(
             f"{name}-postgres",
             # Cloud SQL reserves a deleted instance's name for a week: the suffix keeps re-creates possible.
-            name=suffix.result.apply(lambda s: f"mlops-{args.env}-{s}"),
+            name=suffix.result.apply(lambda s: f"{names.env_prefix(args.env)}-{s}"),
             region=net.region,
             database_version=f"POSTGRES_{versions.POSTGRES_MAJOR}",
             deletion_protection=args.protect,
@@ -151,7 +151,7 @@ class GcpData(pulumi.ComponentResource):
         for workload in names.WORKLOADS:
             account = gcp.serviceaccount.Account(
                 f"{name}-{workload.role}-sa",
-                account_id=f"mlops-{args.env}-{workload.role}"[:30].rstrip("-"),
+                account_id=f"{names.env_prefix(args.env)}-{workload.role}"[:30].rstrip("-"),
                 display_name=f"{workload.namespace}/{workload.service_account} ({workload.access} artifacts)",
                 opts=child(),
             )
