@@ -185,3 +185,21 @@ def display_path(path: Path) -> Path:
         return path.resolve().relative_to(Path.cwd().resolve())
     except ValueError:
         return path
+
+
+def report_placeholders(config: PlatformConfig, refuse: bool = False) -> list:
+    """Warn (stderr) about every documentation placeholder left in the stack file; with `refuse`,
+    stop before anything is deployed (exit 2) while one is left."""
+    from mlops_platform.components.config import placeholders
+
+    from . import display
+
+    found = placeholders(config)
+    path = display_path(stack_file(project_dir(), config.stack_name))
+    for key, value, why in found:
+        display.err().print(f"[yellow]warning:[/yellow] {display.literal(f'placeholder in {path}: platform:{key} = {value} ({why})')}")
+    if found and refuse:
+        keys = ", ".join(dict.fromkeys(key for key, _, _ in found))
+        fail(f"stack {config.stack_name} still holds {len(found)} placeholders ({keys})",
+             f"replace them in {path} before deploying")
+    return found

@@ -9,8 +9,7 @@ from typing import Any, Optional
 
 import typer
 
-from .common import Cloud, CloudOption, EnvOption, JsonOption
-from .engine_common import BackendOption, ParallelOption, PassphraseFileOption, YesOption
+from .common import BackendOption, Cloud, CloudOption, EnvOption, JsonOption, ParallelOption, PassphraseFileOption, YesOption
 
 
 def register(app: typer.Typer) -> None:
@@ -36,10 +35,12 @@ def destroy(
     for resources still carrying the stack's tags: it ends with "nothing left in ..." or a table of
     what is left with its monthly cost, and exit code 1."""
     from .. import display
+    from ..confirming import confirm
     from ..engine.progress import ProgressTracker
     from ..errors import EXIT_FAILED, fail
+    from ..opening import open_engine
     from ..project import load_config
-    from .engine_common import confirm, open_engine, print_summary, run_operation, run_with_progress
+    from ..running import print_summary, run_operation, run_with_progress
 
     config = load_config(cloud, env)
     if not yes and not sys.stdin.isatty():
@@ -93,7 +94,7 @@ def _drain(config: Any, engine: Any, timeout: int) -> None:
     from .. import display
     from ..engine import drain
     from ..errors import EXIT_FAILED, fail
-    from .engine_common import run_operation
+    from ..running import run_operation
 
     outputs = run_operation(config, engine.outputs)
     kubeconfig = outputs.get("kubeconfig")

@@ -10,8 +10,7 @@ from typing import Any, Optional
 
 import typer
 
-from .common import Cloud, EnvOption, JsonOption
-from .engine_common import BackendOption, PassphraseFileOption
+from .common import BackendOption, Cloud, EnvOption, JsonOption, PassphraseFileOption
 
 models_app = typer.Typer(
     name="models",
@@ -41,8 +40,9 @@ def _registry(config: Any, backend: Optional[str], passphrase_file: Optional[Pat
     """The registry of the deployed stack (its MLflow URL and admin login from the stack outputs)
     and the stack's model store URI."""
     from ..errors import EXIT_USAGE, fail
+    from ..opening import open_engine, require_engine
     from ..registry import Registry
-    from .engine_common import open_engine, require_engine, run_operation
+    from ..running import run_operation
 
     require_engine()
     engine = open_engine(config, backend, passphrase_file, create=False)
@@ -171,8 +171,7 @@ def promote(
     display.progress(f"promoted {model} version {resolved.version}" + (f" (alias {alias})" if alias else "") +
                      f" into {shown}: {uri}")
     if preview:
-        from .preview import preview as run_preview
+        from ..previewing import preview_stack
 
         display.progress("Previewing the change (nothing is deployed until platform up)...")
-        run_preview(cloud=cloud, env=env, json_output=False, expect_no_changes=False, backend=backend,
-                    passphrase_file=passphrase_file, parallel=None)
+        preview_stack(load_config(cloud, env), backend, passphrase_file)

@@ -7,8 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import Cloud, CloudOption, EnvOption, JsonOption
-from .engine_common import BackendOption, PassphraseFileOption
+from .common import BackendOption, Cloud, CloudOption, EnvOption, JsonOption, PassphraseFileOption
 
 
 def register(app: typer.Typer) -> None:
@@ -25,8 +24,9 @@ def outputs(
 ) -> None:
     """Print the stack outputs: endpoints, and (masked) the kubeconfig and generated credentials."""
     from .. import display
+    from ..opening import open_engine
     from ..project import load_config
-    from .engine_common import masked_outputs, open_engine, run_operation
+    from ..running import masked_outputs, run_operation
 
     config = load_config(cloud, env)
     engine = open_engine(config, backend, passphrase_file, create=False)

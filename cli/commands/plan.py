@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import typer
 
-from .common import Cloud, CloudOption, EnvOption, JsonOption, report_placeholders
+from .common import Cloud, CloudOption, EnvOption, JsonOption
 
 
 class CompareFormat(str, Enum):
@@ -60,7 +60,7 @@ def plan(
     from .. import display, paths
     from ..engine import parallelism
     from ..errors import fail
-    from ..project import load_config
+    from ..project import load_config, report_placeholders
 
     if output_format is not None and compare is None:
         fail("--format applies to --compare only", "plan --json prints the plan as JSON; add --compare BASE.json to compare")

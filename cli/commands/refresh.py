@@ -7,8 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import Cloud, CloudOption, EnvOption, JsonOption
-from .engine_common import BackendOption, ParallelOption, PassphraseFileOption
+from .common import BackendOption, Cloud, CloudOption, EnvOption, JsonOption, ParallelOption, PassphraseFileOption
 
 
 def register(app: typer.Typer) -> None:
@@ -26,8 +25,9 @@ def refresh(
     """Read every resource back from the cloud and Kubernetes and update the state."""
     from .. import display
     from ..engine.progress import ProgressTracker
+    from ..opening import open_engine
     from ..project import load_config
-    from .engine_common import open_engine, print_summary, run_with_progress
+    from ..running import print_summary, run_with_progress
 
     config = load_config(cloud, env)
     engine = open_engine(config, backend, passphrase_file, create=False, parallel=parallel)

@@ -7,8 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from .common import JsonOption
-from .engine_common import BackendOption
+from .common import BackendOption, JsonOption
 
 
 def register(app: typer.Typer) -> None:

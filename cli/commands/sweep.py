@@ -8,8 +8,7 @@ from typing import Any, Optional
 
 import typer
 
-from .common import Cloud, CloudOption, EnvOption, JsonOption
-from .engine_common import BackendOption, PassphraseFileOption, YesOption
+from .common import BackendOption, Cloud, CloudOption, EnvOption, JsonOption, PassphraseFileOption, YesOption
 
 
 def register(app: typer.Typer) -> None:
@@ -47,7 +46,7 @@ def sweep(
     if delete and result.remaining:
         report(result, json_output=False, to_stderr=True)
         deletable = [item for item in result.remaining if item.deletable]
-        from .engine_common import confirm
+        from ..confirming import confirm
 
         if deletable and not yes and not confirm(f"Delete these {len(deletable)} resources of stack {config.stack_name}?"):
             fail("sweep cancelled: nothing deleted", exit_code=EXIT_FAILED)
@@ -63,7 +62,8 @@ def _state_ids(config: Any, backend: Optional[str], passphrase_file: Optional[Pa
     from .. import display
     from ..engine.workspace import EngineUnavailable, pulumi_cli
     from ..errors import EXIT_FAILED, fail
-    from .engine_common import deployed_engine, require_engine, run_operation
+    from ..opening import deployed_engine, require_engine
+    from ..running import run_operation
 
     try:
         pulumi_cli()

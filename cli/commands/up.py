@@ -8,8 +8,16 @@ from typing import Optional
 
 import typer
 
-from .common import Cloud, CloudOption, EnvOption, JsonOption, report_placeholders
-from .engine_common import BackendOption, ParallelOption, PassphraseFileOption, YesOption
+from .common import (
+    BackendOption,
+    Cloud,
+    CloudOption,
+    EnvOption,
+    JsonOption,
+    ParallelOption,
+    PassphraseFileOption,
+    YesOption,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -27,11 +35,13 @@ def up(
 ) -> None:
     """Create or update every resource of the stack (the policy pack checks each change)."""
     from .. import display, paths
+    from ..confirming import confirm
     from ..engine.diff import DiffCollector, print_diff
     from ..engine.progress import ProgressTracker
     from ..errors import EXIT_FAILED, fail
-    from ..project import load_config
-    from .engine_common import confirm, masked_outputs, open_engine, print_summary, require_engine, run_operation, run_with_progress
+    from ..opening import open_engine, require_engine
+    from ..project import load_config, report_placeholders
+    from ..running import masked_outputs, print_summary, run_operation, run_with_progress
 
     config = load_config(cloud, env)
     report_placeholders(config, refuse=config.is_prod)
