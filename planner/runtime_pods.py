@@ -25,6 +25,8 @@ import json
 import re
 from typing import Any, Iterator, Mapping, Optional
 
+from mlops_platform.components import kserve_fields
+
 from .cluster_model import ClusterObject, ClusterView, child_urn, type_token
 
 CONTROLLER_CONTAINER_SECURITY = {
@@ -134,10 +136,6 @@ def _alertmanager(owner: ClusterObject, reloader: dict[str, Any]) -> dict[str, A
 
 # --- KServe -------------------------------------------------------------------------------------
 
-MODEL_FIELDS = ("model", "sklearn", "xgboost", "lightgbm", "tensorflow", "pytorch", "onnx", "triton", "pmml",
-                "paddle", "huggingface")
-
-
 def _kserve_config(objects: list[ClusterObject]) -> dict[str, dict[str, Any]]:
     for config_map in _find(objects, "ConfigMap", "inferenceservice-config"):
         out = {}
@@ -193,7 +191,7 @@ def _deployment(owner: ClusterObject, component: str, spec: Mapping[str, Any], p
 
 def _predictor(owner: ClusterObject, objects: list[ClusterObject], config: Mapping[str, Any]) -> Optional[dict[str, Any]]:
     predictor = (owner.manifest.get("spec") or {}).get("predictor") or {}
-    field = next((f for f in MODEL_FIELDS if isinstance(predictor.get(f), Mapping)), None)
+    field = next((f for f in kserve_fields.MODEL_FIELDS if isinstance(predictor.get(f), Mapping)), None)
     if field is None and not predictor.get("containers"):
         return None
     pod = _pod_fields(predictor, "volumes")

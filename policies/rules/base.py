@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
+from mlops_platform.components import kserve_fields
 from mlops_platform.components.nested import dig as dig  # the rules read nested values through base
 
 OPEN = ("0.0.0.0/0", "::/0")  # "anyone" as a CIDR
@@ -65,11 +66,6 @@ WORKLOAD_TYPES = (
     "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime",
     "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment",
 )
-# KServe predictor fields that hold the model container (the framework shorthands and `model`).
-KSERVE_MODEL_FIELDS = (
-    "model", "sklearn", "xgboost", "lightgbm", "tensorflow", "pytorch", "onnx", "triton", "pmml",
-    "paddle", "huggingface",
-)
 
 
 @dataclass(frozen=True)
@@ -98,10 +94,11 @@ def pod_specs(resource_type: str, props: Mapping[str, Any], name: str) -> Iterat
     elif kind == "Pod":
         yield make(label, props.get("spec") or {})
     elif kind == "InferenceService":
-        for component in ("predictor", "transformer", "explainer"):
+        for component in kserve_fields.COMPONENTS:
             spec = dig(props, "spec", component)
             if isinstance(spec, Mapping):
-                models = [dict(spec[f], name=spec[f].get("name", f)) for f in KSERVE_MODEL_FIELDS if isinstance(spec.get(f), Mapping)]
+                fields = [f for f in kserve_fields.MODEL_FIELDS if isinstance(spec.get(f), Mapping)]
+                models = [dict(spec[f], name=spec[f].get("name", f)) for f in fields]
                 yield make(f"{label} {component}", spec, models)
     elif kind in ("ServingRuntime", "ClusterServingRuntime"):
         # A disabled runtime is never chosen for a predictor: it makes no pods.

@@ -1,0 +1,11 @@
+"""The parts of KServe's InferenceService (serving.kserve.io/v1beta1) that the planner's runtime
+model and the policy pack read: where a component's model container is declared.
+Ref: https://kserve.github.io/website/docs/reference/crd-api (PredictorSpec)
+"""
+
+from __future__ import annotations
+
+# The components an InferenceService can run, each a pod of its own.
+COMPONENTS = ("predictor", "transformer", "explainer")
+# Predictor fields that hold the model container: the generic `model` and the framework shorthands.
+MODEL_FIELDS = ("model", "sklearn", "xgboost", "lightgbm", "tensorflow", "pytorch", "onnx", "triton", "pmml", "paddle", "huggingface")
