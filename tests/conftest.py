@@ -16,15 +16,25 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-from support import CHARTS, ROOT, SCHEMAS, SHIPPED_STACKS, STACKS
-from support import engine as standin
-from support.servers import free_port
 
 from mlops_platform.components import versions
 from mlops_platform.components.config import PlatformConfig
 from mlops_platform.planner.cluster_model import ClusterView
 from mlops_platform.planner.cluster_objects import assemble
 from mlops_platform.planner.harness import ProgramRun, plan_platform
+from support import CHARTS, ROOT, SCHEMAS, SHIPPED_STACKS, STACKS
+from support import engine as standin
+from support.servers import free_port
+
+# The fixtures that start a real service on loopback: a test using one (directly or through another
+# fixture) is in the `services` layer (pyproject.toml's markers).
+SERVICE_FIXTURES = frozenset({"moto_endpoint", "mlflow_server", "chart_repository", "oci_registry"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.services)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -90,6 +100,18 @@ def viewed(charts_dir) -> Callable[[str], ClusterView]:
 
 
 @pytest.fixture(scope="session")
+def releases(planned, viewed) -> Callable[[str], Iterator[tuple[Any, Any]]]:
+    """releases(stack): (release record, its render) for every release of a shipped stack."""
+
+    def pairs(stack: str) -> Iterator[tuple[Any, Any]]:
+        by_urn = {r.urn: r for r in viewed(stack).releases}
+        for record in planned(stack).helm_releases():
+            yield record, by_urn[record.urn]
+
+    return pairs
+
+
+@pytest.fixture(scope="session")
 def local_view(viewed) -> ClusterView:
     return viewed("local-dev")
 
@@ -109,6 +131,23 @@ def standin_engine(tmp_path, monkeypatch) -> Callable[..., standin.Fake]:
     """standin_engine(state=False): the stand-in `pulumi` first on PATH (tests/support/engine.py);
     with `state`, the local backend and passphrase of a stack that `up` has deployed."""
     return functools.partial(standin.install, tmp_path, monkeypatch)
+
+
+@pytest.fixture()
+def state(tmp_path, monkeypatch) -> Path:
+    """A private XDG state folder (the local backend and passphrases go under it), and no backend
+    or passphrase from the environment."""
+    home = tmp_path / "xdg-state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(home))
+    for name in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture()
+def fake(standin_engine) -> standin.Fake:
+    """The stand-in `pulumi` on PATH, with no state set up."""
+    return standin_engine()
 
 
 @pytest.fixture()

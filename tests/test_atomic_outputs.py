@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-from support import ROOT
 from typer.testing import CliRunner
 
 from mlops_platform.cli.app import app
 from mlops_platform.planner import files
+from support import ROOT
 
 OWNED = ("manifests", "helm", "rendered")
 

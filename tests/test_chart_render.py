@@ -2,50 +2,34 @@
 archives in ../shared/charts, for every shipped stack:
 
 - every release renders, and every object it applies validates against the upstream schemas;
-- every leaf value we pass changes the rendered output (perturbed, re-rendered, compared);
 - templates gated on a CRD's API see it because the release is installed after that CRD;
 - what we author around the charts fits what they render (ServiceMonitors find their Services);
-- the cache and the CLI: `charts pull` from a chart repository served on loopback, a plan
-  without charts says so, `render` writes every release's objects with hooks marked.
+- the cache and the CLI: a plan without charts says so, `render` writes every release's objects
+  with hooks marked.
+
+Every value we pass is checked in test_chart_values.py; `charts pull` in test_chart_pull.py.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import functools
 import json
 import re
 import shutil
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-from support import CHARTS, SHIPPED_STACKS
-from support.servers import free_port, wait_until_serving
 from typer.testing import CliRunner
 
 from mlops_platform.cli.app import app
 from mlops_platform.components import names, versions
 from mlops_platform.components.addons import mlflow
 from mlops_platform.planner import chart_render, charts, cluster_objects
+from support import CHARTS, SHIPPED_STACKS
 
 SHIPPED = SHIPPED_STACKS
-
-
-@pytest.fixture(scope="session")
-def releases(planned, viewed) -> Callable[[str], Iterator[tuple[Any, Any]]]:
-    """releases(stack): (release record, its render) for every release of a shipped stack."""
-
-    def pairs(stack: str) -> Iterator[tuple[Any, Any]]:
-        by_urn = {r.urn: r for r in viewed(stack).releases}
-        for record in planned(stack).helm_releases():
-            yield record, by_urn[record.urn]
-
-    return pairs
 
 
 # --- every release renders and validates --------------------------------------------------------
@@ -117,140 +101,6 @@ def test_charts_are_required_in_ci(charts_dir):
     if os.environ.get("PLATFORM_REQUIRE_CHARTS") == "1":
         assert all((CHARTS / c.archive).is_file() for c in versions.CHARTS), CHARTS
     assert charts_dir == CHARTS
-
-
-# --- every value we pass changes the render ------------------------------------------------------
-
-
-def _leaves(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
-    """Leaf values: scalars, empty containers, and lists of scalars (one value as a whole)."""
-    if isinstance(value, dict) and value:
-        for key, item in value.items():
-            yield from _leaves(item, (*path, key))
-    elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-        for index, item in enumerate(value):
-            yield from _leaves(item, (*path, index))
-    else:
-        yield path, value
-
-
-def _schema_enum(schema: Any, path: tuple) -> list[Any]:
-    for key in path:
-        if not isinstance(schema, dict):
-            return []
-        schema = (schema.get("properties") or {}).get(key) if isinstance(key, str) else schema.get("items")
-    return list((schema or {}).get("enum") or []) if isinstance(schema, dict) else []
-
-
-def _perturbations(value: Any, enum: list[Any]) -> list[Any]:
-    if isinstance(value, bool):
-        return [not value]
-    if isinstance(value, (int, float)):
-        return [value + 1]
-    if isinstance(value, str):
-        return [e for e in enum if e != value] or [value + "x", "x" + value]
-    if isinstance(value, list):
-        return [[*value, "x.mlops.test"]]
-    if isinstance(value, dict):
-        return [{"mlops-test": "x"}]
-    return ["x"]
-
-
-def _with(values: dict, path: tuple, new: Any) -> dict:
-    out = copy.deepcopy(values)
-    target = out
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = new
-    return out
-
-
-def _without(values: dict, path: tuple) -> dict:
-    out = copy.deepcopy(values)
-    target = out
-    for key in path[:-1]:
-        target = target[key]
-    del target[path[-1]]
-    return out
-
-
-@functools.lru_cache(maxsize=None)
-def _value_findings(archive: str, values_json: str, release: str, namespace: str, kube: str,
-                    apis: tuple) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(dead, redundant) leaf paths. Dead: every perturbation renders exactly as before (or is only
-    refused by the values schema, which proves nothing about the templates). Redundant: leaving the
-    value out renders the same (it restates the chart's default, or merges into it as a no-op)."""
-    path = Path(archive)
-    values = json.loads(values_json)
-    schema = chart_render.load_chart(path).schema or {}
-
-    def rendered(candidate: dict) -> tuple[str, Any]:
-        try:
-            return "ok", chart_render.render_templates(path, json.dumps(candidate, sort_keys=True), release, namespace, kube, apis)
-        except chart_render.RenderError as err:
-            return ("template" if err.in_template else "schema"), str(err)
-
-    base = rendered(values)
-    assert base[0] == "ok", base[1]
-    leaves = [(p, v) for p, v in _leaves(values) if p]
-    jobs = [("perturbed", p, _with(values, p, alt)) for p, v in leaves for alt in _perturbations(v, _schema_enum(schema, p))]
-    jobs += [("omitted", p, _without(values, p)) for p, _ in leaves]
-    with ThreadPoolExecutor(max_workers=2) as pool:  # the native render releases the GIL
-        outcomes = list(pool.map(lambda job: (job[0], job[1], rendered(job[2])), jobs))
-    # A perturbation refused by a template was read; one refused by the schema proves nothing. A
-    # value that cannot be left out at all (refused either way) is needed.
-    changed = {(how, p) for how, p, (kind, text) in outcomes
-               if kind == "template" or (kind == "ok" and text != base[1]) or (how == "omitted" and kind == "schema")}
-    dotted = [(p, ".".join(map(str, p))) for p, _ in leaves]
-    return (tuple(d for p, d in dotted if ("perturbed", p) not in changed),
-            tuple(d for p, d in dotted if ("omitted", p) not in changed))
-
-
-@pytest.fixture(scope="session")
-def findings(releases, stack_config, charts_dir) -> Callable[[str], Iterator[tuple[str, tuple[str, ...], tuple[str, ...], int]]]:
-    """findings(stack): per release with values, the values that change nothing and those that
-    could be left out, and how many values it has."""
-
-    def of(stack: str) -> Iterator[tuple[str, tuple[str, ...], tuple[str, ...], int]]:
-        for record, render in releases(stack):
-            values = record.input("values") or {}
-            if not values:
-                continue
-            archive = charts.archive_path(render.chart, charts_dir)
-            dead, redundant = _value_findings(
-                str(archive), json.dumps(values, sort_keys=True), render.release, render.namespace,
-                chart_render.kube_version(stack_config(stack).cluster.kubernetes_version),
-                (*cluster_objects.BUILTIN_API_VERSIONS, *render.api_versions))
-            yield render.release, dead, redundant, sum(1 for p, _ in _leaves(values) if p)
-
-    return of
-
-
-@pytest.mark.parametrize("stack", SHIPPED)
-def test_every_value_we_pass_changes_the_render(stack, findings):
-    checked = 0
-    for release, dead, _, count in findings(stack):
-        assert dead == (), f"{release}: values that change nothing: {dead}"
-        checked += count
-    assert checked > 100
-
-
-# Values the render would not miss are allowed only where they follow the stack's config (they
-# differ in other stacks) or sit in a container's resources block, which is set as a whole.
-FOLLOWS_CONFIG = {
-    "traefik": {"deployment.replicas", "nodeSelector", "tolerations"},  # traefik.replicas; kind's ingress node
-    "kube-prometheus-stack": {"alertmanager.enabled"},  # monitoring.alertmanager
-    "mlflow": {"replicaCount", "serviceAccount.annotations", "extraPodLabels",  # mlflow.replicas; the identity
-               "backendStore.postgres.port", "auth.postgres.port"},  # the data layer's database
-}
-
-
-@pytest.mark.parametrize("stack", SHIPPED)
-def test_no_value_could_be_left_out(stack, findings):
-    for release, _, redundant, _ in findings(stack):
-        allowed = FOLLOWS_CONFIG.get(release, set())
-        needless = [d for d in redundant if d not in allowed and ".resources." not in f".{d}."]
-        assert needless == [], f"{release}: leaving these out renders the same: {needless}"
 
 
 # --- templates gated on an API see it ----------------------------------------------------------
@@ -446,101 +296,7 @@ def test_no_test_reads_or_writes_the_users_own_cache():
     assert "pytest" in str(real_home) and "pytest" in str(files.state_dir())
 
 
-# --- the CLI: pull, a plan without charts, render ------------------------------------------------
-
-
-def _pull_every_chart(mirror: str, cache: Path, monkeypatch) -> None:
-    """`platform charts pull --mirror MIRROR` into an empty cache: every pinned chart is pulled."""
-    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(cache))
-    result = CliRunner().invoke(app, ["charts", "pull", "--mirror", mirror, "--json"])
-    assert result.exit_code == 0, result.stderr
-    rows = json.loads(result.stdout)["charts"]
-    assert [(r["chart"], r["status"]) for r in rows] == [(c.short_name, "pulled") for c in versions.CHARTS]
-
-
-def test_charts_pull_downloads_the_pinned_versions_with_helm(chart_repository, tmp_path, monkeypatch):
-    url, _ = chart_repository
-    cache = tmp_path / "cache"
-    _pull_every_chart(url, cache, monkeypatch)
-    for chart in versions.CHARTS:
-        charts.check_archive(chart, cache / chart.archive)  # the pinned chart, loadable
-    assert not [p for p in cache.iterdir() if p.name.startswith(".pull-")], "no temporary folder left"
-    again = CliRunner().invoke(app, ["charts", "pull", "--mirror", url, "--json"])
-    assert {r["status"] for r in json.loads(again.stdout)["charts"]} == {"cached"}
-    listed = json.loads(CliRunner().invoke(app, ["charts", "list", "--json"]).stdout)["charts"]
-    assert all(r["cached"] for r in listed)
-
-
-def test_charts_pull_fails_in_one_line_when_the_repository_lacks_a_version(chart_repository, tmp_path, monkeypatch):
-    url, folder = chart_repository
-    (folder / versions.MLFLOW.archive).unlink()
-    import helm_python as helm
-
-    helm.repo_index_generate(folder, base_url=url)
-    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(tmp_path / "cache"))
-    result = CliRunner().invoke(app, ["charts", "pull", "--mirror", url])
-    assert result.exit_code == 1 and result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert lines[-1].startswith("error: cannot pull mlflow 1.11.5 from " + url) and "Traceback" not in result.stderr
-    assert not (tmp_path / "cache" / versions.MLFLOW.archive).exists()
-    bad = CliRunner().invoke(app, ["charts", "pull", "--mirror", "ftp://x"])
-    assert bad.exit_code == 2 and "--mirror" in bad.stderr
-
-
-@pytest.fixture()
-def oci_registry(tmp_path, charts_dir) -> Iterator[str]:
-    """A real OCI registry on loopback (distribution, Debian's docker-registry; .ci/run installs it),
-    holding the seven pinned archives, pushed with Helm's own SDK: as an internal mirror would."""
-    import os
-
-    import helm_python as helm
-
-    binary = shutil.which("docker-registry") or shutil.which("registry")
-    if binary is None:
-        if os.environ.get("PLATFORM_REQUIRE_OCI_REGISTRY") == "1":
-            pytest.fail("no OCI registry binary (docker-registry) on PATH, and CI requires it")
-        pytest.skip("no OCI registry on PATH: install Debian's docker-registry (.ci/run does)")
-    port = free_port()
-    config = tmp_path / "registry.yml"
-    config.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'blobs'}\n"
-                      f"http:\n  addr: 127.0.0.1:{port}\n")
-    log = tmp_path / "registry.log"
-    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=log.open("w"))
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}/v2/", process, log, "the registry", timeout=30)
-        mirror = f"oci://127.0.0.1:{port}/mlops-charts"
-        for chart in versions.CHARTS:
-            helm.push(charts.archive_path(chart, charts_dir), mirror, plain_http=True)
-        yield mirror
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def test_charts_pull_from_an_oci_registry_gets_the_pinned_archives_byte_for_byte(oci_registry, tmp_path, monkeypatch, charts_dir):
-    """The OCI path KServe's charts take (oci://ghcr.io/kserve/charts), against a real registry."""
-    import hashlib
-
-    cache = tmp_path / "cache"
-    _pull_every_chart(oci_registry, cache, monkeypatch)
-    for chart in versions.CHARTS:
-        pulled, pinned = cache / chart.archive, charts.archive_path(chart, charts_dir)
-        assert hashlib.sha256(pulled.read_bytes()).digest() == hashlib.sha256(pinned.read_bytes()).digest(), chart.short_name
-    # A version the registry does not hold: one line naming the chart, the version and the registry.
-    monkeypatch.setattr(versions, "CHARTS", tuple(
-        dataclasses.replace(c, version="v0.99.0") if c == versions.KSERVE_RESOURCES else c for c in versions.CHARTS))
-    missing = CliRunner().invoke(app, ["charts", "pull", "--mirror", oci_registry])
-    assert missing.exit_code == 1 and "Traceback" not in missing.stderr
-    assert missing.stderr.strip().splitlines()[-1].startswith(
-        f"error: cannot pull kserve-resources v0.99.0 from {oci_registry}/kserve-resources")
-    assert not (cache / "kserve-resources-v0.99.0.tgz").exists()
-
-
-def test_only_a_registry_on_this_machine_is_reached_over_plain_http():
-    assert charts.on_loopback("oci://127.0.0.1:5000/charts") and charts.on_loopback("oci://localhost:5000/c")
-    assert charts.on_loopback("oci://[::1]:5000/charts")
-    assert not charts.on_loopback("oci://ghcr.io/kserve/charts/kserve")
-    assert not charts.on_loopback("oci://127.0.0.1.nip.io/charts") and not charts.on_loopback("oci://10.0.0.1/charts")
+# --- the CLI: a plan without charts, render ------------------------------------------------------
 
 
 def test_plan_without_the_charts_says_so_and_marks_the_plan_partial(project, tmp_path, monkeypatch):

@@ -11,12 +11,12 @@ from typing import Any, Iterator
 
 import pytest
 import yaml
-from support import ROOT
 from typer.testing import CliRunner
 
 from mlops_platform.cli.app import app
 from mlops_platform.cli.ci import actions, github
 from mlops_platform.components import versions
+from support import ROOT
 
 SHA_PIN = re.compile(r"^uses: ([\w.-]+/[\w./-]+)@([0-9a-f]{40})  # (v\d+\.\d+\.\d+)$")
 CLOUD_KEY_INPUTS = {"aws-access-key-id", "aws-secret-access-key", "aws-session-token", "client-secret", "creds",

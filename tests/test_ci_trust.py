@@ -17,9 +17,9 @@ from typing import Any, Iterator
 
 import pytest
 import yaml
-from support import ROOT
 
 from mlops_platform.cli.ci import github
+from support import ROOT
 
 # Every action the workflows may use: the commit each release tag points at. Read on 2026-12-05 from
 # snapshots of each repository with `git rev-parse <tag>^{commit}` (not from cli/ci/actions.py).

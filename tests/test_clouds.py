@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 import yaml
-from support import ROOT, SHIPPED_STACKS, STACKS
 
 from mlops_platform.components import names
 from mlops_platform.components.config import PlatformConfig, read_stack_values
 from mlops_platform.planner.harness import ProgramRun, plan_platform, run_program
+from support import ROOT, SHIPPED_STACKS, STACKS
 
 CLOUD_STACKS = [s for s in SHIPPED_STACKS if not s.startswith("local-")]
 

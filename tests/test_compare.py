@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from support import STACKS
 from typer.testing import CliRunner
 
 from mlops_platform.cli.app import app
@@ -17,6 +16,7 @@ from mlops_platform.components.config import PlatformConfig, read_stack_values
 from mlops_platform.planner.compare import compare, flatten, to_markdown, to_text
 from mlops_platform.planner.plan import build_plan
 from mlops_platform.planner.urns import component_of
+from support import STACKS
 
 HOURS = prices.table()["hours_per_month"]
 

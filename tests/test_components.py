@@ -363,10 +363,9 @@ def test_fit_script_parses_and_reads_what_the_job_sets():
 
 
 def test_a_reference_sample_in_a_bucket_is_fetched_before_fitting():
-    from support import STACKS
-
     from mlops_platform.components.config import PlatformConfig, read_stack_values
     from mlops_platform.planner.harness import plan_platform
+    from support import STACKS
 
     values = read_stack_values(STACKS / "Pulumi.local-dev.yaml")
     values["models"] = [{**values["models"][0], "referenceData": "s3://mlops-artifacts/reference/iris.csv"}]

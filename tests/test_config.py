@@ -186,14 +186,13 @@ def test_every_shipped_stack_is_valid(stack_config):
 
 # --- ranges the cloud modules carve, and names that cannot exist ---------------------------------
 
-from support import ROOT, STACKS  # noqa: E402
-
 from mlops_platform.components.config import (  # noqa: E402
     DEFAULT_MAX_GPU_NODES,
     DEFAULT_MAX_NODES,
     PolicyLimits,
     read_stack_values,
 )
+from support import ROOT, STACKS  # noqa: E402
 
 
 def shipped(stack: str, **changes) -> dict:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from support import ROOT, SHIPPED_STACKS
 
 from mlops_platform.components import prices
 from mlops_platform.planner import costs
+from support import ROOT, SHIPPED_STACKS
 
 CLOUD_STACKS = [s for s in SHIPPED_STACKS if not s.startswith("local-")]
 

@@ -17,7 +17,6 @@ import json
 from typing import Any, Iterator, Mapping
 
 import pytest
-from support import ROOT, SHIPPED_STACKS
 from typer.testing import CliRunner
 
 from mlops_platform.cli.app import app
@@ -27,6 +26,7 @@ from mlops_platform.components import names
 from mlops_platform.planner.cluster_model import ClusterObject, ClusterView
 from mlops_platform.planner.critical_path import DURATIONS, critical_path, duration, schedule
 from mlops_platform.planner.harness import ProgramRun, ResourceRecord
+from support import ROOT, SHIPPED_STACKS
 
 SHIPPED = SHIPPED_STACKS
 BASELINE = json.loads((ROOT / "benchmarks" / "critical_path_before.json").read_text(encoding="utf-8"))

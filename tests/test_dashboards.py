@@ -8,10 +8,10 @@ import json
 from typing import Any, Iterator
 
 import pytest
-from support import SHIPPED_STACKS
 
 from mlops_platform.components.addons import dashboards
 from mlops_platform.components.addons.metrics import EXPORTED
+from support import SHIPPED_STACKS
 
 
 def metric_names(node: Any) -> Iterator[str]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
-from support.engine import ENGINE
 from typer.testing import CliRunner
 
 from mlops_platform.cli import display
 from mlops_platform.cli.app import app
+from support.engine import ENGINE
 
 TRICKY = "[bold]x[/bold] platform:cloud: [secret]"
 

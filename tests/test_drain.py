@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 import pytest
-from support import SHIPPED_STACKS
 
 from mlops_platform.cli.engine import drain
+from support import SHIPPED_STACKS
 
 HOLDER_KINDS = ("Service", "PersistentVolumeClaim", "StatefulSet", "Prometheus", "Alertmanager")
 NODES = ("aws:eks/nodeGroup:NodeGroup", "aws:eks/cluster:Cluster", "azure-native:containerservice:AgentPool",

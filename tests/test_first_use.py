@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 import pytest
-from support import ROOT, SHIPPED_STACKS, STACKS
 from typer.testing import CliRunner
 
 from mlops_platform.cli.app import app
 from mlops_platform.planner.harness import stable_order
+from support import ROOT, SHIPPED_STACKS, STACKS
 
 PLATFORM = shutil.which("platform")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
-from support import ROOT
 from typer.main import get_command
 
 from mlops_platform.cli.app import app
+from support import ROOT
 
 # `platform` then words, {placeholders} and --options with a value; as hints and docs write them.
 COMMAND_LINE = re.compile(r"platform((?: (?:[a-z][a-z-]*|\{[^}]*\}|--?[a-z][\w-]*(?:[ =](?!platform)[^\s`'\"(),;]+)?))+)")

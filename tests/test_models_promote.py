@@ -15,12 +15,12 @@ import time
 from typing import Any, Iterator
 
 import pytest
-from support import ROOT
-from support.servers import free_port, wait_until_serving
 from typer.testing import CliRunner
 
 from mlops_platform.cli.app import app
 from mlops_platform.cli.registry import RegistryError, store_uri
+from support import ROOT
+from support.servers import free_port, wait_until_serving
 
 LOCAL_STORE = "s3://mlops-artifacts/mlflow"
 
@@ -238,10 +238,10 @@ def test_promote_without_the_extra_names_it(project, monkeypatch):
 def test_gpu_batcher_and_explainer_validate_and_pass_the_policies(schemas_dir, charts_dir):
     """An InferenceService with all three, in a prod stack (mandatory policies)."""
     import jsonschema
-    from support import STACKS
 
     from mlops_platform.components.config import PlatformConfig, read_stack_values
     from mlops_platform.planner.plan import build_plan
+    from support import STACKS
 
     values = read_stack_values(STACKS / "Pulumi.aws-prod.yaml")
     values["cluster"] = {**values["cluster"], "gpu": {"enabled": True}}
@@ -268,9 +268,8 @@ def test_gpu_batcher_and_explainer_validate_and_pass_the_policies(schemas_dir, c
     ("aws-dev", {"batcher": {"maxBatchSize": 0}}, "models[0].batcher.maxBatchSize: must be at least 1"),
 ])
 def test_serving_options_are_validated(stack_name, edit, fragment):
-    from support import STACKS
-
     from mlops_platform.components.config import ConfigError, PlatformConfig, read_stack_values
+    from support import STACKS
 
     values = read_stack_values(STACKS / f"Pulumi.{stack_name}.yaml")
     values["models"] = [{**values["models"][0], **edit}]

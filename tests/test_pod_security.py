@@ -11,12 +11,12 @@ from typing import Any, Callable
 
 import pytest
 from pulumi_policy import StackValidationArgs
-from support.policy_resources import POD, resource
 
 from mlops_platform.components import names
 from mlops_platform.planner import chart_render, charts
 from mlops_platform.policies.registry import BY_NAME, pack_config
 from mlops_platform.policies.rules import pod_security
+from support.policy_resources import POD, resource
 
 RULE = BY_NAME["k8s-pod-security-admission"]
 

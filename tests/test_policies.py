@@ -14,14 +14,14 @@ from pulumi_policy import (
     ResourceValidationArgs,
     StackValidationArgs,
 )
-from support import ROOT, SHIPPED_STACKS
-from support.policy_resources import AKS_GOOD, EKS_GOOD, GKE_GOOD, POD, POOL_GOOD, patched, resource
 from typer.testing import CliRunner
 
 from mlops_platform.components.config import PlatformConfig, read_stack_values
 from mlops_platform.policies import pack
 from mlops_platform.policies.offline import evaluate
 from mlops_platform.policies.registry import BY_NAME, RULES, pack_config, rule_config
+from support import ROOT, SHIPPED_STACKS
+from support.policy_resources import AKS_GOOD, EKS_GOOD, GKE_GOOD, POD, POOL_GOOD, patched, resource
 
 POLICIES = {p.name: p for p in pack.policies()}
 

@@ -16,10 +16,10 @@ from typing import Any, Callable
 
 import pytest
 from pulumi_policy import ResourceValidationArgs, StackValidationArgs
-from support.policy_resources import AKS_GOOD, EKS_GOOD, GKE_GOOD, POD, POOL_GOOD, patched, resource
 
 from mlops_platform.policies import pack
 from mlops_platform.policies.registry import RULES, rule_config
+from support.policy_resources import AKS_GOOD, EKS_GOOD, GKE_GOOD, POD, POOL_GOOD, patched, resource
 
 POLICIES = {p.name: p for p in pack.policies()}
 

@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import SHIPPED_STACKS
 
 from mlops_platform.planner import render
+from support import SHIPPED_STACKS
 
 # Library chart name for each chart reference we install.
 LIBRARY_CHART = {

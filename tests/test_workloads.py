@@ -6,12 +6,12 @@ from collections import defaultdict
 from typing import Any, Iterator
 
 import pytest
-from support import SHIPPED_STACKS
 
 from mlops_platform.components import versions
 from mlops_platform.components.requests import limit_range_defaults, pod_spec_requests
 from mlops_platform.planner.harness import ProgramRun
 from mlops_platform.planner.plan import CHART_REQUESTS, _steady_workloads, totals
+from support import SHIPPED_STACKS
 
 PINNED = {image.ref for image in versions.IMAGES}
 
