@@ -10,7 +10,6 @@ from __future__ import annotations
 
 # Resources outside every platform component: providers, and the stack itself.
 OUTSIDE = "stack"
-ROOT_COMPONENT = "MlopsPlatform"
 
 
 def type_chain(urn: str) -> list[str]:
@@ -21,8 +20,7 @@ def type_chain(urn: str) -> list[str]:
 
 def component_of(urn: str) -> str:
     """The platform component a resource belongs to: the innermost `mlops:` component in its URN
-    (a component is its own), by its short name (Traefik, EksCluster); the root MlopsPlatform only
-    for what sits directly under it; OUTSIDE for what sits under none."""
+    (a component is its own), by its short name (Traefik, EksCluster; MlopsPlatform for what sits
+    directly under the root); OUTSIDE for what sits under none."""
     components = [t.rsplit(":", 1)[-1] for t in type_chain(urn) if t.startswith("mlops:")]
-    inner = [c for c in components if c != ROOT_COMPONENT]
-    return inner[-1] if inner else (components[-1] if components else OUTSIDE)
+    return components[-1] if components else OUTSIDE

@@ -379,6 +379,13 @@ def test_azure_identities_federated_to_the_right_service_accounts(azure_dev):
     assert mlflow["artifactRoot"]["defaultArtifactsDestination"].startswith("wasbs://mlops-artifacts@")
     isvc = k8s_object(azure_dev, "InferenceService", "iris")
     assert isvc.input("spec", "predictor", "labels") == {"azure.workload.identity/use": "true"}
+    # The detectors' pods, the fit Job's among them, opt in to the token projection too.
+    fit = next(r for r in of(azure_dev, "kubernetes:batch/v1:Job") if r.name.endswith("-iris-fit"))
+    fit_labels = fit.input("spec", "template", "metadata", "labels")
+    assert fit_labels["azure.workload.identity/use"] == "true" and fit_labels["mlops.dev/model"] == "iris"
+    assert fit.input("spec", "template", "spec", "serviceAccountName") == names.DETECTOR_FITTER.service_account
+    drift = next(r for r in of(azure_dev, "kubernetes:apps/v1:Deployment") if r.name.endswith("-iris-drift"))
+    assert drift.input("spec", "template", "metadata", "labels")["azure.workload.identity/use"] == "true"
 
 
 # --- GCP --------------------------------------------------------------------------------------
@@ -455,6 +462,10 @@ def pg_ssl_modes(run: ProgramRun) -> set[str]:
     for record in run.kubernetes_objects():
         pod = record.input("spec", "template", "spec") or {}
         for container in [*pod.get("initContainers", []), *pod.get("containers", [])]:
+            env = {e["name"]: e for e in container.get("env", [])}
+            if "PGHOST" in env:  # every client of the database is told the TLS mode, one way or the other
+                from_secret = {"secretRef": {"name": "mlflow-postgres-env"}} in container.get("envFrom", [])
+                assert "PGSSLMODE" in env or from_secret, f"{record.name}/{container['name']} has no PGSSLMODE"
             modes |= {e["value"] for e in container.get("env", []) if e["name"] == "PGSSLMODE"}
     return modes
 

@@ -210,11 +210,20 @@ def test_delete_after_a_destroy_leaves_only_what_is_not_kubernetes_and_says_so(s
 def test_load_balancers_are_deleted_before_their_target_and_security_groups(seeded, aws_dev):
     """A load balancer holds its target groups and security group until it is gone: the sweep deletes
     it first and waits, or their deletes fail (ResourceInUse, DependencyViolation) on a real account."""
-    result = sweep(aws_dev, delete=True, state_ids=[seeded["bucket"]])
+    import boto3
+
+    session = boto3.session.Session(region_name=REGION)
+    calls: list[str] = []
+    session.events.register("before-call.*.*", lambda model, **_: calls.append(model.name))
+    result = sweep(aws_dev, delete=True, state_ids=[seeded["bucket"]], clients=session)
     order = result.deleted
     assert order.index(seeded["nlb"]) < order.index(seeded["target_group"])
     assert order.index(seeded["nlb"]) < order.index(seeded["security_group"])
     assert order.index(seeded["interface"]) < order.index(seeded["address"]), "an interface before the address it holds"
+    # The wait between: the load balancer is polled until gone, after its delete and before the groups'.
+    deleted_at = calls.index("DeleteLoadBalancer")
+    polled = [i for i, name in enumerate(calls) if name == "DescribeLoadBalancers" and i > deleted_at]
+    assert polled and polled[0] < calls.index("DeleteTargetGroup") and polled[0] < calls.index("DeleteSecurityGroup")
 
 
 def test_a_stack_the_backend_does_not_know_is_swept_read_only(seeded, project, monkeypatch, tmp_path, standin_engine):
