@@ -14,10 +14,11 @@ with the cloud's extra (`pip install 'mlops-platform[aws]'`).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from importlib import import_module
-from typing import Any, Iterable, Optional, Protocol
+from typing import Any, Iterable, Optional
 
 from mlops_platform.components import names
 
@@ -79,7 +80,7 @@ def mark_kept(leftovers: Iterable[Leftover], state_ids: Iterable[str]) -> list[L
     return out
 
 
-class Sweeper(Protocol):
+class Sweeper(ABC):
     """One cloud's sweep (aws.py, azure.py, gcp.py), built from the stack's config and, in tests,
     the SDK clients to use (`clients`); None: the cloud's default credentials."""
 
@@ -87,23 +88,31 @@ class Sweeper(Protocol):
     # them in this order and never deletes a kind not listed.
     DELETE_ORDER: tuple[str, ...]
 
+    @abstractmethod
     def __init__(self, config: Any, clients: Any = None) -> None: ...
 
+    @abstractmethod
     def scope(self) -> str:
         """Where it looks: "account 123456789012 (us-east-1)", "subscription ...", "project ..."."""
 
+    @abstractmethod
     def scan(self) -> list[Leftover]: ...
 
+    @abstractmethod
     def delete_one(self, item: Leftover) -> None:
         """Delete one leftover and wait until it is gone; raise the SDK's error if it cannot go."""
 
     def settle(self, kind: str, deleted: list[Leftover]) -> None:
-        """After a kind's deletes: wait until what the next kinds depend on is released."""
+        """After a kind's deletes: wait until what the next kinds depend on is released. By default
+        nothing: delete_one waits for each delete's own operation."""
+        return None
 
     def reason(self, err: Exception) -> str:
         """One line for a failed delete."""
+        return first_line(err, limit=10_000)
 
     @staticmethod
+    @abstractmethod
     def cloud_errors() -> AbstractContextManager[None]:
         """Turns the SDK's credential, permission and network errors into SweepError."""
 

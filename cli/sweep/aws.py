@@ -19,7 +19,7 @@ from typing import Any, Iterable, Iterator, Optional
 from mlops_platform.components import names
 from mlops_platform.components.prices import monthly_flat, monthly_hourly
 
-from . import Leftover, SweepError
+from . import Leftover, Sweeper, SweepError
 
 STACK_TAG = names.tag_key("aws", "stack")
 VOLUME_PRICES = {"gp3": "ebs_gp3_gb_month"}
@@ -45,7 +45,7 @@ def _tags(pairs: Optional[Iterable[dict[str, str]]]) -> dict[str, str]:
 ELBV2_KINDS = ("Network Load Balancer", "Application Load Balancer", "load balancer")
 
 
-class AwsSweep:
+class AwsSweep(Sweeper):
     # Load balancers first (they hold their target groups and security groups), interfaces before
     # the addresses they hold, volumes once detached.
     DELETE_ORDER = (*ELBV2_KINDS, "Classic Load Balancer", "target group", "security group", "network interface",

@@ -17,7 +17,7 @@ from typing import Any, Iterator, Optional
 from mlops_platform.components import names
 from mlops_platform.components.prices import monthly_flat, monthly_hourly, price
 
-from . import Leftover, SweepError, first_line
+from . import Leftover, Sweeper, SweepError, first_line
 
 STACK_TAG = names.tag_key("azure", "stack")
 KUBERNETES_TAGS = ("k8s-azure-created-by", "k8s-azure-service", "kubernetes.io-created-for-pvc-name", "k8s-azure-cluster-name")
@@ -42,7 +42,7 @@ def node_resource_group(cluster: str, location: str) -> str:
     return f"MC_{cluster}-rg_{cluster}_{location}"
 
 
-class AzureSweep:
+class AzureSweep(Sweeper):
     # A load balancer before the public IPs its frontends hold; disks once detached.
     DELETE_ORDER = ("load balancer", "public IP", "network security group", "managed disk")
 
@@ -102,12 +102,6 @@ class AzureSweep:
 
     def delete_one(self, item: Leftover) -> None:
         self.client.resources.begin_delete_by_id(item.id, API_VERSIONS[TYPES[item.kind]]).result()
-
-    def settle(self, kind: str, deleted: list[Leftover]) -> None:
-        """Nothing to wait for: each delete above waits for its long-running operation."""
-
-    def reason(self, err: Exception) -> str:
-        return first_line(err, limit=10_000)
 
     @staticmethod
     @contextmanager

@@ -16,7 +16,7 @@ from typing import Any, Iterator, Optional
 from mlops_platform.components import names
 from mlops_platform.components.prices import monthly_flat, monthly_hourly
 
-from . import Leftover, SweepError, first_line
+from . import Leftover, Sweeper, SweepError, first_line
 
 STACK_LABEL = names.tag_key("gcp", "stack")
 CLUSTER_LABEL = "goog-k8s-cluster-name"
@@ -27,7 +27,7 @@ def _last(url: str) -> str:
     return url.rsplit("/", 1)[-1]
 
 
-class GcpSweep:
+class GcpSweep(Sweeper):
     # Forwarding rules before their target pools; addresses and disks once nothing uses them.
     DELETE_ORDER = ("forwarding rule", "target pool", "firewall rule", "address", "persistent disk")
 
@@ -99,12 +99,6 @@ class GcpSweep:
             return self.clients["target_pools"].delete(project=self.project, region=self.region, target_pool=item.name)
         return self.clients["firewalls"].delete(project=self.project, firewall=item.name)
 
-
-    def settle(self, kind: str, deleted: list[Leftover]) -> None:
-        """Nothing to wait for: each delete above waits for its operation."""
-
-    def reason(self, err: Exception) -> str:
-        return first_line(err, limit=10_000)
 
     @staticmethod
     @contextmanager
