@@ -62,6 +62,9 @@ NS_MLFLOW = "mlflow"
 NS_MODELS = "models"
 NS_DETECTORS = "detectors"
 NS_DATA = "data"  # local only: the in-cluster object store and Postgres
+NS_IDENTITY = "identity"  # the bundled issuer (Dex) and oauth2-proxy
+# The namespaces whose routes Traefik serves: it watches, and may read Secrets in, these only.
+TRAEFIK_SERVED = (NS_TRAEFIK, NS_MONITORING, NS_MLFLOW, NS_MODELS, NS_DETECTORS, NS_IDENTITY)
 
 # Release names are fixed so the objects the charts create have predictable names.
 RELEASE_CERT_MANAGER = "cert-manager"
@@ -71,8 +74,25 @@ RELEASE_KSERVE = "kserve"
 RELEASE_KSERVE_RUNTIMES = "kserve-runtimes"
 RELEASE_MONITORING = "kube-prometheus-stack"
 RELEASE_MLFLOW = "mlflow"
+RELEASE_DEX = "dex"
+RELEASE_SSO = "oauth2-proxy"  # signs people in for the UIs without OIDC of their own
+RELEASE_TOKENS = "oauth2-proxy-tokens"  # checks the bearer token of every model call
 
 INGRESS_CLASS = "traefik"
+# How a route says who may use it (components/addons/routes.py, the policy pack's access rules):
+# open to anyone who reaches the load balancer ("true"), or signing people in itself ("oidc": the
+# app's own OIDC; "issuer": the sign-in itself, which must be reachable to sign in).
+PUBLIC_ANNOTATION = "mlops.dev/public"
+SIGN_IN_ANNOTATION = "mlops.dev/sign-in"
+# What makes each cloud's LoadBalancer Service its internal load balancer (platform:ingress.internal).
+# Refs: https://kubernetes.io/docs/reference/labels-annotations-taints/#service-beta-kubernetes-io-aws-load-balancer-internal,
+# https://learn.microsoft.com/azure/aks/internal-lb,
+# https://cloud.google.com/kubernetes-engine/docs/how-to/internal-load-balancing
+INTERNAL_LOAD_BALANCER = {
+    "aws": {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"},
+    "azure": {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
+    "gcp": {"networking.gke.io/load-balancer-type": "Internal"},
+}
 CA_ISSUER = "mlops-ca"
 ACME_ISSUER = "letsencrypt"
 

@@ -25,6 +25,8 @@ from .addons import cert_manager as cert_manager_module
 from .addons import traefik as traefik_module
 from .addons.cert_manager import CertManager, CertManagerArgs
 from .addons.detectors import Detectors, DetectorsArgs
+from .addons.identity import Identity, IdentityArgs
+from .addons.identity_values import admin_email
 from .addons.kserve import KServe, KServeArgs
 from .addons.mlflow import Mlflow, MlflowArgs
 from .addons.models import ModelServing, ModelServingArgs
@@ -50,13 +52,15 @@ class MlopsPlatform(pulumi.ComponentResource):
         # Traefik need not exist for an Ingress naming its class, nor for a Certificate.
         cert_manager = self._cert_manager()
         traefik = self._traefik(cert_manager)
-        monitoring = self._monitoring(cert_manager, traefik) if config.monitoring.enabled else None
+        identity = self._identity(cert_manager, traefik)
+        monitoring = self._monitoring(cert_manager, traefik, identity) if config.monitoring.enabled else None
         kserve = self._kserve(cert_manager) if config.kserve.enabled else None
-        mlflow = self._mlflow(cert_manager, monitoring) if config.mlflow.enabled else None
+        if config.mlflow.enabled:
+            self._mlflow(cert_manager, traefik, monitoring, identity)
         logger_urls = self._detectors(traefik, monitoring)
         if kserve is not None and config.models:
-            self._models(kserve, monitoring, logger_urls)
-        self._outputs(traefik, monitoring, mlflow)
+            self._models(cert_manager, traefik, kserve, monitoring, logger_urls)
+        self._outputs(identity, monitoring)
 
     def _opts(self) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self)
@@ -84,6 +88,8 @@ class MlopsPlatform(pulumi.ComponentResource):
                 issuer=cert_manager.issuer_name,
                 issuers=cert_manager.ready,
                 replicas=self.config.traefik.replicas,
+                allowed_cidrs=self.config.ingress.allowed_cidrs,
+                internal=self.config.ingress.internal,
                 depends_on=self.cluster.ready,
             ),
             self._opts(),
@@ -91,7 +97,27 @@ class MlopsPlatform(pulumi.ComponentResource):
         self._endpoints["traefik"] = traefik.url
         return traefik
 
-    def _monitoring(self, cert_manager: CertManager, traefik: Traefik) -> Monitoring:
+    def _identity(self, cert_manager: CertManager, traefik: Traefik) -> Identity:
+        identity = Identity(
+            f"{self._name}-identity",
+            IdentityArgs(
+                provider=self.cluster.provider,
+                cloud=self.config.cloud,
+                domain=self.config.effective_domain,
+                config=self.config.identity,
+                issuer=cert_manager.issuer_name,
+                platform_ca=self.config.tls.issuer == "selfSigned",
+                issuers=cert_manager.ready,
+                ingress=(traefik.release,),
+                depends_on=self.cluster.ready,
+            ),
+            self._opts(),
+        )
+        self._endpoints["sign-in"] = identity.sign_in_url
+        self._endpoints["issuer"] = identity.outputs.issuer
+        return identity
+
+    def _monitoring(self, cert_manager: CertManager, traefik: Traefik, identity: Identity) -> Monitoring:
         # cert-manager and Traefik are installed before the monitoring CRDs: Monitoring creates
         # their ServiceMonitors.
         config = self.config
@@ -106,7 +132,8 @@ class MlopsPlatform(pulumi.ComponentResource):
                 cert_manager=(cert_manager.release,),  # the chart's admission webhook certificates
                 ingress=(traefik.release,),
                 storage_class=self.cluster.storage_class,
-                ui_password=traefik.ui_password,
+                identity=identity.outputs,
+                grafana_user_role=config.identity.grafana_user_role,
                 retention=config.monitoring.retention,
                 storage_gb=config.monitoring.storage_gb,
                 alertmanager=config.monitoring.alertmanager,
@@ -134,7 +161,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             self._opts(),
         )
 
-    def _mlflow(self, cert_manager: CertManager, monitoring: Optional[Monitoring]) -> Mlflow:
+    def _mlflow(self, cert_manager: CertManager, traefik: Traefik, monitoring: Optional[Monitoring], identity: Identity) -> Mlflow:
         mlflow = Mlflow(
             f"{self._name}-mlflow",
             MlflowArgs(
@@ -144,6 +171,8 @@ class MlopsPlatform(pulumi.ComponentResource):
                 issuers=cert_manager.ready,
                 data=self.data,
                 access=self.data.access[names.MLFLOW.role],
+                identity=identity.outputs,
+                ingress=(traefik.release,),
                 replicas=self.config.mlflow.replicas,
                 monitoring=monitoring.ready if monitoring is not None else None,
                 depends_on=self.cluster.ready,
@@ -176,7 +205,8 @@ class MlopsPlatform(pulumi.ComponentResource):
         )
         return detectors.logger_urls
 
-    def _models(self, kserve: KServe, monitoring: Optional[Monitoring], logger_urls: dict[str, str]) -> None:
+    def _models(self, cert_manager: CertManager, traefik: Traefik, kserve: KServe, monitoring: Optional[Monitoring],
+                logger_urls: dict[str, str]) -> None:
         # A predictor logs to its detectors' route when requests come; it need not wait for them.
         models = ModelServing(
             f"{self._name}-models",
@@ -187,6 +217,9 @@ class MlopsPlatform(pulumi.ComponentResource):
                 object_store=self.data.object_store,
                 reader=self.data.access[names.MODEL_READER.role],
                 logger_urls=logger_urls,
+                issuer=cert_manager.issuer_name,
+                issuers=cert_manager.ready,
+                ingress=(traefik.release,),
                 kserve=kserve.ready,
                 monitoring=monitoring.ready if monitoring is not None else None,
                 depends_on=self.cluster.ready,
@@ -196,13 +229,15 @@ class MlopsPlatform(pulumi.ComponentResource):
         for model, url in models.urls.items():
             self._endpoints[f"model/{model}"] = url
 
-    def _outputs(self, traefik: Traefik, monitoring: Optional[Monitoring], mlflow: Optional[Mlflow]) -> None:
-        # Generated logins, kept secret: `platform outputs --show-secrets` prints them on request.
-        credentials: dict[str, pulumi.Input[str]] = {"ui_user": traefik.ui_user, "ui_password": traefik.ui_password}
+    def _outputs(self, identity: Identity, monitoring: Optional[Monitoring]) -> None:
+        # Generated logins, one per break-glass account, kept secret: `platform outputs
+        # --show-secrets` prints them on request. Everyone else signs in with the issuer.
+        credentials: dict[str, pulumi.Input[str]] = {}
+        if identity.admin_password is not None:
+            credentials["sign_in_user"] = admin_email(self.config.effective_domain)
+            credentials["sign_in_password"] = identity.admin_password
         if monitoring is not None:
             credentials["grafana_admin_password"] = monitoring.grafana_password
-        if mlflow is not None:
-            credentials["mlflow_admin_password"] = mlflow.admin_password
         self.endpoints = self._endpoints
         self.kubeconfig = self.cluster.kubeconfig
         self.credentials = pulumi.Output.secret(credentials)

@@ -96,6 +96,10 @@ KUBE_PROMETHEUS_STACK = Chart(
 )
 # Ref: https://github.com/community-charts/helm-charts/releases/tag/mlflow-1.11.5 (MLflow 3.15.1)
 MLFLOW = Chart("mlflow", "1.11.5", "https://community-charts.github.io/helm-charts", licence="MIT")
+# Ref: https://github.com/dexidp/helm-charts/releases/tag/dex-0.24.0 (chart appVersion 2.44.0)
+DEX = Chart("dex", "0.24.0", "https://charts.dexidp.io")
+# Ref: https://github.com/oauth2-proxy/manifests/releases/tag/oauth2-proxy-10.7.0 (oauth2-proxy v7.15.3)
+OAUTH2_PROXY = Chart("oauth2-proxy", "10.7.0", "https://oauth2-proxy.github.io/manifests")
 
 # --- Images we run ourselves ------------------------------------------------------------------
 
@@ -103,6 +107,14 @@ MLFLOW = Chart("mlflow", "1.11.5", "https://community-charts.github.io/helm-char
 # runs the same image. tests/test_chart_render.py keeps the two equal.
 # Ref: https://hub.docker.com/r/burakince/mlflow/tags (3.15.1)
 MLFLOW_IMAGE = Image("burakince/mlflow", "3.15.1")
+# The mlflow-oidc-auth plugin that image's build installs (its poetry.lock at tag 3.15.1: 7.6.0, which
+# needs MLflow >= 3.14, < 4): the MLflow chart's oidcAuth runs it. The tests pin the same.
+# Ref: https://github.com/burakince/mlflow/blob/3.15.1/poetry.lock
+MLFLOW_OIDC_AUTH_VERSION = "7.6.0"
+# Dex newer than the chart's appVersion (2.44.0): static passwords carry groups from 2.45.0, which the
+# bundled admin user needs (every UI authorizes by group). The chart's config format is unchanged.
+# Ref: https://github.com/dexidp/dex/pull/4456, https://github.com/dexidp/dex/releases/tag/v2.45.1
+DEX_IMAGE = Image("ghcr.io/dexidp/dex", "v2.45.1")
 
 # Upstream MinIO no longer publishes images; SeaweedFS is Apache-2.0 and ships an S3 gateway.
 # Ref: https://hub.docker.com/r/chrislusf/seaweedfs/tags (4.47)
@@ -133,10 +145,13 @@ CHARTS: tuple[Chart, ...] = (
     KSERVE_RUNTIME_CONFIGS,
     KUBE_PROMETHEUS_STACK,
     MLFLOW,
+    DEX,
+    OAUTH2_PROXY,
 )
 IMAGES: tuple[Image, ...] = (
     KIND_NODE_IMAGE,
     MLFLOW_IMAGE,
+    DEX_IMAGE,
     SEAWEEDFS,
     POSTGRES,
     ALIBI_DETECT_SERVER,

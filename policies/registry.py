@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rules import aws, azure, cost, gcp, kubernetes, licence, pod_security, reliability
+from .rules import access, aws, azure, cost, gcp, kubernetes, licence, pod_security, reliability
 from .rules.base import Rule
 
 RULES: tuple[Rule, ...] = (
     *kubernetes.RULES,
     *pod_security.RULES,
+    *access.RULES,
     *aws.RULES,
     *azure.RULES,
     *gcp.RULES,

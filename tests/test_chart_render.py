@@ -39,7 +39,7 @@ SHIPPED = SHIPPED_STACKS
 def test_every_release_renders(stack, planned, viewed):
     view = viewed(stack)
     assert not view.partial and not view.missing
-    assert len(view.releases) == len(planned(stack).helm_releases()) == 7
+    assert len(view.releases) == len(planned(stack).helm_releases()) == 10  # the seven add-on releases, Dex and two oauth2-proxy
     assert all(r.objects for r in view.releases)
     assert view.rendered_count() > 200
     kinds = {o.kind for o in view.installed()}
@@ -211,7 +211,9 @@ def test_mlflow_runs_the_pinned_image_and_its_schema_upgrade_job_first(local_run
     assert {c["image"] for c in pod["containers"]} == {versions.MLFLOW_IMAGE.ref}
     # The chart names its account after the release: the one the cloud identity is bound to.
     assert pod["serviceAccountName"] == names.MLFLOW.service_account
-    assert [c["name"] for c in pod.get("initContainers", [])] == ["ini-file-initializer"]  # no dbchecker, no migration
+    # The trust bundle with the platform CA (the local issuer is served with it): no dbchecker, no
+    # migration, no basic-auth ini file (sign-in is oidcAuth's).
+    assert [c["name"] for c in pod.get("initContainers", [])] == ["ca-bundle"]
     job = next(r for r in local_run.kubernetes_objects() if r.input("metadata", "name") == mlflow.UPGRADE_JOB)
     container = job.input("spec", "template", "spec", "containers")[0]
     assert container["image"] == versions.MLFLOW_IMAGE.ref and container["command"][:3] == ["mlflow", "db", "upgrade"]
@@ -220,12 +222,14 @@ def test_mlflow_runs_the_pinned_image_and_its_schema_upgrade_job_first(local_run
     assert job.urn in local_run.waits_for(release)
 
 
-def test_init_containers_without_resources_get_the_namespace_defaults(local_run, local_view):
+def test_every_container_declares_resources_and_the_namespace_defaults_stand_behind(local_run, local_view):
     from mlops_platform.components.requests import limit_range_defaults, with_limit_range
 
-    deployment = next(o for o in local_view.installed() if o.release == names.RELEASE_MLFLOW and o.kind == "Deployment")
-    init = deployment.manifest["spec"]["template"]["spec"]["initContainers"][0]
-    assert not init.get("resources"), "the chart offers no setting for it"
+    bare = [(o.release, o.name, c["name"]) for o in local_view.installed() if o.kind in ("Deployment", "StatefulSet", "DaemonSet", "Job")
+            for key in ("initContainers", "containers") for c in (o.manifest["spec"]["template"]["spec"].get(key) or [])
+            if not c.get("resources")]
+    assert bare == []
+    # A chart container with no resources setting would be admitted with the namespace's defaults.
     defaults = limit_range_defaults(o.manifest for o in local_view.installed())[names.NS_MLFLOW]
     admitted = with_limit_range({}, defaults)
     assert admitted == {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}}
@@ -305,7 +309,7 @@ def test_plan_without_the_charts_says_so_and_marks_the_plan_partial(project, tmp
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     cluster = document["summary"]["cluster"]
-    assert cluster["partial"] is True and len(cluster["missing"]) == 7 and cluster["objects"]["releases"] == 0
+    assert cluster["partial"] is True and len(cluster["missing"]) == 10 and cluster["objects"]["releases"] == 0
     assert document["summary"]["requests"]["complete"] is False
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: not rendered")]
     assert len(warnings) == 1 and "platform charts pull" in warnings[0]

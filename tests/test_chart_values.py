@@ -142,7 +142,8 @@ FOLLOWS_CONFIG = {
     "traefik": {"deployment.replicas", "nodeSelector", "tolerations"},  # traefik.replicas; kind's ingress node
     "kube-prometheus-stack": {"alertmanager.enabled"},  # monitoring.alertmanager
     "mlflow": {"replicaCount", "serviceAccount.annotations", "extraPodLabels",  # mlflow.replicas; the identity
-               "backendStore.postgres.port", "auth.postgres.port"},  # the data layer's database
+               "backendStore.postgres.port", "oidcAuth.database.postgres.port",  # the data layer's database
+               "oidcAuth.groupsAttribute"},  # identity.groupsClaim
 }
 
 

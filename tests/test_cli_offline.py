@@ -185,5 +185,5 @@ def test_plan_and_render_show_each_step_while_they_work(runner, project, tmp_pat
         steps = [line.strip() for line in result.stderr.splitlines() if line.startswith("  ")]
         assert steps[0] == "running the program under mocks..."
         rendering = [s for s in steps if s.startswith("rendering ")]
-        assert len(rendering) == 7 and rendering[0].endswith("(1/7)...") and rendering[-1].endswith("(7/7)...")
+        assert len(rendering) == 10 and rendering[0].endswith("(1/10)...") and rendering[-1].endswith("(10/10)...")
         assert steps[-1].startswith("checking ") and steps[-1].endswith(" objects against the policies...")

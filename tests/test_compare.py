@@ -70,7 +70,9 @@ def test_add_a_model(plans):
     assert '"panels"' not in to_text(result) and "<text, " in to_text(result), "a file's contents are summarised, not dumped"
     assert ("kubernetes:serving.kserve.io/v1beta1:InferenceService", "mlops-models-wine") in created
     assert {n for _, n in created} == {
-        "mlops-models-wine", "mlops-models-wine-monitor", *(f"mlops-detectors-wine-{s}" for s in (
+        # The model's own route (its token check) and its certificate for wine-models.<domain>.
+        "mlops-models-wine", "mlops-models-wine-monitor", "mlops-models-wine-route", "mlops-models-wine-cert",
+        *(f"mlops-detectors-wine-{s}" for s in (
             "drift", "outlier", "fit", "drift-svc", "outlier-svc", "rules", "drift-monitor", "outlier-monitor",
             "route", "strip", "mirror"))}
     assert {r.component for r in result.resources} == {"Detectors", "ModelServing", "Monitoring"}
@@ -196,10 +198,10 @@ def test_the_cli_compares_against_a_saved_plan(project, tmp_path):
     result = runner.invoke(app, ["plan", "--cloud", "aws", "--compare", str(tmp_path / "base.json"), "--format", "markdown"])
     assert result.exit_code == 0, result.stderr
     assert "| monthly cost (USD) | 296.77 | 436.93 | +$140.16 |" in result.stdout
-    assert "13 to add, 0 to change, 3 to replace, 0 to remove" in result.stdout
+    assert "15 to add, 0 to change, 3 to replace, 0 to remove" in result.stdout
     as_json = runner.invoke(app, ["plan", "--cloud", "aws", "--compare", str(tmp_path / "base.json"), "--format", "json"])
     data = json.loads(as_json.stdout)
-    assert data["counts"] == {"create": 13, "update": 0, "replace": 3, "delete": 0}
+    assert data["counts"] == {"create": 15, "update": 0, "replace": 3, "delete": 0}
     assert data["cost"]["change"] == pytest.approx(140.16)
 
 

@@ -124,6 +124,9 @@ def test_helm_releases_are_pinned_and_named(local_run):
         names.RELEASE_KSERVE_RUNTIMES: versions.KSERVE_RUNTIME_CONFIGS,
         names.RELEASE_MONITORING: versions.KUBE_PROMETHEUS_STACK,
         names.RELEASE_MLFLOW: versions.MLFLOW,
+        names.RELEASE_DEX: versions.DEX,
+        names.RELEASE_SSO: versions.OAUTH2_PROXY,
+        names.RELEASE_TOKENS: versions.OAUTH2_PROXY,
     }
     releases = local_run.helm_releases()
     assert {r.input("name") for r in releases} == set(pins)
@@ -154,11 +157,15 @@ def test_generated_credentials_stay_secret(local_run):
     mlflow = release(local_run, names.RELEASE_MLFLOW)
     assert mlflow.is_secret("values.flaskServerSecretKey")
     values = mlflow.input("values")
-    # Passwords reach the chart as Secret references, never as values.
-    assert "password" not in values["backendStore"]["postgres"] and "password" not in values["auth"]["postgres"]
+    # Passwords and the sign-in client's secret reach the chart as Secret references, never as values.
+    assert "password" not in values["backendStore"]["postgres"] and "password" not in values["oidcAuth"]["database"]["postgres"]
     assert values["backendStore"]["existingDatabaseSecret"]["name"] == "mlflow-database"
-    assert values["auth"]["existingAdminSecret"]["name"] == "mlflow-admin"
-    assert "adminPassword" not in values["auth"]
+    assert values["oidcAuth"]["existingSecret"]["name"] == "mlflow-oidc" and "clientSecret" not in values["oidcAuth"]
+    assert "auth" not in values, "no shared MLflow admin login"
+    assert shown["mlflow-oidc"] == {"OIDC_CLIENT_SECRET": "[secret]", "SECRET_KEY": "[secret]"}
+    assert shown["grafana-oidc"] == {"client-secret": "[secret]"}
+    # The bundled issuer: its whole configuration (static client secret, admin hash) is one Secret.
+    assert set(shown["dex-config"]) == {"config.yaml"} and shown["dex-config"]["config.yaml"] == "[secret]"
 
 
 # --- ordering ---------------------------------------------------------------------------------
@@ -202,11 +209,11 @@ def test_cert_manager_installs_its_crds_and_a_ca(local_run):
     assert not [r for r in local_run.resources if r.input("metadata", "name") == names.ACME_ISSUER]
 
 
-def test_traefik_class_ports_tls_and_basic_auth(local_run, local_config, local_view):
+def test_traefik_ports_tls_and_sign_in(local_run, local_config, local_view):
     values = release(local_run, names.RELEASE_TRAEFIK).input("values")
-    classes = [o for o in local_view.installed() if o.kind == "IngressClass"]
-    assert [c.name for c in classes] == ["traefik"]
-    assert classes[0].manifest["metadata"]["annotations"]["ingressclass.kubernetes.io/is-default-class"] == "true"
+    # No IngressClass: nothing the platform makes uses the Ingress API but cert-manager's HTTP-01
+    # solver, which names the class by annotation.
+    assert [o.name for o in local_view.installed() if o.kind == "IngressClass"] == []
     # kind maps host 80/443 to these NodePorts on the ingress-ready node.
     assert values["service"]["spec"]["type"] == "NodePort"
     assert (values["ports"]["web"]["nodePort"], values["ports"]["websecure"]["nodePort"]) == (30080, 30443)
@@ -221,15 +228,25 @@ def test_traefik_class_ports_tls_and_basic_auth(local_run, local_config, local_v
     assert services["traefik-internal"]["type"] == "ClusterIP"
     assert names.DETECTOR_ENTRYPOINT_PORT not in {p["port"] for p in services["traefik"]["ports"]}
     assert {p.get("nodePort") for p in services["traefik"]["ports"]} == {30080, 30443}
-    middleware = resource(local_run, ":Middleware", "ui-basic-auth", names.NS_TRAEFIK)
-    assert resource(local_run, ":Middleware", "ui-basic-auth", names.NS_MONITORING)
-    auth_secret = [r for r in local_run.of_type("kubernetes:core/v1:Secret") if r.input("type") == "kubernetes.io/basic-auth"]
-    assert auth_secret and all(s.is_secret("stringData") for s in auth_secret)
-    assert middleware.input("spec", "basicAuth", "secret") == "ui-basic-auth"
+    # No shared password: the UIs without a sign-in of their own go through oauth2-proxy.
+    assert not [r for r in local_run.of_type("kubernetes:core/v1:Secret") if r.input("type") == "kubernetes.io/basic-auth"]
+    sso = {ns: resource(local_run, ":Middleware", "sso", ns).input("spec", "forwardAuth") for ns in (names.NS_TRAEFIK, names.NS_MONITORING)}
+    for forward in sso.values():
+        assert forward["address"] == "http://oauth2-proxy.identity.svc.cluster.local/"
+        assert forward["trustForwardHeader"] is False, "a caller must not forge who it is"
+        assert "X-Auth-Request-Groups" in forward["authResponseHeaders"]
+    token = resource(local_run, ":Middleware", "model-token", names.NS_MODELS).input("spec", "forwardAuth")
+    assert token["address"] == "http://oauth2-proxy-tokens.identity.svc.cluster.local/oauth2/auth", "401, not a redirect, for scripts"
     routes = {r.input("metadata", "name"): r for r in local_run.resources if r.type.endswith(":IngressRoute")}
     for protected in ("traefik-dashboard", "prometheus", "alertmanager"):
-        assert routes[protected].input("spec", "routes")[0]["middlewares"] == [{"name": "ui-basic-auth"}]
-    assert "middlewares" not in routes["grafana"].input("spec", "routes")[0], "Grafana has its own login"
+        assert routes[protected].input("spec", "routes")[0]["middlewares"] == [{"name": "sso"}]
+    for own in ("grafana", "mlflow"):
+        assert "middlewares" not in routes[own].input("spec", "routes")[0]
+        assert routes[own].input("metadata", "annotations") == {names.SIGN_IN_ANNOTATION: "oidc"}
+    assert routes["iris"].input("spec", "routes")[0]["middlewares"] == [{"name": "model-token"}]
+    assert routes["iris"].input("spec", "tls") == {"secretName": "iris-tls"}, "the model host has its own certificate"
+    iris_cert = resource(local_run, ":Certificate", "iris-tls")
+    assert iris_cert.input("spec", "dnsNames") == [f"iris-models.{local_config.effective_domain}"]
 
 
 def test_kserve_standard_mode_behind_traefik(local_run, local_config):
@@ -250,12 +267,17 @@ def test_local_data_services_and_mlflow_wiring(local_run):
     assert postgres.input("spec", "template", "spec", "volumes")[0]["persistentVolumeClaim"]["claimName"] == "postgres-data"
     values = release(local_run, names.RELEASE_MLFLOW).input("values")
     assert values["backendStore"]["postgres"]["host"] == "postgres.data.svc.cluster.local"
-    assert values["auth"]["enabled"] is True
-    assert values["auth"]["postgres"]["database"] == names.DATABASE_MLFLOW_AUTH
+    oidc = values["oidcAuth"]
+    assert oidc["enabled"] is True and oidc["discoveryUrl"] == "https://dex.127.0.0.1.sslip.io/.well-known/openid-configuration"
+    assert oidc["database"]["postgres"]["database"] == names.DATABASE_MLFLOW_AUTH
+    assert (oidc["groupName"], oidc["adminGroupName"]) == (["mlops-users"], ["mlops-admins"])
+    assert oidc["defaultPermission"] == "NO_PERMISSIONS", "a signed-in user sees only what is granted"
+    assert oidc["redirectUri"] == "https://mlflow.127.0.0.1.sslip.io/callback"
     assert values["artifactRoot"]["proxiedArtifactStorage"] is True
     assert values["artifactRoot"]["s3"]["bucket"] == "mlops-artifacts"
     assert values["extraEnvVars"]["MLFLOW_S3_ENDPOINT_URL"] == "http://seaweedfs.data.svc.cluster.local:8333"
-    assert values["ingress"]["hosts"][0]["host"] == "mlflow.127.0.0.1.sslip.io"
+    assert "ingress" not in values, "served by the platform's own IngressRoute"
+    assert resource(local_run, ":IngressRoute", "mlflow").input("spec", "routes")[0]["match"] == "Host(`mlflow.127.0.0.1.sslip.io`)"
     assert "serviceMonitor" not in values, "scraped through Monitoring's ServiceMonitor instead"
     assert values["extraArgs"] == {"exposePrometheus": "/tmp/mlflow-metrics"}
     auth_job = resource(local_run, ":Job", "create-auth-database")

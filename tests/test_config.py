@@ -47,7 +47,7 @@ def test_minimal_local_config_gets_secure_defaults():
 def test_prod_is_protected_and_mandatory_by_default():
     config = PlatformConfig.from_values(
         {"cloud": "aws", "env": "prod", "region": "us-east-1", "domain": "ml.example.com",
-         "cluster": {"apiAllowedCidrs": ["203.0.113.0/24"]}},
+         "cluster": {"apiAllowedCidrs": ["203.0.113.0/24"]}, "ingress": {"internal": True}, "identity": {"provider": "dex"}},
         SOURCE,
     )
     assert config.protected and config.enforcement == "mandatory"
@@ -103,7 +103,8 @@ def test_config_is_frozen():
         ({"cloud": "gcp", "region": "us-central1", "domain": "ml.example.com", "gcp": {"project": "X"},
           "cluster": {"privateEndpoint": True}}, "platform:gcp.project", "not a GCP project id"),
         ({"cloud": "aws", "env": "prod", "region": "us-east-1", "domain": "ml.example.com",
-          "cluster": {"privateEndpoint": True}, "objectStore": {"forceDestroy": True}},
+          "cluster": {"privateEndpoint": True}, "objectStore": {"forceDestroy": True}, "ingress": {"internal": True},
+          "identity": {"provider": "dex"}},
          "platform:objectStore.forceDestroy", "not allowed in prod"),
     ],
 )

@@ -189,10 +189,10 @@ def test_a_cloud_command_without_its_extra_names_it(project, monkeypatch):
 def test_plan_lists_the_placeholders_and_prod_up_refuses_them(project):
     plan = invoke("plan", "--cloud", "aws", "--env", "prod", "--json")
     keys = {p["key"] for p in json.loads(plan.stdout)["placeholders"]}
-    assert keys == {"domain", "tls.email", "cluster.apiAllowedCidrs", "aws.adminRoleArns"}
-    assert plan.stderr.count("warning: placeholder in") == 4
+    assert keys == {"domain", "tls.email", "cluster.apiAllowedCidrs", "aws.adminRoleArns", "ingress.allowedCidrs"}
+    assert plan.stderr.count("warning: placeholder in") == 5
     up = invoke("up", "--cloud", "aws", "--env", "prod", "--yes")
-    assert up.exit_code == 2 and "still holds 4 placeholders" in one_line(up)
+    assert up.exit_code == 2 and "still holds 5 placeholders" in one_line(up)
     assert json.loads(invoke("plan", "--cloud", "local", "--json").stdout)["placeholders"] == []
 
 

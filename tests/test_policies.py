@@ -152,6 +152,40 @@ def _role(rules: list) -> PolicyResource:
     return resource("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", {"metadata": {"name": "r"}, "rules": rules})
 
 
+# --- fixtures for the edge ------------------------------------------------------------------------
+
+def _lb(ranges: list | None = None, annotations: dict | None = None) -> PolicyResource:
+    spec: dict = {"type": "LoadBalancer"}
+    if ranges is not None:
+        spec["loadBalancerSourceRanges"] = ranges
+    return resource("kubernetes:core/v1:Service", {"metadata": {"name": "traefik", "namespace": "traefik",
+                                                                "annotations": annotations or {}}, "spec": spec})
+
+
+def _guard(forward_auth: bool = True) -> PolicyResource:
+    spec = {"forwardAuth": {"address": "http://oauth2-proxy.identity/oauth2/auth"}} if forward_auth else {"headers": {}}
+    return resource("kubernetes:traefik.io/v1alpha1:Middleware", {"metadata": {"name": "sso", "namespace": "n"}, "spec": spec},
+                    name="sso")
+
+
+def _route(middlewares: list | None = None, annotations: dict | None = None, entry_points: list | None = None) -> PolicyResource:
+    rule: dict = {"match": "Host(`a.example.com`)", "kind": "Rule", "services": [{"name": "a", "port": 80}]}
+    if middlewares is not None:
+        rule["middlewares"] = [{"name": m} for m in middlewares]
+    return resource("kubernetes:traefik.io/v1alpha1:IngressRoute", {
+        "metadata": {"name": "a", "namespace": "n", "annotations": annotations or {}},
+        "spec": {"entryPoints": entry_points or ["websecure"], "routes": [rule]},
+    }, name="route")
+
+
+def _ui_reading(resources: list, account: tuple[str, str] = ("monitoring", "kube-prometheus-stack-grafana")) -> list[PolicyResource]:
+    role = _role([{"apiGroups": [""], "resources": resources, "verbs": ["get", "watch", "list"]}])
+    binding = resource("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", {
+        "metadata": {"name": "b"}, "roleRef": {"kind": "ClusterRole", "name": "r"},
+        "subjects": [{"kind": "ServiceAccount", "name": account[1], "namespace": account[0]}]}, name="binding")
+    return [role, binding]
+
+
 # (rule, compliant subject, violating subject, config)
 CASES: list[tuple[str, Any, Any, dict]] = [
     ("k8s-no-wildcard-rbac",
@@ -240,6 +274,30 @@ CASES: list[tuple[str, Any, Any, dict]] = [
     ("licence-source-available-components",
      resource("kubernetes:helm.sh/v3:Release", {"chart": "kserve-resources", "version": "v0.20.0"}),
      resource("kubernetes:helm.sh/v3:Release", {"chart": "seldon-core-v2-setup", "version": "2.10.2"}), {}),
+    ("access-load-balancer-closed", _lb(["203.0.113.0/24"]), _lb(), {}),
+    ("access-load-balancer-closed", _lb(["203.0.113.0/24", "198.51.100.0/24"]), _lb(["0.0.0.0/1", "128.0.0.0/1"]), {}),
+    # EKS's in-tree service controller makes the NLB: it honours aws-load-balancer-internal; the
+    # scheme annotation is the AWS Load Balancer Controller's, which the platform does not install.
+    ("access-load-balancer-closed", _lb(["0.0.0.0/0"], {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"}),
+     _lb(["0.0.0.0/0"], {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}), {}),
+    ("access-load-balancer-closed", _lb([], {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"}),
+     _lb(["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "192.0.0.0/3", "224.0.0.0/3"]), {}),
+    ("access-load-balancer-closed", _lb([], {"networking.gke.io/load-balancer-type": "Internal"}), _lb(["::/0"]), {}),
+    ("access-routes-authenticated", [_guard(), _route(["sso"])], [_guard(), _route([])], {}),
+    ("access-routes-authenticated", [_guard(), _route(annotations={"mlops.dev/sign-in": "grafana"})],
+     [_guard(forward_auth=False), _route(["sso"])], {}),
+    ("access-routes-authenticated", [_route(entry_points=["mirror"])], [_route(entry_points=["web", "mirror"])], {}),
+    ("access-routes-authenticated", [_route(annotations={"mlops.dev/public": "true"})],
+     [resource("kubernetes:networking.k8s.io/v1:Ingress", {"metadata": {"name": "i", "namespace": "n"}})], {}),
+    ("access-nothing-public", _route(["sso"]), _route(annotations={"mlops.dev/public": "true"}), {}),
+    ("access-ui-no-cluster-secrets", _ui_reading(["configmaps"]), _ui_reading(["secrets"]), {}),
+    ("access-ui-no-cluster-secrets", _ui_reading(["secrets"], ("cert-manager", "cert-manager")),
+     _ui_reading(["*"], ("traefik", "traefik")), {}),
+    ("aws-eks-endpoint-restricted", resource("aws:eks/cluster:Cluster", EKS_GOOD),
+     resource("aws:eks/cluster:Cluster", patched(EKS_GOOD, ("vpcConfig", "publicAccessCidrs"), ["0.0.0.0/1", "128.0.0.0/1"])), {}),
+    ("gcp-gke-authorized-networks", resource("gcp:container/cluster:Cluster", GKE_GOOD),
+     resource("gcp:container/cluster:Cluster", patched(GKE_GOOD, ("masterAuthorizedNetworksConfig", "cidrBlocks"),
+                                                        [{"cidrBlock": "0.0.0.0/1"}, {"cidrBlock": "128.0.0.0/1"}])), {}),
 ]
 
 
@@ -275,7 +333,7 @@ def test_every_rule_is_tested_and_well_formed():
     assert set(names) == tested, set(names) ^ tested
     for rule in RULES:
         assert rule.name == rule.name.lower() and " " not in rule.name and rule.description and rule.remediation
-        assert rule.area in {"kubernetes", "aws", "azure", "gcp", "reliability", "cost", "licence"}
+        assert rule.area in {"kubernetes", "access", "aws", "azure", "gcp", "reliability", "cost", "licence"}
     assert {p.name for p in pack.policies()} == set(names)
     assert all(p.remediation_steps for p in pack.policies())
 
@@ -338,11 +396,34 @@ def _violations(result) -> list[dict]:
 
 def test_prod_endpoint_open_to_the_world_fails_plan(project):
     stack = project / "stacks" / "Pulumi.aws-prod.yaml"
-    stack.write_text(stack.read_text().replace("- 203.0.113.0/24", "- 0.0.0.0/0"))
+    # The API's ranges (the first list in the file), split so that no single range is the internet.
+    stack.write_text(stack.read_text().replace("- 203.0.113.0/24", "- 0.0.0.0/1\n      - 128.0.0.0/1", 1))
     result = _plan("--cloud", "aws", "--env", "prod")
     assert result.exit_code == 1
     assert "mandatory policy violations: aws-eks-endpoint-restricted" in result.stderr
     assert [v["rule"] for v in _violations(result)] == ["aws-eks-endpoint-restricted"]
+
+
+def test_prod_load_balancer_open_to_the_world_fails_plan(project):
+    stack = project / "stacks" / "Pulumi.gcp-prod.yaml"
+    text = stack.read_text()
+    ingress = text.index("platform:ingress:")
+    stack.write_text(text[:ingress] + text[ingress:].replace("- 203.0.113.0/24", "- 0.0.0.0/0", 1))
+    result = _plan("--cloud", "gcp", "--env", "prod")
+    assert result.exit_code == 1, result.stderr
+    assert "mandatory policy violations: access-load-balancer-closed" in result.stderr
+    assert [v["rule"] for v in _violations(result)] == ["access-load-balancer-closed"]
+
+
+def test_public_model_fails_prod_plan_and_is_listed_in_dev(project):
+    for env in ("dev", "prod"):
+        stack = project / "stacks" / f"Pulumi.azure-{env}.yaml"
+        stack.write_text(stack.read_text().replace("referenceData: sklearn:iris", "referenceData: sklearn:iris\n      public: true"))
+    prod = _plan("--cloud", "azure", "--env", "prod")
+    assert prod.exit_code == 1 and "mandatory policy violations: access-nothing-public" in prod.stderr
+    assert [v["rule"] for v in _violations(prod)] == ["access-nothing-public"]
+    dev = _plan("--cloud", "azure", "--env", "dev")
+    assert dev.exit_code == 0 and [v["rule"] for v in _violations(dev)] == ["access-nothing-public"]
 
 
 def test_latest_image_tag_fails_plan(project, monkeypatch):

@@ -118,6 +118,32 @@ def nodegroup(instance: str, max_size: int) -> Any:
 EKS, AKS, GKE, POOL = "aws:eks/cluster:Cluster", "azure-native:containerservice:ManagedCluster", "gcp:container/cluster:Cluster", \
     "gcp:container/nodePool:NodePool"
 
+def lb(ranges: list, annotations: dict | None = None, namespace: str = "traefik") -> Any:
+    return r("kubernetes:core/v1:Service", {
+        "metadata": {"name": "lb", "namespace": namespace, "labels": {"app.kubernetes.io/name": "traefik"},
+                     "annotations": annotations or {}},
+        "spec": {"type": "LoadBalancer", "loadBalancerSourceRanges": ranges}})
+
+
+ROUTE, MIDDLEWARE = "kubernetes:traefik.io/v1alpha1:IngressRoute", "kubernetes:traefik.io/v1alpha1:Middleware"
+GUARD = r(MIDDLEWARE, {"metadata": {"name": "sso", "namespace": "n"},
+                       "spec": {"forwardAuth": {"address": "http://oauth2-proxy.identity/oauth2/auth"}}}, name="sso")
+
+
+def route(middlewares: list, annotations: dict | None = None, entry_points: list | None = None) -> Any:
+    rule = {"match": "Host(`a.example.com`)", "kind": "Rule", "services": [{"name": "a", "port": 80}],
+            "middlewares": [{"name": m} for m in middlewares]}
+    return r(ROUTE, {"metadata": {"name": "a", "namespace": "n", "annotations": annotations or {}},
+                     "spec": {"entryPoints": entry_points or ["websecure"], "routes": [rule]}}, name="route")
+
+
+def ui_role(resources: list) -> list:
+    grant = role([{"apiGroups": [""], "resources": resources, "verbs": ["get", "list", "watch"]}])
+    return [grant, r("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", {
+        "metadata": {"name": "b"}, "roleRef": {"kind": "ClusterRole", "name": "r"},
+        "subjects": [{"kind": "ServiceAccount", "name": "traefik", "namespace": "traefik"}]}, name="binding")]
+
+
 # The compliant bases: every rule passes on each.
 BASES = {
     "deployment": [deployment()],
@@ -125,8 +151,10 @@ BASES = {
     "roles": [role([{"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": ["*"]}]),
               role([{"nonResourceURLs": ["/healthz"], "verbs": ["get"]}])],
     "accounts": [account(False)],
-    "ingress lb": [r("kubernetes:core/v1:Service", {"metadata": {"name": "lb", "namespace": "traefik", "labels": {"app.kubernetes.io/name": "traefik"}},
-                                                   "spec": {"type": "LoadBalancer"}})],
+    "ingress lb": [lb(["203.0.113.0/24", "198.51.100.0/24"])],
+    "internal lb": [lb([], {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"})],
+    "routes": [GUARD, route(["sso"]), route([], {"mlops.dev/sign-in": "grafana"}), route([], entry_points=["mirror"])],
+    "ui roles": ui_role(["configmaps"]),
     "aws": [r(EKS, EKS_GOOD), r("aws:kms/key:Key", {"enableKeyRotation": True}), r("aws:ec2/launchTemplate:LaunchTemplate", LT_GOOD),
             r("aws:rds/instance:Instance", RDS_GOOD, protect=True), *bucket_and(BUCKET_GOOD), nodegroup("m6i.large", 4)],
     "azure": [r(AKS, AKS_GOOD), r("azure-native:storage:StorageAccount", STORAGE_GOOD),
@@ -189,13 +217,28 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("k8s-no-wildcard-rbac", "non-resource URLs", lambda: [role([{"nonResourceURLs": ["/metrics"], "verbs": ["*"]}])],
      "grants '*' verbs on non-resource URLs", {}),
     ("k8s-load-balancer-only-for-ingress", "another LB",
-     lambda: [r("kubernetes:core/v1:Service", {"metadata": {"name": "s", "namespace": "mlflow"}, "spec": {"type": "LoadBalancer"}})],
-     "only the ingress controller may be one", {}),
+     lambda: [lb(["203.0.113.0/24"], namespace="mlflow")], "only the ingress controller may be one", {}),
+    ("access-load-balancer-closed", "no ranges", lambda: [lb([])], "open to the internet (no loadBalancerSourceRanges", {}),
+    ("access-load-balancer-closed", "split ranges", lambda: [lb(["0.0.0.0/1", "128.0.0.0/1", "10.0.0.0/8"])],
+     "source ranges add up to the whole internet", {}),
+    ("access-routes-authenticated", "no middleware", lambda: [GUARD, route([])], "route 0 (Host(`a.example.com`)) has no authentication", {}),
+    ("access-routes-authenticated", "not forwardAuth",
+     lambda: [r(MIDDLEWARE, {"metadata": {"name": "sso", "namespace": "n"}, "spec": {"headers": {}}}, name="sso"), route(["sso"])],
+     "has no authentication", {}),
+    ("access-routes-authenticated", "another namespace's guard",
+     lambda: [GUARD, r(ROUTE, {**route(["sso"]).props, "metadata": {"name": "a", "namespace": "m"}}, name="route")],
+     "has no authentication", {}),
+    ("access-routes-authenticated", "bare Ingress",
+     lambda: [r("kubernetes:networking.k8s.io/v1:Ingress", {"metadata": {"name": "i", "namespace": "n"}})],
+     "Ingress n/i has no authentication", {}),
+    ("access-nothing-public", "public", lambda: [route([], {"mlops.dev/public": "true"})], "is public", {}),
+    ("access-ui-no-cluster-secrets", "reads secrets", lambda: ui_role(["secrets"]),
+     "ServiceAccount traefik/traefik reads Secrets cluster-wide", {}),
     ("k8s-namespace-default-deny", "no deny", lambda: [namespace(RESTRICTED), DNS], "has no default-deny NetworkPolicy", {}),
     ("k8s-namespace-default-deny", "no DNS", lambda: [namespace(RESTRICTED), DENY], "does not allow DNS", {}),
     ("k8s-namespace-pod-security-labels", "no level", lambda: [namespace({}), DENY, DNS], "does not enforce a Pod Security level", {}),
     ("aws-eks-endpoint-restricted", "no CIDRs", _one(EKS, EKS_GOOD, ("vpcConfig", "publicAccessCidrs"), []), "no CIDR limit", {}),
-    ("aws-eks-endpoint-restricted", "open", _one(EKS, EKS_GOOD, ("vpcConfig", "publicAccessCidrs"), ["0.0.0.0/0"]), "open to 0.0.0.0/0", {}),
+    ("aws-eks-endpoint-restricted", "open", _one(EKS, EKS_GOOD, ("vpcConfig", "publicAccessCidrs"), ["0.0.0.0/0"]), "open to the internet (0.0.0.0/0", {}),
     ("aws-eks-secrets-encryption", "no config", _one(EKS, EKS_GOOD, ("encryptionConfig",), {}), "not envelope-encrypted", {}),
     ("aws-kms-key-rotation", "rotation", lambda: [r("aws:kms/key:Key", {})], "rotation is off", {}),
     ("aws-eks-control-plane-logging", "audit", _one(EKS, EKS_GOOD, ("enabledClusterLogTypes",), ["api", "authenticator"]),
@@ -217,8 +260,8 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
      "backups are kept 3 days", {}),
     ("azure-aks-api-restricted", "no ranges", _one(AKS, AKS_GOOD, ("apiServerAccessProfile", "authorizedIPRanges"), []),
      "no authorized IP ranges", {}),
-    ("azure-aks-api-restricted", "open", _one(AKS, AKS_GOOD, ("apiServerAccessProfile", "authorizedIPRanges"), ["0.0.0.0/0"]),
-     "authorizes 0.0.0.0/0", {}),
+    ("azure-aks-api-restricted", "open", _one(AKS, AKS_GOOD, ("apiServerAccessProfile", "authorizedIPRanges"), ["0.0.0.0/1", "128.0.0.0/1"]),
+     "authorizes the whole internet", {}),
     ("azure-aks-network-policy", "none", _one(AKS, AKS_GOOD, ("networkProfile",), {}), "no network policy engine", {}),
     ("azure-aks-local-accounts-disabled", "local accounts", _one(AKS, AKS_GOOD, ("disableLocalAccounts",), False),
      "local accounts are enabled", {}),
@@ -235,7 +278,7 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("gcp-gke-authorized-networks", "none", _one(GKE, GKE_GOOD, ("masterAuthorizedNetworksConfig", "cidrBlocks"), []),
      "no authorized networks", {}),
     ("gcp-gke-authorized-networks", "open", _one(GKE, GKE_GOOD, ("masterAuthorizedNetworksConfig", "cidrBlocks"), [{"cidrBlock": "0.0.0.0/0"}]),
-     "authorizes 0.0.0.0/0", {}),
+     "authorizes the whole internet (0.0.0.0/0", {}),
     ("gcp-gke-network-policy", "legacy", _one(GKE, GKE_GOOD, ("datapathProvider",), "LEGACY_DATAPATH"), "NetworkPolicies are not enforced", {}),
     ("gcp-gke-shielded-nodes", "cluster", _one(GKE, GKE_GOOD, ("enableShieldedNodes",), False), "shielded nodes are off", {}),
     ("gcp-gke-shielded-nodes", "pool", _one(POOL, POOL_GOOD, ("nodeConfig", "shieldedInstanceConfig"), {}), "secure boot is off", {}),
@@ -302,7 +345,7 @@ def test_every_check_of_every_rule_has_its_own_fixture():
 
 
 # Rules whose one `yield` covers several ways to break them, each with a fixture above.
-MULTI_CASE = {"k8s-no-host-namespaces": 3, "k8s-run-as-non-root": 2, "k8s-pinned-image-tags": 2, "k8s-no-wildcard-rbac": 4}
+MULTI_CASE = {"access-routes-authenticated": 4, "k8s-no-host-namespaces": 3, "k8s-run-as-non-root": 2, "k8s-pinned-image-tags": 2, "k8s-no-wildcard-rbac": 4}
 
 
 def test_rules_with_several_cases_per_check_have_them_all():

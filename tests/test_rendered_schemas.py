@@ -33,24 +33,40 @@ LIBRARY_CHART = {
 }
 # kserve-crd only installs CRDs and takes no values.
 VALUELESS_CHARTS = {"oci://ghcr.io/kserve/charts/kserve-crd"}
+# Charts the library holds no values for (the sign-in charts): our keys are checked against the
+# chart's own default values, from its archive in ../shared/charts.
+OWN_VALUES_CHARTS = {"dex", "oauth2-proxy"}
+# Keys a chart reads but leaves out of its defaults (documented in a comment of its values.yaml).
+DOCUMENTED_KEYS = {
+    # oauth2-proxy 10.7.0 values.yaml: "# existingSecret: secret"; templates/_helpers.tpl reads it.
+    "oauth2-proxy": {"config.existingSecret"},
+}
 # Subchart keys we set, read from the subchart's own values.yaml at the version the parent pins.
 SUBCHART_KEYS = {
     # kube-prometheus-stack 88.5.3 -> grafana 12.11.1 (grafana-community/helm-charts charts/grafana)
     "$.grafana.resources",
     "$.grafana.sidecar.resources",
     "$.grafana.testFramework",
+    "$.grafana.envValueFrom",  # values.yaml: envValueFrom: {}
+    "$.grafana.extraSecretMounts",  # extraSecretMounts: []
+    "$.grafana.rbac.namespaced",  # rbac.namespaced: false
+    "$.grafana.rbac.useExistingRole",  # commented in values.yaml ("# useExistingRole:"), read by templates/role.yaml
+    "$.grafana.sidecar.dashboards.resource",  # sidecar.dashboards.resource: both
+    "$.grafana.sidecar.datasources.resource",  # sidecar.datasources.resource: both
+    '$.grafana["grafana.ini"]',  # grafana.ini: (server, auth.generic_oauth, ... sections)
     # kube-prometheus-stack 88.5.3 -> kube-state-metrics 8.4.0 (prometheus-community/helm-charts)
     "$.kube-state-metrics.resources",
 }
 
 
 # Kubernetes objects a chart passes through with toYaml: its defaults list only some of their fields;
-# and mlflow's extraArgs, an open map of `mlflow server` flags (empty by default, so no keys to know).
+# and mlflow's extraArgs and extraEnvVars, open maps of `mlflow server` flags and environment
+# variables (empty by default, so no keys to know).
 # tests/test_chart_render.py proves that every key we set below them changes the rendered output.
 PASSED_THROUGH = re.compile(
     r"^\$\.(kserve\.servingruntime\.[a-z_]+\.securityContext\.seccompProfile"
     r"|podSecurityContext\.(runAsNonRoot|seccompProfile)|securityContext\.seccompProfile"
-    r"|extraArgs\.[a-z][A-Za-z]*)$"
+    r"|extraArgs\.[a-z][A-Za-z]*|extraEnvVars\.[A-Z][A-Z0-9_]*)$"
 )
 
 
@@ -87,6 +103,8 @@ def test_helm_values_have_no_unknown_keys(stack, validator, tmp_path, planned):
         if chart["chart"] in VALUELESS_CHARTS:
             assert values == {}, f"{name}: kserve-crd takes no values"
             continue
+        if chart["chart"] in OWN_VALUES_CHARTS:
+            continue  # test_sign_in_chart_values_are_the_charts_own_keys
         library = LIBRARY_CHART[chart["chart"]]
         path = tmp_path / f"{name}.yaml"
         import yaml
@@ -129,3 +147,38 @@ def test_the_validator_rejects_what_the_api_server_would(validator, tmp_path, lo
     result = _run([*validator, str(tmp_path / "broken.yaml")])
     assert result.returncode == 1
     assert "2 INVALID" in result.stdout + result.stderr
+
+
+def unknown_keys(values: dict, defaults: object, path: tuple = ()) -> list[str]:
+    """Keys of `values` a chart's defaults do not have. Below a default that is an empty map (a
+    Kubernetes object or free-form map the chart passes through), any key is the chart's."""
+    out = []
+    for key, value in values.items():
+        if not isinstance(defaults, dict) or key not in defaults:
+            out.append(".".join(map(str, (*path, key))))
+        elif isinstance(value, dict) and isinstance(defaults[key], dict) and defaults[key]:
+            out += unknown_keys(value, defaults[key], (*path, key))
+    return out
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_sign_in_chart_values_are_the_charts_own_keys(stack, planned, charts_dir):
+    from mlops_platform.components import versions
+    from mlops_platform.planner import chart_render
+
+    checked = 0
+    for name, chart, values in render.releases(planned(stack)):
+        if chart["chart"] not in OWN_VALUES_CHARTS:
+            continue
+        pinned = next(c for c in versions.CHARTS if c.chart_ref == chart["chart"])
+        defaults = chart_render.load_chart(charts_dir / pinned.archive).values
+        unknown = set(unknown_keys(values, defaults)) - DOCUMENTED_KEYS.get(chart["chart"], set())
+        assert unknown == set(), f"{name}: keys the chart does not have"
+        checked += 1
+    assert checked == 3, "dex and both oauth2-proxy releases"
+
+
+def test_the_own_keys_check_finds_a_misspelt_key():
+    defaults = {"config": {"clientID": "x", "upstreams": []}, "extraArgs": {}, "resources": {}}
+    assert unknown_keys({"config": {"clientId": "x"}, "extraArgs": {"any": 1}, "resources": {"limits": {}}}, defaults) == [
+        "config.clientId"]

@@ -15,8 +15,8 @@ stack's plan with N slots (planner/critical_path.py: schedule) under the duratio
 - local (kind) stacks share the machine's cores with the cluster itself: the API server, etcd,
   the controllers and every pod starting. The estimate assumes free CPU, so it favours more
   parallelism than a 2-core laptop can serve; 4 per core (8 on 2 cores, 16 from 4 cores) costs
-  about 20 s of estimate on 2 cores (6.2 instead of 5.8 min) and keeps the control plane
-  responsive while up to 8 charts install.
+  about 35 s of estimate on 2 cores (6.4 instead of 5.8 min; sign-in added two dozen objects)
+  and keeps the control plane responsive while up to 8 charts install.
 
 `--parallel N` (or PLATFORM_PARALLEL) overrides either.
 """

@@ -125,7 +125,9 @@ class CertManager(pulumi.ComponentResource):
                         "email": args.acme_email,
                         "server": ACME_SERVERS[args.acme_server],
                         "privateKeySecretRef": {"name": "letsencrypt-account-key"},
-                        "solvers": [{"http01": {"ingress": {"ingressClassName": names.INGRESS_CLASS}}}],
+                        # The class as the kubernetes.io/ingress.class annotation: Traefik reads no
+                        # IngressClass (traefik.py). Ref: https://cert-manager.io/docs/configuration/acme/http01/
+                        "solvers": [{"http01": {"ingress": {"class": names.INGRESS_CLASS}}}],
                     }
                 },
                 opts=kube.child(self, provider, [self.release]),

@@ -46,6 +46,7 @@ from .detector_pods import (
     fit_container,
     upload_container,
 )
+from .routes import traefik_reader
 from .scrape import ScrapeTarget, service_monitor
 
 
@@ -105,6 +106,8 @@ class Detectors(pulumi.ComponentResource):
             egress=network.object_store_egress(args.object_store.endpoint),
             depends_on=ns.ready,
         )
+        # Traefik serves the fan-out routes of this namespace (on its cluster-internal entrypoint).
+        traefik_reader(name, names.NS_DETECTORS, self, provider, ns.ready)
         script = fit_script()
         script_map = k8s.core.v1.ConfigMap(
             f"{name}-script",

@@ -40,6 +40,9 @@ def resources_values(domain: str) -> dict[str, Any]:
                     "domain": domain,
                     "urlScheme": "https",
                     "disableIstioVirtualHost": True,
+                    # ModelServing writes each model's route (an IngressRoute with its certificate and
+                    # its token check): KServe's own Ingress would have neither.
+                    "disableIngressCreation": True,
                     "ingressGateway": {"className": names.INGRESS_CLASS},
                 },
                 "resources": kube.resources("50m", "128Mi", "300Mi"),

@@ -1,11 +1,16 @@
 """Mlflow: tracking server and model registry on Postgres, artifacts proxied to the object store.
 
-The basic-auth app is on with a generated admin password; the database password and the admin
-password reach the chart only as references to Kubernetes Secrets (never as Helm values). Two Jobs
-run before the release, the same way on every cloud: one creates the auth database beside the
-tracking database, one upgrades the tracking schema to the image's MLflow version (over TLS on the
-clouds). Served at `mlflow.<domain>` through Traefik; its metrics (`--expose-prometheus`, on
-/metrics) are scraped through its ServiceMonitor (METRICS), which alone waits for the monitoring CRDs.
+People sign in with the stack's issuer (the chart's oidcAuth: the mlflow-oidc-auth plugin the image
+carries): members of identity.userGroups may sign in, those of adminGroups administer; a script
+calls the REST API with a bearer token the issuer signed for the stack's client. Anyone else is
+refused, with a token or without (the plugin's default permission stays NO_PERMISSIONS: members own
+what they create, admins grant the rest in its permissions UI). The plugin keeps users and
+permissions in the auth database beside the tracking database. Secrets reach the chart only as
+references to Kubernetes Secrets (never as Helm values). Two Jobs run before the release, the same
+way on every cloud: one creates the auth database, one upgrades the tracking schema to the image's
+MLflow version (over TLS on the clouds). Served at `mlflow.<domain>` through Traefik; its metrics
+(`--expose-prometheus`, on /metrics) are scraped through its ServiceMonitor (METRICS), which alone
+waits for the monitoring CRDs.
 """
 
 from __future__ import annotations
@@ -22,10 +27,15 @@ from .. import names, network, versions
 from ..data.outputs import Database, DataOutputs, WorkloadAccess
 from ..requests import WorkloadRequest, from_values
 from .cert_manager import certificate
+from .identity import IdentityOutputs
+from .identity_values import CA_MOUNT
+from .routes import APP_SIGN_IN, ingress_route, traefik_reader
 from .scrape import ScrapeTarget, service_monitor
+from .traefik import WEBSECURE_PORT
 
 DB_SECRET = "mlflow-database"
-ADMIN_SECRET = "mlflow-admin"
+# The OIDC client secret (the chart's oidcAuth.existingSecret key) and the plugin's session key.
+OIDC_SECRET = "mlflow-oidc"
 S3_SECRET = "mlflow-s3"
 # libpq's environment for MLflow's own connections (PGSSLMODE): psycopg's default, "prefer", would
 # fall back to plaintext where a managed database must be reached over TLS. It goes through the
@@ -53,7 +63,9 @@ class MlflowArgs:
     issuer: str
     data: DataOutputs
     access: WorkloadAccess
+    identity: IdentityOutputs
     issuers: tuple[pulumi.Resource, ...] = ()  # for its Certificate
+    ingress: tuple[pulumi.Resource, ...] = ()  # Traefik's release: its CRDs, for its route
     # The monitoring CRDs, for its ServiceMonitor (only that waits for them); none: not scraped.
     monitoring: Optional[tuple[pulumi.Resource, ...]] = None
     replicas: int = 1
@@ -98,16 +110,57 @@ def _allowed_hosts(host: str) -> list[str]:
     ]
 
 
-def _ingress(host: str) -> dict[str, Any]:
+def _oidc_auth(args: MlflowArgs, postgres: dict[str, Any]) -> dict[str, Any]:
+    identity = args.identity
     return {
         "enabled": True,
-        "className": names.INGRESS_CLASS,
-        "annotations": {
-            "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
-            "traefik.ingress.kubernetes.io/router.tls": "true",
-        },
-        "hosts": [{"host": host, "paths": [{"path": "/", "pathType": "Prefix"}]}],
-        "tls": [{"secretName": TLS_SECRET, "hosts": [host]}],
+        "discoveryUrl": identity.discovery_url,
+        "clientId": identity.client_id,
+        "existingSecret": {"name": OIDC_SECRET},  # its key: the chart's default, OIDC_CLIENT_SECRET
+        "redirectUri": f"https://mlflow.{args.domain}/callback",
+        "scope": ",".join(identity.scopes),
+        # Bearer tokens must be the issuer's, for this stack's client.
+        "audience": identity.client_id,
+        "providerDisplayName": "Sign in",
+        "groupsAttribute": identity.groups_claim,
+        "groupName": list(identity.user_groups),
+        "adminGroupName": list(identity.admin_groups),
+        # Any identity the issuer vouches for gets this, with a bearer token too: nothing. Members
+        # of the groups own what they create; admins grant the rest.
+        "defaultPermission": "NO_PERMISSIONS",
+        "database": {"postgres": {**postgres, "database": names.DATABASE_MLFLOW_AUTH, "driver": "psycopg2",
+                                  "existingSecret": {"name": DB_SECRET}}},
+    }
+
+
+def _ca_env(args: MlflowArgs) -> dict[str, str]:
+    # The plugin's requests (discovery, keys) and its token exchange (httpx) read these.
+    bundle = f"{CA_MOUNT}/bundle.crt"
+    return {"REQUESTS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle} if args.identity.platform_ca else {}
+
+
+def _ca_trust(args: MlflowArgs) -> dict[str, Any]:
+    """Where the issuer is served with the platform CA: the usual trust store plus that CA, built by
+    an init container into a bundle (the store replaces, not extends, the default one)."""
+    if not args.identity.platform_ca:
+        return {}
+    script = ('cat "$(python -c \'import certifi; print(certifi.where())\')" /platform-ca/ca.crt '
+              f"> {CA_MOUNT}/bundle.crt")
+    return {
+        "initContainers": [{
+            "name": "ca-bundle",
+            "image": versions.MLFLOW_IMAGE.ref,
+            "command": ["/bin/sh", "-c", script],
+            "resources": kube.resources("10m", "32Mi", "128Mi"),
+            "securityContext": kube.container_security(run_as_user=MLFLOW_UID),
+            "volumeMounts": [{"name": "platform-ca", "mountPath": "/platform-ca", "readOnly": True},
+                             {"name": "ca-bundle", "mountPath": CA_MOUNT}],
+        }],
+        "extraVolumes": [
+            {"name": "platform-ca", "secret": {"secretName": TLS_SECRET, "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            kube.empty_dir("ca-bundle", "1Mi"),
+        ],
+        "extraVolumeMounts": [{"name": "ca-bundle", "mountPath": CA_MOUNT, "readOnly": True}],
     }
 
 
@@ -132,20 +185,16 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
         # component's own Job (UPGRADE_JOB) upgrades the schema before the release, because the
         # chart's migration init container reads its environment only from the chart's own
         # ConfigMap and Secrets (it could not be given the database's TLS mode) and its dbchecker
-        # init container has no resources setting. DB_SECRET and ADMIN_SECRET hold the chart's
-        # default keys, username and password.
+        # init container has no resources setting. DB_SECRET holds the chart's default keys,
+        # username and password.
         "backendStore": {"postgres": postgres, "existingDatabaseSecret": {"name": DB_SECRET}},
         "artifactRoot": _artifact_root(args),
         "flaskServerSecretKey": flask_secret,
-        "auth": {
-            "enabled": True,
-            "existingAdminSecret": {"name": ADMIN_SECRET},
-            # New users may read every experiment and model (the chart's default, READ); the admin
-            # grants more. Ref: https://mlflow.org/docs/latest/auth/index.html
-            "postgres": {**postgres, "database": names.DATABASE_MLFLOW_AUTH, "existingSecret": {"name": DB_SECRET}},
-        },
-        **({"extraEnvVars": env} if env else {}),
-        "extraSecretNamesForEnvFrom": [PG_ENV_SECRET],
+        "oidcAuth": _oidc_auth(args, postgres),
+        # OIDC_ISSUER: the plugin checks a bearer token's issuer too (the chart has no key for it).
+        "extraEnvVars": {**env, "OIDC_ISSUER": args.identity.issuer, **_ca_env(args)},
+        # PG_ENV_SECRET: libpq's TLS mode; OIDC_SECRET: the plugin's session key (SECRET_KEY).
+        "extraSecretNamesForEnvFrom": [PG_ENV_SECRET, OIDC_SECRET],
         "serverAllowedHosts": _allowed_hosts(host),
         "resources": kube.resources("100m", "384Mi", "1Gi"),
         # The chart sets neither a seccomp profile nor runAsNonRoot on the pod: the restricted Pod
@@ -153,7 +202,8 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
         # defaults (fsGroup 1001; containers non-root uid 1001, read-only, drop ALL).
         "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-        "ingress": _ingress(host),
+        # No Ingress (the chart's default): an IngressRoute of this component serves it (routes.py).
+        **_ca_trust(args),
         # Metrics on /metrics of the server's port, scraped through our ServiceMonitor (METRICS).
         # The chart's own is left off: it renders only if the monitoring CRDs exist at install
         # time, and the MLflow release does not wait for kube-prometheus-stack. The flag names the
@@ -191,31 +241,38 @@ class Mlflow(pulumi.ComponentResource):
         network.namespace_policies(
             name, names.NS_MLFLOW, self, args.provider,
             ingress=[network.from_namespace(names.NS_TRAEFIK, MLFLOW_PORT)],
-            egress=network.object_store_egress(args.data.object_store.endpoint),
+            # The store, and the issuer (the bundled one through Traefik, an external one on the internet).
+            egress=[*network.object_store_egress(args.data.object_store.endpoint),
+                    network.to_namespace(names.NS_TRAEFIK, WEBSECURE_PORT), network.to_anywhere(443)],
             depends_on=ns.ready,
         )
         if args.monitoring is not None:
             service_monitor(f"{name}-monitor", METRICS, self, args.provider, [*ns.ready, *args.monitoring])
-        admin_password = random.RandomPassword(
-            f"{name}-admin-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
-        )
         flask_secret = random.RandomPassword(
             f"{name}-flask-secret", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
-        self.admin_password = pulumi.Output.secret(admin_password.result)
-        secrets = self._secrets(name, ns)
+        session_key = random.RandomPassword(
+            f"{name}-session-key", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        secrets = self._secrets(name, ns, pulumi.Output.secret(session_key.result))
         db_secret, pg_env = secrets[0], secrets[2]
         jobs = [self._auth_database_job(name, ns, db_secret), self._upgrade_job(name, ns, db_secret, pg_env)]
         host = f"mlflow.{args.domain}"
-        certificate(f"{name}-cert", names.NS_MLFLOW, TLS_SECRET, [host], args.issuer, self, args.provider,
-                    [*ns.ready, *args.issuers])
+        tls = certificate(f"{name}-cert", names.NS_MLFLOW, TLS_SECRET, [host], args.issuer, self, args.provider,
+                          [*ns.ready, *args.issuers])
         identity = [args.access.identity] if args.access.identity is not None else []
-        # Not after its Certificate: the Ingress serves Traefik's default certificate until it is ready.
+        # It reads the issuer's discovery document when it starts: after the issuer. With the
+        # platform CA, after its certificate too (its ca.crt joins the trust bundle).
         self.release = kube.helm_release(
             f"{name}-release", names.RELEASE_MLFLOW, versions.MLFLOW, ns.name, self, args.provider,
-            [*secrets, *jobs, *identity, *args.data.store_ready],
+            [*secrets, *jobs, *identity, *args.data.store_ready, *args.identity.ready,
+             *([tls] if args.identity.platform_ca else [])],
             values=chart_values(args, pulumi.Output.secret(flask_secret.result)), timeout=900,
         )
+        access = traefik_reader(name, names.NS_MLFLOW, self, args.provider, ns.ready)
+        ingress_route(f"{name}-route", "mlflow", names.NS_MLFLOW, f"Host(`{host}`)", [{"name": SERVICE, "port": MLFLOW_PORT}],
+                      TLS_SECRET, [], self, args.provider, [self.release, tls, *access, *args.ingress],
+                      annotations=APP_SIGN_IN)
         self.url = f"https://{host}"
         self.register_outputs({"url": self.url, "release": self.release.status})
 
@@ -227,13 +284,14 @@ class Mlflow(pulumi.ComponentResource):
             opts=kube.child(self, self._args.provider, ns.ready),
         )
 
-    def _secrets(self, name: str, ns: kube.Namespace) -> list[pulumi.Resource]:
-        """DB_SECRET, ADMIN_SECRET, PG_ENV_SECRET and, with static keys, S3_SECRET, in that order."""
+    def _secrets(self, name: str, ns: kube.Namespace, session_key: pulumi.Output[str]) -> list[pulumi.Resource]:
+        """DB_SECRET, OIDC_SECRET, PG_ENV_SECRET and, with static keys, S3_SECRET, in that order."""
         args = self._args
         db = args.data.database
+        oidc = {"OIDC_CLIENT_SECRET": args.identity.client_secret, "SECRET_KEY": session_key}
         secrets: list[pulumi.Resource] = [
             self._secret(f"{name}-db-secret", DB_SECRET, {"username": db.user, "password": db.password}, ns),
-            self._secret(f"{name}-admin-secret", ADMIN_SECRET, {"username": "admin", "password": self.admin_password}, ns),
+            self._secret(f"{name}-oidc-secret", OIDC_SECRET, oidc, ns),
             self._secret(f"{name}-pg-env", PG_ENV_SECRET, {"PGSSLMODE": db.ssl_mode}, ns),
         ]
         if args.access.static_keys is not None:

@@ -6,6 +6,11 @@ watched, logs every request to its detectors (`spec.predictor.logger`). Per mode
 file says: the MLflow format (KServe's MLServer runtime, v2 protocol), KServe's batcher, GPUs
 (with the GPU pool's toleration and node selector), and an ART explainer. A promoted model's
 registry name and version are kept on the InferenceService as annotations.
+
+Each model is served at `https://<model>-models.<domain>` by a route of this component (KServe's
+own Ingress is off): a certificate from the stack's issuer (ACME in prod), and every call checked
+for a bearer token the stack's issuer signed (routes.token_middleware), unless the model is
+`public: true`.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from .. import k8s as kube
 from .. import names, network
 from ..config import ModelConfig
 from ..data.outputs import ObjectStore, WorkloadAccess
+from .cert_manager import certificate
+from .routes import PUBLIC_ANNOTATION, TOKEN_MIDDLEWARE, ingress_route, token_middleware, traefik_reader
 
 MODEL_UID = 1000  # KServe's model server images run as uid 1000
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -28,6 +35,7 @@ GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true",
 EXPLAINER_RESOURCES = ("100m", "256Mi", "1Gi")
 MODEL_PORT = 8080  # KServe model servers
 AGENT_PORT = 9081  # KServe's agent (logger) proxy in front of the model server
+PREDICTOR_SERVICE_PORT = 80
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,9 @@ class ModelServingArgs:
     object_store: ObjectStore
     reader: WorkloadAccess
     logger_urls: Mapping[str, str] = field(default_factory=dict)
+    issuer: str = names.CA_ISSUER  # the ClusterIssuer for the model hosts' certificates
+    issuers: tuple[pulumi.Resource, ...] = ()
+    ingress: tuple[pulumi.Resource, ...] = ()  # Traefik's release: its CRDs, for routes and Middlewares
     kserve: tuple[pulumi.Resource, ...] = ()  # its runtimes and webhooks: InferenceServices
     # The monitoring CRDs, for the model servers' PodMonitors (only they wait for them); None: not scraped.
     monitoring: Optional[tuple[pulumi.Resource, ...]] = None
@@ -197,6 +208,9 @@ class ModelServing(pulumi.ComponentResource):
             secrets=secrets,
             depends_on=deps,
         )
+        self._args = args
+        access = traefik_reader(name, names.NS_MODELS, self, provider, ns.ready)
+        self._tokens = token_middleware(f"{name}-token", names.NS_MODELS, self, provider, [*ns.ready, *args.ingress])
         self.services: dict[str, k8s.apiextensions.CustomResource] = {}
         self.urls: dict[str, str] = {}
         for model in args.models:
@@ -216,6 +230,23 @@ class ModelServing(pulumi.ComponentResource):
             )
             if args.monitoring is not None:
                 pod_monitor(f"{name}-{model.name}-monitor", model, self, provider, [*ns.ready, *args.monitoring])
-            # KServe's default domain template: {{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}
-            self.urls[model.name] = f"https://{model.name}-{names.NS_MODELS}.{args.domain}"
+            self.urls[model.name] = self._route(name, model, ns, access)
         self.register_outputs({"urls": self.urls})
+
+    def _route(self, name: str, model: ModelConfig, ns: kube.Namespace, access: list[pulumi.Resource]) -> str:
+        """The model's host (KServe's domain template, {{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }})
+        routed to its predictor's Service, with a certificate and, unless public, the token check."""
+        args, provider = self._args, self._args.provider
+        host = f"{model.name}-{names.NS_MODELS}.{args.domain}"
+        secret = f"{model.name}-tls"
+        tls = certificate(f"{name}-{model.name}-cert", names.NS_MODELS, secret, [host], args.issuer, self, provider,
+                          [*ns.ready, *args.issuers])
+        ingress_route(
+            f"{name}-{model.name}-route", model.name, names.NS_MODELS, f"Host(`{host}`)",
+            # KServe's predictor Service in Standard mode: <name>-predictor, port 80.
+            [{"name": f"{model.name}-predictor", "port": PREDICTOR_SERVICE_PORT}], secret,
+            [] if model.public else [TOKEN_MIDDLEWARE], self, provider,
+            [self.services[model.name], tls, *access, *([] if model.public else [self._tokens]), *args.ingress],
+            annotations={PUBLIC_ANNOTATION: "true"} if model.public else None,
+        )
+        return f"https://{host}"

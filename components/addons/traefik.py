@@ -2,8 +2,9 @@
 
 - IngressClass `traefik` (default class), HTTP redirected to HTTPS.
 - A default TLS certificate for `*.<domain>` signed by the platform CA.
-- The dashboard at `traefik.<domain>` behind a basic-auth Middleware with a generated password;
-  `basic_auth()` gives other components the same protection (Prometheus, Alertmanager).
+- The dashboard at `traefik.<domain>`, behind the stack's sign-in (identity.py: `sso_middleware`).
+- Its RBAC reads Secrets (TLS certificates) only in the namespaces whose routes it serves (Roles,
+  not the chart's ClusterRole), and its public Service is shaped by `platform:ingress`.
 - A cluster-internal entrypoint (`detectors`, port 9101) on a ClusterIP Service of its own:
   KServe's request logger posts there, and a mirroring TraefikService fans each request out to a
   model's drift and outlier detectors (KServe's logger takes a single URL).
@@ -11,18 +12,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from .. import k8s as kube
 from .. import names, network, versions
 from ..cluster.outputs import IngressExposure
 from ..requests import WorkloadRequest, from_values
 from .cert_manager import certificate
+from .routes import SSO_MIDDLEWARE, ingress_route, sso_middleware, traefik_reader
 from .scrape import ScrapeTarget
 
 DEFAULT_CERT_SECRET = "traefik-default-cert"
@@ -33,7 +35,6 @@ METRICS = ScrapeTarget(
     {"app.kubernetes.io/name": "traefik", "app.kubernetes.io/component": "metrics"}, "metrics",
 )
 WEB_PORT, WEBSECURE_PORT = 8000, 8443  # the chart's container ports for the web/websecure entrypoints
-UI_USER = "admin"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class TraefikArgs:
     issuer: str  # ClusterIssuer for the dashboard host
     issuers: tuple[pulumi.Resource, ...] = ()  # the ClusterIssuers our Certificates need
     replicas: int = 1
+    # platform:ingress: source ranges on the load balancer, and whether it is the cloud's internal one.
+    allowed_cidrs: tuple[str, ...] = ()
+    internal: bool = False
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
 
 
@@ -70,8 +74,6 @@ def chart_values(args: TraefikArgs) -> dict[str, Any]:
         "spec": {"type": chart_service_type},
         "additionalServices": {"internal": {"spec": {"type": "ClusterIP"}}},
     }
-    # The chart's defaults give the IngressClass named after the release, `traefik`
-    # (names.INGRESS_CLASS), as the cluster's default class, with both providers on.
     values: dict[str, Any] = {
         # Stable pod labels for the load balancer Service and NetworkPolicies.
         "instanceLabelOverride": names.RELEASE_TRAEFIK,
@@ -81,8 +83,23 @@ def chart_values(args: TraefikArgs) -> dict[str, Any]:
                 # The dashboard route refers to api@internal, a cross-provider reference
                 # (needed from Traefik v3.7.1). Ref: chart 41.3.0 values, providers.kubernetesCRD
                 "crossProviderNamespaces": [names.NS_TRAEFIK],
+                # Only the platform's namespaces: Traefik's RBAC is a Role in each (routes.traefik_reader).
+                "namespaces": list(names.TRAEFIK_SERVED),
             },
+            # Every route of ours is an IngressRoute (routes.py); the only Ingresses are cert-manager's
+            # HTTP-01 challenge solvers, which name the class in the kubernetes.io/ingress.class
+            # annotation (no IngressClass is read).
+            "kubernetesIngress": {"namespaces": list(names.TRAEFIK_SERVED)},
         },
+        # The chart's RBAC would be a ClusterRole reading every Secret; routes.traefik_reader grants
+        # the same per served namespace, and nothing cluster-scoped is read (Nodes, IngressClasses).
+        # Ref: https://doc.traefik.io/traefik/reference/install-configuration/providers/kubernetes/kubernetes-crd/
+        "rbac": {"enabled": False},
+        "ingressClass": {"enabled": False},
+        "additionalArguments": [
+            "--providers.kubernetescrd.disableClusterScopeResources=true",
+            "--providers.kubernetesingress.disableClusterScopeResources=true",
+        ],
         "ports": {
             "web": web,
             **({"websecure": websecure} if websecure else {}),
@@ -132,14 +149,10 @@ class Traefik(pulumi.ComponentResource):
         )
         # Not after the default certificate: Traefik serves its own until the Secret appears (it
         # watches Secrets), so the install need not wait for cert-manager.
+        access = traefik_reader(name, names.NS_TRAEFIK, self, provider, ns.ready)
         self.release = kube.helm_release(f"{name}-release", names.RELEASE_TRAEFIK, versions.TRAEFIK, ns.name, self, provider,
-                                         ns.ready, values=chart_values(args))
-        password = random.RandomPassword(
-            f"{name}-ui-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
-        )
-        self.ui_password = pulumi.Output.secret(password.result)
-        self.ui_user = UI_USER
-        auth = basic_auth(f"{name}-dashboard", names.NS_TRAEFIK, self.ui_password, self, provider, [self.release])
+                                         [*ns.ready, *access], values=chart_values(args))
+        sso = sso_middleware(f"{name}-sso", names.NS_TRAEFIK, self, provider, [self.release])
         host = f"traefik.{args.domain}"
         tls = certificate(
             f"{name}-dashboard-cert", names.NS_TRAEFIK, "traefik-dashboard-tls", [host], args.issuer, self, provider,
@@ -152,13 +165,19 @@ class Traefik(pulumi.ComponentResource):
             f"Host(`{host}`) && (PathPrefix(`/dashboard`) || PathPrefix(`/api`))",
             [{"name": "api@internal", "kind": "TraefikService"}],
             "traefik-dashboard-tls",
-            [auth],
+            [SSO_MIDDLEWARE],
             self,
             provider,
-            [self.release, tls, *auth_resources(auth)],
+            [self.release, tls, sso],
         )
         if args.exposure.service_type == "LoadBalancer":
-            self.load_balancer = load_balancer_service(f"{name}-lb", args.exposure, self, provider, [self.release])
+            exposure = dataclasses.replace(
+                args.exposure,
+                load_balancer_source_ranges=(*args.exposure.load_balancer_source_ranges, *args.allowed_cidrs),
+                service_annotations={**args.exposure.service_annotations,
+                                     **(args.exposure.internal_annotations if args.internal else {})},
+            )
+            self.load_balancer = load_balancer_service(f"{name}-lb", exposure, self, provider, [self.release])
         self.internal_service = f"{names.TRAEFIK_INTERNAL_SERVICE}.{names.NS_TRAEFIK}.svc.cluster.local"
         self.url = f"https://{host}/dashboard/"
         self.register_outputs({"dashboard": self.url, "release": self.release.status})
@@ -199,81 +218,6 @@ def load_balancer_service(
             "labels": kube.labels("traefik", "load-balancer"),
             "annotations": dict(exposure.service_annotations),
         },
-        spec=spec,
-        opts=kube.child(parent, provider, depends_on),
-    )
-
-
-@dataclass(frozen=True)
-class BasicAuth:
-    """A basic-auth Middleware and the Secret it reads, in one namespace."""
-
-    middleware: str
-    secret: k8s.core.v1.Secret
-    resource: k8s.apiextensions.CustomResource
-
-
-def auth_resources(auth: BasicAuth) -> list[pulumi.Resource]:
-    return [auth.secret, auth.resource]
-
-
-def basic_auth(
-    resource_prefix: str,
-    namespace: str,
-    password: pulumi.Input[str],
-    parent: pulumi.Resource,
-    provider: k8s.Provider,
-    depends_on: Sequence[pulumi.Resource] = (),
-) -> BasicAuth:
-    """Basic auth for a UI that has none of its own. Traefik Middlewares are namespaced.
-
-    Ref: https://doc.traefik.io/traefik/reference/routing-configuration/http/middlewares/basicauth/
-    (a Secret of type kubernetes.io/basic-auth holds a plain username and password).
-    """
-    secret = k8s.core.v1.Secret(
-        f"{resource_prefix}-auth-secret",
-        metadata={"name": "ui-basic-auth", "namespace": namespace, "labels": kube.labels("ui-basic-auth")},
-        type="kubernetes.io/basic-auth",
-        string_data={"username": UI_USER, "password": password},
-        opts=kube.child(parent, provider, depends_on),
-    )
-    middleware = k8s.apiextensions.CustomResource(
-        f"{resource_prefix}-auth",
-        api_version="traefik.io/v1alpha1",
-        kind="Middleware",
-        metadata={"name": "ui-basic-auth", "namespace": namespace, "labels": kube.labels("ui-basic-auth")},
-        spec={"basicAuth": {"secret": "ui-basic-auth", "realm": "mlops-platform"}},
-        opts=kube.child(parent, provider, [secret, *depends_on]),
-    )
-    return BasicAuth("ui-basic-auth", secret, middleware)
-
-
-def ingress_route(
-    resource_name: str,
-    name: str,
-    namespace: str,
-    match: str,
-    services: list[dict[str, Any]],
-    tls_secret: Optional[str],
-    auth: Sequence[BasicAuth],
-    parent: pulumi.Resource,
-    provider: k8s.Provider,
-    depends_on: Sequence[pulumi.Resource] = (),
-    entry_points: Sequence[str] = ("websecure",),
-    middlewares: Sequence[str] = (),
-) -> k8s.apiextensions.CustomResource:
-    route: dict[str, Any] = {"kind": "Rule", "match": match, "services": services}
-    refs = [{"name": a.middleware} for a in auth] + [{"name": m} for m in middlewares]
-    if refs:
-        route["middlewares"] = refs
-    spec: dict[str, Any] = {"entryPoints": list(entry_points), "routes": [route]}
-    if tls_secret:
-        spec["tls"] = {"secretName": tls_secret}
-    return k8s.apiextensions.CustomResource(
-        resource_name,
-        api_version="traefik.io/v1alpha1",
-        kind="IngressRoute",
-        metadata={"name": name, "namespace": namespace, "labels": kube.labels(name, "ingress")},
         spec=spec,
         opts=kube.child(parent, provider, depends_on),
     )

@@ -26,7 +26,7 @@ import pulumi_azure_native.containerservice as containerservice
 import pulumi_azure_native.network as network
 import pulumi_azure_native.resources as resources
 
-from .. import subnets
+from .. import names, subnets
 from ..config import PlatformConfig
 from . import kubeconfig
 from .outputs import AzureNetwork, ClusterOutputs, IngressExposure, ManagedClusterArgs, kubernetes_provider
@@ -37,7 +37,10 @@ STORAGE_CLASS = "managed-csi"  # AKS's built-in Azure Disk CSI class
 AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 # A Standard public load balancer; with externalTrafficPolicy Local the Azure LB probes kube-proxy's
 # health check node port, not Traefik's entrypoints.
-INGRESS = IngressExposure(service_type="LoadBalancer")
+INGRESS = IngressExposure(
+    service_type="LoadBalancer",
+    internal_annotations=names.INTERNAL_LOAD_BALANCER["azure"],
+)
 
 
 @dataclass(frozen=True)

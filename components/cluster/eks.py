@@ -24,7 +24,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from .. import subnets
+from .. import names, subnets
 from ..aws_iam import assume_role, irsa_trust
 from ..config import PlatformConfig
 from . import kubeconfig
@@ -41,6 +41,8 @@ INGRESS = IngressExposure(
         "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
         "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
     },
+    # An NLB with scheme internal, in the private subnets.
+    internal_annotations=names.INTERNAL_LOAD_BALANCER["aws"],
 )
 
 

@@ -18,6 +18,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_gcp as gcp
 
+from .. import names
 from ..config import PlatformConfig
 from . import kubeconfig
 from .outputs import ClusterOutputs, GcpNetwork, IngressExposure, ManagedClusterArgs, kubernetes_provider
@@ -31,7 +32,11 @@ NODE_ROLES = (
     "roles/stackdriver.resourceMetadata.writer",
     "roles/artifactregistry.reader",
 )
-INGRESS = IngressExposure(service_type="LoadBalancer")
+# An internal passthrough Network Load Balancer.
+INGRESS = IngressExposure(
+    service_type="LoadBalancer",
+    internal_annotations=names.INTERNAL_LOAD_BALANCER["gcp"],
+)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,9 @@ class IngressExposure:
     node_selector: Mapping[str, str] = field(default_factory=dict)
     tolerations: tuple[Mapping[str, Any], ...] = ()
     load_balancer_source_ranges: tuple[str, ...] = ()
+    # What makes the cloud's load balancer internal (reachable from its network only), for
+    # `platform:ingress.internal`.
+    internal_annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

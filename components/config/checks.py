@@ -74,6 +74,7 @@ def cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
                 ("cluster.apiAllowedCidrs", "give the CIDRs allowed to reach the Kubernetes API, or set privateEndpoint: true")
             )
     problems += _range_checks(c)
+    problems += _access_checks(c)
     if c.cloud == "azure" and "force_destroy" in c.object_store.model_fields_set:
         # Ref: https://learn.microsoft.com/azure/storage/common/storage-account-create#delete-a-storage-account
         problems.append(("objectStore.forceDestroy", "has no effect on azure: a storage account is deleted with all its "
@@ -112,3 +113,31 @@ def _range_checks(c: PlatformConfig) -> list[tuple[str, str]]:
         return subnets.gcp_ranges(g.network_cidr, g.pods_cidr, g.services_cidr, g.master_cidr, c.max_node_total)
     return []
 
+
+
+def _access_checks(c: PlatformConfig) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if c.cloud == "local":
+        for key, set_ in (("ingress.allowedCidrs", bool(c.ingress.allowed_cidrs)), ("ingress.internal", c.ingress.internal)):
+            if set_:
+                problems.append((key, "a local stack listens on 127.0.0.1 only (kind's port mappings); remove the key"))
+    identity = c.identity
+    kind = identity.kind
+    given: tuple[tuple[str, object], ...] = (
+        ("issuer", identity.issuer), ("clientId", identity.client_id), ("clientSecret", identity.client_secret),
+        ("endpoints", identity.endpoints),
+    )
+    if kind == "external":
+        for key, value in given:
+            if value is None:
+                hint = ("as <issuer>/.well-known/openid-configuration states them" if key == "endpoints"
+                        else "the OIDC client registered for this stack")
+                problems.append((f"identity.{key}", f"required for an external issuer ({hint})"))
+    else:
+        for key, value in given:
+            if value is not None:
+                problems.append((f"identity.{key}", f"provider {kind} runs its own issuer with its own client; remove the key"))
+    if c.is_prod and not identity.explicit:
+        problems.append(("identity", "a prod stack names its issuer: identity.issuer (with clientId, clientSecret and "
+                                     "endpoints) for your company's, or identity.provider: dex"))
+    return problems

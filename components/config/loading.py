@@ -175,10 +175,26 @@ def pulumi_config_values() -> dict[str, Any]:
     from pulumi.runtime import config as runtime_config
 
     raw: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret_keys = set(runtime_config.get_config_secret_keys_env())
     entries: dict[str, Any] = {}
     for key, value in raw.items():
         entries[key] = _decode_engine_value(value)
-    return _platform_entries(entries, "stack config")
+    values = _platform_entries(entries, "stack config")
+    return _mark_decrypted(values, {k.replace(":config:", ":") for k in secret_keys})
+
+
+# The values `pulumi config set --secret --path` may hold. The engine decrypts a key's secure parts and
+# marks the whole top-level key secret, so a string there that is secret in the stack file arrives
+# plain: it is wrapped as the file's ciphertext would be ({"secure": ...}), as decrypted.
+SECRET_PATHS = (("identity", "clientSecret"),)
+
+
+def _mark_decrypted(values: dict[str, Any], secret_keys: set[str]) -> dict[str, Any]:
+    for top, field in SECRET_PATHS:
+        section = values.get(top)
+        if f"{NAMESPACE}:{top}" in secret_keys and isinstance(section, dict) and isinstance(section.get(field), str):
+            values[top] = {**section, field: {"decrypted": section[field]}}
+    return values
 
 
 def _decode_engine_value(value: Any) -> Any:

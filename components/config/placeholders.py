@@ -3,7 +3,7 @@ them, `up` and `preview` warn, and `up` refuses a prod stack that still has one.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, ip_network
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -33,6 +33,12 @@ def placeholders(c: PlatformConfig) -> list[tuple[str, str, str]]:
     for cidr in c.cluster.api_allowed_cidrs:
         if any(cidr.subnet_of(net) for net in _TEST_NETS):
             found.append(("cluster.apiAllowedCidrs", str(cidr), "a documentation range: it would lock you out of the Kubernetes API"))
+    for cidr_text in c.ingress.allowed_cidrs:
+        network = ip_network(cidr_text)
+        if isinstance(network, IPv4Network) and any(network.subnet_of(net) for net in _TEST_NETS):
+            found.append(("ingress.allowedCidrs", cidr_text, "a documentation range: nobody could reach the platform"))
+    if c.identity.issuer and _example_domain(c.identity.issuer.split("://", 1)[-1].split("/", 1)[0]):
+        found.append(("identity.issuer", c.identity.issuer, "an example issuer: no one can sign in"))
     if c.gcp is not None and c.gcp.project == _EXAMPLE_PROJECT:
         found.append(("gcp.project", c.gcp.project, "the example project id"))
     for arn in (c.aws.admin_role_arns if c.aws else ()):

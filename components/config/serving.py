@@ -85,6 +85,9 @@ class ModelConfig(Model):
     reference_data: Optional[StrictStr] = None
     drift: DriftConfig = DriftConfig()
     outlier: OutlierConfig = OutlierConfig()
+    # Calls need no token: anyone who reaches the load balancer may call the model (the policy
+    # pack flags it in prod).
+    public: StrictBool = False
 
     @field_validator("name")
     @classmethod

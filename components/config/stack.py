@@ -9,6 +9,7 @@ from typing import Any, Optional
 from pydantic import StrictBool, StrictStr, ValidationError, field_validator, model_validator
 
 from .. import durations, names
+from .access import IdentityConfig, IngressConfig
 from .base import DNS_LABEL, Model
 from .checks import cross_checks
 from .errors import ConfigError, KeyedError, shown_text
@@ -55,6 +56,8 @@ class PlatformConfig(Model):
     database: DatabaseConfig = DatabaseConfig()
     object_store: ObjectStoreConfig = ObjectStoreConfig()
     traefik: TraefikConfig = TraefikConfig()
+    ingress: IngressConfig = IngressConfig()
+    identity: IdentityConfig = IdentityConfig()
     kserve: ComponentToggle = ComponentToggle()
     mlflow: MlflowConfig = MlflowConfig()
     monitoring: MonitoringConfig = MonitoringConfig()

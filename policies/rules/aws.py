@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator, Mapping
 
-from .base import OPEN, Rule, depends_on_resource, dig, stack_resources
+from .base import Rule, cidrs_open, depends_on_resource, describe_open, dig, stack_resources
 
 
 def eks_endpoint(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
@@ -14,8 +14,8 @@ def eks_endpoint(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     cidrs = vpc.get("publicAccessCidrs") or []
     if not cidrs:
         yield "the EKS API endpoint is public with no CIDR limit (defaults to 0.0.0.0/0)"
-    elif any(c in OPEN for c in cidrs):
-        yield "the EKS API endpoint is open to 0.0.0.0/0"
+    elif cidrs_open(cidrs):
+        yield f"the EKS API endpoint is open to the internet ({describe_open(cidrs)})"
 
 
 def eks_secrets_encryption(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from .base import OPEN, Rule, dig
+from .base import Rule, cidrs_open, describe_open, dig
 
 
 def aks_api(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
@@ -14,8 +14,8 @@ def aks_api(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     ranges = profile.get("authorizedIPRanges") or []
     if not ranges:
         yield "the AKS API server is public with no authorized IP ranges"
-    elif any(r in OPEN for r in ranges):
-        yield "the AKS API server authorizes 0.0.0.0/0"
+    elif cidrs_open(ranges):
+        yield f"the AKS API server authorizes the whole internet ({describe_open(ranges)})"
 
 
 def aks_network_policy(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:

@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
-from mlops_platform.components import kserve_fields
+from mlops_platform.components import cidrs, kserve_fields
 from mlops_platform.components.nested import dig as dig  # the rules read nested values through base
 
-OPEN = ("0.0.0.0/0", "::/0")  # "anyone" as a CIDR
 Violation = tuple[str, Optional[str]]  # (message, urn of the offending resource, if not the one checked)
 
 
@@ -114,6 +113,22 @@ def pod_specs(resource_type: str, props: Mapping[str, Any], name: str) -> Iterat
 def containers_of(pod: PodSpec) -> Iterator[tuple[str, Mapping[str, Any]]]:
     for container in pod.containers:
         yield f"{pod.where} container {container.get('name', '?')}", container
+
+
+def cidrs_open(ranges: Iterable[Any]) -> bool:
+    """Whether CIDR ranges together let the whole internet in, however split (components/cidrs.py).
+    A range that is not one counts as open: the API behind it would refuse it anyway."""
+    try:
+        return cidrs.lets_in_the_internet(str(r) for r in ranges)
+    except ValueError:
+        return True
+
+
+def describe_open(ranges: Iterable[Any]) -> str:
+    try:
+        return cidrs.describe_open(str(r) for r in ranges)
+    except ValueError:
+        return ", ".join(str(r) for r in ranges)
 
 
 def stack_resources(args: Any, *types: str) -> list[Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from .base import OPEN, Rule, dig
+from .base import Rule, cidrs_open, describe_open, dig
 
 
 def gke_private_nodes(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
@@ -18,8 +18,8 @@ def gke_authorized_networks(args: Any, _config: Mapping[str, Any]) -> Iterator[s
     blocks = [b.get("cidrBlock") for b in dig(args.props, "masterAuthorizedNetworksConfig", "cidrBlocks", default=[]) or []]
     if not blocks:
         yield "the control plane has no authorized networks"
-    elif any(b in OPEN for b in blocks):
-        yield "the control plane authorizes 0.0.0.0/0"
+    elif cidrs_open(blocks):
+        yield f"the control plane authorizes the whole internet ({describe_open(blocks)})"
 
 
 def gke_network_policy(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
