@@ -66,15 +66,13 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 class Registry:
-    def __init__(self, url: str, username: Optional[str] = None, password: Optional[str] = None, insecure: bool = False):
+    def __init__(self, url: str, insecure: bool = False):
         self.url = url.rstrip("/")
         env = {
             # Fail fast: the client's default retries a refused connection for minutes.
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
             "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
         }
-        if username and password:
-            env.update({"MLFLOW_TRACKING_USERNAME": username, "MLFLOW_TRACKING_PASSWORD": password})
         if insecure:
             env["MLFLOW_TRACKING_INSECURE_TLS"] = "true"
         self._env = env
@@ -108,12 +106,18 @@ class Registry:
         return Resolved(name, number, alias, artifact_uri, flavors)
 
     def _not_found(self, client: Any, name: str, version: Optional[int], alias: Optional[str], err: Any) -> str:
-        if getattr(err, "error_code", "") not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+        # MLflow's OIDC plugin answers a model the caller may not read, or that does not exist, with
+        # "Permission denied" alike (it does not say which exists); search lists what they may read.
+        refused = _is_refusal(err)
+        if getattr(err, "error_code", "") not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE") and not refused:
             return _explain(err, self.url)
         try:
             model = client.get_registered_model(name)
-        except Exception:  # noqa: BLE001 - the model itself is missing
+        except Exception:  # noqa: BLE001 - the model itself is missing (or hidden from this caller)
             known = sorted(m.name for m in client.search_registered_models())
+            if refused:
+                return (f"no registered model '{name}' in MLflow at {self.url} that your sign-in may read "
+                        f"(readable: {', '.join(known) or 'none'})")
             return f"no registered model '{name}' in MLflow at {self.url} (registered: {', '.join(known) or 'none'})"
         versions = sorted(_version_number(name, v.version) for v in client.search_model_versions(f"name='{name}'"))
         if alias:
@@ -168,10 +172,19 @@ def _version_number(name: str, version: Any) -> int:
         raise RegistryError(f"model '{name}': the registry answered version {str(version)[:40]!r}, not a number") from None
 
 
+def _is_refusal(err: Any) -> bool:
+    message = str(getattr(err, "message", err))
+    return getattr(err, "error_code", "") == "PERMISSION_DENIED" or "Permission denied" in message or "403" in message
+
+
 def _explain(err: Any, url: str) -> str:
     message = str(getattr(err, "message", err)).splitlines()[0]
-    if "401" in message or "Unauthorized" in message or getattr(err, "error_code", "") == "UNAUTHENTICATED":
-        return f"MLflow at {url} refused the login from the stack's outputs ({message[:120]})"
+    code = getattr(err, "error_code", "")
+    if "401" in message or "Unauthorized" in message or code == "UNAUTHENTICATED":
+        return f"MLflow at {url} refused the sign-in in $MLFLOW_TRACKING_TOKEN or $MLFLOW_TRACKING_PASSWORD (expired, or not the stack's): {message[:120]}"
+    if _is_refusal(err) or "Forbidden" in message:
+        return (f"MLflow at {url} refused the token's user (not in the stack's user or admin groups, or no "
+                f"permission on this model): {message[:120]}")
     if "Max retries" in message or "Connection" in message or "API request to" in message:
         return f"MLflow is unreachable at {url}: {message[:160]}"
     return f"MLflow at {url}: {message[:200]}"

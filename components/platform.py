@@ -236,6 +236,9 @@ class MlopsPlatform(pulumi.ComponentResource):
         if identity.admin_password is not None:
             credentials["sign_in_user"] = admin_email(self.config.effective_domain)
             credentials["sign_in_password"] = identity.admin_password
+            # The bundled Dex's client: with the admin login, a token by the password grant
+            # (`platform token` prints the request).
+            credentials["sign_in_client_secret"] = identity.outputs.client_secret
         if monitoring is not None:
             credentials["grafana_admin_password"] = monitoring.grafana_password
         self.endpoints = self._endpoints

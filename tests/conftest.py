@@ -28,7 +28,8 @@ from support.servers import free_port
 
 # The fixtures that start a real service on loopback: a test using one (directly or through another
 # fixture) is in the `services` layer (pyproject.toml's markers).
-SERVICE_FIXTURES = frozenset({"moto_endpoint", "mlflow_server", "chart_repository", "oci_registry"})
+SERVICE_FIXTURES = frozenset({"moto_endpoint", "mlflow_server", "chart_repository", "oci_registry", "oidc_issuer",
+                              "mlflow_oidc"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

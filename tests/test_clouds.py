@@ -455,7 +455,7 @@ def pg_ssl_modes(run: ProgramRun) -> set[str]:
     MLflow reads it from a Secret (the chart's envFrom list) built from the same Database.ssl_mode;
     the plan masks a Secret's values, so only its key is visible here.
     """
-    assert "mlflow-postgres-env" in release_values(run, names.RELEASE_MLFLOW)["extraSecretNamesForEnvFrom"]
+    assert release_values(run, names.RELEASE_MLFLOW)["extraSecretNamesForEnvFrom"] == ["mlflow-postgres-env"]
     env_secret = k8s_object(run, "Secret", "mlflow-postgres-env", names.NS_MLFLOW)
     assert set(env_secret.input("stringData")) == {"PGSSLMODE"}
     modes = set()

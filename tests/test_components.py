@@ -162,7 +162,7 @@ def test_generated_credentials_stay_secret(local_run):
     assert values["backendStore"]["existingDatabaseSecret"]["name"] == "mlflow-database"
     assert values["oidcAuth"]["existingSecret"]["name"] == "mlflow-oidc" and "clientSecret" not in values["oidcAuth"]
     assert "auth" not in values, "no shared MLflow admin login"
-    assert shown["mlflow-oidc"] == {"OIDC_CLIENT_SECRET": "[secret]", "SECRET_KEY": "[secret]"}
+    assert shown["mlflow-oidc"] == {"OIDC_CLIENT_SECRET": "[secret]"}
     assert shown["grafana-oidc"] == {"client-secret": "[secret]"}
     # The bundled issuer: its whole configuration (static client secret, admin hash) is one Secret.
     assert set(shown["dex-config"]) == {"config.yaml"} and shown["dex-config"]["config.yaml"] == "[secret]"

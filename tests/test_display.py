@@ -57,8 +57,9 @@ def test_models_list_shows_registry_names_literally(project, tmp_path, monkeypat
 
     fake = standin_engine(state=True)
     fake.stacks({"local-dev": {"outputs": {"endpoints": {"mlflow": "https://mlflow.example.org"}, "modelStore": "s3://b/mlflow",
-                                           "credentials": {"mlflow_admin_password": "p"}},
+                                           "credentials": {"sign_in_password": "p"}},
                                "secrets": ["credentials"], "resources": []}})
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "a-token")
     monkeypatch.setattr(registry.Registry, "registered",
                         lambda self: [{"name": "[bold]x:cloud:", "versions": [1], "aliases": {"[champion]": 1}}])
     result = invoke("models", "list", "--cloud", "local")
@@ -68,24 +69,23 @@ def test_models_list_shows_registry_names_literally(project, tmp_path, monkeypat
     assert listed["registered"][0]["name"] == "[bold]x:cloud:"
 
 
-def test_the_iris_examples_password_commands_read_what_outputs_json_prints(project, tmp_path, monkeypatch, standin_engine):
+def test_the_sign_in_login_reads_from_what_outputs_json_prints(project, standin_engine):
+    """The README's quick start takes the bundled Dex's login from `platform outputs --json`."""
     import re
-    import subprocess
-    import sys
 
     from support import ROOT
 
     fake = standin_engine(state=True)
-    fake.stacks({"local-dev": {"outputs": {"credentials": {"mlflow_admin_password": "pw-from-the-stack"}},
+    fake.stacks({"local-dev": {"outputs": {"credentials": {"sign_in_user": "admin@127.0.0.1.sslip.io",
+                                                           "sign_in_password": "pw-from-the-stack"}},
                                "secrets": ["credentials"], "resources": []}})
     printed = invoke("outputs", "--cloud", "local", "--show-secrets", "--json")
     assert printed.exit_code == 0, printed.stderr
-    readme = (ROOT / "examples" / "iris" / "README.md").read_text()
-    snippet = re.search(r"--json \| python -c '([^']+)'", readme).group(1)
-    done = subprocess.run([sys.executable, "-c", snippet], input=printed.stdout, capture_output=True, text=True)
-    assert done.stdout.strip() == "pw-from-the-stack", done.stderr
-    jq_path = re.search(r"--json \\\s+\| jq -r (\.[\w.]+)", (ROOT / "examples" / "iris" / "train.py").read_text()).group(1)
-    value = json.loads(printed.stdout)
-    for key in jq_path.strip(".").split("."):
-        value = value[key]
-    assert value == "pw-from-the-stack"
+    readme = (ROOT / "README.md").read_text()
+    paths = re.findall(r"jq -r (\.outputs\.credentials\.\w+)", readme)
+    assert {p.rsplit(".", 1)[1] for p in paths} >= {"sign_in_user", "sign_in_password"}, paths
+    for path in paths[:2]:
+        value = json.loads(printed.stdout)
+        for key in path.strip(".").split("."):
+            value = value[key]
+        assert value in ("admin@127.0.0.1.sslip.io", "pw-from-the-stack")

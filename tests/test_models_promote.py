@@ -1,6 +1,6 @@
 """The model loop against a real MLflow: `mlflow server` on loopback (SQLite, a local artifacts
-destination, --serve-artifacts, and the basic-auth app with a generated admin password, as the
-platform deploys it). The iris example trains and registers against it; `platform models promote`
+destination, --serve-artifacts, and the oidc-auth app signing in at a real OpenID Connect issuer on
+loopback, as the platform deploys it; the user's access token is the bearer token, MLFLOW_TRACKING_TOKEN). The iris example trains and registers against it; `platform models promote`
 reads it through the stack's outputs (the engine stand-in hands them out) and rewrites the stack
 file; the plan of the result is then checked for what it must deploy."""
 
@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
 from typing import Any, Iterator
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from mlops_platform.cli.app import app
 from mlops_platform.cli.registry import RegistryError, store_uri
 from support import ROOT
+from support.oidc import mlflow_environment, start_issuer, stop_issuer, token_for
 from support.servers import free_port, wait_until_serving
 
 LOCAL_STORE = "s3://mlops-artifacts/mlflow"
@@ -28,43 +29,44 @@ LOCAL_STORE = "s3://mlops-artifacts/mlflow"
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory) -> Iterator[dict[str, str]]:
     root = tmp_path_factory.mktemp("mlflow")
-    password = secrets.token_urlsafe(18)
-    ini = root / "basic_auth.ini"
-    ini.write_text(f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{root}/auth.db\n"
-                   f"admin_username = admin\nadmin_password = {password}\n"
-                   "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+    issuer = start_issuer({"alice": {"email": "alice@example.org", "groups": ["mlops-users"]},
+                           "mallory": {"email": "mallory@example.org", "groups": ["contractors"]}})
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16)}
+    env = mlflow_environment(issuer, url, root, {})
     process = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
          "--backend-store-uri", f"sqlite:///{root}/mlflow.db", "--artifacts-destination", (root / "artifacts").as_uri(),
-         "--serve-artifacts", "--app-name", "basic-auth", "--workers", "1"],
+         "--serve-artifacts", "--app-name", "oidc-auth", "--workers", "1"],
         env=env, stdout=subprocess.DEVNULL, stderr=(root / "server.log").open("w"), cwd=root,
     )
-    client_env = {**os.environ, "MLFLOW_TRACKING_URI": url, "MLFLOW_TRACKING_USERNAME": "admin",
-                  "MLFLOW_TRACKING_PASSWORD": password,
-                  # The clients start while the server does (both spend their first seconds importing
-                  # MLflow): a refused connection is retried after 1, 2, 4 ... s until it listens.
-                  "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "8"}
-    # The example, as a user runs it: train, log, register, alias; beside it, a version that is no model.
-    clients = [subprocess.Popen([sys.executable, *command], env=client_env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-               for command in (
-                   [str(ROOT / "examples" / "iris" / "train.py")],
-                   ["-c", f"ODD = {ODD_MLMODELS!r}\n" + _NON_MODEL],
-               )]
+    token = token_for(issuer, "alice", "mlops-platform", f"{url}/callback")["access_token"]
+    outsider = token_for(issuer, "mallory", "mlops-platform", f"{url}/callback")["access_token"]
+    client_env = {**os.environ, "MLFLOW_TRACKING_URI": url, "MLFLOW_TRACKING_TOKEN": token}
+    clients: list[subprocess.Popen[str]] = []
     try:
         wait_until_serving(f"{url}/health", process, root / "server.log", "mlflow server", timeout=120)
+        # The user's first call provisions her in the plugin's user table; two first calls at once
+        # race for that row, so one comes before the clients.
+        assert httpx.get(f"{url}/api/2.0/mlflow/experiments/search", params={"max_results": 1},
+                         headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        # The example, as a user runs it: train, log, register, alias; beside it, a version that is no model.
+        clients = [subprocess.Popen([sys.executable, *command], env=client_env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+                   for command in (
+                       [str(ROOT / "examples" / "iris" / "train.py")],
+                       ["-c", f"ODD = {ODD_MLMODELS!r}\n" + _NON_MODEL],
+                   )]
         (trained, trained_err), (noted, noted_err) = (client.communicate(timeout=300) for client in clients)
         assert clients[0].returncode == 0, trained_err[-3000:]
         assert clients[1].returncode == 0, noted_err[-2000:]
-        yield {"url": url, "password": password, "trained": trained}
+        yield {"url": url, "token": token, "outsider": outsider, "trained": trained}
     finally:
         for client in clients:
             client.kill()
         process.terminate()
         process.wait(timeout=30)
+        stop_issuer(issuer)
 
 
 # A registered version whose artifacts are no MLflow model (no MLmodel file), and versions whose
@@ -96,8 +98,9 @@ def stack(project, mlflow_server, monkeypatch, tmp_path, standin_engine) -> Any:
     fake = standin_engine(state=True)
     fake.stacks({"local-dev": {
         "outputs": {"endpoints": {"mlflow": mlflow_server["url"]}, "modelStore": LOCAL_STORE,
-                    "credentials": {"mlflow_admin_password": mlflow_server["password"], "ui_password": "x"}},
+                    "credentials": {"sign_in_password": "x"}},
         "secrets": ["credentials"], "resources": []}})
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", mlflow_server["token"])
     return fake
 
 
@@ -197,12 +200,25 @@ def test_a_version_that_is_not_a_number_is_one_line_exit_2(stack, project, monke
 def test_an_unreachable_mlflow_is_one_line_exit_2(stack, project):
     closed = free_port()
     stack.stacks({"local-dev": {"outputs": {"endpoints": {"mlflow": f"http://127.0.0.1:{closed}"}, "modelStore": LOCAL_STORE,
-                                            "credentials": {"mlflow_admin_password": "x"}}, "secrets": ["credentials"], "resources": []}})
+                                            "credentials": {}}, "secrets": ["credentials"], "resources": []}})
     started = time.monotonic()
     result = invoke("models", "promote", "iris", "--alias", "champion", "--no-preview")
     assert result.exit_code == 2 and time.monotonic() - started < 30
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
     assert f"MLflow is unreachable at http://127.0.0.1:{closed}" in line
+
+
+def test_without_a_token_or_with_an_outsiders_the_registry_refuses(stack, project, mlflow_server, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN")
+    result = invoke("models", "list")
+    assert result.exit_code == 2
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert "MLFLOW_TRACKING_TOKEN" in line and "platform token" in result.stderr
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", mlflow_server["outsider"])
+    before = (project / "stacks" / "Pulumi.local-dev.yaml").read_text()
+    result = invoke("models", "promote", "iris", "--alias", "champion", "--no-preview")
+    assert result.exit_code == 2 and "error:" in result.stderr and "Traceback" not in result.stderr
+    assert (project / "stacks" / "Pulumi.local-dev.yaml").read_text() == before
 
 
 def test_list_shows_the_stack_beside_the_registry(stack, mlflow_server):

@@ -114,7 +114,7 @@ def test_local_stack_fits_a_laptop(local_run, local_view):
     names = {name for name, _, _ in result.workloads}
     assert {"monitoring/prometheus-kube-prometheus-stack-prometheus", "monitoring/kube-prometheus-stack-grafana",
             "mlflow/mlflow", "detectors/iris-drift", "detectors/iris-outlier", "models/iris-predictor",
-            "traefik/traefik"} <= names
+            "traefik/traefik", "identity/dex", "identity/oauth2-proxy", "identity/oauth2-proxy-tokens"} <= names, names
 
 
 def test_every_long_running_container_we_write_has_readiness_and_liveness_probes(local_run):

@@ -4,6 +4,7 @@ stack file (a promotion is a reviewable change of that file, then a preview: nev
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -37,8 +38,8 @@ def _require_client() -> None:
 
 
 def _registry(config: Any, backend: Optional[str], passphrase_file: Optional[Path]) -> tuple[Any, str]:
-    """The registry of the deployed stack (its MLflow URL and admin login from the stack outputs)
-    and the stack's model store URI."""
+    """The registry of the deployed stack (its MLflow URL from the stack outputs, the caller's token
+    from MLFLOW_TRACKING_TOKEN) and the stack's model store URI."""
     from ..errors import EXIT_USAGE, fail
     from ..opening import open_engine, require_engine
     from ..registry import Registry
@@ -48,16 +49,23 @@ def _registry(config: Any, backend: Optional[str], passphrase_file: Optional[Pat
     engine = open_engine(config, backend, passphrase_file, create=False)
     outputs = run_operation(config, engine.outputs)
     endpoints = outputs.get("endpoints")
-    credentials = outputs.get("credentials")
     store = outputs.get("modelStore")
     url = (endpoints.value or {}).get("mlflow") if endpoints else None
     if not url or store is None:
         fail(f"stack {config.stack_name} has no MLflow registry in its outputs (is mlflow.enabled, and is it up?)",
              f"platform up --cloud {config.cloud} --env {config.env}", EXIT_USAGE)
-    login = credentials.value if credentials else {}
+    # MLflow signs people in at the stack's issuer; the MLflow client sends what the caller set:
+    # an issuer's access token (bearer) or an MLflow access token made after signing in (basic).
+    # Ref: https://mlflow.org/docs/latest/self-hosting/security/basic-http-auth (environment variables)
+    has_token = bool(os.environ.get("MLFLOW_TRACKING_TOKEN", "").strip())
+    has_login = all(os.environ.get(k, "").strip() for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"))
+    if not (has_token or has_login):
+        fail(f"MLflow at {url} needs you signed in: set $MLFLOW_TRACKING_TOKEN, or $MLFLOW_TRACKING_USERNAME and "
+             "$MLFLOW_TRACKING_PASSWORD (an MLflow access token)",
+             f"platform token --cloud {config.cloud} --env {config.env} says how to get either", EXIT_USAGE)
     # The local stack's certificates come from the platform's own CA, which no client trusts.
     insecure = config.cloud == "local" and config.tls.issuer == "selfSigned"
-    return Registry(url, "admin", login.get("mlflow_admin_password"), insecure=insecure), str(store.value)
+    return Registry(url, insecure=insecure), str(store.value)
 
 
 @models_app.command("list", short_help="The stack's models next to the registry's versions and aliases.")

@@ -50,8 +50,10 @@ def dex_config(issuer: str, domain: str, client_id: str, client_secret: str, adm
         "issuer": issuer,
         "storage": {"type": "memory"},
         "web": {"http": f"0.0.0.0:{DEX_PORT}"},
-        # No consent screen for the platform's own client; only the code flow.
-        "oauth2": {"skipApprovalScreen": True, "responseTypes": ["code"]},
+        # No consent screen for the platform's own client; only the code flow for browsers, and
+        # the password grant for the break-glass admin's scripts (Dex has no client credentials).
+        # Ref: https://dexidp.io/docs/connectors/local/ (passwordConnector: local)
+        "oauth2": {"skipApprovalScreen": True, "responseTypes": ["code"], "passwordConnector": "local"},
         "enablePasswordDB": True,
         "staticPasswords": [{
             "email": admin_email(domain),

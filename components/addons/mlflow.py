@@ -192,9 +192,13 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
         "flaskServerSecretKey": flask_secret,
         "oidcAuth": _oidc_auth(args, postgres),
         # OIDC_ISSUER: the plugin checks a bearer token's issuer too (the chart has no key for it).
-        "extraEnvVars": {**env, "OIDC_ISSUER": args.identity.issuer, **_ca_env(args)},
-        # PG_ENV_SECRET: libpq's TLS mode; OIDC_SECRET: the plugin's session key (SECRET_KEY).
-        "extraSecretNamesForEnvFrom": [PG_ENV_SECRET, OIDC_SECRET],
+        # OIDC_PROVISION_ON_BEARER_AUTH: a script's user who never signed in through a browser is
+        # created on the first bearer call, behind the same group gate as a sign-in and never as an
+        # admin; without it, what they create is refused (the plugin's auth_middleware.py, 7.6.0).
+        "extraEnvVars": {**env, "OIDC_ISSUER": args.identity.issuer, "OIDC_PROVISION_ON_BEARER_AUTH": "true",
+                         **_ca_env(args)},
+        # libpq's TLS mode (the chart reads OIDC_SECRET itself, through oidcAuth.existingSecret).
+        "extraSecretNamesForEnvFrom": [PG_ENV_SECRET],
         "serverAllowedHosts": _allowed_hosts(host),
         "resources": kube.resources("100m", "384Mi", "1Gi"),
         # The chart sets neither a seccomp profile nor runAsNonRoot on the pod: the restricted Pod
@@ -251,10 +255,7 @@ class Mlflow(pulumi.ComponentResource):
         flask_secret = random.RandomPassword(
             f"{name}-flask-secret", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
-        session_key = random.RandomPassword(
-            f"{name}-session-key", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
-        )
-        secrets = self._secrets(name, ns, pulumi.Output.secret(session_key.result))
+        secrets = self._secrets(name, ns)
         db_secret, pg_env = secrets[0], secrets[2]
         jobs = [self._auth_database_job(name, ns, db_secret), self._upgrade_job(name, ns, db_secret, pg_env)]
         host = f"mlflow.{args.domain}"
@@ -284,11 +285,13 @@ class Mlflow(pulumi.ComponentResource):
             opts=kube.child(self, self._args.provider, ns.ready),
         )
 
-    def _secrets(self, name: str, ns: kube.Namespace, session_key: pulumi.Output[str]) -> list[pulumi.Resource]:
+    def _secrets(self, name: str, ns: kube.Namespace) -> list[pulumi.Resource]:
         """DB_SECRET, OIDC_SECRET, PG_ENV_SECRET and, with static keys, S3_SECRET, in that order."""
         args = self._args
         db = args.data.database
-        oidc = {"OIDC_CLIENT_SECRET": args.identity.client_secret, "SECRET_KEY": session_key}
+        # The plugin's session key is the chart's SECRET_KEY (from flaskServerSecretKey), set in the
+        # container's env, which wins over anything in envFrom.
+        oidc = {"OIDC_CLIENT_SECRET": args.identity.client_secret}
         secrets: list[pulumi.Resource] = [
             self._secret(f"{name}-db-secret", DB_SECRET, {"username": db.user, "password": db.password}, ns),
             self._secret(f"{name}-oidc-secret", OIDC_SECRET, oidc, ns),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import ssl
 import urllib.request
@@ -27,6 +28,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--shift", type=float, default=0.0, help="added to every feature")
     parser.add_argument("--insecure", action="store_true", help="skip TLS verification (the local self-signed CA)")
+    parser.add_argument("--token", default=os.environ.get("MODEL_TOKEN"),
+                        help="a bearer token from the stack's issuer ($MODEL_TOKEN; platform token says how)")
     options = parser.parse_args()
 
     rows = load_iris().data.tolist()
@@ -35,7 +38,10 @@ def main() -> None:
     for _ in range(options.count):
         row = [value + options.shift for value in random.choice(rows)]
         body = {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": row}]}
-        request = urllib.request.Request(endpoint, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if options.token:
+            headers["Authorization"] = f"Bearer {options.token}"
+        request = urllib.request.Request(endpoint, json.dumps(body).encode(), headers)
         with urllib.request.urlopen(request, context=context, timeout=30) as response:
             outputs = json.load(response)["outputs"]
     print(f"sent {options.count} requests to {endpoint}; last prediction {outputs[0]['data']}")

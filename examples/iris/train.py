@@ -2,9 +2,8 @@
 `iris` and point the `champion` alias at the new version.
 
     export MLFLOW_TRACKING_URI=https://mlflow.127.0.0.1.sslip.io
-    export MLFLOW_TRACKING_USERNAME=admin
-    export MLFLOW_TRACKING_PASSWORD=$(platform outputs --cloud local --show-secrets --json \
-        | jq -r .outputs.credentials.mlflow_admin_password)
+    export MLFLOW_TRACKING_USERNAME=<your e-mail>           # after signing in to MLflow:
+    export MLFLOW_TRACKING_PASSWORD=<your MLflow access token>  # made on your user page
     python examples/iris/train.py
 
 Then `platform models promote iris --alias champion` puts it into the stack file.

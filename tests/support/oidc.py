@@ -110,3 +110,28 @@ def token_for(issuer: Issuer, user: str, client_id: str, redirect_uri: str) -> d
 def stop_issuer(issuer: Optional[Issuer]) -> None:
     if issuer is not None:
         issuer.server.shutdown()
+
+
+def mlflow_environment(issuer: Issuer, url: str, root: Any, platform: Mapping[str, str]) -> dict[str, str]:
+    """The environment of an `mlflow server --app-name oidc-auth` on loopback at `url`: the plugin's
+    settings `platform` gives (the rendered release's, or the same defaults), the issuer's addresses,
+    a SQLite users database under `root` and generated secrets."""
+    import os
+    import secrets
+
+    return {
+        **os.environ,
+        "OIDC_CLIENT_ID": "mlops-platform", "OIDC_AUDIENCE": "mlops-platform", "OIDC_GROUPS_ATTRIBUTE": "groups",
+        "OIDC_GROUP_NAME": "mlops-users", "OIDC_ADMIN_GROUP_NAME": "mlops-admins", "OIDC_SCOPE": "openid,email,profile,groups",
+        "DEFAULT_MLFLOW_PERMISSION": "NO_PERMISSIONS", "OIDC_PROVISION_ON_BEARER_AUTH": "true",
+        **platform,
+        "OIDC_DISCOVERY_URL": issuer.discovery_url,
+        "OIDC_ISSUER": issuer.url,
+        "OIDC_REDIRECT_URI": f"{url}/callback",
+        "OIDC_USERS_DB_URI": f"sqlite:///{root}/users.db",
+        "OIDC_CLIENT_SECRET": secrets.token_urlsafe(24),
+        "SECRET_KEY": secrets.token_hex(32),
+        # Plain HTTP on loopback: the session cookie and Authlib's transport check accept it here only.
+        "SESSION_COOKIE_SECURE": "false",
+        "AUTHLIB_INSECURE_TRANSPORT": "1",
+    }
