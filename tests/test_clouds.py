@@ -110,6 +110,27 @@ def test_traefik_sits_behind_a_load_balancer_the_stack_owns(stack, planned):
     assert not lb.deleted_with, "a load balancer must be deleted (and awaited) before its cluster"
 
 
+@pytest.mark.parametrize("cloud, annotation", [
+    ("aws", {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"}),
+    ("azure", {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"}),
+    ("gcp", {"networking.gke.io/load-balancer-type": "Internal"}),
+])
+def test_the_edge_is_the_stacks_ranges_or_the_clouds_internal_load_balancer(cloud, annotation, planned):
+    from mlops_platform.planner.harness import plan_platform
+    from mlops_platform.policies.offline import evaluate
+
+    shipped = k8s_object(planned(f"{cloud}-prod"), "Service", "traefik-lb", names.NS_TRAEFIK)
+    assert shipped.input("spec", "loadBalancerSourceRanges") == ["203.0.113.0/24"]
+    assert not set(annotation) & set(shipped.input("metadata", "annotations") or {}), "internet-facing, with ranges"
+    config = variant(f"{cloud}-prod", ingress={"internal": True})
+    run = plan_platform(config)
+    lb = k8s_object(run, "Service", "traefik-lb", names.NS_TRAEFIK)
+    assert annotation.items() <= (lb.input("metadata", "annotations") or {}).items()
+    assert not lb.input("spec", "loadBalancerSourceRanges")
+    _, violations = evaluate(run, config)
+    assert [v.to_json() for v in violations] == [], "an internal load balancer is a closed edge"
+
+
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_no_deleted_with_on_load_balancers_or_volumes(stack, planned):
     for record in planned(stack).kubernetes_objects():

@@ -249,6 +249,39 @@ def test_traefik_ports_tls_and_sign_in(local_run, local_config, local_view):
     assert iris_cert.input("spec", "dnsNames") == [f"iris-models.{local_config.effective_domain}"]
 
 
+def test_grafana_roles_follow_groups_and_refuse_everyone_else(local_run):
+    import jmespath  # what Grafana evaluates role_attribute_path with (its Go port, same grammar)
+
+    grafana = release(local_run, names.RELEASE_MONITORING).input("values")["grafana"]
+    oauth = grafana["grafana.ini"]["auth.generic_oauth"]
+    assert oauth["enabled"] is True and oauth["role_attribute_strict"] is True, "no role: no sign-in"
+    roles = {group: jmespath.search(oauth["role_attribute_path"], claims) for group, claims in (
+        ("admin", {"groups": ["x", "mlops-admins"]}), ("user", {"groups": ["mlops-users"]}),
+        ("outsider", {"groups": ["contractors"]}), ("no claim", {}))}
+    assert roles == {"admin": "Admin", "user": "Viewer", "outsider": False, "no claim": False}
+    assert oauth["auth_url"] == "https://dex.127.0.0.1.sslip.io/auth" and oauth["use_pkce"] is True
+    assert "client_secret" not in oauth, "read from the grafana-oidc Secret"
+    assert grafana["envValueFrom"]["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"]["secretKeyRef"]["name"] == "grafana-oidc"
+    from mlops_platform.components.addons.monitoring import GRAFANA_SIDECAR_ROLE
+
+    assert grafana["rbac"] == {"namespaced": True, "useExistingRole": GRAFANA_SIDECAR_ROLE}
+    assert grafana["sidecar"]["dashboards"]["resource"] == "configmap", "its Role reads ConfigMaps, never Secrets"
+
+
+def test_the_ui_sign_in_allows_the_stacks_groups_and_the_token_check_its_client(local_run):
+    values = {r.input("name"): r.input("values") for r in local_run.helm_releases()}
+    sso, tokens = values[names.RELEASE_SSO]["extraArgs"], values[names.RELEASE_TOKENS]["extraArgs"]
+    assert sso["allowed-group"] == "mlops-admins,mlops-users" and sso["oidc-groups-claim"] == "groups"
+    assert sso["oidc-issuer-url"] == tokens["oidc-issuer-url"] == "https://dex.127.0.0.1.sslip.io"
+    assert sso["cookie-secure"] == "true" and sso["redirect-url"] == "https://auth.127.0.0.1.sslip.io/oauth2/callback"
+    # Model calls: a bearer token the issuer signed for the stack's client, no browser session.
+    assert tokens["skip-jwt-bearer-tokens"] == "true" and "allowed-group" not in tokens
+    assert "extra-jwt-issuers" not in tokens, "no other audiences unless the stack lists tokenAudiences"
+    for release in (names.RELEASE_SSO, names.RELEASE_TOKENS):
+        assert values[release]["config"]["existingSecret"], "the client secret and cookie secret from a Secret"
+        assert "clientSecret" not in values[release]["config"]
+
+
 def test_kserve_standard_mode_behind_traefik(local_run, local_config):
     values = release(local_run, names.RELEASE_KSERVE).input("values")["kserve"]["controller"]
     assert values["deploymentMode"] == "Standard"

@@ -102,6 +102,25 @@ def test_config_is_frozen():
           "cluster": {"apiAllowedCidrs": ["10.0.0.1/8"]}}, "platform:cluster.apiAllowedCidrs[0]", "host bits"),
         ({"cloud": "gcp", "region": "us-central1", "domain": "ml.example.com", "gcp": {"project": "X"},
           "cluster": {"privateEndpoint": True}}, "platform:gcp.project", "not a GCP project id"),
+        ({"cloud": "local", "ingress": {"allowedCidrs": ["203.0.113.0/24"]}}, "platform:ingress.allowedCidrs",
+         "listens on 127.0.0.1 only"),
+        ({"cloud": "local", "ingress": {"internal": True}}, "platform:ingress.internal", "listens on 127.0.0.1 only"),
+        ({"cloud": "aws", "region": "us-east-1", "domain": "ml.example.com", "cluster": {"privateEndpoint": True},
+          "ingress": {"allowedCidrs": ["10.0.0.1/8"]}}, "platform:ingress.allowedCidrs", "host bits"),
+        ({"cloud": "local", "identity": {"issuer": "https://login.example.com"}}, "platform:identity.clientId",
+         "required for an external issuer"),
+        ({"cloud": "local", "identity": {"issuer": "https://login.example.com", "clientId": "c", "clientSecret": {"secure": "v1:x"}}},
+         "platform:identity.endpoints", "required for an external issuer"),
+        ({"cloud": "local", "identity": {"provider": "dex", "clientId": "c"}}, "platform:identity.clientId",
+         "runs its own issuer"),
+        ({"cloud": "local", "identity": {"issuer": "http://login.example.com"}}, "platform:identity.issuer",
+         "is not an issuer URL"),
+        ({"cloud": "local", "identity": {"clientSecret": "hunter2"}}, "platform:identity.clientSecret",
+         "pulumi config set --secret"),
+        ({"cloud": "local", "identity": {"adminGroups": []}}, "platform:identity.adminGroups", "at least one group"),
+        ({"cloud": "aws", "env": "prod", "region": "us-east-1", "domain": "ml.example.com",
+          "cluster": {"privateEndpoint": True}, "ingress": {"internal": True}}, "platform:identity",
+         "a prod stack names its issuer"),
         ({"cloud": "aws", "env": "prod", "region": "us-east-1", "domain": "ml.example.com",
           "cluster": {"privateEndpoint": True}, "objectStore": {"forceDestroy": True}, "ingress": {"internal": True},
           "identity": {"provider": "dex"}},
@@ -291,3 +310,8 @@ def test_a_gpu_pool_in_prod_passes_the_default_policy():
     config = PlatformConfig.from_values(shipped("aws-prod", **{"cluster.gpu": {"enabled": True}}), "t", "aws-prod")
     _, violations = evaluate(plan_platform(config), config)
     assert [v.rule for v in violations] == []
+
+
+def test_a_plain_client_secret_is_refused_without_echoing_it():
+    message = error_for({"cloud": "local", "identity": {"clientSecret": "hunter2-plain"}})
+    assert "platform:identity.clientSecret" in message and "hunter2-plain" not in message

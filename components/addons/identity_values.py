@@ -123,7 +123,8 @@ def oauth2_proxy_values(release: str, issuer: str, domain: str, groups_claim: st
             "set-xauthrequest": "true",
             "allowed-group": ",".join(allowed_groups),
         })
-    else:
+    elif token_audiences:
+        # Tokens for clientId pass the provider's own verifier; these add other audiences.
         args["extra-jwt-issuers"] = ",".join(f"{issuer}={audience}" for audience in token_audiences)
     values: dict[str, Any] = {
         "config": {

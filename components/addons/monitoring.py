@@ -126,10 +126,11 @@ def grafana_values(args: MonitoringArgs) -> dict[str, Any]:
     admins, users = identity.admin_groups, identity.user_groups
     # JMESPath over the userinfo claims: admins are Admin, users get the configured role, anyone
     # else is refused (role_attribute_strict). Ref: Grafana docs, generic-oauth "Configure role mapping"
-    claim = identity.groups_claim
+    # The claim is a quoted identifier (names such as cognito:groups), an absent one an empty list.
+    groups = '("{}" || `[]`)'.format(identity.groups_claim.replace('"', '\\"'))
     role = " || ".join(
-        [*(f"contains({claim}[*], '{g}') && 'Admin'" for g in admins),
-         *(f"contains({claim}[*], '{g}') && '{args.grafana_user_role}'" for g in users)]
+        [*(f"contains({groups}, '{g}') && 'Admin'" for g in admins),
+         *(f"contains({groups}, '{g}') && '{args.grafana_user_role}'" for g in users)]
     )
     values: dict[str, Any] = {
         # The chart's `helm test` pod runs as root with no resources; it is never needed.
