@@ -75,6 +75,9 @@ def _without(values: dict, path: tuple) -> dict:
     return out
 
 
+_READ: set[tuple[str, tuple, str]] = set()  # (archive, path, value) a render was shown to read
+
+
 @functools.lru_cache(maxsize=None)
 def _value_findings(archive: str, values_json: str, release: str, namespace: str, kube: str,
                     apis: tuple) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -94,7 +97,12 @@ def _value_findings(archive: str, values_json: str, release: str, namespace: str
     base = rendered(values)
     assert base[0] == "ok", base[1]
     leaves = [(p, v) for p, v in _leaves(values) if p]
-    jobs = [("perturbed", p, _with(values, p, alt)) for p, v in leaves for alt in _perturbations(v, _schema_enum(schema, p))]
+    # A value the chart was shown to read in another stack's render (same chart, path and value) is
+    # not perturbed again: most values are the same in every stack, and kube-prometheus-stack
+    # renders are the slowest part of the suite.
+    known = {p for p, v in leaves if (archive, p, json.dumps(v, sort_keys=True)) in _READ}
+    jobs = [("perturbed", p, _with(values, p, alt)) for p, v in leaves if p not in known
+            for alt in _perturbations(v, _schema_enum(schema, p))]
     jobs += [("omitted", p, _without(values, p)) for p, _ in leaves]
     with ThreadPoolExecutor(max_workers=2) as pool:  # the native render releases the GIL
         outcomes = list(pool.map(lambda job: (job[0], job[1], rendered(job[2])), jobs))
@@ -102,6 +110,8 @@ def _value_findings(archive: str, values_json: str, release: str, namespace: str
     # value that cannot be left out at all (refused either way) is needed.
     changed = {(how, p) for how, p, (kind, text) in outcomes
                if kind == "template" or (kind == "ok" and text != base[1]) or (how == "omitted" and kind == "schema")}
+    changed |= {("perturbed", p) for p in known}
+    _READ.update((archive, p, json.dumps(v, sort_keys=True)) for p, v in leaves if ("perturbed", p) in changed)
     dotted = [(p, ".".join(map(str, p))) for p, _ in leaves]
     return (tuple(d for p, d in dotted if ("perturbed", p) not in changed),
             tuple(d for p, d in dotted if ("omitted", p) not in changed))
