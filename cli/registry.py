@@ -181,7 +181,8 @@ def _explain(err: Any, url: str) -> str:
     message = str(getattr(err, "message", err)).splitlines()[0]
     code = getattr(err, "error_code", "")
     if "401" in message or "Unauthorized" in message or code == "UNAUTHENTICATED":
-        return f"MLflow at {url} refused the sign-in in $MLFLOW_TRACKING_TOKEN or $MLFLOW_TRACKING_PASSWORD (expired, or not the stack's): {message[:120]}"
+        return (f"MLflow at {url} refused the sign-in in $MLFLOW_TRACKING_TOKEN or $MLFLOW_TRACKING_PASSWORD "
+                f"(expired, or not the stack's): {message[:120]}")
     if _is_refusal(err) or "Forbidden" in message:
         return (f"MLflow at {url} refused the token's user (not in the stack's user or admin groups, or no "
                 f"permission on this model): {message[:120]}")
