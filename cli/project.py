@@ -187,6 +187,12 @@ def display_path(path: Path) -> Path:
         return path
 
 
+def own_ca_only(config: PlatformConfig) -> bool:
+    """Whether the stack's HTTPS hosts are served by the platform's own CA, which no client here
+    trusts (the local stack with tls.issuer selfSigned): clients then skip verification."""
+    return config.cloud == "local" and config.tls.issuer == "selfSigned"
+
+
 def report_placeholders(config: PlatformConfig, refuse: bool = False) -> list:
     """Warn (stderr) about every documentation placeholder left in the stack file; with `refuse`,
     stop before anything is deployed (exit 2) while one is left."""

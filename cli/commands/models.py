@@ -42,6 +42,7 @@ def _registry(config: Any, backend: Optional[str], passphrase_file: Optional[Pat
     from MLFLOW_TRACKING_TOKEN) and the stack's model store URI."""
     from ..errors import EXIT_USAGE, fail
     from ..opening import open_engine, require_engine
+    from ..project import own_ca_only
     from ..registry import Registry
     from ..running import run_operation
 
@@ -63,9 +64,7 @@ def _registry(config: Any, backend: Optional[str], passphrase_file: Optional[Pat
         fail(f"MLflow at {url} needs you signed in: set $MLFLOW_TRACKING_TOKEN, or $MLFLOW_TRACKING_USERNAME and "
              "$MLFLOW_TRACKING_PASSWORD (an MLflow access token)",
              f"platform token --cloud {config.cloud} --env {config.env} says how to get either", EXIT_USAGE)
-    # The local stack's certificates come from the platform's own CA, which no client trusts.
-    insecure = config.cloud == "local" and config.tls.issuer == "selfSigned"
-    return Registry(url, insecure=insecure), str(store.value)
+    return Registry(url, insecure=own_ca_only(config)), str(store.value)
 
 
 @models_app.command("list", short_help="The stack's models next to the registry's versions and aliases.")

@@ -92,18 +92,17 @@ def token(
     json_output: bool = JsonOption,
 ) -> None:
     """Print how to get a token for the stack's issuer; with --client-id, get one by client credentials."""
-    from mlops_platform.components.addons.identity import issuer_url
+    from mlops_platform.components.addons.identity import CLIENT_ID, issuer_url
 
     from .. import display
     from ..errors import EXIT_USAGE, fail
-    from ..project import load_config
+    from ..project import load_config, own_ca_only
 
     config = load_config(cloud, env)
     identity = config.identity
     issuer = issuer_url(identity, config.effective_domain)
-    audience = identity.client_id or "mlops-platform"
-    # The local stack's certificates come from the platform's own CA, which this machine does not trust.
-    context = ssl._create_unverified_context() if config.cloud == "local" and config.tls.issuer == "selfSigned" else None
+    audience = identity.client_id or CLIENT_ID
+    context = ssl._create_unverified_context() if own_ca_only(config) else None
     secret = os.environ.get(SECRET_VARIABLE, "")
     if client_id is not None and not secret.strip():
         fail(f"--client-id {client_id[:60]} needs the client's secret in ${SECRET_VARIABLE}", "it is never taken as a flag",

@@ -46,7 +46,7 @@ from .detector_pods import (
     fit_container,
     upload_container,
 )
-from .routes import traefik_reader
+from .routes import ingress_route, traefik_reader
 from .scrape import ScrapeTarget, service_monitor
 
 
@@ -375,21 +375,9 @@ class Detectors(pulumi.ComponentResource):
             target = {"name": f"{model.name}-detectors", "kind": "TraefikService"}
         else:
             target = {"name": f"{model.name}-{kinds[0]}", "port": DETECTOR_PORT}
-        return k8s.apiextensions.CustomResource(
-            f"{name}-{model.name}-route",
-            api_version="traefik.io/v1alpha1",
-            kind="IngressRoute",
-            metadata={"name": f"{model.name}-detectors", "namespace": names.NS_DETECTORS, "labels": kube.labels(model.name, "fan-out")},
-            spec={
-                "entryPoints": [names.DETECTOR_ENTRYPOINT],
-                "routes": [
-                    {
-                        "kind": "Rule",
-                        "match": f"PathPrefix(`/{model.name}/`)",
-                        "middlewares": [{"name": f"{model.name}-strip"}],
-                        "services": [target],
-                    }
-                ],
-            },
-            opts=kube.child(self, provider, deps),
+        # Cluster-internal (the detector entrypoint), so no TLS and no sign-in.
+        return ingress_route(
+            f"{name}-{model.name}-route", f"{model.name}-detectors", names.NS_DETECTORS, f"PathPrefix(`/{model.name}/`)",
+            [target], None, [f"{model.name}-strip"], self, provider, deps, entry_points=[names.DETECTOR_ENTRYPOINT],
+            labels=kube.labels(model.name, "fan-out"),
         )

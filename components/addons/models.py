@@ -26,7 +26,7 @@ from .. import names, network
 from ..config import ModelConfig
 from ..data.outputs import ObjectStore, WorkloadAccess
 from .cert_manager import certificate
-from .routes import PUBLIC_ANNOTATION, TOKEN_MIDDLEWARE, ingress_route, token_middleware, traefik_reader
+from .routes import TOKEN_MIDDLEWARE, ingress_route, token_middleware, traefik_reader
 
 MODEL_UID = 1000  # KServe's model server images run as uid 1000
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -247,6 +247,6 @@ class ModelServing(pulumi.ComponentResource):
             [{"name": f"{model.name}-predictor", "port": PREDICTOR_SERVICE_PORT}], secret,
             [] if model.public else [TOKEN_MIDDLEWARE], self, provider,
             [self.services[model.name], tls, *access, *([] if model.public else [self._tokens]), *args.ingress],
-            annotations={PUBLIC_ANNOTATION: "true"} if model.public else None,
+            annotations={names.PUBLIC_ANNOTATION: "true"} if model.public else None,
         )
         return f"https://{host}"

@@ -17,7 +17,6 @@ from .. import names
 
 SSO_MIDDLEWARE = "sso"
 TOKEN_MIDDLEWARE = "model-token"
-PUBLIC_ANNOTATION = names.PUBLIC_ANNOTATION
 APP_SIGN_IN = {names.SIGN_IN_ANNOTATION: "oidc"}
 ISSUER_SIGN_IN = {names.SIGN_IN_ANNOTATION: "issuer"}
 
@@ -35,11 +34,13 @@ def ingress_route(
     depends_on: Sequence[pulumi.Resource] = (),
     entry_points: Sequence[str] = ("websecure",),
     annotations: Optional[Mapping[str, str]] = None,
+    labels: Optional[Mapping[str, str]] = None,
 ) -> k8s.apiextensions.CustomResource:
     """A route on Traefik; `middlewares` (of the route's namespace) run in order before its services."""
-    route: dict[str, Any] = {"kind": "Rule", "match": match, "services": services}
+    route: dict[str, Any] = {"kind": "Rule", "match": match}
     if middlewares:
         route["middlewares"] = [{"name": m} for m in middlewares]
+    route["services"] = services
     spec: dict[str, Any] = {"entryPoints": list(entry_points), "routes": [route]}
     if tls_secret:
         spec["tls"] = {"secretName": tls_secret}
@@ -47,7 +48,7 @@ def ingress_route(
         resource_name,
         api_version="traefik.io/v1alpha1",
         kind="IngressRoute",
-        metadata={"name": name, "namespace": namespace, "labels": kube.labels(name, "ingress"),
+        metadata={"name": name, "namespace": namespace, "labels": dict(labels) if labels else kube.labels(name, "ingress"),
                   **({"annotations": dict(annotations)} if annotations else {})},
         spec=spec,
         opts=kube.child(parent, provider, depends_on),
