@@ -10,5 +10,7 @@ platform = MlopsPlatform("mlops", config)
 pulumi.export("endpoints", platform.endpoints)
 pulumi.export("kubeconfig", platform.kubeconfig)
 pulumi.export("credentials", platform.credentials)
+# The issuer and the clients' ids (`platform token` reads them): known after `up` where the cloud makes them.
+pulumi.export("signIn", platform.sign_in)
 # Where MLflow's artifacts live, as KServe reads them (`platform models promote` maps onto it).
 pulumi.export("modelStore", platform.model_store)

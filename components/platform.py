@@ -34,6 +34,7 @@ from .addons.monitoring import Monitoring, MonitoringArgs
 from .addons.traefik import Traefik, TraefikArgs
 from .config import PlatformConfig
 from .infrastructure import build_infrastructure
+from .oidc_clients import build_oidc_client
 
 
 class MlopsPlatform(pulumi.ComponentResource):
@@ -98,6 +99,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         return traefik
 
     def _identity(self, cert_manager: CertManager, traefik: Traefik) -> Identity:
+        self.oidc_client = build_oidc_client(self._name, self.config, self.cluster, self)
         identity = Identity(
             f"{self._name}-identity",
             IdentityArgs(
@@ -109,6 +111,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 platform_ca=self.config.tls.issuer == "selfSigned",
                 issuers=cert_manager.ready,
                 ingress=(traefik.release,),
+                client=self.oidc_client,
                 depends_on=self.cluster.ready,
             ),
             self._opts(),
@@ -239,6 +242,13 @@ class MlopsPlatform(pulumi.ComponentResource):
             # The bundled Dex's client: with the admin login, a token by the password grant
             # (`platform token` prints the request).
             credentials["sign_in_client_secret"] = identity.outputs.client_secret
+        client = self.oidc_client
+        # What scripts need for a token (`platform token` reads it): the issuer and the client.
+        self.sign_in: dict[str, pulumi.Input[str]] = {"issuer": identity.outputs.issuer, "clientId": identity.outputs.client_id}
+        if client is not None:
+            self.sign_in.update({"tokenClientId": client.token_client_id, "tokenScope": client.token_scope,
+                                 "tokenEndpoint": client.token_endpoint})
+            credentials["token_client_secret"] = client.token_client_secret
         if monitoring is not None:
             credentials["grafana_admin_password"] = monitoring.grafana_password
         self.endpoints = self._endpoints
@@ -246,4 +256,5 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.credentials = pulumi.Output.secret(credentials)
         # MLflow's artifacts destination (components/addons/mlflow.py) as KServe reads it.
         self.model_store = pulumi.Output.concat(self.data.object_store.uri, "/", names.BUCKET_PREFIX_MLFLOW)
-        self.register_outputs({"endpoints": self._endpoints, "kubeconfig": self.cluster.kubeconfig, "credentials": self.credentials})
+        self.register_outputs({"endpoints": self._endpoints, "kubeconfig": self.cluster.kubeconfig, "credentials": self.credentials,
+                               "signIn": self.sign_in})

@@ -238,6 +238,28 @@ def _azure_postgres(name: str, inputs: dict) -> tuple[str, dict]:
     return rid, {"name": server, "fullyQualifiedDomainName": f"{server}.postgres.database.azure.com"}
 
 
+def _cognito_pool(name: str, inputs: dict) -> tuple[str, dict]:
+    pool = f"us-east-1_{_digest(name)[:9]}"
+    return pool, {"endpoint": f"cognito-idp.us-east-1.amazonaws.com/{pool}",
+                  "arn": f"arn:aws:cognito-idp:us-east-1:{ACCOUNT_ID}:userpool/{pool}"}
+
+
+def _cognito_client(name: str, inputs: dict) -> tuple[str, dict]:
+    # Ref: pulumi-aws marks UserPoolClient.clientSecret secret.
+    client = _digest("cognito-client", name)[:26]
+    return client, {"clientSecret": SecretOutput("mock" + _digest("cognito-secret", name)[:48])}
+
+
+def _entra_application(name: str, inputs: dict) -> tuple[str, dict]:
+    object_id = _uuid(name, "object")
+    return f"/applications/{object_id}", {"clientId": _uuid(name, "client"), "objectId": object_id}
+
+
+def _entra_password(name: str, inputs: dict) -> tuple[str, dict]:
+    # Ref: pulumi-azuread marks ApplicationPassword.value secret.
+    return _uuid(name, "key"), {"value": SecretOutput("mock~" + _digest("entra-secret", name)[:36]), "keyId": _uuid(name, "key")}
+
+
 def _gke_cluster(name: str, inputs: dict) -> tuple[str, dict]:
     cluster = inputs.get("name", name)
     return cluster, {
@@ -281,6 +303,11 @@ _RESOURCE_OUTPUTS = {
     "aws:s3/bucket:Bucket": _s3_bucket,
     "aws:rds/instance:Instance": _rds_instance,
     "aws:kms/key:Key": _kms_key,
+    "aws:cognito/userPool:UserPool": _cognito_pool,
+    "aws:cognito/userPoolClient:UserPoolClient": _cognito_client,
+    "azuread:index/application:Application": _entra_application,
+    "azuread:index/applicationPassword:ApplicationPassword": _entra_password,
+    "azuread:index/servicePrincipal:ServicePrincipal": lambda name, inputs: (_uuid(name, "sp"), {"objectId": _uuid(name, "sp")}),
     "azure-native:containerservice:ManagedCluster": _aks_cluster,
     "azure-native:managedidentity:UserAssignedIdentity": _azure_identity,
     "azure-native:storage:StorageAccount": _azure_storage_account,

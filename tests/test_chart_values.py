@@ -153,7 +153,7 @@ FOLLOWS_CONFIG = {
     "kube-prometheus-stack": {"alertmanager.enabled"},  # monitoring.alertmanager
     "mlflow": {"replicaCount", "serviceAccount.annotations", "extraPodLabels",  # mlflow.replicas; the identity
                "backendStore.postgres.port", "oidcAuth.database.postgres.port",  # the data layer's database
-               "oidcAuth.groupsAttribute"},  # identity.groupsClaim
+               "oidcAuth.groupsAttribute", "oidcAuth.scope"},  # identity.groupsClaim, identity.scopes
 }
 
 

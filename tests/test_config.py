@@ -53,6 +53,14 @@ def test_prod_is_protected_and_mandatory_by_default():
     assert config.protected and config.enforcement == "mandatory"
 
 
+@pytest.mark.parametrize("provider, claim", [("dex", "groups"), ("cognito", "cognito:groups"), ("entra", "roles")])
+def test_the_groups_claim_follows_the_provider_unless_set(provider, claim):
+    from mlops_platform.components.config.access import IdentityConfig
+
+    assert IdentityConfig.model_validate({"provider": provider}).claim == claim
+    assert IdentityConfig.model_validate({"provider": provider, "groupsClaim": "teams"}).claim == "teams"
+
+
 def test_config_is_frozen():
     config = PlatformConfig.from_values({"cloud": "local"}, SOURCE)
     with pytest.raises(ValidationError, match="frozen"):
@@ -118,6 +126,15 @@ def test_config_is_frozen():
         ({"cloud": "local", "identity": {"clientSecret": "hunter2"}}, "platform:identity.clientSecret",
          "pulumi config set --secret"),
         ({"cloud": "local", "identity": {"adminGroups": []}}, "platform:identity.adminGroups", "at least one group"),
+        ({"cloud": "gcp", "region": "us-central1", "domain": "ml.example.com", "gcp": {"project": "ml-project"},
+          "cluster": {"privateEndpoint": True}, "identity": {"provider": "cognito"}}, "platform:identity.provider",
+         "cognito is created on aws only"),
+        ({"cloud": "aws", "region": "us-east-1", "domain": "ml.example.com", "cluster": {"privateEndpoint": True},
+          "identity": {"provider": "entra"}}, "platform:identity.provider", "entra is created on azure only"),
+        ({"cloud": "aws", "region": "us-east-1", "domain": "ml.example.com", "cluster": {"privateEndpoint": True},
+          "identity": {"provider": "cognito", "issuer": "https://login.example.com"}}, "platform:identity.issuer",
+         "provider cognito is created by the stack"),
+        ({"cloud": "local", "identity": {"provider": "okta"}}, "platform:identity.provider", "cognito"),
         ({"cloud": "aws", "env": "prod", "region": "us-east-1", "domain": "ml.example.com",
           "cluster": {"privateEndpoint": True}, "ingress": {"internal": True}}, "platform:identity",
          "a prod stack names its issuer"),

@@ -251,3 +251,12 @@ def test_delete_without_a_pulumi_cli_refuses_and_deletes_nothing(seeded, project
     import boto3
 
     assert seeded["nlb"] in {lb["LoadBalancerArn"] for lb in boto3.client("elbv2", region_name=REGION).describe_load_balancers()["LoadBalancers"]}
+
+
+def test_tagged_resources_the_sweep_does_not_delete_read_by_their_kind():
+    from mlops_platform.cli.sweep.aws import arn_kind
+
+    # Moto's tagging API does not list Cognito pools: the name is checked on the ARN AWS documents.
+    assert arn_kind("arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbCdEf") == "Cognito user pool"
+    assert arn_kind("arn:aws:rds:us-east-1:123456789012:db:mlops-prod") == "RDS instance"
+    assert arn_kind("arn:aws:sqs:us-east-1:123456789012:queue1") == "sqs"

@@ -62,3 +62,42 @@ def test_an_unreachable_issuer_is_one_line_exit_2(project, monkeypatch):
     result = invoke("token", "--cloud", "local")
     assert result.exit_code == 2
     assert f"127.0.0.1:{closed}/.well-known/openid-configuration is unreachable" in one_line_error(result)
+
+
+# --- an issuer the cloud made (identity.provider cognito, entra) ---------------------------------
+
+
+def _deployed_preset(fake, monkeypatch, sign_in: dict) -> None:
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse battery staple")
+    fake.stacks({"aws-prod": {"outputs": {"signIn": sign_in, "credentials": {"token_client_secret": "s3cret-value"}},
+                              "secrets": ["credentials"], "resources": []}})
+
+
+def test_a_cloud_made_issuer_is_read_from_the_stack_and_its_scripts_client_named(project, state, fake, oidc_issuer,
+                                                                                  monkeypatch):
+    _deployed_preset(fake, monkeypatch, {
+        "issuer": oidc_issuer.url, "clientId": "sign-in-client", "tokenClientId": "scripts-client",
+        "tokenScope": "mlops-models/invoke", "tokenEndpoint": f"{oidc_issuer.url}/oauth2/token"})
+    result = invoke("token", "--cloud", "aws", "--env", "prod", "--json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    # The issuer, not the stack file's (it names none): the scripts client has the grant even
+    # where discovery lists none (Cognito's lists no grant types).
+    assert document["issuer"] == oidc_issuer.url and "client_credentials" in document["grants"]
+    ways = " ".join(document["ways"])
+    assert "scripts-client" in ways and "mlops-models/invoke" in ways and "token_client_secret" in ways
+    assert "s3cret-value" not in result.stdout + result.stderr
+    # With the client: the request goes to the stack's token endpoint, whose refusal is one line.
+    monkeypatch.setenv("PLATFORM_CLIENT_SECRET", "s3cret-value")
+    refused = invoke("token", "--cloud", "aws", "--env", "prod", "--client-id", "scripts-client")
+    assert refused.exit_code == 2
+    line = one_line_error(refused)
+    assert "refused client scripts-client" in line and f"{oidc_issuer.url}/oauth2/token answered" in line
+    assert "s3cret-value" not in refused.stdout + refused.stderr
+
+
+def test_a_cloud_made_issuer_before_up_is_one_line_exit_2(project, state, fake, monkeypatch):
+    _deployed_preset(fake, monkeypatch, {"issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x"})
+    result = invoke("token", "--cloud", "aws", "--env", "prod")
+    assert result.exit_code == 2
+    assert "stack aws-prod has no sign-in output yet" in one_line_error(result)

@@ -1,6 +1,7 @@
 """Identity: one OpenID Connect issuer per stack, and a sign-in in front of everything it serves.
 
-- The issuer: the stack file's (`identity.issuer`: Okta, Entra ID, Google, Keycloak, Auth0, ...) or
+- The issuer: the stack file's (`identity.issuer`: Okta, Entra ID, Google, Keycloak, Auth0, ...), one
+  the cloud creates (`identity.provider: cognito | entra`, components/oidc_clients/), or
   the bundled Dex at `https://dex.<domain>`, with one generated admin user in `adminGroups` (its
   password a stack secret: `platform outputs --show-secrets`) and one client for the stack.
 - oauth2-proxy, twice (identity_values.py): `oauth2-proxy` signs people in for the UIs that have no
@@ -28,8 +29,10 @@ import pulumi_random as random
 from .. import k8s as kube
 from .. import names, network, versions
 from ..config.access import IdentityConfig
+from ..oidc_clients.outputs import OidcClient
 from . import identity_values as chart
 from .cert_manager import certificate
+from .identity_values import under
 from .routes import ISSUER_SIGN_IN, ingress_route
 from .traefik import WEBSECURE_PORT
 
@@ -47,6 +50,7 @@ class IdentityArgs:
     platform_ca: bool  # hosts are served with the platform's own CA (tls.issuer selfSigned)
     issuers: tuple[pulumi.Resource, ...] = ()
     ingress: tuple[pulumi.Resource, ...] = ()  # Traefik's release: its CRDs, for routes and Middlewares
+    client: Optional[OidcClient] = None  # the cloud-made issuer and client (identity.provider cognito, entra)
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
 
 
@@ -54,23 +58,26 @@ class IdentityArgs:
 class IdentityOutputs:
     """What every sign-in needs: the issuer, the stack's client, and the groups that may use it."""
 
-    issuer: str
+    issuer: pulumi.Input[str]  # an Output where the cloud makes the issuer (a Cognito pool's id)
     client_id: pulumi.Input[str]
     client_secret: pulumi.Output[str]
     groups_claim: str
     admin_groups: tuple[str, ...]
     user_groups: tuple[str, ...]
     scopes: tuple[str, ...]
-    authorization_endpoint: str
-    token_endpoint: str
-    userinfo_endpoint: str
+    authorization_endpoint: pulumi.Input[str]
+    token_endpoint: pulumi.Input[str]
+    userinfo_endpoint: pulumi.Input[str]
     # The issuer is served with the platform CA, which its clients must then trust.
     platform_ca: bool
+    # A model call's token: audiences besides client_id, read from these claims.
+    token_audiences: tuple[pulumi.Input[str], ...] = ()
+    audience_claims: tuple[str, ...] = ("aud",)
     ready: tuple[pulumi.Resource, ...] = ()
 
     @property
-    def discovery_url(self) -> str:
-        return f"{self.issuer}/.well-known/openid-configuration"
+    def discovery_url(self) -> pulumi.Input[str]:
+        return under(self.issuer, "/.well-known/openid-configuration")
 
     @property
     def allowed_groups(self) -> tuple[str, ...]:
@@ -78,6 +85,7 @@ class IdentityOutputs:
 
 
 def issuer_url(config: IdentityConfig, domain: str) -> str:
+    """The issuer the stack file names or the bundled Dex; a cloud-made issuer is known after `up` only."""
     return config.issuer if config.issuer else f"https://{chart.dex_host(domain)}"
 
 
@@ -89,29 +97,33 @@ class Identity(pulumi.ComponentResource):
         self._ns = kube.namespace(names.NS_IDENTITY, f"{name}-ns", self, args.provider, depends_on=args.depends_on)
         self._network_policies()
         bundled = args.config.kind == "dex"
-        issuer = issuer_url(args.config, args.domain)
-        client_id, client_secret = self._client(bundled)
+        preset = args.client
+        issuer: pulumi.Input[str] = preset.issuer if preset else issuer_url(args.config, args.domain)
+        client_id, client_secret = (preset.client_id, preset.client_secret) if preset else self._client(bundled)
         ready: list[pulumi.Resource] = []
         self.admin_password: Optional[pulumi.Output[str]] = None
         if bundled:
+            assert isinstance(issuer, str)
             self.admin_password, dex = self._dex(issuer, client_id, client_secret)
             ready.append(dex)
             if args.cloud == "local":
                 ready.append(cluster_dns_rewrite(f"{name}-dns", chart.dex_host(args.domain), self, args.provider))
-        endpoints = args.config.endpoints
+        endpoints = preset or args.config.endpoints
         self.outputs = IdentityOutputs(
             issuer=issuer,
             client_id=client_id,
             client_secret=client_secret,
-            groups_claim=args.config.groups_claim,
+            groups_claim=args.config.claim,
             admin_groups=args.config.admin_groups,
             user_groups=args.config.user_groups,
             scopes=args.config.effective_scopes,
-            authorization_endpoint=endpoints.authorization if endpoints else f"{issuer}/auth",
-            token_endpoint=endpoints.token if endpoints else f"{issuer}/token",
-            userinfo_endpoint=endpoints.userinfo if endpoints else f"{issuer}/userinfo",
+            authorization_endpoint=_endpoint(endpoints, "authorization", issuer, "/auth"),
+            token_endpoint=_endpoint(endpoints, "token", issuer, "/token"),
+            userinfo_endpoint=_endpoint(endpoints, "userinfo", issuer, "/userinfo"),
             platform_ca=bundled and args.platform_ca,
-            ready=tuple(ready),
+            token_audiences=preset.token_audiences if preset else (),
+            audience_claims=preset.audience_claims if preset else ("aud",),
+            ready=(*ready, *(preset.resources if preset else ())),
         )
         self.releases = self._oauth2_proxies(client_id, client_secret, [*ready])
         self.sign_in_url = f"https://{chart.sso_host(args.domain)}"
@@ -186,6 +198,8 @@ class Identity(pulumi.ComponentResource):
             )
             values = chart.oauth2_proxy_values(release, out.issuer, args.domain, out.groups_claim, out.allowed_groups,
                                                out.scopes, audiences, SSO_TLS_SECRET if out.platform_ca else None)
+            if release == names.RELEASE_TOKENS:
+                values["extraArgs"].update(chart.audience_args(out.token_audiences, out.audience_claims))
             # It reads the issuer's discovery document when it starts: after the issuer (and its certificate).
             releases[release] = kube.helm_release(f"{self._name}-{release}", release, versions.OAUTH2_PROXY, self._ns.name, self,
                                                   provider, [*self._ns.ready, secret, tls, *issuer_ready], values=values)
@@ -193,6 +207,14 @@ class Identity(pulumi.ComponentResource):
                       [{"name": names.RELEASE_SSO, "port": 80}], SSO_TLS_SECRET, [], self, provider,
                       [releases[names.RELEASE_SSO], tls, *args.ingress], annotations=ISSUER_SIGN_IN)
         return releases
+
+
+def _endpoint(given: Any, key: str, issuer: pulumi.Input[str], dex_path: str) -> pulumi.Input[str]:
+    """An endpoint from the preset or the stack file's `endpoints`, else the bundled Dex's."""
+    if given is None:
+        return under(issuer, dex_path)
+    value: pulumi.Input[str] = getattr(given, f"{key}_endpoint" if isinstance(given, OidcClient) else key)
+    return value
 
 
 # kind's CoreDNS configuration (kubeadm's default Corefile for the cluster domain cluster.local),

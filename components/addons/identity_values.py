@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence
 
+import pulumi
+
 from .. import k8s as kube
 from .. import names, versions
 from ..requests import WorkloadRequest, from_values
@@ -86,7 +88,7 @@ def dex_values() -> dict[str, Any]:
     }
 
 
-def oauth2_proxy_values(release: str, issuer: str, domain: str, groups_claim: str, allowed_groups: Sequence[str],
+def oauth2_proxy_values(release: str, issuer: pulumi.Input[str], domain: str, groups_claim: str, allowed_groups: Sequence[str],
                         scopes: Sequence[str], token_audiences: Sequence[str], ca_secret: Optional[str]) -> dict[str, Any]:
     """oauth2-proxy as Traefik's forwardAuth.
 
@@ -125,7 +127,7 @@ def oauth2_proxy_values(release: str, issuer: str, domain: str, groups_claim: st
         })
     elif token_audiences:
         # Tokens for clientId pass the provider's own verifier; these add other audiences.
-        args["extra-jwt-issuers"] = ",".join(f"{issuer}={audience}" for audience in token_audiences)
+        args["extra-jwt-issuers"] = _joined([under(issuer, f"={audience}") for audience in token_audiences])
     values: dict[str, Any] = {
         "config": {
             "existingSecret": CLIENT_SECRETS[release],
@@ -145,6 +147,29 @@ def oauth2_proxy_values(release: str, issuer: str, domain: str, groups_claim: st
             {"key": "ca.crt", "path": "ca.crt"}]}}]
         values["extraVolumeMounts"] = [{"name": "platform-ca", "mountPath": CA_MOUNT, "readOnly": True}]
     return values
+
+
+def under(base: pulumi.Input[str], path: str) -> pulumi.Input[str]:
+    """`base` + `path`, a plain string while `base` is one (the render shows it as it is)."""
+    return base + path if isinstance(base, str) else pulumi.Output.concat(base, path)
+
+
+def audience_args(audiences: Sequence[pulumi.Input[str]], claims: Sequence[str]) -> dict[str, Any]:
+    """The model-token check's extra audiences of a cloud-made issuer, and the claims that carry
+    them (a Cognito access token has no `aud`; its client is in `client_id`). Flags are string
+    slices, comma-separated. Ref: oauth2-proxy pkg/apis/options/legacy_options.go (v7.15)"""
+    args: dict[str, Any] = {}
+    if audiences:
+        args["oidc-extra-audience"] = _joined(list(audiences))
+    if tuple(claims) != ("aud",):
+        args["oidc-audience-claim"] = ",".join(claims)
+    return args
+
+
+def _joined(parts: Sequence[pulumi.Input[str]]) -> pulumi.Input[str]:
+    if all(isinstance(part, str) for part in parts):
+        return ",".join(str(part) for part in parts)
+    return pulumi.Output.all(*parts).apply(lambda values: ",".join(values))
 
 
 def chart_requests_dex(values: Mapping[str, Any]) -> list[WorkloadRequest]:

@@ -40,8 +40,15 @@ class SecretValue(Model):
         return self
 
 
-IdentityProvider = Literal["dex", "external"]
+IdentityProvider = Literal["dex", "external", "cognito", "entra"]
 _GROUP = re.compile(r"^[^\s,]{1,256}$")  # one group name: groups travel comma-separated in flags
+
+
+# Ref: https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-the-id-token.html
+# (cognito:groups); https://learn.microsoft.com/entra/identity-platform/howto-add-app-roles-in-apps (roles)
+PROVIDER_GROUPS_CLAIMS = {"cognito": "cognito:groups", "entra": "roles"}
+# Where a preset can create the client: the provider's cloud.
+PRESET_CLOUDS = {"cognito": "aws", "entra": "azure"}
 
 
 class Endpoints(Model):
@@ -61,7 +68,8 @@ class Endpoints(Model):
 
 
 class IdentityConfig(Model):
-    # dex: the bundled Dex; external: any OIDC issuer (Okta, Entra ID, Google, Keycloak, Auth0).
+    # dex: the bundled Dex; external: any OIDC issuer (Okta, Entra ID, Google, Keycloak, Auth0);
+    # cognito (aws) and entra (azure): the stack creates the issuer's client itself (components/oidc_clients/).
     # Unset: external when `issuer` is given, else dex (not allowed in prod: say so explicitly).
     provider: Optional[IdentityProvider] = None
     issuer: Optional[StrictStr] = None
@@ -73,7 +81,8 @@ class IdentityConfig(Model):
     # Audiences a model call's bearer token may carry besides clientId (client-credentials tokens
     # of some issuers, e.g. Entra ID's api://<app>).
     token_audiences: tuple[StrictStr, ...] = ()
-    groups_claim: StrictStr = "groups"
+    # Unset: the provider's (cognito:groups for Cognito, roles for Entra ID's app roles, else groups).
+    groups_claim: Optional[StrictStr] = None
     admin_groups: tuple[StrictStr, ...] = ("mlops-admins",)
     user_groups: tuple[StrictStr, ...] = ("mlops-users",)
     grafana_user_role: Literal["Viewer", "Editor"] = "Viewer"
@@ -111,6 +120,13 @@ class IdentityConfig(Model):
         if self.provider is not None:
             return self.provider
         return "external" if self.issuer else "dex"
+
+    @property
+    def claim(self) -> str:
+        """The claim that carries a person's groups."""
+        if self.groups_claim is not None:
+            return self.groups_claim
+        return PROVIDER_GROUPS_CLAIMS.get(self.kind, "groups")
 
     @property
     def effective_scopes(self) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import catalog, names, subnets, versions
+from .access import PRESET_CLOUDS
 from .errors import shown_text
 
 if TYPE_CHECKING:
@@ -136,7 +137,12 @@ def _access_checks(c: PlatformConfig) -> list[tuple[str, str]]:
     else:
         for key, value in given:
             if value is not None:
-                problems.append((f"identity.{key}", f"provider {kind} runs its own issuer with its own client; remove the key"))
+                owner = "runs its own issuer" if kind == "dex" else "is created by the stack"
+                problems.append((f"identity.{key}", f"provider {kind} {owner} with its own client; remove the key"))
+    cloud = PRESET_CLOUDS.get(kind)
+    if cloud is not None and c.cloud != cloud:
+        problems.append(("identity.provider", f"{kind} is created on {cloud} only; this stack is on {c.cloud} "
+                                              "(use dex, or an external issuer)"))
     if c.is_prod and not identity.explicit:
         problems.append(("identity", "a prod stack names its issuer: identity.issuer (with clientId, clientSecret and "
                                      "endpoints) for your company's, or identity.provider: dex"))
