@@ -87,9 +87,9 @@ def root(
 
 
 def _register() -> None:
-    from .commands import charts, ci, destroy, doctor, models, outputs, plan, preview, refresh, render, stacks, sweep, token, up
+    from .commands import charts, ci, destroy, doctor, models, outputs, plan, preview, refresh, render, stacks, sweep, token, up, upgrade
 
-    for module in (plan, render, up, preview, destroy, sweep, refresh, outputs, token, stacks, models, doctor, charts, ci):
+    for module in (plan, render, up, preview, upgrade, destroy, sweep, refresh, outputs, token, stacks, models, doctor, charts, ci):
         module.register(app)
 
 

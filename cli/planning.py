@@ -3,7 +3,8 @@ refuses to render, is one line and exit 2 naming the archive, before anything is
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .errors import fail
 
@@ -44,3 +45,21 @@ def report_missing_charts(view: ClusterView) -> None:
             f"not rendered (chart not in {view.charts_dir}): {listed}; their footprint is "
             f"estimated from values and their pods are not checked (run `{PULL_HINT}`)")
     )
+
+
+def base_plan(path: Path, stack: str, flag: str) -> dict[str, Any]:
+    """A saved plan given with `flag` (--compare, --from), checked before any work: readable, a
+    plan, and of this stack."""
+    from mlops_platform.planner.compare import PlanFileError, load_plan
+
+    from . import paths
+
+    paths.input_file(path, flag)
+    try:
+        document = load_plan(path)
+    except PlanFileError as err:
+        fail(f"{flag} {err}", "give a file written by platform plan --json")
+    if document["stack"] != stack:
+        fail(f"{flag} {path} is a plan of stack {document['stack']}, not {stack}",
+             "give a plan of the same stack (--cloud and --env as when it was saved)")
+    return document

@@ -111,6 +111,11 @@ MLFLOW_IMAGE = Image("burakince/mlflow", "3.15.1")
 # needs MLflow >= 3.14, < 4): the MLflow chart's oidcAuth runs it. The tests pin the same.
 # Ref: https://github.com/burakince/mlflow/blob/3.15.1/poetry.lock
 MLFLOW_OIDC_AUTH_VERSION = "7.6.0"
+# The alembic head of MLflow 3.15.1's tracking schema: what the schema-upgrade Job brings the database
+# to, recorded with each deployment (`platform upgrade` names the migration). tests/test_upgrade.py
+# reads the head from the pinned mlflow package.
+# Ref: mlflow/store/db_migrations/versions/ at https://github.com/mlflow/mlflow/tree/v3.15.1
+MLFLOW_SCHEMA_REVISION = "6f8d9c3b2a1e"
 # Dex newer than the chart's appVersion (2.44.0): static passwords carry groups from 2.45.0, which the
 # bundled admin user needs (every UI authorizes by group). The chart's config format is unchanged.
 # Ref: https://github.com/dexidp/dex/pull/4456, https://github.com/dexidp/dex/releases/tag/v2.45.1

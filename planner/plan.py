@@ -16,6 +16,7 @@ from .cluster_model import ClusterObject, ClusterView
 from .cluster_objects import assemble
 from .critical_path import PARALLEL_LEVELS, CriticalPath, critical_path, schedule
 from .harness import ProgramRun, plan_platform
+from .upgrade import deployment_record
 
 # Where each chart's workloads declare their resources in the values (see each addon's
 # chart_requests): the estimate used only for a release whose chart is not in the cache.
@@ -129,6 +130,8 @@ class Plan:
             "cloud": self.config.cloud,
             "placeholders": [{"key": k, "value": v, "why": w} for k, v, w in placeholders(self.config)],
             "resources": [r.to_json() for r in self.run.resources],
+            # What the deployment runs (a saved plan describes it: `platform upgrade --from`).
+            "deployment": deployment_record(self.run, self.config),
             "summary": self.summary(),
             # The same for every machine (plans are compared in CI): the estimate with the engine
             # bounded at the parallelism levels `--parallel` defaults to (cli/engine/parallelism.py).

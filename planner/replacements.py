@@ -78,6 +78,18 @@ def _under(path: str, prefixes: Iterable[str]) -> Optional[str]:
     return None
 
 
+def kubernetes_immutable(resource_type: str, path: str) -> Optional[str]:
+    """The rule by which the API server refuses a change at `path` of an existing object (Helm's
+    upgrade then fails), or None: the fields of KUBERNETES_IMMUTABLE and KUBERNETES_MUTABLE_SPEC."""
+    found = _under(path, KUBERNETES_IMMUTABLE.get(resource_type, ()))
+    if found:
+        return found
+    mutable = KUBERNETES_MUTABLE_SPEC.get(resource_type)
+    if mutable is not None and _under(path, ("spec",)) and not _under(path, mutable):
+        return path
+    return None
+
+
 def forcing(resource_type: str, path: str, options: Optional[Mapping[str, Any]] = None) -> Optional[str]:
     """The rule (a property path) by which a change at `path` replaces the resource, or None."""
     declared = (options or {}).get("replaceOnChanges") or []
@@ -87,14 +99,8 @@ def forcing(resource_type: str, path: str, options: Optional[Mapping[str, Any]] 
     if resource_type.startswith("kubernetes:"):
         if resource_type == "kubernetes:helm.sh/v3:Release":
             return _under(path, HELM_RELEASE_IDENTITY)
-        found = _under(path, KUBERNETES_IDENTITY) or _under(path, KUBERNETES_IMMUTABLE.get(resource_type, ()))
-        found = found or _under(path, KUBERNETES_REPLACED_ON_CONTENT.get(resource_type, ()))
-        if found:
-            return found
-        mutable = KUBERNETES_MUTABLE_SPEC.get(resource_type)
-        if mutable is not None and _under(path, ("spec",)) and not _under(path, mutable):
-            return path
-        return None
+        return (_under(path, KUBERNETES_IDENTITY) or kubernetes_immutable(resource_type, path)
+                or _under(path, KUBERNETES_REPLACED_ON_CONTENT.get(resource_type, ())))
     if resource_type.startswith("azure-native:"):
         return _under(path, AZURE_IDENTITY)
     return _under(path, CLOUD_FORCE_NEW.get(resource_type, ()))

@@ -7,7 +7,7 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
@@ -18,24 +18,6 @@ class CompareFormat(str, Enum):
     text = "text"
     markdown = "markdown"
     json = "json"
-
-
-def _base_plan(path: Path, stack: str) -> dict[str, Any]:
-    """The --compare plan, checked before any work: readable, a plan, and of this stack."""
-    from mlops_platform.planner.compare import PlanFileError, load_plan
-
-    from .. import paths
-    from ..errors import fail
-
-    paths.input_file(path, "--compare")
-    try:
-        document = load_plan(path)
-    except PlanFileError as err:
-        fail(f"--compare {err}", "give a file written by platform plan --json")
-    if document["stack"] != stack:
-        fail(f"--compare {path} is a plan of stack {document['stack']}, not {stack}",
-             "compare plans of the same stack (--cloud and --env as when it was saved)")
-    return document
 
 
 def register(app: typer.Typer) -> None:
@@ -60,6 +42,7 @@ def plan(
     from .. import display, paths
     from ..engine import parallelism
     from ..errors import fail
+    from ..planning import base_plan
     from ..project import load_config, report_placeholders
 
     if output_format is not None and compare is None:
@@ -70,7 +53,7 @@ def plan(
         fail(str(err), "unset it, or give the operations the engine may run at once")
     config = load_config(cloud, env)
     out_file = paths.output_file(out)
-    base = _base_plan(compare, config.stack_name) if compare is not None else None
+    base = base_plan(compare, config.stack_name, "--compare") if compare is not None else None
     display.progress(f"Planning stack {config.stack_name} offline (Pulumi SDK mocks; no engine, no credentials)...")
     started = time.perf_counter()
     from ..planning import offline_plan, report_missing_charts

@@ -1,0 +1,200 @@
+"""`platform upgrade` from the previous release line of every chart (the archives beside the
+pinned ones in ../shared/charts) to the pinned versions, rendered for real on every shipped stack.
+
+What is asserted comes from upstream, read in the test from the archives themselves: which CRD
+files of a chart's crds/ folder differ (Helm never upgrades those, as kube-prometheus-stack's
+README says), the charts' appVersions (the images move with them), the templates a release line
+dropped, and traefik's changelog entry for its Middleware CRD.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from mlops_platform.components import names, versions
+from mlops_platform.planner.upgrade import assess, deployment_record
+from support import SHIPPED_STACKS
+from support.cli import invoke, one_line_error
+
+
+def _previous(charts_dir: Path) -> dict[str, str]:
+    """chart name -> the version of the other archive of that chart in the folder (the line before)."""
+    out = {}
+    for chart in versions.CHARTS:
+        others = [p.name[len(chart.short_name) + 1:-4] for p in charts_dir.glob(f"{chart.short_name}-*.tgz")
+                  if p.name != chart.archive and re.fullmatch(r"v?\d+\.\d+\.\d+", p.name[len(chart.short_name) + 1:-4])]
+        if others:
+            out[chart.chart_ref] = others[0]
+    return out
+
+
+def base_document(run, config, charts_dir: Path, kubernetes: str | None = None) -> dict:
+    """A saved plan of this stack as the previous release line would have deployed it."""
+    previous = _previous(charts_dir)
+    resources = json.loads(json.dumps([r.to_json() for r in run.resources], default=str))  # the run's own stay as they are
+    for record in resources:
+        if record["type"] == "kubernetes:helm.sh/v3:Release":
+            record["inputs"]["version"] = previous.get(record["inputs"]["chart"], record["inputs"]["version"])
+    deployment = deployment_record(run, config)
+    if kubernetes:
+        deployment["kubernetes"] = kubernetes
+    return json.loads(json.dumps({"stack": config.stack_name, "resources": resources, "deployment": deployment}, default=str))
+
+
+@pytest.fixture(scope="module")
+def upgraded(planned, stack_config, charts_dir):
+    @functools.lru_cache(maxsize=None)
+    def of(stack: str):
+        config = stack_config(stack)
+        return assess(base_document(planned(stack), config, charts_dir), planned(stack), config, charts_dir)
+    return of
+
+
+def _archive(charts_dir: Path, name: str) -> tarfile.TarFile:
+    return tarfile.open(charts_dir / name)
+
+
+def _crds_folder(charts_dir: Path, archive: str) -> dict[str, bytes]:
+    with _archive(charts_dir, archive) as tar:
+        return {m.name.split("/crds/", 1)[1]: tar.extractfile(m).read() for m in tar.getmembers()
+                if "/crds/" in m.name and m.isfile() and m.name.endswith(".yaml")}
+
+
+def _app_version(charts_dir: Path, archive: str) -> str:
+    with _archive(charts_dir, archive) as tar:
+        member = next(m for m in tar.getmembers() if m.name.count("/") == 1 and m.name.endswith("/Chart.yaml"))
+        return re.search(r"^appVersion:\s*\"?([^\"\s]+)", tar.extractfile(member).read().decode(), re.M).group(1)
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_release_of_the_previous_line_upgrades_to_the_pinned_one(stack, upgraded, charts_dir):
+    result = upgraded(stack)
+    previous = _previous(charts_dir)
+    moved = {r.name: (r.from_version, r.to_version) for r in result.releases}
+    for release in result.releases:
+        assert release.from_version == previous.get(release.chart, release.to_version)
+    assert moved[names.RELEASE_MONITORING] == (previous[versions.KUBE_PROMETHEUS_STACK.chart_ref],
+                                               versions.KUBE_PROMETHEUS_STACK.version)
+    codes = {f.code for f in result.findings}
+    # Nothing the checks would flag is in these renders: no immutable field moves, no API is gone.
+    assert not codes & {"IMMUTABLE_FIELD", "API_NOT_SERVED", "API_REMOVED_BY_UPGRADE", "CRD_VERSION_REMOVED", "CRD_REMOVED"}
+
+
+@pytest.mark.parametrize("stack", ["local-dev", "aws-prod"])
+def test_crds_helm_will_not_upgrade_are_exactly_the_crds_folder_files_that_differ(stack, upgraded, charts_dir):
+    result = upgraded(stack)
+    flagged = {f.subject.split(" ", 1)[1] for f in result.findings if f.code == "CRD_NOT_UPGRADED"}
+    assert all(f.breaking for f in result.findings if f.code == "CRD_NOT_UPGRADED")
+    expected = set()
+    for chart in (versions.KUBE_PROMETHEUS_STACK, versions.TRAEFIK):
+        old_version = _previous(charts_dir)[chart.chart_ref]
+        old = _crds_folder(charts_dir, f"{chart.short_name}-{old_version}.tgz")
+        new = _crds_folder(charts_dir, chart.archive)
+        for path, text in new.items():
+            if old.get(path) != text:
+                expected.add(re.search(rb"^  name: (\S+)", text, re.M).group(1).decode())
+    assert flagged == expected and expected
+    with _archive(charts_dir, versions.KUBE_PROMETHEUS_STACK.archive) as tar:
+        readme = tar.extractfile(next(m for m in tar.getmembers() if m.name.endswith("kube-prometheus-stack/README.md"))).read()
+    assert b"CRDs created by this chart are not updated by default" in readme, "upstream says so"
+    # traefik's changelog for 41.x: "fix(crds/middleware): add missing ErrorRequestHeaders field".
+    assert "middlewares.traefik.io" in flagged
+
+
+@pytest.mark.parametrize("stack", ["local-dev", "gcp-prod"])
+def test_images_move_with_each_charts_app_version_and_mlflow_migrates_one_way(stack, upgraded, charts_dir):
+    result = upgraded(stack)
+    images = [f.detail for f in result.findings if f.code == "IMAGE_CHANGED"]
+    for chart in (versions.CERT_MANAGER, versions.TRAEFIK, versions.MLFLOW):
+        old = _app_version(charts_dir, f"{chart.short_name}-{_previous(charts_dir)[chart.chart_ref]}.tgz")
+        new = _app_version(charts_dir, chart.archive)
+        assert any(d.endswith(f":{new}") and f":{old} -> " in d for d in images), (chart.short_name, old, new)
+    [migration] = [f for f in result.findings if f.code == "ONE_WAY_MIGRATION"]
+    assert versions.MLFLOW_SCHEMA_REVISION in migration.detail and not migration.breaking
+    cert_manager = next(r for r in result.releases if r.name == names.RELEASE_CERT_MANAGER)
+    # cert-manager 1.21 dropped the tokenrequest Role (its templates no longer have it).
+    assert "Role cert-manager/cert-manager-tokenrequest" in cert_manager.removed
+
+
+def test_the_mlflow_schema_revision_is_the_pinned_mlflows_head():
+    import os
+
+    import mlflow
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", os.path.join(os.path.dirname(mlflow.__file__), "store", "db_migrations"))
+    assert ScriptDirectory.from_config(config).get_heads() == [versions.MLFLOW_SCHEMA_REVISION]
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def written_plan(planned, stack_config, charts_dir) -> dict:
+    """What `platform plan --json` writes for local-dev (the same document, built once)."""
+    from mlops_platform.planner.plan import build_plan
+
+    return json.loads(json.dumps(build_plan(stack_config("local-dev"), charts_dir).to_json(), default=str))
+
+
+@pytest.fixture()
+def saved_base(project, planned, stack_config, charts_dir, tmp_path, monkeypatch, written_plan):
+    """A saved plan of local-dev as the previous release line would have written it."""
+    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(charts_dir))
+    plan = written_plan
+
+    def save(kubernetes: str | None = None) -> Path:
+        path = tmp_path / "base.json"
+        older = base_document(planned("local-dev"), stack_config("local-dev"), charts_dir, kubernetes)
+        path.write_text(json.dumps({**plan, "resources": older["resources"], "deployment": older["deployment"]}))
+        return path
+    return save
+
+
+def test_upgrade_lists_each_breaking_finding_with_a_code_and_exits_1(saved_base, monkeypatch, charts_dir):
+    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(charts_dir))
+    result = invoke("upgrade", "--cloud", "local", "--from", str(saved_base("1.35")), "--json")
+    assert result.exit_code == 1, result.stderr
+    document = json.loads(result.stdout)
+    assert document["kubernetes"] == {"from": "1.35", "to": versions.KUBERNETES_MINOR}
+    assert document["breaking"] == sum(f["breaking"] for f in document["findings"]) > 0
+    assert all(f["code"] and f["how"] for f in document["findings"] if f["breaking"])
+    assert "would break the upgrade: CRD_NOT_UPGRADED" in one_line_error(result)
+
+
+def test_the_text_report_leads_with_what_breaks_and_how(upgraded):
+    from mlops_platform.cli.commands.upgrade import _text
+
+    lines = _text(upgraded("local-dev")).splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith(("BREAKS", "note")))
+    assert lines[first].startswith("BREAKS CRD_NOT_UPGRADED") and lines[first + 1].startswith("    how: ")
+    assert lines[-1].endswith("other findings") and lines[-1].split()[0] != "0"
+
+
+def test_a_skipped_kubernetes_minor_is_refused_before_anything_renders(saved_base, monkeypatch, tmp_path):
+    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(tmp_path / "no-charts"))  # a render would fail on a missing archive
+    result = invoke("upgrade", "--cloud", "local", "--from", str(saved_base("1.34")))
+    assert result.exit_code == 2
+    assert "1.34 -> 1.36 skips a minor" in one_line_error(result) and "1.35, up, then 1.36" in one_line_error(result)
+
+
+def test_a_deployed_chart_not_in_the_cache_and_a_foreign_plan_are_one_line_exit_2(saved_base, monkeypatch, tmp_path, charts_dir):
+    folder = tmp_path / "only-pinned"
+    folder.mkdir()
+    for chart in versions.CHARTS:
+        (folder / chart.archive).symlink_to(charts_dir / chart.archive)
+    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(folder))
+    result = invoke("upgrade", "--cloud", "local", "--from", str(saved_base()))
+    assert result.exit_code == 2 and "is not in the chart cache" in one_line_error(result)
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text(json.dumps({**json.loads(saved_base().read_text()), "stack": "aws-dev"}))
+    other = invoke("upgrade", "--cloud", "local", "--from", str(foreign))
+    assert other.exit_code == 2 and "is a plan of stack aws-dev, not local-dev" in one_line_error(other)
