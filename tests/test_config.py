@@ -135,6 +135,7 @@ def test_config_is_frozen():
           "identity": {"provider": "cognito", "issuer": "https://login.example.com"}}, "platform:identity.issuer",
          "provider cognito is created by the stack"),
         ({"cloud": "local", "identity": {"provider": "okta"}}, "platform:identity.provider", "cognito"),
+        ({"cloud": "local", "allowReplace": ["mlops-cluster-kind"]}, "platform:allowReplace", "is not a resource URN"),
         ({"cloud": "aws", "env": "prod", "region": "us-east-1", "domain": "ml.example.com",
           "cluster": {"privateEndpoint": True}, "ingress": {"internal": True}}, "platform:identity",
          "a prod stack names its issuer"),

@@ -285,6 +285,37 @@ def test_first_ctrl_c_lets_the_engine_finish_then_exits_130(project, state, fake
     assert "platform refresh --cloud local" in one_line_error(result)
 
 
+# --- the replacement guard -----------------------------------------------------------------------
+
+KIND_CLUSTER = ("urn:pulumi:local-dev::mlops-platform::mlops:platform:MlopsPlatform$mlops:cluster:KindCluster$"
+                "command:local:Command::mlops-cluster-kind")
+
+
+def test_up_refuses_to_replace_what_holds_data_unless_its_urn_is_allowed(project, state, fake):
+    fake.events("preview", "preview")  # replaces the kind cluster (its stdin and triggers changed)
+    fake.events("up", "up")
+    refused = invoke("up", "--cloud", "local", "--yes")
+    assert refused.exit_code == 2
+    line = one_line_error(refused)
+    assert "would lose data or identity: replace mlops-cluster-kind (the kind cluster)" in line
+    assert "nothing was deployed" in line and f"--allow-replace {KIND_CLUSTER}" in line
+    assert not [c for c in fake.calls() if c["args"][:1] == ["up"]], "refused before the engine deploys"
+    allowed = invoke("up", "--cloud", "local", "--yes", "--allow-replace", KIND_CLUSTER)
+    assert allowed.exit_code == 0, allowed.stderr
+    assert fake.call("up")
+
+
+def test_a_replacement_allowed_in_the_stack_file_goes_through_and_another_urn_does_not_allow_it(project, state, fake):
+    fake.events("preview", "preview")
+    fake.events("up", "up")
+    other = invoke("up", "--cloud", "local", "--yes", "--allow-replace", KIND_CLUSTER.replace("mlops-cluster-kind", "other"))
+    assert other.exit_code == 2 and "mlops-cluster-kind" in one_line_error(other)
+    stack_file = project / "stacks" / "Pulumi.local-dev.yaml"
+    stack_file.write_text(stack_file.read_text() + f"  platform:allowReplace:\n    - '{KIND_CLUSTER}'\n")
+    result = invoke("up", "--cloud", "local", "--yes")
+    assert result.exit_code == 0, result.stderr
+
+
 # --- destroy, refresh, outputs, stacks ----------------------------------------------------------
 
 

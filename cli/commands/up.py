@@ -32,11 +32,17 @@ def up(
     backend: Optional[str] = BackendOption,
     passphrase_file: Optional[Path] = PassphraseFileOption,
     parallel: Optional[int] = ParallelOption,
+    allow_replace: Optional[list[str]] = typer.Option(
+        None, "--allow-replace", help="URN of a resource holding data or identity that may be replaced (repeatable).",
+        show_default=False),
 ) -> None:
-    """Create or update every resource of the stack (the policy pack checks each change)."""
+    """Create or update every resource of the stack (the policy pack checks each change).
+
+    A replacement or deletion of what holds data or identity (cluster, database, bucket, keys,
+    volume claims, CRDs, the issuer's client) is refused unless its URN is allowed."""
     from .. import display, paths
     from ..confirming import confirm
-    from ..engine.diff import DiffCollector, print_diff
+    from ..engine.diff import DiffCollector, guarded, print_diff
     from ..engine.progress import ProgressTracker
     from ..errors import EXIT_FAILED, fail
     from ..opening import open_engine, require_engine
@@ -51,11 +57,18 @@ def up(
         # Checked before the engine is touched: nothing is written.
         fail("refusing to deploy without confirmation on a non-interactive terminal", "pass --yes")
     engine = open_engine(config, backend, passphrase_file, create=True, parallel=parallel)
-    if not yes:
-        display.progress(f"Previewing stack {config.stack_name}...")
-        collector = DiffCollector()
-        run_operation(config, lambda: engine.preview(on_event=collector))
+    # Always previewed: the guard must know every replacement before anything changes.
+    display.progress(f"Previewing stack {config.stack_name}...")
+    collector = DiffCollector()
+    run_operation(config, lambda: engine.preview(on_event=collector))
+    refused = guarded(collector, {*config.allow_replace, *(allow_replace or [])})
+    if refused or not yes:
         print_diff(collector, config.stack_name, display.err())  # stdout stays for the result
+    if refused:
+        listed = ", ".join(f"{step.op} {step.name} ({step.critical})" for step in refused)
+        fail(f"{len(refused)} step(s) would lose data or identity: {listed[:400]}; nothing was deployed",
+             "allow each by URN: --allow-replace " + refused[0].urn + " (or platform:allowReplace in the stack file)")
+    if not yes:
         if not confirm(f"Deploy these changes to stack {config.stack_name}?"):
             fail("deployment cancelled", exit_code=EXIT_FAILED)
     # The total is what the program registers: the offline plan of the same program counts it.

@@ -29,6 +29,8 @@ _FOLD = {
     "read": "same",
     "refresh": "same",
 }
+# What holds data or identity: replacing or deleting one loses it (or takes the platform down).
+# `up` refuses such a step unless its URN is allowed (--allow-replace, platform:allowReplace).
 CRITICAL_TYPES = {
     "command:local:Command": "the kind cluster",
     "aws:eks/cluster:Cluster": "the EKS cluster",
@@ -40,6 +42,12 @@ CRITICAL_TYPES = {
     "gcp:container/cluster:Cluster": "the GKE cluster",
     "gcp:sql/databaseInstance:DatabaseInstance": "the database",
     "gcp:storage/bucket:Bucket": "the artifact bucket",
+    "aws:kms/key:Key": "an encryption key (what it encrypted becomes unreadable)",
+    "kubernetes:core/v1:PersistentVolumeClaim": "a volume claim (its volume's data)",
+    "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition": "a CRD (every stored object of its kind)",
+    "aws:cognito/userPool:UserPool": "the user directory (every person's account)",
+    "aws:cognito/userPoolClient:UserPoolClient": "the issuer's client (every sign-in and token)",
+    "azuread:index/application:Application": "the issuer's app registration (every sign-in and token)",
 }
 
 
@@ -146,6 +154,11 @@ class DiffCollector:
 
     def ordered(self) -> list[Step]:
         return sorted(self.steps.values(), key=lambda s: (s.component, s.type, s.name))
+
+
+def guarded(collector: DiffCollector, allowed: set[str]) -> list[Step]:
+    """The replacements and deletions of data or identity that no one allowed by URN."""
+    return [step for step in collector.ordered() if step.critical and step.urn not in allowed]
 
 
 def print_diff(collector: DiffCollector, stack: str, console: Any = None) -> None:

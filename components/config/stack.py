@@ -64,6 +64,9 @@ class PlatformConfig(Model):
     detectors: ComponentToggle = ComponentToggle()
     models: tuple[ModelConfig, ...] = ()
     policy: PolicyConfig = PolicyConfig()
+    # Resources holding data or identity that `up` may replace or delete (their URNs, as `preview`
+    # lists them); any other such replacement is refused (cli/engine/diff.py, guarded).
+    allow_replace: tuple[StrictStr, ...] = ()
 
     # --- field checks ---------------------------------------------------------------------
 
@@ -73,6 +76,15 @@ class PlatformConfig(Model):
         if value not in CLOUDS:
             choices = ", ".join(repr(c) for c in CLOUDS[:-1]) + f" or {CLOUDS[-1]!r}"
             raise ValueError(f"must be one of {choices} (got {shown_text(repr(value))})")
+        return value
+
+    @field_validator("allow_replace")
+    @classmethod
+    def _allow_replace(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for urn in value:
+            if not urn.startswith("urn:pulumi:") or urn.count("::") < 3:
+                raise ValueError(f"'{shown_text(urn)}' is not a resource URN (urn:pulumi:<stack>::<project>::<type>::<name>, "
+                                 "as platform preview lists it)")
         return value
 
     @field_validator("env")

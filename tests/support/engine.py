@@ -20,6 +20,8 @@ class Fake:
         (root / "events").mkdir(parents=True)
         (root / "fail").mkdir()
         (root / "interrupt").mkdir()
+        # `up` previews first (its guard needs every replacement): by default nothing changes.
+        self.events("preview", "preview-same")
 
     def version(self, version: str) -> None:
         (self.root / "version").write_text(version)
