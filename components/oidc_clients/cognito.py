@@ -18,7 +18,7 @@ https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-po
 from __future__ import annotations
 
 import hashlib
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -96,45 +96,26 @@ class CognitoClient(pulumi.ComponentResource):
     def _clients(name: str, args: OidcClientArgs, pool: aws.cognito.UserPool,
                  child: pulumi.ResourceOptions) -> tuple[aws.cognito.UserPoolClient, aws.cognito.UserPoolClient]:
         """`sign-in` (authorization code) for the UIs; `scripts` (client credentials) for model calls."""
-        minutes = {"access_token": "minutes", "id_token": "minutes", "refresh_token": "days"}
+        # Both: a secret, this pool's people only, no hint whether a user exists, one-hour tokens.
+        common: dict[str, Any] = {
+            "user_pool_id": pool.id, "generate_secret": True, "allowed_oauth_flows_user_pool_client": True,
+            "supported_identity_providers": ["COGNITO"], "explicit_auth_flows": ["ALLOW_REFRESH_TOKEN_AUTH"],
+            "prevent_user_existence_errors": "ENABLED", "access_token_validity": TOKEN_MINUTES,
+            "token_validity_units": {"access_token": "minutes", "id_token": "minutes", "refresh_token": "days"},
+        }
         sign_in = aws.cognito.UserPoolClient(
-            f"{name}-sign-in",
-            name=f"{args.prefix}-sign-in",
-            user_pool_id=pool.id,
-            generate_secret=True,
-            allowed_oauth_flows=["code"],
-            allowed_oauth_flows_user_pool_client=True,
-            allowed_oauth_scopes=["openid", "email", "profile"],
-            callback_urls=redirect_uris(args.domain),
-            supported_identity_providers=["COGNITO"],
-            explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"],
-            prevent_user_existence_errors="ENABLED",
-            enable_token_revocation=True,
-            access_token_validity=TOKEN_MINUTES,
-            id_token_validity=TOKEN_MINUTES,
-            refresh_token_validity=1,
-            token_validity_units=minutes,
-            opts=child,
+            f"{name}-sign-in", name=f"{args.prefix}-sign-in", allowed_oauth_flows=["code"],
+            allowed_oauth_scopes=["openid", "email", "profile"], callback_urls=redirect_uris(args.domain),
+            enable_token_revocation=True, id_token_validity=TOKEN_MINUTES, refresh_token_validity=1, **common, opts=child,
         )
         server = aws.cognito.ResourceServer(
             f"{name}-models", identifier=RESOURCE_SERVER, name="mlops-platform models", user_pool_id=pool.id,
             scopes=[{"scope_name": INVOKE_SCOPE, "scope_description": "Call the platform's model endpoints"}],
             opts=child,
         )
-        scope = f"{RESOURCE_SERVER}/{INVOKE_SCOPE}"
         scripts = aws.cognito.UserPoolClient(
-            f"{name}-scripts",
-            name=f"{args.prefix}-scripts",
-            user_pool_id=pool.id,
-            generate_secret=True,
-            allowed_oauth_flows=["client_credentials"],
-            allowed_oauth_flows_user_pool_client=True,
-            allowed_oauth_scopes=[scope],
-            supported_identity_providers=["COGNITO"],
-            explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"],
-            prevent_user_existence_errors="ENABLED",
-            access_token_validity=TOKEN_MINUTES,
-            token_validity_units=minutes,
+            f"{name}-scripts", name=f"{args.prefix}-scripts", allowed_oauth_flows=["client_credentials"],
+            allowed_oauth_scopes=[f"{RESOURCE_SERVER}/{INVOKE_SCOPE}"], **common,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[server])),
         )
         return sign_in, scripts
