@@ -108,7 +108,13 @@ class Identity(pulumi.ComponentResource):
             ready.append(dex)
             if args.cloud == "local":
                 ready.append(cluster_dns_rewrite(f"{name}-dns", chart.dex_host(args.domain), self, args.provider))
-        endpoints = preset or args.config.endpoints
+        if preset is not None:
+            endpoints = (preset.authorization_endpoint, preset.token_endpoint, preset.userinfo_endpoint)
+        elif args.config.endpoints is not None:
+            given = args.config.endpoints
+            endpoints = (given.authorization, given.token, given.userinfo)
+        else:  # the bundled Dex's
+            endpoints = (under(issuer, "/auth"), under(issuer, "/token"), under(issuer, "/userinfo"))
         self.outputs = IdentityOutputs(
             issuer=issuer,
             client_id=client_id,
@@ -117,9 +123,9 @@ class Identity(pulumi.ComponentResource):
             admin_groups=args.config.admin_groups,
             user_groups=args.config.user_groups,
             scopes=args.config.effective_scopes,
-            authorization_endpoint=_endpoint(endpoints, "authorization", issuer, "/auth"),
-            token_endpoint=_endpoint(endpoints, "token", issuer, "/token"),
-            userinfo_endpoint=_endpoint(endpoints, "userinfo", issuer, "/userinfo"),
+            authorization_endpoint=endpoints[0],
+            token_endpoint=endpoints[1],
+            userinfo_endpoint=endpoints[2],
             platform_ca=bundled and args.platform_ca,
             token_audiences=preset.token_audiences if preset else (),
             audience_claims=preset.audience_claims if preset else ("aud",),
@@ -197,9 +203,8 @@ class Identity(pulumi.ComponentResource):
                 opts=kube.child(self, provider, self._ns.ready),
             )
             values = chart.oauth2_proxy_values(release, out.issuer, args.domain, out.groups_claim, out.allowed_groups,
-                                               out.scopes, audiences, SSO_TLS_SECRET if out.platform_ca else None)
-            if release == names.RELEASE_TOKENS:
-                values["extraArgs"].update(chart.audience_args(out.token_audiences, out.audience_claims))
+                                               out.scopes, audiences, SSO_TLS_SECRET if out.platform_ca else None,
+                                               out.token_audiences, out.audience_claims)
             # It reads the issuer's discovery document when it starts: after the issuer (and its certificate).
             releases[release] = kube.helm_release(f"{self._name}-{release}", release, versions.OAUTH2_PROXY, self._ns.name, self,
                                                   provider, [*self._ns.ready, secret, tls, *issuer_ready], values=values)
@@ -207,14 +212,6 @@ class Identity(pulumi.ComponentResource):
                       [{"name": names.RELEASE_SSO, "port": 80}], SSO_TLS_SECRET, [], self, provider,
                       [releases[names.RELEASE_SSO], tls, *args.ingress], annotations=ISSUER_SIGN_IN)
         return releases
-
-
-def _endpoint(given: Any, key: str, issuer: pulumi.Input[str], dex_path: str) -> pulumi.Input[str]:
-    """An endpoint from the preset or the stack file's `endpoints`, else the bundled Dex's."""
-    if given is None:
-        return under(issuer, dex_path)
-    value: pulumi.Input[str] = getattr(given, f"{key}_endpoint" if isinstance(given, OidcClient) else key)
-    return value
 
 
 # kind's CoreDNS configuration (kubeadm's default Corefile for the cluster domain cluster.local),

@@ -89,7 +89,9 @@ def dex_values() -> dict[str, Any]:
 
 
 def oauth2_proxy_values(release: str, issuer: pulumi.Input[str], domain: str, groups_claim: str, allowed_groups: Sequence[str],
-                        scopes: Sequence[str], token_audiences: Sequence[str], ca_secret: Optional[str]) -> dict[str, Any]:
+                        scopes: Sequence[str], token_audiences: Sequence[str], ca_secret: Optional[str],
+                        extra_audiences: Sequence[pulumi.Input[str]] = (),
+                        audience_claims: Sequence[str] = ("aud",)) -> dict[str, Any]:
     """oauth2-proxy as Traefik's forwardAuth.
 
     RELEASE_SSO signs people in for the UIs without OIDC of their own: Traefik asks it at `/` (its
@@ -99,7 +101,10 @@ def oauth2_proxy_values(release: str, issuer: pulumi.Input[str], domain: str, gr
 
     RELEASE_TOKENS checks model calls at `/oauth2/auth` (202 or 401, never a redirect): a bearer JWT
     signed by the issuer for one of `token_audiences` (--skip-jwt-bearer-tokens,
-    --extra-jwt-issuers), with no group condition, so client-credentials tokens pass.
+    --extra-jwt-issuers), with no group condition, so client-credentials tokens pass. A cloud-made
+    issuer adds `extra_audiences` read from `audience_claims` (a Cognito access token has no `aud`;
+    its client is in `client_id`): --oidc-extra-audience and --oidc-audience-claim, string slices,
+    comma-separated (oauth2-proxy pkg/apis/options/legacy_options.go, v7.15).
 
     `ca_secret`: a TLS Secret of the namespace whose ca.crt is the CA the issuer is served with (the
     platform's own), or None for an issuer with a publicly trusted certificate.
@@ -125,9 +130,14 @@ def oauth2_proxy_values(release: str, issuer: pulumi.Input[str], domain: str, gr
             "set-xauthrequest": "true",
             "allowed-group": ",".join(allowed_groups),
         })
-    elif token_audiences:
+    else:
         # Tokens for clientId pass the provider's own verifier; these add other audiences.
-        args["extra-jwt-issuers"] = _joined([under(issuer, f"={audience}") for audience in token_audiences])
+        if token_audiences:
+            args["extra-jwt-issuers"] = _joined([under(issuer, f"={audience}") for audience in token_audiences])
+        if extra_audiences:
+            args["oidc-extra-audience"] = _joined(list(extra_audiences))
+        if tuple(audience_claims) != ("aud",):
+            args["oidc-audience-claim"] = ",".join(audience_claims)
     values: dict[str, Any] = {
         "config": {
             "existingSecret": CLIENT_SECRETS[release],
@@ -152,18 +162,6 @@ def oauth2_proxy_values(release: str, issuer: pulumi.Input[str], domain: str, gr
 def under(base: pulumi.Input[str], path: str) -> pulumi.Input[str]:
     """`base` + `path`, a plain string while `base` is one (the render shows it as it is)."""
     return base + path if isinstance(base, str) else pulumi.Output.concat(base, path)
-
-
-def audience_args(audiences: Sequence[pulumi.Input[str]], claims: Sequence[str]) -> dict[str, Any]:
-    """The model-token check's extra audiences of a cloud-made issuer, and the claims that carry
-    them (a Cognito access token has no `aud`; its client is in `client_id`). Flags are string
-    slices, comma-separated. Ref: oauth2-proxy pkg/apis/options/legacy_options.go (v7.15)"""
-    args: dict[str, Any] = {}
-    if audiences:
-        args["oidc-extra-audience"] = _joined(list(audiences))
-    if tuple(claims) != ("aud",):
-        args["oidc-audience-claim"] = ",".join(claims)
-    return args
 
 
 def _joined(parts: Sequence[pulumi.Input[str]]) -> pulumi.Input[str]:

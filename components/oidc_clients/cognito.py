@@ -28,6 +28,7 @@ from .outputs import OidcClient, OidcClientArgs
 
 RESOURCE_SERVER = "mlops-models"
 INVOKE_SCOPE = "invoke"
+SCRIPTS_SCOPE = f"{RESOURCE_SERVER}/{INVOKE_SCOPE}"  # what the scripts client asks for
 TOKEN_MINUTES = 60
 
 
@@ -54,7 +55,6 @@ class CognitoClient(pulumi.ComponentResource):
                                         opts=child)
                   for rank, group in enumerate(args.groups)]
         sign_in, scripts = self._clients(name, args, pool, child)
-        scope = f"{RESOURCE_SERVER}/{INVOKE_SCOPE}"
         self.outputs = OidcClient(
             issuer=pulumi.Output.concat("https://", pool.endpoint),
             client_id=sign_in.id,
@@ -64,7 +64,7 @@ class CognitoClient(pulumi.ComponentResource):
             userinfo_endpoint=hosted_endpoint(prefix, region, "userInfo"),
             token_client_id=scripts.id,
             token_client_secret=pulumi.Output.secret(scripts.client_secret),
-            token_scope=pulumi.Output.from_input(scope),
+            token_scope=pulumi.Output.from_input(SCRIPTS_SCOPE),
             token_audiences=(scripts.id,),
             audience_claims=("aud", "client_id"),
             resources=(pool, domain, *groups, sign_in, scripts),
@@ -115,7 +115,7 @@ class CognitoClient(pulumi.ComponentResource):
         )
         scripts = aws.cognito.UserPoolClient(
             f"{name}-scripts", name=f"{args.prefix}-scripts", allowed_oauth_flows=["client_credentials"],
-            allowed_oauth_scopes=[f"{RESOURCE_SERVER}/{INVOKE_SCOPE}"], **common,
+            allowed_oauth_scopes=[SCRIPTS_SCOPE], **common,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[server])),
         )
         return sign_in, scripts

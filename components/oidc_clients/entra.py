@@ -29,6 +29,11 @@ USERINFO = "https://graph.microsoft.com/oidc/userinfo"
 ROLE_NAMESPACE = uuid.UUID("5b0c5d4e-8f8a-4c1e-9a55-6d1f3a0e2b7c")
 
 
+def _login(tenant: pulumi.Input[str], path: str) -> pulumi.Output[str]:
+    """A URL of the tenant's sign-in service."""
+    return pulumi.Output.concat(LOGIN, "/", tenant, path)
+
+
 def role_id(stack: str, role: str) -> str:
     return str(uuid.uuid5(ROLE_NAMESPACE, f"{stack}/{role}"))
 
@@ -63,11 +68,11 @@ class EntraClient(pulumi.ComponentResource):
                                                           opts=child)
                      for purpose in ("sign-in", "scripts")}
         self.outputs = OidcClient(
-            issuer=pulumi.Output.concat(LOGIN, "/", tenant, "/v2.0"),
+            issuer=_login(tenant, "/v2.0"),
             client_id=app.client_id,
             client_secret=pulumi.Output.secret(passwords["sign-in"].value),
-            authorization_endpoint=pulumi.Output.concat(LOGIN, "/", tenant, "/oauth2/v2.0/authorize"),
-            token_endpoint=pulumi.Output.concat(LOGIN, "/", tenant, "/oauth2/v2.0/token"),
+            authorization_endpoint=_login(tenant, "/oauth2/v2.0/authorize"),
+            token_endpoint=_login(tenant, "/oauth2/v2.0/token"),
             userinfo_endpoint=USERINFO,
             token_client_id=app.client_id,
             token_client_secret=pulumi.Output.secret(passwords["scripts"].value),
