@@ -142,8 +142,9 @@ def _archive(side: ReleaseSide, folder: Path) -> Path:
 
 
 def _render_all(sides: list[ReleaseSide], minor: str, folder: Path,
-                on_step: Callable[[str], None]) -> dict[str, tuple[Path, tuple[RenderedObject, ...]]]:
-    """Every release, in order, each seeing the CRDs of the releases before it."""
+                on_step: Callable[[str], None]) -> tuple[dict[str, tuple[Path, tuple[RenderedObject, ...]]], list[str]]:
+    """Every release, in order, each seeing the CRDs of the releases before it; and the API versions
+    all their CRDs serve."""
     out: dict[str, tuple[Path, tuple[RenderedObject, ...]]] = {}
     served: list[str] = []
     for side in sides:
@@ -153,7 +154,7 @@ def _render_all(sides: list[ReleaseSide], minor: str, folder: Path,
                                        [*BUILTIN_API_VERSIONS, *served])
         served += [v for o in rendered if o.kind == "CustomResourceDefinition" for v in chart_render.served_versions(o.manifest)]
         out[side.name] = (path, rendered)
-    return out
+    return out, served
 
 
 def _keyed(objects: tuple[RenderedObject, ...], namespace: str) -> dict[tuple[str, str, str, str], RenderedObject]:
@@ -209,10 +210,9 @@ def assess(base: Mapping[str, Any], run: ProgramRun, config: PlatformConfig, fol
     check_kubernetes(kube_from, kube_to)
     old_sides = {s.name: s for s in base_releases(base)}
     new_list = head_releases(run)
-    old_renders = _render_all(list(old_sides.values()), kube_from, folder, on_step)
-    new_renders = _render_all(new_list, kube_to, folder, on_step)
-    served = [*BUILTIN_API_VERSIONS, *(v for _, objs in new_renders.values() for o in objs
-                                       if o.kind == "CustomResourceDefinition" for v in chart_render.served_versions(o.manifest)),
+    old_renders, _ = _render_all(list(old_sides.values()), kube_from, folder, on_step)
+    new_renders, release_crds = _render_all(new_list, kube_to, folder, on_step)
+    served = [*BUILTIN_API_VERSIONS, *release_crds,
               *(v for r in run.kubernetes_objects() if r.input("kind") == "CustomResourceDefinition"
                 for v in chart_render.served_versions(r.inputs))]
     result = Upgrade(config.stack_name, kube_from, kube_to, [], [])
@@ -225,21 +225,22 @@ def assess(base: Mapping[str, Any], run: ProgramRun, config: PlatformConfig, fol
         change, findings = _compare_release(old, new, old_renders[new.name], new_renders[new.name], (kube_from, kube_to), served)
         result.releases.append(change)
         result.findings += findings
+    kept = {s.name for s in new_list}
     for name, old in old_sides.items():
-        if name not in {s.name for s in new_list}:
+        if name not in kept:
             result.releases.append(ReleaseChange(name, old.chart, old.version, None,
                                                  removed=[object_id(o.manifest) for o in old_renders[name][1]]))
-    result.findings += _one_way(record, run, config, old_sides)
+    result.findings += _one_way(record, config, old_sides, new_list)
     result.findings.sort(key=lambda f: (not f.breaking, f.release, f.code, f.subject))
     return result
 
 
-def _one_way(record: Mapping[str, Any], run: ProgramRun, config: PlatformConfig,
-             old_sides: Mapping[str, ReleaseSide]) -> list[Finding]:
+def _one_way(record: Mapping[str, Any], config: PlatformConfig, old_sides: Mapping[str, ReleaseSide],
+             new_sides: list[ReleaseSide]) -> list[Finding]:
     """The MLflow schema migration: forward only."""
     if not config.mlflow.enabled:
         return []
-    new = next((s for s in head_releases(run) if s.name == names.RELEASE_MLFLOW), None)
+    new = next((s for s in new_sides if s.name == names.RELEASE_MLFLOW), None)
     old = old_sides.get(names.RELEASE_MLFLOW)
     schema_from = record.get("mlflowSchema")
     moved = old is None or new is None or old.version != new.version or (schema_from not in (None, versions.MLFLOW_SCHEMA_REVISION))

@@ -42,12 +42,12 @@ def object_id(manifest: Mapping[str, Any]) -> str:
     return f"{manifest.get('kind')} {where}{meta.get('name')}"
 
 
+_ABSENT = object()  # a path one side does not have (None is a value)
+
+
 def changed_paths(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     before, after = dict(flatten(old)), dict(flatten(new))
     return sorted(p for p in set(before) | set(after) if before.get(p, _ABSENT) != after.get(p, _ABSENT))
-
-
-_ABSENT = object()
 
 
 def immutable_changes(release: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Finding]:
