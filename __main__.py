@@ -14,3 +14,6 @@ pulumi.export("credentials", platform.credentials)
 pulumi.export("signIn", platform.sign_in)
 # Where MLflow's artifacts live, as KServe reads them (`platform models promote` maps onto it).
 pulumi.export("modelStore", platform.model_store)
+# What it runs: per Helm release the chart, version and values digest; Kubernetes; the MLflow schema
+# (`platform upgrade` compares it with this version; `up` refuses a skipped Kubernetes minor from it).
+pulumi.export("deployment", platform.deployment)

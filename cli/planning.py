@@ -63,3 +63,31 @@ def base_plan(path: Path, stack: str, flag: str) -> dict[str, Any]:
         fail(f"{flag} {path} is a plan of stack {document['stack']}, not {stack}",
              "give a plan of the same stack (--cloud and --env as when it was saved)")
     return document
+
+
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # how the engine's state marks an encrypted value
+
+
+def deployed_plan(config: PlatformConfig, engine: Any) -> dict[str, Any]:
+    """What the stack runs, in the form of a saved plan: its `deployment` output and its state's
+    resources (the Helm releases' inputs: chart, version, values), secrets masked."""
+    from mlops_platform.planner.harness import SECRET_MASK
+
+    from .running import run_operation
+
+    outputs = run_operation(config, engine.outputs)
+    record = outputs.get("deployment")
+    if record is None or not isinstance(record.value, dict):
+        fail(f"stack {config.stack_name} has no deployment record in its outputs (never deployed, or deployed by a "
+             "version before `platform upgrade`)", "give the plan saved at the deployed version: --from BASE.json")
+
+    def unsecret(value: Any) -> Any:
+        if isinstance(value, dict):
+            return SECRET_MASK if _SECRET_SIG in value else {k: unsecret(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [unsecret(v) for v in value]
+        return value
+
+    resources = [{"type": r.get("type"), "urn": r.get("urn"), "name": str(r.get("urn", "")).rsplit("::", 1)[-1],
+                  "inputs": unsecret(r.get("inputs") or {})} for r in run_operation(config, engine.resources)]
+    return {"stack": config.stack_name, "deployment": record.value, "resources": resources}

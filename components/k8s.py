@@ -15,6 +15,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlops_platform.components import deployment
 from mlops_platform.components.versions import Chart
 
 PART_OF = "mlops-platform"
@@ -220,7 +221,7 @@ def helm_release(
     extra: dict[str, Any] = {"repository_opts": {"repo": chart.repo}} if chart.repo else {}
     if values is not None:
         extra["values"] = values
-    return k8s.helm.v3.Release(
+    created = k8s.helm.v3.Release(
         resource_name,
         name=release,
         chart=chart.chart_ref,
@@ -230,6 +231,8 @@ def helm_release(
         **extra,
         opts=child(parent, provider, depends_on),
     )
+    deployment.note_values(created, values)  # the stack's deployment record digests them
+    return created
 
 
 def job(

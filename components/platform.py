@@ -33,6 +33,7 @@ from .addons.models import ModelServing, ModelServingArgs
 from .addons.monitoring import Monitoring, MonitoringArgs
 from .addons.traefik import Traefik, TraefikArgs
 from .config import PlatformConfig
+from .deployment import deployment_output
 from .infrastructure import build_infrastructure
 from .oidc_clients import build_oidc_client
 
@@ -56,8 +57,12 @@ class MlopsPlatform(pulumi.ComponentResource):
         identity = self._identity(cert_manager, traefik)
         monitoring = self._monitoring(cert_manager, traefik, identity) if config.monitoring.enabled else None
         kserve = self._kserve(cert_manager) if config.kserve.enabled else None
-        if config.mlflow.enabled:
-            self._mlflow(cert_manager, traefik, monitoring, identity)
+        mlflow = self._mlflow(cert_manager, traefik, monitoring, identity) if config.mlflow.enabled else None
+        # What this deployment runs, exported with it (`platform upgrade` and `up`'s skew check read it).
+        releases = [cert_manager.release, traefik.release, *identity.helm_releases,
+                    *((monitoring.release,) if monitoring else ()), *((kserve.crds, kserve.controller, kserve.runtimes) if kserve else ()),
+                    *((mlflow.release,) if mlflow else ())]
+        self.deployment = deployment_output(config.cluster.kubernetes_version, mlflow is not None, releases)
         logger_urls = self._detectors(traefik, monitoring)
         if kserve is not None and config.models:
             self._models(cert_manager, traefik, kserve, monitoring, logger_urls)
@@ -257,4 +262,4 @@ class MlopsPlatform(pulumi.ComponentResource):
         # MLflow's artifacts destination (components/addons/mlflow.py) as KServe reads it.
         self.model_store = pulumi.Output.concat(self.data.object_store.uri, "/", names.BUCKET_PREFIX_MLFLOW)
         self.register_outputs({"endpoints": self._endpoints, "kubeconfig": self.cluster.kubeconfig, "credentials": self.credentials,
-                               "signIn": self.sign_in})
+                               "signIn": self.sign_in, "deployment": self.deployment})

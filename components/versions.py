@@ -116,6 +116,19 @@ MLFLOW_OIDC_AUTH_VERSION = "7.6.0"
 # reads the head from the pinned mlflow package.
 # Ref: mlflow/store/db_migrations/versions/ at https://github.com/mlflow/mlflow/tree/v3.15.1
 MLFLOW_SCHEMA_REVISION = "6f8d9c3b2a1e"
+# The schema head of each MLflow release the platform has shipped (the MLflow chart's appVersion):
+# the revision a deployment without a recorded one is at. tests/test_mlflow_migration.py reads 3.14.0's
+# head from that release and migrates a database it made.
+# Ref: mlflow/store/db_migrations/versions/ at https://github.com/mlflow/mlflow/tree/v3.14.0
+MLFLOW_SCHEMA_HEADS = {"3.14.0": "b7e4c1a90f23", "3.15.1": MLFLOW_SCHEMA_REVISION}
+# The migrations `mlflow db upgrade` runs from the oldest shipped head to the pinned one, in order
+# (revision, alembic message); tests/test_upgrade.py walks the pinned package's chain to check it.
+MLFLOW_MIGRATIONS = (
+    ("a8b9c0d1e2f3", "add MCP server registry tables"),
+    ("c1d2e3f4a5b6", "add span experiment and start time index"),
+    ("c3d9e7f1a2b4", "add target_value to budget_policies"),
+    ("6f8d9c3b2a1e", "Add ON DELETE CASCADE to `trace_info.experiment_id`."),
+)
 # Dex newer than the chart's appVersion (2.44.0): static passwords carry groups from 2.45.0, which the
 # bundled admin user needs (every UI authorizes by group). The chart's config format is unchanged.
 # Ref: https://github.com/dexidp/dex/pull/4456, https://github.com/dexidp/dex/releases/tag/v2.45.1

@@ -10,13 +10,11 @@ Ref: https://kubernetes.io/releases/version-skew-policy/
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
-from mlops_platform.components import names, versions
+from mlops_platform.components import deployment, names, versions
 from mlops_platform.components.config import PlatformConfig
 
 from . import chart_render, charts
@@ -87,20 +85,11 @@ class Upgrade:
                 "findings": [f.to_json() for f in self.findings]}
 
 
-def values_digest(values: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def deployment_record(run: ProgramRun, config: PlatformConfig) -> dict[str, Any]:
-    """What a deployment runs: per release the chart, version and a digest of its values; the
-    Kubernetes minor; the MLflow schema revision. `plan --json` carries it as `deployment`."""
-    return {
-        "kubernetes": config.cluster.kubernetes_version,
-        "mlflowSchema": versions.MLFLOW_SCHEMA_REVISION if config.mlflow.enabled else None,
-        "releases": {str(r.input("name")): {"chart": str(r.input("chart")), "version": str(r.input("version")),
-                                            "valuesDigest": values_digest(r.input("values") or {})}
-                     for r in run.helm_releases()},
-    }
+    """The stack's `deployment` output (components/deployment.py) as the plan knows it."""
+    return deployment.record(config.cluster.kubernetes_version, config.mlflow.enabled,
+                             [(str(r.input("name")), str(r.input("chart")), str(r.input("version")), r.input("values"))
+                              for r in run.helm_releases()])
 
 
 def _side(inputs: Mapping[str, Any], fallback: str) -> ReleaseSide:
@@ -237,16 +226,27 @@ def assess(base: Mapping[str, Any], run: ProgramRun, config: PlatformConfig, fol
 
 def _one_way(record: Mapping[str, Any], config: PlatformConfig, old_sides: Mapping[str, ReleaseSide],
              new_sides: list[ReleaseSide]) -> list[Finding]:
-    """The MLflow schema migration: forward only."""
-    if not config.mlflow.enabled:
-        return []
-    new = next((s for s in new_sides if s.name == names.RELEASE_MLFLOW), None)
-    old = old_sides.get(names.RELEASE_MLFLOW)
+    """The MLflow schema migration: forward only, and which revisions it runs."""
+    if not config.mlflow.enabled or names.RELEASE_MLFLOW not in old_sides:
+        return []  # a new MLflow creates its schema; there is nothing to migrate
     schema_from = record.get("mlflowSchema")
-    moved = old is None or new is None or old.version != new.version or (schema_from not in (None, versions.MLFLOW_SCHEMA_REVISION))
-    if not moved:
+    new = next((s for s in new_sides if s.name == names.RELEASE_MLFLOW), None)
+    unrecorded_same = schema_from is None and new is not None and new.version == old_sides[names.RELEASE_MLFLOW].version
+    if schema_from == versions.MLFLOW_SCHEMA_REVISION or unrecorded_same:
         return []
-    start = schema_from or f"the schema of chart {old.version if old else '(none)'}"
+    revisions = pending_migrations(schema_from)
+    listed = ", ".join(f"{rev} ({message})" for rev, message in revisions)
+    start = schema_from or "a revision the deployment did not record"
     return [Finding("ONE_WAY_MIGRATION", names.RELEASE_MLFLOW, "MLflow database",
-                    f"mlflow db upgrade moves the schema from {start} to {versions.MLFLOW_SCHEMA_REVISION} before the release "
-                    "changes; there is no downgrade", False, "take a backup first (a snapshot of the database)")]
+                    f"mlflow db upgrade moves the schema from {start} to {versions.MLFLOW_SCHEMA_REVISION} before the new "
+                    f"MLflow serves, running {listed}; there is no downgrade", False,
+                    "up takes a backup first (platform backup); keep it until the upgraded MLflow is checked")]
+
+
+def pending_migrations(schema_from: Optional[str]) -> list[tuple[str, str]]:
+    """The migrations from `schema_from` to the pinned head, in order (all that this version knows
+    when the start is older than the oldest shipped head, or not recorded)."""
+    chain = [rev for rev, _ in versions.MLFLOW_MIGRATIONS]
+    if schema_from in chain:
+        return list(versions.MLFLOW_MIGRATIONS[chain.index(schema_from) + 1:])
+    return list(versions.MLFLOW_MIGRATIONS)

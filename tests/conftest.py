@@ -29,7 +29,7 @@ from support.servers import free_port
 # The fixtures that start a real service on loopback: a test using one (directly or through another
 # fixture) is in the `services` layer (pyproject.toml's markers).
 SERVICE_FIXTURES = frozenset({"moto_endpoint", "mlflow_server", "chart_repository", "oci_registry", "oidc_issuer",
-                              "mlflow_oidc"})
+                              "mlflow_oidc", "postgres"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -217,3 +217,34 @@ def moto_endpoint(monkeypatch) -> Iterator[str]:
         yield endpoint
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL on loopback for this worker's session (tests/support/postgres.py), or a skip
+    naming why; in CI (PLATFORM_REQUIRE_POSTGRES=1) a failure. Each test creates its own database."""
+    from support.postgres import postgres_bin, start_postgres
+
+    if postgres_bin() is None:
+        message = "PostgreSQL is not installed (Debian: apt-get install postgresql)"
+        if os.environ.get("PLATFORM_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def previous_mlflow_python() -> Path:
+    """The Python of a venv with the previous shipped MLflow release (tests/mlflow_previous/), or a
+    skip naming why; in CI (PLATFORM_REQUIRE_MLFLOW_PREVIOUS=1) a failure."""
+    given = os.environ.get("PLATFORM_MLFLOW_PREVIOUS_PYTHON", "")
+    if not given or not Path(given).is_file():
+        message = f"the previous MLflow's venv is not set up (PLATFORM_MLFLOW_PREVIOUS_PYTHON={given!r}; see .ci/run)"
+        if os.environ.get("PLATFORM_REQUIRE_MLFLOW_PREVIOUS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return Path(given)

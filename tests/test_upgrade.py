@@ -42,6 +42,8 @@ def base_document(run, config, charts_dir: Path, kubernetes: str | None = None) 
         if record["type"] == "kubernetes:helm.sh/v3:Release":
             record["inputs"]["version"] = previous.get(record["inputs"]["chart"], record["inputs"]["version"])
     deployment = deployment_record(run, config)
+    # The schema the previous MLflow release brought the database to (its head, as versions.py records it).
+    deployment["mlflowSchema"] = versions.MLFLOW_SCHEMA_HEADS[_app_version(charts_dir, f"mlflow-{previous['mlflow']}.tgz")]
     if kubernetes:
         deployment["kubernetes"] = kubernetes
     return json.loads(json.dumps({"stack": config.stack_name, "resources": resources, "deployment": deployment}, default=str))
@@ -116,13 +118,18 @@ def test_images_move_with_each_charts_app_version_and_mlflow_migrates_one_way(st
         new = _app_version(charts_dir, chart.archive)
         assert any(d.endswith(f":{new}") and f":{old} -> " in d for d in images), (chart.short_name, old, new)
     [migration] = [f for f in result.findings if f.code == "ONE_WAY_MIGRATION"]
-    assert versions.MLFLOW_SCHEMA_REVISION in migration.detail and not migration.breaking
+    assert not migration.breaking and "platform backup" in migration.how
+    # The revisions named are the pinned MLflow's own chain from the previous release's head.
+    old_head = versions.MLFLOW_SCHEMA_HEADS[_app_version(charts_dir, f"mlflow-{_previous(charts_dir)['mlflow']}.tgz")]
+    chain = _alembic_chain(old_head)
+    assert len(chain) == 4 and re.findall(r"\b[0-9a-f]{12}\b(?= \()", migration.detail) == chain
+    assert f"from {old_head} to {versions.MLFLOW_SCHEMA_REVISION}" in migration.detail
     cert_manager = next(r for r in result.releases if r.name == names.RELEASE_CERT_MANAGER)
     # cert-manager 1.21 dropped the tokenrequest Role (its templates no longer have it).
     assert "Role cert-manager/cert-manager-tokenrequest" in cert_manager.removed
 
 
-def test_the_mlflow_schema_revision_is_the_pinned_mlflows_head():
+def _migrations():
     import os
 
     import mlflow
@@ -131,7 +138,19 @@ def test_the_mlflow_schema_revision_is_the_pinned_mlflows_head():
 
     config = Config()
     config.set_main_option("script_location", os.path.join(os.path.dirname(mlflow.__file__), "store", "db_migrations"))
-    assert ScriptDirectory.from_config(config).get_heads() == [versions.MLFLOW_SCHEMA_REVISION]
+    return ScriptDirectory.from_config(config)
+
+
+def _alembic_chain(start: str) -> list[str]:
+    """The revisions after `start` up to the pinned MLflow's head, oldest first, from its package."""
+    return [r.revision for r in reversed(list(_migrations().walk_revisions(start, "heads"))) if r.revision != start]
+
+
+def test_the_mlflow_schema_revision_is_the_pinned_mlflows_head_and_the_chain_is_its_own():
+    script = _migrations()
+    assert script.get_heads() == [versions.MLFLOW_SCHEMA_REVISION]
+    oldest = min(versions.MLFLOW_SCHEMA_HEADS.values(), key=lambda head: -len(_alembic_chain(head)))
+    assert [(rev, script.get_revision(rev).doc) for rev in _alembic_chain(oldest)] == list(versions.MLFLOW_MIGRATIONS)
 
 
 # --- the command ---------------------------------------------------------------------------------
@@ -198,3 +217,58 @@ def test_a_deployed_chart_not_in_the_cache_and_a_foreign_plan_are_one_line_exit_
     foreign.write_text(json.dumps({**json.loads(saved_base().read_text()), "stack": "aws-dev"}))
     other = invoke("upgrade", "--cloud", "local", "--from", str(foreign))
     assert other.exit_code == 2 and "is a plan of stack aws-dev, not local-dev" in one_line_error(other)
+
+
+# --- the deployed stack as the base --------------------------------------------------------------
+
+
+def _as_state(document: dict) -> list[dict]:
+    """The plan's resources as `pulumi stack export` holds them: secrets encrypted in place."""
+    def encrypt(value):
+        if value == "[secret]":
+            return {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:AAAA"}
+        if isinstance(value, dict):
+            return {k: encrypt(v) for k, v in value.items()}
+        return [encrypt(v) for v in value] if isinstance(value, list) else value
+    return [{"urn": r["urn"], "type": r["type"], "inputs": encrypt(r.get("inputs") or {})} for r in document["resources"]]
+
+
+def test_without_from_the_deployed_stacks_record_and_state_are_the_base(saved_base, standin_engine, charts_dir, monkeypatch):
+    fake = standin_engine(state=True)
+    document = json.loads(saved_base().read_text())
+    assert any(r["type"] == "kubernetes:helm.sh/v3:Release" and "[secret]" in json.dumps(r["inputs"]) for r in document["resources"])
+    fake.stacks({"local-dev": {"outputs": {"deployment": document["deployment"]}, "resources": _as_state(document)}})
+    from_stack = invoke("upgrade", "--cloud", "local", "--json")
+    from_file = invoke("upgrade", "--cloud", "local", "--json", "--from", str(saved_base()))
+    assert from_stack.exit_code == from_file.exit_code == 1, from_stack.stderr
+    assert json.loads(from_stack.stdout) == json.loads(from_file.stdout)
+    assert any(c["args"][:2] == ["stack", "export"] for c in fake.calls())
+
+
+def test_a_stack_without_a_deployment_record_asks_for_a_saved_plan(standin_engine, project):
+    fake = standin_engine(state=True)
+    fake.stacks({"local-dev": {"outputs": {"endpoints": {}}, "resources": []}})
+    result = invoke("upgrade", "--cloud", "local")
+    assert result.exit_code == 2
+    assert "stack local-dev has no deployment record" in one_line_error(result) and "--from BASE.json" in result.stderr
+
+
+def test_the_stack_exports_the_record_the_plan_carries_and_not_as_a_secret(stack_config):
+    """The same record from the program under the engine (resolved outputs, numbers as doubles,
+    secrets as secret outputs) as from the plan's recorded inputs."""
+    import pulumi
+
+    from mlops_platform.components.platform import MlopsPlatform
+    from mlops_platform.planner.harness import run_program
+
+    seen: dict = {}
+
+    def program():
+        platform = MlopsPlatform("mlops", stack_config("local-dev"))
+        platform.deployment.apply(lambda record: seen.update(record=record))
+        pulumi.Output.from_input(platform.deployment.is_secret()).apply(lambda secret: seen.update(secret=secret))
+        return platform
+
+    run = run_program(program, "local-dev")
+    assert seen["record"] == deployment_record(run, stack_config("local-dev")) and seen["secret"] is False
+    assert len(seen["record"]["releases"]) == len(run.helm_releases()) == 10

@@ -1,6 +1,7 @@
 """`platform upgrade`: what this version of the platform does to a deployment, before it happens.
 
-The deployment is a saved plan (`platform plan --json --out BASE.json` at the version deployed).
+The deployment is what the stack runs (its `deployment` output and the Helm releases in its state),
+or a saved plan (`platform plan --json --out BASE.json` at the version deployed) given with --from.
 Each release is rendered for real at both versions and compared object by object; the findings say
 what would break a live upgrade (exit 1) or change under it. A Kubernetes minor skipped is refused
 before anything renders (exit 2).
@@ -9,11 +10,11 @@ before anything renders (exit 2).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import typer
 
-from .common import Cloud, CloudOption, EnvOption, JsonOption
+from .common import BackendOption, Cloud, CloudOption, EnvOption, JsonOption, PassphraseFileOption
 
 
 def register(app: typer.Typer) -> None:
@@ -38,11 +39,13 @@ def _text(result: Any) -> str:
 def upgrade(
     cloud: Cloud = CloudOption,
     env: str = EnvOption,
-    base: Path = typer.Option(..., "--from", help="The deployment: a plan saved with plan --json at the deployed version.",
-                              show_default=False),
+    base: Optional[Path] = typer.Option(None, "--from", show_default=False,
+                                        help="A plan saved with plan --json at the deployed version, instead of the deployed stack."),
     json_output: bool = JsonOption,
+    backend: Optional[str] = BackendOption,
+    passphrase_file: Optional[Path] = PassphraseFileOption,
 ) -> None:
-    """Compare a deployment (a saved plan) with this version of the platform, release by release."""
+    """Compare a deployment (the stack, or a saved plan) with this version of the platform, release by release."""
     from mlops_platform.planner import charts
     from mlops_platform.planner.chart_render import RenderError
     from mlops_platform.planner.harness import plan_platform
@@ -54,9 +57,15 @@ def upgrade(
     from ..project import load_config
 
     config = load_config(cloud, env)
-    document = base_plan(base, config.stack_name, "--from")
+    if base is not None:
+        document, source = base_plan(base, config.stack_name, "--from"), base.name
+    else:
+        from ..opening import open_engine
+        from ..planning import deployed_plan
+
+        document, source = deployed_plan(config, open_engine(config, backend, passphrase_file, create=False)), "the deployed stack"
     try:
-        with display.steps(f"Comparing {base.name} with this version's stack {config.stack_name}") as step:
+        with display.steps(f"Comparing {source} with this version's stack {config.stack_name}") as step:
             result = assess(document, plan_platform(config), config, on_step=step)
     except UpgradeError as err:
         fail(str(err), "see README, Upgrades")

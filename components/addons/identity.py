@@ -102,10 +102,13 @@ class Identity(pulumi.ComponentResource):
         client_id, client_secret = (preset.client_id, preset.client_secret) if preset else self._client(bundled)
         ready: list[pulumi.Resource] = []
         self.admin_password: Optional[pulumi.Output[str]] = None
+        # Every Helm release this component installs (the stack's deployment record lists them).
+        self.helm_releases: list[pulumi.Resource] = []
         if bundled:
             assert isinstance(issuer, str)
             self.admin_password, dex = self._dex(issuer, client_id, client_secret)
             ready.append(dex)
+            self.helm_releases.append(dex)
             if args.cloud == "local":
                 ready.append(cluster_dns_rewrite(f"{name}-dns", chart.dex_host(args.domain), self, args.provider))
         if preset is not None:
@@ -132,6 +135,7 @@ class Identity(pulumi.ComponentResource):
             ready=(*ready, *(preset.resources if preset else ())),
         )
         self.releases = self._oauth2_proxies(client_id, client_secret, [*ready])
+        self.helm_releases += self.releases.values()
         self.sign_in_url = f"https://{chart.sso_host(args.domain)}"
         self.register_outputs({"issuer": issuer, "sign_in": self.sign_in_url})
 

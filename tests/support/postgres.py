@@ -1,0 +1,82 @@
+"""A real PostgreSQL (Debian's `postgresql` package) on loopback for a test session: initdb into a
+fresh folder, `postgres` on a free port, trust authentication for loopback only. As root, the server
+runs as the package's `postgres` user (PostgreSQL refuses to run as root)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .servers import free_port
+
+
+def postgres_bin() -> Optional[Path]:
+    """The newest installed server's bin folder (/usr/lib/postgresql/<major>/bin), or None."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=lambda p: int(p.split("/")[4]))
+    return Path(found[-1]).parent if found else None
+
+
+@dataclass
+class Postgres:
+    bin: Path
+    port: int
+    data: Path
+    user: Optional[str]  # the OS user the server runs as (None: this process's)
+
+    def url(self, database: str) -> str:
+        # psycopg2 named: SQLAlchemy 2.1 takes a bare postgresql:// for psycopg 3, which MLflow does not bring.
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
+
+    def sql(self, statement: str, database: str = "postgres") -> str:
+        done = subprocess.run([str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
+                               "-v", "ON_ERROR_STOP=1", "-Atc", statement], capture_output=True, text=True, timeout=60)
+        if done.returncode:
+            raise RuntimeError(f"psql: {done.stderr.strip()}")
+        return done.stdout.strip()
+
+    def create_database(self, name: str) -> str:
+        self.sql(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+        shutil.rmtree(self.data.parent, ignore_errors=True)
+
+    def _run(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(self.bin / tool), *args], capture_output=True, text=True, timeout=120,
+                              user=self.user, cwd=self.data.parent)
+
+
+def start_postgres() -> Postgres:
+    bin_dir = postgres_bin()
+    assert bin_dir is not None
+    user = "postgres" if os.geteuid() == 0 else None
+    # Not under pytest's tmp folder: as root that is private to root, and the server runs as postgres.
+    root = Path(tempfile.mkdtemp(prefix="pg-test-"))
+    if user:
+        shutil.chown(root, user)
+    server = Postgres(bin_dir, free_port(), root / "data", user)
+    init = server._run("initdb", "-D", str(server.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
+    if init.returncode:
+        raise RuntimeError(f"initdb failed: {init.stderr[-1500:]}")
+    started = server._run("pg_ctl", "-D", str(server.data), "-l", str(root / "server.log"), "-w", "-t", "60", "-o",
+                          f"-c listen_addresses=127.0.0.1 -c port={server.port} -c unix_socket_directories={root} "
+                          "-c fsync=off -c full_page_writes=off", "start")
+    if started.returncode:
+        raise RuntimeError(f"postgres did not start: {started.stderr[-800:]} {(root / 'server.log').read_text()[-1500:]}")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            server.sql("SELECT 1")
+            return server
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
