@@ -91,3 +91,22 @@ def deployed_plan(config: PlatformConfig, engine: Any) -> dict[str, Any]:
     resources = [{"type": r.get("type"), "urn": r.get("urn"), "name": str(r.get("urn", "")).rsplit("::", 1)[-1],
                   "inputs": unsecret(r.get("inputs") or {})} for r in run_operation(config, engine.resources)]
     return {"stack": config.stack_name, "deployment": record.value, "resources": resources}
+
+
+def check_kubernetes_skew(config: PlatformConfig, engine: Any) -> None:
+    """`up` and `preview`: the stack's Kubernetes minor moves by one at most from what it runs (its
+    deployment output), before the engine previews anything; a new stack has nothing to skew from.
+    The node pools follow the control plane in the same update (each pool depends on the cluster)."""
+    from mlops_platform.planner.upgrade import UpgradeError, check_kubernetes
+
+    from .running import run_operation
+
+    record = run_operation(config, engine.outputs).get("deployment")
+    deployed = record.value.get("kubernetes") if record is not None and isinstance(record.value, dict) else None
+    if not deployed:
+        return
+    try:
+        check_kubernetes(str(deployed), config.cluster.kubernetes_version)
+    except UpgradeError as err:
+        fail(f"stack {config.stack_name}: {err}; nothing was previewed or deployed",
+             "set cluster.kubernetesVersion in the stack file (see README, Upgrades)")

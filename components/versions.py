@@ -65,6 +65,23 @@ KUBERNETES_MINOR = "1.36"
 # https://learn.microsoft.com/azure/aks/supported-kubernetes-versions,
 # https://cloud.google.com/kubernetes-engine/docs/release-schedule
 KUBERNETES_MINORS = ("1.34", "1.35", "1.36")
+# The oldest Kubernetes minor each pinned chart installs on: its Chart.yaml `kubeVersion` floor
+# (tests/test_upgrade.py reads them from the archives). The KServe charts declare none; KServe 0.20's
+# docs ask for 1.32 or newer. `up`, `preview` and `upgrade` refuse a target below a floor; every
+# minor in KUBERNETES_MINORS is above them all. The ceilings are what the suite renders against:
+# the charts are tested on KUBERNETES_MINOR (a newer minor moves with a new release of the platform).
+# Ref: each chart's Chart.yaml at the pinned version; https://kserve.github.io/website/docs/admin-guide/overview
+CHART_KUBERNETES_FLOORS = {
+    "cert-manager": "1.22",
+    "traefik": "1.25",
+    "kube-prometheus-stack": "1.25",
+    "mlflow": "1.16",
+    "dex": "1.14",
+    "oauth2-proxy": "1.16",
+    "kserve-crd": "1.32",
+    "kserve-resources": "1.32",
+    "kserve-runtime-configs": "1.32",
+}
 # The oldest Pulumi CLI the project supports: Pulumi.yaml's `runtime.options.toolchain` needs
 # 3.120. Above 3.205 the SDK streams engine events over gRPC, below it tails an event-log file;
 # the CLI's progress view works with both (pulumi/automation/_stack.py, _setup_event_log).

@@ -108,8 +108,13 @@ def head_releases(run: ProgramRun) -> list[ReleaseSide]:
 
 
 def check_kubernetes(from_minor: str, to_minor: str) -> None:
-    """One minor at a time, never down (version-skew policy); refused before anything renders."""
+    """One minor at a time, never down (version-skew policy), and not below what a pinned chart
+    installs on; refused before anything renders or deploys."""
     start, end = minor_key(from_minor), minor_key(to_minor)
+    below = sorted(chart for chart, floor in versions.CHART_KUBERNETES_FLOORS.items() if minor_key(floor) > end)
+    if below:
+        raise UpgradeError(f"Kubernetes {to_minor} is older than {', '.join(below)} installs on "
+                           f"(versions.CHART_KUBERNETES_FLOORS); choose one of {', '.join(versions.KUBERNETES_MINORS)}")
     if end < start:
         raise UpgradeError(f"Kubernetes {from_minor} -> {to_minor} is a downgrade, which no managed cluster allows")
     if end[1] - start[1] > 1 or end[0] != start[0]:

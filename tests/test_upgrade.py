@@ -272,3 +272,51 @@ def test_the_stack_exports_the_record_the_plan_carries_and_not_as_a_secret(stack
     run = run_program(program, "local-dev")
     assert seen["record"] == deployment_record(run, stack_config("local-dev")) and seen["secret"] is False
     assert len(seen["record"]["releases"]) == len(run.helm_releases()) == 10
+
+
+# --- Kubernetes: one minor at a time, pools after the control plane, charts' floors -------------
+
+
+@pytest.mark.parametrize("command", ["up", "preview"])
+def test_up_and_preview_refuse_a_skipped_minor_from_the_deployed_record_before_the_engine_previews(command, standin_engine, project):
+    fake = standin_engine(state=True)
+    fake.stacks({"local-dev": {"outputs": {"deployment": {"kubernetes": "1.34", "releases": {}}}, "resources": []}})
+    result = invoke(command, "--cloud", "local", *(["--yes"] if command == "up" else []))
+    assert result.exit_code == 2, result.stderr
+    assert "1.34 -> 1.36 skips a minor" in one_line_error(result) and "nothing was previewed" in one_line_error(result)
+    assert not [c for c in fake.calls() if c["args"][0] in ("preview", "up")]
+
+
+def test_one_minor_up_previews(standin_engine, project):
+    fake = standin_engine(state=True)
+    fake.stacks({"local-dev": {"outputs": {"deployment": {"kubernetes": "1.35", "releases": {}}}, "resources": []}})
+    result = invoke("preview", "--cloud", "local")
+    assert result.exit_code == 0, result.stderr
+    assert [c for c in fake.calls() if c["args"][0] == "preview"]
+
+
+def test_a_target_below_a_charts_floor_is_refused():
+    from mlops_platform.planner.upgrade import UpgradeError, check_kubernetes
+
+    with pytest.raises(UpgradeError, match="1.31 is older than kserve-crd, kserve-resources, kserve-runtime-configs installs on"):
+        check_kubernetes("1.30", "1.31")
+    check_kubernetes("1.35", "1.36")
+
+
+def test_the_floors_are_the_charts_own_kube_versions(charts_dir):
+    for chart in versions.CHARTS:
+        with _archive(charts_dir, chart.archive) as tar:
+            member = next(m for m in tar.getmembers() if m.name.count("/") == 1 and m.name.endswith("/Chart.yaml"))
+            declared = re.search(r"^kubeVersion:\s*['\"]?>=\s*(\d+\.\d+)", tar.extractfile(member).read().decode(), re.M)
+        if declared:
+            assert versions.CHART_KUBERNETES_FLOORS[chart.short_name] == declared.group(1), chart.short_name
+        assert chart.short_name in versions.CHART_KUBERNETES_FLOORS
+
+
+def test_node_pools_take_their_version_from_the_control_plane(planned):
+    eks = planned("aws-prod")
+    [cluster] = eks.of_type("aws:eks/cluster:Cluster")
+    for pool in eks.of_type("aws:eks/nodeGroup:NodeGroup"):
+        assert pool.input("version") == cluster.input("version") and cluster.urn in pool.property_dependencies["version"]
+    [aks] = planned("azure-prod").of_type("azure-native:containerservice:ManagedCluster")
+    assert {p["orchestratorVersion"] for p in aks.input("agentPoolProfiles")} == {aks.input("kubernetesVersion")}

@@ -46,6 +46,7 @@ def up(
     from ..engine.progress import ProgressTracker
     from ..errors import EXIT_FAILED, fail
     from ..opening import open_engine, require_engine
+    from ..planning import check_kubernetes_skew
     from ..project import load_config, report_placeholders
     from ..running import masked_outputs, print_summary, run_operation, run_with_progress
 
@@ -57,6 +58,7 @@ def up(
         # Checked before the engine is touched: nothing is written.
         fail("refusing to deploy without confirmation on a non-interactive terminal", "pass --yes")
     engine = open_engine(config, backend, passphrase_file, create=True, parallel=parallel)
+    check_kubernetes_skew(config, engine)
     # Always previewed: the guard must know every replacement before anything changes.
     display.progress(f"Previewing stack {config.stack_name}...")
     collector = DiffCollector()

@@ -151,6 +151,9 @@ class AksCluster(pulumi.ComponentResource):
             "os_type": "Linux",
             "os_sku": "AzureLinux",
             "vm_size": args.instance_type,
+            # AKS moves the control plane first, then this pool, in one update of the cluster.
+            # Ref: https://learn.microsoft.com/azure/aks/upgrade-aks-cluster
+            "orchestrator_version": args.kubernetes_version,
             "count": args.node_count,
             "enable_auto_scaling": args.max_nodes > args.node_count,
             "min_count": args.node_count if args.max_nodes > args.node_count else None,
@@ -209,6 +212,8 @@ class AksCluster(pulumi.ComponentResource):
                 resource_name_=self.cluster.name,
                 agent_pool_name="gpu",
                 mode="User",
+                # Read from the cluster: after the control plane has moved.
+                orchestrator_version=self.cluster.kubernetes_version,
                 os_type="Linux",
                 os_sku="AzureLinux",
                 vm_size=args.gpu.instance_type,

@@ -351,6 +351,10 @@ class EksCluster(pulumi.ComponentResource):
         return aws.eks.NodeGroup(
             resource_name,
             cluster_name=self.cluster.name,
+            # The control plane's version, read from it: on a minor upgrade the pool follows only after
+            # the control plane has moved (an omitted version keeps the nodes where they were created).
+            # Ref: https://kubernetes.io/releases/version-skew-policy/#kubelet
+            version=self.cluster.version,
             node_role_arn=node_role.arn,
             subnet_ids=network.private_subnet_ids,
             instance_types=[instance_type],
