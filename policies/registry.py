@@ -42,6 +42,7 @@ def pack_config(config: Any) -> dict[str, Any]:
             "maxGpuNodes": limits.max_gpu_nodes,
         },
         "reliability-prod-data-protected": {"enforcementLevel": level, "requireProtection": config.is_prod},
+        "reliability-prod-database-recoverable": {"enforcementLevel": level, "requireRecovery": config.is_prod},
         LICENCE_RULE: "disabled" if config.policy.source_available_licence else level,
         **{name: "mandatory" for name in ALWAYS_MANDATORY},
     }

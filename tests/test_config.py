@@ -136,6 +136,15 @@ def test_config_is_frozen():
          "provider cognito is created by the stack"),
         ({"cloud": "local", "identity": {"provider": "okta"}}, "platform:identity.provider", "cognito"),
         ({"cloud": "local", "allowReplace": ["mlops-cluster-kind"]}, "platform:allowReplace", "is not a resource URN"),
+        ({"cloud": "aws", "region": "us-east-1", "domain": "ml.example.com", "cluster": {"privateEndpoint": True},
+          "backup": {"schedule": "3am"}}, "platform:backup.schedule", "not a daily UTC time"),
+        ({"cloud": "aws", "region": "us-east-1", "domain": "ml.example.com", "cluster": {"privateEndpoint": True},
+          "backup": {"retentionDays": 3}}, "platform:backup.retentionDays", "7"),
+        ({"cloud": "aws", "region": "us-east-1", "domain": "ml.example.com", "cluster": {"privateEndpoint": True},
+          "backup": {"geoRedundant": True}}, "platform:backup.geoRedundant", "on Azure only"),
+        ({"cloud": "aws", "region": "us-east-1", "domain": "ml.example.com", "cluster": {"privateEndpoint": True},
+          "database": {"backupRetentionDays": 14}}, "platform:database.backupRetentionDays", "set backup.retentionDays"),
+        ({"cloud": "local", "backup": {"retentionDays": 14}}, "platform:backup", "no automated backups"),
         ({"cloud": "aws", "env": "prod", "region": "us-east-1", "domain": "ml.example.com",
           "cluster": {"privateEndpoint": True}, "ingress": {"internal": True}}, "platform:identity",
          "a prod stack names its issuer"),
@@ -333,3 +342,16 @@ def test_a_gpu_pool_in_prod_passes_the_default_policy():
 def test_a_plain_client_secret_is_refused_without_echoing_it():
     message = error_for({"cloud": "local", "identity": {"clientSecret": "hunter2-plain"}})
     assert "platform:identity.clientSecret" in message and "hunter2-plain" not in message
+
+
+def test_backups_reach_each_clouds_database(planned):
+    """The backup section's schedule and retention on every cloud; geo-redundant copies in Azure prod only."""
+    [rds] = planned("aws-prod").of_type("aws:rds/instance:Instance")
+    assert rds.input("backupWindow") == "03:00-04:00" and rds.input("backupRetentionPeriod") == 14
+    for stack, geo in (("azure-prod", "Enabled"), ("azure-dev", "Disabled")):
+        [server] = planned(stack).of_type("azure-native:dbforpostgresql:Server")
+        assert server.input("backup")["geoRedundantBackup"] == geo
+    [sql] = planned("gcp-prod").of_type("gcp:sql/databaseInstance:DatabaseInstance")
+    backup = sql.input("settings")["backupConfiguration"]
+    assert backup["startTime"] == "03:00" and backup["pointInTimeRecoveryEnabled"] is True
+    assert backup["transactionLogRetentionDays"] == 7 and backup["backupRetentionSettings"]["retainedBackups"] == 14

@@ -266,6 +266,18 @@ CASES: list[tuple[str, Any, Any, dict]] = [
      resource("gcp:sql/databaseInstance:DatabaseInstance", {"settings": {"ipConfiguration": {"ipv4Enabled": True}, "backupConfiguration": {"enabled": False}}}), {}),
     ("reliability-prod-data-protected", resource("aws:rds/instance:Instance", {}, protect=True), resource("aws:rds/instance:Instance", {}),
      {"requireProtection": True}),
+    ("reliability-prod-database-recoverable", resource("aws:rds/instance:Instance", {"backupRetentionPeriod": 7}),
+     resource("aws:rds/instance:Instance", {"backupRetentionPeriod": 3}), {"requireRecovery": True}),
+    ("reliability-prod-database-recoverable",
+     resource("azure-native:dbforpostgresql:Server", {"backup": {"backupRetentionDays": 14, "geoRedundantBackup": "Enabled"}}),
+     resource("azure-native:dbforpostgresql:Server", {"backup": {"backupRetentionDays": 14, "geoRedundantBackup": "Disabled"}}),
+     {"requireRecovery": True}),
+    ("reliability-prod-database-recoverable",
+     resource("gcp:sql/databaseInstance:DatabaseInstance", {"settings": {"backupConfiguration": {
+         "enabled": True, "pointInTimeRecoveryEnabled": True, "backupRetentionSettings": {"retainedBackups": 7}}}}),
+     resource("gcp:sql/databaseInstance:DatabaseInstance", {"settings": {"backupConfiguration": {
+         "enabled": True, "pointInTimeRecoveryEnabled": False, "backupRetentionSettings": {"retainedBackups": 7}}}}),
+     {"requireRecovery": True}),
     ("reliability-helm-chart-pinned", resource("kubernetes:helm.sh/v3:Release", {"chart": "traefik", "version": "41.3.0"}),
      resource("kubernetes:helm.sh/v3:Release", {"chart": "traefik", "version": "^41.0.0"}), {}),
     ("cost-node-count-within-limit", [_nodegroup("m6i.large", 6)], [_nodegroup("m6i.large", 6), _nodegroup("m6i.large", 8)], {"maxNodes": 10}),

@@ -295,6 +295,16 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
                                                        ("settings", "backupConfiguration", "enabled"), False), "automated backups are off", {}),
     ("reliability-prod-data-protected", "unprotected", lambda: [r("aws:rds/instance:Instance", RDS_GOOD)], "not protected",
      {"reliability-prod-data-protected": {"requireProtection": True}}),
+    ("reliability-prod-database-recoverable", "azure geo", lambda: [r("azure-native:dbforpostgresql:Server", {
+        "network": {"publicNetworkAccess": "Disabled"}, "backup": {"backupRetentionDays": 14, "geoRedundantBackup": "Disabled"}}, protect=True)],
+     "not geo-redundant", {"reliability-prod-database-recoverable": {"requireRecovery": True}}),
+    ("reliability-prod-database-recoverable", "azure retention", lambda: [r("azure-native:dbforpostgresql:Server", {
+        "network": {"publicNetworkAccess": "Disabled"}, "backup": {"backupRetentionDays": 3, "geoRedundantBackup": "Enabled"}}, protect=True)],
+     "kept 3 days", {"reliability-prod-database-recoverable": {"requireRecovery": True}}),
+    ("reliability-prod-database-recoverable", "cloud sql pitr", lambda: [r("gcp:sql/databaseInstance:DatabaseInstance", {"settings": {
+        "ipConfiguration": {"ipv4Enabled": False}, "backupConfiguration": {"enabled": True, "pointInTimeRecoveryEnabled": False,
+                                                                           "backupRetentionSettings": {"retainedBackups": 7}}}}, protect=True)],
+     "point-in-time recovery is off", {"reliability-prod-database-recoverable": {"requireRecovery": True}}),
     ("reliability-helm-chart-pinned", "no version", lambda: [r("kubernetes:helm.sh/v3:Release", {"chart": "traefik"})],
      "has no chart version", {}),
     ("reliability-helm-chart-pinned", "a range", lambda: [r("kubernetes:helm.sh/v3:Release", {"chart": "traefik", "version": "~41.3"})],

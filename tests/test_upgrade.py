@@ -320,3 +320,5 @@ def test_node_pools_take_their_version_from_the_control_plane(planned):
         assert pool.input("version") == cluster.input("version") and cluster.urn in pool.property_dependencies["version"]
     [aks] = planned("azure-prod").of_type("azure-native:containerservice:ManagedCluster")
     assert {p["orchestratorVersion"] for p in aks.input("agentPoolProfiles")} == {aks.input("kubernetesVersion")}
+    [gke] = planned("gcp-prod").of_type("gcp:container/cluster:Cluster")
+    assert gke.input("minMasterVersion") == versions.KUBERNETES_MINOR

@@ -172,6 +172,9 @@ class GkeCluster(pulumi.ComponentResource):
             initial_node_count=1,
             deletion_protection=args.protect,
             release_channel={"channel": "REGULAR"},
+            # The stack's minor as the floor: the channel may move the control plane on, never below it
+            # (its node pools auto-upgrade after it). Ref: https://cloud.google.com/kubernetes-engine/docs/concepts/release-channels
+            min_master_version=args.kubernetes_version,
             private_cluster_config={
                 "enable_private_nodes": True,
                 "enable_private_endpoint": args.private_endpoint,

@@ -138,7 +138,29 @@ class DatabaseConfig(Model):
     instance_class: Optional[StrictStr] = None
     storage_gb: StrictInt = Field(20, ge=20, le=16384)
     high_availability: StrictBool = False
-    backup_retention_days: StrictInt = Field(7, ge=7, le=35)
+
+
+class BackupConfig(Model):
+    """The database's automated backups. Point-in-time recovery is always on within the retention
+    (RDS's automated backups, Flexible Server's, Cloud SQL's transaction logs)."""
+
+    # The daily start of the automated backup, UTC: RDS's backup window (an hour from it) and Cloud
+    # SQL's start time; Flexible Server picks its own time.
+    schedule: StrictStr = "03:00"
+    # 7 at least (the policy pack's floor); 35 is the most RDS and Flexible Server keep.
+    # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithAutomatedBackups.html
+    retention_days: StrictInt = Field(7, ge=7, le=35)
+    # Azure: backups copied to the paired region; on by default in prod. Chosen when the server is
+    # created (changing it replaces the server, which `up` refuses unless allowed).
+    # Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-backup-restore
+    geo_redundant: Optional[StrictBool] = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value):
+            raise ValueError(f"'{shown_text(value)}' is not a daily UTC time such as 03:00")
+        return value
 
 
 class ObjectStoreConfig(Model):

@@ -17,6 +17,7 @@ from .loading import NAMESPACE, pulumi_config_values, read_stack_values
 from .sections import (
     AwsConfig,
     AzureConfig,
+    BackupConfig,
     ClusterConfig,
     ComponentToggle,
     DatabaseConfig,
@@ -54,6 +55,7 @@ class PlatformConfig(Model):
     azure: Optional[AzureConfig] = None
     gcp: Optional[GcpConfig] = None
     database: DatabaseConfig = DatabaseConfig()
+    backup: BackupConfig = BackupConfig()
     object_store: ObjectStoreConfig = ObjectStoreConfig()
     traefik: TraefikConfig = TraefikConfig()
     ingress: IngressConfig = IngressConfig()

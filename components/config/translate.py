@@ -26,6 +26,7 @@ def _key_path(loc: tuple[Any, ...]) -> str:
 REMOVED = {
     "certManager": "removed: cert-manager is always installed (every route's certificate and the charts' "
                    "webhooks depend on it); delete the key",
+    "database.backupRetentionDays": "moved: set backup.retentionDays (the backup section also has the schedule)",
     "traefik.enabled": "removed: Traefik is always installed (it is every route's ingress and the detectors' "
                        "fan-out); delete the key",
 }

@@ -189,7 +189,9 @@ class AwsData(pulumi.ComponentResource):
             vpc_security_group_ids=[db_sg.id],
             publicly_accessible=False,
             multi_az=args.database.high_availability,
+            # Automated backups with point-in-time recovery (RDS keeps the transaction logs) for the retention.
             backup_retention_period=args.database.backup_retention_days,
+            backup_window=args.database.backup_window,
             copy_tags_to_snapshot=True,
             auto_minor_version_upgrade=True,
             deletion_protection=args.protect,

@@ -156,7 +156,10 @@ class AzureData(pulumi.ComponentResource):
                 "private_dns_zone_arm_resource_id": dns_zone.id,
                 "public_network_access": "Disabled",
             },
-            backup={"backup_retention_days": args.database.backup_retention_days, "geo_redundant_backup": "Disabled"},
+            # Point-in-time restore within the retention is built in; geo-redundant copies (prod's default)
+            # let a restore run in the paired region.
+            backup={"backup_retention_days": args.database.backup_retention_days,
+                    "geo_redundant_backup": "Enabled" if args.database.geo_redundant_backup else "Disabled"},
             high_availability={"mode": "ZoneRedundant" if args.database.high_availability else "Disabled"},
             # A real edge, kept on the critical path (planner/critical_path.py): a server with
             # private access is created into the zone only once the zone is linked to its VNet.

@@ -127,7 +127,10 @@ class GcpData(pulumi.ComponentResource):
                 "backup_configuration": {
                     "enabled": True,
                     "point_in_time_recovery_enabled": True,
-                    "start_time": "03:00",
+                    # Days of transaction logs kept for point-in-time recovery: 7 at most below Enterprise Plus.
+                    # Ref: https://cloud.google.com/sql/docs/postgres/backup-recovery/pitr
+                    "transaction_log_retention_days": min(7, args.database.backup_retention_days),
+                    "start_time": args.database.backup_start,
                     "backup_retention_settings": {
                         "retained_backups": args.database.backup_retention_days,
                         "retention_unit": "COUNT",

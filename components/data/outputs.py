@@ -68,12 +68,21 @@ class DatabaseSpec:
     storage_gb: int
     high_availability: bool
     backup_retention_days: int
+    backup_start: str  # "HH:MM" UTC, the daily automated backup's start
+    geo_redundant_backup: bool  # Azure: backups copied to the paired region
+
+    @property
+    def backup_window(self) -> str:
+        """RDS's preferred backup window: an hour from the start (RDS asks for 30 minutes at least)."""
+        hour, minute = (int(part) for part in self.backup_start.split(":"))
+        return f"{self.backup_start}-{(hour + 1) % 24:02d}:{minute:02d}"
 
     @staticmethod
     def from_config(config: Any, min_storage_gb: int = 20) -> "DatabaseSpec":  # config: PlatformConfig
-        database = config.database
+        database, backup = config.database, config.backup
+        geo = backup.geo_redundant if backup.geo_redundant is not None else (config.is_prod and config.cloud == "azure")
         return DatabaseSpec(config.database_class, max(min_storage_gb, database.storage_gb),
-                            database.high_availability, database.backup_retention_days)
+                            database.high_availability, backup.retention_days, backup.schedule, geo)
 
 
 @dataclass(frozen=True)

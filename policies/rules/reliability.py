@@ -24,6 +24,32 @@ def prod_data_protected(args: Any, config: Mapping[str, Any]) -> Iterator[str]:
         yield f"{args.resource_type.rsplit(':', 1)[-1]} {args.name} holds data but is not protected in this stack"
 
 
+DATABASES = DATA_STORES[0], DATA_STORES[2], DATA_STORES[4]
+MIN_RETENTION_DAYS = 7
+
+
+def prod_recoverable(args: Any, config: Mapping[str, Any]) -> Iterator[str]:
+    """Prod databases keep a week of backups with point-in-time recovery (and on Azure, copies in
+    the paired region)."""
+    if not config.get("requireRecovery"):
+        return
+    props, kind = args.props, args.resource_type
+    if kind == "aws:rds/instance:Instance":
+        # RDS's automated backups are its point-in-time recovery: on with any retention above 0.
+        days = props.get("backupRetentionPeriod") or 0
+    elif kind == "azure-native:dbforpostgresql:Server":
+        days = dig(props, "backup", "backupRetentionDays") or 0
+        if dig(props, "backup", "geoRedundantBackup") != "Enabled":
+            yield "backups are not geo-redundant (backup.geoRedundantBackup: Enabled)"
+    else:
+        backup = dig(props, "settings", "backupConfiguration") or {}
+        days = dig(backup, "backupRetentionSettings", "retainedBackups") or 0
+        if backup.get("enabled") is not True or backup.get("pointInTimeRecoveryEnabled") is not True:
+            yield "point-in-time recovery is off (backupConfiguration.enabled and pointInTimeRecoveryEnabled)"
+    if days < MIN_RETENTION_DAYS:
+        yield f"backups are kept {days} days (at least {MIN_RETENTION_DAYS} in prod)"
+
+
 def no_deleted_with(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     kind = args.props.get("kind") or args.resource_type.rsplit(":", 1)[-1]
     if kind == "Service" and dig(args.props, "spec", "type") != "LoadBalancer":
@@ -48,6 +74,10 @@ RULES = [
          "Leave platform:protect unset (prod default) or true; unprotect deliberately with `pulumi state unprotect`.",
          prod_data_protected, DATA_STORES,
          config_schema={"requireProtection": {"type": "boolean", "default": False}}),
+    Rule("reliability-prod-database-recoverable", "reliability",
+         "In prod, the database keeps at least 7 days of backups with point-in-time recovery, geo-redundant on Azure.",
+         "Set backup.retentionDays >= 7 in the stack file (and on Azure leave backup.geoRedundant on).",
+         prod_recoverable, DATABASES, config_schema={"requireRecovery": {"type": "boolean", "default": False}}),
     Rule("reliability-no-deleted-with-on-load-balancers-and-volumes", "reliability",
          "LoadBalancer Services and PersistentVolumeClaims are never `deleted_with` the cluster.",
          "Remove deleted_with: let them be deleted (and awaited) before the cluster, so the cloud releases them.",
