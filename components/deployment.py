@@ -73,5 +73,5 @@ def masked(value: Any) -> pulumi.Output[Any]:
 def deployment_output(kubernetes: str, mlflow: bool, releases: Sequence[Any]) -> pulumi.Output[dict[str, Any]]:
     """The record of the Helm releases the program registered, once their inputs are known."""
     parts = [pulumi.Output.all(r.name, r.chart, r.version, _VALUES.get(r, {})) for r in releases]
-    return pulumi.Output.unsecret(pulumi.Output.all(*parts).apply(
-        lambda resolved: record(kubernetes, mlflow, [tuple(p) for p in resolved])))
+    # Not secret: each value was unsecreted (and its secrets masked) by masked().
+    return pulumi.Output.all(*parts).apply(lambda resolved: record(kubernetes, mlflow, [tuple(p) for p in resolved]))

@@ -366,6 +366,7 @@ def test_enforcement_advisory_in_dev_mandatory_in_prod(stack_config):
     prod = pack_config(stack_config("aws-prod"))
     assert prod["all"] == "mandatory" and prod["licence-source-available-components"] == "mandatory"
     assert prod["reliability-prod-data-protected"]["requireProtection"] is True
+    assert prod["reliability-prod-database-recoverable"]["requireRecovery"] is True
     values = read_stack_values(ROOT / "stacks" / "Pulumi.aws-prod.yaml")
     licensed = PlatformConfig.from_values({**values, "policy": {"sourceAvailableLicence": True}}, "t")
     assert pack_config(licensed)["licence-source-available-components"] == "disabled"

@@ -322,3 +322,14 @@ def test_node_pools_take_their_version_from_the_control_plane(planned):
     assert {p["orchestratorVersion"] for p in aks.input("agentPoolProfiles")} == {aks.input("kubernetesVersion")}
     [gke] = planned("gcp-prod").of_type("gcp:container/cluster:Cluster")
     assert gke.input("minMasterVersion") == versions.KUBERNETES_MINOR
+
+
+def test_migrations_pending_from_a_mid_chain_schema_are_the_rest_and_digests_ignore_number_spelling():
+    from mlops_platform.components.deployment import values_digest
+    from mlops_platform.planner.upgrade import pending_migrations
+
+    third = versions.MLFLOW_MIGRATIONS[1][0]
+    assert pending_migrations(third) == list(versions.MLFLOW_MIGRATIONS[2:])
+    assert pending_migrations(None) == list(versions.MLFLOW_MIGRATIONS)
+    # A number read back from engine state is a double; the digest is the same.
+    assert values_digest({"port": 30080, "list": [1]}) == values_digest({"port": 30080.0, "list": [1.0]})
