@@ -4,7 +4,7 @@ refuses to render, is one line and exit 2 naming the archive, before anything is
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from .errors import fail
 
@@ -75,9 +75,8 @@ def deployed_plan(config: PlatformConfig, engine: Any) -> dict[str, Any]:
 
     from .running import run_operation
 
-    outputs = run_operation(config, engine.outputs)
-    record = outputs.get("deployment")
-    if record is None or not isinstance(record.value, dict):
+    record = deployed_record(config, engine)
+    if record is None:
         fail(f"stack {config.stack_name} has no deployment record in its outputs (never deployed, or deployed by a "
              "version before `platform upgrade`)", "give the plan saved at the deployed version: --from BASE.json")
 
@@ -90,7 +89,15 @@ def deployed_plan(config: PlatformConfig, engine: Any) -> dict[str, Any]:
 
     resources = [{"type": r.get("type"), "urn": r.get("urn"), "name": str(r.get("urn", "")).rsplit("::", 1)[-1],
                   "inputs": unsecret(r.get("inputs") or {})} for r in run_operation(config, engine.resources)]
-    return {"stack": config.stack_name, "deployment": record.value, "resources": resources}
+    return {"stack": config.stack_name, "deployment": record, "resources": resources}
+
+
+def deployed_record(config: PlatformConfig, engine: Any) -> Optional[dict[str, Any]]:
+    """The stack's `deployment` output, or None when it has none (never deployed, or by an older version)."""
+    from .running import run_operation
+
+    output = run_operation(config, engine.outputs).get("deployment")
+    return output.value if output is not None and isinstance(output.value, dict) else None
 
 
 def check_kubernetes_skew(config: PlatformConfig, engine: Any) -> None:
@@ -99,10 +106,7 @@ def check_kubernetes_skew(config: PlatformConfig, engine: Any) -> None:
     The node pools follow the control plane in the same update (each pool depends on the cluster)."""
     from mlops_platform.planner.upgrade import UpgradeError, check_kubernetes
 
-    from .running import run_operation
-
-    record = run_operation(config, engine.outputs).get("deployment")
-    deployed = record.value.get("kubernetes") if record is not None and isinstance(record.value, dict) else None
+    deployed = (deployed_record(config, engine) or {}).get("kubernetes")
     if not deployed:
         return
     try:
