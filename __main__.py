@@ -17,3 +17,5 @@ pulumi.export("modelStore", platform.model_store)
 # What it runs: per Helm release the chart, version and values digest; Kubernetes; the MLflow schema
 # (`platform upgrade` compares it with this version; `up` refuses a skipped Kubernetes minor from it).
 pulumi.export("deployment", platform.deployment)
+# Where the bucket and the database are (`platform backup` and `restore` read it).
+pulumi.export("data", platform.data_stores)

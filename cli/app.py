@@ -87,9 +87,28 @@ def root(
 
 
 def _register() -> None:
-    from .commands import charts, ci, destroy, doctor, models, outputs, plan, preview, refresh, render, stacks, sweep, token, up, upgrade
+    from .commands import (
+        backup,
+        charts,
+        ci,
+        destroy,
+        doctor,
+        models,
+        outputs,
+        plan,
+        preview,
+        refresh,
+        render,
+        restore,
+        stacks,
+        sweep,
+        token,
+        up,
+        upgrade,
+    )
 
-    for module in (plan, render, up, preview, upgrade, destroy, sweep, refresh, outputs, token, stacks, models, doctor, charts, ci):
+    for module in (plan, render, up, preview, upgrade, destroy, sweep, backup, restore, refresh, outputs, token, stacks, models, doctor,
+                   charts, ci):
         module.register(app)
 
 

@@ -65,6 +65,21 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def signed_in(config: Any, url: str) -> None:
+    """Refuse (exit 2) unless the caller gave the MLflow client a sign-in. MLflow signs people in at
+    the stack's issuer; the client sends what the caller set: an issuer's access token (bearer) or
+    an MLflow access token made after signing in (basic).
+    Ref: https://mlflow.org/docs/latest/self-hosting/security/basic-http-auth (environment variables)"""
+    from .errors import EXIT_USAGE, fail
+
+    has_token = bool(os.environ.get("MLFLOW_TRACKING_TOKEN", "").strip())
+    has_login = all(os.environ.get(k, "").strip() for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"))
+    if not (has_token or has_login):
+        fail(f"MLflow at {url} needs you signed in: set $MLFLOW_TRACKING_TOKEN, or $MLFLOW_TRACKING_USERNAME and "
+             "$MLFLOW_TRACKING_PASSWORD (an MLflow access token)",
+             f"platform token --cloud {config.cloud} --env {config.env} says how to get either", EXIT_USAGE)
+
+
 class Registry:
     def __init__(self, url: str, insecure: bool = False):
         self.url = url.rstrip("/")

@@ -261,5 +261,6 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.credentials = pulumi.Output.secret(credentials)
         # MLflow's artifacts destination (components/addons/mlflow.py) as KServe reads it.
         self.model_store = pulumi.Output.concat(self.data.object_store.uri, "/", names.BUCKET_PREFIX_MLFLOW)
+        self.data_stores = self.data.described()
         self.register_outputs({"endpoints": self._endpoints, "kubeconfig": self.cluster.kubeconfig, "credentials": self.credentials,
-                               "signIn": self.sign_in, "deployment": self.deployment})
+                               "signIn": self.sign_in, "deployment": self.deployment, "data": self.data_stores})

@@ -4,7 +4,6 @@ stack file (a promotion is a reviewable change of that file, then a preview: nev
 from __future__ import annotations
 
 import difflib
-import os
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -43,7 +42,7 @@ def _registry(config: Any, backend: Optional[str], passphrase_file: Optional[Pat
     from ..errors import EXIT_USAGE, fail
     from ..opening import open_engine, require_engine
     from ..project import own_ca_only
-    from ..registry import Registry
+    from ..registry import Registry, signed_in
     from ..running import run_operation
 
     require_engine()
@@ -55,15 +54,7 @@ def _registry(config: Any, backend: Optional[str], passphrase_file: Optional[Pat
     if not url or store is None:
         fail(f"stack {config.stack_name} has no MLflow registry in its outputs (is mlflow.enabled, and is it up?)",
              f"platform up --cloud {config.cloud} --env {config.env}", EXIT_USAGE)
-    # MLflow signs people in at the stack's issuer; the MLflow client sends what the caller set:
-    # an issuer's access token (bearer) or an MLflow access token made after signing in (basic).
-    # Ref: https://mlflow.org/docs/latest/self-hosting/security/basic-http-auth (environment variables)
-    has_token = bool(os.environ.get("MLFLOW_TRACKING_TOKEN", "").strip())
-    has_login = all(os.environ.get(k, "").strip() for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"))
-    if not (has_token or has_login):
-        fail(f"MLflow at {url} needs you signed in: set $MLFLOW_TRACKING_TOKEN, or $MLFLOW_TRACKING_USERNAME and "
-             "$MLFLOW_TRACKING_PASSWORD (an MLflow access token)",
-             f"platform token --cloud {config.cloud} --env {config.env} says how to get either", EXIT_USAGE)
+    signed_in(config, url)
     return Registry(url, insecure=own_ca_only(config)), str(store.value)
 
 

@@ -53,7 +53,7 @@ class AwsData(pulumi.ComponentResource):
         bucket_name = self.bucket.bucket
         self.outputs = DataOutputs(
             object_store=ObjectStore(kind="s3", bucket=bucket_name, uri=bucket_name.apply(lambda b: f"s3://{b}"), region=net.region),
-            database=Database.managed(self.database.address, password.result),
+            database=Database.managed(self.database.address, password.result, self.database.identifier),
             access=access,
             store_ready=(versioning,),
             database_ready=(self.database,),

@@ -70,7 +70,7 @@ class AzureData(pulumi.ComponentResource):
             object_store=ObjectStore(
                 kind="azure", bucket=self.container.name, uri=blob_base, account=self.account.name
             ),
-            database=Database.managed(self.server.fully_qualified_domain_name, password.result),
+            database=Database.managed(self.server.fully_qualified_domain_name, password.result, self.server.name),
             access=access,
             store_ready=(self.container,),
             database_ready=(database,),

@@ -52,7 +52,7 @@ class GcpData(pulumi.ComponentResource):
             object_store=ObjectStore(
                 kind="gcs", bucket=self.bucket.name, uri=self.bucket.name.apply(lambda b: f"gs://{b}"), region=net.region
             ),
-            database=Database.managed(self.instance.private_ip_address, password.result),
+            database=Database.managed(self.instance.private_ip_address, password.result, self.instance.name),
             access=access,
             store_ready=(self.bucket,),
             database_ready=(database, user),

@@ -52,12 +52,15 @@ class Database:
     user: str
     password: pulumi.Output[str]  # always a secret
     ssl_mode: str  # "require" on the clouds, "disable" in-cluster (traffic never leaves the node network)
+    # The managed server's name in its cloud (RDS identifier, Azure server, Cloud SQL instance):
+    # what `platform backup` snapshots. None in-cluster.
+    instance: Optional[pulumi.Output[str]] = None
 
     @staticmethod
-    def managed(host: pulumi.Output[str], password: pulumi.Input[str]) -> "Database":
+    def managed(host: pulumi.Output[str], password: pulumi.Input[str], instance: pulumi.Output[str]) -> "Database":
         """A cloud's managed Postgres: the platform's database and user, reached over TLS."""
         return Database(host=host, port=5432, name=names.DATABASE_MLFLOW, user=names.DATABASE_USER,
-                        password=pulumi.Output.secret(password), ssl_mode="require")
+                        password=pulumi.Output.secret(password), ssl_mode="require", instance=instance)
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,16 @@ class DataOutputs:
     @property
     def ready(self) -> tuple[pulumi.Resource, ...]:
         return (*self.store_ready, *self.database_ready)
+
+    def described(self) -> dict[str, Any]:
+        """The stack output `data`: where the bucket and the database are, for `platform backup`
+        and `restore` (no secret in it)."""
+        store, database = self.object_store, self.database
+        return {
+            "store": store.kind, "bucket": store.bucket, "region": store.region, "account": store.account,
+            "endpoint": store.endpoint,
+            "database": {"instance": database.instance, "host": database.host, "port": database.port, "name": database.name},
+        }
 
     def registered(self) -> dict[str, Any]:
         """What a data component registers as its outputs (DATA_OUTPUT_KEYS)."""

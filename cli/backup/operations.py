@@ -1,0 +1,163 @@
+"""A backup and a restore, step by step, against a Target (the stack's bucket, database and MLflow).
+
+Order matters. A backup dumps (or snapshots) the database before it records the artifacts: an
+artifact written in between is then recorded without a run that names it (harmless), never a run
+without its artifact. The record is written last, so a folder without one is an unfinished backup
+that `backups list` does not show. A restore holds a lock object in the bucket (S3's conditional
+write), restores the database into a new one, brings the artifacts back, and only then switches
+MLflow to the restored database and checks what MLflow answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional, Protocol
+
+from ..registry import Registry
+from . import counts as mlflow_counts
+from .errors import BackupFailed, BackupRefused
+from .objects import Bucket, Progress, Restored, manifest_bytes, parse_manifest
+from .record import MANIFEST, PREFIX, RECORD, ArtifactPart, BackupRecord, Counts, DatabasePart, folder, new_id, parse
+
+LOCK = f"{PREFIX}.restore-lock"
+
+
+class Database(Protocol):
+    def take(self, bucket: Bucket, folder: str, progress: Progress) -> DatabasePart: ...
+    def restore(self, part: DatabasePart, bucket: Bucket, suffix: str, progress: Progress) -> str: ...
+    def switch(self, restored: str, suffix: str) -> Optional[str]: ...
+
+
+@dataclass(frozen=True)
+class Target:
+    stack: str
+    cloud: str
+    env: str
+    bucket: Bucket
+    database: Database
+    mlflow: Registry
+    insecure: bool = False  # the stack's own CA (local)
+
+
+@dataclass
+class Steps:
+    """Each step's wall time, in order, for the report and the benchmark."""
+
+    progress: Progress
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def run(self, name: str, action: Callable[[], Any]) -> Any:
+        self.progress(f"{name} ...")
+        start = time.monotonic()
+        result = action()
+        self.seconds[name] = round(time.monotonic() - start, 2)
+        return result
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    record: BackupRecord
+    restored_database: str
+    kept_database: Optional[str]
+    artifacts: Restored
+    counts: Counts
+    seconds: dict[str, float]
+
+
+def take_backup(target: Target, progress: Progress, versions: dict[str, str]) -> tuple[BackupRecord, dict[str, float]]:
+    steps = Steps(progress)
+    backup_id = new_id()
+    where = folder(backup_id)
+    before = steps.run("counting what MLflow holds", lambda: mlflow_counts.counts(target.mlflow))
+    database = steps.run("backing up the database", lambda: target.database.take(target.bucket, where, progress))
+
+    def artifacts() -> ArtifactPart:
+        mode, entries = target.bucket.take_manifest(where, progress)
+        target.bucket.put(where + MANIFEST, manifest_bytes(mode, entries))
+        return ArtifactPart(mode=mode, manifest=where + MANIFEST, objects=len(entries), bytes=sum(int(e["size"]) for e in entries))
+
+    artifact_part = steps.run("recording the artifacts", artifacts)
+    record = BackupRecord(
+        id=backup_id, created=datetime.now(timezone.utc), stack=target.stack, cloud=target.cloud, env=target.env,
+        platform_version=versions["platform"], mlflow_version=versions["mlflow"],
+        database=database, artifacts=artifact_part, counts=before,
+    )
+    target.bucket.put(where + RECORD, record.dumps())
+    return record, steps.seconds
+
+
+def list_backups(bucket: Bucket) -> list[BackupRecord]:
+    """Every finished backup in the bucket, newest first (unreadable records are skipped)."""
+    found = []
+    for key in bucket.keys(PREFIX):
+        if key.endswith("/" + RECORD) and key.count("/") == 2:
+            raw = bucket.get(key)
+            if raw is None:
+                continue
+            try:
+                found.append(parse(raw, f"s3://{bucket.name}/{key}"))
+            except BackupRefused:
+                continue
+    return sorted(found, key=lambda r: r.created, reverse=True)
+
+
+def find(bucket: Bucket, backup_id: str) -> BackupRecord:
+    raw = bucket.get(folder(backup_id) + RECORD) if _plausible(backup_id) else None
+    if raw is None:
+        known = [r.id for r in list_backups(bucket)[:3]]
+        raise BackupRefused(f"no backup {backup_id!r} in bucket {bucket.name} (latest: {', '.join(known) or 'none'})")
+    return parse(raw, f"s3://{bucket.name}/{folder(backup_id)}{RECORD}")
+
+
+def restore(target: Target, backup_id: str, progress: Progress, force: bool = False,
+            source: Optional[Bucket] = None) -> RestoreReport:
+    """Restore `backup_id` (kept in `source`, by default the target's bucket) into the target."""
+    origin = source or target.bucket
+    record = find(origin, backup_id)
+    if record.stack != target.stack and not force:
+        raise BackupRefused(f"backup {backup_id} is of stack {record.stack}, not {target.stack}; "
+                            "restoring another stack's data here needs --force")
+    raw_manifest = origin.get(record.artifacts.manifest)
+    if raw_manifest is None:
+        raise BackupFailed(f"backup {backup_id} has lost its artifact manifest ({record.artifacts.manifest})")
+    mode, entries = parse_manifest(raw_manifest, record.artifacts.manifest)
+    holder = json.dumps({"backup": backup_id, "host": socket.gethostname(), "pid": os.getpid(),
+                         "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}).encode()
+    if not target.bucket.put(LOCK, holder, if_absent=True):
+        held = (target.bucket.get(LOCK) or b"{}").decode(errors="replace")
+        raise BackupRefused(f"a restore is already running on stack {target.stack} ({held[:160]}); "
+                            f"wait for it, or remove s3://{target.bucket.name}/{LOCK} once you know it stopped")
+    steps = Steps(progress)
+    suffix = secrets.token_hex(3)  # names this restore's database and what it keeps aside
+    try:
+        restored = steps.run("restoring the database into a new one",
+                             lambda: target.database.restore(record.database, origin, suffix, progress))
+        artifacts = steps.run("bringing the artifacts back",
+                              lambda: target.bucket.restore(mode, entries, f"{PREFIX}restored-{backup_id}/", progress, source=origin))
+        kept = steps.run("switching MLflow to the restored database", lambda: target.database.switch(restored, suffix))
+        steps.run("waiting for MLflow to be healthy", lambda: mlflow_counts.wait_healthy(target.mlflow.url, insecure=target.insecure))
+        after = steps.run("counting what MLflow holds", lambda: mlflow_counts.counts(target.mlflow))
+    finally:
+        target.bucket.delete(LOCK)
+    if after != record.counts:
+        raise BackupFailed(f"MLflow holds {_describe(after)} after the restore, but the backup recorded {_describe(record.counts)}")
+    return RestoreReport(record=record, restored_database=restored, kept_database=kept, artifacts=artifacts,
+                         counts=after, seconds=steps.seconds)
+
+
+def _describe(c: Counts) -> str:
+    return f"{c.experiments} experiments, {c.runs} runs, {c.model_versions} model versions"
+
+
+def _plausible(backup_id: str) -> bool:
+    import re
+
+    from .record import ID_PATTERN
+
+    return re.match(ID_PATTERN, backup_id) is not None

@@ -1,0 +1,95 @@
+"""An RDS instance backed up by a manual snapshot and restored into a new instance from it, then
+switched in by identifier: the live instance is renamed aside (kept until the user deletes it) and
+the restored one takes its identifier, so its endpoint (derived from the identifier) and the stack's
+settings stay as they are.
+Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RestoreFromSnapshot.html
+Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RenameInstance.html
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional
+
+from .errors import BackupFailed, BackupRefused
+
+if TYPE_CHECKING:
+    from .objects import Bucket, Progress
+    from .record import DatabasePart
+
+GIB = 1 << 30
+
+
+@dataclass(frozen=True)
+class Snapshotted:
+    client: Any  # boto3's RDS client
+    instance: str
+    delay: float = 30.0  # between polls of RDS's waiters (tests against moto poll faster)
+
+    def take(self, bucket: "Bucket", folder: str, progress: "Progress") -> "DatabasePart":
+        from .record import DatabasePart
+
+        backup_id = folder.rstrip("/").rsplit("/", 1)[-1]
+        snapshot = f"{self.instance}-{backup_id}"[:255]
+        live = self._describe(self.instance)
+        progress(f"snapshot {snapshot} of RDS instance {self.instance}")
+        self._call("create_db_snapshot", DBInstanceIdentifier=self.instance, DBSnapshotIdentifier=snapshot,
+                   Tags=[{"Key": "mlops-platform/backup", "Value": backup_id}])
+        self._wait("db_snapshot_available", DBSnapshotIdentifier=snapshot)
+        return DatabasePart(kind="rds-snapshot", ref=snapshot, source=self.instance,
+                            bytes=int(live.get("AllocatedStorage", 0)) * GIB)
+
+    def restore(self, part: "DatabasePart", bucket: "Bucket", suffix: str, progress: "Progress") -> str:
+        if part.kind != "rds-snapshot":
+            raise BackupRefused(f"the backup's database is a {part.kind}, which an RDS instance cannot restore")
+        live = self._describe(self.instance)
+        restored = f"{self.instance}-r-{suffix}"
+        progress(f"RDS instance {restored} from snapshot {part.ref}")
+        self._call(
+            "restore_db_instance_from_db_snapshot",
+            DBInstanceIdentifier=restored, DBSnapshotIdentifier=part.ref,
+            # The restored instance sits where the live one does, as large and as reachable.
+            DBInstanceClass=live["DBInstanceClass"],
+            DBSubnetGroupName=(live.get("DBSubnetGroup") or {}).get("DBSubnetGroupName", ""),
+            VpcSecurityGroupIds=[g["VpcSecurityGroupId"] for g in live.get("VpcSecurityGroups", [])],
+            MultiAZ=bool(live.get("MultiAZ")), PubliclyAccessible=False,
+            DeletionProtection=bool(live.get("DeletionProtection")),
+            Tags=[t for t in live.get("TagList", []) if not str(t.get("Key", "")).startswith("aws:")],
+        )
+        self._wait("db_instance_available", DBInstanceIdentifier=restored)
+        return restored
+
+    def switch(self, restored: str, suffix: str) -> Optional[str]:
+        keep_as = f"{self.instance}-before-{suffix}"
+        self._call("modify_db_instance", DBInstanceIdentifier=self.instance, NewDBInstanceIdentifier=keep_as, ApplyImmediately=True)
+        self._wait("db_instance_available", DBInstanceIdentifier=keep_as)
+        self._call("modify_db_instance", DBInstanceIdentifier=restored, NewDBInstanceIdentifier=self.instance, ApplyImmediately=True)
+        self._wait("db_instance_available", DBInstanceIdentifier=self.instance)
+        return keep_as
+
+    def _describe(self, instance: str) -> dict[str, Any]:
+        found = self._call("describe_db_instances", DBInstanceIdentifier=instance)["DBInstances"]
+        return dict(found[0])
+
+    def _wait(self, waiter: str, **params: Any) -> None:
+        try:
+            self.client.get_waiter(waiter).wait(**params, WaiterConfig={"Delay": self.delay, "MaxAttempts": int(7200 / max(self.delay, 1))})
+        except Exception as err:  # noqa: BLE001 - botocore's WaiterError
+            raise BackupFailed(f"waiting for {waiter.replace('_', ' ')} ({next(iter(params.values()))}): {str(err)[:160]}") from None
+
+    def _call(self, operation: str, **params: Any) -> Any:
+        try:
+            return getattr(self.client, operation)(**params)
+        except Exception as err:  # noqa: BLE001 - botocore's ClientError
+            response = getattr(err, "response", None)
+            code = str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+            what = f"RDS {operation.replace('_', ' ')}"
+            if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
+                raise BackupRefused(f"{what}: access denied; the credentials in use lack rds:{_action(operation)}") from None
+            if code in ("DBInstanceNotFound", "DBInstanceNotFoundFault", "DBSnapshotNotFound", "DBSnapshotNotFoundFault"):
+                raise BackupRefused(f"{what}: {str(err).split(':', 1)[-1].strip()[:160]}") from None
+            raise BackupFailed(f"{what}: {code or type(err).__name__}: {str(err)[:160]}") from None
+
+
+def _action(operation: str) -> str:
+    return "".join(part.capitalize() for part in operation.split("_")).replace("Db", "DB")

@@ -1,0 +1,175 @@
+"""`platform backup`, `backups list` and `restore` on an AWS stack, through the engine stand-in (it
+hands out the stack's outputs), moto in server mode (S3 and RDS) and a real `mlflow server` on
+loopback: the RDS path (snapshot, restore from the snapshot, the switch by identifier) and every
+refusal, each one line with nothing changed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any, Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from mlops_platform.cli.app import app
+from support.servers import free_port, wait_until_serving
+
+BUCKET = "mlops-dev-artifacts"
+INSTANCE = "mlops-dev"
+STACK = "aws-dev"
+
+
+@pytest.fixture(scope="module")
+def mlflow_url(tmp_path_factory) -> Iterator[str]:
+    """A real MLflow with a few runs and a registered version (what the counts read)."""
+    root = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = root / "server.log"
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                               "--backend-store-uri", f"sqlite:///{root}/mlflow.db", "--default-artifact-root", str(root / "a"),
+                               "--workers", "1"], stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=root)
+    try:
+        wait_until_serving(f"{url}/health", server, log, "mlflow server", timeout=120)
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=url, registry_uri=url)
+        experiment = client.create_experiment("team")
+        runs = [client.create_run(experiment).info.run_id for _ in range(3)]
+        client.create_registered_model("m")
+        client.create_model_version("m", "s3://x/m", runs[0])
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture()
+def aws(moto_endpoint, project, standin_engine, mlflow_url, monkeypatch) -> dict[str, Any]:
+    import boto3
+
+    s3 = boto3.client("s3")
+    rds = boto3.client("rds")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    for n in range(3):
+        s3.put_object(Bucket=BUCKET, Key=f"mlflow/1/run{n}/artifacts/model.bin", Body=f"model {n}".encode())
+    rds.create_db_instance(DBInstanceIdentifier=INSTANCE, Engine="postgres", DBInstanceClass="db.t4g.micro", AllocatedStorage=20,
+                           MasterUsername="mlflow", MasterUserPassword="not-used-here-1")
+    fake = standin_engine(state=True)
+    fake.stacks({STACK: {"outputs": {"endpoints": {"mlflow": mlflow_url},
+                                     "data": {"store": "s3", "bucket": BUCKET, "region": "us-east-1",
+                                              "database": {"instance": INSTANCE, "host": "h", "port": 5432, "name": "mlflow"}}},
+                         "secrets": [], "resources": []}})
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "unused-by-this-server")
+    return {"s3": s3, "rds": rds, "fake": fake}
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args))
+
+
+def _instances(rds: Any) -> list[str]:
+    return sorted(i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"])
+
+
+def _backup(aws: dict[str, Any]) -> str:
+    result = invoke("backup", "--cloud", "aws")
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+def test_backup_snapshots_rds_records_versions_and_restore_switches_by_identifier(aws):
+    s3, rds = aws["s3"], aws["rds"]
+    backup_id = _backup(aws)
+    snapshots = rds.describe_db_snapshots(DBInstanceIdentifier=INSTANCE, SnapshotType="manual")["DBSnapshots"]
+    assert [s["DBSnapshotIdentifier"] for s in snapshots] == [f"{INSTANCE}-{backup_id}"]
+    record = json.loads(s3.get_object(Bucket=BUCKET, Key=f"backups/{backup_id}/record.json")["Body"].read())
+    assert record["stack"] == STACK and record["database"]["kind"] == "rds-snapshot"
+    assert record["counts"] == {"experiments": 2, "runs": 3, "modelVersions": 1}
+    assert record["artifacts"] == {"mode": "versions", "manifest": f"backups/{backup_id}/artifacts.json", "objects": 3,
+                                   "bytes": 21}
+
+    listed = invoke("backups", "list", "--cloud", "aws", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [b["id"] for b in json.loads(listed.stdout)["backups"]] == [backup_id]
+
+    s3.put_object(Bucket=BUCKET, Key="mlflow/1/run0/artifacts/model.bin", Body=b"overwritten")
+    s3.put_object(Bucket=BUCKET, Key="mlflow/1/late/artifacts/model.bin", Body=b"after the backup")
+    result = invoke("restore", "--cloud", "aws", "--from", backup_id, "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["artifacts"] == {"restored": 1, "removed": 1, "unchanged": 2}
+    kept = report["keptDatabase"]
+    assert kept.startswith(f"{INSTANCE}-before-") and _instances(rds) == sorted([INSTANCE, kept])
+    # The instance now named mlops-dev is the one restored from the snapshot.
+    live = rds.describe_db_instances(DBInstanceIdentifier=INSTANCE)["DBInstances"][0]
+    assert live["DBInstanceClass"] == "db.t4g.micro"
+    assert report["restoredDatabase"] != INSTANCE and report["restoredDatabase"] not in _instances(rds)
+    body = s3.get_object(Bucket=BUCKET, Key="mlflow/1/run0/artifacts/model.bin")["Body"].read()
+    assert body == b"model 0"
+    assert "late/" not in json.dumps(s3.list_objects_v2(Bucket=BUCKET, Prefix="mlflow/").get("Contents", []), default=str)
+    # The lock is gone once the restore is done.
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="backups/.restore-lock")
+
+
+def _refused(result: Any, *words: str) -> None:
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and result.stderr.strip().endswith(errors[0]), result.stderr  # progress lines may come first
+    for word in words:
+        assert word in errors[0]
+    assert "Traceback" not in result.output
+
+
+def test_an_unknown_backup_id_is_refused_and_nothing_changes(aws):
+    backup_id = _backup(aws)
+    before = _instances(aws["rds"])
+    _refused(invoke("restore", "--cloud", "aws", "--from", "bk-20200101t000000z-abcdef", "--yes"), "no backup", backup_id)
+    _refused(invoke("restore", "--cloud", "aws", "--from", "../etc/passwd", "--yes"), "no backup")
+    assert _instances(aws["rds"]) == before
+
+
+def test_another_stacks_backup_needs_force(aws):
+    s3 = aws["s3"]
+    backup_id = _backup(aws)
+    key = f"backups/{backup_id}/record.json"
+    record = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps({**record, "stack": "aws-prod"}).encode())
+    before = _instances(aws["rds"])
+    _refused(invoke("restore", "--cloud", "aws", "--from", backup_id, "--yes"), "aws-prod", "--force")
+    assert _instances(aws["rds"]) == before
+    forced = invoke("restore", "--cloud", "aws", "--from", backup_id, "--yes", "--force")
+    assert forced.exit_code == 0, forced.output
+
+
+def test_a_restore_while_one_runs_is_refused(aws):
+    s3 = aws["s3"]
+    backup_id = _backup(aws)
+    s3.put_object(Bucket=BUCKET, Key="backups/.restore-lock", Body=b'{"backup": "bk-other", "host": "ci-runner"}')
+    before = _instances(aws["rds"])
+    _refused(invoke("restore", "--cloud", "aws", "--from", backup_id, "--yes"), "already running", "ci-runner")
+    assert _instances(aws["rds"]) == before
+    # The other restore's lock is not taken away.
+    assert b"ci-runner" in s3.get_object(Bucket=BUCKET, Key="backups/.restore-lock")["Body"].read()
+
+
+def test_a_missing_database_instance_is_one_line(aws):
+    aws["rds"].delete_db_instance(DBInstanceIdentifier=INSTANCE, SkipFinalSnapshot=True)
+    _refused(invoke("backup", "--cloud", "aws"), INSTANCE)
+    assert "Contents" not in aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix="backups/")
+
+
+def test_a_restore_needs_confirmation_or_yes(aws):
+    backup_id = _backup(aws)
+    _refused(invoke("restore", "--cloud", "aws", "--from", backup_id), "--yes")
+
+
+def test_a_local_stack_says_where_its_backups_stand(project, standin_engine):
+    fake = standin_engine(state=True)
+    fake.stacks({"local-dev": {"outputs": {"endpoints": {"mlflow": "http://127.0.0.1:9"},
+                                           "data": {"store": "s3", "bucket": "mlops-artifacts", "database": {}}},
+                               "secrets": [], "resources": []}})
+    _refused(invoke("backup", "--cloud", "local"), "AWS stack only")
