@@ -26,6 +26,9 @@ def print_plan(result: Plan, parallel: int) -> None:
     _print_violations(console, result)
     if result.costs:
         console.print(_bill(result))
+    from mlops_platform.planner.recovery import recovery
+
+    console.print(display.literal(recovery(result.config).line()))
 
 
 def _label(record: ResourceRecord, rendered: dict[str, int]) -> str:

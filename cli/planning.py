@@ -100,13 +100,14 @@ def deployed_record(config: PlatformConfig, engine: Any) -> Optional[dict[str, A
     return output.value if output is not None and isinstance(output.value, dict) else None
 
 
-def check_kubernetes_skew(config: PlatformConfig, engine: Any) -> None:
+def check_kubernetes_skew(config: PlatformConfig, record: Optional[dict[str, Any]]) -> None:
     """`up` and `preview`: the stack's Kubernetes minor moves by one at most from what it runs (its
-    deployment output), before the engine previews anything; a new stack has nothing to skew from.
-    The node pools follow the control plane in the same update (each pool depends on the cluster)."""
+    deployment output, `record`), before the engine previews anything; a new stack has nothing to
+    skew from. The node pools follow the control plane in the same update (each pool depends on the
+    cluster)."""
     from mlops_platform.planner.upgrade import UpgradeError, check_kubernetes
 
-    deployed = (deployed_record(config, engine) or {}).get("kubernetes")
+    deployed = (record or {}).get("kubernetes")
     if not deployed:
         return
     try:
@@ -114,3 +115,15 @@ def check_kubernetes_skew(config: PlatformConfig, engine: Any) -> None:
     except UpgradeError as err:
         fail(f"stack {config.stack_name}: {err}; nothing was previewed or deployed",
              "set cluster.kubernetesVersion in the stack file (see README, Upgrades)")
+
+
+def pending_mlflow_migrations(config: PlatformConfig, record: Optional[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The MLflow schema migrations this `up` would run on the deployed database (from the schema
+    revision in its deployment record to the pinned head); none for a new stack or no MLflow."""
+    from mlops_platform.components import versions
+    from mlops_platform.planner.upgrade import pending_migrations
+
+    deployed = (record or {}).get("mlflowSchema")
+    if not deployed or not config.mlflow.enabled or deployed == versions.MLFLOW_SCHEMA_REVISION:
+        return []
+    return pending_migrations(str(deployed))

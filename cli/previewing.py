@@ -26,13 +26,13 @@ def preview_stack(
     from . import display
     from .engine.diff import DiffCollector, print_diff
     from .opening import open_engine
-    from .planning import check_kubernetes_skew
+    from .planning import check_kubernetes_skew, deployed_record
     from .project import report_placeholders
     from .running import run_operation
 
     report_placeholders(config, refuse=False)
     engine = open_engine(config, backend, passphrase_file, create=True, parallel=parallel)
-    check_kubernetes_skew(config, engine)
+    check_kubernetes_skew(config, deployed_record(config, engine))
     display.progress(f"Previewing stack {config.stack_name} (backend {engine.env['PULUMI_BACKEND_URL']})...")
     collector = DiffCollector()
 

@@ -12,6 +12,7 @@ from mlops_platform.components.config import PlatformConfig
 from mlops_platform.components.requests import WorkloadRequest, limit_range_defaults, pod_spec_requests
 
 from . import costs
+from .recovery import recovery
 from .cluster_model import ClusterObject, ClusterView
 from .cluster_objects import assemble
 from .critical_path import PARALLEL_LEVELS, CriticalPath, critical_path, schedule
@@ -133,6 +134,8 @@ class Plan:
             # What the deployment runs (a saved plan describes it: `platform upgrade --from`).
             "deployment": deployment_record(self.run, self.config),
             "summary": self.summary(),
+            # What a restore would lose and take (planner/recovery.py).
+            "recovery": recovery(self.config).to_json(),
             # The same for every machine (plans are compared in CI): the estimate with the engine
             # bounded at the parallelism levels `--parallel` defaults to (cli/engine/parallelism.py).
             "criticalPath": {**self.critical.to_json(),

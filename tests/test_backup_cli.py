@@ -173,3 +173,48 @@ def test_a_local_stack_says_where_its_backups_stand(project, standin_engine):
                                            "data": {"store": "s3", "bucket": "mlops-artifacts", "database": {}}},
                                "secrets": [], "resources": []}})
     _refused(invoke("backup", "--cloud", "local"), "AWS stack only")
+
+
+OLD_SCHEMA = "b7e4c1a90f23"  # MLflow 3.14.0's head (versions.MLFLOW_SCHEMA_HEADS)
+
+
+def _deployed_with_old_mlflow(fake: Any, stack: str, extra: dict[str, Any]) -> None:
+    outputs = json.loads((fake.root / "stacks.json").read_text())[stack]["outputs"] if (fake.root / "stacks.json").exists() else {}
+    outputs = {**outputs, **extra, "deployment": {"releases": {}, "mlflowSchema": OLD_SCHEMA}}
+    fake.stacks({stack: {"outputs": outputs, "secrets": [], "resources": []}})
+
+
+def _called(fake: Any, command: str) -> bool:
+    return any(c["args"] and c["args"][0] == command for c in fake.calls())
+
+
+def test_up_backs_up_before_it_migrates_mlflows_database(aws):
+    fake = aws["fake"]
+    _deployed_with_old_mlflow(fake, STACK, {})
+    fake.events("up", "up")
+    result = invoke("up", "--cloud", "aws", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "backing it up first" in result.stderr
+    keys = [o["Key"] for o in aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix="backups/").get("Contents", [])]
+    assert any(k.endswith("/record.json") for k in keys), keys
+    assert _called(fake, "up")
+
+
+def test_up_stops_before_the_engine_when_that_backup_fails(aws):
+    fake = aws["fake"]
+    _deployed_with_old_mlflow(fake, STACK, {})
+    aws["rds"].delete_db_instance(DBInstanceIdentifier=INSTANCE, SkipFinalSnapshot=True)
+    result = invoke("up", "--cloud", "aws", "--yes")
+    _refused(result, "backup before MLflow's migration", "nothing was deployed")
+    assert not _called(fake, "up")
+
+
+def test_without_a_backup_to_take_up_refuses_a_migration_unless_skipped(project, standin_engine):
+    fake = standin_engine(state=True)
+    _deployed_with_old_mlflow(fake, "local-dev", {})
+    _refused(invoke("up", "--cloud", "local", "--yes"), "migrates MLflow's database", "--skip-backup", "pg_dump")
+    assert not _called(fake, "preview") and not _called(fake, "up")
+    fake.events("up", "up")
+    result = invoke("up", "--cloud", "local", "--yes", "--skip-backup")
+    assert result.exit_code == 0, result.output
+    assert _called(fake, "up")

@@ -35,18 +35,21 @@ def up(
     allow_replace: Optional[list[str]] = typer.Option(
         None, "--allow-replace", help="URN of a resource holding data or identity that may be replaced (repeatable).",
         show_default=False),
+    skip_backup: bool = typer.Option(
+        False, "--skip-backup", help="Migrate MLflow's database without the backup up takes first (you took one yourself)."),
 ) -> None:
     """Create or update every resource of the stack (the policy pack checks each change).
 
     A replacement or deletion of what holds data or identity (cluster, database, bucket, keys,
-    volume claims, CRDs, the issuer's client) is refused unless its URN is allowed."""
+    volume claims, CRDs, the issuer's client) is refused unless its URN is allowed. When the update
+    migrates MLflow's database (one way), a backup is taken first (`platform backup`)."""
     from .. import display, paths
     from ..confirming import confirm
     from ..engine.diff import DiffCollector, guarded, print_diff
     from ..engine.progress import ProgressTracker
     from ..errors import EXIT_FAILED, fail
     from ..opening import open_engine, require_engine
-    from ..planning import check_kubernetes_skew
+    from ..planning import check_kubernetes_skew, deployed_record, pending_mlflow_migrations
     from ..project import load_config, report_placeholders
     from ..running import masked_outputs, print_summary, run_operation, run_with_progress
 
@@ -58,7 +61,11 @@ def up(
         # Checked before the engine is touched: nothing is written.
         fail("refusing to deploy without confirmation on a non-interactive terminal", "pass --yes")
     engine = open_engine(config, backend, passphrase_file, create=True, parallel=parallel)
-    check_kubernetes_skew(config, engine)
+    record = deployed_record(config, engine)
+    check_kubernetes_skew(config, record)
+    migrations = [] if skip_backup else pending_mlflow_migrations(config, record)
+    if migrations:
+        _backup_possible(config, migrations)
     # Always previewed: the guard must know every replacement before anything changes.
     display.progress(f"Previewing stack {config.stack_name}...")
     collector = DiffCollector()
@@ -73,6 +80,8 @@ def up(
     if not yes:
         if not confirm(f"Deploy these changes to stack {config.stack_name}?"):
             fail("deployment cancelled", exit_code=EXIT_FAILED)
+    if migrations:
+        _backup_before_migration(config, backend, passphrase_file, migrations)
     # The total is what the program registers: the offline plan of the same program counts it.
     from mlops_platform.planner.harness import plan_platform
 
@@ -90,3 +99,49 @@ def up(
     if tracker.policies:
         for policy in tracker.policies:
             display.err().print(f"[yellow]policy {policy.level}[/yellow] {display.literal(f'{policy.policy}: {policy.message}')}")
+
+
+# What to run instead where `platform backup` does not reach the database yet.
+_OWN_SNAPSHOT = {
+    "local": "kubectl -n data exec deploy/postgres -- pg_dump -Fc -U mlflow mlflow > mlflow.dump",
+    "azure": "az postgres flexible-server backup create --resource-group RG --name SERVER --backup-name before-upgrade",
+    "gcp": "gcloud sql backups create --instance INSTANCE --description before-upgrade",
+}
+
+
+def _backup_possible(config: object, migrations: list[tuple[str, str]]) -> None:
+    """Before the preview: a migration `platform backup` cannot precede is refused (exit 2), unless
+    the user says they took a backup of their own (--skip-backup)."""
+    from ..errors import fail
+
+    cloud = getattr(config, "cloud")
+    if cloud == "aws":
+        return
+    fail(f"this update migrates MLflow's database one way ({len(migrations)} migrations, to {migrations[-1][0]}), and "
+         f"`platform backup` does not reach a {cloud} stack's database yet; nothing was previewed or deployed",
+         f"back it up yourself ({_OWN_SNAPSHOT[cloud]}), then rerun with --skip-backup")
+
+
+def _backup_before_migration(config: object, backend: Optional[str], passphrase_file: Optional[Path],
+                             migrations: list[tuple[str, str]]) -> None:
+    """After the confirmation, before the engine changes anything: the backup `restore` can bring
+    back if the migration goes wrong. A failed backup stops the update (exit 1)."""
+    from importlib.metadata import version
+
+    from mlops_platform.components import versions
+
+    from .. import display
+    from ..backup.errors import BackupFailed, BackupRefused
+    from ..backup.operations import take_backup
+    from ..backup.target import open_target
+    from ..errors import EXIT_FAILED, EXIT_USAGE, fail
+
+    display.progress(f"MLflow's database will be migrated ({', '.join(rev for rev, _ in migrations)}): backing it up first")
+    try:
+        target = open_target(config, backend, passphrase_file)
+        record, _ = take_backup(target, display.progress, {"platform": version("mlops-platform"), "mlflow": versions.MLFLOW_IMAGE.tag})
+    except (BackupRefused, BackupFailed) as err:
+        fail(f"the backup before MLflow's migration failed: {err}; nothing was deployed",
+             "fix that and rerun, or back up yourself and pass --skip-backup",
+             EXIT_USAGE if isinstance(err, BackupRefused) else EXIT_FAILED)
+    display.progress(f"backup {record.id} taken; `platform restore --from {record.id}` brings it back")

@@ -1,0 +1,136 @@
+"""Backup and restore time of the loopback drill: a real PostgreSQL (Debian's package), a real
+`mlflow server` on it and moto's S3 as the artifact store, holding a registry of 1,000 runs and 100
+model versions (each version with a 256 KiB artifact), backed up, then restored after the database
+was dropped.
+
+    python benchmarks/backup_drill.py [--runs 1000] [--versions 100]
+
+Prints the seeding time, then each step of the backup and of the restore with its wall time. Needs
+the test extra (pip install -e '.[test]') and PostgreSQL's server package (for initdb and pg_ctl).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support.postgres import start_postgres  # noqa: E402
+from support.servers import free_port  # noqa: E402
+
+BUCKET = "bench-artifacts"
+DATABASE = "mlflow_bench"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--versions", type=int, default=100)
+    args = parser.parse_args()
+
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from mlops_platform.cli.backup.objects import Bucket
+    from mlops_platform.cli.backup.operations import Target, restore, take_backup
+    from mlops_platform.cli.backup.postgres import Dumped, Server
+    from mlops_platform.cli.registry import Registry
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+    postgres = start_postgres()
+    moto_port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto.start()
+    endpoint = f"http://127.0.0.1:{moto_port}"
+    os.environ.update({"AWS_ENDPOINT_URL": endpoint, "MLFLOW_S3_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench",
+                       "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"})
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    url_db = postgres.create_database(DATABASE)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    work = Path(tempfile.mkdtemp(prefix="backup-bench-"))
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                               "--backend-store-uri", url_db, "--artifacts-destination", f"s3://{BUCKET}/mlflow",
+                               "--serve-artifacts", "--workers", "2"],
+                              stdout=subprocess.DEVNULL, stderr=(work / "server.log").open("w"), cwd=work)
+    try:
+        _wait(url, server)
+        started = time.monotonic()
+        _seed(url, work, args.runs, args.versions)
+        print(f"seeded {args.runs} runs and {args.versions} model versions in {time.monotonic() - started:.1f} s")
+        target = Target(stack="bench", cloud="local", env="bench", bucket=Bucket(s3, BUCKET),
+                        database=Dumped(Server("127.0.0.1", postgres.port, "postgres", "", sslmode="disable"), DATABASE),
+                        mlflow=Registry(url))
+        record, seconds = take_backup(target, lambda line: None, {"platform": "bench", "mlflow": "bench"})
+        _print("backup", seconds, f"dump {record.database.bytes:,} bytes, {record.artifacts.objects} artifacts "
+                                  f"({record.artifacts.bytes:,} bytes)")
+        # Disaster: the database dropped and every model's weights deleted.
+        postgres.sql(f'DROP DATABASE "{DATABASE}" WITH (FORCE)')
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="mlflow/"):
+            for item in page.get("Contents", []):
+                if item["Key"].endswith("weights.bin"):
+                    s3.delete_object(Bucket=BUCKET, Key=item["Key"])
+        report = restore(target, record.id, lambda line: None)
+        _print("restore", report.seconds, f"{report.counts.runs} runs, {report.counts.model_versions} model versions back, "
+                                          f"{report.artifacts.restored} artifacts copied back")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        moto.stop()
+        postgres.stop()
+
+
+def _wait(url: str, server: subprocess.Popen) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2).close()
+            return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("mlflow server did not start")
+            time.sleep(0.3)
+
+
+def _seed(url: str, work: Path, runs: int, versions: int) -> None:
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=url, registry_uri=url)
+    experiments = [client.create_experiment(f"team-{n}") for n in range(10)]
+    blob = work / "model"
+    blob.mkdir()
+    (blob / "weights.bin").write_bytes(os.urandom(256 * 1024))
+    (blob / "MLmodel").write_text("flavors:\n  python_function: {}\n")
+    client.create_registered_model("bench-model")
+    for n in range(runs):
+        run = client.create_run(experiments[n % len(experiments)])
+        stamp = int(time.time() * 1000)
+        client.log_batch(run.info.run_id, metrics=[Metric("loss", 1.0 / (step + 1), stamp, step) for step in range(10)],
+                         params=[Param("lr", str(0.001 * (n % 7 + 1)))])
+        if n < versions:
+            client.log_artifacts(run.info.run_id, str(blob), "model")
+            client.create_model_version("bench-model", f"runs:/{run.info.run_id}/model", run.info.run_id)
+
+
+def _print(what: str, seconds: dict[str, float], detail: str) -> None:
+    print(f"{what}: {sum(seconds.values()):.1f} s ({detail})")
+    for step, value in seconds.items():
+        print(f"  {step}: {value:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""How much a stack can lose and how long getting it back takes: the recovery point objective (RPO)
+from its backups and point-in-time recovery, and an estimated restore time (RTO) from the database's
+size, shown by `plan` before anything is deployed.
+
+The RPOs are the clouds' documented figures. The restore times are our estimate, not a vendor's
+promise: a new instance is provisioned from the backup (PROVISION_MINUTES, an assumption per cloud),
+its data restored (RESTORE_GB_PER_MINUTE, an assumption), then MLflow switched to it and checked
+(SWITCH_MINUTES). A drill (`platform restore` into a `pr-…` environment) measures the real one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Optional
+
+# Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIT.html (the latest restorable
+#   time is typically within the last 5 minutes)
+# Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-business-continuity
+#   (transaction logs backed up continuously; a restore takes "a few minutes up to 12 hours")
+# Ref: https://cloud.google.com/sql/docs/postgres/backup-recovery/pitr (write-ahead logs archived
+#   continuously for point-in-time recovery)
+RPO_MINUTES = {"aws": 5, "azure": 5, "gcp": 5}
+PROVISION_MINUTES = {"aws": 20, "azure": 20, "gcp": 15}  # assumption: a small instance from a backup
+RESTORE_GB_PER_MINUTE = 2.0  # assumption: the data's restore and log replay, per GB of storage
+SWITCH_MINUTES = 10  # renames (RDS applies each in minutes), MLflow reconnecting, the checks
+
+
+@dataclass(frozen=True)
+class Recovery:
+    rpo_minutes: Optional[int]  # None: nothing is backed up automatically
+    rto_minutes: Optional[int]
+    backups: str
+    basis: str
+    failover: Optional[str] = None  # with high availability: an instance failure's RPO and RTO
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rpoMinutes": self.rpo_minutes, "rtoMinutesEstimate": self.rto_minutes, "backups": self.backups,
+                "basis": self.basis, **({"failover": self.failover} if self.failover else {})}
+
+    def line(self) -> str:
+        if self.rpo_minutes is None:
+            return f"Recovery: {self.backups}"
+        text = (f"Recovery: RPO {self.rpo_minutes} min ({self.basis}); {self.backups}; "
+                f"RTO about {self.rto_minutes} min (estimate: a restore into a new instance, then MLflow switched)")
+        return text + (f"; {self.failover}" if self.failover else "")
+
+
+def recovery(config: Any) -> Recovery:  # config: PlatformConfig
+    cloud = config.cloud
+    if cloud == "local":
+        return Recovery(None, None, "no automated backups on local (the database lives in the kind cluster)", "none")
+    from mlops_platform.components.data.outputs import DatabaseSpec
+
+    spec = DatabaseSpec.from_config(config)
+    rto = PROVISION_MINUTES[cloud] + math.ceil(spec.storage_gb / RESTORE_GB_PER_MINUTE) + SWITCH_MINUTES
+    kept = f"daily backup at {spec.backup_start} UTC kept {spec.backup_retention_days} days"
+    if spec.geo_redundant_backup:
+        kept += ", copied to the paired region"
+    failover = "an instance failure fails over to the standby: RPO 0, RTO 1-2 min" if spec.high_availability else None
+    return Recovery(RPO_MINUTES[cloud], rto, kept, "point-in-time recovery from continuously archived logs",
+                    failover)

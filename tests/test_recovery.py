@@ -1,0 +1,46 @@
+"""What `plan` says a stack can lose and how long a restore takes (planner/recovery.py)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from mlops_platform.cli.app import app
+from mlops_platform.planner.recovery import recovery
+
+
+def _with(config, **database):
+    return config.model_copy(update={"database": config.database.model_copy(update=database)})
+
+
+@pytest.mark.parametrize("stack", ["aws-prod", "azure-prod", "gcp-prod", "aws-dev"])
+def test_cloud_stacks_have_point_in_time_recovery_and_a_restore_estimate(stack_config, stack):
+    config = stack_config(stack)
+    found = recovery(config)
+    assert found.rpo_minutes == 5
+    assert f"kept {config.backup.retention_days} days" in found.backups
+    # The estimate grows with the data to restore.
+    bigger = recovery(_with(config, storage_gb=config.database.storage_gb + 200))
+    assert bigger.rto_minutes > found.rto_minutes
+    assert ("paired region" in found.backups) == (stack == "azure-prod")
+
+
+def test_high_availability_adds_the_failover_figures(stack_config):
+    config = stack_config("aws-dev")
+    assert recovery(_with(config, high_availability=False)).failover is None
+    assert "RPO 0" in recovery(_with(config, high_availability=True)).failover
+
+
+def test_local_says_it_has_no_automated_backups(stack_config):
+    found = recovery(stack_config("local-dev"))
+    assert found.rpo_minutes is None and "no automated backups" in found.backups
+
+
+def test_plan_prints_it_and_carries_it_in_json(project, charts_dir, monkeypatch):
+    import json
+
+    result = CliRunner().invoke(app, ["plan", "--cloud", "aws", "--env", "prod", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["recovery"]["rpoMinutes"] == 5
+    text = CliRunner().invoke(app, ["plan", "--cloud", "aws", "--env", "prod"])
+    assert "Recovery: RPO 5 min" in text.stdout
