@@ -101,7 +101,7 @@ def _wait(url: str, server: subprocess.Popen) -> None:
             return
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("mlflow server did not start")
+                raise SystemExit("mlflow server did not start") from None
             time.sleep(0.3)
 
 

@@ -12,11 +12,11 @@ from mlops_platform.components.config import PlatformConfig
 from mlops_platform.components.requests import WorkloadRequest, limit_range_defaults, pod_spec_requests
 
 from . import costs
-from .recovery import recovery
 from .cluster_model import ClusterObject, ClusterView
 from .cluster_objects import assemble
 from .critical_path import PARALLEL_LEVELS, CriticalPath, critical_path, schedule
 from .harness import ProgramRun, plan_platform
+from .recovery import recovery
 from .upgrade import deployment_record
 
 # Where each chart's workloads declare their resources in the values (see each addon's

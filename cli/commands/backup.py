@@ -70,9 +70,10 @@ def list_backups(
         target = _target(config, backend, passphrase_file)
         found = operations.list_backups(target.bucket)
     now = datetime.now(timezone.utc)
-    rows: list[dict[str, Any]] = [{"id": r.id, "created": r.created.isoformat(timespec="seconds"), "ageHours": round((now - r.created).total_seconds() / 3600, 1),
-             "bytes": r.size, "database": r.database.kind, "stack": r.stack, "experiments": r.counts.experiments,
-             "runs": r.counts.runs, "modelVersions": r.counts.model_versions} for r in found]
+    rows: list[dict[str, Any]] = [
+        {"id": r.id, "created": r.created.isoformat(timespec="seconds"), "ageHours": round((now - r.created).total_seconds() / 3600, 1),
+         "bytes": r.size, "database": r.database.kind, "stack": r.stack, "experiments": r.counts.experiments,
+         "runs": r.counts.runs, "modelVersions": r.counts.model_versions} for r in found]
     if json_output:
         display.print_json({"stack": config.stack_name, "backups": rows})
         return

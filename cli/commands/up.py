@@ -114,7 +114,7 @@ def _backup_possible(config: object, migrations: list[tuple[str, str]]) -> None:
     the user says they took a backup of their own (--skip-backup)."""
     from ..errors import fail
 
-    cloud = getattr(config, "cloud")
+    cloud = config.cloud
     if cloud == "aws":
         return
     fail(f"this update migrates MLflow's database one way ({len(migrations)} migrations, to {migrations[-1][0]}), and "
