@@ -40,10 +40,10 @@ def main() -> None:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from mlops_platform.cli.backup.objects import Bucket
     from mlops_platform.cli.backup.operations import Target, restore, take_backup
     from mlops_platform.cli.backup.postgres import Dumped, Server
     from mlops_platform.cli.registry import Registry
+    from mlops_platform.components.data.backup_kit.objects import Bucket
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
     postgres = start_postgres()

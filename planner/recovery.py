@@ -28,8 +28,8 @@ SWITCH_MINUTES = 10  # renames (RDS applies each in minutes), MLflow reconnectin
 
 @dataclass(frozen=True)
 class Recovery:
-    rpo_minutes: Optional[int]  # None: nothing is backed up automatically
-    rto_minutes: Optional[int]
+    rpo_minutes: int
+    rto_minutes: Optional[int]  # None: no estimate (local: a restore by hand, README)
     backups: str
     basis: str
     failover: Optional[str] = None  # with high availability: an instance failure's RPO and RTO
@@ -39,17 +39,20 @@ class Recovery:
                 "basis": self.basis, **({"failover": self.failover} if self.failover else {})}
 
     def line(self) -> str:
-        if self.rpo_minutes is None:
-            return f"Recovery: {self.backups}"
-        text = (f"Recovery: RPO {self.rpo_minutes} min ({self.basis}); {self.backups}; "
-                f"RTO about {self.rto_minutes} min (estimate: a restore into a new instance, then MLflow switched)")
+        rpo = f"{self.rpo_minutes // 60} h" if self.rpo_minutes and self.rpo_minutes >= 120 else f"{self.rpo_minutes} min"
+        text = f"Recovery: RPO {rpo} ({self.basis}); {self.backups}"
+        if self.rto_minutes is not None:
+            text += f"; RTO about {self.rto_minutes} min (estimate: a restore into a new instance, then MLflow switched)"
         return text + (f"; {self.failover}" if self.failover else "")
 
 
 def recovery(config: Any) -> Recovery:  # config: PlatformConfig
     cloud = config.cloud
     if cloud == "local":
-        return Recovery(None, None, "no automated backups on local (the database lives in the kind cluster)", "none")
+        backup = config.backup
+        return Recovery(24 * 60, None, f"a pg_dump and a copy of the artifacts daily at {backup.schedule} UTC, kept "
+                                       f"{backup.retention_days} days in the cluster's own bucket (gone with the cluster)",
+                        "the daily backup CronJob")
     from mlops_platform.components.data.outputs import DatabaseSpec
 
     spec = DatabaseSpec.from_config(config)

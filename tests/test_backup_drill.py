@@ -10,6 +10,8 @@ MLflow held and the artifacts' bytes, while the server keeps running.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -49,10 +51,10 @@ def drill(postgres, moto_endpoint, tmp_path, monkeypatch) -> Iterator[dict[str, 
 
 
 def _target(postgres: Any, s3: Any, url: str, stack: str = "mlops-platform/local") -> Any:
-    from mlops_platform.cli.backup.objects import Bucket
     from mlops_platform.cli.backup.operations import Target
     from mlops_platform.cli.backup.postgres import Dumped, Server
     from mlops_platform.cli.registry import Registry
+    from mlops_platform.components.data.backup_kit.objects import Bucket
 
     return Target(stack=stack, cloud="local", env="dev", bucket=Bucket(s3, BUCKET),
                   database=Dumped(Server("127.0.0.1", postgres.port, "postgres", "", sslmode="disable"), DATABASE),
@@ -84,7 +86,7 @@ def _log_work(url: str, tmp_path: Path, experiments: int = 2, runs: int = 3) -> 
                 client.create_model_version(f"model-{e}", f"runs:/{run.info.run_id}/model", run.info.run_id)
 
 
-def _snapshot(url: str, s3: Any) -> dict[str, Any]:
+def _snapshot(url: str, s3: Any, bucket: str = BUCKET) -> dict[str, Any]:
     """What MLflow answers and what the bucket holds, to compare before and after."""
     from mlflow.entities import ViewType
     from mlflow.tracking import MlflowClient
@@ -97,9 +99,9 @@ def _snapshot(url: str, s3: Any) -> dict[str, Any]:
         runs[run.info.run_id] = (run.info.run_name, run.info.lifecycle_stage, run.data.params, sorted(history))
     versions = sorted((v.name, v.version, v.run_id, v.source) for v in client.search_model_versions())
     objects = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="mlflow/"):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="mlflow/"):
         for item in page.get("Contents", []):
-            body = s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
             objects[item["Key"]] = hashlib.sha256(body).hexdigest()
     return {"experiments": experiments, "runs": runs, "versions": versions, "objects": objects}
 
@@ -143,3 +145,125 @@ def test_the_drill_restores_exactly_what_mlflow_held_and_the_artifacts_bytes(dri
     second = restore(target, record.id, lambda line: None)
     assert second.kept_database is None
     assert _snapshot(url, s3) == before
+
+
+# --- the local stack's scheduled backup, as its CronJob runs it -----------------------------------
+
+
+def _cronjob_parts(stack_config) -> tuple[str, dict[str, str], list[str], dict[str, str]]:
+    """The dump container's script, the store container's environment and command, and the kit
+    files, as the local stack's program declares them."""
+    from mlops_platform.planner.harness import plan_platform
+
+    run = plan_platform(stack_config("local-dev"))
+    by_name = {r.name: r for r in run.resources}
+    spec = by_name["mlops-data-backup"].inputs["spec"]
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    (dump,), (store,) = pod["initContainers"], pod["containers"]
+    kit = by_name["mlops-data-backup-kit"].inputs["data"]
+    return dump["command"][2], {e["name"]: e["value"] for e in store["env"]}, store["command"], kit
+
+
+def test_the_local_backup_cronjob_takes_a_backup_the_cli_restores(postgres, moto_endpoint, tmp_path, stack_config, monkeypatch):
+    """The CronJob's own script and kit, run on loopback against a real MLflow: a copy-mode backup
+    (SeaweedFS has no versioning) whose SQL counts match what MLflow's API lists, then restored."""
+    import boto3
+    from mlflow.tracking import MlflowClient
+
+    from mlops_platform.cli.backup.operations import list_backups, restore
+    from mlops_platform.components.data.local import BUCKET as BUCKET_LOCAL
+
+    script, env, command, kit = _cronjob_parts(stack_config)
+    assert "sizeLimit" not in script and env["BACKUP_FOLDER"] == "/backup"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET_LOCAL)  # unversioned, as SeaweedFS's
+    postgres.sql("DO $$ BEGIN CREATE ROLE mlflow LOGIN SUPERUSER; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    postgres.sql('DROP DATABASE IF EXISTS "mlflow" WITH (FORCE)')
+    url = postgres.create_database("mlflow")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", moto_endpoint)
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                               "--backend-store-uri", url, "--artifacts-destination", f"s3://{BUCKET_LOCAL}/mlflow",
+                               "--serve-artifacts", "--workers", "1"],
+                              stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=tmp_path)
+    try:
+        wait_until_serving(f"{base}/health", server, log, "mlflow server", timeout=120)
+        _log_work(base, tmp_path, experiments=1, runs=3)
+        client = MlflowClient(tracking_uri=base, registry_uri=base)
+        client.delete_model_version("model-0", "2")  # deleted versions are not counted, by either side
+        import mlflow
+
+        mlflow.set_tracking_uri(base)
+        mlflow.set_registry_uri(base)
+        mlflow.genai.register_prompt(name="greeting", template="Hello {{name}}")  # a prompt is a model version too
+        before = _snapshot(base, s3, BUCKET_LOCAL)
+
+        # The dump container: its script, pointed at loopback.
+        work = tmp_path / "work"
+        work.mkdir()
+        secret = tmp_path / "password"
+        secret.write_text("unused-with-trust-auth")
+        local = (script.replace("postgres.data.svc.cluster.local", "127.0.0.1").replace("-p 5432", f"-p {postgres.port}")
+                 .replace("/run/secrets/postgres/password", str(secret)).replace("/backup/", f"{work}/"))
+        done = subprocess.run(["sh", "-c", local], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        # The store container: the kit from its ConfigMap, its environment, its command.
+        kit_dir = tmp_path / "kit" / "backup_kit"
+        kit_dir.mkdir(parents=True)
+        for name, text in kit.items():
+            (kit_dir / name).write_text(text)
+        job_env = {**os.environ, **env, "BACKUP_FOLDER": str(work), "PYTHONPATH": str(kit_dir.parent),
+                   "AWS_ENDPOINT_URL": moto_endpoint, "HOME": str(tmp_path)}
+        assert command[:1] == ["python"]
+        stored = subprocess.run([sys.executable, *command[1:]], env=job_env, capture_output=True, text=True, timeout=120,
+                                cwd=tmp_path)
+        assert stored.returncode == 0, stored.stderr
+        backup_id = json.loads(stored.stdout)["backup"]
+
+        target = _target(postgres, s3, base, stack="mlops-platform/local")
+        target = type(target)(**{**target.__dict__, "bucket": type(target.bucket)(s3, BUCKET_LOCAL),
+                                 "database": type(target.database)(target.database.server, "mlflow"),
+                                 "stack": env["BACKUP_STACK"]})
+        (record,) = list_backups(target.bucket)
+        assert record.id == backup_id and record.artifacts.mode == "copy" and record.artifacts.objects == len(before["objects"])
+
+        s3.put_object(Bucket=BUCKET_LOCAL, Key=sorted(before["objects"])[0], Body=b"overwritten")
+        postgres.sql('DROP DATABASE "mlflow" WITH (FORCE)')
+        restore(target, backup_id, lambda line: None)  # raises unless MLflow lists what the dump's counts say
+        assert _snapshot(base, s3, BUCKET_LOCAL) == before
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_the_job_removes_backups_past_the_retention_but_never_the_newest(moto_endpoint):
+    from datetime import datetime, timedelta, timezone
+
+    import boto3
+
+    from mlops_platform.components.data.backup_kit.job import prune
+    from mlops_platform.components.data.backup_kit.objects import Bucket
+    from mlops_platform.components.data.backup_kit.record import new_id
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="kept-days")
+    bucket = Bucket(s3, "kept-days")
+    now = datetime(2026, 12, 5, 3, 0, tzinfo=timezone.utc)
+    ids = {}
+    for age in (1, 6, 8, 30):
+        moment = now - timedelta(days=age)
+        ids[age] = new_id(moment)
+        record = {"id": ids[age], "created": moment.isoformat(), "stack": "s", "cloud": "local", "env": "dev",
+                  "platformVersion": "0", "mlflowVersion": "3", "counts": {"experiments": 0, "runs": 0, "modelVersions": 0},
+                  "database": {"kind": "pg_dump", "ref": "x", "source": "mlflow", "bytes": 1},
+                  "artifacts": {"mode": "copy", "manifest": "m", "objects": 0, "bytes": 0}}
+        s3.put_object(Bucket="kept-days", Key=f"backups/{ids[age]}/record.json", Body=json.dumps(record).encode())
+        s3.put_object(Bucket="kept-days", Key=f"backups/{ids[age]}/database.dump", Body=b"dump")
+    s3.put_object(Bucket="kept-days", Key="mlflow/1/artifact", Body=b"kept")
+    removed = prune(bucket, 7, now, keep=ids[30])
+    assert sorted(removed) == sorted([ids[8]])
+    left = sorted(bucket.keys(""))
+    assert f"backups/{ids[8]}/database.dump" not in left and f"backups/{ids[30]}/record.json" in left
+    assert f"backups/{ids[6]}/record.json" in left and "mlflow/1/artifact" in left

@@ -144,7 +144,7 @@ def test_config_is_frozen():
           "backup": {"geoRedundant": True}}, "platform:backup.geoRedundant", "on Azure only"),
         ({"cloud": "aws", "region": "us-east-1", "domain": "ml.example.com", "cluster": {"privateEndpoint": True},
           "database": {"backupRetentionDays": 14}}, "platform:database.backupRetentionDays", "set backup.retentionDays"),
-        ({"cloud": "local", "backup": {"retentionDays": 14}}, "platform:backup", "no automated backups"),
+        ({"cloud": "local", "backup": {"geoRedundant": True}}, "platform:backup.geoRedundant", "on Azure only"),
         ({"cloud": "aws", "env": "prod", "region": "us-east-1", "domain": "ml.example.com",
           "cluster": {"privateEndpoint": True}, "ingress": {"internal": True}}, "platform:identity",
          "a prod stack names its issuer"),

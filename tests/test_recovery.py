@@ -31,9 +31,11 @@ def test_high_availability_adds_the_failover_figures(stack_config):
     assert "RPO 0" in recovery(_with(config, high_availability=True)).failover
 
 
-def test_local_says_it_has_no_automated_backups(stack_config):
-    found = recovery(stack_config("local-dev"))
-    assert found.rpo_minutes is None and "no automated backups" in found.backups
+def test_local_has_the_daily_backup_cronjobs_point(stack_config):
+    config = stack_config("local-dev")
+    found = recovery(config.model_copy(update={"backup": config.backup.model_copy(update={"schedule": "22:30"})}))
+    assert found.rpo_minutes == 24 * 60 and "daily at 22:30 UTC" in found.backups and found.rto_minutes is None
+    assert found.line().startswith("Recovery: RPO 24 h")
 
 
 def test_plan_prints_it_and_carries_it_in_json(project, charts_dir, monkeypatch):

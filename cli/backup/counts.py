@@ -7,9 +7,10 @@ import time
 import urllib.error
 import urllib.request
 
+from mlops_platform.components.data.backup_kit.errors import BackupFailed
+from mlops_platform.components.data.backup_kit.record import Counts
+
 from ..registry import Registry, RegistryError
-from .errors import BackupFailed
-from .record import Counts
 
 PAGE = 1000
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from .errors import BackupFailed, BackupRefused
+from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 
 
 @contextmanager

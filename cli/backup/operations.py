@@ -19,11 +19,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional, Protocol
 
+from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
+from mlops_platform.components.data.backup_kit.objects import Bucket, Progress, Restored, manifest_bytes, parse_manifest
+from mlops_platform.components.data.backup_kit.record import (
+    MANIFEST,
+    PREFIX,
+    RECORD,
+    ArtifactPart,
+    BackupRecord,
+    Counts,
+    DatabasePart,
+    folder,
+    new_id,
+    parse,
+)
+
 from ..registry import Registry
 from . import counts as mlflow_counts
-from .errors import BackupFailed, BackupRefused
-from .objects import Bucket, Progress, Restored, manifest_bytes, parse_manifest
-from .record import MANIFEST, PREFIX, RECORD, ArtifactPart, BackupRecord, Counts, DatabasePart, folder, new_id, parse
 
 LOCK = f"{PREFIX}.restore-lock"
 
@@ -158,6 +170,6 @@ def _describe(c: Counts) -> str:
 def _plausible(backup_id: str) -> bool:
     import re
 
-    from .record import ID_PATTERN
+    from mlops_platform.components.data.backup_kit.record import ID_PATTERN
 
     return re.match(ID_PATTERN, backup_id) is not None

@@ -17,11 +17,11 @@ import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
-from .errors import BackupFailed, BackupRefused
+from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 
 if TYPE_CHECKING:
-    from .objects import Bucket, Progress
-    from .record import DatabasePart
+    from mlops_platform.components.data.backup_kit.objects import Bucket, Progress
+    from mlops_platform.components.data.backup_kit.record import DatabasePart
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 TIMEOUT = 6 * 3600  # a dump or restore of a large registry takes long; a hung one should not hang forever
@@ -138,7 +138,7 @@ class Dumped:
     def take(self, bucket: "Bucket", folder: str, progress: "Progress") -> "DatabasePart":
         import tempfile
 
-        from .record import DUMP, DatabasePart
+        from mlops_platform.components.data.backup_kit.record import DUMP, DatabasePart
 
         with tempfile.TemporaryDirectory(prefix="mlops-backup-") as work:
             path = os.path.join(work, DUMP)

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
-from .errors import BackupFailed, BackupRefused
+from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 
 if TYPE_CHECKING:
-    from .objects import Bucket, Progress
-    from .record import DatabasePart
+    from mlops_platform.components.data.backup_kit.objects import Bucket, Progress
+    from mlops_platform.components.data.backup_kit.record import DatabasePart
 
 GIB = 1 << 30
 
@@ -27,7 +27,7 @@ class Snapshotted:
     delay: float = 30.0  # between polls of RDS's waiters (tests against moto poll faster)
 
     def take(self, bucket: "Bucket", folder: str, progress: "Progress") -> "DatabasePart":
-        from .record import DatabasePart
+        from mlops_platform.components.data.backup_kit.record import DatabasePart
 
         backup_id = folder.rstrip("/").rsplit("/", 1)[-1]
         snapshot = f"{self.instance}-{backup_id}"[:255]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .errors import BackupRefused
-from .objects import Bucket
+from mlops_platform.components.data.backup_kit.errors import BackupRefused
+from mlops_platform.components.data.backup_kit.objects import Bucket
+
 from .operations import Target
 from .rds import Snapshotted
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -109,7 +109,7 @@ _OWN_SNAPSHOT = {
 }
 
 
-def _backup_possible(config: object, migrations: list[tuple[str, str]]) -> None:
+def _backup_possible(config: Any, migrations: list[tuple[str, str]]) -> None:
     """Before the preview: a migration `platform backup` cannot precede is refused (exit 2), unless
     the user says they took a backup of their own (--skip-backup)."""
     from ..errors import fail
@@ -122,16 +122,16 @@ def _backup_possible(config: object, migrations: list[tuple[str, str]]) -> None:
          f"back it up yourself ({_OWN_SNAPSHOT[cloud]}), then rerun with --skip-backup")
 
 
-def _backup_before_migration(config: object, backend: Optional[str], passphrase_file: Optional[Path],
+def _backup_before_migration(config: Any, backend: Optional[str], passphrase_file: Optional[Path],
                              migrations: list[tuple[str, str]]) -> None:
     """After the confirmation, before the engine changes anything: the backup `restore` can bring
     back if the migration goes wrong. A failed backup stops the update (exit 1)."""
     from importlib.metadata import version
 
     from mlops_platform.components import versions
+    from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 
     from .. import display
-    from ..backup.errors import BackupFailed, BackupRefused
     from ..backup.operations import take_backup
     from ..backup.target import open_target
     from ..errors import EXIT_FAILED, EXIT_USAGE, fail

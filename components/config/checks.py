@@ -41,12 +41,10 @@ def cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
         for index, model in enumerate(c.models):
             if model.resources.gpu:
                 problems.append((f"models[{index}].resources.gpu", "kind has no GPUs; remove it for a local stack"))
-        if c.backup.model_fields_set:
-            problems.append(("backup", "a local stack's in-cluster Postgres has no automated backups to schedule; remove the key"))
-    else:
+    if c.backup.geo_redundant and c.cloud != "azure":
+        problems.append(("backup.geoRedundant", "copies backups to the paired region on Azure only; remove the key"))
+    if c.cloud != "local":
         what = _REGION_EXAMPLE[c.cloud]
-        if c.backup.geo_redundant and c.cloud != "azure":
-            problems.append(("backup.geoRedundant", "copies backups to the paired region on Azure only; remove the key"))
         if c.region is None:
             problems.append(("region", f"required for cloud '{c.cloud}' ({what})"))
         elif catalog.region_problem(c.cloud, c.region):

@@ -19,6 +19,7 @@ import pulumi_random as random
 from .. import k8s as kube
 from .. import names, network, versions
 from ..cluster.outputs import ClusterOutputs
+from .local_backups import LocalBackupArgs, backup_cronjob
 from .outputs import Database, DataOutputs, ObjectStore, WorkloadAccess
 
 BUCKET = "mlops-artifacts"
@@ -44,6 +45,7 @@ class LocalDataArgs:
     cluster: ClusterOutputs
     storage_gb: int = 10
     database_storage_gb: int = 5
+    backup: Optional[LocalBackupArgs] = None  # the scheduled backups (local_backups.py)
 
 
 class LocalData(pulumi.ComponentResource):
@@ -51,7 +53,15 @@ class LocalData(pulumi.ComponentResource):
 
     @staticmethod
     def args_from(config: Any, cluster: ClusterOutputs) -> LocalDataArgs:  # config: PlatformConfig
-        return LocalDataArgs(cluster=cluster)
+        from importlib.metadata import version
+
+        backup = LocalBackupArgs(
+            schedule=config.backup.schedule, retention_days=config.backup.retention_days, stack=config.stack_name,
+            env=config.env, platform_version=version("mlops-platform"), bucket=BUCKET, endpoint=ENDPOINT,
+            db_host=f"postgres.{names.NS_DATA}.svc.cluster.local", db_port=POSTGRES_PORT,
+            password_file=f"{POSTGRES_SECRET_DIR}/password",
+        )
+        return LocalDataArgs(cluster=cluster, backup=backup)
 
     def __init__(self, name: str, args: LocalDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:data:LocalData", name, None, opts)
@@ -66,6 +76,8 @@ class LocalData(pulumi.ComponentResource):
         workload_keys, s3_secret, admin_secret = self._credentials(name)
         bucket_job = self._object_store(name, args, s3_secret, admin_secret)
         password, db_service = self._postgres(name, args)
+        if args.backup is not None:
+            backup_cronjob(name, args.backup, self, self._provider, [bucket_job, db_service])
         self.outputs = DataOutputs(
             object_store=ObjectStore(
                 kind="s3",

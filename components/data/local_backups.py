@@ -1,0 +1,141 @@
+"""The local stack's scheduled backups: a CronJob in the data namespace that dumps MLflow's database
+(pg_dump, the postgres image) and then, in the MLflow image, runs the backup kit the CLI uses
+(components/data/backup_kit/, shipped in a ConfigMap): the dump, a copy of every artifact and the
+record go to the in-cluster bucket under backups/<id>/, and backups past the retention are removed.
+The clouds back their managed databases up themselves (stack file `backup:`); on kind this is it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .. import k8s as kube
+from .. import names, versions
+from .backup_kit.job import COUNTS_FILE, SCHEMA_FILE
+from .backup_kit.record import DUMP
+
+KIT = Path(__file__).resolve().parent / "backup_kit"
+KIT_MODULES = ("__init__.py", "errors.py", "record.py", "objects.py", "job.py")
+KIT_CONFIGMAP = "backup-kit"
+WORK = "/backup"
+KIT_DIR = "/opt/backup"
+JOB_SECONDS = 3600  # a laptop's registry dumps and copies in minutes; an hour is a hung Job
+
+
+@dataclass(frozen=True)
+class LocalBackupArgs:
+    schedule: str  # "HH:MM", UTC
+    retention_days: int
+    stack: str
+    env: str
+    platform_version: str
+    bucket: str
+    endpoint: str
+    db_host: str
+    db_port: int
+    password_file: str  # inside the dump container
+
+
+def cron(schedule: str) -> str:
+    """ "03:00" -> "0 3 * * *" (the CronJob's timeZone says UTC)."""
+    hour, minute = (int(part) for part in schedule.split(":"))
+    return f"{minute} {hour} * * *"
+
+
+def dump_script(host: str, port: int, password_file: str, folder: str) -> str:
+    """What the dump container runs (and the drill test runs on loopback): the counts, the schema
+    revision and the dump, written to `folder`. The password comes from a mounted file."""
+    connect = f"-h {shlex.quote(host)} -p {port} -U {names.DATABASE_USER} -d {names.DATABASE_MLFLOW}"
+    # What MLflow's API lists: every experiment and run (deleted ones too), every model version but
+    # those MLflow has deleted internally and prompts' versions (a registered model tagged as a prompt,
+    # which the model-version search leaves out).
+    counts = ("SELECT (SELECT count(*) FROM experiments), (SELECT count(*) FROM runs), "
+              "(SELECT count(*) FROM model_versions v WHERE v.current_stage <> 'Deleted_Internal' AND NOT EXISTS "
+              "(SELECT 1 FROM registered_model_tags t WHERE t.name = v.name AND t.key = 'mlflow.prompt.is_prompt' "
+              "AND t.value = 'true'))")
+    return "\n".join([
+        "set -eu",
+        f'PGPASSWORD="$(cat {shlex.quote(password_file)})"',
+        "export PGPASSWORD",
+        f"psql {connect} -XAtc {shlex.quote(counts)} > {folder}/{COUNTS_FILE}",
+        f"psql {connect} -XAtc 'SELECT version_num FROM alembic_version' > {folder}/{SCHEMA_FILE}",
+        f"pg_dump {connect} --format=custom --no-owner --no-privileges -f {folder}/{DUMP}",
+    ])
+
+
+def kit_files() -> dict[str, str]:
+    return {module: (KIT / module).read_text(encoding="utf-8") for module in KIT_MODULES}
+
+
+def backup_cronjob(name: str, args: LocalBackupArgs, parent: pulumi.Resource, provider: Any,
+                   depends_on: Sequence[pulumi.Resource]) -> k8s.batch.v1.CronJob:
+    ns = names.NS_DATA
+    kit = k8s.core.v1.ConfigMap(
+        f"{name}-backup-kit",
+        metadata={"name": KIT_CONFIGMAP, "namespace": ns, "labels": kube.labels("backup", "kit")},
+        data=kit_files(),
+        opts=kube.child(parent, provider, depends_on),
+    )
+    dump = {
+        "name": "dump",
+        "image": versions.POSTGRES.ref,
+        "command": ["/bin/sh", "-c", dump_script(args.db_host, args.db_port, args.password_file, WORK)],
+        "resources": kube.resources("50m", "64Mi", "512Mi"),
+        "securityContext": kube.container_security(),
+        "volumeMounts": [{"name": "work", "mountPath": WORK},
+                         {"name": "postgres-password", "mountPath": str(Path(args.password_file).parent), "readOnly": True}],
+    }
+    env = {
+        "BACKUP_FOLDER": WORK, "BACKUP_BUCKET": args.bucket, "BACKUP_STACK": args.stack, "BACKUP_ENV": args.env,
+        "BACKUP_RETENTION_DAYS": str(args.retention_days), "BACKUP_PLATFORM_VERSION": args.platform_version,
+        "BACKUP_MLFLOW_VERSION": versions.MLFLOW_IMAGE.tag, "BACKUP_DATABASE": names.DATABASE_MLFLOW,
+        "AWS_ENDPOINT_URL": args.endpoint, "AWS_DEFAULT_REGION": "us-east-1", "HOME": "/tmp",
+        "PYTHONPATH": KIT_DIR, "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    store = {
+        "name": "store",
+        # The MLflow image has Python, boto3 and pydantic: what the kit needs, at a pinned version.
+        "image": versions.MLFLOW_IMAGE.ref,
+        "command": ["python", "-m", "backup_kit.job"],
+        "env": [{"name": key, "value": value} for key, value in env.items()],
+        "envFrom": [{"secretRef": {"name": "seaweedfs-admin"}}],
+        "resources": kube.resources("50m", "128Mi", "512Mi"),
+        "securityContext": kube.container_security(),
+        "volumeMounts": [{"name": "work", "mountPath": WORK}, {"name": "kit", "mountPath": f"{KIT_DIR}/backup_kit", "readOnly": True},
+                         {"name": "tmp", "mountPath": "/tmp"}],
+    }
+    pod = kube.job_pod(
+        70, [store], init_containers=[dump], fs_group=70, restart_policy="Never",  # 70: the postgres image's user
+        volumes=[
+            # The dump waits here for the upload: as large as the database may grow.
+            kube.empty_dir("work", "6Gi"),
+            {"name": "postgres-password", "secret": {"secretName": "postgres-credentials"}},
+            {"name": "kit", "configMap": {"name": KIT_CONFIGMAP}},
+            kube.empty_dir("tmp"),
+        ],
+    )
+    labels = kube.labels("backup", "scheduled")
+    return k8s.batch.v1.CronJob(
+        f"{name}-backup",
+        metadata={"name": "mlflow-backup", "namespace": ns, "labels": labels},
+        spec={
+            "schedule": cron(args.schedule),
+            # Ref: https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#time-zones (GA in 1.27)
+            "timeZone": "Etc/UTC",
+            "concurrencyPolicy": "Forbid",
+            # A laptop asleep at the hour runs the missed backup when it wakes, within a day.
+            "startingDeadlineSeconds": 86400,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {"metadata": {"labels": labels}, "spec": {
+                "backoffLimit": 2, "activeDeadlineSeconds": JOB_SECONDS, "ttlSecondsAfterFinished": 7 * 86400,
+                "template": {"metadata": {"labels": labels}, "spec": pod}}},
+        },
+        opts=kube.child(parent, provider, [kit, *depends_on]),
+    )
