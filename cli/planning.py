@@ -120,10 +120,9 @@ def check_kubernetes_skew(config: PlatformConfig, record: Optional[dict[str, Any
 def pending_mlflow_migrations(config: PlatformConfig, record: Optional[dict[str, Any]]) -> list[tuple[str, str]]:
     """The MLflow schema migrations this `up` would run on the deployed database (from the schema
     revision in its deployment record to the pinned head); none for a new stack or no MLflow."""
-    from mlops_platform.components import versions
     from mlops_platform.planner.upgrade import pending_migrations
 
     deployed = (record or {}).get("mlflowSchema")
-    if not deployed or not config.mlflow.enabled or deployed == versions.MLFLOW_SCHEMA_REVISION:
+    if not deployed or not config.mlflow.enabled:
         return []
-    return pending_migrations(str(deployed))
+    return pending_migrations(str(deployed))  # none from the pinned head

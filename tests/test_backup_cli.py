@@ -218,3 +218,15 @@ def test_without_a_backup_to_take_up_refuses_a_migration_unless_skipped(project,
     result = invoke("up", "--cloud", "local", "--yes", "--skip-backup")
     assert result.exit_code == 0, result.output
     assert _called(fake, "up")
+
+
+def test_an_up_that_migrates_nothing_needs_no_backup(project, standin_engine):
+    from mlops_platform.components import versions
+
+    fake = standin_engine(state=True)
+    fake.stacks({"local-dev": {"outputs": {"deployment": {"releases": {}, "mlflowSchema": versions.MLFLOW_SCHEMA_REVISION}},
+                               "secrets": [], "resources": []}})
+    fake.events("up", "up")
+    result = invoke("up", "--cloud", "local", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "backing it up" not in result.stderr and _called(fake, "up")

@@ -113,6 +113,9 @@ def test_the_drill_restores_exactly_what_mlflow_held_and_the_artifacts_bytes(dri
 
     url, s3 = drill["url"], drill["s3"]
     _log_work(url, tmp_path)
+    # Deleted before the backup: its delete marker is the latest version, so it is not recorded.
+    s3.put_object(Bucket=BUCKET, Key="mlflow/gone/file.txt", Body=b"deleted before the backup")
+    s3.delete_object(Bucket=BUCKET, Key="mlflow/gone/file.txt")
     before = _snapshot(url, s3)
     assert len(before["runs"]) == 6 and len(before["versions"]) == 4 and len(before["objects"]) == 12
     target = _target(postgres, s3, url)
@@ -145,6 +148,33 @@ def test_the_drill_restores_exactly_what_mlflow_held_and_the_artifacts_bytes(dri
     second = restore(target, record.id, lambda line: None)
     assert second.kept_database is None
     assert _snapshot(url, s3) == before
+
+    # A dump changed in the bucket is refused before any database is made.
+    from mlops_platform.components.data.backup_kit.errors import BackupFailed
+
+    databases = postgres.sql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database")
+    s3.put_object(Bucket=BUCKET, Key=record.database.ref, Body=b"not the dump")
+    with pytest.raises(BackupFailed, match="checksum"):
+        restore(target, record.id, lambda line: None)
+    assert postgres.sql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database") == databases
+
+
+def test_a_restore_that_does_not_bring_back_what_was_recorded_fails(drill, postgres, tmp_path):
+    import json as json_module
+
+    from mlops_platform.cli.backup.operations import restore, take_backup
+    from mlops_platform.components.data.backup_kit.errors import BackupFailed
+
+    url, s3 = drill["url"], drill["s3"]
+    _log_work(url, tmp_path, experiments=1, runs=1)
+    target = _target(postgres, s3, url)
+    record, _ = take_backup(target, lambda line: None, {"platform": "0.1.0", "mlflow": "3.15.1"})
+    key = f"{record.folder}record.json"
+    document = json_module.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    document["counts"]["runs"] += 1
+    s3.put_object(Bucket=BUCKET, Key=key, Body=json_module.dumps(document).encode())
+    with pytest.raises(BackupFailed, match="2 runs"):
+        restore(target, record.id, lambda line: None)
 
 
 # --- the local stack's scheduled backup, as its CronJob runs it -----------------------------------
@@ -236,6 +266,18 @@ def test_the_local_backup_cronjob_takes_a_backup_the_cli_restores(postgres, moto
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_cronjob_runs_daily_at_the_stack_files_utc_time(stack_config):
+    from mlops_platform.planner.harness import plan_platform
+
+    config = stack_config("local-dev")
+    config = config.model_copy(update={"backup": config.backup.model_copy(update={"schedule": "22:05", "retention_days": 9})})
+    by_name = {r.name: r for r in plan_platform(config).resources}
+    spec = by_name["mlops-data-backup"].inputs["spec"]
+    assert (spec["schedule"], spec["timeZone"], spec["concurrencyPolicy"]) == ("5 22 * * *", "Etc/UTC", "Forbid")
+    env = {e["name"]: e["value"] for e in spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["BACKUP_RETENTION_DAYS"] == "9" and env["BACKUP_STACK"] == config.stack_name
 
 
 def test_the_job_removes_backups_past_the_retention_but_never_the_newest(moto_endpoint):

@@ -91,17 +91,15 @@ class Bucket:
         if not self.versioned():
             return {str(o["Key"]): {"versionId": None, "size": int(o["Size"]), "etag": str(o["ETag"])}
                     for o in self._pages("list_objects_v2", "Contents") if not str(o["Key"]).startswith(PREFIX)}
+        # A key whose latest version is a delete marker (deleted, not yet expired) has no version
+        # marked latest among its objects' versions: it is not there now.
         latest: dict[str, dict[str, Any]] = {}
-        deleted: set[str] = set()
         for page in self._raw_pages("list_object_versions"):
             for version in page.get("Versions", []):
                 if version.get("IsLatest") and not str(version["Key"]).startswith(PREFIX):
                     latest[str(version["Key"])] = {"versionId": str(version["VersionId"]), "size": int(version["Size"]),
                                                    "etag": str(version["ETag"])}
-            for marker in page.get("DeleteMarkers", []):
-                if marker.get("IsLatest"):
-                    deleted.add(str(marker["Key"]))
-        return {key: value for key, value in latest.items() if key not in deleted}
+        return latest
 
     def take_manifest(self, backup_folder: str, progress: Progress) -> tuple[str, list[dict[str, Any]]]:
         """The artifacts as they are now: ("versions", entries) in a versioned bucket, else ("copy",
