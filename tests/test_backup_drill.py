@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -32,19 +33,26 @@ def drill(postgres, moto_endpoint, tmp_path, monkeypatch) -> Iterator[dict[str, 
     s3 = boto3.client("s3", endpoint_url=moto_endpoint)
     s3.create_bucket(Bucket=BUCKET)
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    postgres.sql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    url = postgres.create_database(DATABASE)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tmp_path / "server.log"
     monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", moto_endpoint)
+    with _mlflow_server(postgres, DATABASE, BUCKET, tmp_path) as base:
+        yield {"url": base, "s3": s3}
+
+
+@contextmanager
+def _mlflow_server(postgres: Any, database: str, bucket: str, tmp_path: Path) -> Iterator[str]:
+    """The pinned `mlflow server` on a fresh `database`, its artifacts in `bucket` (S3 at
+    $MLFLOW_S3_ENDPOINT_URL); yields its URL."""
+    postgres.sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    url = postgres.create_database(database)
+    port = free_port()
+    log = tmp_path / "server.log"
     server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                               "--backend-store-uri", url, "--artifacts-destination", f"s3://{BUCKET}/mlflow",
+                               "--backend-store-uri", url, "--artifacts-destination", f"s3://{bucket}/mlflow",
                                "--serve-artifacts", "--workers", "1"],
                               stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=tmp_path)
     try:
-        wait_until_serving(f"{base}/health", server, log, "mlflow server", timeout=120)
-        yield {"url": base, "s3": s3, "log": log}
+        wait_until_serving(f"http://127.0.0.1:{port}/health", server, log, "mlflow server", timeout=120)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -208,18 +216,8 @@ def test_the_local_backup_cronjob_takes_a_backup_the_cli_restores(postgres, moto
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET_LOCAL)  # unversioned, as SeaweedFS's
     postgres.sql("DO $$ BEGIN CREATE ROLE mlflow LOGIN SUPERUSER; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
-    postgres.sql('DROP DATABASE IF EXISTS "mlflow" WITH (FORCE)')
-    url = postgres.create_database("mlflow")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tmp_path / "server.log"
     monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", moto_endpoint)
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                               "--backend-store-uri", url, "--artifacts-destination", f"s3://{BUCKET_LOCAL}/mlflow",
-                               "--serve-artifacts", "--workers", "1"],
-                              stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=tmp_path)
-    try:
-        wait_until_serving(f"{base}/health", server, log, "mlflow server", timeout=120)
+    with _mlflow_server(postgres, "mlflow", BUCKET_LOCAL, tmp_path) as base:
         _log_work(base, tmp_path, experiments=1, runs=3)
         client = MlflowClient(tracking_uri=base, registry_uri=base)
         client.delete_model_version("model-0", "2")  # deleted versions are not counted, by either side
@@ -263,9 +261,6 @@ def test_the_local_backup_cronjob_takes_a_backup_the_cli_restores(postgres, moto
         postgres.sql('DROP DATABASE "mlflow" WITH (FORCE)')
         restore(target, backup_id, lambda line: None)  # raises unless MLflow lists what the dump's counts say
         assert _snapshot(base, s3, BUCKET_LOCAL) == before
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_the_cronjob_runs_daily_at_the_stack_files_utc_time(stack_config):
