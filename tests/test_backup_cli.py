@@ -230,3 +230,36 @@ def test_an_up_that_migrates_nothing_needs_no_backup(project, standin_engine):
     result = invoke("up", "--cloud", "local", "--yes")
     assert result.exit_code == 0, result.output
     assert "backing it up" not in result.stderr and _called(fake, "up")
+
+
+def test_a_backup_of_prod_restores_into_another_environment(aws, mlflow_url):
+    """prod's backup (its snapshot, its bucket's versions) restored into dev: dev's instance and bucket
+    take prod's data; prod is untouched."""
+    s3, rds, fake = aws["s3"], aws["rds"], aws["fake"]
+    prod_bucket, prod_instance = "mlops-prod-artifacts", "mlops-prod"
+    s3.create_bucket(Bucket=prod_bucket)
+    s3.put_bucket_versioning(Bucket=prod_bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=prod_bucket, Key="mlflow/9/prod/artifacts/model.bin", Body=b"prod model")
+    rds.create_db_instance(DBInstanceIdentifier=prod_instance, Engine="postgres", DBInstanceClass="db.t4g.medium",
+                           AllocatedStorage=50, MasterUsername="mlflow", MasterUserPassword="not-used-here-2")
+    stacks = json.loads((fake.root / "stacks.json").read_text())
+    stacks["aws-prod"] = {"outputs": {"endpoints": {"mlflow": mlflow_url},
+                                      "data": {"store": "s3", "bucket": prod_bucket, "region": "us-east-1",
+                                               "database": {"instance": prod_instance, "host": "h", "port": 5432, "name": "mlflow"}}},
+                          "secrets": [], "resources": []}
+    fake.stacks(stacks)
+    taken = invoke("backup", "--cloud", "aws", "--env", "prod")
+    assert taken.exit_code == 0, taken.output
+    backup_id = taken.stdout.strip()
+    # Not found in dev's own bucket; found with --from-env prod.
+    _refused(invoke("restore", "--cloud", "aws", "--from", backup_id, "--yes"), "no backup")
+    _refused(invoke("restore", "--cloud", "aws", "--from", backup_id, "--from-env", "dev", "--yes"), "--from-env")
+    result = invoke("restore", "--cloud", "aws", "--from", backup_id, "--from-env", "prod", "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["artifacts"] == {"restored": 1, "removed": 3, "unchanged": 0}
+    assert s3.get_object(Bucket=BUCKET, Key="mlflow/9/prod/artifacts/model.bin")["Body"].read() == b"prod model"
+    live = rds.describe_db_instances(DBInstanceIdentifier=INSTANCE)["DBInstances"][0]
+    assert live["DBInstanceClass"] == "db.t4g.micro"  # dev's size, prod's data
+    assert report["keptDatabase"].startswith(f"{INSTANCE}-before-")
+    assert prod_instance in _instances(rds) and not any(i.startswith(f"{prod_instance}-") for i in _instances(rds))

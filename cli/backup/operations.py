@@ -128,11 +128,14 @@ def find(bucket: Bucket, backup_id: str) -> BackupRecord:
 
 
 def restore(target: Target, backup_id: str, progress: Progress, force: bool = False,
-            source: Optional[Bucket] = None) -> RestoreReport:
-    """Restore `backup_id` (kept in `source`, by default the target's bucket) into the target."""
-    origin = source or target.bucket
+            source: Optional[Target] = None) -> RestoreReport:
+    """Restore `backup_id` into the target; with `source`, a backup of that stack (kept in its
+    bucket), as a prod backup restored into a `pr-…` environment."""
+    origin = source.bucket if source is not None else target.bucket
     record = find(origin, backup_id)
-    if record.stack != target.stack and not force:
+    if source is not None and record.stack != source.stack:
+        raise BackupRefused(f"backup {backup_id} in stack {source.stack}'s bucket was taken of stack {record.stack}")
+    if record.stack != target.stack and source is None and not force:
         raise BackupRefused(f"backup {backup_id} is of stack {record.stack}, not {target.stack}; "
                             "restoring another stack's data here needs --force")
     raw_manifest = origin.get(record.artifacts.manifest)

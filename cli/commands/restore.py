@@ -18,6 +18,8 @@ def restore(
     cloud: Cloud = CloudOption,
     env: str = EnvOption,
     backup_id: str = typer.Option(..., "--from", help="The backup's id (platform backups list).", show_default=False),
+    from_env: Optional[str] = typer.Option(None, "--from-env", show_default=False,
+                                           help="Restore a backup of this cloud's other environment (kept in its bucket)."),
     force: bool = typer.Option(False, "--force", help="Restore a backup taken of another stack."),
     yes: bool = YesOption,
     json_output: bool = JsonOption,
@@ -38,11 +40,16 @@ def restore(
     config = load_config(cloud, env)
     with failures():
         target = open_target(config, backend, passphrase_file)
-        record = operations.find(target.bucket, backup_id)
+        source = None
+        if from_env is not None:
+            if from_env == config.env:
+                fail(f"--from-env {from_env} is the environment being restored", "leave --from-env out")
+            source = open_target(load_config(cloud, from_env), backend, passphrase_file)
+        record = operations.find(source.bucket if source is not None else target.bucket, backup_id)
         if not yes and not confirm(f"Replace stack {config.stack_name}'s MLflow data with backup {record.id} "
                                    f"({record.created:%Y-%m-%d %H:%M} UTC, {record.counts.runs} runs)?"):
             fail("restore cancelled: nothing changed", exit_code=EXIT_FAILED)
-        report = operations.restore(target, backup_id, display.progress, force=force)
+        report = operations.restore(target, backup_id, display.progress, force=force, source=source)
     summary = {
         "backup": report.record.id, "restoredDatabase": report.restored_database, "keptDatabase": report.kept_database,
         "artifacts": {"restored": report.artifacts.restored, "removed": report.artifacts.removed,
