@@ -65,13 +65,12 @@ def base_plan(path: Path, stack: str, flag: str) -> dict[str, Any]:
     return document
 
 
-_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # how the engine's state marks an encrypted value
 
 
 def deployed_plan(config: PlatformConfig, engine: Any) -> dict[str, Any]:
     """What the stack runs, in the form of a saved plan: its `deployment` output and its state's
     resources (the Helm releases' inputs: chart, version, values), secrets masked."""
-    from mlops_platform.planner.harness import SECRET_MASK
+    from mlops_platform.components import names
 
     from .running import run_operation
 
@@ -82,7 +81,7 @@ def deployed_plan(config: PlatformConfig, engine: Any) -> dict[str, Any]:
 
     def unsecret(value: Any) -> Any:
         if isinstance(value, dict):
-            return SECRET_MASK if _SECRET_SIG in value else {k: unsecret(v) for k, v in value.items()}
+            return names.SECRET_MASK if names.PULUMI_SIGNATURE_KEY in value else {k: unsecret(v) for k, v in value.items()}
         if isinstance(value, list):
             return [unsecret(v) for v in value]
         return value

@@ -82,4 +82,6 @@ def print_summary(title: str, summary: dict[str, Any]) -> None:
 
 
 def masked_outputs(outputs: dict[str, Any], show_secrets: bool = False) -> dict[str, Any]:
-    return {k: (v.value if (show_secrets or not v.secret) else "[secret]") for k, v in outputs.items()}
+    from mlops_platform.components.names import SECRET_MASK
+
+    return {k: (v.value if (show_secrets or not v.secret) else SECRET_MASK) for k, v in outputs.items()}

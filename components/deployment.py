@@ -14,9 +14,9 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import pulumi
 
-from . import versions
+from . import names, versions
 
-SECRET_MASK = "[secret]"  # as planner/harness.py masks a secret in a plan
+SECRET_MASK = names.SECRET_MASK
 
 
 def values_digest(values: Optional[Mapping[str, Any]]) -> str:

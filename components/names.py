@@ -125,3 +125,11 @@ DETECTOR = Workload("detector", NS_DETECTORS, "detector", "read")
 DETECTOR_FITTER = Workload("detector-fitter", NS_DETECTORS, "detector-fitter", "write")
 
 WORKLOADS: tuple[Workload, ...] = (MLFLOW, MODEL_READER, DETECTOR, DETECTOR_FITTER)
+
+
+# What stands for a secret wherever the platform shows a value (plans, renders, the deployment
+# record, outputs): the same text everywhere, so a reader and a test know it on sight.
+SECRET_MASK = "[secret]"
+# The key under which Pulumi marks a special value (a secret, a resource reference) in serialized
+# properties and in the state. Ref: pulumi/pulumi sdk/go/common/resource/sig/sig.go (Key)
+PULUMI_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d"

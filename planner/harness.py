@@ -12,13 +12,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from mlops_platform.components import names
 from mlops_platform.components.nested import dig
 
 from .gc_pause import gc_paused
 
-SECRET_MASK = "[secret]"
+SECRET_MASK = names.SECRET_MASK
 UNKNOWN_MASK = "[unknown]"
-_SIG = "4dabf18193072939515e22adb298388d"
+_SIG = names.PULUMI_SIGNATURE_KEY
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 _OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
