@@ -263,3 +263,32 @@ def test_a_backup_of_prod_restores_into_another_environment(aws, mlflow_url):
     assert live["DBInstanceClass"] == "db.t4g.micro"  # dev's size, prod's data
     assert report["keptDatabase"].startswith(f"{INSTANCE}-before-")
     assert prod_instance in _instances(rds) and not any(i.startswith(f"{prod_instance}-") for i in _instances(rds))
+
+
+def test_missing_rights_are_one_line_and_nothing_is_taken(aws, moto_endpoint, monkeypatch):
+    """moto enforcing IAM (its reset-auth switch): credentials that may read the bucket and describe
+    the instance but not snapshot it."""
+    import urllib.request
+
+    import boto3
+
+    iam = boto3.client("iam")
+    iam.create_user(UserName="backup-reader")
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:*", "rds:DescribeDBInstances"], "Resource": "*"}]}
+    iam.put_user_policy(UserName="backup-reader", PolicyName="read", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName="backup-reader")["AccessKey"]
+
+    def enforce(count: str) -> None:
+        urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset-auth", data=count.encode(),
+                                                      headers={"Content-Type": "text/plain"}, method="POST"), timeout=10).close()
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    enforce("0")
+    try:
+        _refused(invoke("backup", "--cloud", "aws"), "access denied", "rds:CreateDBSnapshot")
+    finally:
+        enforce("inf")  # moto keeps the switch process-wide
+    assert not aws["rds"].describe_db_snapshots(DBInstanceIdentifier=INSTANCE, SnapshotType="manual")["DBSnapshots"]
+    assert "Contents" not in aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix="backups/")
