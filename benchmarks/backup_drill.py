@@ -40,7 +40,7 @@ def main() -> None:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from mlops_platform.cli.backup.operations import Target, restore, take_backup
+    from mlops_platform.cli.backup.operations import Target, find, restore, take_backup
     from mlops_platform.cli.backup.postgres import Dumped, Server
     from mlops_platform.cli.registry import Registry
     from mlops_platform.components.data.backup_kit.objects import Bucket
@@ -81,7 +81,7 @@ def main() -> None:
             for item in page.get("Contents", []):
                 if item["Key"].endswith("weights.bin"):
                     s3.delete_object(Bucket=BUCKET, Key=item["Key"])
-        report = restore(target, record.id, lambda line: None)
+        report = restore(target, find(target.bucket, record.id), lambda line: None)
         _print("restore", report.seconds, f"{report.counts.runs} runs, {report.counts.model_versions} model versions back, "
                                           f"{report.artifacts.restored} artifacts copied back")
     finally:

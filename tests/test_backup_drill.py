@@ -117,7 +117,7 @@ def _snapshot(url: str, s3: Any, bucket: str = BUCKET) -> dict[str, Any]:
 def test_the_drill_restores_exactly_what_mlflow_held_and_the_artifacts_bytes(drill, postgres, tmp_path):
     from mlflow.tracking import MlflowClient
 
-    from mlops_platform.cli.backup.operations import list_backups, restore, take_backup
+    from mlops_platform.cli.backup.operations import find, list_backups, restore, take_backup
 
     url, s3 = drill["url"], drill["s3"]
     _log_work(url, tmp_path)
@@ -144,7 +144,7 @@ def test_the_drill_restores_exactly_what_mlflow_held_and_the_artifacts_bytes(dri
     s3.put_object(Bucket=BUCKET, Key="mlflow/stray/file.txt", Body=b"after the backup")
     assert _snapshot(url, s3) != before
 
-    report = restore(target, record.id, lambda line: None)
+    report = restore(target, find(target.bucket, record.id), lambda line: None)
     assert _snapshot(url, s3) == before
     assert report.artifacts.restored == 2 and report.artifacts.removed == 1 and report.artifacts.unchanged == 10
     # The database it replaced is kept, with the run logged after the backup.
@@ -153,7 +153,7 @@ def test_the_drill_restores_exactly_what_mlflow_held_and_the_artifacts_bytes(dri
 
     # Disaster, part two: the database is gone.
     postgres.sql(f'DROP DATABASE "{DATABASE}" WITH (FORCE)')
-    second = restore(target, record.id, lambda line: None)
+    second = restore(target, find(target.bucket, record.id), lambda line: None)
     assert second.kept_database is None
     assert _snapshot(url, s3) == before
 
@@ -163,7 +163,7 @@ def test_the_drill_restores_exactly_what_mlflow_held_and_the_artifacts_bytes(dri
     databases = postgres.sql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database")
     s3.put_object(Bucket=BUCKET, Key=record.database.ref, Body=b"not the dump")
     with pytest.raises(BackupFailed, match="checksum"):
-        restore(target, record.id, lambda line: None)
+        restore(target, find(target.bucket, record.id), lambda line: None)
     assert postgres.sql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database") == databases
 
     # A restore that does not bring back what the record says MLflow held fails (exit 1 in the CLI).
@@ -173,7 +173,7 @@ def test_the_drill_restores_exactly_what_mlflow_held_and_the_artifacts_bytes(dri
     document["counts"]["runs"] += 1
     s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(document).encode())
     with pytest.raises(BackupFailed, match="6 runs, 4 model versions after the restore, but the backup recorded 3 experiments, 7 runs"):
-        restore(target, again.id, lambda line: None)
+        restore(target, find(target.bucket, again.id), lambda line: None)
 
 
 
@@ -200,7 +200,7 @@ def test_the_local_backup_cronjob_takes_a_backup_the_cli_restores(postgres, moto
     import boto3
     from mlflow.tracking import MlflowClient
 
-    from mlops_platform.cli.backup.operations import list_backups, restore
+    from mlops_platform.cli.backup.operations import find, list_backups, restore
     from mlops_platform.components.data.local import BUCKET as BUCKET_LOCAL
 
     script, env, command, kit = _cronjob_parts(stack_config)
@@ -251,7 +251,7 @@ def test_the_local_backup_cronjob_takes_a_backup_the_cli_restores(postgres, moto
 
         s3.put_object(Bucket=BUCKET_LOCAL, Key=sorted(before["objects"])[0], Body=b"overwritten")
         postgres.sql('DROP DATABASE "mlflow" WITH (FORCE)')
-        restore(target, backup_id, lambda line: None)  # raises unless MLflow lists what the dump's counts say
+        restore(target, find(target.bucket, backup_id), lambda line: None)  # raises unless MLflow lists what the dump's counts say
         assert _snapshot(base, s3, BUCKET_LOCAL) == before
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
+from typing import Any, Callable, Iterator
 
 from mlops_platform.components.data.backup_kit.errors import BackupFailed
 from mlops_platform.components.data.backup_kit.record import Counts
@@ -15,40 +16,30 @@ from ..registry import Registry, RegistryError
 PAGE = 1000
 
 
+def _every(search: Callable[..., Any], **params: Any) -> Iterator[Any]:
+    """Every item a paged MLflow search returns, page after page (its page token)."""
+    token = None
+    while True:
+        page = search(max_results=PAGE, page_token=token, **params)
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
 def counts(registry: Registry) -> Counts:
     from mlflow.entities import ViewType
 
     try:
         with registry.client() as client:
-            experiments = []
-            token = None
-            while True:
-                page = client.search_experiments(view_type=ViewType.ALL, max_results=PAGE, page_token=token)
-                experiments.extend(page)
-                token = page.token
-                if not token:
-                    break
-            runs = 0
-            ids = [e.experiment_id for e in experiments]
-            for start in range(0, len(ids), 100):  # the search takes at most 100 experiments at once
-                token = None
-                while True:
-                    found = client.search_runs(ids[start:start + 100], run_view_type=ViewType.ALL, max_results=PAGE, page_token=token)
-                    runs += len(found)
-                    token = found.token
-                    if not token:
-                        break
-            versions = 0
-            token = None
-            while True:
-                listed = client.search_model_versions(max_results=PAGE, page_token=token)
-                versions += len(listed)
-                token = listed.token
-                if not token:
-                    break
+            ids = [e.experiment_id for e in _every(client.search_experiments, view_type=ViewType.ALL)]
+            # The run search takes at most 100 experiments at once.
+            runs = sum(1 for start in range(0, len(ids), 100)
+                       for _ in _every(client.search_runs, experiment_ids=ids[start:start + 100], run_view_type=ViewType.ALL))
+            versions = sum(1 for _ in _every(client.search_model_versions))
     except RegistryError as err:
         raise BackupFailed(str(err)) from None
-    return Counts(experiments=len(experiments), runs=runs, model_versions=versions)
+    return Counts(experiments=len(ids), runs=runs, model_versions=versions)
 
 
 def wait_healthy(url: str, timeout: float = 300, insecure: bool = False) -> None:

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Optional, Protocol
 
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
-from mlops_platform.components.data.backup_kit.objects import Bucket, Progress, Restored, manifest_bytes, parse_manifest
+from mlops_platform.components.data.backup_kit.objects import Bucket, Progress, Restored, manifest_bytes, parse_manifest, records
 from mlops_platform.components.data.backup_kit.record import (
     MANIFEST,
     PREFIX,
@@ -106,17 +106,7 @@ def take_backup(target: Target, progress: Progress, versions: dict[str, str]) ->
 
 def list_backups(bucket: Bucket) -> list[BackupRecord]:
     """Every finished backup in the bucket, newest first (unreadable records are skipped)."""
-    found = []
-    for key in bucket.keys(PREFIX):
-        if key.endswith("/" + RECORD) and key.count("/") == 2:
-            raw = bucket.get(key)
-            if raw is None:
-                continue
-            try:
-                found.append(parse(raw, f"s3://{bucket.name}/{key}"))
-            except BackupRefused:
-                continue
-    return sorted(found, key=lambda r: r.created, reverse=True)
+    return sorted((record for _, record in records(bucket)), key=lambda r: r.created, reverse=True)
 
 
 def find(bucket: Bucket, backup_id: str) -> BackupRecord:
@@ -127,12 +117,12 @@ def find(bucket: Bucket, backup_id: str) -> BackupRecord:
     return parse(raw, f"s3://{bucket.name}/{folder(backup_id)}{RECORD}")
 
 
-def restore(target: Target, backup_id: str, progress: Progress, force: bool = False,
+def restore(target: Target, record: BackupRecord, progress: Progress, force: bool = False,
             source: Optional[Target] = None) -> RestoreReport:
-    """Restore `backup_id` into the target; with `source`, a backup of that stack (kept in its
-    bucket), as a prod backup restored into a `pr-…` environment."""
+    """Restore the backup of `record` (as `find` read it) into the target; with `source`, a backup of
+    that stack (kept in its bucket), as a prod backup restored into a `pr-…` environment."""
     origin = source.bucket if source is not None else target.bucket
-    record = find(origin, backup_id)
+    backup_id = record.id
     if source is not None and record.stack != source.stack:
         raise BackupRefused(f"backup {backup_id} in stack {source.stack}'s bucket was taken of stack {record.stack}")
     if record.stack != target.stack and source is None and not force:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
+from mlops_platform.components.data.backup_kit.objects import error_code
 
 if TYPE_CHECKING:
     from mlops_platform.components.data.backup_kit.objects import Bucket, Progress
@@ -81,8 +82,7 @@ class Snapshotted:
         try:
             return getattr(self.client, operation)(**params)
         except Exception as err:  # noqa: BLE001 - botocore's ClientError
-            response = getattr(err, "response", None)
-            code = str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+            code = error_code(err)
             what = f"RDS {operation.replace('_', ' ')}"
             if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
                 raise BackupRefused(f"{what}: access denied; the credentials in use lack rds:{_action(operation)}") from None

@@ -54,9 +54,14 @@ def target_from(config: Any, outputs: Mapping[str, Any]) -> Target:
 def open_target(config: Any, backend: Any, passphrase_file: Any) -> Target:
     """The deployed stack's target (its outputs read through the engine)."""
     from ..opening import open_engine, require_engine
-    from ..running import run_operation
 
     require_engine()
-    engine = open_engine(config, backend, passphrase_file, create=False)
+    return engine_target(config, open_engine(config, backend, passphrase_file, create=False))
+
+
+def engine_target(config: Any, engine: Any) -> Target:
+    """The target of the stack `engine` has open (`up` has one already)."""
+    from ..running import run_operation
+
     outputs = run_operation(config, engine.outputs)
     return target_from(config, {name: getattr(value, "value", value) for name, value in outputs.items()})

@@ -33,12 +33,14 @@ def backup(
     from mlops_platform.components import versions
 
     from .. import display
+    from ..backup.guard import failures
     from ..backup.operations import take_backup
+    from ..backup.target import open_target
     from ..project import load_config
 
     config = load_config(cloud, env)
-    with _failures():
-        target = _target(config, backend, passphrase_file)
+    with failures():
+        target = open_target(config, backend, passphrase_file)
         record, seconds = take_backup(target, display.progress,
                                       {"platform": version("mlops-platform"), "mlflow": versions.MLFLOW_IMAGE.tag})
     if json_output:
@@ -63,11 +65,13 @@ def list_backups(
 
     from .. import display
     from ..backup import operations
+    from ..backup.guard import failures
+    from ..backup.target import open_target
     from ..project import load_config
 
     config = load_config(cloud, env)
-    with _failures():
-        target = _target(config, backend, passphrase_file)
+    with failures():
+        target = open_target(config, backend, passphrase_file)
         found = operations.list_backups(target.bucket)
     now = datetime.now(timezone.utc)
     rows: list[dict[str, Any]] = [
@@ -89,18 +93,6 @@ def list_backups(
         table.add_row(row["id"], _age(float(row["ageHours"])), _size(int(row["bytes"])), str(row["database"]),
                       str(row["runs"]), str(row["modelVersions"]))
     display.out().print(table)
-
-
-def _target(config: Any, backend: Optional[str], passphrase_file: Optional[Path]) -> Any:
-    from ..backup.target import open_target
-
-    return open_target(config, backend, passphrase_file)
-
-
-def _failures() -> Any:
-    from ..backup.guard import failures
-
-    return failures()
 
 
 def _size(n: int) -> str:

@@ -49,7 +49,7 @@ def restore(
         if not yes and not confirm(f"Replace stack {config.stack_name}'s MLflow data with backup {record.id} "
                                    f"({record.created:%Y-%m-%d %H:%M} UTC, {record.counts.runs} runs)?"):
             fail("restore cancelled: nothing changed", exit_code=EXIT_FAILED)
-        report = operations.restore(target, backup_id, display.progress, force=force, source=source)
+        report = operations.restore(target, record, display.progress, force=force, source=source)
     summary = {
         "backup": report.record.id, "restoredDatabase": report.restored_database, "keptDatabase": report.kept_database,
         "artifacts": {"restored": report.artifacts.restored, "removed": report.artifacts.removed,

@@ -81,7 +81,7 @@ def up(
         if not confirm(f"Deploy these changes to stack {config.stack_name}?"):
             fail("deployment cancelled", exit_code=EXIT_FAILED)
     if migrations:
-        _backup_before_migration(config, backend, passphrase_file, migrations)
+        _backup_before_migration(config, engine, migrations)
     # The total is what the program registers: the offline plan of the same program counts it.
     from mlops_platform.planner.harness import plan_platform
 
@@ -122,8 +122,7 @@ def _backup_possible(config: Any, migrations: list[tuple[str, str]]) -> None:
          f"back it up yourself ({_OWN_SNAPSHOT[cloud]}), then rerun with --skip-backup")
 
 
-def _backup_before_migration(config: Any, backend: Optional[str], passphrase_file: Optional[Path],
-                             migrations: list[tuple[str, str]]) -> None:
+def _backup_before_migration(config: Any, engine: Any, migrations: list[tuple[str, str]]) -> None:
     """After the confirmation, before the engine changes anything: the backup `restore` can bring
     back if the migration goes wrong. A failed backup stops the update (exit 1)."""
     from importlib.metadata import version
@@ -133,12 +132,12 @@ def _backup_before_migration(config: Any, backend: Optional[str], passphrase_fil
 
     from .. import display
     from ..backup.operations import take_backup
-    from ..backup.target import open_target
+    from ..backup.target import engine_target
     from ..errors import EXIT_FAILED, EXIT_USAGE, fail
 
     display.progress(f"MLflow's database will be migrated ({', '.join(rev for rev, _ in migrations)}): backing it up first")
     try:
-        target = open_target(config, backend, passphrase_file)
+        target = engine_target(config, engine)
         record, _ = take_backup(target, display.progress, {"platform": version("mlops-platform"), "mlflow": versions.MLFLOW_IMAGE.tag})
     except (BackupRefused, BackupFailed) as err:
         fail(f"the backup before MLflow's migration failed: {err}; nothing was deployed",

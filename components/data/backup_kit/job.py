@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .errors import BackupFailed, BackupRefused
-from .objects import Bucket, manifest_bytes
-from .record import DUMP, MANIFEST, PREFIX, RECORD, ArtifactPart, BackupRecord, Counts, DatabasePart, folder, new_id, parse
+from .objects import Bucket, manifest_bytes, records
+from .record import DUMP, MANIFEST, RECORD, ArtifactPart, BackupRecord, Counts, DatabasePart, folder, new_id
 
 COUNTS_FILE = "counts"  # "experiments|runs|model versions", psql's unaligned output
 SCHEMA_FILE = "schema"  # the alembic_version row
@@ -65,16 +65,7 @@ def prune(bucket: Bucket, retention_days: int, now: datetime, keep: str) -> list
     """Remove every backup older than the retention, never `keep` (the one just taken)."""
     cutoff = now - timedelta(days=retention_days)
     removed = []
-    for key in list(bucket.keys(PREFIX)):
-        if not key.endswith("/" + RECORD) or key.count("/") != 2:
-            continue
-        raw = bucket.get(key)
-        if raw is None:
-            continue
-        try:
-            record = parse(raw, key)
-        except BackupRefused:
-            continue  # not ours to judge: left as it is
+    for key, record in list(records(bucket)):
         if record.id != keep and record.created < cutoff:
             # The record goes first: a half-removed backup is then no longer listed as one.
             bucket.delete(key)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
 
 from .errors import BackupFailed, BackupRefused
-from .record import PREFIX
+from .record import PREFIX, RECORD, BackupRecord, parse
 
 Progress = Callable[[str], None]
 
@@ -44,7 +44,7 @@ class Bucket:
             self.client.put_object(Bucket=self.name, Key=key, Body=body, **extra)
             return True
         except Exception as err:  # noqa: BLE001 - botocore's ClientError, or a connection error
-            if if_absent and _code(err) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+            if if_absent and error_code(err) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                 return False
             raise self._failed(f"writing s3://{self.name}/{key}", err) from None
 
@@ -64,7 +64,7 @@ class Bucket:
         try:
             return bytes(self.client.get_object(Bucket=self.name, Key=key)["Body"].read())
         except Exception as err:  # noqa: BLE001
-            if _code(err) in ("NoSuchKey", "404"):
+            if error_code(err) in ("NoSuchKey", "404"):
                 return None
             raise self._failed(f"reading s3://{self.name}/{key}", err) from None
 
@@ -170,7 +170,7 @@ class Bucket:
             yield from page.get(field, [])
 
     def _failed(self, doing: str, err: Exception) -> Exception:
-        code = _code(err)
+        code = error_code(err)
         if code in ("AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
             return BackupRefused(f"{doing}: access denied ({code}); the credentials in use lack the rights a backup needs")
         if code in ("NoSuchBucket",):
@@ -178,11 +178,27 @@ class Bucket:
         return BackupFailed(f"{doing}: {code or type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}")
 
 
-def _code(err: Exception) -> str:
+def error_code(err: Exception) -> str:
+    """botocore's error code of a failed call ("" for errors without a response)."""
     response = getattr(err, "response", None)
     if isinstance(response, dict):
         return str(response.get("Error", {}).get("Code", ""))
     return ""
+
+
+def records(bucket: Bucket) -> Iterator[tuple[str, BackupRecord]]:
+    """Every finished backup's record in the bucket (`backups/<id>/record.json`) with its key;
+    records that are not ours are passed over, left as they are."""
+    for key in list(bucket.keys(PREFIX)):
+        if not key.endswith("/" + RECORD) or key.count("/") != 2:
+            continue
+        raw = bucket.get(key)
+        if raw is None:
+            continue
+        try:
+            yield key, parse(raw, f"s3://{bucket.name}/{key}")
+        except BackupRefused:
+            continue
 
 
 def manifest_bytes(mode: str, entries: list[dict[str, Any]]) -> bytes:
