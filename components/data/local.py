@@ -31,6 +31,7 @@ POSTGRES_UID = 70  # the postgres user of the official alpine image
 POSTGRES_SECRET_DIR = "/run/secrets/postgres"
 AWS_CLI_UID = 1000
 ENDPOINT = f"http://seaweedfs.{names.NS_DATA}.svc.cluster.local:{S3_PORT}"
+POSTGRES_HOST = f"postgres.{names.NS_DATA}.svc.cluster.local"  # MLflow's and the backup Job's
 
 # S3 actions per access level, scoped to the one bucket (SeaweedFS "Action:bucket" form).
 # Ref: https://github.com/seaweedfs/seaweedfs/wiki/Amazon-S3-API#static-configuration
@@ -58,7 +59,7 @@ class LocalData(pulumi.ComponentResource):
         backup = LocalBackupArgs(
             schedule=config.backup.schedule, retention_days=config.backup.retention_days, stack=config.stack_name,
             env=config.env, platform_version=version("mlops-platform"), bucket=BUCKET, endpoint=ENDPOINT,
-            db_host=f"postgres.{names.NS_DATA}.svc.cluster.local", db_port=POSTGRES_PORT,
+            db_host=POSTGRES_HOST, db_port=POSTGRES_PORT,
             password_file=f"{POSTGRES_SECRET_DIR}/password",
         )
         return LocalDataArgs(cluster=cluster, backup=backup)
@@ -87,7 +88,7 @@ class LocalData(pulumi.ComponentResource):
                 endpoint=ENDPOINT,
             ),
             database=Database(
-                host=pulumi.Output.from_input(f"postgres.{names.NS_DATA}.svc.cluster.local"),
+                host=pulumi.Output.from_input(POSTGRES_HOST),
                 port=POSTGRES_PORT,
                 name=names.DATABASE_MLFLOW,
                 user=names.DATABASE_USER,
