@@ -66,6 +66,21 @@ def set_platform_values(text: str, values: Mapping[str, str], engine_keys: Mappi
     return _dump(yaml, document)
 
 
+def set_platform_mapping(text: str, key: str, value: Optional[Mapping[str, str]]) -> str:
+    """The stack file's text with `platform:<key>` set to the mapping `value` (after the file's other
+    platform keys), or removed when `value` is None. Everything else, comments included, is kept."""
+    from ruamel.yaml.comments import CommentedMap
+
+    yaml = _round_trip()
+    document, config = _config_of(yaml.load(text))
+    for existing in list(config):
+        if str(existing).replace(":config:", ":") == f"platform:{key}":
+            del config[existing]
+    if value is not None:
+        config[f"platform:{key}"] = CommentedMap(value)
+    return _dump(yaml, document)
+
+
 def set_model(text: str, name: str, values: dict[str, Any], new_entry_defaults: Optional[dict[str, Any]] = None) -> str:
     """The stack file's text with `platform:models` entry `name` given `values` (other keys kept);
     a model not yet in the list is appended, with `new_entry_defaults` after `values`."""

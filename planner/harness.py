@@ -45,6 +45,7 @@ class ResourceRecord:
     ignore_changes: list[str] = field(default_factory=list)
     replace_on_changes: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
+    import_id: str = ""  # the existing resource the engine imports instead of creating (the `import` option)
 
     @property
     def provider_urn(self) -> str:
@@ -78,6 +79,7 @@ class ResourceRecord:
                 "ignoreChanges": self.ignore_changes,
                 "replaceOnChanges": self.replace_on_changes,
                 "deleteBeforeReplace": self.delete_before_replace,
+                **({"import": self.import_id} if self.import_id else {}),
             },
         }
 
@@ -153,6 +155,7 @@ def _recording_monitor(mocks: Any) -> Any:
                     ignore_changes=list(getattr(request, "ignoreChanges", [])),
                     replace_on_changes=list(getattr(request, "replaceOnChanges", [])),
                     delete_before_replace=bool(getattr(request, "deleteBeforeReplace", False)),
+                    import_id=str(getattr(request, "importId", "") or ""),
                 )
             )
             return response

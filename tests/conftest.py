@@ -11,6 +11,8 @@ import functools
 import http.server
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -22,13 +24,13 @@ from mlops_platform.components.config import PlatformConfig
 from mlops_platform.planner.cluster_model import ClusterView
 from mlops_platform.planner.cluster_objects import assemble
 from mlops_platform.planner.harness import ProgramRun, plan_platform
-from support import CHARTS, ROOT, SCHEMAS, SHIPPED_STACKS, STACKS
+from support import AWS_BUCKET, AWS_INSTANCE, CHARTS, ROOT, SCHEMAS, SHIPPED_STACKS, STACKS
 from support import engine as standin
-from support.servers import free_port
+from support.servers import free_port, wait_until_serving
 
 # The fixtures that start a real service on loopback: a test using one (directly or through another
 # fixture) is in the `services` layer (pyproject.toml's markers).
-SERVICE_FIXTURES = frozenset({"moto_endpoint", "mlflow_server", "chart_repository", "oci_registry", "oidc_issuer",
+SERVICE_FIXTURES = frozenset({"moto_endpoint", "mlflow_server", "mlflow_with_runs", "chart_repository", "oci_registry", "oidc_issuer",
                               "mlflow_oidc", "postgres"})
 
 
@@ -248,3 +250,52 @@ def previous_mlflow_python() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return Path(given)
+
+
+@pytest.fixture(scope="session")
+def mlflow_with_runs(tmp_path_factory) -> Iterator[str]:
+    """A real `mlflow server` on loopback holding 2 experiments (with Default), 3 runs and one registered
+    model version: what a backup counts. Its URL."""
+    root = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = root / "server.log"
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                               "--backend-store-uri", f"sqlite:///{root}/mlflow.db", "--default-artifact-root", str(root / "a"),
+                               "--workers", "1"], stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=root)
+    try:
+        wait_until_serving(f"{url}/health", server, log, "mlflow server", timeout=120)
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=url, registry_uri=url)
+        experiment = client.create_experiment("team")
+        runs = [client.create_run(experiment).info.run_id for _ in range(3)]
+        client.create_registered_model("m")
+        client.create_model_version("m", "s3://x/m", runs[0])
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture()
+def aws_stack(moto_endpoint, project, standin_engine, mlflow_with_runs, monkeypatch) -> dict[str, Any]:
+    """A deployed AWS dev stack: its bucket (versioned, three artifacts) and RDS instance in moto, its
+    outputs (with MLflow at mlflow_with_runs) in the stand-in engine. {"s3", "rds", "fake"}"""
+    import boto3
+
+    s3 = boto3.client("s3")
+    rds = boto3.client("rds")
+    s3.create_bucket(Bucket=AWS_BUCKET)
+    s3.put_bucket_versioning(Bucket=AWS_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    for n in range(3):
+        s3.put_object(Bucket=AWS_BUCKET, Key=f"mlflow/1/run{n}/artifacts/model.bin", Body=f"model {n}".encode())
+    rds.create_db_instance(DBInstanceIdentifier=AWS_INSTANCE, Engine="postgres", DBInstanceClass="db.t4g.micro", AllocatedStorage=20,
+                           MasterUsername="mlflow", MasterUserPassword="not-used-here-1")
+    fake = standin_engine(state=True)
+    fake.stacks({"aws-dev": {"outputs": {"endpoints": {"mlflow": mlflow_with_runs},
+                                     "data": {"store": "s3", "bucket": AWS_BUCKET, "region": "us-east-1",
+                                              "database": {"instance": AWS_INSTANCE, "host": "h", "port": 5432, "name": "mlflow"}}},
+                         "secrets": [], "resources": []}})
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "unused-by-this-server")
+    return {"s3": s3, "rds": rds, "fake": fake}

@@ -6,65 +6,16 @@ refusal, each one line with nothing changed."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from typing import Any, Iterator
+from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from mlops_platform.cli.app import app
-from support.servers import free_port, wait_until_serving
+from support import AWS_BUCKET, AWS_INSTANCE
+from support.cli import refused
 
-BUCKET = "mlops-dev-artifacts"
-INSTANCE = "mlops-dev"
+BUCKET, INSTANCE = AWS_BUCKET, AWS_INSTANCE
 STACK = "aws-dev"
-
-
-@pytest.fixture(scope="module")
-def mlflow_url(tmp_path_factory) -> Iterator[str]:
-    """A real MLflow with a few runs and a registered version (what the counts read)."""
-    root = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = root / "server.log"
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                               "--backend-store-uri", f"sqlite:///{root}/mlflow.db", "--default-artifact-root", str(root / "a"),
-                               "--workers", "1"], stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=root)
-    try:
-        wait_until_serving(f"{url}/health", server, log, "mlflow server", timeout=120)
-        from mlflow.tracking import MlflowClient
-
-        client = MlflowClient(tracking_uri=url, registry_uri=url)
-        experiment = client.create_experiment("team")
-        runs = [client.create_run(experiment).info.run_id for _ in range(3)]
-        client.create_registered_model("m")
-        client.create_model_version("m", "s3://x/m", runs[0])
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-@pytest.fixture()
-def aws(moto_endpoint, project, standin_engine, mlflow_url, monkeypatch) -> dict[str, Any]:
-    import boto3
-
-    s3 = boto3.client("s3")
-    rds = boto3.client("rds")
-    s3.create_bucket(Bucket=BUCKET)
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    for n in range(3):
-        s3.put_object(Bucket=BUCKET, Key=f"mlflow/1/run{n}/artifacts/model.bin", Body=f"model {n}".encode())
-    rds.create_db_instance(DBInstanceIdentifier=INSTANCE, Engine="postgres", DBInstanceClass="db.t4g.micro", AllocatedStorage=20,
-                           MasterUsername="mlflow", MasterUserPassword="not-used-here-1")
-    fake = standin_engine(state=True)
-    fake.stacks({STACK: {"outputs": {"endpoints": {"mlflow": mlflow_url},
-                                     "data": {"store": "s3", "bucket": BUCKET, "region": "us-east-1",
-                                              "database": {"instance": INSTANCE, "host": "h", "port": 5432, "name": "mlflow"}}},
-                         "secrets": [], "resources": []}})
-    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "unused-by-this-server")
-    return {"s3": s3, "rds": rds, "fake": fake}
 
 
 def invoke(*args: str) -> Any:
@@ -81,9 +32,9 @@ def _backup(aws: dict[str, Any]) -> str:
     return result.stdout.strip()
 
 
-def test_backup_snapshots_rds_records_versions_and_restore_switches_by_identifier(aws):
-    s3, rds = aws["s3"], aws["rds"]
-    backup_id = _backup(aws)
+def test_backup_snapshots_rds_records_versions_and_restore_switches_by_identifier(aws_stack):
+    s3, rds = aws_stack["s3"], aws_stack["rds"]
+    backup_id = _backup(aws_stack)
     snapshots = rds.describe_db_snapshots(DBInstanceIdentifier=INSTANCE, SnapshotType="manual")["DBSnapshots"]
     assert [s["DBSnapshotIdentifier"] for s in snapshots] == [f"{INSTANCE}-{backup_id}"]
     record = json.loads(s3.get_object(Bucket=BUCKET, Key=f"backups/{backup_id}/record.json")["Body"].read())
@@ -115,56 +66,47 @@ def test_backup_snapshots_rds_records_versions_and_restore_switches_by_identifie
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="backups/.restore-lock")
 
 
-def _refused(result: Any, *words: str) -> None:
-    assert result.exit_code == 2, result.output
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and result.stderr.strip().endswith(errors[0]), result.stderr  # progress lines may come first
-    for word in words:
-        assert word in errors[0]
-    assert "Traceback" not in result.output
+def test_an_unknown_backup_id_is_refused_and_nothing_changes(aws_stack):
+    backup_id = _backup(aws_stack)
+    before = _instances(aws_stack["rds"])
+    refused(invoke("restore", "--cloud", "aws", "--from", "bk-20200101t000000z-abcdef", "--yes"), "no backup", backup_id)
+    refused(invoke("restore", "--cloud", "aws", "--from", "../etc/passwd", "--yes"), "no backup")
+    assert _instances(aws_stack["rds"]) == before
 
 
-def test_an_unknown_backup_id_is_refused_and_nothing_changes(aws):
-    backup_id = _backup(aws)
-    before = _instances(aws["rds"])
-    _refused(invoke("restore", "--cloud", "aws", "--from", "bk-20200101t000000z-abcdef", "--yes"), "no backup", backup_id)
-    _refused(invoke("restore", "--cloud", "aws", "--from", "../etc/passwd", "--yes"), "no backup")
-    assert _instances(aws["rds"]) == before
-
-
-def test_another_stacks_backup_needs_force(aws):
-    s3 = aws["s3"]
-    backup_id = _backup(aws)
+def test_another_stacks_backup_needs_force(aws_stack):
+    s3 = aws_stack["s3"]
+    backup_id = _backup(aws_stack)
     key = f"backups/{backup_id}/record.json"
     record = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
     s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps({**record, "stack": "aws-prod"}).encode())
-    before = _instances(aws["rds"])
-    _refused(invoke("restore", "--cloud", "aws", "--from", backup_id, "--yes"), "aws-prod", "--force")
-    assert _instances(aws["rds"]) == before
+    before = _instances(aws_stack["rds"])
+    refused(invoke("restore", "--cloud", "aws", "--from", backup_id, "--yes"), "aws-prod", "--force")
+    assert _instances(aws_stack["rds"]) == before
     forced = invoke("restore", "--cloud", "aws", "--from", backup_id, "--yes", "--force")
     assert forced.exit_code == 0, forced.output
 
 
-def test_a_restore_while_one_runs_is_refused(aws):
-    s3 = aws["s3"]
-    backup_id = _backup(aws)
+def test_a_restore_while_one_runs_isrefused(aws_stack):
+    s3 = aws_stack["s3"]
+    backup_id = _backup(aws_stack)
     s3.put_object(Bucket=BUCKET, Key="backups/.restore-lock", Body=b'{"backup": "bk-other", "host": "ci-runner"}')
-    before = _instances(aws["rds"])
-    _refused(invoke("restore", "--cloud", "aws", "--from", backup_id, "--yes"), "already running", "ci-runner")
-    assert _instances(aws["rds"]) == before
+    before = _instances(aws_stack["rds"])
+    refused(invoke("restore", "--cloud", "aws", "--from", backup_id, "--yes"), "already running", "ci-runner")
+    assert _instances(aws_stack["rds"]) == before
     # The other restore's lock is not taken away.
     assert b"ci-runner" in s3.get_object(Bucket=BUCKET, Key="backups/.restore-lock")["Body"].read()
 
 
-def test_a_missing_database_instance_is_one_line(aws):
-    aws["rds"].delete_db_instance(DBInstanceIdentifier=INSTANCE, SkipFinalSnapshot=True)
-    _refused(invoke("backup", "--cloud", "aws"), INSTANCE)
-    assert "Contents" not in aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix="backups/")
+def test_a_missing_database_instance_is_one_line(aws_stack):
+    aws_stack["rds"].delete_db_instance(DBInstanceIdentifier=INSTANCE, SkipFinalSnapshot=True)
+    refused(invoke("backup", "--cloud", "aws"), INSTANCE)
+    assert "Contents" not in aws_stack["s3"].list_objects_v2(Bucket=BUCKET, Prefix="backups/")
 
 
-def test_a_restore_needs_confirmation_or_yes(aws):
-    backup_id = _backup(aws)
-    _refused(invoke("restore", "--cloud", "aws", "--from", backup_id), "--yes")
+def test_a_restore_needs_confirmation_or_yes(aws_stack):
+    backup_id = _backup(aws_stack)
+    refused(invoke("restore", "--cloud", "aws", "--from", backup_id), "--yes")
 
 
 def test_a_local_stack_says_where_its_backups_stand(project, standin_engine):
@@ -172,7 +114,7 @@ def test_a_local_stack_says_where_its_backups_stand(project, standin_engine):
     fake.stacks({"local-dev": {"outputs": {"endpoints": {"mlflow": "http://127.0.0.1:9"},
                                            "data": {"store": "s3", "bucket": "mlops-artifacts", "database": {}}},
                                "secrets": [], "resources": []}})
-    _refused(invoke("backup", "--cloud", "local"), "AWS stack only")
+    refused(invoke("backup", "--cloud", "local"), "AWS stack only")
 
 
 OLD_SCHEMA = "b7e4c1a90f23"  # MLflow 3.14.0's head (versions.MLFLOW_SCHEMA_HEADS)
@@ -184,40 +126,36 @@ def _deployed_with_old_mlflow(fake: Any, stack: str, extra: dict[str, Any]) -> N
     fake.stacks({stack: {"outputs": outputs, "secrets": [], "resources": []}})
 
 
-def _called(fake: Any, command: str) -> bool:
-    return any(c["args"] and c["args"][0] == command for c in fake.calls())
-
-
-def test_up_backs_up_before_it_migrates_mlflows_database(aws):
-    fake = aws["fake"]
+def test_up_backs_up_before_it_migrates_mlflows_database(aws_stack):
+    fake = aws_stack["fake"]
     _deployed_with_old_mlflow(fake, STACK, {})
     fake.events("up", "up")
     result = invoke("up", "--cloud", "aws", "--yes")
     assert result.exit_code == 0, result.output
     assert "backing it up first" in result.stderr
-    keys = [o["Key"] for o in aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix="backups/").get("Contents", [])]
+    keys = [o["Key"] for o in aws_stack["s3"].list_objects_v2(Bucket=BUCKET, Prefix="backups/").get("Contents", [])]
     assert any(k.endswith("/record.json") for k in keys), keys
-    assert _called(fake, "up")
+    assert fake.ran("up")
 
 
-def test_up_stops_before_the_engine_when_that_backup_fails(aws):
-    fake = aws["fake"]
+def test_up_stops_before_the_engine_when_that_backup_fails(aws_stack):
+    fake = aws_stack["fake"]
     _deployed_with_old_mlflow(fake, STACK, {})
-    aws["rds"].delete_db_instance(DBInstanceIdentifier=INSTANCE, SkipFinalSnapshot=True)
+    aws_stack["rds"].delete_db_instance(DBInstanceIdentifier=INSTANCE, SkipFinalSnapshot=True)
     result = invoke("up", "--cloud", "aws", "--yes")
-    _refused(result, "backup before MLflow's migration", "nothing was deployed")
-    assert not _called(fake, "up")
+    refused(result, "backup before MLflow's migration", "nothing was deployed")
+    assert not fake.ran("up")
 
 
 def test_without_a_backup_to_take_up_refuses_a_migration_unless_skipped(project, standin_engine):
     fake = standin_engine(state=True)
     _deployed_with_old_mlflow(fake, "local-dev", {})
-    _refused(invoke("up", "--cloud", "local", "--yes"), "migrates MLflow's database", "--skip-backup", "pg_dump")
-    assert not _called(fake, "preview") and not _called(fake, "up")
+    refused(invoke("up", "--cloud", "local", "--yes"), "migrates MLflow's database", "--skip-backup", "pg_dump")
+    assert not fake.ran("preview") and not fake.ran("up")
     fake.events("up", "up")
     result = invoke("up", "--cloud", "local", "--yes", "--skip-backup")
     assert result.exit_code == 0, result.output
-    assert _called(fake, "up")
+    assert fake.ran("up")
 
 
 def test_an_up_that_migrates_nothing_needs_no_backup(project, standin_engine):
@@ -229,13 +167,13 @@ def test_an_up_that_migrates_nothing_needs_no_backup(project, standin_engine):
     fake.events("up", "up")
     result = invoke("up", "--cloud", "local", "--yes")
     assert result.exit_code == 0, result.output
-    assert "backing it up" not in result.stderr and _called(fake, "up")
+    assert "backing it up" not in result.stderr and fake.ran("up")
 
 
-def test_a_backup_of_prod_restores_into_another_environment(aws, mlflow_url):
+def test_a_backup_of_prod_restores_into_another_environment(aws_stack, mlflow_with_runs):
     """prod's backup (its snapshot, its bucket's versions) restored into dev: dev's instance and bucket
     take prod's data; prod is untouched."""
-    s3, rds, fake = aws["s3"], aws["rds"], aws["fake"]
+    s3, rds, fake = aws_stack["s3"], aws_stack["rds"], aws_stack["fake"]
     prod_bucket, prod_instance = "mlops-prod-artifacts", "mlops-prod"
     s3.create_bucket(Bucket=prod_bucket)
     s3.put_bucket_versioning(Bucket=prod_bucket, VersioningConfiguration={"Status": "Enabled"})
@@ -243,7 +181,7 @@ def test_a_backup_of_prod_restores_into_another_environment(aws, mlflow_url):
     rds.create_db_instance(DBInstanceIdentifier=prod_instance, Engine="postgres", DBInstanceClass="db.t4g.medium",
                            AllocatedStorage=50, MasterUsername="mlflow", MasterUserPassword="not-used-here-2")
     stacks = json.loads((fake.root / "stacks.json").read_text())
-    stacks["aws-prod"] = {"outputs": {"endpoints": {"mlflow": mlflow_url},
+    stacks["aws-prod"] = {"outputs": {"endpoints": {"mlflow": mlflow_with_runs},
                                       "data": {"store": "s3", "bucket": prod_bucket, "region": "us-east-1",
                                                "database": {"instance": prod_instance, "host": "h", "port": 5432, "name": "mlflow"}}},
                           "secrets": [], "resources": []}
@@ -252,8 +190,8 @@ def test_a_backup_of_prod_restores_into_another_environment(aws, mlflow_url):
     assert taken.exit_code == 0, taken.output
     backup_id = taken.stdout.strip()
     # Not found in dev's own bucket; found with --from-env prod.
-    _refused(invoke("restore", "--cloud", "aws", "--from", backup_id, "--yes"), "no backup")
-    _refused(invoke("restore", "--cloud", "aws", "--from", backup_id, "--from-env", "dev", "--yes"), "--from-env")
+    refused(invoke("restore", "--cloud", "aws", "--from", backup_id, "--yes"), "no backup")
+    refused(invoke("restore", "--cloud", "aws", "--from", backup_id, "--from-env", "dev", "--yes"), "--from-env")
     result = invoke("restore", "--cloud", "aws", "--from", backup_id, "--from-env", "prod", "--yes", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -265,7 +203,7 @@ def test_a_backup_of_prod_restores_into_another_environment(aws, mlflow_url):
     assert prod_instance in _instances(rds) and not any(i.startswith(f"{prod_instance}-") for i in _instances(rds))
 
 
-def test_missing_rights_are_one_line_and_nothing_is_taken(aws, moto_endpoint, monkeypatch):
+def test_missing_rights_are_one_line_and_nothing_is_taken(aws_stack, moto_endpoint, monkeypatch):
     """moto enforcing IAM (its reset-auth switch): credentials that may read the bucket and describe
     the instance but not snapshot it."""
     import urllib.request
@@ -287,8 +225,8 @@ def test_missing_rights_are_one_line_and_nothing_is_taken(aws, moto_endpoint, mo
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
     enforce("0")
     try:
-        _refused(invoke("backup", "--cloud", "aws"), "access denied", "rds:CreateDBSnapshot")
+        refused(invoke("backup", "--cloud", "aws"), "access denied", "rds:CreateDBSnapshot")
     finally:
         enforce("inf")  # moto keeps the switch process-wide
-    assert not aws["rds"].describe_db_snapshots(DBInstanceIdentifier=INSTANCE, SnapshotType="manual")["DBSnapshots"]
-    assert "Contents" not in aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix="backups/")
+    assert not aws_stack["rds"].describe_db_snapshots(DBInstanceIdentifier=INSTANCE, SnapshotType="manual")["DBSnapshots"]
+    assert "Contents" not in aws_stack["s3"].list_objects_v2(Bucket=BUCKET, Prefix="backups/")

@@ -151,7 +151,7 @@ def test_preview_diff_from_recorded_events(project, state, fake):
     assert kind["critical"] == "the kind cluster" and kind["component"] == "KindCluster"
     assert steps["mlops-traefik-release"]["component"] == steps["mlops-traefik-ns"]["component"] == "Traefik"
     assert steps["mlops-detectors-old-script"]["op"] == "delete"
-    assert plan["changes"] == {"create": 1, "update": 1, "replace": 1, "delete": 1, "same": 1}
+    assert plan["changes"] == {"create": 1, "import": 0, "update": 1, "replace": 1, "delete": 1, "same": 1}
     policies = {p["rule"]: p for p in plan["policies"]}
     assert policies["no-latest-image-tag"]["enforcementLevel"] == "mandatory"
     assert policies["namespace-default-deny"]["enforcementLevel"] == "advisory"

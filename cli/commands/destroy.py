@@ -26,6 +26,8 @@ def destroy(
     parallel: Optional[int] = ParallelOption,
     drain_timeout: int = typer.Option(600, "--drain-timeout", min=0, help="Seconds to wait for load balancers and disks to be released."),
     no_drain: bool = typer.Option(False, "--no-drain", help="Skip the drain (a cluster that cannot be reached); sweep afterwards."),
+    keep_data: bool = typer.Option(False, "--keep-data",
+                                   help="Keep the bucket and the database (as a snapshot) for the next up to adopt (AWS)."),
 ) -> None:
     """Delete every resource of the stack. Protected resources (prod data) are listed and kept.
 
@@ -33,32 +35,40 @@ def destroy(
     resources and every claim in the platform's namespaces are deleted, and their load balancers and
     disks confirmed released, before the engine deletes anything. Afterwards it sweeps the account
     for resources still carrying the stack's tags: it ends with "nothing left in ..." or a table of
-    what is left with its monthly cost, and exit code 1."""
+    what is left with its monthly cost, and exit code 1.
+
+    With --keep-data (AWS), it backs the stack up first, keeps the artifact bucket out of the
+    teardown and the database as the backup's snapshot, and records both in the stack file
+    (platform:keptData): the next `platform up` imports the bucket and restores the database."""
     from .. import display
     from ..confirming import confirm
     from ..engine.progress import ProgressTracker
     from ..errors import EXIT_FAILED, fail
     from ..opening import open_engine
     from ..project import load_config
-    from ..running import print_summary, run_operation, run_with_progress
+    from ..running import run_operation, run_with_progress
 
     config = load_config(cloud, env)
+    if keep_data:
+        from ..backup.keep import refuse_unkeepable
+
+        refuse_unkeepable(config)
     if not yes and not sys.stdin.isatty():
         fail("refusing to destroy without confirmation on a non-interactive terminal", "pass --yes")
     engine = open_engine(config, backend, passphrase_file, create=False, parallel=parallel)
     resources = run_operation(config, engine.resources)
     protected = [r for r in resources if r.get("protect")]
-    if protected:
-        console = display.err()
-        console.print(f"[bold]{len(protected)} protected resources are kept (they hold data):[/bold]")
-        for resource in protected:
-            console.print(f"  {display.literal(resource.get('type'))}  {display.literal(resource.get('urn', '').rsplit('::', 1)[-1])}")
-        console.print("  remove them deliberately with `pulumi state unprotect` and destroy again.")
+    _list_protected(protected)
     if not yes and not confirm(
         f"Type the stack name ({config.stack_name}) to destroy {len(resources) - len(protected)} resources",
         expected=config.stack_name,
     ):
         fail("destroy cancelled: the stack name did not match", exit_code=EXIT_FAILED)
+    kept = config.kept_data
+    if keep_data:
+        from ..backup.keep import keep
+
+        kept, resources = keep(config, engine, resources)
     if config.cloud != "local" and not no_drain:
         _drain(config, engine, drain_timeout)
     tracker = ProgressTracker(total=len(resources) - len(protected))
@@ -66,16 +76,28 @@ def destroy(
     run_with_progress(
         config, "destroy", tracker, lambda on_event: engine.destroy(on_event=on_event, exclude_protected=bool(protected))
     )
-    summary = tracker.summary()
+    _sweep_and_report(config, tracker.summary(), protected, kept, json_output)
+
+
+def _sweep_and_report(config: Any, summary: dict[str, Any], protected: list[dict[str, Any]], kept: Any,
+                      json_output: bool) -> None:
+    """On a cloud, the sweep for what the stack may have left (kept data is expected, not left over);
+    then the report, exit 1 when something is left."""
+    from .. import display
+    from ..running import print_summary
+
     swept = None
     if config.cloud != "local":
+        from ..backup.keep import kept_ids
         from ..sweep.outcome import run_sweep
 
         display.progress(f"Sweeping the account for what stack {config.stack_name} may have left...")
-        swept = run_sweep(config, [str(r.get("id") or "") for r in protected])
+        # What destroy --keep-data kept is expected, as protected data is.
+        swept = run_sweep(config, [str(r.get("id") or "") for r in protected] + kept_ids(kept))
     if json_output:
         display.print_json({"stack": config.stack_name, "summary": summary,
                             "kept": [r.get("urn") for r in protected],
+                            "keptData": kept.model_dump(mode="json", by_alias=True) if kept is not None else None,
                             "sweep": swept.to_json() if swept is not None else None})
     else:
         print_summary(f"stack {config.stack_name} destroyed", summary)
@@ -86,6 +108,18 @@ def destroy(
             report(swept, json_output=False)
         if not swept.clean:
             raise_exit(swept)
+
+
+def _list_protected(protected: list[dict[str, Any]]) -> None:
+    from .. import display
+
+    if not protected:
+        return
+    console = display.err()
+    console.print(f"[bold]{len(protected)} protected resources are kept (they hold data):[/bold]")
+    for resource in protected:
+        console.print(f"  {display.literal(resource.get('type'))}  {display.literal(resource.get('urn', '').rsplit('::', 1)[-1])}")
+    console.print("  remove them deliberately with `pulumi state unprotect` and destroy again.")
 
 
 def _drain(config: Any, engine: Any, timeout: int) -> None:

@@ -39,9 +39,10 @@ def sweep(
         return
     if delete and not yes and not sys.stdin.isatty():
         fail("refusing to delete without confirmation on a non-interactive terminal", "pass --yes")
+    from ..backup.keep import kept_ids
     from ..sweep.outcome import raise_exit, report, run_sweep
 
-    state_ids = _state_ids(config, backend, passphrase_file, required=delete)
+    state_ids = _state_ids(config, backend, passphrase_file, required=delete) + kept_ids(config.kept_data)
     result = run_sweep(config, state_ids)
     if delete and result.remaining:
         report(result, json_output=False, to_stderr=True)

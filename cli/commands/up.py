@@ -42,8 +42,11 @@ def up(
 
     A replacement or deletion of what holds data or identity (cluster, database, bucket, keys,
     volume claims, CRDs, the issuer's client) is refused unless its URN is allowed. When the update
-    migrates MLflow's database (one way), a backup is taken first (`platform backup`)."""
+    migrates MLflow's database (one way), a backup is taken first (`platform backup`). What
+    `destroy --keep-data` kept (platform:keptData) is adopted: the bucket imported, the database
+    created from its snapshot."""
     from .. import display, paths
+    from ..backup import keep
     from ..confirming import confirm
     from ..engine.diff import DiffCollector, guarded, print_diff
     from ..engine.progress import ProgressTracker
@@ -51,7 +54,7 @@ def up(
     from ..opening import open_engine, require_engine
     from ..planning import check_kubernetes_skew, deployed_record, pending_mlflow_migrations
     from ..project import load_config, report_placeholders
-    from ..running import masked_outputs, print_summary, run_operation, run_with_progress
+    from ..running import run_operation, run_with_progress
 
     config = load_config(cloud, env)
     report_placeholders(config, refuse=config.is_prod)
@@ -87,13 +90,24 @@ def up(
 
     tracker = ProgressTracker(total=len(plan_platform(config).resources))
     display.progress(f"Deploying stack {config.stack_name} (backend {engine.env['PULUMI_BACKEND_URL']})...")
+    if config.kept_data is not None:
+        keep.adopting(config.kept_data)
     result = run_with_progress(config, "up", tracker, engine.up)
+    if config.kept_data is not None:
+        keep.adopted(config)
+    _report(config, tracker, result.outputs, json_output)
+
+
+def _report(config: Any, tracker: Any, outputs: Any, json_output: bool) -> None:
+    from .. import display
+    from ..running import masked_outputs, print_summary
+
     summary = tracker.summary()
     if json_output:
-        display.print_json({"stack": config.stack_name, "summary": summary, "outputs": masked_outputs(result.outputs)})
+        display.print_json({"stack": config.stack_name, "summary": summary, "outputs": masked_outputs(outputs)})
     else:
         print_summary(f"stack {config.stack_name} is up", summary)
-        endpoints = masked_outputs(result.outputs).get("endpoints") or {}
+        endpoints = masked_outputs(outputs).get("endpoints") or {}
         for name, url in endpoints.items():
             display.out().print(display.literal(f"{name:<16} {url}"))
     if tracker.policies:

@@ -16,7 +16,8 @@ from mlops_platform.planner.urns import component_of
 
 from .progress import PolicyViolation, split_urn
 
-SYMBOL = {"create": "+ create", "update": "~ update", "replace": "+- replace", "delete": "- delete"}
+SYMBOL = {"create": "+ create", "import": "= import", "update": "~ update", "replace": "+- replace", "delete": "- delete"}
+COLOR = {"create": "green", "import": "cyan", "update": "yellow", "replace": "magenta", "delete": "red"}
 # Engine ops folded into the four a reader cares about.
 _FOLD = {
     "create": "create",
@@ -24,6 +25,9 @@ _FOLD = {
     "replace": "replace",
     "create-replacement": "replace",
     "delete-replaced": "replace",
+    # An existing resource taken into the state (the `import` option: what destroy --keep-data kept).
+    "import": "import",
+    "import-replacement": "replace",
     "delete": "delete",
     "same": "same",
     "read": "same",
@@ -141,7 +145,7 @@ class DiffCollector:
         return [p for p in self.policies if p.level == "mandatory"]
 
     def to_json(self, stack: str) -> dict[str, Any]:
-        counts = {op: 0 for op in ("create", "update", "replace", "delete")}
+        counts = {op: 0 for op in SYMBOL}
         for step in self.steps.values():
             counts[step.op] = counts.get(step.op, 0) + 1
         counts["same"] = self.unchanged
@@ -176,9 +180,9 @@ def print_diff(collector: DiffCollector, stack: str, console: Any = None) -> Non
         if step.component != current:
             current = step.component
             console.print(f"[bold]{escape(current)}[/bold]")
-        color = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red"}[step.op]
+        color = COLOR[step.op]
         line = f"  [{color}]{SYMBOL[step.op]:<10}[/{color}] {escape(step.type)}  {escape(step.name)}"
-        if step.diffs and step.op != "create":
+        if step.diffs and step.op not in ("create", "import"):
             line += f"  [dim]{escape(', '.join(step.diffs[:8]))}{' …' if len(step.diffs) > 8 else ''}[/dim]"
         console.print(line)
         if step.replace_reasons:
@@ -193,6 +197,7 @@ def print_diff(collector: DiffCollector, stack: str, console: Any = None) -> Non
             console.print(f"  [{level_color}]{policy.level}[/{level_color}] {escape(policy.policy)}{where}: {escape(policy.message)}")
     counts = collector.to_json(stack)["changes"]
     console.print(
-        f"{counts['create']} to create, {counts['update']} to update, {counts['replace']} to replace, "
+        f"{counts['create']} to create, " + (f"{counts['import']} to import, " if counts["import"] else "") +
+        f"{counts['update']} to update, {counts['replace']} to replace, "
         f"{counts['delete']} to delete, {counts['same']} unchanged"
     )

@@ -23,7 +23,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator, Optional
 
 from mlops_platform.components import versions
 from mlops_platform.planner import files
@@ -186,6 +186,16 @@ class Engine:
 
     def outputs(self) -> dict[str, Any]:
         return dict(self.stack.outputs())
+
+    def release(self, urns: Collection[str]) -> None:
+        """Take the resources `urns` out of the stack's state, leaving them in the cloud (what
+        `pulumi state delete` does; the Automation API offers export and import)."""
+        from pulumi.automation import Deployment
+
+        from .state import without
+
+        exported = self.stack.export_stack()
+        self.stack.import_stack(Deployment(version=exported.version, deployment=without(exported.deployment or {}, urns)))
 
     def resources(self) -> list[dict[str, Any]]:
         """The resources in the stack's state, without the stack itself."""

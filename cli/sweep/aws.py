@@ -28,6 +28,7 @@ LB_PRICES = {"network": "nlb_hour"}
 
 # Readable names for the resource types the stack tags; any other reads "<service> <type>".
 _ARN_KINDS = {("s3", ""): "S3 bucket", ("rds", "db"): "RDS instance", ("rds", "subgrp"): "RDS subnet group",
+              ("rds", "snapshot"): "RDS snapshot",
               ("kms", "key"): "KMS key", ("logs", "log-group"): "CloudWatch log group",
               ("cognito-idp", "userpool"): "Cognito user pool"}  # identity.provider cognito: the people, kept in prod
 

@@ -36,7 +36,7 @@ def report(result: SweepResult, json_output: bool, to_stderr: bool = False) -> N
     kept = [item for item in result.leftovers if item.kept]
     if kept:
         console.print(f"{display.count(len(kept), 'protected resource')} {'is' if len(kept) == 1 else 'are'} kept on purpose "
-                      "(still in the stack's state):")
+                      "(protected in the stack's state, or kept by destroy --keep-data):")
         for item in kept:
             console.print(f"  {item.kind}  {escape(item.name or item.id)}")
     if result.clean:

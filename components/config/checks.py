@@ -41,6 +41,8 @@ def cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
         for index, model in enumerate(c.models):
             if model.resources.gpu:
                 problems.append((f"models[{index}].resources.gpu", "kind has no GPUs; remove it for a local stack"))
+    if c.kept_data is not None and c.cloud != "aws":
+        problems.append(("keptData", "only `platform destroy --keep-data` of an AWS stack writes it; remove the key"))
     if c.backup.geo_redundant and c.cloud != "azure":
         problems.append(("backup.geoRedundant", "copies backups to the paired region on Azure only; remove the key"))
     if c.cloud != "local":

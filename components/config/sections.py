@@ -10,6 +10,7 @@ from typing import Literal, Optional
 from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
 from .. import durations, versions
+from ..data.backup_kit.record import ID_PATTERN as BACKUP_ID_PATTERN
 from .base import Model, uuid
 from .errors import shown_text
 
@@ -160,6 +161,41 @@ class BackupConfig(Model):
     def _schedule(cls, value: str) -> str:
         if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value):
             raise ValueError(f"'{shown_text(value)}' is not a daily UTC time such as 03:00")
+        return value
+
+
+class KeptData(Model):
+    """What `platform destroy --keep-data` kept of an AWS stack, for its next `up` to adopt. Written by
+    that destroy, removed by the `up` that adopted it; not something to write by hand."""
+
+    # The artifact bucket: imported with its settings (Pulumi's `import` option), not created.
+    bucket: StrictStr
+    # The RDS snapshot the database is created from (the database itself cannot outlive the VPC the
+    # destroy removes), and the backup whose record names it (`platform backups list`).
+    database_snapshot: StrictStr
+    backup: StrictStr
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        # Ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+            raise ValueError(f"'{shown_text(value)}' is not an S3 bucket name")
+        return value
+
+    @field_validator("database_snapshot")
+    @classmethod
+    def _snapshot(cls, value: str) -> str:
+        # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSnapshot.html
+        if not re.fullmatch(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)", value):
+            raise ValueError(f"'{shown_text(value)}' is not an RDS snapshot identifier")
+        return value
+
+    @field_validator("backup")
+    @classmethod
+    def _backup(cls, value: str) -> str:
+        if not re.fullmatch(BACKUP_ID_PATTERN, value):
+            raise ValueError(f"'{shown_text(value)}' is not a backup id (bk-YYYYMMDDtHHMMSSz-xxxxxx, as platform backups list shows)")
         return value
 
 

@@ -22,6 +22,7 @@ from .sections import (
     ComponentToggle,
     DatabaseConfig,
     GcpConfig,
+    KeptData,
     MlflowConfig,
     MonitoringConfig,
     ObjectStoreConfig,
@@ -69,6 +70,8 @@ class PlatformConfig(Model):
     # Resources holding data or identity that `up` may replace or delete (their URNs, as `preview`
     # lists them); any other such replacement is refused (cli/engine/diff.py, guarded).
     allow_replace: tuple[StrictStr, ...] = ()
+    # Written by `platform destroy --keep-data`: the data the next `up` adopts (sections.KeptData).
+    kept_data: Optional[KeptData] = None
 
     # --- field checks ---------------------------------------------------------------------
 

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -24,6 +24,7 @@ from .. import names, versions
 from ..aws_iam import irsa_trust, policy
 from ..cluster.outputs import AwsNetwork, ClusterOutputs
 from ..config import PlatformConfig
+from ..config.sections import KeptData
 from .outputs import Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
 READ_ACTIONS = ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"]
@@ -32,7 +33,8 @@ WRITE_ACTIONS = READ_ACTIONS + ["s3:PutObject", "s3:DeleteObject", "s3:AbortMult
 
 @dataclass(frozen=True)
 class AwsDataArgs(ManagedDataArgs):
-    pass
+    # What `platform destroy --keep-data` kept: the bucket is imported, the database created from the snapshot.
+    kept: Optional[KeptData] = None
 
 
 class AwsData(pulumi.ComponentResource):
@@ -40,7 +42,7 @@ class AwsData(pulumi.ComponentResource):
 
     @staticmethod
     def args_from(config: PlatformConfig, cluster: ClusterOutputs) -> AwsDataArgs:
-        return AwsDataArgs(**ManagedDataArgs.common(config, cluster))
+        return AwsDataArgs(**ManagedDataArgs.common(config, cluster), kept=config.kept_data)
 
     def __init__(self, name: str, args: AwsDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:data:AwsData", name, None, opts)
@@ -64,14 +66,31 @@ class AwsData(pulumi.ComponentResource):
         return pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=list(depends_on), **extra)
 
     def _bucket(self, name: str, args: AwsDataArgs) -> aws.s3.BucketVersioning:
-        """The artifact bucket and its settings; returns its versioning (the bucket is ready then)."""
-        child = self._opts
+        """The artifact bucket and its settings; returns its versioning (the bucket is ready then).
+
+        A bucket kept by `destroy --keep-data` is adopted: the bucket and each of its settings are
+        imported by the bucket's name (the import id of all seven) instead of created."""
+        kept = args.kept.bucket if args.kept else None
+
+        def child(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+            return self._opts(*depends_on, import_=kept, **extra)
+
+        # The name is fixed at creation (a change replaces the bucket): ignored afterwards, so that an
+        # adopted bucket, imported by its full name, stays when later updates give the prefix again.
+        # Ref: https://www.pulumi.com/docs/iac/concepts/resources/options/import/
         self.bucket = aws.s3.Bucket(
             f"{name}-artifacts",
-            bucket_prefix=f"{names.env_prefix(args.env)}-artifacts-",
+            bucket=kept,
+            bucket_prefix=None if kept else f"{names.env_prefix(args.env)}-artifacts-",
             force_destroy=args.force_destroy,
-            opts=child(protect=args.protect),
+            # Adopting, forceDestroy (the provider's own setting, not the bucket's) is taken as read;
+            # the next update sets it as the stack file says.
+            opts=child(protect=args.protect, ignore_changes=["bucket", "bucketPrefix", *(["forceDestroy"] if kept else [])]),
         )
+        return self._bucket_settings(name, child)
+
+    def _bucket_settings(self, name: str, child: Callable[..., pulumi.ResourceOptions]) -> aws.s3.BucketVersioning:
+        """The bucket's own settings (each imported with it when adopted, by `child`'s options)."""
         aws.s3.BucketPublicAccessBlock(
             f"{name}-artifacts-public-access",
             bucket=self.bucket.id,
@@ -141,6 +160,7 @@ class AwsData(pulumi.ComponentResource):
     def _database(self, name: str, args: AwsDataArgs, net: AwsNetwork) -> random.RandomPassword:
         """RDS Postgres in the private subnets, reachable from the cluster only; returns its password."""
         child = self._opts
+        snapshot = args.kept.database_snapshot if args.kept else None
         password = random.RandomPassword(
             f"{name}-db-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
@@ -198,7 +218,13 @@ class AwsData(pulumi.ComponentResource):
             skip_final_snapshot=not args.protect,
             final_snapshot_identifier=f"{identifier}-final" if args.protect else None,
             apply_immediately=not args.protect,
-            opts=child(protect=args.protect),
+            # Kept by `destroy --keep-data`: the database comes back from its snapshot (RDS ignores
+            # db_name and username then, and the provider sets the password after the restore).
+            # The snapshot only matters at creation: ignored afterwards, so that the next update,
+            # without it, does not replace the database.
+            # Ref: https://www.pulumi.com/registry/packages/aws/api-docs/rds/instance/
+            snapshot_identifier=snapshot,
+            opts=child(protect=args.protect, ignore_changes=["snapshotIdentifier"]),
         )
 
         return password

@@ -1,7 +1,7 @@
 """A stand-in `pulumi` executable for the engine-path tests.
 
 It answers what the Automation API asks of the CLI (version, stack select/init/ls, stack output,
-stack history, stack export, preview, up, destroy, refresh, cancel), records every invocation,
+stack history, stack export, stack import, preview, up, destroy, refresh, cancel), records every invocation,
 and delivers recorded engine events where the SDK asks for them: to the gRPC Events server at a
 `tcp://` --event-log address (CLIs above 3.205), or appended to an --event-log file (older).
 
@@ -13,6 +13,7 @@ Configuration, all under $FAKE_PULUMI_DIR:
   interrupt/<command>     if present: send SIGINT to the caller before the events, then fail as cancelled
                           (containing "twice": a second SIGINT 0.3 s later, then 20 s still running)
   calls.jsonl             written: one line per invocation (argv and the relevant environment)
+  imports.jsonl           written: each state `stack import` was given
 """
 
 from __future__ import annotations
@@ -91,22 +92,8 @@ def _write_encryption_salt(stack: str) -> None:
         path.write_text(f"encryptionsalt: v1:fakesalt-{stack}==\n" + text)
 
 
-def main(argv: list[str]) -> int:
-    args = [a for a in argv if a != "--non-interactive"]
-    # The policy pack configuration lives only for the call: keep its content for the tests.
-    pack_config = option(args, "--policy-pack-config")
-    recorded = json.loads(Path(pack_config).read_text()) if pack_config else None
-    with open(ROOT / "calls.jsonl", "a", encoding="utf-8") as log:
-        log.write(json.dumps({"args": args, "env": {k: os.environ.get(k) for k in ENV_KEYS}, "cwd": os.getcwd(),
-                              "policyConfig": recorded}) + "\n")
-    if not args:
-        return 0
-    if args[0] == "version":
-        version = (ROOT / "version").read_text().strip() if (ROOT / "version").exists() else "3.210.0"
-        print(f"v{version}")
-        return 0
-    stacks = load_stacks()
-    stack = option(args, "--stack")
+def stack_command(args: list[str], stacks: dict, stack: str | None) -> int:
+    """`pulumi stack <select|init|ls|output|history|export|import>`."""
     if args[:2] == ["stack", "select"]:
         if stack not in stacks:
             sys.stderr.write(f"error: no stack named '{stack}' found\n")
@@ -140,6 +127,39 @@ def main(argv: list[str]) -> int:
         print(json.dumps({"version": 3, "deployment": {"resources": state.get("resources", []),
                                                        "pending_operations": state.get("pending", [])}}))
         return 0
+    if args[:2] == ["stack", "import"]:
+        imported = json.loads(Path(option(args, "--file")).read_text())
+        stacks[stack]["resources"] = imported["deployment"].get("resources", [])
+        save_stacks(stacks)
+        with open(ROOT / "imports.jsonl", "a", encoding="utf-8") as log:
+            log.write(json.dumps(imported) + "\n")
+        return 0
+    return unsupported(args)
+
+
+def unsupported(args: list[str]) -> int:
+    sys.stderr.write(f"fake pulumi: unsupported command {args}\n")
+    return 2
+
+
+def main(argv: list[str]) -> int:
+    args = [a for a in argv if a != "--non-interactive"]
+    # The policy pack configuration lives only for the call: keep its content for the tests.
+    pack_config = option(args, "--policy-pack-config")
+    recorded = json.loads(Path(pack_config).read_text()) if pack_config else None
+    with open(ROOT / "calls.jsonl", "a", encoding="utf-8") as log:
+        log.write(json.dumps({"args": args, "env": {k: os.environ.get(k) for k in ENV_KEYS}, "cwd": os.getcwd(),
+                              "policyConfig": recorded}) + "\n")
+    if not args:
+        return 0
+    if args[0] == "version":
+        version = (ROOT / "version").read_text().strip() if (ROOT / "version").exists() else "3.210.0"
+        print(f"v{version}")
+        return 0
+    stacks = load_stacks()
+    stack = option(args, "--stack")
+    if args[0] == "stack":
+        return stack_command(args, stacks, stack)
     if args[0] == "cancel":
         return 0
     if args[0] in ("preview", "up", "destroy", "refresh"):
@@ -166,8 +186,7 @@ def main(argv: list[str]) -> int:
             stacks[stack]["resources"] = [r for r in stacks[stack].get("resources", []) if r.get("protect")]
             save_stacks(stacks)
         return 0
-    sys.stderr.write(f"fake pulumi: unsupported command {args}\n")
-    return 2
+    return unsupported(args)
 
 
 if __name__ == "__main__":

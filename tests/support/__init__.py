@@ -19,3 +19,7 @@ CHARTS = Path(os.environ.get("PLATFORM_CHARTS_DIR", ROOT.parent / "shared" / "ch
 # must not change (or break) the test suite.
 SHIPPED_STACKS = ("aws-dev", "aws-prod", "azure-dev", "azure-prod", "gcp-dev", "gcp-prod", "local-dev")
 CLOUD_STACKS = tuple(s for s in SHIPPED_STACKS if not s.startswith("local-"))
+
+# The AWS dev stack the `aws_stack` fixture stands for: its bucket and database instance.
+AWS_BUCKET = "mlops-dev-artifacts"
+AWS_INSTANCE = "mlops-dev"

@@ -42,6 +42,15 @@ class Fake:
         path = self.root / "calls.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
+    def ran(self, command: str) -> bool:
+        """Whether `pulumi <command>` was run."""
+        return any(c["args"][:1] == [command] for c in self.calls())
+
+    def imports(self) -> list[dict]:
+        """Each state given to `pulumi stack import`, in order."""
+        path = self.root / "imports.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
     def call(self, command: str) -> dict:
         matches = [c for c in self.calls() if c["args"] and c["args"][0] == command]
         assert matches, f"pulumi {command} was never run: {[c['args'][:2] for c in self.calls()]}"
