@@ -173,9 +173,7 @@ def test_keep_data_is_refused_where_it_cannot_keep_and_nothing_is_touched(projec
 
 def test_keep_data_stops_before_the_engine_when_the_backup_fails(aws_stack):
     fake = aws_stack["fake"]
-    stacks = json.loads((fake.root / "stacks.json").read_text())
-    stacks[STACK]["resources"] = _deployed_state()
-    fake.stacks(stacks)
+    _with_state(fake)
     aws_stack["rds"].delete_db_instance(DBInstanceIdentifier=INSTANCE, SkipFinalSnapshot=True)
     result = invoke("destroy", "--cloud", "aws", "--yes", "--no-drain", "--keep-data")
     assert result.exit_code == 2, result.output
@@ -195,3 +193,88 @@ def test_releasing_from_the_state_refuses_what_would_leave_it_broken():
                 [bucket])
     other = {"urn": URN + "aws:iam/rolePolicy:RolePolicy::p", "deletedWith": bucket, "dependencies": [bucket]}
     assert without({"resources": [{"urn": bucket}, other]}, [bucket])["resources"] == [{"urn": other["urn"], "dependencies": []}]
+
+
+def _with_state(fake: Any) -> None:
+    stacks = json.loads((fake.root / "stacks.json").read_text())
+    stacks[STACK]["resources"] = _deployed_state()
+    fake.stacks(stacks)
+
+
+def test_a_failed_release_puts_the_stack_file_back_and_destroys_nothing(aws_stack, project):
+    fake = aws_stack["fake"]
+    _with_state(fake)
+    fake.fail("stack-import", "error: the backend is read-only\n")
+    stack_file = project / "stacks" / f"Pulumi.{STACK}.yaml"
+    before = stack_file.read_text()
+    result = invoke("destroy", "--cloud", "aws", "--yes", "--no-drain", "--keep-data")
+    assert result.exit_code == 1, result.output
+    assert "read-only" in result.stderr and "Traceback" not in result.output
+    assert stack_file.read_text() == before and not fake.ran("destroy")
+
+
+def test_a_destroy_an_earlier_keep_data_began_goes_on_without_a_second_backup(aws_stack, project):
+    from mlops_platform.cli.stack_edit import set_platform_mapping
+
+    fake, rds = aws_stack["fake"], aws_stack["rds"]
+    stack_file = project / "stacks" / f"Pulumi.{STACK}.yaml"
+    kept = {"bucket": BUCKET, "databaseSnapshot": f"{INSTANCE}-earlier", "backup": "bk-20261206t010203z-abcdef"}
+    stack_file.write_text(set_platform_mapping(stack_file.read_text(), "keptData", kept))
+    fake.events("destroy", "destroy")
+    result = invoke("destroy", "--cloud", "aws", "--yes", "--no-drain", "--keep-data", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["keptData"] == kept
+    assert "earlier destroy --keep-data" in result.stderr
+    assert not rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"] and not fake.imports()
+    assert fake.ran("destroy")
+
+
+def test_an_unwritable_stack_file_stops_before_the_release(aws_stack, monkeypatch):
+    """The record is written before the bucket leaves the state: were it the other way round, a failed
+    write would leave the bucket outside the stack and unrecorded."""
+    from mlops_platform.planner import files
+
+    fake = aws_stack["fake"]
+    _with_state(fake)
+
+    def read_only(path: Path, text: str) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(files, "write_text", read_only)
+    result = invoke("destroy", "--cloud", "aws", "--yes", "--no-drain", "--keep-data")
+    assert result.exit_code == 1, result.output
+    assert "cannot write Pulumi.aws-dev.yaml: Permission denied" in result.stderr and "Traceback" not in result.output
+    assert not fake.imports() and not fake.ran("destroy")
+
+
+@pytest.mark.parametrize("stack,kept,message", [
+    ("local-dev", {"bucket": "b-kept", "databaseSnapshot": "s", "backup": "bk-20261206t010203z-abcdef"},
+     "platform:keptData: only `platform destroy --keep-data` of an AWS stack writes it"),
+    ("aws-dev", {"bucket": "Not_A_Bucket", "databaseSnapshot": "s", "backup": "bk-20261206t010203z-abcdef"},
+     "platform:keptData.bucket: 'Not_A_Bucket' is not an S3 bucket name"),
+    ("aws-dev", {"bucket": "b-kept", "databaseSnapshot": "ends-", "backup": "bk-20261206t010203z-abcdef"},
+     "platform:keptData.databaseSnapshot: 'ends-' is not an RDS snapshot identifier"),
+    ("aws-dev", {"bucket": "b-kept", "databaseSnapshot": "s", "backup": "latest"},
+     "platform:keptData.backup: 'latest' is not a backup id"),
+])
+def test_a_wrong_record_is_one_line_naming_the_key(stack, kept, message):
+    from mlops_platform.components.config import ConfigError
+
+    values = read_stack_values(STACKS / f"Pulumi.{stack}.yaml")
+    with pytest.raises(ConfigError) as raised:
+        PlatformConfig.from_values({**values, "keptData": kept}, "the stack file", stack)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_an_import_that_would_replace_the_bucket_is_guarded():
+    from pulumi.automation.events import EngineEvent
+
+    from mlops_platform.cli.engine.diff import DiffCollector, guarded
+
+    urn = f"urn:pulumi:{STACK}::mlops-platform::mlops:platform:MlopsPlatform$mlops:data:AwsData$aws:s3/bucket:Bucket::mlops-data-artifacts"
+    collector = DiffCollector()
+    for op in ("import", "import-replacement"):
+        collector(EngineEvent.from_json({"sequence": 1, "timestamp": 0, "resourcePreEvent": {"metadata": {
+            "op": op, "urn": urn, "type": "aws:s3/bucket:Bucket", "provider": ""}, "planning": True}}))
+        refused = guarded(collector, set())
+        assert [s.urn for s in refused] == ([urn] if op == "import-replacement" else []), op

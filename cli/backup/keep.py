@@ -144,5 +144,11 @@ def _write(path: Any, before: str, kept: Optional[KeptData]) -> None:
 
     from ..stack_edit import set_platform_mapping
 
+    from ..errors import EXIT_FAILED, fail
+
     value = None if kept is None else kept.model_dump(mode="json", by_alias=True)
-    files.write_text(path, before if kept is None and KEY not in before else set_platform_mapping(before, KEY, value))
+    try:
+        files.write_text(path, before if kept is None and KEY not in before else set_platform_mapping(before, KEY, value))
+    except OSError as err:
+        fail(f"cannot write {path.name}: {err.strerror or err}; " + ("the data is still in the stack" if kept else
+             f"remove platform:{KEY} from it by hand"), exit_code=EXIT_FAILED)

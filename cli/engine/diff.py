@@ -25,8 +25,8 @@ _FOLD = {
     "replace": "replace",
     "create-replacement": "replace",
     "delete-replaced": "replace",
-    # An existing resource taken into the state (the `import` option: what destroy --keep-data kept).
-    "import": "import",
+    # `import` (an existing resource taken into the state: what destroy --keep-data kept) stays itself;
+    # an import that replaces what the state holds is a replacement, which the guard weighs.
     "import-replacement": "replace",
     "delete": "delete",
     "same": "same",

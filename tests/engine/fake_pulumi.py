@@ -9,7 +9,7 @@ Configuration, all under $FAKE_PULUMI_DIR:
   version                 the version to report (default 3.210.0)
   stacks.json             {stack: {"outputs": {...}, "secrets": [...], "resources": [...], "pending": [...], "ageDays": n}}
   events/<command>.jsonl  engine events to emit for preview / up / destroy / refresh
-  fail/<command>          if present: after the events, print this to stderr and exit 255
+  fail/<command>          if present: after the events, print this to stderr and exit 255 (fail/stack-import: that)
   interrupt/<command>     if present: send SIGINT to the caller before the events, then fail as cancelled
                           (containing "twice": a second SIGINT 0.3 s later, then 20 s still running)
   calls.jsonl             written: one line per invocation (argv and the relevant environment)
@@ -128,6 +128,7 @@ def stack_command(args: list[str], stacks: dict, stack: str | None) -> int:
                                                        "pending_operations": state.get("pending", [])}}))
         return 0
     if args[:2] == ["stack", "import"]:
+        fail_if_asked("stack-import")
         imported = json.loads(Path(option(args, "--file")).read_text())
         stacks[stack]["resources"] = imported["deployment"].get("resources", [])
         save_stacks(stacks)
