@@ -142,9 +142,8 @@ def _stack_file(config: Any) -> tuple[Any, str]:
 def _write(path: Any, before: str, kept: Optional[KeptData]) -> None:
     from mlops_platform.planner import files
 
-    from ..stack_edit import set_platform_mapping
-
     from ..errors import EXIT_FAILED, fail
+    from ..stack_edit import set_platform_mapping
 
     value = None if kept is None else kept.model_dump(mode="json", by_alias=True)
     try:
