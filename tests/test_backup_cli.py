@@ -230,3 +230,17 @@ def test_missing_rights_are_one_line_and_nothing_is_taken(aws_stack, moto_endpoi
         enforce("inf")  # moto keeps the switch process-wide
     assert not aws_stack["rds"].describe_db_snapshots(DBInstanceIdentifier=INSTANCE, SnapshotType="manual")["DBSnapshots"]
     assert "Contents" not in aws_stack["s3"].list_objects_v2(Bucket=BUCKET, Prefix="backups/")
+
+
+def test_restore_from_latest_takes_the_stacks_newest_backup(aws_stack):
+    """The newest backup of this stack: not an older one, nor a newer one of another stack in its bucket."""
+    s3 = aws_stack["s3"]
+    _backup(aws_stack)
+    newest = _backup(aws_stack)
+    foreign = _backup(aws_stack)
+    key = f"backups/{foreign}/record.json"
+    record = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps({**record, "stack": "aws-prod"}).encode())
+    result = invoke("restore", "--cloud", "aws", "--from", "latest", "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["backup"] == newest

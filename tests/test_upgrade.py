@@ -189,6 +189,20 @@ def test_upgrade_lists_each_breaking_finding_with_a_code_and_exits_1(saved_base,
     assert "would break the upgrade: CRD_NOT_UPGRADED" in one_line_error(result)
 
 
+def test_rehearse_dry_run_adds_the_rehearsal_plan_and_rehearse_alone_is_refused(saved_base, monkeypatch, charts_dir):
+    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(charts_dir))
+    base = str(saved_base())
+    for flags, words in ((("--rehearse",), "does not run by itself yet"), (("--dry-run",), "goes with --rehearse")):
+        refused = invoke("upgrade", "--cloud", "local", "--from", base, *flags)
+        assert refused.exit_code == 2 and words in one_line_error(refused) and not refused.stdout
+    result = invoke("upgrade", "--cloud", "local", "--from", base, "--rehearse", "--dry-run", "--json")
+    assert result.exit_code == 1, result.stderr  # the findings still decide the exit code
+    rehearsal = json.loads(result.stdout)["rehearsal"]
+    assert rehearsal["environment"] == "rh-dev" and rehearsal["runnable"] is False  # no `platform restore` on local
+    assert [s["command"].split(" --")[0] for s in rehearsal["steps"]][1:] == [
+        "platform restore", "platform up", "the checks below", "platform destroy"]
+
+
 def test_the_text_report_leads_with_what_breaks_and_how(upgraded):
     from mlops_platform.cli.commands.upgrade import _text
 

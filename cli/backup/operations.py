@@ -109,7 +109,16 @@ def list_backups(bucket: Bucket) -> list[BackupRecord]:
     return sorted((record for _, record in records(bucket)), key=lambda r: r.created, reverse=True)
 
 
-def find(bucket: Bucket, backup_id: str) -> BackupRecord:
+LATEST = "latest"
+
+
+def find(bucket: Bucket, backup_id: str, stack: Optional[str] = None) -> BackupRecord:
+    """The backup `backup_id` in the bucket; `latest`: the newest one of `stack` (the bucket's own)."""
+    if backup_id == LATEST:
+        newest = [r for r in list_backups(bucket) if stack is None or r.stack == stack]
+        if not newest:
+            raise BackupRefused(f"no backup of stack {stack} in bucket {bucket.name} yet: take one with platform backup")
+        return newest[0]
     raw = bucket.get(folder(backup_id) + RECORD) if _plausible(backup_id) else None
     if raw is None:
         known = [r.id for r in list_backups(bucket)[:3]]

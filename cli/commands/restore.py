@@ -17,7 +17,8 @@ def register(app: typer.Typer) -> None:
 def restore(
     cloud: Cloud = CloudOption,
     env: str = EnvOption,
-    backup_id: str = typer.Option(..., "--from", help="The backup's id (platform backups list).", show_default=False),
+    backup_id: str = typer.Option(..., "--from", show_default=False,
+                                  help="The backup's id (platform backups list), or `latest`: the stack's newest."),
     from_env: Optional[str] = typer.Option(None, "--from-env", show_default=False,
                                            help="Restore a backup of this cloud's other environment (kept in its bucket)."),
     force: bool = typer.Option(False, "--force", help="Restore a backup taken of another stack."),
@@ -45,7 +46,8 @@ def restore(
             if from_env == config.env:
                 fail(f"--from-env {from_env} is the environment being restored", "leave --from-env out")
             source = open_target(load_config(cloud, from_env), backend, passphrase_file)
-        record = operations.find(source.bucket if source is not None else target.bucket, backup_id)
+        record = operations.find(source.bucket if source is not None else target.bucket, backup_id,
+                                 (source or target).stack)
         if not yes and not confirm(f"Replace stack {config.stack_name}'s MLflow data with backup {record.id} "
                                    f"({record.created:%Y-%m-%d %H:%M} UTC, {record.counts.runs} runs)?"):
             fail("restore cancelled: nothing changed", exit_code=EXIT_FAILED)

@@ -36,16 +36,33 @@ def _text(result: Any) -> str:
     return "\n".join(lines)
 
 
+def _rehearsal(config: Any, document: Any, result: Any) -> Any:
+    """The rehearsal's plan, from its environment's offline plan (derived like any `--env pr-…`)."""
+    from mlops_platform.planner.harness import plan_platform
+    from mlops_platform.planner.rehearsal import plan_rehearsal, rehearsal_env
+
+    from ..project import load_config
+
+    rehearsal_config = load_config(config.cloud, rehearsal_env(config.env))
+    return plan_rehearsal(config, rehearsal_config, plan_platform(rehearsal_config), document.get("deployment") or {}, result)
+
+
 def upgrade(
     cloud: Cloud = CloudOption,
     env: str = EnvOption,
     base: Optional[Path] = typer.Option(None, "--from", show_default=False,
                                         help="A plan saved with plan --json at the deployed version, instead of the deployed stack."),
+    rehearse: bool = typer.Option(False, "--rehearse", help="Plan a rehearsal in an ephemeral environment (with --dry-run)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --rehearse: print the rehearsal's steps, commands and times."),
     json_output: bool = JsonOption,
     backend: Optional[str] = BackendOption,
     passphrase_file: Optional[Path] = PassphraseFileOption,
 ) -> None:
-    """Compare a deployment (the stack, or a saved plan) with this version of the platform, release by release."""
+    """Compare a deployment (the stack, or a saved plan) with this version of the platform, release by release.
+
+    With --rehearse --dry-run, also the plan of a rehearsal: an environment rh-<env> stood up at the
+    deployed release, the stack's latest backup restored into it, this release applied, its health
+    checked, the environment torn down; each step's command and estimated time."""
     from mlops_platform.planner import charts
     from mlops_platform.planner.chart_render import RenderError
     from mlops_platform.planner.harness import plan_platform
@@ -57,6 +74,11 @@ def upgrade(
     from ..project import load_config
 
     config = load_config(cloud, env)
+    if dry_run and not rehearse:
+        fail("--dry-run goes with --rehearse (upgrade itself changes nothing)", "add --rehearse, or leave --dry-run out")
+    if rehearse and not dry_run:
+        fail("a rehearsal deploys an environment into the cloud account, which this release does not run by itself yet",
+             "--rehearse --dry-run prints its steps with their commands: run them in order")
     if base is not None:
         document, source = base_plan(base, config.stack_name, "--from"), base.name
     else:
@@ -73,10 +95,11 @@ def upgrade(
         fail(str(err), f"replace it: {charts.PULL_HINT} --force")
     except RenderError as err:
         fail(str(err), "the saved plan's values do not render with its chart")
+    rehearsal = _rehearsal(config, document, result) if rehearse else None
     if json_output:
-        display.print_json(result.to_json())
+        display.print_json({**result.to_json(), **({"rehearsal": rehearsal.to_json()} if rehearsal else {})})
     else:
-        print(_text(result))
+        print(_text(result) + ("\n" + "\n".join(rehearsal.lines()) if rehearsal else ""))
     if result.breaking:
         fail(f"{len(result.breaking)} findings would break the upgrade: "
              + ", ".join(sorted({f.code for f in result.breaking})), "each says how to proceed", EXIT_FAILED)
