@@ -18,7 +18,6 @@ from mlops_platform.planner.upgrade import ReleaseChange, Upgrade
 from mlops_platform.planner.upgrade_checks import Finding
 from support import STACKS
 
-
 WINE = {"name": "wine", "format": "mlflow", "storageUri": "s3://models/wine", "drift": {"enabled": False},
         "outlier": {"enabled": False}}  # MLServer: the v2 protocol
 
