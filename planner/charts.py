@@ -142,6 +142,9 @@ def pull(
     """
     import helm_python as helm
 
+    if mirror and plain_http_elsewhere(mirror):
+        raise PullError(f"{mirror} is plain HTTP to another machine: charts come over TLS only (https:// or oci://), "
+                        "or over plain HTTP from this machine")
     target = folder or charts_dir()
     target.mkdir(parents=True, exist_ok=True)
     done: list[Pulled] = []
@@ -187,6 +190,12 @@ def on_loopback(reference: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def plain_http_elsewhere(url: str) -> bool:
+    """An http:// repository not on this machine: anyone on the path could hand over another archive
+    (a tampered chart passes every check that reads only its Chart.yaml)."""
+    return url.startswith("http://") and not on_loopback(url)
 
 
 def _interruptible(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

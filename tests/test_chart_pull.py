@@ -108,6 +108,23 @@ def test_charts_pull_from_an_oci_registry_gets_the_pinned_archives_byte_for_byte
     assert not (cache / "kserve-resources-v0.99.0.tgz").exists()
 
 
+@pytest.mark.parametrize("mirror", ["http://charts.mirror.invalid/charts", "http://10.0.0.1:8080/charts",
+                                    "http://127.0.0.1.mirror.invalid/charts"])
+def test_a_plain_http_mirror_on_another_machine_is_refused_before_any_connection(mirror, tmp_path, monkeypatch):
+    """A tampered archive from such a mirror would pass every check that reads only its Chart.yaml.
+    `.invalid` never resolves (RFC 6761): nothing is attempted, and the refusal comes first anyway."""
+    monkeypatch.setenv(charts.CHARTS_DIR_ENV, str(tmp_path / "cache"))
+    result = CliRunner().invoke(app, ["charts", "pull", "--mirror", mirror])
+    assert result.exit_code == 2, result.output
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert line.startswith(f"error: --mirror {mirror} is plain HTTP to another machine: charts come over TLS only")
+    assert not (tmp_path / "cache").exists(), "nothing written"
+    with pytest.raises(charts.PullError, match="plain HTTP to another machine"):
+        charts.pull(versions.CHARTS[:1], tmp_path / "direct", mirror=mirror)
+    assert not charts.plain_http_elsewhere("http://127.0.0.1:8080/charts")
+    assert not charts.plain_http_elsewhere("https://charts.mirror.invalid/charts")
+
+
 def test_only_a_registry_on_this_machine_is_reached_over_plain_http():
     assert charts.on_loopback("oci://127.0.0.1:5000/charts") and charts.on_loopback("oci://localhost:5000/c")
     assert charts.on_loopback("oci://[::1]:5000/charts")

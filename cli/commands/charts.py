@@ -43,7 +43,7 @@ def pull(
     env: str = EnvOption,
     mirror: Optional[str] = typer.Option(
         None, "--mirror", help="Pull every chart from this repository instead: an http(s) chart repository holding them "
-        "all by name, or an oci:// registry path (an internal mirror; one on this machine is reached over plain HTTP).", show_default=False
+        "all by name, or an oci:// registry path (an internal mirror; only one on this machine may be plain HTTP).", show_default=False
     ),
     force: bool = typer.Option(False, "--force", help="Download again even when the archive is already cached."),
     json_output: bool = JsonOption,
@@ -58,6 +58,9 @@ def pull(
 
     if mirror is not None and not mirror.startswith(("https://", "http://", "oci://")):
         fail(f"--mirror {mirror!r} is not a chart repository URL", "give an https://, http:// or oci:// URL")
+    if mirror is not None and charts.plain_http_elsewhere(mirror):
+        fail(f"--mirror {mirror} is plain HTTP to another machine: charts come over TLS only",
+             "give its https:// address (or an oci:// one); plain HTTP is for a mirror on this machine")
     selected = _selected(cloud, env)
     folder = charts.charts_dir()
     variable = charts.CHARTS_DIR_ENV if os.environ.get(charts.CHARTS_DIR_ENV) else "XDG_CACHE_HOME"
