@@ -93,6 +93,7 @@ def _register() -> None:
         ci,
         destroy,
         doctor,
+        images,
         models,
         outputs,
         plan,
@@ -108,7 +109,7 @@ def _register() -> None:
     )
 
     for module in (plan, render, up, preview, upgrade, destroy, sweep, backup, restore, refresh, outputs, token, stacks, models, doctor,
-                   charts, ci):
+                   charts, images, ci):
         module.register(app)
 
 

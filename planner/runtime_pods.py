@@ -63,6 +63,16 @@ def reloader_resources(objects: list[ClusterObject]) -> dict[str, Any]:
     return {}
 
 
+def reloader_image(objects: list[ClusterObject]) -> str:
+    """The config reloader's image: the operator's `--prometheus-config-reloader` flag."""
+    for deployment in _find(objects, "Deployment"):
+        for container in (deployment.manifest.get("spec") or {}).get("template", {}).get("spec", {}).get("containers") or []:
+            image = _flags([str(a) for a in container.get("args") or []]).get("prometheus-config-reloader")
+            if image:
+                return image
+    return ""
+
+
 def _statefulset(owner: ClusterObject, name: str, pod: dict[str, Any], replicas: int, controller: str,
                  claims: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
     spec: dict[str, Any] = {"replicas": replicas, "template": {"spec": pod}}
@@ -87,7 +97,8 @@ def _statefulset(owner: ClusterObject, name: str, pod: dict[str, Any], replicas:
 
 def _operator_pod(spec: Mapping[str, Any], main: dict[str, Any], reloader: dict[str, Any], volumes: list[dict[str, Any]]) -> dict[str, Any]:
     def reloader_container(name: str) -> dict[str, Any]:
-        return {"name": name, "resources": copy.deepcopy(reloader), "securityContext": dict(CONTROLLER_CONTAINER_SECURITY)}
+        return {"name": name, "image": reloader.get("image", ""), "resources": copy.deepcopy(reloader.get("resources") or {}),
+                "securityContext": dict(CONTROLLER_CONTAINER_SECURITY)}
 
     return {
         "serviceAccountName": spec.get("serviceAccountName", "default"),
@@ -200,6 +211,7 @@ def _predictor(owner: ClusterObject, objects: list[ClusterObject], config: Mappi
         model = predictor[field]
         containers.append({
             "name": "kserve-container",
+            "image": runtime_image(objects, field, model),
             "resources": copy.deepcopy(model.get("resources") or {}),
             "securityContext": copy.deepcopy(model.get("securityContext") or {}),
         })
@@ -208,17 +220,21 @@ def _predictor(owner: ClusterObject, objects: list[ClusterObject], config: Mappi
         containers = copy.deepcopy(predictor.get("containers") or [])
         uri = ""
     if predictor.get("logger") or predictor.get("batcher"):
+        # The agent runs the logger's image when the predictor logs, else the batcher's.
         containers.append({
             "name": "agent",
+            "image": str((config.get("logger" if predictor.get("logger") else "batcher") or {}).get("image", "")),
             "resources": _config_resources(config.get("agent") or {}),
             "securityContext": copy.deepcopy(containers[0].get("securityContext") or {}),
         })
     init = []
     if uri and not uri.startswith("pvc://"):
-        container: dict[str, Any] = {"name": "storage-initializer", "resources": _config_resources(config.get("storageInitializer") or {})}
+        initializer = config.get("storageInitializer") or {}
+        container: dict[str, Any] = {"name": "storage-initializer", "image": str(initializer.get("image", "")),
+                                     "resources": _config_resources(initializer)}
         override = _storage_container(objects, uri)
         if override is not None:
-            for key in ("resources", "securityContext"):
+            for key in ("image", "resources", "securityContext"):
                 if override.get(key):
                     container[key] = copy.deepcopy(override[key])
         init.append(container)
@@ -228,7 +244,34 @@ def _predictor(owner: ClusterObject, objects: list[ClusterObject], config: Mappi
     return _deployment(owner, "predictor", predictor, pod)
 
 
-def _explainer(owner: ClusterObject) -> Optional[dict[str, Any]]:
+def runtime_image(objects: list[ClusterObject], field: str, model: Mapping[str, Any]) -> str:
+    """The image of the serving runtime KServe picks for `model`: the one it names, else among the
+    enabled runtimes that speak its protocol (v1 unless it says) and auto-select its format, the one
+    with the highest priority (a predictor written with a framework field, such as `sklearn:`, names
+    its format by that field).
+    Ref: kserve pkg/apis/serving/v1beta1/predictor_model.go (GetSupportingRuntimes)"""
+    runtimes = [o for o in objects if o.kind in ("ClusterServingRuntime", "ServingRuntime")]
+    named = model.get("runtime")
+    if named:
+        chosen = next((r for r in runtimes if r.name == named), None)
+    else:
+        wanted = str((model.get("modelFormat") or {}).get("name") or field)
+        protocol = str(model.get("protocolVersion") or "v1")
+
+        def priority(runtime: ClusterObject) -> int:
+            spec = runtime.manifest.get("spec") or {}
+            if protocol not in (spec.get("protocolVersions") or ["v1"]):
+                return -1
+            found = [f for f in spec.get("supportedModelFormats") or [] if f.get("name") == wanted and f.get("autoSelect")]
+            return max((int(f.get("priority") or 0) for f in found), default=-1)
+
+        enabled = [r for r in runtimes if not (r.manifest.get("spec") or {}).get("disabled") and priority(r) >= 0]
+        chosen = max(enabled, key=lambda r: (priority(r), r.kind == "ServingRuntime"), default=None)
+    containers = ((chosen.manifest.get("spec") or {}).get("containers") or []) if chosen else []
+    return str(containers[0].get("image", "")) if containers else ""
+
+
+def _explainer(owner: ClusterObject, config: Mapping[str, Any]) -> Optional[dict[str, Any]]:
     """The explainer Deployment KServe makes from spec.explainer.art: one server container (the
     image from inferenceservice-config's `explainers.art`) with the resources and securityContext
     the resource gives it."""
@@ -237,7 +280,9 @@ def _explainer(owner: ClusterObject) -> Optional[dict[str, Any]]:
     if not isinstance(art, Mapping):
         return None
     pod = _pod_fields(explainer)
-    pod["containers"] = [{"name": "kserve-container", "resources": copy.deepcopy(art.get("resources") or {}),
+    art_config = (config.get("explainers") or {}).get("art") or {}
+    image = f"{art_config.get('image', '')}:{art_config.get('defaultImageVersion', '')}" if art_config.get("image") else ""
+    pod["containers"] = [{"name": "kserve-container", "image": image, "resources": copy.deepcopy(art.get("resources") or {}),
                           "securityContext": copy.deepcopy(art.get("securityContext") or {})}]
     return _deployment(owner, "explainer", explainer, pod)
 
@@ -246,7 +291,8 @@ def model(view: ClusterView) -> Iterator[ClusterObject]:
     """The modelled pods, for each controller whose own configuration was rendered (without it, a
     model would be a guess: the custom resource's pod spec is then checked as it stands)."""
     objects = view.installed()
-    reloader = reloader_resources(objects)
+    resources = reloader_resources(objects)
+    reloader = {"resources": resources, "image": reloader_image(objects)} if resources else {}
     config = _kserve_config(objects)
     for owner in objects:
         manifests: list[Optional[dict[str, Any]]] = []
@@ -255,7 +301,7 @@ def model(view: ClusterView) -> Iterator[ClusterObject]:
         elif owner.api_version.startswith("monitoring.coreos.com/") and owner.kind == "Alertmanager" and reloader:
             manifests = [_alertmanager(owner, reloader)]
         elif owner.api_version.startswith("serving.kserve.io/") and owner.kind == "InferenceService" and config:
-            manifests = [_predictor(owner, objects, config), _explainer(owner)]
+            manifests = [_predictor(owner, objects, config), _explainer(owner, config)]
         for manifest in manifests:
             if manifest is None:
                 continue

@@ -1,0 +1,92 @@
+"""`platform images list` (planner/images.py): every container of every shipped stack's cluster, the
+charts' and the pods controllers create included, has its image accounted for, and the injected
+images are the ones upstream's controllers would inject (read from the rendered configuration)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlops_platform.components import versions
+from mlops_platform.planner.images import inventory, pod_spec
+from support import SHIPPED_STACKS
+from support.cli import invoke
+
+
+def _containers(view) -> list[tuple[str, str]]:
+    """(where, image) of every container, walked here independently of planner/images.py."""
+    out = []
+    for obj in [*view.installed(), *view.runtime]:
+        spec = obj.manifest.get("spec") or {}
+        if obj.kind in ("ClusterServingRuntime", "ServingRuntime"):
+            out += [(f"{obj.kind} {obj.name}", c.get("image", "")) for c in spec.get("containers") or []]
+            continue
+        pod = pod_spec(obj.manifest)
+        out += [(f"{obj.kind} {obj.name}", c.get("image", "")) for key in ("initContainers", "containers")
+                for c in pod.get(key) or []]
+    return out
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_container_of_every_stack_has_its_image_listed(viewed, stack):
+    view = viewed(stack)
+    images, unknown = inventory(view)
+    containers = _containers(view)
+    assert unknown == [] and all(image for _, image in containers)
+    assert sum(len(i.used_by) for i in images) == len(containers)
+    assert {i.reference for i in images} == {image for _, image in containers}
+    # Each controller's injected pods are there: prometheus-operator's and, with a model, KServe's.
+    injected = {i.reference for i in images if any(s.startswith("injected by") for s in i.sources)}
+    assert any(r.startswith("quay.io/prometheus-operator/prometheus-config-reloader:") for r in injected)
+
+
+def test_the_injected_images_are_the_controllers_own(viewed):
+    view = viewed("aws-dev")
+    objects = view.installed()
+    config = next(o for o in objects if o.kind == "ConfigMap" and o.name == "inferenceservice-config").manifest["data"]
+    images = {i.reference: i for i in inventory(view)[0]}
+    operator = next(c["image"] for o in objects if o.kind == "Deployment" and o.name.endswith("-operator")
+                    for c in pod_spec(o.manifest)["containers"])
+    reloader = next(r for r in images if "prometheus-config-reloader" in r)
+    assert reloader.rsplit(":", 1)[1] == operator.rsplit(":", 1)[1], "the operator and its reloader are released together"
+    assert images[reloader].used_by and all("config-reloader" in u for u in images[reloader].used_by)
+    logger = json.loads(config["logger"])["image"]
+    initializer = json.loads(config["storageInitializer"])["image"]
+    kserve = versions.KSERVE_RESOURCES.version
+    assert logger.endswith(f":{kserve}") and initializer.endswith(f":{kserve}")
+    assert "Deployment models/iris-predictor agent" in images[logger].used_by
+    assert "Deployment models/iris-predictor storage-initializer" in images[initializer].used_by
+    # iris is a v1 sklearn model: of the runtimes auto-selecting sklearn, MLServer speaks v2 only, so
+    # KServe picks its sklearn server.
+    server = next(r for r, i in images.items() if "Deployment models/iris-predictor kserve-container" in i.used_by)
+    assert server == f"kserve/sklearnserver:{kserve}" and "runtime kserve-sklearnserver" in images[server].sources
+
+
+def test_images_list_json(project, charts_dir, monkeypatch):
+    monkeypatch.setenv("PLATFORM_CHARTS_DIR", str(charts_dir))
+    result = invoke("images", "list", "--cloud", "local", "--json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["partial"] is False and document["unknownImages"] == []
+    sources = {s for i in document["images"] for s in i["sources"]}
+    assert {"ours", "chart mlflow", "injected by kserve-controller", "injected by prometheus-operator"} <= sources
+
+
+def test_kserve_picks_the_named_runtime_else_the_highest_priority_enabled_one():
+    from mlops_platform.planner.cluster_model import ClusterObject
+    from mlops_platform.planner.runtime_pods import runtime_image
+
+    def runtime(name: str, priority: int, disabled: bool = False, protocols: tuple[str, ...] = ("v1",)) -> ClusterObject:
+        spec = {"disabled": disabled, "protocolVersions": list(protocols), "containers": [{"image": f"{name}:1"}],
+                "supportedModelFormats": [{"name": "sklearn", "autoSelect": True, "priority": priority}]}
+        return ClusterObject({"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ClusterServingRuntime",
+                              "metadata": {"name": name}, "spec": spec}, "release", "urn", "urn")
+
+    runtimes = [runtime("low", 1), runtime("high", 2), runtime("off", 9, disabled=True), runtime("v2only", 5, protocols=("v2",))]
+    sklearn = {"modelFormat": {"name": "sklearn"}}
+    assert runtime_image(runtimes, "model", sklearn) == "high:1"
+    assert runtime_image(runtimes, "model", {**sklearn, "protocolVersion": "v2"}) == "v2only:1"
+    assert runtime_image(runtimes, "model", {**sklearn, "runtime": "low"}) == "low:1"
+    assert runtime_image(runtimes, "sklearn", {}) == "high:1", "a framework field names the format"
+    assert runtime_image(runtimes, "model", {"modelFormat": {"name": "onnx"}}) == ""
