@@ -3,7 +3,8 @@
 Read from what the cluster receives (planner/cluster_objects.py): every container and init
 container of every pod template the program and the charts apply, the pods controllers create at
 run time with the images they inject (planner/runtime_pods.py: KServe's storage-initializer, agent
-and model server, prometheus-operator's config reloader), and each serving runtime KServe may pick.
+and model server, prometheus-operator's config reloader), and each enabled serving runtime (one
+KServe may pick; a disabled one never runs).
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ def pod_spec(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
 def _containers(obj: ClusterObject) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """(source, container) of every container the object runs or, for a serving runtime, may run."""
     if obj.kind in RUNTIME_KINDS:
-        for container in (obj.manifest.get("spec") or {}).get("containers") or []:
-            yield f"runtime {obj.name}", container
+        spec = obj.manifest.get("spec") or {}
+        if not spec.get("disabled"):  # KServe never runs a disabled runtime's server
+            for container in spec.get("containers") or []:
+                yield f"runtime {obj.name}", container
         return
     spec = pod_spec(obj.manifest)
     if obj.origin == "runtime":

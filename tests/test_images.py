@@ -20,7 +20,7 @@ def _containers(view) -> list[tuple[str, str]]:
     for obj in [*view.installed(), *view.runtime]:
         spec = obj.manifest.get("spec") or {}
         if obj.kind in ("ClusterServingRuntime", "ServingRuntime"):
-            out += [(f"{obj.kind} {obj.name}", c.get("image", "")) for c in spec.get("containers") or []]
+            out += [(f"{obj.kind} {obj.name}", c.get("image", "")) for c in spec.get("containers") or [] if not spec.get("disabled")]
             continue
         pod = pod_spec(obj.manifest)
         out += [(f"{obj.kind} {obj.name}", c.get("image", "")) for key in ("initContainers", "containers")
@@ -71,6 +71,8 @@ def test_images_list_json(project, charts_dir, monkeypatch):
     assert document["partial"] is False and document["unknownImages"] == []
     sources = {s for i in document["images"] for s in i["sources"]}
     assert {"ours", "chart mlflow", "injected by kserve-controller", "injected by prometheus-operator"} <= sources
+    # The runtimes the platform disables (components/addons/kserve.py) never run: vLLM's `latest` is not listed.
+    assert "runtime kserve-vllmserver" not in sources and not any(i["image"].endswith(":latest") for i in document["images"])
 
 
 def test_kserve_picks_the_named_runtime_else_the_highest_priority_enabled_one():
