@@ -50,6 +50,10 @@ def test_aws_data_kept_by_destroy_is_adopted_not_created(planned):
     assert imported == dict.fromkeys(("Bucket", "BucketPublicAccessBlock", "BucketOwnershipControls",
                                       "BucketServerSideEncryptionConfiguration", "BucketVersioning",
                                       "BucketLifecycleConfiguration", "BucketPolicy"), kept["bucket"])
+    from mlops_platform.cli.backup.keep import BUCKET_TYPES
+
+    # What destroy --keep-data takes out of the state is exactly what the program imports back.
+    assert {r.type for r in adopting.resources if r.import_id} == set(BUCKET_TYPES)
     bucket = one(adopting, "aws:s3/bucket:Bucket")
     assert bucket.input("bucket") == kept["bucket"] and bucket.input("bucketPrefix") is None
     assert one(adopting, "aws:rds/instance:Instance").input("snapshotIdentifier") == kept["databaseSnapshot"]
