@@ -5,8 +5,9 @@ estimate of its time, and the reason where a step cannot run on the stack's clou
 
 The estimates come from the offline plan: the first deploy's critical path (planner/critical_path.py,
 this release's program standing in for the deployed one's), the restore time of planner/recovery.py,
-and for the upgrade the releases that change (a Helm upgrade waits for its resources like an
-install) plus MLflow's migration Job. Deletion times are not modelled.
+and for the upgrade the releases that change, one after another (an upper bound: a Helm upgrade
+waits for its resources like an install, and independent ones run in parallel) plus MLflow's
+migration Job. Deletion times are not modelled.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def plan_rehearsal(config: Any, rehearsal_config: Any, rehearsal_run: ProgramRun
                       "the first deploy's critical path"),
         _restore(config, rehearsal_config, flags),
         RehearsalStep("apply this release", f"platform up {flags} --yes", _upgrade_minutes(upgrade),
-                      "each changing release's install time, plus MLflow's migration Job"),
+                      "at most: each changing release's install time one after another, plus MLflow's migration Job"),
         RehearsalStep("check its health", "the checks below", HEALTH_MINUTES, "each retried until ready"),
         RehearsalStep("tear it down", f"platform destroy {flags} --yes", None, "deletion times are not modelled"),
     ]
@@ -106,9 +107,9 @@ def _restore(config: Any, rehearsal_config: Any, flags: str) -> RehearsalStep:
     restore = recovery(rehearsal_config)
     blocked = "" if config.cloud == "aws" else (f"`platform restore` reaches an AWS stack's database only so far (README: "
                                                  f"Backup and restore); on {config.cloud} the rehearsal would run on an empty database")
-    return RehearsalStep(f"restore {config.stack_name}'s latest backup into it", command, restore.rto_minutes,
-                         "planner/recovery.py's restore estimate" if restore.rto_minutes is not None else "no estimate",
-                         blocked)
+    basis = ("planner/recovery.py's restore estimate" if restore.rto_minutes is not None else
+             f"planner/recovery.py has none for {config.cloud}")
+    return RehearsalStep(f"restore {config.stack_name}'s latest backup into it", command, restore.rto_minutes, basis, blocked)
 
 
 def _upgrade_minutes(upgrade: Any) -> int:
