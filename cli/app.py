@@ -101,6 +101,7 @@ def _register() -> None:
         refresh,
         render,
         restore,
+        sbom,
         stacks,
         sweep,
         token,
@@ -109,7 +110,7 @@ def _register() -> None:
     )
 
     for module in (plan, render, up, preview, upgrade, destroy, sweep, backup, restore, refresh, outputs, token, stacks, models, doctor,
-                   charts, images, ci):
+                   charts, images, sbom, ci):
         module.register(app)
 
 

@@ -1,0 +1,107 @@
+"""A stack's software bill of materials (`platform sbom`), as CycloneDX 1.6 JSON built and
+serialised with cyclonedx-python-lib: the Helm charts it installs (each with the SHA-256 of the
+archive in the chart cache it renders and deploys from), the images its cluster runs
+(planner/images.py: tags as pinned; no digest is locked yet), and the platform's own Python
+dependencies as installed.
+Ref: https://cyclonedx.org/docs/1.6/json/
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Optional
+
+from mlops_platform.components import versions
+
+from . import charts
+from .cluster_model import ClusterView
+from .images import inventory
+
+PACKAGE = "mlops-platform"
+PROPERTY = "mlops-platform"  # the namespace of our CycloneDX properties
+
+
+def _requirement_name(requirement: str) -> Optional[str]:
+    """The distribution a requirement names, or None when it applies only with an extra."""
+    if "extra ==" in requirement.replace('"', "'").replace("extra==", "extra =="):
+        return None
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+    return match.group(0) if match else None
+
+
+def python_closure(root: str = PACKAGE) -> list[metadata.Distribution]:
+    """`root` and every distribution its (extra-less) requirements pull in, as installed."""
+    seen: dict[str, metadata.Distribution] = {}
+    todo = [root]
+    while todo:
+        name = todo.pop()
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in seen:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue  # a requirement for another platform or Python (its marker is false here)
+        seen[key] = dist
+        todo += [n for n in (_requirement_name(r) for r in dist.requires or []) if n]
+    return sorted(seen.values(), key=lambda d: d.metadata["Name"].lower())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def stack_charts(view: ClusterView) -> list[versions.Chart]:
+    """The pinned charts the stack's releases install (rendered or not), each once."""
+    found = [r.chart for r in view.releases] + [c for c in (charts.by_reference(m.reference) for m in view.missing) if c]
+    return sorted({c.short_name: c for c in found}.values(), key=lambda c: c.short_name)
+
+
+def build(stack: str, view: ClusterView, folder: Optional[Path] = None) -> Any:
+    """The Bom of `stack` (cyclonedx.model.bom.Bom)."""
+    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.model.component import Component, ComponentType
+    from packageurl import PackageURL
+
+    platform_version = metadata.version(PACKAGE)
+    bom = Bom()
+    bom.metadata.component = Component(name=f"{PACKAGE} stack {stack}", version=platform_version,
+                                       type=ComponentType.APPLICATION, bom_ref=f"stack:{stack}")
+    for chart in stack_charts(view):
+        path = charts.archive_path(chart, folder)
+        hashes = [HashType(alg=HashAlgorithm.SHA_256, content=_sha256(path))] if path.is_file() else []
+        source = chart.name if chart.is_oci else chart.repo
+        bom.components.add(Component(
+            name=chart.short_name, version=chart.version, type=ComponentType.APPLICATION, bom_ref=f"chart:{chart.short_name}",
+            hashes=hashes, description=f"Helm chart from {source}",
+            properties=[Property(name=f"{PROPERTY}:kind", value="helm-chart"),
+                        Property(name=f"{PROPERTY}:archive", value="cached" if hashes else "not in the chart cache")]))
+    images, _ = inventory(view)
+    for image in images:
+        name, _, tag = image.reference.rpartition(":") if ":" in image.reference.rsplit("/", 1)[-1] else (image.reference, "", "")
+        bom.components.add(Component(
+            name=name, version=tag or None, type=ComponentType.CONTAINER, bom_ref=f"image:{image.reference}",
+            properties=[Property(name=f"{PROPERTY}:source", value=source) for source in sorted(image.sources)]
+            + [Property(name=f"{PROPERTY}:digest", value="not locked")]))
+    for dist in python_closure():
+        dist_name, dist_version = dist.metadata["Name"], dist.version
+        bom.components.add(Component(
+            name=dist_name, version=dist_version, type=ComponentType.LIBRARY, bom_ref=f"pypi:{dist_name}",
+            purl=PackageURL(type="pypi", name=dist_name.lower(), version=dist_version)))
+    # The stack is made of all of it (CycloneDX's dependency graph, one level deep).
+    bom.register_dependency(bom.metadata.component, list(bom.components))
+    return bom
+
+
+def to_json(bom: Any) -> str:
+    from cyclonedx.output.json import JsonV1Dot6
+
+    return str(JsonV1Dot6(bom).output_as_string(indent=2))
