@@ -7,7 +7,7 @@ import re
 from ipaddress import IPv4Network
 from typing import Literal, Optional
 
-from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictInt, StrictStr, ValidationInfo, field_validator, model_validator
 
 from .. import durations, versions
 from ..data.backup_kit.record import ID_PATTERN as BACKUP_ID_PATTERN
@@ -175,28 +175,23 @@ class KeptData(Model):
     database_snapshot: StrictStr
     backup: StrictStr
 
-    @field_validator("bucket")
+    @field_validator("bucket", "database_snapshot", "backup")
     @classmethod
-    def _bucket(cls, value: str) -> str:
-        # Ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
-        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
-            raise ValueError(f"'{shown_text(value)}' is not an S3 bucket name")
+    def _shaped(cls, value: str, info: ValidationInfo) -> str:
+        pattern, what = _KEPT_SHAPES[info.field_name or ""]
+        if not re.fullmatch(pattern, value):
+            raise ValueError(f"'{shown_text(value)}' is not {what}")
         return value
 
-    @field_validator("database_snapshot")
-    @classmethod
-    def _snapshot(cls, value: str) -> str:
-        # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSnapshot.html
-        if not re.fullmatch(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)", value):
-            raise ValueError(f"'{shown_text(value)}' is not an RDS snapshot identifier")
-        return value
 
-    @field_validator("backup")
-    @classmethod
-    def _backup(cls, value: str) -> str:
-        if not re.fullmatch(BACKUP_ID_PATTERN, value):
-            raise ValueError(f"'{shown_text(value)}' is not a backup id (bk-YYYYMMDDtHHMMSSz-xxxxxx, as platform backups list shows)")
-        return value
+# Each field of KeptData: the shape its value has, and what it is.
+_KEPT_SHAPES = {
+    # Ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+    "bucket": (r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name"),
+    # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSnapshot.html
+    "database_snapshot": (r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)", "an RDS snapshot identifier"),
+    "backup": (BACKUP_ID_PATTERN, "a backup id (bk-YYYYMMDDtHHMMSSz-xxxxxx, as platform backups list shows)"),
+}
 
 
 class ObjectStoreConfig(Model):
