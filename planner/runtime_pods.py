@@ -246,9 +246,10 @@ def _predictor(owner: ClusterObject, objects: list[ClusterObject], config: Mappi
 
 def runtime_image(objects: list[ClusterObject], field: str, model: Mapping[str, Any]) -> str:
     """The image of the serving runtime KServe picks for `model`: the one it names, else among the
-    enabled runtimes that speak its protocol (v1 unless it says) and auto-select its format, the one
-    with the highest priority (a predictor written with a framework field, such as `sklearn:`, names
-    its format by that field).
+    enabled runtimes that speak its protocol (v1 unless it says; a runtime declaring none speaks v1)
+    and auto-select its format, a namespace's before the cluster's, then the highest priority (one
+    with a priority before one without). A predictor written with a framework field, such as
+    `sklearn:`, names its format by that field.
     Ref: kserve pkg/apis/serving/v1beta1/predictor_model.go (GetSupportingRuntimes)"""
     runtimes = [o for o in objects if o.kind in ("ClusterServingRuntime", "ServingRuntime")]
     named = model.get("runtime")
@@ -258,15 +259,19 @@ def runtime_image(objects: list[ClusterObject], field: str, model: Mapping[str, 
         wanted = str((model.get("modelFormat") or {}).get("name") or field)
         protocol = str(model.get("protocolVersion") or "v1")
 
-        def priority(runtime: ClusterObject) -> int:
+        def rank(runtime: ClusterObject) -> Optional[tuple[bool, bool, int]]:
+            """None: KServe does not consider it; else larger ranks first."""
             spec = runtime.manifest.get("spec") or {}
-            if protocol not in (spec.get("protocolVersions") or ["v1"]):
-                return -1
+            if spec.get("disabled") or protocol not in (spec.get("protocolVersions") or ["v1"]):
+                return None
             found = [f for f in spec.get("supportedModelFormats") or [] if f.get("name") == wanted and f.get("autoSelect")]
-            return max((int(f.get("priority") or 0) for f in found), default=-1)
+            if not found:
+                return None
+            priorities = [int(f["priority"]) for f in found if f.get("priority") is not None]
+            return (runtime.kind == "ServingRuntime", bool(priorities), max(priorities, default=0))
 
-        enabled = [r for r in runtimes if not (r.manifest.get("spec") or {}).get("disabled") and priority(r) >= 0]
-        chosen = max(enabled, key=lambda r: (priority(r), r.kind == "ServingRuntime"), default=None)
+        ranked = [(r, rank(r)) for r in runtimes]
+        chosen = max(((r, k) for r, k in ranked if k is not None), key=lambda pair: pair[1], default=(None, None))[0]
     containers = ((chosen.manifest.get("spec") or {}).get("containers") or []) if chosen else []
     return str(containers[0].get("image", "")) if containers else ""
 

@@ -79,10 +79,12 @@ def test_kserve_picks_the_named_runtime_else_the_highest_priority_enabled_one():
     from mlops_platform.planner.cluster_model import ClusterObject
     from mlops_platform.planner.runtime_pods import runtime_image
 
-    def runtime(name: str, priority: int, disabled: bool = False, protocols: tuple[str, ...] = ("v1",)) -> ClusterObject:
+    def runtime(name: str, priority: int | None, disabled: bool = False, protocols: tuple[str, ...] = ("v1",),
+                kind: str = "ClusterServingRuntime") -> ClusterObject:
         spec = {"disabled": disabled, "protocolVersions": list(protocols), "containers": [{"image": f"{name}:1"}],
-                "supportedModelFormats": [{"name": "sklearn", "autoSelect": True, "priority": priority}]}
-        return ClusterObject({"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ClusterServingRuntime",
+                "supportedModelFormats": [{"name": "sklearn", "autoSelect": True,
+                                           **({"priority": priority} if priority is not None else {})}]}
+        return ClusterObject({"apiVersion": "serving.kserve.io/v1alpha1", "kind": kind,
                               "metadata": {"name": name}, "spec": spec}, "release", "urn", "urn")
 
     runtimes = [runtime("low", 1), runtime("high", 2), runtime("off", 9, disabled=True), runtime("v2only", 5, protocols=("v2",))]
@@ -92,3 +94,31 @@ def test_kserve_picks_the_named_runtime_else_the_highest_priority_enabled_one():
     assert runtime_image(runtimes, "model", {**sklearn, "runtime": "low"}) == "low:1"
     assert runtime_image(runtimes, "sklearn", {}) == "high:1", "a framework field names the format"
     assert runtime_image(runtimes, "model", {"modelFormat": {"name": "onnx"}}) == ""
+    # A priority ranks before none; a namespace's runtime before every cluster one, whatever its priority.
+    assert runtime_image([runtime("none", None), runtime("one", 0)], "model", sklearn) == "one:1"
+    assert runtime_image([*runtimes, runtime("mine", None, kind="ServingRuntime")], "model", sklearn) == "mine:1"
+
+
+def test_an_onnx_model_speaks_v2_so_that_kserve_finds_triton(charts_dir):
+    """Triton, the only runtime auto-selecting onnx, declares v2 alone: a v1 predictor would find no
+    runtime at all. Its metrics are scraped on Triton's own port."""
+    from mlops_platform.components.config import PlatformConfig, read_stack_values
+    from mlops_platform.planner.cluster_objects import assemble
+    from mlops_platform.planner.harness import plan_platform
+    from support import STACKS
+
+    values = read_stack_values(STACKS / "Pulumi.local-dev.yaml")
+    model = {"name": "digits", "format": "onnx", "storageUri": "s3://models/digits", "drift": {"enabled": False},
+             "outlier": {"enabled": False}}
+    config = PlatformConfig.from_values({**values, "models": [model]}, "variant", "local-dev")
+    run = plan_platform(config)
+    view = assemble(run, config.cluster.kubernetes_version, charts_dir)
+    service = next(o for o in view.installed() if o.kind == "InferenceService" and o.name == "digits")
+    assert service.manifest["spec"]["predictor"]["model"]["protocolVersion"] == "v2"
+    images, unknown = inventory(view)
+    server = next(i.reference for i in images if "Deployment models/digits-predictor kserve-container" in i.used_by)
+    triton = next(o for o in view.installed() if o.kind == "ClusterServingRuntime" and o.name == "kserve-tritonserver")
+    assert server == triton.manifest["spec"]["containers"][0]["image"] and unknown == []
+    monitor = next(o for o in view.installed() if o.kind == "PodMonitor" and o.name == "digits-predictor")
+    relabel = monitor.manifest["spec"]["podMetricsEndpoints"][0]["relabelings"][0]
+    assert relabel["replacement"] == "$1:8002"

@@ -73,7 +73,7 @@ def predictor_spec(model: ModelConfig, reader: WorkloadAccess, logger_url: Optio
         "securityContext": kube.container_security(read_only_root=False, run_as_user=MODEL_UID),
     }
     if model.protocol == "v2":
-        # MLServer serves MLflow models over the open inference (v2) protocol only.
+        # MLServer (MLflow models) and Triton (ONNX) serve the open inference (v2) protocol only.
         # Ref: https://kserve.github.io/website/docs/model-serving/predictive-inference/frameworks/mlflow
         server["protocolVersion"] = "v2"
     spec: dict[str, Any] = {
@@ -124,20 +124,22 @@ def isvc_annotations(model: ModelConfig) -> dict[str, str]:
     return annotations
 
 
-# MLServer serves its metrics on a port of their own, which the predictor's container does not
-# declare; KServe's Python servers on the model port. Ref: MLServer settings (metrics_port, 8082);
-# kserve python/kserve/kserve/model_server.py (/metrics on the HTTP port)
+# MLServer and Triton serve their metrics on a port of their own, which the predictor's container
+# does not declare; KServe's Python servers on the model port. Ref: MLServer settings (metrics_port,
+# 8082); Triton's metrics docs (port 8002, /metrics); kserve python/kserve/kserve/model_server.py
 MLSERVER_METRICS_PORT = 8082
+METRICS_PORTS = {"mlflow": MLSERVER_METRICS_PORT, "onnx": 8002}
 
 
 def pod_monitor(resource_name: str, model: ModelConfig, parent: pulumi.Resource, provider: k8s.Provider,
                 depends_on: list[pulumi.Resource]) -> k8s.apiextensions.CustomResource:
     """Prometheus scrapes the model's predictor pods: KServe's servers on the declared model port, MLServer
-    on its metrics port (the address rewritten to it: a port a pod does not declare is not discovered)."""
+    and Triton on their metrics ports (the address rewritten to it: a port a pod does not declare is not
+    discovered)."""
     endpoint: dict[str, Any] = {"portNumber": MODEL_PORT, "path": "/metrics", "interval": "30s"}
-    if model.protocol == "v2":
+    if model.format in METRICS_PORTS:
         endpoint["relabelings"] = [{"sourceLabels": ["__meta_kubernetes_pod_ip"], "targetLabel": "__address__",
-                                    "regex": "(.+)", "replacement": f"$1:{MLSERVER_METRICS_PORT}", "action": "replace"}]
+                                    "regex": "(.+)", "replacement": f"$1:{METRICS_PORTS[model.format]}", "action": "replace"}]
     return k8s.apiextensions.CustomResource(
         resource_name,
         api_version="monitoring.coreos.com/v1",

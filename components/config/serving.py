@@ -17,6 +17,10 @@ _REFERENCE_URI = re.compile(r"^(s3|gs|https)://[^\s]+\.(csv|npy)$")
 _BUILTIN_REFERENCE = ("sklearn:iris",)
 
 
+
+# Formats whose only runtime speaks the open inference (v2) protocol alone: MLServer, Triton.
+V2_ONLY = ("mlflow", "onnx")
+
 class Resources(Model):
     cpu: StrictStr = "100m"
     memory: StrictStr = "256Mi"
@@ -128,5 +132,8 @@ class ModelConfig(Model):
 
     @property
     def protocol(self) -> str:
-        """The inference protocol its server speaks: MLServer (mlflow) only the open v2 protocol."""
-        return "v2" if self.format == "mlflow" else "v1"
+        """The inference protocol its server speaks: MLServer (mlflow) and Triton (onnx, the only
+        runtime auto-selecting it) speak only the open v2 protocol, and KServe picks a runtime only
+        among those declaring the model's protocol (kserve-runtime-configs v0.20.0: their
+        protocolVersions). Ref: kserve pkg/apis/serving/v1beta1/predictor_model.go"""
+        return "v2" if self.format in V2_ONLY else "v1"
