@@ -67,7 +67,8 @@ def test_aws_data_kept_by_destroy_is_adopted_not_created(planned):
     assert "forceDestroy" in bucket.ignore_changes and "forceDestroy" not in plain_bucket.ignore_changes
 
 
-URN = f"urn:pulumi:{STACK}::mlops-platform::"
+# As the engine writes them: each type after its parents' (the platform, then the data component).
+URN = f"urn:pulumi:{STACK}::mlops-platform::mlops:platform:MlopsPlatform$mlops:data:AwsData$"
 BUCKET_PARTS = ("aws:s3/bucket:Bucket::mlops-data-artifacts",
                 "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock::mlops-data-artifacts-public-access",
                 "aws:s3/bucketOwnershipControls:BucketOwnershipControls::mlops-data-artifacts-ownership",

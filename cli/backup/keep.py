@@ -61,9 +61,9 @@ def kept_ids(kept: Optional[KeptData]) -> list[str]:
     return [kept.bucket, kept.database_snapshot] if kept is not None else []
 
 
-def bucket_urns(resources: list[dict[str, Any]], bucket: str) -> list[str]:
-    """The URNs of the bucket and of its own settings in the stack's state (their ids are its name)."""
-    return [r["urn"] for r in resources if r.get("type") in BUCKET_TYPES and r.get("id") == bucket]
+def bucket_resources(resources: list[dict[str, Any]], bucket: str) -> list[dict[str, Any]]:
+    """The bucket and its own settings in the stack's state (their ids are its name)."""
+    return [r for r in resources if r.get("type") in BUCKET_TYPES and r.get("id") == bucket]
 
 
 def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[KeptData, list[dict[str, Any]]]:
@@ -94,8 +94,9 @@ def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[Kep
         record, _ = take_backup(target, display.progress,
                                 {"platform": version("mlops-platform"), "mlflow": versions.MLFLOW_IMAGE.tag})
     bucket = target.bucket.name
-    urns = bucket_urns(resources, bucket)
-    if not any(urn.split("::")[2] == BUCKET_TYPES[0] for urn in urns):
+    owned = bucket_resources(resources, bucket)
+    urns = [r["urn"] for r in owned]
+    if not any(r["type"] == BUCKET_TYPES[0] for r in owned):
         fail(f"the bucket {bucket} named by the stack's outputs is not in its state; nothing was destroyed",
              f"run platform refresh --cloud {config.cloud} --env {config.env}, then destroy again", EXIT_FAILED)
     kept = KeptData.model_validate({"bucket": bucket, "databaseSnapshot": record.database.ref, "backup": record.id})
