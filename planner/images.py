@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+from mlops_platform.policies.rules.base import pod_specs
+
 from .cluster_model import ClusterObject, ClusterView
 from .runtime_pods import MODELLED_ANNOTATION
-
-POD_TEMPLATES = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
-RUNTIME_KINDS = ("ClusterServingRuntime", "ServingRuntime")
 
 
 @dataclass
@@ -29,35 +28,21 @@ class Image:
         return {"image": self.reference, "sources": sorted(self.sources), "usedBy": self.used_by}
 
 
-def pod_spec(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
-    spec = manifest.get("spec") or {}
-    kind = manifest.get("kind")
-    if kind == "Pod":
-        return spec
-    if kind == "CronJob":
-        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
-        return (spec.get("template") or {}).get("spec") or {}
-    if kind in POD_TEMPLATES:
-        return (spec.get("template") or {}).get("spec") or {}
-    return {}
-
-
 def _containers(obj: ClusterObject) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(source, container) of every container the object runs or, for a serving runtime, may run."""
-    if obj.kind in RUNTIME_KINDS:
-        spec = obj.manifest.get("spec") or {}
-        if not spec.get("disabled"):  # KServe never runs a disabled runtime's server
-            for container in spec.get("containers") or []:
-                yield f"runtime {obj.name}", container
+    """(source, container) of every container the object runs or, for an enabled serving runtime,
+    may run: the pod specs the policy pack checks (policies/rules/base.py), but an InferenceService's
+    pods are those KServe makes, modelled among the view's runtime objects."""
+    if obj.kind == "InferenceService":
         return
-    spec = pod_spec(obj.manifest)
-    if obj.origin == "runtime":
+    if obj.kind in ("ClusterServingRuntime", "ServingRuntime"):
+        source = f"runtime {obj.name}"
+    elif obj.origin == "runtime":
         controller = str((obj.manifest.get("metadata") or {}).get("annotations", {}).get(MODELLED_ANNOTATION, "")).rsplit(" by ", 1)[-1]
         source = f"injected by {controller or 'a controller'}"
     else:
         source = "ours" if obj.origin == "program" else f"chart {obj.release}"
-    for key in ("initContainers", "containers", "ephemeralContainers"):
-        for container in spec.get(key) or []:
+    for pod in pod_specs(obj.type_token, obj.manifest, obj.name):
+        for container in pod.containers:
             yield source, container
 
 

@@ -50,8 +50,10 @@ def _flags(args: list[str]) -> dict[str, str]:
     return out
 
 
-def reloader_resources(objects: list[ClusterObject]) -> dict[str, Any]:
-    """The config reloader's resources, from the flags the operator Deployment is started with."""
+def reloader(objects: list[ClusterObject]) -> dict[str, Any]:
+    """The config reloader the operator injects: its image (`--prometheus-config-reloader`) and its
+    resources (`--config-reloader-*`), from the flags the operator Deployment is started with; {}
+    when no rendered Deployment is the operator."""
     for deployment in _find(objects, "Deployment"):
         for container in (deployment.manifest.get("spec") or {}).get("template", {}).get("spec", {}).get("containers") or []:
             flags = _flags([str(a) for a in container.get("args") or []])
@@ -59,18 +61,8 @@ def reloader_resources(objects: list[ClusterObject]) -> dict[str, Any]:
                 continue
             requests = {k: flags[f"config-reloader-{k}-request"] for k in ("cpu", "memory") if f"config-reloader-{k}-request" in flags}
             limits = {k: flags[f"config-reloader-{k}-limit"] for k in ("cpu", "memory") if f"config-reloader-{k}-limit" in flags}
-            return {"requests": requests, "limits": limits}
+            return {"image": flags["prometheus-config-reloader"], "resources": {"requests": requests, "limits": limits}}
     return {}
-
-
-def reloader_image(objects: list[ClusterObject]) -> str:
-    """The config reloader's image: the operator's `--prometheus-config-reloader` flag."""
-    for deployment in _find(objects, "Deployment"):
-        for container in (deployment.manifest.get("spec") or {}).get("template", {}).get("spec", {}).get("containers") or []:
-            image = _flags([str(a) for a in container.get("args") or []]).get("prometheus-config-reloader")
-            if image:
-                return image
-    return ""
 
 
 def _statefulset(owner: ClusterObject, name: str, pod: dict[str, Any], replicas: int, controller: str,
@@ -270,8 +262,8 @@ def runtime_image(objects: list[ClusterObject], field: str, model: Mapping[str, 
             priorities = [int(f["priority"]) for f in found if f.get("priority") is not None]
             return (runtime.kind == "ServingRuntime", bool(priorities), max(priorities, default=0))
 
-        ranked = [(r, rank(r)) for r in runtimes]
-        chosen = max(((r, k) for r, k in ranked if k is not None), key=lambda pair: pair[1], default=(None, None))[0]
+        candidates = [(key, r) for r in runtimes if (key := rank(r)) is not None]
+        chosen = max(candidates, key=lambda candidate: candidate[0])[1] if candidates else None
     containers = ((chosen.manifest.get("spec") or {}).get("containers") or []) if chosen else []
     return str(containers[0].get("image", "")) if containers else ""
 
@@ -296,15 +288,14 @@ def model(view: ClusterView) -> Iterator[ClusterObject]:
     """The modelled pods, for each controller whose own configuration was rendered (without it, a
     model would be a guess: the custom resource's pod spec is then checked as it stands)."""
     objects = view.installed()
-    resources = reloader_resources(objects)
-    reloader = {"resources": resources, "image": reloader_image(objects)} if resources else {}
+    injected_reloader = reloader(objects)
     config = _kserve_config(objects)
     for owner in objects:
         manifests: list[Optional[dict[str, Any]]] = []
-        if owner.api_version.startswith("monitoring.coreos.com/") and owner.kind == "Prometheus" and reloader:
-            manifests = [_prometheus(owner, reloader)]
-        elif owner.api_version.startswith("monitoring.coreos.com/") and owner.kind == "Alertmanager" and reloader:
-            manifests = [_alertmanager(owner, reloader)]
+        if owner.api_version.startswith("monitoring.coreos.com/") and owner.kind == "Prometheus" and injected_reloader:
+            manifests = [_prometheus(owner, injected_reloader)]
+        elif owner.api_version.startswith("monitoring.coreos.com/") and owner.kind == "Alertmanager" and injected_reloader:
+            manifests = [_alertmanager(owner, injected_reloader)]
         elif owner.api_version.startswith("serving.kserve.io/") and owner.kind == "InferenceService" and config:
             manifests = [_predictor(owner, objects, config), _explainer(owner, config)]
         for manifest in manifests:

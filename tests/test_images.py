@@ -9,9 +9,19 @@ import json
 import pytest
 
 from mlops_platform.components import versions
-from mlops_platform.planner.images import inventory, pod_spec
+from mlops_platform.planner.images import inventory
 from support import SHIPPED_STACKS
 from support.cli import invoke
+
+
+def pod_spec(manifest: dict) -> dict:
+    """The pod template of a workload."""
+    spec = manifest.get("spec") or {}
+    if manifest.get("kind") == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    if manifest.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"):
+        return (spec.get("template") or {}).get("spec") or {}
+    return spec if manifest.get("kind") == "Pod" else {}
 
 
 def _containers(view) -> list[tuple[str, str]]:
