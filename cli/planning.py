@@ -65,8 +65,6 @@ def base_plan(path: Path, stack: str, flag: str) -> dict[str, Any]:
     return document
 
 
-
-
 def deployed_plan(config: PlatformConfig, engine: Any) -> dict[str, Any]:
     """What the stack runs, in the form of a saved plan: its `deployment` output and its state's
     resources (the Helm releases' inputs: chart, version, values), secrets masked."""

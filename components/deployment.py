@@ -1,6 +1,6 @@
-"""What a deployment runs, recorded with it: the platform release; per Helm release the chart, version
-and a digest of the values it was given; the Kubernetes minor; the MLflow schema revision the release brings the database
-to. The stack exports it as `deployment` (the platform builds it from its releases), `plan --json`
+"""What a deployment runs, recorded with it: the platform release; per Helm release the chart,
+version and a digest of the values it was given; the Kubernetes minor; the MLflow schema revision
+the release brings the database to. The stack exports it as `deployment` (the platform builds it from its releases), `plan --json`
 carries the same record (planner/upgrade.py), and `platform upgrade` and the skew check of `up` read
 it back.
 """
@@ -39,11 +39,11 @@ def _canonical(value: Any) -> Any:
 
 def record(kubernetes: str, mlflow: bool, releases: Iterable[tuple[str, str, str, Optional[Mapping[str, Any]]]]) -> dict[str, Any]:
     """The record from (release name, chart, version, values) of each release."""
-    from importlib.metadata import version
+    from importlib import metadata
 
     return {
         # The release that deployed it: what `upgrade --rehearse` stands up first.
-        "platform": version("mlops-platform"),
+        "platform": metadata.version("mlops-platform"),
         "kubernetes": kubernetes,
         "mlflowSchema": versions.MLFLOW_SCHEMA_REVISION if mlflow else None,
         "releases": {name: {"chart": chart, "version": version, "valuesDigest": values_digest(values)}

@@ -9,7 +9,6 @@ Ref: https://cyclonedx.org/docs/1.6/json/
 from __future__ import annotations
 
 import hashlib
-import re
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
@@ -25,26 +24,29 @@ PROPERTY = "mlops-platform"  # the namespace of our CycloneDX properties
 
 
 def _requirement_name(requirement: str) -> Optional[str]:
-    """The distribution a requirement names, or None when it applies only with an extra."""
-    if "extra ==" in requirement.replace('"', "'").replace("extra==", "extra =="):
-        return None
-    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
-    return match.group(0) if match else None
+    """The distribution a requirement names, or None when its marker is false here (only with an
+    extra, or for another platform or Python)."""
+    from packaging.requirements import Requirement
+
+    parsed = Requirement(requirement)
+    return parsed.name if parsed.marker is None or parsed.marker.evaluate({"extra": ""}) else None
 
 
 def python_closure(root: str = PACKAGE) -> list[metadata.Distribution]:
     """`root` and every distribution its (extra-less) requirements pull in, as installed."""
+    from packaging.utils import canonicalize_name
+
     seen: dict[str, metadata.Distribution] = {}
     todo = [root]
     while todo:
         name = todo.pop()
-        key = re.sub(r"[-_.]+", "-", name).lower()
+        key = canonicalize_name(name)
         if key in seen:
             continue
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
-            continue  # a requirement for another platform or Python (its marker is false here)
+            continue  # not installed here: nothing to list
         seen[key] = dist
         todo += [n for n in (_requirement_name(r) for r in dist.requires or []) if n]
     return sorted(seen.values(), key=lambda d: d.metadata["Name"].lower())

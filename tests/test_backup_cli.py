@@ -39,6 +39,11 @@ def test_backup_snapshots_rds_records_versions_and_restore_switches_by_identifie
     assert [s["DBSnapshotIdentifier"] for s in snapshots] == [f"{INSTANCE}-{backup_id}"]
     record = json.loads(s3.get_object(Bucket=BUCKET, Key=f"backups/{backup_id}/record.json")["Body"].read())
     assert record["stack"] == STACK and record["database"]["kind"] == "rds-snapshot"
+    from importlib.metadata import version
+
+    from mlops_platform.components import versions
+
+    assert (record["platformVersion"], record["mlflowVersion"]) == (version("mlops-platform"), versions.MLFLOW_IMAGE.tag)
     assert record["counts"] == {"experiments": 2, "runs": 3, "modelVersions": 1}
     assert record["artifacts"] == {"mode": "versions", "manifest": f"backups/{backup_id}/artifacts.json", "objects": 3,
                                    "bytes": 21}

@@ -71,10 +71,6 @@ def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[Kep
     what is kept and the state's resources left to destroy. On a failure before the release, nothing
     has changed but a backup more; the stack file is put back if the release fails. A destroy that an
     earlier --keep-data began (the record is there) just goes on."""
-    from importlib.metadata import version
-
-    from mlops_platform.components import versions
-
     from .. import display
     from ..engine.state import ReleaseRefused
     from ..errors import EXIT_FAILED, fail
@@ -91,8 +87,7 @@ def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[Kep
     with failures():
         target = engine_target(config, engine)
         display.progress(f"backing up stack {config.stack_name} before the destroy (its database leaves as this snapshot)")
-        record, _ = take_backup(target, display.progress,
-                                {"platform": version("mlops-platform"), "mlflow": versions.MLFLOW_IMAGE.tag})
+        record, _ = take_backup(target, display.progress)
     bucket = target.bucket.name
     owned = bucket_resources(resources, bucket)
     urns = [r["urn"] for r in owned]

@@ -82,7 +82,19 @@ class RestoreReport:
     seconds: dict[str, float]
 
 
-def take_backup(target: Target, progress: Progress, versions: dict[str, str]) -> tuple[BackupRecord, dict[str, float]]:
+def running_versions() -> dict[str, str]:
+    """What a backup taken from here records it was taken with: this platform and the MLflow it pins."""
+    from importlib.metadata import version
+
+    from mlops_platform.components import versions
+
+    return {"platform": version("mlops-platform"), "mlflow": versions.MLFLOW_IMAGE.tag}
+
+
+def take_backup(target: Target, progress: Progress,
+                versions: Optional[dict[str, str]] = None) -> tuple[BackupRecord, dict[str, float]]:
+    """A backup of the target; `versions` recorded with it (by default, running_versions())."""
+    versions = versions or running_versions()
     steps = Steps(progress)
     backup_id = new_id()
     where = folder(backup_id)

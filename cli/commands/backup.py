@@ -28,10 +28,6 @@ def backup(
     """Take a consistent backup of what the stack holds: the database (an RDS snapshot), the
     artifacts (the version of every object in the bucket now), and a record tying them together,
     kept in the stack's bucket under backups/<id>/. Prints the backup's id."""
-    from importlib.metadata import version
-
-    from mlops_platform.components import versions
-
     from .. import display
     from ..backup.guard import failures
     from ..backup.operations import take_backup
@@ -41,8 +37,7 @@ def backup(
     config = load_config(cloud, env)
     with failures():
         target = open_target(config, backend, passphrase_file)
-        record, seconds = take_backup(target, display.progress,
-                                      {"platform": version("mlops-platform"), "mlflow": versions.MLFLOW_IMAGE.tag})
+        record, seconds = take_backup(target, display.progress)
     if json_output:
         display.print_json({**record.model_dump(mode="json", by_alias=True), "seconds": seconds})
         return

@@ -139,9 +139,6 @@ def _backup_possible(config: Any, migrations: list[tuple[str, str]]) -> None:
 def _backup_before_migration(config: Any, engine: Any, migrations: list[tuple[str, str]]) -> None:
     """After the confirmation, before the engine changes anything: the backup `restore` can bring
     back if the migration goes wrong. A failed backup stops the update (exit 1)."""
-    from importlib.metadata import version
-
-    from mlops_platform.components import versions
     from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 
     from .. import display
@@ -152,7 +149,7 @@ def _backup_before_migration(config: Any, engine: Any, migrations: list[tuple[st
     display.progress(f"MLflow's database will be migrated ({', '.join(rev for rev, _ in migrations)}): backing it up first")
     try:
         target = engine_target(config, engine)
-        record, _ = take_backup(target, display.progress, {"platform": version("mlops-platform"), "mlflow": versions.MLFLOW_IMAGE.tag})
+        record, _ = take_backup(target, display.progress)
     except (BackupRefused, BackupFailed) as err:
         fail(f"the backup before MLflow's migration failed: {err}; nothing was deployed",
              "fix that and rerun, or back up yourself and pass --skip-backup",
