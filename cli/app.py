@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence
 import typer
 from typer.core import TyperGroup
 
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PlatformExit, debug_enabled, error_line
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PlatformExit, debug_enabled, error_line, fail
 
 
 class PlatformGroup(TyperGroup):
@@ -26,6 +26,7 @@ class PlatformGroup(TyperGroup):
         from typer._click import exceptions as click_errors
 
         try:
+            _check_environment()
             result = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
                                   windows_expand_args=windows_expand_args, **extra)
             code = result if isinstance(result, int) else 0
@@ -55,6 +56,19 @@ class PlatformGroup(TyperGroup):
             sys.stdout.flush()
             sys.exit(code)
         return code
+
+
+def _check_environment() -> None:
+    """Settings read from the environment that every command may use, checked once, first."""
+    import os
+
+    if os.environ.get("PLATFORM_CHART_DIGESTS"):
+        from mlops_platform.planner.digests import DigestFileError, overrides
+
+        try:
+            overrides()
+        except DigestFileError as err:
+            fail(str(err), "give a JSON object of chart archive name to sha256 (README: Verified charts)")
 
 
 app = typer.Typer(

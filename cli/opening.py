@@ -69,6 +69,13 @@ def _open(config: Any, backend: Optional[str], passphrase_file: Optional[Path], 
         # An ephemeral environment's stack file, for Pulumi to read, before the engine first touches the
         # stack: creating it writes the secrets provider's salt into that file (cli/ephemeral.py).
         if create:
+            # What the releases deploy, checked and staged first: a bad chart stops before the engine starts
+            # (and nothing is staged when there is no engine to run).
+            from .engine.workspace import pulumi_cli
+            from .staging import stage_for_deploy
+
+            pulumi_cli()
+            stage_for_deploy(config, project)
             write_derived_stack_file(config)
         engine = Engine(settings, create=create)
         if not create:

@@ -34,7 +34,11 @@ def print_plan(result: Plan, parallel: int) -> None:
 def _label(record: ResourceRecord, rendered: dict[str, int]) -> str:
     detail = ""
     if record.type == "kubernetes:helm.sh/v3:Release":
-        detail = (f"  [cyan]{escape(str(record.input('chart')))}@{escape(str(record.input('version')))}[/cyan] -> "
+        from mlops_platform.planner.charts import by_reference
+
+        chart = by_reference(str(record.input("chart")))
+        name = chart.short_name if chart is not None else str(record.input("chart"))
+        detail = (f"  [cyan]{escape(name)}@{escape(str(record.input('version')))}[/cyan] -> "
                   f"{escape(str(record.input('namespace')))}")
         count = rendered.get(record.urn)
         detail += f"  [dim]({count} objects)[/dim]" if count is not None else "  [yellow](not rendered)[/yellow]"

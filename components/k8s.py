@@ -216,15 +216,16 @@ def helm_release(
     timeout: int = 600,
 ) -> k8s.helm.v3.Release:
     """A Helm release of a pinned chart (components/versions.py), with an explicit release name (so
-    what it creates has predictable names) and a timeout that waits for its workloads. An OCI
-    chart names its registry in `chart`; a repository chart is fetched from its repository."""
-    extra: dict[str, Any] = {"repository_opts": {"repo": chart.repo}} if chart.repo else {}
+    what it creates has predictable names) and a timeout that waits for its workloads. It deploys
+    the digest-checked archive the CLI stages (Chart.staged); `version` stays an input, so a new pin
+    is an upgrade in the diff."""
+    extra: dict[str, Any] = {}
     if values is not None:
         extra["values"] = values
     created = k8s.helm.v3.Release(
         resource_name,
         name=release,
-        chart=chart.chart_ref,
+        chart=chart.staged,
         version=chart.version,
         namespace=namespace,
         timeout=timeout,

@@ -18,6 +18,8 @@ class Chart:
     version: str
     repo: str  # an https chart repository, or "" for an OCI chart (then `name` is the oci:// URL)
     licence: str = "Apache-2.0"
+    # The sha256 of the archive its publisher serves; "" until recorded (see STAGED_CHARTS_DIR's note).
+    sha256: str = ""
 
     @property
     def chart_ref(self) -> str:
@@ -37,6 +39,14 @@ class Chart:
     def is_oci(self) -> bool:
         return self.name.startswith("oci://")
 
+    @property
+    def staged(self) -> str:
+        """What a Helm release deploys: the verified archive the CLI stages into the project's
+        `.charts/` folder before any engine call, relative to the project (where the engine runs the
+        program), so the engine never fetches a chart by name and the state names no machine's path.
+        Ref: https://www.pulumi.com/registry/packages/kubernetes/api-docs/helm/v3/release/ (local chart)"""
+        return f"./{STAGED_CHARTS_DIR}/{self.archive}"
+
 
 @dataclass(frozen=True)
 class Image:
@@ -48,7 +58,19 @@ class Image:
 
     @property
     def ref(self) -> str:
-        return f"{self.repository}:{self.tag}"
+        """`repository:tag`, with `@sha256:...` when the image lock (components/image_lock.py) has it."""
+        from .image_lock import pinned
+
+        return pinned(f"{self.repository}:{self.tag}")
+
+    @property
+    def tag_value(self) -> str:
+        """The tag for a chart value that joins `repository:tag`: with the locked digest after it
+        (`3.15.1@sha256:...`), which the runtime reads as the digest."""
+        from .image_lock import digest_of
+
+        digest = digest_of(f"{self.repository}:{self.tag}")
+        return f"{self.tag}@{digest}" if digest else self.tag
 
 
 # --- Kubernetes and local tooling -------------------------------------------------------------
@@ -96,6 +118,15 @@ PULUMI_CLI_VERSION = "3.272.0"
 HELM_SDK_VERSION = "v4.2.3"
 
 # --- Helm charts ------------------------------------------------------------------------------
+
+# The project folder the CLI stages verified chart archives into (Chart.staged).
+STAGED_CHARTS_DIR = ".charts"
+# Each chart's `sha256` is the digest of the archive its repository serves. Published digests are
+# read from the repository's index.yaml (`digest:`) or the OCI manifest's layer digest, never from an
+# archive pulled here: this machine reaches no chart repository, so none is recorded yet and every
+# chart reads "unrecorded" (a warning in dev, refused by prod deploys; README: Verified charts).
+# An internal mirror that repackages them, and the tests, give theirs with $PLATFORM_CHART_DIGESTS.
+# Ref: https://helm.sh/docs/topics/chart_repository/#the-index-file
 
 # Ref: https://cert-manager.io/docs/releases/ (v1.21.1, chart repo charts.jetstack.io)
 CERT_MANAGER = Chart("cert-manager", "v1.21.1", "https://charts.jetstack.io")

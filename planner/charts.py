@@ -1,4 +1,5 @@
-"""The local chart cache: where the pinned chart archives live, which are missing, and pulling them.
+"""The local chart cache: where the pinned chart archives live, which are missing, pulling them,
+checking each against its recorded digest, and staging the checked ones for a deploy.
 
 Offline rendering (`platform plan`, `platform render`, the tests) reads the exact pinned archives
 from one folder: `$PLATFORM_CHARTS_DIR`, else `$XDG_CACHE_HOME/mlops-platform/charts` (default
@@ -34,8 +35,18 @@ def charts_dir() -> Path:
 
 
 def by_reference(reference: str) -> Optional[Chart]:
-    """The pinned chart a Helm release names (its `chart` input), if it is one of ours."""
-    return next((c for c in versions.CHARTS if c.chart_ref == reference), None)
+    """The pinned chart a Helm release names (its `chart` input), if it is one of ours: the staged
+    archive a release deploys now (Chart.staged), or the chart name a release deployed by an earlier
+    platform recorded. A staged archive of another version (an earlier deployment's) names the same
+    chart: the caller compares versions."""
+    import re
+
+    found = next((c for c in versions.CHARTS if reference in (c.staged, c.chart_ref)), None)
+    if found is None and reference.startswith(f"./{versions.STAGED_CHARTS_DIR}/") and reference.endswith(".tgz"):
+        archive = reference.rsplit("/", 1)[-1][:-4]
+        found = next((c for c in versions.CHARTS if archive.startswith(f"{c.short_name}-")
+                      and re.fullmatch(r"v?\d+\.\d+\.\d+[\w.+-]*", archive[len(c.short_name) + 1:])), None)
+    return found
 
 
 def archive_path(chart: Chart, folder: Optional[Path] = None) -> Path:
@@ -62,23 +73,32 @@ class ArchiveError(Exception):
 
 def problem(chart: Chart, path: Path) -> Optional[str]:
     """Why the archive at `path` is not the pinned `chart`, in a few words, or None when it is:
-    it must be a whole gzip tarball of sane size whose members are plain files and folders inside
-    one top folder (none climbing out with `..`), and its Chart.yaml must name the pinned chart and
-    version. Checked once per file
-    version (path, size, modification time)."""
+    its sha256 must be the recorded one (digests.expected) where one is recorded, and it must be a
+    whole gzip tarball of sane size whose members are plain files and folders inside one top folder
+    (none climbing out with `..`), whose Chart.yaml names the pinned chart and version. Checked once
+    per file version (path, size, modification time) and expected digest."""
+    from . import digests
+
     try:
         info = path.stat()
     except OSError as err:
         return f"cannot be read ({err.strerror})"
-    return _problem(chart, str(path), info.st_size, info.st_mtime_ns)
+    return _problem(chart, str(path), info.st_size, info.st_mtime_ns, digests.expected(chart))
 
 
 @lru_cache(maxsize=64)
-def _problem(chart: Chart, path: str, size: int, stamp: int) -> Optional[str]:
+def _problem(chart: Chart, path: str, size: int, stamp: int, expected: Optional[str]) -> Optional[str]:
     import tarfile
+
+    from . import digests
 
     if size > MAX_ARCHIVE_BYTES:
         return f"is {size / 2**20:.0f} MiB, larger than any chart ({MAX_ARCHIVE_BYTES // 2**20} MiB)"
+    if expected is not None:
+        actual = digests.sha256_of(Path(path))
+        if actual != expected:
+            # A tampered archive can carry the pinned Chart.yaml: the digest is what tells.
+            return f"has sha256 {actual}, not the recorded {expected} ({digests.source(chart)})"
     unpacked, top = 0, ""
     try:
         with tarfile.open(path, "r:gz") as archive:
@@ -239,3 +259,35 @@ def _identity_problem(chart: Chart, path: Path) -> Optional[str]:
     if (name, version) != (chart.short_name, chart.version):
         return f"holds {str(name)[:40]} {str(version)[:20]}, not the pinned {chart.short_name} {chart.version}"
     return None
+
+
+def stage(selected: Sequence[Chart], into: Path, folder: Optional[Path] = None) -> list[Path]:
+    """Copy the cached archive of each chart into `into` (the project's `.charts/`) for the engine
+    to deploy, after checking each (`verify`: digest, then contents). Every archive is checked
+    before anything is written, so a bad one leaves the folder as it was; each copy is written to a
+    temporary sibling, checked against the digest it was copied from, then renamed into place."""
+    from . import digests
+
+    sources = []
+    for chart in selected:
+        path = archive_path(chart, folder)
+        if not path.is_file():
+            raise ArchiveError(path, f"is not in the chart cache: run `{PULL_HINT}`")
+        verify(chart, path)
+        sources.append((chart, path, digests.sha256_of(path)))
+    into.mkdir(parents=True, exist_ok=True)
+    staged = []
+    for chart, path, digest in sources:
+        final = into / chart.archive
+        if not (final.is_file() and digests.sha256_of(final) == digest):
+            with tempfile.NamedTemporaryFile(dir=into, prefix=f".{chart.archive}.", delete=False) as handle:
+                scratch = Path(handle.name)
+            try:
+                shutil.copyfile(path, scratch)
+                if digests.sha256_of(scratch) != digest:
+                    raise ArchiveError(path, "changed while it was copied to the deploy folder; run the command again")
+                os.replace(scratch, final)
+            finally:
+                scratch.unlink(missing_ok=True)
+        staged.append(final)
+    return staged

@@ -11,7 +11,7 @@ from mlops_platform.components.addons import cert_manager, kserve, mlflow, monit
 from mlops_platform.components.config import PlatformConfig
 from mlops_platform.components.requests import WorkloadRequest, limit_range_defaults, pod_spec_requests
 
-from . import costs
+from . import charts, costs
 from .cluster_model import ClusterObject, ClusterView
 from .cluster_objects import assemble
 from .critical_path import PARALLEL_LEVELS, CriticalPath, critical_path, schedule
@@ -78,7 +78,8 @@ def workload_requests(run: ProgramRun, view: ClusterView) -> list[WorkloadReques
                                          int(predictor.get("minReplicas") or 1)))
     unrendered = {m.release for m in view.missing}
     for record in run.helm_releases():
-        counter = CHART_REQUESTS.get(str(record.input("chart")))
+        chart = charts.by_reference(str(record.input("chart")))
+        counter = CHART_REQUESTS.get(chart.chart_ref) if chart is not None else None
         if counter is not None and str(record.input("name")) in unrendered:
             out.extend(counter(record.inputs.get("values") or {}))
     return sorted(out, key=lambda w: w.name)

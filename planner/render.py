@@ -44,12 +44,18 @@ def manifest_path(record: ResourceRecord) -> Path:
 
 def releases(run: ProgramRun) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
     """(release name, chart description, values) for every Helm release."""
+    from . import charts, digests
+
     for record in run.helm_releases():
         inputs = record.inputs
+        pinned = charts.by_reference(str(inputs.get("chart")))
         chart = {
-            "chart": inputs.get("chart"),
+            "chart": pinned.short_name if pinned else inputs.get("chart"),
             "version": inputs.get("version"),
-            "repo": (inputs.get("repositoryOpts") or {}).get("repo", ""),
+            # Where `charts pull` gets it, and the staged archive the release deploys, with its digest.
+            "repo": charts.source_of(pinned) if pinned else "",
+            "archive": inputs.get("chart"),
+            "sha256": (digests.expected(pinned) if pinned else None) or "unrecorded",
             "namespace": inputs.get("namespace"),
             "release": inputs.get("name"),
         }

@@ -93,7 +93,11 @@ def deployment_record(run: ProgramRun, config: PlatformConfig) -> dict[str, Any]
 
 
 def _side(inputs: Mapping[str, Any], fallback: str) -> ReleaseSide:
-    return ReleaseSide(str(inputs.get("name") or fallback), str(inputs.get("chart")), str(inputs.get("version")),
+    # The chart by name: a release deploys the staged archive of its version (./.charts/<name>-<version>.tgz),
+    # an older one named the chart; either way two versions of one chart compare as the same chart.
+    pinned = charts.by_reference(str(inputs.get("chart")))
+    chart = pinned.chart_ref if pinned is not None else str(inputs.get("chart"))
+    return ReleaseSide(str(inputs.get("name") or fallback), chart, str(inputs.get("version")),
                        str(inputs.get("namespace")), dict(inputs.get("values") or {}))
 
 

@@ -30,7 +30,7 @@ from support.servers import free_port, wait_until_serving
 
 # The fixtures that start a real service on loopback: a test using one (directly or through another
 # fixture) is in the `services` layer (pyproject.toml's markers).
-SERVICE_FIXTURES = frozenset({"moto_endpoint", "mlflow_server", "mlflow_with_runs", "chart_repository", "oci_registry", "oidc_issuer",
+SERVICE_FIXTURES = frozenset({"moto_endpoint", "mlflow_server", "mlflow_with_runs", "chart_repository", "oci_registry", "registry", "oidc_issuer",
                               "mlflow_oidc", "postgres"})
 
 
@@ -172,6 +172,43 @@ def schemas_dir() -> Path:
     if not (SCHEMAS / "validate.py").is_file():
         pytest.skip(f"upstream schema library not found at {SCHEMAS} (set PLATFORM_SCHEMAS_DIR)")
     return SCHEMAS
+
+
+@pytest.fixture()
+def registry(tmp_path) -> Iterator[str]:
+    """A real OCI registry on loopback, empty (distribution, Debian's docker-registry; .ci/run
+    installs it): its `host:port`."""
+    binary = shutil.which("docker-registry") or shutil.which("registry")
+    if binary is None:
+        if os.environ.get("PLATFORM_REQUIRE_OCI_REGISTRY") == "1":
+            pytest.fail("no OCI registry binary (docker-registry) on PATH, and CI requires it")
+        pytest.skip("no OCI registry on PATH: install Debian's docker-registry (.ci/run does)")
+    port = free_port()
+    config = tmp_path / "registry.yml"
+    config.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'blobs'}\n"
+                      f"http:\n  addr: 127.0.0.1:{port}\n")
+    log = tmp_path / "registry.log"
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/v2/", process, log, "the registry", timeout=30)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture()
+def oci_registry(registry, charts_dir) -> str:
+    """The loopback registry holding the pinned archives, pushed with Helm's own SDK: as an internal
+    mirror would."""
+    import helm_python as helm
+
+    from mlops_platform.planner import charts
+
+    mirror = f"oci://{registry}/mlops-charts"
+    for chart in versions.CHARTS:
+        helm.push(charts.archive_path(chart, charts_dir), mirror, plain_http=True)
+    return mirror
 
 
 @pytest.fixture()

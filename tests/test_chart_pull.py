@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
-import subprocess
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from typer.testing import CliRunner
@@ -16,7 +13,6 @@ from typer.testing import CliRunner
 from mlops_platform.cli.app import app
 from mlops_platform.components import versions
 from mlops_platform.planner import charts
-from support.servers import free_port, wait_until_serving
 
 # --- the CLI: pull, a plan without charts, render ------------------------------------------------
 
@@ -57,36 +53,6 @@ def test_charts_pull_fails_in_one_line_when_the_repository_lacks_a_version(chart
     assert not (tmp_path / "cache" / versions.MLFLOW.archive).exists()
     bad = CliRunner().invoke(app, ["charts", "pull", "--mirror", "ftp://x"])
     assert bad.exit_code == 2 and "--mirror" in bad.stderr
-
-
-@pytest.fixture()
-def oci_registry(tmp_path, charts_dir) -> Iterator[str]:
-    """A real OCI registry on loopback (distribution, Debian's docker-registry; .ci/run installs it),
-    holding the seven pinned archives, pushed with Helm's own SDK: as an internal mirror would."""
-    import os
-
-    import helm_python as helm
-
-    binary = shutil.which("docker-registry") or shutil.which("registry")
-    if binary is None:
-        if os.environ.get("PLATFORM_REQUIRE_OCI_REGISTRY") == "1":
-            pytest.fail("no OCI registry binary (docker-registry) on PATH, and CI requires it")
-        pytest.skip("no OCI registry on PATH: install Debian's docker-registry (.ci/run does)")
-    port = free_port()
-    config = tmp_path / "registry.yml"
-    config.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'blobs'}\n"
-                      f"http:\n  addr: 127.0.0.1:{port}\n")
-    log = tmp_path / "registry.log"
-    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=log.open("w"))
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}/v2/", process, log, "the registry", timeout=30)
-        mirror = f"oci://127.0.0.1:{port}/mlops-charts"
-        for chart in versions.CHARTS:
-            helm.push(charts.archive_path(chart, charts_dir), mirror, plain_http=True)
-        yield mirror
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_charts_pull_from_an_oci_registry_gets_the_pinned_archives_byte_for_byte(oci_registry, tmp_path, monkeypatch, charts_dir):

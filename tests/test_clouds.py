@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops_platform.components import names
+from mlops_platform.components import names, versions
 from mlops_platform.components.config import PlatformConfig, read_stack_values
 from mlops_platform.planner.harness import ProgramRun, plan_platform, run_program
 from support import ROOT, SHIPPED_STACKS, STACKS
@@ -71,7 +71,7 @@ def test_same_addons_as_local(stack, planned, stack_config):
     local = {(r.input("name"), r.input("chart"), r.input("version")) for r in planned("local-dev").helm_releases()}
     cloud = {(r.input("name"), r.input("chart"), r.input("version")) for r in planned(stack).helm_releases()}
     # Where the cloud makes the issuer (identity.provider cognito, entra) there is no Dex; nothing else differs.
-    assert cloud == {r for r in local if stack_config(stack).identity.kind == "dex" or r[1] != "dex"}
+    assert cloud == {r for r in local if stack_config(stack).identity.kind == "dex" or r[1] != versions.DEX.staged}
 
 
 @pytest.mark.parametrize("stack", CLOUD_STACKS)

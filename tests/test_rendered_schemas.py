@@ -28,11 +28,11 @@ LIBRARY_CHART = {
     "traefik": "traefik",
     "kube-prometheus-stack": "kube-prometheus-stack",
     "mlflow": "mlflow",
-    "oci://ghcr.io/kserve/charts/kserve-resources": "kserve-resources",
-    "oci://ghcr.io/kserve/charts/kserve-runtime-configs": "kserve-runtime-configs",
+    "kserve-resources": "kserve-resources",
+    "kserve-runtime-configs": "kserve-runtime-configs",
 }
 # kserve-crd only installs CRDs and takes no values.
-VALUELESS_CHARTS = {"oci://ghcr.io/kserve/charts/kserve-crd"}
+VALUELESS_CHARTS = {"kserve-crd"}
 # Charts the library holds no values for (the sign-in charts): our keys are checked against the
 # chart's own default values, from its archive in ../shared/charts.
 OWN_VALUES_CHARTS = {"dex", "oauth2-proxy"}

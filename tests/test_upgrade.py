@@ -9,6 +9,7 @@ dropped, and traefik's changelog entry for its Middleware CRD.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from mlops_platform.components import names, versions
+from mlops_platform.planner import charts
 from mlops_platform.planner.upgrade import assess, deployment_record
 from support import SHIPPED_STACKS
 from support.cli import invoke, one_line_error
@@ -40,7 +42,10 @@ def base_document(run, config, charts_dir: Path, kubernetes: str | None = None) 
     resources = json.loads(json.dumps([r.to_json() for r in run.resources], default=str))  # the run's own stay as they are
     for record in resources:
         if record["type"] == "kubernetes:helm.sh/v3:Release":
-            record["inputs"]["version"] = previous.get(record["inputs"]["chart"], record["inputs"]["version"])
+            chart = charts.by_reference(record["inputs"]["chart"])
+            if chart is not None and chart.chart_ref in previous:  # deployed from the staged archive of the line before
+                before = dataclasses.replace(chart, version=previous[chart.chart_ref])
+                record["inputs"]["chart"], record["inputs"]["version"] = before.staged, before.version
     deployment = deployment_record(run, config)
     # The schema the previous MLflow release brought the database to (its head, as versions.py records it).
     deployment["mlflowSchema"] = versions.MLFLOW_SCHEMA_HEADS[_app_version(charts_dir, f"mlflow-{previous['mlflow']}.tgz")]

@@ -9,6 +9,7 @@ import pytest
 
 from mlops_platform.components import versions
 from mlops_platform.components.requests import limit_range_defaults, pod_spec_requests
+from mlops_platform.planner.charts import by_reference
 from mlops_platform.planner.harness import ProgramRun
 from mlops_platform.planner.plan import CHART_REQUESTS, _steady_workloads, totals
 from support import SHIPPED_STACKS
@@ -93,7 +94,7 @@ def test_values_estimate_used_without_a_chart_matches_the_rendered_footprint(sta
         rendered[obj.release][1] += memory
     compared = 0
     for record in run.helm_releases():
-        counter = CHART_REQUESTS.get(record.input("chart"))
+        counter = CHART_REQUESTS.get(by_reference(str(record.input("chart"))).chart_ref)
         if counter is None:
             continue
         estimate = [0, 0.0]

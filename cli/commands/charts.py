@@ -33,8 +33,8 @@ def _selected(cloud: Optional[Cloud], env: str) -> list:
     from ..project import load_config
 
     run = plan_platform(load_config(cloud, env))
-    used = {str(r.input("chart")) for r in run.helm_releases()}
-    return [c for c in versions.CHARTS if c.chart_ref in used and charts.by_reference(c.chart_ref) is not None]
+    used = {charts.by_reference(str(r.input("chart"))) for r in run.helm_releases()}
+    return [c for c in versions.CHARTS if c in used]
 
 
 @charts_app.command("pull", short_help="Download the pinned charts into the local cache.")
@@ -78,8 +78,11 @@ def pull(
     except OSError as err:
         fail(f"cannot write the chart cache {folder}: {err.strerror}", f"set {charts.CHARTS_DIR_ENV} to a writable folder",
              EXIT_FAILED)
+    from mlops_platform.planner import digests
+
     rows = [{"chart": p.chart.short_name, "version": p.chart.version, "source": p.source, "path": str(p.path),
-             "status": "cached" if p.already_present else "pulled"} for p in pulled]
+             "status": "cached" if p.already_present else "pulled", "sha256": digests.sha256_of(p.path),
+             "digest": "verified" if digests.expected(p.chart) else "unrecorded"} for p in pulled]
     if json_output:
         display.print_json({"chartsDir": str(folder), "charts": rows})
         return
@@ -97,13 +100,16 @@ def list_charts(json_output: bool = JsonOption) -> None:
     from .. import display
 
     folder = charts.charts_dir()
+    from mlops_platform.planner import digests
+
     rows = []
     for chart in versions.CHARTS:
         path = charts.archive_path(chart, folder)
         found = path.is_file()
         bad = charts.problem(chart, path) if found else None
         rows.append({"chart": chart.short_name, "version": chart.version, "source": charts.source_of(chart),
-                     "cached": found and bad is None, "problem": bad, "path": str(path)})
+                     "cached": found and bad is None, "problem": bad, "path": str(path),
+                     "digest": "recorded" if digests.expected(chart) else "unrecorded"})
     if json_output:
         display.print_json({"chartsDir": str(folder), "charts": rows})
         return

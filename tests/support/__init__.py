@@ -14,6 +14,11 @@ STACKS = ROOT / "stacks"
 SCHEMAS = Path(os.environ.get("PLATFORM_SCHEMAS_DIR", ROOT.parent / "shared" / "schemas"))
 # The pinned chart archives (test data beside the checkout; see ../shared/charts/SOURCES.md).
 CHARTS = Path(os.environ.get("PLATFORM_CHARTS_DIR", ROOT.parent / "shared" / "charts"))
+# Their digests: packaged from the upstream tags, they are not the published bytes whose digests
+# components/versions.py records, so the suite names its own, as an internal mirror would
+# (planner/digests.py). Set for every test and every CLI a test starts.
+CHART_DIGESTS = Path(__file__).with_name("chart-digests.json")
+os.environ.setdefault("PLATFORM_CHART_DIGESTS", str(CHART_DIGESTS))
 
 # The stack files the project ships. Named here, not globbed: a user's own stack file in stacks/
 # must not change (or break) the test suite.
