@@ -155,6 +155,12 @@ def write_derived_stack_file(config: PlatformConfig) -> None:
         files.write_text(path, text)
 
 
+def stack_names() -> list[str]:
+    """`<cloud>-<env>` of every stack file in the project's stacks/ folder."""
+    found = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (project_dir() / "stacks").glob("Pulumi.*.yaml"))
+    return [name for name in found if name.split("-", 1)[0] in CLOUDS and "-" in name]
+
+
 def load_config(cloud: Optional[str], env: str) -> PlatformConfig:
     """Validate the stack file for (cloud, env); any problem exits 2 before anything else runs."""
     from mlops_platform.components.config import ConfigError, PlatformConfig, stack_values_from_text

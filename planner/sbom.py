@@ -1,7 +1,7 @@
 """A stack's software bill of materials (`platform sbom`), as CycloneDX 1.6 JSON built and
 serialised with cyclonedx-python-lib: the Helm charts it installs (each with the SHA-256 of the
 archive in the chart cache it renders and deploys from), the images its cluster runs
-(planner/images.py: tags as pinned; no digest is locked yet), and the platform's own Python
+(planner/images.py: tags as pinned, with the digest the image lock gives), and the platform's own Python
 dependencies as installed.
 Ref: https://cyclonedx.org/docs/1.6/json/
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlops_platform.components import versions
+from mlops_platform.components.image_refs import Reference, ReferenceError, parse
 
 from . import charts
 from .cluster_model import ClusterView
@@ -52,6 +53,13 @@ def python_closure(root: str = PACKAGE) -> list[metadata.Distribution]:
     return sorted(seen.values(), key=lambda d: d.metadata["Name"].lower())
 
 
+def _reference(text: str) -> Optional[Reference]:
+    try:
+        return parse(text)
+    except ReferenceError:
+        return None
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -88,11 +96,14 @@ def build(stack: str, view: ClusterView, folder: Optional[Path] = None) -> Any:
                         Property(name=f"{PROPERTY}:archive", value="cached" if hashes else "not in the chart cache")]))
     images, _ = inventory(view)
     for image in images:
-        name, _, tag = image.reference.rpartition(":") if ":" in image.reference.rsplit("/", 1)[-1] else (image.reference, "", "")
+        reference = _reference(image.reference)
+        name = reference.name if reference else image.reference
+        digest = reference.digest if reference else None
         bom.components.add(Component(
-            name=name, version=tag or None, type=ComponentType.CONTAINER, bom_ref=f"image:{image.reference}",
+            name=name, version=(reference.tag if reference else None), type=ComponentType.CONTAINER, bom_ref=f"image:{image.reference}",
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=digest.split(":", 1)[1])] if digest else [],
             properties=[Property(name=f"{PROPERTY}:source", value=source) for source in sorted(image.sources)]
-            + [Property(name=f"{PROPERTY}:digest", value="not locked")]))
+            + [Property(name=f"{PROPERTY}:digest", value="locked" if digest else "not locked")]))
     for dist in python_closure():
         dist_name, dist_version = dist.metadata["Name"], dist.version
         bom.components.add(Component(

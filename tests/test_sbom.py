@@ -11,6 +11,7 @@ from importlib import metadata
 import pytest
 
 from mlops_platform.components import versions
+from mlops_platform.components.image_refs import parse
 from mlops_platform.planner.images import inventory
 from support.cli import invoke, one_line_error
 
@@ -42,8 +43,8 @@ def test_the_sbom_validates_and_lists_charts_images_and_packages(written, charts
         digest = hashlib.sha256((charts_dir / chart.archive).read_bytes()).hexdigest()
         assert charts[chart.short_name]["version"] == chart.version
         assert charts[chart.short_name]["hashes"] == [{"alg": "SHA-256", "content": digest}]
-    images = {f"{c['name']}:{c['version']}" for c in by_type["container"]}
-    assert images == {i.reference for i in inventory(view)[0]}
+    images = {f"{c['name']}:{c['version']}" for c in by_type["container"]}  # fully qualified, as the runtime reads them
+    assert images == {parse(i.reference).tagged for i in inventory(view)[0]}
     packages = {c["name"].lower(): c["version"] for c in by_type["library"]}
     assert packages["pulumi"] == "3.272.0" and packages["pydantic"] == metadata.version("pydantic")
     assert packages["mlops-platform"] == metadata.version("mlops-platform")

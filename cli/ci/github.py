@@ -9,6 +9,9 @@
                          GitHub Environment named after the stack (give prod required reviewers).
 - platform-drift.yml     daily: `platform preview --expect-no-changes` per stack in `<stack>-read`;
                          an issue when a stack drifted.
+- platform-images-lock.yml weekly and on demand: `platform images lock` against the public
+                         registries (which the machine that built the project could not reach),
+                         proposed as a pull request when a digest changed. No secrets, no cloud.
 - platform-pr-env.yml    opt-in per pull request (label `preview-env`): an environment pr-<number>
                          on the first chosen cloud, in the Environment `<cloud>-pr` (a role limited
                          to pr-* stacks), destroyed when the label goes or the PR closes.
@@ -350,11 +353,55 @@ def pr_env_workflow(cloud: str) -> dict[str, Any]:
     }
 
 
+IMAGES_LOCK_SCRIPT = """set -uo pipefail
+platform charts pull
+platform images lock; status=$?   # 1: some image unresolved; the rest is still written
+git diff --quiet -- components/images.lock.json && { echo "the image lock is current"; exit "$status"; }
+git config user.name "mlops-platform images lock"
+git config user.email "actions@users.noreply.github.com"
+git switch -C images-lock-refresh
+git commit -q -m "Image lock: refresh the digests from the registries" -- components/images.lock.json
+git push -q --force "https://x-access-token:${GH_TOKEN}@github.com/${REPO}.git" HEAD:refs/heads/images-lock-refresh
+gh pr view images-lock-refresh --repo "$REPO" >/dev/null 2>&1 || gh pr create --repo "$REPO" --head images-lock-refresh \\
+  --title "Image lock: refreshed digests" --body "Written by platform-images-lock.yml: review each changed digest."
+exit "$status"
+"""
+
+
+def images_lock_workflow() -> dict[str, Any]:
+    """The image lock refreshed where the registries are reachable. It runs the default branch's
+    code only (schedule, manual), reads no secret, and can write only a branch and a pull request.
+    A pull request opened with the workflow token starts no other workflow: close and reopen it to
+    run the plan (Ref: https://docs.github.com/en/actions/using-workflows/triggering-a-workflow#triggering-a-workflow-from-a-workflow)."""
+    return {
+        "name": "platform images lock",
+        "on": {"schedule": [{"cron": "17 5 * * 1"}], "workflow_dispatch": {}},
+        "permissions": {},
+        "concurrency": {"group": "platform-images-lock", "cancel-in-progress": False},
+        "jobs": {"lock": {
+            "name": "resolve every image's digest",
+            "runs-on": RUNNER,
+            "timeout-minutes": 30,
+            "permissions": {"contents": "write", "pull-requests": "write"},
+            "steps": [
+                _checkout(),
+                _python(),
+                _charts_cache("components/versions.py"),
+                {"name": "Install mlops-platform", "run": "python -m pip install --quiet ."},
+                # The checkout's lock, not the installed package's copy.
+                {"name": "Lock the images and propose the change", "run": IMAGES_LOCK_SCRIPT,
+                 "env": {"GH_TOKEN": "${{ github.token }}", "REPO": "${{ github.repository }}",
+                         "PLATFORM_IMAGES_LOCK": "components/images.lock.json"}},
+            ],
+        }},
+    }
+
+
 def workflows(stacks: Iterable[tuple[str, str]], clouds: list[str]) -> dict[str, str]:
     """File name -> workflow YAML, for the project's stacks ((cloud, env) pairs) and chosen clouds."""
     every = sorted(stacks, key=lambda s: (s[0] != "local", s[0], s[1] != "dev", s[1]))
     cloud_stacks = [(c, e) for c, e in every if c in clouds]
-    files = {"platform-plan.yml": plan_workflow(every)}
+    files = {"platform-plan.yml": plan_workflow(every), "platform-images-lock.yml": images_lock_workflow()}
     if clouds:
         files["platform-preview.yml"] = preview_workflow([c for c in clouds if (c, "dev") in cloud_stacks])
         files["platform-deploy.yml"] = deploy_workflow(cloud_stacks)

@@ -174,6 +174,8 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
     env = {e["name"]: e["value"] for e in args.data.object_store.env() if e["name"] in ("MLFLOW_S3_ENDPOINT_URL", "AWS_DEFAULT_REGION")}
     return {
         "replicaCount": args.replicas,
+        # The pinned image (the chart's appVersion, kept equal by the tests), by digest when locked.
+        "image": {"repository": versions.MLFLOW_IMAGE.repository, "tag": versions.MLFLOW_IMAGE.tag_value},
         # The chart names the account after the release, names.MLFLOW.service_account, to which
         # the cloud identity is bound.
         "serviceAccount": {
