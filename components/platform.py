@@ -165,6 +165,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 domain=self.config.effective_domain,
                 cert_manager=(cert_manager.release,),
                 depends_on=self.cluster.ready,
+                model_formats=frozenset(m.format for m in self.config.models),
             ),
             self._opts(),
         )

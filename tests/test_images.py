@@ -132,3 +132,18 @@ def test_an_onnx_model_speaks_v2_so_that_kserve_finds_triton(charts_dir):
     monitor = next(o for o in view.installed() if o.kind == "PodMonitor" and o.name == "digits-predictor")
     relabel = monitor.manifest["spec"]["podMetricsEndpoints"][0]["relabelings"][0]
     assert relabel["replacement"] == "$1:8002"
+
+
+def test_runtimes_with_years_old_images_run_only_where_a_model_needs_them(local_view):
+    """tensorflow/serving 2.6.2 and Triton 23.05: disabled in the shipped stacks (sklearn models),
+    enabled by a model of their format (the onnx test above finds Triton picked)."""
+    from mlops_platform.components.addons.kserve import runtime_values
+
+    runtimes = {o.name: o for o in local_view.installed() if o.kind == "ClusterServingRuntime"}
+    for name in ("kserve-tensorflow-serving", "kserve-tritonserver"):
+        assert runtimes[name].manifest["spec"].get("disabled") is True, name
+    references = {i.reference for i in inventory(local_view)[0]}
+    assert not [r for r in references if "tensorflow/serving" in r or "tritonserver" in r]
+    assert runtimes["kserve-sklearnserver"].manifest["spec"].get("disabled") is not True
+    enabled = runtime_values(frozenset({"tensorflow"}))["kserve"]["servingruntime"]
+    assert "disabled" not in enabled["tensorflow"] and enabled["tritonserver"] == {"disabled": True}

@@ -26,6 +26,7 @@ class KServeArgs:
     domain: str
     cert_manager: tuple[pulumi.Resource, ...] = ()  # its release: the controller chart's webhook certificates
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
+    model_formats: frozenset[str] = frozenset()  # of the stack's models: what enables an aged runtime
 
 
 def resources_values(domain: str) -> dict[str, Any]:
@@ -63,9 +64,20 @@ RUNTIMES_USED = ("sklearnserver", "xgbserver", "lgbserver", "tensorflow", "torch
 RUNTIMES_UNUSED = ("autogluonserver", "paddleserver", "pmmlserver", "predictiveserver", "vllmserver")
 
 
-def runtime_values() -> dict[str, Any]:
+# Runtimes whose image (the chart's pin) is years old: tensorflow/serving 2.6.2 (2021) and Triton
+# 23.05 (May 2023), with the formats KServe would give them (tensorflow: protocol v1; onnx: Triton,
+# the only runtime auto-selecting it). Each is enabled only in a stack serving a model of those
+# formats, so a stack that does not need one does not carry it (`platform images list`).
+AGED_RUNTIMES = {"tensorflow": frozenset({"tensorflow"}), "tritonserver": frozenset({"onnx"})}
+
+
+def runtime_values(model_formats: frozenset[str] = frozenset()) -> dict[str, Any]:
     runtimes: dict[str, Any] = {"enabled": True}
+    aged = {runtime for runtime, formats in AGED_RUNTIMES.items() if not formats & model_formats}
     for runtime in RUNTIMES_USED:
+        if runtime in aged:
+            runtimes[runtime] = {"disabled": True}
+            continue
         # Each runtime's container securityContext merges with the chart's (non-root, no escalation,
         # drop ALL); the seccomp profile keeps a runtime admissible on its own under restricted.
         runtimes[runtime] = {"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}}
@@ -97,6 +109,6 @@ class KServe(pulumi.ComponentResource):
         self.controller = kube.helm_release(f"{name}-resources", names.RELEASE_KSERVE, versions.KSERVE_RESOURCES, ns.name, self,
                                             provider, [self.crds, *args.cert_manager], values=resources_values(args.domain))
         self.runtimes = kube.helm_release(f"{name}-runtimes", names.RELEASE_KSERVE_RUNTIMES, versions.KSERVE_RUNTIME_CONFIGS,
-                                          ns.name, self, provider, [self.controller], values=runtime_values())
+                                          ns.name, self, provider, [self.controller], values=runtime_values(args.model_formats))
         self.ready: tuple[pulumi.Resource, ...] = (self.runtimes,)
         self.register_outputs({"runtimes": self.runtimes.status})
