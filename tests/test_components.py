@@ -430,3 +430,14 @@ def test_a_reference_sample_in_a_bucket_is_fetched_before_fitting():
     assert {"name": "work", "mountPath": "/work"} in fetch["volumeMounts"]
     assert {"secretRef": {"name": "detector-fitter-s3"}} in fetch["envFrom"]
     assert {e["name"]: e["value"] for e in fit["env"]}["REFERENCE"] == "/work/reference/iris.csv"
+
+
+def test_grafanas_session_cookie_is_secure_and_its_root_url_the_route(local_view):
+    """As Grafana reads them: the grafana.ini the chart renders into its ConfigMap."""
+    import configparser
+
+    config = next(o for o in local_view.installed() if o.kind == "ConfigMap" and "grafana.ini" in (o.manifest.get("data") or {}))
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read_string(config.manifest["data"]["grafana.ini"])
+    assert ini["security"]["cookie_secure"] == "true" and ini["security"]["cookie_samesite"] == "lax"
+    assert ini["server"]["root_url"] == "https://grafana.127.0.0.1.sslip.io"

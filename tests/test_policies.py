@@ -278,6 +278,12 @@ CASES: list[tuple[str, Any, Any, dict]] = [
      resource("gcp:sql/databaseInstance:DatabaseInstance", {"settings": {"backupConfiguration": {
          "enabled": True, "pointInTimeRecoveryEnabled": False, "backupRetentionSettings": {"retainedBackups": 7}}}}),
      {"requireRecovery": True}),
+    ("k8s-webhooks-fail-closed",
+     resource("kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration", {"webhooks": [{"name": "a"}]}),
+     resource("kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration",
+              {"webhooks": [{"name": "a", "failurePolicy": "Ignore"}]}), {}),
+    ("k8s-ca-lifetime", resource("kubernetes:cert-manager.io/v1:Certificate", {"spec": {"isCA": True, "duration": "43800h"}}),
+     resource("kubernetes:cert-manager.io/v1:Certificate", {"spec": {"isCA": True, "duration": "87600h"}}), {}),
     ("reliability-helm-chart-pinned", resource("kubernetes:helm.sh/v3:Release", {"chart": "traefik", "version": "41.3.0"}),
      resource("kubernetes:helm.sh/v3:Release", {"chart": "traefik", "version": "^41.0.0"}), {}),
     ("cost-node-count-within-limit", [_nodegroup("m6i.large", 6)], [_nodegroup("m6i.large", 6), _nodegroup("m6i.large", 8)], {"maxNodes": 10}),

@@ -144,6 +144,9 @@ def ui_role(resources: list) -> list:
         "subjects": [{"kind": "ServiceAccount", "name": "traefik", "namespace": "traefik"}]}, name="binding")]
 
 
+WEBHOOKS = "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration"
+CERTIFICATE = "kubernetes:cert-manager.io/v1:Certificate"
+
 # The compliant bases: every rule passes on each.
 BASES = {
     "deployment": [deployment()],
@@ -161,6 +164,10 @@ BASES = {
               r("azure-native:dbforpostgresql:Server", {"network": {"publicNetworkAccess": "Disabled"}})],
     "gcp": [r(GKE, GKE_GOOD), r(POOL, POOL_GOOD), r("gcp:storage/bucket:Bucket", GCS_GOOD), r("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD)],
     "release": [r("kubernetes:helm.sh/v3:Release", {"chart": "traefik", "version": "41.3.0"})],
+    "admission": [r(WEBHOOKS, {"metadata": {"name": "w"}, "webhooks": [{"name": "a.example", "failurePolicy": "Fail"},
+                                                                      {"name": "b.example"}]}),
+                  r(CERTIFICATE, {"metadata": {"name": "ca"}, "spec": {"isCA": True, "duration": "43800h"}}),
+                  r(CERTIFICATE, {"metadata": {"name": "leaf"}, "spec": {"duration": "876000h"}})],
 }
 
 
@@ -321,6 +328,13 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
      "is Seldon Core under the Business Source License", {}),
     ("licence-source-available-components", "v1 image", _dep(lambda p, c: c.update(image="seldonio/alibi-detect-server:1.18.0")),
      "Business Source License 1.1 from 1.18", {}),
+    ("k8s-webhooks-fail-closed", "ignore", lambda: [r(WEBHOOKS, {"metadata": {"name": "w"}, "webhooks": [
+        {"name": "a.example", "failurePolicy": "Fail"}, {"name": "b.example", "failurePolicy": "Ignore"}]})],
+     "webhook b.example of w fails open (failurePolicy Ignore)", {}),
+    ("k8s-ca-lifetime", "ten years", lambda: [r(CERTIFICATE, {"metadata": {"name": "ca"}, "spec": {"isCA": True, "duration": "87600h"}})],
+     "CA certificate ca lives 87600h, longer than five years", {}),
+    ("k8s-ca-lifetime", "go duration", lambda: [r(CERTIFICATE, {"metadata": {"name": "ca"}, "spec": {
+        "isCA": True, "duration": "43801h0m0s"}})], "lives 43801h0m0s", {}),
     ("licence-source-available-components", "v2 image", _dep(lambda p, c: c.update(image="seldonio/seldon-scheduler:2.8.0")),
      "is Seldon Core v2", {}),
 ]

@@ -61,6 +61,10 @@ def chart_requests(values: dict[str, Any]) -> list[WorkloadRequest]:
         from_values("cert-manager-cainjector", values, ("cainjector", "resources")),
     ]
 
+# The root CA's lifetime and renewal (issue: production-grade; a CA lives five years at most).
+CA_DURATION = "43800h"
+CA_RENEW_BEFORE = "8760h"
+
 
 class CertManager(pulumi.ComponentResource):
     def __init__(self, name: str, args: CertManagerArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -98,7 +102,11 @@ class CertManager(pulumi.ComponentResource):
                 "isCA": True,
                 "commonName": "mlops-platform root CA",
                 "secretName": "mlops-root-ca",
-                "duration": "87600h",  # 10 years: a local trust anchor, rotated by re-creating the stack
+                # Five years at most, renewed by cert-manager a year before it ends (README: Sign-in and the
+                # edge, "The platform's CA"): the issuer then signs with the new key, and each leaf is re-issued
+                # within its own 90 days. Ref: https://cert-manager.io/docs/usage/certificate/#renewal
+                "duration": CA_DURATION,
+                "renewBefore": CA_RENEW_BEFORE,
                 "privateKey": {"algorithm": "ECDSA", "size": 256},
                 "issuerRef": {"name": "mlops-selfsigned-bootstrap", "kind": "ClusterIssuer", "group": "cert-manager.io"},
             },

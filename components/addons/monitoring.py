@@ -89,7 +89,9 @@ def chart_values(args: MonitoringArgs) -> dict[str, Any]:
             "resources": kube.resources("20m", "64Mi", "256Mi"),
             "prometheusConfigReloader": {"resources": RELOADER},
             # The operator's admission webhook certificates come from cert-manager, not a Job.
-            "admissionWebhooks": {"certManager": {"enabled": True}},
+            # Fail closed: a PrometheusRule the operator's webhook cannot check is refused, not let
+            # through unvalidated (the chart's default is Ignore).
+            "admissionWebhooks": {"certManager": {"enabled": True}, "failurePolicy": "Fail"},
         },
         "prometheus": {
             "prometheusSpec": {
@@ -148,6 +150,9 @@ def grafana_values(args: MonitoringArgs) -> dict[str, Any]:
         },
         "grafana.ini": {
             "server": {"root_url": f"https://grafana.{args.domain}"},
+            # The session cookie only over HTTPS (every route is TLS), and not sent cross-site.
+            # Ref: https://grafana.com/docs/grafana/latest/setup-grafana/configure-grafana/#security
+            "security": {"cookie_secure": True, "cookie_samesite": "lax"},
             "auth": {"oauth_auto_login": True},
             "auth.generic_oauth": {
                 "enabled": True,

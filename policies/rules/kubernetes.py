@@ -126,6 +126,35 @@ def pinned_image_tags(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
                 yield f"{where} uses image {image!r}: pin a version tag or a digest, never latest"
 
 
+def webhooks_fail_closed(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
+    """failurePolicy Ignore lets every request the webhook cannot answer through unchecked (v1's
+    default is Fail). Ref: https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#failure-policy"""
+    for hook in args.props.get("webhooks") or []:
+        policy = hook.get("failurePolicy") or "Fail"
+        if policy != "Fail":
+            yield (f"webhook {hook.get('name', '?')} of {resource_name(args.props, args.name)} fails open "
+                   f"(failurePolicy {policy}): a request it cannot check is let through")
+
+
+MAX_CA_HOURS = 5 * 8760
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms|us|µs|ns)")
+_UNIT_HOURS = {"h": 1.0, "m": 1 / 60, "s": 1 / 3600, "ms": 1 / 3.6e6, "us": 1 / 3.6e9, "µs": 1 / 3.6e9, "ns": 1 / 3.6e12}
+
+
+def ca_lifetime(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
+    """A CA certificate lives five years at most (cert-manager's `duration`, a Go duration; its
+    default is 90 days)."""
+    spec = args.props.get("spec") or {}
+    if spec.get("isCA") is not True:
+        return
+    text = str(spec.get("duration") or "2160h")
+    parts = _GO_DURATION.findall(text)
+    total = sum(float(value) * _UNIT_HOURS[unit] for value, unit in parts)
+    if not parts or "".join(v + u for v, u in parts) != text or total > MAX_CA_HOURS:
+        yield (f"CA certificate {resource_name(args.props, args.name)} lives {text}, longer than five years "
+               f"({MAX_CA_HOURS}h) or not a duration")
+
+
 # Serving runtimes are templates: the predictor that uses one decides its pod's token and account.
 _RUNTIME_TEMPLATES = ("kubernetes:serving.kserve.io/v1alpha1:ServingRuntime", "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime")
 _BINDINGS = ("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
@@ -287,6 +316,16 @@ RULES = [
          "Every namespace has a default-deny NetworkPolicy (ingress and egress) and allows DNS.",
          "Add a NetworkPolicy with podSelector {} and policyTypes [Ingress, Egress], then the allows the namespace needs.",
          namespace_default_deny),
+    Rule("k8s-webhooks-fail-closed", "kubernetes",
+         "Every admission webhook fails closed (failurePolicy Fail).",
+         "Set the webhook's failurePolicy to Fail (for a chart, its value; kube-prometheus-stack: "
+         "prometheusOperator.admissionWebhooks.failurePolicy).", webhooks_fail_closed,
+         ("kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration",
+          "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration")),
+    Rule("k8s-ca-lifetime", "kubernetes",
+         "A CA certificate lives five years at most.",
+         "Set the Certificate's duration to 43800h or less, with a renewBefore (README: The platform's CA).", ca_lifetime,
+         ("kubernetes:cert-manager.io/v1:Certificate",)),
     Rule("k8s-namespace-pod-security-labels", "kubernetes",
          "Every namespace enforces a Pod Security Standard (baseline or restricted).",
          "Label the namespace pod-security.kubernetes.io/enforce: restricted.", pod_security_labels,
