@@ -62,6 +62,7 @@ def _open(config: Any, backend: Optional[str], passphrase_file: Optional[Path], 
         policy_pack=project / "policies",
         policy_config=pack_config(config),
         parallel=parallelism.resolve(config.cloud, parallel),
+        prod=config.is_prod,
     )
     from .project import write_derived_stack_file
 
@@ -84,7 +85,10 @@ def _open(config: Any, backend: Optional[str], passphrase_file: Optional[Path], 
     except EngineUnavailable as err:
         fail(str(err), DOCTOR_HINT, EXIT_FAILED)
     except PassphraseMissing as err:
-        fail(str(err), exit_code=EXIT_USAGE)
+        from .engine.workspace import PassphraseExposed
+
+        fail(str(err), "chmod 600 it (it decrypts every secret of the stack)" if isinstance(err, PassphraseExposed) else None,
+             exit_code=EXIT_USAGE)
     except files.FolderError as err:
         fail(str(err), "point the variable at a folder you can write, or pass --backend", EXIT_USAGE)
     except (StackNotDeployed, auto_errors.StackNotFoundError):

@@ -82,14 +82,38 @@ class EngineSettings:
     policy_config: Optional[dict[str, Any]] = None  # policies.registry.pack_config(...) for this stack
     parallel: Optional[int] = None  # resource operations at once (cli/engine/parallelism.py); None: Pulumi's
     extra_env: dict[str, str] = field(default_factory=dict)
+    prod: bool = False  # a prod stack: a passphrase file others can read is refused, not only named
 
 
 class PassphraseMissing(Exception):
     pass
 
 
+class PassphraseExposed(PassphraseMissing):
+    """A passphrase file other users can read, where that is refused."""
+
+
 class StackNotDeployed(Exception):
     """A local stack with no generated passphrase was never deployed from this machine."""
+
+
+def exposed(path: Path) -> bool:
+    """Whether users other than the owner may read the file (group or others have read)."""
+    return bool(path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))
+
+
+def check_passphrase_file(path: Path, given_as: str, refuse: bool) -> None:
+    """A passphrase file others can read decrypts every secret of the stack: refused where `refuse`
+    (prod stacks, and the file the platform generated itself with 0600), otherwise named in a warning."""
+    if not exposed(path):
+        return
+    message = f"{given_as} {path} can be read by other users (mode {stat.S_IMODE(path.stat().st_mode):o})"
+    if refuse:
+        raise PassphraseExposed(message)
+    from .. import display
+
+    display.err().print("[yellow]warning:[/yellow] " + display.literal(
+        f"{message}: chmod 600 it; a prod stack refuses such a file"))
 
 
 def resolve_passphrase(settings: EngineSettings, create: bool) -> dict[str, str]:
@@ -98,7 +122,11 @@ def resolve_passphrase(settings: EngineSettings, create: bool) -> dict[str, str]
         if not settings.passphrase_file.is_file():
             state = "is not a file" if settings.passphrase_file.exists() else "does not exist"
             raise PassphraseMissing(f"--passphrase-file {settings.passphrase_file} {state}")
+        check_passphrase_file(settings.passphrase_file, "--passphrase-file", settings.prod)
         return {"PULUMI_CONFIG_PASSPHRASE_FILE": str(settings.passphrase_file.resolve())}
+    given = os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+    if given is not None and os.environ.get("PULUMI_CONFIG_PASSPHRASE") is None and Path(given).is_file():
+        check_passphrase_file(Path(given), "PULUMI_CONFIG_PASSPHRASE_FILE", settings.prod)
     for name in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"):
         if os.environ.get(name) is not None:
             return {}
@@ -115,6 +143,7 @@ def resolve_passphrase(settings: EngineSettings, create: bool) -> dict[str, str]
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_urlsafe(32))
+    check_passphrase_file(path, "the generated passphrase", refuse=True)  # written 0600: loosened since
     return {"PULUMI_CONFIG_PASSPHRASE_FILE": str(path)}
 
 

@@ -172,10 +172,12 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
     postgres = {"enabled": True, "host": db.host, "port": db.port, "database": db.name}
     # Only what MLflow's S3 client reads. The database's TLS mode comes from PG_ENV_SECRET.
     env = {e["name"]: e["value"] for e in args.data.object_store.env() if e["name"] in ("MLFLOW_S3_ENDPOINT_URL", "AWS_DEFAULT_REGION")}
+    # The chart's own image is the pinned one (its appVersion, kept equal by the tests): set only to
+    # pin it by its locked digest.
+    locked = versions.MLFLOW_IMAGE.tag_value != versions.MLFLOW_IMAGE.tag
     return {
+        **({"image": {"repository": versions.MLFLOW_IMAGE.repository, "tag": versions.MLFLOW_IMAGE.tag_value}} if locked else {}),
         "replicaCount": args.replicas,
-        # The pinned image (the chart's appVersion, kept equal by the tests), by digest when locked.
-        "image": {"repository": versions.MLFLOW_IMAGE.repository, "tag": versions.MLFLOW_IMAGE.tag_value},
         # The chart names the account after the release, names.MLFLOW.service_account, to which
         # the cloud identity is bound.
         "serviceAccount": {
