@@ -8,7 +8,6 @@ Ref: https://cyclonedx.org/docs/1.6/json/
 
 from __future__ import annotations
 
-import hashlib
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
@@ -16,7 +15,7 @@ from typing import Any, Optional
 from mlops_platform.components import versions
 from mlops_platform.components.image_refs import Reference, ReferenceError, parse
 
-from . import charts
+from . import charts, digests
 from .cluster_model import ClusterView
 from .images import inventory
 
@@ -60,14 +59,6 @@ def _reference(text: str) -> Optional[Reference]:
         return None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def stack_charts(view: ClusterView) -> list[versions.Chart]:
     """The pinned charts the stack's releases install (rendered or not), each once."""
     found = [r.chart for r in view.releases] + [c for c in (charts.by_reference(m.reference) for m in view.missing) if c]
@@ -87,7 +78,7 @@ def build(stack: str, view: ClusterView, folder: Optional[Path] = None) -> Any:
                                        type=ComponentType.APPLICATION, bom_ref=f"stack:{stack}")
     for chart in stack_charts(view):
         path = charts.archive_path(chart, folder)
-        hashes = [HashType(alg=HashAlgorithm.SHA_256, content=_sha256(path))] if path.is_file() else []
+        hashes = [HashType(alg=HashAlgorithm.SHA_256, content=digests.sha256_of(path))] if path.is_file() else []
         source = chart.name if chart.is_oci else chart.repo
         bom.components.add(Component(
             name=chart.short_name, version=chart.version, type=ComponentType.APPLICATION, bom_ref=f"chart:{chart.short_name}",

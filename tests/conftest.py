@@ -212,6 +212,16 @@ def oci_registry(registry, charts_dir) -> str:
 
 
 @pytest.fixture()
+def chart_cache(tmp_path, charts_dir) -> Path:
+    """A chart cache of this test's own: a copy of every pinned archive, to break one of them."""
+    folder = tmp_path / "charts"
+    folder.mkdir()
+    for chart in versions.CHARTS:
+        shutil.copy(charts_dir / chart.archive, folder)
+    return folder
+
+
+@pytest.fixture()
 def chart_repository(tmp_path, charts_dir):
     """An HTTP chart repository on loopback: an index.yaml over copies of the pinned archives."""
     import helm_python as helm

@@ -85,12 +85,8 @@ BROKEN = {
 
 
 @pytest.fixture()
-def cache(tmp_path, charts_dir) -> Path:
-    folder = tmp_path / "charts"
-    folder.mkdir()
-    for chart in versions.CHARTS:
-        shutil.copy(charts_dir / chart.archive, folder)
-    return folder
+def cache(chart_cache) -> Path:
+    return chart_cache
 
 
 def invoke(cache: Path, *args: str):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -29,12 +28,8 @@ def _sha(path: Path) -> str:
 
 
 @pytest.fixture()
-def cache(tmp_path, charts_dir) -> Path:
-    folder = tmp_path / "charts"
-    folder.mkdir()
-    for chart in versions.CHARTS:
-        shutil.copy(charts_dir / chart.archive, folder)
-    return folder
+def cache(chart_cache) -> Path:
+    return chart_cache
 
 
 @pytest.fixture()
