@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from mlops_platform.components import names, versions
@@ -441,3 +442,21 @@ def test_grafanas_session_cookie_is_secure_and_its_root_url_the_route(local_view
     ini.read_string(config.manifest["data"]["grafana.ini"])
     assert ini["security"]["cookie_secure"] == "true" and ini["security"]["cookie_samesite"] == "lax"
     assert ini["server"]["root_url"] == "https://grafana.127.0.0.1.sslip.io"
+
+
+@pytest.mark.parametrize("stack", ["local-dev", "aws-prod"])
+def test_every_https_route_carries_the_security_headers(stack, viewed):
+    """Traefik runs the headers Middleware on its websecure entrypoint (so every route there has it,
+    those added later too), and the Middleware it names exists where its CRD provider reads."""
+    from mlops_platform.components import names
+
+    view = viewed(stack)
+    traefik = next(o for o in view.installed() if o.kind == "Deployment" and o.release == names.RELEASE_TRAEFIK)
+    args = traefik.manifest["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--entryPoints.websecure.http.middlewares=traefik-security-headers@kubernetescrd" in args
+    middleware = next(o for o in view.installed() if o.kind == "Middleware" and o.name == "security-headers")
+    assert middleware.namespace == names.NS_TRAEFIK and names.NS_TRAEFIK in names.TRAEFIK_SERVED
+    headers = middleware.manifest["spec"]["headers"]
+    assert headers["stsSeconds"] >= 31536000 and headers["contentTypeNosniff"] is True and headers["frameDeny"] is True
+    # The web entrypoint only redirects to websecure: no route is served without the headers.
+    assert any(a.startswith("--entryPoints.web.http.redirections.entryPoint.to=") for a in args)

@@ -24,7 +24,7 @@ from .. import names, network, versions
 from ..cluster.outputs import IngressExposure
 from ..requests import WorkloadRequest, from_values
 from .cert_manager import certificate
-from .routes import SSO_MIDDLEWARE, ingress_route, sso_middleware, traefik_reader
+from .routes import SECURITY_HEADERS_REF, SSO_MIDDLEWARE, ingress_route, security_headers_middleware, sso_middleware, traefik_reader
 from .scrape import ScrapeTarget
 
 DEFAULT_CERT_SECRET = "traefik-default-cert"
@@ -58,7 +58,8 @@ def chart_values(args: TraefikArgs) -> dict[str, Any]:
         # ACME HTTP-01 challenges must be answered on plain HTTP, not redirected.
         "allowACMEByPass": True,
     }
-    websecure: dict[str, Any] = {}  # TLS on websecure is the chart's default
+    # TLS on websecure is the chart's default; every route on it gets the security headers.
+    websecure: dict[str, Any] = {"http": {"middlewares": [SECURITY_HEADERS_REF]}}
     if exposure.node_ports:
         web["nodePort"], websecure["nodePort"] = exposure.node_ports
     # On the clouds the chart's own Service stays ClusterIP: the public load balancer is a Service
@@ -102,7 +103,7 @@ def chart_values(args: TraefikArgs) -> dict[str, Any]:
         ],
         "ports": {
             "web": web,
-            **({"websecure": websecure} if websecure else {}),
+            "websecure": websecure,
             # Exposed only on the `internal` Service (a new port's exposedPort is its port, TCP).
             names.DETECTOR_ENTRYPOINT: {"port": names.DETECTOR_ENTRYPOINT_PORT, "expose": {"internal": True}},
         },
@@ -153,6 +154,7 @@ class Traefik(pulumi.ComponentResource):
         self.release = kube.helm_release(f"{name}-release", names.RELEASE_TRAEFIK, versions.TRAEFIK, ns.name, self, provider,
                                          [*ns.ready, *access], values=chart_values(args))
         sso = sso_middleware(f"{name}-sso", names.NS_TRAEFIK, self, provider, [self.release])
+        security_headers_middleware(f"{name}-security-headers", self, provider, [self.release])
         host = f"traefik.{args.domain}"
         tls = certificate(
             f"{name}-dashboard-cert", names.NS_TRAEFIK, "traefik-dashboard-tls", [host], args.issuer, self, provider,
