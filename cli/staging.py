@@ -19,8 +19,7 @@ def stage_for_deploy(config: Any, project: Path) -> list[Path]:
 
     from . import display
 
-    used = {charts.by_reference(str(r.input("chart"))) for r in plan_platform(config).helm_releases()}
-    selected = [c for c in versions.CHARTS if c in used]
+    selected = charts.used_by(plan_platform(config))
     unverified = digests.unrecorded(selected)
     if unverified:
         listed = ", ".join(f"{c.short_name} {c.version}" for c in unverified)

@@ -49,6 +49,12 @@ def by_reference(reference: str) -> Optional[Chart]:
     return found
 
 
+def used_by(run: Any) -> list[Chart]:
+    """The pinned charts the Helm releases of `run` (a harness ProgramRun) install, in pin order."""
+    used = {by_reference(str(r.input("chart"))) for r in run.helm_releases()}
+    return [c for c in versions.CHARTS if c in used]
+
+
 def archive_path(chart: Chart, folder: Optional[Path] = None) -> Path:
     return (folder or charts_dir()) / chart.archive
 

@@ -52,5 +52,13 @@ def lock(references: Iterable[str], previous: dict[str, Optional[str]], via: Opt
 
 def write(path: Path, entries: list[Locked], keep: dict[str, Optional[str]]) -> None:
     """The lock with `entries` over what it held (`keep`: images of stacks not locked this time)."""
-    images = {**keep, **{e.reference: e.digest for e in entries if "/" in e.reference}}
+    # An entry that is not an image reference (its problem says why) has no key in the lock.
+    images = {**keep, **{e.reference: e.digest for e in entries if _is_key(e.reference)}}
     files.write_text(path, json.dumps({"comment": NOTE, "images": dict(sorted(images.items()))}, indent=2) + "\n")
+
+
+def _is_key(text: str) -> bool:
+    try:
+        return parse(text).tagged == text
+    except ReferenceError:
+        return False

@@ -79,10 +79,9 @@ def build(stack: str, view: ClusterView, folder: Optional[Path] = None) -> Any:
     for chart in stack_charts(view):
         path = charts.archive_path(chart, folder)
         hashes = [HashType(alg=HashAlgorithm.SHA_256, content=digests.sha256_of(path))] if path.is_file() else []
-        source = chart.name if chart.is_oci else chart.repo
         bom.components.add(Component(
             name=chart.short_name, version=chart.version, type=ComponentType.APPLICATION, bom_ref=f"chart:{chart.short_name}",
-            hashes=hashes, description=f"Helm chart from {source}",
+            hashes=hashes, description=f"Helm chart from {charts.source_of(chart)}",
             properties=[Property(name=f"{PROPERTY}:kind", value="helm-chart"),
                         Property(name=f"{PROPERTY}:archive", value="cached" if hashes else "not in the chart cache")]))
     images, _ = inventory(view)

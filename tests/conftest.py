@@ -11,7 +11,6 @@ import functools
 import http.server
 import os
 import shutil
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -26,7 +25,7 @@ from mlops_platform.planner.cluster_objects import assemble
 from mlops_platform.planner.harness import ProgramRun, plan_platform
 from support import AWS_BUCKET, AWS_INSTANCE, CHARTS, ROOT, SCHEMAS, SHIPPED_STACKS, STACKS
 from support import engine as standin
-from support.servers import free_port, wait_until_serving
+from support.servers import free_port, serving
 
 # The fixtures that start a real service on loopback: a test using one (directly or through another
 # fixture) is in the `services` layer (pyproject.toml's markers).
@@ -187,14 +186,9 @@ def registry(tmp_path) -> Iterator[str]:
     config = tmp_path / "registry.yml"
     config.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'blobs'}\n"
                       f"http:\n  addr: 127.0.0.1:{port}\n")
-    log = tmp_path / "registry.log"
-    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=log.open("w"))
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}/v2/", process, log, "the registry", timeout=30)
+    with serving([binary, "serve", str(config)], f"http://127.0.0.1:{port}/v2/", tmp_path / "registry.log", "the registry",
+                 timeout=30, stop_within=10):
         yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture()
@@ -306,12 +300,9 @@ def mlflow_with_runs(tmp_path_factory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("mlflow")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = root / "server.log"
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                               "--backend-store-uri", f"sqlite:///{root}/mlflow.db", "--default-artifact-root", str(root / "a"),
-                               "--workers", "1"], stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=root)
-    try:
-        wait_until_serving(f"{url}/health", server, log, "mlflow server", timeout=120)
+    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+               "--backend-store-uri", f"sqlite:///{root}/mlflow.db", "--default-artifact-root", str(root / "a"), "--workers", "1"]
+    with serving(command, f"{url}/health", root / "server.log", "mlflow server", timeout=120, cwd=root):
         from mlflow.tracking import MlflowClient
 
         client = MlflowClient(tracking_uri=url, registry_uri=url)
@@ -320,9 +311,6 @@ def mlflow_with_runs(tmp_path_factory) -> Iterator[str]:
         client.create_registered_model("m")
         client.create_model_version("m", "s3://x/m", runs[0])
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture()

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from support.servers import free_port, wait_until_serving
+from support.servers import free_port, serving
 
 BUCKET = "drill-artifacts"
 DATABASE = "mlflow_drill"
@@ -45,17 +45,10 @@ def _mlflow_server(postgres: Any, database: str, bucket: str, tmp_path: Path) ->
     postgres.sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     url = postgres.create_database(database)
     port = free_port()
-    log = tmp_path / "server.log"
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                               "--backend-store-uri", url, "--artifacts-destination", f"s3://{bucket}/mlflow",
-                               "--serve-artifacts", "--workers", "1"],
-                              stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=tmp_path)
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}/health", server, log, "mlflow server", timeout=120)
+    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", url,
+               "--artifacts-destination", f"s3://{bucket}/mlflow", "--serve-artifacts", "--workers", "1"]
+    with serving(command, f"http://127.0.0.1:{port}/health", tmp_path / "server.log", "mlflow server", timeout=120, cwd=tmp_path):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def _target(postgres: Any, s3: Any, url: str, stack: str = "mlops-platform/local") -> Any:

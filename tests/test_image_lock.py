@@ -135,3 +135,15 @@ def test_references_are_read_as_the_runtime_reads_them(text, tagged):
 def test_what_is_not_a_reference_is_refused(text):
     with pytest.raises(ReferenceError):
         parse(text)
+
+
+def test_what_is_not_a_reference_is_reported_but_never_written_as_a_lock_key(tmp_path):
+    from mlops_platform.planner import image_locking
+
+    def digest_of(reference):
+        return "sha256:" + hashlib.sha256(reference.tagged.encode()).hexdigest()
+
+    entries = image_locking.lock(["UPPER/case:1", "postgres:17.10-alpine"], {}, resolver=digest_of)
+    assert [e.problem is not None for e in entries] == [True, False]
+    image_locking.write(tmp_path / "lock.json", entries, {})
+    assert list(json.loads((tmp_path / "lock.json").read_text())["images"]) == ["docker.io/library/postgres:17.10-alpine"]

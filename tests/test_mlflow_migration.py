@@ -17,7 +17,7 @@ import pytest
 
 from mlops_platform.components import versions
 from mlops_platform.planner.upgrade import pending_migrations
-from support.servers import free_port, wait_until_serving
+from support.servers import free_port, serving
 
 pytestmark = pytest.mark.services
 
@@ -72,13 +72,10 @@ def test_a_database_of_the_previous_mlflow_is_migrated_and_served_by_the_pinned_
     assert postgres.sql("SELECT version_num FROM alembic_version", "mlflow_migration") == versions.MLFLOW_SCHEMA_REVISION
 
     port = free_port()
-    log = tmp_path / "server.log"
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                               "--backend-store-uri", url, "--default-artifact-root", "s3://mlops-artifacts/mlflow"],
-                              stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=tmp_path)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_serving(f"{base}/health", server, log, "mlflow server", timeout=120)
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", url,
+               "--default-artifact-root", "s3://mlops-artifacts/mlflow"]
+    with serving(command, f"{base}/health", tmp_path / "server.log", "mlflow server", timeout=120, cwd=tmp_path):
         api = f"{base}/api/2.0/mlflow"
         [experiment] = [e for e in httpx.get(f"{api}/experiments/search", params={"max_results": 10}).json()["experiments"]
                         if e["name"] == "churn"]
@@ -87,6 +84,3 @@ def test_a_database_of_the_previous_mlflow_is_migrated_and_served_by_the_pinned_
         assert sorted(m["value"] for r in runs for m in r["data"]["metrics"]) == pytest.approx([0.8, 0.81, 0.82])
         model_versions = httpx.get(f"{api}/model-versions/search", params={"filter": "name='churn-model'"}).json()["model_versions"]
         assert sorted(v["run_id"] for v in model_versions) == sorted(old["runs"][:2])
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

@@ -32,9 +32,7 @@ def _selected(cloud: Optional[Cloud], env: str) -> list:
 
     from ..project import load_config
 
-    run = plan_platform(load_config(cloud, env))
-    used = {charts.by_reference(str(r.input("chart"))) for r in run.helm_releases()}
-    return [c for c in versions.CHARTS if c in used]
+    return charts.used_by(plan_platform(load_config(cloud, env)))
 
 
 @charts_app.command("pull", short_help="Download the pinned charts into the local cache.")

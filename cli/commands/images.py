@@ -64,7 +64,7 @@ ViaOption = typer.Option(
 @images_app.command("lock", short_help="Resolve every image to its digest and write the image lock.")
 def lock_images(
     cloud: Optional[Cloud] = typer.Option(None, "--cloud", "-c", show_default=False,
-                                          help="Only this stack's images (default: every shipped stack's)."),
+                                          help="Only this stack's images (default: those of every stack file in stacks/)."),
     env: str = EnvOption,
     via: Optional[str] = ViaOption,
     json_output: bool = JsonOption,

@@ -6,7 +6,9 @@ import socket
 import subprocess
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator, Optional, Sequence
 
 import pytest
 
@@ -29,3 +31,16 @@ def wait_until_serving(url: str, process: "subprocess.Popen[bytes]", log: Path, 
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"{what} did not start: {log.read_text(errors='replace')[-2000:]}")
             time.sleep(0.2)
+
+
+@contextmanager
+def serving(command: Sequence[str], health_url: str, log: Path, what: str, timeout: float,
+            cwd: Optional[Path] = None, stop_within: float = 30) -> Iterator["subprocess.Popen[bytes]"]:
+    """`command` started on loopback (its stderr in `log`), once `health_url` answers; stopped on exit."""
+    process = subprocess.Popen(list(command), stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=cwd)
+    try:
+        wait_until_serving(health_url, process, log, what, timeout)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=stop_within)
