@@ -108,6 +108,7 @@ def _register() -> None:
         destroy,
         doctor,
         images,
+        mirror,
         models,
         outputs,
         plan,
@@ -124,7 +125,7 @@ def _register() -> None:
     )
 
     for module in (plan, render, up, preview, upgrade, destroy, sweep, backup, restore, refresh, outputs, token, stacks, models, doctor,
-                   charts, images, sbom, ci):
+                   charts, images, mirror, sbom, ci):
         module.register(app)
 
 

@@ -15,7 +15,8 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_platform.components import deployment
+from mlops_platform.components import chart_images, deployment
+from mlops_platform.components.image_source import ImageSource
 from mlops_platform.components.versions import Chart
 
 PART_OF = "mlops-platform"
@@ -214,11 +215,15 @@ def helm_release(
     depends_on: Sequence[pulumi.Resource] = (),
     values: Optional[Mapping[str, Any]] = None,
     timeout: int = 600,
+    *,
+    images: ImageSource,
 ) -> k8s.helm.v3.Release:
     """A Helm release of a pinned chart (components/versions.py), with an explicit release name (so
     what it creates has predictable names) and a timeout that waits for its workloads. It deploys
     the digest-checked archive the CLI stages (Chart.staged); `version` stays an input, so a new pin
-    is an upgrade in the diff."""
+    is an upgrade in the diff. `images` moves the chart's images to their locked digests and the
+    stack's mirror, through the chart's own values (chart_images.py), laid over `values`."""
+    values = chart_images.merged(dict(values) if values is not None else None, chart_images.values_for(chart, images))
     extra: dict[str, Any] = {}
     if values is not None:
         extra["values"] = values

@@ -34,6 +34,7 @@ from .addons.monitoring import Monitoring, MonitoringArgs
 from .addons.traefik import Traefik, TraefikArgs
 from .config import PlatformConfig
 from .deployment import deployment_output
+from .image_source import ImageSource
 from .infrastructure import build_infrastructure
 from .oidc_clients import build_oidc_client
 
@@ -42,6 +43,7 @@ class MlopsPlatform(pulumi.ComponentResource):
     def __init__(self, name: str, config: PlatformConfig, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:platform:MlopsPlatform", name, None, opts)
         self.config = config
+        self._images = ImageSource(config.mirror.images)  # every image's source: the lock, the mirror
         self.cluster, self.data = build_infrastructure(name, config, self)
         self._name = name
         self._endpoints: dict[str, pulumi.Input[str]] = {}
@@ -76,6 +78,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         return CertManager(
             f"{self._name}-cert-manager",
             CertManagerArgs(
+                images=self._images,
                 provider=self.cluster.provider,
                 acme_email=tls.email if tls.issuer == "acme" else None,
                 acme_server=tls.acme_server,
@@ -88,6 +91,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         traefik = Traefik(
             f"{self._name}-traefik",
             TraefikArgs(
+                images=self._images,
                 provider=self.cluster.provider,
                 domain=self.config.effective_domain,
                 exposure=self.cluster.ingress,
@@ -108,6 +112,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         identity = Identity(
             f"{self._name}-identity",
             IdentityArgs(
+                images=self._images,
                 provider=self.cluster.provider,
                 cloud=self.config.cloud,
                 domain=self.config.effective_domain,
@@ -133,6 +138,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         monitoring = Monitoring(
             f"{self._name}-monitoring",
             MonitoringArgs(
+                images=self._images,
                 provider=self.cluster.provider,
                 domain=config.effective_domain,
                 issuer=cert_manager.issuer_name,
@@ -161,6 +167,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             # Its chart's webhook certificates come from cert-manager; the ingress class it writes
             # into InferenceService Ingresses need not exist yet.
             KServeArgs(
+                images=self._images,
                 provider=self.cluster.provider,
                 domain=self.config.effective_domain,
                 cert_manager=(cert_manager.release,),
@@ -174,6 +181,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         mlflow = Mlflow(
             f"{self._name}-mlflow",
             MlflowArgs(
+                images=self._images,
                 provider=self.cluster.provider,
                 domain=self.config.effective_domain,
                 issuer=cert_manager.issuer_name,
@@ -199,6 +207,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         detectors = Detectors(
             f"{self._name}-detectors",
             DetectorsArgs(
+                images=self._images,
                 provider=self.cluster.provider,
                 models=watched,
                 object_store=self.data.object_store,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rules import access, aws, azure, cost, gcp, kubernetes, licence, pod_security, reliability
+from .rules import access, aws, azure, cost, gcp, kubernetes, licence, pod_security, reliability, supply_chain
 from .rules.base import Rule
 
 RULES: tuple[Rule, ...] = (
@@ -17,6 +17,7 @@ RULES: tuple[Rule, ...] = (
     *reliability.RULES,
     *cost.RULES,
     *licence.RULES,
+    *supply_chain.RULES,
 )
 BY_NAME = {rule.name: rule for rule in RULES}
 LICENCE_RULE = "licence-source-available-components"
@@ -44,6 +45,9 @@ def pack_config(config: Any) -> dict[str, Any]:
         "reliability-prod-data-protected": {"enforcementLevel": level, "requireProtection": config.is_prod},
         "reliability-prod-database-recoverable": {"enforcementLevel": level, "requireRecovery": config.is_prod},
         LICENCE_RULE: "disabled" if config.policy.source_available_licence else level,
+        # An air-gapped stack cannot pull from anywhere else: never only advisory (off without a mirror).
+        "supply-chain-images-from-mirror": {"enforcementLevel": "mandatory" if config.mirror.images else "disabled",
+                                            "mirror": config.mirror.images or ""},
         **{name: "mandatory" for name in ALWAYS_MANDATORY},
     }
     return settings

@@ -353,7 +353,8 @@ def test_detectors_run_the_apache_licensed_server_and_expose_metrics(local_run):
     for kind in ("drift", "outlier"):
         deployment = resource(local_run, ":Deployment", f"iris-{kind}")
         container = deployment.input("spec", "template", "spec", "containers")[0]
-        assert container["image"] == "seldonio/alibi-detect-server:1.17.1"
+        assert container["image"].split("@")[0] == "seldonio/alibi-detect-server:1.17.1"
+        assert container["image"] == versions.ALIBI_DETECT_SERVER.ref, "pinned by the lock's digest"
         assert "--storage_uri=/mnt/detector" in container["args"]
         assert ("DriftDetector" if kind == "drift" else "OutlierDetector") in container["args"]
         monitor = resource(local_run, ":ServiceMonitor", f"iris-{kind}")

@@ -214,7 +214,7 @@ def test_render_masks_only_what_is_secret_and_writes_conventional_key_order(proj
 def test_help_shows_every_purpose_whole_at_80_columns():
     result = invoke("--help", env={"COLUMNS": "80"})
     commands = result.stdout.split("Commands:", 1)[1].strip().splitlines()
-    assert len(commands) == 20
+    assert len(commands) == 21
     assert all(len(line) <= 80 and not line.rstrip().endswith("...") for line in commands), commands
     plan_help = invoke("plan", "--help", env={"COLUMNS": "80"}).stdout
     assert "<local|aws|azure|gcp>" in plan_help and "[required]" in plan_help

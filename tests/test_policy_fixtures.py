@@ -19,7 +19,7 @@ from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
 from mlops_platform.policies import pack
 from mlops_platform.policies.registry import RULES, rule_config
-from support.policy_resources import AKS_GOOD, EKS_GOOD, GKE_GOOD, POD, POOL_GOOD, patched, resource
+from support.policy_resources import AKS_GOOD, EKS_GOOD, GKE_GOOD, PINNED, POD, POOL_GOOD, patched, resource
 
 POLICIES = {p.name: p for p in pack.policies()}
 
@@ -211,6 +211,12 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
      _dep(lambda p, c: c["resources"]["requests"].update(memory="64Mi")), "requests 64Mi of memory, above its limit 32Mi", {}),
     ("k8s-pinned-image-tags", "latest", _dep(lambda p, c: c.update(image="registry.example.com/app:latest")), "never latest", {}),
     ("k8s-pinned-image-tags", "untagged", _dep(lambda p, c: c.update(image="registry.example.com/app")), "never latest", {}),
+    ("supply-chain-images-pinned", "tag only", _dep(lambda p, c: c.update(image="registry.example.com/app:1.2.3")),
+     "is not pinned by digest", {}),
+    ("supply-chain-images-pinned", "not a reference", _dep(lambda p, c: c.update(image="Registry.Example/App:1")),
+     "is not an image reference", {}),
+    ("supply-chain-images-from-mirror", "outside", _dep(lambda p, c: None), "outside the mirror mirror.example/m",
+     {"supply-chain-images-from-mirror": {"mirror": "mirror.example/m"}}),
     ("k8s-token-automount-off", "account default", lambda: [account(None)], "mounts its token by default", {}),
     ("k8s-token-automount-off", "pod mounts", _dep(lambda p, c: p.update(automountServiceAccountToken=True)),
      "mounts a token of service account default", {}),
@@ -326,7 +332,7 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("licence-source-available-components", "BSL chart", lambda: [r("kubernetes:helm.sh/v3:Release",
                                                                     {"chart": "seldon-core-operator", "version": "1.18.1"})],
      "is Seldon Core under the Business Source License", {}),
-    ("licence-source-available-components", "v1 image", _dep(lambda p, c: c.update(image="seldonio/alibi-detect-server:1.18.0")),
+    ("licence-source-available-components", "v1 image", _dep(lambda p, c: c.update(image=f"seldonio/alibi-detect-server:1.18.0{PINNED}")),
      "Business Source License 1.1 from 1.18", {}),
     ("k8s-webhooks-fail-closed", "ignore", lambda: [r(WEBHOOKS, {"metadata": {"name": "w"}, "webhooks": [
         {"name": "a.example", "failurePolicy": "Fail"}, {"name": "b.example", "failurePolicy": "Ignore"}]})],
@@ -335,7 +341,7 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
      "CA certificate ca lives 87600h, longer than five years", {}),
     ("k8s-ca-lifetime", "go duration", lambda: [r(CERTIFICATE, {"metadata": {"name": "ca"}, "spec": {
         "isCA": True, "duration": "43801h0m0s"}})], "lives 43801h0m0s", {}),
-    ("licence-source-available-components", "v2 image", _dep(lambda p, c: c.update(image="seldonio/seldon-scheduler:2.8.0")),
+    ("licence-source-available-components", "v2 image", _dep(lambda p, c: c.update(image=f"seldonio/seldon-scheduler:2.8.0{PINNED}")),
      "is Seldon Core v2", {}),
 ]
 

@@ -54,8 +54,11 @@ SUBCHART_KEYS = {
     "$.grafana.sidecar.dashboards.resource",  # sidecar.dashboards.resource: both
     "$.grafana.sidecar.datasources.resource",  # sidecar.datasources.resource: both
     '$.grafana["grafana.ini"]',  # grafana.ini: (server, auth.generic_oauth, ... sections)
+    "$.grafana.image",  # image: {registry, repository, tag, sha} (components/chart_images.py sets its digest)
+    "$.grafana.sidecar.image",  # sidecar.image: {registry, repository, tag, sha}
     # kube-prometheus-stack 88.5.3 -> kube-state-metrics 8.4.0 (prometheus-community/helm-charts)
     "$.kube-state-metrics.resources",
+    "$.kube-state-metrics.image",  # image: {registry, repository, tag, sha}
 }
 
 

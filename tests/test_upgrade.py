@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_platform.components import names, versions
+from mlops_platform.components import chart_images, names, versions
+from mlops_platform.components.image_source import ImageSource
 from mlops_platform.planner import charts
 from mlops_platform.planner.upgrade import assess, deployment_record
 from support import SHIPPED_STACKS
@@ -36,6 +37,19 @@ def _previous(charts_dir: Path) -> dict[str, str]:
     return out
 
 
+def _without(values: dict, laid_over: dict) -> dict:
+    """`values` without the leaves `laid_over` set (mappings left empty go too)."""
+    out = dict(values)
+    for key, value in laid_over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _without(out[key], value)
+            if not out[key]:
+                del out[key]
+        else:
+            out.pop(key, None)
+    return out
+
+
 def base_document(run, config, charts_dir: Path, kubernetes: str | None = None) -> dict:
     """A saved plan of this stack as the previous release line would have deployed it."""
     previous = _previous(charts_dir)
@@ -46,6 +60,9 @@ def base_document(run, config, charts_dir: Path, kubernetes: str | None = None) 
             if chart is not None and chart.chart_ref in previous:  # deployed from the staged archive of the line before
                 before = dataclasses.replace(chart, version=previous[chart.chart_ref])
                 record["inputs"]["chart"], record["inputs"]["version"] = before.staged, before.version
+                # Its images as that line's chart named them: the lock's digests are of this line's images.
+                record["inputs"]["values"] = _without(record["inputs"].get("values") or {},
+                                                      chart_images.values_for(chart, ImageSource(config.mirror.images)))
     deployment = deployment_record(run, config)
     # The schema the previous MLflow release brought the database to (its head, as versions.py records it).
     deployment["mlflowSchema"] = versions.MLFLOW_SCHEMA_HEADS[_app_version(charts_dir, f"mlflow-{previous['mlflow']}.tgz")]
@@ -121,7 +138,9 @@ def test_images_move_with_each_charts_app_version_and_mlflow_migrates_one_way(st
     for chart in (versions.CERT_MANAGER, versions.TRAEFIK, versions.MLFLOW):
         old = _app_version(charts_dir, f"{chart.short_name}-{_previous(charts_dir)[chart.chart_ref]}.tgz")
         new = _app_version(charts_dir, chart.archive)
-        assert any(d.endswith(f":{new}") and f":{old} -> " in d for d in images), (chart.short_name, old, new)
+        # The new image pinned by the lock's digest, the old one as that line's chart named it.
+        assert any(re.search(rf":{re.escape(old)} -> \S+:{re.escape(new)}(@sha256:[0-9a-f]{{64}})?$", d) for d in images), \
+            (chart.short_name, old, new, images)
     [migration] = [f for f in result.findings if f.code == "ONE_WAY_MIGRATION"]
     assert not migration.breaking and "platform backup" in migration.how
     # The revisions named are the pinned MLflow's own chain from the previous release's head.

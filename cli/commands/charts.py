@@ -22,17 +22,19 @@ def register(app: typer.Typer) -> None:
     app.add_typer(charts_app)
 
 
-def _selected(cloud: Optional[Cloud], env: str) -> list:
+def _selected(cloud: Optional[Cloud], env: str) -> tuple[list, Optional[str]]:
+    """The charts to pull (a stack's, or all) and the stack file's chart mirror (`mirror.charts`)."""
     from mlops_platform.components import versions
 
     if cloud is None:
-        return list(versions.CHARTS)
+        return list(versions.CHARTS), None
     from mlops_platform.planner import charts
     from mlops_platform.planner.harness import plan_platform
 
     from ..project import load_config
 
-    return charts.used_by(plan_platform(load_config(cloud, env)))
+    config = load_config(cloud, env)
+    return charts.used_by(plan_platform(config)), config.mirror.charts
 
 
 @charts_app.command("pull", short_help="Download the pinned charts into the local cache.")
@@ -46,7 +48,8 @@ def pull(
     force: bool = typer.Option(False, "--force", help="Download again even when the archive is already cached."),
     json_output: bool = JsonOption,
 ) -> None:
-    """Download exactly the pinned chart versions into the local chart cache."""
+    """Download exactly the pinned chart versions into the local chart cache; with --cloud, from the
+    stack file's `mirror.charts` when it sets one (air-gapped installs)."""
     import os
 
     from mlops_platform.planner import charts, files
@@ -59,7 +62,8 @@ def pull(
     if mirror is not None and charts.plain_http_elsewhere(mirror):
         fail(f"--mirror {mirror} is plain HTTP to another machine: charts come over TLS only",
              "give its https:// address (or an oci:// one); plain HTTP is for a mirror on this machine")
-    selected = _selected(cloud, env)
+    selected, stack_mirror = _selected(cloud, env)
+    mirror = mirror if mirror is not None else stack_mirror  # --mirror wins over the stack file's
     folder = charts.charts_dir()
     variable = charts.CHARTS_DIR_ENV if os.environ.get(charts.CHARTS_DIR_ENV) else "XDG_CACHE_HOME"
     try:

@@ -57,7 +57,8 @@ def list_images(
 
 ViaOption = typer.Option(
     None, "--via", show_default=False,
-    help="Resolve each image where this mirror keeps it (host[/prefix], e.g. registry.example/mirror): "
+    help="Resolve each image where this mirror keeps it (host[/prefix], e.g. registry.example/mirror; with --cloud, "
+         "the stack file's mirror.images by default): "
          "images copied by digest keep their digest. Plain HTTP only to a registry on this machine.")
 
 
@@ -75,12 +76,11 @@ def lock_images(
     still written with what was)."""
     from mlops_platform.components import image_lock
     from mlops_platform.planner import image_locking
-    from mlops_platform.planner.images import inventory
 
     from .. import display
     from ..errors import EXIT_FAILED, fail
-    from ..planning import offline_plan
     from ..project import load_config, stack_names
+    from ..stack_images import source_references
 
     if via is not None and (not via or "://" in via or via.startswith("/")):
         fail(f"--via {via!r} is not a registry (host[:port][/prefix])", "e.g. --via registry.example/mirror")
@@ -92,11 +92,9 @@ def lock_images(
     references: list[str] = []
     for stack_cloud, stack_env in targets:
         config = load_config(stack_cloud, stack_env)
-        view = offline_plan(config, f"Rendering stack {config.stack_name}").view
-        if view.partial:
-            fail(f"stack {config.stack_name} renders partially (charts not in the cache), so its images are not all known",
-                 "run `platform charts pull` first")
-        references += [image.reference.split("@", 1)[0] for image in inventory(view)[0]]
+        references += source_references(config)
+        if via is None and cloud is not None and config.mirror.images:
+            via = config.mirror.images  # an air-gapped stack resolves where it pulls from
     entries = image_locking.lock(references, before, via, on_image=lambda ref: display.progress(f"resolving {ref}"))
     kept = {} if cloud is None else before
     path = image_lock.lock_path()

@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from .. import k8s as kube
 from .. import names, network, versions
+from ..image_source import ImageSource
 from ..requests import WorkloadRequest, from_values
 from .scrape import ScrapeTarget
 
@@ -39,6 +40,7 @@ class CertManagerArgs:
     acme_email: Optional[str] = None
     acme_server: str = "production"
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
+    images: ImageSource = ImageSource()  # where each image is pulled from (lock, mirror)
 
 
 def chart_values() -> dict[str, Any]:
@@ -80,7 +82,7 @@ class CertManager(pulumi.ComponentResource):
         )
         # Waits for the webhook: issuers created right after would otherwise be rejected.
         self.release = kube.helm_release(f"{name}-release", names.RELEASE_CERT_MANAGER, versions.CERT_MANAGER, ns.name, self,
-                                         provider, ns.ready, values=chart_values())
+                                         provider, ns.ready, values=chart_values(), images=args.images)
         bootstrap = k8s.apiextensions.CustomResource(
             f"{name}-selfsigned",
             api_version="cert-manager.io/v1",

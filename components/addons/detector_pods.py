@@ -13,6 +13,7 @@ from .. import k8s as kube
 from .. import names, versions
 from ..config import ModelConfig
 from ..data.outputs import ObjectStore
+from ..image_source import ImageSource
 from . import dashboards
 
 DETECTOR_PORT = dashboards.DETECTOR_PORT
@@ -38,12 +39,13 @@ def fetch_container(
     mount: tuple[str, str],
     env: list[dict[str, Any]],
     env_from: list[dict[str, Any]],
+    images: ImageSource,
 ) -> dict[str, Any]:
     """KServe's storage initializer copying `source` (a store URI) into `destination`, which lies
     in the volume `mount` = (volume name, mount path)."""
     return {
         "name": name,
-        "image": versions.KSERVE_STORAGE_INITIALIZER.ref,
+        "image": images.ref(versions.KSERVE_STORAGE_INITIALIZER),
         "args": [source, destination],
         "env": env,
         "envFrom": env_from,
@@ -53,14 +55,14 @@ def fetch_container(
     }
 
 
-def _writer(store: ObjectStore, destination: pulumi.Output[str]) -> tuple[str, pulumi.Output[str]]:
+def _writer(store: ObjectStore, destination: pulumi.Output[str], images: ImageSource) -> tuple[str, pulumi.Output[str]]:
     """(image, shell command) that copies /work/artifacts to `destination` for this store."""
     if store.kind == "s3":
-        return versions.AWS_CLI.ref, destination.apply(
+        return images.ref(versions.AWS_CLI), destination.apply(
             lambda d: f"aws s3 cp --recursive --only-show-errors /work/artifacts {d}/"
         )
     if store.kind == "gcs":
-        return versions.GCLOUD_CLI.ref, destination.apply(
+        return images.ref(versions.GCLOUD_CLI), destination.apply(
             lambda d: f"gcloud storage cp --recursive '/work/artifacts/*' {d}/"
         )
 
@@ -75,17 +77,17 @@ def _writer(store: ObjectStore, destination: pulumi.Output[str]) -> tuple[str, p
             f"--destination {container} --destination-path {path} --source /work/artifacts --overwrite --output none"
         )
 
-    return versions.AZURE_CLI.ref, destination.apply(azure)
+    return images.ref(versions.AZURE_CLI), destination.apply(azure)
 
 
 
 
-def fit_container(model: ModelConfig, kinds: list[str], reference: str) -> dict[str, Any]:
+def fit_container(model: ModelConfig, kinds: list[str], reference: str, images: ImageSource) -> dict[str, Any]:
     """Fits the model's detectors on `reference` (a path in the pod) with the detector image's own
     alibi-detect, writing them to /work/artifacts."""
     return {
         "name": "fit",
-        "image": versions.ALIBI_DETECT_SERVER.ref,
+        "image": images.ref(versions.ALIBI_DETECT_SERVER),
         "command": ["python", f"/scripts/{SCRIPT_NAME}"],
         "env": [
             {"name": "HOME", "value": "/tmp"},
@@ -108,10 +110,11 @@ def fit_container(model: ModelConfig, kinds: list[str], reference: str) -> dict[
 
 
 def upload_container(
-    store: ObjectStore, destination: pulumi.Output[str], env: list[dict[str, Any]], env_from: list[dict[str, Any]]
+    store: ObjectStore, destination: pulumi.Output[str], env: list[dict[str, Any]], env_from: list[dict[str, Any]],
+    images: ImageSource,
 ) -> dict[str, Any]:
     """Copies the fitted /work/artifacts to `destination` with the store's own command-line tool."""
-    image, upload = _writer(store, destination)
+    image, upload = _writer(store, destination, images)
     return {
         "name": "upload",
         "image": image,
@@ -128,12 +131,12 @@ def upload_container(
     }
 
 
-def detector_container(model: ModelConfig, kind: str, app: str) -> dict[str, Any]:
+def detector_container(model: ModelConfig, kind: str, app: str, images: ImageSource) -> dict[str, Any]:
     """Seldon's detector server serving the fitted detector fetched into /mnt/detector."""
     subcommand = ["DriftDetector", f"--drift_batch_size={model.drift.batch_size}"] if kind == "drift" else ["OutlierDetector"]
     return {
         "name": "detector",
-        "image": versions.ALIBI_DETECT_SERVER.ref,
+        "image": images.ref(versions.ALIBI_DETECT_SERVER),
         "args": [
             f"--model_name={app}",
             f"--http_port={DETECTOR_PORT}",

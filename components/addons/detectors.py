@@ -35,6 +35,7 @@ from .. import k8s as kube
 from .. import names, network, versions
 from ..config import ModelConfig
 from ..data.outputs import ObjectStore, WorkloadAccess
+from ..image_source import ImageSource
 from . import dashboards
 from .detector_pods import (
     DETECTOR_PORT,
@@ -66,6 +67,7 @@ class DetectorsArgs:
     monitoring: tuple[pulumi.Resource, ...] = ()  # the monitoring CRDs: ServiceMonitors, PrometheusRules
     ingress: tuple[pulumi.Resource, ...] = ()  # Traefik's CRDs: the fan-out route
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
+    images: ImageSource = ImageSource()  # where each image is pulled from (lock, mirror)
 
 
 def enabled_kinds(model: ModelConfig) -> list[str]:
@@ -197,12 +199,13 @@ class Detectors(pulumi.ComponentResource):
         init: list[dict[str, Any]] = []
         if "://" in reference:
             # The reference sample lives in an object store: fetch it like KServe fetches models.
-            init.append(fetch_container("fetch-reference", reference, "/work/reference", ("work", "/work"), env, env_from))
+            init.append(fetch_container("fetch-reference", reference, "/work/reference", ("work", "/work"), env, env_from,
+                                        args.images))
             reference = f"/work/reference/{reference.rsplit('/', 1)[-1]}"
-        init.append(fit_container(model, kinds, reference))
+        init.append(fit_container(model, kinds, reference, args.images))
         pod = kube.job_pod(
             DETECTOR_UID,
-            [upload_container(args.object_store, destination, env, env_from)],
+            [upload_container(args.object_store, destination, env, env_from, args.images)],
             fs_group=DETECTOR_UID,
             restart_policy="Never",
             service_account=names.DETECTOR_FITTER.service_account,
@@ -241,7 +244,7 @@ class Detectors(pulumi.ComponentResource):
         selector = {**kube.selector(app, "detector"), "mlops.dev/model": model.name}
         pod_labels = {**self._pod_labels(model, "detector", args.reader), **kube.labels(app, "detector")}
         source = self.artifacts[model.name][kind]
-        fetch = fetch_container("fetch-detector", source, "/mnt/detector", ("detector", "/mnt/detector"), env, env_from)
+        fetch = fetch_container("fetch-detector", source, "/mnt/detector", ("detector", "/mnt/detector"), env, env_from, args.images)
         deployment = k8s.apps.v1.Deployment(
             f"{name}-{app}",
             metadata={
@@ -260,7 +263,7 @@ class Detectors(pulumi.ComponentResource):
                         "automountServiceAccountToken": False,
                         "securityContext": kube.pod_security(DETECTOR_UID, fs_group=DETECTOR_UID),
                         "initContainers": [fetch],
-                        "containers": [detector_container(model, kind, app)],
+                        "containers": [detector_container(model, kind, app, args.images)],
                         "volumes": [kube.empty_dir("detector", "256Mi"), kube.empty_dir("tmp", "512Mi")],
                     },
                 },

@@ -29,6 +29,7 @@ import pulumi_random as random
 from .. import k8s as kube
 from .. import names, network, versions
 from ..config.access import IdentityConfig
+from ..image_source import ImageSource
 from ..oidc_clients.outputs import OidcClient
 from . import identity_values as chart
 from .cert_manager import certificate
@@ -52,6 +53,7 @@ class IdentityArgs:
     ingress: tuple[pulumi.Resource, ...] = ()  # Traefik's release: its CRDs, for routes and Middlewares
     client: Optional[OidcClient] = None  # the cloud-made issuer and client (identity.provider cognito, entra)
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
+    images: ImageSource = ImageSource()  # where each image is pulled from (lock, mirror)
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,8 @@ class Identity(pulumi.ComponentResource):
         account = kube.service_account(f"{self._name}-dex-sa", chart.DEX_SERVICE_ACCOUNT, names.NS_IDENTITY, self, provider,
                                        depends_on=self._ns.ready)
         release = kube.helm_release(f"{self._name}-dex", names.RELEASE_DEX, versions.DEX, self._ns.name, self, provider,
-                                    [*self._ns.ready, secret, account], values=chart.dex_values())
+                                    [*self._ns.ready, secret, account], values=chart.dex_values(),
+                                    images=args.images)
         host = chart.dex_host(args.domain)
         tls = certificate(f"{self._name}-dex-cert", names.NS_IDENTITY, "dex-tls", [host], args.issuer, self, provider,
                           [*self._ns.ready, *args.issuers])
@@ -211,7 +214,8 @@ class Identity(pulumi.ComponentResource):
                                                out.token_audiences, out.audience_claims)
             # It reads the issuer's discovery document when it starts: after the issuer (and its certificate).
             releases[release] = kube.helm_release(f"{self._name}-{release}", release, versions.OAUTH2_PROXY, self._ns.name, self,
-                                                  provider, [*self._ns.ready, secret, tls, *issuer_ready], values=values)
+                                                  provider, [*self._ns.ready, secret, tls, *issuer_ready], values=values,
+                                                  images=args.images)
         ingress_route(f"{self._name}-sso-route", "sso", names.NS_IDENTITY, f"Host(`{host}`) && PathPrefix(`/oauth2/`)",
                       [{"name": names.RELEASE_SSO, "port": 80}], SSO_TLS_SECRET, [], self, provider,
                       [releases[names.RELEASE_SSO], tls, *args.ingress], annotations=ISSUER_SIGN_IN)

@@ -76,7 +76,7 @@ def admin_email(domain: str) -> str:
 def dex_values() -> dict[str, Any]:
     return {
         # The chart's repository (ghcr.io/dexidp/dex) at DEX_IMAGE's tag; test_components checks they agree.
-        "image": {"tag": versions.DEX_IMAGE.tag_value},
+        "image": {"tag": versions.DEX_IMAGE.tag},  # its digest and a mirror: chart_images.py
         "configSecret": {"create": False, "name": DEX_CONFIG_SECRET},
         # Our account, whose token is not mounted (the chart's would be; Dex never calls the API).
         "serviceAccount": {"create": False, "name": DEX_SERVICE_ACCOUNT},

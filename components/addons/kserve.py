@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 
 from .. import k8s as kube
 from .. import names, network, versions
+from ..image_source import ImageSource
 from ..requests import WorkloadRequest, from_values
 
 WEBHOOK_PORT = 9443  # kserve-controller-manager's webhook server
@@ -27,6 +28,7 @@ class KServeArgs:
     cert_manager: tuple[pulumi.Resource, ...] = ()  # its release: the controller chart's webhook certificates
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
     model_formats: frozenset[str] = frozenset()  # of the stack's models: what enables an aged runtime
+    images: ImageSource = ImageSource()  # where each image is pulled from (lock, mirror)
 
 
 def resources_values(domain: str) -> dict[str, Any]:
@@ -105,10 +107,12 @@ class KServe(pulumi.ComponentResource):
             depends_on=ns.ready,
         )
         self.crds = kube.helm_release(f"{name}-crd", names.RELEASE_KSERVE_CRD, versions.KSERVE_CRD, ns.name, self, provider,
-                                      ns.ready)
+                                      ns.ready, images=args.images)
         self.controller = kube.helm_release(f"{name}-resources", names.RELEASE_KSERVE, versions.KSERVE_RESOURCES, ns.name, self,
-                                            provider, [self.crds, *args.cert_manager], values=resources_values(args.domain))
+                                            provider, [self.crds, *args.cert_manager], values=resources_values(args.domain),
+                                            images=args.images)
         self.runtimes = kube.helm_release(f"{name}-runtimes", names.RELEASE_KSERVE_RUNTIMES, versions.KSERVE_RUNTIME_CONFIGS,
-                                          ns.name, self, provider, [self.controller], values=runtime_values(args.model_formats))
+                                          ns.name, self, provider, [self.controller], values=runtime_values(args.model_formats),
+                                          images=args.images)
         self.ready: tuple[pulumi.Resource, ...] = (self.runtimes,)
         self.register_outputs({"runtimes": self.runtimes.status})

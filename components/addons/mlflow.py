@@ -25,6 +25,7 @@ import pulumi_random as random
 from .. import k8s as kube
 from .. import names, network, versions
 from ..data.outputs import Database, DataOutputs, WorkloadAccess
+from ..image_source import ImageSource
 from ..requests import WorkloadRequest, from_values
 from .cert_manager import certificate
 from .identity import IdentityOutputs
@@ -70,6 +71,7 @@ class MlflowArgs:
     monitoring: Optional[tuple[pulumi.Resource, ...]] = None
     replicas: int = 1
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
+    images: ImageSource = ImageSource()  # where each image is pulled from (lock, mirror)
 
 
 def _artifact_root(args: MlflowArgs) -> dict[str, Any]:
@@ -149,7 +151,7 @@ def _ca_trust(args: MlflowArgs) -> dict[str, Any]:
     return {
         "initContainers": [{
             "name": "ca-bundle",
-            "image": versions.MLFLOW_IMAGE.ref,
+            "image": args.images.ref(versions.MLFLOW_IMAGE),
             "command": ["/bin/sh", "-c", script],
             "resources": kube.resources("10m", "32Mi", "128Mi"),
             "securityContext": kube.container_security(run_as_user=MLFLOW_UID),
@@ -172,11 +174,9 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
     postgres = {"enabled": True, "host": db.host, "port": db.port, "database": db.name}
     # Only what MLflow's S3 client reads. The database's TLS mode comes from PG_ENV_SECRET.
     env = {e["name"]: e["value"] for e in args.data.object_store.env() if e["name"] in ("MLFLOW_S3_ENDPOINT_URL", "AWS_DEFAULT_REGION")}
-    # The chart's own image is the pinned one (its appVersion, kept equal by the tests): set only to
-    # pin it by its locked digest.
-    locked = versions.MLFLOW_IMAGE.tag_value != versions.MLFLOW_IMAGE.tag
+    # The chart's own image is the pinned one (its appVersion, kept equal by the tests); its digest
+    # and a mirror reach it through chart_images.py, like every chart's images.
     return {
-        **({"image": {"repository": versions.MLFLOW_IMAGE.repository, "tag": versions.MLFLOW_IMAGE.tag_value}} if locked else {}),
         "replicaCount": args.replicas,
         # The chart names the account after the release, names.MLFLOW.service_account, to which
         # the cloud identity is bound.
@@ -272,7 +272,7 @@ class Mlflow(pulumi.ComponentResource):
             f"{name}-release", names.RELEASE_MLFLOW, versions.MLFLOW, ns.name, self, args.provider,
             [*secrets, *jobs, *identity, *args.data.store_ready, *args.identity.ready,
              *([tls] if args.identity.platform_ca else [])],
-            values=chart_values(args, pulumi.Output.secret(flask_secret.result)), timeout=900,
+            values=chart_values(args, pulumi.Output.secret(flask_secret.result)), timeout=900, images=args.images,
         )
         access = traefik_reader(name, names.NS_MLFLOW, self, args.provider, ns.ready)
         ingress_route(f"{name}-route", "mlflow", names.NS_MLFLOW, f"Host(`{host}`)", [{"name": SERVICE, "port": MLFLOW_PORT}],
@@ -311,7 +311,7 @@ class Mlflow(pulumi.ComponentResource):
         db = self._args.data.database
         container = {
             "name": "create-database",
-            "image": versions.POSTGRES.ref,
+            "image": self._args.images.ref(versions.POSTGRES),
             "command": ["/bin/sh", "-c"],
             "args": [
                 "psql -v ON_ERROR_STOP=1 -tAc "
@@ -335,7 +335,7 @@ class Mlflow(pulumi.ComponentResource):
         """Upgrades the tracking schema to the image's MLflow version before the server starts."""
         container = {
             "name": "upgrade",
-            "image": versions.MLFLOW_IMAGE.ref,
+            "image": self._args.images.ref(versions.MLFLOW_IMAGE),
             # libpq reads the connection (and PGSSLMODE) from the environment.
             # Ref: https://mlflow.org/docs/latest/cli.html#mlflow-db-upgrade
             "command": ["mlflow", "db", "upgrade", "postgresql://"],

@@ -24,6 +24,7 @@ import pulumi_random as random
 
 from .. import k8s as kube
 from .. import names, network, versions
+from ..image_source import ImageSource
 from ..requests import WorkloadRequest, from_values
 from . import dashboards
 from .cert_manager import certificate
@@ -63,6 +64,7 @@ class MonitoringArgs:
     ingress: tuple[pulumi.Resource, ...] = ()  # Traefik's release: its CRDs, for routes and Middlewares
     models: tuple[str, ...] = ()  # the served models, for the dashboards' model selector
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
+    images: ImageSource = ImageSource()  # where each image is pulled from (lock, mirror)
 
 
 def chart_values(args: MonitoringArgs) -> dict[str, Any]:
@@ -220,7 +222,7 @@ class Monitoring(pulumi.ComponentResource):
         mounted = [certificates["grafana"]] if args.identity.platform_ca else []
         self.release = kube.helm_release(f"{name}-release", names.RELEASE_MONITORING, versions.KUBE_PROMETHEUS_STACK, ns.name,
                                          self, provider, [*ns.ready, *grafana, *mounted, *args.cert_manager],
-                                         values=chart_values(args), timeout=900)
+                                         values=chart_values(args), timeout=900, images=args.images)
         self.urls = self._routes(certificates)
         for target, after in args.scrape:
             service_monitor(f"{name}-{target.name}-monitor", target, self, provider, [self.release, *after])

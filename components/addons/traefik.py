@@ -22,6 +22,7 @@ import pulumi_kubernetes as k8s
 from .. import k8s as kube
 from .. import names, network, versions
 from ..cluster.outputs import IngressExposure
+from ..image_source import ImageSource
 from ..requests import WorkloadRequest, from_values
 from .cert_manager import certificate
 from .routes import SECURITY_HEADERS_REF, SSO_MIDDLEWARE, ingress_route, security_headers_middleware, sso_middleware, traefik_reader
@@ -49,6 +50,7 @@ class TraefikArgs:
     allowed_cidrs: tuple[str, ...] = ()
     internal: bool = False
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
+    images: ImageSource = ImageSource()  # where each image is pulled from (lock, mirror)
 
 
 def chart_values(args: TraefikArgs) -> dict[str, Any]:
@@ -152,7 +154,7 @@ class Traefik(pulumi.ComponentResource):
         # watches Secrets), so the install need not wait for cert-manager.
         access = traefik_reader(name, names.NS_TRAEFIK, self, provider, ns.ready)
         self.release = kube.helm_release(f"{name}-release", names.RELEASE_TRAEFIK, versions.TRAEFIK, ns.name, self, provider,
-                                         [*ns.ready, *access], values=chart_values(args))
+                                         [*ns.ready, *access], values=chart_values(args), images=args.images)
         sso = sso_middleware(f"{name}-sso", names.NS_TRAEFIK, self, provider, [self.release])
         security_headers_middleware(f"{name}-security-headers", self, provider, [self.release])
         host = f"traefik.{args.domain}"

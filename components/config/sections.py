@@ -199,6 +199,35 @@ class ObjectStoreConfig(Model):
     force_destroy: StrictBool = False
 
 
+# host[:port] (a name, or an IPv6 address in brackets) and an optional path of repository components.
+_MIRROR_IMAGES = re.compile(r"^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:]+\])(?::[0-9]{1,5})?"
+                            r"(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+
+
+class MirrorConfig(Model):
+    """An air-gapped install's one switch: every chart from `charts` and every image from `images`
+    (components/image_source.py moves each reference there through the charts' own values)."""
+
+    charts: Optional[StrictStr] = None  # oci://host/path, or an https chart repository holding them all by name
+    images: Optional[StrictStr] = None  # host[:port][/prefix]: the source registry's path is kept below it
+
+    @field_validator("charts")
+    @classmethod
+    def _charts(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not re.match(r"^(oci|https)://[^\s/]+(/\S*)?$", value):
+            raise ValueError(f"'{shown_text(value)}' is not a chart mirror (oci://host/path or https://host/path; "
+                             "a plain-HTTP mirror is only for `charts pull --mirror` on this machine)")
+        return value.rstrip("/") if value else value
+
+    @field_validator("images")
+    @classmethod
+    def _images(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _MIRROR_IMAGES.match(value.rstrip("/")):
+            raise ValueError(f"'{shown_text(value)}' is not a registry path (host[:port][/prefix], no scheme, "
+                             "e.g. registry.example/mirror)")
+        return value.rstrip("/") if value else value
+
+
 class ComponentToggle(Model):
     enabled: StrictBool = True
 

@@ -23,6 +23,7 @@ from .sections import (
     DatabaseConfig,
     GcpConfig,
     KeptData,
+    MirrorConfig,
     MlflowConfig,
     MonitoringConfig,
     ObjectStoreConfig,
@@ -67,6 +68,7 @@ class PlatformConfig(Model):
     detectors: ComponentToggle = ComponentToggle()
     models: tuple[ModelConfig, ...] = ()
     policy: PolicyConfig = PolicyConfig()
+    mirror: MirrorConfig = MirrorConfig()
     # Resources holding data or identity that `up` may replace or delete (their URNs, as `preview`
     # lists them); any other such replacement is refused (cli/engine/diff.py, guarded).
     allow_replace: tuple[StrictStr, ...] = ()

@@ -19,6 +19,7 @@ import pulumi_random as random
 from .. import k8s as kube
 from .. import names, network, versions
 from ..cluster.outputs import ClusterOutputs
+from ..image_source import ImageSource
 from .local_backups import LocalBackupArgs, backup_cronjob
 from .outputs import Database, DataOutputs, ObjectStore, WorkloadAccess
 
@@ -47,6 +48,7 @@ class LocalDataArgs:
     storage_gb: int = 10
     database_storage_gb: int = 5
     backup: Optional[LocalBackupArgs] = None  # the scheduled backups (local_backups.py)
+    images: ImageSource = ImageSource()  # where each image is pulled from (lock, mirror)
 
 
 class LocalData(pulumi.ComponentResource):
@@ -60,13 +62,14 @@ class LocalData(pulumi.ComponentResource):
             schedule=config.backup.schedule, retention_days=config.backup.retention_days, stack=config.stack_name,
             env=config.env, platform_version=version("mlops-platform"), bucket=BUCKET, endpoint=ENDPOINT,
             db_host=POSTGRES_HOST, db_port=POSTGRES_PORT,
-            password_file=f"{POSTGRES_SECRET_DIR}/password",
+            password_file=f"{POSTGRES_SECRET_DIR}/password", images=ImageSource(config.mirror.images),
         )
-        return LocalDataArgs(cluster=cluster, backup=backup)
+        return LocalDataArgs(cluster=cluster, backup=backup, images=ImageSource(config.mirror.images))
 
     def __init__(self, name: str, args: LocalDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:data:LocalData", name, None, opts)
         self._provider = args.cluster.provider
+        self._images = args.images
         self._ns = kube.namespace(names.NS_DATA, f"{name}-ns", self, self._provider, depends_on=args.cluster.ready)
         # Only the workloads that use the object store and the database may reach them.
         network.namespace_policies(
@@ -176,7 +179,7 @@ class LocalData(pulumi.ComponentResource):
                 "replicas": 1,
                 "strategy": {"type": "Recreate"},  # one writer on a ReadWriteOnce volume
                 "selector": {"matchLabels": kube.selector("seaweedfs", "object-store")},
-                "template": seaweedfs_pod(store_labels),
+                "template": seaweedfs_pod(store_labels, self._images),
             },
             opts=kube.child(self, provider, [store_pvc, s3_secret, *self._ns.ready]),
         )
@@ -195,7 +198,7 @@ class LocalData(pulumi.ComponentResource):
         )
         container = {
             "name": "create-bucket",
-            "image": versions.AWS_CLI.ref,
+            "image": self._images.ref(versions.AWS_CLI),
             "command": ["/bin/sh", "-c"],
             "args": [f"aws s3api head-bucket --bucket {BUCKET} 2>/dev/null || aws s3api create-bucket --bucket {BUCKET}"],
             "env": [
@@ -248,7 +251,7 @@ class LocalData(pulumi.ComponentResource):
                 "replicas": 1,
                 "strategy": {"type": "Recreate"},
                 "selector": {"matchLabels": kube.selector("postgres", "database")},
-                "template": postgres_pod(db_labels),
+                "template": postgres_pod(db_labels, self._images),
             },
             opts=kube.child(self, provider, [db_pvc, db_secret, *self._ns.ready]),
         )
@@ -266,7 +269,7 @@ class LocalData(pulumi.ComponentResource):
         return password, db_service
 
 
-def seaweedfs_pod(labels: dict[str, str]) -> dict[str, Any]:
+def seaweedfs_pod(labels: dict[str, str], images: ImageSource) -> dict[str, Any]:
     """SeaweedFS's pod: master, volume, filer and S3 gateway in one process (enough for a laptop)."""
     return {
         "metadata": {"labels": labels},
@@ -276,7 +279,7 @@ def seaweedfs_pod(labels: dict[str, str]) -> dict[str, Any]:
             "containers": [
                 {
                     "name": "seaweedfs",
-                    "image": versions.SEAWEEDFS.ref,
+                    "image": images.ref(versions.SEAWEEDFS),
                     "command": ["/usr/bin/weed"],
                     # Master, volume, filer and S3 gateway in one process: enough for a laptop.
                     "args": [
@@ -317,7 +320,7 @@ def seaweedfs_pod(labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def postgres_pod(labels: dict[str, str]) -> dict[str, Any]:
+def postgres_pod(labels: dict[str, str], images: ImageSource) -> dict[str, Any]:
     """Postgres's pod: the official image, its password read from a mounted file."""
     return {
         "metadata": {"labels": labels},
@@ -327,7 +330,7 @@ def postgres_pod(labels: dict[str, str]) -> dict[str, Any]:
             "containers": [
                 {
                     "name": "postgres",
-                    "image": versions.POSTGRES.ref,
+                    "image": images.ref(versions.POSTGRES),
                     # The password is read from a mounted file, never from the environment
                     # (the image's *_FILE convention). Ref: https://hub.docker.com/_/postgres
                     # An explicit PGDATA below the mount point works for every image major

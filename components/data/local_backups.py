@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 
 from .. import k8s as kube
 from .. import names, versions
+from ..image_source import ImageSource
 from .backup_kit.job import COUNTS_FILE, SCHEMA_FILE
 from .backup_kit.record import DUMP
 
@@ -40,6 +41,7 @@ class LocalBackupArgs:
     db_host: str
     db_port: int
     password_file: str  # inside the dump container
+    images: ImageSource = ImageSource()  # where each image is pulled from (lock, mirror)
 
 
 def cron(schedule: str) -> str:
@@ -84,7 +86,7 @@ def backup_cronjob(name: str, args: LocalBackupArgs, parent: pulumi.Resource, pr
     )
     dump = {
         "name": "dump",
-        "image": versions.POSTGRES.ref,
+        "image": args.images.ref(versions.POSTGRES),
         "command": ["/bin/sh", "-c", dump_script(args.db_host, args.db_port, args.password_file, WORK)],
         "resources": kube.resources("50m", "64Mi", "512Mi"),
         "securityContext": kube.container_security(),
@@ -101,7 +103,7 @@ def backup_cronjob(name: str, args: LocalBackupArgs, parent: pulumi.Resource, pr
     store = {
         "name": "store",
         # The MLflow image has Python, boto3 and pydantic: what the kit needs, at a pinned version.
-        "image": versions.MLFLOW_IMAGE.ref,
+        "image": args.images.ref(versions.MLFLOW_IMAGE),
         "command": ["python", "-m", "backup_kit.job"],
         "env": [{"name": key, "value": value} for key, value in env.items()],
         "envFrom": [{"secretRef": {"name": "seaweedfs-admin"}}],

@@ -19,6 +19,11 @@ CHARTS = Path(os.environ.get("PLATFORM_CHARTS_DIR", ROOT.parent / "shared" / "ch
 # (planner/digests.py). Set for every test and every CLI a test starts.
 CHART_DIGESTS = Path(__file__).with_name("chart-digests.json")
 os.environ.setdefault("PLATFORM_CHART_DIGESTS", str(CHART_DIGESTS))
+# An image lock holding a (made-up) digest for every image the shipped stacks run, as a lock filled
+# by `platform images lock` does: prod stacks require it (policy supply-chain-images-pinned), and
+# this machine reaches no registry to fill the shipped one. Tests of the lock itself set their own.
+IMAGES_LOCK = Path(__file__).with_name("images-lock.json")
+os.environ.setdefault("PLATFORM_IMAGES_LOCK", str(IMAGES_LOCK))
 
 # The stack files the project ships. Named here, not globbed: a user's own stack file in stacks/
 # must not change (or break) the test suite.

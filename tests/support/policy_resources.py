@@ -18,10 +18,11 @@ def resource(resource_type: str, props: dict, name: str = "r", protect: bool = F
                           None, None, [], dict(deps))
 
 
-# A compliant pod: each test breaks one thing in a copy.
+# A compliant pod: each test breaks one thing in a copy. Its images are pinned by digest (made up).
+PINNED = "@sha256:1111111111111111111111111111111111111111111111111111111111111111"
 CONTAINER = {
     "name": "app",
-    "image": "registry.example.com/app:1.2.3",
+    "image": f"registry.example.com/app:1.2.3{PINNED}",
     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
     "securityContext": {
         "allowPrivilegeEscalation": False,
