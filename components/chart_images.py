@@ -110,46 +110,47 @@ def slots(chart: versions.Chart) -> tuple[Slot, ...]:
 
 
 def _parts(slot: Slot, found: Reference, moved: bool) -> Any:
-    """The values that make the chart render `found`: where it lives only when it moved (a mirror),
-    the digest only when there is one; whatever the chart's default already says is left to it
+    """The values that make the chart render `found`: all of it when it moved (a mirror, a
+    replacement), else only the digest; what the chart's default already says is left to it
     (tests/test_chart_values.py refuses a value that changes nothing)."""
     if slot.layout == "whole":
         return text_of(found)
     tag = found.tag or "latest"
+    pinned_tag = f"{tag}@{found.digest}" if found.digest else tag
     repository_key, tag_key = slot.keys or ("repository", "tag")
     out: dict[str, Any] = {}
-    if slot.layout in ("repository-tag", "repository-tag-digest"):
-        if moved:
-            out[repository_key] = found.name
-        if slot.layout == "repository-tag-digest" and found.digest:
-            out.update({tag_key: tag, "digest": found.digest})
-        elif found.digest:
-            out[tag_key] = f"{tag}@{found.digest}"  # a valid reference: the runtime pulls by the digest
-        return out
+    if slot.layout == "repository-tag":
+        return {repository_key: found.name, tag_key: pinned_tag} if moved else {tag_key: pinned_tag}
+    if slot.layout == "repository-tag-digest":
+        out = {repository_key: found.name, tag_key: tag} if moved else {tag_key: tag}
+        return {**out, "digest": found.digest} if found.digest else out
     if moved:
-        out.update({"registry": found.registry, "repository": found.repository})
-    if slot.layout == "registry-repository-tag" and found.digest:
-        out[tag_key] = f"{tag}@{found.digest}"
-    elif slot.layout == "registry-repository-tag-sha" and found.digest:
+        out = {"registry": found.registry, "repository": found.repository}
+    if slot.layout == "registry-repository-tag":
+        return {**out, tag_key: pinned_tag}
+    if moved:
+        out[tag_key] = tag
+    if found.digest:
         out["sha"] = found.digest if slot.sha_prefixed else found.digest.removeprefix("sha256:")
     return out
 
 
 def values_for(chart: versions.Chart, source: ImageSource) -> dict[str, Any]:
     """The chart values that move each of its images to what `source` resolves it to; empty when
-    nothing is locked and no mirror is set."""
+    nothing is locked, replaced or mirrored."""
     out: dict[str, Any] = {}
     for slot in slots(chart):
         found = source.resolve(slot.reference)
         if not slot.digest_pinnable:
             found = Reference(found.registry, found.repository, found.tag, None)
-        if found.digest is None and not source.mirror:
+        moved = source.moves(slot.reference)
+        if found.digest is None and not moved:
             continue
         *parents, last = slot.path
         place = out
         for key in parents:
             place = place.setdefault(key, {})
-        parts = _parts(slot, found, moved=source.mirror is not None)
+        parts = _parts(slot, found, moved)
         if isinstance(parts, dict):
             place.setdefault(last, {}).update(parts)
         else:

@@ -20,7 +20,7 @@ from typing import Optional
 
 import pulumi
 
-from . import names
+from . import image_source, names
 from .addons import cert_manager as cert_manager_module
 from .addons import traefik as traefik_module
 from .addons.cert_manager import CertManager, CertManagerArgs
@@ -34,7 +34,6 @@ from .addons.monitoring import Monitoring, MonitoringArgs
 from .addons.traefik import Traefik, TraefikArgs
 from .config import PlatformConfig
 from .deployment import deployment_output
-from .image_source import ImageSource
 from .infrastructure import build_infrastructure
 from .oidc_clients import build_oidc_client
 
@@ -43,7 +42,7 @@ class MlopsPlatform(pulumi.ComponentResource):
     def __init__(self, name: str, config: PlatformConfig, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:platform:MlopsPlatform", name, None, opts)
         self.config = config
-        self._images = ImageSource(config.mirror.images)  # every image's source: the lock, the mirror
+        self._images = image_source.for_stack(config)  # every image's source: the lock, the mirror, mlflow.image
         self.cluster, self.data = build_infrastructure(name, config, self)
         self._name = name
         self._endpoints: dict[str, pulumi.Input[str]] = {}

@@ -100,7 +100,7 @@ def test_each_layout_spells_the_reference_as_its_chart_reads_it(tmp_path, monkey
     assert kps["kube-state-metrics"]["image"]["sha"] == digest
     assert kps["prometheus"]["prometheusSpec"]["image"]["sha"] == digest.removeprefix("sha256:")
     assert kps["prometheusOperator"]["image"] == {"registry": "m.example", "repository": "p/quay.io/prometheus-operator/"
-                                                  "prometheus-operator"}, "moved, but not locked: no digest claimed"
+                                                  "prometheus-operator", "tag": "v0.93.1"}, "moved, but not locked: no digest"
     cert_manager = chart_images.values_for(versions.CERT_MANAGER, source)["image"]
     assert cert_manager == {"repository": "m.example/p/quay.io/jetstack/cert-manager-controller", "tag": "v1.21.1", "digest": digest}
     # Without a mirror only the digest is set: where the image lives is the chart's own default.
@@ -236,3 +236,46 @@ def test_mirror_push_refuses_a_cached_chart_that_is_not_the_pinned_one(project, 
     assert result.exit_code == 2 and versions.TRAEFIK.archive in result.stderr, result.stderr[-600:]
     with urllib.request.urlopen(f"http://{registry}/v2/_catalog") as answer:
         assert json.loads(answer.read())["repositories"] == [], "every archive is checked before the first push"
+
+
+def test_the_projects_own_mlflow_image_replaces_the_charts_everywhere(charts_dir, tmp_path, monkeypatch):
+    """mlflow.image: the server, its CA-bundle init container, the schema-upgrade Job and the backup
+    CronJob all run it; nothing runs the chart's burakince/mlflow any more."""
+    monkeypatch.setenv(image_lock.LOCK_ENV, str(tmp_path / "none.json"))
+    values = read_stack_values(STACKS / "Pulumi.local-dev.yaml")
+    values["mlflow"] = {**values.get("mlflow", {}), "image": "ghcr.io/acme/mlops-platform-mlflow:3.15.1-1"}
+    images, _ = inventory(build_plan(PlatformConfig.from_values(values, "local-dev", "local-dev"), charts_dir).view)
+    ours = next(i for i in images if "mlops-platform-mlflow" in i.reference)
+    assert ours.reference == "ghcr.io/acme/mlops-platform-mlflow:3.15.1-1"
+    assert {"chart mlflow", "ours"} <= ours.sources and len(ours.used_by) >= 4, ours.used_by
+    assert not [i.reference for i in images if "burakince" in i.reference]
+
+
+@pytest.mark.parametrize("image, fragment", [("ghcr.io/acme/mlflow:3.14.0", "must be tagged with MLflow 3.15.1"),
+                                             ("ghcr.io/acme/mlflow", "must be tagged with MLflow 3.15.1"),
+                                             ("ghcr.io/Acme/mlflow:3.15.1", "names repository 'Acme/mlflow'")])
+def test_an_mlflow_image_of_another_version_is_refused(image, fragment):
+    from mlops_platform.components.config import ConfigError
+
+    values = read_stack_values(STACKS / "Pulumi.local-dev.yaml")
+    values["mlflow"] = {"image": image}
+    with pytest.raises(ConfigError, match="mlflow.image") as caught:
+        PlatformConfig.from_values(values, "local-dev", "local-dev")
+    assert fragment in str(caught.value)
+
+
+def test_the_image_build_installs_what_the_suite_runs_mlflow_with():
+    """images/mlflow/requirements.txt pins MLflow, its sign-in plugin and the Postgres driver exactly as
+    the test extra does (the suite's real `mlflow server` is the image's), at the chart's version."""
+    import tomllib
+
+    from support import ROOT
+
+    wanted = {line.split("==")[0]: line for line in (ROOT / "images" / "mlflow" / "requirements.txt").read_text().splitlines()
+              if line and not line.startswith("#")}
+    test_extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["test"]
+    for name in ("mlflow[auth]", "mlflow-oidc-auth", "psycopg2-binary"):
+        assert wanted[name] in test_extra, wanted[name]
+    assert wanted["mlflow[auth]"] == f"mlflow[auth]=={versions.MLFLOW_IMAGE.tag}"
+    dockerfile = (ROOT / "images" / "mlflow" / "Dockerfile").read_text()
+    assert "USER 1001:1001" in dockerfile and "-r /opt/mlflow/requirements.txt" in dockerfile

@@ -61,7 +61,8 @@ def steps(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def test_generated_workflows_are_valid(generated, workflow_schema):
     assert set(generated) == {"platform-plan.yml", "platform-preview.yml", "platform-deploy.yml",
-                              "platform-drift.yml", "platform-pr-env.yml", "platform-images-lock.yml"}
+                              "platform-drift.yml", "platform-pr-env.yml", "platform-images-lock.yml",
+                              "platform-mlflow-image.yml"}
     for name, text in generated.items():
         errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in workflow_schema.iter_errors(load(text))]
         assert not errors, f"{name}: {errors}"
@@ -101,8 +102,10 @@ def test_least_privilege_timeouts_and_concurrency(generated):
             logs_in = any("uses" in s and s["uses"].split("@")[0] in (actions.AWS_CREDENTIALS.repo, actions.AZURE_LOGIN.repo,
                                                                        actions.GCP_AUTH.repo) for s in job.get("steps", []))
             assert ("id-token" in granted) == logs_in, f"{where}: id-token only where a cloud login uses it"
-            # Only the image lock's job pushes (a branch, for a pull request); it runs no pull request's code.
-            allowed = {"id-token", "pull-requests", "issues"} | ({"contents"} if name.endswith("platform-images-lock.yml") else set())
+            # Only the image lock's job pushes (a branch, for a pull request) and only the MLflow image's
+            # writes packages; neither runs a pull request's code.
+            allowed = ({"id-token", "pull-requests", "issues"} | ({"contents"} if name.endswith("platform-images-lock.yml") else set())
+                       | ({"packages"} if name.endswith("platform-mlflow-image.yml") else set()))
             assert granted <= allowed, where
             if any("platform up" in s.get("run", "") or "platform destroy" in s.get("run", "") for s in job.get("steps", [])):
                 group = job["concurrency"]["group"]
@@ -164,6 +167,11 @@ def test_what_each_workflow_runs(generated):
     script = job["steps"][-1]["run"]
     assert job["steps"][-1]["env"]["PLATFORM_IMAGES_LOCK"] == "components/images.lock.json", "the checkout's lock"
     assert "platform images lock" in script and "-- components/images.lock.json" in script and "gh pr create" in script
+    image = load(generated["platform-mlflow-image.yml"])
+    assert set(image["on"]) == {"push", "workflow_dispatch"} and image["on"]["push"]["paths"] == ["images/mlflow/**"]
+    build = image["jobs"]["build"]
+    assert build["permissions"] == {"contents": "read", "packages": "write"} and "environment" not in build
+    assert "docker build --pull" in build["steps"][-1]["run"] and build["steps"][-1]["env"]["TAG"] == "3.15.1"
 
 
 def test_the_pulumi_cli_they_install_is_the_sdks_release():
@@ -192,7 +200,7 @@ def test_the_project_ci_runs_lint_types_and_the_readme_tests():
 def test_dry_run_prints_and_writes_nothing(project):
     result = CliRunner().invoke(app, ["ci", "init", "--provider", "github", "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.count("# --- platform-") == 6
+    assert result.stdout.count("# --- platform-") == 7
     assert not (project / ".github").exists()
 
 
@@ -202,7 +210,7 @@ def test_init_writes_refuses_to_clobber_and_forces(project):
     folder = project / ".github" / "workflows"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         ["platform-plan.yml", "platform-preview.yml", "platform-deploy.yml", "platform-drift.yml", "platform-pr-env.yml",
-         "platform-images-lock.yml"])
+         "platform-images-lock.yml", "platform-mlflow-image.yml"])
     deploy = load((folder / "platform-deploy.yml").read_text())
     assert set(deploy["jobs"]) == {"up-aws-dev", "up-aws-prod"}
     again = CliRunner().invoke(app, ["ci", "init", "--provider", "github", "--clouds", "aws"])
@@ -228,7 +236,7 @@ def test_bad_input_exits_2(project, args, fragment):
 
 def test_plan_only(project):
     result = CliRunner().invoke(app, ["ci", "init", "--provider", "github", "--clouds", "none", "--dry-run"])
-    assert result.exit_code == 0 and result.stdout.count("# --- platform-") == 2
+    assert result.exit_code == 0 and result.stdout.count("# --- platform-") == 3
 
 
 def test_a_cloud_without_a_dev_stack_is_refused(project: Path):

@@ -12,6 +12,8 @@
 - platform-images-lock.yml weekly and on demand: `platform images lock` against the public
                          registries (which the machine that built the project could not reach),
                          proposed as a pull request when a digest changed. No secrets, no cloud.
+- platform-mlflow-image.yml on a change to images/mlflow/ (and on demand): the platform's own MLflow
+                         image, built and pushed to ghcr.io/<owner>/mlops-platform-mlflow:<version>.
 - platform-pr-env.yml    opt-in per pull request (label `preview-env`): an environment pr-<number>
                          on the first chosen cloud, in the Environment `<cloud>-pr` (a role limited
                          to pr-* stacks), destroyed when the label goes or the PR closes.
@@ -397,11 +399,48 @@ def images_lock_workflow() -> dict[str, Any]:
     }
 
 
+MLFLOW_IMAGE_SCRIPT = """set -euo pipefail
+image="ghcr.io/${OWNER,,}/mlops-platform-mlflow:${TAG}"
+echo "$GH_TOKEN" | docker login ghcr.io --username "$ACTOR" --password-stdin
+docker build --pull --tag "$image" images/mlflow
+docker push "$image"
+digest="$(docker inspect --format '{{index .RepoDigests 0}}' "$image")"
+echo "pushed ${digest}: set mlflow.image to it in the stack files (README, Verified images)" | tee -a "$GITHUB_STEP_SUMMARY"
+"""
+
+
+def mlflow_image_workflow() -> dict[str, Any]:
+    """The platform's own MLflow image (images/mlflow/) built and pushed to the repository owner's
+    container registry when its folder changes on the default branch, or by hand. No cloud, no
+    secret but the workflow token, which may write packages only."""
+    from mlops_platform.components import versions
+
+    return {
+        "name": "platform MLflow image",
+        "on": {"push": {"branches": ["main"], "paths": ["images/mlflow/**"]}, "workflow_dispatch": {}},
+        "permissions": {},
+        "concurrency": {"group": "platform-mlflow-image", "cancel-in-progress": False},
+        "jobs": {"build": {
+            "name": f"build and push MLflow {versions.MLFLOW_IMAGE.tag}",
+            "runs-on": RUNNER,
+            "timeout-minutes": 30,
+            "permissions": {"contents": "read", "packages": "write"},
+            "steps": [
+                _checkout(),
+                {"name": "Build and push", "run": MLFLOW_IMAGE_SCRIPT,
+                 "env": {"GH_TOKEN": "${{ github.token }}", "ACTOR": "${{ github.actor }}",
+                         "OWNER": "${{ github.repository_owner }}", "TAG": versions.MLFLOW_IMAGE.tag}},
+            ],
+        }},
+    }
+
+
 def workflows(stacks: Iterable[tuple[str, str]], clouds: list[str]) -> dict[str, str]:
     """File name -> workflow YAML, for the project's stacks ((cloud, env) pairs) and chosen clouds."""
     every = sorted(stacks, key=lambda s: (s[0] != "local", s[0], s[1] != "dev", s[1]))
     cloud_stacks = [(c, e) for c, e in every if c in clouds]
-    files = {"platform-plan.yml": plan_workflow(every), "platform-images-lock.yml": images_lock_workflow()}
+    files = {"platform-plan.yml": plan_workflow(every), "platform-images-lock.yml": images_lock_workflow(),
+             "platform-mlflow-image.yml": mlflow_image_workflow()}
     if clouds:
         files["platform-preview.yml"] = preview_workflow([c for c in clouds if (c, "dev") in cloud_stacks])
         files["platform-deploy.yml"] = deploy_workflow(cloud_stacks)

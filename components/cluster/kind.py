@@ -16,8 +16,7 @@ import pulumi
 import pulumi_command as command
 import yaml
 
-from .. import names, versions
-from ..image_source import ImageSource
+from .. import image_source, names, versions
 from .outputs import ClusterOutputs, IngressExposure, kubernetes_provider
 
 HTTP_NODE_PORT = 30080
@@ -60,7 +59,7 @@ class KindCluster(pulumi.ComponentResource):
     @staticmethod
     def args_from(config: Any) -> KindClusterArgs:  # config: PlatformConfig
         return KindClusterArgs(cluster_name=names.cluster_name(config.env), node_count=config.cluster.node_count,
-                               node_image=ImageSource(config.mirror.images).ref(versions.KIND_NODE_IMAGE))
+                               node_image=image_source.for_stack(config).ref(versions.KIND_NODE_IMAGE))
 
     def __init__(self, name: str, args: KindClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:cluster:KindCluster", name, None, opts)

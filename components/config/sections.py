@@ -239,6 +239,26 @@ class TraefikConfig(Model):
 class MlflowConfig(Model):
     enabled: StrictBool = True
     replicas: StrictInt = Field(1, ge=1, le=10)
+    # The MLflow server image in place of the chart's: the project's own build (images/mlflow/) from
+    # your registry. Its tag starts with the pinned MLflow version, whose schema the upgrade Job applies.
+    image: Optional[StrictStr] = None
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return value
+        from ..image_refs import ReferenceError, parse
+
+        try:
+            found = parse(value)
+        except ReferenceError as err:
+            raise ValueError(shown_text(str(err))) from None
+        wanted = versions.MLFLOW_IMAGE.tag
+        if not found.tag or not (found.tag == wanted or found.tag.startswith(f"{wanted}-")):
+            raise ValueError(f"'{shown_text(value)}' must be tagged with MLflow {wanted} (e.g. :{wanted}, or :{wanted}-1 for a "
+                             "rebuild): the schema-upgrade Job migrates the database to that version")
+        return value
 
 
 class MonitoringConfig(Model):

@@ -16,8 +16,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from .. import image_source, names, network, versions
 from .. import k8s as kube
-from .. import names, network, versions
 from ..cluster.outputs import ClusterOutputs
 from ..image_source import ImageSource
 from .local_backups import LocalBackupArgs, backup_cronjob
@@ -62,9 +62,9 @@ class LocalData(pulumi.ComponentResource):
             schedule=config.backup.schedule, retention_days=config.backup.retention_days, stack=config.stack_name,
             env=config.env, platform_version=version("mlops-platform"), bucket=BUCKET, endpoint=ENDPOINT,
             db_host=POSTGRES_HOST, db_port=POSTGRES_PORT,
-            password_file=f"{POSTGRES_SECRET_DIR}/password", images=ImageSource(config.mirror.images),
+            password_file=f"{POSTGRES_SECRET_DIR}/password", images=image_source.for_stack(config),
         )
-        return LocalDataArgs(cluster=cluster, backup=backup, images=ImageSource(config.mirror.images))
+        return LocalDataArgs(cluster=cluster, backup=backup, images=image_source.for_stack(config))
 
     def __init__(self, name: str, args: LocalDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:data:LocalData", name, None, opts)
