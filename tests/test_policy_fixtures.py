@@ -100,15 +100,32 @@ VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 BUCKET_GOOD = {PAB: {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True},
                SSE: {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]},
                VERSIONING: {"versioningConfiguration": {"status": "Enabled"}}}
-RDS_GOOD = {"publiclyAccessible": False, "storageEncrypted": True, "backupRetentionPeriod": 7}
+RDS_GOOD = {"publiclyAccessible": False, "storageEncrypted": True, "backupRetentionPeriod": 7,
+            "enabledCloudwatchLogsExports": ["postgresql", "upgrade"]}
+SQL_FLAGS = [{"name": "log_connections", "value": "on"}, {"name": "log_disconnections", "value": "on"}]
 STORAGE_GOOD = {"allowBlobPublicAccess": False, "minimumTlsVersion": "TLS1_2", "enableHttpsTrafficOnly": True}
-SQL_GOOD = {"settings": {"ipConfiguration": {"ipv4Enabled": False}, "backupConfiguration": {"enabled": True}}}
+SQL_GOOD = {"settings": {"ipConfiguration": {"ipv4Enabled": False}, "backupConfiguration": {"enabled": True},
+                         "databaseFlags": SQL_FLAGS}}
 GCS_GOOD = {"uniformBucketLevelAccess": True, "publicAccessPrevention": "enforced"}
 LT_GOOD = {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1}}
 
 
 def r(kind: str, props: dict, **extra: Any) -> Any:
     return resource(kind, props, **extra)
+
+
+def rds(props: dict, logged: tuple = ("log_connections", "log_disconnections"), **extra: Any) -> list:
+    """An RDS instance with the parameter group it names (a resource it depends on), logging `logged`."""
+    group = r("aws:rds/parameterGroup:ParameterGroup", {"parameters": [{"name": s, "value": "1"} for s in logged]}, name="pg")
+    return [group, r("aws:rds/instance:Instance", props, name="db", parameterGroupName=[group], **extra)]
+
+
+def pg_server(props: dict, settings: tuple = ("log_connections", "log_disconnections"), off: tuple = (), **extra: Any) -> list:
+    """A Flexible Server with its connection-logging server parameters (resources naming it): those
+    in `settings` on, those in `off` off."""
+    server = r("azure-native:dbforpostgresql:Server", props, name="pg", **extra)
+    return [server, *(r("azure-native:dbforpostgresql:Configuration", {"configurationName": s, "value": value}, name=s,
+                        serverName=[server]) for value, names in (("on", settings), ("off", off)) for s in names)]
 
 
 def nodegroup(instance: str, max_size: int) -> Any:
@@ -159,9 +176,9 @@ BASES = {
     "routes": [GUARD, route(["sso"]), route([], {"mlops.dev/sign-in": "grafana"}), route([], entry_points=["mirror"])],
     "ui roles": ui_role(["configmaps"]),
     "aws": [r(EKS, EKS_GOOD), r("aws:kms/key:Key", {"enableKeyRotation": True}), r("aws:ec2/launchTemplate:LaunchTemplate", LT_GOOD),
-            r("aws:rds/instance:Instance", RDS_GOOD, protect=True), *bucket_and(BUCKET_GOOD), nodegroup("m6i.large", 4)],
+            *rds(RDS_GOOD, protect=True), *bucket_and(BUCKET_GOOD), nodegroup("m6i.large", 4)],
     "azure": [r(AKS, AKS_GOOD), r("azure-native:storage:StorageAccount", STORAGE_GOOD),
-              r("azure-native:dbforpostgresql:Server", {"network": {"publicNetworkAccess": "Disabled"}})],
+              *pg_server({"network": {"publicNetworkAccess": "Disabled"}})],
     "gcp": [r(GKE, GKE_GOOD), r(POOL, POOL_GOOD), r("gcp:storage/bucket:Bucket", GCS_GOOD), r("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD)],
     "release": [r("kubernetes:helm.sh/v3:Release", {"chart": "traefik", "version": "41.3.0"})],
     "admission": [r(WEBHOOKS, {"metadata": {"name": "w"}, "webhooks": [{"name": "a.example", "failurePolicy": "Fail"},
@@ -265,11 +282,14 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("aws-s3-encryption", "no sse", lambda: bucket_and({k: v for k, v in BUCKET_GOOD.items() if k != SSE}), "no default server-side", {}),
     ("aws-s3-versioning", "suspended", lambda: bucket_and({**BUCKET_GOOD, VERSIONING: {"versioningConfiguration": {"status": "Suspended"}}}),
      "versioning is not enabled", {}),
-    ("aws-rds-private-encrypted-backed-up", "public", _one("aws:rds/instance:Instance", RDS_GOOD, ("publiclyAccessible",), True),
+    ("aws-rds-audit-logs", "not exported", lambda: rds({**RDS_GOOD, "enabledCloudwatchLogsExports": ["upgrade"]}),
+     "not exported to CloudWatch Logs", {}),
+    ("aws-rds-audit-logs", "parameters", lambda: rds(RDS_GOOD, ("log_connections",)), "does not log connections", {}),
+    ("aws-rds-private-encrypted-backed-up", "public", lambda: rds({**RDS_GOOD, "publiclyAccessible": True}),
      "publicly accessible", {}),
-    ("aws-rds-private-encrypted-backed-up", "unencrypted", _one("aws:rds/instance:Instance", RDS_GOOD, ("storageEncrypted",), False),
+    ("aws-rds-private-encrypted-backed-up", "unencrypted", lambda: rds({**RDS_GOOD, "storageEncrypted": False}),
      "not encrypted", {}),
-    ("aws-rds-private-encrypted-backed-up", "backups", _one("aws:rds/instance:Instance", RDS_GOOD, ("backupRetentionPeriod",), 3),
+    ("aws-rds-private-encrypted-backed-up", "backups", lambda: rds({**RDS_GOOD, "backupRetentionPeriod": 3}),
      "backups are kept 3 days", {}),
     ("azure-aks-api-restricted", "no ranges", _one(AKS, AKS_GOOD, ("apiServerAccessProfile", "authorizedIPRanges"), []),
      "no authorized IP ranges", {}),
@@ -284,8 +304,14 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
                                                                ("minimumTlsVersion",), "TLS1_0"), "TLS 1.2 is not the minimum", {}),
     ("azure-storage-secure-transport-private", "plain HTTP", _one("azure-native:storage:StorageAccount", STORAGE_GOOD,
                                                                   ("enableHttpsTrafficOnly",), False), "plain HTTP is accepted", {}),
-    ("azure-postgres-not-public", "public", _one("azure-native:dbforpostgresql:Server", {"network": {"publicNetworkAccess": "Disabled"}},
-                                                 ("network", "publicNetworkAccess"), "Enabled"), "accepts public network access", {}),
+    ("azure-postgres-not-public", "public", lambda: pg_server({"network": {"publicNetworkAccess": "Enabled"}}),
+     "accepts public network access", {}),
+    ("azure-postgres-connection-logging", "one parameter", lambda: pg_server({"network": {"publicNetworkAccess": "Disabled"}},
+                                                                             ("log_connections",)),
+     "log_disconnections is not set on", {}),
+    ("azure-postgres-connection-logging", "set off", lambda: pg_server({"network": {"publicNetworkAccess": "Disabled"}},
+                                                                       ("log_connections",), off=("log_disconnections",)),
+     "log_disconnections is not set on", {}),
     ("gcp-gke-private-nodes", "public nodes", _one(GKE, GKE_GOOD, ("privateClusterConfig", "enablePrivateNodes"), False),
      "nodes have public IPs", {}),
     ("gcp-gke-authorized-networks", "none", _one(GKE, GKE_GOOD, ("masterAuthorizedNetworksConfig", "cidrBlocks"), []),
@@ -304,19 +330,22 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
      "public access prevention is not enforced", {}),
     ("gcp-cloudsql-private-backed-up", "public IP", _one("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD,
                                                          ("settings", "ipConfiguration", "ipv4Enabled"), True), "has a public IP", {}),
+    ("gcp-cloudsql-connection-logging", "flag off", _one("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD,
+                                                         ("settings", "databaseFlags"), SQL_FLAGS[:1]), "log_disconnections is not on", {}),
     ("gcp-cloudsql-private-backed-up", "backups", _one("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD,
                                                        ("settings", "backupConfiguration", "enabled"), False), "automated backups are off", {}),
-    ("reliability-prod-data-protected", "unprotected", lambda: [r("aws:rds/instance:Instance", RDS_GOOD)], "not protected",
+    ("reliability-prod-data-protected", "unprotected", lambda: rds(RDS_GOOD), "not protected",
      {"reliability-prod-data-protected": {"requireProtection": True}}),
-    ("reliability-prod-database-recoverable", "azure geo", lambda: [r("azure-native:dbforpostgresql:Server", {
-        "network": {"publicNetworkAccess": "Disabled"}, "backup": {"backupRetentionDays": 14, "geoRedundantBackup": "Disabled"}}, protect=True)],
+    ("reliability-prod-database-recoverable", "azure geo", lambda: pg_server({
+        "network": {"publicNetworkAccess": "Disabled"}, "backup": {"backupRetentionDays": 14, "geoRedundantBackup": "Disabled"}}, protect=True),
      "not geo-redundant", {"reliability-prod-database-recoverable": {"requireRecovery": True}}),
-    ("reliability-prod-database-recoverable", "azure retention", lambda: [r("azure-native:dbforpostgresql:Server", {
-        "network": {"publicNetworkAccess": "Disabled"}, "backup": {"backupRetentionDays": 3, "geoRedundantBackup": "Enabled"}}, protect=True)],
+    ("reliability-prod-database-recoverable", "azure retention", lambda: pg_server({
+        "network": {"publicNetworkAccess": "Disabled"}, "backup": {"backupRetentionDays": 3, "geoRedundantBackup": "Enabled"}}, protect=True),
      "kept 3 days", {"reliability-prod-database-recoverable": {"requireRecovery": True}}),
     ("reliability-prod-database-recoverable", "cloud sql pitr", lambda: [r("gcp:sql/databaseInstance:DatabaseInstance", {"settings": {
         "ipConfiguration": {"ipv4Enabled": False}, "backupConfiguration": {"enabled": True, "pointInTimeRecoveryEnabled": False,
-                                                                           "backupRetentionSettings": {"retainedBackups": 7}}}}, protect=True)],
+                                                                           "backupRetentionSettings": {"retainedBackups": 7}},
+        "databaseFlags": SQL_FLAGS}}, protect=True)],
      "point-in-time recovery is off", {"reliability-prod-database-recoverable": {"requireRecovery": True}}),
     ("reliability-helm-chart-pinned", "no version", lambda: [r("kubernetes:helm.sh/v3:Release", {"chart": "traefik"})],
      "has no chart version", {}),

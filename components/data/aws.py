@@ -25,7 +25,7 @@ from ..aws_iam import irsa_trust, policy
 from ..cluster.outputs import AwsNetwork, ClusterOutputs
 from ..config import PlatformConfig
 from ..config.sections import KeptData
-from .outputs import Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
+from .outputs import CONNECTION_LOG_SETTINGS, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
 READ_ACTIONS = ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"]
 WRITE_ACTIONS = READ_ACTIONS + ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
@@ -189,6 +189,7 @@ class AwsData(pulumi.ComponentResource):
             opts=child(),
         )
         identifier = names.env_prefix(args.env)
+        parameters = self._parameters(name, identifier)
         self.database = aws.rds.Instance(
             f"{name}-postgres",
             identifier=identifier,
@@ -207,6 +208,10 @@ class AwsData(pulumi.ComponentResource):
             password=password.result,
             db_subnet_group_name=subnet_group.name,
             vpc_security_group_ids=[db_sg.id],
+            parameter_group_name=parameters.name,
+            # The server's log and the upgrade log to CloudWatch Logs, where they outlive the instance.
+            # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Concepts.PostgreSQL.html
+            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
             publicly_accessible=False,
             multi_az=args.database.high_availability,
             # Automated backups with point-in-time recovery (RDS keeps the transaction logs) for the retention.
@@ -228,6 +233,20 @@ class AwsData(pulumi.ComponentResource):
         )
 
         return password
+
+    def _parameters(self, name: str, identifier: str) -> aws.rds.ParameterGroup:
+        """The default parameter group logs no connections; this one does (both settings are dynamic).
+        Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.html"""
+        return aws.rds.ParameterGroup(
+            f"{name}-db-parameters",
+            # Named like the instance (unique in the region as its identifier is), so that the name is
+            # known before the group exists: the policy pack matches the two by it.
+            name=f"{identifier}-logging",
+            family=f"postgres{versions.POSTGRES_MAJOR}",
+            description="mlops-platform: connection logging",
+            parameters=[{"name": setting, "value": "1"} for setting in CONNECTION_LOG_SETTINGS],
+            opts=self._opts(),
+        )
 
     def _identities(self, name: str, net: AwsNetwork) -> dict[str, WorkloadAccess]:
         """One IRSA role per workload, limited to the bucket and the actions it needs."""

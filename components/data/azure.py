@@ -26,7 +26,7 @@ import pulumi_random as random
 from .. import names, versions
 from ..cluster.outputs import AzureNetwork, ClusterOutputs
 from ..config import PlatformConfig
-from .outputs import Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
+from .outputs import CONNECTION_LOG_SETTINGS, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
 CONTAINER = "mlops-artifacts"
 # Built-in roles. Ref: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage
@@ -177,6 +177,18 @@ class AzureData(pulumi.ComponentResource):
             opts=child(),
         )
 
+        # Each connection in the server's log (server parameters, set one by one).
+        # Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-server-parameters
+        for setting in CONNECTION_LOG_SETTINGS:
+            postgresql.Configuration(
+                f"{name}-{setting.replace('_', '-')}",
+                resource_group_name=rg,
+                server_name=self.server.name,
+                configuration_name=setting,
+                value="on",
+                source="user-override",
+                opts=child(),
+            )
         return password, database
 
     def _identities(self, name: str, args: AzureDataArgs) -> dict[str, WorkloadAccess]:

@@ -22,7 +22,7 @@ import pulumi_random as random
 from .. import names, versions
 from ..cluster.outputs import ClusterOutputs, GcpNetwork
 from ..config import PlatformConfig
-from .outputs import Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
+from .outputs import CONNECTION_LOG_SETTINGS, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,9 @@ class GcpData(pulumi.ComponentResource):
                     },
                 },
                 "user_labels": {"mlops-platform-env": args.env},
+                # Each connection in the instance's log (Cloud Logging).
+                # Ref: https://cloud.google.com/sql/docs/postgres/flags#list-flags-postgres
+                "database_flags": [{"name": setting, "value": "on"} for setting in CONNECTION_LOG_SETTINGS],
             },
             opts=child(peering, protect=args.protect),
         )

@@ -63,6 +63,13 @@ class Database:
                         password=pulumi.Output.secret(password), ssl_mode="require", instance=instance)
 
 
+# The audit trail every managed Postgres keeps: each connection and disconnection in the server's
+# log (who, from where, how long), the settings each cloud takes by these names. The policy pack
+# requires them (aws-rds-logs-exported, azure-postgres-connection-logging,
+# gcp-cloudsql-connection-logging). Ref: https://www.postgresql.org/docs/current/runtime-config-logging.html
+CONNECTION_LOG_SETTINGS = ("log_connections", "log_disconnections")
+
+
 @dataclass(frozen=True)
 class DatabaseSpec:
     """What a stack asks of its managed Postgres, whatever the cloud."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator, Mapping
 
+from mlops_platform.components.data.outputs import CONNECTION_LOG_SETTINGS
+
 from .base import Rule, cidrs_open, depends_on_resource, describe_open, dig, stack_resources
 
 
@@ -78,6 +80,24 @@ def rds(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
         yield f"backups are kept {args.props.get('backupRetentionPeriod') or 0} days (at least 7)"
 
 
+
+def rds_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
+    """A stack rule: the parameter group is a resource of its own, tied to the instance by the name
+    the instance gives (or, where that is not known yet, by its dependency on the group)."""
+    groups = stack_resources(args, "aws:rds/parameterGroup:ParameterGroup")
+    for instance in stack_resources(args, "aws:rds/instance:Instance"):
+        if "postgresql" not in (instance.props.get("enabledCloudwatchLogsExports") or []):
+            yield (f"{instance.name}: the server's log is not exported to CloudWatch Logs (enabledCloudwatchLogsExports: "
+                   "[postgresql])", instance.urn)
+        named = instance.props.get("parameterGroupName")
+        logging = [g for g in groups if (depends_on_resource(instance, g, "parameterGroupName") or (named and g.props.get("name") == named))
+                   and set(CONNECTION_LOG_SETTINGS) <= {str(p.get("name")) for p in g.props.get("parameters") or []
+                                                        if str(p.get("value")) == "1"}]
+        if not logging:
+            yield (f"{instance.name}: its parameter group does not log connections (log_connections and log_disconnections: 1)",
+                   instance.urn)
+
+
 RULES = [
     Rule("aws-eks-endpoint-restricted", "aws", "The EKS API endpoint is private or limited to known CIDRs, never 0.0.0.0/0.",
          "Set cluster.apiAllowedCidrs to your office/VPN ranges, or cluster.privateEndpoint: true.", eks_endpoint,
@@ -102,4 +122,7 @@ RULES = [
     Rule("aws-rds-private-encrypted-backed-up", "aws", "RDS is not public, is encrypted, and keeps backups at least 7 days.",
          "Set publiclyAccessible: false, storageEncrypted: true and backupRetentionPeriod >= 7.", rds,
          ("aws:rds/instance:Instance",)),
+    Rule("aws-rds-audit-logs", "aws", "RDS logs every connection and exports its log to CloudWatch Logs.",
+         "Export the postgresql log (enabledCloudwatchLogsExports) and use a parameter group with log_connections and "
+         "log_disconnections on (components/data/aws.py does both).", rds_logs),
 ]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from .base import Rule, cidrs_open, describe_open, dig
+from mlops_platform.components.data.outputs import CONNECTION_LOG_SETTINGS
+
+from .base import Rule, cidrs_open, depends_on_resource, describe_open, dig, stack_resources
 
 
 def aks_api(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
@@ -42,6 +44,20 @@ def azure_postgres(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
         yield "the server accepts public network access"
 
 
+
+def azure_postgres_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
+    """A stack rule: each Flexible Server has its connection-logging parameters set on (the parameters
+    are resources of their own, naming the server)."""
+    servers = stack_resources(args, "azure-native:dbforpostgresql:Server")
+    settings = stack_resources(args, "azure-native:dbforpostgresql:Configuration")
+    for server in servers:
+        on = {str(c.props.get("configurationName")) for c in settings
+              if str(c.props.get("value")).lower() == "on" and depends_on_resource(c, server, "serverName")}
+        for setting in CONNECTION_LOG_SETTINGS:
+            if setting not in on:
+                yield (f"server {server.name}: server parameter {setting} is not set on: connections go unlogged", server.urn)
+
+
 RULES = [
     Rule("azure-aks-api-restricted", "azure", "The AKS API server is private or limited to authorized IP ranges.",
          "Set cluster.apiAllowedCidrs, or cluster.privateEndpoint: true.", aks_api,
@@ -57,4 +73,6 @@ RULES = [
     Rule("azure-postgres-not-public", "azure", "PostgreSQL Flexible Server is reachable only privately.",
          "Use VNet integration (delegated subnet) and network.publicNetworkAccess: Disabled.", azure_postgres,
          ("azure-native:dbforpostgresql:Server",)),
+    Rule("azure-postgres-connection-logging", "azure", "PostgreSQL Flexible Server logs every connection and disconnection.",
+         "Give the server Configuration resources log_connections and log_disconnections with value on.", azure_postgres_logs),
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
+from mlops_platform.components.data.outputs import CONNECTION_LOG_SETTINGS
+
 from .base import Rule, cidrs_open, describe_open, dig
 
 
@@ -59,6 +61,15 @@ def cloud_sql(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
         yield "automated backups are off"
 
 
+
+def cloud_sql_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
+    flags = {str(f.get("name")): str(f.get("value")) for f in dig(args.props, "settings", "databaseFlags", default=[]) or []
+             if isinstance(f, Mapping)}
+    for flag in CONNECTION_LOG_SETTINGS:
+        if flags.get(flag) != "on":
+            yield f"database flag {flag} is not on: connections go unlogged"
+
+
 RULES = [
     Rule("gcp-gke-private-nodes", "gcp", "GKE nodes have no public IPs.", "Set privateClusterConfig.enablePrivateNodes: true.",
          gke_private_nodes, ("gcp:container/cluster:Cluster",)),
@@ -77,5 +88,8 @@ RULES = [
          "Set publicAccessPrevention: enforced and uniformBucketLevelAccess: true.", gcs, ("gcp:storage/bucket:Bucket",)),
     Rule("gcp-cloudsql-private-backed-up", "gcp", "Cloud SQL has no public IP and keeps automated backups.",
          "Set settings.ipConfiguration.ipv4Enabled: false (private IP) and backupConfiguration.enabled: true.", cloud_sql,
+         ("gcp:sql/databaseInstance:DatabaseInstance",)),
+    Rule("gcp-cloudsql-connection-logging", "gcp", "Cloud SQL logs every connection and disconnection.",
+         "Set settings.databaseFlags log_connections and log_disconnections to on.", cloud_sql_logs,
          ("gcp:sql/databaseInstance:DatabaseInstance",)),
 ]
