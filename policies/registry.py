@@ -44,6 +44,7 @@ def pack_config(config: Any) -> dict[str, Any]:
         },
         "reliability-prod-data-protected": {"enforcementLevel": level, "requireProtection": config.is_prod},
         "reliability-prod-database-recoverable": {"enforcementLevel": level, "requireRecovery": config.is_prod},
+        "azure-prod-data-locked": {"enforcementLevel": level, "requireLocks": config.is_prod},
         LICENCE_RULE: "disabled" if config.policy.source_available_licence else level,
         # An air-gapped stack cannot pull from anywhere else: never only advisory (off without a mirror).
         "supply-chain-images-from-mirror": {"enforcementLevel": "mandatory" if config.mirror.images else "disabled",

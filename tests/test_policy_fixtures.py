@@ -103,7 +103,8 @@ BUCKET_GOOD = {PAB: {"blockPublicAcls": True, "blockPublicPolicy": True, "ignore
 RDS_GOOD = {"publiclyAccessible": False, "storageEncrypted": True, "backupRetentionPeriod": 7,
             "enabledCloudwatchLogsExports": ["postgresql", "upgrade"]}
 SQL_FLAGS = [{"name": "log_connections", "value": "on"}, {"name": "log_disconnections", "value": "on"}]
-STORAGE_GOOD = {"allowBlobPublicAccess": False, "minimumTlsVersion": "TLS1_2", "enableHttpsTrafficOnly": True}
+STORAGE_GOOD = {"allowBlobPublicAccess": False, "minimumTlsVersion": "TLS1_2", "enableHttpsTrafficOnly": True,
+                "networkRuleSet": {"defaultAction": "Deny"}}
 SQL_GOOD = {"settings": {"ipConfiguration": {"ipv4Enabled": False}, "backupConfiguration": {"enabled": True},
                          "databaseFlags": SQL_FLAGS}}
 GCS_GOOD = {"uniformBucketLevelAccess": True, "publicAccessPrevention": "enforced"}
@@ -309,6 +310,10 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("azure-postgres-connection-logging", "one parameter", lambda: pg_server({"network": {"publicNetworkAccess": "Disabled"}},
                                                                              ("log_connections",)),
      "log_disconnections is not set on", {}),
+    ("azure-storage-network-restricted", "open", _one("azure-native:storage:StorageAccount", STORAGE_GOOD,
+                                                      ("networkRuleSet", "defaultAction"), "Allow"), "admits every network", {}),
+    ("azure-prod-data-locked", "no lock", lambda: pg_server({"network": {"publicNetworkAccess": "Disabled"}}),
+     "PostgreSQL server pg has no CanNotDelete lock", {"azure-prod-data-locked": {"requireLocks": True}}),
     ("azure-postgres-connection-logging", "set off", lambda: pg_server({"network": {"publicNetworkAccess": "Disabled"}},
                                                                        ("log_connections",), off=("log_disconnections",)),
      "log_disconnections is not set on", {}),

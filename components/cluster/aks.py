@@ -93,6 +93,7 @@ class AksCluster(pulumi.ComponentResource):
                 region=args.region,
                 resource_group_name=self.resource_group.name,
                 vnet_id=self.vnet.id,
+                node_subnet_id=self.node_subnet.id,
                 database_subnet_id=self.database_subnet.id,
                 oidc_issuer=self.cluster.oidc_issuer_profile.apply(lambda p: p["issuer_url"]),
                 tenant_id=client.tenant_id,
@@ -129,6 +130,10 @@ class AksCluster(pulumi.ComponentResource):
             resource_group_name=rg,
             virtual_network_name=self.vnet.name,
             address_prefix=str(nodes_cidr),
+            # The storage account admits this subnet only (components/data/azure.py): its traffic to
+            # Storage goes over the service endpoint, which the account's network rule names.
+            # Ref: https://learn.microsoft.com/azure/storage/common/storage-network-security#grant-access-from-a-virtual-network
+            service_endpoints=[{"service": "Microsoft.Storage"}],
             opts=child(),
         )
         self.database_subnet = network.Subnet(

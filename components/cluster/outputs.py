@@ -115,6 +115,7 @@ class AzureNetwork:
     region: str  # the Azure location
     resource_group_name: pulumi.Output[str]
     vnet_id: pulumi.Output[str]
+    node_subnet_id: pulumi.Output[str]  # where the pods' traffic comes from (the store's network rule)
     database_subnet_id: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]
     tenant_id: pulumi.Output[str]

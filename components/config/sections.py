@@ -86,11 +86,28 @@ class AwsConfig(Model):
         return value
 
 
+# Azure Storage's IP rules refuse these (its own service endpoints cover private traffic).
+_RFC1918 = (IPv4Network("10.0.0.0/8"), IPv4Network("172.16.0.0/12"), IPv4Network("192.168.0.0/16"))
+
+
 class AzureConfig(Model):
     subscription_id: Optional[StrictStr] = None
     vnet_cidr: IPv4Network = IPv4Network("10.50.0.0/16")
     # Entra ID groups given cluster-admin through Azure RBAC (besides the deployer).
     admin_group_object_ids: tuple[StrictStr, ...] = ()
+    # Public ranges that may reach the storage account besides the cluster's subnet (e.g. to upload
+    # a model for serving); MLflow's artifacts go through MLflow itself.
+    storage_allowed_cidrs: tuple[IPv4Network, ...] = ()
+
+    @field_validator("storage_allowed_cidrs")
+    @classmethod
+    def _storage_cidrs(cls, value: tuple[IPv4Network, ...]) -> tuple[IPv4Network, ...]:
+        for network in value:
+            # Public only, /30 or wider, or one address.
+            # Ref: https://learn.microsoft.com/azure/storage/common/storage-network-security-set-ip-rules
+            if any(network.subnet_of(private) for private in _RFC1918) or network.prefixlen == 31 or network.prefixlen < 8:
+                raise ValueError(f"{network} is not a public range Azure Storage accepts (public addresses, /8 to /30, or one address)")
+        return value
 
     @field_validator("subscription_id")
     @classmethod

@@ -77,6 +77,19 @@ class AzureData(pulumi.ComponentResource):
         )
         self.register_outputs(self.outputs.registered())
 
+    def _lock(self, name: str, what: str, target: Any) -> None:
+        """A CanNotDelete lock on prod data: nothing deletes it, not a portal click, not another tool,
+        until the lock goes (the stack's `protect` guards only against this program).
+        Ref: https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources"""
+        authorization.ManagementLockByScope(
+            f"{name}-{what}-lock",
+            lock_name=f"mlops-platform-{what}",
+            level="CanNotDelete",
+            notes="prod data of mlops-platform: remove this lock before deleting the resource",
+            scope=target.id,
+            opts=self._opts(target),
+        )
+
     def _opts(self, *depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self._net.provider, depends_on=list(depends_on), **extra)
 
@@ -97,8 +110,19 @@ class AzureData(pulumi.ComponentResource):
             minimum_tls_version="TLS1_2",
             enable_https_traffic_only=True,
             default_to_o_auth_authentication=True,
+            # Reached from the cluster's subnet only (its service endpoint), and from the public ranges
+            # the stack file names; the platform's Azure services (backup, diagnostics) keep access.
+            # Ref: https://learn.microsoft.com/azure/storage/common/storage-network-security
+            network_rule_set={
+                "default_action": "Deny",
+                "bypass": "AzureServices",
+                "virtual_network_rules": [{"virtual_network_resource_id": net.node_subnet_id, "action": "Allow"}],
+                "ip_rules": [{"i_p_address_or_range": cidr.removesuffix("/32"), "action": "Allow"} for cidr in args.store_allowed_cidrs],
+            },
             opts=child(protect=args.protect),
         )
+        if args.protect:
+            self._lock(name, "storage", self.account)
         storage.BlobServiceProperties(
             f"{name}-blob-service",
             account_name=self.account.name,
@@ -177,6 +201,8 @@ class AzureData(pulumi.ComponentResource):
             opts=child(),
         )
 
+        if args.protect:
+            self._lock(name, "postgres", self.server)
         # Each connection in the server's log (server parameters, set one by one).
         # Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-server-parameters
         for setting in CONNECTION_LOG_SETTINGS:

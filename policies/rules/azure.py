@@ -58,6 +58,26 @@ def azure_postgres_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
                 yield (f"server {server.name}: server parameter {setting} is not set on: connections go unlogged", server.urn)
 
 
+
+def azure_storage_network(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
+    if dig(args.props, "networkRuleSet", "defaultAction") != "Deny":
+        yield "the storage account admits every network (networkRuleSet.defaultAction is not Deny)"
+
+
+DATA_TYPES = {"azure-native:storage:StorageAccount": "storage account", "azure-native:dbforpostgresql:Server": "PostgreSQL server"}
+
+
+def azure_prod_locked(args: Any, config: Mapping[str, Any]) -> Iterator[Any]:
+    """A stack rule: in prod, each storage account and database server has a CanNotDelete lock naming it."""
+    if not config.get("requireLocks"):
+        return
+    locks = [lock for lock in stack_resources(args, "azure-native:authorization:ManagementLockByScope")
+             if lock.props.get("level") == "CanNotDelete"]
+    for resource in stack_resources(args, *DATA_TYPES):
+        if not any(depends_on_resource(lock, resource, "scope") for lock in locks):
+            yield (f"{DATA_TYPES[resource.resource_type]} {resource.name} has no CanNotDelete lock", resource.urn)
+
+
 RULES = [
     Rule("azure-aks-api-restricted", "azure", "The AKS API server is private or limited to authorized IP ranges.",
          "Set cluster.apiAllowedCidrs, or cluster.privateEndpoint: true.", aks_api,
@@ -75,4 +95,10 @@ RULES = [
          ("azure-native:dbforpostgresql:Server",)),
     Rule("azure-postgres-connection-logging", "azure", "PostgreSQL Flexible Server logs every connection and disconnection.",
          "Give the server Configuration resources log_connections and log_disconnections with value on.", azure_postgres_logs),
+    Rule("azure-storage-network-restricted", "azure", "The storage account admits only the cluster's subnet and named ranges.",
+         "Set networkRuleSet.defaultAction: Deny with a virtual network rule for the node subnet (and azure.storageAllowedCidrs).",
+         azure_storage_network, ("azure-native:storage:StorageAccount",)),
+    Rule("azure-prod-data-locked", "azure", "Prod data (storage account, PostgreSQL server) carries a CanNotDelete lock.",
+         "Give each a ManagementLockByScope with level CanNotDelete (components/data/azure.py does, when protected).",
+         azure_prod_locked, config_schema={"requireLocks": {"type": "boolean", "default": False}}),
 ]
