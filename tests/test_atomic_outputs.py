@@ -236,7 +236,7 @@ def test_ci_init_writes_its_workflows_together(project, monkeypatch):
     monkeypatch.setattr(files, "write_texts", lambda batch: written.append(dict(batch)))
     result = invoke("ci", "init", "--provider", "github")
     assert result.exit_code == 0, result.stderr
-    assert len(written) == 1 and len(written[0]) == 6, "one batch of every workflow"
+    assert len(written) == 1 and len(written[0]) == 7, "one batch of every workflow"
 
 
 # --- the user's folders ---------------------------------------------------------------------------
