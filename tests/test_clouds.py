@@ -238,7 +238,7 @@ def test_aws_eks_control_plane(aws_dev, aws_prod):
         assert set(eks.property_dependencies["vpcConfig"]) & private_ids == private_ids
         assert eks.input("upgradePolicy") == {"supportType": "STANDARD"}
         assert eks.input("deletionProtection") is prod
-        logs = one(run, "aws:cloudwatch/logGroup:LogGroup")
+        logs = one(run, "aws:cloudwatch/logGroup:LogGroup", "-control-plane-logs")
         assert logs.input("name") == f"/aws/eks/{eks.input('name')}/cluster" and logs.input("retentionInDays") > 0
 
 

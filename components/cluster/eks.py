@@ -25,7 +25,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from .. import names, subnets
-from ..aws_iam import assume_role, irsa_trust
+from ..aws_iam import assume_role, irsa_trust, policy
 from ..config import PlatformConfig
 from . import kubeconfig
 from .outputs import AwsNetwork, ClusterOutputs, IngressExposure, ManagedClusterArgs, kubernetes_provider
@@ -83,6 +83,7 @@ class EksCluster(pulumi.ComponentResource):
             f"{name}-aws", region=args.region, default_tags={"tags": dict(args.tags)}, opts=pulumi.ResourceOptions(parent=self)
         )
         network = self._network(name, args)
+        self._flow_logs(name, args, network.vpc)
         self.cluster = self._control_plane(name, args, network)
         self._admins(name, args)
         ready: list[pulumi.Resource] = self._nodes(name, args, network)
@@ -284,6 +285,25 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=self.k8s, depends_on=[ebs_addon]),
         )
         return [ebs_addon, storage_class]
+
+    def _flow_logs(self, name: str, args: EksClusterArgs, vpc: aws.ec2.Vpc) -> None:
+        """Every flow in and out of the VPC's interfaces (accepted and rejected), to CloudWatch Logs,
+        kept like the control plane's logs. The service writes through a role only it can assume.
+        Ref: https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-cwl.html"""
+        child = self._opts
+        group = aws.cloudwatch.LogGroup(f"{name}-flow-logs", name=f"/mlops-platform/{args.cluster_name}/vpc-flow-logs",
+                                        retention_in_days=90 if args.protect else 30, opts=child())
+        role = aws.iam.Role(f"{name}-flow-logs-role", assume_role_policy=assume_role("vpc-flow-logs.amazonaws.com"), opts=child())
+        aws.iam.RolePolicy(
+            f"{name}-flow-logs-write",
+            role=role.id,
+            policy=group.arn.apply(lambda arn: policy({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Resource": [arn, f"{arn}:*"],
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]}]})),
+            opts=child(),
+        )
+        aws.ec2.FlowLog(f"{name}-flow-log", vpc_id=vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
+                        log_destination=group.arn, iam_role_arn=role.arn, max_aggregation_interval=600, opts=child(group))
 
     def _network(self, name: str, args: EksClusterArgs) -> _Network:
         opts = self._opts

@@ -119,6 +119,9 @@ class GkeCluster(pulumi.ComponentResource):
                 {"range_name": "pods", "ip_cidr_range": args.pods_cidr},
                 {"range_name": "services", "ip_cidr_range": args.services_cidr},
             ],
+            # VPC flow logs of the nodes' subnet, to Cloud Logging: a sample of every flow, with metadata.
+            # Ref: https://cloud.google.com/vpc/docs/flow-logs
+            log_config={"aggregation_interval": "INTERVAL_5_SEC", "flow_sampling": 0.5, "metadata": "INCLUDE_ALL_METADATA"},
             opts=child(),
         )
         router = gcp.compute.Router(f"{name}-router", name=f"{args.cluster_name}-router", network=self.network.id,

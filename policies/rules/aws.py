@@ -98,6 +98,15 @@ def rds_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
                    instance.urn)
 
 
+
+def vpc_flow_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
+    """A stack rule: each VPC has a flow log of all its traffic (a resource of its own, naming it)."""
+    logs = [f for f in stack_resources(args, "aws:ec2/flowLog:FlowLog") if f.props.get("trafficType") == "ALL"]
+    for vpc in stack_resources(args, "aws:ec2/vpc:Vpc"):
+        if not any(depends_on_resource(log, vpc, "vpcId") for log in logs):
+            yield (f"VPC {vpc.name} has no flow log of all its traffic", vpc.urn)
+
+
 RULES = [
     Rule("aws-eks-endpoint-restricted", "aws", "The EKS API endpoint is private or limited to known CIDRs, never 0.0.0.0/0.",
          "Set cluster.apiAllowedCidrs to your office/VPN ranges, or cluster.privateEndpoint: true.", eks_endpoint,
@@ -125,4 +134,7 @@ RULES = [
     Rule("aws-rds-audit-logs", "aws", "RDS logs every connection and exports its log to CloudWatch Logs.",
          "Export the postgresql log (enabledCloudwatchLogsExports) and use a parameter group with log_connections and "
          "log_disconnections on (components/data/aws.py does both).", rds_logs),
+    Rule("aws-vpc-flow-logs", "aws", "Every VPC records its flows (accepted and rejected) in a flow log.",
+         "Give the VPC an aws.ec2.FlowLog with trafficType ALL (components/cluster/eks.py does, to CloudWatch Logs).",
+         vpc_flow_logs),
 ]

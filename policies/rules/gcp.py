@@ -70,6 +70,12 @@ def cloud_sql_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
             yield f"database flag {flag} is not on: connections go unlogged"
 
 
+
+def subnet_flow_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
+    if not args.props.get("logConfig"):
+        yield "the subnetwork has no flow logs (logConfig)"
+
+
 RULES = [
     Rule("gcp-gke-private-nodes", "gcp", "GKE nodes have no public IPs.", "Set privateClusterConfig.enablePrivateNodes: true.",
          gke_private_nodes, ("gcp:container/cluster:Cluster",)),
@@ -92,4 +98,7 @@ RULES = [
     Rule("gcp-cloudsql-connection-logging", "gcp", "Cloud SQL logs every connection and disconnection.",
          "Set settings.databaseFlags log_connections and log_disconnections to on.", cloud_sql_logs,
          ("gcp:sql/databaseInstance:DatabaseInstance",)),
+    Rule("gcp-subnet-flow-logs", "gcp", "Every subnetwork records VPC flow logs.",
+         "Give the subnetwork a logConfig (components/cluster/gke.py samples half the flows, with metadata).", subnet_flow_logs,
+         ("gcp:compute/subnetwork:Subnetwork",)),
 ]
