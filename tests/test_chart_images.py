@@ -279,3 +279,18 @@ def test_the_image_build_installs_what_the_suite_runs_mlflow_with():
     assert wanted["mlflow[auth]"] == f"mlflow[auth]=={versions.MLFLOW_IMAGE.tag}"
     dockerfile = (ROOT / "images" / "mlflow" / "Dockerfile").read_text()
     assert "USER 1001:1001" in dockerfile and "-r /opt/mlflow/requirements.txt" in dockerfile
+
+
+def test_mirror_push_of_a_stack_that_does_not_render_whole_pushes_nothing(project, registry, chart_cache):
+    import urllib.request
+
+    from typer.testing import CliRunner
+
+    from mlops_platform.cli.app import app
+
+    (chart_cache / versions.MLFLOW.archive).unlink()
+    result = CliRunner().invoke(app, ["mirror", "push", "--to", f"{registry}/air-gap", "--cloud", "local"],
+                                env={"PLATFORM_CHARTS_DIR": str(chart_cache)})
+    assert result.exit_code == 2 and "renders partially" in result.stderr, result.stderr[-600:]
+    with urllib.request.urlopen(f"http://{registry}/v2/_catalog") as answer:
+        assert json.loads(answer.read())["repositories"] == []

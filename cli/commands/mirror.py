@@ -77,8 +77,9 @@ def push(
     from mlops_platform.planner.harness import plan_platform
 
     chart_target = f"oci://{mirror}/charts"
-    pushed = _push_charts(charts.used_by(plan_platform(config)), chart_target, display.progress)
+    # The images first: a stack that does not render whole stops here, before anything is pushed.
     images = copies(source_references(config), mirror)
+    pushed = _push_charts(charts.used_by(plan_platform(config)), chart_target, display.progress)
     failed = []
     if run:
         for number, item in enumerate(images, start=1):
