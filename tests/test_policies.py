@@ -325,6 +325,10 @@ CASES: list[tuple[str, Any, Any, dict]] = [
      resource("gcp:sql/databaseInstance:DatabaseInstance", {"settings": {}}), {}),
     ("azure-postgres-connection-logging", [], [resource("azure-native:dbforpostgresql:Server", {})], {}),
     ("aws-vpc-flow-logs", [], [resource("aws:ec2/vpc:Vpc", {})], {}),
+    ("access-security-headers", [], [resource("kubernetes:helm.sh/v3:Release", {"chart": "traefik", "version": "41.3.0"})], {}),
+    ("access-grafana-cookie-secure", resource("kubernetes:helm.sh/v3:Release", {"chart": "kube-prometheus-stack", "values": {
+        "grafana": {"grafana.ini": {"security": {"cookie_secure": True}}}}}),
+     resource("kubernetes:helm.sh/v3:Release", {"chart": "kube-prometheus-stack", "values": {}}), {}),
     ("gcp-subnet-flow-logs", resource("gcp:compute/subnetwork:Subnetwork", {"logConfig": {"metadata": "INCLUDE_ALL_METADATA"}}),
      resource("gcp:compute/subnetwork:Subnetwork", {}), {}),
     ("azure-storage-network-restricted", resource("azure-native:storage:StorageAccount", {"networkRuleSet": {"defaultAction": "Deny"}}),

@@ -121,6 +121,19 @@ def rds(props: dict, logged: tuple = ("log_connections", "log_disconnections"), 
     return [group, r("aws:rds/instance:Instance", props, name="db", parameterGroupName=[group], **extra)]
 
 
+HEADERS_REF = "traefik-security-headers@kubernetescrd"
+HEADERS_GOOD = {"stsSeconds": 31536000, "contentTypeNosniff": True, "frameDeny": True}
+
+
+def traefik_with_headers(headers: dict = HEADERS_GOOD, middlewares: tuple = (HEADERS_REF,)) -> list:
+    """Traefik's release and the headers Middleware its websecure entrypoint names."""
+    middleware = r("kubernetes:traefik.io/v1alpha1:Middleware", {"metadata": {"name": "security-headers", "namespace": "traefik"},
+                                                                "spec": {"headers": headers}}, name="headers")
+    values = {"ports": {"websecure": {"http": {"middlewares": list(middlewares)}}}}
+    return [middleware, r("kubernetes:helm.sh/v3:Release", {"chart": "./.charts/traefik-41.3.0.tgz", "version": "41.3.0",
+                                                            "values": values})]
+
+
 def pg_server(props: dict, settings: tuple = ("log_connections", "log_disconnections"), off: tuple = (), **extra: Any) -> list:
     """A Flexible Server with its connection-logging server parameters (resources naming it): those
     in `settings` on, those in `off` off."""
@@ -181,7 +194,7 @@ BASES = {
     "azure": [r(AKS, AKS_GOOD), r("azure-native:storage:StorageAccount", STORAGE_GOOD),
               *pg_server({"network": {"publicNetworkAccess": "Disabled"}})],
     "gcp": [r(GKE, GKE_GOOD), r(POOL, POOL_GOOD), r("gcp:storage/bucket:Bucket", GCS_GOOD), r("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD)],
-    "release": [r("kubernetes:helm.sh/v3:Release", {"chart": "traefik", "version": "41.3.0"})],
+    "release": traefik_with_headers(),
     "admission": [r(WEBHOOKS, {"metadata": {"name": "w"}, "webhooks": [{"name": "a.example", "failurePolicy": "Fail"},
                                                                       {"name": "b.example"}]}),
                   r(CERTIFICATE, {"metadata": {"name": "ca"}, "spec": {"isCA": True, "duration": "43800h"}}),
@@ -356,9 +369,14 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
                                                                            "backupRetentionSettings": {"retainedBackups": 7}},
         "databaseFlags": SQL_FLAGS}}, protect=True)],
      "point-in-time recovery is off", {"reliability-prod-database-recoverable": {"requireRecovery": True}}),
-    ("reliability-helm-chart-pinned", "no version", lambda: [r("kubernetes:helm.sh/v3:Release", {"chart": "traefik"})],
+    ("access-security-headers", "not on the entrypoint", lambda: traefik_with_headers(middlewares=()),
+     "runs no headers Middleware", {}),
+    ("access-grafana-cookie-secure", "cookie", lambda: [r("kubernetes:helm.sh/v3:Release", {
+        "chart": "./.charts/kube-prometheus-stack-88.5.3.tgz", "version": "88.5.3",
+        "values": {"grafana": {"grafana.ini": {"security": {"cookie_secure": False}}}}})], "cookie_secure is not true", {}),
+    ("reliability-helm-chart-pinned", "no version", lambda: [r("kubernetes:helm.sh/v3:Release", {"chart": "mlflow"})],
      "has no chart version", {}),
-    ("reliability-helm-chart-pinned", "a range", lambda: [r("kubernetes:helm.sh/v3:Release", {"chart": "traefik", "version": "~41.3"})],
+    ("reliability-helm-chart-pinned", "a range", lambda: [r("kubernetes:helm.sh/v3:Release", {"chart": "mlflow", "version": "~1.11"})],
      "uses a version range", {}),
     ("cost-node-count-within-limit", "too many", lambda: [nodegroup("m6i.large", 7), nodegroup("m6i.large", 6)],
      "can grow to 13 nodes, above this stack's limit of 10", {}),

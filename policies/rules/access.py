@@ -109,6 +109,41 @@ def ui_no_cluster_secrets(args: Any, _config: Mapping[str, Any]) -> Iterator[Any
                        f"(ClusterRole {dig(role.props, 'metadata', 'name')})", binding.urn)
 
 
+# What every HTTPS response must carry (components/addons/routes.py's Middleware sets these).
+# Ref: https://doc.traefik.io/traefik/reference/routing-configuration/http/middlewares/headers/
+HEADERS_REQUIRED = {"contentTypeNosniff": True, "frameDeny": True}
+HSTS_MIN_SECONDS = 31536000  # a year: what HSTS preload lists ask for
+
+
+def _chart_is(release: Any, chart: str) -> bool:
+    reference = str(release.props.get("chart") or "")
+    return reference.rsplit("/", 1)[-1] in (chart, f"{chart}-{release.props.get('version')}.tgz")
+
+
+def security_headers(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
+    """A stack rule: Traefik's websecure entrypoint runs a headers Middleware that sets HSTS for a
+    year, no-sniff and frame-deny, so every HTTPS route carries them."""
+    headers = {f"{dig(m.props, 'metadata', 'namespace')}-{dig(m.props, 'metadata', 'name')}@kubernetescrd": dig(m.props, "spec", "headers")
+               for m in stack_resources(args, MIDDLEWARE) if isinstance(dig(m.props, "spec", "headers"), Mapping)}
+    for release in stack_resources(args, "kubernetes:helm.sh/v3:Release"):
+        if not _chart_is(release, "traefik"):
+            continue
+        chosen = [headers[m] for m in dig(release.props, "values", "ports", "websecure", "http", "middlewares", default=[]) or []
+                  if m in headers]
+        good = [h for h in chosen if all(h.get(k) == v for k, v in HEADERS_REQUIRED.items())
+                and int(h.get("stsSeconds") or 0) >= HSTS_MIN_SECONDS]
+        if not good:
+            yield ("Traefik's websecure entrypoint runs no headers Middleware with HSTS for a year, nosniff and frame-deny",
+                   release.urn)
+
+
+def grafana_cookie_secure(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
+    if not _chart_is(args, "kube-prometheus-stack"):
+        return
+    if dig(args.props, "values", "grafana", "grafana.ini", "security", "cookie_secure") is not True:
+        yield "Grafana's session cookie may travel over plain HTTP (grafana.ini security.cookie_secure is not true)"
+
+
 CHART_NOTE = ("Objects a Helm release renders are visible to this rule in `platform plan` (which renders every chart); "
               "the engine passes the release as one resource.")
 
@@ -130,4 +165,11 @@ RULES = [
          "No UI component (Traefik, the sign-in, Grafana, MLflow) reads Secrets cluster-wide.",
          "Grant it a Role in the namespaces it needs instead of a ClusterRole.", ui_no_cluster_secrets,
          engine_note=CHART_NOTE),
+    Rule("access-security-headers", "access",
+         "Every HTTPS response carries HSTS (a year), nosniff and frame-deny: a headers Middleware on Traefik's websecure entrypoint.",
+         "Put the security-headers Middleware on ports.websecure.http.middlewares (components/addons/traefik.py does).",
+         security_headers),
+    Rule("access-grafana-cookie-secure", "access", "Grafana's session cookie is sent over HTTPS only.",
+         "Set grafana.ini security.cookie_secure: true in the kube-prometheus-stack values.", grafana_cookie_secure,
+         ("kubernetes:helm.sh/v3:Release",)),
 ]
