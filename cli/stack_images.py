@@ -10,15 +10,22 @@ from .errors import fail
 from .planning import offline_plan
 
 
-def source_references(config: Any) -> list[str]:
-    """Every image the stack's cluster runs, `registry/repository:tag` as written (digests off);
-    one line and exit 2 when a chart is not in the cache (its images would be missing)."""
+def source_plan(config: Any) -> Any:
+    """The stack's offline plan with its image mirror left out (the charts it installs are the
+    same); one line and exit 2 when a chart is not in the cache (its images would be missing)."""
     from mlops_platform.components.config.sections import MirrorConfig
-    from mlops_platform.planner.images import inventory
 
     unmirrored = config.model_copy(update={"mirror": MirrorConfig(charts=config.mirror.charts)})
-    view = offline_plan(unmirrored, f"Rendering stack {config.stack_name}").view
-    if view.partial:
+    plan = offline_plan(unmirrored, f"Rendering stack {config.stack_name}")
+    if plan.view.partial:
         fail(f"stack {config.stack_name} renders partially (charts not in the cache), so its images are not all known",
              "run `platform charts pull` first")
-    return [image.reference.split("@", 1)[0] for image in inventory(view)[0]]
+    return plan
+
+
+def source_references(plan: Any) -> list[str]:
+    """Every image the cluster of `plan` (source_plan's) runs, `registry/repository:tag` as written
+    (digests off)."""
+    from mlops_platform.planner.images import inventory
+
+    return [image.reference.split("@", 1)[0] for image in inventory(plan.view)[0]]

@@ -97,9 +97,9 @@ SLOTS: dict[str, tuple[Slot, ...]] = {
              keys=("image", "tag"), digest_pinnable=False),
     ),
     # Ref: mlflow 1.11.5 templates/_helpers.tpl ("mlflow.containerImage"): repository:tag
-    "mlflow": (Slot(("image",), f"{versions.MLFLOW_IMAGE.repository}:{versions.MLFLOW_IMAGE.tag}", "repository-tag"),),
+    "mlflow": (Slot(("image",), versions.MLFLOW_IMAGE.written, "repository-tag"),),
     # Ref: dex 0.24.0 templates/deployment.yaml: repository:tag (the platform's newer Dex, versions.DEX_IMAGE)
-    "dex": (Slot(("image",), f"{versions.DEX_IMAGE.repository}:{versions.DEX_IMAGE.tag}", "repository-tag"),),
+    "dex": (Slot(("image",), versions.DEX_IMAGE.written, "repository-tag"),),
     # Ref: oauth2-proxy 10.7.0 templates/deployment.yaml: registry/repository:version
     "oauth2-proxy": (Slot(("image",), "quay.io/oauth2-proxy/oauth2-proxy:v7.15.3", "registry-repository-tag"),),
 }

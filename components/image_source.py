@@ -41,10 +41,11 @@ class ImageSource:
 
     def moves(self, image: Union[Image, str]) -> bool:
         """Whether `image` is pulled from elsewhere than its reference says (a mirror, a replacement)."""
-        return self.mirror is not None or self._text(image) != (f"{image.repository}:{image.tag}" if isinstance(image, Image) else image)
+        return self.mirror is not None or self._text(image) != _written(image)
 
     def _text(self, image: Union[Image, str]) -> str:
-        text = f"{image.repository}:{image.tag}" if isinstance(image, Image) else image
+        """The reference the stack runs for `image`: its replacement, if it has one."""
+        text = _written(image)
         key = parse(text).tagged
         return next((replacement for original, replacement in self.replaced if original == key), text)
 
@@ -60,6 +61,10 @@ class ImageSource:
         return not f"{found.name}/".startswith(f"{self.mirror}/")
 
 
+def _written(image: Union[Image, str]) -> str:
+    return image.written if isinstance(image, Image) else image
+
+
 def text_of(reference: Reference) -> str:
     tag = f":{reference.tag}" if reference.tag else ""
     digest = f"@{reference.digest}" if reference.digest else ""
@@ -68,5 +73,5 @@ def text_of(reference: Reference) -> str:
 
 def for_stack(config: Any) -> ImageSource:
     """The stack's ImageSource (config: a PlatformConfig): its mirror, and its own MLflow image."""
-    replaced = ((parse(f"{MLFLOW_IMAGE.repository}:{MLFLOW_IMAGE.tag}").tagged, config.mlflow.image),) if config.mlflow.image else ()
+    replaced = ((parse(MLFLOW_IMAGE.written).tagged, config.mlflow.image),) if config.mlflow.image else ()
     return ImageSource(config.mirror.images, replaced)

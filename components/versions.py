@@ -57,20 +57,16 @@ class Image:
     licence: str = "Apache-2.0"
 
     @property
+    def written(self) -> str:
+        """`repository:tag`, as the pin writes it (what the image lock and chart slots key it by)."""
+        return f"{self.repository}:{self.tag}"
+
+    @property
     def ref(self) -> str:
         """`repository:tag`, with `@sha256:...` when the image lock (components/image_lock.py) has it."""
         from .image_lock import pinned
 
-        return pinned(f"{self.repository}:{self.tag}")
-
-    @property
-    def tag_value(self) -> str:
-        """The tag for a chart value that joins `repository:tag`: with the locked digest after it
-        (`3.15.1@sha256:...`), which the runtime reads as the digest."""
-        from .image_lock import digest_of
-
-        digest = digest_of(f"{self.repository}:{self.tag}")
-        return f"{self.tag}@{digest}" if digest else self.tag
+        return pinned(self.written)
 
 
 # --- Kubernetes and local tooling -------------------------------------------------------------

@@ -126,15 +126,11 @@ def test_kind_creates_its_nodes_from_the_mirror_too(tmp_path, monkeypatch):
 
 
 def test_charts_pull_for_a_stack_comes_from_its_mirror(project, oci_registry, tmp_path):
-    import yaml
     from typer.testing import CliRunner
 
     from mlops_platform.cli.app import app
 
-    stack_file = project / "stacks" / "Pulumi.local-dev.yaml"
-    document = yaml.safe_load(stack_file.read_text())
-    document["config"]["platform:mirror"] = {"charts": oci_registry, "images": MIRROR}
-    stack_file.write_text(yaml.safe_dump(document))
+    _with_mirror(project, charts=oci_registry, images=MIRROR)
     result = CliRunner().invoke(app, ["charts", "pull", "--cloud", "local", "--json"],
                                 env={"PLATFORM_CHARTS_DIR": str(tmp_path / "cache")})
     assert result.exit_code == 0, result.stderr[-600:]
@@ -197,12 +193,13 @@ def test_plan_of_a_mirrored_stack_fails_on_any_image_from_outside_the_mirror(cha
     assert f"outside the mirror {MIRROR}" in found[0].message
 
 
-def _with_mirror(project: Path, images: str) -> None:
+def _with_mirror(project: Path, **mirror: str) -> None:
+    """The project's local-dev stack file with `platform:mirror` set to `mirror`."""
     import yaml
 
     stack_file = project / "stacks" / "Pulumi.local-dev.yaml"
     document = yaml.safe_load(stack_file.read_text())
-    document["config"]["platform:mirror"] = {"images": images}
+    document["config"]["platform:mirror"] = mirror
     stack_file.write_text(yaml.safe_dump(document))
 
 
@@ -212,7 +209,7 @@ def test_images_lock_of_a_mirrored_stack_resolves_in_its_mirror_keyed_by_the_sou
 
     from mlops_platform.cli.app import app
 
-    _with_mirror(project, f"{registry}/mirror")
+    _with_mirror(project, images=f"{registry}/mirror")
     pushed = push(registry, "mirror/library/postgres", versions.POSTGRES.tag, b"postgres, as the mirror holds it")
     result = CliRunner().invoke(app, ["images", "lock", "--cloud", "local", "--json"],
                                 env={image_lock.LOCK_ENV: str(tmp_path / "lock.json")})

@@ -80,7 +80,7 @@ def lock_images(
     from .. import display
     from ..errors import EXIT_FAILED, fail
     from ..project import load_config, stack_names
-    from ..stack_images import source_references
+    from ..stack_images import source_plan, source_references
 
     if via is not None and (not via or "://" in via or via.startswith("/")):
         fail(f"--via {via!r} is not a registry (host[:port][/prefix])", "e.g. --via registry.example/mirror")
@@ -92,7 +92,7 @@ def lock_images(
     references: list[str] = []
     for stack_cloud, stack_env in targets:
         config = load_config(stack_cloud, stack_env)
-        references += source_references(config)
+        references += source_references(source_plan(config))
         if via is None and cloud is not None and config.mirror.images:
             via = config.mirror.images  # an air-gapped stack resolves where it pulls from
     entries = image_locking.lock(references, before, via, on_image=lambda ref: display.progress(f"resolving {ref}"))

@@ -25,11 +25,12 @@ def copies(references: list[str], mirror: str) -> list[dict[str, Any]]:
     stack's ImageSource pulls it under `mirror`, with the skopeo command that makes it."""
     from mlops_platform.components.image_source import ImageSource, text_of
 
+    here, there = ImageSource(), ImageSource(mirror)
     out = []
     for reference in sorted(set(references)):
-        found = ImageSource().resolve(reference)
+        found = here.resolve(reference)
         source = text_of(found) if not found.digest else f"{found.name}@{found.digest}"
-        target = ImageSource(mirror).resolve(reference)
+        target = there.resolve(reference)
         destination = f"{target.name}:{target.tag or 'latest'}"
         # --all: every platform of a multi-arch image; --preserve-digests: the copy keeps the digest the lock pins.
         # Ref: https://github.com/containers/skopeo/blob/main/docs/skopeo-copy.1.md
@@ -60,7 +61,7 @@ def push(
     from .. import display
     from ..errors import EXIT_FAILED, fail
     from ..project import load_config
-    from ..stack_images import source_references
+    from ..stack_images import source_plan, source_references
 
     config = load_config(cloud, env)
     mirror = to if to is not None else config.mirror.images
@@ -74,12 +75,11 @@ def push(
     if run and shutil.which("skopeo") is None:
         fail("--run copies the images with skopeo, which is not on PATH",
              "install it (Debian/Ubuntu: apt-get install skopeo), or leave --run out and run the printed commands")
-    from mlops_platform.planner.harness import plan_platform
-
     chart_target = f"oci://{mirror}/charts"
-    # The images first: a stack that does not render whole stops here, before anything is pushed.
-    images = copies(source_references(config), mirror)
-    pushed = _push_charts(charts.used_by(plan_platform(config)), chart_target, display.progress)
+    # The render first: a stack that does not render whole stops here, before anything is pushed.
+    plan = source_plan(config)
+    images = copies(source_references(plan), mirror)
+    pushed = _push_charts(charts.used_by(plan.run), chart_target, display.progress)
     failed = []
     if run:
         for number, item in enumerate(images, start=1):
@@ -109,15 +109,14 @@ def _push_charts(selected: list, target: str, progress: Any) -> list[dict[str, A
     from ..errors import EXIT_FAILED, fail
 
     folder = charts.charts_dir()
+    archives = [(chart, charts.archive_path(chart, folder)) for chart in selected]
     # Every archive is checked before the first push: a bad one leaves the mirror as it was.
-    for chart in selected:
-        path = charts.archive_path(chart, folder)
+    for chart, path in archives:
         problem = charts.problem(chart, path) if path.is_file() else f"is not in the chart cache {folder}"
         if problem:
             fail(f"{chart.archive} {problem}", f"{charts.PULL_HINT} --force")
     out = []
-    for chart in selected:
-        path = charts.archive_path(chart, folder)
+    for chart, path in archives:
         progress(f"pushing {chart.short_name} {chart.version} to {target}")
         try:
             helm.push(path, target, plain_http=charts.on_loopback(target))

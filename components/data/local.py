@@ -58,13 +58,14 @@ class LocalData(pulumi.ComponentResource):
     def args_from(config: Any, cluster: ClusterOutputs) -> LocalDataArgs:  # config: PlatformConfig
         from importlib.metadata import version
 
+        images = image_source.for_stack(config)
         backup = LocalBackupArgs(
             schedule=config.backup.schedule, retention_days=config.backup.retention_days, stack=config.stack_name,
             env=config.env, platform_version=version("mlops-platform"), bucket=BUCKET, endpoint=ENDPOINT,
             db_host=POSTGRES_HOST, db_port=POSTGRES_PORT,
-            password_file=f"{POSTGRES_SECRET_DIR}/password", images=image_source.for_stack(config),
+            password_file=f"{POSTGRES_SECRET_DIR}/password", images=images,
         )
-        return LocalDataArgs(cluster=cluster, backup=backup, images=image_source.for_stack(config))
+        return LocalDataArgs(cluster=cluster, backup=backup, images=images)
 
     def __init__(self, name: str, args: LocalDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:data:LocalData", name, None, opts)

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from mlops_platform.components import helm_hooks
+from mlops_platform.components import chart_images, helm_hooks, versions
 from mlops_platform.components.image_refs import ReferenceError, parse
 from mlops_platform.components.image_source import ImageSource
 
 from .base import WORKLOAD_TYPES, Rule, containers_of, pod_specs
 
-# Not pinnable by digest through its chart's values: kserve-runtime-configs v0.20.0 derives the
-# multinode runtime's `<tag>-gpu` image from the same tag value (components/chart_images.py).
-TAG_ONLY = frozenset({"docker.io/kserve/huggingfaceserver"})
+# Not pinnable by digest through their chart's values (chart_images.Slot.digest_pinnable says why).
+TAG_ONLY = frozenset(parse(slot.reference).name for chart in versions.CHARTS for slot in chart_images.slots(chart)
+                     if not slot.digest_pinnable)
 
 
 def _images(args: Any) -> Iterator[tuple[str, str, str]]:
