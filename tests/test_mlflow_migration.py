@@ -12,12 +12,11 @@ import subprocess
 import sys
 import textwrap
 
-import httpx
 import pytest
 
 from mlops_platform.components import versions
 from mlops_platform.planner.upgrade import pending_migrations
-from support.servers import free_port, serving
+from support.servers import free_port, http, serving
 
 pytestmark = pytest.mark.services
 
@@ -77,10 +76,10 @@ def test_a_database_of_the_previous_mlflow_is_migrated_and_served_by_the_pinned_
                "--default-artifact-root", "s3://mlops-artifacts/mlflow"]
     with serving(command, f"{base}/health", tmp_path / "server.log", "mlflow server", timeout=120, cwd=tmp_path):
         api = f"{base}/api/2.0/mlflow"
-        [experiment] = [e for e in httpx.get(f"{api}/experiments/search", params={"max_results": 10}).json()["experiments"]
+        [experiment] = [e for e in http.get(f"{api}/experiments/search", params={"max_results": 10}).json()["experiments"]
                         if e["name"] == "churn"]
-        runs = httpx.post(f"{api}/runs/search", json={"experiment_ids": [experiment["experiment_id"]]}).json()["runs"]
+        runs = http.post(f"{api}/runs/search", json={"experiment_ids": [experiment["experiment_id"]]}).json()["runs"]
         assert sorted(r["info"]["run_id"] for r in runs) == sorted(old["runs"])
         assert sorted(m["value"] for r in runs for m in r["data"]["metrics"]) == pytest.approx([0.8, 0.81, 0.82])
-        model_versions = httpx.get(f"{api}/model-versions/search", params={"filter": "name='churn-model'"}).json()["model_versions"]
+        model_versions = http.get(f"{api}/model-versions/search", params={"filter": "name='churn-model'"}).json()["model_versions"]
         assert sorted(v["run_id"] for v in model_versions) == sorted(old["runs"][:2])

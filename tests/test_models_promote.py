@@ -13,7 +13,6 @@ import sys
 import time
 from typing import Any, Iterator
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -21,7 +20,7 @@ from mlops_platform.cli.app import app
 from mlops_platform.cli.registry import RegistryError, store_uri
 from support import ROOT
 from support.oidc import mlflow_environment, start_issuer, stop_issuer, token_for
-from support.servers import free_port, wait_until_serving
+from support.servers import free_port, http, wait_until_serving
 
 LOCAL_STORE = "s3://mlops-artifacts/mlflow"
 
@@ -48,7 +47,7 @@ def mlflow_server(tmp_path_factory) -> Iterator[dict[str, str]]:
         wait_until_serving(f"{url}/health", process, root / "server.log", "mlflow server", timeout=120)
         # The user's first call provisions her in the plugin's user table; two first calls at once
         # race for that row, so one comes before the clients.
-        assert httpx.get(f"{url}/api/2.0/mlflow/experiments/search", params={"max_results": 1},
+        assert http.get(f"{url}/api/2.0/mlflow/experiments/search", params={"max_results": 1},
                          headers={"Authorization": f"Bearer {token}"}).status_code == 200
         # The example, as a user runs it: train, log, register, alias; beside it, a version that is no model.
         clients = [subprocess.Popen([sys.executable, *command], env=client_env, stdout=subprocess.PIPE,

@@ -16,13 +16,12 @@ import subprocess
 import sys
 from typing import Any, Iterator
 
-import httpx
 import pytest
 
 from mlops_platform.components import names, versions
 from mlops_platform.planner import chart_render, charts
 from support.oidc import Issuer, mlflow_environment, sign_in, start_issuer, stop_issuer, token_for
-from support.servers import free_port, wait_until_serving
+from support.servers import free_port, http, wait_until_serving
 
 USERS = {
     "alice": {"email": "alice@example.org", "groups": ["mlops-users"], "name": "Alice"},
@@ -116,34 +115,34 @@ def test_the_issuers_access_token_is_a_bearer_token(oidc_issuer, mlflow_oidc):
     sets OIDC_PROVISION_ON_BEARER_AUTH), so what he creates is his."""
     url = mlflow_oidc["url"]
     headers = _bearer(oidc_issuer, mlflow_oidc, "bob")
-    assert httpx.get(f"{url}{SEARCH}", params={"max_results": 10}, headers=headers).status_code == 200
-    created = httpx.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "bob-bearer"}, headers=headers)
+    assert http.get(f"{url}{SEARCH}", params={"max_results": 10}, headers=headers).status_code == 200
+    created = http.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "bob-bearer"}, headers=headers)
     assert created.status_code == 200, created.text[:300]
-    got = httpx.get(f"{url}/api/2.0/mlflow/experiments/get", params=created.json(), headers=headers)
+    got = http.get(f"{url}/api/2.0/mlflow/experiments/get", params=created.json(), headers=headers)
     assert got.status_code == 200 and got.json()["experiment"]["name"] == "bob-bearer"
 
 
 def test_no_token_or_a_forged_one_is_refused(oidc_issuer, mlflow_oidc):
     url = mlflow_oidc["url"]
-    assert httpx.get(f"{url}{SEARCH}").status_code == 401
-    assert httpx.get(f"{url}{SEARCH}", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
+    assert http.get(f"{url}{SEARCH}").status_code == 401
+    assert http.get(f"{url}{SEARCH}", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
     # A real token, its payload edited (its signature no longer matches the issuer's key).
     token = _bearer(oidc_issuer, mlflow_oidc, "mallory")["Authorization"].split()[1]
     header, payload, signature = token.split(".")
     forged = ".".join([header, payload[:-4] + ("AAAA" if not payload.endswith("AAAA") else "BBBB"), signature])
-    assert httpx.get(f"{url}{SEARCH}", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    assert http.get(f"{url}{SEARCH}", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
 
 
 def test_a_user_outside_the_groups_gets_403(oidc_issuer, mlflow_oidc):
     url = mlflow_oidc["url"]
     alice = _bearer(oidc_issuer, mlflow_oidc, "alice")
-    experiment = httpx.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "alice-only"}, headers=alice).json()
+    experiment = http.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "alice-only"}, headers=alice).json()
     headers = _bearer(oidc_issuer, mlflow_oidc, "mallory")
     get = f"{url}/api/2.0/mlflow/experiments/get"
-    assert httpx.get(get, params=experiment, headers=headers).status_code == 403
-    assert httpx.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "m"}, headers=headers).status_code == 403
+    assert http.get(get, params=experiment, headers=headers).status_code == 403
+    assert http.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "m"}, headers=headers).status_code == 403
     # Search answers, with nothing in it she may see.
-    assert httpx.get(f"{url}{SEARCH}", params={"max_results": 100}, headers=headers).json().get("experiments", []) == []
+    assert http.get(f"{url}{SEARCH}", params={"max_results": 100}, headers=headers).json().get("experiments", []) == []
     browser = sign_in(url, "mallory")  # the browser sign-in gives no session either
     try:
         assert browser.get(get, params=experiment).status_code in (401, 403)
@@ -154,14 +153,14 @@ def test_a_user_outside_the_groups_gets_403(oidc_issuer, mlflow_oidc):
 def test_users_see_what_is_granted_and_admins_everything(oidc_issuer, mlflow_oidc):
     url = mlflow_oidc["url"]
     alice, bob, ops = (_bearer(oidc_issuer, mlflow_oidc, u) for u in ("alice", "bob", "ops"))
-    created = httpx.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "alice-private"}, headers=alice)
+    created = http.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "alice-private"}, headers=alice)
     assert created.status_code == 200, created.text[:300]
     experiment = {"experiment_id": created.json()["experiment_id"]}
     get = f"{url}/api/2.0/mlflow/experiments/get"
-    assert httpx.get(get, params=experiment, headers=alice).status_code == 200
-    assert httpx.get(get, params=experiment, headers=bob).status_code == 403, "NO_PERMISSIONS unless granted"
+    assert http.get(get, params=experiment, headers=alice).status_code == 200
+    assert http.get(get, params=experiment, headers=bob).status_code == 403, "NO_PERMISSIONS unless granted"
     # Admin comes from signing in (the plugin never confers it from a bearer token's claims alone).
-    assert httpx.get(get, params=experiment, headers=ops).status_code == 403
+    assert http.get(get, params=experiment, headers=ops).status_code == 403
     browser = sign_in(url, "root")
     try:
         assert browser.get(get, params=experiment).status_code == 200, "the admin group sees all"
@@ -182,6 +181,6 @@ def test_an_mlflow_access_token_made_after_sign_in_serves_scripts(mlflow_oidc):
         browser.close()
     login = ("alice@example.org", token)
     page = {"max_results": 10}
-    listed = httpx.get(f"{url}{SEARCH}", params=page, auth=login)
+    listed = http.get(f"{url}{SEARCH}", params=page, auth=login)
     assert listed.status_code == 200, listed.text[:300]
-    assert httpx.get(f"{url}{SEARCH}", params=page, auth=("alice@example.org", token[:-2] + "xx")).status_code == 401
+    assert http.get(f"{url}{SEARCH}", params=page, auth=("alice@example.org", token[:-2] + "xx")).status_code == 401

@@ -10,7 +10,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
+import httpx
 import pytest
+
+# A server the suite starts answers slowly while the other worker loads the 2 cores (the oidc-auth
+# app's first call per user writes its user row and fetches the issuer's keys): httpx's 5 s default
+# failed 17 tests' setup in one CI run, so calls to those servers wait as long as a user would.
+http = httpx.Client(timeout=60)
 
 
 def free_port() -> int:
