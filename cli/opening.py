@@ -48,7 +48,14 @@ def _open(config: Any, backend: Optional[str], passphrase_file: Optional[Path], 
     from . import paths
     from .engine import parallelism
     from .engine.errors import explain
-    from .engine.workspace import Engine, EngineSettings, EngineUnavailable, PassphraseMissing, StackNotDeployed
+    from .engine.workspace import (
+        Engine,
+        EngineSettings,
+        EngineUnavailable,
+        PassphraseMissing,
+        SecretsProviderMismatch,
+        StackNotDeployed,
+    )
     from .project import project_dir
 
     paths.input_file(passphrase_file, "--passphrase-file")
@@ -63,6 +70,7 @@ def _open(config: Any, backend: Optional[str], passphrase_file: Optional[Path], 
         policy_config=pack_config(config),
         parallel=parallelism.resolve(config.cloud, parallel),
         prod=config.is_prod,
+        secrets_provider=config.secrets_provider,
     )
     from .project import write_derived_stack_file
 
@@ -89,6 +97,8 @@ def _open(config: Any, backend: Optional[str], passphrase_file: Optional[Path], 
 
         fail(str(err), "chmod 600 it (it decrypts every secret of the stack)" if isinstance(err, PassphraseExposed) else None,
              exit_code=EXIT_USAGE)
+    except SecretsProviderMismatch as err:
+        fail(str(err), err.hint, exit_code=EXIT_USAGE)
     except files.FolderError as err:
         fail(str(err), "point the variable at a folder you can write, or pass --backend", EXIT_USAGE)
     except (StackNotDeployed, auto_errors.StackNotFoundError):

@@ -83,6 +83,7 @@ class EngineSettings:
     parallel: Optional[int] = None  # resource operations at once (cli/engine/parallelism.py); None: Pulumi's
     extra_env: dict[str, str] = field(default_factory=dict)
     prod: bool = False  # a prod stack: a passphrase file others can read is refused, not only named
+    secrets_provider: str = "passphrase"  # platform:secretsProvider: the passphrase, or a cloud KMS key's URL
 
 
 class PassphraseMissing(Exception):
@@ -91,6 +92,14 @@ class PassphraseMissing(Exception):
 
 class PassphraseExposed(PassphraseMissing):
     """A passphrase file other users can read, where that is refused."""
+
+
+class SecretsProviderMismatch(Exception):
+    """The stack's secrets are encrypted by another provider than the one asked for; `hint`: what to do."""
+
+    def __init__(self, message: str, hint: str):
+        super().__init__(message)
+        self.hint = hint
 
 
 class StackNotDeployed(Exception):
@@ -117,7 +126,14 @@ def check_passphrase_file(path: Path, given_as: str, refuse: bool) -> None:
 
 
 def resolve_passphrase(settings: EngineSettings, create: bool) -> dict[str, str]:
-    """Environment for the secrets provider; a local stack may get a generated passphrase."""
+    """Environment for the secrets provider; a local stack may get a generated passphrase. A stack
+    whose secrets a KMS key encrypts needs none (the cloud's credentials decrypt)."""
+    if settings.secrets_provider != "passphrase":
+        if settings.passphrase_file is not None:
+            raise SecretsProviderMismatch(f"--passphrase-file: stack {settings.stack}'s secrets are encrypted by the key "
+                                          f"{settings.secrets_provider} (platform:secretsProvider), not a passphrase",
+                                          "leave --passphrase-file out: the cloud's credentials decrypt them")
+        return {}
     if settings.passphrase_file is not None:
         if not settings.passphrase_file.is_file():
             state = "is not a file" if settings.passphrase_file.exists() else "does not exist"
@@ -147,6 +163,37 @@ def resolve_passphrase(settings: EngineSettings, create: bool) -> dict[str, str]
     return {"PULUMI_CONFIG_PASSPHRASE_FILE": str(path)}
 
 
+def encrypted_by(stack_file: Path) -> Optional[str]:
+    """What encrypts the secrets of a stack, as Pulumi recorded it in the stack file on `stack init`:
+    its `secretsprovider` (a KMS key), `passphrase` (only a salt), or None (not created yet)."""
+    import yaml
+
+    if not stack_file.is_file():
+        return None
+    try:
+        document = yaml.safe_load(stack_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None  # the config loader has read this file already; its errors are reported there
+    if not isinstance(document, dict):
+        return None
+    provider = document.get("secretsprovider")
+    if isinstance(provider, str) and provider and provider not in ("passphrase", "default"):
+        return provider
+    return "passphrase" if document.get("encryptionsalt") or provider else None
+
+
+def check_secrets_provider(settings: EngineSettings) -> None:
+    """SecretsProviderMismatch when the stack's secrets are encrypted by another provider than the
+    stack file now asks for: Pulumi would otherwise keep the old one without a word."""
+    found = encrypted_by(settings.project_dir / "stacks" / f"Pulumi.{settings.stack}.yaml")
+    if found is not None and found != settings.secrets_provider:
+        raise SecretsProviderMismatch(
+            f"stack {settings.stack}'s secrets are encrypted by {found} (recorded by Pulumi in its stack file), "
+            f"but platform:secretsProvider is {settings.secrets_provider}",
+            f"set platform:secretsProvider back, or move the stack first: pulumi stack change-secrets-provider "
+            f"--stack {settings.stack} {settings.secrets_provider}")
+
+
 def engine_env(settings: EngineSettings, create: bool) -> dict[str, str]:
     backend = settings.backend_url or os.environ.get("PULUMI_BACKEND_URL") or default_backend_url()
     if backend.startswith("file://") and create:
@@ -172,8 +219,11 @@ class Engine:
 
         self.settings = settings
         pulumi_cli()  # no CLI, or one too old: EngineUnavailable before anything is written
+        check_secrets_provider(settings)
         self.env = engine_env(settings, create)
-        self.workspace = auto.LocalWorkspace(work_dir=str(settings.project_dir), env_vars=self.env)
+        # A KMS key is given to `stack init` (the workspace passes it on creation only).
+        key = None if settings.secrets_provider == "passphrase" else settings.secrets_provider
+        self.workspace = auto.LocalWorkspace(work_dir=str(settings.project_dir), env_vars=self.env, secrets_provider=key)
         if create:
             self.stack = auto.Stack.create_or_select(settings.stack, self.workspace)
         else:

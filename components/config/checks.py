@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from .. import catalog, names, subnets, versions
 from .access import PRESET_CLOUDS
 from .errors import shown_text
+from .secrets import problem as secrets_problem
 
 if TYPE_CHECKING:
     from .stack import PlatformConfig
@@ -41,10 +42,7 @@ def cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
         for index, model in enumerate(c.models):
             if model.resources.gpu:
                 problems.append((f"models[{index}].resources.gpu", "kind has no GPUs; remove it for a local stack"))
-    if c.kept_data is not None and c.cloud != "aws":
-        problems.append(("keptData", "only `platform destroy --keep-data` of an AWS stack writes it; remove the key"))
-    if c.backup.geo_redundant and c.cloud != "azure":
-        problems.append(("backup.geoRedundant", "copies backups to the paired region on Azure only; remove the key"))
+    problems += _one_cloud_keys(c)
     if c.cloud != "local":
         what = _REGION_EXAMPLE[c.cloud]
         if c.region is None:
@@ -99,6 +97,19 @@ def cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
         for index, model in enumerate(c.models):
             if model.resources.gpu and not c.cluster.gpu.enabled:
                 problems.append((f"models[{index}].resources.gpu", "needs the GPU pool: set cluster.gpu.enabled: true"))
+    return problems
+
+
+def _one_cloud_keys(c: PlatformConfig) -> list[tuple[str, str]]:
+    """Keys that only some clouds take: kept data, the secrets provider's key, geo-redundant backup."""
+    problems: list[tuple[str, str]] = []
+    if c.kept_data is not None and c.cloud != "aws":
+        problems.append(("keptData", "only `platform destroy --keep-data` of an AWS stack writes it; remove the key"))
+    secrets = secrets_problem(c.cloud, c.secrets_provider)
+    if secrets:
+        problems.append(("secretsProvider", secrets))
+    if c.backup.geo_redundant and c.cloud != "azure":
+        problems.append(("backup.geoRedundant", "copies backups to the paired region on Azure only; remove the key"))
     return problems
 
 

@@ -14,6 +14,7 @@ from .base import DNS_LABEL, Model
 from .checks import cross_checks
 from .errors import ConfigError, KeyedError, shown_text
 from .loading import NAMESPACE, pulumi_config_values, read_stack_values
+from .secrets import PASSPHRASE
 from .sections import (
     AwsConfig,
     AzureConfig,
@@ -69,6 +70,8 @@ class PlatformConfig(Model):
     models: tuple[ModelConfig, ...] = ()
     policy: PolicyConfig = PolicyConfig()
     mirror: MirrorConfig = MirrorConfig()
+    # What encrypts the stack's secrets: `passphrase`, or a key of the cloud's KMS (config/secrets.py).
+    secrets_provider: StrictStr = PASSPHRASE
     # Resources holding data or identity that `up` may replace or delete (their URNs, as `preview`
     # lists them); any other such replacement is refused (cli/engine/diff.py, guarded).
     allow_replace: tuple[StrictStr, ...] = ()

@@ -80,14 +80,19 @@ def fail_if_asked(command: str) -> None:
         sys.exit(255)
 
 
-def _write_encryption_salt(stack: str) -> None:
-    """As the real CLI does for the passphrase secrets provider: `stack init` adds the stack's salt to
-    its settings file (stacks/Pulumi.<stack>.yaml, from Pulumi.yaml's stackConfigDir), creating the
-    file when there is none, and keeping the rest of it."""
-    if not (os.environ.get("PULUMI_CONFIG_PASSPHRASE") or os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")):
-        return
+def _write_encryption_salt(stack: str, provider: str | None) -> None:
+    """As the real CLI does on `stack init`: the passphrase provider adds the stack's salt to its
+    settings file (stacks/Pulumi.<stack>.yaml, from Pulumi.yaml's stackConfigDir), a KMS provider
+    (--secrets-provider) its URL and the data key it encrypted; the file is created when there is
+    none, and the rest of it kept."""
     path = Path.cwd() / "stacks" / f"Pulumi.{stack}.yaml"
     text = path.read_text() if path.exists() else ""
+    if provider and provider != "passphrase":
+        path.write_text(f"secretsprovider: {provider}\nencryptedkey: ZmFrZS1kYXRhLWtleQ==\n" + text)
+        return
+    if not (os.environ.get("PULUMI_CONFIG_PASSPHRASE") or os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")):
+        sys.stderr.write("error: passphrase must be set with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE\n")
+        sys.exit(255)
     if "encryptionsalt:" not in text:
         path.write_text(f"encryptionsalt: v1:fakesalt-{stack}==\n" + text)
 
@@ -100,9 +105,9 @@ def stack_command(args: list[str], stacks: dict, stack: str | None) -> int:
             return 255
         return 0
     if args[:2] == ["stack", "init"]:
+        _write_encryption_salt(args[2], option(args, "--secrets-provider"))
         stacks.setdefault(args[2], {"outputs": {}, "secrets": [], "resources": []})
         save_stacks(stacks)
-        _write_encryption_salt(args[2])
         return 0
     if args[:2] == ["stack", "ls"]:
         print(json.dumps([
