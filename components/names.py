@@ -39,6 +39,33 @@ def env_prefix(env: str) -> str:
     return f"mlops-{env}"
 
 
+# The artifact store's bucket (local's SeaweedFS) or blob container (Azure).
+ARTIFACTS = "mlops-artifacts"
+
+
+def bucket_prefix(env: str) -> str:
+    """The artifact bucket's name before its random suffix (S3 and GCS)."""
+    return f"{env_prefix(env)}-artifacts-"
+
+
+def storage_account(env: str, suffix: str) -> str:
+    """The Azure storage account (lower-case letters and digits only, at most 24)."""
+    return f"mlops{env.replace('-', '')[:6]}{suffix}"[:24]
+
+
+def own_store_patterns(cloud: str, env: str, kept_bucket: str | None = None) -> tuple[str, ...]:
+    """Regular expressions matching every URI inside the stack's own artifact store, whatever random
+    suffix its name got (and the bucket `destroy --keep-data` kept, when adopted)."""
+    store = {
+        "local": rf"s3://{ARTIFACTS}/",
+        "aws": rf"s3://{re.escape(bucket_prefix(env))}[a-z0-9]+/",
+        "gcp": rf"gs://{re.escape(bucket_prefix(env))}[a-z0-9]+/",
+        "azure": rf"https://{re.escape(storage_account(env, ''))}[a-z0-9]+\.blob\.core\.windows\.net/{ARTIFACTS}/",
+    }[cloud]
+    kept = [rf"s3://{re.escape(kept_bucket)}/"] if kept_bucket else []
+    return tuple("^" + p for p in (store, *kept))
+
+
 def cluster_name(env: str) -> str:
     """The cluster of environment `env`, on every cloud (the sweep finds what its controllers made by it)."""
     return env_prefix(env)

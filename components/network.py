@@ -12,7 +12,7 @@ Ref: https://kubernetes.io/docs/concepts/services-networking/network-policies/
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -20,9 +20,16 @@ import pulumi_kubernetes as k8s
 from . import k8s as kube
 from . import names
 
+if TYPE_CHECKING:
+    from .data.outputs import ObjectStore
+
 ANYWHERE = "0.0.0.0/0"
 API_SERVER_PORTS = (443, 6443)  # the kubernetes Service, and the API server behind it (post-DNAT)
-# Cloud metadata endpoints workload identity needs (GKE metadata server: 80 and 988).
+# The instance-metadata address. Only GKE's workload identity needs it (its metadata server answers
+# there, on 80 and 988); on EKS (IRSA: STS over HTTPS) and AKS (a projected token, Entra over HTTPS)
+# a pod that reaches it gets at the node's own identity instead, so it stays closed there.
+# Ref: https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity#network-policy
+# Ref: https://learn.microsoft.com/azure/aks/operator-best-practices-cluster-security#secure-container-access-to-resources
 METADATA = "169.254.169.254/32"
 
 
@@ -49,7 +56,9 @@ def from_anywhere(*port_numbers: int) -> dict[str, Any]:
 
 
 def to_anywhere(*port_numbers: int) -> dict[str, Any]:
-    return {"to": [{"ipBlock": {"cidr": ANYWHERE}}], "ports": ports(*port_numbers)}
+    """Any address on these ports but the instance-metadata one (cert-manager's port 80 would
+    otherwise reach the node's identity on EKS and AKS)."""
+    return {"to": [{"ipBlock": {"cidr": ANYWHERE, "except": [METADATA]}}], "ports": ports(*port_numbers)}
 
 
 def to_all_namespaces() -> dict[str, Any]:
@@ -60,12 +69,13 @@ def to_kubernetes_api() -> dict[str, Any]:
     return to_anywhere(*API_SERVER_PORTS)
 
 
-def to_cloud_services() -> list[dict[str, Any]]:
-    """Managed databases, object stores and identity endpoints (STS, Entra ID, GKE metadata)."""
-    return [
-        to_anywhere(443, 5432),
-        {"to": [{"ipBlock": {"cidr": METADATA}}], "ports": ports(80, 988)},
-    ]
+def to_cloud_services(metadata: bool) -> list[dict[str, Any]]:
+    """Managed databases, object stores and identity endpoints (STS, Entra ID), never the metadata
+    address; with `metadata` (GKE), its metadata server too."""
+    services = to_anywhere(443, 5432)
+    if not metadata:
+        return [services]
+    return [services, {"to": [{"ipBlock": {"cidr": METADATA}}], "ports": ports(80, 988)}]
 
 
 DNS = {
@@ -118,8 +128,9 @@ def namespace_policies(
     return out
 
 
-def object_store_egress(endpoint: Optional[str]) -> list[dict[str, Any]]:
-    """Egress to the object store and database: the in-cluster data namespace, or cloud services."""
-    if endpoint:  # local: SeaweedFS and Postgres in the data namespace
+def object_store_egress(store: "ObjectStore") -> list[dict[str, Any]]:
+    """Egress to the object store and database: the in-cluster data namespace, or cloud services
+    (and GKE's metadata server, where GCS credentials come from)."""
+    if store.endpoint:  # local: SeaweedFS and Postgres in the data namespace
         return [to_namespace(names.NS_DATA, 8333, 5432)]
-    return to_cloud_services()
+    return to_cloud_services(metadata=store.kind == "gcs")

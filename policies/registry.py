@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlops_platform.components import names
+
 from .rules import access, aws, azure, cost, gcp, kubernetes, licence, pod_security, reliability, supply_chain
 from .rules.base import Rule
 
@@ -45,6 +47,13 @@ def pack_config(config: Any) -> dict[str, Any]:
         "reliability-prod-data-protected": {"enforcementLevel": level, "requireProtection": config.is_prod},
         "reliability-prod-database-recoverable": {"enforcementLevel": level, "requireRecovery": config.is_prod},
         "azure-prod-data-locked": {"enforcementLevel": level, "requireLocks": config.is_prod},
+        "k8s-metadata-address-closed": {"enforcementLevel": level, "metadataAllowed": config.cloud == "gcp"},
+        # A prod rule (off elsewhere: dev may serve the public example).
+        "supply-chain-prod-models-own-store": {
+            "enforcementLevel": level if config.is_prod else "disabled",
+            "ownStores": list(names.own_store_patterns(config.cloud, config.env, config.kept_data.bucket if config.kept_data else None))
+            if config.is_prod else [],
+        },
         LICENCE_RULE: "disabled" if config.policy.source_available_licence else level,
         # An air-gapped stack cannot pull from anywhere else: never only advisory (off without a mirror).
         "supply-chain-images-from-mirror": {"enforcementLevel": "mandatory" if config.mirror.images else "disabled",

@@ -19,11 +19,11 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from mlops_platform.components import versions
-from mlops_platform.components.config import PlatformConfig
+from mlops_platform.components.config import PlatformConfig, read_stack_values
 from mlops_platform.planner.cluster_model import ClusterView
 from mlops_platform.planner.cluster_objects import assemble
 from mlops_platform.planner.harness import ProgramRun, plan_platform
-from support import AWS_BUCKET, AWS_INSTANCE, CHARTS, ROOT, SCHEMAS, SHIPPED_STACKS, STACKS
+from support import AWS_BUCKET, AWS_INSTANCE, CHARTS, OWN_MODEL, ROOT, SCHEMAS, SHIPPED_STACKS, STACKS, WITH_MODEL
 from support import engine as standin
 from support.servers import free_port, serving
 
@@ -58,6 +58,11 @@ def _private_user_folders(tmp_path_factory) -> None:
 
 
 def _load_stack(stack: str) -> PlatformConfig:
+    """A shipped stack's configuration; `<prod stack>+model`: that stack serving support.OWN_MODEL."""
+    if stack.endswith(WITH_MODEL):
+        base = stack[: -len(WITH_MODEL)]
+        values = read_stack_values(STACKS / f"Pulumi.{base}.yaml")
+        return PlatformConfig.from_values({**values, "models": [OWN_MODEL]}, f"{base} (serving {OWN_MODEL['storageUri']})", base)
     return PlatformConfig.from_stack_file(STACKS / f"Pulumi.{stack}.yaml", stack)
 
 

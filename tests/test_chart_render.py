@@ -186,7 +186,7 @@ CLUSTER_SERVICES = [
 ]
 
 
-@pytest.mark.parametrize("stack", ["local-dev", "gcp-prod"])
+@pytest.mark.parametrize("stack", ["local-dev", "gcp-prod+model"])
 def test_every_service_monitor_selects_a_service_with_that_port(stack, viewed):
     view = viewed(stack)
     kubelet = next(o for o in view.installed() if o.name == "kube-prometheus-stack-operator" and o.kind == "Deployment")

@@ -367,7 +367,7 @@ def test_azure_gpu_pool_is_a_separate_agent_pool():
 
 
 def test_azure_storage_and_postgres(azure_dev):
-    account = one(azure_dev, "azure-native:storage:StorageAccount")
+    account = one(azure_dev, "azure-native:storage:StorageAccount", "-storage")
     assert account.input("allowBlobPublicAccess") is False
     assert account.input("minimumTlsVersion") == "TLS1_2"
     assert account.input("enableHttpsTrafficOnly") is True

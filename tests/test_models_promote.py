@@ -256,11 +256,11 @@ def test_gpu_batcher_and_explainer_validate_and_pass_the_policies(schemas_dir, c
 
     from mlops_platform.components.config import PlatformConfig, read_stack_values
     from mlops_platform.planner.plan import build_plan
-    from support import STACKS
+    from support import OWN_MODEL, STACKS
 
     values = read_stack_values(STACKS / "Pulumi.aws-prod.yaml")
     values["cluster"] = {**values["cluster"], "gpu": {"enabled": True}}
-    values["models"] = [{**values["models"][0], "resources": {"cpu": "500m", "memory": "1Gi", "memoryLimit": "2Gi", "gpu": 1},
+    values["models"] = [{**OWN_MODEL, "resources": {"cpu": "500m", "memory": "1Gi", "memoryLimit": "2Gi", "gpu": 1},
                          "batcher": {"maxBatchSize": 16, "maxLatency": 200}, "explainer": {"type": "art"}}]
     plan = build_plan(PlatformConfig.from_values(values, "aws-prod (gpu)", "aws-prod"), charts_dir)
     (isvc,) = [r.inputs for r in plan.run.of_type("kubernetes:serving.kserve.io/v1beta1:InferenceService")]

@@ -105,7 +105,7 @@ class Detectors(pulumi.ComponentResource):
         network.namespace_policies(
             name, names.NS_DETECTORS, self, provider,
             ingress=[network.from_namespace(names.NS_TRAEFIK, DETECTOR_PORT)],  # the mirrored request logs
-            egress=network.object_store_egress(args.object_store.endpoint),
+            egress=network.object_store_egress(args.object_store),
             depends_on=ns.ready,
         )
         # Traefik serves the fan-out routes of this namespace (on its cluster-internal entrypoint).

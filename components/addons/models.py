@@ -166,7 +166,7 @@ class ModelServing(pulumi.ComponentResource):
             egress=[
                 network.to_namespace(names.NS_TRAEFIK, names.DETECTOR_ENTRYPOINT_PORT),  # request logger
                 network.to_anywhere(443),  # storage initializer: public and cloud model stores
-                *network.object_store_egress(args.object_store.endpoint),
+                *network.object_store_egress(args.object_store),
             ],
             depends_on=ns.ready,
         )

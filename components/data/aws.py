@@ -81,7 +81,7 @@ class AwsData(pulumi.ComponentResource):
         self.bucket = aws.s3.Bucket(
             f"{name}-artifacts",
             bucket=kept,
-            bucket_prefix=None if kept else f"{names.env_prefix(args.env)}-artifacts-",
+            bucket_prefix=None if kept else names.bucket_prefix(args.env),
             force_destroy=args.force_destroy,
             # Adopting, forceDestroy (the provider's own setting, not the bucket's) is taken as read;
             # the next update sets it as the stack file says.

@@ -67,7 +67,7 @@ class GcpData(pulumi.ComponentResource):
         child, net = self._opts, self._net
         self.bucket = gcp.storage.Bucket(
             f"{name}-artifacts",
-            name=suffix.result.apply(lambda s: f"{names.env_prefix(args.env)}-artifacts-{s}"),
+            name=suffix.result.apply(lambda s: names.bucket_prefix(args.env) + s),
             location=net.region.upper(),
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",

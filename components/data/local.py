@@ -23,7 +23,7 @@ from ..image_source import ImageSource
 from .local_backups import LocalBackupArgs, backup_cronjob
 from .outputs import Database, DataOutputs, ObjectStore, WorkloadAccess
 
-BUCKET = "mlops-artifacts"
+BUCKET = names.ARTIFACTS
 S3_PORT = 8333
 SEAWEEDFS_METRICS_PORT = 9327
 POSTGRES_PORT = 5432

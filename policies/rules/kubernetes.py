@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Callable, Iterator, Mapping
 
@@ -263,6 +264,51 @@ def namespace_default_deny(args: Any, _config: Mapping[str, Any]) -> Iterator[An
             yield (f"namespace {name} denies all egress but does not allow DNS", namespace.urn)
 
 
+METADATA_ADDRESS = ipaddress.ip_address("169.254.169.254")
+METADATA_PORTS = (80, 988)  # IMDS on EC2 and Azure; GKE's metadata server adds 988
+
+
+def _covers(cidr: Any, address: Any) -> bool:
+    try:
+        return address in ipaddress.ip_network(str(cidr), strict=False)
+    except ValueError:
+        return False
+
+
+def _opens_metadata_port(entry: Mapping[str, Any]) -> bool:
+    port = entry.get("port")
+    if port is None:
+        return True  # every port of the protocol
+    if isinstance(port, int):
+        return any(port <= m <= int(entry.get("endPort") or port) for m in METADATA_PORTS)
+    return False  # a named port is a pod's, never the metadata address's
+
+
+def _reaches_metadata(rule: Mapping[str, Any]) -> bool:
+    """Whether a NetworkPolicy egress rule lets a pod reach the instance-metadata address's ports."""
+    allowed = rule.get("ports") or []
+    if allowed and not any(_opens_metadata_port(p) for p in allowed):
+        return False
+    peers = rule.get("to") or []
+    if not peers:
+        return True  # no `to`: every destination
+    for peer in peers:
+        block = peer.get("ipBlock")
+        if isinstance(block, Mapping) and _covers(block.get("cidr"), METADATA_ADDRESS) \
+                and not any(_covers(cidr, METADATA_ADDRESS) for cidr in block.get("except") or []):
+            return True
+    return False
+
+
+def metadata_closed(args: Any, config: Mapping[str, Any]) -> Iterator[Any]:
+    if config.get("metadataAllowed"):
+        return
+    for resource in stack_resources(args, "kubernetes:networking.k8s.io/v1:NetworkPolicy"):
+        if any(_reaches_metadata(rule) for rule in dig(resource.props, "spec", "egress", default=[]) or []):
+            yield (f"NetworkPolicy {resource_name(resource.props, resource.name)} lets pods reach the instance-metadata "
+                   f"address {METADATA_ADDRESS} (the node's own identity)", resource.urn)
+
+
 def pod_security_labels(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     labels = dig(args.props, "metadata", "labels", default={}) or {}
     level = labels.get("pod-security.kubernetes.io/enforce")
@@ -316,6 +362,12 @@ RULES = [
          "Every namespace has a default-deny NetworkPolicy (ingress and egress) and allows DNS.",
          "Add a NetworkPolicy with podSelector {} and policyTypes [Ingress, Egress], then the allows the namespace needs.",
          namespace_default_deny),
+    Rule("k8s-metadata-address-closed", "kubernetes",
+         "No NetworkPolicy lets pods reach the instance-metadata address (169.254.169.254), except on GKE, whose "
+         "workload identity is served there; elsewhere it hands out the node's own credentials.",
+         "Give the egress rule's ipBlock `except: [169.254.169.254/32]` (components/network.py's to_anywhere does), "
+         "or name the destinations it needs.",
+         metadata_closed, config_schema={"metadataAllowed": {"type": "boolean", "default": False}}),
     Rule("k8s-webhooks-fail-closed", "kubernetes",
          "Every admission webhook fails closed (failurePolicy Fail).",
          "Set the webhook's failurePolicy to Fail (for a chart, its value; kube-prometheus-stack: "

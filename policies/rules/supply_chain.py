@@ -1,5 +1,6 @@
 """Supply chain: every image the cluster runs is pinned by digest (the image lock) and, in an
-air-gapped stack, pulled from its mirror.
+air-gapped stack, pulled from its mirror; in prod, every model served comes from the stack's own
+store, not from a bucket somebody else controls.
 
 Both read each container's `image` wherever pods are made: the program's workloads, each chart's
 (in `platform plan`, which renders them), the serving runtimes, and the pods controllers create with
@@ -8,13 +9,16 @@ the images they inject (modelled by planner/runtime_pods.py).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator, Mapping
 
-from mlops_platform.components import chart_images, helm_hooks, versions
+from mlops_platform.components import chart_images, helm_hooks, kserve_fields, versions
 from mlops_platform.components.image_refs import ReferenceError, parse
 from mlops_platform.components.image_source import ImageSource
 
-from .base import WORKLOAD_TYPES, Rule, containers_of, pod_specs
+from .base import WORKLOAD_TYPES, Rule, containers_of, pod_specs, resource_name, stack_resources
+
+INFERENCE_SERVICE = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 
 # Not pinnable by digest through their chart's values (chart_images.Slot.digest_pinnable says why).
 TAG_ONLY = frozenset(parse(slot.reference).name for chart in versions.CHARTS for slot in chart_images.slots(chart)
@@ -62,6 +66,49 @@ def from_mirror(args: Any, config: Mapping[str, Any]) -> Iterator[Any]:
             yield (f"{where}: image {image} is pulled from outside the mirror {source.mirror}", urn)
 
 
+def _storage_uris(props: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(component, storageUri) of every model an InferenceService loads."""
+    spec = props.get("spec") or {}
+    for component in kserve_fields.COMPONENTS:
+        part = spec.get(component) or {}
+        for field in kserve_fields.MODEL_FIELDS:
+            uri = (part.get(field) or {}).get("storageUri") if isinstance(part.get(field), Mapping) else None
+            if isinstance(uri, str):
+                yield component, uri
+
+
+def _named_stores(args: Any) -> Iterator[str]:
+    """The URI prefix of each object store in the stack whose name is known."""
+    for resource in args.resources:
+        props, kind = resource.props, resource.resource_type
+        if kind == "aws:s3/bucket:Bucket" and isinstance(props.get("bucket"), str):
+            yield f"s3://{props['bucket']}/"
+        elif kind == "gcp:storage/bucket:Bucket" and isinstance(props.get("name"), str):
+            yield f"gs://{props['name']}/"
+        elif kind == "azure-native:storage:BlobContainer" and isinstance(props.get("accountName"), str) \
+                and isinstance(props.get("containerName"), str):
+            yield f"https://{props['accountName']}.blob.core.windows.net/{props['containerName']}/"
+
+
+def models_own_store(args: Any, config: Mapping[str, Any]) -> Iterator[Any]:
+    """A model is code (a pickle runs on load): in prod, only from where the stack's owners control
+    what is written (`ownStores`, names.own_store_patterns); empty outside prod."""
+    stores = [re.compile(p) for p in config.get("ownStores") or ()]
+    if not stores:
+        return
+    # Where the store's name is known (created, or named outright), only that exact store: a bucket
+    # name that merely fits the platform's naming may be anybody's (bucket names are global).
+    exact = [store for store in _named_stores(args) if any(s.match(store) for s in stores)]
+    if exact:
+        stores = [re.compile(re.escape(store)) for store in exact]
+    stores.append(re.compile(r"pvc://"))  # a volume of the cluster itself
+    for resource in stack_resources(args, INFERENCE_SERVICE):
+        for component, uri in _storage_uris(resource.props):
+            if not any(store.match(uri) for store in stores):
+                yield (f"InferenceService {resource_name(resource.props, resource.name)} ({component}) serves {uri}, "
+                       "outside the stack's own artifact store", resource.urn)
+
+
 RULES = [
     Rule(
         "supply-chain-images-pinned",
@@ -82,5 +129,15 @@ RULES = [
         from_mirror,
         config_schema={"mirror": {"type": "string", "default": ""}},
         engine_note="the engine sees a Helm release as one resource: its chart's pods are checked by `platform plan`",
+    ),
+    Rule(
+        "supply-chain-prod-models-own-store",
+        "supply-chain",
+        "In prod, every model served is loaded from the stack's own artifact store (or a volume of the cluster): "
+        "a model file runs code when it loads, so it comes from where the team controls what is written.",
+        "Register the model in the platform's MLflow and serve it with `platform models promote` (its URI is then "
+        "in the stack's store), or copy the files into the stack's bucket and point storageUri there.",
+        models_own_store,
+        config_schema={"ownStores": {"type": "array", "items": {"type": "string"}, "default": []}},
     ),
 ]

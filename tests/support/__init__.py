@@ -30,6 +30,23 @@ os.environ.setdefault("PLATFORM_IMAGES_LOCK", str(IMAGES_LOCK))
 SHIPPED_STACKS = ("aws-dev", "aws-prod", "azure-dev", "azure-prod", "gcp-dev", "gcp-prod", "local-dev")
 CLOUD_STACKS = tuple(s for s in SHIPPED_STACKS if not s.startswith("local-"))
 
+# The shipped prod stacks serve no model (only one from their own store may be served there): tests
+# that need a prod stack serving one give it this, from a volume of the cluster (always its own).
+OWN_MODEL = {"name": "iris", "format": "sklearn", "storageUri": "pvc://models/iris", "referenceData": "sklearn:iris",
+             "minReplicas": 2}
+# `<stack>+model`: a shipped prod stack with OWN_MODEL (the conftest's stack fixtures read this spelling).
+WITH_MODEL = "+model"
+
+
+def with_own_model(stack_file: Path, **extra: object) -> None:
+    """Give a copy of a shipped prod stack file OWN_MODEL (plus `extra` keys) in place of `models: []`."""
+    import yaml
+
+    entry = yaml.safe_dump([{**OWN_MODEL, **extra}], sort_keys=False).replace("\n", "\n    ")
+    text = stack_file.read_text()
+    assert "  platform:models: []\n" in text, stack_file
+    stack_file.write_text(text.replace("  platform:models: []\n", "  platform:models:\n    " + entry.rstrip() + "\n"))
+
 # The AWS dev stack the `aws_stack` fixture stands for: its bucket and database instance.
 AWS_BUCKET = "mlops-dev-artifacts"
 AWS_INSTANCE = "mlops-dev"
