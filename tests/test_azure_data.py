@@ -42,9 +42,12 @@ def test_a_range_azure_storage_would_refuse_is_one_line(cidr):
 
 
 def test_prod_data_is_locked_and_dev_data_is_not():
+    """The data, and the audit trail (flow logs' account, the Log Analytics workspace)."""
     prod = plan_platform(_config("azure-prod"))
     locks = prod.of_type(LOCK)
-    assert {lock.inputs["level"] for lock in locks} == {"CanNotDelete"} and len(locks) == 2
+    assert {lock.inputs["level"] for lock in locks} == {"CanNotDelete"} and len(locks) == 4
     targets = {urn for lock in locks for urn in lock.property_dependencies["scope"]}
-    assert targets == {_one(prod, ACCOUNT, "-storage").urn, _one(prod, "azure-native:dbforpostgresql:Server", "-postgres").urn}
+    assert targets == {_one(prod, ACCOUNT, "-storage").urn, _one(prod, "azure-native:dbforpostgresql:Server", "-postgres").urn,
+                       _one(prod, ACCOUNT, "-flow-logs").urn, _one(prod, "azure-native:operationalinsights:Workspace", "-logs").urn}
+    assert all(record.protect for record in (_one(prod, ACCOUNT, "-flow-logs"), _one(prod, "azure-native:operationalinsights:Workspace", "-logs")))
     assert plan_platform(_config("azure-dev")).of_type(LOCK) == []

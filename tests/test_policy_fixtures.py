@@ -142,10 +142,35 @@ def pg_server(props: dict, settings: tuple = ("log_connections", "log_disconnect
                         serverName=[server]) for value, names in (("on", settings), ("off", off)) for s in names)]
 
 
+DIAGNOSTICS = "azure-native:monitor:DiagnosticSetting"
+
+
+def diagnosed(kind: str, props: dict, categories: tuple = (), **extra: Any) -> list:
+    """An Azure resource and a diagnostic setting sending `categories` of it to a workspace."""
+    target = r(kind, props, name=kind.rsplit(":", 1)[-1].lower(), **extra)
+    logs = [{"category": c, "enabled": True} for c in categories]
+    return [target, *([r(DIAGNOSTICS, {"workspaceId": "ws", "logs": logs}, name="diag", resourceUri=[target])] if categories else [])]
+
+
+def blob_store(categories: tuple = ("StorageRead", "StorageWrite", "StorageDelete")) -> list:
+    account, *diagnostics = diagnosed("azure-native:storage:StorageAccount", STORAGE_GOOD, categories)
+    return [account, *diagnostics, r("azure-native:storage:BlobContainer", {"containerName": "c"}, name="c", accountName=[account])]
+
+
+def served(uri: str) -> list:
+    """An InferenceService loading `uri`, its predictor otherwise compliant."""
+    model = {k: v for k, v in POD["containers"][0].items() if k not in ("name", "image")}
+    return [r("kubernetes:serving.kserve.io/v1beta1:InferenceService", {
+        "metadata": {"name": "m", "namespace": "models"},
+        "spec": {"predictor": {**{k: v for k, v in POD.items() if k != "containers"},
+                               "model": {**model, "modelFormat": {"name": "sklearn"}, "storageUri": uri}}}})]
+
+
 def nodegroup(instance: str, max_size: int) -> Any:
     return r("aws:eks/nodeGroup:NodeGroup", {"instanceTypes": [instance], "scalingConfig": {"desiredSize": 1, "maxSize": max_size}})
 
 
+VNET = resource("azure-native:network:VirtualNetwork", {"addressSpace": {"addressPrefixes": ["10.50.0.0/16"]}}, name="vnet")
 EKS, AKS, GKE, POOL = "aws:eks/cluster:Cluster", "azure-native:containerservice:ManagedCluster", "gcp:container/cluster:Cluster", \
     "gcp:container/nodePool:NodePool"
 
@@ -191,8 +216,10 @@ BASES = {
     "ui roles": ui_role(["configmaps"]),
     "aws": [r(EKS, EKS_GOOD), r("aws:kms/key:Key", {"enableKeyRotation": True}), r("aws:ec2/launchTemplate:LaunchTemplate", LT_GOOD),
             *rds(RDS_GOOD, protect=True), *bucket_and(BUCKET_GOOD), nodegroup("m6i.large", 4)],
-    "azure": [r(AKS, AKS_GOOD), r("azure-native:storage:StorageAccount", STORAGE_GOOD),
-              *pg_server({"network": {"publicNetworkAccess": "Disabled"}})],
+    "azure": [*diagnosed(AKS, AKS_GOOD, ("kube-audit",)), r("azure-native:storage:StorageAccount", STORAGE_GOOD),
+              *pg_server({"network": {"publicNetworkAccess": "Disabled"}}), *blob_store(),
+              r("azure-native:network:FlowLog", {"enabled": True}, targetResourceId=[VNET]), VNET],
+    "served": served("s3://mine/models/m") + served("pvc://models/m"),
     "gcp": [r(GKE, GKE_GOOD), r(POOL, POOL_GOOD), r("gcp:storage/bucket:Bucket", GCS_GOOD), r("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD)],
     "release": traefik_with_headers(),
     "admission": [r(WEBHOOKS, {"metadata": {"name": "w"}, "webhooks": [{"name": "a.example", "failurePolicy": "Fail"},
@@ -210,6 +237,11 @@ def _one(kind: str, base: dict, path: tuple, value: Any, **extra: Any) -> Callab
     return lambda: [r(kind, patched(base, path, value), **extra)]
 
 
+def _aks(path: tuple, value: Any) -> Callable[[], list]:
+    """A cluster with one setting changed, its audit log kept (that rule has its own fixture)."""
+    return lambda: diagnosed(AKS, patched(AKS_GOOD, path, value), ("kube-audit",))
+
+
 def _sc(**changes: Any) -> Callable[[dict, dict], None]:
     return lambda p, c: c["securityContext"].update(changes)
 
@@ -218,8 +250,19 @@ def _unset(key: str) -> Callable[[dict, dict], None]:
     return lambda p, c: c["securityContext"].pop(key)
 
 
+OWN = {"supply-chain-prod-models-own-store": {"ownStores": ["^s3://mine/"]}}
+OPEN_TO_METADATA = {"metadata": {"name": "p", "namespace": "n"},
+                    "spec": {"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 80}]}]}}
+
 # (rule, what it breaks, subjects, expected message fragment, rule configuration)
 FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
+    ("k8s-metadata-address-closed", "open", lambda: [r("kubernetes:networking.k8s.io/v1:NetworkPolicy", OPEN_TO_METADATA)],
+     "lets pods reach the instance-metadata address", {}),
+    ("supply-chain-prod-models-own-store", "public bucket", lambda: served("gs://kfserving-examples/models/m"),
+     "serves gs://kfserving-examples/models/m, outside the stack's own artifact store", OWN),
+    ("azure-aks-audit-logs", "none", lambda: diagnosed(AKS, AKS_GOOD), "keeps no audit log", {}),
+    ("azure-vnet-flow-logs", "none", lambda: [VNET], "has no flow log", {}),
+    ("azure-storage-access-logs", "reads only", lambda: blob_store(("StorageRead",)), "are not logged", {}),
     ("k8s-no-privileged-containers", "privileged", _dep(_sc(privileged=True)), "is privileged", {}),
     ("k8s-no-host-namespaces", "hostNetwork", _dep(lambda p, c: p.update(hostNetwork=True)), "sets hostNetwork", {}),
     ("k8s-no-host-namespaces", "hostPID", _dep(lambda p, c: p.update(hostPID=True)), "sets hostPID", {}),
@@ -309,12 +352,12 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
      "not encrypted", {}),
     ("aws-rds-private-encrypted-backed-up", "backups", lambda: rds({**RDS_GOOD, "backupRetentionPeriod": 3}),
      "backups are kept 3 days", {}),
-    ("azure-aks-api-restricted", "no ranges", _one(AKS, AKS_GOOD, ("apiServerAccessProfile", "authorizedIPRanges"), []),
+    ("azure-aks-api-restricted", "no ranges", _aks(("apiServerAccessProfile", "authorizedIPRanges"), []),
      "no authorized IP ranges", {}),
-    ("azure-aks-api-restricted", "open", _one(AKS, AKS_GOOD, ("apiServerAccessProfile", "authorizedIPRanges"), ["0.0.0.0/1", "128.0.0.0/1"]),
+    ("azure-aks-api-restricted", "open", _aks(("apiServerAccessProfile", "authorizedIPRanges"), ["0.0.0.0/1", "128.0.0.0/1"]),
      "authorizes the whole internet", {}),
-    ("azure-aks-network-policy", "none", _one(AKS, AKS_GOOD, ("networkProfile",), {}), "no network policy engine", {}),
-    ("azure-aks-local-accounts-disabled", "local accounts", _one(AKS, AKS_GOOD, ("disableLocalAccounts",), False),
+    ("azure-aks-network-policy", "none", _aks(("networkProfile",), {}), "no network policy engine", {}),
+    ("azure-aks-local-accounts-disabled", "local accounts", _aks(("disableLocalAccounts",), False),
      "local accounts are enabled", {}),
     ("azure-storage-secure-transport-private", "public blobs", _one("azure-native:storage:StorageAccount", STORAGE_GOOD,
                                                                     ("allowBlobPublicAccess",), True), "public blob access", {}),

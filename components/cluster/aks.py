@@ -6,6 +6,8 @@
   credentials (components/data/azure.py), never stored keys.
 - Azure CNI overlay with the Cilium dataplane enforcing NetworkPolicies.
 - The API server limited to configured IP ranges, or a private cluster.
+- An audit trail (components/cluster/azure_audit.py): the control plane's audit log and the VNet's
+  flow log in a Log Analytics workspace.
 - The system pool is the cluster's only inline pool; other pools (GPU) are separate AgentPool
   resources, because editing inline pool profiles has forced cluster replacement upstream, and
   an inline edit still puts every pool into Scaling.
@@ -29,6 +31,7 @@ import pulumi_azure_native.resources as resources
 from .. import names, subnets
 from ..config import PlatformConfig
 from . import kubeconfig
+from .azure_audit import audit_trail
 from .outputs import AzureNetwork, ClusterOutputs, IngressExposure, ManagedClusterArgs, kubernetes_provider
 
 STORAGE_CLASS = "managed-csi"  # AKS's built-in Azure Disk CSI class
@@ -49,6 +52,8 @@ class AksClusterArgs(ManagedClusterArgs):
     paid_tier: bool = False  # the Standard tier (uptime SLA), in prod
     subscription_id: Optional[str] = None
     admin_group_object_ids: tuple[str, ...] = ()
+    env: str = "dev"
+    prod: bool = False  # the audit trail keeps every request (reads too) and for 90 days
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -63,6 +68,8 @@ class AksCluster(pulumi.ComponentResource):
             paid_tier=config.is_prod,
             subscription_id=azure.subscription_id,
             admin_group_object_ids=azure.admin_group_object_ids,
+            env=config.env,
+            prod=config.is_prod,
         )
 
     def __init__(self, name: str, args: AksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -74,6 +81,8 @@ class AksCluster(pulumi.ComponentResource):
         client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(provider=self.azure))
         self._network(name, args)
         self.cluster = self._cluster(name, args, client)
+        self.audit = audit_trail(name, args.env, args.region, self.resource_group.name, self.cluster, self.vnet,
+                                 args.prod, args.protect, args.tags, self._opts)
         ready: list[pulumi.Resource] = [self.cluster, *self._gpu_pool(name, args)]
         deployer_admin = self._deployer_admin(name, client)
         ready.append(deployer_admin)
@@ -98,6 +107,7 @@ class AksCluster(pulumi.ComponentResource):
                 oidc_issuer=self.cluster.oidc_issuer_profile.apply(lambda p: p["issuer_url"]),
                 tenant_id=client.tenant_id,
                 subscription_id=client.subscription_id,
+                log_workspace_id=self.audit.workspace.id,
             ),
             ready=tuple(ready),
         )

@@ -120,6 +120,7 @@ class AzureNetwork:
     oidc_issuer: pulumi.Output[str]
     tenant_id: pulumi.Output[str]
     subscription_id: pulumi.Output[str]
+    log_workspace_id: pulumi.Output[str]  # the stack's Log Analytics workspace (its audit trail)
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,19 @@ import pulumi
 import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.dbforpostgresql as postgresql
 import pulumi_azure_native.managedidentity as managedidentity
+import pulumi_azure_native.monitor as monitor
 import pulumi_azure_native.privatedns as privatedns
 import pulumi_azure_native.storage as storage
 import pulumi_random as random
 
 from .. import names, versions
+from ..azure_lock import delete_lock
 from ..cluster.outputs import AzureNetwork, ClusterOutputs
 from ..config import PlatformConfig
 from .outputs import CONNECTION_LOG_SETTINGS, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
-CONTAINER = "mlops-artifacts"
+CONTAINER = names.ARTIFACTS
+BLOB_ACCESS_LOGS = ("StorageRead", "StorageWrite", "StorageDelete")
 # Built-in roles. Ref: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage
 BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
@@ -78,17 +81,8 @@ class AzureData(pulumi.ComponentResource):
         self.register_outputs(self.outputs.registered())
 
     def _lock(self, name: str, what: str, target: Any) -> None:
-        """A CanNotDelete lock on prod data: nothing deletes it, not a portal click, not another tool,
-        until the lock goes (the stack's `protect` guards only against this program).
-        Ref: https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources"""
-        authorization.ManagementLockByScope(
-            f"{name}-{what}-lock",
-            lock_name=f"mlops-platform-{what}",
-            level="CanNotDelete",
-            notes="prod data of mlops-platform: remove this lock before deleting the resource",
-            scope=target.id,
-            opts=self._opts(target),
-        )
+        """A CanNotDelete lock on prod data (components/azure_lock.py)."""
+        delete_lock(f"{name}-{what}-lock", what, target, self._opts(target))
 
     def _opts(self, *depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self._net.provider, depends_on=list(depends_on), **extra)
@@ -100,7 +94,7 @@ class AzureData(pulumi.ComponentResource):
         self.account = storage.StorageAccount(
             f"{name}-storage",
             # Storage account names are lower-case letters and digits only.
-            account_name=suffix.result.apply(lambda s: f"mlops{args.env.replace('-', '')[:6]}{s}"[:24]),
+            account_name=suffix.result.apply(lambda s: names.storage_account(args.env, s)),
             resource_group_name=rg,
             location=location,
             kind="StorageV2",
@@ -123,7 +117,7 @@ class AzureData(pulumi.ComponentResource):
         )
         if args.protect:
             self._lock(name, "storage", self.account)
-        storage.BlobServiceProperties(
+        blob_service = storage.BlobServiceProperties(
             f"{name}-blob-service",
             account_name=self.account.name,
             resource_group_name=rg,
@@ -131,6 +125,18 @@ class AzureData(pulumi.ComponentResource):
             is_versioning_enabled=True,
             delete_retention_policy={"enabled": True, "days": 14},
             opts=child(),
+        )
+        # Who read, wrote or deleted which artifact: the blob service's resource logs, in the stack's
+        # Log Analytics workspace (components/cluster/azure_audit.py).
+        # Ref: https://learn.microsoft.com/azure/storage/blobs/monitor-blob-storage-reference#resource-logs
+        monitor.DiagnosticSetting(
+            f"{name}-blob-access-logs",
+            name="mlops-audit",
+            resource_uri=self.account.id.apply(lambda account: f"{account}/blobServices/default"),
+            workspace_id=net.log_workspace_id,
+            log_analytics_destination_type="Dedicated",
+            logs=[{"category": category, "enabled": True} for category in BLOB_ACCESS_LOGS],
+            opts=child(blob_service),
         )
         self.container = storage.BlobContainer(
             f"{name}-artifacts",

@@ -64,6 +64,44 @@ def azure_storage_network(args: Any, _config: Mapping[str, Any]) -> Iterator[str
         yield "the storage account admits every network (networkRuleSet.defaultAction is not Deny)"
 
 
+DIAGNOSTICS = "azure-native:monitor:DiagnosticSetting"
+
+
+def _logged(setting: Any, categories: tuple[str, ...]) -> bool:
+    enabled = {str(log.get("category")) for log in setting.props.get("logs") or [] if log.get("enabled")}
+    return bool(setting.props.get("workspaceId") or setting.props.get("storageAccountId")) and bool(enabled & set(categories))
+
+
+def azure_aks_audit(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
+    """A stack rule: each AKS cluster sends its control plane's audit log somewhere it is kept."""
+    settings = stack_resources(args, DIAGNOSTICS)
+    for cluster in stack_resources(args, "azure-native:containerservice:ManagedCluster"):
+        if not any(depends_on_resource(s, cluster, "resourceUri") and _logged(s, ("kube-audit", "kube-audit-admin"))
+                   for s in settings):
+            yield (f"cluster {cluster.name} keeps no audit log (no diagnostic setting with kube-audit or kube-audit-admin)",
+                   cluster.urn)
+
+
+def azure_vnet_flow_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
+    """A stack rule: each VNet has an enabled flow log."""
+    logs = [f for f in stack_resources(args, "azure-native:network:FlowLog") if f.props.get("enabled") is not False]
+    for vnet in stack_resources(args, "azure-native:network:VirtualNetwork"):
+        if not any(depends_on_resource(f, vnet, "targetResourceId") for f in logs):
+            yield (f"VNet {vnet.name} has no flow log: its traffic leaves no trail", vnet.urn)
+
+
+def azure_blob_access_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
+    """A stack rule: each account holding a blob container logs its blob reads, writes and deletes."""
+    containers = stack_resources(args, "azure-native:storage:BlobContainer")
+    settings = stack_resources(args, DIAGNOSTICS)
+    for account in stack_resources(args, "azure-native:storage:StorageAccount"):
+        if not any(depends_on_resource(c, account, "accountName") for c in containers):
+            continue
+        if not any(depends_on_resource(s, account, "resourceUri") and _logged(s, ("StorageRead",))
+                   and _logged(s, ("StorageWrite",)) and _logged(s, ("StorageDelete",)) for s in settings):
+            yield (f"storage account {account.name}: blob reads, writes and deletes are not logged", account.urn)
+
+
 DATA_TYPES = {"azure-native:storage:StorageAccount": "storage account", "azure-native:dbforpostgresql:Server": "PostgreSQL server"}
 
 
@@ -101,4 +139,12 @@ RULES = [
     Rule("azure-prod-data-locked", "azure", "Prod data (storage account, PostgreSQL server) carries a CanNotDelete lock.",
          "Give each a ManagementLockByScope with level CanNotDelete (components/data/azure.py does, when protected).",
          azure_prod_locked, config_schema={"requireLocks": {"type": "boolean", "default": False}}),
+    Rule("azure-aks-audit-logs", "azure", "AKS sends its control plane's audit log (kube-audit) to a Log Analytics workspace.",
+         "Add a monitor DiagnosticSetting on the cluster with the kube-audit (or kube-audit-admin) category.",
+         azure_aks_audit),
+    Rule("azure-vnet-flow-logs", "azure", "Every VNet has an enabled flow log.",
+         "Add a network FlowLog under the region's Network Watcher targeting the VNet.", azure_vnet_flow_logs),
+    Rule("azure-storage-access-logs", "azure", "The artifact store logs every blob read, write and delete.",
+         "Add a monitor DiagnosticSetting on <account>/blobServices/default with StorageRead, StorageWrite and "
+         "StorageDelete.", azure_blob_access_logs),
 ]
