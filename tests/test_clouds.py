@@ -311,12 +311,12 @@ def test_aws_irsa_roles_bound_to_the_right_service_accounts(aws_dev):
 
 def test_aws_bucket_and_database(aws_dev, aws_prod):
     for run, prod in ((aws_dev, False), (aws_prod, True)):
-        block = one(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+        block = one(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "-artifacts-public-access")
         assert all(block.input(k) is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
-        sse = one(run, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+        sse = one(run, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "-artifacts-encryption")
         assert sse.input("rules")[0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] in ("AES256", "aws:kms")
-        assert one(run, "aws:s3/bucketVersioning:BucketVersioning").input("versioningConfiguration", "status") == "Enabled"
-        assert one(run, "aws:s3/bucket:Bucket").input("forceDestroy") is (not prod)
+        assert one(run, "aws:s3/bucketVersioning:BucketVersioning", "-artifacts-versioning").input("versioningConfiguration", "status") == "Enabled"
+        assert one(run, "aws:s3/bucket:Bucket", "-artifacts").input("forceDestroy") is (not prod)
         db = one(run, "aws:rds/instance:Instance")
         assert db.input("publiclyAccessible") is False and db.input("storageEncrypted") is True
         assert db.input("backupRetentionPeriod") >= 7
@@ -444,7 +444,7 @@ def test_gcp_node_pool_uses_metadata_server_and_its_own_account(gcp_dev):
 
 
 def test_gcp_bucket_and_cloud_sql(gcp_dev):
-    bucket = one(gcp_dev, "gcp:storage/bucket:Bucket")
+    bucket = one(gcp_dev, "gcp:storage/bucket:Bucket", "-artifacts")
     assert bucket.input("uniformBucketLevelAccess") is True
     assert bucket.input("publicAccessPrevention") == "enforced"
     assert bucket.input("versioning") == {"enabled": True}

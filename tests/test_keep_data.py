@@ -33,8 +33,8 @@ def variant(**changes: Any) -> PlatformConfig:
     return PlatformConfig.from_values({**values, **changes}, f"{STACK} (variant)", STACK)
 
 
-def one(run: Any, type_token: str) -> Any:
-    (found,) = run.of_type(type_token)
+def one(run: Any, type_token: str, suffix: str = "") -> Any:
+    (found,) = [r for r in run.of_type(type_token) if r.name.endswith(suffix)]
     return found
 
 
@@ -54,13 +54,13 @@ def test_aws_data_kept_by_destroy_is_adopted_not_created(planned):
 
     # What destroy --keep-data takes out of the state is exactly what the program imports back.
     assert {r.type for r in adopting.resources if r.import_id} == set(BUCKET_TYPES)
-    bucket = one(adopting, "aws:s3/bucket:Bucket")
+    bucket = one(adopting, "aws:s3/bucket:Bucket", "-artifacts")
     assert bucket.input("bucket") == kept["bucket"] and bucket.input("bucketPrefix") is None
     assert one(adopting, "aws:rds/instance:Instance").input("snapshotIdentifier") == kept["databaseSnapshot"]
     # Without the record: created as before, and the fields that differ between the two runs (the
     # name, the snapshot) are ignored after creation, so neither run's state is replaced by the other.
     assert not [r for r in aws_dev.resources if r.import_id]
-    plain_bucket, plain_db = one(aws_dev, "aws:s3/bucket:Bucket"), one(aws_dev, "aws:rds/instance:Instance")
+    plain_bucket, plain_db = one(aws_dev, "aws:s3/bucket:Bucket", "-artifacts"), one(aws_dev, "aws:rds/instance:Instance")
     assert plain_bucket.input("bucketPrefix") == "mlops-dev-artifacts-" and plain_db.input("snapshotIdentifier") is None
     assert {"bucket", "bucketPrefix"} <= set(plain_bucket.ignore_changes)
     assert "snapshotIdentifier" in plain_db.ignore_changes

@@ -367,8 +367,10 @@ def test_no_deleted_with_rule_sees_what_the_program_declares():
 
 def test_every_rule_is_tested_and_well_formed():
     # k8s-pod-security-admission: tests/test_pod_security.py, one case per requirement.
-    tested = set(POD_RULES) | {c[0] for c in CASES} | {"reliability-no-deleted-with-on-load-balancers-and-volumes",
-                                                       "k8s-pod-security-admission"}
+    from test_policy_fixtures import FIXTURES  # a rule's own fixture there tests it too
+
+    tested = set(POD_RULES) | {c[0] for c in CASES} | {f[0] for f in FIXTURES} | {
+        "reliability-no-deleted-with-on-load-balancers-and-volumes", "k8s-pod-security-admission"}
     names = [r.name for r in RULES]
     assert len(names) == len(set(names)) >= 25
     assert set(names) == tested, set(names) ^ tested

@@ -97,9 +97,11 @@ def bucket_and(companions: dict[str, dict]) -> list:
 PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
 BUCKET_GOOD = {PAB: {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True},
                SSE: {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]},
-               VERSIONING: {"versioningConfiguration": {"status": "Enabled"}}}
+               VERSIONING: {"versioningConfiguration": {"status": "Enabled"}},
+               LOGGING: {"targetBucket": "logs", "targetPrefix": "artifacts/"}}
 RDS_GOOD = {"publiclyAccessible": False, "storageEncrypted": True, "backupRetentionPeriod": 7,
             "enabledCloudwatchLogsExports": ["postgresql", "upgrade"]}
 SQL_FLAGS = [{"name": "log_connections", "value": "on"}, {"name": "log_disconnections", "value": "on"}]
@@ -107,7 +109,7 @@ STORAGE_GOOD = {"allowBlobPublicAccess": False, "minimumTlsVersion": "TLS1_2", "
                 "networkRuleSet": {"defaultAction": "Deny"}}
 SQL_GOOD = {"settings": {"ipConfiguration": {"ipv4Enabled": False}, "backupConfiguration": {"enabled": True},
                          "databaseFlags": SQL_FLAGS}}
-GCS_GOOD = {"uniformBucketLevelAccess": True, "publicAccessPrevention": "enforced"}
+GCS_GOOD = {"uniformBucketLevelAccess": True, "publicAccessPrevention": "enforced", "logging": {"logBucket": "logs"}}
 LT_GOOD = {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1}}
 
 
@@ -145,11 +147,11 @@ def pg_server(props: dict, settings: tuple = ("log_connections", "log_disconnect
 DIAGNOSTICS = "azure-native:monitor:DiagnosticSetting"
 
 
-def diagnosed(kind: str, props: dict, categories: tuple = (), **extra: Any) -> list:
-    """An Azure resource and a diagnostic setting sending `categories` of it to a workspace."""
-    target = r(kind, props, name=kind.rsplit(":", 1)[-1].lower(), **extra)
+def diagnosed(kind: str, props: dict, categories: tuple = (), destination: dict = {"workspaceId": "ws"}) -> list:
+    """An Azure resource and a diagnostic setting sending `categories` of it to `destination`."""
+    target = r(kind, props, name=kind.rsplit(":", 1)[-1].lower())
     logs = [{"category": c, "enabled": True} for c in categories]
-    return [target, *([r(DIAGNOSTICS, {"workspaceId": "ws", "logs": logs}, name="diag", resourceUri=[target])] if categories else [])]
+    return [target, *([r(DIAGNOSTICS, {**destination, "logs": logs}, name="diag", resourceUri=[target])] if categories else [])]
 
 
 def blob_store(categories: tuple = ("StorageRead", "StorageWrite", "StorageDelete")) -> list:
@@ -261,6 +263,8 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("supply-chain-prod-models-own-store", "public bucket", lambda: served("gs://kfserving-examples/models/m"),
      "serves gs://kfserving-examples/models/m, outside the stack's own artifact store", OWN),
     ("azure-aks-audit-logs", "none", lambda: diagnosed(AKS, AKS_GOOD), "keeps no audit log", {}),
+    ("azure-aks-audit-logs", "nowhere", lambda: diagnosed(AKS, AKS_GOOD, ("kube-audit",), {}), "keeps no audit log", {}),
+    ("azure-aks-audit-logs", "reads off", lambda: diagnosed(AKS, AKS_GOOD, ("guard",)), "keeps no audit log", {}),
     ("azure-vnet-flow-logs", "none", lambda: [VNET], "has no flow log", {}),
     ("azure-storage-access-logs", "reads only", lambda: blob_store(("StorageRead",)), "are not logged", {}),
     ("k8s-no-privileged-containers", "privileged", _dep(_sc(privileged=True)), "is privileged", {}),
@@ -336,6 +340,8 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
                                                ("metadataOptions", "httpPutResponseHopLimit"), 2), "hop limit is not 1", {}),
     ("aws-s3-public-access-block", "one off", lambda: bucket_and({**BUCKET_GOOD, PAB: {**BUCKET_GOOD[PAB], "ignorePublicAcls": False}}),
      "no public access block", {}),
+    ("aws-s3-access-logs", "none", lambda: bucket_and({k: v for k, v in BUCKET_GOOD.items() if k != LOGGING}), "are not logged", {}),
+    ("gcp-gcs-access-logs", "none", _one("gcp:storage/bucket:Bucket", GCS_GOOD, ("logging",), {}), "are not logged", {}),
     ("aws-s3-encryption", "no sse", lambda: bucket_and({k: v for k, v in BUCKET_GOOD.items() if k != SSE}), "no default server-side", {}),
     ("aws-s3-versioning", "suspended", lambda: bucket_and({**BUCKET_GOOD, VERSIONING: {"versioningConfiguration": {"status": "Suspended"}}}),
      "versioning is not enabled", {}),

@@ -25,6 +25,7 @@ from ..aws_iam import irsa_trust, policy
 from ..cluster.outputs import AwsNetwork, ClusterOutputs
 from ..config import PlatformConfig
 from ..config.sections import KeptData
+from .access_logs import s3_access_logs
 from .outputs import CONNECTION_LOG_SETTINGS, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
 READ_ACTIONS = ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"]
@@ -87,7 +88,9 @@ class AwsData(pulumi.ComponentResource):
             # the next update sets it as the stack file says.
             opts=child(protect=args.protect, ignore_changes=["bucket", "bucketPrefix", *(["forceDestroy"] if kept else [])]),
         )
-        return self._bucket_settings(name, child)
+        versioning = self._bucket_settings(name, child)
+        s3_access_logs(name, args.env, self.bucket, args.protect, self._opts)
+        return versioning
 
     def _bucket_settings(self, name: str, child: Callable[..., pulumi.ResourceOptions]) -> aws.s3.BucketVersioning:
         """The bucket's own settings (each imported with it when adopted, by `child`'s options)."""

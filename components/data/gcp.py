@@ -22,6 +22,7 @@ import pulumi_random as random
 from .. import names, versions
 from ..cluster.outputs import ClusterOutputs, GcpNetwork
 from ..config import PlatformConfig
+from .access_logs import gcs_log_bucket
 from .outputs import CONNECTION_LOG_SETTINGS, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
 
@@ -65,6 +66,7 @@ class GcpData(pulumi.ComponentResource):
     def _bucket(self, name: str, args: GcpDataArgs, suffix: random.RandomString) -> None:
         """The artifact bucket: uniform access, public access prevented, versioned."""
         child, net = self._opts, self._net
+        logs = gcs_log_bucket(name, args.env, suffix, net.region.upper(), args.protect, child)
         self.bucket = gcp.storage.Bucket(
             f"{name}-artifacts",
             name=suffix.result.apply(lambda s: names.bucket_prefix(args.env) + s),
@@ -75,6 +77,8 @@ class GcpData(pulumi.ComponentResource):
             lifecycle_rules=[
                 {"action": {"type": "Delete"}, "condition": {"days_since_noncurrent_time": 30, "with_state": "ARCHIVED"}}
             ],
+            # Every request to the bucket, in the log bucket (data/access_logs.py).
+            logging={"log_bucket": logs.name, "log_object_prefix": "artifacts"},
             force_destroy=args.force_destroy,
             opts=child(protect=args.protect),
         )

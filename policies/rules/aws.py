@@ -71,6 +71,16 @@ def s3_versioning(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
                            lambda p: dig(p, "versioningConfiguration", "status") == "Enabled", "versioning is not enabled")
 
 
+def s3_access_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
+    """A stack rule: each bucket logs its requests to another, unless it is where another's logs go."""
+    logging = stack_resources(args, "aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
+    for bucket in stack_resources(args, "aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
+        if any(depends_on_resource(item, bucket, "targetBucket") for item in logging):
+            continue
+        if not any(depends_on_resource(item, bucket, "bucket") and item.props.get("targetBucket") for item in logging):
+            yield (f"bucket {bucket.name}: requests to it are not logged (no server access logging)", bucket.urn)
+
+
 def rds(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if args.props.get("publiclyAccessible") is True:
         yield "the database is publicly accessible"
@@ -128,6 +138,8 @@ RULES = [
          "Add an aws.s3.BucketServerSideEncryptionConfiguration (AES256 or aws:kms).", s3_encryption),
     Rule("aws-s3-versioning", "aws", "Every bucket keeps object versions.", "Add an aws.s3.BucketVersioning with status Enabled.",
          s3_versioning),
+    Rule("aws-s3-access-logs", "aws", "Every bucket logs the requests made to it (server access logging), but the log bucket.",
+         "Add an aws.s3.BucketLogging naming a log bucket (components/data/access_logs.py).", s3_access_logs),
     Rule("aws-rds-private-encrypted-backed-up", "aws", "RDS is not public, is encrypted, and keeps backups at least 7 days.",
          "Set publiclyAccessible: false, storageEncrypted: true and backupRetentionPeriod >= 7.", rds,
          ("aws:rds/instance:Instance",)),

@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping
 
 from mlops_platform.components.data.outputs import CONNECTION_LOG_SETTINGS
 
-from .base import Rule, cidrs_open, describe_open, dig
+from .base import Rule, cidrs_open, depends_on_resource, describe_open, dig, stack_resources
 
 
 def gke_private_nodes(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
@@ -71,6 +71,16 @@ def cloud_sql_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
 
 
 
+def gcs_access_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
+    """A stack rule: each bucket has usage logging into another, unless it is where another's logs go."""
+    buckets = stack_resources(args, "gcp:storage/bucket:Bucket")
+    for bucket in buckets:
+        if any(depends_on_resource(other, bucket, "logging") for other in buckets if other is not bucket):
+            continue
+        if not dig(bucket.props, "logging", "logBucket"):
+            yield (f"bucket {bucket.name}: requests to it are not logged (no logging.logBucket)", bucket.urn)
+
+
 def subnet_flow_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if not args.props.get("logConfig"):
         yield "the subnetwork has no flow logs (logConfig)"
@@ -98,6 +108,8 @@ RULES = [
     Rule("gcp-cloudsql-connection-logging", "gcp", "Cloud SQL logs every connection and disconnection.",
          "Set settings.databaseFlags log_connections and log_disconnections to on.", cloud_sql_logs,
          ("gcp:sql/databaseInstance:DatabaseInstance",)),
+    Rule("gcp-gcs-access-logs", "gcp", "Every bucket logs the requests made to it (usage logs), but the log bucket.",
+         "Set the bucket's logging.logBucket to a log bucket (components/data/access_logs.py).", gcs_access_logs),
     Rule("gcp-subnet-flow-logs", "gcp", "Every subnetwork records VPC flow logs.",
          "Give the subnetwork a logConfig (components/cluster/gke.py samples half the flows, with metadata).", subnet_flow_logs,
          ("gcp:compute/subnetwork:Subnetwork",)),
