@@ -34,7 +34,7 @@ def _flagged(config: PlatformConfig) -> list:
 
 def _own_store(run, cloud: str) -> str:
     """The URI prefix of the artifact store the program planned for the stack."""
-    (store,) = run.of_type(BUCKET[cloud])
+    (store,) = [r for r in run.of_type(BUCKET[cloud]) if r.name.endswith("-artifacts")]
     props = store.inputs
     if cloud == "azure":
         return f"https://{props['accountName']}.blob.core.windows.net/{props['containerName']}/"

@@ -147,9 +147,10 @@ def pg_server(props: dict, settings: tuple = ("log_connections", "log_disconnect
 DIAGNOSTICS = "azure-native:monitor:DiagnosticSetting"
 
 
-def diagnosed(kind: str, props: dict, categories: tuple = (), destination: dict = {"workspaceId": "ws"}) -> list:
-    """An Azure resource and a diagnostic setting sending `categories` of it to `destination`."""
+def diagnosed(kind: str, props: dict, categories: tuple = (), to_workspace: bool = True) -> list:
+    """An Azure resource and a diagnostic setting sending `categories` of it to a workspace (or nowhere)."""
     target = r(kind, props, name=kind.rsplit(":", 1)[-1].lower())
+    destination = {"workspaceId": "ws"} if to_workspace else {}
     logs = [{"category": c, "enabled": True} for c in categories]
     return [target, *([r(DIAGNOSTICS, {**destination, "logs": logs}, name="diag", resourceUri=[target])] if categories else [])]
 
@@ -263,7 +264,7 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("supply-chain-prod-models-own-store", "public bucket", lambda: served("gs://kfserving-examples/models/m"),
      "serves gs://kfserving-examples/models/m, outside the stack's own artifact store", OWN),
     ("azure-aks-audit-logs", "none", lambda: diagnosed(AKS, AKS_GOOD), "keeps no audit log", {}),
-    ("azure-aks-audit-logs", "nowhere", lambda: diagnosed(AKS, AKS_GOOD, ("kube-audit",), {}), "keeps no audit log", {}),
+    ("azure-aks-audit-logs", "nowhere", lambda: diagnosed(AKS, AKS_GOOD, ("kube-audit",), to_workspace=False), "keeps no audit log", {}),
     ("azure-aks-audit-logs", "reads off", lambda: diagnosed(AKS, AKS_GOOD, ("guard",)), "keeps no audit log", {}),
     ("azure-vnet-flow-logs", "none", lambda: [VNET], "has no flow log", {}),
     ("azure-storage-access-logs", "reads only", lambda: blob_store(("StorageRead",)), "are not logged", {}),
