@@ -93,8 +93,6 @@ def set_model(text: str, name: str, values: dict[str, Any], new_entry_defaults: 
         models = CommentedSeq()
         config["platform:models"] = models
     entry = next((m for m in models if isinstance(m, dict) and m.get("name") == name), None)
-    if not models and isinstance(models, CommentedSeq):
-        models.fa.set_block_style()  # `platform:models: []` (the prod stacks) grows as a block list
     if entry is None:
         entry = CommentedMap()
         entry["name"] = name

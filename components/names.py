@@ -53,17 +53,16 @@ def storage_account(env: str, suffix: str) -> str:
     return f"mlops{env.replace('-', '')[:6]}{suffix}"[:24]
 
 
-def own_store_patterns(cloud: str, env: str, kept_bucket: str | None = None) -> tuple[str, ...]:
+def own_store_patterns(cloud: str, env: str) -> tuple[str, ...]:
     """Regular expressions matching every URI inside the stack's own artifact store, whatever random
-    suffix its name got (and the bucket `destroy --keep-data` kept, when adopted)."""
+    suffix its name got (a bucket `destroy --keep-data` kept was named so too)."""
     store = {
         "local": rf"s3://{ARTIFACTS}/",
         "aws": rf"s3://{re.escape(bucket_prefix(env))}[a-z0-9]+/",
         "gcp": rf"gs://{re.escape(bucket_prefix(env))}[a-z0-9]+/",
         "azure": rf"https://{re.escape(storage_account(env, ''))}[a-z0-9]+\.blob\.core\.windows\.net/{ARTIFACTS}/",
     }[cloud]
-    kept = [rf"s3://{re.escape(kept_bucket)}/"] if kept_bucket else []
-    return tuple("^" + p for p in (store, *kept))
+    return ("^" + store,)
 
 
 def cluster_name(env: str) -> str:

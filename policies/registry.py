@@ -49,11 +49,8 @@ def pack_config(config: Any) -> dict[str, Any]:
         "azure-prod-data-locked": {"enforcementLevel": level, "requireLocks": config.is_prod},
         "k8s-metadata-address-closed": {"enforcementLevel": level, "metadataAllowed": config.cloud == "gcp"},
         # A prod rule (off elsewhere: dev may serve the public example).
-        "supply-chain-prod-models-own-store": {
-            "enforcementLevel": level if config.is_prod else "disabled",
-            "ownStores": list(names.own_store_patterns(config.cloud, config.env, config.kept_data.bucket if config.kept_data else None))
-            if config.is_prod else [],
-        },
+        "supply-chain-prod-models-own-store": {"enforcementLevel": level if config.is_prod else "disabled",
+                                               "ownStores": list(names.own_store_patterns(config.cloud, config.env))},
         LICENCE_RULE: "disabled" if config.policy.source_available_licence else level,
         # An air-gapped stack cannot pull from anywhere else: never only advisory (off without a mirror).
         "supply-chain-images-from-mirror": {"enforcementLevel": "mandatory" if config.mirror.images else "disabled",

@@ -83,3 +83,14 @@ def test_the_rule_flags_each_way_an_egress_rule_reaches_the_metadata_address(egr
 
 def test_on_gke_the_rule_allows_it():
     assert _flagged([{"to": [ANY], "ports": [{"port": 80}]}], metadata_allowed=True) == 0
+
+
+def test_a_plan_that_opens_the_metadata_address_is_flagged_on_eks_and_not_on_gke(monkeypatch, stack_config):
+    from mlops_platform.components import network
+    from mlops_platform.planner.harness import plan_platform
+
+    monkeypatch.setattr(network, "to_anywhere", lambda *ports: {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+                                                                "ports": network.ports(*ports)})
+    for stack, flagged in (("aws-dev", True), ("gcp-dev", False)):
+        _, violations = evaluate(plan_platform(stack_config(stack)), stack_config(stack))
+        assert bool([v for v in violations if v.rule == RULE]) is flagged, stack

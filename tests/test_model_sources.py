@@ -78,8 +78,9 @@ def test_dev_may_serve_the_public_example():
 
 
 def test_a_kept_bucket_adopted_by_the_next_up_is_the_stacks_own():
-    patterns = names.own_store_patterns("aws", "prod", "mlops-prod-artifacts-2025kept")
-    assert any(re.match(p, "s3://mlops-prod-artifacts-2025kept/mlflow/model") for p in patterns)
+    # destroy --keep-data keeps the bucket the platform named; the next up imports it by that name.
+    patterns = names.own_store_patterns("aws", "prod")
+    assert any(re.match(p, "s3://mlops-prod-artifacts-20251206120000000000000001/mlflow/model") for p in patterns)
     assert not any(re.match(p, "s3://other-bucket/model") for p in patterns)
 
 
