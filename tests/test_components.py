@@ -147,7 +147,8 @@ def test_generated_credentials_stay_secret(local_run):
     # What is shown masks exactly the generated values: passwords and secret keys, not user names.
     shown = {s.input("metadata", "name"): s.input("stringData") for s in secrets}
     assert shown["postgres-credentials"] == {"password": "[secret]"}
-    assert shown["mlflow-database"] == {"password": "[secret]", "username": "mlflow"}
+    assert shown["mlflow-database"] == {"password": "[secret]", "username": "mlflow_app"}
+    assert shown["mlflow-database-admin"] == {"password": "[secret]", "username": "mlflow"}
     assert shown["mlflow-postgres-env"] == {"PGSSLMODE": "disable"}
     assert shown["seaweedfs-admin"]["AWS_SECRET_ACCESS_KEY"] == "[secret]"
     plan_text = json.dumps([r.to_json() for r in local_run.resources])

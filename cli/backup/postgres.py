@@ -104,9 +104,27 @@ def restore_into(server: Server, database: str, path: str) -> None:
     try:
         _run(server, [tool("pg_restore"), "--exit-on-error", "--no-owner", "--no-privileges", "-d", database, path],
              f"pg_restore into database {database}")
+        _grant_to_mlflow(server, database)
     except Exception:
         sql(server, f'DROP DATABASE IF EXISTS "{database}"')  # a half-restored database is no use to anyone
         raise
+
+
+def _grant_to_mlflow(server: Server, database: str) -> None:
+    """MLflow's own login (components/addons/mlflow_grants.py), where the server has it, gets its rights
+    on the restored tables: a dump carries no grants (--no-privileges), and the tables are the
+    restoring login's."""
+    import tempfile
+
+    from mlops_platform.components.addons.mlflow_grants import APP_ROLE, TRACKING_GRANTS
+
+    if sql(server, f"SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}'") != "1":
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
+        script.write(TRACKING_GRANTS)
+        script.flush()
+        _run(server, [tool("psql"), "-d", database, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", f"app_role={APP_ROLE}",
+                      "-f", script.name], f"granting {APP_ROLE} its rights on database {database}")
 
 
 def switch(server: Server, live: str, restored: str, keep_as: str) -> bool:

@@ -30,11 +30,15 @@ from ..requests import WorkloadRequest, from_values
 from .cert_manager import certificate
 from .identity import IdentityOutputs
 from .identity_values import CA_MOUNT
+from .mlflow_grants import APP_ROLE, SCRIPT, psql_command
 from .routes import APP_SIGN_IN, ingress_route, traefik_reader
 from .scrape import ScrapeTarget, service_monitor
 from .traefik import WEBSECURE_PORT
 
+# MLflow's own login (mlflow_grants.APP_ROLE), which the chart reads; the master's, for the Jobs only.
 DB_SECRET = "mlflow-database"
+DB_ADMIN_SECRET = "mlflow-database-admin"
+GRANTS_JOB = "mlflow-db-grants"
 # The OIDC client secret (the chart's oidcAuth.existingSecret key) and the plugin's session key.
 OIDC_SECRET = "mlflow-oidc"
 S3_SECRET = "mlflow-s3"
@@ -234,10 +238,11 @@ def _database_env(db: Database) -> list[dict[str, Any]]:
     ]
 
 
-def _login_env() -> list[dict[str, Any]]:
+def _login_env(secret: str = DB_ADMIN_SECRET) -> list[dict[str, Any]]:
+    """libpq's login from `secret`: by default the master's, which only the platform's Jobs use."""
     return [
-        {"name": "PGUSER", "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": "username"}}},
-        {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": "password"}}},
+        {"name": "PGUSER", "valueFrom": {"secretKeyRef": {"name": secret, "key": "username"}}},
+        {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}}},
     ]
 
 
@@ -260,8 +265,9 @@ class Mlflow(pulumi.ComponentResource):
             f"{name}-flask-secret", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
         secrets = self._secrets(name, ns)
-        db_secret, pg_env = secrets[0], secrets[2]
-        jobs = [self._auth_database_job(name, ns, db_secret), self._upgrade_job(name, ns, db_secret, pg_env)]
+        admin_secret, pg_env, app_secret = secrets[3], secrets[2], secrets[0]
+        schema = [self._auth_database_job(name, ns, admin_secret), self._upgrade_job(name, ns, admin_secret, pg_env)]
+        jobs = [*schema, self._grants_job(name, ns, [admin_secret, app_secret, *schema])]
         host = f"mlflow.{args.domain}"
         tls = certificate(f"{name}-cert", names.NS_MLFLOW, TLS_SECRET, [host], args.issuer, self, args.provider,
                           [*ns.ready, *args.issuers])
@@ -290,16 +296,20 @@ class Mlflow(pulumi.ComponentResource):
         )
 
     def _secrets(self, name: str, ns: kube.Namespace) -> list[pulumi.Resource]:
-        """DB_SECRET, OIDC_SECRET, PG_ENV_SECRET and, with static keys, S3_SECRET, in that order."""
+        """DB_SECRET, OIDC_SECRET, PG_ENV_SECRET, DB_ADMIN_SECRET and, with static keys, S3_SECRET, in that order."""
         args = self._args
         db = args.data.database
+        self._app_password = random.RandomPassword(f"{name}-db-app-password", length=32, special=False,
+                                                   opts=pulumi.ResourceOptions(parent=self))
         # The plugin's session key is the chart's SECRET_KEY (from flaskServerSecretKey), set in the
         # container's env, which wins over anything in envFrom.
         oidc = {"OIDC_CLIENT_SECRET": args.identity.client_secret}
         secrets: list[pulumi.Resource] = [
-            self._secret(f"{name}-db-secret", DB_SECRET, {"username": db.user, "password": db.password}, ns),
+            self._secret(f"{name}-db-secret", DB_SECRET,
+                         {"username": APP_ROLE, "password": pulumi.Output.secret(self._app_password.result)}, ns),
             self._secret(f"{name}-oidc-secret", OIDC_SECRET, oidc, ns),
             self._secret(f"{name}-pg-env", PG_ENV_SECRET, {"PGSSLMODE": db.ssl_mode}, ns),
+            self._secret(f"{name}-db-admin-secret", DB_ADMIN_SECRET, {"username": db.user, "password": db.password}, ns),
         ]
         if args.access.static_keys is not None:
             keys = {"AWS_ACCESS_KEY_ID": args.access.static_keys[0], "AWS_SECRET_ACCESS_KEY": args.access.static_keys[1]}
@@ -329,6 +339,28 @@ class Mlflow(pulumi.ComponentResource):
             self, self._args.provider, [db_secret, *ns.ready, *self._args.data.database_ready],
         )
 
+    def _grants_job(self, name: str, ns: kube.Namespace, after: list[pulumi.Resource]) -> k8s.batch.v1.Job:
+        """MLflow's own login and its rights (mlflow_grants.py), set by the master after the schema Jobs."""
+        db = self._args.data.database
+        container = {
+            "name": "grants",
+            "image": self._args.images.ref(versions.POSTGRES),
+            "command": ["/bin/sh", "-c", psql_command()],
+            "env": [*_database_env(db), {"name": "PGSSLMODE", "value": db.ssl_mode}, *_login_env(),
+                    {"name": "APP_PASSWORD", "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": "password"}}},
+                    {"name": "GRANTS", "value": SCRIPT},
+                    # A new password is a new pod template, so the Job is replaced and runs again.
+                    {"name": "APP_PASSWORD_VERSION", "value": self._app_password.result.apply(_fingerprint)}],
+            "resources": kube.resources("20m", "32Mi", "128Mi"),
+            "securityContext": kube.container_security(),
+        }
+        return kube.job(
+            f"{name}-db-grants",
+            {"name": GRANTS_JOB, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow", "database")},
+            kube.job_pod(PSQL_UID, [container]),
+            self, self._args.provider, [*after, *ns.ready, *self._args.data.database_ready],
+        )
+
     def _upgrade_job(
         self, name: str, ns: kube.Namespace, db_secret: pulumi.Resource, pg_env: pulumi.Resource
     ) -> k8s.batch.v1.Job:
@@ -351,3 +383,10 @@ class Mlflow(pulumi.ComponentResource):
             kube.job_pod(MLFLOW_UID, [container], volumes=[kube.empty_dir("tmp")]),
             self, self._args.provider, [db_secret, pg_env, *ns.ready, *self._args.data.database_ready],
         )
+
+
+def _fingerprint(secret: str) -> str:
+    """A short digest naming a password's version without revealing it."""
+    import hashlib
+
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]

@@ -1,0 +1,144 @@
+"""MLflow's own database login (components/addons/mlflow_grants.py), against a real PostgreSQL on
+loopback: the database's master user (a non-superuser with CREATEDB and CREATEROLE, as RDS, Azure
+and Cloud SQL make it) creates the two databases and runs the real MLflow's schema upgrade, then the
+grants Job's own command (twice: it runs after every upgrade). A real `mlflow server` with the
+oidc-auth app then runs as the app role only, tracking data and signing users in (the plugin's
+migrations create its tables in the database the role owns), and the role can do nothing more: no
+database, no role, no DDL on the tracking tables. A database restored from a dump gets its rights too."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from typing import Any
+
+from mlops_platform.cli.backup import postgres as pg
+from mlops_platform.components import names
+from mlops_platform.components.addons import mlflow
+from mlops_platform.components.addons.mlflow_grants import APP_ROLE, SCRIPT, psql_command
+from support.oidc import mlflow_environment, start_issuer, stop_issuer, token_for
+from support.servers import free_port, http, wait_until_serving
+
+
+def _url(server: Any, user: str, database: str) -> str:
+    return f"postgresql+psycopg2://{user}@127.0.0.1:{server.port}/{database}"
+
+
+def _psql(server: Any, user: str, statement: str, database: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(server.bin / "psql"), "-h", "127.0.0.1", "-p", str(server.port), "-U", user, "-d", database,
+                           "-X", "-v", "ON_ERROR_STOP=1", "-Atc", statement], capture_output=True, text=True, timeout=60)
+
+
+def _grants(server: Any, master: str, tracking: str, auth: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{server.bin}{os.pathsep}{os.environ['PATH']}", "PGHOST": "127.0.0.1",
+           "PGPORT": str(server.port), "PGUSER": master, "PGDATABASE": "postgres", "GRANTS": SCRIPT, "APP_PASSWORD": "n0t-s3cret"}
+    return subprocess.run(["/bin/sh", "-c", psql_command(tracking, auth)], env=env, capture_output=True, text=True, timeout=120)
+
+
+def _serve_and_use(server: Any, tracking: str, auth: str, tmp_path: Any) -> str:
+    """A real mlflow server (oidc-auth) as the app role: a user signs in by token, creates an
+    experiment and logs a run with a metric. Returns the run's id."""
+    issuer = start_issuer({"alice": {"email": "alice@example.org", "groups": ["mlops-users"]}})
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**mlflow_environment(issuer, url, tmp_path, {}), "OIDC_USERS_DB_URI": _url(server, APP_ROLE, auth)}
+    log = tmp_path / "server.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--app-name", "oidc-auth",
+         "--backend-store-uri", _url(server, APP_ROLE, tracking), "--workers", "1"],
+        env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        wait_until_serving(f"{url}/health", process, log, "mlflow server as the app role", timeout=120)
+        bearer = {"Authorization": "Bearer " + token_for(issuer, "alice", "mlops-platform", f"{url}/callback")["access_token"]}
+        api = f"{url}/api/2.0/mlflow"
+        created = http.post(f"{api}/experiments/create", json={"name": "least-privilege"}, headers=bearer)
+        assert created.status_code == 200, (created.text, log.read_text()[-2000:])
+        run = http.post(f"{api}/runs/create", json={"experiment_id": created.json()["experiment_id"]}, headers=bearer)
+        assert run.status_code == 200, run.text
+        run_id = run.json()["run"]["info"]["run_id"]
+        logged = http.post(f"{api}/runs/log-metric", json={"run_id": run_id, "key": "accuracy", "value": 0.97,
+                                                          "timestamp": 1, "step": 0}, headers=bearer)
+        assert logged.status_code == 200, logged.text
+        return run_id
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        stop_issuer(issuer)
+
+
+def test_mlflow_runs_as_its_own_role_and_can_do_nothing_more(postgres, tmp_path):
+    tag = secrets.token_hex(3)
+    master, tracking, auth = f"master_{tag}", f"tracking_{tag}", f"auth_{tag}"
+    postgres.sql(f"CREATE ROLE {master} LOGIN CREATEDB CREATEROLE")  # a cloud's admin user: no superuser
+    for database in (tracking, auth):
+        assert _psql(postgres, master, f"CREATE DATABASE {database}", "postgres").returncode == 0
+    upgrade = subprocess.run([sys.executable, "-m", "mlflow", "db", "upgrade", _url(postgres, master, tracking)],
+                             capture_output=True, text=True, timeout=300)
+    assert upgrade.returncode == 0, upgrade.stderr[-2000:]
+    for _ in range(2):
+        granted = _grants(postgres, master, tracking, auth)
+        assert granted.returncode == 0, granted.stderr
+    assert "n0t-s3cret" not in granted.stdout + granted.stderr
+
+    run_id = _serve_and_use(postgres, tracking, auth, tmp_path)
+
+    assert _psql(postgres, APP_ROLE, f"SELECT count(*) FROM metrics WHERE run_uuid = '{run_id}'", tracking).stdout.strip() == "1"
+    assert postgres.sql(f"SELECT rolsuper, rolcreatedb, rolcreaterole, rolpassword IS NOT NULL FROM pg_authid "
+                        f"WHERE rolname = '{APP_ROLE}'") == "f|f|f|t"
+    # The plugin's tables exist (it made them at start) and are the app's.
+    owners = postgres.sql("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'", auth).split()
+    assert owners == [APP_ROLE], owners
+    for statement, database, refusal in (
+        (f"CREATE DATABASE other_{tag}", tracking, "permission denied"),
+        (f"CREATE ROLE other_{tag}", tracking, "permission denied"),
+        ("DROP TABLE experiments", tracking, "must be owner"),
+        ("ALTER TABLE runs ADD COLUMN extra int", tracking, "must be owner"),
+        ("CREATE TABLE mine (x int)", tracking, "permission denied"),
+    ):
+        refused = _psql(postgres, APP_ROLE, statement, database)
+        assert refused.returncode != 0 and refusal in refused.stderr, (statement, refused.stderr)
+
+
+def test_a_database_restored_from_a_dump_gives_mlflow_its_rights_again(postgres, tmp_path):
+    tag = secrets.token_hex(3)
+    master, tracking, auth = f"master_{tag}", f"tracking_{tag}", f"auth_{tag}"
+    postgres.sql(f"CREATE ROLE {master} LOGIN CREATEDB CREATEROLE")
+    for database in (tracking, auth):
+        assert _psql(postgres, master, f"CREATE DATABASE {database}", "postgres").returncode == 0
+    assert subprocess.run([sys.executable, "-m", "mlflow", "db", "upgrade", _url(postgres, master, tracking)],
+                          capture_output=True, timeout=300).returncode == 0
+    assert _grants(postgres, master, tracking, auth).returncode == 0
+    server = pg.Server("127.0.0.1", postgres.port, master, "", "disable")
+    dump = str(tmp_path / "tracking.dump")
+    pg.dump(server, tracking, dump)
+    pg.restore_into(server, f"restored_{tag}", dump)
+    postgres.sql(f"GRANT CONNECT ON DATABASE restored_{tag} TO {APP_ROLE}")  # the switch renames it to the live one
+    read = _psql(postgres, APP_ROLE, "SELECT count(*) FROM experiments", f"restored_{tag}")
+    assert read.returncode == 0 and read.stdout.strip() == "0", read.stderr  # `db upgrade` adds no experiment
+    assert _psql(postgres, APP_ROLE, "INSERT INTO tags (key, value, run_uuid) SELECT 'k', 'v', run_uuid FROM runs LIMIT 0",
+                 f"restored_{tag}").returncode == 0
+
+
+def _secrets_read(manifest: Any) -> set[str]:
+    import json
+
+    text = json.dumps(manifest)
+    return {name for name in (mlflow.DB_SECRET, mlflow.DB_ADMIN_SECRET) if f'"{name}"' in text}
+
+
+def test_only_the_platforms_jobs_hold_the_master_login(planned):
+    run = planned("aws-dev")
+    jobs = {j.input("metadata", "name"): j for j in run.of_type("kubernetes:batch/v1:Job")
+            if j.input("metadata", "namespace") == names.NS_MLFLOW}
+    admin = {name for name, job in jobs.items() if mlflow.DB_ADMIN_SECRET in _secrets_read(job.input("spec"))}
+    assert admin == {"create-auth-database", mlflow.UPGRADE_JOB, mlflow.GRANTS_JOB}
+    (release,) = [r for r in run.helm_releases() if r.input("name") == names.RELEASE_MLFLOW]
+    assert _secrets_read(release.input("values")) == {mlflow.DB_SECRET}, "the server logs in as the app role only"
+    grants = jobs[mlflow.GRANTS_JOB]
+    waits = run.waits_for(grants)
+    assert {jobs["create-auth-database"].urn, jobs[mlflow.UPGRADE_JOB].urn} <= waits
+    assert grants.urn in run.waits_for(release)
+    env = {e["name"]: e for e in grants.input("spec", "template", "spec", "containers")[0]["env"]}
+    assert env["GRANTS"]["value"] == SCRIPT and env["APP_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == mlflow.DB_SECRET
