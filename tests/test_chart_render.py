@@ -217,7 +217,7 @@ def test_mlflow_runs_the_pinned_image_and_its_schema_upgrade_job_first(local_run
     # migration, no basic-auth ini file (sign-in is oidcAuth's).
     assert [c["name"] for c in pod.get("initContainers", [])] == ["ca-bundle"]
     job = next(r for r in local_run.kubernetes_objects() if r.input("metadata", "name") == mlflow.UPGRADE_JOB)
-    container = job.input("spec", "template", "spec", "containers")[0]
+    (container,) = [c for c in job.input("spec", "template", "spec", "initContainers") if c["name"] == "upgrade"]
     assert container["image"] == versions.MLFLOW_IMAGE.ref and container["command"][:3] == ["mlflow", "db", "upgrade"]
     assert {"secretRef": {"name": mlflow.PG_ENV_SECRET}} in container["envFrom"]  # the database's TLS mode
     release = next(r for r in local_run.helm_releases() if r.input("name") == names.RELEASE_MLFLOW)

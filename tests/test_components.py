@@ -313,8 +313,12 @@ def test_local_data_services_and_mlflow_wiring(local_run):
     assert resource(local_run, ":IngressRoute", "mlflow").input("spec", "routes")[0]["match"] == "Host(`mlflow.127.0.0.1.sslip.io`)"
     assert "serviceMonitor" not in values, "scraped through Monitoring's ServiceMonitor instead"
     assert values["extraArgs"] == {"exposePrometheus": "/tmp/mlflow-metrics"}
-    auth_job = resource(local_run, ":Job", "create-auth-database")
-    assert depends(local_run, release(local_run, names.RELEASE_MLFLOW), auth_job)
+    from mlops_platform.components.addons.mlflow import UPGRADE_JOB
+
+    schema_job = resource(local_run, ":Job", UPGRADE_JOB)
+    steps = [c["name"] for c in schema_job.input("spec", "template", "spec", "initContainers")]
+    assert steps == ["create-auth-database", "upgrade"]
+    assert depends(local_run, release(local_run, names.RELEASE_MLFLOW), schema_job)
 
 
 def test_monitoring_watches_every_namespace(local_run):

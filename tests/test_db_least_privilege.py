@@ -90,6 +90,14 @@ def test_mlflow_runs_as_its_own_role_and_can_do_nothing_more(postgres, tmp_path)
     # The plugin's tables exist (it made them at start) and are the app's.
     owners = postgres.sql("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'", auth).split()
     assert owners == [APP_ROLE], owners
+    # A table a later upgrade adds (as the master) is the app's to use, through default privileges.
+    assert _psql(postgres, master, f"CREATE TABLE later_{tag} (x int)", tracking).returncode == 0
+    assert _psql(postgres, APP_ROLE, f"INSERT INTO later_{tag} VALUES (1)", tracking).returncode == 0
+    # Nobody else of the server may even connect to the two databases.
+    postgres.sql(f"CREATE ROLE stranger_{tag} LOGIN")
+    for database in (tracking, auth):
+        stranger = _psql(postgres, f"stranger_{tag}", "SELECT 1", database)
+        assert stranger.returncode != 0 and "permission denied for database" in stranger.stderr, stranger.stderr
     for statement, database, refusal in (
         (f"CREATE DATABASE other_{tag}", tracking, "permission denied"),
         (f"CREATE ROLE other_{tag}", tracking, "permission denied"),
@@ -128,17 +136,20 @@ def _secrets_read(manifest: Any) -> set[str]:
     return {name for name in (mlflow.DB_SECRET, mlflow.DB_ADMIN_SECRET) if f'"{name}"' in text}
 
 
-def test_only_the_platforms_jobs_hold_the_master_login(planned):
+def test_only_the_platforms_job_holds_the_master_login(planned):
     run = planned("aws-dev")
     jobs = {j.input("metadata", "name"): j for j in run.of_type("kubernetes:batch/v1:Job")
             if j.input("metadata", "namespace") == names.NS_MLFLOW}
     admin = {name for name, job in jobs.items() if mlflow.DB_ADMIN_SECRET in _secrets_read(job.input("spec"))}
-    assert admin == {"create-auth-database", mlflow.UPGRADE_JOB, mlflow.GRANTS_JOB}
+    assert admin == {mlflow.UPGRADE_JOB}
     (release,) = [r for r in run.helm_releases() if r.input("name") == names.RELEASE_MLFLOW]
     assert _secrets_read(release.input("values")) == {mlflow.DB_SECRET}, "the server logs in as the app role only"
-    grants = jobs[mlflow.GRANTS_JOB]
-    waits = run.waits_for(grants)
-    assert {jobs["create-auth-database"].urn, jobs[mlflow.UPGRADE_JOB].urn} <= waits
-    assert grants.urn in run.waits_for(release)
-    env = {e["name"]: e for e in grants.input("spec", "template", "spec", "containers")[0]["env"]}
+    schema = jobs[mlflow.UPGRADE_JOB]
+    assert schema.urn in run.waits_for(release)
+    pod = schema.input("spec", "template", "spec")
+    # The grants run last, once the auth database exists and the schema is upgraded (init containers, in order).
+    assert [c["name"] for c in pod["initContainers"]] == ["create-auth-database", "upgrade"]
+    (grants,) = pod["containers"]
+    env = {e["name"]: e for e in grants["env"]}
     assert env["GRANTS"]["value"] == SCRIPT and env["APP_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == mlflow.DB_SECRET
+    assert env["PGUSER"]["valueFrom"]["secretKeyRef"]["name"] == mlflow.DB_ADMIN_SECRET

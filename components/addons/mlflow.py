@@ -38,7 +38,6 @@ from .traefik import WEBSECURE_PORT
 # MLflow's own login (mlflow_grants.APP_ROLE), which the chart reads; the master's, for the Jobs only.
 DB_SECRET = "mlflow-database"
 DB_ADMIN_SECRET = "mlflow-database-admin"
-GRANTS_JOB = "mlflow-db-grants"
 # The OIDC client secret (the chart's oidcAuth.existingSecret key) and the plugin's session key.
 OIDC_SECRET = "mlflow-oidc"
 S3_SECRET = "mlflow-s3"
@@ -266,8 +265,7 @@ class Mlflow(pulumi.ComponentResource):
         )
         secrets = self._secrets(name, ns)
         admin_secret, pg_env, app_secret = secrets[3], secrets[2], secrets[0]
-        schema = [self._auth_database_job(name, ns, admin_secret), self._upgrade_job(name, ns, admin_secret, pg_env)]
-        jobs = [*schema, self._grants_job(name, ns, [admin_secret, app_secret, *schema])]
+        jobs = [self._schema_job(name, ns, [admin_secret, app_secret, pg_env])]
         host = f"mlflow.{args.domain}"
         tls = certificate(f"{name}-cert", names.NS_MLFLOW, TLS_SECRET, [host], args.issuer, self, args.provider,
                           [*ns.ready, *args.issuers])
@@ -316,11 +314,15 @@ class Mlflow(pulumi.ComponentResource):
             secrets.append(self._secret(f"{name}-s3-secret", S3_SECRET, keys, ns))
         return secrets
 
-    def _auth_database_job(self, name: str, ns: kube.Namespace, db_secret: pulumi.Resource) -> k8s.batch.v1.Job:
-        """Creates the auth app's database beside the tracking database, once."""
+    def _schema_job(self, name: str, ns: kube.Namespace, secrets: list[pulumi.Resource]) -> k8s.batch.v1.Job:
+        """One Job per MLflow version, as the master, before the server starts: the auth plugin's
+        database (created once), the tracking schema upgraded to the image's MLflow, then MLflow's own
+        login and its rights (mlflow_grants.py). In one pod, in that order (init containers), so the
+        three are one step of the deploy, not three in a row."""
         db = self._args.data.database
-        container = {
-            "name": "create-database",
+        psql_env = [*_database_env(db), {"name": "PGSSLMODE", "value": db.ssl_mode}, *_login_env()]
+        auth_database = {
+            "name": "create-auth-database",
             "image": self._args.images.ref(versions.POSTGRES),
             "command": ["/bin/sh", "-c"],
             "args": [
@@ -328,60 +330,39 @@ class Mlflow(pulumi.ComponentResource):
                 f"\"SELECT 1 FROM pg_database WHERE datname='{names.DATABASE_MLFLOW_AUTH}'\" "
                 f"| grep -q 1 || psql -v ON_ERROR_STOP=1 -c 'CREATE DATABASE {names.DATABASE_MLFLOW_AUTH}'"
             ],
-            "env": [*_database_env(db), {"name": "PGSSLMODE", "value": db.ssl_mode}, *_login_env()],
+            "env": psql_env,
             "resources": kube.resources("20m", "32Mi", "128Mi"),
-            "securityContext": kube.container_security(),
+            "securityContext": kube.container_security(run_as_user=PSQL_UID),
         }
-        return kube.job(
-            f"{name}-auth-db",
-            {"name": "create-auth-database", "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow", "database")},
-            kube.job_pod(PSQL_UID, [container]),
-            self, self._args.provider, [db_secret, *ns.ready, *self._args.data.database_ready],
-        )
-
-    def _grants_job(self, name: str, ns: kube.Namespace, after: list[pulumi.Resource]) -> k8s.batch.v1.Job:
-        """MLflow's own login and its rights (mlflow_grants.py), set by the master after the schema Jobs."""
-        db = self._args.data.database
-        container = {
-            "name": "grants",
-            "image": self._args.images.ref(versions.POSTGRES),
-            "command": ["/bin/sh", "-c", psql_command()],
-            "env": [*_database_env(db), {"name": "PGSSLMODE", "value": db.ssl_mode}, *_login_env(),
-                    {"name": "APP_PASSWORD", "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": "password"}}},
-                    {"name": "GRANTS", "value": SCRIPT},
-                    # A new password is a new pod template, so the Job is replaced and runs again.
-                    {"name": "APP_PASSWORD_VERSION", "value": self._app_password.result.apply(_fingerprint)}],
-            "resources": kube.resources("20m", "32Mi", "128Mi"),
-            "securityContext": kube.container_security(),
-        }
-        return kube.job(
-            f"{name}-db-grants",
-            {"name": GRANTS_JOB, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow", "database")},
-            kube.job_pod(PSQL_UID, [container]),
-            self, self._args.provider, [*after, *ns.ready, *self._args.data.database_ready],
-        )
-
-    def _upgrade_job(
-        self, name: str, ns: kube.Namespace, db_secret: pulumi.Resource, pg_env: pulumi.Resource
-    ) -> k8s.batch.v1.Job:
-        """Upgrades the tracking schema to the image's MLflow version before the server starts."""
-        container = {
+        upgrade = {
             "name": "upgrade",
             "image": self._args.images.ref(versions.MLFLOW_IMAGE),
             # libpq reads the connection (and PGSSLMODE) from the environment.
             # Ref: https://mlflow.org/docs/latest/cli.html#mlflow-db-upgrade
             "command": ["mlflow", "db", "upgrade", "postgresql://"],
-            "env": [{"name": "HOME", "value": "/tmp"}, *_database_env(self._args.data.database), *_login_env()],
+            "env": [{"name": "HOME", "value": "/tmp"}, *_database_env(db), *_login_env()],
             "envFrom": [{"secretRef": {"name": PG_ENV_SECRET}}],
             "resources": kube.resources("100m", "256Mi", "768Mi"),
-            "securityContext": kube.container_security(),
+            "securityContext": kube.container_security(run_as_user=MLFLOW_UID),
             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        }
+        grants = {
+            "name": "grants",
+            "image": self._args.images.ref(versions.POSTGRES),
+            "command": ["/bin/sh", "-c", psql_command()],
+            "env": [*psql_env,
+                    {"name": "APP_PASSWORD", "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": "password"}}},
+                    {"name": "GRANTS", "value": SCRIPT},
+                    # A new password is a new pod template, so the Job is replaced and runs again.
+                    {"name": "APP_PASSWORD_VERSION", "value": self._app_password.result.apply(_fingerprint)}],
+            "resources": kube.resources("20m", "32Mi", "128Mi"),
+            "securityContext": kube.container_security(run_as_user=PSQL_UID),
         }
         return kube.job(
             f"{name}-db-upgrade",
             {"name": UPGRADE_JOB, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow", "database")},
-            kube.job_pod(MLFLOW_UID, [container], volumes=[kube.empty_dir("tmp")]),
-            self, self._args.provider, [db_secret, pg_env, *ns.ready, *self._args.data.database_ready],
+            kube.job_pod(MLFLOW_UID, [grants], init_containers=[auth_database, upgrade], volumes=[kube.empty_dir("tmp")]),
+            self, self._args.provider, [*secrets, *ns.ready, *self._args.data.database_ready],
         )
 
 
