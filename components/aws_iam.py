@@ -13,6 +13,13 @@ def policy(document: dict[str, Any]) -> str:
     return json.dumps(document, sort_keys=True)
 
 
+def deny_insecure_transport(bucket_arn: str) -> dict[str, Any]:
+    """The bucket-policy statement refusing every request to the bucket not made over TLS.
+    Ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html"""
+    return {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
 def assume_role(service: str) -> str:
     return policy(
         {

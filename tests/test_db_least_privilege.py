@@ -26,11 +26,6 @@ def _url(server: Any, user: str, database: str) -> str:
     return f"postgresql+psycopg2://{user}@127.0.0.1:{server.port}/{database}"
 
 
-def _psql(server: Any, user: str, statement: str, database: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(server.bin / "psql"), "-h", "127.0.0.1", "-p", str(server.port), "-U", user, "-d", database,
-                           "-X", "-v", "ON_ERROR_STOP=1", "-Atc", statement], capture_output=True, text=True, timeout=60)
-
-
 def _grants(server: Any, master: str, tracking: str, auth: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": f"{server.bin}{os.pathsep}{os.environ['PATH']}", "PGHOST": "127.0.0.1",
            "PGPORT": str(server.port), "PGUSER": master, "PGDATABASE": "postgres", "GRANTS": SCRIPT, "APP_PASSWORD": "n0t-s3cret"}
@@ -73,7 +68,7 @@ def test_mlflow_runs_as_its_own_role_and_can_do_nothing_more(postgres, tmp_path)
     master, tracking, auth = f"master_{tag}", f"tracking_{tag}", f"auth_{tag}"
     postgres.sql(f"CREATE ROLE {master} LOGIN CREATEDB CREATEROLE")  # a cloud's admin user: no superuser
     for database in (tracking, auth):
-        assert _psql(postgres, master, f"CREATE DATABASE {database}", "postgres").returncode == 0
+        assert postgres.psql(f"CREATE DATABASE {database}", "postgres", master).returncode == 0
     upgrade = subprocess.run([sys.executable, "-m", "mlflow", "db", "upgrade", _url(postgres, master, tracking)],
                              capture_output=True, text=True, timeout=300)
     assert upgrade.returncode == 0, upgrade.stderr[-2000:]
@@ -84,19 +79,19 @@ def test_mlflow_runs_as_its_own_role_and_can_do_nothing_more(postgres, tmp_path)
 
     run_id = _serve_and_use(postgres, tracking, auth, tmp_path)
 
-    assert _psql(postgres, APP_ROLE, f"SELECT count(*) FROM metrics WHERE run_uuid = '{run_id}'", tracking).stdout.strip() == "1"
+    assert postgres.psql(f"SELECT count(*) FROM metrics WHERE run_uuid = '{run_id}'", tracking, APP_ROLE).stdout.strip() == "1"
     assert postgres.sql(f"SELECT rolsuper, rolcreatedb, rolcreaterole, rolpassword IS NOT NULL FROM pg_authid "
                         f"WHERE rolname = '{APP_ROLE}'") == "f|f|f|t"
     # The plugin's tables exist (it made them at start) and are the app's.
     owners = postgres.sql("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'", auth).split()
     assert owners == [APP_ROLE], owners
     # A table a later upgrade adds (as the master) is the app's to use, through default privileges.
-    assert _psql(postgres, master, f"CREATE TABLE later_{tag} (x int)", tracking).returncode == 0
-    assert _psql(postgres, APP_ROLE, f"INSERT INTO later_{tag} VALUES (1)", tracking).returncode == 0
+    assert postgres.psql(f"CREATE TABLE later_{tag} (x int)", tracking, master).returncode == 0
+    assert postgres.psql(f"INSERT INTO later_{tag} VALUES (1)", tracking, APP_ROLE).returncode == 0
     # Nobody else of the server may even connect to the two databases.
     postgres.sql(f"CREATE ROLE stranger_{tag} LOGIN")
     for database in (tracking, auth):
-        stranger = _psql(postgres, f"stranger_{tag}", "SELECT 1", database)
+        stranger = postgres.psql("SELECT 1", database, f"stranger_{tag}")
         assert stranger.returncode != 0 and "permission denied for database" in stranger.stderr, stranger.stderr
     for statement, database, refusal in (
         (f"CREATE DATABASE other_{tag}", tracking, "permission denied"),
@@ -105,7 +100,7 @@ def test_mlflow_runs_as_its_own_role_and_can_do_nothing_more(postgres, tmp_path)
         ("ALTER TABLE runs ADD COLUMN extra int", tracking, "must be owner"),
         ("CREATE TABLE mine (x int)", tracking, "permission denied"),
     ):
-        refused = _psql(postgres, APP_ROLE, statement, database)
+        refused = postgres.psql(statement, database, APP_ROLE)
         assert refused.returncode != 0 and refusal in refused.stderr, (statement, refused.stderr)
 
 
@@ -114,7 +109,7 @@ def test_a_database_restored_from_a_dump_gives_mlflow_its_rights_again(postgres,
     master, tracking, auth = f"master_{tag}", f"tracking_{tag}", f"auth_{tag}"
     postgres.sql(f"CREATE ROLE {master} LOGIN CREATEDB CREATEROLE")
     for database in (tracking, auth):
-        assert _psql(postgres, master, f"CREATE DATABASE {database}", "postgres").returncode == 0
+        assert postgres.psql(f"CREATE DATABASE {database}", "postgres", master).returncode == 0
     assert subprocess.run([sys.executable, "-m", "mlflow", "db", "upgrade", _url(postgres, master, tracking)],
                           capture_output=True, timeout=300).returncode == 0
     assert _grants(postgres, master, tracking, auth).returncode == 0
@@ -123,10 +118,10 @@ def test_a_database_restored_from_a_dump_gives_mlflow_its_rights_again(postgres,
     pg.dump(server, tracking, dump)
     pg.restore_into(server, f"restored_{tag}", dump)
     postgres.sql(f"GRANT CONNECT ON DATABASE restored_{tag} TO {APP_ROLE}")  # the switch renames it to the live one
-    read = _psql(postgres, APP_ROLE, "SELECT count(*) FROM experiments", f"restored_{tag}")
+    read = postgres.psql("SELECT count(*) FROM experiments", f"restored_{tag}", APP_ROLE)
     assert read.returncode == 0 and read.stdout.strip() == "0", read.stderr  # `db upgrade` adds no experiment
-    assert _psql(postgres, APP_ROLE, "INSERT INTO tags (key, value, run_uuid) SELECT 'k', 'v', run_uuid FROM runs LIMIT 0",
-                 f"restored_{tag}").returncode == 0
+    assert postgres.psql("INSERT INTO tags (key, value, run_uuid) SELECT 'k', 'v', run_uuid FROM runs LIMIT 0",
+                         f"restored_{tag}", APP_ROLE).returncode == 0
 
 
 def _secrets_read(manifest: Any) -> set[str]:

@@ -160,13 +160,15 @@ def blob_store(categories: tuple = ("StorageRead", "StorageWrite", "StorageDelet
     return [account, *diagnostics, r("azure-native:storage:BlobContainer", {"containerName": "c"}, name="c", accountName=[account])]
 
 
-def served(uri: str) -> list:
-    """An InferenceService loading `uri`, its predictor otherwise compliant."""
+def served(uri: str, transformer: dict | None = None) -> list:
+    """An InferenceService loading `uri`, its predictor otherwise compliant; with a transformer pod
+    running `transformer` (a container) when given."""
     model = {k: v for k, v in POD["containers"][0].items() if k not in ("name", "image")}
-    return [r("kubernetes:serving.kserve.io/v1beta1:InferenceService", {
-        "metadata": {"name": "m", "namespace": "models"},
-        "spec": {"predictor": {**{k: v for k, v in POD.items() if k != "containers"},
-                               "model": {**model, "modelFormat": {"name": "sklearn"}, "storageUri": uri}}}})]
+    pod = {k: v for k, v in POD.items() if k != "containers"}
+    spec = {"predictor": {**pod, "model": {**model, "modelFormat": {"name": "sklearn"}, "storageUri": uri}},
+            **({"transformer": {**pod, "containers": [transformer]}} if transformer else {})}
+    return [r("kubernetes:serving.kserve.io/v1beta1:InferenceService", {"metadata": {"name": "m", "namespace": "models"},
+                                                                        "spec": spec})]
 
 
 def nodegroup(instance: str, max_size: int) -> Any:
@@ -269,6 +271,8 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("azure-vnet-flow-logs", "none", lambda: [VNET], "has no flow log", {}),
     ("azure-storage-access-logs", "reads only", lambda: blob_store(("StorageRead",)), "are not logged", {}),
     ("k8s-no-privileged-containers", "privileged", _dep(_sc(privileged=True)), "is privileged", {}),
+    ("k8s-no-privileged-containers", "transformer", lambda: served("s3://mine/m", {**POD["containers"][0], "securityContext": {
+        **POD["containers"][0]["securityContext"], "privileged": True}}), "InferenceService models/m transformer", {}),
     ("k8s-no-host-namespaces", "hostNetwork", _dep(lambda p, c: p.update(hostNetwork=True)), "sets hostNetwork", {}),
     ("k8s-no-host-namespaces", "hostPID", _dep(lambda p, c: p.update(hostPID=True)), "sets hostPID", {}),
     ("k8s-no-host-namespaces", "hostIPC", _dep(lambda p, c: p.update(hostIPC=True)), "sets hostIPC", {}),

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator, Optional
 
 from mlops_platform.components import versions
+from mlops_platform.components.config.secrets import PASSPHRASE, uses_key
 from mlops_platform.planner import files
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class EngineSettings:
     parallel: Optional[int] = None  # resource operations at once (cli/engine/parallelism.py); None: Pulumi's
     extra_env: dict[str, str] = field(default_factory=dict)
     prod: bool = False  # a prod stack: a passphrase file others can read is refused, not only named
-    secrets_provider: str = "passphrase"  # platform:secretsProvider: the passphrase, or a cloud KMS key's URL
+    secrets_provider: str = PASSPHRASE  # platform:secretsProvider: the passphrase, or a cloud KMS key's URL
 
 
 class PassphraseMissing(Exception):
@@ -128,7 +129,7 @@ def check_passphrase_file(path: Path, given_as: str, refuse: bool) -> None:
 def resolve_passphrase(settings: EngineSettings, create: bool) -> dict[str, str]:
     """Environment for the secrets provider; a local stack may get a generated passphrase. A stack
     whose secrets a KMS key encrypts needs none (the cloud's credentials decrypt)."""
-    if settings.secrets_provider != "passphrase":
+    if uses_key(settings.secrets_provider):
         if settings.passphrase_file is not None:
             raise SecretsProviderMismatch(f"--passphrase-file: stack {settings.stack}'s secrets are encrypted by the key "
                                           f"{settings.secrets_provider} (platform:secretsProvider), not a passphrase",
@@ -166,20 +167,19 @@ def resolve_passphrase(settings: EngineSettings, create: bool) -> dict[str, str]
 def encrypted_by(stack_file: Path) -> Optional[str]:
     """What encrypts the secrets of a stack, as Pulumi recorded it in the stack file on `stack init`:
     its `secretsprovider` (a KMS key), `passphrase` (only a salt), or None (not created yet)."""
-    import yaml
+    from ..ephemeral import engine_keys
 
     if not stack_file.is_file():
         return None
     try:
-        document = yaml.safe_load(stack_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        text = stack_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
         return None  # the config loader has read this file already; its errors are reported there
-    if not isinstance(document, dict):
-        return None
-    provider = document.get("secretsprovider")
-    if isinstance(provider, str) and provider and provider not in ("passphrase", "default"):
+    keys = engine_keys(text, str(stack_file))
+    provider = keys.get("secretsprovider")
+    if provider and provider not in (PASSPHRASE, "default"):
         return provider
-    return "passphrase" if document.get("encryptionsalt") or provider else None
+    return PASSPHRASE if keys.get("encryptionsalt") or provider else None
 
 
 def check_secrets_provider(settings: EngineSettings) -> None:
@@ -222,7 +222,7 @@ class Engine:
         check_secrets_provider(settings)
         self.env = engine_env(settings, create)
         # A KMS key is given to `stack init` (the workspace passes it on creation only).
-        key = None if settings.secrets_provider == "passphrase" else settings.secrets_provider
+        key = settings.secrets_provider if uses_key(settings.secrets_provider) else None
         self.workspace = auto.LocalWorkspace(work_dir=str(settings.project_dir), env_vars=self.env, secrets_provider=key)
         if create:
             self.stack = auto.Stack.create_or_select(settings.stack, self.workspace)

@@ -28,6 +28,7 @@ import pulumi_random as random
 
 from .. import names
 from ..azure_lock import delete_lock
+from .outputs import audit_log_days
 
 # Ref: https://learn.microsoft.com/azure/network-watcher/network-watcher-create#network-watcher-is-automatically-enabled
 NETWORK_WATCHER_GROUP = "NetworkWatcherRG"
@@ -53,7 +54,7 @@ def audit_trail(name: str, env: str, location: str, resource_group: pulumi.Outpu
     """The workspace, the cluster's diagnostic setting and the VNet's flow log (`child` gives each
     resource's options: parent and provider). With `protect` (prod), the flow logs' account is
     protected and locked as the stack's data is: an audit trail nobody can quietly delete."""
-    days = 90 if prod else 30
+    days = audit_log_days(prod)
     workspace = operationalinsights.Workspace(
         f"{name}-logs",
         workspace_name=f"{names.cluster_name(env)}-logs",

@@ -28,7 +28,7 @@ from .. import names, subnets
 from ..aws_iam import assume_role, irsa_trust, policy
 from ..config import PlatformConfig
 from . import kubeconfig
-from .outputs import AwsNetwork, ClusterOutputs, IngressExposure, ManagedClusterArgs, kubernetes_provider
+from .outputs import AwsNetwork, ClusterOutputs, IngressExposure, ManagedClusterArgs, audit_log_days, kubernetes_provider
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
@@ -141,7 +141,7 @@ class EksCluster(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
             name=f"/aws/eks/{args.cluster_name}/cluster",  # the name EKS writes to
-            retention_in_days=90 if args.protect else 30,
+            retention_in_days=audit_log_days(args.protect),
             opts=child(),
         )
         return aws.eks.Cluster(
@@ -292,7 +292,7 @@ class EksCluster(pulumi.ComponentResource):
         Ref: https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-cwl.html"""
         child = self._opts
         group = aws.cloudwatch.LogGroup(f"{name}-flow-logs", name=f"/mlops-platform/{args.cluster_name}/vpc-flow-logs",
-                                        retention_in_days=90 if args.protect else 30, opts=child())
+                                        retention_in_days=audit_log_days(args.protect), opts=child())
         role = aws.iam.Role(f"{name}-flow-logs-role", assume_role_policy=assume_role("vpc-flow-logs.amazonaws.com"), opts=child())
         aws.iam.RolePolicy(
             f"{name}-flow-logs-write",

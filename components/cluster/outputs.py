@@ -89,6 +89,12 @@ class ManagedClusterArgs:
         }
 
 
+def audit_log_days(long: bool) -> int:
+    """How long a cluster's audit logs (control plane, flow logs) are kept: 90 days for a protected
+    (prod) stack, 30 otherwise."""
+    return 90 if long else 30
+
+
 # --- each cloud's network record: what its data layer needs from the cluster ----------------------
 
 

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import pulumi
 
 from .. import names
-from ..aws_iam import policy
+from ..aws_iam import deny_insecure_transport, policy
 
 LOG_DAYS = 90
 PROD_LOG_DAYS = 365
@@ -59,8 +59,7 @@ def s3_access_logs(name: str, env: str, bucket: Any, protect: bool, child: Calla
                 {"Sid": "S3ServerAccessLogs", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
                  "Action": "s3:PutObject", "Resource": f"{v[0]}/{PREFIX}*",
                  "Condition": {"ArnLike": {"aws:SourceArn": v[1]}}},
-                {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                 "Resource": [v[0], f"{v[0]}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                deny_insecure_transport(v[0]),
             ]})),
         opts=child())
     # Not imported with an adopted bucket (destroy --keep-data): writing it again replaces whatever

@@ -21,7 +21,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from .. import names, versions
-from ..aws_iam import irsa_trust, policy
+from ..aws_iam import deny_insecure_transport, irsa_trust, policy
 from ..cluster.outputs import AwsNetwork, ClusterOutputs
 from ..config import PlatformConfig
 from ..config.sections import KeptData
@@ -139,21 +139,7 @@ class AwsData(pulumi.ComponentResource):
             f"{name}-artifacts-tls-only",
             bucket=self.bucket.id,
             policy=self.bucket.arn.apply(
-                lambda arn: policy(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "DenyInsecureTransport",
-                                "Effect": "Deny",
-                                "Principal": "*",
-                                "Action": "s3:*",
-                                "Resource": [arn, f"{arn}/*"],
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            }
-                        ],
-                    }
-                )
+                lambda arn: policy({"Version": "2012-10-17", "Statement": [deny_insecure_transport(arn)]})
             ),
             opts=child(),
         )

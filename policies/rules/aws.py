@@ -108,7 +108,6 @@ def rds_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
                    instance.urn)
 
 
-
 def vpc_flow_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
     """A stack rule: each VPC has a flow log of all its traffic (a resource of its own, naming it)."""
     logs = [f for f in stack_resources(args, "aws:ec2/flowLog:FlowLog") if f.props.get("trafficType") == "ALL"]

@@ -93,12 +93,8 @@ def pod_specs(resource_type: str, props: Mapping[str, Any], name: str) -> Iterat
     elif kind == "Pod":
         yield make(label, props.get("spec") or {})
     elif kind == "InferenceService":
-        for component in kserve_fields.COMPONENTS:
-            spec = dig(props, "spec", component)
-            if isinstance(spec, Mapping):
-                fields = [f for f in kserve_fields.MODEL_FIELDS if isinstance(spec.get(f), Mapping)]
-                models = [dict(spec[f], name=spec[f].get("name", f)) for f in fields]
-                yield make(f"{label} {component}", spec, models)
+        for component, spec, models in kserve_fields.component_models(props.get("spec") or {}):
+            yield make(f"{label} {component}", spec, [dict(model, name=model.get("name", field)) for field, model in models])
     elif kind in ("ServingRuntime", "ClusterServingRuntime"):
         # A disabled runtime is never chosen for a predictor: it makes no pods.
         # Ref: KServe ServingRuntimeSpec.disabled ("Set to true to disable use of this runtime")

@@ -70,7 +70,6 @@ def cloud_sql_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
             yield f"database flag {flag} is not on: connections go unlogged"
 
 
-
 def gcs_access_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
     """A stack rule: each bucket has usage logging into another, unless it is where another's logs go."""
     buckets = stack_resources(args, "gcp:storage/bucket:Bucket")

@@ -68,13 +68,10 @@ def from_mirror(args: Any, config: Mapping[str, Any]) -> Iterator[Any]:
 
 def _storage_uris(props: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """(component, storageUri) of every model an InferenceService loads."""
-    spec = props.get("spec") or {}
-    for component in kserve_fields.COMPONENTS:
-        part = spec.get(component) or {}
-        for field in kserve_fields.MODEL_FIELDS:
-            uri = (part.get(field) or {}).get("storageUri") if isinstance(part.get(field), Mapping) else None
-            if isinstance(uri, str):
-                yield component, uri
+    for component, _, models in kserve_fields.component_models(props.get("spec") or {}):
+        for _, model in models:
+            if isinstance(model.get("storageUri"), str):
+                yield component, model["storageUri"]
 
 
 def _named_stores(args: Any) -> Iterator[str]:

@@ -34,9 +34,13 @@ class Postgres:
         # psycopg2 named: SQLAlchemy 2.1 takes a bare postgresql:// for psycopg 3, which MLflow does not bring.
         return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
 
+    def psql(self, statement: str, database: str = "postgres", user: str = "postgres") -> subprocess.CompletedProcess[str]:
+        """`statement` run by psql as `user` (trust authentication: no password), whatever its outcome."""
+        return subprocess.run([str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", user, "-d", database,
+                               "-X", "-v", "ON_ERROR_STOP=1", "-Atc", statement], capture_output=True, text=True, timeout=60)
+
     def sql(self, statement: str, database: str = "postgres") -> str:
-        done = subprocess.run([str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
-                               "-v", "ON_ERROR_STOP=1", "-Atc", statement], capture_output=True, text=True, timeout=60)
+        done = self.psql(statement, database)
         if done.returncode:
             raise RuntimeError(f"psql: {done.stderr.strip()}")
         return done.stdout.strip()
