@@ -339,3 +339,20 @@ def aws_stack(moto_endpoint, project, standin_engine, mlflow_with_runs, monkeypa
                          "secrets": [], "resources": []}})
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "unused-by-this-server")
     return {"s3": s3, "rds": rds, "fake": fake}
+
+
+@pytest.fixture()
+def replay() -> Iterator[Any]:
+    """replay(routes): a loopback server answering with responses written from a REST reference
+    (tests/support/replay.py); stopped after the test."""
+    from support.replay import Replay
+
+    servers: list[Replay] = []
+
+    def start(routes: dict[tuple[str, str], Any]) -> Replay:
+        servers.append(Replay(routes))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()

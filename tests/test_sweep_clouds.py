@@ -9,11 +9,7 @@ reachable here (README says what this leaves unexercised).
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
-import urllib.parse
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -21,58 +17,6 @@ from mlops_platform.cli.sweep import sweep
 from mlops_platform.components.prices import table as price_table
 
 SUB = "00000000-0000-0000-0000-000000000000"
-
-
-class Replay:
-    """A loopback HTTP server answering (method, path) with a canned JSON response; it records
-    every request it receives."""
-
-    def __init__(self, routes: dict[tuple[str, str], tuple[int, Any]]):
-        self.routes = {(m, p.lower()): v for (m, p), v in routes.items()}
-        self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
-        replay = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                url = urllib.parse.urlsplit(self.path)
-                replay.requests.append((self.command, url.path, urllib.parse.parse_qs(url.query)))
-                status, body = replay.routes.get((self.command, url.path.lower()), (404, {"error": {"code": "NotFound",
-                                                                                                   "message": url.path}}))
-                data = b"" if body is None else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-
-            do_GET = do_DELETE = do_HEAD = do_POST = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def deleted(self) -> set[str]:
-        return {path for method, path, _ in self.requests if method == "DELETE"}
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
-@pytest.fixture()
-def replay() -> Iterator[Any]:
-    servers: list[Replay] = []
-
-    def start(routes: dict[tuple[str, str], tuple[int, Any]]) -> Replay:
-        servers.append(Replay(routes))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 def cloud_price(cloud: str, key: str) -> float:

@@ -29,16 +29,110 @@ class Restored:
     unchanged: int
 
 
-class Bucket:
+class Store:
+    """A bucket as a backup sees it. The manifest and the restore are written once, here; each
+    object store (S3 below, GCS in cli/backup/gcs.py) supplies the primitives they use, and turns
+    every error into a one-line BackupFailed or BackupRefused."""
+
+    scheme = ""
+    name = ""
+
+    def url(self, key: str) -> str:
+        return f"{self.scheme}://{self.name}/{key}"
+
+    # -- primitives ------------------------------------------------------------------------------
+    def put(self, key: str, body: bytes, if_absent: bool = False) -> bool:
+        """Write `key`; with if_absent only when nothing is there (False when something was)."""
+        raise NotImplementedError
+
+    def get(self, key: str) -> Optional[bytes]:
+        raise NotImplementedError
+
+    def upload(self, key: str, path: str) -> None:
+        raise NotImplementedError
+
+    def download(self, key: str, path: str) -> None:
+        raise NotImplementedError
+
+    def delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        raise NotImplementedError
+
+    def versioned(self) -> bool:
+        raise NotImplementedError
+
+    def current(self) -> dict[str, dict[str, Any]]:
+        """Every artifact object as it is now (backups excluded): key -> versionId, size, etag."""
+        raise NotImplementedError
+
+    def copy_in(self, origin: "Store", key: str, version: Optional[str], dest: str) -> None:
+        """Copy `key` (at `version`, or its current bytes) from `origin` to `dest` in this store."""
+        raise NotImplementedError
+
+    # -- the artifacts ---------------------------------------------------------------------------
+    def take_manifest(self, backup_folder: str, progress: Progress) -> tuple[str, list[dict[str, Any]]]:
+        """The artifacts as they are now: ("versions", entries) in a versioned bucket, else ("copy",
+        entries) after copying each object into the backup's folder."""
+        objects = self.current()
+        if self.versioned():
+            return "versions", [{"key": key, **value} for key, value in sorted(objects.items())]
+        entries = []
+        for number, (key, value) in enumerate(sorted(objects.items()), start=1):
+            copy = f"{backup_folder}objects/{key}"
+            self.copy_in(self, key, None, copy)
+            entries.append({"key": key, "size": value["size"], "etag": value["etag"], "copy": copy})
+            if number % 200 == 0:
+                progress(f"copied {number} of {len(objects)} artifacts")
+        return "copy", entries
+
+    def restore(self, mode: str, entries: list[dict[str, Any]], aside: str, progress: Progress,
+                source: Optional["Store"] = None) -> Restored:
+        """Bring the artifacts back to `entries` (recorded in `source`, by default this bucket); what
+        was not there then is deleted (a versioned bucket keeps it as a noncurrent version) or moved
+        under `aside`."""
+        origin = source or self
+        if mode == "versions" and not origin.versioned():
+            raise BackupRefused(f"the backup recorded object versions, but bucket {origin.name} has versioning off now")
+        same = origin.name == self.name
+        now = self.current()
+        restored = unchanged = removed = 0
+        for number, entry in enumerate(entries, start=1):
+            key = str(entry["key"])
+            present = now.get(key)
+            if mode == "versions":
+                if same and present and present["versionId"] == entry["versionId"]:
+                    unchanged += 1
+                    continue
+                self.copy_in(origin, key, str(entry["versionId"]), key)
+            else:
+                if present and present["etag"] == entry["etag"] and present["size"] == entry["size"]:
+                    unchanged += 1
+                    continue
+                self.copy_in(origin, str(entry["copy"]), None, key)
+            restored += 1
+            if number % 200 == 0:
+                progress(f"checked {number} of {len(entries)} artifacts")
+        recorded = {str(entry["key"]) for entry in entries}
+        for key in sorted(set(now) - recorded):
+            if mode == "copy":
+                self.copy_in(self, key, None, f"{aside}displaced/{key}")
+            self.delete(key)
+            removed += 1
+        return Restored(restored=restored, removed=removed, unchanged=unchanged)
+
+
+class Bucket(Store):
     """One S3 (or S3-compatible) bucket through boto3; every error is a one-line BackupFailed."""
+
+    scheme = "s3"
 
     def __init__(self, client: Any, name: str):
         self.client = client
         self.name = name
 
-    # -- plain objects -------------------------------------------------------------------------
     def put(self, key: str, body: bytes, if_absent: bool = False) -> bool:
-        """Write `key`; with if_absent only when nothing is there (False when something was)."""
         extra = {"IfNoneMatch": "*"} if if_absent else {}
         try:
             self.client.put_object(Bucket=self.name, Key=key, Body=body, **extra)
@@ -85,9 +179,7 @@ class Bucket:
             raise self._failed(f"reading the versioning of bucket {self.name}", err) from None
         return status == "Enabled"
 
-    # -- the artifacts ---------------------------------------------------------------------------
     def current(self) -> dict[str, dict[str, Any]]:
-        """Every artifact object as it is now (backups excluded): key -> versionId, size, etag."""
         if not self.versioned():
             return {str(o["Key"]): {"versionId": None, "size": int(o["Size"]), "etag": str(o["ETag"])}
                     for o in self._pages("list_objects_v2", "Contents") if not str(o["Key"]).startswith(PREFIX)}
@@ -101,63 +193,14 @@ class Bucket:
                                                    "etag": str(version["ETag"])}
         return latest
 
-    def take_manifest(self, backup_folder: str, progress: Progress) -> tuple[str, list[dict[str, Any]]]:
-        """The artifacts as they are now: ("versions", entries) in a versioned bucket, else ("copy",
-        entries) after copying each object into the backup's folder."""
-        objects = self.current()
-        if self.versioned():
-            return "versions", [{"key": key, **value} for key, value in sorted(objects.items())]
-        entries = []
-        for number, (key, value) in enumerate(sorted(objects.items()), start=1):
-            copy = f"{backup_folder}objects/{key}"
-            self._copy({"Bucket": self.name, "Key": key}, copy)
-            entries.append({"key": key, "size": value["size"], "etag": value["etag"], "copy": copy})
-            if number % 200 == 0:
-                progress(f"copied {number} of {len(objects)} artifacts")
-        return "copy", entries
-
-    def restore(self, mode: str, entries: list[dict[str, Any]], aside: str, progress: Progress,
-                source: Optional["Bucket"] = None) -> Restored:
-        """Bring the artifacts back to `entries` (recorded in `source`, by default this bucket); what
-        was not there then is deleted (a versioned bucket keeps it as a noncurrent version) or moved
-        under `aside`."""
-        origin = source or self
-        if mode == "versions" and not origin.versioned():
-            raise BackupRefused(f"the backup recorded object versions, but bucket {origin.name} has versioning off now")
-        same = origin.name == self.name
-        now = self.current()
-        restored = unchanged = removed = 0
-        for number, entry in enumerate(entries, start=1):
-            key = str(entry["key"])
-            present = now.get(key)
-            if mode == "versions":
-                if same and present and present["versionId"] == entry["versionId"]:
-                    unchanged += 1
-                    continue
-                self._copy({"Bucket": origin.name, "Key": key, "VersionId": entry["versionId"]}, key)
-            else:
-                if present and present["etag"] == entry["etag"] and present["size"] == entry["size"]:
-                    unchanged += 1
-                    continue
-                self._copy({"Bucket": origin.name, "Key": str(entry["copy"])}, key)
-            restored += 1
-            if number % 200 == 0:
-                progress(f"checked {number} of {len(entries)} artifacts")
-        recorded = {str(entry["key"]) for entry in entries}
-        for key in sorted(set(now) - recorded):
-            if mode == "copy":
-                self._copy({"Bucket": self.name, "Key": key}, f"{aside}displaced/{key}")
-            self.delete(key)
-            removed += 1
-        return Restored(restored=restored, removed=removed, unchanged=unchanged)
-
     # -- helpers -----------------------------------------------------------------------------------
-    def _copy(self, source: dict[str, str], key: str) -> None:
+    def copy_in(self, origin: Store, key: str, version: Optional[str], dest: str) -> None:
+        source = {"Bucket": origin.name, "Key": key, **({"VersionId": version} if version else {})}
         try:
             # The managed copy: multipart above its threshold, so objects over 5 GB copy too.
-            self.client.copy(source, self.name, key)
+            self.client.copy(source, self.name, dest)
         except Exception as err:  # noqa: BLE001
-            raise self._failed(f"copying {source['Key']} to s3://{self.name}/{key}", err) from None
+            raise self._failed(f"copying {key} to s3://{self.name}/{dest}", err) from None
 
     def _raw_pages(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
         try:
@@ -186,7 +229,7 @@ def error_code(err: Exception) -> str:
     return ""
 
 
-def records(bucket: Bucket) -> Iterator[tuple[str, BackupRecord]]:
+def records(bucket: Store) -> Iterator[tuple[str, BackupRecord]]:
     """Every finished backup's record in the bucket (`backups/<id>/record.json`) with its key;
     records that are not ours are passed over, left as they are."""
     for key in list(bucket.keys(PREFIX)):
@@ -196,7 +239,7 @@ def records(bucket: Bucket) -> Iterator[tuple[str, BackupRecord]]:
         if raw is None:
             continue
         try:
-            yield key, parse(raw, f"s3://{bucket.name}/{key}")
+            yield key, parse(raw, bucket.url(key))
         except BackupRefused:
             continue
 
