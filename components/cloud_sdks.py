@@ -9,15 +9,16 @@ from __future__ import annotations
 import importlib.util
 from typing import Optional
 
-# cloud -> (import names of the provider SDK and the cloud SDK the sweep uses, the extra installing them)
+# cloud -> (import names of the provider SDK and the cloud SDKs the sweep and backups use, the extra installing them)
 SDKS = {
     "aws": (("pulumi_aws", "boto3", "kubernetes"), "aws"),
     "azure": (("pulumi_azure_native", "pulumi_azuread", "azure.mgmt.resource", "azure.identity", "kubernetes"), "azure"),
-    "gcp": (("pulumi_gcp", "google.cloud.compute_v1", "kubernetes"), "gcp"),
+    "gcp": (("pulumi_gcp", "google.cloud.compute_v1", "google.cloud.storage", "googleapiclient", "kubernetes"), "gcp"),
 }
 PACKAGES = {"pulumi_aws": "pulumi-aws", "boto3": "boto3", "pulumi_azure_native": "pulumi-azure-native", "pulumi_azuread": "pulumi-azuread",
             "azure.mgmt.resource": "azure-mgmt-resource", "azure.identity": "azure-identity", "pulumi_gcp": "pulumi-gcp",
-            "google.cloud.compute_v1": "google-cloud-compute", "kubernetes": "kubernetes"}
+            "google.cloud.compute_v1": "google-cloud-compute", "google.cloud.storage": "google-cloud-storage",
+            "googleapiclient": "google-api-python-client", "kubernetes": "kubernetes"}
 
 
 def found(module: str) -> bool:

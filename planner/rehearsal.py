@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
+from mlops_platform.components.data.backup_kit.record import ON_DEMAND_CLOUDS
+
 from .critical_path import DURATIONS, HELM_RELEASES, critical_path
 from .harness import ProgramRun
 from .recovery import recovery
@@ -105,8 +107,9 @@ def plan_rehearsal(config: Any, rehearsal_config: Any, rehearsal_run: ProgramRun
 def _restore(config: Any, rehearsal_config: Any, flags: str) -> RehearsalStep:
     command = f"platform restore {flags} --from latest --from-env {config.env} --yes"
     restore = recovery(rehearsal_config)
-    blocked = "" if config.cloud == "aws" else (f"`platform restore` reaches an AWS stack's database only so far (README: "
-                                                 f"Backup and restore); on {config.cloud} the rehearsal would run on an empty database")
+    blocked = "" if config.cloud in ON_DEMAND_CLOUDS else (
+        f"`platform restore` reaches an AWS or GCP stack's database only so far (README: Backup and restore); "
+        f"on {config.cloud} the rehearsal would run on an empty database")
     basis = ("planner/recovery.py's restore estimate" if restore.rto_minutes is not None else
              f"planner/recovery.py has none for {config.cloud}")
     return RehearsalStep(f"restore {config.stack_name}'s latest backup into it", command, restore.rto_minutes, basis, blocked)

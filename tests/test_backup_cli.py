@@ -119,7 +119,7 @@ def test_a_local_stack_says_where_its_backups_stand(project, standin_engine):
     fake.stacks({"local-dev": {"outputs": {"endpoints": {"mlflow": "http://127.0.0.1:9"},
                                            "data": {"store": "s3", "bucket": "mlops-artifacts", "database": {}}},
                                "secrets": [], "resources": []}})
-    refused(invoke("backup", "--cloud", "local"), "AWS stack only")
+    refused(invoke("backup", "--cloud", "local"), "AWS or GCP stack only")
 
 
 OLD_SCHEMA = "b7e4c1a90f23"  # MLflow 3.14.0's head (versions.MLFLOW_SCHEMA_HEADS)

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Optional, Protocol
 
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
-from mlops_platform.components.data.backup_kit.objects import Bucket, Progress, Restored, manifest_bytes, parse_manifest, records
+from mlops_platform.components.data.backup_kit.objects import Progress, Restored, Store, manifest_bytes, parse_manifest, records
 from mlops_platform.components.data.backup_kit.record import (
     MANIFEST,
     PREFIX,
@@ -41,9 +41,9 @@ LOCK = f"{PREFIX}.restore-lock"
 
 
 class Database(Protocol):
-    def take(self, bucket: Bucket, folder: str, progress: Progress) -> DatabasePart: ...
-    def restore(self, part: DatabasePart, bucket: Bucket, suffix: str, progress: Progress) -> str: ...
-    def switch(self, restored: str, suffix: str) -> Optional[str]: ...
+    def take(self, bucket: Store, folder: str, progress: Progress) -> DatabasePart: ...
+    def restore(self, part: DatabasePart, bucket: Store, suffix: str, progress: Progress) -> str: ...
+    def switch(self, restored: str, part: DatabasePart, suffix: str) -> Optional[str]: ...
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Target:
     stack: str
     cloud: str
     env: str
-    bucket: Bucket
+    bucket: Store
     database: Database
     mlflow: Registry
     insecure: bool = False  # the stack's own CA (local)
@@ -116,7 +116,7 @@ def take_backup(target: Target, progress: Progress,
     return record, steps.seconds
 
 
-def list_backups(bucket: Bucket) -> list[BackupRecord]:
+def list_backups(bucket: Store) -> list[BackupRecord]:
     """Every finished backup in the bucket, newest first (unreadable records are skipped)."""
     return sorted((record for _, record in records(bucket)), key=lambda r: r.created, reverse=True)
 
@@ -124,7 +124,7 @@ def list_backups(bucket: Bucket) -> list[BackupRecord]:
 LATEST = "latest"
 
 
-def find(bucket: Bucket, backup_id: str, stack: Optional[str] = None) -> BackupRecord:
+def find(bucket: Store, backup_id: str, stack: Optional[str] = None) -> BackupRecord:
     """The backup `backup_id` in the bucket; `latest`: the newest one of `stack` (the bucket's own)."""
     if backup_id == LATEST:
         newest = [r for r in list_backups(bucket) if stack is None or r.stack == stack]
@@ -135,7 +135,7 @@ def find(bucket: Bucket, backup_id: str, stack: Optional[str] = None) -> BackupR
     if raw is None:
         known = [r.id for r in list_backups(bucket)[:3]]
         raise BackupRefused(f"no backup {backup_id!r} in bucket {bucket.name} (latest: {', '.join(known) or 'none'})")
-    return parse(raw, f"s3://{bucket.name}/{folder(backup_id)}{RECORD}")
+    return parse(raw, bucket.url(folder(backup_id) + RECORD))
 
 
 def restore(target: Target, record: BackupRecord, progress: Progress, force: bool = False,
@@ -158,7 +158,7 @@ def restore(target: Target, record: BackupRecord, progress: Progress, force: boo
     if not target.bucket.put(LOCK, holder, if_absent=True):
         held = (target.bucket.get(LOCK) or b"{}").decode(errors="replace")
         raise BackupRefused(f"a restore is already running on stack {target.stack} ({held[:160]}); "
-                            f"wait for it, or remove s3://{target.bucket.name}/{LOCK} once you know it stopped")
+                            f"wait for it, or remove {target.bucket.url(LOCK)} once you know it stopped")
     steps = Steps(progress)
     suffix = secrets.token_hex(3)  # names this restore's database and what it keeps aside
     try:
@@ -166,7 +166,7 @@ def restore(target: Target, record: BackupRecord, progress: Progress, force: boo
                              lambda: target.database.restore(record.database, origin, suffix, progress))
         artifacts = steps.run("bringing the artifacts back",
                               lambda: target.bucket.restore(mode, entries, f"{PREFIX}restored-{backup_id}/", progress, source=origin))
-        kept = steps.run("switching MLflow to the restored database", lambda: target.database.switch(restored, suffix))
+        kept = steps.run("switching MLflow to the restored database", lambda: target.database.switch(restored, record.database, suffix))
         steps.run("waiting for MLflow to be healthy", lambda: mlflow_counts.wait_healthy(target.mlflow.url, insecure=target.insecure))
         after = steps.run("counting what MLflow holds", lambda: mlflow_counts.counts(target.mlflow))
     finally:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Optional
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 
 if TYPE_CHECKING:
-    from mlops_platform.components.data.backup_kit.objects import Bucket, Progress
+    from mlops_platform.components.data.backup_kit.objects import Progress, Store
     from mlops_platform.components.data.backup_kit.record import DatabasePart
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -153,7 +153,7 @@ class Dumped:
     server: Server
     name: str
 
-    def take(self, bucket: "Bucket", folder: str, progress: "Progress") -> "DatabasePart":
+    def take(self, bucket: "Store", folder: str, progress: "Progress") -> "DatabasePart":
         import tempfile
 
         from mlops_platform.components.data.backup_kit.record import DUMP, DatabasePart
@@ -170,7 +170,7 @@ class Dumped:
         return DatabasePart(kind="pg_dump", ref=folder + DUMP, source=self.name, bytes=size, sha256=digest,
                             schema_revision=revision)
 
-    def restore(self, part: "DatabasePart", bucket: "Bucket", suffix: str, progress: "Progress") -> str:
+    def restore(self, part: "DatabasePart", bucket: "Store", suffix: str, progress: "Progress") -> str:
         import tempfile
 
         if part.kind != "pg_dump":
@@ -186,7 +186,7 @@ class Dumped:
             restore_into(self.server, restored, path)
         return restored
 
-    def switch(self, restored: str, suffix: str) -> Optional[str]:
+    def switch(self, restored: str, part: "DatabasePart", suffix: str) -> Optional[str]:
         keep_as = f"{self.name}_before_{suffix}"
         return keep_as if switch(self.server, self.name, restored, keep_as) else None
 

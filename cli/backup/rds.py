@@ -15,7 +15,7 @@ from mlops_platform.components.data.backup_kit.errors import BackupFailed, Backu
 from mlops_platform.components.data.backup_kit.objects import error_code
 
 if TYPE_CHECKING:
-    from mlops_platform.components.data.backup_kit.objects import Bucket, Progress
+    from mlops_platform.components.data.backup_kit.objects import Progress, Store
     from mlops_platform.components.data.backup_kit.record import DatabasePart
 
 GIB = 1 << 30
@@ -27,7 +27,7 @@ class Snapshotted:
     instance: str
     delay: float = 30.0  # between polls of RDS's waiters (tests against moto poll faster)
 
-    def take(self, bucket: "Bucket", folder: str, progress: "Progress") -> "DatabasePart":
+    def take(self, bucket: "Store", folder: str, progress: "Progress") -> "DatabasePart":
         from mlops_platform.components.data.backup_kit.record import DatabasePart
 
         backup_id = folder.rstrip("/").rsplit("/", 1)[-1]
@@ -40,7 +40,7 @@ class Snapshotted:
         return DatabasePart(kind="rds-snapshot", ref=snapshot, source=self.instance,
                             bytes=int(live.get("AllocatedStorage", 0)) * GIB)
 
-    def restore(self, part: "DatabasePart", bucket: "Bucket", suffix: str, progress: "Progress") -> str:
+    def restore(self, part: "DatabasePart", bucket: "Store", suffix: str, progress: "Progress") -> str:
         if part.kind != "rds-snapshot":
             raise BackupRefused(f"the backup's database is a {part.kind}, which an RDS instance cannot restore")
         live = self._describe(self.instance)
@@ -60,7 +60,7 @@ class Snapshotted:
         self._wait("db_instance_available", DBInstanceIdentifier=restored)
         return restored
 
-    def switch(self, restored: str, suffix: str) -> Optional[str]:
+    def switch(self, restored: str, part: "DatabasePart", suffix: str) -> Optional[str]:
         keep_as = f"{self.instance}-before-{suffix}"
         self._call("modify_db_instance", DBInstanceIdentifier=self.instance, NewDBInstanceIdentifier=keep_as, ApplyImmediately=True)
         self._wait("db_instance_available", DBInstanceIdentifier=keep_as)

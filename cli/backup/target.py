@@ -1,18 +1,22 @@
 """The stack a backup or restore works on, from its outputs: the bucket and the database (output
 `data`), MLflow (output `endpoints`), and the cloud's clients for them.
 
-On AWS the database is snapshotted by RDS and the bucket read with S3's API, both from where the
-CLI runs. Elsewhere the database is reachable only inside the cluster's network, so `platform backup`
-does not reach it from outside yet (see README, Backup and restore)."""
+On AWS the database is snapshotted by RDS and the bucket read with S3's API; on GCP Cloud SQL takes an
+on-demand backup and the bucket is read with Cloud Storage's API: all from where the CLI runs,
+through the clouds' control planes. On Azure the database is reachable only inside the cluster's
+network and its backups are not built yet (see README, Backup and restore)."""
 
 from __future__ import annotations
 
+import os
+import warnings
 from typing import Any, Mapping
 
 from mlops_platform.components.data.backup_kit.errors import BackupRefused
-from mlops_platform.components.data.backup_kit.objects import Bucket
+from mlops_platform.components.data.backup_kit.objects import Bucket, Store
+from mlops_platform.components.data.backup_kit.record import ON_DEMAND_CLOUDS
 
-from .operations import Target
+from .operations import Database, Target
 from .rds import Snapshotted
 
 
@@ -29,26 +33,70 @@ def target_from(config: Any, outputs: Mapping[str, Any]) -> Target:
                             f"platform, or not up): run `{up}` first")
     if not url:
         raise BackupRefused(f"stack {config.stack_name} has no MLflow in its outputs (is mlflow.enabled, and is it up?)")
-    if config.cloud != "aws":
-        raise BackupRefused(f"`platform backup` and `restore` reach the database of an AWS stack only so far; on {config.cloud} "
+    if config.cloud not in ON_DEMAND_CLOUDS:
+        raise BackupRefused(f"`platform backup` and `restore` reach the database of an AWS or GCP stack only so far; on {config.cloud} "
                             "it is inside the cluster's network (README: Backup and restore says what protects it meanwhile)")
     signed_in(config, url)
     from mlops_platform.components.cloud_sdks import found
 
     if not found("mlflow"):
         raise BackupRefused("backups count what MLflow holds with its client, an optional extra: pip install 'mlops-platform[models]'")
+    instance = (data.get("database") or {}).get("instance")
+    if not instance:
+        raise BackupRefused(f"stack {config.stack_name}'s `data` output names no database instance: run `{up}` first")
+    store, database = (_aws if config.cloud == "aws" else _gcp)(config, data, str(instance))
+    return Target(stack=config.stack_name, cloud=config.cloud, env=config.env, bucket=store, database=database,
+                  mlflow=Registry(url, insecure=own_ca_only(config)), insecure=own_ca_only(config))
+
+
+def _aws(config: Any, data: Mapping[str, Any], instance: str) -> tuple[Store, Database]:
+    from mlops_platform.components.cloud_sdks import found
+
     if not found("boto3"):
         raise BackupRefused("backups of an AWS stack need boto3, an optional extra: pip install 'mlops-platform[aws]'")
     import boto3
 
     session = boto3.Session(region_name=data.get("region") or None)
-    instance = (data.get("database") or {}).get("instance")
-    if not instance:
-        raise BackupRefused(f"stack {config.stack_name}'s `data` output names no database instance: run `{up}` first")
-    return Target(stack=config.stack_name, cloud=config.cloud, env=config.env,
-                  bucket=Bucket(session.client("s3"), str(data["bucket"])),
-                  database=Snapshotted(session.client("rds"), str(instance)),
-                  mlflow=Registry(url, insecure=own_ca_only(config)), insecure=own_ca_only(config))
+    return Bucket(session.client("s3"), str(data["bucket"])), Snapshotted(session.client("rds"), instance)
+
+
+def _gcp(config: Any, data: Mapping[str, Any], instance: str) -> tuple[Store, Database]:
+    from mlops_platform.components.cloud_sdks import found
+
+    if not (found("google.cloud.storage") and found("googleapiclient")):
+        raise BackupRefused("backups of a GCP stack need the Google Cloud clients, an optional extra: pip install 'mlops-platform[gcp]'")
+    from .cloudsql import CloudSqlBackup, sqladmin
+    from .gcs import GcsBucket, google_error
+
+    project = config.gcp.project
+    endpoint = os.environ.get("CLOUDSDK_API_ENDPOINT_OVERRIDES_SQLADMIN") or None
+    try:
+        with warnings.catch_warnings():  # google-api-core's notice about future Python support
+            warnings.simplefilter("ignore", FutureWarning)
+            from google.cloud import storage
+
+            storage_client = storage.Client(project=project)
+            # Never send credentials over plain HTTP: an http:// endpoint is a local emulator.
+            credentials = _anonymous() if endpoint and endpoint.startswith("http://") else _default_credentials()
+            service = sqladmin(credentials, endpoint)
+    except BackupRefused:
+        raise
+    except Exception as err:  # noqa: BLE001 - google.auth's DefaultCredentialsError, a bad endpoint
+        raise google_error("opening the Google Cloud clients", err, missing="") from None
+    return GcsBucket(storage_client, str(data["bucket"])), CloudSqlBackup(service, project, instance)
+
+
+def _anonymous() -> Any:
+    from google.auth.credentials import AnonymousCredentials
+
+    return AnonymousCredentials()
+
+
+def _default_credentials() -> Any:
+    import google.auth
+
+    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    return credentials
 
 
 def open_target(config: Any, backend: Any, passphrase_file: Any) -> Target:

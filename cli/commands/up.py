@@ -119,17 +119,18 @@ def _report(config: Any, tracker: Any, outputs: Any, json_output: bool) -> None:
 _OWN_SNAPSHOT = {
     "local": "kubectl -n data exec deploy/postgres -- pg_dump -Fc -U mlflow mlflow > mlflow.dump",
     "azure": "az postgres flexible-server backup create --resource-group RG --name SERVER --backup-name before-upgrade",
-    "gcp": "gcloud sql backups create --instance INSTANCE --description before-upgrade",
 }
 
 
 def _backup_possible(config: Any, migrations: list[tuple[str, str]]) -> None:
     """Before the preview: a migration `platform backup` cannot precede is refused (exit 2), unless
     the user says they took a backup of their own (--skip-backup)."""
+    from mlops_platform.components.data.backup_kit.record import ON_DEMAND_CLOUDS
+
     from ..errors import fail
 
     cloud = config.cloud
-    if cloud == "aws":
+    if cloud in ON_DEMAND_CLOUDS:
         return
     fail(f"this update migrates MLflow's database one way ({len(migrations)} migrations, to {migrations[-1][0]}), and "
          f"`platform backup` does not reach a {cloud} stack's database yet; nothing was previewed or deployed",

@@ -16,6 +16,9 @@ RECORD = "record.json"
 MANIFEST = "artifacts.json"
 DUMP = "database.dump"
 ID_PATTERN = r"^bk-\d{8}t\d{6}z-[0-9a-f]{6}$"
+# The clouds whose database `platform backup` and `restore` reach (through the cloud's control plane:
+# cli/backup/target.py); the others rely on their automated backups (README: Backup and restore).
+ON_DEMAND_CLOUDS = ("aws", "gcp")
 
 
 class Frozen(BaseModel):
@@ -23,10 +26,12 @@ class Frozen(BaseModel):
 
 
 class DatabasePart(Frozen):
-    kind: Literal["pg_dump", "rds-snapshot"]
-    # pg_dump: the dump's key in the bucket; rds-snapshot: the snapshot's identifier.
+    kind: Literal["pg_dump", "rds-snapshot", "cloudsql-backup"]
+    # pg_dump: the dump's key in the bucket; rds-snapshot: the snapshot's identifier;
+    # cloudsql-backup: the backup run's id.
     ref: str
-    source: str  # the database (pg_dump) or instance (rds) that was backed up
+    source: str  # the database (pg_dump) or instance (rds, cloudsql) that was backed up
+    location: Optional[str] = None  # where the source lives when its name alone does not say: Cloud SQL's project
     bytes: int = Field(ge=0)
     sha256: Optional[str] = None  # of the dump
     schema_revision: Optional[str] = Field(default=None, alias="schemaRevision")

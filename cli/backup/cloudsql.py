@@ -1,0 +1,117 @@
+"""A Cloud SQL instance backed up by an on-demand backup and restored from it in place, after a clone
+of the live instance is set aside.
+
+Cloud SQL cannot rename an instance, and MLflow reaches the stack's by its private address, so the
+switch RDS does by identifier is done the other way round: first the live instance is cloned as
+`<instance>-before-<suffix>` (what it holds now, kept until the user deletes it), then the backup
+is restored onto the live instance itself, whose name, address and settings stay. A backup of
+another instance (prod's, into a `pr-…` environment) is restored the same way, naming its source.
+Ref: https://cloud.google.com/sql/docs/postgres/backup-recovery/backing-up#on-demand
+Ref: https://cloud.google.com/sql/docs/postgres/backup-recovery/restoring#projectid
+Ref: https://cloud.google.com/sql/docs/postgres/clone-instance
+The client is the Cloud SQL Admin API v1 through google-api-python-client (its bundled discovery
+document: nothing is fetched to build it). CLOUDSDK_API_ENDPOINT_OVERRIDES_SQLADMIN, gcloud's own
+setting, points it elsewhere.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional
+
+from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
+
+from .gcs import google_error
+
+if TYPE_CHECKING:
+    from mlops_platform.components.data.backup_kit.objects import Progress, Store
+    from mlops_platform.components.data.backup_kit.record import DatabasePart
+
+GIB = 1 << 30
+KIND = "cloudsql-backup"
+# Cloud SQL instance names: lowercase letters, digits and hyphens, at most 98 characters with the
+# project id; ours are short (mlops-<env>-<suffix>), so the aside name stays well within it.
+# Ref: https://cloud.google.com/sql/docs/postgres/instance-settings#instance-id-2ndgen
+
+
+@dataclass(frozen=True)
+class CloudSqlBackup:
+    service: Any  # googleapiclient's sqladmin v1 resource
+    project: str
+    instance: str
+    delay: float = 15.0  # at most between polls of an operation (the first come after 1, 2, 4, 8 s)
+    timeout: float = 7200.0
+
+    def take(self, bucket: "Store", folder: str, progress: "Progress") -> "DatabasePart":
+        from mlops_platform.components.data.backup_kit.record import DatabasePart
+
+        backup_id = folder.rstrip("/").rsplit("/", 1)[-1]
+        live = self._instance(self.instance)
+        progress(f"on-demand backup of Cloud SQL instance {self.instance}")
+        operation = self._call("starting a backup", self.service.backupRuns().insert(
+            project=self.project, instance=self.instance, body={"description": f"mlops-platform {backup_id}"}))
+        done = self._wait(operation, f"the backup of {self.instance}")
+        run = (done.get("backupContext") or {}).get("backupId")
+        if not run:
+            raise BackupFailed(f"Cloud SQL reported the backup of {self.instance} done without naming it (operation {done.get('name')})")
+        size = int((live.get("settings") or {}).get("dataDiskSizeGb") or 0) * GIB
+        return DatabasePart(kind=KIND, ref=str(run), source=self.instance, location=self.project, bytes=size)
+
+    def restore(self, part: "DatabasePart", bucket: "Store", suffix: str, progress: "Progress") -> str:
+        """Sets the live instance's data aside as a clone; the backup goes onto it at the switch."""
+        if part.kind != KIND:
+            raise BackupRefused(f"the backup's database is a {part.kind}, which a Cloud SQL instance cannot restore")
+        aside = self._aside(suffix)
+        progress(f"Cloud SQL clone of {self.instance} as {aside}, to keep what it holds now")
+        operation = self._call(f"cloning {self.instance}", self.service.instances().clone(
+            project=self.project, instance=self.instance, body={"cloneContext": {"destinationInstanceName": aside}}))
+        self._wait(operation, f"the clone {aside}")
+        return self.instance
+
+    def switch(self, restored: str, part: "DatabasePart", suffix: str) -> Optional[str]:
+        context = {"backupRunId": int(part.ref), "instanceId": part.source, "project": part.location or self.project}
+        operation = self._call(f"restoring backup {part.ref} onto {restored}", self.service.instances().restoreBackup(
+            project=self.project, instance=restored, body={"restoreBackupContext": context}))
+        self._wait(operation, f"the restore onto {restored}")
+        return self._aside(suffix)
+
+    def _aside(self, suffix: str) -> str:
+        return f"{self.instance}-before-{suffix}"
+
+    def _instance(self, name: str) -> dict[str, Any]:
+        return dict(self._call(f"reading Cloud SQL instance {name}", self.service.instances().get(project=self.project, instance=name)))
+
+    def _wait(self, operation: dict[str, Any], what: str) -> dict[str, Any]:
+        name = str(operation.get("name", ""))
+        deadline = time.monotonic() + self.timeout
+        pause = 1.0
+        while operation.get("status") != "DONE":
+            if time.monotonic() > deadline:
+                raise BackupFailed(f"{what} did not finish in {int(self.timeout)} s (Cloud SQL operation {name} still runs)")
+            time.sleep(pause)
+            pause = min(pause * 2, self.delay)
+            operation = dict(self._call(f"waiting for {what}", self.service.operations().get(project=self.project, operation=name)))
+        errors = (operation.get("error") or {}).get("errors") or []
+        if errors:
+            first = errors[0]
+            raise BackupFailed(f"{what} failed: {first.get('code', '')}: {str(first.get('message', ''))[:160]}")
+        return operation
+
+    def _call(self, doing: str, request: Any) -> Any:
+        try:
+            return request.execute(num_retries=2)
+        except Exception as err:  # noqa: BLE001 - googleapiclient's HttpError, or a connection error
+            raise google_error(f"Cloud SQL, {doing}", err, missing=f"no such instance or backup in project {self.project}") from None
+
+
+def sqladmin(credentials: Any, endpoint: Optional[str]) -> Any:
+    """The Cloud SQL Admin API client; `endpoint` instead of Google's (gcloud's override setting)."""
+    import warnings
+
+    with warnings.catch_warnings():  # google-api-core's notice about future Python support
+        warnings.simplefilter("ignore", FutureWarning)
+        from googleapiclient.discovery import build
+
+    options = {"api_endpoint": endpoint} if endpoint else None
+    return build("sqladmin", "v1", credentials=credentials, static_discovery=True, cache_discovery=False, client_options=options)

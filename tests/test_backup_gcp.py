@@ -1,0 +1,262 @@
+"""`platform backup` and `restore` on a GCP stack: the real clients (google-cloud-storage, the Cloud
+SQL Admin API through google-api-python-client) against responses replayed on loopback, a real
+`mlflow server` for the counts, the engine stand-in for the stack's outputs.
+
+The responses are written from the services' REST references (Cloud SQL Admin v1 `backupRuns.insert`,
+`instances.clone`, `instances.restoreBackup`, `operations.get`; Cloud Storage JSON API `objects.list`
+with `versions`, `objects.insert`, `objects.rewrite`, `objects.delete`). They were not recorded from a
+live project: no cloud is reachable here. What they check is what the clients send, in which order,
+and how the CLI reads the answers; what Cloud SQL does with a restore is Google's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from mlops_platform.cli.app import app
+from support.cli import refused
+from support.replay import Request
+
+PROJECT, INSTANCE, BUCKET = "my-mlops-project", "mlops-dev-a1b2", "mlops-dev-artifacts-a1b2"
+SQL = f"/v1/projects/{PROJECT}/instances/{INSTANCE}"
+OPS = f"/v1/projects/{PROJECT}/operations"
+OBJECTS = f"/storage/v1/b/{BUCKET}/o"
+RUN = 1765000000000  # the backup run's id Cloud SQL names
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args))
+
+
+def _object(name: str, generation: int, data: bytes = b"model", deleted: bool = False) -> dict[str, Any]:
+    import base64
+    import hashlib
+
+    return {"kind": "storage#object", "bucket": BUCKET, "name": name, "generation": str(generation), "size": str(len(data)),
+            "md5Hash": base64.b64encode(hashlib.md5(data).digest()).decode(), "etag": f"C{generation}",
+            **({"timeDeleted": "2026-12-05T10:00:00.000Z"} if deleted else {})}
+
+
+ART = "mlflow/1/run{}/artifacts/model.bin"
+# The bucket at the backup: three live objects, a noncurrent generation of the first, an older backup.
+AT_BACKUP = [_object(ART.format(0), 1001, b"model 0"), _object(ART.format(0), 900, b"model -", deleted=True),
+             _object(ART.format(1), 1002, b"model 1"), _object(ART.format(2), 1003, b"model 2"),
+             _object("backups/bk-20261201t000000z-aaaaaa/artifacts.json", 5, b"{}")]
+# At the restore: the first overwritten, the third deleted, one added after the backup.
+AT_RESTORE = [_object(ART.format(0), 1100, b"overwritten"), _object(ART.format(0), 1001, b"model 0", deleted=True),
+              _object(ART.format(1), 1002, b"model 1"), _object(ART.format(2), 1003, b"model 2", deleted=True),
+              _object("mlflow/1/late/artifacts/model.bin", 1200, b"after")]
+
+
+def _rewrite(name: str) -> str:
+    from urllib.parse import quote
+
+    return f"{OBJECTS}/{quote(name, safe='')}/rewriteTo/b/{BUCKET}/o/{quote(name, safe='')}"
+
+
+def _operation(name: str, status: str, **extra: Any) -> dict[str, Any]:
+    return {"kind": "sql#operation", "name": name, "status": status, "targetProject": PROJECT, "targetId": INSTANCE, **extra}
+
+
+class Gcp:
+    """The routes of one GCP project as the test's steps change them."""
+
+    def __init__(self, replay: Any):
+        self.listing = AT_BACKUP
+        self.records: dict[str, bytes] = {}  # object name -> bytes a download answers
+        self.lock_held = False
+        self.fake: Any = None  # the engine stand-in holding the stack's outputs
+        self.routes: dict[tuple[str, str], Any] = {
+            ("GET", SQL): (200, {"kind": "sql#instance", "name": INSTANCE, "project": PROJECT, "state": "RUNNABLE",
+                                 "databaseVersion": "POSTGRES_16", "settings": {"tier": "db-g1-small", "dataDiskSizeGb": "20"}}),
+            ("POST", f"{SQL}/backupRuns"): (200, _operation("op-backup", "PENDING", operationType="BACKUP_VOLUME")),
+            ("GET", f"{OPS}/op-backup"): (200, _operation("op-backup", "DONE", operationType="BACKUP_VOLUME",
+                                                          backupContext={"kind": "sql#backupContext", "backupId": str(RUN)})),
+            ("POST", f"{SQL}/clone"): (200, _operation("op-clone", "RUNNING", operationType="CLONE")),
+            ("GET", f"{OPS}/op-clone"): (200, _operation("op-clone", "DONE", operationType="CLONE")),
+            ("POST", f"{SQL}/restoreBackup"): (200, _operation("op-restore", "DONE", operationType="RESTORE_VOLUME")),
+            ("GET", f"/storage/v1/b/{BUCKET}"): (200, {"kind": "storage#bucket", "name": BUCKET, "versioning": {"enabled": True}}),
+            ("GET", OBJECTS): self._list,
+            ("POST", f"/upload{OBJECTS}"): self._upload,
+            **{("POST", _rewrite(ART.format(n))): self._rewrite for n in range(3)},
+        }
+        self.server = replay(self.routes)
+
+    def _list(self, request: Request) -> tuple[int, Any]:
+        prefix = request.query.get("prefix", [""])[0]
+        if prefix:
+            names = [{"kind": "storage#object", "bucket": BUCKET, "name": n, "generation": "7", "size": "1"}
+                     for n in self.records if n.startswith(prefix)]
+            return 200, {"kind": "storage#objects", "items": names}
+        versions = request.query.get("versions", [""])[0].lower() == "true"  # the client sends "True"
+        return 200, {"kind": "storage#objects", "items": [o for o in self.listing if versions or "timeDeleted" not in o]}
+
+    def _upload(self, request: Request) -> tuple[int, Any]:
+        metadata, data = request.parts()
+        name = json.loads(metadata)["name"]
+        if name.endswith(".restore-lock") and self.lock_held and request.query.get("ifGenerationMatch") == ["0"]:
+            return 412, {"error": {"code": 412, "message": "At least one of the pre-conditions you specified did not hold."}}
+        return 200, _object(name, 2000, data)
+
+    def _rewrite(self, request: Request) -> tuple[int, Any]:
+        from urllib.parse import unquote
+
+        name = unquote(request.path.rsplit("/o/", 1)[1])
+        return 200, {"kind": "storage#rewriteResponse", "totalBytesRewritten": "7", "objectSize": "7", "done": True,
+                     "resource": _object(name, 2100, b"model x")}
+
+    def uploaded(self) -> dict[str, bytes]:
+        out = {}
+        for request in self.server.seen:
+            if request.method == "POST" and request.path == f"/upload{OBJECTS}":
+                metadata, data = request.parts()
+                out[json.loads(metadata)["name"]] = data
+        return out
+
+    def serve(self, name: str, data: bytes) -> None:
+        """What a download of `name` answers from now on (and that a listing names it)."""
+        from urllib.parse import quote
+
+        self.records[name] = data
+        self.routes[("GET", f"/download{OBJECTS}/{quote(name, safe='')}".lower())] = (200, data)
+        self.server.routes.update(self.routes)
+
+    def calls(self, method: str, suffix: str) -> list[Request]:
+        return [r for r in self.server.seen if r.method == method and r.path.endswith(suffix)]
+
+
+@pytest.fixture()
+def gcp(project, standin_engine, mlflow_with_runs, replay, monkeypatch) -> Gcp:
+    world = Gcp(replay)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", world.server.url)
+    monkeypatch.setenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_SQLADMIN", world.server.url + "/")
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "unused-by-this-server")
+    fake = standin_engine(state=True)
+    fake.stacks({"gcp-dev": {"outputs": {"endpoints": {"mlflow": mlflow_with_runs},
+                                         "data": {"store": "gcs", "bucket": BUCKET, "region": "us-central1",
+                                                  "database": {"instance": INSTANCE, "host": "10.1.0.3", "port": 5432, "name": "mlflow"}}},
+                             "secrets": [], "resources": []}})
+    world.fake = fake
+    return world
+
+
+def _backup(gcp: Gcp) -> str:
+    result = invoke("backup", "--cloud", "gcp")
+    assert result.exit_code == 0, result.output
+    backup_id = result.stdout.strip()
+    for name, data in gcp.uploaded().items():
+        gcp.serve(name, data)
+    return backup_id
+
+
+def test_backup_takes_a_cloud_sql_backup_and_records_each_objects_generation(gcp):
+    backup_id = _backup(gcp)
+    [insert] = gcp.calls("POST", "/backupRuns")
+    assert insert.json() == {"description": f"mlops-platform {backup_id}"}
+    uploads = gcp.uploaded()
+    assert list(uploads) == [f"backups/{backup_id}/artifacts.json", f"backups/{backup_id}/record.json"], "the record last"
+    manifest = json.loads(uploads[f"backups/{backup_id}/artifacts.json"])
+    assert manifest["mode"] == "versions"
+    assert [(o["key"], o["versionId"]) for o in manifest["objects"]] == [
+        (ART.format(0), "1001"), (ART.format(1), "1002"), (ART.format(2), "1003")], "live generations only, no backups"
+    record = json.loads(uploads[f"backups/{backup_id}/record.json"])
+    assert record["database"] == {"kind": "cloudsql-backup", "ref": str(RUN), "source": INSTANCE, "location": PROJECT,
+                                  "bytes": 20 << 30, "sha256": None, "schemaRevision": None}
+    assert record["counts"] == {"experiments": 2, "runs": 3, "modelVersions": 1} and record["stack"] == "gcp-dev"
+    listed = invoke("backups", "list", "--cloud", "gcp", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [b["id"] for b in json.loads(listed.stdout)["backups"]] == [backup_id]
+
+
+def test_restore_sets_the_live_instance_aside_then_restores_onto_it_after_the_artifacts(gcp):
+    backup_id = _backup(gcp)
+    gcp.listing = AT_RESTORE
+    result = invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["artifacts"] == {"restored": 2, "removed": 1, "unchanged": 1}
+    [clone] = gcp.calls("POST", "/clone")
+    aside = clone.json()["cloneContext"]["destinationInstanceName"]
+    assert aside.startswith(f"{INSTANCE}-before-") and report["keptDatabase"] == aside
+    assert report["restoredDatabase"] == INSTANCE, "restored in place: MLflow's address stays"
+    [restore] = gcp.calls("POST", "/restoreBackup")
+    assert restore.path == f"{SQL}/restoreBackup"
+    assert restore.json() == {"restoreBackupContext": {"backupRunId": RUN, "instanceId": INSTANCE, "project": PROJECT}}
+    rewrites = [r for r in gcp.server.seen if "/rewriteTo/" in r.path]
+    assert sorted((r.path.rsplit("/o/", 1)[1], r.query["sourceGeneration"]) for r in rewrites) == [
+        ("mlflow%2F1%2Frun0%2Fartifacts%2Fmodel.bin", ["1001"]), ("mlflow%2F1%2Frun2%2Fartifacts%2Fmodel.bin", ["1003"])]
+    deleted = sorted(gcp.server.deleted())
+    assert deleted == [f"{OBJECTS}/backups%2F.restore-lock", f"{OBJECTS}/mlflow%2F1%2Flate%2Fartifacts%2Fmodel.bin"]
+    order = [r.path for r in gcp.server.seen]
+    assert order.index(clone.path) < order.index(rewrites[0].path) and order.index(rewrites[-1].path) < order.index(restore.path), \
+        "the database is switched only once the artifacts are back"
+
+
+def test_a_restore_while_one_runs_is_refused_before_anything_moves(gcp):
+    backup_id = _backup(gcp)
+    gcp.lock_held = True
+    gcp.serve("backups/.restore-lock", b'{"backup": "bk-other", "host": "ci-runner"}')
+    refused(invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes"), "already running", "ci-runner", "gs://")
+    assert not gcp.calls("POST", "/clone") and not gcp.calls("POST", "/restoreBackup") and not gcp.server.deleted()
+
+
+def test_missing_rights_are_one_line_and_no_record_is_written(gcp):
+    gcp.routes[("POST", f"{SQL}/backupRuns")] = (403, {"error": {"code": 403, "message": "The client is not authorized to make this request.",
+                                                                 "errors": [{"reason": "notAuthorized"}]}})
+    gcp.server.routes.update({(m, p.lower()): v for (m, p), v in gcp.routes.items()})
+    refused(invoke("backup", "--cloud", "gcp"), "access denied", "Cloud SQL")
+    assert gcp.uploaded() == {}
+
+
+def test_a_backup_cloud_sql_reports_failed_exits_1_without_a_record(gcp):
+    failed = _operation("op-backup", "DONE", error={"kind": "sql#operationErrors",
+                                                    "errors": [{"code": "INTERNAL_ERROR", "message": "backup failed"}]})
+    gcp.server.routes[("GET", f"{OPS}/op-backup".lower())] = (200, failed)
+    result = invoke("backup", "--cloud", "gcp")
+    assert result.exit_code == 1, result.output
+    assert "INTERNAL_ERROR" in result.stderr and "Traceback" not in result.output
+    assert gcp.uploaded() == {}
+
+
+def test_a_missing_instance_is_refused_before_a_restore_changes_anything(gcp):
+    backup_id = _backup(gcp)
+    for route in (("GET", SQL.lower()), ("POST", f"{SQL}/clone".lower())):  # the instance is gone: 404s
+        del gcp.server.routes[route]
+    refused(invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes"), "no such instance", PROJECT)
+    assert not gcp.calls("POST", "/restoreBackup") and not [r for r in gcp.server.seen if "/rewriteTo/" in r.path]
+    assert gcp.calls("DELETE", "restore-lock"), "the lock is given back"
+
+
+def test_another_stacks_backup_is_restored_from_its_own_instance_and_project(gcp):
+    backup_id = _backup(gcp)
+    key = f"backups/{backup_id}/record.json"
+    record = json.loads(gcp.records[key])
+    record["stack"] = "gcp-prod"
+    record["database"] = {**record["database"], "source": "mlops-prod-c3d4", "location": "prod-project"}
+    gcp.serve(key, json.dumps(record).encode())
+    refused(invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes"), "gcp-prod", "--force")
+    assert not gcp.calls("POST", "/clone")
+    result = invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes", "--force")
+    assert result.exit_code == 0, result.output
+    [restore] = gcp.calls("POST", "/restoreBackup")
+    assert restore.path == f"{SQL}/restoreBackup", "onto this stack's instance"
+    assert restore.json()["restoreBackupContext"] == {"backupRunId": RUN, "instanceId": "mlops-prod-c3d4", "project": "prod-project"}
+
+
+
+def test_up_takes_a_cloud_sql_backup_before_it_migrates_mlflows_database(gcp):
+    stacks = json.loads((gcp.fake.root / "stacks.json").read_text())
+    outputs = stacks["gcp-dev"]["outputs"]
+    old_head = "b7e4c1a90f23"  # MLflow 3.14.0's head (versions.MLFLOW_SCHEMA_HEADS)
+    gcp.fake.stacks({"gcp-dev": {"outputs": {**outputs, "deployment": {"releases": {}, "mlflowSchema": old_head}},
+                                 "secrets": [], "resources": []}})
+    gcp.fake.events("up", "up")
+    result = invoke("up", "--cloud", "gcp", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "backing it up first" in result.stderr
+    assert len(gcp.calls("POST", "/backupRuns")) == 1 and any(n.endswith("/record.json") for n in gcp.uploaded())
+    assert gcp.fake.ran("up")
