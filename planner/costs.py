@@ -139,6 +139,11 @@ def _gcp(run: ProgramRun, config: PlatformConfig, lines: _Lines, prometheus_gb: 
         key = {"db-custom-2-8192": "cloudsql_custom_2vcpu_8gb_hour"}.get(tier, f"cloudsql_pg_{tier}_hour")
         lines.hourly(DATABASE, f"Cloud SQL {tier} ({'regional' if regional else 'zonal'})", 2 if regional else 1, key)
         lines.monthly(DATABASE, "Cloud SQL SSD", settings["diskSize"] * (2 if regional else 1), "GB-month", "cloudsql_ssd_gb_month")
+    # Every retained version is billed and each 90-day rotation adds one; the first version is shown.
+    keys = len(run.of_type("gcp:kms/cryptoKey:CryptoKey"))
+    if keys:
+        lines.monthly(CLUSTER, "Cloud KMS key version (customer-managed keys; rotation adds one each 90 days)", keys,
+                      "key-version-month", "kms_key_version_month")
     lines.monthly(MONITORING, "Prometheus disk pd-balanced", prometheus_gb, "GB-month", "pd_balanced_gb_month")
 
 

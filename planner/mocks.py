@@ -345,6 +345,11 @@ _CALL_OUTPUTS: dict[str, Callable[[dict], dict]] = {
         "tenantId": TENANT_ID,
     },
     "azure-native:containerservice:listManagedClusterUserCredentials": _aks_credentials,
+    "gcp:organizations/getProject:getProject": lambda a: {
+        "projectId": a.get("projectId", "mock-project"),
+        "number": "123456789012",
+        "name": a.get("projectId", "mock-project"),
+    },
     "gcp:organizations/getClientConfig:getClientConfig": lambda a: {
         "project": "mock-project",
         "region": "us-central1",

@@ -354,6 +354,8 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
      "VPC vpc has no flow log", {}),
     ("gcp-subnet-flow-logs", "none", lambda: [r("gcp:compute/subnetwork:Subnetwork", {"ipCidrRange": "10.60.0.0/20"})],
      "has no flow logs", {}),
+    ("gcp-gke-secrets-cmek", "plain", lambda: [r("gcp:container/cluster:Cluster", GKE_GOOD)], "not encrypted with a customer-managed",
+     {"gcp-gke-secrets-cmek": {"requireKeys": True}}),
     ("aws-rds-audit-logs", "not exported", lambda: rds({**RDS_GOOD, "enabledCloudwatchLogsExports": ["upgrade"]}),
      "not exported to CloudWatch Logs", {}),
     ("aws-rds-audit-logs", "parameters", lambda: rds(RDS_GOOD, ("log_connections",)), "does not log connections", {}),

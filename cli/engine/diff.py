@@ -47,6 +47,8 @@ CRITICAL_TYPES = {
     "gcp:sql/databaseInstance:DatabaseInstance": "the database",
     "gcp:storage/bucket:Bucket": "the artifact bucket",
     "aws:kms/key:Key": "an encryption key (what it encrypted becomes unreadable)",
+    "gcp:kms/cryptoKey:CryptoKey": "an encryption key (what it encrypted becomes unreadable)",
+    "gcp:kms/keyRing:KeyRing": "an encryption key's ring (its keys with it)",
     "kubernetes:core/v1:PersistentVolumeClaim": "a volume claim (its volume's data)",
     "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition": "a CRD (every stored object of its kind)",
     "aws:cognito/userPool:UserPool": "the user directory (every person's account)",

@@ -7,6 +7,8 @@
   channel; Workload Identity; `deletion_protection` only in prod, so dev stacks can be destroyed.
 - A node pool on a dedicated, least-privileged node service account with the GKE metadata
   server (pods see their Workload Identity, never the node's); an optional tainted GPU pool.
+- In prod, Kubernetes Secrets encrypted at the application layer with a customer-managed Cloud KMS
+  key (components/gcp_kms.py) that GKE's service agent alone may use.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pulumi_gcp as gcp
 
 from .. import names
 from ..config import PlatformConfig
+from ..gcp_kms import customer_key, service_agent
 from . import kubeconfig
 from .outputs import ClusterOutputs, GcpNetwork, IngressExposure, ManagedClusterArgs, kubernetes_provider
 
@@ -47,6 +50,7 @@ class GkeClusterArgs(ManagedClusterArgs):
     pods_cidr: str = "10.64.0.0/14"
     services_cidr: str = "10.68.0.0/20"
     master_cidr: str = "172.16.0.32/28"
+    secrets_key: bool = False  # Secrets under a customer-managed key (prod)
 
 
 class GkeCluster(pulumi.ComponentResource):
@@ -64,6 +68,7 @@ class GkeCluster(pulumi.ComponentResource):
             pods_cidr=str(gcp_config.pods_cidr),
             services_cidr=str(gcp_config.services_cidr),
             master_cidr=str(gcp_config.master_cidr),
+            secrets_key=config.is_prod,
         )
 
     def __init__(self, name: str, args: GkeClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -161,8 +166,20 @@ class GkeCluster(pulumi.ComponentResource):
 
         return node_roles
 
+    def _secrets_key(self, name: str, args: GkeClusterArgs) -> tuple[Optional[dict[str, Any]], list[pulumi.Resource]]:
+        """The cluster's databaseEncryption and what it waits for (the agent's right to the key)."""
+        if not args.secrets_key:
+            return None, []
+        project = gcp.organizations.get_project_output(project_id=args.project, opts=pulumi.InvokeOptions(provider=self.gcp))
+        # The ring sits in the cluster's region, as GKE requires.
+        key, grant = customer_key(f"{name}-secrets", "gke-secrets", args.region,
+                                  service_agent(project.number, "container-engine-robot.iam.gserviceaccount.com"),
+                                  args.protect, self._opts())
+        return {"state": "ENCRYPTED", "key_name": key.id}, [grant]
+
     def _cluster(self, name: str, args: GkeClusterArgs) -> gcp.container.Cluster:
         child = self._opts
+        encryption, key_ready = self._secrets_key(name, args)
         return gcp.container.Cluster(
             f"{name}-gke",
             name=args.cluster_name,
@@ -196,10 +213,11 @@ class GkeCluster(pulumi.ComponentResource):
             security_posture_config={"mode": "BASIC", "vulnerability_mode": "VULNERABILITY_DISABLED"},
             node_locations=list(args.zones) or None,
             resource_labels=args.tags,
+            database_encryption=encryption,
             # Not after Cloud NAT or the node account's roles: the control plane needs neither (the
             # subnet has Private Google Access for the nodes' registration); the node pools do, for
             # images from public registries and for logging, so they wait for them.
-            opts=child(),
+            opts=child(*key_ready),
         )
 
     def _node_pools(self, name: str, args: GkeClusterArgs) -> list[pulumi.Resource]:

@@ -80,6 +80,13 @@ def gcs_access_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
             yield (f"bucket {bucket.name}: requests to it are not logged (no logging.logBucket)", bucket.urn)
 
 
+def gke_secrets_key(args: Any, config: Mapping[str, Any]) -> Iterator[str]:
+    """In prod, Secrets are encrypted at the application layer with a customer-managed key. The key's
+    name is unknown in the preview of a first deploy, so the state is what is checked."""
+    if config.get("requireKeys") and dig(args.props, "databaseEncryption", "state") != "ENCRYPTED":
+        yield "Secrets are not encrypted with a customer-managed key (databaseEncryption.state is not ENCRYPTED)"
+
+
 def subnet_flow_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if not args.props.get("logConfig"):
         yield "the subnetwork has no flow logs (logConfig)"
@@ -109,6 +116,9 @@ RULES = [
          ("gcp:sql/databaseInstance:DatabaseInstance",)),
     Rule("gcp-gcs-access-logs", "gcp", "Every bucket logs the requests made to it (usage logs), but the log bucket.",
          "Set the bucket's logging.logBucket to a log bucket (components/data/access_logs.py).", gcs_access_logs),
+    Rule("gcp-gke-secrets-cmek", "gcp", "In prod, GKE encrypts Secrets with a customer-managed Cloud KMS key.",
+         "Set databaseEncryption {state: ENCRYPTED, keyName} (components/gcp_kms.py makes the key in prod).", gke_secrets_key,
+         ("gcp:container/cluster:Cluster",), config_schema={"requireKeys": {"type": "boolean", "default": False}}),
     Rule("gcp-subnet-flow-logs", "gcp", "Every subnetwork records VPC flow logs.",
          "Give the subnetwork a logConfig (components/cluster/gke.py samples half the flows, with metadata).", subnet_flow_logs,
          ("gcp:compute/subnetwork:Subnetwork",)),
