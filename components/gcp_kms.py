@@ -29,11 +29,9 @@ def customer_key(name: str, purpose: str, location: str, member: Any, protect: b
     """The key for `purpose` and `member`'s right to use it; `opts` carries the parent and provider."""
     suffix = random.RandomString(f"{name}-ring-suffix", length=6, special=False, upper=False,
                                  opts=pulumi.ResourceOptions(parent=opts.parent))
-    ring = gcp.kms.KeyRing(f"{name}-ring", name=suffix.result.apply(lambda s: f"mlops-{purpose}-{s}"), location=location,
-                           opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=protect)))
-    key = gcp.kms.CryptoKey(
-        f"{name}-key", name=purpose, key_ring=ring.id, purpose="ENCRYPT_DECRYPT", rotation_period=ROTATION,
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=protect)),
-    )
+    kept = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=protect))
+    ring = gcp.kms.KeyRing(f"{name}-ring", name=suffix.result.apply(lambda s: f"mlops-{purpose}-{s}"), location=location, opts=kept)
+    key = gcp.kms.CryptoKey(f"{name}-key", name=purpose, key_ring=ring.id, purpose="ENCRYPT_DECRYPT", rotation_period=ROTATION,
+                            opts=kept)
     grant = gcp.kms.CryptoKeyIAMMember(f"{name}-key-user", crypto_key_id=key.id, role=ENCRYPTER, member=member, opts=opts)
     return key, grant

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
+from mlops_platform.components.data.backup_kit.record import GIB
 
 from .gcs import google_error
 
@@ -28,11 +29,7 @@ if TYPE_CHECKING:
     from mlops_platform.components.data.backup_kit.objects import Progress, Store
     from mlops_platform.components.data.backup_kit.record import DatabasePart
 
-GIB = 1 << 30
 KIND = "cloudsql-backup"
-# Cloud SQL instance names: lowercase letters, digits and hyphens, at most 98 characters with the
-# project id; ours are short (mlops-<env>-<suffix>), so the aside name stays well within it.
-# Ref: https://cloud.google.com/sql/docs/postgres/instance-settings#instance-id-2ndgen
 
 
 @dataclass(frozen=True)
@@ -77,6 +74,9 @@ class CloudSqlBackup:
         return self._aside(suffix)
 
     def _aside(self, suffix: str) -> str:
+        # Instance names: lowercase letters, digits and hyphens, at most 98 characters with the project
+        # id; ours are short (mlops-<env>-<suffix>), so the aside name stays well within it.
+        # Ref: https://cloud.google.com/sql/docs/postgres/instance-settings#instance-id-2ndgen
         return f"{self.instance}-before-{suffix}"
 
     def _instance(self, name: str) -> dict[str, Any]:

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 from mlops_platform.components.data.backup_kit.objects import error_code
+from mlops_platform.components.data.backup_kit.record import GIB
 
 if TYPE_CHECKING:
     from mlops_platform.components.data.backup_kit.objects import Progress, Store
     from mlops_platform.components.data.backup_kit.record import DatabasePart
 
-GIB = 1 << 30
 
 
 @dataclass(frozen=True)

@@ -79,8 +79,6 @@ def _gcp(config: Any, data: Mapping[str, Any], instance: str) -> tuple[Store, Da
             # Never send credentials over plain HTTP: an http:// endpoint is a local emulator.
             credentials = _anonymous() if endpoint and endpoint.startswith("http://") else _default_credentials()
             service = sqladmin(credentials, endpoint)
-    except BackupRefused:
-        raise
     except Exception as err:  # noqa: BLE001 - google.auth's DefaultCredentialsError, a bad endpoint
         raise google_error("opening the Google Cloud clients", err, missing="") from None
     return GcsBucket(storage_client, str(data["bucket"])), CloudSqlBackup(service, project, instance)

@@ -16,6 +16,7 @@ RECORD = "record.json"
 MANIFEST = "artifacts.json"
 DUMP = "database.dump"
 ID_PATTERN = r"^bk-\d{8}t\d{6}z-[0-9a-f]{6}$"
+GIB = 1 << 30  # a cloud database's storage, given in GiB, as DatabasePart.bytes
 # The clouds whose database `platform backup` and `restore` reach (through the cloud's control plane:
 # cli/backup/target.py); the others rely on their automated backups (README: Backup and restore).
 ON_DEMAND_CLOUDS = ("aws", "gcp")
