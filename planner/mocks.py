@@ -276,6 +276,22 @@ def _gcp_service_account(name: str, inputs: dict) -> tuple[str, dict]:
     return email, {"email": email, "name": f"projects/{project}/serviceAccounts/{email}", "member": f"serviceAccount:{email}"}
 
 
+# The project number the mocks answer (getProject), and the agents Google names after it.
+PROJECT_NUMBER = "123456789012"
+_AGENT_DOMAINS = {"sqladmin.googleapis.com": "gcp-sa-cloud-sql"}  # Ref: https://cloud.google.com/iam/docs/service-agents
+
+
+def _gcp_service_identity(name: str, inputs: dict) -> tuple[str, dict]:
+    domain = _AGENT_DOMAINS.get(inputs.get("service", ""), "gcp-sa-" + inputs.get("service", name).split(".")[0])
+    email = f"service-{PROJECT_NUMBER}@{domain}.iam.gserviceaccount.com"
+    return f"{name}-id", {"email": email, "member": f"serviceAccount:{email}"}
+
+
+def _gcs_agent(_args: dict) -> dict:
+    email = f"service-{PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com"
+    return {"emailAddress": email, "member": f"serviceAccount:{email}", "project": "mock-project"}
+
+
 def _gcp_sql(name: str, inputs: dict) -> tuple[str, dict]:
     instance = inputs.get("name", name)
     return instance, {"privateIpAddress": "10.70.0.3", "connectionName": f"mock-project:us-central1:{instance}"}
@@ -315,6 +331,7 @@ _RESOURCE_OUTPUTS = {
     "gcp:container/cluster:Cluster": _gke_cluster,
     "gcp:serviceaccount/account:Account": _gcp_service_account,
     "gcp:sql/databaseInstance:DatabaseInstance": _gcp_sql,
+    "gcp:projects/serviceIdentity:ServiceIdentity": _gcp_service_identity,
 }
 
 
@@ -347,9 +364,10 @@ _CALL_OUTPUTS: dict[str, Callable[[dict], dict]] = {
     "azure-native:containerservice:listManagedClusterUserCredentials": _aks_credentials,
     "gcp:organizations/getProject:getProject": lambda a: {
         "projectId": a.get("projectId", "mock-project"),
-        "number": "123456789012",
+        "number": PROJECT_NUMBER,
         "name": a.get("projectId", "mock-project"),
     },
+    "gcp:storage/getProjectServiceAccount:getProjectServiceAccount": _gcs_agent,
     "gcp:organizations/getClientConfig:getClientConfig": lambda a: {
         "project": "mock-project",
         "region": "us-central1",

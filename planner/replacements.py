@@ -59,7 +59,9 @@ CLOUD_FORCE_NEW: dict[str, tuple[str, ...]] = {
     "aws:s3/bucket:Bucket": ("bucket",),
     "gcp:container/cluster:Cluster": ("name", "location", "network", "subnetwork"),
     "gcp:container/nodePool:NodePool": ("name", "location", "cluster"),
-    "gcp:sql/databaseInstance:DatabaseInstance": ("name", "region"),
+    # Ref: registry.terraform.io/providers/hashicorp/google/latest/docs/resources/sql_database_instance
+    # (encryption_key_name: "changing this forces a new resource").
+    "gcp:sql/databaseInstance:DatabaseInstance": ("name", "region", "encryptionKeyName"),
     "gcp:compute/network:Network": ("name",),
     "gcp:compute/subnetwork:Subnetwork": ("name", "network", "region"),
     "gcp:storage/bucket:Bucket": ("name", "location"),

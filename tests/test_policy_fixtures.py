@@ -19,7 +19,28 @@ from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
 from mlops_platform.policies import pack
 from mlops_platform.policies.registry import RULES, rule_config
-from support.policy_resources import AKS_GOOD, EKS_GOOD, GKE_GOOD, PINNED, POD, POOL_GOOD, patched, resource
+from support.policy_resources import (
+    AKS_GOOD,
+    BUCKET_GOOD,
+    EKS_GOOD,
+    GCS_GOOD,
+    GKE_GOOD,
+    LOGGING,
+    LT_GOOD,
+    PAB,
+    PINNED,
+    POD,
+    POOL_GOOD,
+    RDS_GOOD,
+    SQL_FLAGS,
+    SQL_GOOD,
+    SSE,
+    STORAGE_GOOD,
+    VERSIONING,
+    bucket_and,
+    patched,
+    resource,
+)
 
 POLICIES = {p.name: p for p in pack.policies()}
 
@@ -86,31 +107,8 @@ DENY = netpol("deny", {"policyTypes": ["Ingress", "Egress"]})
 DNS = netpol("dns", {"policyTypes": ["Egress"], "egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]})
 
 
-def bucket_and(companions: dict[str, dict]) -> list:
-    bucket = resource("aws:s3/bucket:Bucket", {"bucketPrefix": "b-"}, name="bucket")
-    out = [bucket]
-    for kind, props in companions.items():
-        out.append(resource(kind, {"bucket": "b-1", **props}, name=kind.rsplit(":", 1)[-1], bucket=[bucket]))
-    return out
 
 
-PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
-SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
-LOGGING = "aws:s3/bucketLogging:BucketLogging"
-BUCKET_GOOD = {PAB: {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True},
-               SSE: {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]},
-               VERSIONING: {"versioningConfiguration": {"status": "Enabled"}},
-               LOGGING: {"targetBucket": "logs", "targetPrefix": "artifacts/"}}
-RDS_GOOD = {"publiclyAccessible": False, "storageEncrypted": True, "backupRetentionPeriod": 7,
-            "enabledCloudwatchLogsExports": ["postgresql", "upgrade"]}
-SQL_FLAGS = [{"name": "log_connections", "value": "on"}, {"name": "log_disconnections", "value": "on"}]
-STORAGE_GOOD = {"allowBlobPublicAccess": False, "minimumTlsVersion": "TLS1_2", "enableHttpsTrafficOnly": True,
-                "networkRuleSet": {"defaultAction": "Deny"}}
-SQL_GOOD = {"settings": {"ipConfiguration": {"ipv4Enabled": False}, "backupConfiguration": {"enabled": True},
-                         "databaseFlags": SQL_FLAGS}}
-GCS_GOOD = {"uniformBucketLevelAccess": True, "publicAccessPrevention": "enforced", "logging": {"logBucket": "logs"}}
-LT_GOOD = {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1}}
 
 
 def r(kind: str, props: dict, **extra: Any) -> Any:
@@ -356,6 +354,10 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
      "has no flow logs", {}),
     ("gcp-gke-secrets-cmek", "plain", lambda: [r("gcp:container/cluster:Cluster", GKE_GOOD)], "not encrypted with a customer-managed",
      {"gcp-gke-secrets-cmek": {"requireKeys": True}}),
+    ("gcp-data-cmek", "bucket", lambda: [r("gcp:storage/bucket:Bucket", GCS_GOOD)], "Google-managed keys (no encryption.defaultKmsKeyName)",
+     {"gcp-data-cmek": {"requireKeys": True}}),
+    ("gcp-data-cmek", "Cloud SQL", lambda: [r("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD)],
+     "Google-managed key (no encryptionKeyName)", {"gcp-data-cmek": {"requireKeys": True}}),
     ("aws-rds-audit-logs", "not exported", lambda: rds({**RDS_GOOD, "enabledCloudwatchLogsExports": ["upgrade"]}),
      "not exported to CloudWatch Logs", {}),
     ("aws-rds-audit-logs", "parameters", lambda: rds(RDS_GOOD, ("log_connections",)), "does not log connections", {}),

@@ -9,7 +9,7 @@ access log bucket is never empty).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import pulumi
 
@@ -69,9 +69,10 @@ def s3_access_logs(name: str, env: str, bucket: Any, protect: bool, child: Calla
 
 
 def gcs_log_bucket(name: str, env: str, suffix: Any, location: Any, protect: bool,
-                   child: Callable[..., pulumi.ResourceOptions]) -> Any:
+                   child: Callable[..., pulumi.ResourceOptions], encryption: Optional[dict[str, Any]] = None) -> Any:
     """The bucket GCS writes the artifact bucket's usage logs into (the artifact bucket names it in its
-    `logging` block); Google's log writer is granted object creation on it.
+    `logging` block); Google's log writer is granted object creation on it. `encryption`: the
+    artifact bucket's own (a customer-managed key in prod).
     Ref: https://cloud.google.com/storage/docs/access-logs"""
     import pulumi_gcp as gcp
 
@@ -83,6 +84,7 @@ def gcs_log_bucket(name: str, env: str, suffix: Any, location: Any, protect: boo
         public_access_prevention="enforced",
         force_destroy=not protect,
         lifecycle_rules=[{"action": {"type": "Delete"}, "condition": {"age": log_days(protect)}}],
+        encryption=encryption,
         opts=child(protect=protect),
     )
     gcp.storage.BucketIAMMember(f"{name}-access-logs-writer", bucket=logs.name, role="roles/storage.objectCreator",

@@ -7,7 +7,9 @@
   Enterprise Plus, which refuses shared-core tiers), deletion protection in prod.
 - Identities: one Google service account per workload with objectViewer or objectAdmin on the
   bucket, bound to `PROJECT.svc.id.goog[namespace/name]` with roles/iam.workloadIdentityUser.
-- Prod stacks `protect` the bucket and the instance.
+- Prod stacks `protect` the bucket and the instance, and encrypt both buckets and the instance with
+  customer-managed Cloud KMS keys (components/gcp_kms.py): one for GCS's service agent, one for
+  Cloud SQL's, each usable by that agent alone.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pulumi_random as random
 from .. import names, versions
 from ..cluster.outputs import ClusterOutputs, GcpNetwork
 from ..config import PlatformConfig
+from ..gcp_kms import customer_key
 from .access_logs import gcs_log_bucket
 from .outputs import CONNECTION_LOG_SETTINGS, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
@@ -46,6 +49,7 @@ class GcpData(pulumi.ComponentResource):
         suffix = random.RandomString(
             f"{name}-suffix", length=6, special=False, upper=False, opts=pulumi.ResourceOptions(parent=self)
         )
+        self._customer_keys(name, args)
         self._bucket(name, args, suffix)
         password, database, user = self._database(name, args, suffix)
         access = self._identities(name, args)
@@ -63,10 +67,37 @@ class GcpData(pulumi.ComponentResource):
     def _opts(self, *depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self._net.provider, depends_on=list(depends_on), **extra)
 
+    def _customer_keys(self, name: str, args: GcpDataArgs) -> None:
+        """In prod, a key for the buckets and one for the database, each granted to its service's agent
+        alone; `_store_key`/`_database_key` are (encryption settings, the grant to wait for), or None."""
+        self._store_key: Optional[tuple[dict[str, Any], Any]] = None
+        self._database_key: Optional[tuple[Any, Any]] = None
+        if not args.customer_keys:
+            return
+        net = self._net
+        # GCS's agent encrypts objects; this call also creates it where the project has none yet.
+        # Ref: https://cloud.google.com/storage/docs/encryption/using-customer-managed-keys#prereqs
+        gcs_agent = gcp.storage.get_project_service_account_output(
+            project=net.project, opts=pulumi.InvokeOptions(provider=net.provider))
+        # Cloud SQL's agent exists only once asked for. Ref: https://cloud.google.com/sql/docs/postgres/configure-cmek#create-service-account
+        sql_agent = gcp.projects.ServiceIdentity(f"{name}-cloudsql-agent", project=net.project,
+                                                 service="sqladmin.googleapis.com", opts=self._opts())
+        # Each ring in the region of what it encrypts, as GCS and Cloud SQL require.
+        key, grant = customer_key(f"{name}-store", "gcs-artifacts", net.region, gcs_agent.member, args.protect, self._opts())
+        self._store_key = ({"default_kms_key_name": key.id}, grant)
+        key, grant = customer_key(f"{name}-database", "cloudsql", net.region, sql_agent.member, args.protect, self._opts())
+        self._database_key = (key.id, grant)
+
     def _bucket(self, name: str, args: GcpDataArgs, suffix: random.RandomString) -> None:
         """The artifact bucket: uniform access, public access prevented, versioned."""
-        child, net = self._opts, self._net
-        logs = gcs_log_bucket(name, args.env, suffix, net.region.upper(), args.protect, child)
+        net = self._net
+        encryption, key_ready = self._store_key or (None, None)
+
+        def child(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+            # Both buckets wait for GCS's right to their key.
+            return self._opts(*depends_on, *([key_ready] if key_ready else []), **extra)
+
+        logs = gcs_log_bucket(name, args.env, suffix, net.region.upper(), args.protect, child, encryption)
         self.bucket = gcp.storage.Bucket(
             f"{name}-artifacts",
             name=suffix.result.apply(lambda s: names.bucket_prefix(args.env) + s),
@@ -79,6 +110,7 @@ class GcpData(pulumi.ComponentResource):
             ],
             # Every request to the bucket, in the log bucket (data/access_logs.py).
             logging={"log_bucket": logs.name, "log_object_prefix": "artifacts"},
+            encryption=encryption,
             force_destroy=args.force_destroy,
             opts=child(protect=args.protect),
         )
@@ -87,6 +119,7 @@ class GcpData(pulumi.ComponentResource):
     def _database(self, name: str, args: GcpDataArgs, suffix: random.RandomString) -> tuple[Any, Any, Any]:
         """Cloud SQL on private IP through Private Service Access, its database and user."""
         child, net = self._opts, self._net
+        key_name, key_ready = self._database_key or (None, None)
         peering_range = gcp.compute.GlobalAddress(
             f"{name}-sql-range",
             name=f"{names.env_prefix(args.env)}-sql-range",
@@ -115,6 +148,7 @@ class GcpData(pulumi.ComponentResource):
             region=net.region,
             database_version=f"POSTGRES_{versions.POSTGRES_MAJOR}",
             deletion_protection=args.protect,
+            encryption_key_name=key_name,
             settings={
                 "tier": args.database.instance_class,
                 "edition": "ENTERPRISE",
@@ -145,7 +179,7 @@ class GcpData(pulumi.ComponentResource):
                 # Ref: https://cloud.google.com/sql/docs/postgres/flags#list-flags-postgres
                 "database_flags": [{"name": setting, "value": "on"} for setting in CONNECTION_LOG_SETTINGS],
             },
-            opts=child(peering, protect=args.protect),
+            opts=child(peering, *([key_ready] if key_ready else []), protect=args.protect),
         )
         database = gcp.sql.Database(f"{name}-mlflow-db", name=names.DATABASE_MLFLOW, instance=self.instance.name, opts=child())
         user = gcp.sql.User(

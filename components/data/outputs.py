@@ -119,11 +119,12 @@ class ManagedDataArgs:
     protect: bool
     force_destroy: bool  # let destroy delete an object store that still holds objects
     store_allowed_cidrs: tuple[str, ...] = ()  # public ranges the object store admits besides the cluster (Azure)
+    customer_keys: bool = False  # the bucket and the database encrypted with keys of the stack's own (prod)
 
     @staticmethod
     def common(config: Any, cluster: Any, min_storage_gb: int = 20) -> dict[str, Any]:  # config: PlatformConfig
         return {"cluster": cluster, "env": config.env, "database": DatabaseSpec.from_config(config, min_storage_gb),
-                "protect": config.protected, "force_destroy": config.object_store.force_destroy,
+                "protect": config.protected, "force_destroy": config.object_store.force_destroy, "customer_keys": config.is_prod,
                 "store_allowed_cidrs": tuple(str(c) for c in (config.azure.storage_allowed_cidrs if config.azure else ()))}
 
 

@@ -87,6 +87,18 @@ def gke_secrets_key(args: Any, config: Mapping[str, Any]) -> Iterator[str]:
         yield "Secrets are not encrypted with a customer-managed key (databaseEncryption.state is not ENCRYPTED)"
 
 
+def data_keys(args: Any, config: Mapping[str, Any]) -> Iterator[str]:
+    """In prod, buckets and Cloud SQL encrypt with a customer-managed key. A key's name unknown in the
+    preview of a first deploy leaves the check to the update (pulumi_policy skips unknowns)."""
+    if not config.get("requireKeys"):
+        return
+    if args.resource_type == "gcp:storage/bucket:Bucket":
+        if not dig(args.props, "encryption", "defaultKmsKeyName"):
+            yield "objects are encrypted with Google-managed keys (no encryption.defaultKmsKeyName)"
+    elif not args.props.get("encryptionKeyName"):
+        yield "the instance's disk is encrypted with a Google-managed key (no encryptionKeyName)"
+
+
 def subnet_flow_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if not args.props.get("logConfig"):
         yield "the subnetwork has no flow logs (logConfig)"
@@ -119,6 +131,10 @@ RULES = [
     Rule("gcp-gke-secrets-cmek", "gcp", "In prod, GKE encrypts Secrets with a customer-managed Cloud KMS key.",
          "Set databaseEncryption {state: ENCRYPTED, keyName} (components/gcp_kms.py makes the key in prod).", gke_secrets_key,
          ("gcp:container/cluster:Cluster",), config_schema={"requireKeys": {"type": "boolean", "default": False}}),
+    Rule("gcp-data-cmek", "gcp", "In prod, buckets and Cloud SQL encrypt with customer-managed Cloud KMS keys.",
+         "Set the bucket's encryption.defaultKmsKeyName and the instance's encryptionKeyName (components/data/gcp.py makes "
+         "the keys in prod).", data_keys, ("gcp:storage/bucket:Bucket", "gcp:sql/databaseInstance:DatabaseInstance"),
+         config_schema={"requireKeys": {"type": "boolean", "default": False}}),
     Rule("gcp-subnet-flow-logs", "gcp", "Every subnetwork records VPC flow logs.",
          "Give the subnetwork a logConfig (components/cluster/gke.py samples half the flows, with metadata).", subnet_flow_logs,
          ("gcp:compute/subnetwork:Subnetwork",)),

@@ -56,3 +56,31 @@ def patched(base: dict, path: tuple, value: Any) -> dict:
         target = target.setdefault(key, {})
     target[path[-1]] = value
     return out
+
+
+# Compliant AWS bucket settings, RDS, Azure storage, Cloud SQL, GCS and launch template.
+PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+BUCKET_GOOD = {PAB: {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True},
+               SSE: {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]},
+               VERSIONING: {"versioningConfiguration": {"status": "Enabled"}},
+               LOGGING: {"targetBucket": "logs", "targetPrefix": "artifacts/"}}
+RDS_GOOD = {"publiclyAccessible": False, "storageEncrypted": True, "backupRetentionPeriod": 7,
+            "enabledCloudwatchLogsExports": ["postgresql", "upgrade"]}
+SQL_FLAGS = [{"name": "log_connections", "value": "on"}, {"name": "log_disconnections", "value": "on"}]
+STORAGE_GOOD = {"allowBlobPublicAccess": False, "minimumTlsVersion": "TLS1_2", "enableHttpsTrafficOnly": True,
+                "networkRuleSet": {"defaultAction": "Deny"}}
+SQL_GOOD = {"settings": {"ipConfiguration": {"ipv4Enabled": False}, "backupConfiguration": {"enabled": True},
+                         "databaseFlags": SQL_FLAGS}}
+GCS_GOOD = {"uniformBucketLevelAccess": True, "publicAccessPrevention": "enforced", "logging": {"logBucket": "logs"}}
+LT_GOOD = {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1}}
+
+
+def bucket_and(companions: dict[str, dict]) -> list:
+    bucket = resource("aws:s3/bucket:Bucket", {"bucketPrefix": "b-"}, name="bucket")
+    out = [bucket]
+    for kind, props in companions.items():
+        out.append(resource(kind, {"bucket": "b-1", **props}, name=kind.rsplit(":", 1)[-1], bucket=[bucket]))
+    return out
