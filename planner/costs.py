@@ -88,7 +88,8 @@ def _aws(run: ProgramRun, lines: _Lines, prometheus_gb: int) -> None:
         lines.hourly(DATABASE, f"RDS Postgres {db.input('instanceClass')} ({az.replace('_', '-')})", 1,
                      f"rds_postgres_{db.input('instanceClass')}_{az}_hour")
         lines.monthly(DATABASE, "RDS gp3 storage", db.input("allocatedStorage"), "GB-month", f"rds_gp3_gb_month_{az}")
-    lines.monthly(CLUSTER, "KMS key (secrets encryption)", len(run.of_type("aws:kms/key:Key")), "key-month", "kms_key_month")
+    lines.monthly(CLUSTER, "KMS keys (EKS secrets; in prod also the data)", len(run.of_type("aws:kms/key:Key")), "key-month",
+                  "kms_key_month")
     lines.monthly(MONITORING, "Prometheus volume gp3", prometheus_gb, "GB-month", "ebs_gp3_gb_month")
 
 

@@ -49,6 +49,7 @@ def pack_config(config: Any) -> dict[str, Any]:
         "azure-prod-data-locked": {"enforcementLevel": level, "requireLocks": config.is_prod},
         "gcp-gke-secrets-cmek": {"enforcementLevel": level, "requireKeys": config.is_prod},
         "gcp-data-cmek": {"enforcementLevel": level, "requireKeys": config.is_prod},
+        "aws-data-cmk": {"enforcementLevel": level, "requireKeys": config.is_prod},
         "k8s-metadata-address-closed": {"enforcementLevel": level, "metadataAllowed": config.cloud == "gcp"},
         # A prod rule (off elsewhere: dev may serve the public example).
         "supply-chain-prod-models-own-store": {"enforcementLevel": level if config.is_prod else "disabled",

@@ -225,7 +225,7 @@ def test_aws_vpc_spans_two_azs_with_tagged_public_and_private_subnets(aws_dev, a
 def test_aws_eks_control_plane(aws_dev, aws_prod):
     for run, prod in ((aws_dev, False), (aws_prod, True)):
         eks = one(run, "aws:eks/cluster:Cluster")
-        key = one(run, "aws:kms/key:Key")
+        key = one(run, "aws:kms/key:Key", "-secrets-key")
         assert key.input("enableKeyRotation") is True
         assert eks.input("encryptionConfig", "resources") == ["secrets"]
         assert key.urn in eks.property_dependencies["encryptionConfig"]

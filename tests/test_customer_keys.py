@@ -100,3 +100,52 @@ def test_a_new_key_on_cloud_sql_is_shown_as_its_replacement():
 
     assert forcing("gcp:sql/databaseInstance:DatabaseInstance", "encryptionKeyName") == "encryptionKeyName"
     assert forcing("gcp:storage/bucket:Bucket", "encryption.defaultKmsKeyName") is None, "a bucket's key changes in place"
+
+
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+
+
+def _sse(run, suffix):
+    [config] = [r for r in run.of_type(SSE) if r.name.endswith(suffix)]
+    return config.input("rules")[0]["applyServerSideEncryptionByDefault"], config
+
+
+def _role_statements(run):
+    import json
+
+    return {r.name.rsplit("-", 2)[-2]: json.loads(r.input("policy"))["Statement"]
+            for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("-s3")}
+
+
+def test_aws_prod_data_is_under_a_key_of_its_own(planned):
+    run = planned("aws-prod")
+    [key] = [k for k in run.of_type("aws:kms/key:Key") if k.name.endswith("-data-key")]
+    assert key.input("enableKeyRotation") is True and key.input("deletionWindowInDays") == 30 and key.protect
+    artifacts, config = _sse(run, "-artifacts-encryption")
+    arn = artifacts["kmsMasterKeyId"]
+    assert artifacts["sseAlgorithm"] == "aws:kms" and arn.startswith("arn:aws:kms:")
+    assert key.urn in config.property_dependencies["rules"], "the bucket's key is the data key"
+    logs, _ = _sse(run, "-access-logs-encryption")
+    assert logs == {"sseAlgorithm": "AES256"}, "a log target takes SSE-S3 only"
+    [database] = run.of_type("aws:rds/instance:Instance")
+    assert database.input("kmsKeyId") == arn and database.input("storageEncrypted") is True
+    # Each workload may use the key only as far as its access to the bucket goes.
+    statements = _role_statements(run)
+    assert set(statements) == {"mlflow", "reader", "detector", "fitter"}
+    for role, allowed in statements.items():
+        [on_key] = [s for s in allowed if s["Resource"] == arn]
+        writes = role in ("mlflow", "fitter")
+        assert on_key["Action"] == (["kms:Decrypt", "kms:GenerateDataKey"] if writes else ["kms:Decrypt"]), role
+
+
+def test_aws_dev_data_uses_aws_managed_keys(planned, stack_config):
+    run = planned("aws-dev")
+    assert [k.name for k in run.of_type("aws:kms/key:Key")] == ["mlops-cluster-secrets-key"]
+    assert _sse(run, "-artifacts-encryption")[0] == {"sseAlgorithm": "AES256"}
+    assert run.of_type("aws:rds/instance:Instance")[0].input("kmsKeyId") is None
+    assert all(not any("kms:" in str(s["Action"]) for s in st) for st in _role_statements(run).values())
+    assert pack_config(stack_config("aws-prod"))["aws-data-cmk"]["requireKeys"] is True
+    assert pack_config(stack_config("aws-dev"))["aws-data-cmk"]["requireKeys"] is False
+    for stack, keys in (("aws-dev", 1), ("aws-prod", 2)):
+        [line] = [line for line in estimate(planned(stack), stack_config(stack)) if line.price_key == "kms_key_month"]
+        assert line.quantity == keys, stack

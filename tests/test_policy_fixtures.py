@@ -107,10 +107,6 @@ DENY = netpol("deny", {"policyTypes": ["Ingress", "Egress"]})
 DNS = netpol("dns", {"policyTypes": ["Egress"], "egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]})
 
 
-
-
-
-
 def r(kind: str, props: dict, **extra: Any) -> Any:
     return resource(kind, props, **extra)
 
@@ -354,6 +350,9 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
      "has no flow logs", {}),
     ("gcp-gke-secrets-cmek", "plain", lambda: [r("gcp:container/cluster:Cluster", GKE_GOOD)], "not encrypted with a customer-managed",
      {"gcp-gke-secrets-cmek": {"requireKeys": True}}),
+    ("aws-data-cmk", "bucket", lambda: bucket_and(BUCKET_GOOD), "encrypted with an AWS-managed key (no kmsMasterKeyId)",
+     {"aws-data-cmk": {"requireKeys": True}}),
+    ("aws-data-cmk", "RDS", lambda: rds(RDS_GOOD), "database db is encrypted with the AWS-managed key", {"aws-data-cmk": {"requireKeys": True}}),
     ("gcp-data-cmek", "bucket", lambda: [r("gcp:storage/bucket:Bucket", GCS_GOOD)], "Google-managed keys (no encryption.defaultKmsKeyName)",
      {"gcp-data-cmek": {"requireKeys": True}}),
     ("gcp-data-cmek", "Cloud SQL", lambda: [r("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD)],

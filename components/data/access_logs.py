@@ -37,7 +37,8 @@ def s3_access_logs(name: str, env: str, bucket: Any, protect: bool, child: Calla
                                    opts=child())
     aws.s3.BucketOwnershipControls(f"{name}-access-logs-ownership", bucket=logs.id,
                                    rule={"object_ownership": "BucketOwnerEnforced"}, opts=child())
-    # A log target takes SSE-S3 only (not SSE-KMS).
+    # A log target takes SSE-S3 only (not SSE-KMS), even where the artifact bucket uses the stack's key.
+    # Ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html#grant-log-delivery-permissions-general
     aws.s3.BucketServerSideEncryptionConfiguration(
         f"{name}-access-logs-encryption", bucket=logs.id,
         rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}], opts=child())

@@ -9,6 +9,8 @@
 - IRSA: each workload's service account assumes a role limited to the bucket and the actions it
   needs (read, or read and write).
 - Prod stacks `protect` the bucket and the database: `pulumi destroy` stops before deleting data.
+  Both are encrypted there with a customer-managed KMS key of the stack's own (rotated yearly,
+  protected with them), which the workloads' roles may use only as far as their access needs.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from .outputs import CONNECTION_LOG_SETTINGS, Database, DataOutputs, ManagedData
 
 READ_ACTIONS = ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"]
 WRITE_ACTIONS = READ_ACTIONS + ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+# Under SSE-KMS, reading an object decrypts its data key; writing one asks KMS for a new data key.
+# Ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html#require-sse-kms
+KEY_READ_ACTIONS = ["kms:Decrypt"]
+KEY_WRITE_ACTIONS = KEY_READ_ACTIONS + ["kms:GenerateDataKey"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class AwsData(pulumi.ComponentResource):
         net = args.cluster.network
         assert isinstance(net, AwsNetwork), "AwsData needs an EKS cluster's network"
         self._provider: aws.Provider = net.provider
+        self.key = self._data_key(name, args)
         versioning = self._bucket(name, args)
         password = self._database(name, args, net)
         access = self._identities(name, net)
@@ -65,6 +72,21 @@ class AwsData(pulumi.ComponentResource):
 
     def _opts(self, *depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=list(depends_on), **extra)
+
+    def _data_key(self, name: str, args: AwsDataArgs) -> Optional[aws.kms.Key]:
+        """In prod, the key of the artifacts and the database. The default key policy (the account's
+        IAM policies decide who may use it): RDS takes its grant through the deployer, the workloads
+        through their roles below. Ref: https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html"""
+        if not args.customer_keys:
+            return None
+        return aws.kms.Key(
+            f"{name}-data-key",
+            description=f"mlops-platform {args.env}: artifact bucket and database",
+            enable_key_rotation=True,
+            # The longest wait AWS allows before a key scheduled for deletion goes, with its data.
+            deletion_window_in_days=30,
+            opts=self._opts(protect=args.protect),
+        )
 
     def _bucket(self, name: str, args: AwsDataArgs) -> aws.s3.BucketVersioning:
         """The artifact bucket and its settings; returns its versioning (the bucket is ready then).
@@ -112,7 +134,11 @@ class AwsData(pulumi.ComponentResource):
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-artifacts-encryption",
             bucket=self.bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": True}],
+            # SSE-KMS under the stack's key in prod; the bucket key saves a KMS request per object.
+            # Ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html
+            rules=[{"apply_server_side_encryption_by_default": (
+                {"sse_algorithm": "aws:kms", "kms_master_key_id": self.key.arn} if self.key else {"sse_algorithm": "AES256"}),
+                "bucket_key_enabled": True}],
             opts=child(),
         )
         versioning = aws.s3.BucketVersioning(
@@ -192,6 +218,7 @@ class AwsData(pulumi.ComponentResource):
             max_allocated_storage=args.database.storage_gb * 5,
             storage_type="gp3",
             storage_encrypted=True,
+            kms_key_id=self.key.arn if self.key else None,
             db_name=names.DATABASE_MLFLOW,
             username=names.DATABASE_USER,
             password=password.result,
@@ -251,16 +278,18 @@ class AwsData(pulumi.ComponentResource):
                 opts=child(),
             )
             actions = WRITE_ACTIONS if workload.access == "write" else READ_ACTIONS
+            key_actions = KEY_WRITE_ACTIONS if workload.access == "write" else KEY_READ_ACTIONS
             role_policy = aws.iam.RolePolicy(
                 f"{name}-{workload.role}-s3",
                 role=role.id,
-                policy=self.bucket.arn.apply(
-                    lambda arn, a=actions: policy(
-                        {
-                            "Version": "2012-10-17",
-                            "Statement": [{"Effect": "Allow", "Action": a, "Resource": [arn, f"{arn}/*"]}],
-                        }
-                    )
+                policy=pulumi.Output.all(self.bucket.arn, self.key.arn if self.key else None).apply(
+                    lambda v, a=actions, k=key_actions: policy({
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {"Effect": "Allow", "Action": a, "Resource": [v[0], f"{v[0]}/*"]},
+                            *([{"Effect": "Allow", "Action": k, "Resource": v[1]}] if v[1] else []),
+                        ],
+                    })
                 ),
                 opts=child(),
             )

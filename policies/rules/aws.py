@@ -81,6 +81,24 @@ def s3_access_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
             yield (f"bucket {bucket.name}: requests to it are not logged (no server access logging)", bucket.urn)
 
 
+def data_keys(args: Any, config: Mapping[str, Any]) -> Iterator[Any]:
+    """A stack rule: in prod, each bucket (but a log target, which takes SSE-S3 only) and each RDS
+    instance is encrypted with a customer-managed key."""
+    if not config.get("requireKeys"):
+        return
+    logging = stack_resources(args, "aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
+    sse = stack_resources(args, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    for bucket in stack_resources(args, "aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
+        if any(depends_on_resource(item, bucket, "targetBucket") for item in logging):
+            continue
+        if not any(dig(c.props, "rules", 0, "applyServerSideEncryptionByDefault", "kmsMasterKeyId")
+                   for c in sse if depends_on_resource(c, bucket, "bucket")):
+            yield (f"bucket {bucket.name}: objects are encrypted with an AWS-managed key (no kmsMasterKeyId)", bucket.urn)
+    for database in stack_resources(args, "aws:rds/instance:Instance"):
+        if not database.props.get("kmsKeyId"):
+            yield (f"database {database.name} is encrypted with the AWS-managed key (no kmsKeyId)", database.urn)
+
+
 def rds(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if args.props.get("publiclyAccessible") is True:
         yield "the database is publicly accessible"
@@ -145,6 +163,9 @@ RULES = [
     Rule("aws-rds-audit-logs", "aws", "RDS logs every connection and exports its log to CloudWatch Logs.",
          "Export the postgresql log (enabledCloudwatchLogsExports) and use a parameter group with log_connections and "
          "log_disconnections on (components/data/aws.py does both).", rds_logs),
+    Rule("aws-data-cmk", "aws", "In prod, the buckets (but log targets) and RDS encrypt with a customer-managed KMS key.",
+         "Give the bucket's encryption a kmsMasterKeyId and the instance a kmsKeyId (components/data/aws.py makes the key "
+         "in prod).", data_keys, config_schema={"requireKeys": {"type": "boolean", "default": False}}),
     Rule("aws-vpc-flow-logs", "aws", "Every VPC records its flows (accepted and rejected) in a flow log.",
          "Give the VPC an aws.ec2.FlowLog with trafficType ALL (components/cluster/eks.py does, to CloudWatch Logs).",
          vpc_flow_logs),
