@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -283,14 +284,7 @@ class AwsData(pulumi.ComponentResource):
                 f"{name}-{workload.role}-s3",
                 role=role.id,
                 policy=pulumi.Output.all(self.bucket.arn, self.key.arn if self.key else None).apply(
-                    lambda v, a=actions, k=key_actions: policy({
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {"Effect": "Allow", "Action": a, "Resource": [v[0], f"{v[0]}/*"]},
-                            *([{"Effect": "Allow", "Action": k, "Resource": v[1]}] if v[1] else []),
-                        ],
-                    })
-                ),
+                    functools.partial(_access_policy, actions, key_actions)),
                 opts=child(),
             )
             access[workload.role] = WorkloadAccess(
@@ -298,3 +292,11 @@ class AwsData(pulumi.ComponentResource):
             )
 
         return access
+
+
+def _access_policy(actions: list[str], key_actions: list[str], arns: list[Any]) -> str:
+    """A workload's rights on the bucket, and on its key where it has one (prod); `arns`: the two."""
+    bucket_arn, key_arn = arns
+    on_key = [{"Effect": "Allow", "Action": key_actions, "Resource": key_arn}] if key_arn else []
+    return policy({"Version": "2012-10-17",
+                   "Statement": [{"Effect": "Allow", "Action": actions, "Resource": [bucket_arn, f"{bucket_arn}/*"]}, *on_key]})
