@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from typing import Any, Callable, Optional
 
 import pulumi
@@ -276,6 +277,11 @@ def _gcp_service_account(name: str, inputs: dict) -> tuple[str, dict]:
     return email, {"email": email, "name": f"projects/{project}/serviceAccounts/{email}", "member": f"serviceAccount:{email}"}
 
 
+def _session_issuer(arn: str) -> str:
+    match = re.match(r"^arn:(aws[a-z-]*):sts::([0-9]{12}):assumed-role/([^/]+)/.+$", arn)
+    return f"arn:{match.group(1)}:iam::{match.group(2)}:role/{match.group(3)}" if match else arn
+
+
 # The project number the mocks answer (getProject), and the agents Google names after it.
 PROJECT_NUMBER = "123456789012"
 _AGENT_DOMAINS = {"sqladmin.googleapis.com": "gcp-sa-cloud-sql"}  # Ref: https://cloud.google.com/iam/docs/service-agents
@@ -350,6 +356,9 @@ _CALL_OUTPUTS: dict[str, Callable[[dict], dict]] = {
         "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/mock",
         "userId": "AIDAMOCK",
     },
+    # An assumed role's session names its role; any other ARN is its own issuer (as IAM answers).
+    "aws:iam/getSessionContext:getSessionContext": lambda a: {
+        "arn": a["arn"], "issuerArn": _session_issuer(a["arn"]), "issuerId": "AROAMOCK", "issuerName": "mock", "sessionName": "mock"},
     "aws:index/getPartition:getPartition": lambda a: {"partition": "aws", "dnsSuffix": "amazonaws.com"},
     "aws:index/getAvailabilityZones:getAvailabilityZones": lambda a: {
         "names": ["us-east-1a", "us-east-1b", "us-east-1c"],

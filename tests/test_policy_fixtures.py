@@ -330,6 +330,8 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("aws-eks-endpoint-restricted", "no CIDRs", _one(EKS, EKS_GOOD, ("vpcConfig", "publicAccessCidrs"), []), "no CIDR limit", {}),
     ("aws-eks-endpoint-restricted", "open", _one(EKS, EKS_GOOD, ("vpcConfig", "publicAccessCidrs"), ["0.0.0.0/0"]), "open to the internet (0.0.0.0/0", {}),
     ("aws-eks-secrets-encryption", "no config", _one(EKS, EKS_GOOD, ("encryptionConfig",), {}), "not envelope-encrypted", {}),
+    ("aws-eks-no-creator-admin", "bootstrap", _one(EKS, EKS_GOOD, ("accessConfig",), {"authenticationMode": "API"}),
+     "the cluster's creator stays cluster admin", {}),
     ("aws-kms-key-rotation", "rotation", lambda: [r("aws:kms/key:Key", {})], "rotation is off", {}),
     ("aws-eks-control-plane-logging", "audit", _one(EKS, EKS_GOOD, ("enabledClusterLogTypes",), ["api", "authenticator"]),
      "log types not enabled: audit", {}),

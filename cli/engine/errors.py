@@ -12,6 +12,9 @@ from ..project import stack_flags
 
 _PENDING = re.compile(r"^\s*\*\s*(urn:pulumi:\S+),\s*interrupted while (\w+)", re.MULTILINE)
 _LOCK = re.compile(r"the stack is currently locked by .*", re.IGNORECASE)
+# The provider names an access entry `<cluster>:<principal ARN>` (cluster names have no colon).
+# Ref: hashicorp/terraform-provider-aws internal/service/eks/access_entry.go (accessEntryCreateResourceID)
+_ENTRY_IN_USE = re.compile(r"creating EKS Access Entry \(([^:()\s]+):(arn:[^)\s]+)\):[^\n]*ResourceInUseException")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,20 @@ def explain(exc: BaseException, stack: str, cloud: str, env: str) -> EngineFailu
                 f"stack {stack} has pending operations from an interrupted run: {names}",
                 f"check those resources in the cloud, then run: pulumi refresh --stack {stack} --clear-pending-creates --yes",
             )
+        entry = _ENTRY_IN_USE.search(text)
+        if entry:
+            return _creator_entry(entry.group(1), entry.group(2), flags)
         return EngineFailure(last_error_line(stderr) if stderr.strip() else last_error_line(stdout),
                              "rerun with PLATFORM_DEBUG=1 for the engine's full output")
     return EngineFailure(f"{type(exc).__name__}: {exc}", "rerun with PLATFORM_DEBUG=1 for the traceback")
+
+
+def _creator_entry(cluster: str, principal: str, flags: str) -> EngineFailure:
+    """An EKS cluster made before the stack gave its deployer an entry of its own still holds its
+    creator's bootstrap entry, for the same principal (README: Cluster admin)."""
+    return EngineFailure(
+        f"EKS cluster {cluster} already has an access entry for {principal}: its creator's permanent admin entry, "
+        "from before the stack made the deployer's",
+        f"as one of platform:aws.adminRoleArns (their entries are the stack's), remove it with: aws eks delete-access-entry "
+        f"--cluster-name {cluster} --principal-arn {principal}; then run platform up {flags} again",
+    )

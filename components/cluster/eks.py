@@ -4,8 +4,11 @@
   (nodes; `kubernetes.io/role/internal-elb`), NAT per AZ in prod, one in dev.
 - Secrets encrypted with a customer-managed KMS key with rotation on; all five control-plane log
   types, kept 30 days (never-expiring log groups are a silent cost).
-- API authentication mode with access entries; the public endpoint limited to configured CIDRs
-  (or private only); standard support only (no extended-support surcharge).
+- API authentication mode with access entries, and no creator-admin bootstrap: cluster admin goes
+  to the stack file's admin roles and to the identity running `up`, each an access entry of the
+  stack (so the deployer's goes with `destroy`, and moves when someone else deploys). The public
+  endpoint limited to configured CIDRs (or private only); standard support only (no
+  extended-support surcharge).
 - A managed node group in the private subnets from a launch template requiring IMDSv2 with hop
   limit 1 (pods cannot borrow the node's role) and an encrypted gp3 root volume; an optional
   GPU node group with a taint.
@@ -85,13 +88,14 @@ class EksCluster(pulumi.ComponentResource):
         network = self._network(name, args)
         self._flow_logs(name, args, network.vpc)
         self.cluster = self._control_plane(name, args, network)
-        self._admins(name, args)
+        admins = self._admins(name, args)
         ready: list[pulumi.Resource] = self._nodes(name, args, network)
         issuer_host = self._oidc(name)
         self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
             kubeconfig.eks(self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data, args.region)
         )
-        self.k8s = kubernetes_provider(f"{name}-k8s", self.kubeconfig, self, [self.cluster])
+        # The provider reaches the API once the deployer's access entry has its policy.
+        self.k8s = kubernetes_provider(f"{name}-k8s", self.kubeconfig, self, [self.cluster, *admins])
         ready += self._storage(name, issuer_host)
         self.outputs = ClusterOutputs(
             cloud="aws",
@@ -155,30 +159,54 @@ class EksCluster(pulumi.ComponentResource):
                 "endpoint_public_access": not args.private_endpoint,
                 "public_access_cidrs": list(args.api_allowed_cidrs) if not args.private_endpoint else None,
             },
-            access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
+            # No permanent entry for whoever created the cluster: admins are the entries below.
+            # Ref: https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html
+            access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": False},
             encryption_config={"provider": {"key_arn": secrets_key.arn}, "resources": ["secrets"]},
             enabled_cluster_log_types=LOG_TYPES,
             upgrade_policy={"support_type": "STANDARD"},
             deletion_protection=args.protect,
             # Not after the private subnets' default routes (the NAT gateways): the control plane needs
             # none; the nodes do, to pull images and reach the API, so the node groups wait for them.
-            opts=child(cluster_policy, log_group),
+            # EKS reads the bootstrap flag at creation only, and the provider replaces the cluster on a
+            # change (hashicorp/terraform-provider-aws#35824): a cluster made before keeps its flag
+            # (README: Cluster admin says how to remove that entry).
+            opts=child(cluster_policy, log_group, ignore_changes=["accessConfig.bootstrapClusterCreatorAdminPermissions"]),
         )
 
-    def _admins(self, name: str, args: EksClusterArgs) -> None:
-        """Cluster admin for the stack's admin roles, through access entries."""
-        for index, arn in enumerate(args.admin_role_arns):
-            entry = aws.eks.AccessEntry(
-                f"{name}-admin-{index}", cluster_name=self.cluster.name, principal_arn=arn, opts=self._opts(self.cluster)
-            )
-            aws.eks.AccessPolicyAssociation(
-                f"{name}-admin-{index}-policy",
+    def _admins(self, name: str, args: EksClusterArgs) -> list[pulumi.Resource]:
+        """Cluster admin for the stack's admin roles and the deployer, through access entries; returns
+        the deployer's policy association (its access is ready then).
+
+        The deployer needs cluster-wide admin: the charts install CRDs, ClusterRoles and webhooks, and
+        RBAC lets only who holds every right of a role bind it.
+        Ref: https://kubernetes.io/docs/reference/access-authn-authz/rbac/#privilege-escalation-prevention-and-bootstrapping"""
+        deployer = self._deployer()
+        principals = [(f"{name}-admin-{index}", arn) for index, arn in enumerate(args.admin_role_arns)]
+        if deployer not in args.admin_role_arns:
+            principals.append((f"{name}-deployer", deployer))
+        ready: list[pulumi.Resource] = []
+        for resource_name, arn in principals:
+            entry = aws.eks.AccessEntry(resource_name, cluster_name=self.cluster.name, principal_arn=arn, opts=self._opts(self.cluster))
+            association = aws.eks.AccessPolicyAssociation(
+                f"{resource_name}-policy",
                 cluster_name=self.cluster.name,
                 principal_arn=arn,
                 policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
                 access_scope={"type": "cluster"},
                 opts=self._opts(entry),
             )
+            if arn == deployer:
+                ready.append(association)
+        return ready
+
+    def _deployer(self) -> str:
+        """The IAM principal running `up`: an assumed role's session ARN names its role, whose ARN
+        (with its path) is what an access entry takes.
+        Ref: https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html"""
+        invoke = pulumi.InvokeOptions(provider=self.aws)
+        caller = aws.get_caller_identity(opts=invoke)
+        return aws.iam.get_session_context(arn=caller.arn, opts=invoke).issuer_arn
 
     def _nodes(self, name: str, args: EksClusterArgs, network: _Network) -> list[pulumi.Resource]:
         """The node role, the launch template (IMDSv2, hop limit 1, encrypted gp3) and the node groups."""

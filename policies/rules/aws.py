@@ -26,6 +26,13 @@ def eks_secrets_encryption(args: Any, _config: Mapping[str, Any]) -> Iterator[st
         yield "Kubernetes secrets are not envelope-encrypted with a KMS key"
 
 
+def eks_creator_admin(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
+    # Unset, EKS makes the creator a cluster admin for the cluster's life.
+    # Ref: https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateAccessConfigRequest.html
+    if dig(args.props, "accessConfig", "bootstrapClusterCreatorAdminPermissions") is not False:
+        yield "the cluster's creator stays cluster admin (accessConfig.bootstrapClusterCreatorAdminPermissions is not false)"
+
+
 def kms_rotation(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     if args.props.get("enableKeyRotation") is not True:
         yield "KMS key rotation is off"
@@ -140,6 +147,10 @@ RULES = [
          ("aws:eks/cluster:Cluster",)),
     Rule("aws-eks-secrets-encryption", "aws", "EKS envelope-encrypts Kubernetes secrets with a KMS key.",
          "Give the cluster an encryptionConfig for resources [secrets] with a customer-managed key.", eks_secrets_encryption,
+         ("aws:eks/cluster:Cluster",)),
+    Rule("aws-eks-no-creator-admin", "aws", "EKS gives its creator no permanent cluster admin; admins are access entries.",
+         "Set accessConfig.bootstrapClusterCreatorAdminPermissions: false and give admin through access entries "
+         "(components/cluster/eks.py: the stack file's adminRoleArns and the deployer).", eks_creator_admin,
          ("aws:eks/cluster:Cluster",)),
     Rule("aws-kms-key-rotation", "aws", "KMS keys rotate yearly.", "Set enableKeyRotation: true on the key.", kms_rotation,
          ("aws:kms/key:Key",)),

@@ -40,6 +40,7 @@ EKS_GOOD = {
     "vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]},
     "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:k"}},
     "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
+    "accessConfig": {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False},
 }
 AKS_GOOD = {"apiServerAccessProfile": {"authorizedIPRanges": ["203.0.113.0/24"]}, "networkProfile": {"networkPolicy": "cilium"},
             "disableLocalAccounts": True, "agentPoolProfiles": [{"name": "system", "vmSize": "Standard_D2s_v5", "count": 2}]}
