@@ -114,6 +114,10 @@ def _azure(run: ProgramRun, config: PlatformConfig, lines: _Lines, prometheus_gb
         lines.hourly(DATABASE, f"PostgreSQL Flexible {sku}{' + standby' if ha else ''}", 2 if ha else 1, f"postgres_flex_{sku}_hour")
         lines.monthly(DATABASE, "PostgreSQL storage", server.input("storage", "storageSizeGB") * (2 if ha else 1), "GB-month",
                       "postgres_flex_storage_gb_month")
+    keys = len(run.of_type("azure-native:keyvault:Key"))
+    if keys:  # a standard vault's software keys: charged per operation only, which is not estimated
+        lines.monthly(CLUSTER, "Key Vault keys (customer-managed; operations $0.03 per 10k, not estimated)", keys, "key-month",
+                      "key_vault_standard_key_month")
     # managed-csi is Standard SSD; pro-rated from E10 (128 GiB), the table's smallest Standard SSD.
     lines.monthly(MONITORING, "Prometheus disk (Standard SSD, pro-rated)", prometheus_gb, "GB-month",
                   "disk_standard_ssd_e10_month", 1 / 128)

@@ -95,6 +95,12 @@ class PlatformMocks(Mocks):
             given = next((inputs[k] for k in _AZURE_NAME_INPUTS if inputs.get(k)), name)
             resource_id = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/mock/providers/{typ}/{given}"
             state.setdefault("name", given)
+        if typ.startswith("azure-native:") and isinstance(dig_identity := state.get("identity"), dict):
+            # Azure answers the user-assigned identities it was given as a map of id -> its ids.
+            given_ids = dig_identity.get("userAssignedIdentities")
+            if isinstance(given_ids, list):
+                state["identity"] = {**dig_identity, "userAssignedIdentities": {
+                    i: {"clientId": _uuid(name, "uai-client"), "principalId": _uuid(name, "uai-principal")} for i in given_ids}}
         return resource_id, self._outputs(state)
 
     def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
@@ -233,6 +239,19 @@ def _azure_storage_account(name: str, inputs: dict) -> tuple[str, dict]:
     return rid, {"name": account, "primaryEndpoints": {"blob": f"https://{account}.blob.core.windows.net/"}}
 
 
+def _azure_vault(name: str, inputs: dict) -> tuple[str, dict]:
+    vault = inputs.get("vaultName") or name
+    rid = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/{vault}"
+    return rid, {"name": vault, "properties": {**inputs.get("properties", {}), "vaultUri": f"https://{vault}.vault.azure.net/"}}
+
+
+def _azure_vault_key(name: str, inputs: dict) -> tuple[str, dict]:
+    vault, key = inputs.get("vaultName", "vault"), inputs.get("keyName") or name
+    rid = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/{vault}/keys/{key}"
+    uri = f"https://{vault}.vault.azure.net/keys/{key}"
+    return rid, {"name": key, "keyUri": uri, "keyUriWithVersion": f"{uri}/{_digest(name)[:32]}"}
+
+
 def _azure_postgres(name: str, inputs: dict) -> tuple[str, dict]:
     server = inputs.get("serverName") or name
     rid = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/{server}"
@@ -334,6 +353,8 @@ _RESOURCE_OUTPUTS = {
     "azure-native:managedidentity:UserAssignedIdentity": _azure_identity,
     "azure-native:storage:StorageAccount": _azure_storage_account,
     "azure-native:dbforpostgresql:Server": _azure_postgres,
+    "azure-native:keyvault:Vault": _azure_vault,
+    "azure-native:keyvault:Key": _azure_vault_key,
     "gcp:container/cluster:Cluster": _gke_cluster,
     "gcp:serviceaccount/account:Account": _gcp_service_account,
     "gcp:sql/databaseInstance:DatabaseInstance": _gcp_sql,

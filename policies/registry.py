@@ -50,6 +50,8 @@ def pack_config(config: Any) -> dict[str, Any]:
         "gcp-gke-secrets-cmek": {"enforcementLevel": level, "requireKeys": config.is_prod},
         "gcp-data-cmek": {"enforcementLevel": level, "requireKeys": config.is_prod},
         "aws-data-cmk": {"enforcementLevel": level, "requireKeys": config.is_prod},
+        "azure-aks-kms-etcd": {"enforcementLevel": level, "requireKeys": config.is_prod},
+        "azure-data-cmk": {"enforcementLevel": level, "requireKeys": config.is_prod},
         "k8s-metadata-address-closed": {"enforcementLevel": level, "metadataAllowed": config.cloud == "gcp"},
         # A prod rule (off elsewhere: dev may serve the public example).
         "supply-chain-prod-models-own-store": {"enforcementLevel": level if config.is_prod else "disabled",

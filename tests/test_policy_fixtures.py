@@ -39,6 +39,7 @@ from support.policy_resources import (
     VERSIONING,
     bucket_and,
     patched,
+    rds,
     resource,
 )
 
@@ -109,12 +110,6 @@ DNS = netpol("dns", {"policyTypes": ["Egress"], "egress": [{"ports": [{"port": 5
 
 def r(kind: str, props: dict, **extra: Any) -> Any:
     return resource(kind, props, **extra)
-
-
-def rds(props: dict, logged: tuple = ("log_connections", "log_disconnections"), **extra: Any) -> list:
-    """An RDS instance with the parameter group it names (a resource it depends on), logging `logged`."""
-    group = r("aws:rds/parameterGroup:ParameterGroup", {"parameters": [{"name": s, "value": "1"} for s in logged]}, name="pg")
-    return [group, r("aws:rds/instance:Instance", props, name="db", parameterGroupName=[group], **extra)]
 
 
 HEADERS_REF = "traefik-security-headers@kubernetescrd"
@@ -373,6 +368,10 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("azure-aks-api-restricted", "open", _aks(("apiServerAccessProfile", "authorizedIPRanges"), ["0.0.0.0/1", "128.0.0.0/1"]),
      "authorizes the whole internet", {}),
     ("azure-aks-network-policy", "none", _aks(("networkProfile",), {}), "no network policy engine", {}),
+    ("azure-aks-kms-etcd", "off", _aks(("securityProfile",), {}), "not encrypted with a customer-managed key",
+     {"azure-aks-kms-etcd": {"requireKeys": True}}),
+    ("azure-data-cmk", "Microsoft keys", lambda: [r("azure-native:storage:StorageAccount", STORAGE_GOOD, name="sa")],
+     "storage account sa is encrypted with Microsoft-managed keys", {"azure-data-cmk": {"requireKeys": True}}),
     ("azure-aks-local-accounts-disabled", "local accounts", _aks(("disableLocalAccounts",), False),
      "local accounts are enabled", {}),
     ("azure-storage-secure-transport-private", "public blobs", _one("azure-native:storage:StorageAccount", STORAGE_GOOD,

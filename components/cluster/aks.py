@@ -8,6 +8,8 @@
 - The API server limited to configured IP ranges, or a private cluster.
 - An audit trail (components/cluster/azure_audit.py): the control plane's audit log and the VNet's
   flow log in a Log Analytics workspace.
+- In prod, Secrets encrypted in etcd with a customer-managed key (KMS) from the stack's Key Vault
+  (components/azure_keys.py), which only the control plane's own user-assigned identity may use.
 - The system pool is the cluster's only inline pool; other pools (GPU) are separate AgentPool
   resources, because editing inline pool profiles has forced cluster replacement upstream, and
   an inline edit still puts every pool into Scaling.
@@ -25,10 +27,11 @@ import pulumi
 import pulumi_azure_native as azure_native
 import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.containerservice as containerservice
+import pulumi_azure_native.managedidentity as managedidentity
 import pulumi_azure_native.network as network
 import pulumi_azure_native.resources as resources
 
-from .. import names, subnets
+from .. import azure_keys, names, subnets
 from ..config import PlatformConfig
 from . import kubeconfig
 from .azure_audit import audit_trail
@@ -38,6 +41,9 @@ STORAGE_CLASS = "managed-csi"  # AKS's built-in Azure Disk CSI class
 # Built-in role "Azure Kubernetes Service RBAC Cluster Admin".
 # Ref: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers
 AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+# Built-in role "Network Contributor": a control plane with its own identity joins the node subnet
+# (load balancers, node IPs) through it. Ref: https://learn.microsoft.com/azure/aks/use-managed-identity
+NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 # A Standard public load balancer; with externalTrafficPolicy Local the Azure LB probes kube-proxy's
 # health check node port, not Traefik's entrypoints.
 INGRESS = IngressExposure(
@@ -54,6 +60,7 @@ class AksClusterArgs(ManagedClusterArgs):
     admin_group_object_ids: tuple[str, ...] = ()
     env: str = "dev"
     prod: bool = False  # the audit trail keeps every request (reads too) and for 90 days
+    customer_keys: bool = False  # etcd under a key of the stack's Key Vault (prod)
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -70,6 +77,7 @@ class AksCluster(pulumi.ComponentResource):
             admin_group_object_ids=azure.admin_group_object_ids,
             env=config.env,
             prod=config.is_prod,
+            customer_keys=config.is_prod,
         )
 
     def __init__(self, name: str, args: AksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -108,6 +116,7 @@ class AksCluster(pulumi.ComponentResource):
                 tenant_id=client.tenant_id,
                 subscription_id=client.subscription_id,
                 log_workspace_id=self.audit.workspace.id,
+                key_vault=self.key_vault,
             ),
             ready=tuple(ready),
         )
@@ -155,9 +164,35 @@ class AksCluster(pulumi.ComponentResource):
             opts=child(self.node_subnet),  # Azure serialises subnet writes within a VNet
         )
 
+    def _etcd_key(self, name: str, args: AksClusterArgs, client: Any) -> Optional[tuple[dict, dict, list[pulumi.Resource]]]:
+        """In prod: the stack's Key Vault, a key for etcd, and the control plane's own identity (AKS's
+        system identity exists only once the cluster does, too late to be granted the key), allowed
+        to use that key and to join the node subnet. Returns the cluster's identity, its KMS
+        settings and the grants it waits for; None elsewhere."""
+        self.key_vault: Optional[Any] = None
+        if not args.customer_keys:
+            return None
+        rg, child = self.resource_group.name, self._opts
+        self.key_vault = azure_keys.key_vault(name, args.env, rg, args.region, client.tenant_id, args.protect, child())
+        etcd_key = azure_keys.key(f"{name}-etcd", "aks-etcd", self.key_vault, rg, args.protect, child())
+        identity = managedidentity.UserAssignedIdentity(
+            f"{name}-control-plane-identity", resource_name_=f"{args.cluster_name}-control-plane", resource_group_name=rg,
+            location=args.region, tags=args.tags, opts=child())
+        grants = [
+            azure_keys.grant(f"{name}-control-plane-key-user", identity.principal_id, azure_keys.CRYPTO_USER, etcd_key.id,
+                             client.subscription_id, child()),
+            azure_keys.grant(f"{name}-control-plane-subnet", identity.principal_id, NETWORK_CONTRIBUTOR, self.node_subnet.id,
+                             client.subscription_id, child()),
+        ]
+        # The versioned key: AKS stays on it until the cluster names another (after a rotation, the
+        # next `platform refresh` and `up`). Public: the vault takes Entra ID tokens only (RBAC).
+        kms = {"enabled": True, "key_id": etcd_key.key_uri_with_version, "key_vault_network_access": "Public"}
+        return {"type": "UserAssigned", "user_assigned_identities": [identity.id]}, kms, grants
+
     def _cluster(self, name: str, args: AksClusterArgs, client: Any) -> containerservice.ManagedCluster:
         """The cluster with its system pool (its only inline pool: see the module's notes)."""
         child = self._opts
+        identity, kms, key_ready = self._etcd_key(name, args, client) or ({"type": "SystemAssigned"}, None, [])
         rg = self.resource_group.name
         system_pool = {
             "name": "system",
@@ -187,7 +222,7 @@ class AksCluster(pulumi.ComponentResource):
             dns_prefix=args.cluster_name,
             kubernetes_version=args.kubernetes_version,
             sku={"name": "Base", "tier": "Standard" if args.paid_tier else "Free"},
-            identity={"type": "SystemAssigned"},
+            identity=identity,
             enable_rbac=True,
             aad_profile={
                 "managed": True,
@@ -197,7 +232,7 @@ class AksCluster(pulumi.ComponentResource):
             },
             disable_local_accounts=True,
             oidc_issuer_profile={"enabled": True},
-            security_profile={"workload_identity": {"enabled": True}},
+            security_profile={"workload_identity": {"enabled": True}, "azure_key_vault_kms": kms},
             network_profile={
                 "network_plugin": "azure",
                 "network_plugin_mode": "overlay",
@@ -213,7 +248,7 @@ class AksCluster(pulumi.ComponentResource):
             auto_upgrade_profile={"upgrade_channel": "patch", "node_os_upgrade_channel": "NodeImage"},
             agent_pool_profiles=[system_pool],
             tags=args.tags,
-            opts=child(self.node_subnet),
+            opts=child(self.node_subnet, *key_ready),
         )
 
     def _gpu_pool(self, name: str, args: AksClusterArgs) -> list[pulumi.Resource]:

@@ -127,6 +127,7 @@ class AzureNetwork:
     tenant_id: pulumi.Output[str]
     subscription_id: pulumi.Output[str]
     log_workspace_id: pulumi.Output[str]  # the stack's Log Analytics workspace (its audit trail)
+    key_vault: Any = None  # the stack's Key Vault (prod: customer-managed keys, components/azure_keys.py)
 
 
 @dataclass(frozen=True)

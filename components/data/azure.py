@@ -24,7 +24,7 @@ import pulumi_azure_native.privatedns as privatedns
 import pulumi_azure_native.storage as storage
 import pulumi_random as random
 
-from .. import names, versions
+from .. import azure_keys, names, versions
 from ..azure_lock import delete_lock
 from ..cluster.outputs import AzureNetwork, ClusterOutputs
 from ..config import PlatformConfig
@@ -87,10 +87,37 @@ class AzureData(pulumi.ComponentResource):
     def _opts(self, *depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self._net.provider, depends_on=list(depends_on), **extra)
 
+    def _storage_key(self, name: str, args: AzureDataArgs) -> tuple[dict[str, Any], list[pulumi.Resource]]:
+        """In prod, the account's identity and encryption under a key of the stack's Key Vault, which
+        only that identity may use (the vault's key without a version: Storage follows its
+        rotations); and the grant the account waits for. Microsoft's keys elsewhere."""
+        net, child = self._net, self._opts
+        if not args.customer_keys or net.key_vault is None:
+            return {}, []
+        rg = net.resource_group_name
+        identity = managedidentity.UserAssignedIdentity(
+            f"{name}-storage-key-identity", resource_name_=f"{names.env_prefix(args.env)}-storage-key",
+            resource_group_name=rg, location=net.region, opts=child())
+        key = azure_keys.key(f"{name}-storage", "storage", net.key_vault, rg, args.protect, child())
+        grant = azure_keys.grant(f"{name}-storage-key-user", identity.principal_id, azure_keys.ENCRYPTION_USER, key.id,
+                                 net.subscription_id, child())
+        # Ref: https://learn.microsoft.com/azure/storage/common/customer-managed-keys-overview
+        settings = {
+            "identity": {"type": "UserAssigned", "user_assigned_identities": [identity.id]},
+            "encryption": {
+                "key_source": "Microsoft.Keyvault",
+                "key_vault_properties": {"key_name": key.name, "key_vault_uri": net.key_vault.properties.vault_uri},
+                "encryption_identity": {"encryption_user_assigned_identity": identity.id},
+                "services": {"blob": {"enabled": True, "key_type": "Account"}},
+            },
+        }
+        return settings, [grant]
+
     def _storage(self, name: str, args: AzureDataArgs, suffix: random.RandomString) -> None:
         """The storage account (Entra ID only, TLS 1.2, versioned) and the artifacts container."""
         child, net = self._opts, self._net
         rg, location = net.resource_group_name, net.region
+        encryption, key_ready = self._storage_key(name, args)
         self.account = storage.StorageAccount(
             f"{name}-storage",
             # Storage account names are lower-case letters and digits only.
@@ -113,7 +140,8 @@ class AzureData(pulumi.ComponentResource):
                 "virtual_network_rules": [{"virtual_network_resource_id": net.node_subnet_id, "action": "Allow"}],
                 "ip_rules": [{"i_p_address_or_range": cidr.removesuffix("/32"), "action": "Allow"} for cidr in args.store_allowed_cidrs],
             },
-            opts=child(protect=args.protect),
+            **encryption,
+            opts=child(*key_ready, protect=args.protect),
         )
         if args.protect:
             self._lock(name, "storage", self.account)

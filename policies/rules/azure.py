@@ -116,12 +116,37 @@ def azure_prod_locked(args: Any, config: Mapping[str, Any]) -> Iterator[Any]:
             yield (f"{DATA_TYPES[resource.resource_type]} {resource.name} has no CanNotDelete lock", resource.urn)
 
 
+def aks_kms(args: Any, config: Mapping[str, Any]) -> Iterator[str]:
+    if config.get("requireKeys") and dig(args.props, "securityProfile", "azureKeyVaultKms", "enabled") is not True:
+        yield "Secrets in etcd are not encrypted with a customer-managed key (securityProfile.azureKeyVaultKms is off)"
+
+
+def storage_keys(args: Any, config: Mapping[str, Any]) -> Iterator[Any]:
+    """A stack rule: in prod, each storage account but a flow log's target is encrypted with a
+    customer-managed key."""
+    if not config.get("requireKeys"):
+        return
+    flow_logs = stack_resources(args, "azure-native:network:FlowLog")
+    for account in stack_resources(args, "azure-native:storage:StorageAccount"):
+        if any(depends_on_resource(flow_log, account, "storageId") for flow_log in flow_logs):
+            continue
+        if dig(account.props, "encryption", "keySource") != "Microsoft.Keyvault":
+            yield (f"storage account {account.name} is encrypted with Microsoft-managed keys (encryption.keySource is not "
+                   "Microsoft.Keyvault)", account.urn)
+
+
 RULES = [
     Rule("azure-aks-api-restricted", "azure", "The AKS API server is private or limited to authorized IP ranges.",
          "Set cluster.apiAllowedCidrs, or cluster.privateEndpoint: true.", aks_api,
          ("azure-native:containerservice:ManagedCluster",)),
     Rule("azure-aks-network-policy", "azure", "AKS enforces NetworkPolicies.", "Set networkProfile.networkPolicy (cilium).",
          aks_network_policy, ("azure-native:containerservice:ManagedCluster",)),
+    Rule("azure-aks-kms-etcd", "azure", "In prod, AKS encrypts Secrets in etcd with a customer-managed Key Vault key (KMS).",
+         "Set securityProfile.azureKeyVaultKms (components/cluster/aks.py makes the vault, key and identity in prod).", aks_kms,
+         ("azure-native:containerservice:ManagedCluster",), config_schema={"requireKeys": {"type": "boolean", "default": False}}),
+    Rule("azure-data-cmk", "azure", "In prod, storage accounts (but flow-log targets) encrypt with a customer-managed key.",
+         "Set encryption.keySource: Microsoft.Keyvault with the stack's key and identity (components/data/azure.py does in "
+         "prod).", storage_keys, config_schema={"requireKeys": {"type": "boolean", "default": False}}),
     Rule("azure-aks-local-accounts-disabled", "azure", "AKS local accounts are disabled (Entra ID only).",
          "Set disableLocalAccounts: true with managed Entra ID integration.", aks_local_accounts,
          ("azure-native:containerservice:ManagedCluster",)),

@@ -85,3 +85,9 @@ def bucket_and(companions: dict[str, dict]) -> list:
     for kind, props in companions.items():
         out.append(resource(kind, {"bucket": "b-1", **props}, name=kind.rsplit(":", 1)[-1], bucket=[bucket]))
     return out
+
+
+def rds(props: dict, logged: tuple = ("log_connections", "log_disconnections"), **extra: Any) -> list:
+    """An RDS instance with the parameter group it names (a resource it depends on), logging `logged`."""
+    group = resource("aws:rds/parameterGroup:ParameterGroup", {"parameters": [{"name": s, "value": "1"} for s in logged]}, name="pg")
+    return [group, resource("aws:rds/instance:Instance", props, name="db", parameterGroupName=[group], **extra)]

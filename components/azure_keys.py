@@ -1,0 +1,83 @@
+"""Customer-managed keys on Azure, in prod: one Key Vault per stack holding a key per use (AKS's
+etcd encryption, the storage account), each used by a user-assigned identity granted that use alone.
+
+- The vault authorizes through Azure RBAC only (no access policies), keeps deleted keys 90 days
+  and refuses to purge them before (purge protection, which AKS KMS and storage encryption
+  require); its name carries a random suffix, because a deleted vault's name stays taken for those
+  90 days. Protected with the stack's data.
+- Keys are RSA 2048, created through Azure Resource Manager (no data-plane right needed), rotated
+  every year by the vault itself.
+Ref: https://learn.microsoft.com/azure/aks/use-kms-etcd-encryption
+Ref: https://learn.microsoft.com/azure/storage/common/customer-managed-keys-configure-existing-account
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_azure_native.authorization as authorization
+import pulumi_azure_native.keyvault as keyvault
+import pulumi_random as random
+
+from . import names
+
+# Built-in roles. Ref: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/security
+CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"  # Key Vault Crypto User: AKS KMS wraps and unwraps
+ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"  # Key Vault Crypto Service Encryption User
+ROTATE_AFTER = "P1Y"
+
+
+def key_vault(name: str, env: str, resource_group: Any, location: str, tenant_id: Any, protect: bool,
+              opts: pulumi.ResourceOptions) -> keyvault.Vault:
+    """The stack's vault; `opts` carries the parent and the provider."""
+    suffix = random.RandomString(f"{name}-vault-suffix", length=6, special=False, upper=False,
+                                 opts=pulumi.ResourceOptions(parent=opts.parent))
+    return keyvault.Vault(
+        f"{name}-vault",
+        # 3-24 letters, digits and hyphens, globally unique.
+        vault_name=suffix.result.apply(lambda s: f"{names.env_prefix(env)[:14].rstrip('-')}-kv-{s}"),
+        resource_group_name=resource_group,
+        location=location,
+        properties={
+            "tenant_id": tenant_id,
+            "sku": {"family": "A", "name": "standard"},
+            "enable_rbac_authorization": True,
+            "enable_soft_delete": True,
+            "soft_delete_retention_in_days": 90,
+            "enable_purge_protection": True,
+        },
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=protect)),
+    )
+
+
+def key(name: str, purpose: str, vault: keyvault.Vault, resource_group: Any, protect: bool,
+        opts: pulumi.ResourceOptions) -> keyvault.Key:
+    return keyvault.Key(
+        f"{name}-key",
+        key_name=purpose,
+        vault_name=vault.name,
+        resource_group_name=resource_group,
+        properties={
+            "kty": "RSA",
+            "key_size": 2048,
+            "key_ops": ["wrapKey", "unwrapKey", "encrypt", "decrypt"],
+            "rotation_policy": {"lifetime_actions": [{"trigger": {"time_after_create": ROTATE_AFTER},
+                                                      "action": {"type": "rotate"}}]},
+        },
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=protect)),
+    )
+
+
+def grant(name: str, principal_id: Any, role: str, scope: Any, subscription_id: Any,
+          opts: pulumi.ResourceOptions) -> authorization.RoleAssignment:
+    """`role` (a built-in role's id) for a managed identity on `scope`."""
+    return authorization.RoleAssignment(
+        name,
+        principal_id=principal_id,
+        principal_type="ServicePrincipal",
+        role_definition_id=pulumi.Output.from_input(subscription_id).apply(
+            lambda sub: f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}"),
+        scope=scope,
+        opts=opts,
+    )
