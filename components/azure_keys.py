@@ -18,6 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.keyvault as keyvault
+import pulumi_azure_native.managedidentity as managedidentity
 import pulumi_random as random
 
 from . import names
@@ -29,14 +30,14 @@ ROTATE_AFTER = "P1Y"
 
 
 def key_vault(name: str, env: str, resource_group: Any, location: str, tenant_id: Any, protect: bool,
-              opts: pulumi.ResourceOptions) -> keyvault.Vault:
-    """The stack's vault; `opts` carries the parent and the provider."""
+              opts: pulumi.ResourceOptions, label: str = "kv") -> keyvault.Vault:
+    """The stack's vault (`label` tells a second one's name apart); `opts` carries the parent and the provider."""
     suffix = random.RandomString(f"{name}-vault-suffix", length=6, special=False, upper=False,
                                  opts=pulumi.ResourceOptions(parent=opts.parent))
     return keyvault.Vault(
         f"{name}-vault",
         # 3-24 letters, digits and hyphens, globally unique.
-        vault_name=suffix.result.apply(lambda s: f"{names.env_prefix(env)[:14].rstrip('-')}-kv-{s}"),
+        vault_name=suffix.result.apply(lambda s: f"{names.env_prefix(env)[:14].rstrip('-')}-{label}-{s}"),
         resource_group_name=resource_group,
         location=location,
         properties={
@@ -81,3 +82,14 @@ def grant(name: str, principal_id: Any, role: str, scope: Any, subscription_id: 
         scope=scope,
         opts=opts,
     )
+
+
+def key_with_user(name: str, purpose: str, vault: keyvault.Vault, group: Any, location: str, env: str, protect: bool,
+                  subscription_id: Any, opts: pulumi.ResourceOptions) -> tuple[keyvault.Key, Any, authorization.RoleAssignment]:
+    """A key for a service's encryption at rest (Storage, Flexible Server) and the user-assigned
+    identity in `location` that alone may use it; returns the key, the identity and its grant."""
+    identity = managedidentity.UserAssignedIdentity(
+        f"{name}-key-identity", resource_name_=f"{names.env_prefix(env)}-{purpose}-key", resource_group_name=group,
+        location=location, opts=opts)
+    used = key(name, purpose, vault, group, protect, opts)
+    return used, identity, grant(f"{name}-key-user", identity.principal_id, ENCRYPTION_USER, used.id, subscription_id, opts)

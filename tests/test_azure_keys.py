@@ -24,7 +24,7 @@ def _named(run, type_token, suffix):
 
 
 def test_the_vault_keeps_its_keys_through_any_delete(planned):
-    [vault] = planned("azure-prod").of_type(VAULT)
+    vault = _named(planned("azure-prod"), VAULT, "cluster-vault")
     props = vault.input("properties")
     assert props["enableRbacAuthorization"] is True and not props.get("accessPolicies")
     assert props["enablePurgeProtection"] is True and props["enableSoftDelete"] is True
@@ -86,5 +86,58 @@ def test_the_keys_are_required_in_prod_and_priced(planned, stack_config):
         assert pack_config(stack_config("azure-prod"))[rule]["requireKeys"] is True, rule
         assert pack_config(stack_config("azure-dev"))[rule]["requireKeys"] is False, rule
     [line] = [line for line in estimate(planned("azure-prod"), stack_config("azure-prod")) if "Key Vault" in line.item]
-    assert (line.quantity, line.price_key) == (2, "key_vault_standard_key_month")
+    assert (line.quantity, line.price_key) == (4, "key_vault_standard_key_month"), "etcd, storage, database and its copy"
     assert not [line for line in estimate(planned("azure-dev"), stack_config("azure-dev")) if "Key Vault" in line.item]
+
+
+def test_the_server_encrypts_with_its_key_and_the_backups_copy_with_one_in_the_paired_region(planned):
+    run = planned("azure-prod")
+    [server] = run.of_type("azure-native:dbforpostgresql:Server")
+    encryption = server.input("dataEncryption")
+    assert encryption["type"] == "AzureKeyVault" and server.input("backup")["geoRedundantBackup"] == "Enabled"
+    vaults = {v.input("location"): v.input("vaultName") for v in run.of_type(VAULT)}
+    assert set(vaults) == {"eastus", "westus"}, "the stack's region and its pair"
+    assert encryption["primaryKeyURI"].startswith(f"https://{vaults['eastus']}.vault.azure.net/keys/database/")
+    assert encryption["geoBackupKeyURI"].startswith(f"https://{vaults['westus']}.vault.azure.net/keys/database-geo/")
+    primary, geo = encryption["primaryUserAssignedIdentityId"], encryption["geoBackupUserAssignedIdentityId"]
+    assert primary.endswith("/mlops-prod-database-key") and geo.endswith("/mlops-prod-database-geo-key")
+    assert set(server.input("identity")["userAssignedIdentities"]) == {primary, geo}
+    # Each identity sits in its key's region and alone may use that key; the server waits for both.
+    locations = {i.input("resourceName"): i.input("location") for i in run.of_type("azure-native:managedidentity:UserAssignedIdentity")}
+    assert (locations["mlops-prod-database-key"], locations["mlops-prod-database-geo-key"]) == ("eastus", "westus")
+    for purpose in ("database", "database-geo"):
+        [use] = [g for g in run.of_type(GRANT) if g.input("scope").endswith(f"/keys/{purpose}")]
+        assert use.input("roleDefinitionId").endswith(ENCRYPTION_USER) and use.urn in server.dependencies, purpose
+    geo_vault = [v for v in run.of_type(VAULT) if v.input("location") == "westus"][0]
+    assert geo_vault.input("properties")["enablePurgeProtection"] is True and geo_vault.protect
+    assert run.of_type("azure-native:dbforpostgresql:Server")[0].protect
+
+
+def test_without_geo_redundancy_one_vault_and_in_dev_none(stack_config):
+    from mlops_platform.components.config import PlatformConfig, read_stack_values
+    from mlops_platform.planner.harness import plan_platform
+    from support import STACKS
+
+    values = read_stack_values(STACKS / "Pulumi.azure-prod.yaml")
+    values["backup"] = {**values.get("backup", {}), "geoRedundant": False}
+    run = plan_platform(PlatformConfig.from_values(values, "azure-prod (no geo)", "azure-prod"))
+    [server] = run.of_type("azure-native:dbforpostgresql:Server")
+    assert "geoBackupKeyURI" not in server.input("dataEncryption") and len(run.of_type(VAULT)) == 1
+    assert len(server.input("identity")["userAssignedIdentities"]) == 1
+    dev = plan_platform(stack_config("azure-dev"))
+    assert dev.of_type("azure-native:dbforpostgresql:Server")[0].input("dataEncryption") is None
+
+
+def test_a_prod_region_without_a_pair_is_refused_with_geo_redundant_backup():
+    import pytest
+
+    from mlops_platform.components.config import ConfigError, PlatformConfig, read_stack_values
+    from support import STACKS
+
+    values = {**read_stack_values(STACKS / "Pulumi.azure-prod.yaml"), "region": "italynorth"}
+    with pytest.raises(ConfigError) as caught:
+        PlatformConfig.from_values(values, "stacks/Pulumi.azure-prod.yaml", "azure-prod")
+    message = str(caught.value)
+    assert "platform:region" in message and "'italynorth' has no paired region" in message and "\n" not in message
+    values["backup"] = {**values.get("backup", {}), "geoRedundant": False}
+    assert PlatformConfig.from_values(values, "stacks/Pulumi.azure-prod.yaml", "azure-prod").region == "italynorth"

@@ -372,6 +372,8 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
      {"azure-aks-kms-etcd": {"requireKeys": True}}),
     ("azure-data-cmk", "Microsoft keys", lambda: [r("azure-native:storage:StorageAccount", STORAGE_GOOD, name="sa")],
      "storage account sa is encrypted with Microsoft-managed keys", {"azure-data-cmk": {"requireKeys": True}}),
+    ("azure-data-cmk", "server", lambda: pg_server({"network": {"publicNetworkAccess": "Disabled"}}),
+     "server pg is encrypted with a Microsoft-managed key", {"azure-data-cmk": {"requireKeys": True}}),
     ("azure-aks-local-accounts-disabled", "local accounts", _aks(("disableLocalAccounts",), False),
      "local accounts are enabled", {}),
     ("azure-storage-secure-transport-private", "public blobs", _one("azure-native:storage:StorageAccount", STORAGE_GOOD,

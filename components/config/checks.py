@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import catalog, names, subnets, versions
+from ..azure_regions import PAIRED
 from .access import PRESET_CLOUDS
 from .errors import shown_text
 from .secrets import problem as secrets_problem
@@ -110,6 +111,10 @@ def _one_cloud_keys(c: PlatformConfig) -> list[tuple[str, str]]:
         problems.append(("secretsProvider", secrets))
     if c.backup.geo_redundant and c.cloud != "azure":
         problems.append(("backup.geoRedundant", "copies backups to the paired region on Azure only; remove the key"))
+    if c.cloud == "azure" and c.is_prod and c.geo_redundant_backup and c.region and c.region not in PAIRED:
+        # Prod encrypts the database with a key of its own, and the backups' copy with one in the paired region.
+        problems.append(("region", f"'{shown_text(c.region)}' has no paired region for the geo-redundant backup's key; use a "
+                                   "paired region (README: Customer-managed keys) or set backup.geoRedundant: false"))
     return problems
 
 

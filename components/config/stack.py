@@ -175,6 +175,12 @@ class PlatformConfig(Model):
         return self.is_prod if self.protect is None else self.protect
 
     @property
+    def geo_redundant_backup(self) -> bool:
+        """Azure: the database's backups copied to the paired region (prod's default)."""
+        geo = self.backup.geo_redundant
+        return geo if geo is not None else (self.is_prod and self.cloud == "azure")
+
+    @property
     def enforcement(self) -> str:
         return self.policy.enforcement or ("mandatory" if self.is_prod else "advisory")
 

@@ -26,6 +26,7 @@ import pulumi_random as random
 
 from .. import azure_keys, names, versions
 from ..azure_lock import delete_lock
+from ..azure_regions import PAIRED
 from ..cluster.outputs import AzureNetwork, ClusterOutputs
 from ..config import PlatformConfig
 from .outputs import CONNECTION_LOG_SETTINGS, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
@@ -94,13 +95,8 @@ class AzureData(pulumi.ComponentResource):
         net, child = self._net, self._opts
         if not args.customer_keys or net.key_vault is None:
             return {}, []
-        rg = net.resource_group_name
-        identity = managedidentity.UserAssignedIdentity(
-            f"{name}-storage-key-identity", resource_name_=f"{names.env_prefix(args.env)}-storage-key",
-            resource_group_name=rg, location=net.region, opts=child())
-        key = azure_keys.key(f"{name}-storage", "storage", net.key_vault, rg, args.protect, child())
-        grant = azure_keys.grant(f"{name}-storage-key-user", identity.principal_id, azure_keys.ENCRYPTION_USER, key.id,
-                                 net.subscription_id, child())
+        key, identity, grant = azure_keys.key_with_user(f"{name}-storage", "storage", net.key_vault, net.resource_group_name,
+                                                        net.region, args.env, args.protect, net.subscription_id, child())
         # Ref: https://learn.microsoft.com/azure/storage/common/customer-managed-keys-overview
         settings = {
             "identity": {"type": "UserAssigned", "user_assigned_identities": [identity.id]},
@@ -112,6 +108,34 @@ class AzureData(pulumi.ComponentResource):
             },
         }
         return settings, [grant]
+
+    def _database_key(self, name: str, args: AzureDataArgs) -> tuple[dict[str, Any], list[pulumi.Resource]]:
+        """In prod, the server's identities and data encryption: a key of the stack's vault and, with
+        geo-redundant backup, one of a vault in the paired region for the backups' copy, each used
+        by an identity of its own in its region (as Flexible Server requires); and the grants the
+        server waits for. The versioned keys: the server stays on them until it names others.
+        Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-data-encryption"""
+        net, child = self._net, self._opts
+        if not args.customer_keys or net.key_vault is None:
+            return {}, []
+        rg = net.resource_group_name
+        key, identity, grant = azure_keys.key_with_user(f"{name}-database", "database", net.key_vault, rg, net.region,
+                                                        args.env, args.protect, net.subscription_id, child())
+        encryption = {"type": "AzureKeyVault", "primary_key_uri": key.key_uri_with_version,
+                      "primary_user_assigned_identity_id": identity.id}
+        identities, grants = [identity.id], [grant]
+        if args.database.geo_redundant_backup:
+            paired = PAIRED[net.region]  # the config refuses a region without one
+            vault = azure_keys.key_vault(f"{name}-geo", args.env, rg, paired, net.tenant_id, args.protect, child(), label="geo")
+            key, identity, grant = azure_keys.key_with_user(f"{name}-database-geo", "database-geo", vault, rg, paired,
+                                                            args.env, args.protect, net.subscription_id, child())
+            encryption |= {"geo_backup_key_uri": key.key_uri_with_version, "geo_backup_user_assigned_identity_id": identity.id}
+            identities.append(identity.id)
+            grants.append(grant)
+        # The server names its identities as a map keyed by their ids.
+        server_identity = pulumi.Output.all(*identities).apply(
+            lambda ids: {"type": "UserAssigned", "user_assigned_identities": {i: {} for i in ids}})
+        return {"identity": server_identity, "data_encryption": encryption}, grants
 
     def _storage(self, name: str, args: AzureDataArgs, suffix: random.RandomString) -> None:
         """The storage account (Entra ID only, TLS 1.2, versioned) and the artifacts container."""
@@ -199,6 +223,7 @@ class AzureData(pulumi.ComponentResource):
         password = random.RandomPassword(
             f"{name}-db-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
+        encryption, key_ready = self._database_key(name, args)
         self.server = postgresql.Server(
             f"{name}-postgres",
             server_name=suffix.result.apply(lambda s: f"{names.env_prefix(args.env)}-{s}"),
@@ -219,11 +244,12 @@ class AzureData(pulumi.ComponentResource):
             backup={"backup_retention_days": args.database.backup_retention_days,
                     "geo_redundant_backup": "Enabled" if args.database.geo_redundant_backup else "Disabled"},
             high_availability={"mode": "ZoneRedundant" if args.database.high_availability else "Disabled"},
+            **encryption,
             # A real edge, kept on the critical path (planner/critical_path.py): a server with
             # private access is created into the zone only once the zone is linked to its VNet.
             # Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-networking-private
             # Ref: https://github.com/DFE-Digital/terraform-azurerm-container-apps-hosting/pull/216
-            opts=child(dns_link, protect=args.protect),
+            opts=child(dns_link, *key_ready, protect=args.protect),
         )
         database = postgresql.Database(
             f"{name}-mlflow-db",

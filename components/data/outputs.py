@@ -90,9 +90,8 @@ class DatabaseSpec:
     @staticmethod
     def from_config(config: Any, min_storage_gb: int = 20) -> "DatabaseSpec":  # config: PlatformConfig
         database, backup = config.database, config.backup
-        geo = backup.geo_redundant if backup.geo_redundant is not None else (config.is_prod and config.cloud == "azure")
         return DatabaseSpec(config.database_class, max(min_storage_gb, database.storage_gb),
-                            database.high_availability, backup.retention_days, backup.schedule, geo)
+                            database.high_availability, backup.retention_days, backup.schedule, config.geo_redundant_backup)
 
 
 @dataclass(frozen=True)

@@ -122,8 +122,8 @@ def aks_kms(args: Any, config: Mapping[str, Any]) -> Iterator[str]:
 
 
 def storage_keys(args: Any, config: Mapping[str, Any]) -> Iterator[Any]:
-    """A stack rule: in prod, each storage account but a flow log's target is encrypted with a
-    customer-managed key."""
+    """A stack rule: in prod, each storage account but a flow log's target, and each Flexible Server,
+    is encrypted with a customer-managed key."""
     if not config.get("requireKeys"):
         return
     flow_logs = stack_resources(args, "azure-native:network:FlowLog")
@@ -133,6 +133,10 @@ def storage_keys(args: Any, config: Mapping[str, Any]) -> Iterator[Any]:
         if dig(account.props, "encryption", "keySource") != "Microsoft.Keyvault":
             yield (f"storage account {account.name} is encrypted with Microsoft-managed keys (encryption.keySource is not "
                    "Microsoft.Keyvault)", account.urn)
+    for server in stack_resources(args, "azure-native:dbforpostgresql:Server"):
+        if dig(server.props, "dataEncryption", "type") != "AzureKeyVault":
+            yield (f"server {server.name} is encrypted with a Microsoft-managed key (dataEncryption.type is not AzureKeyVault)",
+                   server.urn)
 
 
 RULES = [
@@ -144,9 +148,10 @@ RULES = [
     Rule("azure-aks-kms-etcd", "azure", "In prod, AKS encrypts Secrets in etcd with a customer-managed Key Vault key (KMS).",
          "Set securityProfile.azureKeyVaultKms (components/cluster/aks.py makes the vault, key and identity in prod).", aks_kms,
          ("azure-native:containerservice:ManagedCluster",), config_schema={"requireKeys": {"type": "boolean", "default": False}}),
-    Rule("azure-data-cmk", "azure", "In prod, storage accounts (but flow-log targets) encrypt with a customer-managed key.",
-         "Set encryption.keySource: Microsoft.Keyvault with the stack's key and identity (components/data/azure.py does in "
-         "prod).", storage_keys, config_schema={"requireKeys": {"type": "boolean", "default": False}}),
+    Rule("azure-data-cmk", "azure", "In prod, storage accounts (but flow-log targets) and Postgres encrypt with customer-managed keys.",
+         "Set the account's encryption.keySource: Microsoft.Keyvault and the server's dataEncryption with the stack's keys "
+         "and identities (components/data/azure.py does in prod).", storage_keys,
+         config_schema={"requireKeys": {"type": "boolean", "default": False}}),
     Rule("azure-aks-local-accounts-disabled", "azure", "AKS local accounts are disabled (Entra ID only).",
          "Set disableLocalAccounts: true with managed Entra ID integration.", aks_local_accounts,
          ("azure-native:containerservice:ManagedCluster",)),
