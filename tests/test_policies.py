@@ -21,7 +21,7 @@ from mlops_platform.policies import pack
 from mlops_platform.policies.offline import evaluate
 from mlops_platform.policies.registry import BY_NAME, RULES, rule_config
 from support import SHIPPED_STACKS, with_own_model
-from support.policy_resources import AKS_GOOD, EKS_GOOD, GKE_GOOD, PINNED, POD, POOL_GOOD, patched, resource
+from support.policy_resources import AKS_GOOD, EKS_GOOD, GKE_GOOD, PGAUDIT_PARAMETERS, PINNED, POD, POOL_GOOD, SQL_FLAGS, patched, resource
 
 POLICIES = {p.name: p for p in pack.policies()}
 
@@ -186,7 +186,7 @@ def _ui_reading(resources: list, account: tuple[str, str] = ("monitoring", "kube
     return [role, binding]
 
 
-_LOGGING_GROUP = resource("aws:rds/parameterGroup:ParameterGroup", {"parameters": [{"name": n, "value": "1"} for n in CONNECTION_LOG_SETTINGS]})
+_LOGGING_GROUP = resource("aws:rds/parameterGroup:ParameterGroup", {"parameters": [{"name": n, "value": "1"} for n in CONNECTION_LOG_SETTINGS] + PGAUDIT_PARAMETERS})
 
 # (rule, compliant subject, violating subject, config)
 CASES: list[tuple[str, Any, Any, dict]] = [
@@ -320,8 +320,8 @@ CASES: list[tuple[str, Any, Any, dict]] = [
                                                         [{"cidrBlock": "0.0.0.0/1"}, {"cidrBlock": "128.0.0.0/1"}])), {}),
     ("aws-rds-audit-logs", [_LOGGING_GROUP, resource("aws:rds/instance:Instance", {"enabledCloudwatchLogsExports": ["postgresql"]},
                                                      parameterGroupName=[_LOGGING_GROUP])], [resource("aws:rds/instance:Instance", {})], {}),
-    ("gcp-cloudsql-connection-logging", resource("gcp:sql/databaseInstance:DatabaseInstance", {"settings": {"databaseFlags": [
-        {"name": "log_connections", "value": "on"}, {"name": "log_disconnections", "value": "on"}]}}),
+    ("gcp-cloudsql-connection-logging", resource("gcp:sql/databaseInstance:DatabaseInstance", {"settings": {"databaseFlags": SQL_FLAGS}}),
+
      resource("gcp:sql/databaseInstance:DatabaseInstance", {"settings": {}}), {}),
     ("azure-postgres-connection-logging", [], [resource("azure-native:dbforpostgresql:Server", {})], {}),
     ("aws-vpc-flow-logs", [], [resource("aws:ec2/vpc:Vpc", {})], {}),

@@ -37,8 +37,11 @@ from support.policy_resources import (
     SSE,
     STORAGE_GOOD,
     VERSIONING,
+    blob_store,
     bucket_and,
+    diagnosed,
     patched,
+    pg_server,
     rds,
     resource,
 )
@@ -123,30 +126,6 @@ def traefik_with_headers(headers: dict = HEADERS_GOOD, middlewares: tuple = (HEA
     values = {"ports": {"websecure": {"http": {"middlewares": list(middlewares)}}}}
     return [middleware, r("kubernetes:helm.sh/v3:Release", {"chart": "./.charts/traefik-41.3.0.tgz", "version": "41.3.0",
                                                             "values": values})]
-
-
-def pg_server(props: dict, settings: tuple = ("log_connections", "log_disconnections"), off: tuple = (), **extra: Any) -> list:
-    """A Flexible Server with its connection-logging server parameters (resources naming it): those
-    in `settings` on, those in `off` off."""
-    server = r("azure-native:dbforpostgresql:Server", props, name="pg", **extra)
-    return [server, *(r("azure-native:dbforpostgresql:Configuration", {"configurationName": s, "value": value}, name=s,
-                        serverName=[server]) for value, names in (("on", settings), ("off", off)) for s in names)]
-
-
-DIAGNOSTICS = "azure-native:monitor:DiagnosticSetting"
-
-
-def diagnosed(kind: str, props: dict, categories: tuple = (), to_workspace: bool = True) -> list:
-    """An Azure resource and a diagnostic setting sending `categories` of it to a workspace (or nowhere)."""
-    target = r(kind, props, name=kind.rsplit(":", 1)[-1].lower())
-    destination = {"workspaceId": "ws"} if to_workspace else {}
-    logs = [{"category": c, "enabled": True} for c in categories]
-    return [target, *([r(DIAGNOSTICS, {**destination, "logs": logs}, name="diag", resourceUri=[target])] if categories else [])]
-
-
-def blob_store(categories: tuple = ("StorageRead", "StorageWrite", "StorageDelete")) -> list:
-    account, *diagnostics = diagnosed("azure-native:storage:StorageAccount", STORAGE_GOOD, categories)
-    return [account, *diagnostics, r("azure-native:storage:BlobContainer", {"containerName": "c"}, name="c", accountName=[account])]
 
 
 def served(uri: str, transformer: dict | None = None) -> list:
@@ -357,6 +336,10 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("aws-rds-audit-logs", "not exported", lambda: rds({**RDS_GOOD, "enabledCloudwatchLogsExports": ["upgrade"]}),
      "not exported to CloudWatch Logs", {}),
     ("aws-rds-audit-logs", "parameters", lambda: rds(RDS_GOOD, ("log_connections",)), "does not log connections", {}),
+    ("aws-rds-audit-logs", "pgaudit", lambda: rds(RDS_GOOD, audit=[{"name": "pgaudit.log", "value": "ddl,role"}]),
+     "does not load pgaudit", {}),
+    ("gcp-cloudsql-connection-logging", "pgaudit", _one("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD, ("settings", "databaseFlags"),
+                                                        SQL_FLAGS[:2]), "pgaudit is off", {}),
     ("aws-rds-private-encrypted-backed-up", "public", lambda: rds({**RDS_GOOD, "publiclyAccessible": True}),
      "publicly accessible", {}),
     ("aws-rds-private-encrypted-backed-up", "unencrypted", lambda: rds({**RDS_GOOD, "storageEncrypted": False}),
@@ -413,7 +396,7 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("gcp-cloudsql-private-backed-up", "public IP", _one("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD,
                                                          ("settings", "ipConfiguration", "ipv4Enabled"), True), "has a public IP", {}),
     ("gcp-cloudsql-connection-logging", "flag off", _one("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD,
-                                                         ("settings", "databaseFlags"), SQL_FLAGS[:1]), "log_disconnections is not on", {}),
+                                                         ("settings", "databaseFlags"), [f for f in SQL_FLAGS if f["name"] != "log_disconnections"]), "log_disconnections is not on", {}),
     ("gcp-cloudsql-private-backed-up", "backups", _one("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD,
                                                        ("settings", "backupConfiguration", "enabled"), False), "automated backups are off", {}),
     ("reliability-prod-data-protected", "unprotected", lambda: rds(RDS_GOOD), "not protected",

@@ -31,6 +31,18 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE O
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO :"app_role";
 """
 
+# pgaudit's objects, where the server loads the library (RDS and Cloud SQL: components/data/). A
+# server that does not (local, Azure, an RDS instance not yet rebooted into its parameter group)
+# only says so: its audit trail is the connection log.
+# Ref: https://github.com/pgaudit/pgaudit#installation
+PGAUDIT = r"""
+DO $$ BEGIN
+  CREATE EXTENSION IF NOT EXISTS pgaudit;
+EXCEPTION WHEN undefined_file OR object_not_in_prerequisite_state OR feature_not_supported OR insufficient_privilege THEN
+  RAISE NOTICE 'pgaudit is not loaded by this server (%), its log stays without it', SQLERRM;
+END $$;
+"""
+
 # The whole of it, as the master (psql variables app_role, app_password, tracking_db, auth_db).
 SCRIPT = r"""
 SELECT format('CREATE ROLE %I LOGIN', :'app_role')
@@ -44,7 +56,7 @@ GRANT CONNECT ON DATABASE :"tracking_db" TO :"app_role";
 ALTER DATABASE :"auth_db" OWNER TO :"app_role";
 REVOKE ALL ON DATABASE :"auth_db" FROM PUBLIC;
 \connect :"tracking_db"
-""" + TRACKING_GRANTS + r"""
+""" + TRACKING_GRANTS + PGAUDIT + r"""
 \connect :"auth_db"
 ALTER SCHEMA public OWNER TO :"app_role";
 SELECT format('ALTER TABLE public.%I OWNER TO %I', tablename, :'app_role') FROM pg_tables

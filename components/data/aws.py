@@ -29,7 +29,7 @@ from ..cluster.outputs import AwsNetwork, ClusterOutputs
 from ..config import PlatformConfig
 from ..config.sections import KeptData
 from .access_logs import s3_access_logs
-from .outputs import CONNECTION_LOG_SETTINGS, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
+from .outputs import CONNECTION_LOG_SETTINGS, PGAUDIT_LOG, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
 READ_ACTIONS = ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"]
 WRITE_ACTIONS = READ_ACTIONS + ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
@@ -252,7 +252,7 @@ class AwsData(pulumi.ComponentResource):
         return password
 
     def _parameters(self, name: str, identifier: str) -> aws.rds.ParameterGroup:
-        """The default parameter group logs no connections; this one does (both settings are dynamic).
+        """The default parameter group logs no connections and loads no pgaudit; this one does.
         Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.html"""
         return aws.rds.ParameterGroup(
             f"{name}-db-parameters",
@@ -260,8 +260,15 @@ class AwsData(pulumi.ComponentResource):
             # known before the group exists: the policy pack matches the two by it.
             name=f"{identifier}-logging",
             family=f"postgres{versions.POSTGRES_MAJOR}",
-            description="mlops-platform: connection logging",
-            parameters=[{"name": setting, "value": "1"} for setting in CONNECTION_LOG_SETTINGS],
+            description="mlops-platform: connection logging, pgaudit",
+            parameters=[
+                *({"name": setting, "value": "1"} for setting in CONNECTION_LOG_SETTINGS),
+                # Loaded at the server's start: a new instance starts with it; an existing one after its
+                # next reboot. pg_stat_statements is RDS's own default there, kept.
+                # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.PostgreSQL.CommonDBATasks.pgaudit.html
+                {"name": "shared_preload_libraries", "value": "pg_stat_statements,pgaudit", "apply_method": "pending-reboot"},
+                {"name": "pgaudit.log", "value": PGAUDIT_LOG},
+            ],
             opts=self._opts(),
         )
 

@@ -26,7 +26,7 @@ from ..cluster.outputs import ClusterOutputs, GcpNetwork
 from ..config import PlatformConfig
 from ..gcp_kms import customer_key
 from .access_logs import gcs_log_bucket
-from .outputs import CONNECTION_LOG_SETTINGS, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
+from .outputs import CONNECTION_LOG_SETTINGS, PGAUDIT_LOG, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,10 @@ class GcpData(pulumi.ComponentResource):
                 "user_labels": {"mlops-platform-env": args.env},
                 # Each connection in the instance's log (Cloud Logging).
                 # Ref: https://cloud.google.com/sql/docs/postgres/flags#list-flags-postgres
-                "database_flags": [{"name": setting, "value": "on"} for setting in CONNECTION_LOG_SETTINGS],
+                # And pgaudit (Cloud SQL restarts the instance to load it).
+                # Ref: https://cloud.google.com/sql/docs/postgres/pg-audit
+                "database_flags": [*({"name": setting, "value": "on"} for setting in CONNECTION_LOG_SETTINGS),
+                                   {"name": "cloudsql.enable_pgaudit", "value": "on"}, {"name": "pgaudit.log", "value": PGAUDIT_LOG}],
             },
             opts=child(peering, *([key_ready] if key_ready else []), protect=args.protect),
         )

@@ -68,6 +68,11 @@ class Database:
 # requires them (aws-rds-logs-exported, azure-postgres-connection-logging,
 # gcp-cloudsql-connection-logging). Ref: https://www.postgresql.org/docs/current/runtime-config-logging.html
 CONNECTION_LOG_SETTINGS = ("log_connections", "log_disconnections")
+# pgaudit's session log on RDS and Cloud SQL: every statement that changes the schema or a role or a
+# privilege (`ddl`, `role`), with the statement's text; not reads or writes of rows, which would log
+# each MLflow request. The schema Job creates the extension (components/addons/mlflow_grants.py).
+# Ref: https://github.com/pgaudit/pgaudit#pgauditlog
+PGAUDIT_LOG = "ddl,role"
 
 
 @dataclass(frozen=True)

@@ -125,12 +125,15 @@ def rds_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
             yield (f"{instance.name}: the server's log is not exported to CloudWatch Logs (enabledCloudwatchLogsExports: "
                    "[postgresql])", instance.urn)
         named = instance.props.get("parameterGroupName")
-        logging = [g for g in groups if (depends_on_resource(instance, g, "parameterGroupName") or (named and g.props.get("name") == named))
-                   and set(CONNECTION_LOG_SETTINGS) <= {str(p.get("name")) for p in g.props.get("parameters") or []
-                                                        if str(p.get("value")) == "1"}]
-        if not logging:
+        own = [{str(p.get("name")): str(p.get("value")) for p in g.props.get("parameters") or []} for g in groups
+               if depends_on_resource(instance, g, "parameterGroupName") or (named and g.props.get("name") == named)]
+        if not any(all(values.get(s) == "1" for s in CONNECTION_LOG_SETTINGS) for values in own):
             yield (f"{instance.name}: its parameter group does not log connections (log_connections and log_disconnections: 1)",
                    instance.urn)
+        if not any("pgaudit" in values.get("shared_preload_libraries", "").split(",") and values.get("pgaudit.log")
+                   for values in own):
+            yield (f"{instance.name}: its parameter group does not load pgaudit (shared_preload_libraries, pgaudit.log): "
+                   "schema and role changes go unlogged", instance.urn)
 
 
 def vpc_flow_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:

@@ -68,6 +68,8 @@ def cloud_sql_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
     for flag in CONNECTION_LOG_SETTINGS:
         if flags.get(flag) != "on":
             yield f"database flag {flag} is not on: connections go unlogged"
+    if flags.get("cloudsql.enable_pgaudit") != "on" or not flags.get("pgaudit.log"):
+        yield "pgaudit is off: schema and role changes go unlogged (flags cloudsql.enable_pgaudit: on, pgaudit.log)"
 
 
 def gcs_access_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:

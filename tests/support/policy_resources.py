@@ -70,7 +70,10 @@ BUCKET_GOOD = {PAB: {"blockPublicAcls": True, "blockPublicPolicy": True, "ignore
                LOGGING: {"targetBucket": "logs", "targetPrefix": "artifacts/"}}
 RDS_GOOD = {"publiclyAccessible": False, "storageEncrypted": True, "backupRetentionPeriod": 7,
             "enabledCloudwatchLogsExports": ["postgresql", "upgrade"]}
-SQL_FLAGS = [{"name": "log_connections", "value": "on"}, {"name": "log_disconnections", "value": "on"}]
+SQL_FLAGS = [{"name": "log_connections", "value": "on"}, {"name": "log_disconnections", "value": "on"},
+             {"name": "cloudsql.enable_pgaudit", "value": "on"}, {"name": "pgaudit.log", "value": "ddl,role"}]
+PGAUDIT_PARAMETERS = [{"name": "shared_preload_libraries", "value": "pg_stat_statements,pgaudit"},
+                      {"name": "pgaudit.log", "value": "ddl,role"}]
 STORAGE_GOOD = {"allowBlobPublicAccess": False, "minimumTlsVersion": "TLS1_2", "enableHttpsTrafficOnly": True,
                 "networkRuleSet": {"defaultAction": "Deny"}}
 SQL_GOOD = {"settings": {"ipConfiguration": {"ipv4Enabled": False}, "backupConfiguration": {"enabled": True},
@@ -87,7 +90,34 @@ def bucket_and(companions: dict[str, dict]) -> list:
     return out
 
 
-def rds(props: dict, logged: tuple = ("log_connections", "log_disconnections"), **extra: Any) -> list:
-    """An RDS instance with the parameter group it names (a resource it depends on), logging `logged`."""
-    group = resource("aws:rds/parameterGroup:ParameterGroup", {"parameters": [{"name": s, "value": "1"} for s in logged]}, name="pg")
+def rds(props: dict, logged: tuple = ("log_connections", "log_disconnections"), audit: list = PGAUDIT_PARAMETERS,
+        **extra: Any) -> list:
+    """An RDS instance with the parameter group it names (a resource it depends on), logging `logged`
+    and with the `audit` parameters."""
+    parameters = [*({"name": s, "value": "1"} for s in logged), *audit]
+    group = resource("aws:rds/parameterGroup:ParameterGroup", {"parameters": parameters}, name="pg")
     return [group, resource("aws:rds/instance:Instance", props, name="db", parameterGroupName=[group], **extra)]
+
+
+def pg_server(props: dict, settings: tuple = ("log_connections", "log_disconnections"), off: tuple = (), **extra: Any) -> list:
+    """A Flexible Server with its connection-logging server parameters (resources naming it): those
+    in `settings` on, those in `off` off."""
+    server = resource("azure-native:dbforpostgresql:Server", props, name="pg", **extra)
+    return [server, *(resource("azure-native:dbforpostgresql:Configuration", {"configurationName": s, "value": value}, name=s,
+                        serverName=[server]) for value, names in (("on", settings), ("off", off)) for s in names)]
+
+
+DIAGNOSTICS = "azure-native:monitor:DiagnosticSetting"
+
+
+def diagnosed(kind: str, props: dict, categories: tuple = (), to_workspace: bool = True) -> list:
+    """An Azure resource and a diagnostic setting sending `categories` of it to a workspace (or nowhere)."""
+    target = resource(kind, props, name=kind.rsplit(":", 1)[-1].lower())
+    destination = {"workspaceId": "ws"} if to_workspace else {}
+    logs = [{"category": c, "enabled": True} for c in categories]
+    return [target, *([resource(DIAGNOSTICS, {**destination, "logs": logs}, name="diag", resourceUri=[target])] if categories else [])]
+
+
+def blob_store(categories: tuple = ("StorageRead", "StorageWrite", "StorageDelete")) -> list:
+    account, *diagnostics = diagnosed("azure-native:storage:StorageAccount", STORAGE_GOOD, categories)
+    return [account, *diagnostics, resource("azure-native:storage:BlobContainer", {"containerName": "c"}, name="c", accountName=[account])]

@@ -49,6 +49,10 @@ class Postgres:
         self.sql(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    @property
+    def log(self) -> Path:
+        return self.data.parent / "server.log"
+
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
         shutil.rmtree(self.data.parent, ignore_errors=True)
@@ -58,7 +62,8 @@ class Postgres:
                               user=self.user, cwd=self.data.parent)
 
 
-def start_postgres() -> Postgres:
+def start_postgres(*settings: str) -> Postgres:
+    """The server, with `settings` ("name=value") given on its command line."""
     bin_dir = postgres_bin()
     assert bin_dir is not None
     user = "postgres" if os.geteuid() == 0 else None
@@ -72,7 +77,7 @@ def start_postgres() -> Postgres:
         raise RuntimeError(f"initdb failed: {init.stderr[-1500:]}")
     started = server._run("pg_ctl", "-D", str(server.data), "-l", str(root / "server.log"), "-w", "-t", "60", "-o",
                           f"-c listen_addresses=127.0.0.1 -c port={server.port} -c unix_socket_directories={root} "
-                          "-c fsync=off -c full_page_writes=off", "start")
+                          "-c fsync=off -c full_page_writes=off" + "".join(f" -c {setting}" for setting in settings), "start")
     if started.returncode:
         raise RuntimeError(f"postgres did not start: {started.stderr[-800:]} {(root / 'server.log').read_text()[-1500:]}")
     deadline = time.monotonic() + 30
