@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
-from mlops_platform.components.data.backup_kit.record import GIB
+from mlops_platform.components.data.backup_kit.record import GIB, set_aside
 
 from .gcs import google_error
 
@@ -74,10 +74,7 @@ class CloudSqlBackup:
         return self._aside(suffix)
 
     def _aside(self, suffix: str) -> str:
-        # Instance names: lowercase letters, digits and hyphens, at most 98 characters with the project
-        # id; ours are short (mlops-<env>-<suffix>), so the aside name stays well within it.
-        # Ref: https://cloud.google.com/sql/docs/postgres/instance-settings#instance-id-2ndgen
-        return f"{self.instance}-before-{suffix}"
+        return set_aside(self.instance, suffix)
 
     def _instance(self, name: str) -> dict[str, Any]:
         return dict(self._call(f"reading Cloud SQL instance {name}", self.service.instances().get(project=self.project, instance=name)))

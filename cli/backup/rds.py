@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 from mlops_platform.components.data.backup_kit.objects import error_code
-from mlops_platform.components.data.backup_kit.record import GIB
+from mlops_platform.components.data.backup_kit.record import GIB, set_aside
 
 if TYPE_CHECKING:
     from mlops_platform.components.data.backup_kit.objects import Progress, Store
@@ -61,7 +61,7 @@ class Snapshotted:
         return restored
 
     def switch(self, restored: str, part: "DatabasePart", suffix: str) -> Optional[str]:
-        keep_as = f"{self.instance}-before-{suffix}"
+        keep_as = set_aside(self.instance, suffix)
         self._call("modify_db_instance", DBInstanceIdentifier=self.instance, NewDBInstanceIdentifier=keep_as, ApplyImmediately=True)
         self._wait("db_instance_available", DBInstanceIdentifier=keep_as)
         self._call("modify_db_instance", DBInstanceIdentifier=restored, NewDBInstanceIdentifier=self.instance, ApplyImmediately=True)

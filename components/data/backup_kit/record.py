@@ -22,6 +22,14 @@ GIB = 1 << 30  # a cloud database's storage, given in GiB, as DatabasePart.bytes
 ON_DEMAND_CLOUDS = ("aws", "gcp")
 
 
+def set_aside(instance: str, suffix: str) -> str:
+    """The name a restore gives the database it replaces, kept until the user deletes it (RDS renames
+    the live instance to it, Cloud SQL clones it there). Short in both: RDS takes 63 characters,
+    Cloud SQL 98 with the project id, and ours are mlops-<env>-<suffix>.
+    Ref: https://cloud.google.com/sql/docs/postgres/instance-settings#instance-id-2ndgen"""
+    return f"{instance}-before-{suffix}"
+
+
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
