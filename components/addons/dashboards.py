@@ -14,9 +14,9 @@ import json
 from typing import Any, Iterable, Sequence
 
 from .. import names
+from .backend_ports import DETECTOR_PORT  # the detectors' Service port too, in Traefik's service label
 
 SIDECAR_LABEL = "grafana_dashboard"
-DETECTOR_PORT = 8080  # the detectors' Service port (detectors.py), in Traefik's service label  # the sidecar's default label
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 MODELS_UID, DRIFT_UID, PLATFORM_UID = "mlops-models", "mlops-drift", "mlops-platform"
 WINDOW = "5m"

@@ -14,9 +14,8 @@ from .. import names, versions
 from ..config import ModelConfig
 from ..data.outputs import ObjectStore
 from ..image_source import ImageSource
-from . import dashboards
+from .backend_ports import DETECTOR_PORT
 
-DETECTOR_PORT = dashboards.DETECTOR_PORT
 # How the detector server reads the logged request body, by the model's inference protocol: KServe's
 # v1 body ({"instances": [...]}) is the TF-serving shape; the v2 body ({"inputs": [{"data", "shape",
 # "datatype"}]}, MLServer's) is what the server calls kfserving.http.

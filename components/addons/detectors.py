@@ -37,6 +37,7 @@ from ..config import ModelConfig
 from ..data.outputs import ObjectStore, WorkloadAccess
 from ..image_source import ImageSource
 from . import dashboards
+from .backend_ports import from_traefik
 from .detector_pods import (
     DETECTOR_PORT,
     DETECTOR_UID,
@@ -104,7 +105,7 @@ class Detectors(pulumi.ComponentResource):
         ns = kube.namespace(names.NS_DETECTORS, f"{name}-ns", self, provider, depends_on=args.depends_on)
         network.namespace_policies(
             name, names.NS_DETECTORS, self, provider,
-            ingress=[network.from_namespace(names.NS_TRAEFIK, DETECTOR_PORT)],  # the mirrored request logs
+            ingress=[from_traefik(names.NS_DETECTORS)],  # the mirrored request logs
             egress=network.object_store_egress(args.object_store),
             depends_on=ns.ready,
         )

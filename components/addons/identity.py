@@ -32,6 +32,7 @@ from ..config.access import IdentityConfig
 from ..image_source import ImageSource
 from ..oidc_clients.outputs import OidcClient
 from . import identity_values as chart
+from .backend_ports import from_traefik
 from .cert_manager import certificate
 from .identity_values import under
 from .routes import ISSUER_SIGN_IN, ingress_route
@@ -147,7 +148,7 @@ class Identity(pulumi.ComponentResource):
         network.namespace_policies(
             self._name, names.NS_IDENTITY, self, self._args.provider,
             # Traefik serves Dex and the sign-in host, and asks oauth2-proxy on every guarded request.
-            ingress=[network.from_namespace(names.NS_TRAEFIK, chart.DEX_PORT, chart.OAUTH2_PROXY_PORT)],
+            ingress=[from_traefik(names.NS_IDENTITY)],
             # oauth2-proxy reaches the issuer: the bundled one through Traefik, an external one on the internet.
             egress=[network.to_namespace(names.NS_TRAEFIK, WEBSECURE_PORT), network.to_anywhere(443)],
             depends_on=self._ns.ready,

@@ -14,12 +14,11 @@ import pulumi
 from .. import k8s as kube
 from .. import names, versions
 from ..requests import WorkloadRequest, from_values
+from .backend_ports import DEX_PORT
 
-DEX_PORT = 5556  # the chart's http port (--web-http-addr)
 DEX_SERVICE = names.RELEASE_DEX  # the chart's fullname for release "dex"
 DEX_CONFIG_SECRET = "dex-config"
 DEX_SERVICE_ACCOUNT = "dex"
-OAUTH2_PROXY_PORT = 4180  # the chart's container port (httpScheme http)
 # The charts' existingSecret keys: client-id, client-secret, cookie-secret.
 CLIENT_SECRETS = {names.RELEASE_SSO: "sso-client", names.RELEASE_TOKENS: "tokens-client"}
 CA_MOUNT = "/etc/platform-ca"  # the platform CA's ca.crt, where the issuer is served with it

@@ -27,6 +27,7 @@ from .. import names, network, versions
 from ..data.outputs import Database, DataOutputs, WorkloadAccess
 from ..image_source import ImageSource
 from ..requests import WorkloadRequest, from_values
+from .backend_ports import from_traefik
 from .cert_manager import certificate
 from .identity import IdentityOutputs
 from .identity_values import CA_MOUNT
@@ -48,13 +49,15 @@ S3_SECRET = "mlflow-s3"
 PG_ENV_SECRET = "mlflow-postgres-env"
 TLS_SECRET = "mlflow-tls"
 SERVICE = names.RELEASE_MLFLOW  # the chart's fullname for release "mlflow"
+# The Service's port (the chart's service.port, said in the values): a route names the Service's
+# port, not the container's, or Traefik finds no server ("service port not found").
+SERVICE_PORT = 80
 METRICS = ScrapeTarget(
     "mlflow", names.NS_MLFLOW, {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": names.RELEASE_MLFLOW},
     "http",
 )
 PSQL_UID = 70
 MLFLOW_UID = 1001  # the chart's (and image's) non-root user
-MLFLOW_PORT = 5000  # the chart's container port
 METRICS_DIR = "/tmp/mlflow-metrics"
 # One Job per MLflow version: a new image upgrades the schema before the new server starts.
 UPGRADE_JOB = f"mlflow-db-upgrade-{versions.MLFLOW_IMAGE.tag.replace('.', '-')}"
@@ -188,6 +191,7 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
             "annotations": dict(args.access.annotations),
         },
         "extraPodLabels": dict(args.access.pod_labels),
+        "service": {"port": SERVICE_PORT},  # what the route names
         # The chart's databaseMigration and databaseConnectionCheck stay off (its defaults): this
         # component's own Job (UPGRADE_JOB) upgrades the schema before the release, because the
         # chart's migration init container reads its environment only from the chart's own
@@ -252,7 +256,7 @@ class Mlflow(pulumi.ComponentResource):
         ns = kube.namespace(names.NS_MLFLOW, f"{name}-ns", self, args.provider, depends_on=args.depends_on)
         network.namespace_policies(
             name, names.NS_MLFLOW, self, args.provider,
-            ingress=[network.from_namespace(names.NS_TRAEFIK, MLFLOW_PORT)],
+            ingress=[from_traefik(names.NS_MLFLOW)],
             # The store, and the issuer (the bundled one through Traefik, an external one on the internet).
             egress=[*network.object_store_egress(args.data.object_store),
                     network.to_namespace(names.NS_TRAEFIK, WEBSECURE_PORT), network.to_anywhere(443)],
@@ -279,7 +283,7 @@ class Mlflow(pulumi.ComponentResource):
             values=chart_values(args, pulumi.Output.secret(flask_secret.result)), timeout=900, images=args.images,
         )
         access = traefik_reader(name, names.NS_MLFLOW, self, args.provider, ns.ready)
-        ingress_route(f"{name}-route", "mlflow", names.NS_MLFLOW, f"Host(`{host}`)", [{"name": SERVICE, "port": MLFLOW_PORT}],
+        ingress_route(f"{name}-route", "mlflow", names.NS_MLFLOW, f"Host(`{host}`)", [{"name": SERVICE, "port": SERVICE_PORT}],
                       TLS_SECRET, [], self, args.provider, [self.release, tls, *access, *args.ingress],
                       annotations=APP_SIGN_IN)
         self.url = f"https://{host}"

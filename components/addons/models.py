@@ -25,6 +25,7 @@ from .. import k8s as kube
 from .. import names, network
 from ..config import ModelConfig
 from ..data.outputs import ObjectStore, WorkloadAccess
+from .backend_ports import MODEL_PORT, from_traefik
 from .cert_manager import certificate
 from .routes import TOKEN_MIDDLEWARE, ingress_route, token_middleware, traefik_reader
 
@@ -33,8 +34,6 @@ GPU_RESOURCE = "nvidia.com/gpu"
 GPU_POOL_SELECTOR = {"mlops.dev/pool": "gpu"}  # components/cluster/*.py label the GPU pool so
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}  # its taint
 EXPLAINER_RESOURCES = ("100m", "256Mi", "1Gi")
-MODEL_PORT = 8080  # KServe model servers
-AGENT_PORT = 9081  # KServe's agent (logger) proxy in front of the model server
 PREDICTOR_SERVICE_PORT = 80
 
 
@@ -162,7 +161,7 @@ class ModelServing(pulumi.ComponentResource):
         network.namespace_policies(
             name, names.NS_MODELS, self, provider,
             # Traefik reaches the predictor's model server, or KServe's agent when it logs requests.
-            ingress=[network.from_namespace(names.NS_TRAEFIK, MODEL_PORT, AGENT_PORT)],
+            ingress=[from_traefik(names.NS_MODELS)],
             egress=[
                 network.to_namespace(names.NS_TRAEFIK, names.DETECTOR_ENTRYPOINT_PORT),  # request logger
                 network.to_anywhere(443),  # storage initializer: public and cloud model stores

@@ -27,6 +27,7 @@ from .. import names, network, versions
 from ..image_source import ImageSource
 from ..requests import WorkloadRequest, from_values
 from . import dashboards
+from .backend_ports import ALERTMANAGER_PORT, PROMETHEUS_PORT, from_traefik
 from .cert_manager import certificate
 from .identity import IdentityOutputs
 from .identity_values import CA_MOUNT
@@ -207,7 +208,7 @@ class Monitoring(pulumi.ComponentResource):
         self._ns = ns
         network.namespace_policies(
             name, names.NS_MONITORING, self, provider,
-            ingress=[network.from_namespace(names.NS_TRAEFIK), network.from_anywhere(OPERATOR_WEBHOOK_PORT)],
+            ingress=[from_traefik(names.NS_MONITORING), network.from_anywhere(OPERATOR_WEBHOOK_PORT)],
             # Scrapes in every namespace, kubelets/cAdvisor on the nodes, the API, and Grafana's
             # sign-in at the issuer (the bundled one is in-cluster, an external one on the internet).
             egress=[network.to_all_namespaces(), network.to_anywhere(KUBELET_PORT), network.to_kubernetes_api(),
@@ -261,10 +262,10 @@ class Monitoring(pulumi.ComponentResource):
         """app -> (Service, port, middlewares)."""
         hosts: dict[str, tuple[str, int, list[str]]] = {
             "grafana": (GRAFANA_SERVICE, 80, []),
-            "prometheus": (PROMETHEUS_SERVICE, 9090, [SSO_MIDDLEWARE]),
+            "prometheus": (PROMETHEUS_SERVICE, PROMETHEUS_PORT, [SSO_MIDDLEWARE]),
         }
         if self._args.alertmanager:
-            hosts["alertmanager"] = (ALERTMANAGER_SERVICE, 9093, [SSO_MIDDLEWARE])
+            hosts["alertmanager"] = (ALERTMANAGER_SERVICE, ALERTMANAGER_PORT, [SSO_MIDDLEWARE])
         return hosts
 
     def _certificates(self) -> dict[str, pulumi.Resource]:

@@ -24,6 +24,7 @@ from .. import names, network, versions
 from ..cluster.outputs import IngressExposure
 from ..image_source import ImageSource
 from ..requests import WorkloadRequest, from_values
+from .backend_ports import traefik_egress
 from .cert_manager import certificate
 from .routes import SECURITY_HEADERS_REF, SSO_MIDDLEWARE, ingress_route, security_headers_middleware, sso_middleware, traefik_reader
 from .scrape import ScrapeTarget
@@ -136,8 +137,8 @@ class Traefik(pulumi.ComponentResource):
                 network.from_anywhere(WEB_PORT, WEBSECURE_PORT),
                 network.from_namespace(names.NS_MODELS, names.DETECTOR_ENTRYPOINT_PORT),  # request logs
             ],
-            # Backends in every namespace, and the API for its providers.
-            egress=[network.to_all_namespaces(), network.to_kubernetes_api()],
+            # The pods it routes to, on their ports only (backend_ports.py), and the API for its providers.
+            egress=[*traefik_egress(), network.to_kubernetes_api()],
             depends_on=ns.ready,
         )
         certificate(
