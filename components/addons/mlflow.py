@@ -49,8 +49,8 @@ S3_SECRET = "mlflow-s3"
 PG_ENV_SECRET = "mlflow-postgres-env"
 TLS_SECRET = "mlflow-tls"
 SERVICE = names.RELEASE_MLFLOW  # the chart's fullname for release "mlflow"
-# The Service's port (the chart's service.port, said in the values): a route names the Service's
-# port, not the container's, or Traefik finds no server ("service port not found").
+# The Service's port (the chart's service.port, its default): a route names the Service's port, not
+# the container's, or Traefik finds no server ("service port not found"; tests/test_traefik_backends.py).
 SERVICE_PORT = 80
 METRICS = ScrapeTarget(
     "mlflow", names.NS_MLFLOW, {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": names.RELEASE_MLFLOW},
@@ -191,7 +191,6 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
             "annotations": dict(args.access.annotations),
         },
         "extraPodLabels": dict(args.access.pod_labels),
-        "service": {"port": SERVICE_PORT},  # what the route names
         # The chart's databaseMigration and databaseConnectionCheck stay off (its defaults): this
         # component's own Job (UPGRADE_JOB) upgrades the schema before the release, because the
         # chart's migration init container reads its environment only from the chart's own
