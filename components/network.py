@@ -61,10 +61,6 @@ def to_anywhere(*port_numbers: int) -> dict[str, Any]:
     return {"to": [{"ipBlock": {"cidr": ANYWHERE, "except": [METADATA]}}], "ports": ports(*port_numbers)}
 
 
-def to_all_namespaces() -> dict[str, Any]:
-    return {"to": [{"namespaceSelector": {}}]}
-
-
 def to_kubernetes_api() -> dict[str, Any]:
     return to_anywhere(*API_SERVER_PORTS)
 

@@ -33,6 +33,7 @@ from .identity import IdentityOutputs
 from .identity_values import CA_MOUNT
 from .routes import APP_SIGN_IN, SSO_MIDDLEWARE, ingress_route, sso_middleware, traefik_reader
 from .scrape import ScrapeTarget, service_monitor
+from .scrape_ports import monitoring_egress
 
 GRAFANA_SECRET = "grafana-admin"
 GRAFANA_OIDC_SECRET = "grafana-oidc"
@@ -209,9 +210,10 @@ class Monitoring(pulumi.ComponentResource):
         network.namespace_policies(
             name, names.NS_MONITORING, self, provider,
             ingress=[from_traefik(names.NS_MONITORING), network.from_anywhere(OPERATOR_WEBHOOK_PORT)],
-            # Scrapes in every namespace, kubelets/cAdvisor on the nodes, the API, and Grafana's
-            # sign-in at the issuer (the bundled one is in-cluster, an external one on the internet).
-            egress=[network.to_all_namespaces(), network.to_anywhere(KUBELET_PORT), network.to_kubernetes_api(),
+            # The scraped pods' ports in their namespaces (scrape_ports.py), kubelets/cAdvisor on the
+            # nodes, the API, and Grafana's sign-in at the issuer (the bundled one is in-cluster, an
+            # external one on the internet).
+            egress=[*monitoring_egress(), network.to_anywhere(KUBELET_PORT), network.to_kubernetes_api(),
                     network.to_anywhere(443)],
             depends_on=ns.ready,
         )
