@@ -8,7 +8,7 @@ import pytest
 
 from mlops_platform.components import names
 from mlops_platform.components.addons.scrape_ports import COREDNS_METRICS_PORT, KUBE_SYSTEM, SCRAPED
-from test_traefik_backends import STACKS, _namespaces_of, _of, _opens, _pod_ports, _policy
+from support.rendered import STACKS, namespaces_of, of, opens, pod_ports, policy
 
 # Not pods: the API server's endpoints (its own egress rule), and the kubelets on the nodes (theirs).
 NOT_PODS = {("default", "https"), (KUBE_SYSTEM, "https-metrics")}
@@ -16,7 +16,7 @@ NOT_PODS = {("default", "https"), (KUBE_SYSTEM, "https-metrics")}
 
 def _scraped(view) -> dict[str, set[int]]:
     needed: dict[str, set[int]] = {}
-    for monitor in (*_of(view, "ServiceMonitor"), *_of(view, "PodMonitor")):
+    for monitor in (*of(view, "ServiceMonitor"), *of(view, "PodMonitor")):
         own = monitor["metadata"]["namespace"]
         for namespace in (monitor["spec"].get("namespaceSelector") or {}).get("matchNames") or [own]:
             if namespace == names.NS_MONITORING:
@@ -31,9 +31,9 @@ def _scraped(view) -> dict[str, set[int]]:
                 elif monitor["kind"] == "PodMonitor":
                     ports = {port}
                 else:
-                    [service] = [s for s in _of(view, "Service") if s["metadata"].get("namespace") == namespace
+                    [service] = [s for s in of(view, "Service") if s["metadata"].get("namespace") == namespace
                                  and selector.items() <= s["metadata"].get("labels", {}).items()]
-                    ports = _pod_ports(view, namespace, service["metadata"]["name"], port)
+                    ports = pod_ports(view, namespace, service["metadata"]["name"], port)
                 needed.setdefault(namespace, set()).update(ports)
     return needed
 
@@ -43,12 +43,12 @@ def test_every_scrape_is_allowed_and_nothing_else(viewed, stack):
     view = viewed(stack)
     needed = _scraped(view)
     assert {names.NS_MLFLOW, names.NS_MODELS, names.NS_DETECTORS, names.NS_TRAEFIK, names.NS_CERT_MANAGER} <= set(needed)
-    egress = [r for r in _policy(view, names.NS_MONITORING)["egress"] if "ipBlock" not in str(r)]
+    egress = [r for r in policy(view, names.NS_MONITORING)["egress"] if "ipBlock" not in str(r)]
     for namespace, ports in needed.items():
-        opened = _opens(egress, "to", namespace)
+        opened = opens(egress, "to", namespace)
         assert opened is not None and ports <= opened, f"Prometheus's egress to {namespace}: {opened}, scrapes {ports}"
     for rule in egress:
-        [namespace] = _namespaces_of(rule["to"])
+        [namespace] = namespaces_of(rule["to"])
         assert namespace in needed and rule.get("ports"), rule
         extra = {p["port"] for p in rule["ports"]} - needed[namespace]
         assert not extra, f"Prometheus may reach {namespace} on {extra}, which nothing scrapes"

@@ -10,28 +10,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from mlops_platform.components import names
-from mlops_platform.components.addons.backend_ports import ACME_SOLVER_PORT, AGENT_PORT, BACKENDS, MODEL_PORT
-
-WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
-PREDICTOR_SERVICE_PORT = 80  # KServe's RawDeployment Service (made at run time, not rendered)
-# The ports of the containers KServe puts in a predictor's pod (the runtime model names them, without ports).
-# Ref: kserve/kserve pkg/constants/constants.go (InferenceServiceDefaultHttpPort, InferenceServiceDefaultAgentPort)
-KSERVE_CONTAINER_PORTS = {"kserve-container": MODEL_PORT, "agent": AGENT_PORT}
-
-
-def _objects(view):
-    return [o.manifest for o in (*view.installed(), *view.runtime)]
-
-
-def _of(view, kind):
-    return [m for m in _objects(view) if m.get("kind") == kind]
+from mlops_platform.components.addons.backend_ports import ACME_SOLVER_PORT, BACKENDS
+from support.rendered import STACKS, namespaces_of, of, opens, pod_ports, policy
 
 
 def _service_backends(view):
     """(namespace, Service, port) of every route: Services, and those behind TraefikServices."""
-    traefik_services = {(m["metadata"]["namespace"], m["metadata"]["name"]): m["spec"] for m in _of(view, "TraefikService")}
+    traefik_services = {(m["metadata"]["namespace"], m["metadata"]["name"]): m["spec"] for m in of(view, "TraefikService")}
     out = []
-    for route in _of(view, "IngressRoute"):
+    for route in of(view, "IngressRoute"):
         namespace = route["metadata"]["namespace"]
         for rule in route["spec"]["routes"]:
             for service in rule["services"]:
@@ -42,7 +29,7 @@ def _service_backends(view):
                     out += [(namespace, s["name"], s["port"]) for s in (spec, *spec["mirrors"])]
                 else:
                     out.append((service.get("namespace", namespace), service["name"], service["port"]))
-    for middleware in _of(view, "Middleware"):
+    for middleware in of(view, "Middleware"):
         if "forwardAuth" in middleware.get("spec", {}):
             host, port = urlsplit(middleware["spec"]["forwardAuth"]["address"]).hostname, 80
             service, namespace = host.split(".")[:2]
@@ -50,63 +37,16 @@ def _service_backends(view):
     return out
 
 
-def _pod_ports(view, namespace, service_name, port):
-    """The container ports behind a Service's port (by number or name)."""
-    services = [s for s in _of(view, "Service") if s["metadata"].get("namespace") == namespace and s["metadata"]["name"] == service_name]
-    pods = [w["spec"]["template"] for w in _objects(view) if w.get("kind") in WORKLOADS and w["metadata"].get("namespace") == namespace]
-    if not services:  # KServe's predictor Service: its pod's every port (the model server, the logger agent)
-        assert service_name.endswith("-predictor") and port == PREDICTOR_SERVICE_PORT, (namespace, service_name, port)
-        [predictor] = [w for w in _of(view, "Deployment") if w["metadata"] == {**w["metadata"], "name": service_name,
-                                                                              "namespace": namespace}]
-        return {KSERVE_CONTAINER_PORTS[c["name"]] for c in predictor["spec"]["template"]["spec"]["containers"]}
-    [service] = services
-    [entry] = [p for p in service["spec"]["ports"] if port in (p["port"], p.get("name"))] or [None]
-    assert entry is not None, f"route to {namespace}/{service_name}:{port}: the Service has no such port (Traefik: service port not found)"
-    target = entry.get("targetPort", entry["port"])
-    if isinstance(target, int):
-        return {target}
-    selector = service["spec"]["selector"]
-    matching = [p for p in pods if selector.items() <= (p.get("metadata") or {}).get("labels", {}).items()]
-    found = {p["containerPort"] for pod in matching for c in pod["spec"]["containers"] for p in c.get("ports", [])
-             if p.get("name") == target}
-    assert found, (namespace, service_name, target)
-    return found
-
-
-def _policy(view, namespace):
-    [policy] = [p for p in _of(view, "NetworkPolicy") if p["metadata"] == {**p["metadata"], "name": "allow-platform",
-                                                                            "namespace": namespace}]
-    return policy["spec"]
-
-
-def _namespaces_of(peers):
-    return {(p.get("namespaceSelector") or {}).get("matchLabels", {}).get("kubernetes.io/metadata.name", "*") for p in peers}
-
-
-def _opens(rules, key, namespace):
-    """The ports `rules` open to (egress) or from (ingress) `namespace`: None for every port."""
-    ports: set = set()
-    for rule in rules:
-        if namespace in _namespaces_of(rule.get(key, [])) or "*" in _namespaces_of(rule.get(key, [])):
-            if not rule.get("ports"):
-                return None
-            ports |= {p["port"] for p in rule["ports"]}
-    return ports
-
-
 def _needed(view) -> dict[str, set[int]]:
     """The pod ports Traefik reaches in each namespace but its own, for this rendered cluster."""
     needed: dict[str, set[int]] = {}
     for namespace, service, port in _service_backends(view):
-        needed.setdefault(namespace, set()).update(_pod_ports(view, namespace, service, port))
-    for certificate in _of(view, "Certificate"):
+        needed.setdefault(namespace, set()).update(pod_ports(view, namespace, service, port))
+    for certificate in of(view, "Certificate"):
         if certificate["spec"]["issuerRef"]["name"] == names.ACME_ISSUER and certificate["metadata"]["namespace"] != names.NS_TRAEFIK:
             needed.setdefault(certificate["metadata"]["namespace"], set()).add(ACME_SOLVER_PORT)
     needed.pop(names.NS_TRAEFIK, None)  # its own namespace: the baseline policy
     return needed
-
-
-STACKS = ["local-dev", "aws-prod+model"]  # the bundled issuer and CA; Cognito and Let's Encrypt
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -114,16 +54,16 @@ def test_every_backend_is_reachable_at_both_ends_and_nothing_else(viewed, stack)
     view = viewed(stack)
     needed = _needed(view)
     assert {names.NS_MLFLOW, names.NS_IDENTITY, names.NS_MONITORING, names.NS_MODELS, names.NS_DETECTORS} <= set(needed)
-    egress = [r for r in _policy(view, names.NS_TRAEFIK)["egress"] if "ipBlock" not in str(r)]  # the API's rule aside
+    egress = [r for r in policy(view, names.NS_TRAEFIK)["egress"] if "ipBlock" not in str(r)]  # the API's rule aside
     for namespace, ports in needed.items():
-        opened = _opens(egress, "to", namespace)
+        opened = opens(egress, "to", namespace)
         assert opened is not None and ports <= opened, f"Traefik's egress to {namespace}: {opened}, needs {ports}"
-        admitted = _opens(_policy(view, namespace)["ingress"], "from", names.NS_TRAEFIK)
+        admitted = opens(policy(view, namespace)["ingress"], "from", names.NS_TRAEFIK)
         assert admitted is not None and ports <= admitted, f"{namespace} admits Traefik on {admitted}, needs {ports}"
     # Nothing wider: every egress rule names one namespace Traefik routes to, and ports: those routed
     # to here, or (a backend this stack does not deploy, such as Dex beside another issuer) the table's.
     for rule in egress:
-        [namespace] = _namespaces_of(rule["to"])
+        [namespace] = namespaces_of(rule["to"])
         assert namespace in needed and rule.get("ports"), rule
         extra = {p["port"] for p in rule["ports"]} - needed[namespace] - {ACME_SOLVER_PORT} - set(BACKENDS[namespace][0])
         assert not extra, f"Traefik may reach {namespace} on {extra}, where nothing is routed"
