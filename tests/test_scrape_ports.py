@@ -8,7 +8,7 @@ import pytest
 
 from mlops_platform.components import names
 from mlops_platform.components.addons.scrape_ports import COREDNS_METRICS_PORT, KUBE_SYSTEM, SCRAPED
-from support.rendered import STACKS, namespaces_of, of, opens, pod_ports, policy
+from support.rendered import STACKS, check_egress, of, pod_ports
 
 # Not pods: the API server's endpoints (its own egress rule), and the kubelets on the nodes (theirs).
 NOT_PODS = {("default", "https"), (KUBE_SYSTEM, "https-metrics")}
@@ -43,15 +43,7 @@ def test_every_scrape_is_allowed_and_nothing_else(viewed, stack):
     view = viewed(stack)
     needed = _scraped(view)
     assert {names.NS_MLFLOW, names.NS_MODELS, names.NS_DETECTORS, names.NS_TRAEFIK, names.NS_CERT_MANAGER} <= set(needed)
-    egress = [r for r in policy(view, names.NS_MONITORING)["egress"] if "ipBlock" not in str(r)]
-    for namespace, ports in needed.items():
-        opened = opens(egress, "to", namespace)
-        assert opened is not None and ports <= opened, f"Prometheus's egress to {namespace}: {opened}, scrapes {ports}"
-    for rule in egress:
-        [namespace] = namespaces_of(rule["to"])
-        assert namespace in needed and rule.get("ports"), rule
-        extra = {p["port"] for p in rule["ports"]} - needed[namespace]
-        assert not extra, f"Prometheus may reach {namespace} on {extra}, which nothing scrapes"
+    check_egress(view, names.NS_MONITORING, needed)
 
 
 def test_the_table_is_what_the_stacks_scrape(viewed):

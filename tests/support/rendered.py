@@ -64,3 +64,17 @@ def opens(rules, key, namespace):
                 return None
             ports |= {p["port"] for p in rule["ports"]}
     return ports
+
+
+def check_egress(view, source: str, needed: dict, tolerated=lambda namespace: set()) -> None:
+    """`source`'s egress (its rules to namespaces; those to addresses aside) opens every port of
+    `needed` ({namespace: ports}) and nothing else but the `tolerated` ports of a namespace it reaches."""
+    egress = [r for r in policy(view, source)["egress"] if "ipBlock" not in str(r)]
+    for namespace, ports in needed.items():
+        opened = opens(egress, "to", namespace)
+        assert opened is not None and ports <= opened, f"{source}'s egress to {namespace}: {opened}, needs {ports}"
+    for rule in egress:
+        [namespace] = namespaces_of(rule["to"])
+        assert namespace in needed and rule.get("ports"), rule
+        extra = {p["port"] for p in rule["ports"]} - needed[namespace] - tolerated(namespace)
+        assert not extra, f"{source} may reach {namespace} on {extra}, where nothing needs it"
