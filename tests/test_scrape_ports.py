@@ -8,7 +8,7 @@ import pytest
 
 from mlops_platform.components import names
 from mlops_platform.components.addons.scrape_ports import COREDNS_METRICS_PORT, KUBE_SYSTEM, SCRAPED
-from support.rendered import STACKS, check_egress, of, pod_ports
+from support.rendered import STACKS, check_egress, of, over_stacks, pod_ports
 
 # Not pods: the API server's endpoints (its own egress rule), and the kubelets on the nodes (theirs).
 NOT_PODS = {("default", "https"), (KUBE_SYSTEM, "https-metrics")}
@@ -47,8 +47,4 @@ def test_every_scrape_is_allowed_and_nothing_else(viewed, stack):
 
 
 def test_the_table_is_what_the_stacks_scrape(viewed):
-    scraped: dict[str, set[int]] = {}
-    for stack in STACKS:
-        for namespace, ports in _scraped(viewed(stack)).items():
-            scraped.setdefault(namespace, set()).update(ports)
-    assert {namespace: set(ports) for namespace, ports in SCRAPED.items()} == scraped
+    assert {namespace: set(ports) for namespace, ports in SCRAPED.items()} == over_stacks(viewed, _scraped)

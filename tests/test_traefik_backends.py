@@ -11,7 +11,7 @@ import pytest
 
 from mlops_platform.components import names
 from mlops_platform.components.addons.backend_ports import ACME_SOLVER_PORT, BACKENDS
-from support.rendered import STACKS, check_egress, of, opens, pod_ports, policy
+from support.rendered import STACKS, check_egress, of, opens, over_stacks, pod_ports, policy
 
 
 def _service_backends(view):
@@ -63,9 +63,6 @@ def test_every_backend_is_reachable_at_both_ends_and_nothing_else(viewed, stack)
 
 
 def test_every_port_of_the_table_is_routed_to_in_some_stack(viewed):
-    routed: dict[str, set[int]] = {}
-    for stack in STACKS:
-        for namespace, ports in _needed(viewed(stack)).items():
-            routed.setdefault(namespace, set()).update(ports)
+    routed = over_stacks(viewed, _needed)
     for namespace, (ports, _) in BACKENDS.items():
         assert set(ports) <= routed[namespace], f"{namespace}: {set(ports) - routed[namespace]} open to Traefik, routed nowhere"

@@ -78,3 +78,12 @@ def check_egress(view, source: str, needed: dict, tolerated=lambda namespace: se
         assert namespace in needed and rule.get("ports"), rule
         extra = {p["port"] for p in rule["ports"]} - needed[namespace] - tolerated(namespace)
         assert not extra, f"{source} may reach {namespace} on {extra}, where nothing needs it"
+
+
+def over_stacks(viewed, needed_of) -> dict:
+    """The union over STACKS of `needed_of(view)` ({namespace: ports})."""
+    union: dict[str, set[int]] = {}
+    for stack in STACKS:
+        for namespace, ports in needed_of(viewed(stack)).items():
+            union.setdefault(namespace, set()).update(ports)
+    return union
