@@ -7,7 +7,7 @@ from typing import Any
 from mlops_platform.components import names
 
 from .rules import access, aws, azure, cost, gcp, kubernetes, licence, pod_security, reliability, supply_chain
-from .rules.base import Rule
+from .rules.base import REQUIRE_KEYS, Rule
 
 RULES: tuple[Rule, ...] = (
     *kubernetes.RULES,
@@ -47,11 +47,9 @@ def pack_config(config: Any) -> dict[str, Any]:
         "reliability-prod-data-protected": {"enforcementLevel": level, "requireProtection": config.is_prod},
         "reliability-prod-database-recoverable": {"enforcementLevel": level, "requireRecovery": config.is_prod},
         "azure-prod-data-locked": {"enforcementLevel": level, "requireLocks": config.is_prod},
-        "gcp-gke-secrets-cmek": {"enforcementLevel": level, "requireKeys": config.is_prod},
-        "gcp-data-cmek": {"enforcementLevel": level, "requireKeys": config.is_prod},
-        "aws-data-cmk": {"enforcementLevel": level, "requireKeys": config.is_prod},
-        "azure-aks-kms-etcd": {"enforcementLevel": level, "requireKeys": config.is_prod},
-        "azure-data-cmk": {"enforcementLevel": level, "requireKeys": config.is_prod},
+        # Customer-managed keys (the rules taking rules/base.py REQUIRE_KEYS): required in prod.
+        **{rule.name: {"enforcementLevel": level, "requireKeys": config.is_prod}
+           for rule in RULES if REQUIRE_KEYS.keys() <= rule.config_schema.keys()},
         "k8s-metadata-address-closed": {"enforcementLevel": level, "metadataAllowed": config.cloud == "gcp"},
         # A prod rule (off elsewhere: dev may serve the public example).
         "supply-chain-prod-models-own-store": {"enforcementLevel": level if config.is_prod else "disabled",

@@ -6,7 +6,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from mlops_platform.components.data.outputs import CONNECTION_LOG_SETTINGS
 
-from .base import Rule, cidrs_open, depends_on_resource, describe_open, dig, stack_resources
+from .base import REQUIRE_KEYS, Rule, cidrs_open, depends_on_resource, describe_open, dig, stack_resources
 
 
 def eks_endpoint(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
@@ -78,12 +78,18 @@ def s3_versioning(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
                            lambda p: dig(p, "versioningConfiguration", "status") == "Enabled", "versioning is not enabled")
 
 
+def _buckets_and_logging(args: Any) -> tuple[list[Any], list[Any]]:
+    """The stack's buckets that are no other's access-log target, and its logging settings."""
+    logging = stack_resources(args, "aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
+    buckets = [b for b in stack_resources(args, "aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+               if not any(depends_on_resource(item, b, "targetBucket") for item in logging)]
+    return buckets, logging
+
+
 def s3_access_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
     """A stack rule: each bucket logs its requests to another, unless it is where another's logs go."""
-    logging = stack_resources(args, "aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
-    for bucket in stack_resources(args, "aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
-        if any(depends_on_resource(item, bucket, "targetBucket") for item in logging):
-            continue
+    buckets, logging = _buckets_and_logging(args)
+    for bucket in buckets:
         if not any(depends_on_resource(item, bucket, "bucket") and item.props.get("targetBucket") for item in logging):
             yield (f"bucket {bucket.name}: requests to it are not logged (no server access logging)", bucket.urn)
 
@@ -93,11 +99,8 @@ def data_keys(args: Any, config: Mapping[str, Any]) -> Iterator[Any]:
     instance is encrypted with a customer-managed key."""
     if not config.get("requireKeys"):
         return
-    logging = stack_resources(args, "aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
     sse = stack_resources(args, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
-    for bucket in stack_resources(args, "aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
-        if any(depends_on_resource(item, bucket, "targetBucket") for item in logging):
-            continue
+    for bucket in _buckets_and_logging(args)[0]:
         if not any(dig(c.props, "rules", 0, "applyServerSideEncryptionByDefault", "kmsMasterKeyId")
                    for c in sse if depends_on_resource(c, bucket, "bucket")):
             yield (f"bucket {bucket.name}: objects are encrypted with an AWS-managed key (no kmsMasterKeyId)", bucket.urn)
@@ -179,7 +182,7 @@ RULES = [
          "log_disconnections on (components/data/aws.py does both).", rds_logs),
     Rule("aws-data-cmk", "aws", "In prod, the buckets (but log targets) and RDS encrypt with a customer-managed KMS key.",
          "Give the bucket's encryption a kmsMasterKeyId and the instance a kmsKeyId (components/data/aws.py makes the key "
-         "in prod).", data_keys, config_schema={"requireKeys": {"type": "boolean", "default": False}}),
+         "in prod).", data_keys, config_schema=REQUIRE_KEYS),
     Rule("aws-vpc-flow-logs", "aws", "Every VPC records its flows (accepted and rejected) in a flow log.",
          "Give the VPC an aws.ec2.FlowLog with trafficType ALL (components/cluster/eks.py does, to CloudWatch Logs).",
          vpc_flow_logs),

@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping
 
 from mlops_platform.components.data.outputs import CONNECTION_LOG_SETTINGS
 
-from .base import Rule, cidrs_open, depends_on_resource, describe_open, dig, stack_resources
+from .base import REQUIRE_KEYS, Rule, cidrs_open, depends_on_resource, describe_open, dig, stack_resources
 
 
 def aks_api(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
@@ -147,11 +147,11 @@ RULES = [
          aks_network_policy, ("azure-native:containerservice:ManagedCluster",)),
     Rule("azure-aks-kms-etcd", "azure", "In prod, AKS encrypts Secrets in etcd with a customer-managed Key Vault key (KMS).",
          "Set securityProfile.azureKeyVaultKms (components/cluster/aks.py makes the vault, key and identity in prod).", aks_kms,
-         ("azure-native:containerservice:ManagedCluster",), config_schema={"requireKeys": {"type": "boolean", "default": False}}),
+         ("azure-native:containerservice:ManagedCluster",), config_schema=REQUIRE_KEYS),
     Rule("azure-data-cmk", "azure", "In prod, storage accounts (but flow-log targets) and Postgres encrypt with customer-managed keys.",
          "Set the account's encryption.keySource: Microsoft.Keyvault and the server's dataEncryption with the stack's keys "
          "and identities (components/data/azure.py does in prod).", storage_keys,
-         config_schema={"requireKeys": {"type": "boolean", "default": False}}),
+         config_schema=REQUIRE_KEYS),
     Rule("azure-aks-local-accounts-disabled", "azure", "AKS local accounts are disabled (Entra ID only).",
          "Set disableLocalAccounts: true with managed Entra ID integration.", aks_local_accounts,
          ("azure-native:containerservice:ManagedCluster",)),

@@ -127,6 +127,10 @@ def describe_open(ranges: Iterable[Any]) -> str:
         return ", ".join(str(r) for r in ranges)
 
 
+# The setting of the rules that require customer-managed keys (in prod: policies/registry.py).
+REQUIRE_KEYS = {"requireKeys": {"type": "boolean", "default": False}}
+
+
 def stack_resources(args: Any, *types: str) -> list[Any]:
     return [r for r in args.resources if r.resource_type in types]
 

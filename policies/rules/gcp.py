@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping
 
 from mlops_platform.components.data.outputs import CONNECTION_LOG_SETTINGS
 
-from .base import Rule, cidrs_open, depends_on_resource, describe_open, dig, stack_resources
+from .base import REQUIRE_KEYS, Rule, cidrs_open, depends_on_resource, describe_open, dig, stack_resources
 
 
 def gke_private_nodes(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
@@ -132,11 +132,11 @@ RULES = [
          "Set the bucket's logging.logBucket to a log bucket (components/data/access_logs.py).", gcs_access_logs),
     Rule("gcp-gke-secrets-cmek", "gcp", "In prod, GKE encrypts Secrets with a customer-managed Cloud KMS key.",
          "Set databaseEncryption {state: ENCRYPTED, keyName} (components/gcp_kms.py makes the key in prod).", gke_secrets_key,
-         ("gcp:container/cluster:Cluster",), config_schema={"requireKeys": {"type": "boolean", "default": False}}),
+         ("gcp:container/cluster:Cluster",), config_schema=REQUIRE_KEYS),
     Rule("gcp-data-cmek", "gcp", "In prod, buckets and Cloud SQL encrypt with customer-managed Cloud KMS keys.",
          "Set the bucket's encryption.defaultKmsKeyName and the instance's encryptionKeyName (components/data/gcp.py makes "
          "the keys in prod).", data_keys, ("gcp:storage/bucket:Bucket", "gcp:sql/databaseInstance:DatabaseInstance"),
-         config_schema={"requireKeys": {"type": "boolean", "default": False}}),
+         config_schema=REQUIRE_KEYS),
     Rule("gcp-subnet-flow-logs", "gcp", "Every subnetwork records VPC flow logs.",
          "Give the subnetwork a logConfig (components/cluster/gke.py samples half the flows, with metadata).", subnet_flow_logs,
          ("gcp:compute/subnetwork:Subnetwork",)),
