@@ -95,12 +95,12 @@ class PlatformMocks(Mocks):
             given = next((inputs[k] for k in _AZURE_NAME_INPUTS if inputs.get(k)), name)
             resource_id = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/mock/providers/{typ}/{given}"
             state.setdefault("name", given)
-        if typ.startswith("azure-native:") and isinstance(dig_identity := state.get("identity"), dict):
-            # Azure answers the user-assigned identities it was given as a map of id -> its ids.
-            given_ids = dig_identity.get("userAssignedIdentities")
-            if isinstance(given_ids, list):
-                state["identity"] = {**dig_identity, "userAssignedIdentities": {
-                    i: {"clientId": _uuid(name, "uai-client"), "principalId": _uuid(name, "uai-principal")} for i in given_ids}}
+        identity = state.get("identity")
+        if typ.startswith("azure-native:") and isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+            # Azure answers the user-assigned identities it was given as a map of id -> their ids.
+            state["identity"] = {**identity, "userAssignedIdentities": {
+                i: {"clientId": _uuid(name, "uai-client"), "principalId": _uuid(name, "uai-principal")}
+                for i in identity["userAssignedIdentities"]}}
         return resource_id, self._outputs(state)
 
     def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:

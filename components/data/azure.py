@@ -88,21 +88,29 @@ class AzureData(pulumi.ComponentResource):
     def _opts(self, *depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self._net.provider, depends_on=list(depends_on), **extra)
 
+    def _vault(self, args: AzureDataArgs) -> Optional[Any]:
+        """The stack's Key Vault where its data is under keys of its own (prod; the AKS cluster makes
+        it), or None."""
+        if not args.customer_keys:
+            return None
+        assert self._net.key_vault is not None, "customer-managed keys need the AKS cluster's Key Vault"
+        return self._net.key_vault
+
     def _storage_key(self, name: str, args: AzureDataArgs) -> tuple[dict[str, Any], list[pulumi.Resource]]:
         """In prod, the account's identity and encryption under a key of the stack's Key Vault, which
         only that identity may use (the vault's key without a version: Storage follows its
         rotations); and the grant the account waits for. Microsoft's keys elsewhere."""
-        net, child = self._net, self._opts
-        if not args.customer_keys or net.key_vault is None:
+        net, child, vault = self._net, self._opts, self._vault(args)
+        if vault is None:
             return {}, []
-        key, identity, grant = azure_keys.key_with_user(f"{name}-storage", "storage", net.key_vault, net.resource_group_name,
+        key, identity, grant = azure_keys.key_with_user(f"{name}-storage", "storage", vault, net.resource_group_name,
                                                         net.region, args.env, args.protect, net.subscription_id, child())
         # Ref: https://learn.microsoft.com/azure/storage/common/customer-managed-keys-overview
         settings = {
             "identity": {"type": "UserAssigned", "user_assigned_identities": [identity.id]},
             "encryption": {
                 "key_source": "Microsoft.Keyvault",
-                "key_vault_properties": {"key_name": key.name, "key_vault_uri": net.key_vault.properties.vault_uri},
+                "key_vault_properties": {"key_name": key.name, "key_vault_uri": vault.properties.vault_uri},
                 "encryption_identity": {"encryption_user_assigned_identity": identity.id},
                 "services": {"blob": {"enabled": True, "key_type": "Account"}},
             },
@@ -115,19 +123,19 @@ class AzureData(pulumi.ComponentResource):
         by an identity of its own in its region (as Flexible Server requires); and the grants the
         server waits for. The versioned keys: the server stays on them until it names others.
         Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-data-encryption"""
-        net, child = self._net, self._opts
-        if not args.customer_keys or net.key_vault is None:
+        net, child, vault = self._net, self._opts, self._vault(args)
+        if vault is None:
             return {}, []
         rg = net.resource_group_name
-        key, identity, grant = azure_keys.key_with_user(f"{name}-database", "database", net.key_vault, rg, net.region,
+        key, identity, grant = azure_keys.key_with_user(f"{name}-database", "database", vault, rg, net.region,
                                                         args.env, args.protect, net.subscription_id, child())
         encryption = {"type": "AzureKeyVault", "primary_key_uri": key.key_uri_with_version,
                       "primary_user_assigned_identity_id": identity.id}
         identities, grants = [identity.id], [grant]
         if args.database.geo_redundant_backup:
             paired = PAIRED[net.region]  # the config refuses a region without one
-            vault = azure_keys.key_vault(f"{name}-geo", args.env, rg, paired, net.tenant_id, args.protect, child(), label="geo")
-            key, identity, grant = azure_keys.key_with_user(f"{name}-database-geo", "database-geo", vault, rg, paired,
+            geo_vault = azure_keys.key_vault(f"{name}-geo", args.env, rg, paired, net.tenant_id, args.protect, child(), label="geo")
+            key, identity, grant = azure_keys.key_with_user(f"{name}-database-geo", "database-geo", geo_vault, rg, paired,
                                                             args.env, args.protect, net.subscription_id, child())
             encryption |= {"geo_backup_key_uri": key.key_uri_with_version, "geo_backup_user_assigned_identity_id": identity.id}
             identities.append(identity.id)

@@ -69,9 +69,9 @@ class GcpData(pulumi.ComponentResource):
 
     def _customer_keys(self, name: str, args: GcpDataArgs) -> None:
         """In prod, a key for the buckets and one for the database, each granted to its service's agent
-        alone; `_store_key`/`_database_key` are (encryption settings, the grant to wait for), or None."""
-        self._store_key: Optional[tuple[dict[str, Any], Any]] = None
-        self._database_key: Optional[tuple[Any, Any]] = None
+        alone; `_store_key`/`_database_key` are (encryption settings, what to wait for): none elsewhere."""
+        self._store_key: tuple[Optional[dict[str, Any]], list[pulumi.Resource]] = (None, [])
+        self._database_key: tuple[Any, list[pulumi.Resource]] = (None, [])
         if not args.customer_keys:
             return
         net = self._net
@@ -84,18 +84,18 @@ class GcpData(pulumi.ComponentResource):
                                                  service="sqladmin.googleapis.com", opts=self._opts())
         # Each ring in the region of what it encrypts, as GCS and Cloud SQL require.
         key, grant = customer_key(f"{name}-store", "gcs-artifacts", net.region, gcs_agent.member, args.protect, self._opts())
-        self._store_key = ({"default_kms_key_name": key.id}, grant)
+        self._store_key = ({"default_kms_key_name": key.id}, [grant])
         key, grant = customer_key(f"{name}-database", "cloudsql", net.region, sql_agent.member, args.protect, self._opts())
-        self._database_key = (key.id, grant)
+        self._database_key = (key.id, [grant])
 
     def _bucket(self, name: str, args: GcpDataArgs, suffix: random.RandomString) -> None:
         """The artifact bucket: uniform access, public access prevented, versioned."""
         net = self._net
-        encryption, key_ready = self._store_key or (None, None)
+        encryption, key_ready = self._store_key
 
         def child(*depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
             # Both buckets wait for GCS's right to their key.
-            return self._opts(*depends_on, *([key_ready] if key_ready else []), **extra)
+            return self._opts(*depends_on, *key_ready, **extra)
 
         logs = gcs_log_bucket(name, args.env, suffix, net.region.upper(), args.protect, child, encryption)
         self.bucket = gcp.storage.Bucket(
@@ -119,7 +119,7 @@ class GcpData(pulumi.ComponentResource):
     def _database(self, name: str, args: GcpDataArgs, suffix: random.RandomString) -> tuple[Any, Any, Any]:
         """Cloud SQL on private IP through Private Service Access, its database and user."""
         child, net = self._opts, self._net
-        key_name, key_ready = self._database_key or (None, None)
+        key_name, key_ready = self._database_key
         peering_range = gcp.compute.GlobalAddress(
             f"{name}-sql-range",
             name=f"{names.env_prefix(args.env)}-sql-range",
@@ -182,7 +182,7 @@ class GcpData(pulumi.ComponentResource):
                 "database_flags": [*({"name": setting, "value": "on"} for setting in CONNECTION_LOG_SETTINGS),
                                    {"name": "cloudsql.enable_pgaudit", "value": "on"}, {"name": "pgaudit.log", "value": PGAUDIT_LOG}],
             },
-            opts=child(peering, *([key_ready] if key_ready else []), protect=args.protect),
+            opts=child(peering, *key_ready, protect=args.protect),
         )
         database = gcp.sql.Database(f"{name}-mlflow-db", name=names.DATABASE_MLFLOW, instance=self.instance.name, opts=child())
         user = gcp.sql.User(
