@@ -319,7 +319,10 @@ def _gcs_agent(_args: dict) -> dict:
 
 def _gcp_sql(name: str, inputs: dict) -> tuple[str, dict]:
     instance = inputs.get("name", name)
-    return instance, {"privateIpAddress": "10.70.0.3", "connectionName": f"mock-project:us-central1:{instance}"}
+    # The instance's CA, as Cloud SQL lists it (its current one; two during a rotation).
+    server_ca = {"cert": base64.b64decode(FAKE_CA).decode(), "commonName": "C=US,O=Google\\, Inc,CN=Google Cloud SQL Server CA"}
+    return instance, {"privateIpAddress": "10.70.0.3", "connectionName": f"mock-project:us-central1:{instance}",
+                      "serverCaCerts": [server_ca]}
 
 
 _RESOURCE_OUTPUTS = {

@@ -470,31 +470,3 @@ def test_gcp_workload_identity_bindings(gcp_dev):
     upload = job.input("spec", "template", "spec", "containers")[0]
     assert upload["image"].startswith("gcr.io/google.com/cloudsdktool/google-cloud-cli:")
     assert "gcloud storage cp" in upload["args"][0]
-
-
-def pg_ssl_modes(run: ProgramRun) -> set[str]:
-    """PGSSLMODE of the Jobs the stack runs against its Postgres, once MLflow is shown to take it too.
-
-    MLflow reads it from a Secret (the chart's envFrom list) built from the same Database.ssl_mode;
-    the plan masks a Secret's values, so only its key is visible here.
-    """
-    assert release_values(run, names.RELEASE_MLFLOW)["extraSecretNamesForEnvFrom"] == ["mlflow-postgres-env"]
-    env_secret = k8s_object(run, "Secret", "mlflow-postgres-env", names.NS_MLFLOW)
-    assert set(env_secret.input("stringData")) == {"PGSSLMODE"}
-    modes = set()
-    for record in run.kubernetes_objects():
-        pod = record.input("spec", "template", "spec") or {}
-        for container in [*pod.get("initContainers", []), *pod.get("containers", [])]:
-            env = {e["name"]: e for e in container.get("env", [])}
-            if "PGHOST" in env:  # every client of the database is told the TLS mode, one way or the other
-                from_secret = {"secretRef": {"name": "mlflow-postgres-env"}} in container.get("envFrom", [])
-                assert "PGSSLMODE" in env or from_secret, f"{record.name}/{container['name']} has no PGSSLMODE"
-            modes |= {e["value"] for e in container.get("env", []) if e["name"] == "PGSSLMODE"}
-    return modes
-
-
-@pytest.mark.parametrize("stack", CLOUD_STACKS)
-def test_managed_postgres_is_reached_over_tls_only(stack, planned):
-    # A managed database sits outside the cluster network; the in-cluster one never leaves it.
-    assert pg_ssl_modes(planned(stack)) == {"require"}
-    assert pg_ssl_modes(planned("local-dev")) == {"disable"}

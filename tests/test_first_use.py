@@ -201,7 +201,7 @@ def test_render_masks_only_what_is_secret_and_writes_conventional_key_order(proj
     assert invoke("render", "--cloud", "aws", "--out", str(out)).exit_code == 0
     database = (out / "manifests" / "mlflow" / "secret-mlflow-database.yaml").read_text()
     assert "password: '[secret]'" in database and "username: mlflow" in database
-    assert "PGSSLMODE: require" in (out / "manifests" / "mlflow" / "secret-mlflow-postgres-env.yaml").read_text()
+    assert "PGSSLMODE: verify-full" in (out / "manifests" / "mlflow" / "secret-mlflow-postgres-env.yaml").read_text()
     header = "".join(line for line in database.splitlines(keepends=True) if line.startswith("#"))
     assert "Placeholders" in header and "[secret]" in header and "123456789012" in header
     deployment = [line for line in (out / "manifests" / "detectors" / "deployment-iris-drift.yaml").read_text().splitlines()

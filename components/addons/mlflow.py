@@ -27,6 +27,7 @@ from .. import names, network, versions
 from ..data.outputs import Database, DataOutputs, WorkloadAccess
 from ..image_source import ImageSource
 from ..requests import WorkloadRequest, from_values
+from . import database_ca
 from .backend_ports import from_traefik
 from .cert_manager import certificate
 from .identity import IdentityOutputs
@@ -147,6 +148,15 @@ def _ca_env(args: MlflowArgs) -> dict[str, str]:
     return {"REQUESTS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle} if args.identity.platform_ca else {}
 
 
+def _pod_trust(args: MlflowArgs) -> dict[str, Any]:
+    """The server pod's trust: the issuer's (_ca_trust) and the database's (database_ca.py)."""
+    issuer = _ca_trust(args)
+    database = database_ca.pod_trust(args.data.database, args.images, MLFLOW_UID)
+    return {key: [*issuer.get(key, []), *extra] for key, extra in
+            (("initContainers", database.init_containers), ("extraVolumes", database.volumes),
+             ("extraVolumeMounts", database.mounts)) if issuer.get(key) or extra}
+
+
 def _ca_trust(args: MlflowArgs) -> dict[str, Any]:
     """Where the issuer is served with the platform CA: the usual trust store plus that CA, built by
     an init container into a bundle (the store replaces, not extends, the default one)."""
@@ -217,7 +227,7 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
         "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
         # No Ingress (the chart's default): an IngressRoute of this component serves it (routes.py).
-        **_ca_trust(args),
+        **_pod_trust(args),
         # Metrics on /metrics of the server's port, scraped through our ServiceMonitor (METRICS).
         # The chart's own is left off: it renders only if the monitoring CRDs exist at install
         # time, and the MLflow release does not wait for kube-prometheus-stack. The flag names the
@@ -238,6 +248,12 @@ def _database_env(db: Database) -> list[dict[str, Any]]:
         {"name": "PGPORT", "value": str(db.port)},
         {"name": "PGDATABASE", "value": db.name},
     ]
+
+
+def _libpq_tls(args: MlflowArgs) -> dict[str, str]:
+    """libpq's TLS mode and, where it verifies the server, the CA certificates it checks against."""
+    db = args.data.database
+    return {"PGSSLMODE": db.ssl_mode, **database_ca.pod_trust(db, args.images, MLFLOW_UID).env}
 
 
 def _login_env(secret: str = DB_ADMIN_SECRET) -> list[dict[str, Any]]:
@@ -268,7 +284,8 @@ class Mlflow(pulumi.ComponentResource):
         )
         secrets = self._secrets(name, ns)
         admin_secret, pg_env, app_secret = secrets[3], secrets[2], secrets[0]
-        jobs = [self._schema_job(name, ns, [admin_secret, app_secret, pg_env])]
+        database_ca_map = database_ca.configmap(name, args.data.database, self, args.provider, ns.ready)
+        jobs = [self._schema_job(name, ns, [admin_secret, app_secret, pg_env, *database_ca_map])]
         host = f"mlflow.{args.domain}"
         tls = certificate(f"{name}-cert", names.NS_MLFLOW, TLS_SECRET, [host], args.issuer, self, args.provider,
                           [*ns.ready, *args.issuers])
@@ -277,7 +294,7 @@ class Mlflow(pulumi.ComponentResource):
         # platform CA, after its certificate too (its ca.crt joins the trust bundle).
         self.release = kube.helm_release(
             f"{name}-release", names.RELEASE_MLFLOW, versions.MLFLOW, ns.name, self, args.provider,
-            [*secrets, *jobs, *identity, *args.data.store_ready, *args.identity.ready,
+            [*secrets, *database_ca_map, *jobs, *identity, *args.data.store_ready, *args.identity.ready,
              *([tls] if args.identity.platform_ca else [])],
             values=chart_values(args, pulumi.Output.secret(flask_secret.result)), timeout=900, images=args.images,
         )
@@ -309,7 +326,7 @@ class Mlflow(pulumi.ComponentResource):
             self._secret(f"{name}-db-secret", DB_SECRET,
                          {"username": APP_ROLE, "password": pulumi.Output.secret(self._app_password.result)}, ns),
             self._secret(f"{name}-oidc-secret", OIDC_SECRET, oidc, ns),
-            self._secret(f"{name}-pg-env", PG_ENV_SECRET, {"PGSSLMODE": db.ssl_mode}, ns),
+            self._secret(f"{name}-pg-env", PG_ENV_SECRET, _libpq_tls(self._args), ns),
             self._secret(f"{name}-db-admin-secret", DB_ADMIN_SECRET, {"username": db.user, "password": db.password}, ns),
         ]
         if args.access.static_keys is not None:
@@ -323,7 +340,9 @@ class Mlflow(pulumi.ComponentResource):
         login and its rights (mlflow_grants.py). In one pod, in that order (init containers), so the
         three are one step of the deploy, not three in a row."""
         db = self._args.data.database
-        psql_env = [*_database_env(db), {"name": "PGSSLMODE", "value": db.ssl_mode}, *_login_env()]
+        trust = database_ca.pod_trust(db, self._args.images, MLFLOW_UID)
+        psql_env = [*_database_env(db), *({"name": k, "value": v} for k, v in _libpq_tls(self._args).items()),
+                    *_login_env()]
         auth_database = {
             "name": "create-auth-database",
             "image": self._args.images.ref(versions.POSTGRES),
@@ -336,6 +355,7 @@ class Mlflow(pulumi.ComponentResource):
             "env": psql_env,
             "resources": kube.resources("20m", "32Mi", "128Mi"),
             "securityContext": kube.container_security(run_as_user=PSQL_UID),
+            **_mounts(trust.mounts),
         }
         upgrade = {
             "name": "upgrade",
@@ -347,7 +367,7 @@ class Mlflow(pulumi.ComponentResource):
             "envFrom": [{"secretRef": {"name": PG_ENV_SECRET}}],
             "resources": kube.resources("100m", "256Mi", "768Mi"),
             "securityContext": kube.container_security(run_as_user=MLFLOW_UID),
-            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *trust.mounts],
         }
         grants = {
             "name": "grants",
@@ -360,13 +380,21 @@ class Mlflow(pulumi.ComponentResource):
                     {"name": "APP_PASSWORD_VERSION", "value": self._app_password.result.apply(_fingerprint)}],
             "resources": kube.resources("20m", "32Mi", "128Mi"),
             "securityContext": kube.container_security(run_as_user=PSQL_UID),
+            **_mounts(trust.mounts),
         }
+        # The bundle's fetch, where there is one, runs before anything connects.
+        pod = kube.job_pod(MLFLOW_UID, [grants], init_containers=[*trust.init_containers, auth_database, upgrade],
+                           volumes=[kube.empty_dir("tmp"), *trust.volumes])
         return kube.job(
             f"{name}-db-upgrade",
             {"name": UPGRADE_JOB, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow", "database")},
-            kube.job_pod(MLFLOW_UID, [grants], init_containers=[auth_database, upgrade], volumes=[kube.empty_dir("tmp")]),
+            pod,
             self, self._args.provider, [*secrets, *ns.ready, *self._args.data.database_ready],
         )
+
+
+def _mounts(mounts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"volumeMounts": mounts} if mounts else {}
 
 
 def _fingerprint(secret: str) -> str:

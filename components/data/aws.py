@@ -28,6 +28,7 @@ from ..aws_iam import deny_insecure_transport, irsa_trust, policy
 from ..cluster.outputs import AwsNetwork, ClusterOutputs
 from ..config import PlatformConfig
 from ..config.sections import KeptData
+from . import db_trust
 from .access_logs import s3_access_logs
 from .outputs import CONNECTION_LOG_SETTINGS, PGAUDIT_LOG, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
@@ -64,7 +65,8 @@ class AwsData(pulumi.ComponentResource):
         bucket_name = self.bucket.bucket
         self.outputs = DataOutputs(
             object_store=ObjectStore(kind="s3", bucket=bucket_name, uri=bucket_name.apply(lambda b: f"s3://{b}"), region=net.region),
-            database=Database.managed(self.database.address, password.result, self.database.identifier),
+            database=Database.managed(self.database.address, password.result, self.database.identifier,
+                                      db_trust.rds(net.region)),
             access=access,
             store_ready=(versioning,),
             database_ready=(self.database,),

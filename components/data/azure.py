@@ -29,6 +29,7 @@ from ..azure_lock import delete_lock
 from ..azure_regions import PAIRED
 from ..cluster.outputs import AzureNetwork, ClusterOutputs
 from ..config import PlatformConfig
+from . import db_trust
 from .outputs import CONNECTION_LOG_SETTINGS, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
 CONTAINER = names.ARTIFACTS
@@ -74,7 +75,8 @@ class AzureData(pulumi.ComponentResource):
             object_store=ObjectStore(
                 kind="azure", bucket=self.container.name, uri=blob_base, account=self.account.name
             ),
-            database=Database.managed(self.server.fully_qualified_domain_name, password.result, self.server.name),
+            database=Database.managed(self.server.fully_qualified_domain_name, password.result, self.server.name,
+                                      db_trust.azure_postgres()),
             access=access,
             store_ready=(self.container,),
             database_ready=(database,),

@@ -25,6 +25,7 @@ from .. import names, versions
 from ..cluster.outputs import ClusterOutputs, GcpNetwork
 from ..config import PlatformConfig
 from ..gcp_kms import customer_key
+from . import db_trust
 from .access_logs import gcs_log_bucket
 from .outputs import CONNECTION_LOG_SETTINGS, PGAUDIT_LOG, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
@@ -57,7 +58,8 @@ class GcpData(pulumi.ComponentResource):
             object_store=ObjectStore(
                 kind="gcs", bucket=self.bucket.name, uri=self.bucket.name.apply(lambda b: f"gs://{b}"), region=net.region
             ),
-            database=Database.managed(self.instance.private_ip_address, password.result, self.instance.name),
+            database=Database.managed(self.instance.private_ip_address, password.result, self.instance.name,
+                                      db_trust.cloud_sql(self.instance.server_ca_certs)),
             access=access,
             store_ready=(self.bucket,),
             database_ready=(database, user),

@@ -13,6 +13,7 @@ from typing import Any, Literal, Mapping, Optional
 import pulumi
 
 from .. import names
+from .db_trust import DatabaseTrust
 
 
 @dataclass(frozen=True)
@@ -51,16 +52,20 @@ class Database:
     name: str
     user: str
     password: pulumi.Output[str]  # always a secret
-    ssl_mode: str  # "require" on the clouds, "disable" in-cluster (traffic never leaves the node network)
+    ssl_mode: str  # the clouds' trust.ssl_mode; "disable" in-cluster (traffic never leaves the node network)
     # The managed server's name in its cloud (RDS identifier, Azure server, Cloud SQL instance):
     # what `platform backup` snapshots. None in-cluster.
     instance: Optional[pulumi.Output[str]] = None
+    # How clients verify the managed server (db_trust.py). None in-cluster.
+    trust: Optional[DatabaseTrust] = None
 
     @staticmethod
-    def managed(host: pulumi.Output[str], password: pulumi.Input[str], instance: pulumi.Output[str]) -> "Database":
-        """A cloud's managed Postgres: the platform's database and user, reached over TLS."""
+    def managed(host: pulumi.Output[str], password: pulumi.Input[str], instance: pulumi.Output[str],
+                trust: DatabaseTrust) -> "Database":
+        """A cloud's managed Postgres: the platform's database and user, reached over TLS that
+        verifies the server."""
         return Database(host=host, port=5432, name=names.DATABASE_MLFLOW, user=names.DATABASE_USER,
-                        password=pulumi.Output.secret(password), ssl_mode="require", instance=instance)
+                        password=pulumi.Output.secret(password), ssl_mode=trust.ssl_mode, instance=instance, trust=trust)
 
 
 # The audit trail every managed Postgres keeps: each connection and disconnection in the server's

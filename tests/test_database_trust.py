@@ -1,0 +1,275 @@
+"""The managed database is verified, not just encrypted: each cloud's libpq mode and CA certificates
+reach every container that connects (components/data/db_trust.py, components/addons/database_ca.py),
+the bundle fetch writes only a verified bundle, and libpq, on a real PostgreSQL with TLS on loopback,
+accepts the server under those settings and refuses an impostor."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import http.server
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from mlops_platform.components import names
+from mlops_platform.components.addons import database_ca
+from mlops_platform.components.data import db_trust
+from support import SHIPPED_STACKS
+from support.rendered import of
+
+MODES = {"aws": "verify-full", "azure": "verify-full", "gcp": "verify-ca", "local": "disable"}
+PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
+
+
+# --- what the cluster receives ---------------------------------------------------------------
+
+def _pods(view):
+    for manifest in of(view, "Deployment") + of(view, "Job") + of(view, "CronJob"):
+        spec = manifest["spec"]
+        template = spec["jobTemplate"]["spec"]["template"] if manifest["kind"] == "CronJob" else spec["template"]
+        yield manifest, template["spec"]
+
+
+def _env(container, secret_keys):
+    env = {e["name"]: e.get("value") for e in container.get("env") or []}
+    for source in container.get("envFrom") or []:
+        if (source.get("secretRef") or {}).get("name") == "mlflow-postgres-env":
+            env.update({key: "(from the Secret)" for key in secret_keys if key not in env})
+    return env
+
+
+def _connects(container, manifest, secret_keys):
+    """Whether a container talks to the tracking database: libpq's variables, or the MLflow server."""
+    env = _env(container, secret_keys)
+    return "PGHOST" in env or (manifest["metadata"]["name"] == names.RELEASE_MLFLOW and container["name"] == "mlflow")
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_database_client_verifies_the_server(stack, viewed):
+    cloud = stack.split("-")[0]
+    view = viewed(stack)
+    [pg_env] = [s for s in of(view, "Secret") if s["metadata"]["name"] == "mlflow-postgres-env"]
+    secret_keys = set(pg_env.get("stringData") or pg_env.get("data") or {})
+    assert secret_keys == ({"PGSSLMODE"} if cloud == "local" else {"PGSSLMODE", "PGSSLROOTCERT"})
+    clients = 0
+    for manifest, pod in _pods(view):
+        inits = pod.get("initContainers") or []
+        volumes = {v["name"]: v for v in pod.get("volumes") or []}
+        for index, container in enumerate([*inits, *pod["containers"]]):
+            if not _connects(container, manifest, secret_keys):
+                continue
+            clients += 1
+            where = f"{manifest['metadata']['name']}/{container['name']}"
+            env = _env(container, secret_keys)
+            if cloud == "local":
+                assert "PGSSLROOTCERT" not in env and env.get("PGSSLMODE") in ("disable", "(from the Secret)"), where
+                continue
+            assert env.get("PGSSLMODE") in (MODES[cloud], "(from the Secret)"), where
+            assert env.get("PGSSLROOTCERT") in (db_trust.CA_FILE, "(from the Secret)"), where
+            [mount] = [m for m in container.get("volumeMounts") or [] if m["mountPath"] == db_trust.CA_DIR]
+            volume = volumes[mount["name"]]
+            if cloud == "aws":  # an emptyDir the fetch fills first
+                assert "emptyDir" in volume, where
+                fetch = [i for i, c in enumerate(inits) if c["name"] == database_ca.FETCH_CONTAINER]
+                assert fetch and fetch[0] < index, f"{where} starts before the bundle is fetched"
+                [url] = [e["value"] for e in inits[fetch[0]]["env"] if e["name"] == "CA_BUNDLE_URL"]
+                assert url.startswith("https://truststore.pki.rds.amazonaws.com/")
+            else:
+                assert volume.get("configMap", {}).get("name") == database_ca.CONFIGMAP, where
+    # The server, the schema Job's three steps: none may be missed by the walk above.
+    assert clients >= (2 if cloud == "local" else 4), clients
+    modes = {e["value"] for _, pod in _pods(view) for c in [*(pod.get("initContainers") or []), *pod["containers"]]
+             for e in c.get("env") or [] if e["name"] == "PGSSLMODE"}
+    assert modes == {MODES[cloud]}
+
+
+@pytest.mark.parametrize("stack", ["azure-prod", "gcp-dev"])
+def test_the_ca_configmap_holds_what_the_cloud_vouches_with(stack, viewed):
+    [configmap] = [c for c in of(viewed(stack), "ConfigMap") if c["metadata"]["name"] == database_ca.CONFIGMAP]
+    pems = [PEM_BEGIN + block for block in configmap["data"]["ca.crt"].split(PEM_BEGIN)[1:]]
+    if stack.startswith("azure"):
+        # Exactly Flexible Server's public roots, by their SHA-256.
+        digests = [hashlib.sha256(ssl.PEM_cert_to_DER_cert(p.strip())).hexdigest() for p in pems]
+        assert digests == list(db_trust.AZURE_ROOT_SHA256.values())
+    else:
+        # The instance's CA (the mocks' stand-in for Cloud SQL's serverCaCerts).
+        assert [p.strip() for p in pems] == ["-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----"]
+
+
+def test_a_root_store_without_azures_roots_is_refused_by_name():
+    with pytest.raises(ValueError, match="Microsoft RSA Root Certificate Authority 2017"):
+        db_trust.public_roots(db_trust.AZURE_ROOT_SHA256, store=_ca("other")[0])
+
+
+# --- a test PKI --------------------------------------------------------------------------------
+
+def _ca(name):
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"test {name} CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), (cert, key)
+
+
+def _server_cert(issuer, host):
+    ca_cert, ca_key = issuer
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pki")
+    ca_pem, ca = _ca("database")
+    other_pem, _ = _ca("impostor")
+    cert, key = _server_cert(ca, "localhost")
+    for name, text in {"ca.crt": ca_pem, "other.crt": other_pem, "server.crt": cert, "server.key": key}.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+# --- the bundle fetch (scripts/fetch_ca_bundle.py), against a real HTTPS server on loopback ------
+
+class _Bundle(http.server.BaseHTTPRequestHandler):
+    bodies: dict[str, bytes] = {}
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        body = self.bodies.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def publisher(pki):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Bundle)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki / "server.crt", pki / "server.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    _Bundle.bodies = {"/bundle.pem": (pki / "ca.crt").read_bytes(), "/junk.pem": b"<html>not a bundle</html>",
+                      "/broken.pem": b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"}
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def _fetch(url, roots, out):
+    env = {**os.environ, "CA_BUNDLE_URL": url, "CA_BUNDLE_FILE": str(out), "SSL_CERT_FILE": str(roots)}
+    return subprocess.run([sys.executable, "-c", database_ca.fetch_script()], env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_the_fetch_writes_the_published_bundle(pki, publisher, tmp_path):
+    out = tmp_path / "ca.crt"
+    done = _fetch(f"https://localhost:{publisher}/bundle.pem", pki / "ca.crt", out)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == (pki / "ca.crt").read_text()
+    assert oct(out.stat().st_mode & 0o777) == "0o644"  # readable by psql's user too
+    assert "fetched 1 CA certificates" in done.stdout
+
+
+@pytest.mark.parametrize("case", ["untrusted server", "wrong host name", "not PEM", "unparsable PEM", "plain http",
+                                  "missing"])
+def test_the_fetch_writes_nothing_it_cannot_trust(case, pki, publisher, tmp_path):
+    url, roots = f"https://localhost:{publisher}/bundle.pem", pki / "ca.crt"
+    if case == "untrusted server":
+        roots = pki / "other.crt"
+    elif case == "wrong host name":
+        url = f"https://127.0.0.1:{publisher}/bundle.pem"
+    elif case == "not PEM":
+        url = url.replace("bundle", "junk")
+    elif case == "unparsable PEM":
+        url = url.replace("bundle", "broken")
+    elif case == "plain http":
+        url = url.replace("https://", "http://")
+    else:
+        url = url.replace("bundle", "absent")
+    out = tmp_path / "ca.crt"
+    done = _fetch(url, roots, out)
+    assert done.returncode == 1, done
+    assert done.stderr.startswith("cannot fetch the database's CA bundle from ") and done.stderr.count("\n") == 1
+    if case == "not PEM":  # said plainly, not as the TLS library's complaint
+        assert done.stderr.endswith("sent no PEM certificate\n"), done.stderr
+    assert list(tmp_path.iterdir()) == []  # no bundle, no temporary left behind
+
+
+# --- libpq under each cloud's settings, on a real PostgreSQL with TLS ---------------------------
+
+@pytest.fixture(scope="module")
+def tls_postgres(pki):
+    from support.postgres import postgres_bin, start_postgres
+
+    if postgres_bin() is None:
+        message = "PostgreSQL is not installed (Debian: apt-get install postgresql)"
+        if os.environ.get("PLATFORM_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    # The server reads its key as its own user, which may not read pytest's folders (as root).
+    folder = Path(tempfile.mkdtemp(prefix="pg-tls-"))
+    for name in ("server.crt", "server.key"):
+        shutil.copy(pki / name, folder / name)
+    os.chmod(folder / "server.key", 0o600)
+    if os.geteuid() == 0:
+        for path in (folder, folder / "server.crt", folder / "server.key"):
+            shutil.chown(path, "postgres")
+    server = start_postgres("ssl=on", f"ssl_cert_file={folder}/server.crt", f"ssl_key_file={folder}/server.key")
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _psql(server, host, mode, roots):
+    env = {**os.environ, "PGHOST": host, "PGPORT": str(server.port), "PGUSER": "postgres", "PGDATABASE": "postgres",
+           "PGSSLMODE": mode, "PGSSLROOTCERT": str(roots), "PGCONNECT_TIMEOUT": "10"}
+    return subprocess.run([str(server.bin / "psql"), "-X", "-Atc", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"],
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_verify_full_with_the_fetched_bundle_accepts_the_server_by_its_name(tls_postgres, pki, publisher, tmp_path):
+    bundle = tmp_path / "ca.crt"
+    assert _fetch(f"https://localhost:{publisher}/bundle.pem", pki / "ca.crt", bundle).returncode == 0
+    done = _psql(tls_postgres, "localhost", MODES["aws"], bundle)
+    assert (done.returncode, done.stdout.strip()) == (0, "t"), done.stderr
+
+
+@pytest.mark.parametrize("host, mode, roots, refused", [
+    ("localhost", "verify-full", "other.crt", "certificate verify failed"),  # an impostor's chain
+    ("127.0.0.1", "verify-full", "ca.crt", "does not match host name"),      # the right CA, another name
+    ("127.0.0.1", "verify-ca", "other.crt", "certificate verify failed"),    # GCP's mode still checks the CA
+])
+def test_libpq_refuses_a_server_the_settings_do_not_vouch_for(tls_postgres, pki, host, mode, roots, refused):
+    done = _psql(tls_postgres, host, mode, pki / roots)
+    assert done.returncode != 0 and refused in done.stderr, done
+
+
+def test_verify_ca_accepts_the_instance_by_its_address(tls_postgres, pki):
+    # Cloud SQL's case: MLflow dials the private address, which the certificate does not name.
+    done = _psql(tls_postgres, "127.0.0.1", MODES["gcp"], pki / "ca.crt")
+    assert (done.returncode, done.stdout.strip()) == (0, "t"), done.stderr
