@@ -238,6 +238,11 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("azure-aks-audit-logs", "reads off", lambda: diagnosed(AKS, AKS_GOOD, ("guard",)), "keeps no audit log", {}),
     ("azure-vnet-flow-logs", "none", lambda: [VNET], "has no flow log", {}),
     ("azure-storage-access-logs", "reads only", lambda: blob_store(("StorageRead",)), "are not logged", {}),
+    ("k8s-database-server-verified", "require", _dep(lambda p, c: c.update(env=[{"name": "PGHOST", "value": "db.example.com"},
+                                                                          {"name": "PGSSLMODE", "value": "require"}])),
+     "PGSSLMODE=require, which checks no server", {}),
+    ("k8s-database-server-verified", "unset", _dep(lambda p, c: c.update(env=[{"name": "PGHOST", "value": "db.example.com"}])),
+     "no PGSSLMODE (libpq's default, prefer, checks no server)", {}),
     ("k8s-no-privileged-containers", "privileged", _dep(_sc(privileged=True)), "is privileged", {}),
     ("k8s-no-privileged-containers", "transformer", lambda: served("s3://mine/m", {**POD["containers"][0], "securityContext": {
         **POD["containers"][0]["securityContext"], "privileged": True}}), "InferenceService models/m transformer", {}),

@@ -316,6 +316,30 @@ def pod_security_labels(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
         yield f"namespace {resource_name(args.props, args.name)} does not enforce a Pod Security level (baseline or restricted)"
 
 
+# The TLS modes under which libpq checks the server's certificate against the CA it was given.
+# Ref: https://www.postgresql.org/docs/current/libpq-ssl.html#LIBPQ-SSL-PROTECTION
+_VERIFYING = ("verify-ca", "verify-full")
+
+
+def _in_cluster(host: Any) -> bool:
+    return isinstance(host, str) and (host.endswith(".svc") or host.endswith(".svc.cluster.local"))
+
+
+def database_server_verified(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
+    """A container sent to a database outside the cluster (PGHOST) checks the server it reaches. A
+    mode from envFrom is not visible here; one set nowhere is libpq's default, which checks nothing."""
+    for pod in _pods(args):
+        for where, container in containers_of(pod):
+            env = {e.get("name"): e.get("value") for e in container.get("env") or [] if isinstance(e, Mapping)}
+            if "PGHOST" not in env or _in_cluster(env["PGHOST"]):
+                continue
+            if "PGSSLMODE" not in env:
+                if not container.get("envFrom"):
+                    yield f"{where} reaches its database with no PGSSLMODE (libpq's default, prefer, checks no server)"
+            elif env["PGSSLMODE"] not in _VERIFYING:
+                yield f"{where} reaches its database with PGSSLMODE={env['PGSSLMODE']}, which checks no server"
+
+
 def _pod_rule(name: str, description: str, remediation: str,
               check: Callable[[Any, Mapping[str, Any]], Iterator[str]]) -> Rule:
     return Rule(name, "kubernetes", description, remediation, check, WORKLOAD_TYPES)
@@ -338,6 +362,11 @@ RULES = [
               "Set securityContext.capabilities.drop: [ALL]; add back only what is needed.", drop_all_capabilities),
     _pod_rule("k8s-seccomp-runtime-default", "Every container runs under the RuntimeDefault seccomp profile.",
               "Set securityContext.seccompProfile.type: RuntimeDefault on the pod or the container.", seccomp_runtime_default),
+    _pod_rule("k8s-database-server-verified",
+              "A container that reaches a database outside the cluster verifies its server (PGSSLMODE verify-full or "
+              "verify-ca), not only encrypts.",
+              "Set PGSSLMODE to verify-full (or verify-ca where the certificate cannot name the address) and "
+              "PGSSLROOTCERT to the database's CA (components/data/db_trust.py).", database_server_verified),
     Rule("k8s-requests-and-memory-limit", "kubernetes",
          "Every container has CPU and memory requests and a memory limit (its own, or its namespace's LimitRange defaults), "
          "the limit not below the request.",
