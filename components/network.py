@@ -13,6 +13,7 @@ Ref: https://kubernetes.io/docs/concepts/services-networking/network-policies/
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -21,7 +22,7 @@ from . import k8s as kube
 from . import names
 
 if TYPE_CHECKING:
-    from .data.outputs import ObjectStore
+    from .data.outputs import Database, ObjectStore
 
 ANYWHERE = "0.0.0.0/0"
 API_SERVER_PORTS = (443, 6443)  # the kubernetes Service, and the API server behind it (post-DNAT)
@@ -66,9 +67,9 @@ def to_kubernetes_api() -> dict[str, Any]:
 
 
 def to_cloud_services(metadata: bool) -> list[dict[str, Any]]:
-    """Managed databases, object stores and identity endpoints (STS, Entra ID), never the metadata
-    address; with `metadata` (GKE), its metadata server too."""
-    services = to_anywhere(443, 5432)
+    """Object stores and identity endpoints (STS, Entra ID) over HTTPS, never the metadata address;
+    with `metadata` (GKE), its metadata server too."""
+    services = to_anywhere(443)
     if not metadata:
         return [services]
     return [services, {"to": [{"ipBlock": {"cidr": METADATA}}], "ports": ports(80, 988)}]
@@ -125,8 +126,16 @@ def namespace_policies(
 
 
 def object_store_egress(store: "ObjectStore") -> list[dict[str, Any]]:
-    """Egress to the object store and database: the in-cluster data namespace, or cloud services
-    (and GKE's metadata server, where GCS credentials come from)."""
-    if store.endpoint:  # local: SeaweedFS and Postgres in the data namespace
-        return [to_namespace(names.NS_DATA, 8333, 5432)]
+    """Egress to the object store: SeaweedFS in the data namespace, or cloud services (and GKE's
+    metadata server, where GCS credentials come from)."""
+    if store.endpoint:  # local: the S3 gateway's port, from its address
+        return [to_namespace(names.NS_DATA, urlsplit(store.endpoint).port or 80)]
     return to_cloud_services(metadata=store.kind == "gcs")
+
+
+def to_database(db: "Database") -> dict[str, Any]:
+    """Egress to the tracking database on its port only: the in-cluster Postgres, or the private range
+    the managed server's address is in (never the internet on that port)."""
+    if db.network is None:  # local
+        return to_namespace(names.NS_DATA, db.port)
+    return {"to": [{"ipBlock": {"cidr": db.network}}], "ports": ports(db.port)}

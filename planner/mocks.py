@@ -317,6 +317,14 @@ def _gcs_agent(_args: dict) -> dict:
     return {"emailAddress": email, "member": f"serviceAccount:{email}", "project": "mock-project"}
 
 
+# The block Google allocates for Private Service Access (Cloud SQL's address, below, is in it).
+GCP_PEERING_ADDRESS = "10.70.0.0"
+
+
+def _gcp_global_address(name: str, inputs: dict) -> tuple[str, dict]:
+    return f"{name}-id", {"address": GCP_PEERING_ADDRESS} if inputs.get("purpose") == "VPC_PEERING" else {}
+
+
 def _gcp_sql(name: str, inputs: dict) -> tuple[str, dict]:
     instance = inputs.get("name", name)
     # The instance's CA, as Cloud SQL lists it (its current one; two during a rotation).
@@ -361,6 +369,7 @@ _RESOURCE_OUTPUTS = {
     "gcp:container/cluster:Cluster": _gke_cluster,
     "gcp:serviceaccount/account:Account": _gcp_service_account,
     "gcp:sql/databaseInstance:DatabaseInstance": _gcp_sql,
+    "gcp:compute/globalAddress:GlobalAddress": _gcp_global_address,
     "gcp:projects/serviceIdentity:ServiceIdentity": _gcp_service_identity,
 }
 

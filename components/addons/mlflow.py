@@ -273,7 +273,7 @@ class Mlflow(pulumi.ComponentResource):
             name, names.NS_MLFLOW, self, args.provider,
             ingress=[from_traefik(names.NS_MLFLOW)],
             # The store, and the issuer (the bundled one through Traefik, an external one on the internet).
-            egress=[*network.object_store_egress(args.data.object_store),
+            egress=[*network.object_store_egress(args.data.object_store), network.to_database(args.data.database),
                     network.to_namespace(names.NS_TRAEFIK, WEBSECURE_PORT), network.to_anywhere(443)],
             depends_on=ns.ready,
         )

@@ -112,6 +112,7 @@ class AksCluster(pulumi.ComponentResource):
                 vnet_id=self.vnet.id,
                 node_subnet_id=self.node_subnet.id,
                 database_subnet_id=self.database_subnet.id,
+                database_cidr=str(subnets.azure_subnets(ipaddress.IPv4Network(args.vnet_cidr)).database),
                 oidc_issuer=self.cluster.oidc_issuer_profile.apply(lambda p: p["issuer_url"]),
                 tenant_id=client.tenant_id,
                 subscription_id=client.subscription_id,

@@ -123,6 +123,7 @@ class AzureNetwork:
     vnet_id: pulumi.Output[str]
     node_subnet_id: pulumi.Output[str]  # where the pods' traffic comes from (the store's network rule)
     database_subnet_id: pulumi.Output[str]
+    database_cidr: str  # the delegated subnet the Flexible Server's private address is in
     oidc_issuer: pulumi.Output[str]
     tenant_id: pulumi.Output[str]
     subscription_id: pulumi.Output[str]

@@ -66,7 +66,7 @@ class AwsData(pulumi.ComponentResource):
         self.outputs = DataOutputs(
             object_store=ObjectStore(kind="s3", bucket=bucket_name, uri=bucket_name.apply(lambda b: f"s3://{b}"), region=net.region),
             database=Database.managed(self.database.address, password.result, self.database.identifier,
-                                      db_trust.rds(net.region)),
+                                      db_trust.rds(net.region), net.vpc_cidr),
             access=access,
             store_ready=(versioning,),
             database_ready=(self.database,),

@@ -76,7 +76,7 @@ class AzureData(pulumi.ComponentResource):
                 kind="azure", bucket=self.container.name, uri=blob_base, account=self.account.name
             ),
             database=Database.managed(self.server.fully_qualified_domain_name, password.result, self.server.name,
-                                      db_trust.azure_postgres()),
+                                      db_trust.azure_postgres(), net.database_cidr),
             access=access,
             store_ready=(self.container,),
             database_ready=(database,),

@@ -59,7 +59,7 @@ class GcpData(pulumi.ComponentResource):
                 kind="gcs", bucket=self.bucket.name, uri=self.bucket.name.apply(lambda b: f"gs://{b}"), region=net.region
             ),
             database=Database.managed(self.instance.private_ip_address, password.result, self.instance.name,
-                                      db_trust.cloud_sql(self.instance.server_ca_certs)),
+                                      db_trust.cloud_sql(self.instance.server_ca_certs), self._peering_cidr),
             access=access,
             store_ready=(self.bucket,),
             database_ready=(database, user),
@@ -131,6 +131,9 @@ class GcpData(pulumi.ComponentResource):
             network=net.network_id,
             opts=child(),
         )
+        # Cloud SQL's private address is in this block (MLflow's egress to the database goes nowhere else).
+        self._peering_cidr = pulumi.Output.all(peering_range.address, peering_range.prefix_length).apply(
+            lambda parts: f"{parts[0]}/{parts[1]}")
         peering = gcp.servicenetworking.Connection(
             f"{name}-sql-peering",
             network=net.network_id,

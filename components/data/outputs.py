@@ -58,14 +58,18 @@ class Database:
     instance: Optional[pulumi.Output[str]] = None
     # How clients verify the managed server (db_trust.py). None in-cluster.
     trust: Optional[DatabaseTrust] = None
+    # The private range the managed server's address is in: the only place MLflow's egress may reach
+    # on the database's port (components/network.py to_database). None in-cluster.
+    network: Optional[pulumi.Input[str]] = None
 
     @staticmethod
     def managed(host: pulumi.Output[str], password: pulumi.Input[str], instance: pulumi.Output[str],
-                trust: DatabaseTrust) -> "Database":
+                trust: DatabaseTrust, network: pulumi.Input[str]) -> "Database":
         """A cloud's managed Postgres: the platform's database and user, reached over TLS that
         verifies the server."""
         return Database(host=host, port=5432, name=names.DATABASE_MLFLOW, user=names.DATABASE_USER,
-                        password=pulumi.Output.secret(password), ssl_mode=trust.ssl_mode, instance=instance, trust=trust)
+                        password=pulumi.Output.secret(password), ssl_mode=trust.ssl_mode, instance=instance, trust=trust,
+                        network=network)
 
 
 # The audit trail every managed Postgres keeps: each connection and disconnection in the server's
