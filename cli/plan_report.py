@@ -24,6 +24,7 @@ def print_plan(result: Plan, parallel: int) -> None:
     console.print(_requests(result))
     _print_critical_path(console, result, parallel)
     _print_violations(console, result)
+    console.print(_guards(result))
     if result.costs:
         console.print(_bill(result))
     from mlops_platform.planner.recovery import recovery
@@ -105,6 +106,19 @@ def _print_violations(console: Console, result: Plan) -> None:
         color = "red" if violation.level == "mandatory" else "yellow"
         name = violation.urn.rsplit("::", 1)[-1] if violation.urn else ""
         console.print(f"  [{color}]{violation.level}[/{color}] {violation.rule} ({escape(name)}): {escape(violation.message)}")
+
+
+_GUARD_STYLE = {"on": "green", "built in": "green", "off": "red", "not required": "yellow"}
+
+
+def _guards(result: Plan) -> Table:
+    table = Table(title="safeguards (as the policy pack found them)", title_justify="left")
+    for column in ("safeguard", "state", "how"):
+        table.add_column(column)
+    for guard in result.guards():
+        style = _GUARD_STYLE[guard.state]
+        table.add_row(guard.name, f"[{style}]{guard.state}[/{style}]", escape(guard.detail))
+    return table
 
 
 def _bill(result: Plan) -> Table:

@@ -15,6 +15,7 @@ from . import charts, costs
 from .cluster_model import ClusterObject, ClusterView
 from .cluster_objects import assemble
 from .critical_path import PARALLEL_LEVELS, CriticalPath, critical_path, schedule
+from .guards import GuardState, guard_states
 from .harness import ProgramRun, plan_platform
 from .recovery import recovery
 from .upgrade import deployment_record
@@ -110,6 +111,10 @@ class Plan:
     def mandatory_violations(self) -> list:
         return [v for v in self.violations if v.level == "mandatory"]
 
+    def guards(self) -> list[GuardState]:
+        """The safeguards a reviewer asks about, as the policy pack found them in this plan."""
+        return guard_states(self.config, self.rules, self.violations)
+
     def summary(self) -> dict[str, Any]:
         kinds = Counter(r.type for r in self.run.resources)
         return {
@@ -145,6 +150,7 @@ class Plan:
                 "enforcement": self.config.enforcement,
                 "rules": self.rules,
                 "violations": [v.to_json() for v in self.violations],
+                "guards": [g.to_json() for g in self.guards()],
             },
         }
 
