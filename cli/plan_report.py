@@ -138,4 +138,9 @@ def _bill(result: Plan) -> Table:
     unpriced = escape(", ".join(missing))
     total_label = "[bold]total[/bold]" + (f" [yellow](incomplete: no price for {unpriced})[/yellow]" if missing else "")
     bill.add_row(total_label, "", "", f"[bold]{costs.total(result.costs):,.2f}[/bold]" + ("+" if missing else ""))
+    if result.usage:
+        bill.add_row("[italic]by volume, not in the total: the audit trail's logs[/italic]", "", "", "")
+    for rate in result.usage:
+        price = f"${rate.price:g}/{rate.unit.split(' ')[0]}" if rate.price is not None else "no price"
+        bill.add_row(escape(rate.item), "", escape(rate.unit), price)
     return bill

@@ -1,8 +1,9 @@
 """The one price lookup: dated on-demand list prices (components/prices.json) turned into USD per
 month, for the plan's estimate (planner/costs.py) and the sweep's leftovers (cli/sweep/).
 
-prices.json is a subset of ../shared/prices/prices.json: each item has its price, unit, source,
-date and status; `hours_per_month` (730) turns an hourly price into a month.
+prices.json is a subset of ../shared/prices/prices.json, plus the log rates (read from the same
+infracost snapshot's golden files, which that table has none of): each item has its price, unit,
+source, date and status; `hours_per_month` (730) turns an hourly price into a month.
 """
 
 from __future__ import annotations

@@ -1,17 +1,18 @@
 """A rough monthly cost of a cloud stack, from what the plan would create and dated list prices.
 
-Prices: components/prices.json, a subset of ../shared/prices/prices.json (on-demand list prices,
+Prices: components/prices.json, a subset of ../shared/prices/prices.json plus log rates (on-demand list prices,
 us-east-1 / eastus / us-central1, each item with its source, date and status), kept beside the
 catalog of names that can exist (components/catalog.py). A name PlatformConfig accepts but the
 table has no price for is a line without a price, and the total is marked incomplete. Usage-based
-charges (egress, object storage by the GB, logs, backups beyond the free allowance) are not
-included: this is the floor an idle stack costs, not a bill.
+charges (egress, object storage by the GB, logs, backups beyond the free allowance) are not in the
+total: this is the floor an idle stack costs, not a bill. The audit trail's logs are listed beside it
+as rates (`usage_rates`), one per sink the plan creates, so their price is visible before they bill.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from mlops_platform.components import prices
 from mlops_platform.components.config import PlatformConfig
@@ -31,6 +32,18 @@ class CostLine:
 
 # What each line pays for, by platform component.
 CLUSTER, INGRESS, DATABASE, MONITORING = "cluster", "ingress", "database", "monitoring"
+AUDIT = "audit trail"
+
+
+@dataclass(frozen=True)
+class UsageRate:
+    """A charge by volume the stack incurs (a log sink it creates): its price per unit, not a month."""
+
+    item: str
+    unit: str
+    price: Optional[float]
+    price_key: str
+    component: str = AUDIT
 
 
 class _Lines:
@@ -60,6 +73,42 @@ def estimate(run: ProgramRun, config: PlatformConfig) -> list[CostLine]:
     else:
         _gcp(run, config, lines, prometheus_gb)
     return lines.lines
+
+
+def usage_rates(run: ProgramRun, config: PlatformConfig) -> list[UsageRate]:
+    """The audit trail's log sinks the plan creates, each at its price per GB."""
+    rates: list[UsageRate] = []
+
+    def rate(present: bool, item: str, key: str) -> None:
+        if present:
+            price = prices.price(config.cloud, key)
+            unit = str(prices.table()["clouds"][config.cloud]["items"].get(key, {}).get("unit", "GB"))
+            rates.append(UsageRate(item, unit, price, key))
+
+    def has(resource_type: str) -> bool:
+        return bool(run.of_type(resource_type))
+
+    if config.cloud == "aws":
+        logs = has("aws:cloudwatch/logGroup:LogGroup") or any(
+            db.input("enabledCloudwatchLogsExports") for db in run.of_type("aws:rds/instance:Instance"))
+        rate(logs, "CloudWatch Logs: VPC flow logs, EKS control-plane logs, RDS logs", "cloudwatch_logs_ingest_gb")
+        rate(logs, "CloudWatch Logs: kept (flow and control-plane logs: the log groups' retention)",
+             "cloudwatch_logs_storage_gb_month")
+        rate(has("aws:s3/bucketLogging:BucketLogging"), "S3 access logs, stored in the log bucket", "s3_standard_gb_month")
+    elif config.cloud == "azure":
+        rate(has("azure-native:operationalinsights:Workspace"),
+             "Log Analytics: AKS audit, Postgres and storage diagnostics, traffic analytics", "log_analytics_ingest_gb")
+        flow_logs = run.of_type("azure-native:network:FlowLog")
+        rate(bool(flow_logs), "VNet flow logs collected", "network_flow_logs_gb")
+        rate(any(f.input("flowAnalyticsConfiguration", "networkWatcherFlowAnalyticsConfiguration", "enabled")
+                 for f in flow_logs), "Traffic analytics processed", "traffic_analytics_60min_gb")
+    elif config.cloud == "gcp":
+        subnet_logs = any(s.input("logConfig") for s in run.of_type("gcp:compute/subnetwork:Subnetwork"))
+        rate(subnet_logs or has("gcp:sql/databaseInstance:DatabaseInstance"),
+             "Cloud Logging: subnet flow logs, Cloud SQL logs", "cloud_logging_gb")
+        rate(any(b.input("logging") for b in run.of_type("gcp:storage/bucket:Bucket")),
+             "GCS usage logs, stored in the log bucket", "gcs_standard_regional_gb_month")
+    return rates
 
 
 def total(lines: list[CostLine]) -> float:
@@ -160,7 +209,8 @@ def priced_region(cloud: str) -> str:
     return str(prices.table()["clouds"][cloud]["region"])
 
 
-def summary(lines: list[CostLine], cloud: str = "", region: Optional[str] = None) -> dict[str, Any]:
+def summary(lines: list[CostLine], cloud: str = "", region: Optional[str] = None,
+            usage: Sequence[UsageRate] = ()) -> dict[str, Any]:
     table = prices.table()
     missing = unpriced(lines)
     return {
@@ -177,6 +227,9 @@ def summary(lines: list[CostLine], cloud: str = "", region: Optional[str] = None
             for line in lines
         ],
         "excludes": "egress, object storage by the GB, logs, backups beyond the free allowance",
+        # Not in the total: what the audit trail's logs cost by volume.
+        "usage": [{"item": r.item, "component": r.component, "unit": r.unit, "price": r.price, "priceKey": r.price_key}
+                  for r in usage],
     }
 
 

@@ -107,6 +107,7 @@ class Plan:
     costs: list = field(default_factory=list)  # costs.CostLine, empty for local stacks
     rules: list = field(default_factory=list)  # names of the policy rules evaluated
     violations: list = field(default_factory=list)  # policies.offline.Violation
+    usage: list = field(default_factory=list)  # costs.UsageRate: the log sinks' prices by volume
 
     def mandatory_violations(self) -> list:
         return [v for v in self.violations if v.level == "mandatory"]
@@ -126,7 +127,7 @@ class Plan:
             "byType": dict(sorted(kinds.items())),
             "cluster": self.view.to_json(),
             "requests": self.totals.to_json(),
-            **({"cost": costs.summary(self.costs, self.config.cloud, self.config.region)} if self.costs else {}),
+            **({"cost": costs.summary(self.costs, self.config.cloud, self.config.region, self.usage)} if self.costs else {}),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -168,4 +169,4 @@ def build_plan(config: PlatformConfig, charts_folder: Optional[Path] = None,
     on_step(f"checking {view.rendered_count() + len(view.program)} objects against the policies")
     rules, violations = evaluate(run, config, view)
     return Plan(config, run, view, totals(run, view, config.cluster.node_count), critical_path(run),
-                costs.estimate(run, config), rules, violations)
+                costs.estimate(run, config), rules, violations, costs.usage_rates(run, config))
