@@ -1,5 +1,6 @@
 """Customer-managed keys on Azure, in prod: one Key Vault per stack holding a key per use (AKS's
-etcd encryption, the storage account), each used by a user-assigned identity granted that use alone.
+etcd encryption, the artifact and flow-log storage accounts, the database), each used by a
+user-assigned identity granted that use alone.
 
 - The vault authorizes through Azure RBAC only (no access policies), keeps deleted keys 90 days
   and refuses to purge them before (purge protection, which AKS KMS and storage encryption
@@ -93,3 +94,24 @@ def key_with_user(name: str, purpose: str, vault: keyvault.Vault, group: Any, lo
         location=location, opts=opts)
     used = key(name, purpose, vault, group, protect, opts)
     return used, identity, grant(f"{name}-key-user", identity.principal_id, ENCRYPTION_USER, used.id, subscription_id, opts)
+
+
+def storage_encryption(name: str, purpose: str, vault: keyvault.Vault, group: Any, location: str, env: str,
+                       protect: bool, subscription_id: Any, opts: pulumi.ResourceOptions
+                       ) -> tuple[dict[str, Any], list[pulumi.Resource]]:
+    """A storage account's identity and encryption under a key of `vault` that only that identity may
+    use (the key without a version: Storage follows its rotations), and the grant the account waits
+    for. Encryption at rest is the Storage service's own: whoever writes (a workload, Network
+    Watcher) needs no right on the key.
+    Ref: https://learn.microsoft.com/azure/storage/common/customer-managed-keys-overview"""
+    used, identity, grant_ = key_with_user(name, purpose, vault, group, location, env, protect, subscription_id, opts)
+    settings = {
+        "identity": {"type": "UserAssigned", "user_assigned_identities": [identity.id]},
+        "encryption": {
+            "key_source": "Microsoft.Keyvault",
+            "key_vault_properties": {"key_name": used.name, "key_vault_uri": vault.properties.vault_uri},
+            "encryption_identity": {"encryption_user_assigned_identity": identity.id},
+            "services": {"blob": {"enabled": True, "key_type": "Account"}},
+        },
+    }
+    return settings, [grant_]

@@ -72,6 +72,18 @@ def test_the_storage_account_uses_its_own_key_and_identity(planned):
     assert key.protect
 
 
+def test_the_flow_logs_account_uses_its_own_key_too(planned):
+    run = planned("azure-prod")
+    account = _named(run, ACCOUNT, "-flow-logs")
+    [identity_id] = account.input("identity")["userAssignedIdentities"]
+    assert identity_id.endswith("/mlops-prod-flow-logs-key")
+    encryption = account.input("encryption")
+    assert encryption["keySource"] == "Microsoft.Keyvault" and encryption["keyVaultProperties"]["keyName"] == "flow-logs"
+    [use] = [g for g in run.of_type(GRANT) if g.input("scope").endswith("/keys/flow-logs")]
+    assert use.input("roleDefinitionId").endswith(ENCRYPTION_USER) and use.urn in account.dependencies
+    assert _named(planned("azure-dev"), ACCOUNT, "-flow-logs").input("encryption") is None
+
+
 def test_dev_has_no_vault_and_microsoft_keys(planned):
     run = planned("azure-dev")
     assert not run.of_type(VAULT) and not run.of_type(KEY)
@@ -86,7 +98,7 @@ def test_the_keys_are_required_in_prod_and_priced(planned, stack_config):
         assert pack_config(stack_config("azure-prod"))[rule]["requireKeys"] is True, rule
         assert pack_config(stack_config("azure-dev"))[rule]["requireKeys"] is False, rule
     [line] = [line for line in estimate(planned("azure-prod"), stack_config("azure-prod")) if "Key Vault" in line.item]
-    assert (line.quantity, line.price_key) == (4, "key_vault_standard_key_month"), "etcd, storage, database and its copy"
+    assert (line.quantity, line.price_key) == (5, "key_vault_standard_key_month"), "etcd, storage, flow logs, database, its copy"
     assert not [line for line in estimate(planned("azure-dev"), stack_config("azure-dev")) if "Key Vault" in line.item]
 
 

@@ -360,6 +360,10 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
      {"azure-aks-kms-etcd": {"requireKeys": True}}),
     ("azure-data-cmk", "Microsoft keys", lambda: [r("azure-native:storage:StorageAccount", STORAGE_GOOD, name="sa")],
      "storage account sa is encrypted with Microsoft-managed keys", {"azure-data-cmk": {"requireKeys": True}}),
+    ("azure-data-cmk", "flow-log target", lambda: [
+        (account := r("azure-native:storage:StorageAccount", STORAGE_GOOD, name="fl")),
+        r("azure-native:network:FlowLog", {"enabled": True}, targetResourceId=[VNET], storageId=[account]), VNET],
+     "storage account fl is encrypted with Microsoft-managed keys", {"azure-data-cmk": {"requireKeys": True}}),
     ("azure-data-cmk", "server", lambda: pg_server({"network": {"publicNetworkAccess": "Disabled"}}),
      "server pg is encrypted with a Microsoft-managed key", {"azure-data-cmk": {"requireKeys": True}}),
     ("azure-aks-local-accounts-disabled", "local accounts", _aks(("disableLocalAccounts",), False),

@@ -90,7 +90,7 @@ class AksCluster(pulumi.ComponentResource):
         self._network(name, args)
         self.cluster = self._cluster(name, args, client)
         self.audit = audit_trail(name, args.env, args.region, self.resource_group.name, self.cluster, self.vnet,
-                                 args.prod, args.protect, args.tags, self._opts)
+                                 args.prod, args.protect, args.tags, self._opts, self.key_vault, client.subscription_id)
         ready: list[pulumi.Resource] = [self.cluster, *self._gpu_pool(name, args)]
         deployer_admin = self._deployer_admin(name, client)
         ready.append(deployer_admin)

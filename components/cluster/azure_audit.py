@@ -26,7 +26,7 @@ import pulumi_azure_native.operationalinsights as operationalinsights
 import pulumi_azure_native.storage as storage
 import pulumi_random as random
 
-from .. import names
+from .. import azure_keys, names
 from ..azure_lock import delete_lock
 from .outputs import audit_log_days
 
@@ -50,10 +50,12 @@ def audit_categories(prod: bool) -> list[str]:
 
 
 def audit_trail(name: str, env: str, location: str, resource_group: pulumi.Output[str], cluster: Any, vnet: Any,
-                prod: bool, protect: bool, tags: Mapping[str, str], child: Callable[..., pulumi.ResourceOptions]) -> AuditTrail:
+                prod: bool, protect: bool, tags: Mapping[str, str], child: Callable[..., pulumi.ResourceOptions],
+                key_vault: Any = None, subscription_id: Any = None) -> AuditTrail:
     """The workspace, the cluster's diagnostic setting and the VNet's flow log (`child` gives each
     resource's options: parent and provider). With `protect` (prod), the flow logs' account is
-    protected and locked as the stack's data is: an audit trail nobody can quietly delete."""
+    protected and locked as the stack's data is: an audit trail nobody can quietly delete. With the
+    stack's `key_vault` (prod), that account is under a key of its own, as the artifact account is."""
     days = audit_log_days(prod)
     workspace = operationalinsights.Workspace(
         f"{name}-logs",
@@ -80,6 +82,8 @@ def audit_trail(name: str, env: str, location: str, resource_group: pulumi.Outpu
     # Storage account names are global: a random suffix, as the artifact account's.
     suffix = random.RandomString(f"{name}-flow-logs-suffix", length=8, special=False, upper=False,
                                  opts=pulumi.ResourceOptions(parent=child().parent))
+    encryption, key_ready = ({}, []) if key_vault is None else azure_keys.storage_encryption(
+        f"{name}-flow-logs", "flow-logs", key_vault, resource_group, location, env, protect, subscription_id, child())
     flow_store = storage.StorageAccount(
         f"{name}-flow-logs",
         account_name=suffix.result.apply(lambda s: names.storage_account(env, "fl" + s)),
@@ -92,8 +96,9 @@ def audit_trail(name: str, env: str, location: str, resource_group: pulumi.Outpu
         allow_blob_public_access=False,
         # Network Watcher writes as a trusted service; nothing else reaches the account.
         network_rule_set={"default_action": "Deny", "bypass": "AzureServices"},
+        **encryption,
         tags=dict(tags),
-        opts=child(protect=protect),
+        opts=child(*key_ready, protect=protect),
     )
     if protect:
         delete_lock(f"{name}-flow-logs-lock", "flow-logs", flow_store, child(flow_store))

@@ -99,25 +99,13 @@ class AzureData(pulumi.ComponentResource):
         return self._net.key_vault
 
     def _storage_key(self, name: str, args: AzureDataArgs) -> tuple[dict[str, Any], list[pulumi.Resource]]:
-        """In prod, the account's identity and encryption under a key of the stack's Key Vault, which
-        only that identity may use (the vault's key without a version: Storage follows its
-        rotations); and the grant the account waits for. Microsoft's keys elsewhere."""
+        """In prod, the account's identity and encryption under a key of the stack's Key Vault, and the
+        grant the account waits for (azure_keys.storage_encryption). Microsoft's keys elsewhere."""
         net, child, vault = self._net, self._opts, self._vault(args)
         if vault is None:
             return {}, []
-        key, identity, grant = azure_keys.key_with_user(f"{name}-storage", "storage", vault, net.resource_group_name,
-                                                        net.region, args.env, args.protect, net.subscription_id, child())
-        # Ref: https://learn.microsoft.com/azure/storage/common/customer-managed-keys-overview
-        settings = {
-            "identity": {"type": "UserAssigned", "user_assigned_identities": [identity.id]},
-            "encryption": {
-                "key_source": "Microsoft.Keyvault",
-                "key_vault_properties": {"key_name": key.name, "key_vault_uri": vault.properties.vault_uri},
-                "encryption_identity": {"encryption_user_assigned_identity": identity.id},
-                "services": {"blob": {"enabled": True, "key_type": "Account"}},
-            },
-        }
-        return settings, [grant]
+        return azure_keys.storage_encryption(f"{name}-storage", "storage", vault, net.resource_group_name, net.region,
+                                             args.env, args.protect, net.subscription_id, child())
 
     def _database_key(self, name: str, args: AzureDataArgs) -> tuple[dict[str, Any], list[pulumi.Resource]]:
         """In prod, the server's identities and data encryption: a key of the stack's vault and, with

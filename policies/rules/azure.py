@@ -122,14 +122,11 @@ def aks_kms(args: Any, config: Mapping[str, Any]) -> Iterator[str]:
 
 
 def storage_keys(args: Any, config: Mapping[str, Any]) -> Iterator[Any]:
-    """A stack rule: in prod, each storage account but a flow log's target, and each Flexible Server,
-    is encrypted with a customer-managed key."""
+    """A stack rule: in prod, each storage account (the flow logs' too) and each Flexible Server is
+    encrypted with a customer-managed key."""
     if not config.get("requireKeys"):
         return
-    flow_logs = stack_resources(args, "azure-native:network:FlowLog")
     for account in stack_resources(args, "azure-native:storage:StorageAccount"):
-        if any(depends_on_resource(flow_log, account, "storageId") for flow_log in flow_logs):
-            continue
         if dig(account.props, "encryption", "keySource") != "Microsoft.Keyvault":
             yield (f"storage account {account.name} is encrypted with Microsoft-managed keys (encryption.keySource is not "
                    "Microsoft.Keyvault)", account.urn)
@@ -148,7 +145,7 @@ RULES = [
     Rule("azure-aks-kms-etcd", "azure", "In prod, AKS encrypts Secrets in etcd with a customer-managed Key Vault key (KMS).",
          "Set securityProfile.azureKeyVaultKms (components/cluster/aks.py makes the vault, key and identity in prod).", aks_kms,
          ("azure-native:containerservice:ManagedCluster",), config_schema=REQUIRE_KEYS),
-    Rule("azure-data-cmk", "azure", "In prod, storage accounts (but flow-log targets) and Postgres encrypt with customer-managed keys.",
+    Rule("azure-data-cmk", "azure", "In prod, storage accounts (flow-log targets too) and Postgres encrypt with customer-managed keys.",
          "Set the account's encryption.keySource: Microsoft.Keyvault and the server's dataEncryption with the stack's keys "
          "and identities (components/data/azure.py does in prod).", storage_keys,
          config_schema=REQUIRE_KEYS),
