@@ -56,6 +56,8 @@ DURATIONS: dict[str, tuple[int, str]] = {
     "gcp:compute/subnetwork:Subnetwork": (20, "subnetwork: seconds"),
     # --- local ---
     "command:local:Command": (90, "kind create cluster --wait: about 1-2 min (kind quick start)"),
+    "command:local:Command+postgres-restart": (120, "az postgres flexible-server restart: the server stops and starts, "
+                                                    "an estimate of about 2 min (no published figure)"),
     # --- Kubernetes (the provider's await logic) ---
     "kubernetes:helm.sh/v3:Release": (90, "a Helm release waits for its resources to be ready: 1-2 min"),
     "kubernetes:apps/v1:Deployment": (45, "a Deployment is awaited until its replicas are ready (image pull + readiness)"),
@@ -123,6 +125,8 @@ def duration(record: ResourceRecord) -> tuple[int, str]:
         return DURATIONS["gcp:sql/databaseInstance:DatabaseInstance+ha"]
     if kind == "kubernetes:core/v1:Service" and record.input("spec", "type") == "LoadBalancer":
         return DURATIONS["kubernetes:core/v1:Service+LoadBalancer"]
+    if kind == "command:local:Command" and str(record.input("create", default="")).startswith("az postgres flexible-server restart"):
+        return DURATIONS["command:local:Command+postgres-restart"]
     if kind == "kubernetes:helm.sh/v3:Release":
         return HELM_RELEASES.get(str(record.input("name")), DURATIONS[kind])
     if kind == "kubernetes:batch/v1:Job":

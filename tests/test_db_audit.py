@@ -59,6 +59,16 @@ def test_the_script_creates_pgaudit_and_schema_changes_reach_the_log(audited):
     assert f"INSERT INTO audited_{tag}" not in log, "row writes are not audited (each MLflow request would be)"
 
 
+def test_the_library_logs_schema_changes_before_the_extension_exists(audited):
+    # Azure's order: the server restarts with pgaudit preloaded, and the schema Job may create the
+    # extension later. The statement is logged at once; the extension only adds the object's name.
+    tag = secrets.token_hex(3)
+    audited.sql(f"CREATE DATABASE plain_{tag}")
+    audited.sql(f"CREATE TABLE early_{tag} (x int)", f"plain_{tag}")
+    assert audited.sql("SELECT count(*) FROM pg_extension WHERE extname = 'pgaudit'", f"plain_{tag}") == "0"
+    assert f"AUDIT: SESSION,1,1,DDL,CREATE TABLE,,,CREATE TABLE early_{tag} (x int)" in audited.log.read_text()
+
+
 def test_an_admin_who_may_not_create_it_is_told_and_the_grants_still_apply(audited):
     tag = secrets.token_hex(3)
     master, tracking, auth = f"master_{tag}", f"tracking_{tag}", f"auth_{tag}"
@@ -81,3 +91,28 @@ def test_rds_and_cloud_sql_load_it_and_log_schema_and_role_changes(planned):
     [instance] = planned("gcp-prod").of_type("gcp:sql/databaseInstance:DatabaseInstance")
     flags = {f["name"]: f["value"] for f in instance.input("settings", "databaseFlags")}
     assert flags["cloudsql.enable_pgaudit"] == "on" and flags["pgaudit.log"] == "ddl,role"
+
+
+@pytest.mark.parametrize("stack", ["azure-dev", "azure-prod"])
+def test_flexible_server_loads_it_after_a_restart_before_anything_connects(stack, planned):
+    from mlops_platform.components.addons.mlflow import UPGRADE_JOB
+
+    run = planned(stack)
+    [server] = run.of_type("azure-native:dbforpostgresql:Server")
+    settings = run.of_type("azure-native:dbforpostgresql:Configuration")
+    values = {c.input("configurationName"): c.input("value") for c in settings}
+    assert values == {"log_connections": "on", "log_disconnections": "on", "azure.extensions": "PGAUDIT",
+                      "shared_preload_libraries": "pg_stat_statements,pgaudit", "pgaudit.log": PGAUDIT_LOG}
+    # One write after another (a server takes one parameter change at a time), in that order.
+    for before, after in zip(settings, settings[1:], strict=False):
+        assert before.urn in run.waits_for(after), (before.name, after.name)
+    by_name = {c.input("configurationName"): c for c in settings}
+    [restart] = [c for c in run.of_type("command:local:Command") if c.name.endswith("-postgres-restart")]
+    assert restart.input("create").startswith("az postgres flexible-server restart ")
+    assert set(restart.input("environment")) == {"GROUP", "SERVER", "SUBSCRIPTION"}
+    assert restart.input("triggers") == ["pg_stat_statements,pgaudit"], "again only when the preloaded list changes"
+    assert by_name["shared_preload_libraries"].urn in run.waits_for(restart)
+    assert restart.urn in run.waits_for(by_name["pgaudit.log"])
+    # The schema Job, which creates the extension, starts once pgaudit is loaded and set.
+    [job] = [j for j in run.of_type("kubernetes:batch/v1:Job") if j.input("metadata", "name") == UPGRADE_JOB]
+    assert {by_name["pgaudit.log"].urn, restart.urn, server.urn} <= run.waits_for(job)

@@ -21,6 +21,7 @@ from mlops_platform.policies import pack
 from mlops_platform.policies.registry import RULES, rule_config
 from support.policy_resources import (
     AKS_GOOD,
+    AZURE_PGAUDIT,
     BUCKET_GOOD,
     EKS_GOOD,
     GCS_GOOD,
@@ -115,6 +116,7 @@ def r(kind: str, props: dict, **extra: Any) -> Any:
     return resource(kind, props, **extra)
 
 
+PG_PRIVATE = {"network": {"publicNetworkAccess": "Disabled"}}
 HEADERS_REF = "traefik-security-headers@kubernetescrd"
 HEADERS_GOOD = {"stsSeconds": 31536000, "contentTypeNosniff": True, "frameDeny": True}
 
@@ -379,6 +381,10 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("azure-postgres-connection-logging", "one parameter", lambda: pg_server({"network": {"publicNetworkAccess": "Disabled"}},
                                                                              ("log_connections",)),
      "log_disconnections is not set on", {}),
+    ("azure-postgres-connection-logging", "no pgaudit", lambda: pg_server(PG_PRIVATE, audit=AZURE_PGAUDIT[:1] + AZURE_PGAUDIT[2:]),
+     "pgaudit is not allow-listed, preloaded and logging", {}),
+    ("azure-postgres-connection-logging", "not listed", lambda: pg_server(PG_PRIVATE, audit=AZURE_PGAUDIT[1:]),
+     "pgaudit is not allow-listed, preloaded and logging", {}),
     ("azure-storage-network-restricted", "open", _one("azure-native:storage:StorageAccount", STORAGE_GOOD,
                                                       ("networkRuleSet", "defaultAction"), "Allow"), "admits every network", {}),
     ("azure-prod-data-locked", "no lock", lambda: pg_server({"network": {"publicNetworkAccess": "Disabled"}}),

@@ -22,6 +22,7 @@ import pulumi_azure_native.managedidentity as managedidentity
 import pulumi_azure_native.monitor as monitor
 import pulumi_azure_native.privatedns as privatedns
 import pulumi_azure_native.storage as storage
+import pulumi_command as command
 import pulumi_random as random
 
 from .. import azure_keys, names, versions
@@ -30,7 +31,7 @@ from ..azure_regions import PAIRED
 from ..cluster.outputs import AzureNetwork, ClusterOutputs
 from ..config import PlatformConfig
 from . import db_trust
-from .outputs import CONNECTION_LOG_SETTINGS, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
+from .outputs import CONNECTION_LOG_SETTINGS, PGAUDIT_LOG, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
 
 CONTAINER = names.ARTIFACTS
 BLOB_ACCESS_LOGS = ("StorageRead", "StorageWrite", "StorageDelete")
@@ -39,6 +40,10 @@ BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 # Ref: https://azure.github.io/azure-workload-identity/docs/topics/service-account-labels-and-annotations.html
 WI_AUDIENCE = "api://AzureADTokenExchange"
+# The libraries the server loads at start: its list is replaced, not extended, so this names
+# pg_stat_statements (what the query-performance views read) beside pgaudit, as RDS's group does.
+# Ref: https://learn.microsoft.com/azure/postgresql/extensions/how-to-allow-extensions
+PRELOAD = "pg_stat_statements,pgaudit"
 _SKU_TIER = {"Standard_B": "Burstable", "Standard_D": "GeneralPurpose", "Standard_E": "MemoryOptimized"}
 
 
@@ -79,7 +84,7 @@ class AzureData(pulumi.ComponentResource):
                                       db_trust.azure_postgres(), net.database_cidr),
             access=access,
             store_ready=(self.container,),
-            database_ready=(database,),
+            database_ready=tuple(database),
         )
         self.register_outputs(self.outputs.registered())
 
@@ -198,7 +203,8 @@ class AzureData(pulumi.ComponentResource):
         )
 
 
-    def _database(self, name: str, args: AzureDataArgs, suffix: random.RandomString) -> tuple[random.RandomPassword, Any]:
+    def _database(self, name: str, args: AzureDataArgs,
+                  suffix: random.RandomString) -> tuple[random.RandomPassword, list[pulumi.Resource]]:
         """Flexible Server on private access (its DNS zone linked to the VNet) and the MLflow database."""
         child, net = self._opts, self._net
         rg, location = net.resource_group_name, net.region
@@ -261,19 +267,40 @@ class AzureData(pulumi.ComponentResource):
 
         if args.protect:
             self._lock(name, "postgres", self.server)
-        # Each connection in the server's log (server parameters, set one by one).
-        # Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-server-parameters
+        return password, [database, self._audit_parameters(name, rg)]
+
+    def _audit_parameters(self, name: str, rg: Any) -> pulumi.Resource:
+        """The server's audit settings, one write after another (a server takes one parameter change
+        at a time): each connection in its log, then pgaudit. pgaudit must be allow-listed and
+        preloaded; preloading is a static parameter, so the server restarts (`az postgres
+        flexible-server restart`, the Azure CLI being an Azure prerequisite) whenever that list
+        changes, before pgaudit's own setting and before the schema Job, which creates the extension.
+        Returns the last step, which the database's users wait for.
+        Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-server-parameters
+        Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-audit"""
+        child = self._opts
+        previous: list[pulumi.Resource] = []
+
+        def parameter(setting: str, value: str, *after: pulumi.Resource) -> postgresql.Configuration:
+            configuration = postgresql.Configuration(
+                f"{name}-{setting.replace('_', '-').replace('.', '-')}", resource_group_name=rg, server_name=self.server.name,
+                configuration_name=setting, value=value, source="user-override", opts=child(*previous, *after))
+            previous[:] = [configuration]
+            return configuration
+
         for setting in CONNECTION_LOG_SETTINGS:
-            postgresql.Configuration(
-                f"{name}-{setting.replace('_', '-')}",
-                resource_group_name=rg,
-                server_name=self.server.name,
-                configuration_name=setting,
-                value="on",
-                source="user-override",
-                opts=child(),
-            )
-        return password, database
+            parameter(setting, "on")
+        parameter("azure.extensions", "PGAUDIT")
+        preload = parameter("shared_preload_libraries", PRELOAD)
+        restart = command.local.Command(
+            f"{name}-postgres-restart",
+            create="az postgres flexible-server restart --resource-group \"$GROUP\" --name \"$SERVER\" --subscription \"$SUBSCRIPTION\"",
+            environment={"GROUP": rg, "SERVER": self.server.name, "SUBSCRIPTION": self._net.subscription_id},
+            # Again only when the preloaded list changes (and after it is set: the trigger is its output).
+            triggers=[preload.value],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return parameter("pgaudit.log", PGAUDIT_LOG, restart)
 
     def _identities(self, name: str, args: AzureDataArgs) -> dict[str, WorkloadAccess]:
         """A user-assigned identity per workload, federated with its service account."""

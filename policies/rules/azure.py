@@ -46,16 +46,21 @@ def azure_postgres(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
 
 
 def azure_postgres_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
-    """A stack rule: each Flexible Server has its connection-logging parameters set on (the parameters
-    are resources of their own, naming the server)."""
+    """A stack rule: each Flexible Server has its connection-logging parameters set on, and pgaudit
+    allow-listed, preloaded and logging (the parameters are resources of their own, naming the server)."""
     servers = stack_resources(args, "azure-native:dbforpostgresql:Server")
     settings = stack_resources(args, "azure-native:dbforpostgresql:Configuration")
     for server in servers:
-        on = {str(c.props.get("configurationName")) for c in settings
-              if str(c.props.get("value")).lower() == "on" and depends_on_resource(c, server, "serverName")}
+        values = {str(c.props.get("configurationName")): str(c.props.get("value") or "") for c in settings
+                  if depends_on_resource(c, server, "serverName")}
         for setting in CONNECTION_LOG_SETTINGS:
-            if setting not in on:
+            if values.get(setting, "").lower() != "on":
                 yield (f"server {server.name}: server parameter {setting} is not set on: connections go unlogged", server.urn)
+        loaded = all("pgaudit" in {v.strip().lower() for v in values.get(key, "").split(",")}
+                     for key in ("azure.extensions", "shared_preload_libraries"))
+        if not loaded or values.get("pgaudit.log", "none").strip().lower() in ("", "none"):
+            yield (f"server {server.name}: pgaudit is not allow-listed, preloaded and logging (azure.extensions, "
+                   "shared_preload_libraries, pgaudit.log): schema and role changes go unlogged", server.urn)
 
 
 
@@ -158,8 +163,10 @@ RULES = [
     Rule("azure-postgres-not-public", "azure", "PostgreSQL Flexible Server is reachable only privately.",
          "Use VNet integration (delegated subnet) and network.publicNetworkAccess: Disabled.", azure_postgres,
          ("azure-native:dbforpostgresql:Server",)),
-    Rule("azure-postgres-connection-logging", "azure", "PostgreSQL Flexible Server logs every connection and disconnection.",
-         "Give the server Configuration resources log_connections and log_disconnections with value on.", azure_postgres_logs),
+    Rule("azure-postgres-connection-logging", "azure",
+         "PostgreSQL Flexible Server logs every connection and disconnection, and schema and role changes (pgaudit).",
+         "Give the server Configuration resources log_connections and log_disconnections on, azure.extensions and "
+         "shared_preload_libraries naming pgaudit, and pgaudit.log (then restart the server).", azure_postgres_logs),
     Rule("azure-storage-network-restricted", "azure", "The storage account admits only the cluster's subnet and named ranges.",
          "Set networkRuleSet.defaultAction: Deny with a virtual network rule for the node subnet (and azure.storageAllowedCidrs).",
          azure_storage_network, ("azure-native:storage:StorageAccount",)),

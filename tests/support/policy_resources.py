@@ -99,12 +99,18 @@ def rds(props: dict, logged: tuple = ("log_connections", "log_disconnections"), 
     return [group, resource("aws:rds/instance:Instance", props, name="db", parameterGroupName=[group], **extra)]
 
 
-def pg_server(props: dict, settings: tuple = ("log_connections", "log_disconnections"), off: tuple = (), **extra: Any) -> list:
-    """A Flexible Server with its connection-logging server parameters (resources naming it): those
-    in `settings` on, those in `off` off."""
+AZURE_PGAUDIT = (("azure.extensions", "PGAUDIT"), ("shared_preload_libraries", "pg_stat_statements,pgaudit"),
+                 ("pgaudit.log", "ddl,role"))
+
+
+def pg_server(props: dict, settings: tuple = ("log_connections", "log_disconnections"), off: tuple = (),
+              audit: tuple = AZURE_PGAUDIT, **extra: Any) -> list:
+    """A Flexible Server with its server parameters (resources naming it): the connection-logging ones
+    in `settings` on, those in `off` off, and the `audit` ones (name, value): pgaudit's by default."""
     server = resource("azure-native:dbforpostgresql:Server", props, name="pg", **extra)
+    values = [*((s, "on") for s in settings), *((s, "off") for s in off), *audit]
     return [server, *(resource("azure-native:dbforpostgresql:Configuration", {"configurationName": s, "value": value}, name=s,
-                        serverName=[server]) for value, names in (("on", settings), ("off", off)) for s in names)]
+                               serverName=[server]) for s, value in values)]
 
 
 DIAGNOSTICS = "azure-native:monitor:DiagnosticSetting"
