@@ -116,3 +116,7 @@ def test_flexible_server_loads_it_after_a_restart_before_anything_connects(stack
     # The schema Job, which creates the extension, starts once pgaudit is loaded and set.
     [job] = [j for j in run.of_type("kubernetes:batch/v1:Job") if j.input("metadata", "name") == UPGRADE_JOB]
     assert {by_name["pgaudit.log"].urn, restart.urn, server.urn} <= run.waits_for(job)
+    # And the server's log (connections, pgaudit's lines) goes to the stack's workspace.
+    [shipped] = [d for d in run.of_type("azure-native:monitor:DiagnosticSetting") if d.name.endswith("-postgres-logs")]
+    assert shipped.input("logs") == [{"category": "PostgreSQLLogs", "enabled": True}]
+    assert server.urn in shipped.property_dependencies["resourceUri"] and shipped.input("workspaceId")

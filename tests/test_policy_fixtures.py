@@ -385,6 +385,8 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
      "pgaudit is not allow-listed, preloaded and logging", {}),
     ("azure-postgres-connection-logging", "not listed", lambda: pg_server(PG_PRIVATE, audit=AZURE_PGAUDIT[1:]),
      "pgaudit is not allow-listed, preloaded and logging", {}),
+    ("azure-postgres-connection-logging", "kept on the server", lambda: pg_server(PG_PRIVATE, shipped=False),
+     "its log (PostgreSQLLogs) is not sent to a workspace", {}),
     ("azure-storage-network-restricted", "open", _one("azure-native:storage:StorageAccount", STORAGE_GOOD,
                                                       ("networkRuleSet", "defaultAction"), "Allow"), "admits every network", {}),
     ("azure-prod-data-locked", "no lock", lambda: pg_server({"network": {"publicNetworkAccess": "Disabled"}}),

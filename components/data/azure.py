@@ -44,6 +44,7 @@ WI_AUDIENCE = "api://AzureADTokenExchange"
 # pg_stat_statements (what the query-performance views read) beside pgaudit, as RDS's group does.
 # Ref: https://learn.microsoft.com/azure/postgresql/extensions/how-to-allow-extensions
 PRELOAD = "pg_stat_statements,pgaudit"
+POSTGRES_LOGS = "PostgreSQLLogs"  # the server's log category (connections, pgaudit)
 _SKU_TIER = {"Standard_B": "Burstable", "Standard_D": "GeneralPurpose", "Standard_E": "MemoryOptimized"}
 
 
@@ -267,6 +268,18 @@ class AzureData(pulumi.ComponentResource):
 
         if args.protect:
             self._lock(name, "postgres", self.server)
+        # The server's log (its connections and pgaudit's lines) kept in the stack's workspace, not
+        # only in the server's own short-lived files.
+        # Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/howto-configure-and-access-logs
+        monitor.DiagnosticSetting(
+            f"{name}-postgres-logs",
+            name="mlops-audit",
+            resource_uri=self.server.id,
+            workspace_id=net.log_workspace_id,
+            log_analytics_destination_type="Dedicated",
+            logs=[{"category": POSTGRES_LOGS, "enabled": True}],
+            opts=child(self.server),
+        )
         return password, [database, self._audit_parameters(name, rg)]
 
     def _audit_parameters(self, name: str, rg: Any) -> pulumi.Resource:

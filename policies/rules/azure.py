@@ -47,9 +47,11 @@ def azure_postgres(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
 
 def azure_postgres_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
     """A stack rule: each Flexible Server has its connection-logging parameters set on, and pgaudit
-    allow-listed, preloaded and logging (the parameters are resources of their own, naming the server)."""
+    allow-listed, preloaded and logging (the parameters are resources of their own, naming the server),
+    and its log sent to a workspace."""
     servers = stack_resources(args, "azure-native:dbforpostgresql:Server")
     settings = stack_resources(args, "azure-native:dbforpostgresql:Configuration")
+    diagnostics = stack_resources(args, DIAGNOSTICS)
     for server in servers:
         values = {str(c.props.get("configurationName")): str(c.props.get("value") or "") for c in settings
                   if depends_on_resource(c, server, "serverName")}
@@ -61,6 +63,9 @@ def azure_postgres_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
         if not loaded or values.get("pgaudit.log", "none").strip().lower() in ("", "none"):
             yield (f"server {server.name}: pgaudit is not allow-listed, preloaded and logging (azure.extensions, "
                    "shared_preload_libraries, pgaudit.log): schema and role changes go unlogged", server.urn)
+        if not any(depends_on_resource(d, server, "resourceUri") and _logged(d, ("PostgreSQLLogs",)) for d in diagnostics):
+            yield (f"server {server.name}: its log (PostgreSQLLogs) is not sent to a workspace: it stays in the server's "
+                   "own short-lived files", server.urn)
 
 
 
@@ -166,7 +171,8 @@ RULES = [
     Rule("azure-postgres-connection-logging", "azure",
          "PostgreSQL Flexible Server logs every connection and disconnection, and schema and role changes (pgaudit).",
          "Give the server Configuration resources log_connections and log_disconnections on, azure.extensions and "
-         "shared_preload_libraries naming pgaudit, and pgaudit.log (then restart the server).", azure_postgres_logs),
+         "shared_preload_libraries naming pgaudit, and pgaudit.log (then restart the server); send its PostgreSQLLogs "
+         "to a workspace with a monitor DiagnosticSetting.", azure_postgres_logs),
     Rule("azure-storage-network-restricted", "azure", "The storage account admits only the cluster's subnet and named ranges.",
          "Set networkRuleSet.defaultAction: Deny with a virtual network rule for the node subnet (and azure.storageAllowedCidrs).",
          azure_storage_network, ("azure-native:storage:StorageAccount",)),

@@ -104,13 +104,18 @@ AZURE_PGAUDIT = (("azure.extensions", "PGAUDIT"), ("shared_preload_libraries", "
 
 
 def pg_server(props: dict, settings: tuple = ("log_connections", "log_disconnections"), off: tuple = (),
-              audit: tuple = AZURE_PGAUDIT, **extra: Any) -> list:
+              audit: tuple = AZURE_PGAUDIT, shipped: bool = True, **extra: Any) -> list:
     """A Flexible Server with its server parameters (resources naming it): the connection-logging ones
-    in `settings` on, those in `off` off, and the `audit` ones (name, value): pgaudit's by default."""
+    in `settings` on, those in `off` off, and the `audit` ones (name, value): pgaudit's by default;
+    with `shipped`, its log sent to a workspace."""
     server = resource("azure-native:dbforpostgresql:Server", props, name="pg", **extra)
     values = [*((s, "on") for s in settings), *((s, "off") for s in off), *audit]
-    return [server, *(resource("azure-native:dbforpostgresql:Configuration", {"configurationName": s, "value": value}, name=s,
-                               serverName=[server]) for s, value in values)]
+    diagnostics = [resource("azure-native:monitor:DiagnosticSetting", {
+        "workspaceId": "ws", "logs": [{"category": "PostgreSQLLogs", "enabled": True}]}, name="pg-logs",
+        resourceUri=[server])] if shipped else []
+    return [server, *diagnostics, *(resource("azure-native:dbforpostgresql:Configuration",
+                                             {"configurationName": s, "value": value}, name=s, serverName=[server])
+                                    for s, value in values)]
 
 
 DIAGNOSTICS = "azure-native:monitor:DiagnosticSetting"
