@@ -311,7 +311,8 @@ class AzureData(pulumi.ComponentResource):
             environment={"GROUP": rg, "SERVER": self.server.name, "SUBSCRIPTION": self._net.subscription_id},
             # Again only when the preloaded list changes (and after it is set: the trigger is its output).
             triggers=[preload.value],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, provider=command.Provider(
+                f"{name}-command", opts=pulumi.ResourceOptions(parent=self))),
         )
         return parameter("pgaudit.log", PGAUDIT_LOG, restart)
 
