@@ -25,6 +25,22 @@ def require_engine() -> None:
         fail(str(err), DOCTOR_HINT, EXIT_FAILED)
 
 
+# The tools a deploy runs itself, beside the engine, by cloud: Azure's database restart for pgaudit
+# (components/data/azure.py) is an `az` command the engine runs on this machine.
+DEPLOY_TOOLS = {"azure": ("az", "the Azure CLI, which up runs to restart the database server for pgaudit",
+                          "install it (https://learn.microsoft.com/cli/azure/install-azure-cli) and `az login`")}
+
+
+def require_deploy_tools(config: Any) -> None:
+    """A deploy's own tools are on PATH, or one line (exit 1) before anything is touched."""
+    import shutil
+
+    needed = DEPLOY_TOOLS.get(config.cloud)
+    if needed is not None and shutil.which(needed[0]) is None:
+        tool, what, remedy = needed
+        fail(f"`{tool}` is not on PATH: {what}; nothing was deployed", f"{remedy}; {DOCTOR_HINT}", EXIT_FAILED)
+
+
 def open_engine(config: Any, backend: Optional[str], passphrase_file: Optional[Path], create: bool,
                 parallel: Optional[int] = None) -> Engine:
     """The stack's engine, or one line and an exit code."""

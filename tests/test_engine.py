@@ -475,3 +475,26 @@ def test_summary_counts_come_from_the_engine_summary():
     assert tracker.summary() == {"created": 1, "updated": 1, "replaced": 1, "deleted": 1, "unchanged": 90,
                                  "failed": 0, "durationSeconds": 42.0}
     assert [p.policy for p in tracker.policies] == ["namespace-default-deny"]
+
+
+def test_up_on_azure_without_the_azure_cli_stops_before_the_engine(project, state, fake, monkeypatch, tmp_path):
+    # The stand-in engine's folder alone on PATH: no `az`, whatever this machine has.
+    monkeypatch.setenv("PATH", os.path.dirname(shutil.which("pulumi") or ""))
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "a passphrase kept elsewhere")
+    result = invoke("up", "--cloud", "azure", "--yes")
+    assert result.exit_code == 1 and result.stdout == ""
+    line = one_line_error(result)
+    assert "`az` is not on PATH" in line and "restart the database server for pgaudit" in line and "platform doctor" in line
+    assert not [c for c in fake.calls() if c["args"][:1] in (["up"], ["preview"])], "refused before the engine runs"
+
+
+def test_the_azure_cli_on_path_is_enough(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from mlops_platform.cli.opening import require_deploy_tools
+
+    (tmp_path / "az").write_text("#!/bin/sh\n")
+    (tmp_path / "az").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    require_deploy_tools(SimpleNamespace(cloud="azure"))  # no exit
+    require_deploy_tools(SimpleNamespace(cloud="aws"))  # nothing needed beyond the engine

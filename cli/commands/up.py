@@ -51,7 +51,7 @@ def up(
     from ..engine.diff import DiffCollector, guarded, print_diff
     from ..engine.progress import ProgressTracker
     from ..errors import EXIT_FAILED, fail
-    from ..opening import open_engine, require_engine
+    from ..opening import open_engine, require_deploy_tools, require_engine
     from ..planning import check_kubernetes_skew, deployed_record, pending_mlflow_migrations
     from ..project import load_config, report_placeholders
     from ..running import run_operation, run_with_progress
@@ -60,6 +60,7 @@ def up(
     report_placeholders(config, refuse=config.is_prod)
     paths.input_file(passphrase_file, "--passphrase-file")
     require_engine()  # a missing engine is the first thing to fix, with or without --yes
+    require_deploy_tools(config)
     if not yes and not sys.stdin.isatty():
         # Checked before the engine is touched: nothing is written.
         fail("refusing to deploy without confirmation on a non-interactive terminal", "pass --yes")
