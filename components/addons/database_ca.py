@@ -30,8 +30,9 @@ FETCH_SCRIPT = "fetch_ca_bundle.py"
 
 @dataclass(frozen=True)
 class PodTrust:
-    """What a pod needs to verify the database: env for libpq, the init container that fetches
-    the bundle (if any, to run first), the volume and each connecting container's mount."""
+    """What a pod needs to reach the database as its cloud requires: libpq's TLS env (the mode, and
+    the CA file where it verifies), the init container that fetches the bundle (if any, to run
+    first), the volume and each connecting container's mount."""
 
     env: dict[str, str] = field(default_factory=dict)
     init_containers: list[dict[str, Any]] = field(default_factory=list)
@@ -47,8 +48,8 @@ def pod_trust(db: Database, images: ImageSource, run_as_user: int) -> PodTrust:
     """The pod's parts; the fetch runs in the MLflow image as `run_as_user`, its non-root user."""
     trust = db.trust
     if trust is None:
-        return PodTrust()
-    env = {"PGSSLROOTCERT": CA_FILE}
+        return PodTrust({"PGSSLMODE": db.ssl_mode})
+    env = {"PGSSLMODE": db.ssl_mode, "PGSSLROOTCERT": CA_FILE}
     mount = {"name": VOLUME, "mountPath": CA_DIR, "readOnly": True}
     if trust.pem is not None:
         return PodTrust(env, [], [{"name": VOLUME, "configMap": {"name": CONFIGMAP}}], [mount])

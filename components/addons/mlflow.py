@@ -250,12 +250,6 @@ def _database_env(db: Database) -> list[dict[str, Any]]:
     ]
 
 
-def _libpq_tls(args: MlflowArgs) -> dict[str, str]:
-    """libpq's TLS mode and, where it verifies the server, the CA certificates it checks against."""
-    db = args.data.database
-    return {"PGSSLMODE": db.ssl_mode, **database_ca.pod_trust(db, args.images, MLFLOW_UID).env}
-
-
 def _login_env(secret: str = DB_ADMIN_SECRET) -> list[dict[str, Any]]:
     """libpq's login from `secret`: by default the master's, which only the platform's Jobs use."""
     return [
@@ -268,6 +262,8 @@ class Mlflow(pulumi.ComponentResource):
     def __init__(self, name: str, args: MlflowArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:addons:Mlflow", name, None, opts)
         self._args = args
+        # libpq's TLS settings and what verifying the database takes, for the Secret and the Job.
+        self._trust = database_ca.pod_trust(args.data.database, args.images, MLFLOW_UID)
         ns = kube.namespace(names.NS_MLFLOW, f"{name}-ns", self, args.provider, depends_on=args.depends_on)
         network.namespace_policies(
             name, names.NS_MLFLOW, self, args.provider,
@@ -326,7 +322,7 @@ class Mlflow(pulumi.ComponentResource):
             self._secret(f"{name}-db-secret", DB_SECRET,
                          {"username": APP_ROLE, "password": pulumi.Output.secret(self._app_password.result)}, ns),
             self._secret(f"{name}-oidc-secret", OIDC_SECRET, oidc, ns),
-            self._secret(f"{name}-pg-env", PG_ENV_SECRET, _libpq_tls(self._args), ns),
+            self._secret(f"{name}-pg-env", PG_ENV_SECRET, self._trust.env, ns),
             self._secret(f"{name}-db-admin-secret", DB_ADMIN_SECRET, {"username": db.user, "password": db.password}, ns),
         ]
         if args.access.static_keys is not None:
@@ -340,9 +336,8 @@ class Mlflow(pulumi.ComponentResource):
         login and its rights (mlflow_grants.py). In one pod, in that order (init containers), so the
         three are one step of the deploy, not three in a row."""
         db = self._args.data.database
-        trust = database_ca.pod_trust(db, self._args.images, MLFLOW_UID)
-        psql_env = [*_database_env(db), *({"name": k, "value": v} for k, v in _libpq_tls(self._args).items()),
-                    *_login_env()]
+        trust = self._trust
+        psql_env = [*_database_env(db), *({"name": k, "value": v} for k, v in trust.env.items()), *_login_env()]
         auth_database = {
             "name": "create-auth-database",
             "image": self._args.images.ref(versions.POSTGRES),

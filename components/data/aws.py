@@ -30,7 +30,16 @@ from ..config import PlatformConfig
 from ..config.sections import KeptData
 from . import db_trust
 from .access_logs import s3_access_logs
-from .outputs import CONNECTION_LOG_SETTINGS, PGAUDIT_LOG, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
+from .outputs import (
+    CONNECTION_LOG_SETTINGS,
+    PGAUDIT_LOG,
+    PGAUDIT_PRELOAD,
+    Database,
+    DataOutputs,
+    ManagedDataArgs,
+    ObjectStore,
+    WorkloadAccess,
+)
 
 READ_ACTIONS = ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"]
 WRITE_ACTIONS = READ_ACTIONS + ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
@@ -268,7 +277,7 @@ class AwsData(pulumi.ComponentResource):
                 # Loaded at the server's start: a new instance starts with it; an existing one after its
                 # next reboot. pg_stat_statements is RDS's own default there, kept.
                 # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.PostgreSQL.CommonDBATasks.pgaudit.html
-                {"name": "shared_preload_libraries", "value": "pg_stat_statements,pgaudit", "apply_method": "pending-reboot"},
+                {"name": "shared_preload_libraries", "value": PGAUDIT_PRELOAD, "apply_method": "pending-reboot"},
                 {"name": "pgaudit.log", "value": PGAUDIT_LOG},
             ],
             opts=self._opts(),

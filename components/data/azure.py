@@ -31,7 +31,16 @@ from ..azure_regions import PAIRED
 from ..cluster.outputs import AzureNetwork, ClusterOutputs
 from ..config import PlatformConfig
 from . import db_trust
-from .outputs import CONNECTION_LOG_SETTINGS, PGAUDIT_LOG, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
+from .outputs import (
+    CONNECTION_LOG_SETTINGS,
+    PGAUDIT_LOG,
+    PGAUDIT_PRELOAD,
+    Database,
+    DataOutputs,
+    ManagedDataArgs,
+    ObjectStore,
+    WorkloadAccess,
+)
 
 CONTAINER = names.ARTIFACTS
 BLOB_ACCESS_LOGS = ("StorageRead", "StorageWrite", "StorageDelete")
@@ -40,10 +49,6 @@ BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 # Ref: https://azure.github.io/azure-workload-identity/docs/topics/service-account-labels-and-annotations.html
 WI_AUDIENCE = "api://AzureADTokenExchange"
-# The libraries the server loads at start: its list is replaced, not extended, so this names
-# pg_stat_statements (what the query-performance views read) beside pgaudit, as RDS's group does.
-# Ref: https://learn.microsoft.com/azure/postgresql/extensions/how-to-allow-extensions
-PRELOAD = "pg_stat_statements,pgaudit"
 POSTGRES_LOGS = "PostgreSQLLogs"  # the server's log category (connections, pgaudit)
 _SKU_TIER = {"Standard_B": "Burstable", "Standard_D": "GeneralPurpose", "Standard_E": "MemoryOptimized"}
 
@@ -304,7 +309,8 @@ class AzureData(pulumi.ComponentResource):
         for setting in CONNECTION_LOG_SETTINGS:
             parameter(setting, "on")
         parameter("azure.extensions", "PGAUDIT")
-        preload = parameter("shared_preload_libraries", PRELOAD)
+        # Ref: https://learn.microsoft.com/azure/postgresql/extensions/how-to-allow-extensions
+        preload = parameter("shared_preload_libraries", PGAUDIT_PRELOAD)
         restart = command.local.Command(
             f"{name}-postgres-restart",
             create="az postgres flexible-server restart --resource-group \"$GROUP\" --name \"$SERVER\" --subscription \"$SUBSCRIPTION\"",

@@ -67,7 +67,7 @@ def cloud_sql(server_ca_certs: pulumi.Output[Sequence[Any]]) -> DatabaseTrust:
 
 def _instance_cas(certs: Optional[Sequence[Any]]) -> str:
     # The instance lists its current CA and, during a rotation, the next one: both are trusted.
-    pems = [str(_field(c, "cert")).strip() for c in certs or () if _field(c, "cert")]
+    pems = [str(pem).strip() for pem in (_field(c, "cert") for c in certs or ()) if pem]
     return "\n".join(pems) + "\n" if pems else ""
 
 

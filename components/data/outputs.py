@@ -77,11 +77,14 @@ class Database:
 # requires them (aws-rds-logs-exported, azure-postgres-connection-logging,
 # gcp-cloudsql-connection-logging). Ref: https://www.postgresql.org/docs/current/runtime-config-logging.html
 CONNECTION_LOG_SETTINGS = ("log_connections", "log_disconnections")
-# pgaudit's session log on RDS and Cloud SQL: every statement that changes the schema or a role or a
+# pgaudit's session log on RDS, Cloud SQL and Flexible Server: every statement that changes the schema or a role or a
 # privilege (`ddl`, `role`), with the statement's text; not reads or writes of rows, which would log
 # each MLflow request. The schema Job creates the extension (components/addons/mlflow_grants.py).
 # Ref: https://github.com/pgaudit/pgaudit#pgauditlog
 PGAUDIT_LOG = "ddl,role"
+# The libraries a server with pgaudit loads at start (RDS's group, Azure's parameter): the list is
+# replaced, not extended, so it keeps pg_stat_statements, RDS's own default there, beside pgaudit.
+PGAUDIT_PRELOAD = "pg_stat_statements,pgaudit"
 
 
 @dataclass(frozen=True)
