@@ -9,12 +9,7 @@ import json
 
 import pytest
 
-from mlops_platform.planner.harness import ProgramRun
-
-
-def _one(run: ProgramRun, type_token: str, suffix: str):
-    (found,) = [r for r in run.of_type(type_token) if r.name.endswith(suffix)]
-    return found
+from support import one
 
 
 def _deps(record, prop: str) -> set[str]:
@@ -24,16 +19,16 @@ def _deps(record, prop: str) -> set[str]:
 @pytest.mark.parametrize("stack, days, prod", [("aws-dev", 90, False), ("aws-prod", 365, True)])
 def test_every_request_to_the_s3_artifact_bucket_is_logged(planned, stack, days, prod):
     run = planned(stack)
-    artifacts = _one(run, "aws:s3/bucket:Bucket", "-artifacts")
-    logs = _one(run, "aws:s3/bucket:Bucket", "-access-logs")
-    logging = _one(run, "aws:s3/bucketLogging:BucketLogging", "-artifacts-access-logging")
+    artifacts = one(run, "aws:s3/bucket:Bucket", "-artifacts")
+    logs = one(run, "aws:s3/bucket:Bucket", "-access-logs")
+    logging = one(run, "aws:s3/bucketLogging:BucketLogging", "-artifacts-access-logging")
     assert artifacts.urn in _deps(logging, "bucket") and logs.urn in _deps(logging, "targetBucket")
     assert logging.input("targetPrefix") == "artifacts/"
     assert logs.protect is prod and logs.input("forceDestroy") is (not prod)
-    lifecycle = _one(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "-access-logs-lifecycle")
+    lifecycle = one(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "-access-logs-lifecycle")
     (rule,) = lifecycle.input("rules")
     assert rule["expiration"] == {"days": days} and rule["noncurrentVersionExpiration"] == {"noncurrentDays": days}
-    statements = json.loads(_one(run, "aws:s3/bucketPolicy:BucketPolicy", "-access-logs-writer").input("policy"))["Statement"]
+    statements = json.loads(one(run, "aws:s3/bucketPolicy:BucketPolicy", "-access-logs-writer").input("policy"))["Statement"]
     (writer,) = [s for s in statements if s["Effect"] == "Allow"]
     assert writer["Principal"] == {"Service": "logging.s3.amazonaws.com"} and writer["Action"] == "s3:PutObject"
     assert writer["Resource"].endswith("/artifacts/*") and set(writer["Condition"]["ArnLike"]) == {"aws:SourceArn"}
@@ -44,12 +39,12 @@ def test_every_request_to_the_s3_artifact_bucket_is_logged(planned, stack, days,
 @pytest.mark.parametrize("stack, days, prod", [("gcp-dev", 90, False), ("gcp-prod", 365, True)])
 def test_every_request_to_the_gcs_artifact_bucket_is_logged(planned, stack, days, prod):
     run = planned(stack)
-    artifacts = _one(run, "gcp:storage/bucket:Bucket", "-artifacts")
-    logs = _one(run, "gcp:storage/bucket:Bucket", "-access-logs")
+    artifacts = one(run, "gcp:storage/bucket:Bucket", "-artifacts")
+    logs = one(run, "gcp:storage/bucket:Bucket", "-access-logs")
     assert artifacts.input("logging") == {"logBucket": logs.input("name"), "logObjectPrefix": "artifacts"}
     assert logs.input("publicAccessPrevention") == "enforced"
     assert logs.protect is prod and logs.input("forceDestroy") is (not prod)
     assert logs.input("lifecycleRules") == [{"action": {"type": "Delete"}, "condition": {"age": days}}]
-    writer = _one(run, "gcp:storage/bucketIAMMember:BucketIAMMember", "-access-logs-writer")
+    writer = one(run, "gcp:storage/bucketIAMMember:BucketIAMMember", "-access-logs-writer")
     assert writer.input("member") == "group:cloud-storage-analytics@google.com"
     assert writer.input("role") == "roles/storage.objectCreator" and logs.urn in _deps(writer, "bucket")

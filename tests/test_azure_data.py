@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from mlops_platform.components.config import ConfigError, PlatformConfig, read_stack_values
-from mlops_platform.planner.harness import ProgramRun, plan_platform
-from support import STACKS
+from mlops_platform.planner.harness import plan_platform
+from support import STACKS, one
 
 ACCOUNT = "azure-native:storage:StorageAccount"
 LOCK = "azure-native:authorization:ManagementLockByScope"
@@ -19,18 +19,13 @@ def _config(stack: str, **azure: object) -> PlatformConfig:
     return PlatformConfig.from_values(values, f"{stack} (variant)", stack)
 
 
-def _one(run: ProgramRun, type_token: str, suffix: str):
-    (found,) = [r for r in run.of_type(type_token) if r.name.endswith(suffix)]
-    return found
-
-
 def test_the_store_admits_the_node_subnet_and_the_named_ranges_only():
     run = plan_platform(_config("azure-dev", storageAllowedCidrs=["203.0.113.0/24", "198.51.100.7/32"]))
-    account = _one(run, ACCOUNT, "-storage")
+    account = one(run, ACCOUNT, "-storage")
     rules = account.inputs["networkRuleSet"]
     assert rules["defaultAction"] == "Deny"
     assert [r["iPAddressOrRange"] for r in rules["ipRules"]] == ["203.0.113.0/24", "198.51.100.7"]
-    subnet = _one(run, "azure-native:network:Subnet", "-nodes-subnet")
+    subnet = one(run, "azure-native:network:Subnet", "-nodes-subnet")
     assert subnet.inputs["serviceEndpoints"] == [{"service": "Microsoft.Storage"}]
     assert subnet.urn in account.property_dependencies["networkRuleSet"], "the rule names the node subnet"
 
@@ -47,7 +42,7 @@ def test_prod_data_is_locked_and_dev_data_is_not():
     locks = prod.of_type(LOCK)
     assert {lock.inputs["level"] for lock in locks} == {"CanNotDelete"} and len(locks) == 4
     targets = {urn for lock in locks for urn in lock.property_dependencies["scope"]}
-    assert targets == {_one(prod, ACCOUNT, "-storage").urn, _one(prod, "azure-native:dbforpostgresql:Server", "-postgres").urn,
-                       _one(prod, ACCOUNT, "-flow-logs").urn, _one(prod, "azure-native:operationalinsights:Workspace", "-logs").urn}
-    assert all(record.protect for record in (_one(prod, ACCOUNT, "-flow-logs"), _one(prod, "azure-native:operationalinsights:Workspace", "-logs")))
+    assert targets == {one(prod, ACCOUNT, "-storage").urn, one(prod, "azure-native:dbforpostgresql:Server", "-postgres").urn,
+                       one(prod, ACCOUNT, "-flow-logs").urn, one(prod, "azure-native:operationalinsights:Workspace", "-logs").urn}
+    assert all(record.protect for record in (one(prod, ACCOUNT, "-flow-logs"), one(prod, "azure-native:operationalinsights:Workspace", "-logs")))
     assert plan_platform(_config("azure-dev")).of_type(LOCK) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from mlops_platform.planner.costs import estimate
 from mlops_platform.policies.registry import pack_config
+from support import one
 
 VAULT = "azure-native:keyvault:Vault"
 KEY = "azure-native:keyvault:Key"
@@ -18,13 +19,8 @@ ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 
 
-def _named(run, type_token, suffix):
-    [record] = [r for r in run.of_type(type_token) if r.name.endswith(suffix)]
-    return record
-
-
 def test_the_vault_keeps_its_keys_through_any_delete(planned):
-    vault = _named(planned("azure-prod"), VAULT, "cluster-vault")
+    vault = one(planned("azure-prod"), VAULT, "cluster-vault")
     props = vault.input("properties")
     assert props["enableRbacAuthorization"] is True and not props.get("accessPolicies")
     assert props["enablePurgeProtection"] is True and props["enableSoftDelete"] is True
@@ -34,7 +30,7 @@ def test_the_vault_keeps_its_keys_through_any_delete(planned):
 
 def test_aks_prod_encrypts_etcd_with_a_key_only_its_control_plane_may_use(planned):
     run = planned("azure-prod")
-    key = _named(run, KEY, "-etcd-key")
+    key = one(run, KEY, "-etcd-key")
     assert key.input("properties")["kty"] == "RSA" and key.protect
     assert key.input("properties")["rotationPolicy"]["lifetimeActions"] == [
         {"trigger": {"timeAfterCreate": "P1Y"}, "action": {"type": "rotate"}}]
@@ -47,9 +43,9 @@ def test_aks_prod_encrypts_etcd_with_a_key_only_its_control_plane_may_use(planne
     # The key's one user is the control plane's identity, with the role that wraps and unwraps.
     [use] = [g for g in run.of_type(GRANT) if g.input("scope").endswith("/keys/aks-etcd")]
     assert use.input("roleDefinitionId").endswith(CRYPTO_USER) and use.input("principalType") == "ServicePrincipal"
-    subnet = _named(run, GRANT, "-control-plane-subnet")
+    subnet = one(run, GRANT, "-control-plane-subnet")
     assert subnet.input("roleDefinitionId").endswith(NETWORK_CONTRIBUTOR)
-    nodes = _named(run, "azure-native:network:Subnet", "-nodes-subnet")
+    nodes = one(run, "azure-native:network:Subnet", "-nodes-subnet")
     assert subnet.property_dependencies["scope"] == [nodes.urn], "on the node subnet, nothing wider"
     assert use.input("principalId") == subnet.input("principalId")
     assert {use.urn, subnet.urn} <= set(cluster.dependencies), "the cluster is created once its identity may use the key"
@@ -57,8 +53,8 @@ def test_aks_prod_encrypts_etcd_with_a_key_only_its_control_plane_may_use(planne
 
 def test_the_storage_account_uses_its_own_key_and_identity(planned):
     run = planned("azure-prod")
-    key = _named(run, KEY, "-storage-key")
-    account = _named(run, ACCOUNT, "-storage")
+    key = one(run, KEY, "-storage-key")
+    account = one(run, ACCOUNT, "-storage")
     [identity_id] = account.input("identity")["userAssignedIdentities"]
     assert identity_id.endswith("/mlops-prod-storage-key") and account.input("identity")["type"] == "UserAssigned"
     encryption = account.input("encryption")
@@ -74,14 +70,14 @@ def test_the_storage_account_uses_its_own_key_and_identity(planned):
 
 def test_the_flow_logs_account_uses_its_own_key_too(planned):
     run = planned("azure-prod")
-    account = _named(run, ACCOUNT, "-flow-logs")
+    account = one(run, ACCOUNT, "-flow-logs")
     [identity_id] = account.input("identity")["userAssignedIdentities"]
     assert identity_id.endswith("/mlops-prod-flow-logs-key")
     encryption = account.input("encryption")
     assert encryption["keySource"] == "Microsoft.Keyvault" and encryption["keyVaultProperties"]["keyName"] == "flow-logs"
     [use] = [g for g in run.of_type(GRANT) if g.input("scope").endswith("/keys/flow-logs")]
     assert use.input("roleDefinitionId").endswith(ENCRYPTION_USER) and use.urn in account.dependencies
-    assert _named(planned("azure-dev"), ACCOUNT, "-flow-logs").input("encryption") is None
+    assert one(planned("azure-dev"), ACCOUNT, "-flow-logs").input("encryption") is None
 
 
 def test_dev_has_no_vault_and_microsoft_keys(planned):
@@ -90,7 +86,7 @@ def test_dev_has_no_vault_and_microsoft_keys(planned):
     [cluster] = run.of_type(AKS)
     assert cluster.input("identity") == {"type": "SystemAssigned"}
     assert cluster.input("securityProfile", "azureKeyVaultKms") is None
-    assert _named(run, ACCOUNT, "-storage").input("encryption") is None
+    assert one(run, ACCOUNT, "-storage").input("encryption") is None
 
 
 def test_the_keys_are_required_in_prod_and_priced(planned, stack_config):

@@ -14,6 +14,7 @@ import pytest
 
 from mlops_platform.components.addons.mlflow_grants import SCRIPT, psql_command
 from mlops_platform.components.data.outputs import PGAUDIT_LOG
+from support import one
 
 
 def _audited_server():
@@ -107,7 +108,7 @@ def test_flexible_server_loads_it_after_a_restart_before_anything_connects(stack
     for before, after in zip(settings, settings[1:], strict=False):
         assert before.urn in run.waits_for(after), (before.name, after.name)
     by_name = {c.input("configurationName"): c for c in settings}
-    [restart] = [c for c in run.of_type("command:local:Command") if c.name.endswith("-postgres-restart")]
+    restart = one(run, "command:local:Command", "-postgres-restart")
     assert restart.input("create").startswith("az postgres flexible-server restart ")
     assert set(restart.input("environment")) == {"GROUP", "SERVER", "SUBSCRIPTION"}
     assert restart.input("triggers") == ["pg_stat_statements,pgaudit"], "again only when the preloaded list changes"
@@ -117,6 +118,6 @@ def test_flexible_server_loads_it_after_a_restart_before_anything_connects(stack
     [job] = [j for j in run.of_type("kubernetes:batch/v1:Job") if j.input("metadata", "name") == UPGRADE_JOB]
     assert {by_name["pgaudit.log"].urn, restart.urn, server.urn} <= run.waits_for(job)
     # And the server's log (connections, pgaudit's lines) goes to the stack's workspace.
-    [shipped] = [d for d in run.of_type("azure-native:monitor:DiagnosticSetting") if d.name.endswith("-postgres-logs")]
+    shipped = one(run, "azure-native:monitor:DiagnosticSetting", "-postgres-logs")
     assert shipped.input("logs") == [{"category": "PostgreSQLLogs", "enabled": True}]
     assert server.urn in shipped.property_dependencies["resourceUri"] and shipped.input("workspaceId")

@@ -50,3 +50,9 @@ def with_own_model(stack_file: Path, **extra: object) -> None:
 # The AWS dev stack the `aws_stack` fixture stands for: its bucket and database instance.
 AWS_BUCKET = "mlops-dev-artifacts"
 AWS_INSTANCE = "mlops-dev"
+
+
+def one(run, type_token: str, suffix: str = ""):
+    """The planned resource of `type_token` whose name ends with `suffix`: exactly one, or the test fails."""
+    (found,) = [r for r in run.of_type(type_token) if r.name.endswith(suffix)]
+    return found
