@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional, Protocol
 
+from mlops_platform.components.data.backup_kit.catalog import LATEST, check_stack, find, list_backups  # noqa: F401 - the CLI's names for them
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
-from mlops_platform.components.data.backup_kit.objects import Progress, Restored, Store, manifest_bytes, parse_manifest, records
+from mlops_platform.components.data.backup_kit.objects import Progress, Restored, Store, manifest_bytes, parse_manifest
 from mlops_platform.components.data.backup_kit.record import (
     MANIFEST,
     PREFIX,
@@ -31,7 +32,6 @@ from mlops_platform.components.data.backup_kit.record import (
     DatabasePart,
     folder,
     new_id,
-    parse,
 )
 
 from ..registry import Registry
@@ -116,28 +116,6 @@ def take_backup(target: Target, progress: Progress,
     return record, steps.seconds
 
 
-def list_backups(bucket: Store) -> list[BackupRecord]:
-    """Every finished backup in the bucket, newest first (unreadable records are skipped)."""
-    return sorted((record for _, record in records(bucket)), key=lambda r: r.created, reverse=True)
-
-
-LATEST = "latest"
-
-
-def find(bucket: Store, backup_id: str, stack: Optional[str] = None) -> BackupRecord:
-    """The backup `backup_id` in the bucket; `latest`: the newest one of `stack` (the bucket's own)."""
-    if backup_id == LATEST:
-        newest = [r for r in list_backups(bucket) if stack is None or r.stack == stack]
-        if not newest:
-            raise BackupRefused(f"no backup of stack {stack} in bucket {bucket.name} yet: take one with platform backup")
-        return newest[0]
-    raw = bucket.get(folder(backup_id) + RECORD) if _plausible(backup_id) else None
-    if raw is None:
-        known = [r.id for r in list_backups(bucket)[:3]]
-        raise BackupRefused(f"no backup {backup_id!r} in bucket {bucket.name} (latest: {', '.join(known) or 'none'})")
-    return parse(raw, bucket.url(folder(backup_id) + RECORD))
-
-
 def restore(target: Target, record: BackupRecord, progress: Progress, force: bool = False,
             source: Optional[Target] = None) -> RestoreReport:
     """Restore the backup of `record` (as `find` read it) into the target; with `source`, a backup of
@@ -146,9 +124,8 @@ def restore(target: Target, record: BackupRecord, progress: Progress, force: boo
     backup_id = record.id
     if source is not None and record.stack != source.stack:
         raise BackupRefused(f"backup {backup_id} in stack {source.stack}'s bucket was taken of stack {record.stack}")
-    if record.stack != target.stack and source is None and not force:
-        raise BackupRefused(f"backup {backup_id} is of stack {record.stack}, not {target.stack}; "
-                            "restoring another stack's data here needs --force")
+    if source is None:
+        check_stack(record, target.stack, force)
     raw_manifest = origin.get(record.artifacts.manifest)
     if raw_manifest is None:
         raise BackupFailed(f"backup {backup_id} has lost its artifact manifest ({record.artifacts.manifest})")
@@ -180,10 +157,3 @@ def restore(target: Target, record: BackupRecord, progress: Progress, force: boo
 def _describe(c: Counts) -> str:
     return f"{c.experiments} experiments, {c.runs} runs, {c.model_versions} model versions"
 
-
-def _plausible(backup_id: str) -> bool:
-    import re
-
-    from mlops_platform.components.data.backup_kit.record import ID_PATTERN
-
-    return re.match(ID_PATTERN, backup_id) is not None

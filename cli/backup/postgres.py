@@ -14,10 +14,14 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
+from mlops_platform.components.data import backup_kit
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
+from mlops_platform.components.data.backup_kit.record import sha256_file
 
 if TYPE_CHECKING:
     from mlops_platform.components.data.backup_kit.objects import Progress, Store
@@ -61,14 +65,17 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _run(server: Server, args: list[str], doing: str) -> str:
+def _run(server: Server, args: list[str], doing: str, extra: Optional[dict[str, str]] = None) -> str:
+    """Runs a client tool (or the kit's script) against the server; exit 2 from the script is a refusal."""
     try:
-        done = subprocess.run(args, env=server.environment(), capture_output=True, text=True, timeout=TIMEOUT)
+        done = subprocess.run(args, env={**server.environment(), **(extra or {})}, capture_output=True, text=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         raise BackupFailed(f"{doing}: no answer within {TIMEOUT // 3600} hours") from None
     if done.returncode:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         reason = lines[-1] if lines else f"exit code {done.returncode}"
+        if done.returncode == 2 and args[0] == "sh":
+            raise BackupRefused(reason.strip()[:200])
         if "permission denied" in reason or "must be owner" in reason or "password authentication failed" in reason:
             raise BackupRefused(f"{doing}: {reason.strip()[:200]}")
         raise BackupFailed(f"{doing}: {reason.strip()[:200]}")
@@ -78,10 +85,6 @@ def _run(server: Server, args: list[str], doing: str) -> str:
 def sql(server: Server, statement: str, database: str = "postgres") -> str:
     return _run(server, [tool("psql"), "-d", database, "-v", "ON_ERROR_STOP=1", "-X", "-Atc", statement],
                 f"{statement.split()[0]} on {server.host}").strip()
-
-
-def exists(server: Server, database: str) -> bool:
-    return sql(server, f"SELECT 1 FROM pg_database WHERE datname = '{_check_name(database)}'") == "1"
 
 
 def schema_revision(server: Server, database: str) -> Optional[str]:
@@ -96,53 +99,32 @@ def dump(server: Server, database: str, path: str) -> None:
          f"pg_dump of database {database}")
 
 
+KIT = Path(backup_kit.__file__).resolve().parent  # its scripts ship with it (package data)
+
+
 def restore_into(server: Server, database: str, path: str) -> None:
-    """A new database `database` with the dump's contents; refuses one that exists."""
-    if exists(server, database):
-        raise BackupRefused(f"database {database} already exists on {server.host}; drop it or restore under another name")
-    sql(server, f'CREATE DATABASE "{_check_name(database)}"')
-    try:
-        _run(server, [tool("pg_restore"), "--exit-on-error", "--no-owner", "--no-privileges", "-d", database, path],
-             f"pg_restore into database {database}")
-        _grant_to_mlflow(server, database)
-    except Exception:
-        sql(server, f'DROP DATABASE IF EXISTS "{database}"')  # a half-restored database is no use to anyone
-        raise
+    """A new database `database` with the dump's contents and MLflow's login given its rights there
+    (where the server has it); refuses one that exists. The kit's script, which the local stack's
+    restore Job runs too."""
+    from mlops_platform.components.addons.mlflow_grants import TRACKING_GRANTS
 
-
-def _grant_to_mlflow(server: Server, database: str) -> None:
-    """MLflow's own login (components/addons/mlflow_grants.py), where the server has it, gets its rights
-    on the restored tables: a dump carries no grants (--no-privileges), and the tables are the
-    restoring login's."""
-    import tempfile
-
-    from mlops_platform.components.addons.mlflow_grants import APP_ROLE, TRACKING_GRANTS
-
-    if sql(server, f"SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}'") != "1":
-        return
-    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
-        script.write(TRACKING_GRANTS)
-        script.flush()
-        _run(server, [tool("psql"), "-d", database, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", f"app_role={APP_ROLE}",
-                      "-f", script.name], f"granting {APP_ROLE} its rights on database {database}")
+    tools = {"PSQL": tool("psql"), "PG_RESTORE": tool("pg_restore")}
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as grants:
+        grants.write(TRACKING_GRANTS)
+        grants.flush()
+        _run(server, ["sh", str(KIT / "restore_database.sh"), _check_name(database), path, grants.name],
+             f"restoring into database {database}", extra=tools)
 
 
 def switch(server: Server, live: str, restored: str, keep_as: str) -> bool:
-    """`restored` takes the name `live`; the live database, when there is one, becomes `keep_as`.
-    Connections to the live database are closed first (MLflow reconnects: its pool pings first).
-    Returns whether a live database was kept."""
-    for name in (live, restored, keep_as):
-        _check_name(name)
-    kept = exists(server, live)
-    if kept:
-        # No new connections while it is renamed; the ones open are ended.
-        # Ref: https://www.postgresql.org/docs/current/sql-alterdatabase.html
-        sql(server, f'ALTER DATABASE "{live}" WITH ALLOW_CONNECTIONS false')
-        sql(server, f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{live}' AND pid <> pg_backend_pid()")
-        sql(server, f'ALTER DATABASE "{live}" RENAME TO "{keep_as}"')
-        sql(server, f'ALTER DATABASE "{keep_as}" WITH ALLOW_CONNECTIONS true')
-    sql(server, f'ALTER DATABASE "{restored}" RENAME TO "{live}"')
-    return kept
+    """`restored` takes the name `live`; the live database, when there is one, becomes `keep_as`
+    (the kit's switch.sql, which the local stack's restore Job runs too). Returns whether a live
+    database was kept."""
+    variables = [arg for name, value in (("live", live), ("restored", restored), ("keep_as", keep_as))
+                 for arg in ("-v", f"{name}={_check_name(value)}")]
+    out = _run(server, [tool("psql"), "-d", "postgres", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", *variables,
+                        "-f", str(KIT / "switch.sql")], f"switching database {restored} in as {live}")
+    return out.strip() == keep_as
 
 
 @dataclass(frozen=True)
@@ -154,8 +136,6 @@ class Dumped:
     name: str
 
     def take(self, bucket: "Store", folder: str, progress: "Progress") -> "DatabasePart":
-        import tempfile
-
         from mlops_platform.components.data.backup_kit.record import DUMP, DatabasePart
 
         with tempfile.TemporaryDirectory(prefix="mlops-backup-") as work:
@@ -163,7 +143,7 @@ class Dumped:
             progress(f"pg_dump of database {self.name}")
             revision = schema_revision(self.server, self.name)
             dump(self.server, self.name, path)
-            digest = _sha256(path)
+            digest = sha256_file(path)
             size = os.path.getsize(path)
             progress(f"uploading the dump ({size:,} bytes)")
             bucket.upload(folder + DUMP, path)
@@ -171,8 +151,6 @@ class Dumped:
                             schema_revision=revision)
 
     def restore(self, part: "DatabasePart", bucket: "Store", suffix: str, progress: "Progress") -> str:
-        import tempfile
-
         if part.kind != "pg_dump":
             raise BackupRefused(f"the backup's database is an {part.kind}, which this stack's database cannot restore")
         restored = f"{self.name}_restore_{suffix}"
@@ -180,7 +158,7 @@ class Dumped:
             path = os.path.join(work, "database.dump")
             progress(f"downloading the dump ({part.bytes:,} bytes)")
             bucket.download(part.ref, path)
-            if _sha256(path) != part.sha256:
+            if sha256_file(path) != part.sha256:
                 raise BackupFailed(f"the dump at {part.ref} does not match its record's checksum: it was changed or cut short")
             progress(f"pg_restore into the new database {restored}")
             restore_into(self.server, restored, path)
@@ -190,12 +168,3 @@ class Dumped:
         keep_as = f"{self.name}_before_{suffix}"
         return keep_as if switch(self.server, self.name, restored, keep_as) else None
 
-
-def _sha256(path: str) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -11,7 +11,6 @@ and the S3 client's own (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -21,7 +20,7 @@ from typing import Callable, Optional
 
 from .errors import BackupFailed, BackupRefused
 from .objects import Bucket, manifest_bytes, records
-from .record import DUMP, MANIFEST, RECORD, ArtifactPart, BackupRecord, Counts, DatabasePart, folder, new_id
+from .record import DUMP, MANIFEST, RECORD, ArtifactPart, BackupRecord, Counts, DatabasePart, folder, new_id, sha256_file
 
 COUNTS_FILE = "counts"  # "experiments|runs|model versions", psql's unaligned output
 SCHEMA_FILE = "schema"  # the alembic_version row
@@ -38,10 +37,6 @@ def run(bucket: Bucket, work: Path, env: dict[str, str], progress: Callable[[str
     backup_id = new_id(moment)
     where = folder(backup_id)
     dump = work / DUMP
-    digest = hashlib.sha256()
-    with dump.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
     progress(f"uploading the dump ({dump.stat().st_size:,} bytes)")
     bucket.upload(where + DUMP, str(dump))
     mode, entries = bucket.take_manifest(where, progress)
@@ -51,7 +46,7 @@ def run(bucket: Bucket, work: Path, env: dict[str, str], progress: Callable[[str
         id=backup_id, created=moment, stack=env["BACKUP_STACK"], cloud="local", env=env["BACKUP_ENV"],
         platform_version=env["BACKUP_PLATFORM_VERSION"], mlflow_version=env["BACKUP_MLFLOW_VERSION"],
         database=DatabasePart(kind="pg_dump", ref=where + DUMP, source=env["BACKUP_DATABASE"], bytes=dump.stat().st_size,
-                              sha256=digest.hexdigest(), schema_revision=schema),
+                              sha256=sha256_file(str(dump)), schema_revision=schema),
         artifacts=ArtifactPart(mode=mode, manifest=where + MANIFEST, objects=len(entries),
                                bytes=sum(int(e["size"]) for e in entries)),
         counts=read_counts((work / COUNTS_FILE).read_text()),

@@ -89,6 +89,17 @@ def new_id(now: Optional[datetime] = None) -> str:
     return f"bk-{moment.strftime('%Y%m%dt%H%M%Sz')}-{secrets.token_hex(3)}"
 
 
+def sha256_file(path: str) -> str:
+    """A dump's checksum, as its record keeps it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def folder(backup_id: str) -> str:
     return f"{PREFIX}{backup_id}/"
 
