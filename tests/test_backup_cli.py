@@ -114,12 +114,12 @@ def test_a_restore_needs_confirmation_or_yes(aws_stack):
     refused(invoke("restore", "--cloud", "aws", "--from", backup_id), "--yes")
 
 
-def test_a_local_stack_says_where_its_backups_stand(project, standin_engine):
+def test_an_azure_stack_says_where_its_backups_stand(project, standin_engine):
     fake = standin_engine(state=True)
-    fake.stacks({"local-dev": {"outputs": {"endpoints": {"mlflow": "http://127.0.0.1:9"},
-                                           "data": {"store": "s3", "bucket": "mlops-artifacts", "database": {}}},
+    fake.stacks({"azure-dev": {"outputs": {"endpoints": {"mlflow": "http://127.0.0.1:9"},
+                                           "data": {"store": "azure", "bucket": "mlopsartifacts", "database": {}}},
                                "secrets": [], "resources": []}})
-    refused(invoke("backup", "--cloud", "local"), "AWS or GCP stack only")
+    refused(invoke("backup", "--cloud", "azure"), "AWS, GCP or local stack only", "README")
 
 
 OLD_SCHEMA = "b7e4c1a90f23"  # MLflow 3.14.0's head (versions.MLFLOW_SCHEMA_HEADS)
@@ -152,13 +152,21 @@ def test_up_stops_before_the_engine_when_that_backup_fails(aws_stack):
     assert not fake.ran("up")
 
 
-def test_without_a_backup_to_take_up_refuses_a_migration_unless_skipped(project, standin_engine):
+def test_without_a_backup_to_take_up_refuses_a_migration_unless_skipped(project, standin_engine, tmp_path, monkeypatch):
+    import os
+
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "az").write_text("#!/bin/sh\n")  # up on Azure needs it on PATH; the stand-in engine never runs it
+    (tools / "az").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
     fake = standin_engine(state=True)
-    _deployed_with_old_mlflow(fake, "local-dev", {})
-    refused(invoke("up", "--cloud", "local", "--yes"), "migrates MLflow's database", "--skip-backup", "pg_dump")
+    _deployed_with_old_mlflow(fake, "azure-dev", {})
+    refused(invoke("up", "--cloud", "azure", "--yes"), "migrates MLflow's database", "--skip-backup",
+            "az postgres flexible-server backup create")
     assert not fake.ran("preview") and not fake.ran("up")
     fake.events("up", "up")
-    result = invoke("up", "--cloud", "local", "--yes", "--skip-backup")
+    result = invoke("up", "--cloud", "azure", "--yes", "--skip-backup")
     assert result.exit_code == 0, result.output
     assert fake.ran("up")
 

@@ -9,18 +9,15 @@ MLflow held and the artifacts' bytes, while the server keeps running.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
 import sys
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from support.servers import free_port, serving
+from support.drill import log_work, mlflow_server, snapshot
 
 BUCKET = "drill-artifacts"
 DATABASE = "mlflow_drill"
@@ -34,21 +31,8 @@ def drill(postgres, moto_endpoint, tmp_path, monkeypatch) -> Iterator[dict[str, 
     s3.create_bucket(Bucket=BUCKET)
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", moto_endpoint)
-    with _mlflow_server(postgres, DATABASE, BUCKET, tmp_path) as base:
+    with mlflow_server(postgres, DATABASE, BUCKET, tmp_path) as base:
         yield {"url": base, "s3": s3}
-
-
-@contextmanager
-def _mlflow_server(postgres: Any, database: str, bucket: str, tmp_path: Path) -> Iterator[str]:
-    """The pinned `mlflow server` on a fresh `database`, its artifacts in `bucket` (S3 at
-    $MLFLOW_S3_ENDPOINT_URL); yields its URL."""
-    postgres.sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    url = postgres.create_database(database)
-    port = free_port()
-    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", url,
-               "--artifacts-destination", f"s3://{bucket}/mlflow", "--serve-artifacts", "--workers", "1"]
-    with serving(command, f"http://127.0.0.1:{port}/health", tmp_path / "server.log", "mlflow server", timeout=120, cwd=tmp_path):
-        yield f"http://127.0.0.1:{port}"
 
 
 def _target(postgres: Any, s3: Any, url: str, stack: str = "mlops-platform/local") -> Any:
@@ -62,62 +46,17 @@ def _target(postgres: Any, s3: Any, url: str, stack: str = "mlops-platform/local
                   mlflow=Registry(url))
 
 
-def _log_work(url: str, tmp_path: Path, experiments: int = 2, runs: int = 3) -> None:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=url, registry_uri=url)
-    for e in range(experiments):
-        experiment = client.create_experiment(f"team-{e}")
-        for r in range(runs):
-            run = client.create_run(experiment, run_name=f"run-{e}-{r}")
-            for step in range(3):
-                client.log_metric(run.info.run_id, "loss", 1.0 / (step + 1 + r), step=step)
-            client.log_param(run.info.run_id, "lr", str(0.1 * (r + 1)))
-            model = tmp_path / f"model-{e}-{r}"
-            model.mkdir()
-            (model / "MLmodel").write_text(f"flavors:\n  python_function: {{}}\nrun: {run.info.run_id}\n")
-            (model / "weights.bin").write_bytes(hashlib.sha256(f"{e}{r}".encode()).digest() * 500)
-            client.log_artifacts(run.info.run_id, str(model), "model")
-            client.set_terminated(run.info.run_id)
-            if r < 2:
-                if e == 0 and r == 0:
-                    client.create_registered_model(f"model-{e}")
-                elif r == 0:
-                    client.create_registered_model(f"model-{e}")
-                client.create_model_version(f"model-{e}", f"runs:/{run.info.run_id}/model", run.info.run_id)
-
-
-def _snapshot(url: str, s3: Any, bucket: str = BUCKET) -> dict[str, Any]:
-    """What MLflow answers and what the bucket holds, to compare before and after."""
-    from mlflow.entities import ViewType
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=url, registry_uri=url)
-    experiments = {e.experiment_id: (e.name, e.lifecycle_stage) for e in client.search_experiments(view_type=ViewType.ALL)}
-    runs = {}
-    for run in client.search_runs(list(experiments), run_view_type=ViewType.ALL):
-        history = [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "loss")]
-        runs[run.info.run_id] = (run.info.run_name, run.info.lifecycle_stage, run.data.params, sorted(history))
-    versions = sorted((v.name, v.version, v.run_id, v.source) for v in client.search_model_versions())
-    objects = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="mlflow/"):
-        for item in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-            objects[item["Key"]] = hashlib.sha256(body).hexdigest()
-    return {"experiments": experiments, "runs": runs, "versions": versions, "objects": objects}
-
-
 def test_the_drill_restores_exactly_what_mlflow_held_and_the_artifacts_bytes(drill, postgres, tmp_path):
     from mlflow.tracking import MlflowClient
 
     from mlops_platform.cli.backup.operations import find, list_backups, restore, take_backup
 
     url, s3 = drill["url"], drill["s3"]
-    _log_work(url, tmp_path)
+    log_work(url, tmp_path)
     # Deleted before the backup: its delete marker is the latest version, so it is not recorded.
     s3.put_object(Bucket=BUCKET, Key="mlflow/gone/file.txt", Body=b"deleted before the backup")
     s3.delete_object(Bucket=BUCKET, Key="mlflow/gone/file.txt")
-    before = _snapshot(url, s3)
+    before = snapshot(url, s3, BUCKET)
     assert len(before["runs"]) == 6 and len(before["versions"]) == 4 and len(before["objects"]) == 12
     target = _target(postgres, s3, url)
     record, seconds = take_backup(target, lambda line: None, {"platform": "0.1.0", "mlflow": "3.15.1"})
@@ -135,10 +74,10 @@ def test_the_drill_restores_exactly_what_mlflow_held_and_the_artifacts_bytes(dri
     s3.put_object(Bucket=BUCKET, Key=keys[0], Body=b"overwritten")
     s3.delete_object(Bucket=BUCKET, Key=keys[1])
     s3.put_object(Bucket=BUCKET, Key="mlflow/stray/file.txt", Body=b"after the backup")
-    assert _snapshot(url, s3) != before
+    assert snapshot(url, s3, BUCKET) != before
 
     report = restore(target, find(target.bucket, record.id), lambda line: None)
-    assert _snapshot(url, s3) == before
+    assert snapshot(url, s3, BUCKET) == before
     assert report.artifacts.restored == 2 and report.artifacts.removed == 1 and report.artifacts.unchanged == 10
     # The database it replaced is kept, with the run logged after the backup.
     assert report.kept_database and postgres.sql(
@@ -148,7 +87,7 @@ def test_the_drill_restores_exactly_what_mlflow_held_and_the_artifacts_bytes(dri
     postgres.sql(f'DROP DATABASE "{DATABASE}" WITH (FORCE)')
     second = restore(target, find(target.bucket, record.id), lambda line: None)
     assert second.kept_database is None
-    assert _snapshot(url, s3) == before
+    assert snapshot(url, s3, BUCKET) == before
 
     # A dump changed in the bucket is refused before any database is made.
     from mlops_platform.components.data.backup_kit.errors import BackupFailed
@@ -202,8 +141,8 @@ def test_the_local_backup_cronjob_takes_a_backup_the_cli_restores(postgres, moto
     s3.create_bucket(Bucket=BUCKET_LOCAL)  # unversioned, as SeaweedFS's
     postgres.sql("DO $$ BEGIN CREATE ROLE mlflow LOGIN SUPERUSER; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
     monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", moto_endpoint)
-    with _mlflow_server(postgres, "mlflow", BUCKET_LOCAL, tmp_path) as base:
-        _log_work(base, tmp_path, experiments=1, runs=3)
+    with mlflow_server(postgres, "mlflow", BUCKET_LOCAL, tmp_path) as base:
+        log_work(base, tmp_path, experiments=1, runs=3)
         client = MlflowClient(tracking_uri=base, registry_uri=base)
         client.delete_model_version("model-0", "2")  # deleted versions are not counted, by either side
         import mlflow
@@ -211,7 +150,7 @@ def test_the_local_backup_cronjob_takes_a_backup_the_cli_restores(postgres, moto
         mlflow.set_tracking_uri(base)
         mlflow.set_registry_uri(base)
         mlflow.genai.register_prompt(name="greeting", template="Hello {{name}}")  # a prompt is a model version too
-        before = _snapshot(base, s3, BUCKET_LOCAL)
+        before = snapshot(base, s3, BUCKET_LOCAL)
 
         # The dump container: its script, pointed at loopback.
         work = tmp_path / "work"
@@ -245,7 +184,7 @@ def test_the_local_backup_cronjob_takes_a_backup_the_cli_restores(postgres, moto
         s3.put_object(Bucket=BUCKET_LOCAL, Key=sorted(before["objects"])[0], Body=b"overwritten")
         postgres.sql('DROP DATABASE "mlflow" WITH (FORCE)')
         restore(target, find(target.bucket, backup_id), lambda line: None)  # raises unless MLflow lists what the dump's counts say
-        assert _snapshot(base, s3, BUCKET_LOCAL) == before
+        assert snapshot(base, s3, BUCKET_LOCAL) == before
 
 
 def test_the_cronjob_runs_daily_at_the_stack_files_utc_time(stack_config):

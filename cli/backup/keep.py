@@ -76,7 +76,7 @@ def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[Kep
     from ..errors import EXIT_FAILED, fail
     from ..running import run_operation
     from .guard import failures
-    from .operations import take_backup
+    from .operations import Target, take_backup
     from .target import engine_target
 
     if config.kept_data is not None:
@@ -86,6 +86,7 @@ def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[Kep
         return kept, resources
     with failures():
         target = engine_target(config, engine)
+        assert isinstance(target, Target), "keep-data is refused before here on an in-cluster stack"
         display.progress(f"backing up stack {config.stack_name} before the destroy (its database leaves as this snapshot)")
         record, _ = take_backup(target, display.progress)
     bucket = target.bucket.name

@@ -144,14 +144,20 @@ def restore(target: Target, record: BackupRecord, progress: Progress, force: boo
         artifacts = steps.run("bringing the artifacts back",
                               lambda: target.bucket.restore(mode, entries, f"{PREFIX}restored-{backup_id}/", progress, source=origin))
         kept = steps.run("switching MLflow to the restored database", lambda: target.database.switch(restored, record.database, suffix))
-        steps.run("waiting for MLflow to be healthy", lambda: mlflow_counts.wait_healthy(target.mlflow.url, insecure=target.insecure))
-        after = steps.run("counting what MLflow holds", lambda: mlflow_counts.counts(target.mlflow))
     finally:
         target.bucket.delete(LOCK)
-    if after != record.counts:
-        raise BackupFailed(f"MLflow holds {_describe(after)} after the restore, but the backup recorded {_describe(record.counts)}")
+    after = verify(steps, target.mlflow, target.insecure, record)
     return RestoreReport(record=record, restored_database=restored, kept_database=kept, artifacts=artifacts,
                          counts=after, seconds=steps.seconds)
+
+
+def verify(steps: Steps, mlflow: Registry, insecure: bool, record: BackupRecord) -> Counts:
+    """After the switch: MLflow answers its health check and lists what the backup recorded."""
+    steps.run("waiting for MLflow to be healthy", lambda: mlflow_counts.wait_healthy(mlflow.url, insecure=insecure))
+    after: Counts = steps.run("counting what MLflow holds", lambda: mlflow_counts.counts(mlflow))
+    if after != record.counts:
+        raise BackupFailed(f"MLflow holds {_describe(after)} after the restore, but the backup recorded {_describe(record.counts)}")
+    return after
 
 
 def _describe(c: Counts) -> str:

@@ -3,27 +3,39 @@
 
 On AWS the database is snapshotted by RDS and the bucket read with S3's API; on GCP Cloud SQL takes an
 on-demand backup and the bucket is read with Cloud Storage's API: all from where the CLI runs,
-through the clouds' control planes. On Azure the database is reachable only inside the cluster's
-network and its backups are not built yet (see README, Backup and restore)."""
+through the clouds' control planes. On local both live in the cluster, and the work runs there as
+Jobs (cli/backup/local.py). On Azure the database is reachable only inside the cluster's network and
+its backups are not built yet (see README, Backup and restore)."""
 
 from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Mapping
+from typing import Any, Mapping, Union
 
 from mlops_platform.components.data.backup_kit.errors import BackupRefused
-from mlops_platform.components.data.backup_kit.objects import Bucket, Store
-from mlops_platform.components.data.backup_kit.record import ON_DEMAND_CLOUDS
+from mlops_platform.components.data.backup_kit.objects import Bucket, Progress, Store
+from mlops_platform.components.data.backup_kit.record import IN_CLUSTER_CLOUDS, ON_DEMAND_CLOUDS, BackupRecord
 
-from .operations import Database, Target
+from . import local
+from .local import LocalTarget, local_target
+from .operations import Database, Target, list_backups, take_backup
 from .rds import Snapshotted
 
+AnyTarget = Union[Target, LocalTarget]
 
-def target_from(config: Any, outputs: Mapping[str, Any]) -> Target:
+
+def target_from(config: Any, outputs: Mapping[str, Any]) -> AnyTarget:
     """`outputs`: the stack's outputs by name (plain values)."""
+    from mlops_platform.components.cloud_sdks import found
+
     from ..project import own_ca_only
     from ..registry import Registry, signed_in
+
+    if not found("mlflow"):
+        raise BackupRefused("backups count what MLflow holds with its client, an optional extra: pip install 'mlops-platform[models]'")
+    if config.cloud in IN_CLUSTER_CLOUDS:
+        return local_target(config, outputs)
 
     data = outputs.get("data")
     url = (outputs.get("endpoints") or {}).get("mlflow")
@@ -34,13 +46,9 @@ def target_from(config: Any, outputs: Mapping[str, Any]) -> Target:
     if not url:
         raise BackupRefused(f"stack {config.stack_name} has no MLflow in its outputs (is mlflow.enabled, and is it up?)")
     if config.cloud not in ON_DEMAND_CLOUDS:
-        raise BackupRefused(f"`platform backup` and `restore` reach the database of an AWS or GCP stack only so far; on {config.cloud} "
-                            "it is inside the cluster's network (README: Backup and restore says what protects it meanwhile)")
+        raise BackupRefused(f"`platform backup` and `restore` reach the database of an AWS, GCP or local stack only so far; "
+                            f"on {config.cloud} it is inside the cluster's network (README: Backup and restore says what protects it)")
     signed_in(config, url)
-    from mlops_platform.components.cloud_sdks import found
-
-    if not found("mlflow"):
-        raise BackupRefused("backups count what MLflow holds with its client, an optional extra: pip install 'mlops-platform[models]'")
     instance = (data.get("database") or {}).get("instance")
     if not instance:
         raise BackupRefused(f"stack {config.stack_name}'s `data` output names no database instance: run `{up}` first")
@@ -97,7 +105,7 @@ def _default_credentials() -> Any:
     return credentials
 
 
-def open_target(config: Any, backend: Any, passphrase_file: Any) -> Target:
+def open_target(config: Any, backend: Any, passphrase_file: Any) -> AnyTarget:
     """The deployed stack's target (its outputs read through the engine)."""
     from ..opening import open_engine, require_engine
 
@@ -105,9 +113,21 @@ def open_target(config: Any, backend: Any, passphrase_file: Any) -> Target:
     return engine_target(config, open_engine(config, backend, passphrase_file, create=False))
 
 
-def engine_target(config: Any, engine: Any) -> Target:
+def engine_target(config: Any, engine: Any) -> AnyTarget:
     """The target of the stack `engine` has open (`up` has one already)."""
     from ..running import run_operation
 
     outputs = run_operation(config, engine.outputs)
     return target_from(config, {name: getattr(value, "value", value) for name, value in outputs.items()})
+
+
+def backup_now(target: AnyTarget, progress: Progress) -> tuple[BackupRecord, dict[str, float]]:
+    if isinstance(target, LocalTarget):
+        return local.take_backup(target, progress)
+    return take_backup(target, progress)
+
+
+def backups(target: AnyTarget, progress: Progress) -> list[BackupRecord]:
+    if isinstance(target, LocalTarget):
+        return local.list_backups(target, progress)
+    return list_backups(target.bucket)

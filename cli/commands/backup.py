@@ -30,14 +30,13 @@ def backup(
     record tying them together, kept in the stack's bucket under backups/<id>/. Prints the backup's id."""
     from .. import display
     from ..backup.guard import failures
-    from ..backup.operations import take_backup
-    from ..backup.target import open_target
+    from ..backup.target import backup_now, open_target
     from ..project import load_config
 
     config = load_config(cloud, env)
     with failures():
         target = open_target(config, backend, passphrase_file)
-        record, seconds = take_backup(target, display.progress)
+        record, seconds = backup_now(target, display.progress)
     if json_output:
         display.print_json({**record.model_dump(mode="json", by_alias=True), "seconds": seconds})
         return
@@ -59,15 +58,14 @@ def list_backups(
     from datetime import datetime, timezone
 
     from .. import display
-    from ..backup import operations
     from ..backup.guard import failures
-    from ..backup.target import open_target
+    from ..backup.target import backups, open_target
     from ..project import load_config
 
     config = load_config(cloud, env)
     with failures():
         target = open_target(config, backend, passphrase_file)
-        found = operations.list_backups(target.bucket)
+        found = backups(target, display.progress)
     now = datetime.now(timezone.utc)
     rows: list[dict[str, Any]] = [
         {"id": r.id, "created": r.created.isoformat(timespec="seconds"), "ageHours": round((now - r.created).total_seconds() / 3600, 1),

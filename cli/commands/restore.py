@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from ..backup import operations
 
 from .common import BackendOption, Cloud, CloudOption, EnvOption, JsonOption, PassphraseFileOption, YesOption
 
@@ -30,28 +33,29 @@ def restore(
     """Restore the database into a new instance, bring the artifacts back to the recorded versions,
     switch MLflow to the restored database, and check MLflow's health and that it holds what the
     backup recorded. The database it replaces is kept (renamed) until you remove it."""
+    from mlops_platform.components.data.backup_kit.record import IN_CLUSTER_CLOUDS
+
     from .. import display
-    from ..backup import operations
+    from ..backup import local
     from ..backup.guard import failures
+    from ..backup.local import LocalTarget
     from ..backup.target import open_target
     from ..confirming import confirm
     from ..errors import EXIT_FAILED, fail
     from ..project import load_config
 
     config = load_config(cloud, env)
+    if from_env is not None and config.cloud in IN_CLUSTER_CLOUDS:
+        fail("--from-env restores another environment's backup from its bucket; a local stack's backups live in its own "
+             "cluster, out of another's reach", "leave --from-env out")
     with failures():
         target = open_target(config, backend, passphrase_file)
-        source = None
-        if from_env is not None:
-            if from_env == config.env:
-                fail(f"--from-env {from_env} is the environment being restored", "leave --from-env out")
-            source = open_target(load_config(cloud, from_env), backend, passphrase_file)
-        record = operations.find(source.bucket if source is not None else target.bucket, backup_id,
-                                 (source or target).stack)
-        if not yes and not confirm(f"Replace stack {config.stack_name}'s MLflow data with backup {record.id} "
-                                   f"({record.created:%Y-%m-%d %H:%M} UTC, {record.counts.runs} runs)?"):
-            fail("restore cancelled: nothing changed", exit_code=EXIT_FAILED)
-        report = operations.restore(target, record, display.progress, force=force, source=source)
+        if isinstance(target, LocalTarget):
+            if not yes and not confirm(f"Replace stack {config.stack_name}'s MLflow data with backup {backup_id}?"):
+                fail("restore cancelled: nothing changed", exit_code=EXIT_FAILED)
+            report = local.restore(target, backup_id, force, display.progress)
+        else:
+            report = _cloud_restore(config, target, backup_id, from_env, force, yes, backend, passphrase_file)
     summary = {
         "backup": report.record.id, "restoredDatabase": report.restored_database, "keptDatabase": report.kept_database,
         "artifacts": {"restored": report.artifacts.restored, "removed": report.artifacts.removed,
@@ -65,3 +69,28 @@ def restore(
                      f"{report.counts.experiments} experiments, {report.counts.runs} runs, {report.counts.model_versions} model versions")
     if report.kept_database:
         display.progress(f"the database it replaced is kept as {report.kept_database}: remove it once you no longer need it")
+
+
+def _cloud_restore(config: Any, target: operations.Target, backup_id: str, from_env: Optional[str], force: bool, yes: bool,
+                   backend: Optional[str], passphrase_file: Optional[Path]) -> Any:
+    """On AWS and GCP: the record is read from here (the stack's bucket, or --from-env's) and shown
+    before the confirmation; then the restore runs step by step (cli/backup/operations.py)."""
+    from .. import display
+    from ..backup import operations
+    from ..backup.target import open_target
+    from ..confirming import confirm
+    from ..errors import EXIT_FAILED, fail
+    from ..project import load_config
+
+    source: Optional[operations.Target] = None
+    if from_env is not None:
+        if from_env == config.env:
+            fail(f"--from-env {from_env} is the environment being restored", "leave --from-env out")
+        opened = open_target(load_config(config.cloud, from_env), backend, passphrase_file)
+        assert isinstance(opened, operations.Target), "--from-env is refused on local before here"
+        source = opened
+    record = operations.find(source.bucket if source is not None else target.bucket, backup_id, (source or target).stack)
+    if not yes and not confirm(f"Replace stack {config.stack_name}'s MLflow data with backup {record.id} "
+                               f"({record.created:%Y-%m-%d %H:%M} UTC, {record.counts.runs} runs)?"):
+        fail("restore cancelled: nothing changed", exit_code=EXIT_FAILED)
+    return operations.restore(target, record, display.progress, force=force, source=source)

@@ -118,7 +118,6 @@ def _report(config: Any, tracker: Any, outputs: Any, json_output: bool) -> None:
 
 # What to run instead where `platform backup` does not reach the database yet.
 _OWN_SNAPSHOT = {
-    "local": "kubectl -n data exec deploy/postgres -- pg_dump -Fc -U mlflow mlflow > mlflow.dump",
     "azure": "az postgres flexible-server backup create --resource-group RG --name SERVER --backup-name before-upgrade",
 }
 
@@ -126,12 +125,12 @@ _OWN_SNAPSHOT = {
 def _backup_possible(config: Any, migrations: list[tuple[str, str]]) -> None:
     """Before the preview: a migration `platform backup` cannot precede is refused (exit 2), unless
     the user says they took a backup of their own (--skip-backup)."""
-    from mlops_platform.components.data.backup_kit.record import ON_DEMAND_CLOUDS
+    from mlops_platform.components.data.backup_kit.record import IN_CLUSTER_CLOUDS, ON_DEMAND_CLOUDS
 
     from ..errors import fail
 
     cloud = config.cloud
-    if cloud in ON_DEMAND_CLOUDS:
+    if cloud in ON_DEMAND_CLOUDS + IN_CLUSTER_CLOUDS:
         return
     fail(f"this update migrates MLflow's database one way ({len(migrations)} migrations, to {migrations[-1][0]}), and "
          f"`platform backup` does not reach a {cloud} stack's database yet; nothing was previewed or deployed",
@@ -144,14 +143,13 @@ def _backup_before_migration(config: Any, engine: Any, migrations: list[tuple[st
     from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 
     from .. import display
-    from ..backup.operations import take_backup
-    from ..backup.target import engine_target
+    from ..backup.target import backup_now, engine_target
     from ..errors import EXIT_FAILED, EXIT_USAGE, fail
 
     display.progress(f"MLflow's database will be migrated ({', '.join(rev for rev, _ in migrations)}): backing it up first")
     try:
         target = engine_target(config, engine)
-        record, _ = take_backup(target, display.progress)
+        record, _ = backup_now(target, display.progress)
     except (BackupRefused, BackupFailed) as err:
         fail(f"the backup before MLflow's migration failed: {err}; nothing was deployed",
              "fix that and rerun, or back up yourself and pass --skip-backup",

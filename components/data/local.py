@@ -20,7 +20,8 @@ from .. import image_source, names, network, versions
 from .. import k8s as kube
 from ..cluster.outputs import ClusterOutputs
 from ..image_source import ImageSource
-from .local_backups import LocalBackupArgs, backup_cronjob
+from .local_backups import LocalBackupArgs, backup_cronjob, kit_configmap
+from .local_restore import restore_template
 from .outputs import Database, DataOutputs, ObjectStore, WorkloadAccess
 
 BUCKET = names.ARTIFACTS
@@ -82,7 +83,10 @@ class LocalData(pulumi.ComponentResource):
         bucket_job = self._object_store(name, args, s3_secret, admin_secret)
         password, db_service = self._postgres(name, args)
         if args.backup is not None:
-            backup_cronjob(name, args.backup, self, self._provider, [bucket_job, db_service])
+            ready = [bucket_job, db_service]
+            kit = kit_configmap(name, self, self._provider, ready)
+            backup_cronjob(name, args.backup, self, self._provider, [kit, *ready])
+            restore_template(name, args.backup, self, self._provider, [kit, *ready])
         self.outputs = DataOutputs(
             object_store=ObjectStore(
                 kind="s3",

@@ -22,10 +22,13 @@ from .backup_kit.job import COUNTS_FILE, SCHEMA_FILE
 from .backup_kit.record import DUMP
 
 KIT = Path(__file__).resolve().parent / "backup_kit"
-KIT_MODULES = ("__init__.py", "errors.py", "record.py", "objects.py", "job.py")
+KIT_MODULES = ("__init__.py", "errors.py", "record.py", "objects.py", "catalog.py", "job.py", "restore.py",
+               "restore_database.sh", "switch.sql")
+GRANTS_FILE = "grants.sql"  # TRACKING_GRANTS, which a restored database needs
 KIT_CONFIGMAP = "backup-kit"
 WORK = "/backup"
 KIT_DIR = "/opt/backup"
+KIT_MOUNT = f"{KIT_DIR}/backup_kit"
 JOB_SECONDS = 3600  # a laptop's registry dumps and copies in minutes; an hour is a hung Job
 
 
@@ -72,27 +75,15 @@ def dump_script(host: str, port: int, password_file: str, folder: str) -> str:
 
 
 def kit_files() -> dict[str, str]:
-    return {module: (KIT / module).read_text(encoding="utf-8") for module in KIT_MODULES}
+    """The kit's modules and scripts, and the grants a restored database needs, for its ConfigMap."""
+    from ..addons.mlflow_grants import TRACKING_GRANTS
+
+    return {**{module: (KIT / module).read_text(encoding="utf-8") for module in KIT_MODULES}, GRANTS_FILE: TRACKING_GRANTS}
 
 
-def backup_cronjob(name: str, args: LocalBackupArgs, parent: pulumi.Resource, provider: Any,
-                   depends_on: Sequence[pulumi.Resource]) -> k8s.batch.v1.CronJob:
-    ns = names.NS_DATA
-    kit = k8s.core.v1.ConfigMap(
-        f"{name}-backup-kit",
-        metadata={"name": KIT_CONFIGMAP, "namespace": ns, "labels": kube.labels("backup", "kit")},
-        data=kit_files(),
-        opts=kube.child(parent, provider, depends_on),
-    )
-    dump = {
-        "name": "dump",
-        "image": args.images.ref(versions.POSTGRES),
-        "command": ["/bin/sh", "-c", dump_script(args.db_host, args.db_port, args.password_file, WORK)],
-        "resources": kube.resources("50m", "64Mi", "512Mi"),
-        "securityContext": kube.container_security(),
-        "volumeMounts": [{"name": "work", "mountPath": WORK},
-                         {"name": "postgres-password", "mountPath": str(Path(args.password_file).parent), "readOnly": True}],
-    }
+def kit_container(name: str, args: LocalBackupArgs, command: Sequence[str]) -> dict[str, Any]:
+    """A container that runs the kit in the MLflow image (Python, boto3 and pydantic at a pinned
+    version), with the bucket's admin credentials and the stack's identity in its environment."""
     env = {
         "BACKUP_FOLDER": WORK, "BACKUP_BUCKET": args.bucket, "BACKUP_STACK": args.stack, "BACKUP_ENV": args.env,
         "BACKUP_RETENTION_DAYS": str(args.retention_days), "BACKUP_PLATFORM_VERSION": args.platform_version,
@@ -100,28 +91,67 @@ def backup_cronjob(name: str, args: LocalBackupArgs, parent: pulumi.Resource, pr
         "AWS_ENDPOINT_URL": args.endpoint, "AWS_DEFAULT_REGION": "us-east-1", "HOME": "/tmp",
         "PYTHONPATH": KIT_DIR, "PYTHONDONTWRITEBYTECODE": "1",
     }
-    store = {
-        "name": "store",
-        # The MLflow image has Python, boto3 and pydantic: what the kit needs, at a pinned version.
+    return {
+        "name": name,
         "image": args.images.ref(versions.MLFLOW_IMAGE),
-        "command": ["python", "-m", "backup_kit.job"],
+        "command": list(command),
         "env": [{"name": key, "value": value} for key, value in env.items()],
         "envFrom": [{"secretRef": {"name": "seaweedfs-admin"}}],
         "resources": kube.resources("50m", "128Mi", "512Mi"),
         "securityContext": kube.container_security(),
-        "volumeMounts": [{"name": "work", "mountPath": WORK}, {"name": "kit", "mountPath": f"{KIT_DIR}/backup_kit", "readOnly": True},
+        "volumeMounts": [{"name": "work", "mountPath": WORK}, {"name": "kit", "mountPath": KIT_MOUNT, "readOnly": True},
                          {"name": "tmp", "mountPath": "/tmp"}],
     }
-    pod = kube.job_pod(
-        70, [store], init_containers=[dump], fs_group=70, restart_policy="Never",  # 70: the postgres image's user
+
+
+def postgres_container(name: str, args: LocalBackupArgs, script: str) -> dict[str, Any]:
+    """A container in the postgres image (its client tools) that runs `script` with libpq's
+    environment pointed at the stack's database; the password is read from the mounted Secret."""
+    env = {"PGHOST": args.db_host, "PGPORT": str(args.db_port), "PGUSER": names.DATABASE_USER, "PGSSLMODE": "disable"}
+    password = f'PGPASSWORD="$(cat {shlex.quote(args.password_file)})"\nexport PGPASSWORD\n'
+    return {
+        "name": name,
+        "image": args.images.ref(versions.POSTGRES),
+        "command": ["/bin/sh", "-c", "set -eu\n" + password + script],
+        "env": [{"name": key, "value": value} for key, value in env.items()],
+        "resources": kube.resources("50m", "64Mi", "512Mi"),
+        "securityContext": kube.container_security(),
+        "volumeMounts": [{"name": "work", "mountPath": WORK},
+                         {"name": "postgres-password", "mountPath": str(Path(args.password_file).parent), "readOnly": True},
+                         {"name": "kit", "mountPath": KIT_MOUNT, "readOnly": True}],
+    }
+
+
+def pod(init_containers: Sequence[dict[str, Any]], containers: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return kube.job_pod(
+        70, containers, init_containers=init_containers, fs_group=70, restart_policy="Never",  # 70: the postgres image's user
         volumes=[
-            # The dump waits here for the upload: as large as the database may grow.
+            # The dump waits here for the upload (or the restore): as large as the database may grow.
             kube.empty_dir("work", "6Gi"),
             {"name": "postgres-password", "secret": {"secretName": "postgres-credentials"}},
             {"name": "kit", "configMap": {"name": KIT_CONFIGMAP}},
             kube.empty_dir("tmp"),
         ],
     )
+
+
+def kit_configmap(name: str, parent: pulumi.Resource, provider: Any, depends_on: Sequence[pulumi.Resource]) -> k8s.core.v1.ConfigMap:
+    return k8s.core.v1.ConfigMap(
+        f"{name}-backup-kit",
+        metadata={"name": KIT_CONFIGMAP, "namespace": names.NS_DATA, "labels": kube.labels("backup", "kit")},
+        data=kit_files(),
+        opts=kube.child(parent, provider, depends_on),
+    )
+
+
+def backup_cronjob(name: str, args: LocalBackupArgs, parent: pulumi.Resource, provider: Any,
+                   depends_on: Sequence[pulumi.Resource]) -> k8s.batch.v1.CronJob:
+    """`depends_on`: the kit's ConfigMap among them."""
+    ns = names.NS_DATA
+    # The dump's script reads its own password file (the drill runs it as it is).
+    dump = {**postgres_container("dump", args, ""),
+            "command": ["/bin/sh", "-c", dump_script(args.db_host, args.db_port, args.password_file, WORK)]}
+    store = kit_container("store", args, ["python", "-m", "backup_kit.job"])
     labels = kube.labels("backup", "scheduled")
     return k8s.batch.v1.CronJob(
         f"{name}-backup",
@@ -137,7 +167,7 @@ def backup_cronjob(name: str, args: LocalBackupArgs, parent: pulumi.Resource, pr
             "failedJobsHistoryLimit": 3,
             "jobTemplate": {"metadata": {"labels": labels}, "spec": {
                 "backoffLimit": 2, "activeDeadlineSeconds": JOB_SECONDS, "ttlSecondsAfterFinished": 7 * 86400,
-                "template": {"metadata": {"labels": labels}, "spec": pod}}},
+                "template": {"metadata": {"labels": labels}, "spec": pod([dump], [store])}}},
         },
-        opts=kube.child(parent, provider, [kit, *depends_on]),
+        opts=kube.child(parent, provider, depends_on),
     )

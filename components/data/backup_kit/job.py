@@ -80,7 +80,7 @@ def main() -> int:
     except (BackupRefused, BackupFailed) as err:
         print(f"backup failed: {err}", file=sys.stderr)
         return 1
-    print(json.dumps({"backup": record.id, "bytes": record.size, "runs": record.counts.runs}))
+    print(json.dumps({"backup": record.id, "record": json.loads(record.dumps())}, separators=(",", ":")))
     return 0
 
 

@@ -1,0 +1,82 @@
+"""The Kubernetes calls a local backup or restore makes: a Job created from a CronJob's template,
+its pod's steps followed, their logs read. The official Python client, the stack's kubeconfig
+output; documents stay the API's own JSON (no client models in between).
+Ref: https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/job-v1/
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import yaml
+
+from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
+
+
+class JobExists(Exception):
+    """A Job of that name is there already."""
+
+
+class JobApi:
+    def __init__(self, kubeconfig: str):
+        from kubernetes import client, config
+
+        api_client = config.new_client_from_config_dict(yaml.safe_load(kubeconfig))
+        self.batch = client.BatchV1Api(api_client)
+        self.core = client.CoreV1Api(api_client)
+        self._error = client.exceptions.ApiException
+        self._server = api_client.configuration.host
+
+    def _call(self, doing: str, call: Any, *args: Any, raw: bool = False, **kwargs: Any) -> Any:
+        """The API's answer as JSON (`raw`: its bytes); None for 404. Errors as one line: 403
+        refused, others failed."""
+        try:
+            answer = call(*args, _preload_content=False, **kwargs)
+        except self._error as err:
+            if err.status == 404:
+                return None
+            if err.status == 409:
+                raise JobExists(doing) from None
+            reason = _message(err.body) or err.reason or ""
+            if err.status in (401, 403):
+                raise BackupRefused(f"{doing}: the cluster refused it ({err.status}: {reason[:160]}); "
+                                    "the kubeconfig's identity lacks the rights a backup needs") from None
+            raise BackupFailed(f"{doing}: {err.status} {reason[:160]}") from None
+        except OSError as err:  # urllib3's connection errors are OSErrors
+            raise BackupFailed(f"{doing}: cannot reach the cluster at {self._server} ({str(err)[:120]})") from None
+        return answer.data if raw else json.loads(answer.data or b"null")
+
+    def cronjob(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
+        return self._call(f"reading CronJob {namespace}/{name}", self.batch.read_namespaced_cron_job, name, namespace)
+
+    def create_job(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        created: dict[str, Any] = self._call(f"creating Job {namespace}/{body['metadata']['name']}",
+                                             self.batch.create_namespaced_job, namespace, body)
+        return created
+
+    def job(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
+        return self._call(f"reading Job {namespace}/{name}", self.batch.read_namespaced_job, name, namespace)
+
+    def delete_job(self, namespace: str, name: str) -> None:
+        # Background: the Job goes now, its pods after it (kubectl's default).
+        self._call(f"deleting Job {namespace}/{name}", self.batch.delete_namespaced_job, name, namespace,
+                   propagation_policy="Background")
+
+    def pods(self, namespace: str, job_uid: str) -> list[dict[str, Any]]:
+        # The Job controller labels its pods with the Job's uid (a reused name cannot mix them up).
+        found = self._call(f"listing the pods of Job {job_uid}", self.core.list_namespaced_pod, namespace,
+                           label_selector=f"batch.kubernetes.io/controller-uid={job_uid}")
+        return list((found or {}).get("items", []))
+
+    def log(self, namespace: str, pod: str, container: str) -> str:
+        text = self._call(f"reading the log of {pod}/{container}", self.core.read_namespaced_pod_log, pod, namespace,
+                          container=container, raw=True)
+        return bytes(text or b"").decode(errors="replace")
+
+
+def _message(body: Any) -> str:
+    try:
+        return str(json.loads(body).get("message", ""))
+    except (TypeError, ValueError, AttributeError):
+        return ""

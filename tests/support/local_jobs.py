@@ -1,0 +1,64 @@
+"""The local stack's backup and restore pods, run on loopback as the kubelet would run them: each
+container's own command, in order (init containers first, each only after the one before exited 0),
+as a local process against a real PostgreSQL and moto's S3. Only what the cluster supplies is
+pointed at loopback: the Service names and ports, the mounted Secret, the kit's ConfigMap folder,
+the emptyDir, and `python` (this interpreter, which has what the MLflow image has)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from mlops_platform.components.data.local import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_SECRET_DIR
+from mlops_platform.components.data.local_backups import KIT_MOUNT, WORK
+
+
+@dataclass(frozen=True)
+class Ran:
+    name: str
+    code: int
+    log: str  # stdout and stderr, as `kubectl logs` shows them (stderr last here)
+
+
+@dataclass(frozen=True)
+class Loopback:
+    root: Path  # a folder of the test's
+    kit: Mapping[str, str]  # the kit ConfigMap's data
+    postgres_port: int
+    postgres_bin: Path
+    s3_endpoint: str
+
+    def _rewrite(self, text: str, work: Path) -> str:
+        return (text.replace(KIT_MOUNT, str(self.root / "kit" / "backup_kit"))
+                .replace(f"{POSTGRES_SECRET_DIR}/password", str(self.root / "password"))
+                .replace(f"{WORK}/", f"{work}/")
+                .replace(POSTGRES_HOST, "127.0.0.1").replace(f"-p {POSTGRES_PORT}", f"-p {self.postgres_port}"))
+
+    def run_pod(self, pod: Mapping[str, Any], extra_env: Mapping[str, str] = {}) -> list[Ran]:
+        kit = self.root / "kit" / "backup_kit"
+        kit.mkdir(parents=True, exist_ok=True)
+        for name, text in self.kit.items():
+            (kit / name).write_text(text)
+        (self.root / "password").write_text("unused-with-trust-auth")
+        work = self.root / f"work-{len(list(self.root.glob('work-*')))}"  # the pod's emptyDir
+        work.mkdir()
+        ran = []
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            env = {e["name"]: self._rewrite(e["value"], work) for e in container.get("env", [])}
+            env.update({"PGHOST": "127.0.0.1", "PGPORT": str(self.postgres_port)} if "PGHOST" in env else {})
+            env.update({"BACKUP_FOLDER": str(work), "PYTHONPATH": str(kit.parent), "AWS_ENDPOINT_URL": self.s3_endpoint,
+                        "HOME": str(self.root)} if "BACKUP_BUCKET" in env else {})
+            env.update(extra_env)
+            command = [self._rewrite(part, work) for part in container["command"]]
+            if command[0] == "python":
+                command[0] = sys.executable
+            done = subprocess.run(command, env={**os.environ, "PATH": f"{self.postgres_bin}{os.pathsep}{os.environ['PATH']}", **env},
+                                  capture_output=True, text=True, timeout=300, cwd=self.root)
+            ran.append(Ran(container["name"], done.returncode, done.stdout + done.stderr))
+            if done.returncode:
+                break
+        return ran

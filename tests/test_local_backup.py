@@ -1,0 +1,313 @@
+"""`platform backup`, `backups list` and `restore` on a local stack, end to end. The CLI talks to a
+Kubernetes API on loopback (its answers written from the API reference: CronJob, Job, PodList, a
+pod's log, Status for 403/404/409) whose Job controller runs each Job's pod as the kubelet would
+(tests/support/local_jobs.py): the stack's own CronJob templates and kit, against a real PostgreSQL,
+moto's S3 (unversioned, as SeaweedFS) and the pinned `mlflow server` on them.
+Ref: https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/job-v1/
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from mlops_platform.cli.app import app
+from mlops_platform.components.data.local import BUCKET
+from support.drill import log_work, mlflow_server, snapshot
+from support.local_jobs import Loopback
+
+JOBS = "/apis/batch/v1/namespaces/data/jobs"
+CRONJOBS = "/apis/batch/v1/namespaces/data/cronjobs/"
+PODS = "/api/v1/namespaces/data/pods"
+
+
+def _status(code: int, reason: str, message: str) -> dict[str, Any]:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason,
+            "code": code}
+
+
+class Cluster:
+    """The data namespace's CronJobs (as the stack's program declares them) and the Jobs made from
+    them; each Job's pod runs on loopback in a thread, and the Job completes or fails as it did."""
+
+    def __init__(self, cronjobs: dict[str, dict[str, Any]], runner: Loopback):
+        self.cronjobs = cronjobs
+        self.runner = runner
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.pods: dict[str, dict[str, Any]] = {}  # by the Job's uid
+        self.logs: dict[tuple[str, str], str] = {}
+        self.forbidden: set[str] = set()  # paths answered with 403
+        self.created: list[dict[str, Any]] = []
+
+    def _run(self, job: dict[str, Any]) -> None:
+        spec = job["spec"]["template"]["spec"]
+        ran = self.runner.run_pod(spec)
+        name = f"{job['metadata']['name']}-x7k2p"
+        every = [*spec.get("initContainers", []), *spec["containers"]]
+        statuses = [{"name": r.name, "state": {"terminated": {"exitCode": r.code, "reason": "Completed" if not r.code else "Error"}}}
+                    for r in ran]
+        statuses += [{"name": c["name"], "state": {"waiting": {"reason": "PodInitializing"}}} for c in every[len(ran):]]
+        for r in ran:
+            self.logs[(name, r.name)] = r.log
+        failed = any(r.code for r in ran)
+        init = len(spec.get("initContainers", []))
+        self.pods[job["metadata"]["uid"]] = {
+            "metadata": {"name": name, "namespace": "data", "labels": {"batch.kubernetes.io/controller-uid": job["metadata"]["uid"]}},
+            "status": {"phase": "Failed" if failed else "Succeeded", "initContainerStatuses": statuses[:init],
+                       "containerStatuses": statuses[init:]}}
+        condition = {"type": "Failed" if failed else "Complete", "status": "True",
+                     **({"reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"} if failed else {})}
+        job["status"] = {"conditions": [condition], **({"failed": 1} if failed else {"succeeded": 1})}
+
+    def answer(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+        if path in self.forbidden:
+            return 403, _status(403, "Forbidden", f"cronjobs.batch is forbidden: User \"dev\" cannot get resource at {path}")
+        if method == "GET" and path.startswith(CRONJOBS):
+            found = self.cronjobs.get(path[len(CRONJOBS):])
+            return (200, found) if found else (404, _status(404, "NotFound", "cronjobs.batch not found"))
+        if method == "POST" and path == JOBS:
+            name = body["metadata"]["name"]
+            if name in self.jobs:
+                return 409, _status(409, "AlreadyExists", f"jobs.batch \"{name}\" already exists")
+            job = {**body, "metadata": {**body["metadata"], "uid": str(uuid.uuid4()), "creationTimestamp": "2026-12-07T10:00:00Z"},
+                   "status": {}}
+            self.jobs[name] = job
+            self.created.append(json.loads(json.dumps(body)))
+            threading.Thread(target=self._run, args=(job,), daemon=True).start()
+            return 201, job
+        if path.startswith(JOBS + "/"):
+            name = path[len(JOBS) + 1:]
+            if name not in self.jobs:
+                return 404, _status(404, "NotFound", f"jobs.batch \"{name}\" not found")
+            if method == "DELETE":
+                del self.jobs[name]
+                return 200, _status(200, "Success", "deleted") | {"status": "Success"}
+            return 200, self.jobs[name]
+        if method == "GET" and path == PODS:
+            uid = query["labelSelector"][0].split("=", 1)[1]
+            return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [self.pods[uid]] if uid in self.pods else []}
+        if method == "GET" and path.startswith(PODS + "/") and path.endswith("/log"):
+            pod = path[len(PODS) + 1:-len("/log")]
+            return 200, self.logs.get((pod, query["container"][0]), "").encode()
+        return 404, _status(404, "NotFound", f"no route {path}")
+
+
+@pytest.fixture()
+def local_stack(postgres, moto_endpoint, project, standin_engine, stack_config, tmp_path, monkeypatch) -> Iterator[dict[str, Any]]:
+    """A deployed local dev stack: MLflow (pinned, on PostgreSQL database `mlflow`, artifacts in the
+    unversioned bucket) with a team's work, and the cluster's API on loopback."""
+    import boto3
+
+    from mlops_platform.planner.harness import plan_platform
+    from support.postgres import postgres_bin
+
+    by_name = {r.name: r for r in plan_platform(stack_config("local-dev")).resources}
+    cronjobs = {r.inputs["metadata"]["name"]: {"apiVersion": "batch/v1", "kind": "CronJob",
+                                               "metadata": {**r.inputs["metadata"], "uid": str(uuid.uuid4())}, "spec": r.inputs["spec"]}
+                for r in by_name.values() if r.type == "kubernetes:batch/v1:CronJob"}
+    assert set(cronjobs) == {"mlflow-backup", "mlflow-restore"}
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    postgres.sql("DO $$ BEGIN CREATE ROLE mlflow LOGIN SUPERUSER; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "unused-by-this-server")
+    runner = Loopback(tmp_path / "pods", by_name["mlops-data-backup-kit"].inputs["data"], postgres.port, postgres_bin(), moto_endpoint)
+    (tmp_path / "pods").mkdir()
+    cluster = Cluster(cronjobs, runner)
+    server = _serve(cluster)
+    kubeconfig = (f"apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{server.server_address[1]}'}}}}]\n"
+                  "users: [{name: u, user: {token: not-a-real-token}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+                  "current-context: c\n")
+    monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.POLL_SECONDS", 0.1)
+    try:
+        with mlflow_server(postgres, "mlflow", BUCKET, tmp_path) as base:
+            log_work(base, tmp_path, experiments=1, runs=3)
+            fake = standin_engine(state=True)
+            fake.stacks({"local-dev": {"outputs": {"kubeconfig": kubeconfig, "endpoints": {"mlflow": base}},
+                                       "secrets": [], "resources": []}})
+            yield {"cluster": cluster, "s3": s3, "url": base, "postgres": postgres}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _serve(cluster: Cluster) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            status, answer = cluster.answer(self.command, url.path, urllib.parse.parse_qs(url.query), body)
+            data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain" if isinstance(answer, bytes) else "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_DELETE = _serve
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args))
+
+
+def _backup() -> str:
+    result = invoke("backup", "--cloud", "local")
+    assert result.exit_code == 0, result.output
+    return str(result.stdout.strip())
+
+
+def _databases(postgres: Any, like: str) -> list[str]:
+    return sorted(filter(None, postgres.sql(f"SELECT datname FROM pg_database WHERE datname LIKE '{like}'").split("\n")))
+
+
+def test_backup_runs_the_cronjobs_job_and_restore_brings_everything_back(local_stack):
+    cluster, s3, url, postgres = local_stack["cluster"], local_stack["s3"], local_stack["url"], local_stack["postgres"]
+    before = snapshot(url, s3, BUCKET)
+    backup_id = _backup()
+    job = cluster.created[0]
+    assert job["metadata"]["name"].startswith("mlflow-backup-manual-")
+    assert job["metadata"]["ownerReferences"][0]["uid"] == cluster.cronjobs["mlflow-backup"]["metadata"]["uid"]
+    assert job["spec"] == cluster.cronjobs["mlflow-backup"]["spec"]["jobTemplate"]["spec"], "the template as it is"
+
+    listed = invoke("backups", "list", "--cloud", "local", "--json")
+    assert listed.exit_code == 0, listed.output
+    (row,) = json.loads(listed.stdout)["backups"]
+    assert (row["id"], row["database"], row["runs"]) == (backup_id, "pg_dump", 3)
+    assert [c["name"] for c in cluster.created[1]["spec"]["template"]["spec"]["containers"]] == ["fetch"]
+    assert not any(n.startswith("mlflow-backups-list-") for n in cluster.jobs), "the list's Job is removed once read"
+
+    # Disaster: an artifact overwritten, one added, a run added.
+    first = sorted(before["objects"])[0]
+    s3.put_object(Bucket=BUCKET, Key=first, Body=b"overwritten")
+    s3.put_object(Bucket=BUCKET, Key="mlflow/late/artifacts/x.bin", Body=b"after the backup")
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=url)
+    client.create_run(client.get_experiment_by_name("team-0").experiment_id, run_name="after the backup")
+    assert snapshot(url, s3, BUCKET) != before
+
+    result = invoke("restore", "--cloud", "local", "--from", backup_id, "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["backup"] == backup_id
+    assert report["counts"] == {"experiments": 2, "runs": 3, "modelVersions": 2}
+    assert report["artifacts"]["restored"] == 1 and report["artifacts"]["removed"] >= 1
+    restore_job = cluster.jobs["mlflow-restore-run"]
+    env = {e["name"]: e["value"] for e in restore_job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["RESTORE_FROM"] == backup_id and env["RESTORE_FORCE"] == "0"
+    assert report["keptDatabase"] == f"mlflow_before_{env['RESTORE_SUFFIX']}" in _databases(postgres, "mlflow_before_%")
+    assert snapshot(url, s3, BUCKET) == before
+    # What came after is kept aside in the bucket, not lost.
+    aside = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"backups/restored-{backup_id}/").get("Contents", [])
+    assert any(o["Key"].endswith("mlflow/late/artifacts/x.bin") for o in aside)
+
+
+def _nothing_restored(postgres: Any, databases: list[str]) -> None:
+    """No database restored or set aside since `databases` was read (earlier tests' stay)."""
+    assert _databases(postgres, "mlflow%") == databases
+
+
+def test_refusals_are_one_line_exit_2_and_change_nothing(local_stack):
+    from support.cli import refused
+
+    cluster, s3, url, postgres = local_stack["cluster"], local_stack["s3"], local_stack["url"], local_stack["postgres"]
+    backup_id = _backup()
+    before, databases = snapshot(url, s3, BUCKET), _databases(postgres, "mlflow%")
+    refused(invoke("restore", "--cloud", "local", "--from", "bk-20200101t000000z-abcdef", "--yes"), "no backup", backup_id)
+    refused(invoke("restore", "--cloud", "local", "--from", backup_id, "--from-env", "prod", "--yes"), "--from-env", "own cluster")
+    # A backup recorded as another stack's needs --force.
+    key = f"backups/{backup_id}/record.json"
+    record = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps({**record, "stack": "mlops-platform/local-prod"}).encode())
+    refused(invoke("restore", "--cloud", "local", "--from", backup_id, "--yes"), "local-prod", "--force")
+    s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(record).encode())
+    # A restore still running: its Job is the lock.
+    cluster.jobs["mlflow-restore-run"] = {"metadata": {"name": "mlflow-restore-run", "uid": "u-1"}, "status": {"startTime": "2026-12-07T09:59:00Z"}}
+    refused(invoke("restore", "--cloud", "local", "--from", backup_id, "--yes"), "already running", "2026-12-07T09:59:00Z")
+    assert cluster.jobs["mlflow-restore-run"]["metadata"]["uid"] == "u-1", "the running one is left alone"
+    del cluster.jobs["mlflow-restore-run"]
+    # Missing rights, and a cluster deployed before the template existed.
+    cluster.forbidden.add(CRONJOBS + "mlflow-restore")
+    refused(invoke("restore", "--cloud", "local", "--from", backup_id, "--yes"), "refused", "403", "rights")
+    cluster.forbidden.clear()
+    template = cluster.cronjobs.pop("mlflow-restore")
+    refused(invoke("restore", "--cloud", "local", "--from", backup_id, "--yes"), "no CronJob data/mlflow-restore", "platform up")
+    cluster.cronjobs["mlflow-restore"] = template
+    assert snapshot(url, s3, BUCKET) == before
+    _nothing_restored(postgres, databases)
+
+
+def test_a_failed_step_exits_1_naming_it_and_a_finished_restore_job_is_replaced(local_stack):
+    cluster, s3, url, postgres = local_stack["cluster"], local_stack["s3"], local_stack["url"], local_stack["postgres"]
+    backup_id = _backup()
+    before, databases = snapshot(url, s3, BUCKET), _databases(postgres, "mlflow%")
+    dump = f"backups/{backup_id}/database.dump"
+    good = s3.get_object(Bucket=BUCKET, Key=dump)["Body"].read()
+    s3.put_object(Bucket=BUCKET, Key=dump, Body=good[:-100])
+    result = invoke("restore", "--cloud", "local", "--from", backup_id, "--yes")
+    assert result.exit_code == 1, result.output
+    assert "step fetch of Job data/mlflow-restore-run failed" in result.stderr and "checksum" in result.stderr
+    assert "Traceback" not in result.output
+    assert snapshot(url, s3, BUCKET) == before
+    _nothing_restored(postgres, databases)
+
+    # The failed Job stays for `kubectl logs`; the next restore replaces it, and MLflow's counts are checked.
+    s3.put_object(Bucket=BUCKET, Key=dump, Body=good)
+    key = f"backups/{backup_id}/record.json"
+    record = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps({**record, "counts": {**record["counts"], "runs": 99}}).encode())
+    result = invoke("restore", "--cloud", "local", "--from", "latest", "--yes")
+    assert result.exit_code == 1, result.output
+    assert "MLflow holds 2 experiments, 3 runs" in result.stderr and "recorded 2 experiments, 99 runs" in result.stderr
+    assert len([j for j in cluster.created if j["metadata"]["name"] == "mlflow-restore-run"]) == 2
+
+
+def test_the_database_step_drops_what_it_could_not_restore_and_refuses_an_existing_name(local_stack, tmp_path):
+    import os
+    import subprocess
+
+    from mlops_platform.cli.backup.postgres import KIT
+    from support.postgres import postgres_bin
+
+    postgres = local_stack["postgres"]
+    env = {**os.environ, "PGHOST": "127.0.0.1", "PGPORT": str(postgres.port), "PGUSER": "mlflow",
+           "PATH": f"{postgres_bin()}{os.pathsep}{os.environ['PATH']}"}
+    grants = tmp_path / "grants.sql"
+    grants.write_text("SELECT 1;")
+    bad = tmp_path / "bad.dump"
+    bad.write_bytes(b"PGDMP not really a dump")
+    done = subprocess.run(["sh", str(KIT / "restore_database.sh"), "mlflow_restore_0badd0", str(bad), str(grants)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr.strip().splitlines()[-1].startswith("pg_restore into database mlflow_restore_0badd0:")
+    assert _databases(postgres, "mlflow_restore_0badd0") == [], "the half-restored database is dropped"
+    done = subprocess.run(["sh", str(KIT / "restore_database.sh"), "mlflow", str(bad), str(grants)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "database mlflow already exists" in done.stderr
+    done = subprocess.run(["sh", str(KIT / "restore_database.sh"), "mlflow; DROP", str(bad), str(grants)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "not a database name" in done.stderr
+
+
+def test_a_stack_without_a_cluster_is_refused(project, standin_engine, monkeypatch):
+    from support.cli import refused
+
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "unused")
+    fake = standin_engine(state=True)
+    fake.stacks({"local-dev": {"outputs": {"endpoints": {"mlflow": "http://127.0.0.1:9"}}, "secrets": [], "resources": []}})
+    refused(invoke("backup", "--cloud", "local"), "no kubeconfig", "platform up --cloud local")
