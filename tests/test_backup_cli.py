@@ -11,7 +11,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from mlops_platform.cli.app import app
-from support import AWS_BUCKET, AWS_INSTANCE
+from support import AWS_BUCKET, AWS_INSTANCE, OLD_MLFLOW_SCHEMA
 from support.cli import refused
 
 BUCKET, INSTANCE = AWS_BUCKET, AWS_INSTANCE
@@ -122,12 +122,11 @@ def test_an_azure_stack_says_where_its_backups_stand(project, standin_engine):
     refused(invoke("backup", "--cloud", "azure"), "AWS, GCP or local stack only", "README")
 
 
-OLD_SCHEMA = "b7e4c1a90f23"  # MLflow 3.14.0's head (versions.MLFLOW_SCHEMA_HEADS)
 
 
 def _deployed_with_old_mlflow(fake: Any, stack: str, extra: dict[str, Any]) -> None:
     outputs = json.loads((fake.root / "stacks.json").read_text())[stack]["outputs"] if (fake.root / "stacks.json").exists() else {}
-    outputs = {**outputs, **extra, "deployment": {"releases": {}, "mlflowSchema": OLD_SCHEMA}}
+    outputs = {**outputs, **extra, "deployment": {"releases": {}, "mlflowSchema": OLD_MLFLOW_SCHEMA}}
     fake.stacks({stack: {"outputs": outputs, "secrets": [], "resources": []}})
 
 

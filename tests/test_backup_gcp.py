@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mlops_platform.cli.app import app
+from support import OLD_MLFLOW_SCHEMA
 from support.cli import refused
 from support.replay import Request
 
@@ -251,8 +252,7 @@ def test_another_stacks_backup_is_restored_from_its_own_instance_and_project(gcp
 def test_up_takes_a_cloud_sql_backup_before_it_migrates_mlflows_database(gcp):
     stacks = json.loads((gcp.fake.root / "stacks.json").read_text())
     outputs = stacks["gcp-dev"]["outputs"]
-    old_head = "b7e4c1a90f23"  # MLflow 3.14.0's head (versions.MLFLOW_SCHEMA_HEADS)
-    gcp.fake.stacks({"gcp-dev": {"outputs": {**outputs, "deployment": {"releases": {}, "mlflowSchema": old_head}},
+    gcp.fake.stacks({"gcp-dev": {"outputs": {**outputs, "deployment": {"releases": {}, "mlflowSchema": OLD_MLFLOW_SCHEMA}},
                                  "secrets": [], "resources": []}})
     gcp.fake.events("up", "up")
     result = invoke("up", "--cloud", "gcp", "--yes")

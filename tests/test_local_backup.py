@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from mlops_platform.cli.app import app
 from mlops_platform.components.data.local import BUCKET
+from support import OLD_MLFLOW_SCHEMA
 from support.drill import log_work, mlflow_server, snapshot
 from support.local_jobs import Loopback
 
@@ -126,13 +127,14 @@ def local_stack(postgres, moto_endpoint, project, standin_engine, stack_config, 
                   "users: [{name: u, user: {token: not-a-real-token}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
                   "current-context: c\n")
     monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.POLL_SECONDS", 0.1)
+    monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.TIMEOUT_SECONDS", 60)  # each Job here takes seconds
     try:
         with mlflow_server(postgres, "mlflow", BUCKET, tmp_path) as base:
             log_work(base, tmp_path, experiments=1, runs=3)
             fake = standin_engine(state=True)
             fake.stacks({"local-dev": {"outputs": {"kubeconfig": kubeconfig, "endpoints": {"mlflow": base}},
                                        "secrets": [], "resources": []}})
-            yield {"cluster": cluster, "s3": s3, "url": base, "postgres": postgres}
+            yield {"cluster": cluster, "s3": s3, "url": base, "postgres": postgres, "fake": fake, "kubeconfig": kubeconfig}
     finally:
         server.shutdown()
         server.server_close()
@@ -208,6 +210,8 @@ def test_backup_runs_the_cronjobs_job_and_restore_brings_everything_back(local_s
     assert report["backup"] == backup_id
     assert report["counts"] == {"experiments": 2, "runs": 3, "modelVersions": 2}
     assert report["artifacts"]["restored"] == 1 and report["artifacts"]["removed"] >= 1
+    template = cluster.cronjobs["mlflow-restore"]["spec"]
+    assert template["suspend"] is True and template["jobTemplate"]["spec"]["backoffLimit"] == 0, "runs only when asked, once"
     restore_job = cluster.jobs["mlflow-restore-run"]
     env = {e["name"]: e["value"] for e in restore_job["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["RESTORE_FROM"] == backup_id and env["RESTORE_FORCE"] == "0"
@@ -311,3 +315,17 @@ def test_a_stack_without_a_cluster_is_refused(project, standin_engine, monkeypat
     fake = standin_engine(state=True)
     fake.stacks({"local-dev": {"outputs": {"endpoints": {"mlflow": "http://127.0.0.1:9"}}, "secrets": [], "resources": []}})
     refused(invoke("backup", "--cloud", "local"), "no kubeconfig", "platform up --cloud local")
+
+
+def test_up_backs_a_local_stack_up_in_the_cluster_before_it_migrates_mlflow(local_stack):
+    fake = local_stack["fake"]
+    fake.stacks({"local-dev": {"outputs": {"kubeconfig": local_stack["kubeconfig"], "endpoints": {"mlflow": local_stack["url"]},
+                                           "deployment": {"releases": {}, "mlflowSchema": OLD_MLFLOW_SCHEMA}},
+                               "secrets": [], "resources": []}})
+    fake.events("up", "up")
+    result = invoke("up", "--cloud", "local", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "backing it up first" in result.stderr and fake.ran("up")
+    assert [j["metadata"]["name"][:len("mlflow-backup-manual-")] for j in local_stack["cluster"].created] == ["mlflow-backup-manual-"]
+    keys = [o["Key"] for o in local_stack["s3"].list_objects_v2(Bucket=BUCKET, Prefix="backups/").get("Contents", [])]
+    assert any(k.endswith("/record.json") for k in keys), keys

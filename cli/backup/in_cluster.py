@@ -69,7 +69,7 @@ def job_body(cronjob: dict[str, Any], spec: JobSpec) -> dict[str, Any]:
     }
 
 
-def run(api: Api, spec: JobSpec, progress: Callable[[str], None], timeout: float = TIMEOUT_SECONDS,
+def run(api: Api, spec: JobSpec, progress: Callable[[str], None], timeout: Optional[float] = None,
         poll: Optional[float] = None) -> dict[str, Any]:
     """Creates the Job, waits for it, and returns each step's JSON line by container name. A Job of
     that name still running refuses the run (the restore's fixed name is its lock); a finished one
@@ -82,6 +82,7 @@ def run(api: Api, spec: JobSpec, progress: Callable[[str], None], timeout: float
     job = _create(api, body, spec)
     uid = job["metadata"]["uid"]
     progress(f"Job {NAMESPACE}/{spec.name} started")
+    timeout = timeout or TIMEOUT_SECONDS
     deadline = time.monotonic() + timeout
     said = ""
     while True:

@@ -56,3 +56,6 @@ def one(run, type_token: str, suffix: str = ""):
     """The planned resource of `type_token` whose name ends with `suffix`: exactly one, or the test fails."""
     (found,) = [r for r in run.of_type(type_token) if r.name.endswith(suffix)]
     return found
+# The MLflow schema an older deployment recorded (MLflow 3.14.0's head, versions.MLFLOW_SCHEMA_HEADS):
+# an `up` from it migrates the database one way.
+OLD_MLFLOW_SCHEMA = "b7e4c1a90f23"
