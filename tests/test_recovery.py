@@ -34,7 +34,9 @@ def test_high_availability_adds_the_failover_figures(stack_config):
 def test_local_has_the_daily_backup_cronjobs_point(stack_config):
     config = stack_config("local-dev")
     found = recovery(config.model_copy(update={"backup": config.backup.model_copy(update={"schedule": "22:30"})}))
-    assert found.rpo_minutes == 24 * 60 and "daily at 22:30 UTC" in found.backups and found.rto_minutes is None
+    assert found.rpo_minutes == 24 * 60 and "daily at 22:30 UTC" in found.backups
+    # The restore Job: 2 min to start, the 5 GB claim read back at 2 GB a minute (3), 1 to switch.
+    assert found.rto_minutes == 6 and "RTO about 6 min (estimate: the restore Job" in found.line()
     assert found.line().startswith("Recovery: RPO 24 h")
 
 

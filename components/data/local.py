@@ -28,6 +28,7 @@ BUCKET = names.ARTIFACTS
 S3_PORT = 8333
 SEAWEEDFS_METRICS_PORT = 9327
 POSTGRES_PORT = 5432
+DATABASE_STORAGE_GB = 5  # the database's claim: what a restore of it may have to read back
 SEAWEEDFS_UID = 1000
 POSTGRES_UID = 70  # the postgres user of the official alpine image
 POSTGRES_SECRET_DIR = "/run/secrets/postgres"
@@ -47,7 +48,7 @@ _ACTIONS = {
 class LocalDataArgs:
     cluster: ClusterOutputs
     storage_gb: int = 10
-    database_storage_gb: int = 5
+    database_storage_gb: int = DATABASE_STORAGE_GB
     backup: Optional[LocalBackupArgs] = None  # the scheduled backups (local_backups.py)
     images: ImageSource = ImageSource()  # where each image is pulled from (lock, mirror)
 
