@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
 import pytest
@@ -21,6 +19,7 @@ from typer.testing import CliRunner
 from mlops_platform.cli.app import app
 from mlops_platform.cli.engine import drain
 from mlops_platform.cli.engine.kube_api import KubeApi
+from support.kube import serving, status
 
 
 def _meta(name: str, namespace: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -28,11 +27,6 @@ def _meta(name: str, namespace: str | None = None, **extra: Any) -> dict[str, An
     if namespace:
         meta["namespace"] = namespace
     return meta
-
-
-def _status(code: int, reason: str, message: str) -> dict[str, Any]:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason,
-            "code": code}
 
 
 class Cluster:
@@ -69,7 +63,7 @@ class Cluster:
     def answer(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         self.requests.append((method, path, body))
         if path in self.forbidden:
-            return 403, _status(403, "Forbidden", f"forbidden: cannot {method} {path}")
+            return 403, status(403, "Forbidden", f"forbidden: cannot {method} {path}")
         if method == "GET" and path == "/api/v1/services":
             self._tick()
             return 200, {"kind": "ServiceList", "apiVersion": "v1", "metadata": {"resourceVersion": "2001"}, "items": [
@@ -82,20 +76,20 @@ class Cluster:
             if method == "DELETE" and key in self.services:
                 self.deleting[f"svc:{key[0]}/{key[1]}"] = self.release_after
                 return 200, {"kind": "Service", "apiVersion": "v1", "metadata": _meta(key[1], key[0], deletionTimestamp="2026-12-05T10:00:00Z")}
-            return 404, _status(404, "NotFound", f'services "{key[1]}" not found')
+            return 404, status(404, "NotFound", f'services "{key[1]}" not found')
         if match := re.fullmatch(r"/apis/monitoring.coreos.com/v1/namespaces/([^/]+)/([a-z]+)(?:/([^/]+))?", path):
             namespace, plural, name = match.groups()
             if namespace not in ("monitoring", "traefik", "mlflow", "models", "detectors", "kserve", "cert-manager", "data"):
-                return 404, _status(404, "NotFound", f'namespaces "{namespace}" not found')
+                return 404, status(404, "NotFound", f'namespaces "{namespace}" not found')
             if method == "GET":
                 items = [{"apiVersion": "monitoring.coreos.com/v1", "kind": plural[:-2].capitalize() if plural == "prometheuses" else "Alertmanager",
                           "metadata": _meta(n, ns)} for p, ns, n in sorted(self.operators) if p == plural and ns == namespace]
                 return 200, {"apiVersion": "monitoring.coreos.com/v1", "kind": "List", "metadata": {"resourceVersion": "3001"}, "items": items}
             if method == "DELETE":
                 if (plural, namespace, name) not in self.operators:
-                    return 404, _status(404, "NotFound", f'{plural} "{name}" not found')
+                    return 404, status(404, "NotFound", f'{plural} "{name}" not found')
                 self.operators.discard((plural, namespace, name))
-                return 200, _status(200, "", "") | {"status": "Success"}
+                return 200, status(200, "", "") | {"status": "Success"}
         if method == "GET" and path == "/api/v1/persistentvolumeclaims":
             self._tick()
             return 200, {"kind": "PersistentVolumeClaimList", "apiVersion": "v1", "metadata": {"resourceVersion": "4001"}, "items": [
@@ -107,11 +101,11 @@ class Cluster:
             if method == "DELETE" and key in self.claims:
                 self.deleting[f"pvc:{key[0]}/{key[1]}"] = self.release_after
                 return 200, {"kind": "PersistentVolumeClaim", "apiVersion": "v1", "metadata": _meta(key[1], key[0])}
-            return 404, _status(404, "NotFound", f'persistentvolumeclaims "{key[1]}" not found')
+            return 404, status(404, "NotFound", f'persistentvolumeclaims "{key[1]}" not found')
         if match := re.fullmatch(r"/api/v1/persistentvolumes/([^/]+)", path):
             name = match.group(1)
             if name not in self.volumes:
-                return 404, _status(404, "NotFound", f'persistentvolumes "{name}" not found')
+                return 404, status(404, "NotFound", f'persistentvolumes "{name}" not found')
             if method == "PATCH":
                 self.volumes[name][0] = body["spec"]["persistentVolumeReclaimPolicy"]
             policy, handle = self.volumes[name]
@@ -119,39 +113,14 @@ class Cluster:
                          "spec": {"persistentVolumeReclaimPolicy": policy, "capacity": {"storage": "5Gi"}, "accessModes": ["ReadWriteOnce"],
                                   "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": handle}},
                          "status": {"phase": "Bound"}}
-        return 404, _status(404, "NotFound", f"the server could not find the requested resource ({method} {path})")
+        return 404, status(404, "NotFound", f"the server could not find the requested resource ({method} {path})")
 
 
 @pytest.fixture()
 def api_server() -> Iterator[tuple[Cluster, str]]:
     cluster = Cluster()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            body = json.loads(raw) if raw else None
-            status, answer = cluster.answer(self.command, self.path.split("?", 1)[0], body)
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_DELETE = do_PATCH = _serve
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    kubeconfig = (f"apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{server.server_address[1]}'}}}}]\n"
-                  "users: [{name: u, user: {token: not-a-real-token}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
-                  "current-context: c\n")
-    yield cluster, kubeconfig
-    server.shutdown()
-    server.server_close()
+    with serving(lambda method, path, query, body: cluster.answer(method, path, body)) as kubeconfig:
+        yield cluster, kubeconfig
 
 
 def test_the_client_reads_and_changes_the_cluster_as_the_api_answers(api_server):

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
 import pytest
@@ -22,16 +20,12 @@ from mlops_platform.cli.app import app
 from mlops_platform.components.data.local import BUCKET
 from support import OLD_MLFLOW_SCHEMA
 from support.drill import log_work, mlflow_server, snapshot
+from support.kube import serving, status
 from support.local_jobs import Loopback
 
 JOBS = "/apis/batch/v1/namespaces/data/jobs"
 CRONJOBS = "/apis/batch/v1/namespaces/data/cronjobs/"
 PODS = "/api/v1/namespaces/data/pods"
-
-
-def _status(code: int, reason: str, message: str) -> dict[str, Any]:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason,
-            "code": code}
 
 
 class Cluster:
@@ -69,14 +63,14 @@ class Cluster:
 
     def answer(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
         if path in self.forbidden:
-            return 403, _status(403, "Forbidden", f"cronjobs.batch is forbidden: User \"dev\" cannot get resource at {path}")
+            return 403, status(403, "Forbidden", f"cronjobs.batch is forbidden: User \"dev\" cannot get resource at {path}")
         if method == "GET" and path.startswith(CRONJOBS):
             found = self.cronjobs.get(path[len(CRONJOBS):])
-            return (200, found) if found else (404, _status(404, "NotFound", "cronjobs.batch not found"))
+            return (200, found) if found else (404, status(404, "NotFound", "cronjobs.batch not found"))
         if method == "POST" and path == JOBS:
             name = body["metadata"]["name"]
             if name in self.jobs:
-                return 409, _status(409, "AlreadyExists", f"jobs.batch \"{name}\" already exists")
+                return 409, status(409, "AlreadyExists", f"jobs.batch \"{name}\" already exists")
             job = {**body, "metadata": {**body["metadata"], "uid": str(uuid.uuid4()), "creationTimestamp": "2026-12-07T10:00:00Z"},
                    "status": {}}
             self.jobs[name] = job
@@ -86,10 +80,10 @@ class Cluster:
         if path.startswith(JOBS + "/"):
             name = path[len(JOBS) + 1:]
             if name not in self.jobs:
-                return 404, _status(404, "NotFound", f"jobs.batch \"{name}\" not found")
+                return 404, status(404, "NotFound", f"jobs.batch \"{name}\" not found")
             if method == "DELETE":
                 del self.jobs[name]
-                return 200, _status(200, "Success", "deleted") | {"status": "Success"}
+                return 200, status(200, "Success", "deleted") | {"status": "Success"}
             return 200, self.jobs[name]
         if method == "GET" and path == PODS:
             uid = query["labelSelector"][0].split("=", 1)[1]
@@ -97,7 +91,7 @@ class Cluster:
         if method == "GET" and path.startswith(PODS + "/") and path.endswith("/log"):
             pod = path[len(PODS) + 1:-len("/log")]
             return 200, self.logs.get((pod, query["container"][0]), "").encode()
-        return 404, _status(404, "NotFound", f"no route {path}")
+        return 404, status(404, "NotFound", f"no route {path}")
 
 
 @pytest.fixture()
@@ -122,46 +116,14 @@ def local_stack(postgres, moto_endpoint, project, standin_engine, stack_config, 
     runner = Loopback(tmp_path / "pods", by_name["mlops-data-backup-kit"].inputs["data"], postgres.port, postgres_bin(), moto_endpoint)
     (tmp_path / "pods").mkdir()
     cluster = Cluster(cronjobs, runner)
-    server = _serve(cluster)
-    kubeconfig = (f"apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{server.server_address[1]}'}}}}]\n"
-                  "users: [{name: u, user: {token: not-a-real-token}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
-                  "current-context: c\n")
     monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.POLL_SECONDS", 0.1)
     monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.TIMEOUT_SECONDS", 60)  # each Job here takes seconds
-    try:
-        with mlflow_server(postgres, "mlflow", BUCKET, tmp_path) as base:
-            log_work(base, tmp_path, experiments=1, runs=3)
-            fake = standin_engine(state=True)
-            fake.stacks({"local-dev": {"outputs": {"kubeconfig": kubeconfig, "endpoints": {"mlflow": base}},
-                                       "secrets": [], "resources": []}})
-            yield {"cluster": cluster, "s3": s3, "url": base, "postgres": postgres, "fake": fake, "kubeconfig": kubeconfig}
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _serve(cluster: Cluster) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            url = urllib.parse.urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
-            status, answer = cluster.answer(self.command, url.path, urllib.parse.parse_qs(url.query), body)
-            data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain" if isinstance(answer, bytes) else "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_DELETE = _serve
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    with serving(cluster.answer) as kubeconfig, mlflow_server(postgres, "mlflow", BUCKET, tmp_path) as base:
+        log_work(base, tmp_path, experiments=1, runs=3)
+        fake = standin_engine(state=True)
+        fake.stacks({"local-dev": {"outputs": {"kubeconfig": kubeconfig, "endpoints": {"mlflow": base}},
+                                   "secrets": [], "resources": []}})
+        yield {"cluster": cluster, "s3": s3, "url": base, "postgres": postgres, "fake": fake, "kubeconfig": kubeconfig}
 
 
 def invoke(*args: str) -> Any:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-import yaml
-
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 
 
@@ -20,9 +18,11 @@ class JobExists(Exception):
 
 class JobApi:
     def __init__(self, kubeconfig: str):
-        from kubernetes import client, config
+        from kubernetes import client
 
-        api_client = config.new_client_from_config_dict(yaml.safe_load(kubeconfig))
+        from ..engine.kube_api import api_client_for
+
+        api_client = api_client_for(kubeconfig)
         self.batch = client.BatchV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
         self._error = client.exceptions.ApiException

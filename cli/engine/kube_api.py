@@ -8,11 +8,18 @@ from typing import Any, Iterable, Optional
 import yaml
 
 
+def api_client_for(kubeconfig: str) -> Any:
+    """The official client's ApiClient for a kubeconfig document (the stack's output)."""
+    from kubernetes import config
+
+    return config.new_client_from_config_dict(yaml.safe_load(kubeconfig))
+
+
 class KubeApi:
     def __init__(self, kubeconfig: str):
-        from kubernetes import client, config
+        from kubernetes import client
 
-        api_client = config.new_client_from_config_dict(yaml.safe_load(kubeconfig))
+        api_client = api_client_for(kubeconfig)
         self.core = client.CoreV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
         self._not_found = client.exceptions.ApiException
