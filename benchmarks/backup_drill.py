@@ -3,10 +3,13 @@
 model versions (each version with a 256 KiB artifact), backed up, then restored after the database
 was dropped.
 
-    python benchmarks/backup_drill.py [--runs 1000] [--versions 100]
+    python benchmarks/backup_drill.py [--runs 1000] [--versions 100] [--local]
 
-Prints the seeding time, then each step of the backup and of the restore with its wall time. Needs
-the test extra (pip install -e '.[test]') and PostgreSQL's server package (for initdb and pg_ctl).
+Prints the seeding time, then each step of the backup and of the restore with its wall time. By
+default the CLI's pg_dump path (a versioned bucket); with --local the local stack's own backup and
+restore pods (its CronJob templates, container by container, as tests/support/local_jobs.py runs
+them) against an unversioned bucket, as on kind. Needs the test extra (pip install -e '.[test]') and
+PostgreSQL's server package (for initdb and pg_ctl).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -33,6 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--versions", type=int, default=100)
+    parser.add_argument("--local", action="store_true", help="the local stack's backup and restore pods")
     args = parser.parse_args()
 
     import logging
@@ -40,10 +45,7 @@ def main() -> None:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from mlops_platform.cli.backup.operations import Target, find, restore, take_backup
-    from mlops_platform.cli.backup.postgres import Dumped, Server
-    from mlops_platform.cli.registry import Registry
-    from mlops_platform.components.data.backup_kit.objects import Bucket
+    from mlops_platform.components.data.local import BUCKET as LOCAL_BUCKET
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
     postgres = start_postgres()
@@ -54,14 +56,18 @@ def main() -> None:
     os.environ.update({"AWS_ENDPOINT_URL": endpoint, "MLFLOW_S3_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench",
                        "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"})
     s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    url_db = postgres.create_database(DATABASE)
+    bucket, database = (LOCAL_BUCKET, "mlflow") if args.local else (BUCKET, DATABASE)
+    s3.create_bucket(Bucket=bucket)
+    if not args.local:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    else:
+        postgres.sql("CREATE ROLE mlflow LOGIN SUPERUSER")  # the local stack's database login
+    url_db = postgres.create_database(database)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     work = Path(tempfile.mkdtemp(prefix="backup-bench-"))
     server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                               "--backend-store-uri", url_db, "--artifacts-destination", f"s3://{BUCKET}/mlflow",
+                               "--backend-store-uri", url_db, "--artifacts-destination", f"s3://{bucket}/mlflow",
                                "--serve-artifacts", "--workers", "2"],
                               stdout=subprocess.DEVNULL, stderr=(work / "server.log").open("w"), cwd=work)
     try:
@@ -69,26 +75,80 @@ def main() -> None:
         started = time.monotonic()
         _seed(url, work, args.runs, args.versions)
         print(f"seeded {args.runs} runs and {args.versions} model versions in {time.monotonic() - started:.1f} s")
-        target = Target(stack="bench", cloud="local", env="bench", bucket=Bucket(s3, BUCKET),
-                        database=Dumped(Server("127.0.0.1", postgres.port, "postgres", "", sslmode="disable"), DATABASE),
-                        mlflow=Registry(url))
-        record, seconds = take_backup(target, lambda line: None, {"platform": "bench", "mlflow": "bench"})
-        _print("backup", seconds, f"dump {record.database.bytes:,} bytes, {record.artifacts.objects} artifacts "
-                                  f"({record.artifacts.bytes:,} bytes)")
-        # Disaster: the database dropped and every model's weights deleted.
-        postgres.sql(f'DROP DATABASE "{DATABASE}" WITH (FORCE)')
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="mlflow/"):
-            for item in page.get("Contents", []):
-                if item["Key"].endswith("weights.bin"):
-                    s3.delete_object(Bucket=BUCKET, Key=item["Key"])
-        report = restore(target, find(target.bucket, record.id), lambda line: None)
-        _print("restore", report.seconds, f"{report.counts.runs} runs, {report.counts.model_versions} model versions back, "
-                                          f"{report.artifacts.restored} artifacts copied back")
+        if args.local:
+            _local(postgres, s3, url, work, endpoint)
+        else:
+            _cli_path(postgres, s3, url)
     finally:
         server.terminate()
         server.wait(timeout=30)
         moto.stop()
         postgres.stop()
+
+
+def _disaster(s3: Any, bucket: str) -> None:
+    """Every model's weights deleted (the database is dropped by the caller)."""
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="mlflow/"):
+        for item in page.get("Contents", []):
+            if item["Key"].endswith("weights.bin"):
+                s3.delete_object(Bucket=bucket, Key=item["Key"])
+
+
+def _cli_path(postgres: Any, s3: Any, url: str) -> None:
+    from mlops_platform.cli.backup.operations import Target, find, restore, take_backup
+    from mlops_platform.cli.backup.postgres import Dumped, Server
+    from mlops_platform.cli.registry import Registry
+    from mlops_platform.components.data.backup_kit.objects import Bucket
+
+    target = Target(stack="bench", cloud="local", env="bench", bucket=Bucket(s3, BUCKET),
+                    database=Dumped(Server("127.0.0.1", postgres.port, "postgres", "", sslmode="disable"), DATABASE),
+                    mlflow=Registry(url))
+    record, seconds = take_backup(target, lambda line: None, {"platform": "bench", "mlflow": "bench"})
+    _print("backup", seconds, f"dump {record.database.bytes:,} bytes, {record.artifacts.objects} artifacts "
+                              f"({record.artifacts.bytes:,} bytes)")
+    postgres.sql(f'DROP DATABASE "{DATABASE}" WITH (FORCE)')
+    _disaster(s3, BUCKET)
+    report = restore(target, find(target.bucket, record.id), lambda line: None)
+    _print("restore", report.seconds, f"{report.counts.runs} runs, {report.counts.model_versions} model versions back, "
+                                      f"{report.artifacts.restored} artifacts copied back")
+
+
+def _local(postgres: Any, s3: Any, url: str, work: Path, endpoint: str) -> None:
+    """The local stack's pods as its program declares them, each container timed."""
+    import json
+
+    from mlops_platform.cli.backup.counts import counts, wait_healthy
+    from mlops_platform.cli.registry import Registry
+    from mlops_platform.components.config import PlatformConfig
+    from mlops_platform.components.data.local import BUCKET as LOCAL_BUCKET
+    from mlops_platform.planner.harness import plan_platform
+    from support.local_jobs import Loopback
+    from support.postgres import postgres_bin
+
+    by_name = {r.name: r for r in plan_platform(PlatformConfig.from_stack_file(ROOT / "stacks" / "Pulumi.local-dev.yaml",
+                                                                                "local-dev")).resources}
+    pods = {name: by_name[f"mlops-data-{name}"].inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+            for name in ("backup", "restore")}
+    (work / "pods").mkdir()
+    runner = Loopback(work / "pods", by_name["mlops-data-backup-kit"].inputs["data"], postgres.port, postgres_bin(), endpoint)
+    ran = runner.run_pod(pods["backup"])
+    _print_pod("backup", ran)
+    backup_id = json.loads(next(line for line in ran[-1].log.splitlines() if line.startswith("{")))["backup"]
+    postgres.sql('DROP DATABASE "mlflow" WITH (FORCE)')
+    _disaster(s3, LOCAL_BUCKET)
+    ran = runner.run_pod(pods["restore"], {"RESTORE_FROM": backup_id, "RESTORE_FORCE": "0", "RESTORE_SUFFIX": "be0c11"})
+    _print_pod("restore", ran)
+    started = time.monotonic()
+    wait_healthy(url)
+    found = counts(Registry(url))
+    print(f"  health and counts: {time.monotonic() - started:.2f} s ({found.runs} runs, {found.model_versions} model versions)")
+
+
+def _print_pod(what: str, ran: list[Any]) -> None:
+    failed = [r for r in ran if r.code]
+    if failed:
+        raise SystemExit(f"{what}: step {failed[0].name} failed: {failed[0].log.strip().splitlines()[-1]}")
+    _print(what, {r.name: r.seconds for r in ran}, "the pod's containers, one after another")
 
 
 def _wait(url: str, server: subprocess.Popen) -> None:

@@ -30,9 +30,10 @@ def restore(
     backend: Optional[str] = BackendOption,
     passphrase_file: Optional[Path] = PassphraseFileOption,
 ) -> None:
-    """Restore the database into a new instance, bring the artifacts back to the recorded versions,
-    switch MLflow to the restored database, and check MLflow's health and that it holds what the
-    backup recorded. The database it replaces is kept (renamed) until you remove it."""
+    """Restore the database into a new instance (on local, a new database, by a Job in the
+    cluster), bring the artifacts back to the recorded versions, switch MLflow to the restored
+    database, and check MLflow's health and that it holds what the backup recorded. The database it
+    replaces is kept (renamed) until you remove it."""
     from mlops_platform.components.data.backup_kit.record import IN_CLUSTER_CLOUDS
 
     from .. import display

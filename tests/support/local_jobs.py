@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,6 +23,7 @@ class Ran:
     name: str
     code: int
     log: str  # stdout and stderr, as `kubectl logs` shows them (stderr last here)
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,10 @@ class Loopback:
             command = [self._rewrite(part, work) for part in container["command"]]
             if command[0] == "python":
                 command[0] = sys.executable
+            started = time.monotonic()
             done = subprocess.run(command, env={**os.environ, "PATH": f"{self.postgres_bin}{os.pathsep}{os.environ['PATH']}", **env},
                                   capture_output=True, text=True, timeout=300, cwd=self.root)
-            ran.append(Ran(container["name"], done.returncode, done.stdout + done.stderr))
+            ran.append(Ran(container["name"], done.returncode, done.stdout + done.stderr, round(time.monotonic() - started, 2)))
             if done.returncode:
                 break
         return ran
