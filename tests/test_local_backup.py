@@ -268,6 +268,12 @@ def test_the_database_step_drops_what_it_could_not_restore_and_refuses_an_existi
     done = subprocess.run(["sh", str(KIT / "restore_database.sh"), "mlflow; DROP", str(bad), str(grants)], env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "not a database name" in done.stderr
+    # The CLI runs the same script on the clouds' pg_dump path: its exit 2 is a refusal there too.
+    from mlops_platform.cli.backup.postgres import Server, restore_into
+    from mlops_platform.components.data.backup_kit.errors import BackupRefused
+
+    with pytest.raises(BackupRefused, match="database mlflow already exists"):
+        restore_into(Server("127.0.0.1", postgres.port, "mlflow", "", sslmode="disable"), "mlflow", str(bad))
 
 
 def test_a_stack_without_a_cluster_is_refused(project, standin_engine, monkeypatch):
