@@ -40,9 +40,17 @@ class Cluster:
         self.logs: dict[tuple[str, str], str] = {}
         self.forbidden: set[str] = set()  # paths answered with 403
         self.created: list[dict[str, Any]] = []
+        self.waiting: tuple[str, str, str] | None = None  # (container, reason, message) of a pod that cannot start
 
     def _run(self, job: dict[str, Any]) -> None:
         spec = job["spec"]["template"]["spec"]
+        if self.waiting:  # the first container cannot start: the pod stays pending, the Job active
+            name, reason, message = self.waiting
+            self.pods[job["metadata"]["uid"]] = {
+                "metadata": {"name": f"{job['metadata']['name']}-x7k2p", "namespace": "data"},
+                "status": {"phase": "Pending", "initContainerStatuses": [
+                    {"name": name, "state": {"waiting": {"reason": reason, "message": message}}}]}}
+            return
         ran = self.runner.run_pod(spec)
         name = f"{job['metadata']['name']}-x7k2p"
         every = [*spec.get("initContainers", []), *spec["containers"]]
@@ -297,3 +305,26 @@ def test_up_backs_a_local_stack_up_in_the_cluster_before_it_migrates_mlflow(loca
     assert [j["metadata"]["name"][:len("mlflow-backup-manual-")] for j in local_stack["cluster"].created] == ["mlflow-backup-manual-"]
     keys = [o["Key"] for o in local_stack["s3"].list_objects_v2(Bucket=BUCKET, Prefix="backups/").get("Contents", [])]
     assert any(k.endswith("/record.json") for k in keys), keys
+
+
+def test_a_step_that_cannot_start_fails_fast_and_frees_the_lock(local_stack, monkeypatch):
+    cluster = local_stack["cluster"]
+    monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.PULL_GRACE_SECONDS", 0.5)
+    cluster.waiting = ("fetch", "ImagePullBackOff", 'Back-off pulling image "registry.local/mlflow@sha256:0f0f"')
+    result = invoke("restore", "--cloud", "local", "--from", "latest", "--yes")
+    assert result.exit_code == 1, result.output
+    assert "step fetch: ImagePullBackOff (Back-off pulling image" in result.stderr and "nothing was switched" in result.stderr
+    assert "mlflow-restore-run" not in cluster.jobs, "the Job is removed: the next restore is not locked out"
+    # Within the grace a pull may still recover: the CLI waits, and at its deadline leaves the Job be.
+    monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.PULL_GRACE_SECONDS", 3600)
+    monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.TIMEOUT_SECONDS", 1.5)
+    result = invoke("restore", "--cloud", "local", "--from", "latest", "--yes")
+    assert result.exit_code == 1, result.output
+    assert "has not finished after 1 s (step fetch waiting: ImagePullBackOff)" in result.stderr
+    assert "mlflow-restore-run" in cluster.jobs
+    del cluster.jobs["mlflow-restore-run"]
+    # A missing Secret does not clear on its own: no grace.
+    cluster.waiting = ("dump", "CreateContainerConfigError", 'secret "postgres-credentials" not found')
+    result = invoke("backup", "--cloud", "local")
+    assert result.exit_code == 1, result.output
+    assert "step dump: CreateContainerConfigError" in result.stderr and not cluster.jobs

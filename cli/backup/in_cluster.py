@@ -24,6 +24,12 @@ from .kube_jobs import JobExists
 NAMESPACE = names.NS_DATA
 POLL_SECONDS = 2.0
 TIMEOUT_SECONDS = 3600 + 300  # the Jobs' own deadline (local_backups.JOB_SECONDS), and a little
+# A container that cannot start: these waiting reasons do not clear on their own (a missing Secret or
+# key, a bad image name); an image that cannot be pulled is given PULL_GRACE_SECONDS of back-off
+# first (a slow registry recovers). Ref: https://kubernetes.io/docs/concepts/containers/images/#imagepullbackoff
+CANNOT_START = ("CreateContainerConfigError", "CreateContainerError", "InvalidImageName", "ErrImageNeverPull")
+CANNOT_PULL = ("ErrImagePull", "ImagePullBackOff")
+PULL_GRACE_SECONDS = 180.0
 
 
 class Api(Protocol):
@@ -85,6 +91,7 @@ def run(api: Api, spec: JobSpec, progress: Callable[[str], None], timeout: Optio
     timeout = timeout or TIMEOUT_SECONDS
     deadline = time.monotonic() + timeout
     said = ""
+    pulling: dict[str, float] = {}  # container -> when it was first seen unable to pull
     while True:
         job = api.job(NAMESPACE, spec.name) or job
         pods = api.pods(NAMESPACE, uid)
@@ -93,6 +100,13 @@ def run(api: Api, spec: JobSpec, progress: Callable[[str], None], timeout: Optio
             return _outputs(api, pods, body)
         if state == "Failed":
             raise _failure(api, pods, body, job)
+        stuck = _stuck(pods, pulling)
+        if stuck:
+            # Nothing past the step before it ran (the switch and the record are last): removing the
+            # Job ends its pod and frees the restore's name for the next try.
+            api.delete_job(NAMESPACE, spec.name)
+            raise BackupFailed(f"step {stuck} of Job {NAMESPACE}/{spec.name} cannot start; the Job was removed, "
+                               "nothing was switched or recorded")
         now = _doing(pods)
         if now != said:
             progress(now)
@@ -148,6 +162,19 @@ def _doing(pods: list[dict[str, Any]]) -> str:
         if waiting and waiting.get("reason") not in (None, "PodInitializing"):
             return f"step {container['name']} waiting: {waiting['reason']}"
     return f"pod {pods[-1].get('status', {}).get('phase', 'Pending')}"
+
+
+def _stuck(pods: list[dict[str, Any]], pulling: dict[str, float]) -> Optional[str]:
+    """`container: reason (message)` of a container that will not start, else None."""
+    for container in _statuses(pods[-1]) if pods else []:
+        waiting = container.get("state", {}).get("waiting") or {}
+        reason, name = waiting.get("reason", ""), container["name"]
+        if reason in CANNOT_PULL:
+            pulling.setdefault(name, time.monotonic())
+        if reason in CANNOT_START or (reason in CANNOT_PULL and time.monotonic() - pulling[name] >= PULL_GRACE_SECONDS):
+            message = str(waiting.get("message", ""))[:200]
+            return f"{name}: {reason}" + (f" ({message})" if message else "")
+    return None
 
 
 def _outputs(api: Api, pods: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
