@@ -328,3 +328,13 @@ def test_a_step_that_cannot_start_fails_fast_and_frees_the_lock(local_stack, mon
     result = invoke("backup", "--cloud", "local")
     assert result.exit_code == 1, result.output
     assert "step dump: CreateContainerConfigError" in result.stderr and not cluster.jobs
+
+
+def test_a_backup_needs_no_sign_in_but_a_restore_does_before_anything_runs(local_stack, monkeypatch):
+    from support.cli import refused
+
+    cluster = local_stack["cluster"]
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN")
+    backup_id = _backup()  # wholly in the cluster: MLflow is not asked
+    refused(invoke("restore", "--cloud", "local", "--from", backup_id, "--yes"), "signed in", "MLFLOW_TRACKING_TOKEN")
+    assert [j["metadata"]["name"] for j in cluster.created if j["metadata"]["name"] == "mlflow-restore-run"] == []

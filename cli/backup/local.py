@@ -36,7 +36,6 @@ class LocalTarget:
 
 def local_target(config: Any, outputs: Mapping[str, Any]) -> LocalTarget:
     from ..project import own_ca_only
-    from ..registry import signed_in
     from .kube_jobs import JobApi
 
     up = f"platform up --cloud local --env {config.env}"
@@ -46,7 +45,8 @@ def local_target(config: Any, outputs: Mapping[str, Any]) -> LocalTarget:
         raise BackupRefused(f"stack {config.stack_name} has no kubeconfig in its outputs (is its cluster up?): run `{up}` first")
     if not url:
         raise BackupRefused(f"stack {config.stack_name} has no MLflow in its outputs (is mlflow.enabled, and is it up?)")
-    signed_in(config, url)
+    # No sign-in here: a backup and the list run wholly in the cluster (the restore asks for one,
+    # as it checks what MLflow lists afterwards).
     return LocalTarget(stack=config.stack_name, env=config.env, api=JobApi(str(kubeconfig)),
                        mlflow=Registry(url, insecure=own_ca_only(config)), insecure=own_ca_only(config))
 

@@ -25,15 +25,22 @@ from .rds import Snapshotted
 AnyTarget = Union[Target, LocalTarget]
 
 
-def target_from(config: Any, outputs: Mapping[str, Any]) -> AnyTarget:
-    """`outputs`: the stack's outputs by name (plain values)."""
+def require_mlflow(config: Any, url: str) -> None:
+    """What counting MLflow's contents needs from here: its client (an extra) and a sign-in."""
     from mlops_platform.components.cloud_sdks import found
 
-    from ..project import own_ca_only
-    from ..registry import Registry, signed_in
+    from ..registry import signed_in
 
     if not found("mlflow"):
         raise BackupRefused("backups count what MLflow holds with its client, an optional extra: pip install 'mlops-platform[models]'")
+    signed_in(config, url)
+
+
+def target_from(config: Any, outputs: Mapping[str, Any]) -> AnyTarget:
+    """`outputs`: the stack's outputs by name (plain values)."""
+    from ..project import own_ca_only
+    from ..registry import Registry
+
     if config.cloud in IN_CLUSTER_CLOUDS:
         return local_target(config, outputs)
 
@@ -48,7 +55,7 @@ def target_from(config: Any, outputs: Mapping[str, Any]) -> AnyTarget:
     if config.cloud not in ON_DEMAND_CLOUDS:
         raise BackupRefused(f"`platform backup` and `restore` reach the database of an AWS, GCP or local stack only so far; "
                             f"on {config.cloud} it is inside the cluster's network (README: Backup and restore says what protects it)")
-    signed_in(config, url)
+    require_mlflow(config, url)
     instance = (data.get("database") or {}).get("instance")
     if not instance:
         raise BackupRefused(f"stack {config.stack_name}'s `data` output names no database instance: run `{up}` first")

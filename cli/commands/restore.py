@@ -40,7 +40,7 @@ def restore(
     from ..backup import local
     from ..backup.guard import failures
     from ..backup.local import LocalTarget
-    from ..backup.target import open_target
+    from ..backup.target import open_target, require_mlflow
     from ..confirming import confirm
     from ..errors import EXIT_FAILED, fail
     from ..project import load_config
@@ -52,6 +52,7 @@ def restore(
     with failures():
         target = open_target(config, backend, passphrase_file)
         if isinstance(target, LocalTarget):
+            require_mlflow(config, target.mlflow.url)
             if not yes and not confirm(f"Replace stack {config.stack_name}'s MLflow data with backup {backup_id}?"):
                 fail("restore cancelled: nothing changed", exit_code=EXIT_FAILED)
             report = local.restore(target, backup_id, force, display.progress)
