@@ -10,9 +10,6 @@ MLflow held and the artifacts' bytes, while the server keeps running.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from typing import Any, Iterator
 
 import pytest
@@ -112,31 +109,32 @@ def test_the_drill_restores_exactly_what_mlflow_held_and_the_artifacts_bytes(dri
 # --- the local stack's scheduled backup, as its CronJob runs it -----------------------------------
 
 
-def _cronjob_parts(stack_config) -> tuple[str, dict[str, str], list[str], dict[str, str]]:
-    """The dump container's script, the store container's environment and command, and the kit
-    files, as the local stack's program declares them."""
+def _backup_pod(stack_config) -> tuple[dict[str, Any], dict[str, str]]:
+    """The backup CronJob's pod and the kit's files, as the local stack's program declares them."""
     from mlops_platform.planner.harness import plan_platform
 
-    run = plan_platform(stack_config("local-dev"))
-    by_name = {r.name: r for r in run.resources}
+    by_name = {r.name: r for r in plan_platform(stack_config("local-dev")).resources}
     spec = by_name["mlops-data-backup"].inputs["spec"]
-    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
-    (dump,), (store,) = pod["initContainers"], pod["containers"]
-    kit = by_name["mlops-data-backup-kit"].inputs["data"]
-    return dump["command"][2], {e["name"]: e["value"] for e in store["env"]}, store["command"], kit
+    return spec["jobTemplate"]["spec"]["template"]["spec"], by_name["mlops-data-backup-kit"].inputs["data"]
 
 
 def test_the_local_backup_cronjob_takes_a_backup_the_cli_restores(postgres, moto_endpoint, tmp_path, stack_config, monkeypatch):
-    """The CronJob's own script and kit, run on loopback against a real MLflow: a copy-mode backup
-    (SeaweedFS has no versioning) whose SQL counts match what MLflow's API lists, then restored."""
+    """The CronJob's own containers, run on loopback (tests/support/local_jobs.py) against a real
+    MLflow: a copy-mode backup (SeaweedFS has no versioning) whose SQL counts match what MLflow's API
+    lists, then restored by the CLI's pg_dump path."""
     import boto3
     from mlflow.tracking import MlflowClient
 
     from mlops_platform.cli.backup.operations import find, list_backups, restore
     from mlops_platform.components.data.local import BUCKET as BUCKET_LOCAL
+    from support.local_jobs import Loopback
+    from support.postgres import postgres_bin
 
-    script, env, command, kit = _cronjob_parts(stack_config)
-    assert "sizeLimit" not in script and env["BACKUP_FOLDER"] == "/backup"
+    pod, kit = _backup_pod(stack_config)
+    (dump,), (store,) = pod["initContainers"], pod["containers"]
+    env = {e["name"]: e["value"] for e in store["env"]}
+    assert "sizeLimit" not in dump["command"][2] and env["BACKUP_FOLDER"] == "/backup"
+    assert store["command"][:1] == ["python"]
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET_LOCAL)  # unversioned, as SeaweedFS's
     postgres.sql("DO $$ BEGIN CREATE ROLE mlflow LOGIN SUPERUSER; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
@@ -152,27 +150,10 @@ def test_the_local_backup_cronjob_takes_a_backup_the_cli_restores(postgres, moto
         mlflow.genai.register_prompt(name="greeting", template="Hello {{name}}")  # a prompt is a model version too
         before = snapshot(base, s3, BUCKET_LOCAL)
 
-        # The dump container: its script, pointed at loopback.
-        work = tmp_path / "work"
-        work.mkdir()
-        secret = tmp_path / "password"
-        secret.write_text("unused-with-trust-auth")
-        local = (script.replace("postgres.data.svc.cluster.local", "127.0.0.1").replace("-p 5432", f"-p {postgres.port}")
-                 .replace("/run/secrets/postgres/password", str(secret)).replace("/backup/", f"{work}/"))
-        done = subprocess.run(["sh", "-c", local], capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        # The store container: the kit from its ConfigMap, its environment, its command.
-        kit_dir = tmp_path / "kit" / "backup_kit"
-        kit_dir.mkdir(parents=True)
-        for name, text in kit.items():
-            (kit_dir / name).write_text(text)
-        job_env = {**os.environ, **env, "BACKUP_FOLDER": str(work), "PYTHONPATH": str(kit_dir.parent),
-                   "AWS_ENDPOINT_URL": moto_endpoint, "HOME": str(tmp_path)}
-        assert command[:1] == ["python"]
-        stored = subprocess.run([sys.executable, *command[1:]], env=job_env, capture_output=True, text=True, timeout=120,
-                                cwd=tmp_path)
-        assert stored.returncode == 0, stored.stderr
-        backup_id = json.loads(stored.stdout)["backup"]
+        (tmp_path / "pods").mkdir()
+        ran = Loopback(tmp_path / "pods", kit, postgres.port, postgres_bin(), moto_endpoint).run_pod(pod)
+        assert [(r.name, r.code) for r in ran] == [("dump", 0), ("store", 0)], ran[-1].log
+        backup_id = json.loads(next(line for line in ran[-1].log.splitlines() if line.startswith("{")))["backup"]
 
         target = _target(postgres, s3, base, stack="mlops-platform/local")
         target = type(target)(**{**target.__dict__, "bucket": type(target.bucket)(s3, BUCKET_LOCAL),

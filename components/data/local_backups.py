@@ -53,10 +53,10 @@ def cron(schedule: str) -> str:
     return f"{minute} {hour} * * *"
 
 
-def dump_script(host: str, port: int, password_file: str, folder: str) -> str:
-    """What the dump container runs (and the drill test runs on loopback): the counts, the schema
-    revision and the dump, written to `folder`. The password comes from a mounted file."""
-    connect = f"-h {shlex.quote(host)} -p {port} -U {names.DATABASE_USER} -d {names.DATABASE_MLFLOW}"
+def dump_script(folder: str) -> str:
+    """What the dump container runs after postgres_container's prelude (libpq's environment and the
+    password): the counts, the schema revision and the dump, written to `folder`."""
+    connect = f"-d {names.DATABASE_MLFLOW}"
     # What MLflow's API lists: every experiment and run (deleted ones too), every model version but
     # those MLflow has deleted internally and prompts' versions (a registered model tagged as a prompt,
     # which the model-version search leaves out).
@@ -65,13 +65,10 @@ def dump_script(host: str, port: int, password_file: str, folder: str) -> str:
               "(SELECT 1 FROM registered_model_tags t WHERE t.name = v.name AND t.key = 'mlflow.prompt.is_prompt' "
               "AND t.value = 'true'))")
     return "\n".join([
-        "set -eu",
-        f'PGPASSWORD="$(cat {shlex.quote(password_file)})"',
-        "export PGPASSWORD",
         f"psql {connect} -XAtc {shlex.quote(counts)} > {folder}/{COUNTS_FILE}",
         f"psql {connect} -XAtc 'SELECT version_num FROM alembic_version' > {folder}/{SCHEMA_FILE}",
         f"pg_dump {connect} --format=custom --no-owner --no-privileges -f {folder}/{DUMP}",
-    ])
+    ]) + "\n"
 
 
 def kit_files() -> dict[str, str]:
@@ -148,9 +145,7 @@ def backup_cronjob(name: str, args: LocalBackupArgs, parent: pulumi.Resource, pr
                    depends_on: Sequence[pulumi.Resource]) -> k8s.batch.v1.CronJob:
     """`depends_on`: the kit's ConfigMap among them."""
     ns = names.NS_DATA
-    # The dump's script reads its own password file (the drill runs it as it is).
-    dump = {**postgres_container("dump", args, ""),
-            "command": ["/bin/sh", "-c", dump_script(args.db_host, args.db_port, args.password_file, WORK)]}
+    dump = postgres_container("dump", args, dump_script(WORK))
     store = kit_container("store", args, ["python", "-m", "backup_kit.job"])
     labels = kube.labels("backup", "scheduled")
     return k8s.batch.v1.CronJob(

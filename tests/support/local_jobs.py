@@ -1,7 +1,7 @@
 """The local stack's backup and restore pods, run on loopback as the kubelet would run them: each
 container's own command, in order (init containers first, each only after the one before exited 0),
 as a local process against a real PostgreSQL and moto's S3. Only what the cluster supplies is
-pointed at loopback: the Service names and ports, the mounted Secret, the kit's ConfigMap folder,
+pointed at loopback: the database's address (libpq's environment), the mounted Secret, the kit's ConfigMap folder,
 the emptyDir, and `python` (this interpreter, which has what the MLflow image has)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from mlops_platform.components.data.local import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_SECRET_DIR
+from mlops_platform.components.data.local import POSTGRES_SECRET_DIR
 from mlops_platform.components.data.local_backups import KIT_MOUNT, WORK
 
 
@@ -37,8 +37,7 @@ class Loopback:
     def _rewrite(self, text: str, work: Path) -> str:
         return (text.replace(KIT_MOUNT, str(self.root / "kit" / "backup_kit"))
                 .replace(f"{POSTGRES_SECRET_DIR}/password", str(self.root / "password"))
-                .replace(f"{WORK}/", f"{work}/")
-                .replace(POSTGRES_HOST, "127.0.0.1").replace(f"-p {POSTGRES_PORT}", f"-p {self.postgres_port}"))
+                .replace(f"{WORK}/", f"{work}/"))
 
     def run_pod(self, pod: Mapping[str, Any], extra_env: Mapping[str, str] = {}) -> list[Ran]:
         kit = self.root / "kit" / "backup_kit"
