@@ -95,9 +95,10 @@ def _disaster(s3: Any, bucket: str) -> None:
 
 
 def _cli_path(postgres: Any, s3: Any, url: str) -> None:
-    from mlops_platform.cli.backup.operations import Target, find, restore, take_backup
+    from mlops_platform.cli.backup.operations import Target, restore, take_backup
     from mlops_platform.cli.backup.postgres import Dumped, Server
     from mlops_platform.cli.registry import Registry
+    from mlops_platform.components.data.backup_kit.catalog import find
     from mlops_platform.components.data.backup_kit.objects import Bucket
 
     target = Target(stack="bench", cloud="local", env="bench", bucket=Bucket(s3, BUCKET),

@@ -46,7 +46,8 @@ def _target(postgres: Any, s3: Any, url: str, stack: str = "mlops-platform/local
 def test_the_drill_restores_exactly_what_mlflow_held_and_the_artifacts_bytes(drill, postgres, tmp_path):
     from mlflow.tracking import MlflowClient
 
-    from mlops_platform.cli.backup.operations import find, list_backups, restore, take_backup
+    from mlops_platform.cli.backup.operations import restore, take_backup
+    from mlops_platform.components.data.backup_kit.catalog import find, list_backups
 
     url, s3 = drill["url"], drill["s3"]
     log_work(url, tmp_path)
@@ -125,7 +126,8 @@ def test_the_local_backup_cronjob_takes_a_backup_the_cli_restores(postgres, moto
     import boto3
     from mlflow.tracking import MlflowClient
 
-    from mlops_platform.cli.backup.operations import find, list_backups, restore
+    from mlops_platform.cli.backup.operations import restore
+    from mlops_platform.components.data.backup_kit.catalog import find, list_backups
     from mlops_platform.components.data.local import BUCKET as BUCKET_LOCAL
     from support.local_jobs import Loopback
     from support.postgres import postgres_bin

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional, Protocol
 
-from mlops_platform.components.data.backup_kit.catalog import LATEST, check_stack, find, list_backups  # noqa: F401 - the CLI's names for them
+from mlops_platform.components.data.backup_kit.catalog import check_stack
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 from mlops_platform.components.data.backup_kit.objects import Progress, Restored, Store, manifest_bytes, parse_manifest
 from mlops_platform.components.data.backup_kit.record import (

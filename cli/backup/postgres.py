@@ -65,8 +65,10 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _run(server: Server, args: list[str], doing: str, extra: Optional[dict[str, str]] = None) -> str:
-    """Runs a client tool (or the kit's script) against the server; exit 2 from the script is a refusal."""
+def _run(server: Server, args: list[str], doing: str, extra: Optional[dict[str, str]] = None,
+         refusal_exit: Optional[int] = None) -> str:
+    """Runs a client tool (or the kit's script) against the server. `refusal_exit`: the exit code by
+    which the program says it refused (its last line says why, whole)."""
     try:
         done = subprocess.run(args, env={**server.environment(), **(extra or {})}, capture_output=True, text=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -74,7 +76,7 @@ def _run(server: Server, args: list[str], doing: str, extra: Optional[dict[str, 
     if done.returncode:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         reason = lines[-1] if lines else f"exit code {done.returncode}"
-        if done.returncode == 2 and args[0] == "sh":
+        if done.returncode == refusal_exit:
             raise BackupRefused(reason.strip()[:200])
         if "permission denied" in reason or "must be owner" in reason or "password authentication failed" in reason:
             raise BackupRefused(f"{doing}: {reason.strip()[:200]}")
@@ -113,7 +115,7 @@ def restore_into(server: Server, database: str, path: str) -> None:
         grants.write(TRACKING_GRANTS)
         grants.flush()
         _run(server, ["sh", str(KIT / "restore_database.sh"), _check_name(database), path, grants.name],
-             f"restoring into database {database}", extra=tools)
+             f"restoring into database {database}", extra=tools, refusal_exit=2)
 
 
 def switch(server: Server, live: str, restored: str, keep_as: str) -> bool:

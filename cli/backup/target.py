@@ -13,13 +13,14 @@ import os
 import warnings
 from typing import Any, Mapping, Union
 
+from mlops_platform.components.data.backup_kit.catalog import list_backups
 from mlops_platform.components.data.backup_kit.errors import BackupRefused
 from mlops_platform.components.data.backup_kit.objects import Bucket, Progress, Store
 from mlops_platform.components.data.backup_kit.record import IN_CLUSTER_CLOUDS, ON_DEMAND_CLOUDS, BackupRecord
 
 from . import local
 from .local import LocalTarget, local_target
-from .operations import Database, Target, list_backups, take_backup
+from .operations import Database, Target, take_backup
 from .rds import Snapshotted
 
 AnyTarget = Union[Target, LocalTarget]

@@ -77,6 +77,8 @@ def _cloud_restore(config: Any, target: operations.Target, backup_id: str, from_
                    backend: Optional[str], passphrase_file: Optional[Path]) -> Any:
     """On AWS and GCP: the record is read from here (the stack's bucket, or --from-env's) and shown
     before the confirmation; then the restore runs step by step (cli/backup/operations.py)."""
+    from mlops_platform.components.data.backup_kit.catalog import find
+
     from .. import display
     from ..backup import operations
     from ..backup.target import open_target
@@ -91,7 +93,7 @@ def _cloud_restore(config: Any, target: operations.Target, backup_id: str, from_
         opened = open_target(load_config(config.cloud, from_env), backend, passphrase_file)
         assert isinstance(opened, operations.Target), "--from-env is refused on local before here"
         source = opened
-    record = operations.find(source.bucket if source is not None else target.bucket, backup_id, (source or target).stack)
+    record = find(source.bucket if source is not None else target.bucket, backup_id, (source or target).stack)
     if not yes and not confirm(f"Replace stack {config.stack_name}'s MLflow data with backup {record.id} "
                                f"({record.created:%Y-%m-%d %H:%M} UTC, {record.counts.runs} runs)?"):
         fail("restore cancelled: nothing changed", exit_code=EXIT_FAILED)
