@@ -15,6 +15,8 @@ import heapq
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from mlops_platform.components.data.outputs import AZURE_POSTGRES_RESTART
+
 from .harness import ProgramRun, ResourceRecord
 
 # type token -> (seconds, source). Sources: provider documentation where it states a figure, else
@@ -125,7 +127,7 @@ def duration(record: ResourceRecord) -> tuple[int, str]:
         return DURATIONS["gcp:sql/databaseInstance:DatabaseInstance+ha"]
     if kind == "kubernetes:core/v1:Service" and record.input("spec", "type") == "LoadBalancer":
         return DURATIONS["kubernetes:core/v1:Service+LoadBalancer"]
-    if kind == "command:local:Command" and str(record.input("create", default="")).startswith("az postgres flexible-server restart"):
+    if kind == "command:local:Command" and str(record.input("create", default="")).startswith(AZURE_POSTGRES_RESTART):
         return DURATIONS["command:local:Command+postgres-restart"]
     if kind == "kubernetes:helm.sh/v3:Release":
         return HELM_RELEASES.get(str(record.input("name")), DURATIONS[kind])

@@ -377,3 +377,11 @@ def test_a_bad_client_variable_exits_2_before_anything_runs(project, monkeypatch
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "error: $PULUMI_K8S_CLIENT_BURST: must be a positive whole number (got 'lots')" in result.stderr
+
+
+def test_the_flexible_servers_restart_is_timed_as_a_restart_not_as_a_kind_cluster(planned):
+    restarts = [c for c in planned("azure-dev").of_type("command:local:Command") if c.name.endswith("-postgres-restart")]
+    assert len(restarts) == 1
+    assert duration(restarts[0]) == DURATIONS["command:local:Command+postgres-restart"]
+    (kind_create,) = planned("local-dev").of_type("command:local:Command")
+    assert duration(kind_create) == DURATIONS["command:local:Command"] != DURATIONS["command:local:Command+postgres-restart"]

@@ -32,6 +32,8 @@ from ..cluster.outputs import AzureNetwork, ClusterOutputs
 from ..config import PlatformConfig
 from . import db_trust
 from .outputs import (
+    AZURE_POSTGRES_LOGS,
+    AZURE_POSTGRES_RESTART,
     CONNECTION_LOG_SETTINGS,
     PGAUDIT_LOG,
     PGAUDIT_PRELOAD,
@@ -49,7 +51,6 @@ BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 # Ref: https://azure.github.io/azure-workload-identity/docs/topics/service-account-labels-and-annotations.html
 WI_AUDIENCE = "api://AzureADTokenExchange"
-POSTGRES_LOGS = "PostgreSQLLogs"  # the server's log category (connections, pgaudit)
 _SKU_TIER = {"Standard_B": "Burstable", "Standard_D": "GeneralPurpose", "Standard_E": "MemoryOptimized"}
 
 
@@ -282,7 +283,7 @@ class AzureData(pulumi.ComponentResource):
             resource_uri=self.server.id,
             workspace_id=net.log_workspace_id,
             log_analytics_destination_type="Dedicated",
-            logs=[{"category": POSTGRES_LOGS, "enabled": True}],
+            logs=[{"category": AZURE_POSTGRES_LOGS, "enabled": True}],
             opts=child(self.server),
         )
         return password, [database, self._audit_parameters(name, rg)]
@@ -313,7 +314,7 @@ class AzureData(pulumi.ComponentResource):
         preload = parameter("shared_preload_libraries", PGAUDIT_PRELOAD)
         restart = command.local.Command(
             f"{name}-postgres-restart",
-            create="az postgres flexible-server restart --resource-group \"$GROUP\" --name \"$SERVER\" --subscription \"$SUBSCRIPTION\"",
+            create=f"{AZURE_POSTGRES_RESTART} --resource-group \"$GROUP\" --name \"$SERVER\" --subscription \"$SUBSCRIPTION\"",
             environment={"GROUP": rg, "SERVER": self.server.name, "SUBSCRIPTION": self._net.subscription_id},
             # Again only when the preloaded list changes (and after it is set: the trigger is its output).
             triggers=[preload.value],

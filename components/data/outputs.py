@@ -85,6 +85,11 @@ PGAUDIT_LOG = "ddl,role"
 # The libraries a server with pgaudit loads at start (RDS's group, Azure's parameter): the list is
 # replaced, not extended, so it keeps pg_stat_statements, RDS's own default there, beside pgaudit.
 PGAUDIT_PRELOAD = "pg_stat_statements,pgaudit"
+# Azure Flexible Server: the log category (its connections and pgaudit's lines) the stack sends to its
+# workspace, which the policy checks; and the command the deploy runs to restart the server after its
+# preload list changes, which the critical path times.
+AZURE_POSTGRES_LOGS = "PostgreSQLLogs"
+AZURE_POSTGRES_RESTART = "az postgres flexible-server restart"
 
 
 @dataclass(frozen=True)

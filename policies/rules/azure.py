@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from mlops_platform.components.data.outputs import CONNECTION_LOG_SETTINGS
+from mlops_platform.components.data.outputs import AZURE_POSTGRES_LOGS, CONNECTION_LOG_SETTINGS
 
 from .base import REQUIRE_KEYS, Rule, cidrs_open, depends_on_resource, describe_open, dig, stack_resources
 
@@ -63,7 +63,7 @@ def azure_postgres_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
         if not loaded or values.get("pgaudit.log", "none").strip().lower() in ("", "none"):
             yield (f"server {server.name}: pgaudit is not allow-listed, preloaded and logging (azure.extensions, "
                    "shared_preload_libraries, pgaudit.log): schema and role changes go unlogged", server.urn)
-        if not any(depends_on_resource(d, server, "resourceUri") and _logged(d, ("PostgreSQLLogs",)) for d in diagnostics):
+        if not any(depends_on_resource(d, server, "resourceUri") and _logged(d, (AZURE_POSTGRES_LOGS,)) for d in diagnostics):
             yield (f"server {server.name}: its log (PostgreSQLLogs) is not sent to a workspace: it stays in the server's "
                    "own short-lived files", server.urn)
 
