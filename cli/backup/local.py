@@ -27,8 +27,8 @@ BACKUP_CRONJOB = "mlflow-backup"  # components/data/local_backups.py
 
 @dataclass(frozen=True)
 class LocalTarget:
-    stack: str
-    env: str
+    """The cluster's API (the Jobs carry the stack's identity) and MLflow, for the restore's checks."""
+
     api: in_cluster.Api
     mlflow: Registry
     insecure: bool = True  # the stack's own CA
@@ -47,7 +47,7 @@ def local_target(config: Any, outputs: Mapping[str, Any]) -> LocalTarget:
         raise BackupRefused(f"stack {config.stack_name} has no MLflow in its outputs (is mlflow.enabled, and is it up?)")
     # No sign-in here: a backup and the list run wholly in the cluster (the restore asks for one,
     # as it checks what MLflow lists afterwards).
-    return LocalTarget(stack=config.stack_name, env=config.env, api=JobApi(str(kubeconfig)),
+    return LocalTarget(api=JobApi(str(kubeconfig)),
                        mlflow=Registry(url, insecure=own_ca_only(config)), insecure=own_ca_only(config))
 
 
