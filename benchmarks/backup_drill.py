@@ -131,7 +131,8 @@ def _local(postgres: Any, s3: Any, url: str, work: Path, endpoint: str) -> None:
     pods = {name: by_name[f"mlops-data-{name}"].inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
             for name in ("backup", "restore")}
     (work / "pods").mkdir()
-    runner = Loopback(work / "pods", by_name["mlops-data-backup-kit"].inputs["data"], postgres.port, postgres_bin(), endpoint)
+    runner = Loopback(work / "pods", by_name["mlops-data-backup-kit"].inputs["data"], postgres.port, postgres_bin(),
+                      {"AWS_ENDPOINT_URL": endpoint})
     ran = runner.run_pod(pods["backup"])
     _print_pod("backup", ran)
     backup_id = json.loads(next(line for line in ran[-1].log.splitlines() if line.startswith("{")))["backup"]

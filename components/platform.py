@@ -33,6 +33,7 @@ from .addons.models import ModelServing, ModelServingArgs
 from .addons.monitoring import Monitoring, MonitoringArgs
 from .addons.traefik import Traefik, TraefikArgs
 from .config import PlatformConfig
+from .data.backup_jobs import BackupPlan
 from .deployment import deployment_output
 from .infrastructure import build_infrastructure
 from .oidc_clients import build_oidc_client
@@ -192,6 +193,9 @@ class MlopsPlatform(pulumi.ComponentResource):
                 replicas=self.config.mlflow.replicas,
                 monitoring=monitoring.ready if monitoring is not None else None,
                 depends_on=self.cluster.ready,
+                # Only the cluster reaches an Azure stack's data: its backups run there, beside MLflow
+                # (a local stack's run beside its data, components/data/local.py).
+                backup=BackupPlan.from_config(self.config) if self.config.cloud == "azure" else None,
             ),
             self._opts(),
         )

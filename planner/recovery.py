@@ -24,10 +24,12 @@ RPO_MINUTES = {"aws": 5, "azure": 5, "gcp": 5}
 PROVISION_MINUTES = {"aws": 20, "azure": 20, "gcp": 15}  # assumption: a small instance from a backup
 RESTORE_GB_PER_MINUTE = 2.0  # assumption: the data's restore and log replay, per GB of storage
 SWITCH_MINUTES = 10  # renames (RDS applies each in minutes), MLflow reconnecting, the checks
-# local: the restore Job starts on images the backup CronJob already pulled, pg_restore reads at most
-# the database's claim, and a rename switches it (the loopback drill does it in seconds: benchmarks/).
-LOCAL_JOB_MINUTES = 2
-LOCAL_SWITCH_MINUTES = 1
+# Where `platform restore` runs as a Job in the cluster (local, Azure: components/data/backup_jobs.py):
+# the Job starts on images already pulled, pg_restore reads at most the database's storage, and a
+# rename on the same server switches it (the loopback drill does it in seconds: benchmarks/).
+JOB_MINUTES = 2
+JOB_SWITCH_MINUTES = 1
+JOB_RESTORE = "the restore Job: the dump into a new database on the same server, then MLflow switched"
 
 
 @dataclass(frozen=True)
@@ -57,17 +59,22 @@ def recovery(config: Any) -> Recovery:  # config: PlatformConfig
         from mlops_platform.components.data.local import DATABASE_STORAGE_GB
 
         backup = config.backup
-        rto = LOCAL_JOB_MINUTES + math.ceil(DATABASE_STORAGE_GB / RESTORE_GB_PER_MINUTE) + LOCAL_SWITCH_MINUTES
+        rto = JOB_MINUTES + math.ceil(DATABASE_STORAGE_GB / RESTORE_GB_PER_MINUTE) + JOB_SWITCH_MINUTES
         return Recovery(24 * 60, rto, f"a pg_dump and a copy of the artifacts daily at {backup.schedule} UTC, kept "
                                        f"{backup.retention_days} days in the cluster's own bucket (gone with the cluster)",
-                        "the daily backup CronJob", restore="the restore Job: the dump into a new database, then MLflow switched")
+                        "the daily backup CronJob", restore=JOB_RESTORE)
     from mlops_platform.components.data.outputs import DatabaseSpec
 
     spec = DatabaseSpec.from_config(config)
-    rto = PROVISION_MINUTES[cloud] + math.ceil(spec.storage_gb / RESTORE_GB_PER_MINUTE) + SWITCH_MINUTES
+    restore_minutes = math.ceil(spec.storage_gb / RESTORE_GB_PER_MINUTE)
+    # Azure: `platform restore` restores a `platform backup` (a pg_dump) in the cluster, on the same
+    # server, rather than provisioning a new one (the server's own PITR restores make a new server).
+    in_cluster = cloud == "azure"
+    rto = (JOB_MINUTES + restore_minutes + JOB_SWITCH_MINUTES) if in_cluster else (
+        PROVISION_MINUTES[cloud] + restore_minutes + SWITCH_MINUTES)
     kept = f"daily backup at {spec.backup_start} UTC kept {spec.backup_retention_days} days"
     if spec.geo_redundant_backup:
         kept += ", copied to the paired region"
     failover = "an instance failure fails over to the standby: RPO 0, RTO 1-2 min" if spec.high_availability else None
     return Recovery(RPO_MINUTES[cloud], rto, kept, "point-in-time recovery from continuously archived logs",
-                    failover)
+                    failover, **({"restore": JOB_RESTORE} if in_cluster else {}))

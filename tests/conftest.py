@@ -30,7 +30,7 @@ from support.servers import free_port, serving
 # The fixtures that start a real service on loopback: a test using one (directly or through another
 # fixture) is in the `services` layer (pyproject.toml's markers).
 SERVICE_FIXTURES = frozenset({"moto_endpoint", "mlflow_server", "mlflow_with_runs", "chart_repository", "oci_registry", "registry", "oidc_issuer",
-                              "mlflow_oidc", "postgres"})
+                              "mlflow_oidc", "postgres", "tls_postgres", "azure_postgres"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -114,12 +114,13 @@ def test_a_restore_needs_confirmation_or_yes(aws_stack):
     refused(invoke("restore", "--cloud", "aws", "--from", backup_id), "--yes")
 
 
-def test_an_azure_stack_says_where_its_backups_stand(project, standin_engine):
+def test_an_azure_stack_without_its_cluster_in_its_outputs_is_refused(project, standin_engine):
+    """Azure's backups run in its cluster (tests/test_azure_backup.py), reached by its kubeconfig."""
     fake = standin_engine(state=True)
     fake.stacks({"azure-dev": {"outputs": {"endpoints": {"mlflow": "http://127.0.0.1:9"},
                                            "data": {"store": "azure", "bucket": "mlopsartifacts", "database": {}}},
                                "secrets": [], "resources": []}})
-    refused(invoke("backup", "--cloud", "azure"), "AWS, GCP or local stack only", "README")
+    refused(invoke("backup", "--cloud", "azure"), "no kubeconfig", "platform up --cloud azure --env dev")
 
 
 
@@ -151,7 +152,9 @@ def test_up_stops_before_the_engine_when_that_backup_fails(aws_stack):
     assert not fake.ran("up")
 
 
-def test_without_a_backup_to_take_up_refuses_a_migration_unless_skipped(project, standin_engine, tmp_path, monkeypatch):
+def test_an_azure_up_backs_up_in_the_cluster_first_unless_skipped(project, standin_engine, tmp_path, monkeypatch):
+    """Azure's backup runs as a Job in its cluster (tests/test_azure_backup.py): a stack whose
+    outputs give no cluster to run it in stops the update, unless the user took their own."""
     import os
 
     tools = tmp_path / "tools"
@@ -161,9 +164,9 @@ def test_without_a_backup_to_take_up_refuses_a_migration_unless_skipped(project,
     monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
     fake = standin_engine(state=True)
     _deployed_with_old_mlflow(fake, "azure-dev", {})
-    refused(invoke("up", "--cloud", "azure", "--yes"), "migrates MLflow's database", "--skip-backup",
-            "az postgres flexible-server backup create")
-    assert not fake.ran("preview") and not fake.ran("up")
+    refused(invoke("up", "--cloud", "azure", "--yes"), "backup before MLflow's migration failed", "no kubeconfig",
+            "nothing was deployed")
+    assert not fake.ran("up")
     fake.events("up", "up")
     result = invoke("up", "--cloud", "azure", "--yes", "--skip-backup")
     assert result.exit_code == 0, result.output

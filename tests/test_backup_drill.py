@@ -153,7 +153,7 @@ def test_the_local_backup_cronjob_takes_a_backup_the_cli_restores(postgres, moto
         before = snapshot(base, s3, BUCKET_LOCAL)
 
         (tmp_path / "pods").mkdir()
-        ran = Loopback(tmp_path / "pods", kit, postgres.port, postgres_bin(), moto_endpoint).run_pod(pod)
+        ran = Loopback(tmp_path / "pods", kit, postgres.port, postgres_bin(), {"AWS_ENDPOINT_URL": moto_endpoint}).run_pod(pod)
         assert [(r.name, r.code) for r in ran] == [("dump", 0), ("store", 0)], ran[-1].log
         backup_id = json.loads(next(line for line in ran[-1].log.splitlines() if line.startswith("{")))["backup"]
 

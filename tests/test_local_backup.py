@@ -9,7 +9,6 @@ Ref: https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/job-
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from typing import Any, Iterator
 
@@ -19,87 +18,12 @@ from typer.testing import CliRunner
 from mlops_platform.cli.app import app
 from mlops_platform.components.data.local import BUCKET
 from support import OLD_MLFLOW_SCHEMA
+from support.cluster_jobs import Cluster
 from support.drill import log_work, mlflow_server, snapshot
-from support.kube import serving, status
+from support.kube import serving
 from support.local_jobs import Loopback
 
-JOBS = "/apis/batch/v1/namespaces/data/jobs"
 CRONJOBS = "/apis/batch/v1/namespaces/data/cronjobs/"
-PODS = "/api/v1/namespaces/data/pods"
-
-
-class Cluster:
-    """The data namespace's CronJobs (as the stack's program declares them) and the Jobs made from
-    them; each Job's pod runs on loopback in a thread, and the Job completes or fails as it did."""
-
-    def __init__(self, cronjobs: dict[str, dict[str, Any]], runner: Loopback):
-        self.cronjobs = cronjobs
-        self.runner = runner
-        self.jobs: dict[str, dict[str, Any]] = {}
-        self.pods: dict[str, dict[str, Any]] = {}  # by the Job's uid
-        self.logs: dict[tuple[str, str], str] = {}
-        self.forbidden: set[str] = set()  # paths answered with 403
-        self.created: list[dict[str, Any]] = []
-        self.waiting: tuple[str, str, str] | None = None  # (container, reason, message) of a pod that cannot start
-
-    def _run(self, job: dict[str, Any]) -> None:
-        spec = job["spec"]["template"]["spec"]
-        if self.waiting:  # the first container cannot start: the pod stays pending, the Job active
-            name, reason, message = self.waiting
-            self.pods[job["metadata"]["uid"]] = {
-                "metadata": {"name": f"{job['metadata']['name']}-x7k2p", "namespace": "data"},
-                "status": {"phase": "Pending", "initContainerStatuses": [
-                    {"name": name, "state": {"waiting": {"reason": reason, "message": message}}}]}}
-            return
-        ran = self.runner.run_pod(spec)
-        name = f"{job['metadata']['name']}-x7k2p"
-        every = [*spec.get("initContainers", []), *spec["containers"]]
-        statuses = [{"name": r.name, "state": {"terminated": {"exitCode": r.code, "reason": "Completed" if not r.code else "Error"}}}
-                    for r in ran]
-        statuses += [{"name": c["name"], "state": {"waiting": {"reason": "PodInitializing"}}} for c in every[len(ran):]]
-        for r in ran:
-            self.logs[(name, r.name)] = r.log
-        failed = any(r.code for r in ran)
-        init = len(spec.get("initContainers", []))
-        self.pods[job["metadata"]["uid"]] = {
-            "metadata": {"name": name, "namespace": "data", "labels": {"batch.kubernetes.io/controller-uid": job["metadata"]["uid"]}},
-            "status": {"phase": "Failed" if failed else "Succeeded", "initContainerStatuses": statuses[:init],
-                       "containerStatuses": statuses[init:]}}
-        condition = {"type": "Failed" if failed else "Complete", "status": "True",
-                     **({"reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"} if failed else {})}
-        job["status"] = {"conditions": [condition], **({"failed": 1} if failed else {"succeeded": 1})}
-
-    def answer(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
-        if path in self.forbidden:
-            return 403, status(403, "Forbidden", f"cronjobs.batch is forbidden: User \"dev\" cannot get resource at {path}")
-        if method == "GET" and path.startswith(CRONJOBS):
-            found = self.cronjobs.get(path[len(CRONJOBS):])
-            return (200, found) if found else (404, status(404, "NotFound", "cronjobs.batch not found"))
-        if method == "POST" and path == JOBS:
-            name = body["metadata"]["name"]
-            if name in self.jobs:
-                return 409, status(409, "AlreadyExists", f"jobs.batch \"{name}\" already exists")
-            job = {**body, "metadata": {**body["metadata"], "uid": str(uuid.uuid4()), "creationTimestamp": "2026-12-07T10:00:00Z"},
-                   "status": {}}
-            self.jobs[name] = job
-            self.created.append(json.loads(json.dumps(body)))
-            threading.Thread(target=self._run, args=(job,), daemon=True).start()
-            return 201, job
-        if path.startswith(JOBS + "/"):
-            name = path[len(JOBS) + 1:]
-            if name not in self.jobs:
-                return 404, status(404, "NotFound", f"jobs.batch \"{name}\" not found")
-            if method == "DELETE":
-                del self.jobs[name]
-                return 200, status(200, "Success", "deleted") | {"status": "Success"}
-            return 200, self.jobs[name]
-        if method == "GET" and path == PODS:
-            uid = query["labelSelector"][0].split("=", 1)[1]
-            return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [self.pods[uid]] if uid in self.pods else []}
-        if method == "GET" and path.startswith(PODS + "/") and path.endswith("/log"):
-            pod = path[len(PODS) + 1:-len("/log")]
-            return 200, self.logs.get((pod, query["container"][0]), "").encode()
-        return 404, status(404, "NotFound", f"no route {path}")
 
 
 @pytest.fixture()
@@ -121,9 +45,10 @@ def local_stack(postgres, moto_endpoint, project, standin_engine, stack_config, 
     postgres.sql("DO $$ BEGIN CREATE ROLE mlflow LOGIN SUPERUSER; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
     monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", moto_endpoint)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "unused-by-this-server")
-    runner = Loopback(tmp_path / "pods", by_name["mlops-data-backup-kit"].inputs["data"], postgres.port, postgres_bin(), moto_endpoint)
+    runner = Loopback(tmp_path / "pods", by_name["mlops-data-backup-kit"].inputs["data"], postgres.port, postgres_bin(),
+                      {"AWS_ENDPOINT_URL": moto_endpoint})
     (tmp_path / "pods").mkdir()
-    cluster = Cluster(cronjobs, runner)
+    cluster = Cluster("data", cronjobs, runner)
     monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.POLL_SECONDS", 0.1)
     monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.TIMEOUT_SECONDS", 60)  # each Job here takes seconds
     with serving(cluster.answer) as kubeconfig, mlflow_server(postgres, "mlflow", BUCKET, tmp_path) as base:

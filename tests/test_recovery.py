@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from typer.testing import CliRunner
 
@@ -23,6 +25,17 @@ def test_cloud_stacks_have_point_in_time_recovery_and_a_restore_estimate(stack_c
     bigger = recovery(_with(config, storage_gb=config.database.storage_gb + 200))
     assert bigger.rto_minutes > found.rto_minutes
     assert ("paired region" in found.backups) == (stack == "azure-prod")
+
+
+def test_azure_restores_in_the_cluster_on_the_same_server(stack_config):
+    from mlops_platform.components.data.outputs import DatabaseSpec
+
+    config = stack_config("azure-dev")
+    found = recovery(config)
+    # 2 min to start the Job, the storage read back at 2 GB a minute, 1 to switch: no new server.
+    assert found.rto_minutes == 2 + math.ceil(DatabaseSpec.from_config(config).storage_gb / 2) + 1
+    assert "estimate: the restore Job" in found.line()
+    assert recovery(stack_config("aws-dev")).rto_minutes > found.rto_minutes
 
 
 def test_high_availability_adds_the_failover_figures(stack_config):

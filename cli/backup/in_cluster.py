@@ -1,6 +1,6 @@
-"""A Job run from a CronJob's template in the local stack's data namespace, followed step by step:
-how `platform backup`, `backups list` and `restore` reach a database that lives inside the cluster
-(components/data/local_backups.py, local_restore.py).
+"""A Job run from a CronJob's template in the stack's backup namespace, followed step by step: how
+`platform backup`, `backups list` and `restore` reach a database that only the cluster reaches
+(components/data/backup_jobs.py, restore_jobs.py).
 
 The Job is what `kubectl create job --from=cronjob/NAME` makes: the template's spec, owned by the
 CronJob, marked as started by hand. Each step (a container) prints one JSON line on success; a
@@ -16,14 +16,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol
 
-from mlops_platform.components import names
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 
 from .kube_jobs import JobExists
 
-NAMESPACE = names.NS_DATA
 POLL_SECONDS = 2.0
-TIMEOUT_SECONDS = 3600 + 300  # the Jobs' own deadline (local_backups.JOB_SECONDS), and a little
+TIMEOUT_SECONDS = 3600 + 300  # the Jobs' own deadline (backup_jobs.JOB_SECONDS), and a little
 # A container that cannot start: these waiting reasons do not clear on their own (a missing Secret or
 # key, a bad image name); an image that cannot be pulled is given PULL_GRACE_SECONDS of back-off
 # first (a slow registry recovers). Ref: https://kubernetes.io/docs/concepts/containers/images/#imagepullbackoff
@@ -43,6 +41,7 @@ class Api(Protocol):
 
 @dataclass(frozen=True)
 class JobSpec:
+    namespace: str  # the stack's backup Jobs' (backup_jobs.JOB_NAMESPACES)
     template: str  # the CronJob
     name: str  # the Job
     env: tuple[tuple[str, str], ...] = ()  # added to every container
@@ -57,7 +56,7 @@ def job_body(cronjob: dict[str, Any], spec: JobSpec) -> dict[str, Any]:
         every = pod.get("initContainers", []) + pod["containers"]
         chosen = next((c for c in every if c["name"] == container), None)
         if chosen is None:
-            raise BackupRefused(f"CronJob {NAMESPACE}/{spec.template} has no step {container}: run platform up to update it")
+            raise BackupRefused(f"CronJob {spec.namespace}/{spec.template} has no step {container}: run platform up to update it")
         pod.pop("initContainers", None)
         pod["containers"] = [{**chosen, "command": list(command)}]
     for container in pod.get("initContainers", []) + pod["containers"]:
@@ -66,7 +65,7 @@ def job_body(cronjob: dict[str, Any], spec: JobSpec) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {
-            "name": spec.name, "namespace": NAMESPACE, "labels": template.get("metadata", {}).get("labels", {}),
+            "name": spec.name, "namespace": spec.namespace, "labels": template.get("metadata", {}).get("labels", {}),
             # Ref: https://kubernetes.io/docs/reference/labels-annotations-taints/#cronjob-kubernetes-io-instantiate
             "annotations": {"cronjob.kubernetes.io/instantiate": "manual"},
             "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": meta["name"], "uid": meta["uid"]}],
@@ -80,21 +79,22 @@ def run(api: Api, spec: JobSpec, progress: Callable[[str], None], timeout: Optio
     """Creates the Job, waits for it, and returns each step's JSON line by container name. A Job of
     that name still running refuses the run (the restore's fixed name is its lock); a finished one
     is replaced."""
-    cronjob = api.cronjob(NAMESPACE, spec.template)
+    namespace = spec.namespace
+    cronjob = api.cronjob(namespace, spec.template)
     if cronjob is None:
-        raise BackupRefused(f"the cluster has no CronJob {NAMESPACE}/{spec.template} (deployed by an older platform, "
-                            "or not up): run platform up --cloud local first")
+        raise BackupRefused(f"the cluster has no CronJob {namespace}/{spec.template} (deployed by an older platform, "
+                            "or not up): run platform up first")
     body = job_body(cronjob, spec)
     job = _create(api, body, spec)
     uid = job["metadata"]["uid"]
-    progress(f"Job {NAMESPACE}/{spec.name} started")
+    progress(f"Job {namespace}/{spec.name} started")
     timeout = timeout or TIMEOUT_SECONDS
     deadline = time.monotonic() + timeout
     said = ""
     pulling: dict[str, float] = {}  # container -> when it was first seen unable to pull
     while True:
-        job = api.job(NAMESPACE, spec.name) or job
-        pods = api.pods(NAMESPACE, uid)
+        job = api.job(namespace, spec.name) or job
+        pods = api.pods(namespace, uid)
         state = _finished(job)
         if state == "Complete":
             return _outputs(api, pods, body)
@@ -104,34 +104,34 @@ def run(api: Api, spec: JobSpec, progress: Callable[[str], None], timeout: Optio
         if stuck:
             # Nothing past the step before it ran (the switch and the record are last): removing the
             # Job ends its pod and frees the restore's name for the next try.
-            api.delete_job(NAMESPACE, spec.name)
-            raise BackupFailed(f"step {stuck} of Job {NAMESPACE}/{spec.name} cannot start; the Job was removed, "
+            api.delete_job(namespace, spec.name)
+            raise BackupFailed(f"step {stuck} of Job {namespace}/{spec.name} cannot start; the Job was removed, "
                                "nothing was switched or recorded")
         now = _doing(pods)
         if now != said:
             progress(now)
             said = now
         if time.monotonic() > deadline:
-            raise BackupFailed(f"Job {NAMESPACE}/{spec.name} has not finished after {int(timeout)} s ({said}); "
-                               f"see kubectl -n {NAMESPACE} describe job {spec.name}")
+            raise BackupFailed(f"Job {namespace}/{spec.name} has not finished after {int(timeout)} s ({said}); "
+                               f"see kubectl -n {namespace} describe job {spec.name}")
         time.sleep(poll or POLL_SECONDS)
 
 
 def _create(api: Api, body: dict[str, Any], spec: JobSpec) -> dict[str, Any]:
     for _ in range(30):
         try:
-            return api.create_job(NAMESPACE, body)
+            return api.create_job(spec.namespace, body)
         except JobExists:
-            there = api.job(NAMESPACE, spec.name)
+            there = api.job(spec.namespace, spec.name)
             if there is None:  # gone meanwhile (a replaced one being deleted): try again
                 time.sleep(1)
                 continue
             if _finished(there) is None:
                 started = there.get("status", {}).get("startTime") or there["metadata"].get("creationTimestamp", "")
-                raise BackupRefused(f"Job {NAMESPACE}/{spec.name} is already running (started {started}): "
+                raise BackupRefused(f"Job {spec.namespace}/{spec.name} is already running (started {started}): "
                                     "wait for it; a second one would race it") from None
-            api.delete_job(NAMESPACE, spec.name)  # a finished one: its logs were read by the run that made it
-    raise BackupFailed(f"Job {NAMESPACE}/{spec.name} could not be created: an earlier one with its name is still being removed")
+            api.delete_job(spec.namespace, spec.name)  # a finished one: its logs were read by the run that made it
+    raise BackupFailed(f"Job {spec.namespace}/{spec.name} could not be created: an earlier one with its name is still being removed")
 
 
 def _finished(job: dict[str, Any]) -> Optional[str]:
@@ -178,13 +178,14 @@ def _stuck(pods: list[dict[str, Any]], pulling: dict[str, float]) -> Optional[st
 
 
 def _outputs(api: Api, pods: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
+    namespace = body["metadata"]["namespace"]
     done = [p for p in pods if p.get("status", {}).get("phase") == "Succeeded"]
     if not done:
-        raise BackupFailed(f"Job {NAMESPACE}/{body['metadata']['name']} completed, but its pod is gone: its results cannot be read")
+        raise BackupFailed(f"Job {namespace}/{body['metadata']['name']} completed, but its pod is gone: its results cannot be read")
     pod = done[-1]["metadata"]["name"]
     out: dict[str, Any] = {}
     for step in _steps(body):
-        lines = [line for line in api.log(NAMESPACE, pod, step).splitlines() if line.startswith("{")]
+        lines = [line for line in api.log(namespace, pod, step).splitlines() if line.startswith("{")]
         if lines:
             try:
                 out[step] = json.loads(lines[-1])
@@ -194,16 +195,16 @@ def _outputs(api: Api, pods: list[dict[str, Any]], body: dict[str, Any]) -> dict
 
 
 def _failure(api: Api, pods: list[dict[str, Any]], body: dict[str, Any], job: dict[str, Any]) -> Exception:
-    name = body["metadata"]["name"]
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     for pod in reversed(pods):
         for container in _statuses(pod):
             ended = container.get("state", {}).get("terminated") or {}
             code = ended.get("exitCode", 0)
             if code:
-                lines = [line for line in api.log(NAMESPACE, pod["metadata"]["name"], container["name"]).splitlines() if line.strip()]
+                lines = [line for line in api.log(namespace, pod["metadata"]["name"], container["name"]).splitlines() if line.strip()]
                 why = lines[-1].strip()[:300] if lines else ended.get("reason", f"exit code {code}")
                 if code == 2:
                     return BackupRefused(why)
-                return BackupFailed(f"step {container['name']} of Job {NAMESPACE}/{name} failed: {why}")
+                return BackupFailed(f"step {container['name']} of Job {namespace}/{name} failed: {why}")
     conditions = [c.get("message") or c.get("reason") for c in job.get("status", {}).get("conditions") or [] if c.get("type") == "Failed"]
-    return BackupFailed(f"Job {NAMESPACE}/{name} failed: {(conditions or ['no step reported why'])[0]}")
+    return BackupFailed(f"Job {namespace}/{name} failed: {(conditions or ['no step reported why'])[0]}")

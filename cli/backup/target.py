@@ -3,9 +3,8 @@
 
 On AWS the database is snapshotted by RDS and the bucket read with S3's API; on GCP Cloud SQL takes an
 on-demand backup and the bucket is read with Cloud Storage's API: all from where the CLI runs,
-through the clouds' control planes. On local both live in the cluster, and the work runs there as
-Jobs (cli/backup/local.py). On Azure the database is reachable only inside the cluster's network and
-its backups are not built yet (see README, Backup and restore)."""
+through the clouds' control planes. On local both live in the cluster, and on Azure both admit only
+the cluster's network: there the work runs in the cluster as Jobs (cli/backup/cluster_target.py)."""
 
 from __future__ import annotations
 
@@ -13,17 +12,18 @@ import os
 import warnings
 from typing import Any, Mapping, Union
 
+from mlops_platform.components.data.backup_jobs import IN_CLUSTER_CLOUDS
 from mlops_platform.components.data.backup_kit.catalog import list_backups
 from mlops_platform.components.data.backup_kit.errors import BackupRefused
 from mlops_platform.components.data.backup_kit.objects import Bucket, Progress, Store
-from mlops_platform.components.data.backup_kit.record import IN_CLUSTER_CLOUDS, ON_DEMAND_CLOUDS, BackupRecord
+from mlops_platform.components.data.backup_kit.record import BackupRecord
 
-from . import local
-from .local import LocalTarget, local_target
+from . import cluster_target
+from .cluster_target import ClusterTarget
 from .operations import Database, Target, take_backup
 from .rds import Snapshotted
 
-AnyTarget = Union[Target, LocalTarget]
+AnyTarget = Union[Target, ClusterTarget]
 
 
 def require_mlflow(config: Any, url: str) -> None:
@@ -43,7 +43,7 @@ def target_from(config: Any, outputs: Mapping[str, Any]) -> AnyTarget:
     from ..registry import Registry
 
     if config.cloud in IN_CLUSTER_CLOUDS:
-        return local_target(config, outputs)
+        return cluster_target.target(config, outputs)
 
     data = outputs.get("data")
     url = (outputs.get("endpoints") or {}).get("mlflow")
@@ -53,9 +53,6 @@ def target_from(config: Any, outputs: Mapping[str, Any]) -> AnyTarget:
                             f"platform, or not up): run `{up}` first")
     if not url:
         raise BackupRefused(f"stack {config.stack_name} has no MLflow in its outputs (is mlflow.enabled, and is it up?)")
-    if config.cloud not in ON_DEMAND_CLOUDS:
-        raise BackupRefused(f"`platform backup` and `restore` reach the database of an AWS, GCP or local stack only so far; "
-                            f"on {config.cloud} it is inside the cluster's network (README: Backup and restore says what protects it)")
     require_mlflow(config, url)
     instance = (data.get("database") or {}).get("instance")
     if not instance:
@@ -130,12 +127,12 @@ def engine_target(config: Any, engine: Any) -> AnyTarget:
 
 
 def backup_now(target: AnyTarget, progress: Progress) -> tuple[BackupRecord, dict[str, float]]:
-    if isinstance(target, LocalTarget):
-        return local.take_backup(target, progress)
+    if isinstance(target, ClusterTarget):
+        return cluster_target.take_backup(target, progress)
     return take_backup(target, progress)
 
 
 def backups(target: AnyTarget, progress: Progress) -> list[BackupRecord]:
-    if isinstance(target, LocalTarget):
-        return local.list_backups(target, progress)
+    if isinstance(target, ClusterTarget):
+        return cluster_target.list_backups(target, progress)
     return list_backups(target.bucket)

@@ -30,16 +30,15 @@ def restore(
     backend: Optional[str] = BackendOption,
     passphrase_file: Optional[Path] = PassphraseFileOption,
 ) -> None:
-    """Restore the database into a new instance (on local, a new database, by a Job in the
-    cluster), bring the artifacts back to the recorded versions, switch MLflow to the restored
+    """Restore the database into a new instance (on local and Azure, a new database on the same
+    server, by a Job in the cluster), bring the artifacts back to the recorded versions, switch MLflow to the restored
     database, and check MLflow's health and that it holds what the backup recorded. The database it
     replaces is kept (renamed) until you remove it."""
-    from mlops_platform.components.data.backup_kit.record import IN_CLUSTER_CLOUDS
+    from mlops_platform.components.data.backup_jobs import IN_CLUSTER_CLOUDS
 
     from .. import display
-    from ..backup import local
+    from ..backup import cluster_target
     from ..backup.guard import failures
-    from ..backup.local import LocalTarget
     from ..backup.target import open_target, require_mlflow
     from ..confirming import confirm
     from ..errors import EXIT_FAILED, fail
@@ -47,15 +46,15 @@ def restore(
 
     config = load_config(cloud, env)
     if from_env is not None and config.cloud in IN_CLUSTER_CLOUDS:
-        fail("--from-env restores another environment's backup from its bucket; a local stack's backups live in its own "
+        fail(f"--from-env restores another environment's backup from its bucket; a {config.cloud} stack's backups live in its own "
              "cluster, out of another's reach", "leave --from-env out")
     with failures():
         target = open_target(config, backend, passphrase_file)
-        if isinstance(target, LocalTarget):
+        if isinstance(target, cluster_target.ClusterTarget):
             require_mlflow(config, target.mlflow.url)
             if not yes and not confirm(f"Replace stack {config.stack_name}'s MLflow data with backup {backup_id}?"):
                 fail("restore cancelled: nothing changed", exit_code=EXIT_FAILED)
-            report = local.restore(target, backup_id, force, display.progress)
+            report = cluster_target.restore(target, backup_id, force, display.progress)
         else:
             report = _cloud_restore(config, target, backup_id, from_env, force, yes, backend, passphrase_file)
     summary = {

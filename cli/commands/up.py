@@ -68,8 +68,6 @@ def up(
     record = deployed_record(config, engine)
     check_kubernetes_skew(config, record)
     migrations = [] if skip_backup else pending_mlflow_migrations(config, record)
-    if migrations:
-        _backup_possible(config, migrations)
     # Always previewed: the guard must know every replacement before anything changes.
     display.progress(f"Previewing stack {config.stack_name}...")
     collector = DiffCollector()
@@ -114,27 +112,6 @@ def _report(config: Any, tracker: Any, outputs: Any, json_output: bool) -> None:
     if tracker.policies:
         for policy in tracker.policies:
             display.err().print(f"[yellow]policy {policy.level}[/yellow] {display.literal(f'{policy.policy}: {policy.message}')}")
-
-
-# What to run instead where `platform backup` does not reach the database yet.
-_OWN_SNAPSHOT = {
-    "azure": "az postgres flexible-server backup create --resource-group RG --name SERVER --backup-name before-upgrade",
-}
-
-
-def _backup_possible(config: Any, migrations: list[tuple[str, str]]) -> None:
-    """Before the preview: a migration `platform backup` cannot precede is refused (exit 2), unless
-    the user says they took a backup of their own (--skip-backup)."""
-    from mlops_platform.components.data.backup_kit.record import IN_CLUSTER_CLOUDS, ON_DEMAND_CLOUDS
-
-    from ..errors import fail
-
-    cloud = config.cloud
-    if cloud in ON_DEMAND_CLOUDS + IN_CLUSTER_CLOUDS:
-        return
-    fail(f"this update migrates MLflow's database one way ({len(migrations)} migrations, to {migrations[-1][0]}), and "
-         f"`platform backup` does not reach a {cloud} stack's database yet; nothing was previewed or deployed",
-         f"back it up yourself ({_OWN_SNAPSHOT[cloud]}), then rerun with --skip-backup")
 
 
 def _backup_before_migration(config: Any, engine: Any, migrations: list[tuple[str, str]]) -> None:

@@ -24,10 +24,11 @@ import pulumi_random as random
 
 from .. import k8s as kube
 from .. import names, network, versions
+from ..data.backup_jobs import BackupPlan
 from ..data.outputs import Database, DataOutputs, WorkloadAccess
 from ..image_source import ImageSource
 from ..requests import WorkloadRequest, from_values
-from . import database_ca
+from . import database_ca, mlflow_backups
 from .backend_ports import from_traefik
 from .cert_manager import certificate
 from .identity import IdentityOutputs
@@ -79,6 +80,8 @@ class MlflowArgs:
     replicas: int = 1
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
     images: ImageSource = ImageSource()  # where each image is pulled from (lock, mirror)
+    # Azure: the backup and restore Jobs run beside MLflow (mlflow_backups.py); None elsewhere.
+    backup: Optional[BackupPlan] = None
 
 
 def _artifact_root(args: MlflowArgs) -> dict[str, Any]:
@@ -294,6 +297,11 @@ class Mlflow(pulumi.ComponentResource):
              *([tls] if args.identity.platform_ca else [])],
             values=chart_values(args, pulumi.Output.secret(flask_secret.result)), timeout=900, images=args.images,
         )
+        if args.backup is not None:
+            # After the release, which makes the service account the Jobs run as.
+            site = mlflow_backups.azure_site(args.data, args.access, self._trust, DB_ADMIN_SECRET)
+            mlflow_backups.backup_jobs(name, args.backup, site, args.data, args.images, self, args.provider,
+                                       [self.release, admin_secret, *database_ca_map, *identity, *ns.ready, *args.data.ready])
         access = traefik_reader(name, names.NS_MLFLOW, self, args.provider, ns.ready)
         ingress_route(f"{name}-route", "mlflow", names.NS_MLFLOW, f"Host(`{host}`)", [{"name": SERVICE, "port": SERVICE_PORT}],
                       TLS_SECRET, [], self, args.provider, [self.release, tls, *access, *args.ingress],

@@ -20,9 +20,9 @@ from .. import image_source, names, network, versions
 from .. import k8s as kube
 from ..cluster.outputs import ClusterOutputs
 from ..image_source import ImageSource
-from .local_backups import LocalBackupArgs, backup_cronjob, kit_configmap
-from .local_restore import restore_template
+from .backup_jobs import JOB_NAMESPACES, BackupJobArgs, BackupPlan, BackupSite, backup_cronjob, kit_configmap
 from .outputs import Database, DataOutputs, ObjectStore, WorkloadAccess
+from .restore_jobs import restore_template
 
 BUCKET = names.ARTIFACTS
 S3_PORT = 8333
@@ -49,8 +49,22 @@ class LocalDataArgs:
     cluster: ClusterOutputs
     storage_gb: int = 10
     database_storage_gb: int = DATABASE_STORAGE_GB
-    backup: Optional[LocalBackupArgs] = None  # the scheduled backups (local_backups.py)
+    backup: Optional[BackupJobArgs] = None  # the scheduled backups (backup_jobs.py)
     images: ImageSource = ImageSource()  # where each image is pulled from (lock, mirror)
+
+
+def backup_site() -> BackupSite:
+    """The backup Jobs beside the data: SeaweedFS with its admin keys, Postgres with its password file
+    (plain TCP: the traffic never leaves the node network)."""
+    libpq = {"PGHOST": POSTGRES_HOST, "PGPORT": str(POSTGRES_PORT), "PGUSER": names.DATABASE_USER, "PGSSLMODE": "disable"}
+    return BackupSite(
+        cloud="local", namespace=JOB_NAMESPACES["local"],
+        store_env={"AWS_ENDPOINT_URL": ENDPOINT, "AWS_DEFAULT_REGION": "us-east-1"}, store_secrets=("seaweedfs-admin",),
+        db_env=tuple({"name": key, "value": value} for key, value in libpq.items()),
+        password_file=f"{POSTGRES_SECRET_DIR}/password",
+        volumes=({"name": "postgres-password", "secret": {"secretName": "postgres-credentials"}},),
+        db_mounts=({"name": "postgres-password", "mountPath": POSTGRES_SECRET_DIR, "readOnly": True},),
+    )
 
 
 class LocalData(pulumi.ComponentResource):
@@ -58,15 +72,8 @@ class LocalData(pulumi.ComponentResource):
 
     @staticmethod
     def args_from(config: Any, cluster: ClusterOutputs) -> LocalDataArgs:  # config: PlatformConfig
-        from importlib.metadata import version
-
         images = image_source.for_stack(config)
-        backup = LocalBackupArgs(
-            schedule=config.backup.schedule, retention_days=config.backup.retention_days, stack=config.stack_name,
-            env=config.env, platform_version=version("mlops-platform"), bucket=BUCKET, endpoint=ENDPOINT,
-            db_host=POSTGRES_HOST, db_port=POSTGRES_PORT,
-            password_file=f"{POSTGRES_SECRET_DIR}/password", images=images,
-        )
+        backup = BackupJobArgs(plan=BackupPlan.from_config(config), bucket=BUCKET, site=backup_site(), images=images)
         return LocalDataArgs(cluster=cluster, backup=backup, images=images)
 
     def __init__(self, name: str, args: LocalDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -85,7 +92,7 @@ class LocalData(pulumi.ComponentResource):
         password, db_service = self._postgres(name, args)
         if args.backup is not None:
             ready = [bucket_job, db_service]
-            kit = kit_configmap(name, self, self._provider, ready)
+            kit = kit_configmap(name, args.backup.site.namespace, self, self._provider, ready)
             backup_cronjob(name, args.backup, self, self._provider, [kit, *ready])
             restore_template(name, args.backup, self, self._provider, [kit, *ready])
         self.outputs = DataOutputs(

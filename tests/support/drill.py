@@ -53,6 +53,16 @@ def log_work(url: str, tmp_path: Path, experiments: int = 2, runs: int = 3) -> N
 
 def snapshot(url: str, s3: Any, bucket: str) -> dict[str, Any]:
     """What MLflow answers and what the bucket holds, to compare before and after."""
+    objects = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="mlflow/"):
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            objects[item["Key"]] = hashlib.sha256(body).hexdigest()
+    return {**registry(url), "objects": objects}
+
+
+def registry(url: str) -> dict[str, Any]:
+    """What MLflow answers: experiments, runs (with their params and metric history), model versions."""
     from mlflow.entities import ViewType
     from mlflow.tracking import MlflowClient
 
@@ -63,9 +73,4 @@ def snapshot(url: str, s3: Any, bucket: str) -> dict[str, Any]:
         history = [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "loss")]
         runs[run.info.run_id] = (run.info.run_name, run.info.lifecycle_stage, run.data.params, sorted(history))
     versions = sorted((v.name, v.version, v.run_id, v.source) for v in client.search_model_versions())
-    objects = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="mlflow/"):
-        for item in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-            objects[item["Key"]] = hashlib.sha256(body).hexdigest()
-    return {"experiments": experiments, "runs": runs, "versions": versions, "objects": objects}
+    return {"experiments": experiments, "runs": runs, "versions": versions}

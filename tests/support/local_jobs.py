@@ -1,8 +1,9 @@
-"""The local stack's backup and restore pods, run on loopback as the kubelet would run them: each
-container's own command, in order (init containers first, each only after the one before exited 0),
-as a local process against a real PostgreSQL and moto's S3. Only what the cluster supplies is
-pointed at loopback: the database's address (libpq's environment), the mounted Secret, the kit's ConfigMap folder,
-the emptyDir, and `python` (this interpreter, which has what the MLflow image has)."""
+"""A stack's backup and restore pods, run on loopback as the kubelet would run them: each container's
+own command, in order (init containers first, each only after the one before exited 0), as a local
+process against a real PostgreSQL and a real object store (moto's S3, or Azurite's Blob). Only what
+the cluster supplies is pointed at loopback: the database's address (libpq's environment), the
+Secrets (mounted, or read into the environment), the mounted CA, the kit's ConfigMap folder, the
+emptyDir, the store's endpoint, and `python` (this interpreter, which has what the MLflow image has)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from mlops_platform.components.data.backup_jobs import KIT_MOUNT, WORK
 from mlops_platform.components.data.local import POSTGRES_SECRET_DIR
-from mlops_platform.components.data.local_backups import KIT_MOUNT, WORK
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,23 @@ class Loopback:
     kit: Mapping[str, str]  # the kit ConfigMap's data
     postgres_port: int
     postgres_bin: Path
-    s3_endpoint: str
+    store_env: Mapping[str, str]  # how the kit reaches the store here (AWS_ENDPOINT_URL, or a connection string)
+    postgres_host: str = "127.0.0.1"  # the name the database's certificate carries, where it verifies one
+    secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # for env valueFrom.secretKeyRef
+    files: Mapping[str, str] = field(default_factory=dict)  # a mounted file's path in the pod -> here
 
     def _rewrite(self, text: str, work: Path) -> str:
+        for inside, here in self.files.items():
+            text = text.replace(inside, here)
         return (text.replace(KIT_MOUNT, str(self.root / "kit" / "backup_kit"))
                 .replace(f"{POSTGRES_SECRET_DIR}/password", str(self.root / "password"))
                 .replace(f"{WORK}/", f"{work}/"))
+
+    def _value(self, entry: Mapping[str, Any]) -> str:
+        if "value" in entry:
+            return str(entry["value"])
+        ref = entry["valueFrom"]["secretKeyRef"]  # the kubelet fails the container on a missing one
+        return self.secrets[ref["name"]][ref["key"]]
 
     def run_pod(self, pod: Mapping[str, Any], extra_env: Mapping[str, str] = {}) -> list[Ran]:
         kit = self.root / "kit" / "backup_kit"
@@ -49,9 +61,9 @@ class Loopback:
         work.mkdir()
         ran = []
         for container in [*pod.get("initContainers", []), *pod["containers"]]:
-            env = {e["name"]: self._rewrite(e["value"], work) for e in container.get("env", [])}
-            env.update({"PGHOST": "127.0.0.1", "PGPORT": str(self.postgres_port)} if "PGHOST" in env else {})
-            env.update({"BACKUP_FOLDER": str(work), "PYTHONPATH": str(kit.parent), "AWS_ENDPOINT_URL": self.s3_endpoint,
+            env = {e["name"]: self._rewrite(self._value(e), work) for e in container.get("env", [])}
+            env.update({"PGHOST": self.postgres_host, "PGPORT": str(self.postgres_port)} if "PGHOST" in env else {})
+            env.update({"BACKUP_FOLDER": str(work), "PYTHONPATH": str(kit.parent), **self.store_env,
                         "HOME": str(self.root)} if "BACKUP_BUCKET" in env else {})
             env.update(extra_env)
             command = [self._rewrite(part, work) for part in container["command"]]

@@ -18,11 +18,8 @@ DUMP = "database.dump"
 ID_PATTERN = r"^bk-\d{8}t\d{6}z-[0-9a-f]{6}$"
 GIB = 1 << 30  # a cloud database's storage, given in GiB, as DatabasePart.bytes
 # The clouds whose database `platform backup` and `restore` reach (through the cloud's control plane:
-# cli/backup/target.py); the others rely on their automated backups (README: Backup and restore).
+# cli/backup/target.py); on the others the work runs in the cluster (components/data/backup_jobs.py).
 ON_DEMAND_CLOUDS = ("aws", "gcp")
-# The stacks whose database and bucket live in the cluster: backups and restores run there as Jobs
-# (components/data/local_backups.py, local_restore.py).
-IN_CLUSTER_CLOUDS = ("local",)
 
 
 def set_aside(instance: str, suffix: str) -> str:

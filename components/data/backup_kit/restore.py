@@ -1,11 +1,11 @@
-"""The local stack's restore, in the cluster: `python -m backup_kit.restore STEP` in the restore Job's
-containers (components/data/local_restore.py), with the database steps between them in the postgres
+"""A restore in the cluster (local, Azure): `python -m backup_kit.restore STEP` in the restore Job's
+containers (components/data/restore_jobs.py), with the database steps between them in the postgres
 image (restore_database.sh, switch.sql):
 
   fetch      finds the backup (RESTORE_FROM: an id, or `latest`), refuses another stack's without
              RESTORE_FORCE=1, downloads its dump into BACKUP_FOLDER and checks it against the record;
   artifacts  brings the bucket back to the backup's artifacts (what came after is moved aside);
-  list       prints every backup in the bucket (`platform backups list` on local).
+  list       prints every backup in the bucket (`platform backups list` on local and Azure).
 
 Each step prints one JSON line on stdout; on failure one line on stderr and exit 2 (refused,
 nothing changed) or 1 (a step failed). Environment as backup_kit.job's, plus RESTORE_FROM and
@@ -21,13 +21,13 @@ from pathlib import Path
 
 from .catalog import check_stack, find, list_backups
 from .errors import BackupFailed, BackupRefused
-from .objects import Bucket, parse_manifest
+from .objects import Store, parse_manifest
 from .record import DUMP, PREFIX, RECORD, BackupRecord, parse, sha256_file
 
 STEPS = ("fetch", "artifacts", "list")
 
 
-def fetch(bucket: Bucket, work: Path, env: dict[str, str]) -> BackupRecord:
+def fetch(bucket: Store, work: Path, env: dict[str, str]) -> BackupRecord:
     record = find(bucket, env.get("RESTORE_FROM", ""), env["BACKUP_STACK"])
     check_stack(record, env["BACKUP_STACK"], env.get("RESTORE_FORCE") == "1")
     if record.database.kind != "pg_dump":
@@ -40,7 +40,7 @@ def fetch(bucket: Bucket, work: Path, env: dict[str, str]) -> BackupRecord:
     return record
 
 
-def artifacts(bucket: Bucket, work: Path) -> dict[str, int]:
+def artifacts(bucket: Store, work: Path) -> dict[str, int]:
     record = parse((work / RECORD).read_bytes(), str(work / RECORD))
     raw = bucket.get(record.artifacts.manifest)
     if raw is None:
@@ -51,12 +51,12 @@ def artifacts(bucket: Bucket, work: Path) -> dict[str, int]:
 
 
 def main(step: str) -> int:
-    import boto3
+    from .stores import open_store
 
     env = dict(os.environ)
-    bucket = Bucket(boto3.client("s3"), env["BACKUP_BUCKET"])
     work = Path(env.get("BACKUP_FOLDER", "."))
     try:
+        bucket = open_store(env)
         if step == "fetch":
             out: object = {"record": json.loads(fetch(bucket, work, env).dumps())}
         elif step == "artifacts":

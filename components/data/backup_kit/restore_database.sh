@@ -1,7 +1,7 @@
 #!/bin/sh
 # A pg_dump (custom format) restored into a new database, and MLflow's own login given its rights on
 # the restored tables (a dump carries no grants, and the tables are the restoring login's). Run by
-# the CLI (cli/backup/postgres.py) and by the local stack's restore Job (components/data/local_restore.py).
+# the CLI (cli/backup/postgres.py) and by the local stack's restore Job (components/data/restore_jobs.py).
 #
 # Usage: restore_database.sh DATABASE DUMP GRANTS_SQL
 # libpq's environment says where and as whom (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGSSLMODE), so no

@@ -1,5 +1,6 @@
-"""The local stack's restore, as a template the CLI instantiates: a suspended CronJob `mlflow-restore`
-in the data namespace, which never runs on its own. `platform restore --cloud local` creates the Job
+"""The restore of a stack whose data the cluster alone reaches (local, Azure), as a template the CLI
+instantiates: a suspended CronJob `mlflow-restore` in the backup Jobs' namespace (backup_jobs.py),
+which never runs on its own. `platform restore` creates the Job
 `mlflow-restore-run` from its jobTemplate with the backup's id (cli/backup/local.py), the way
 `kubectl create job --from=cronjob/...` does; the Job's fixed name is the lock (Kubernetes creates
 one object per name), so a second restore is refused while one runs.
@@ -24,8 +25,19 @@ import pulumi_kubernetes as k8s
 
 from .. import k8s as kube
 from .. import names
+from .backup_jobs import (
+    GRANTS_FILE,
+    JOB_SECONDS,
+    KIT_MOUNT,
+    WORK,
+    BackupJobArgs,
+    cron,
+    kit_container,
+    pod,
+    pod_metadata,
+    postgres_container,
+)
 from .backup_kit.record import DUMP
-from .local_backups import GRANTS_FILE, JOB_SECONDS, KIT_MOUNT, WORK, LocalBackupArgs, cron, kit_container, pod, postgres_container
 
 TEMPLATE = "mlflow-restore"  # the suspended CronJob
 JOB = "mlflow-restore-run"  # the Job the CLI creates from it: one at a time
@@ -48,12 +60,13 @@ def switch_script() -> str:
     return _SUFFIX_CHECK + (
         f'restored="{live}_restore_$RESTORE_SUFFIX" keep_as="{live}_before_$RESTORE_SUFFIX"\n'
         f'kept=$(psql -d postgres -X -q -At -v ON_ERROR_STOP=1 -v live={live} -v restored="$restored" -v keep_as="$keep_as" '
-        f"-f {KIT_MOUNT}/switch.sql)\n"
+        # psql's exit 2 (no connection) is a failed step here, not a refusal: exit 1.
+        f"-f {KIT_MOUNT}/switch.sql) || exit 1\n"
         'printf \'{"restoredDatabase":"%s","keptDatabase":"%s"}\\n\' "$restored" "$kept"\n'
     )
 
 
-def restore_template(name: str, args: LocalBackupArgs, parent: pulumi.Resource, provider: Any,
+def restore_template(name: str, args: BackupJobArgs, parent: pulumi.Resource, provider: Any,
                      depends_on: Sequence[pulumi.Resource]) -> k8s.batch.v1.CronJob:
     """`depends_on`: the kit's ConfigMap among them."""
     init = [
@@ -64,18 +77,18 @@ def restore_template(name: str, args: LocalBackupArgs, parent: pulumi.Resource, 
     labels = kube.labels("backup", "restore")
     return k8s.batch.v1.CronJob(
         f"{name}-restore",
-        metadata={"name": TEMPLATE, "namespace": names.NS_DATA, "labels": labels},
+        metadata={"name": TEMPLATE, "namespace": args.site.namespace, "labels": labels},
         spec={
             # Never scheduled: a template only. (A schedule is required; this is the backups'.)
             "suspend": True,
-            "schedule": cron(args.schedule),
+            "schedule": cron(args.plan.schedule),
             "timeZone": "Etc/UTC",
             "concurrencyPolicy": "Forbid",
             "jobTemplate": {"metadata": {"labels": labels}, "spec": {
                 # A restore is not retried on its own: its failed step is reported, and it is run again by hand.
                 "backoffLimit": 0, "activeDeadlineSeconds": JOB_SECONDS, "ttlSecondsAfterFinished": 86400,
-                "template": {"metadata": {"labels": labels},
-                             "spec": pod(init, [postgres_container("switch", args, switch_script())])}}},
+                "template": {"metadata": pod_metadata(args, labels),
+                             "spec": pod(args, init, [postgres_container("switch", args, switch_script())])}}},
         },
         opts=kube.child(parent, provider, depends_on),
     )
