@@ -5,7 +5,6 @@ accepts the server under those settings and refuses an impostor."""
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import http.server
 import os
@@ -13,21 +12,16 @@ import shutil
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
-from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from mlops_platform.components import names
 from mlops_platform.components.addons import database_ca
 from mlops_platform.components.data import db_trust
 from support import SHIPPED_STACKS
 from support.rendered import of
+from support.tls import make_ca, server_cert, start_tls_postgres
 
 MODES = {"aws": "verify-full", "azure": "verify-full", "gcp": "verify-ca", "local": "disable"}
 PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
@@ -110,43 +104,17 @@ def test_the_ca_configmap_holds_what_the_cloud_vouches_with(stack, viewed):
 
 def test_a_root_store_without_azures_roots_is_refused_by_name():
     with pytest.raises(ValueError, match="Microsoft RSA Root Certificate Authority 2017"):
-        db_trust.public_roots(db_trust.AZURE_ROOT_SHA256, store=_ca("other")[0])
+        db_trust.public_roots(db_trust.AZURE_ROOT_SHA256, store=make_ca("other")[0])
 
 
 # --- a test PKI --------------------------------------------------------------------------------
 
-def _ca(name):
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"test {name} CA")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-            .sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), (cert, key)
-
-
-def _server_cert(issuer, host):
-    ca_cert, ca_key = issuer
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
-            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pki")
-    ca_pem, ca = _ca("database")
-    other_pem, _ = _ca("impostor")
-    cert, key = _server_cert(ca, "localhost")
+    ca_pem, ca = make_ca("database")
+    other_pem, _ = make_ca("impostor")
+    cert, key = server_cert(ca, "localhost")
     for name, text in {"ca.crt": ca_pem, "other.crt": other_pem, "server.crt": cert, "server.key": key}.items():
         (folder / name).write_text(text)
     return folder
@@ -224,22 +192,14 @@ def test_the_fetch_writes_nothing_it_cannot_trust(case, pki, publisher, tmp_path
 
 @pytest.fixture(scope="module")
 def tls_postgres(pki):
-    from support.postgres import postgres_bin, start_postgres
+    from support.postgres import postgres_bin
 
     if postgres_bin() is None:
         message = "PostgreSQL is not installed (Debian: apt-get install postgresql)"
         if os.environ.get("PLATFORM_REQUIRE_POSTGRES") == "1":
             pytest.fail(message)
         pytest.skip(message)
-    # The server reads its key as its own user, which may not read pytest's folders (as root).
-    folder = Path(tempfile.mkdtemp(prefix="pg-tls-"))
-    for name in ("server.crt", "server.key"):
-        shutil.copy(pki / name, folder / name)
-    os.chmod(folder / "server.key", 0o600)
-    if os.geteuid() == 0:
-        for path in (folder, folder / "server.crt", folder / "server.key"):
-            shutil.chown(path, "postgres")
-    server = start_postgres("ssl=on", f"ssl_cert_file={folder}/server.crt", f"ssl_key_file={folder}/server.key")
+    server, folder = start_tls_postgres(pki)
     yield server
     server.stop()
     shutil.rmtree(folder, ignore_errors=True)
