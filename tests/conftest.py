@@ -271,13 +271,9 @@ def moto_endpoint(monkeypatch) -> Iterator[str]:
 def postgres() -> Iterator[Any]:
     """A real PostgreSQL on loopback for this worker's session (tests/support/postgres.py), or a skip
     naming why; in CI (PLATFORM_REQUIRE_POSTGRES=1) a failure. Each test creates its own database."""
-    from support.postgres import postgres_bin, start_postgres
+    from support.postgres import require_postgres_bin, start_postgres
 
-    if postgres_bin() is None:
-        message = "PostgreSQL is not installed (Debian: apt-get install postgresql)"
-        if os.environ.get("PLATFORM_REQUIRE_POSTGRES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_postgres_bin()
     server = start_postgres()
     try:
         yield server

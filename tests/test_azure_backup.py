@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -47,31 +46,17 @@ def invoke(*args: str) -> Any:
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory) -> Path:
-    from support.tls import make_ca, server_cert
+    from support.tls import write_pki
 
-    folder = tmp_path_factory.mktemp("pki")
-    ca_pem, ca = make_ca("database")
-    impostor_pem, _ = make_ca("impostor")
-    cert, key = server_cert(ca, "localhost")
-    for name, text in {"ca.crt": ca_pem, "impostor.crt": impostor_pem, "server.crt": cert, "server.key": key}.items():
-        (folder / name).write_text(text)
-    return folder
+    return write_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")
 def azure_postgres(pki) -> Iterator[Any]:
-    from support.postgres import postgres_bin
-    from support.tls import start_tls_postgres
+    from support.tls import tls_postgres_server
 
-    if postgres_bin() is None:
-        message = "PostgreSQL is not installed (Debian: apt-get install postgresql)"
-        if os.environ.get("PLATFORM_REQUIRE_POSTGRES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    postgres, folder = start_tls_postgres(pki)
-    yield postgres
-    postgres.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with tls_postgres_server(pki) as server:
+        yield server
 
 
 def _as_admin(server: Any, sql: str, database: str = "postgres") -> str:
@@ -211,7 +196,7 @@ def test_a_server_that_fails_verification_stops_the_backup_at_its_dump(azure_sta
     runner = azure_stack["runner"]
     cluster.runner = Loopback(runner.root, runner.kit, runner.postgres_port, runner.postgres_bin, runner.store_env,
                               postgres_host=runner.postgres_host, secrets=runner.secrets,
-                              files={database_ca.CA_FILE: str(pki / "impostor.crt")})
+                              files={database_ca.CA_FILE: str(pki / "other.crt")})
     result = invoke("backup", "--cloud", "azure")
     assert result.exit_code == 1, result.output
     assert "step dump of Job mlflow/mlflow-backup-manual-" in result.stderr and "certificate verify failed" in result.stderr
@@ -274,15 +259,11 @@ def test_a_database_step_that_cannot_connect_fails_rather_than_refuses(step, tmp
     changed), so the steps turn it into a failure, 1."""
     from mlops_platform.components.data.backup_jobs import dump_script
     from mlops_platform.components.data.restore_jobs import switch_script
-    from support.postgres import postgres_bin
+    from support.postgres import require_postgres_bin
 
-    if postgres_bin() is None:
-        message = "PostgreSQL is not installed (Debian: apt-get install postgresql)"
-        if os.environ.get("PLATFORM_REQUIRE_POSTGRES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    bin_dir = require_postgres_bin()
     script = dump_script(str(tmp_path)) if step == "dump" else switch_script()
-    env = {**os.environ, "PATH": f"{postgres_bin()}{os.pathsep}{os.environ['PATH']}", "PGHOST": "127.0.0.1",
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PGHOST": "127.0.0.1",
            "PGPORT": str(free_port()), "PGUSER": ADMIN, "PGCONNECT_TIMEOUT": "5", "RESTORE_SUFFIX": "0abc12"}
     done = subprocess.run(["sh", "-c", "set -eu\n" + script], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, (done.returncode, done.stderr)

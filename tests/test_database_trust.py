@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from mlops_platform.components.addons import database_ca
 from mlops_platform.components.data import db_trust
 from support import SHIPPED_STACKS
 from support.rendered import of
-from support.tls import make_ca, server_cert, start_tls_postgres
+from support.tls import make_ca, write_pki
 
 MODES = {"aws": "verify-full", "azure": "verify-full", "gcp": "verify-ca", "local": "disable"}
 PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
@@ -111,13 +110,7 @@ def test_a_root_store_without_azures_roots_is_refused_by_name():
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("pki")
-    ca_pem, ca = make_ca("database")
-    other_pem, _ = make_ca("impostor")
-    cert, key = server_cert(ca, "localhost")
-    for name, text in {"ca.crt": ca_pem, "other.crt": other_pem, "server.crt": cert, "server.key": key}.items():
-        (folder / name).write_text(text)
-    return folder
+    return write_pki(tmp_path_factory.mktemp("pki"))
 
 
 # --- the bundle fetch (scripts/fetch_ca_bundle.py), against a real HTTPS server on loopback ------
@@ -192,17 +185,10 @@ def test_the_fetch_writes_nothing_it_cannot_trust(case, pki, publisher, tmp_path
 
 @pytest.fixture(scope="module")
 def tls_postgres(pki):
-    from support.postgres import postgres_bin
+    from support.tls import tls_postgres_server
 
-    if postgres_bin() is None:
-        message = "PostgreSQL is not installed (Debian: apt-get install postgresql)"
-        if os.environ.get("PLATFORM_REQUIRE_POSTGRES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    server, folder = start_tls_postgres(pki)
-    yield server
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with tls_postgres_server(pki) as server:
+        yield server
 
 
 def _psql(server, host, mode, roots):

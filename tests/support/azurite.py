@@ -18,7 +18,7 @@ from typing import Iterator, Optional
 
 import pytest
 
-from .servers import free_port
+from .servers import free_port, missing
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "devstoreaccount1"
@@ -42,10 +42,7 @@ def azurite(folder: Path) -> Iterator[str]:
     A skip naming why where it is not installed; in CI (PLATFORM_REQUIRE_AZURITE=1) a failure."""
     launcher = azurite_blob()
     if launcher is None:
-        message = "Azurite is not installed (npm ci --prefix .ci/azurite, from tests/azurite/package.json)"
-        if os.environ.get("PLATFORM_REQUIRE_AZURITE") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("Azurite is not installed (npm ci --prefix .ci/azurite, from tests/azurite/package.json)", "PLATFORM_REQUIRE_AZURITE")
     port = free_port()
     log = folder / "azurite.log"
     # The SDK may speak a newer service version than the emulator knows: its check is skipped.

@@ -14,13 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .servers import free_port
+from .servers import free_port, missing
 
 
 def postgres_bin() -> Optional[Path]:
     """The newest installed server's bin folder (/usr/lib/postgresql/<major>/bin), or None."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=lambda p: int(p.split("/")[4]))
     return Path(found[-1]).parent if found else None
+
+
+def require_postgres_bin() -> Path:
+    """postgres_bin(), or a skip naming why; in CI (PLATFORM_REQUIRE_POSTGRES=1) a failure."""
+    found = postgres_bin()
+    if found is None:
+        missing("PostgreSQL is not installed (Debian: apt-get install postgresql)", "PLATFORM_REQUIRE_POSTGRES")
+    return found
 
 
 @dataclass

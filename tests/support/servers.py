@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, NoReturn, Optional, Sequence
 
 import httpx
 import pytest
@@ -17,6 +18,14 @@ import pytest
 # app's first call per user writes its user row and fetches the issuer's keys): httpx's 5 s default
 # failed 17 tests' setup in one CI run, so calls to those servers wait as long as a user would.
 http = httpx.Client(timeout=60)
+
+
+def missing(message: str, require_flag: str) -> NoReturn:
+    """A service a test needs is not installed: a skip naming why, or, where CI sets `require_flag`
+    to 1 (.ci/run), a failure."""
+    if os.environ.get(require_flag) == "1":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def free_port() -> int:

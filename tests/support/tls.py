@@ -7,8 +7,9 @@ import datetime
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -44,11 +45,24 @@ def server_cert(issuer: Any, host: str) -> tuple[str, str]:
     return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
 
 
-def start_tls_postgres(pki: Path) -> tuple[Any, Path]:
-    """A PostgreSQL serving TLS with pki's server.crt and server.key; returns it and the folder of its
-    copies (remove it after stopping the server)."""
-    from support.postgres import start_postgres
+def write_pki(folder: Path) -> Path:
+    """In `folder`: ca.crt (the database's CA), other.crt (an impostor CA), and server.crt and
+    server.key for `localhost`, signed by ca.crt."""
+    ca_pem, ca = make_ca("database")
+    other_pem, _ = make_ca("impostor")
+    cert, key = server_cert(ca, "localhost")
+    for name, text in {"ca.crt": ca_pem, "other.crt": other_pem, "server.crt": cert, "server.key": key}.items():
+        (folder / name).write_text(text)
+    return folder
 
+
+@contextmanager
+def tls_postgres_server(pki: Path) -> Iterator[Any]:
+    """A PostgreSQL serving TLS with pki's server.crt and server.key (a skip or, in CI, a failure
+    where PostgreSQL is not installed); stopped and its copies removed on exit."""
+    from support.postgres import require_postgres_bin, start_postgres
+
+    require_postgres_bin()
     # The server reads its key as its own user, which may not read pytest's folders (as root).
     folder = Path(tempfile.mkdtemp(prefix="pg-tls-"))
     for name in ("server.crt", "server.key"):
@@ -57,4 +71,9 @@ def start_tls_postgres(pki: Path) -> tuple[Any, Path]:
     if os.geteuid() == 0:
         for path in (folder, folder / "server.crt", folder / "server.key"):
             shutil.chown(path, "postgres")
-    return start_postgres("ssl=on", f"ssl_cert_file={folder}/server.crt", f"ssl_key_file={folder}/server.key"), folder
+    server = start_postgres("ssl=on", f"ssl_cert_file={folder}/server.crt", f"ssl_key_file={folder}/server.key")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
