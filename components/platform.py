@@ -34,6 +34,7 @@ from .addons.monitoring import Monitoring, MonitoringArgs
 from .addons.traefik import Traefik, TraefikArgs
 from .config import PlatformConfig
 from .data.backup_jobs import BackupPlan
+from .data.outputs import DatabaseSpec
 from .deployment import deployment_output
 from .infrastructure import build_infrastructure
 from .oidc_clients import build_oidc_client
@@ -195,7 +196,8 @@ class MlopsPlatform(pulumi.ComponentResource):
                 depends_on=self.cluster.ready,
                 # Only the cluster reaches an Azure stack's data: its backups run there, beside MLflow
                 # (a local stack's run beside its data, components/data/local.py).
-                backup=BackupPlan.from_config(self.config) if self.config.cloud == "azure" else None,
+                backup=BackupPlan.from_config(self.config, DatabaseSpec.from_config(self.config).storage_gb)
+                if self.config.cloud == "azure" else None,
             ),
             self._opts(),
         )

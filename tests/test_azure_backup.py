@@ -173,14 +173,20 @@ def test_backup_and_restore_run_beside_mlflow_and_bring_everything_back(azure_st
     client.create_run(client.get_experiment_by_name("team-0").experiment_id, run_name="after the restore")
 
 
-def test_the_templates_run_as_mlflows_identity_and_verify_the_server(azure_stack):
+def test_the_templates_run_as_mlflows_identity_and_verify_the_server(azure_stack, stack_config):
+    from mlops_platform.components.data.outputs import DatabaseSpec
+
     cronjobs = azure_stack["cluster"].cronjobs
+    # The dump waits in the pod's work folder: room for the whole database (Flexible Server's 32 GB at least).
+    work = f"{DatabaseSpec.from_config(stack_config('azure-dev')).storage_gb + 1}Gi"
+    assert work == "33Gi"
     backup = cronjobs["mlflow-backup"]["spec"]
     assert backup["suspend"] is True, "the Flexible Server's own backups are the schedule"
     for template in (backup, cronjobs["mlflow-restore"]["spec"]):
         pod = template["jobTemplate"]["spec"]["template"]
         assert pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
         assert pod["spec"]["serviceAccountName"] == "mlflow"
+        assert {v["name"]: v for v in pod["spec"]["volumes"]}["work"]["emptyDir"]["sizeLimit"] == work
         for container in [*pod["spec"].get("initContainers", []), *pod["spec"]["containers"]]:
             env = {e["name"]: e for e in container["env"]}
             if "PGHOST" in env:

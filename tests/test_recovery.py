@@ -38,6 +38,14 @@ def test_azure_restores_in_the_cluster_on_the_same_server(stack_config):
     assert recovery(stack_config("aws-dev")).rto_minutes > found.rto_minutes
 
 
+@pytest.mark.parametrize("stack, smallest", [("azure-dev", 32), ("aws-dev", 20), ("gcp-dev", 20)])
+def test_a_database_is_never_smaller_than_its_cloud_takes(stack_config, stack, smallest):
+    """Flexible Server's storage starts at 32 GiB: what the server, the estimate and the backup Jobs' work folder use."""
+    from mlops_platform.components.data.outputs import DatabaseSpec
+
+    assert DatabaseSpec.from_config(_with(stack_config(stack), storage_gb=20)).storage_gb == smallest
+
+
 def test_high_availability_adds_the_failover_figures(stack_config):
     config = stack_config("aws-dev")
     assert recovery(_with(config, high_availability=False)).failover is None

@@ -83,7 +83,7 @@ def run(api: Api, spec: JobSpec, progress: Callable[[str], None], timeout: Optio
     cronjob = api.cronjob(namespace, spec.template)
     if cronjob is None:
         raise BackupRefused(f"the cluster has no CronJob {namespace}/{spec.template} (deployed by an older platform, "
-                            "or not up): run platform up first")
+                            "or not up): `platform up` creates it (an update that migrates MLflow needs --skip-backup that once)")
     body = job_body(cronjob, spec)
     job = _create(api, body, spec)
     uid = job["metadata"]["uid"]

@@ -68,8 +68,7 @@ class AzureData(pulumi.ComponentResource):
 
     @staticmethod
     def args_from(config: PlatformConfig, cluster: ClusterOutputs) -> AzureDataArgs:
-        # Flexible Server storage comes in fixed sizes from 32 GiB.
-        return AzureDataArgs(**ManagedDataArgs.common(config, cluster, min_storage_gb=32))
+        return AzureDataArgs(**ManagedDataArgs.common(config, cluster))
 
     def __init__(self, name: str, args: AzureDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:data:AzureData", name, None, opts)

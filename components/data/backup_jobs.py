@@ -78,13 +78,15 @@ class BackupPlan:
     stack: str
     env: str
     platform_version: str
+    database_gb: int  # the database's storage: the most a dump waiting in the Job's work folder can take
 
     @staticmethod
-    def from_config(config: Any) -> "BackupPlan":  # config: PlatformConfig
+    def from_config(config: Any, database_gb: int) -> "BackupPlan":  # config: PlatformConfig
         from importlib.metadata import version
 
         return BackupPlan(schedule=config.backup.schedule, retention_days=config.backup.retention_days,
-                          stack=config.stack_name, env=config.env, platform_version=version("mlops-platform"))
+                          stack=config.stack_name, env=config.env, platform_version=version("mlops-platform"),
+                          database_gb=database_gb)
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,7 @@ def pod(args: BackupJobArgs, init_containers: Sequence[dict[str, Any]], containe
         fs_group=70, restart_policy="Never", service_account=site.service_account,  # 70: the postgres image's user
         volumes=[
             # The dump waits here for the upload (or the restore): as large as the database may grow.
-            kube.empty_dir("work", "6Gi"),
+            kube.empty_dir("work", f"{args.plan.database_gb + 1}Gi"),
             *(dict(v) for v in site.volumes),
             {"name": "kit", "configMap": {"name": KIT_CONFIGMAP}},
             kube.empty_dir("tmp"),

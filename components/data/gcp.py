@@ -40,7 +40,7 @@ class GcpData(pulumi.ComponentResource):
 
     @staticmethod
     def args_from(config: PlatformConfig, cluster: ClusterOutputs) -> GcpDataArgs:
-        return GcpDataArgs(**ManagedDataArgs.common(config, cluster, min_storage_gb=10))
+        return GcpDataArgs(**ManagedDataArgs.common(config, cluster))
 
     def __init__(self, name: str, args: GcpDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:data:GcpData", name, None, opts)

@@ -73,7 +73,7 @@ class LocalData(pulumi.ComponentResource):
     @staticmethod
     def args_from(config: Any, cluster: ClusterOutputs) -> LocalDataArgs:  # config: PlatformConfig
         images = image_source.for_stack(config)
-        backup = BackupJobArgs(plan=BackupPlan.from_config(config), bucket=BUCKET, site=backup_site(), images=images)
+        backup = BackupJobArgs(plan=BackupPlan.from_config(config, DATABASE_STORAGE_GB), bucket=BUCKET, site=backup_site(), images=images)
         return LocalDataArgs(cluster=cluster, backup=backup, images=images)
 
     def __init__(self, name: str, args: LocalDataArgs, opts: Optional[pulumi.ResourceOptions] = None):

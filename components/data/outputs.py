@@ -92,6 +92,13 @@ AZURE_POSTGRES_LOGS = "PostgreSQLLogs"
 AZURE_POSTGRES_RESTART = "az postgres flexible-server restart"
 
 
+# The smallest storage a cloud's managed Postgres takes, in GB, where it is above the stack file's own
+# minimum for `database.storageGb` (20, RDS's gp3 floor): Flexible Server's fixed sizes start at
+# 32 GiB. A smaller `storageGb` is raised to it.
+# Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-storage
+MIN_STORAGE_GB = {"azure": 32}
+
+
 @dataclass(frozen=True)
 class DatabaseSpec:
     """What a stack asks of its managed Postgres, whatever the cloud."""
@@ -110,9 +117,9 @@ class DatabaseSpec:
         return f"{self.backup_start}-{(hour + 1) % 24:02d}:{minute:02d}"
 
     @staticmethod
-    def from_config(config: Any, min_storage_gb: int = 20) -> "DatabaseSpec":  # config: PlatformConfig
+    def from_config(config: Any) -> "DatabaseSpec":  # config: PlatformConfig
         database, backup = config.database, config.backup
-        return DatabaseSpec(config.database_class, max(min_storage_gb, database.storage_gb),
+        return DatabaseSpec(config.database_class, max(MIN_STORAGE_GB.get(config.cloud, 0), database.storage_gb),
                             database.high_availability, backup.retention_days, backup.schedule, config.geo_redundant_backup)
 
 
@@ -143,8 +150,8 @@ class ManagedDataArgs:
     customer_keys: bool = False  # the bucket and the database encrypted with keys of the stack's own (prod)
 
     @staticmethod
-    def common(config: Any, cluster: Any, min_storage_gb: int = 20) -> dict[str, Any]:  # config: PlatformConfig
-        return {"cluster": cluster, "env": config.env, "database": DatabaseSpec.from_config(config, min_storage_gb),
+    def common(config: Any, cluster: Any) -> dict[str, Any]:  # config: PlatformConfig
+        return {"cluster": cluster, "env": config.env, "database": DatabaseSpec.from_config(config),
                 "protect": config.protected, "force_destroy": config.object_store.force_destroy, "customer_keys": config.is_prod,
                 "store_allowed_cidrs": tuple(str(c) for c in (config.azure.storage_allowed_cidrs if config.azure else ()))}
 
