@@ -108,8 +108,9 @@ def _restore(config: Any, rehearsal_config: Any, flags: str) -> RehearsalStep:
     command = f"platform restore {flags} --from latest --from-env {config.env} --yes"
     restore = recovery(rehearsal_config)
     blocked = "" if config.cloud in ON_DEMAND_CLOUDS else (
-        f"`platform restore` reaches an AWS or GCP stack's database only so far (README: Backup and restore); "
-        f"on {config.cloud} the rehearsal would run on an empty database")
+        f"`platform restore --from-env` reads another environment's backups on AWS and GCP only: on {config.cloud} "
+        "each environment's backups are where only its own cluster reaches them (README: Backup and restore); "
+        "the rehearsal would run on an empty database")
     basis = ("planner/recovery.py's restore estimate" if restore.rto_minutes is not None else
              f"planner/recovery.py has none for {config.cloud}")
     return RehearsalStep(f"restore {config.stack_name}'s latest backup into it", command, restore.rto_minutes, basis, blocked)

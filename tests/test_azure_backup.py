@@ -27,17 +27,15 @@ from typer.testing import CliRunner
 from mlops_platform.cli.app import app
 from mlops_platform.components.addons import database_ca
 from mlops_platform.components.addons.mlflow import DB_ADMIN_SECRET
-from mlops_platform.components.addons.mlflow_grants import SCRIPT
 from support.azurite import ACCOUNT, azurite, connection_string
 from support.cli import refused
 from support.cluster_jobs import Cluster
 from support.drill import log_work, registry
+from support.flexible import ADMIN, tracking_database
 from support.kube import serving
 from support.local_jobs import Loopback
 from support.servers import free_port
 from support.servers import serving as running
-
-ADMIN = "mlflow"  # the server admin's login in the stack (names.DATABASE_USER)
 
 
 def invoke(*args: str) -> Any:
@@ -59,29 +57,6 @@ def azure_postgres(pki) -> Iterator[Any]:
         yield server
 
 
-def _as_admin(server: Any, sql: str, database: str = "postgres") -> str:
-    done = subprocess.run([str(server.bin / "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", "-"],
-                          input=sql, env={**os.environ, "PGHOST": "127.0.0.1", "PGPORT": str(server.port), "PGUSER": ADMIN},
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def _tracking_database(server: Any, tmp_path: Path) -> None:
-    """What the stack's schema Job leaves: the tracking schema made by the admin, MLflow's own login
-    with its rights (the stack's grants script, which makes the admin a member of it)."""
-    for database in ("mlflow", "mlflow_auth"):
-        server.sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    server.sql("DO $$ BEGIN CREATE ROLE mlflow LOGIN CREATEDB CREATEROLE; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
-    _as_admin(server, "CREATE DATABASE mlflow;\nCREATE DATABASE mlflow_auth;\n")
-    upgrade = subprocess.run([sys.executable, "-m", "mlflow", "db", "upgrade", f"postgresql+psycopg2://{ADMIN}@127.0.0.1:{server.port}/mlflow"],
-                             capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert upgrade.returncode == 0, upgrade.stderr[-2000:]
-    script = "".join(f"\\set {k} '{v}'\n" for k, v in
-                     {"app_role": "mlflow_app", "app_password": "unused", "tracking_db": "mlflow", "auth_db": "mlflow_auth"}.items())
-    _as_admin(server, script + SCRIPT)
-
-
 @pytest.fixture()
 def azure_stack(azure_postgres, pki, project, standin_engine, planned, tmp_path, monkeypatch) -> Iterator[dict[str, Any]]:
     """A deployed Azure dev stack: MLflow (pinned) serving as mlflow_app, its artifacts in the Blob
@@ -98,7 +73,7 @@ def azure_stack(azure_postgres, pki, project, standin_engine, planned, tmp_path,
     assert set(cronjobs) == {"mlflow-backup", "mlflow-restore"}
     store = {e["name"]: e["value"] for e in cronjobs["mlflow-backup"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
              ["containers"][0]["env"] if "value" in e}
-    _tracking_database(server, tmp_path)
+    tracking_database(server, tmp_path)
     with azurite(tmp_path) as endpoint:
         monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection_string(endpoint))
         blobs = BlobServiceClient.from_connection_string(connection_string(endpoint)).create_container(store["BACKUP_BUCKET"])

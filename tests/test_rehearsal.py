@@ -83,13 +83,13 @@ def test_the_checks_reach_the_rehearsal_environments_own_endpoints(aws_rehearsal
     assert any(c.startswith(f"every Prometheus target up: GET {endpoints['prometheus']}/api/v1/targets") for c in checks)
 
 
-def test_where_restore_does_not_reach_the_plan_says_it_cannot_run():
+def test_where_another_environments_backups_are_out_of_reach_the_plan_says_it_cannot_run():
     config = PlatformConfig.from_stack_file(STACKS / "Pulumi.azure-prod.yaml", "azure-prod")
     rehearsal_config = _rehearsal_config("azure-prod")
     plan = plan_rehearsal(config, rehearsal_config, plan_platform(rehearsal_config), {"platform": version("mlops-platform")},
                           NOTHING)
     assert not plan.runnable
-    assert "reaches an AWS or GCP stack's database only" in plan.steps[1].blocked
+    assert "reads another environment's backups on AWS and GCP only: on azure" in plan.steps[1].blocked
     assert "cannot run yet" in "\n".join(plan.lines())
 
 

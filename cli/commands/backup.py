@@ -26,9 +26,9 @@ def backup(
     passphrase_file: Optional[Path] = PassphraseFileOption,
 ) -> None:
     """Take a consistent backup of what the stack holds: the database (an RDS snapshot, a Cloud
-    SQL on-demand backup; on local a pg_dump, by a Job in the cluster), the artifacts (the version of
-    every object in the bucket now; on local a copy), and a record tying them together, kept in the
-    stack's bucket under backups/<id>/. Prints the backup's id."""
+    SQL on-demand backup; on local and Azure a pg_dump, by a Job in the cluster), the artifacts (the
+    version of every object in the bucket now; on local and Azure a copy), and a record tying them
+    together, kept in the stack's bucket under backups/<id>/. Prints the backup's id."""
     from .. import display
     from ..backup.guard import failures
     from ..backup.target import backup_now, open_target

@@ -90,7 +90,7 @@ def _cloud_restore(config: Any, target: operations.Target, backup_id: str, from_
         if from_env == config.env:
             fail(f"--from-env {from_env} is the environment being restored", "leave --from-env out")
         opened = open_target(load_config(config.cloud, from_env), backend, passphrase_file)
-        assert isinstance(opened, operations.Target), "--from-env is refused on local before here"
+        assert isinstance(opened, operations.Target), "--from-env is refused on local and Azure before here"
         source = opened
     record = find(source.bucket if source is not None else target.bucket, backup_id, (source or target).stack)
     if not yes and not confirm(f"Replace stack {config.stack_name}'s MLflow data with backup {record.id} "
