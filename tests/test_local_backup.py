@@ -50,7 +50,6 @@ def local_stack(postgres, moto_endpoint, project, standin_engine, stack_config, 
     (tmp_path / "pods").mkdir()
     cluster = Cluster("data", cronjobs, runner)
     monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.POLL_SECONDS", 0.1)
-    monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.TIMEOUT_SECONDS", 60)  # each Job here takes seconds
     with serving(cluster.answer) as kubeconfig, mlflow_server(postgres, "mlflow", BUCKET, tmp_path) as base:
         log_work(base, tmp_path, experiments=1, runs=3)
         fake = standin_engine(state=True)
@@ -240,9 +239,11 @@ def test_a_step_that_cannot_start_fails_fast_and_frees_the_lock(local_stack, mon
     assert result.exit_code == 1, result.output
     assert "step fetch: ImagePullBackOff (Back-off pulling image" in result.stderr and "nothing was switched" in result.stderr
     assert "mlflow-restore-run" not in cluster.jobs, "the Job is removed: the next restore is not locked out"
-    # Within the grace a pull may still recover: the CLI waits, and at its deadline leaves the Job be.
+    # Within the grace a pull may still recover: the CLI waits as long as the Job's own deadline and
+    # a margin (Kubernetes ends the Job then), and past them leaves the Job be.
     monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.PULL_GRACE_SECONDS", 3600)
-    monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.TIMEOUT_SECONDS", 1.5)
+    monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.MARGIN_SECONDS", 0.5)
+    cluster.cronjobs["mlflow-restore"]["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] = 1
     result = invoke("restore", "--cloud", "local", "--from", "latest", "--yes")
     assert result.exit_code == 1, result.output
     assert "has not finished after 1 s (step fetch waiting: ImagePullBackOff)" in result.stderr

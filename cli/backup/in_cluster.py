@@ -21,7 +21,10 @@ from mlops_platform.components.data.backup_kit.errors import BackupFailed, Backu
 from .kube_jobs import JobExists
 
 POLL_SECONDS = 2.0
-TIMEOUT_SECONDS = 3600 + 300  # the Jobs' own deadline (backup_jobs.JOB_SECONDS), and a little
+# How long past the Job's own deadline (its activeDeadlineSeconds, backup_jobs.job_seconds) the CLI
+# waits for Kubernetes to mark it failed; a template without one gets DEFAULT_JOB_SECONDS.
+MARGIN_SECONDS = 300.0
+DEFAULT_JOB_SECONDS = 3600
 # A container that cannot start: these waiting reasons do not clear on their own (a missing Secret or
 # key, a bad image name); an image that cannot be pulled is given PULL_GRACE_SECONDS of back-off
 # first (a slow registry recovers). Ref: https://kubernetes.io/docs/concepts/containers/images/#imagepullbackoff
@@ -88,7 +91,7 @@ def run(api: Api, spec: JobSpec, progress: Callable[[str], None], timeout: Optio
     job = _create(api, body, spec)
     uid = job["metadata"]["uid"]
     progress(f"Job {namespace}/{spec.name} started")
-    timeout = timeout or TIMEOUT_SECONDS
+    timeout = timeout or float(body["spec"].get("activeDeadlineSeconds") or DEFAULT_JOB_SECONDS) + MARGIN_SECONDS
     deadline = time.monotonic() + timeout
     said = ""
     pulling: dict[str, float] = {}  # container -> when it was first seen unable to pull

@@ -44,7 +44,13 @@ KIT_MOUNT = f"{KIT_DIR}/backup_kit"
 # namespace): the CLI starts them there (cli/backup/cluster_target.py).
 JOB_NAMESPACES = {"local": names.NS_DATA, "azure": names.NS_MLFLOW}
 IN_CLUSTER_CLOUDS = tuple(JOB_NAMESPACES)
-JOB_SECONDS = 3600  # a laptop's registry dumps and copies in minutes; an hour is a hung Job
+
+
+def job_seconds(database_gb: int) -> int:
+    """A backup or restore Job's deadline: an hour, and 2 minutes per GB of the database's storage
+    (pg_dump and pg_restore move tens of MB a second on a small server: our generous assumption, four
+    times planner/recovery.py's estimate). Past it the Job is ended; the CLI waits as long."""
+    return 3600 + 120 * database_gb
 
 
 @dataclass(frozen=True)
@@ -232,7 +238,7 @@ def backup_cronjob(name: str, args: BackupJobArgs, parent: pulumi.Resource, prov
             "successfulJobsHistoryLimit": 3,
             "failedJobsHistoryLimit": 3,
             "jobTemplate": {"metadata": {"labels": labels}, "spec": {
-                "backoffLimit": 2, "activeDeadlineSeconds": JOB_SECONDS, "ttlSecondsAfterFinished": 7 * 86400,
+                "backoffLimit": 2, "activeDeadlineSeconds": job_seconds(args.plan.database_gb), "ttlSecondsAfterFinished": 7 * 86400,
                 "template": {"metadata": pod_metadata(args, labels), "spec": pod(args, [dump], [store])}}},
         },
         opts=kube.child(parent, provider, depends_on),

@@ -27,11 +27,11 @@ from .. import k8s as kube
 from .. import names
 from .backup_jobs import (
     GRANTS_FILE,
-    JOB_SECONDS,
     KIT_MOUNT,
     WORK,
     BackupJobArgs,
     cron,
+    job_seconds,
     kit_container,
     pod,
     pod_metadata,
@@ -86,7 +86,7 @@ def restore_template(name: str, args: BackupJobArgs, parent: pulumi.Resource, pr
             "concurrencyPolicy": "Forbid",
             "jobTemplate": {"metadata": {"labels": labels}, "spec": {
                 # A restore is not retried on its own: its failed step is reported, and it is run again by hand.
-                "backoffLimit": 0, "activeDeadlineSeconds": JOB_SECONDS, "ttlSecondsAfterFinished": 86400,
+                "backoffLimit": 0, "activeDeadlineSeconds": job_seconds(args.plan.database_gb), "ttlSecondsAfterFinished": 86400,
                 "template": {"metadata": pod_metadata(args, labels),
                              "spec": pod(args, init, [postgres_container("switch", args, switch_script())])}}},
         },
