@@ -1,7 +1,7 @@
 """The restore of a stack whose data the cluster alone reaches (local, Azure), as a template the CLI
 instantiates: a suspended CronJob `mlflow-restore` in the backup Jobs' namespace (backup_jobs.py),
 which never runs on its own. `platform restore` creates the Job
-`mlflow-restore-run` from its jobTemplate with the backup's id (cli/backup/local.py), the way
+`mlflow-restore-run` from its jobTemplate with the backup's id (cli/backup/cluster_target.py), the way
 `kubectl create job --from=cronjob/...` does; the Job's fixed name is the lock (Kubernetes creates
 one object per name), so a second restore is refused while one runs.
 
