@@ -20,8 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -63,27 +64,57 @@ def main() -> None:
     else:
         postgres.sql("CREATE ROLE mlflow LOGIN SUPERUSER")  # the local stack's database login
     url_db = postgres.create_database(database)
+    work = Path(tempfile.mkdtemp(prefix="backup-bench-"))
+    try:
+        with seeded_mlflow(url_db, f"s3://{bucket}/mlflow", work, args.runs, args.versions) as url:
+            if args.local:
+                _local(postgres, s3, url, work, endpoint)
+            else:
+                _cli_path(postgres, s3, url)
+    finally:
+        moto.stop()
+        postgres.stop()
+
+
+@contextmanager
+def seeded_mlflow(backend_uri: str, artifacts: str, work: Path, runs: int, versions: int) -> Iterator[str]:
+    """The pinned `mlflow server` on `backend_uri`, its artifacts at `artifacts`, seeded with `runs`
+    runs and `versions` model versions; yields its URL, stops it on exit."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    work = Path(tempfile.mkdtemp(prefix="backup-bench-"))
     server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                               "--backend-store-uri", url_db, "--artifacts-destination", f"s3://{bucket}/mlflow",
+                               "--backend-store-uri", backend_uri, "--artifacts-destination", artifacts,
                                "--serve-artifacts", "--workers", "2"],
                               stdout=subprocess.DEVNULL, stderr=(work / "server.log").open("w"), cwd=work)
     try:
         _wait(url, server)
         started = time.monotonic()
-        _seed(url, work, args.runs, args.versions)
-        print(f"seeded {args.runs} runs and {args.versions} model versions in {time.monotonic() - started:.1f} s")
-        if args.local:
-            _local(postgres, s3, url, work, endpoint)
-        else:
-            _cli_path(postgres, s3, url)
+        _seed(url, work, runs, versions)
+        print(f"seeded {runs} runs and {versions} model versions in {time.monotonic() - started:.1f} s")
+        yield url
     finally:
         server.terminate()
         server.wait(timeout=30)
-        moto.stop()
-        postgres.stop()
+
+
+def pods_drill(runner: Any, pods: dict[str, Any], url: str, disaster: Callable[[], None]) -> None:
+    """The stack's backup pod, then `disaster`, then its restore pod, each container timed; then
+    MLflow's health and counts."""
+    import json
+
+    from mlops_platform.cli.backup.counts import counts, wait_healthy
+    from mlops_platform.cli.registry import Registry
+
+    ran = runner.run_pod(pods["backup"])
+    _print_pod("backup", ran)
+    backup_id = json.loads(next(line for line in ran[-1].log.splitlines() if line.startswith("{")))["backup"]
+    disaster()
+    ran = runner.run_pod(pods["restore"], {"RESTORE_FROM": backup_id, "RESTORE_FORCE": "0", "RESTORE_SUFFIX": "be0c11"})
+    _print_pod("restore", ran)
+    started = time.monotonic()
+    wait_healthy(url)
+    found = counts(Registry(url))
+    print(f"  health and counts: {time.monotonic() - started:.2f} s ({found.runs} runs, {found.model_versions} model versions)")
 
 
 def _disaster(s3: Any, bucket: str) -> None:
@@ -116,10 +147,6 @@ def _cli_path(postgres: Any, s3: Any, url: str) -> None:
 
 def _local(postgres: Any, s3: Any, url: str, work: Path, endpoint: str) -> None:
     """The local stack's pods as its program declares them, each container timed."""
-    import json
-
-    from mlops_platform.cli.backup.counts import counts, wait_healthy
-    from mlops_platform.cli.registry import Registry
     from mlops_platform.components.config import PlatformConfig
     from mlops_platform.components.data.local import BUCKET as LOCAL_BUCKET
     from mlops_platform.planner.harness import plan_platform
@@ -133,17 +160,12 @@ def _local(postgres: Any, s3: Any, url: str, work: Path, endpoint: str) -> None:
     (work / "pods").mkdir()
     runner = Loopback(work / "pods", by_name["mlops-data-backup-kit"].inputs["data"], postgres.port, postgres_bin(),
                       {"AWS_ENDPOINT_URL": endpoint})
-    ran = runner.run_pod(pods["backup"])
-    _print_pod("backup", ran)
-    backup_id = json.loads(next(line for line in ran[-1].log.splitlines() if line.startswith("{")))["backup"]
-    postgres.sql('DROP DATABASE "mlflow" WITH (FORCE)')
-    _disaster(s3, LOCAL_BUCKET)
-    ran = runner.run_pod(pods["restore"], {"RESTORE_FROM": backup_id, "RESTORE_FORCE": "0", "RESTORE_SUFFIX": "be0c11"})
-    _print_pod("restore", ran)
-    started = time.monotonic()
-    wait_healthy(url)
-    found = counts(Registry(url))
-    print(f"  health and counts: {time.monotonic() - started:.2f} s ({found.runs} runs, {found.model_versions} model versions)")
+
+    def disaster() -> None:
+        postgres.sql('DROP DATABASE "mlflow" WITH (FORCE)')
+        _disaster(s3, LOCAL_BUCKET)
+
+    pods_drill(runner, pods, url, disaster)
 
 
 def _print_pod(what: str, ran: list[Any]) -> None:
