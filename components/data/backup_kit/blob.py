@@ -44,11 +44,9 @@ class BlobContainer(Store):
         try:
             self.client.upload_blob(key, body, overwrite=not if_absent)
             return True
-        except ResourceExistsError:
-            if if_absent:
-                return False
-            raise
         except Exception as err:  # noqa: BLE001 - azure-core's HttpResponseError, a connection error
+            if if_absent and isinstance(err, ResourceExistsError):
+                return False
             raise self._failed(f"writing {self.url(key)}", err) from None
 
     def get(self, key: str) -> Optional[bytes]:
