@@ -25,7 +25,7 @@ from mlops_platform.planner.cluster_objects import assemble
 from mlops_platform.planner.harness import ProgramRun, plan_platform
 from support import AWS_BUCKET, AWS_INSTANCE, CHARTS, OWN_MODEL, ROOT, SCHEMAS, SHIPPED_STACKS, STACKS, WITH_MODEL
 from support import engine as standin
-from support.servers import free_port, serving
+from support.servers import free_port, missing, serving
 
 # The fixtures that start a real service on loopback: a test using one (directly or through another
 # fixture) is in the `services` layer (pyproject.toml's markers).
@@ -75,12 +75,9 @@ def stack_config() -> Callable[[str], PlatformConfig]:
 @pytest.fixture(scope="session")
 def charts_dir() -> Path:
     """The pinned chart archives, or a skip naming why; in CI (PLATFORM_REQUIRE_CHARTS=1) a failure."""
-    missing = [c.archive for c in versions.CHARTS if not (CHARTS / c.archive).is_file()]
-    if missing:
-        message = f"charts not found in {CHARTS}: {', '.join(missing)} (set PLATFORM_CHARTS_DIR)"
-        if os.environ.get("PLATFORM_REQUIRE_CHARTS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    absent = [c.archive for c in versions.CHARTS if not (CHARTS / c.archive).is_file()]
+    if absent:
+        missing(f"charts not found in {CHARTS}: {', '.join(absent)} (set PLATFORM_CHARTS_DIR)", "PLATFORM_REQUIRE_CHARTS")
     return CHARTS
 
 
@@ -184,9 +181,7 @@ def registry(tmp_path) -> Iterator[str]:
     installs it): its `host:port`."""
     binary = shutil.which("docker-registry") or shutil.which("registry")
     if binary is None:
-        if os.environ.get("PLATFORM_REQUIRE_OCI_REGISTRY") == "1":
-            pytest.fail("no OCI registry binary (docker-registry) on PATH, and CI requires it")
-        pytest.skip("no OCI registry on PATH: install Debian's docker-registry (.ci/run does)")
+        missing("no OCI registry on PATH: install Debian's docker-registry (.ci/run does)", "PLATFORM_REQUIRE_OCI_REGISTRY")
     port = free_port()
     config = tmp_path / "registry.yml"
     config.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'blobs'}\n"
@@ -287,10 +282,8 @@ def previous_mlflow_python() -> Path:
     skip naming why; in CI (PLATFORM_REQUIRE_MLFLOW_PREVIOUS=1) a failure."""
     given = os.environ.get("PLATFORM_MLFLOW_PREVIOUS_PYTHON", "")
     if not given or not Path(given).is_file():
-        message = f"the previous MLflow's venv is not set up (PLATFORM_MLFLOW_PREVIOUS_PYTHON={given!r}; see .ci/run)"
-        if os.environ.get("PLATFORM_REQUIRE_MLFLOW_PREVIOUS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"the previous MLflow's venv is not set up (PLATFORM_MLFLOW_PREVIOUS_PYTHON={given!r}; see .ci/run)",
+                "PLATFORM_REQUIRE_MLFLOW_PREVIOUS")
     return Path(given)
 
 
