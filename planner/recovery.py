@@ -63,13 +63,14 @@ def recovery(config: Any) -> Recovery:  # config: PlatformConfig
         return Recovery(24 * 60, rto, f"a pg_dump and a copy of the artifacts daily at {backup.schedule} UTC, kept "
                                        f"{backup.retention_days} days in the cluster's own bucket (gone with the cluster)",
                         "the daily backup CronJob", restore=JOB_RESTORE)
+    from mlops_platform.components.data.backup_jobs import IN_CLUSTER_CLOUDS
     from mlops_platform.components.data.outputs import DatabaseSpec
 
     spec = DatabaseSpec.from_config(config)
     restore_minutes = math.ceil(spec.storage_gb / RESTORE_GB_PER_MINUTE)
     # Azure: `platform restore` restores a `platform backup` (a pg_dump) in the cluster, on the same
     # server, rather than provisioning a new one (the server's own PITR restores make a new server).
-    in_cluster = cloud == "azure"
+    in_cluster = cloud in IN_CLUSTER_CLOUDS
     rto = (JOB_MINUTES + restore_minutes + JOB_SWITCH_MINUTES) if in_cluster else (
         PROVISION_MINUTES[cloud] + restore_minutes + SWITCH_MINUTES)
     kept = f"daily backup at {spec.backup_start} UTC kept {spec.backup_retention_days} days"

@@ -12,6 +12,7 @@ stack's own pods on loopback (support/local_jobs.py) against:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -176,9 +177,7 @@ def test_the_templates_run_as_mlflows_identity_and_verify_the_server(azure_stack
 def test_a_server_that_fails_verification_stops_the_backup_at_its_dump(azure_stack, pki):
     cluster, blobs = azure_stack["cluster"], azure_stack["blobs"]
     runner = azure_stack["runner"]
-    cluster.runner = Loopback(runner.root, runner.kit, runner.postgres_port, runner.postgres_bin, runner.store_env,
-                              postgres_host=runner.postgres_host, secrets=runner.secrets,
-                              files={database_ca.CA_FILE: str(pki / "other.crt")})
+    cluster.runner = dataclasses.replace(runner, files={database_ca.CA_FILE: str(pki / "other.crt")})
     result = invoke("backup", "--cloud", "azure")
     assert result.exit_code == 1, result.output
     assert "step dump of Job mlflow/mlflow-backup-manual-" in result.stderr and "certificate verify failed" in result.stderr

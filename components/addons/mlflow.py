@@ -24,8 +24,9 @@ import pulumi_random as random
 
 from .. import k8s as kube
 from .. import names, network, versions
-from ..data.backup_jobs import BackupPlan
+from ..data.backup_jobs import BackupJobArgs, BackupPlan
 from ..data.outputs import Database, DataOutputs, WorkloadAccess
+from ..data.restore_jobs import templates
 from ..image_source import ImageSource
 from ..requests import WorkloadRequest, from_values
 from . import database_ca, mlflow_backups
@@ -261,6 +262,12 @@ def _login_env(secret: str = DB_ADMIN_SECRET) -> list[dict[str, Any]]:
     ]
 
 
+def _admin_env(db: Database, trust: database_ca.PodTrust) -> list[dict[str, Any]]:
+    """libpq's environment for the master's connections (the schema Job, the backup Jobs): the
+    tracking database, the TLS settings that verify the server, the master's login."""
+    return [*_database_env(db), *({"name": k, "value": v} for k, v in trust.env.items()), *_login_env()]
+
+
 class Mlflow(pulumi.ComponentResource):
     def __init__(self, name: str, args: MlflowArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:addons:Mlflow", name, None, opts)
@@ -299,9 +306,9 @@ class Mlflow(pulumi.ComponentResource):
         )
         if args.backup is not None:
             # After the release, which makes the service account the Jobs run as.
-            site = mlflow_backups.azure_site(args.data, args.access, self._trust, DB_ADMIN_SECRET)
-            mlflow_backups.backup_jobs(name, args.backup, site, args.data, args.images, self, args.provider,
-                                       [self.release, admin_secret, *database_ca_map, *identity, *ns.ready, *args.data.ready])
+            site = mlflow_backups.azure_site(args.data, args.access, self._trust, _admin_env(args.data.database, self._trust))
+            templates(name, BackupJobArgs(plan=args.backup, bucket=args.data.object_store.bucket, site=site, images=args.images),
+                      self, args.provider, [self.release, admin_secret, *database_ca_map, *identity, *ns.ready, *args.data.ready])
         access = traefik_reader(name, names.NS_MLFLOW, self, args.provider, ns.ready)
         ingress_route(f"{name}-route", "mlflow", names.NS_MLFLOW, f"Host(`{host}`)", [{"name": SERVICE, "port": SERVICE_PORT}],
                       TLS_SECRET, [], self, args.provider, [self.release, tls, *access, *args.ingress],
@@ -345,7 +352,7 @@ class Mlflow(pulumi.ComponentResource):
         three are one step of the deploy, not three in a row."""
         db = self._args.data.database
         trust = self._trust
-        psql_env = [*_database_env(db), *({"name": k, "value": v} for k, v in trust.env.items()), *_login_env()]
+        psql_env = _admin_env(db, trust)
         auth_database = {
             "name": "create-auth-database",
             "image": self._args.images.ref(versions.POSTGRES),

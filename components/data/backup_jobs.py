@@ -57,15 +57,13 @@ def job_seconds(database_gb: int) -> int:
 class BackupSite:
     """Where a stack's backup Jobs run and how they reach its database and store."""
 
-    cloud: str  # the record's cloud
-    namespace: str
+    cloud: str  # the record's cloud; the Jobs' namespace is JOB_NAMESPACES[cloud]
     # The kit's store: its environment (stores.open_store), and Secrets with its keys, if any.
     store_env: Mapping[str, pulumi.Input[str]]
     store_secrets: tuple[str, ...] = ()
-    # libpq's environment for the database steps (entries with a value or a valueFrom), Secrets it
-    # comes from whole, and a password file read into PGPASSWORD first, if that is how it is given.
+    # libpq's environment for the database steps (entries with a value or a valueFrom), and a
+    # password file read into PGPASSWORD first, if that is how it is given.
     db_env: tuple[Mapping[str, Any], ...] = ()
-    db_secrets: tuple[str, ...] = ()
     password_file: Optional[str] = None
     volumes: tuple[Mapping[str, Any], ...] = ()  # beside the work folder, the kit and /tmp
     db_mounts: tuple[Mapping[str, Any], ...] = ()
@@ -73,6 +71,10 @@ class BackupSite:
     service_account: Optional[str] = None
     pod_labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
     scheduled: bool = True  # False: a template only, started by `platform backup`
+
+    @property
+    def namespace(self) -> str:
+        return JOB_NAMESPACES[self.cloud]
 
 
 @dataclass(frozen=True)
@@ -176,8 +178,6 @@ def postgres_container(name: str, args: BackupJobArgs, script: str) -> dict[str,
         "command": ["/bin/sh", "-c", "set -eu\n" + prelude + script],
         "env": [dict(entry) for entry in site.db_env],
     }
-    if site.db_secrets:
-        container["envFrom"] = [{"secretRef": {"name": secret}} for secret in site.db_secrets]
     return container | {
         "resources": kube.resources("50m", "64Mi", "512Mi"),
         "securityContext": kube.container_security(),

@@ -20,9 +20,9 @@ from .. import image_source, names, network, versions
 from .. import k8s as kube
 from ..cluster.outputs import ClusterOutputs
 from ..image_source import ImageSource
-from .backup_jobs import JOB_NAMESPACES, BackupJobArgs, BackupPlan, BackupSite, backup_cronjob, kit_configmap
+from .backup_jobs import BackupJobArgs, BackupPlan, BackupSite
 from .outputs import Database, DataOutputs, ObjectStore, WorkloadAccess
-from .restore_jobs import restore_template
+from .restore_jobs import templates
 
 BUCKET = names.ARTIFACTS
 S3_PORT = 8333
@@ -58,7 +58,7 @@ def backup_site() -> BackupSite:
     (plain TCP: the traffic never leaves the node network)."""
     libpq = {"PGHOST": POSTGRES_HOST, "PGPORT": str(POSTGRES_PORT), "PGUSER": names.DATABASE_USER, "PGSSLMODE": "disable"}
     return BackupSite(
-        cloud="local", namespace=JOB_NAMESPACES["local"],
+        cloud="local",
         store_env={"AWS_ENDPOINT_URL": ENDPOINT, "AWS_DEFAULT_REGION": "us-east-1"}, store_secrets=("seaweedfs-admin",),
         db_env=tuple({"name": key, "value": value} for key, value in libpq.items()),
         password_file=f"{POSTGRES_SECRET_DIR}/password",
@@ -91,10 +91,7 @@ class LocalData(pulumi.ComponentResource):
         bucket_job = self._object_store(name, args, s3_secret, admin_secret)
         password, db_service = self._postgres(name, args)
         if args.backup is not None:
-            ready = [bucket_job, db_service]
-            kit = kit_configmap(name, args.backup.site.namespace, self, self._provider, ready)
-            backup_cronjob(name, args.backup, self, self._provider, [kit, *ready])
-            restore_template(name, args.backup, self, self._provider, [kit, *ready])
+            templates(name, args.backup, self, self._provider, [bucket_job, db_service])
         self.outputs = DataOutputs(
             object_store=ObjectStore(
                 kind="s3",

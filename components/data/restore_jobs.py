@@ -30,8 +30,10 @@ from .backup_jobs import (
     KIT_MOUNT,
     WORK,
     BackupJobArgs,
+    backup_cronjob,
     cron,
     job_seconds,
+    kit_configmap,
     kit_container,
     pod,
     pod_metadata,
@@ -92,3 +94,13 @@ def restore_template(name: str, args: BackupJobArgs, parent: pulumi.Resource, pr
         },
         opts=kube.child(parent, provider, depends_on),
     )
+
+
+def templates(name: str, args: BackupJobArgs, parent: pulumi.Resource, provider: Any,
+              depends_on: Sequence[pulumi.Resource]) -> list[pulumi.Resource]:
+    """All a stack's in-cluster backups need: the kit's ConfigMap, the backup's CronJob
+    (backup_jobs.py) and the restore's template, in the site's namespace. `depends_on`: what the
+    pods read (Secrets, the CA, the store and the database)."""
+    kit = kit_configmap(name, args.site.namespace, parent, provider, depends_on)
+    ready = [kit, *depends_on]
+    return [kit, backup_cronjob(name, args, parent, provider, ready), restore_template(name, args, parent, provider, ready)]
