@@ -133,6 +133,9 @@ BUCKET_PREFIX_DETECTORS = "detectors"
 DATABASE_MLFLOW = "mlflow"
 DATABASE_MLFLOW_AUTH = "mlflow_auth"
 DATABASE_USER = "mlflow"
+# MLflow's schema Job kept as a suspended CronJob on AWS and GCP (components/addons/mlflow.py): run
+# again after a restore of another stack's backup (cli/backup/schema_job.py).
+MLFLOW_SCHEMA_TEMPLATE = "mlflow-db-upgrade"
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ from .addons.models import ModelServing, ModelServingArgs
 from .addons.monitoring import Monitoring, MonitoringArgs
 from .addons.traefik import Traefik, TraefikArgs
 from .config import PlatformConfig
-from .data.backup_jobs import BackupPlan
-from .data.outputs import DatabaseSpec
+from .data.backup_jobs import IN_CLUSTER_CLOUDS, BackupPlan
+from .data.outputs import LOGIN_CREDENTIAL, DatabaseSpec
 from .deployment import deployment_output
 from .infrastructure import build_infrastructure
 from .oidc_clients import build_oidc_client
@@ -198,6 +198,9 @@ class MlopsPlatform(pulumi.ComponentResource):
                 # (a local stack's run beside its data, components/data/local.py).
                 backup=BackupPlan.from_config(self.config, DatabaseSpec.from_config(self.config).storage_gb)
                 if self.config.cloud == "azure" else None,
+                # Where a restore replaces the whole instance (AWS, GCP), the schema Job runs again after
+                # one of another stack's backup (cli/backup/schema_job.py).
+                schema_template=self.config.cloud not in IN_CLUSTER_CLOUDS,
             ),
             self._opts(),
         )
@@ -271,6 +274,9 @@ class MlopsPlatform(pulumi.ComponentResource):
             credentials["token_client_secret"] = client.token_client_secret
         if monitoring is not None:
             credentials["grafana_admin_password"] = monitoring.grafana_password
+        if self.config.cloud not in IN_CLUSTER_CLOUDS:
+            # MLflow's database login: a restore of another stack's backup sets it back (cli/backup/logins.py).
+            credentials[LOGIN_CREDENTIAL] = self.data.database.password
         self.endpoints = self._endpoints
         self.kubeconfig = self.cluster.kubeconfig
         self.credentials = pulumi.Output.secret(credentials)

@@ -6,7 +6,10 @@ refusal, each one line with nothing changed."""
 from __future__ import annotations
 
 import json
-from typing import Any
+import uuid
+from typing import Any, Iterator
+
+import pytest
 
 from typer.testing import CliRunner
 
@@ -185,28 +188,94 @@ def test_an_up_that_migrates_nothing_needs_no_backup(project, standin_engine):
     assert "backing it up" not in result.stderr and fake.ran("up")
 
 
-def test_a_backup_of_prod_restores_into_another_environment(aws_stack, mlflow_with_runs):
-    """prod's backup (its snapshot, its bucket's versions) restored into dev: dev's instance and bucket
-    take prod's data; prod is untouched."""
+DEV_LOGIN = "dev-mlflow-login-7f3a9c"  # dev's MLflow database password (its `credentials` output)
+PROD_BUCKET, PROD_INSTANCE = "mlops-prod-artifacts", "mlops-prod"
+
+
+def _prod_backup(aws_stack: dict[str, Any], mlflow_url: str, dev_login: bool) -> str:
+    """prod's bucket and instance beside dev's, both stacks' outputs in the stand-in, and a backup of
+    prod taken; dev's outputs carry its database login if `dev_login`."""
     s3, rds, fake = aws_stack["s3"], aws_stack["rds"], aws_stack["fake"]
-    prod_bucket, prod_instance = "mlops-prod-artifacts", "mlops-prod"
-    s3.create_bucket(Bucket=prod_bucket)
-    s3.put_bucket_versioning(Bucket=prod_bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_object(Bucket=prod_bucket, Key="mlflow/9/prod/artifacts/model.bin", Body=b"prod model")
-    rds.create_db_instance(DBInstanceIdentifier=prod_instance, Engine="postgres", DBInstanceClass="db.t4g.medium",
+    s3.create_bucket(Bucket=PROD_BUCKET)
+    s3.put_bucket_versioning(Bucket=PROD_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=PROD_BUCKET, Key="mlflow/9/prod/artifacts/model.bin", Body=b"prod model")
+    rds.create_db_instance(DBInstanceIdentifier=PROD_INSTANCE, Engine="postgres", DBInstanceClass="db.t4g.medium",
                            AllocatedStorage=50, MasterUsername="mlflow", MasterUserPassword="not-used-here-2")
     stacks = json.loads((fake.root / "stacks.json").read_text())
-    stacks["aws-prod"] = {"outputs": {"endpoints": {"mlflow": mlflow_with_runs},
-                                      "data": {"store": "s3", "bucket": prod_bucket, "region": "us-east-1",
-                                               "database": {"instance": prod_instance, "host": "h", "port": 5432, "name": "mlflow"}}},
+    stacks["aws-prod"] = {"outputs": {"endpoints": {"mlflow": mlflow_url},
+                                      "data": {"store": "s3", "bucket": PROD_BUCKET, "region": "us-east-1",
+                                               "database": {"instance": PROD_INSTANCE, "host": "h", "port": 5432, "name": "mlflow"}}},
                           "secrets": [], "resources": []}
+    if dev_login:
+        stacks["aws-dev"]["outputs"]["credentials"] = {"database_password": DEV_LOGIN}
+        stacks["aws-dev"]["secrets"] = ["credentials"]
     fake.stacks(stacks)
     taken = invoke("backup", "--cloud", "aws", "--env", "prod")
     assert taken.exit_code == 0, taken.output
-    backup_id = taken.stdout.strip()
+    return taken.stdout.strip()
+
+
+def _rds_calls(monkeypatch: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Every RDS call the CLI's boto3 clients make, with its parameters (botocore's own event hook)."""
+    import boto3
+
+    sent: list[tuple[str, dict[str, Any]]] = []
+    real = boto3.Session
+
+    def session(*args: Any, **kwargs: Any) -> Any:
+        made = real(*args, **kwargs)
+        made.events.register("provide-client-params.rds.*",
+                             lambda params, model, **_: sent.append((model.name, dict(params))))
+        return made
+
+    monkeypatch.setattr(boto3, "Session", session)
+    return sent
+
+
+class Completes:
+    """A kubelet whose pods' steps all exit 0 (the RDS CA bundle the schema pod fetches first is on
+    the internet; its steps run for real against PostgreSQL in tests/test_backup_gcp.py)."""
+
+    def __init__(self) -> None:
+        self.pods: list[Any] = []
+
+    def run_pod(self, pod: Any) -> list[Any]:
+        from support.local_jobs import Ran
+
+        self.pods.append(pod)
+        return [Ran(c["name"], 0, "") for c in [*pod.get("initContainers", []), *pod["containers"]]]
+
+
+@pytest.fixture()
+def dev_cluster(aws_stack, planned, monkeypatch) -> Iterator[Any]:
+    """dev's cluster API on loopback with the program's own `mlflow-db-upgrade` template; its
+    kubeconfig in dev's outputs."""
+    from support.cluster_jobs import Cluster
+    from support.kube import serving
+
+    [template] = [r for r in planned("aws-dev").resources if r.type == "kubernetes:batch/v1:CronJob"
+                  and r.inputs["metadata"]["name"] == "mlflow-db-upgrade"]
+    cronjob = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {**template.inputs["metadata"], "uid": str(uuid.uuid4())},
+               "spec": template.inputs["spec"]}
+    cluster = Cluster("mlflow", {"mlflow-db-upgrade": cronjob}, Completes())  # type: ignore[arg-type]
+    monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.POLL_SECONDS", 0.1)
+    with serving(cluster.answer) as kubeconfig:
+        fake = aws_stack["fake"]
+        stacks = json.loads((fake.root / "stacks.json").read_text())
+        stacks["aws-dev"]["outputs"]["kubeconfig"] = kubeconfig
+        fake.stacks(stacks)
+        yield cluster
+
+
+def test_a_backup_of_prod_restores_into_another_environment(aws_stack, dev_cluster, mlflow_with_runs, monkeypatch):
+    """prod's backup (its snapshot, its bucket's versions) restored into dev: dev's instance and bucket
+    take prod's data, MLflow's logins on it are dev's again; prod is untouched."""
+    s3, rds = aws_stack["s3"], aws_stack["rds"]
+    backup_id = _prod_backup(aws_stack, mlflow_with_runs, dev_login=True)
     # Not found in dev's own bucket; found with --from-env prod.
     refused(invoke("restore", "--cloud", "aws", "--from", backup_id, "--yes"), "no backup")
     refused(invoke("restore", "--cloud", "aws", "--from", backup_id, "--from-env", "dev", "--yes"), "--from-env")
+    calls = _rds_calls(monkeypatch)
     result = invoke("restore", "--cloud", "aws", "--from", backup_id, "--from-env", "prod", "--yes", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -215,7 +284,31 @@ def test_a_backup_of_prod_restores_into_another_environment(aws_stack, mlflow_wi
     live = rds.describe_db_instances(DBInstanceIdentifier=INSTANCE)["DBInstances"][0]
     assert live["DBInstanceClass"] == "db.t4g.micro"  # dev's size, prod's data
     assert report["keptDatabase"].startswith(f"{INSTANCE}-before-")
-    assert prod_instance in _instances(rds) and not any(i.startswith(f"{prod_instance}-") for i in _instances(rds))
+    assert PROD_INSTANCE in _instances(rds) and not any(i.startswith(f"{PROD_INSTANCE}-") for i in _instances(rds))
+    # The snapshot brought prod's master password: dev's is set on the restored instance before the switch.
+    modified = [(n, p) for n, p in calls if n == "ModifyDBInstance"]
+    [(_, login)] = [(n, p) for n, p in modified if "MasterUserPassword" in p]
+    assert login["DBInstanceIdentifier"].startswith(f"{INSTANCE}-r-") and login["MasterUserPassword"] == DEV_LOGIN
+    assert modified.index((_, login)) == 0, "set before the rename that switches MLflow to it"
+    assert DEV_LOGIN not in result.output
+    # Then, after the switch, the schema Job runs again from its template (MLflow's own login, as the master).
+    [job] = dev_cluster.created
+    assert job["metadata"]["name"] == "mlflow-db-upgrade-after-restore"
+    assert [c["name"] for c in dev_cluster.runner.pods[0]["containers"]] == ["grants"]
+    assert result.stderr.index("switching MLflow") < result.stderr.index("giving MLflow its own login")
+
+
+def test_a_backup_of_another_instance_is_refused_where_the_login_cannot_be_set_back(aws_stack, dev_cluster, mlflow_with_runs):
+    """dev deployed before its outputs carried the database login: prod's snapshot would leave dev's
+    MLflow locked out, so the restore stops before anything is created or moved."""
+    rds = aws_stack["rds"]
+    backup_id = _prod_backup(aws_stack, mlflow_with_runs, dev_login=False)
+    before = _instances(rds)
+    refused(invoke("restore", "--cloud", "aws", "--from", backup_id, "--from-env", "prod", "--yes"),
+            PROD_INSTANCE, "no database login", "platform up")
+    assert _instances(rds) == before
+    assert "Contents" not in aws_stack["s3"].list_objects_v2(Bucket=BUCKET, Prefix="backups/.restore-lock")
+    assert not dev_cluster.created
 
 
 def test_missing_rights_are_one_line_and_nothing_is_taken(aws_stack, moto_endpoint, monkeypatch):

@@ -12,7 +12,8 @@ and how the CLI reads the answers; what Cloud SQL does with a restore is Google'
 from __future__ import annotations
 
 import json
-from typing import Any
+import uuid
+from typing import Any, Iterator
 
 import pytest
 from typer.testing import CliRunner
@@ -80,6 +81,8 @@ class Gcp:
             ("POST", f"{SQL}/clone"): (200, _operation("op-clone", "RUNNING", operationType="CLONE")),
             ("GET", f"{OPS}/op-clone"): (200, _operation("op-clone", "DONE", operationType="CLONE")),
             ("POST", f"{SQL}/restoreBackup"): (200, _operation("op-restore", "DONE", operationType="RESTORE_VOLUME")),
+            ("PUT", f"{SQL}/users"): (200, _operation("op-login", "RUNNING", operationType="UPDATE_USER")),
+            ("GET", f"{OPS}/op-login"): (200, _operation("op-login", "DONE", operationType="UPDATE_USER")),
             ("GET", f"/storage/v1/b/{BUCKET}"): (200, {"kind": "storage#bucket", "name": BUCKET, "versioning": {"enabled": True}}),
             ("GET", OBJECTS): self._list,
             ("POST", f"/upload{OBJECTS}"): self._upload,
@@ -232,13 +235,28 @@ def test_a_missing_instance_is_refused_before_a_restore_changes_anything(gcp):
     assert gcp.calls("DELETE", "restore-lock"), "the lock is given back"
 
 
-def test_another_stacks_backup_is_restored_from_its_own_instance_and_project(gcp):
+DEV_LOGIN = "dev-mlflow-login-5e1b2d"  # dev's MLflow database password (its `credentials` output)
+
+
+def _prod_backup(gcp: Gcp, dev_login: bool) -> str:
+    """A backup whose record says it is of prod's instance in prod's project; dev's outputs carry its
+    database login if `dev_login`."""
     backup_id = _backup(gcp)
     key = f"backups/{backup_id}/record.json"
     record = json.loads(gcp.records[key])
     record["stack"] = "gcp-prod"
     record["database"] = {**record["database"], "source": "mlops-prod-c3d4", "location": "prod-project"}
     gcp.serve(key, json.dumps(record).encode())
+    if dev_login:
+        stacks = json.loads((gcp.fake.root / "stacks.json").read_text())
+        stacks["gcp-dev"]["outputs"]["credentials"] = {"database_password": DEV_LOGIN}
+        stacks["gcp-dev"]["secrets"] = ["credentials"]
+        gcp.fake.stacks(stacks)
+    return backup_id
+
+
+def test_another_stacks_backup_is_restored_from_its_own_instance_and_project(gcp, restored_instance):
+    backup_id = _prod_backup(gcp, dev_login=True)
     refused(invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes"), "gcp-prod", "--force")
     assert not gcp.calls("POST", "/clone")
     result = invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes", "--force")
@@ -246,7 +264,27 @@ def test_another_stacks_backup_is_restored_from_its_own_instance_and_project(gcp
     [restore] = gcp.calls("POST", "/restoreBackup")
     assert restore.path == f"{SQL}/restoreBackup", "onto this stack's instance"
     assert restore.json()["restoreBackupContext"] == {"backupRunId": RUN, "instanceId": "mlops-prod-c3d4", "project": "prod-project"}
+    # The backup brought prod's users: MLflow's gets dev's password back, after the restore.
+    [login] = gcp.calls("PUT", f"{SQL}/users")
+    assert login.query["name"] == ["mlflow"] and login.json() == {"name": "mlflow", "password": DEV_LOGIN}
+    assert gcp.server.seen.index(restore) < gcp.server.seen.index(login)
+    assert DEV_LOGIN not in result.output
 
+
+def test_a_backup_of_the_same_instance_keeps_its_login(gcp):
+    backup_id = _backup(gcp)
+    result = invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes")
+    assert result.exit_code == 0, result.output
+    assert gcp.calls("POST", "/restoreBackup") and not gcp.calls("PUT", f"{SQL}/users")
+
+
+def test_another_instances_backup_is_refused_where_the_login_cannot_be_set_back(gcp, restored_instance):
+    backup_id = _prod_backup(gcp, dev_login=False)
+    refused(invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes", "--force"),
+            "prod-project/mlops-prod-c3d4", "no database login", "platform up")
+    assert not gcp.calls("POST", "/clone") and not gcp.calls("POST", "/restoreBackup")
+    assert not restored_instance["cluster"].created
+    assert gcp.calls("DELETE", "restore-lock"), "the lock is given back"
 
 
 def test_up_takes_a_cloud_sql_backup_before_it_migrates_mlflows_database(gcp):
@@ -260,3 +298,110 @@ def test_up_takes_a_cloud_sql_backup_before_it_migrates_mlflows_database(gcp):
     assert "backing it up first" in result.stderr
     assert len(gcp.calls("POST", "/backupRuns")) == 1 and any(n.endswith("/record.json") for n in gcp.uploaded())
     assert gcp.fake.ran("up")
+
+
+def scram_matches(verifier: str, password: str) -> bool:
+    """Whether PostgreSQL's stored SCRAM-SHA-256 verifier (pg_authid.rolpassword) is of `password`.
+    Ref: https://www.postgresql.org/docs/current/catalog-pg-authid.html (RFC 5802 and 7677)"""
+    import base64
+    import hashlib
+    import hmac
+
+    head, keys = verifier.split("$", 2)[1:]
+    iterations, salt = head.split(":")
+    stored = base64.b64decode(keys.split(":")[0])
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations))
+    return hashlib.sha256(hmac.new(salted, b"Client Key", hashlib.sha256).digest()).digest() == stored
+
+
+DEV_APP_LOGIN = "dev-mlflow-app-login-9c2e41"  # MLflow's own login in dev (its Secret mlflow-database)
+
+
+@pytest.fixture()
+def restored_instance(gcp, planned, tmp_path, monkeypatch) -> Iterator[dict[str, Any]]:
+    """dev's Cloud SQL instance as a real PostgreSQL over TLS (the stack's schema already there), whose
+    restore of prod's backup brings prod's users (a route of the replay sets prod's password on
+    MLflow's login, as Cloud SQL's restore does); dev's cluster API on loopback, serving the program's
+    own `mlflow-db-upgrade` template, whose pod runs on loopback against that server."""
+    from mlops_platform.components.addons import database_ca
+    from mlops_platform.components.addons.mlflow import DB_ADMIN_SECRET, DB_SECRET
+    from support.cluster_jobs import Cluster
+    from support.flexible import ADMIN, tracking_database
+    from support.kube import serving
+    from support.local_jobs import Loopback
+    from support.postgres import postgres_bin
+    from support.tls import tls_postgres_server, write_pki
+
+    (tmp_path / "pki").mkdir()
+    pki = write_pki(tmp_path / "pki")
+    resources = planned("gcp-dev").resources
+    cronjobs = {r.inputs["metadata"]["name"]: {"apiVersion": "batch/v1", "kind": "CronJob",
+                                               "metadata": {**r.inputs["metadata"], "uid": str(uuid.uuid4())}, "spec": r.inputs["spec"]}
+                for r in resources if r.type == "kubernetes:batch/v1:CronJob" and r.inputs["metadata"]["namespace"] == "mlflow"}
+    assert set(cronjobs) == {"mlflow-db-upgrade"}
+    with tls_postgres_server(pki) as server:
+        tracking_database(server, tmp_path)
+
+        def restore_backup(request: Request) -> tuple[int, Any]:
+            server.sql("SET password_encryption = 'scram-sha-256'; ALTER ROLE mlflow_app PASSWORD 'prod-app-login'")
+            return 200, _operation("op-restore", "DONE", operationType="RESTORE_VOLUME")
+
+        gcp.server.routes[("POST", f"{SQL}/restoreBackup".lower())] = restore_backup
+        (tmp_path / "pods").mkdir()
+        runner = Loopback(tmp_path / "pods", {}, server.port, postgres_bin(), {}, postgres_host="localhost",
+                          secrets={DB_ADMIN_SECRET: {"username": ADMIN, "password": "unused-with-trust-auth"},
+                                   DB_SECRET: {"username": "mlflow_app", "password": DEV_APP_LOGIN}},
+                          files={database_ca.CA_FILE: str(pki / "ca.crt")})
+        cluster = Cluster("mlflow", cronjobs, runner)
+        monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.POLL_SECONDS", 0.1)
+        with serving(cluster.answer) as kubeconfig:
+            stacks = json.loads((gcp.fake.root / "stacks.json").read_text())
+            stacks["gcp-dev"]["outputs"]["kubeconfig"] = kubeconfig
+            gcp.fake.stacks(stacks)
+            yield {"server": server, "cluster": cluster}
+
+
+def _app_verifier(server: Any) -> str:
+    return server.sql("SELECT rolpassword FROM pg_authid WHERE rolname = 'mlflow_app'")
+
+
+def test_prods_backup_restored_into_dev_gives_mlflow_its_own_logins_back(gcp, restored_instance):
+    """After the restore brought prod's users, the master's password is set back through the API and
+    the stack's schema Job runs again from its template: MLflow's own login answers to dev's password."""
+    server, cluster = restored_instance["server"], restored_instance["cluster"]
+    backup_id = _prod_backup(gcp, dev_login=True)
+    result = invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes", "--force", "--json")
+    assert result.exit_code == 0, result.output
+    assert scram_matches(_app_verifier(server), DEV_APP_LOGIN), "MLflow's own login is dev's again"
+    assert not scram_matches(_app_verifier(server), "prod-app-login")
+    [job] = cluster.created
+    assert job["metadata"]["name"] == "mlflow-db-upgrade-after-restore"
+    assert job["metadata"]["ownerReferences"][0]["name"] == "mlflow-db-upgrade"
+    assert "giving MLflow its own login" in result.stderr and json.loads(result.stdout)["counts"]["runs"] == 3
+    assert DEV_LOGIN not in result.output and DEV_APP_LOGIN not in result.output
+
+
+def test_a_schema_job_that_fails_after_the_switch_exits_1_saying_what_to_run(gcp, restored_instance):
+    server, cluster = restored_instance["server"], restored_instance["cluster"]
+    backup_id = _prod_backup(gcp, dev_login=True)
+    server.sql("ALTER DATABASE mlflow RENAME TO mlflow_elsewhere")  # the Job's first step cannot connect
+    result = invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes", "--force")
+    assert result.exit_code == 1, result.output
+    assert "switched in" in result.stderr and "create job --from=cronjob/mlflow-db-upgrade" in result.stderr
+    assert [j["metadata"]["name"] for j in cluster.created] == ["mlflow-db-upgrade-after-restore"]
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("missing", ["kubeconfig", "template"])
+def test_without_the_cluster_or_its_template_another_stacks_backup_is_refused_first(gcp, restored_instance, missing):
+    backup_id = _prod_backup(gcp, dev_login=True)
+    if missing == "kubeconfig":
+        stacks = json.loads((gcp.fake.root / "stacks.json").read_text())
+        del stacks["gcp-dev"]["outputs"]["kubeconfig"]
+        gcp.fake.stacks(stacks)
+    else:
+        restored_instance["cluster"].cronjobs.clear()
+    refused(invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes", "--force"),
+            "kubeconfig" if missing == "kubeconfig" else "mlflow-db-upgrade")
+    assert not gcp.calls("POST", "/clone") and not gcp.calls("POST", "/restoreBackup")
+    assert not restored_instance["cluster"].created

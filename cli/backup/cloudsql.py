@@ -17,13 +17,15 @@ setting, points it elsewhere.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
+from mlops_platform.components import names
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 from mlops_platform.components.data.backup_kit.record import GIB, set_aside
 
 from .gcs import google_error
+from .logins import require_login
 
 if TYPE_CHECKING:
     from mlops_platform.components.data.backup_kit.objects import Progress, Store
@@ -39,6 +41,9 @@ class CloudSqlBackup:
     instance: str
     delay: float = 15.0  # at most between polls of an operation (the first come after 1, 2, 4, 8 s)
     timeout: float = 7200.0
+    # MLflow's login on this stack's instance (the stack's `credentials` output): a backup of another
+    # instance brings that instance's users and passwords (cli/backup/logins.py).
+    login: Optional[str] = field(default=None, repr=False)
 
     def take(self, bucket: "Store", folder: str, progress: "Progress") -> "DatabasePart":
         from mlops_platform.components.data.backup_kit.record import DatabasePart
@@ -59,6 +64,8 @@ class CloudSqlBackup:
         """Sets the live instance's data aside as a clone; the backup goes onto it at the switch."""
         if part.kind != KIND:
             raise BackupRefused(f"the backup's database is a {part.kind}, which a Cloud SQL instance cannot restore")
+        if self.brings_logins(part):
+            require_login(self.login, f"{part.location}/{part.source}", self.instance)
         aside = self._aside(suffix)
         progress(f"Cloud SQL clone of {self.instance} as {aside}, to keep what it holds now")
         operation = self._call(f"cloning {self.instance}", self.service.instances().clone(
@@ -71,7 +78,17 @@ class CloudSqlBackup:
         operation = self._call(f"restoring backup {part.ref} onto {restored}", self.service.instances().restoreBackup(
             project=self.project, instance=restored, body={"restoreBackupContext": context}))
         self._wait(operation, f"the restore onto {restored}")
+        if self.brings_logins(part):
+            # The users came with the backup: MLflow's gets this stack's password back.
+            operation = self._call(f"setting MLflow's login on {restored}", self.service.users().update(
+                project=self.project, instance=restored, name=names.DATABASE_USER,
+                body={"name": names.DATABASE_USER, "password": self.login}))
+            self._wait(operation, f"setting MLflow's login on {restored}")
         return self._aside(suffix)
+
+    def brings_logins(self, part: "DatabasePart") -> bool:
+        """A backup of another instance (another stack's, or another project's) brings its users."""
+        return part.source != self.instance or (part.location or self.project) != self.project
 
     def _aside(self, suffix: str) -> str:
         return set_aside(self.instance, suffix)

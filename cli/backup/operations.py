@@ -44,6 +44,14 @@ class Database(Protocol):
     def take(self, bucket: Store, folder: str, progress: Progress) -> DatabasePart: ...
     def restore(self, part: DatabasePart, bucket: Store, suffix: str, progress: Progress) -> str: ...
     def switch(self, restored: str, part: DatabasePart, suffix: str) -> Optional[str]: ...
+    # Whether restoring `part` replaces the instance's logins with another instance's (a snapshot or
+    # backup of another stack's): MLflow's schema Job must then run again (cli/backup/schema_job.py).
+    def brings_logins(self, part: DatabasePart) -> bool: ...
+
+
+class SchemaRun(Protocol):
+    def check(self) -> None: ...
+    def run(self, progress: Progress) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,7 @@ class Target:
     database: Database
     mlflow: Registry
     insecure: bool = False  # the stack's own CA (local)
+    schema_job: Optional[SchemaRun] = None  # AWS, GCP: cli/backup/schema_job.py (from the kubeconfig output)
 
 
 @dataclass
@@ -130,6 +139,7 @@ def restore(target: Target, record: BackupRecord, progress: Progress, force: boo
     if raw_manifest is None:
         raise BackupFailed(f"backup {backup_id} has lost its artifact manifest ({record.artifacts.manifest})")
     mode, entries = parse_manifest(raw_manifest, record.artifacts.manifest)
+    relogin = _schema_job(target, record)
     holder = json.dumps({"backup": backup_id, "host": socket.gethostname(), "pid": os.getpid(),
                          "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}).encode()
     if not target.bucket.put(LOCK, holder, if_absent=True):
@@ -144,11 +154,26 @@ def restore(target: Target, record: BackupRecord, progress: Progress, force: boo
         artifacts = steps.run("bringing the artifacts back",
                               lambda: target.bucket.restore(mode, entries, f"{PREFIX}restored-{backup_id}/", progress, source=origin))
         kept = steps.run("switching MLflow to the restored database", lambda: target.database.switch(restored, record.database, suffix))
+        if relogin is not None:
+            steps.run("giving MLflow its own login, rights and schema there", lambda: relogin.run(progress))
     finally:
         target.bucket.delete(LOCK)
     after = verify(steps, target.mlflow, target.insecure, record)
     return RestoreReport(record=record, restored_database=restored, kept_database=kept, artifacts=artifacts,
                          counts=after, seconds=steps.seconds)
+
+
+def _schema_job(target: Target, record: BackupRecord) -> Optional[SchemaRun]:
+    """The schema Job to run after the switch when the backup brings another instance's logins;
+    refuses, before anything changes, where it could not run."""
+    if not target.database.brings_logins(record.database):
+        return None
+    if target.schema_job is None:
+        raise BackupRefused(f"backup {record.id} is of another instance ({record.database.source}), whose logins it brings; "
+                            f"MLflow's is set back by a Job in the cluster, and stack {target.stack} has no kubeconfig in its "
+                            "outputs (is its cluster up?)")
+    target.schema_job.check()
+    return target.schema_job
 
 
 def verify(steps: Steps, mlflow: Registry, insecure: bool, record: BackupRecord) -> Counts:

@@ -166,6 +166,10 @@ class Dumped:
             restore_into(self.server, restored, path)
         return restored
 
+    def brings_logins(self, part: "DatabasePart") -> bool:
+        """Never: a dump restores into a new database on this server, whose logins stay."""
+        return False
+
     def switch(self, restored: str, part: "DatabasePart", suffix: str) -> Optional[str]:
         keep_as = f"{self.name}_before_{suffix}"
         return keep_as if switch(self.server, self.name, restored, keep_as) else None

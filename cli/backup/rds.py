@@ -8,12 +8,14 @@ Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RenameInstance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 from mlops_platform.components.data.backup_kit.objects import error_code
 from mlops_platform.components.data.backup_kit.record import GIB, set_aside
+
+from .logins import require_login
 
 if TYPE_CHECKING:
     from mlops_platform.components.data.backup_kit.objects import Progress, Store
@@ -26,6 +28,9 @@ class Snapshotted:
     client: Any  # boto3's RDS client
     instance: str
     delay: float = 30.0  # between polls of RDS's waiters (tests against moto poll faster)
+    # MLflow's login on this stack's instance (its master password, the stack's `credentials` output):
+    # a snapshot of another instance brings that instance's, which MLflow here does not know.
+    login: Optional[str] = field(default=None, repr=False)
 
     def take(self, bucket: "Store", folder: str, progress: "Progress") -> "DatabasePart":
         from mlops_platform.components.data.backup_kit.record import DatabasePart
@@ -43,6 +48,9 @@ class Snapshotted:
     def restore(self, part: "DatabasePart", bucket: "Store", suffix: str, progress: "Progress") -> str:
         if part.kind != "rds-snapshot":
             raise BackupRefused(f"the backup's database is a {part.kind}, which an RDS instance cannot restore")
+        foreign = self.brings_logins(part)
+        if foreign:
+            require_login(self.login, part.source, self.instance)
         live = self._describe(self.instance)
         restored = f"{self.instance}-r-{suffix}"
         progress(f"RDS instance {restored} from snapshot {part.ref}")
@@ -58,6 +66,12 @@ class Snapshotted:
             Tags=[t for t in live.get("TagList", []) if not str(t.get("Key", "")).startswith("aws:")],
         )
         self._wait("db_instance_available", DBInstanceIdentifier=restored)
+        if foreign:
+            # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RestoreFromSnapshot.html
+            # (the restored instance has the snapshot's master user and password).
+            progress(f"setting this stack's MLflow login on {restored} (the snapshot has {part.source}'s)")
+            self._call("modify_db_instance", DBInstanceIdentifier=restored, MasterUserPassword=self.login, ApplyImmediately=True)
+            self._wait("db_instance_available", DBInstanceIdentifier=restored)
         return restored
 
     def switch(self, restored: str, part: "DatabasePart", suffix: str) -> Optional[str]:
@@ -67,6 +81,10 @@ class Snapshotted:
         self._call("modify_db_instance", DBInstanceIdentifier=restored, NewDBInstanceIdentifier=self.instance, ApplyImmediately=True)
         self._wait("db_instance_available", DBInstanceIdentifier=self.instance)
         return keep_as
+
+    def brings_logins(self, part: "DatabasePart") -> bool:
+        """A snapshot of another instance has its master user and password."""
+        return part.source != self.instance
 
     def _describe(self, instance: str) -> dict[str, Any]:
         found = self._call("describe_db_instances", DBInstanceIdentifier=instance)["DBInstances"]

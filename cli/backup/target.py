@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Mapping, Union
+from typing import Any, Mapping, Optional, Union
 
 from mlops_platform.components.data.backup_jobs import IN_CLUSTER_CLOUDS
 from mlops_platform.components.data.backup_kit.catalog import list_backups
 from mlops_platform.components.data.backup_kit.errors import BackupRefused
 from mlops_platform.components.data.backup_kit.objects import Bucket, Progress, Store
 from mlops_platform.components.data.backup_kit.record import BackupRecord
+from mlops_platform.components.data.outputs import LOGIN_CREDENTIAL
 
 from . import cluster_target
 from .cluster_target import ClusterTarget
 from .operations import Database, Target, take_backup
 from .rds import Snapshotted
+from .schema_job import SchemaJob
 
 AnyTarget = Union[Target, ClusterTarget]
 
@@ -57,12 +59,16 @@ def target_from(config: Any, outputs: Mapping[str, Any]) -> AnyTarget:
     instance = (data.get("database") or {}).get("instance")
     if not instance:
         raise BackupRefused(f"stack {config.stack_name}'s `data` output names no database instance: run `{up}` first")
-    store, database = (_aws if config.cloud == "aws" else _gcp)(config, data, str(instance))
+    # MLflow's database password (a secret output): set back on a restored backup of another instance.
+    login = (outputs.get("credentials") or {}).get(LOGIN_CREDENTIAL)
+    store, database = (_aws if config.cloud == "aws" else _gcp)(config, data, str(instance), login)
+    kubeconfig = outputs.get("kubeconfig")
     return Target(stack=config.stack_name, cloud=config.cloud, env=config.env, bucket=store, database=database,
-                  mlflow=Registry(url, insecure=own_ca_only(config)), insecure=own_ca_only(config))
+                  mlflow=Registry(url, insecure=own_ca_only(config)), insecure=own_ca_only(config),
+                  schema_job=SchemaJob(str(kubeconfig)) if kubeconfig else None)
 
 
-def _aws(config: Any, data: Mapping[str, Any], instance: str) -> tuple[Store, Database]:
+def _aws(config: Any, data: Mapping[str, Any], instance: str, login: Optional[str]) -> tuple[Store, Database]:
     from mlops_platform.components.cloud_sdks import found
 
     if not found("boto3"):
@@ -70,10 +76,10 @@ def _aws(config: Any, data: Mapping[str, Any], instance: str) -> tuple[Store, Da
     import boto3
 
     session = boto3.Session(region_name=data.get("region") or None)
-    return Bucket(session.client("s3"), str(data["bucket"])), Snapshotted(session.client("rds"), instance)
+    return Bucket(session.client("s3"), str(data["bucket"])), Snapshotted(session.client("rds"), instance, login=login)
 
 
-def _gcp(config: Any, data: Mapping[str, Any], instance: str) -> tuple[Store, Database]:
+def _gcp(config: Any, data: Mapping[str, Any], instance: str, login: Optional[str]) -> tuple[Store, Database]:
     from mlops_platform.components.cloud_sdks import found
 
     if not (found("google.cloud.storage") and found("googleapiclient")):
@@ -94,7 +100,7 @@ def _gcp(config: Any, data: Mapping[str, Any], instance: str) -> tuple[Store, Da
             service = sqladmin(credentials, endpoint)
     except Exception as err:  # noqa: BLE001 - google.auth's DefaultCredentialsError, a bad endpoint
         raise google_error("opening the Google Cloud clients", err, missing="") from None
-    return GcsBucket(storage_client, str(data["bucket"])), CloudSqlBackup(service, project, instance)
+    return GcsBucket(storage_client, str(data["bucket"])), CloudSqlBackup(service, project, instance, login=login)
 
 
 def _anonymous() -> Any:

@@ -83,6 +83,10 @@ class MlflowArgs:
     images: ImageSource = ImageSource()  # where each image is pulled from (lock, mirror)
     # Azure: the backup and restore Jobs run beside MLflow (mlflow_backups.py); None elsewhere.
     backup: Optional[BackupPlan] = None
+    # AWS, GCP: the schema Job's pod as a suspended CronJob too, which never runs on its own: a restore
+    # of another stack's backup (an instance with that stack's logins) runs it again to give MLflow its
+    # own login, rights and schema there (names.MLFLOW_SCHEMA_TEMPLATE, cli/backup/schema_job.py).
+    schema_template: bool = False
 
 
 def _artifact_root(args: MlflowArgs) -> dict[str, Any]:
@@ -395,11 +399,29 @@ class Mlflow(pulumi.ComponentResource):
         # The bundle's fetch, where there is one, runs before anything connects.
         pod = kube.job_pod(MLFLOW_UID, [grants], init_containers=[*trust.init_containers, auth_database, upgrade],
                            volumes=[kube.empty_dir("tmp"), *trust.volumes])
-        return kube.job(
-            f"{name}-db-upgrade",
-            {"name": UPGRADE_JOB, "namespace": names.NS_MLFLOW, "labels": kube.labels("mlflow", "database")},
-            pod,
-            self, self._args.provider, [*secrets, *ns.ready, *self._args.data.database_ready],
+        labels = kube.labels("mlflow", "database")
+        depends_on = [*secrets, *ns.ready, *self._args.data.database_ready]
+        if self._args.schema_template:
+            self._template(name, pod, labels, depends_on)
+        return kube.job(f"{name}-db-upgrade", {"name": UPGRADE_JOB, "namespace": names.NS_MLFLOW, "labels": labels},
+                        pod, self, self._args.provider, depends_on)
+
+    def _template(self, name: str, pod: dict[str, Any], labels: dict[str, str], depends_on: list[pulumi.Resource]) -> None:
+        k8s.batch.v1.CronJob(
+            f"{name}-db-upgrade-template",
+            metadata={"name": names.MLFLOW_SCHEMA_TEMPLATE, "namespace": names.NS_MLFLOW, "labels": labels},
+            spec={
+                # Never scheduled: a template only (a schedule is required).
+                "suspend": True,
+                "schedule": "0 0 1 1 *",
+                "timeZone": "Etc/UTC",
+                "concurrencyPolicy": "Forbid",
+                "jobTemplate": {"metadata": {"labels": labels}, "spec": {
+                    # A schema upgrade of a large registry takes minutes; the CLI waits this long and reports.
+                    "backoffLimit": 2, "activeDeadlineSeconds": 3600, "ttlSecondsAfterFinished": 86400,
+                    "template": {"metadata": {"labels": labels}, "spec": pod}}},
+            },
+            opts=kube.child(self, self._args.provider, depends_on),
         )
 
 

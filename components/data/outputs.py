@@ -45,6 +45,12 @@ class ObjectStore:
         return out
 
 
+# The key of the stack's `credentials` output that holds MLflow's database password on the clouds
+# whose restore runs from the CLI: a restored backup of another instance gets it back
+# (cli/backup/logins.py).
+LOGIN_CREDENTIAL = "database_password"
+
+
 @dataclass(frozen=True)
 class Database:
     host: pulumi.Output[str]

@@ -3,7 +3,8 @@ own command, in order (init containers first, each only after the one before exi
 process against a real PostgreSQL and a real object store (moto's S3, or Azurite's Blob). Only what
 the cluster supplies is pointed at loopback: the database's address (libpq's environment), the
 Secrets (mounted, or read into the environment), the mounted CA, the kit's ConfigMap folder, the
-emptyDir, the store's endpoint, and `python` (this interpreter, which has what the MLflow image has)."""
+emptyDir, the store's endpoint, and `python` and `mlflow` (this interpreter, which has what the MLflow
+image has)."""
 
 from __future__ import annotations
 
@@ -66,9 +67,11 @@ class Loopback:
             env.update({"BACKUP_FOLDER": str(work), "PYTHONPATH": str(kit.parent), **self.store_env,
                         "HOME": str(self.root)} if "BACKUP_BUCKET" in env else {})
             env.update(extra_env)
-            command = [self._rewrite(part, work) for part in container["command"]]
+            command = [self._rewrite(part, work) for part in [*container["command"], *container.get("args", [])]]
             if command[0] == "python":
                 command[0] = sys.executable
+            elif command[0] == "mlflow":  # the image's entry point: this interpreter's MLflow
+                command[0:1] = [sys.executable, "-m", "mlflow"]
             started = time.monotonic()
             done = subprocess.run(command, env={**os.environ, "PATH": f"{self.postgres_bin}{os.pathsep}{os.environ['PATH']}", **env},
                                   capture_output=True, text=True, timeout=300, cwd=self.root)

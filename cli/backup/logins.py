@@ -1,0 +1,24 @@
+"""MLflow's database login across a restore of another instance's backup.
+
+An RDS snapshot and a Cloud SQL backup carry the logins of the instance they were taken of: restored
+into another stack (a prod backup into a `pr-…` environment, `restore --from-env`), the database
+answers to prod's MLflow password, not to the one this stack's MLflow reads from its Secret. So the
+restore sets this stack's password back on MLflow's login, from the stack's `credentials` output,
+before MLflow is switched to it. A backup of the same instance has the same login and needs nothing.
+Ref: https://cloud.google.com/sql/docs/postgres/backup-recovery/restore (databases and users are restored)
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from mlops_platform.components.data.backup_kit.errors import BackupRefused
+
+
+def require_login(login: Optional[str], source: str, instance: str) -> None:
+    """Refuses, before anything changes, a restore of another instance's backup that could not give
+    MLflow its login back (a stack deployed before its outputs carried the login)."""
+    if not login:
+        raise BackupRefused(f"the backup is of instance {source}, whose logins it brings, and this stack's outputs carry no "
+                            f"database login to set back on {instance} (deployed by an older platform): run `platform up`, "
+                            "then restore again")
