@@ -262,8 +262,9 @@ def test_an_mlflow_image_of_another_version_is_refused(image, fragment):
 
 
 def test_the_image_build_installs_what_the_suite_runs_mlflow_with():
-    """images/mlflow/requirements.txt pins MLflow, its sign-in plugin and the Postgres driver exactly as
-    the test extra does (the suite's real `mlflow server` is the image's), at the chart's version."""
+    """images/mlflow/requirements.txt pins MLflow, its sign-in plugin, the Postgres driver and
+    SQLAlchemy (which picks the driver for `postgresql://`) exactly as the test extra does (the suite's
+    real `mlflow server` and schema Job are the image's), at the chart's version."""
     import tomllib
 
     from support import ROOT
@@ -271,7 +272,7 @@ def test_the_image_build_installs_what_the_suite_runs_mlflow_with():
     wanted = {line.split("==")[0]: line for line in (ROOT / "images" / "mlflow" / "requirements.txt").read_text().splitlines()
               if line and not line.startswith("#")}
     test_extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["test"]
-    for name in ("mlflow[auth]", "mlflow-oidc-auth", "psycopg2-binary"):
+    for name in ("mlflow[auth]", "mlflow-oidc-auth", "psycopg2-binary", "sqlalchemy"):
         assert wanted[name] in test_extra, wanted[name]
     assert wanted["mlflow[auth]"] == f"mlflow[auth]=={versions.MLFLOW_IMAGE.tag}"
     dockerfile = (ROOT / "images" / "mlflow" / "Dockerfile").read_text()
