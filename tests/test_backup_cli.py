@@ -10,7 +10,6 @@ import uuid
 from typing import Any, Iterator
 
 import pytest
-
 from typer.testing import CliRunner
 
 from mlops_platform.cli.app import app

@@ -131,9 +131,10 @@ def test_destroy_keep_data_keeps_the_bucket_and_a_snapshot_and_the_next_up_adopt
     values = stack_values_from_text(stack_file.read_text(), "stack file")
     assert values["keptData"] == kept
     assert {k: v for k, v in values.items() if k != "keptData"} == stack_values_from_text(before, "before")
-    # The sweep counts the kept bucket as kept, not left over.
+    # The sweep counts the kept bucket and snapshot (tagged with the stack by the backup) as kept, not left over.
     assert report["sweep"]["clean"] is True
-    assert [(i["id"], i["kept"]) for i in report["sweep"]["leftovers"]] == [(f"arn:aws:s3:::{BUCKET}", True)]
+    assert sorted((i["id"], i["kept"]) for i in report["sweep"]["leftovers"]) == [
+        (f"arn:aws:rds:us-east-1:123456789012:snapshot:{snapshot}", True), (f"arn:aws:s3:::{BUCKET}", True)]
     assert s3.head_bucket(Bucket=BUCKET)
 
     # The preview of the next up shows the adoption as imports, nothing replaced.

@@ -260,3 +260,29 @@ def test_tagged_resources_the_sweep_does_not_delete_read_by_their_kind():
     assert arn_kind("arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbCdEf") == "Cognito user pool"
     assert arn_kind("arn:aws:rds:us-east-1:123456789012:db:mlops-prod") == "RDS instance"
     assert arn_kind("arn:aws:sqs:us-east-1:123456789012:queue1") == "sqs"
+
+
+def test_a_backups_snapshot_is_listed_as_kept_with_how_to_delete_it(moto_endpoint, aws_dev, project, monkeypatch, standin_engine):
+    """`platform backup` tags its RDS snapshot with the stack (tags given to CreateDBSnapshot replace the
+    instance's): it outlives a destroy, billing, so the sweep shows it, as a backup kept, not a leftover.
+    A snapshot of the stack without the backup tag is still a leftover."""
+    import boto3
+
+    from mlops_platform.cli.backup.rds import Snapshotted
+    from mlops_platform.components.data.backup_kit.objects import Bucket
+
+    rds = boto3.client("rds", region_name=REGION)
+    rds.create_db_instance(DBInstanceIdentifier="mlops-dev-db", Engine="postgres", DBInstanceClass="db.t4g.micro",
+                           AllocatedStorage=20, MasterUsername="mlflow", MasterUserPassword="not-used-here-3",
+                           CopyTagsToSnapshot=True, Tags=_tags({"mlops-platform/stack": STACK}))
+    part = Snapshotted(rds, "mlops-dev-db", delay=0.1, stack=STACK).take(
+        Bucket(boto3.client("s3", region_name=REGION), "unused"), "backups/bk-20261207t070000z-abc123/", lambda _: None)
+    rds.create_db_snapshot(DBInstanceIdentifier="mlops-dev-db", DBSnapshotIdentifier="by-hand",
+                           Tags=_tags({"mlops-platform/stack": STACK}))
+    result = sweep(aws_dev)
+    snapshots = {item.name: item for item in result.leftovers if item.kind == "RDS snapshot"}
+    assert {part.ref, "by-hand"} <= set(snapshots)  # (and the automated snapshot moto takes of a new instance)
+    backup = snapshots[part.ref]
+    assert backup.kept and not backup.deletable and backup not in result.remaining
+    assert "bk-20261207t070000z-abc123" in backup.detail and f"--db-snapshot-identifier {part.ref}" in backup.detail
+    assert snapshots["by-hand"] in result.remaining, "only a backup's snapshot is expected"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
+from mlops_platform.components import names
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 from mlops_platform.components.data.backup_kit.objects import error_code
 from mlops_platform.components.data.backup_kit.record import GIB, set_aside
@@ -31,6 +32,9 @@ class Snapshotted:
     # MLflow's login on this stack's instance (its master password, the stack's `credentials` output):
     # a snapshot of another instance brings that instance's, which MLflow here does not know.
     login: Optional[str] = field(default=None, repr=False)
+    # The stack the snapshots are tagged with: a manual snapshot outlives the instance and the stack,
+    # and this tag is how the sweep finds it (cli/sweep/aws.py lists it as a backup kept).
+    stack: str = ""
 
     def take(self, bucket: "Store", folder: str, progress: "Progress") -> "DatabasePart":
         from mlops_platform.components.data.backup_kit.record import DatabasePart
@@ -39,8 +43,11 @@ class Snapshotted:
         snapshot = f"{self.instance}-{backup_id}"[:255]
         live = self._describe(self.instance)
         progress(f"snapshot {snapshot} of RDS instance {self.instance}")
+        # Tags given here replace the instance's (copyTagsToSnapshot applies only without them), so the
+        # stack's tag is given too. Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Tagging.html
+        tags = {names.tag_key("aws", "backup"): backup_id, **({names.tag_key("aws", "stack"): self.stack} if self.stack else {})}
         self._call("create_db_snapshot", DBInstanceIdentifier=self.instance, DBSnapshotIdentifier=snapshot,
-                   Tags=[{"Key": "mlops-platform/backup", "Value": backup_id}])
+                   Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
         self._wait("db_snapshot_available", DBSnapshotIdentifier=snapshot)
         return DatabasePart(kind="rds-snapshot", ref=snapshot, source=self.instance,
                             bytes=int(live.get("AllocatedStorage", 0)) * GIB)

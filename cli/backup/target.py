@@ -76,7 +76,8 @@ def _aws(config: Any, data: Mapping[str, Any], instance: str, login: Optional[st
     import boto3
 
     session = boto3.Session(region_name=data.get("region") or None)
-    return Bucket(session.client("s3"), str(data["bucket"])), Snapshotted(session.client("rds"), instance, login=login)
+    return Bucket(session.client("s3"), str(data["bucket"])), Snapshotted(session.client("rds"), instance, login=login,
+                                                                   stack=config.stack_name)
 
 
 def _gcp(config: Any, data: Mapping[str, Any], instance: str, login: Optional[str]) -> tuple[Store, Database]:

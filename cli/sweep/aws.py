@@ -22,6 +22,9 @@ from mlops_platform.components.prices import monthly_flat, monthly_hourly
 from . import Leftover, Sweeper, SweepError
 
 STACK_TAG = names.tag_key("aws", "stack")
+# On the RDS snapshot of a `platform backup` (cli/backup/rds.py): a backup is kept until its owner
+# deletes it, so the sweep lists it as kept, with the stack's other kept data, not as a leftover.
+BACKUP_TAG = names.tag_key("aws", "backup")
 VOLUME_PRICES = {"gp3": "ebs_gp3_gb_month"}
 LB_PRICES = {"network": "nlb_hour"}
 
@@ -159,9 +162,17 @@ class AwsSweep(Sweeper):
                 arn = mapping["ResourceARN"]
                 if arn in seen or any(arn.endswith(("/" + i, ":" + i)) for i in seen):
                     continue
+                tags = _tags(mapping.get("Tags"))
+                tie = self.tie(tags) or STACK_TAG
+                name = arn.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+                if arn_kind(arn) == "RDS snapshot" and tags.get(BACKUP_TAG):
+                    out.append(Leftover("RDS snapshot", arn, name, self.region,
+                                        f"the database of backup {tags[BACKUP_TAG]}, kept until you delete it "
+                                        f"(aws rds delete-db-snapshot --db-snapshot-identifier {name}); {tie}",
+                                        None, deletable=False, kept=True))
+                    continue
                 # Not something Kubernetes made: listed so nothing goes unseen, never deleted here.
-                out.append(Leftover(arn_kind(arn), arn, arn.rsplit("/", 1)[-1].rsplit(":", 1)[-1], self.region,
-                                    self.tie(_tags(mapping.get("Tags"))) or STACK_TAG, None, deletable=False))
+                out.append(Leftover(arn_kind(arn), arn, name, self.region, tie, None, deletable=False))
         return out
 
     @staticmethod

@@ -35,10 +35,10 @@ def report(result: SweepResult, json_output: bool, to_stderr: bool = False) -> N
         console.print(f"[red]could not delete[/red] {escape(item_id)}: {escape(reason)}")
     kept = [item for item in result.leftovers if item.kept]
     if kept:
-        console.print(f"{display.count(len(kept), 'protected resource')} {'is' if len(kept) == 1 else 'are'} kept on purpose "
-                      "(protected in the stack's state, or kept by destroy --keep-data):")
+        console.print(f"{display.count(len(kept), 'resource')} {'is' if len(kept) == 1 else 'are'} kept on purpose "
+                      "(protected in the stack's state, kept by destroy --keep-data, or a backup's):")
         for item in kept:
-            console.print(f"  {item.kind}  {escape(item.name or item.id)}")
+            console.print(f"  {item.kind}  {escape(item.name or item.id)}: {escape(item.detail)}")
     if result.clean:
         console.print(f"nothing left in {escape(result.scope)}")
         return
