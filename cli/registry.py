@@ -11,6 +11,7 @@ stack output `modelStore`: `s3://<bucket>/mlflow`, `gs://<bucket>/mlflow`,
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
@@ -187,15 +188,26 @@ def _version_number(name: str, version: Any) -> int:
         raise RegistryError(f"model '{name}': the registry answered version {str(version)[:40]!r}, not a number") from None
 
 
+# How MLflow's client reports an answer that is not JSON (a proxy's 401, say). The status is read from
+# there only: a "401" elsewhere in a message (a port, 127.0.0.1:40171) is not a refusal.
+# Ref: mlflow/utils/rest_utils.py verify_rest_response
+_STATUS = re.compile(r"failed with error code (\d{3}) ")
+
+
+def _status(message: str) -> Optional[int]:
+    found = _STATUS.search(message)
+    return int(found.group(1)) if found else None
+
+
 def _is_refusal(err: Any) -> bool:
     message = str(getattr(err, "message", err))
-    return getattr(err, "error_code", "") == "PERMISSION_DENIED" or "Permission denied" in message or "403" in message
+    return getattr(err, "error_code", "") == "PERMISSION_DENIED" or "Permission denied" in message or _status(message) == 403
 
 
 def _explain(err: Any, url: str) -> str:
     message = str(getattr(err, "message", err)).splitlines()[0]
     code = getattr(err, "error_code", "")
-    if "401" in message or "Unauthorized" in message or code == "UNAUTHENTICATED":
+    if _status(message) == 401 or "Unauthorized" in message or code == "UNAUTHENTICATED":
         return (f"MLflow at {url} refused the sign-in in $MLFLOW_TRACKING_TOKEN or $MLFLOW_TRACKING_PASSWORD "
                 f"(expired, or not the stack's): {message[:120]}")
     if _is_refusal(err) or "Forbidden" in message:

@@ -196,8 +196,24 @@ def test_a_version_that_is_not_a_number_is_one_line_exit_2(stack, project, monke
     assert "model 'iris': the registry answered version 'latest', not a number" in line
 
 
-def test_an_unreachable_mlflow_is_one_line_exit_2(stack, project):
-    closed = free_port()
+def _closed_port_showing(digits: str) -> int:
+    """A loopback port nothing listens on whose number shows `digits` (a status code, say)."""
+    import socket
+
+    for port in range(int(digits) * 100, int(digits) * 100 + 100):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail(f"no free port {digits}xx on loopback")
+
+
+@pytest.mark.parametrize("digits", ["401", "403"])
+def test_an_unreachable_mlflow_is_one_line_exit_2(stack, project, digits):
+    """Unreachable, whatever the port: 127.0.0.1:40171 once read as a 401 in CI."""
+    closed = _closed_port_showing(digits)
     stack.stacks({"local-dev": {"outputs": {"endpoints": {"mlflow": f"http://127.0.0.1:{closed}"}, "modelStore": LOCAL_STORE,
                                             "credentials": {}}, "secrets": ["credentials"], "resources": []}})
     started = time.monotonic()
@@ -205,6 +221,24 @@ def test_an_unreachable_mlflow_is_one_line_exit_2(stack, project):
     assert result.exit_code == 2 and time.monotonic() - started < 30
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
     assert f"MLflow is unreachable at http://127.0.0.1:{closed}" in line
+
+
+@pytest.mark.parametrize("status,words", [(401, "refused the sign-in"), (403, "refused the token's user"), (502, "MLflow is unreachable")])
+def test_a_proxys_plain_answer_is_read_by_its_status(status, words):
+    """A proxy in front of MLflow (oauth2-proxy, Traefik) answers in plain text; MLflow's own client
+    turns that into the exception the CLI explains."""
+    import requests
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.rest_utils import verify_rest_response
+
+    from mlops_platform.cli.registry import _explain
+
+    response = requests.Response()
+    response.status_code, response._content = status, b"<html>no</html>"
+    with pytest.raises(MlflowException) as raised:
+        verify_rest_response(response, "/api/2.0/mlflow/registered-models/alias")
+    line = _explain(raised.value, "http://127.0.0.1:40171")
+    assert words in line and ("refused" in line) == (status != 502)
 
 
 def test_without_a_token_or_with_an_outsiders_the_registry_refuses(stack, project, mlflow_server, monkeypatch):
