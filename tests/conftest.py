@@ -25,6 +25,7 @@ from mlops_platform.planner.cluster_objects import assemble
 from mlops_platform.planner.harness import ProgramRun, plan_platform
 from support import AWS_BUCKET, AWS_INSTANCE, CHARTS, OWN_MODEL, ROOT, SCHEMAS, SHIPPED_STACKS, STACKS, WITH_MODEL
 from support import engine as standin
+from support.gcp_world import gcp, restored_instance  # noqa: F401 - fixtures, visible to every test
 from support.servers import free_port, missing, serving
 
 # The fixtures that start a real service on loopback: a test using one (directly or through another

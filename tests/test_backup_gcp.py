@@ -2,18 +2,16 @@
 SQL Admin API through google-api-python-client) against responses replayed on loopback, a real
 `mlflow server` for the counts, the engine stand-in for the stack's outputs.
 
-The responses are written from the services' REST references (Cloud SQL Admin v1 `backupRuns.insert`,
-`instances.clone`, `instances.restoreBackup`, `operations.get`; Cloud Storage JSON API `objects.list`
-with `versions`, `objects.insert`, `objects.rewrite`, `objects.delete`). They were not recorded from a
-live project: no cloud is reachable here. What they check is what the clients send, in which order,
-and how the CLI reads the answers; what Cloud SQL does with a restore is Google's.
+The project's routes and the fixtures `gcp` and `restored_instance` are in tests/support/gcp_world.py,
+written from the services' REST references, not recorded from a live project: no cloud is reachable
+here. What they check is what the clients send, in which order, and how the CLI reads the answers;
+what Cloud SQL does with a restore is Google's.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -21,131 +19,11 @@ from typer.testing import CliRunner
 from mlops_platform.cli.app import app
 from support import OLD_MLFLOW_SCHEMA
 from support.cli import refused
-from support.replay import Request
-
-PROJECT, INSTANCE, BUCKET = "my-mlops-project", "mlops-dev-a1b2", "mlops-dev-artifacts-a1b2"
-SQL = f"/v1/projects/{PROJECT}/instances/{INSTANCE}"
-OPS = f"/v1/projects/{PROJECT}/operations"
-OBJECTS = f"/storage/v1/b/{BUCKET}/o"
-RUN = 1765000000000  # the backup run's id Cloud SQL names
+from support.gcp_world import ART, AT_RESTORE, DEV_APP_LOGIN, INSTANCE, OBJECTS, OPS, PROJECT, RUN, SQL, Gcp, _operation
 
 
 def invoke(*args: str) -> Any:
     return CliRunner().invoke(app, list(args))
-
-
-def _object(name: str, generation: int, data: bytes = b"model", deleted: bool = False) -> dict[str, Any]:
-    import base64
-    import hashlib
-
-    return {"kind": "storage#object", "bucket": BUCKET, "name": name, "generation": str(generation), "size": str(len(data)),
-            "md5Hash": base64.b64encode(hashlib.md5(data).digest()).decode(), "etag": f"C{generation}",
-            **({"timeDeleted": "2026-12-05T10:00:00.000Z"} if deleted else {})}
-
-
-ART = "mlflow/1/run{}/artifacts/model.bin"
-# The bucket at the backup: three live objects, a noncurrent generation of the first, an older backup.
-AT_BACKUP = [_object(ART.format(0), 1001, b"model 0"), _object(ART.format(0), 900, b"model -", deleted=True),
-             _object(ART.format(1), 1002, b"model 1"), _object(ART.format(2), 1003, b"model 2"),
-             _object("backups/bk-20261201t000000z-aaaaaa/artifacts.json", 5, b"{}")]
-# At the restore: the first overwritten, the third deleted, one added after the backup.
-AT_RESTORE = [_object(ART.format(0), 1100, b"overwritten"), _object(ART.format(0), 1001, b"model 0", deleted=True),
-              _object(ART.format(1), 1002, b"model 1"), _object(ART.format(2), 1003, b"model 2", deleted=True),
-              _object("mlflow/1/late/artifacts/model.bin", 1200, b"after")]
-
-
-def _rewrite(name: str) -> str:
-    from urllib.parse import quote
-
-    return f"{OBJECTS}/{quote(name, safe='')}/rewriteTo/b/{BUCKET}/o/{quote(name, safe='')}"
-
-
-def _operation(name: str, status: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "sql#operation", "name": name, "status": status, "targetProject": PROJECT, "targetId": INSTANCE, **extra}
-
-
-class Gcp:
-    """The routes of one GCP project as the test's steps change them."""
-
-    def __init__(self, replay: Any):
-        self.listing = AT_BACKUP
-        self.records: dict[str, bytes] = {}  # object name -> bytes a download answers
-        self.lock_held = False
-        self.fake: Any = None  # the engine stand-in holding the stack's outputs
-        self.routes: dict[tuple[str, str], Any] = {
-            ("GET", SQL): (200, {"kind": "sql#instance", "name": INSTANCE, "project": PROJECT, "state": "RUNNABLE",
-                                 "databaseVersion": "POSTGRES_16", "settings": {"tier": "db-g1-small", "dataDiskSizeGb": "20"}}),
-            ("POST", f"{SQL}/backupRuns"): (200, _operation("op-backup", "PENDING", operationType="BACKUP_VOLUME")),
-            ("GET", f"{OPS}/op-backup"): (200, _operation("op-backup", "DONE", operationType="BACKUP_VOLUME",
-                                                          backupContext={"kind": "sql#backupContext", "backupId": str(RUN)})),
-            ("POST", f"{SQL}/clone"): (200, _operation("op-clone", "RUNNING", operationType="CLONE")),
-            ("GET", f"{OPS}/op-clone"): (200, _operation("op-clone", "DONE", operationType="CLONE")),
-            ("POST", f"{SQL}/restoreBackup"): (200, _operation("op-restore", "DONE", operationType="RESTORE_VOLUME")),
-            ("PUT", f"{SQL}/users"): (200, _operation("op-login", "RUNNING", operationType="UPDATE_USER")),
-            ("GET", f"{OPS}/op-login"): (200, _operation("op-login", "DONE", operationType="UPDATE_USER")),
-            ("GET", f"/storage/v1/b/{BUCKET}"): (200, {"kind": "storage#bucket", "name": BUCKET, "versioning": {"enabled": True}}),
-            ("GET", OBJECTS): self._list,
-            ("POST", f"/upload{OBJECTS}"): self._upload,
-            **{("POST", _rewrite(ART.format(n))): self._rewrite for n in range(3)},
-        }
-        self.server = replay(self.routes)
-
-    def _list(self, request: Request) -> tuple[int, Any]:
-        prefix = request.query.get("prefix", [""])[0]
-        if prefix:
-            names = [{"kind": "storage#object", "bucket": BUCKET, "name": n, "generation": "7", "size": "1"}
-                     for n in self.records if n.startswith(prefix)]
-            return 200, {"kind": "storage#objects", "items": names}
-        versions = request.query.get("versions", [""])[0].lower() == "true"  # the client sends "True"
-        return 200, {"kind": "storage#objects", "items": [o for o in self.listing if versions or "timeDeleted" not in o]}
-
-    def _upload(self, request: Request) -> tuple[int, Any]:
-        metadata, data = request.parts()
-        name = json.loads(metadata)["name"]
-        if name.endswith(".restore-lock") and self.lock_held and request.query.get("ifGenerationMatch") == ["0"]:
-            return 412, {"error": {"code": 412, "message": "At least one of the pre-conditions you specified did not hold."}}
-        return 200, _object(name, 2000, data)
-
-    def _rewrite(self, request: Request) -> tuple[int, Any]:
-        from urllib.parse import unquote
-
-        name = unquote(request.path.rsplit("/o/", 1)[1])
-        return 200, {"kind": "storage#rewriteResponse", "totalBytesRewritten": "7", "objectSize": "7", "done": True,
-                     "resource": _object(name, 2100, b"model x")}
-
-    def uploaded(self) -> dict[str, bytes]:
-        out = {}
-        for request in self.server.seen:
-            if request.method == "POST" and request.path == f"/upload{OBJECTS}":
-                metadata, data = request.parts()
-                out[json.loads(metadata)["name"]] = data
-        return out
-
-    def serve(self, name: str, data: bytes) -> None:
-        """What a download of `name` answers from now on (and that a listing names it)."""
-        from urllib.parse import quote
-
-        self.records[name] = data
-        self.routes[("GET", f"/download{OBJECTS}/{quote(name, safe='')}".lower())] = (200, data)
-        self.server.routes.update(self.routes)
-
-    def calls(self, method: str, suffix: str) -> list[Request]:
-        return [r for r in self.server.seen if r.method == method and r.path.endswith(suffix)]
-
-
-@pytest.fixture()
-def gcp(project, standin_engine, mlflow_with_runs, replay, monkeypatch) -> Gcp:
-    world = Gcp(replay)
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", world.server.url)
-    monkeypatch.setenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_SQLADMIN", world.server.url + "/")
-    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "unused-by-this-server")
-    fake = standin_engine(state=True)
-    fake.stacks({"gcp-dev": {"outputs": {"endpoints": {"mlflow": mlflow_with_runs},
-                                         "data": {"store": "gcs", "bucket": BUCKET, "region": "us-central1",
-                                                  "database": {"instance": INSTANCE, "host": "10.1.0.3", "port": 5432, "name": "mlflow"}}},
-                             "secrets": [], "resources": []}})
-    world.fake = fake
-    return world
 
 
 def _backup(gcp: Gcp) -> str:
@@ -312,53 +190,6 @@ def scram_matches(verifier: str, password: str) -> bool:
     stored = base64.b64decode(keys.split(":")[0])
     salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations))
     return hashlib.sha256(hmac.new(salted, b"Client Key", hashlib.sha256).digest()).digest() == stored
-
-
-DEV_APP_LOGIN = "dev-mlflow-app-login-9c2e41"  # MLflow's own login in dev (its Secret mlflow-database)
-
-
-@pytest.fixture()
-def restored_instance(gcp, planned, tmp_path, monkeypatch) -> Iterator[dict[str, Any]]:
-    """dev's Cloud SQL instance as a real PostgreSQL over TLS (the stack's schema already there), whose
-    restore of prod's backup brings prod's users (a route of the replay sets prod's password on
-    MLflow's login, as Cloud SQL's restore does); dev's cluster API on loopback, serving the program's
-    own `mlflow-db-upgrade` template, whose pod runs on loopback against that server."""
-    from mlops_platform.components.addons import database_ca
-    from mlops_platform.components.addons.mlflow import DB_ADMIN_SECRET, DB_SECRET
-    from support.cluster_jobs import Cluster
-    from support.flexible import ADMIN, tracking_database
-    from support.kube import serving
-    from support.local_jobs import Loopback
-    from support.postgres import postgres_bin
-    from support.tls import tls_postgres_server, write_pki
-
-    (tmp_path / "pki").mkdir()
-    pki = write_pki(tmp_path / "pki")
-    resources = planned("gcp-dev").resources
-    cronjobs = {r.inputs["metadata"]["name"]: {"apiVersion": "batch/v1", "kind": "CronJob",
-                                               "metadata": {**r.inputs["metadata"], "uid": str(uuid.uuid4())}, "spec": r.inputs["spec"]}
-                for r in resources if r.type == "kubernetes:batch/v1:CronJob" and r.inputs["metadata"]["namespace"] == "mlflow"}
-    assert set(cronjobs) == {"mlflow-db-upgrade"}
-    with tls_postgres_server(pki) as server:
-        tracking_database(server, tmp_path)
-
-        def restore_backup(request: Request) -> tuple[int, Any]:
-            server.sql("SET password_encryption = 'scram-sha-256'; ALTER ROLE mlflow_app PASSWORD 'prod-app-login'")
-            return 200, _operation("op-restore", "DONE", operationType="RESTORE_VOLUME")
-
-        gcp.server.routes[("POST", f"{SQL}/restoreBackup".lower())] = restore_backup
-        (tmp_path / "pods").mkdir()
-        runner = Loopback(tmp_path / "pods", {}, server.port, postgres_bin(), {}, postgres_host="localhost",
-                          secrets={DB_ADMIN_SECRET: {"username": ADMIN, "password": "unused-with-trust-auth"},
-                                   DB_SECRET: {"username": "mlflow_app", "password": DEV_APP_LOGIN}},
-                          files={database_ca.CA_FILE: str(pki / "ca.crt")})
-        cluster = Cluster("mlflow", cronjobs, runner)
-        monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.POLL_SECONDS", 0.1)
-        with serving(cluster.answer) as kubeconfig:
-            stacks = json.loads((gcp.fake.root / "stacks.json").read_text())
-            stacks["gcp-dev"]["outputs"]["kubeconfig"] = kubeconfig
-            gcp.fake.stacks(stacks)
-            yield {"server": server, "cluster": cluster}
 
 
 def _app_verifier(server: Any) -> str:

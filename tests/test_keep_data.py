@@ -53,7 +53,7 @@ def test_aws_data_kept_by_destroy_is_adopted_not_created(planned):
     from mlops_platform.cli.backup.keep import BUCKET_TYPES
 
     # What destroy --keep-data takes out of the state is exactly what the program imports back.
-    assert {r.type for r in adopting.resources if r.import_id} == set(BUCKET_TYPES)
+    assert {r.type for r in adopting.resources if r.import_id} == set(BUCKET_TYPES["aws"])
     bucket = one(adopting, "aws:s3/bucket:Bucket", "-artifacts")
     assert bucket.input("bucket") == kept["bucket"] and bucket.input("bucketPrefix") is None
     assert one(adopting, "aws:rds/instance:Instance").input("snapshotIdentifier") == kept["databaseSnapshot"]
@@ -165,9 +165,10 @@ def test_a_failed_up_keeps_the_record_for_the_next(aws_stack, project):
 
 
 @pytest.mark.parametrize("cloud,env,words", [
-    ("local", "dev", ("AWS stack's data so far", "nothing was destroyed")),
-    ("azure", "dev", ("AWS stack's data so far",)),
+    ("local", "dev", ("AWS or GCP stack's data so far", "nothing was destroyed")),
+    ("azure", "dev", ("AWS or GCP stack's data so far",)),
     ("aws", "prod", ("is protected", "plain `platform destroy` already keeps")),
+    ("gcp", "prod", ("is protected",)),
     ("aws", "pr-7", ("ephemeral environment",)),
 ])
 def test_keep_data_is_refused_where_it_cannot_keep_and_nothing_is_touched(project, standin_engine, cloud, env, words):
@@ -255,9 +256,17 @@ def test_an_unwritable_stack_file_stops_before_the_release(aws_stack, monkeypatc
 
 @pytest.mark.parametrize("stack,kept,message", [
     ("local-dev", {"bucket": "b-kept", "databaseSnapshot": "s", "backup": "bk-20261206t010203z-abcdef"},
-     "platform:keptData: only `platform destroy --keep-data` of an AWS stack writes it"),
+     "platform:keptData: only `platform destroy --keep-data` of an AWS or GCP stack writes it"),
     ("aws-dev", {"bucket": "Not_A_Bucket", "databaseSnapshot": "s", "backup": "bk-20261206t010203z-abcdef"},
-     "platform:keptData.bucket: 'Not_A_Bucket' is not an S3 bucket name"),
+     "platform:keptData.bucket: 'Not_A_Bucket' is not a bucket name"),
+    ("aws-dev", {"bucket": "b-kept", "databaseBackup": "projects/my-project/backups/1", "backup": "bk-20261206t010203z-abcdef"},
+     "platform:keptData: on aws, the kept database is its databaseSnapshot"),
+    ("gcp-dev", {"bucket": "b-kept", "databaseSnapshot": "s", "backup": "bk-20261206t010203z-abcdef"},
+     "platform:keptData: on gcp, the kept database is its databaseBackup"),
+    ("gcp-dev", {"bucket": "b-kept", "databaseBackup": "backups/1", "backup": "bk-20261206t010203z-abcdef"},
+     "platform:keptData.databaseBackup: 'backups/1' is not a Cloud SQL backup name"),
+    ("gcp-dev", {"bucket": "b-kept", "backup": "bk-20261206t010203z-abcdef"},
+     "platform:keptData: names the database as one of databaseSnapshot (AWS) or databaseBackup (GCP)"),
     ("aws-dev", {"bucket": "b-kept", "databaseSnapshot": "ends-", "backup": "bk-20261206t010203z-abcdef"},
      "platform:keptData.databaseSnapshot: 'ends-' is not an RDS snapshot identifier"),
     ("aws-dev", {"bucket": "b-kept", "databaseSnapshot": "s", "backup": "latest"},

@@ -15,6 +15,7 @@ import pytest
 
 from mlops_platform.cli.sweep import sweep
 from mlops_platform.components.prices import table as price_table
+from support.gcp_world import gcp_clients
 
 SUB = "00000000-0000-0000-0000-000000000000"
 
@@ -151,23 +152,6 @@ def gcp_routes() -> dict[tuple[str, str], tuple[int, Any]]:
         ("DELETE", f"{base}/regions/{REGION}/targetPools/a7f3e9"): (200, done),
         ("DELETE", f"{base}/global/firewalls/gke-mlops-dev-4f2a-all"): (200, done),
     }
-
-
-def gcp_clients(url: str) -> dict[str, Any]:
-    import warnings
-
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        from google.cloud import compute_v1
-    options = ClientOptions(api_endpoint=url)
-    made = {name: cls(credentials=AnonymousCredentials(), client_options=options, transport="rest") for name, cls in (
-        ("disks", compute_v1.DisksClient), ("addresses", compute_v1.AddressesClient),
-        ("forwarding_rules", compute_v1.ForwardingRulesClient), ("target_pools", compute_v1.TargetPoolsClient),
-        ("firewalls", compute_v1.FirewallsClient))}
-    return made
 
 
 def test_gcp_sweep_finds_labelled_and_named_leftovers(replay, stack_config):

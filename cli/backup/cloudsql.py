@@ -79,16 +79,50 @@ class CloudSqlBackup:
             project=self.project, instance=restored, body={"restoreBackupContext": context}))
         self._wait(operation, f"the restore onto {restored}")
         if self.brings_logins(part):
-            # The users came with the backup: MLflow's gets this stack's password back.
-            operation = self._call(f"setting MLflow's login on {restored}", self.service.users().update(
-                project=self.project, instance=restored, name=names.DATABASE_USER,
-                body={"name": names.DATABASE_USER, "password": self.login}))
-            self._wait(operation, f"setting MLflow's login on {restored}")
+            self._set_login(restored)  # the users came with the backup: MLflow's gets this stack's password back
         return self._aside(suffix)
 
     def brings_logins(self, part: "DatabasePart") -> bool:
         """A backup of another instance (another stack's, or another project's) brings its users."""
         return part.source != self.instance or (part.location or self.project) != self.project
+
+    def retain(self, part: "DatabasePart", backup_id: str, progress: "Progress") -> str:
+        """Makes the instance keep its backups when it is deleted, and returns the project-level name
+        (projects/P/backups/ID) its on-demand backup `part` will keep after the instance is gone.
+        Ref: https://cloud.google.com/sql/docs/postgres/backup-recovery/manage-backups-deleted-instance"""
+        progress(f"Cloud SQL instance {self.instance} set to keep its backups when deleted")
+        operation = self._call(f"setting {self.instance} to retain its backups", self.service.instances().patch(
+            project=self.project, instance=self.instance, body={"settings": {"retainBackupsOnDelete": True}}))
+        self._wait(operation, f"the retention setting of {self.instance}")
+        listed = self._call("listing the project's backups", self.service.Backups().ListBackups(
+            parent=f"projects/{self.project}", filter=f'instance:"{self.instance}"'))
+        for found in listed.get("backups") or []:
+            if found.get("description") == f"mlops-platform {backup_id}" or str(found.get("backupRun", "")).endswith(f"/{part.ref}"):
+                return str(found["name"])
+        raise BackupFailed(f"Cloud SQL lists no backup of {self.instance} for backup {backup_id} (run {part.ref}) among the "
+                           f"project's backups, so it could not outlive the instance")
+
+    def adopt(self, name: str, progress: "Progress") -> None:
+        """Restores the retained backup `name` onto this (new) instance and sets this stack's MLflow
+        login back on it (the backup brings the old instance's users)."""
+        if not self.login:
+            raise BackupRefused(f"this stack's outputs carry no database login to set on {self.instance} after restoring {name}")
+        progress(f"restoring the kept backup {name} onto Cloud SQL instance {self.instance}")
+        operation = self._call(f"restoring {name} onto {self.instance}", self.service.instances().restoreBackup(
+            project=self.project, instance=self.instance, body={"backup": name}))
+        self._wait(operation, f"the restore onto {self.instance}")
+        self._set_login(self.instance)
+
+    def forget(self, name: str) -> None:
+        """Deletes the retained backup `name` (once its data is the stack's again)."""
+        operation = self._call(f"deleting backup {name}", self.service.Backups().DeleteBackup(name=name))
+        self._wait(operation, f"the deletion of {name}")
+
+    def _set_login(self, instance: str) -> None:
+        operation = self._call(f"setting MLflow's login on {instance}", self.service.users().update(
+            project=self.project, instance=instance, name=names.DATABASE_USER,
+            body={"name": names.DATABASE_USER, "password": self.login}))
+        self._wait(operation, f"setting MLflow's login on {instance}")
 
     def _aside(self, suffix: str) -> str:
         return set_aside(self.instance, suffix)

@@ -1,14 +1,19 @@
-"""`platform destroy --keep-data` and the `up` that adopts what it kept (AWS).
+"""`platform destroy --keep-data` and the `up` that adopts what it kept (AWS, GCP).
 
 What is kept:
 - the artifact bucket and its settings: taken out of the stack's state before the destroy (so the
-  engine does not delete them), and imported by the next `up` (components/data/aws.py);
-- the database, as the RDS snapshot of a `platform backup` taken first: the instance cannot outlive
-  the VPC the destroy removes (its subnet group and security group live there), so the next `up`
-  creates it from that snapshot.
+  engine does not delete them), and imported by the next `up` (components/data/aws.py, gcp.py);
+- the database, as a backup taken first by `platform backup`: the instance cannot outlive the
+  network the destroy removes (its subnet group and security group on AWS, the private services
+  peering on GCP). On AWS, the RDS snapshot, which the next `up` creates the database from. On GCP,
+  the Cloud SQL on-demand backup, made to outlive its instance (retainBackupsOnDelete); the next `up`
+  creates an empty instance, then restores the backup onto it, sets MLflow's logins back (as a restore
+  of another instance's backup does: cli/backup/logins.py, schema_job.py), checks MLflow's counts,
+  and deletes the retained backup.
 Both are written to the stack file as `platform:keptData`, the record the next `up` reads and
 removes once it has adopted them.
 Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RestoreFromSnapshot.html
+Ref: https://cloud.google.com/sql/docs/postgres/backup-recovery/manage-backups-deleted-instance
 """
 
 from __future__ import annotations
@@ -18,16 +23,19 @@ from typing import Any, Optional
 from mlops_platform.components.config.sections import KeptData
 
 KEY = "keptData"
-# The bucket and the settings that are its own (each imported by the bucket's name).
-BUCKET_TYPES = (
-    "aws:s3/bucket:Bucket",
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-    "aws:s3/bucketVersioning:BucketVersioning",
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-    "aws:s3/bucketPolicy:BucketPolicy",
-)
+# The bucket and the settings that are its own (each imported by the bucket's name), by cloud.
+BUCKET_TYPES = {
+    "aws": (
+        "aws:s3/bucket:Bucket",
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketPolicy:BucketPolicy",
+    ),
+    "gcp": ("gcp:storage/bucket:Bucket",),  # its settings are the bucket's own fields
+}
 
 
 def refuse_unkeepable(config: Any) -> None:
@@ -43,9 +51,9 @@ def _refusal(config: Any) -> Optional[str]:
     from .. import ephemeral
     from ..project import project_dir, stack_file
 
-    if config.cloud != "aws":
-        return (f"--keep-data keeps an AWS stack's data so far; on {config.cloud} the database lives inside what destroy "
-                "removes (README: Backup and restore)")
+    if config.cloud not in BUCKET_TYPES:
+        return (f"--keep-data keeps an AWS or GCP stack's data so far; on {config.cloud} the database lives inside what "
+                "destroy removes (README: Backup and restore)")
     if config.protected:
         return (f"stack {config.stack_name}'s data is protected: a plain `platform destroy` already keeps its database and "
                 "bucket, and the next `up` uses them as they are")
@@ -58,12 +66,12 @@ def _refusal(config: Any) -> Optional[str]:
 
 def kept_ids(kept: Optional[KeptData]) -> list[str]:
     """The cloud ids of what destroy --keep-data kept (the stack file's record): expected by a sweep, never left over."""
-    return [kept.bucket, kept.database_snapshot] if kept is not None else []
+    return [kept.bucket, kept.database] if kept is not None else []
 
 
-def bucket_resources(resources: list[dict[str, Any]], bucket: str) -> list[dict[str, Any]]:
+def bucket_resources(resources: list[dict[str, Any]], bucket: str, cloud: str) -> list[dict[str, Any]]:
     """The bucket and its own settings in the stack's state (their ids are its name)."""
-    return [r for r in resources if r.get("type") in BUCKET_TYPES and r.get("id") == bucket]
+    return [r for r in resources if r.get("type") in BUCKET_TYPES[cloud] and r.get("id") == bucket]
 
 
 def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[KeptData, list[dict[str, Any]]]:
@@ -81,21 +89,22 @@ def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[Kep
 
     if config.kept_data is not None:
         kept = config.kept_data
-        display.progress(f"the data was kept by an earlier destroy --keep-data (bucket {kept.bucket}, snapshot "
-                         f"{kept.database_snapshot}): finishing the teardown")
+        display.progress(f"the data was kept by an earlier destroy --keep-data (bucket {kept.bucket}, {_database(kept)}): "
+                         "finishing the teardown")
         return kept, resources
     with failures():
         target = engine_target(config, engine)
         assert isinstance(target, Target), "keep-data is refused before here on an in-cluster stack"
-        display.progress(f"backing up stack {config.stack_name} before the destroy (its database leaves as this snapshot)")
+        display.progress(f"backing up stack {config.stack_name} before the destroy (its database leaves as this backup)")
         record, _ = take_backup(target, display.progress)
+        database = _kept_database(config.cloud, target, record)
     bucket = target.bucket.name
-    owned = bucket_resources(resources, bucket)
+    owned = bucket_resources(resources, bucket, config.cloud)
     urns = [r["urn"] for r in owned]
-    if not any(r["type"] == BUCKET_TYPES[0] for r in owned):
+    if not any(r["type"] == BUCKET_TYPES[config.cloud][0] for r in owned):
         fail(f"the bucket {bucket} named by the stack's outputs is not in its state; nothing was destroyed",
              f"run platform refresh --cloud {config.cloud} --env {config.env}, then destroy again", EXIT_FAILED)
-    kept = KeptData.model_validate({"bucket": bucket, "databaseSnapshot": record.database.ref, "backup": record.id})
+    kept = KeptData.model_validate({"bucket": bucket, **database, "backup": record.id})
     path, before = _stack_file(config)
     _write(path, before, kept)
     try:
@@ -106,27 +115,95 @@ def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[Kep
     except BaseException:  # the engine's failure (already one line) or an interrupt: the record goes with it
         _write(path, before, None)
         raise
-    display.progress(f"kept bucket {bucket} ({len(urns)} resources out of the state) and database snapshot "
-                     f"{kept.database_snapshot} (backup {record.id}); the next `platform up` adopts them")
+    display.progress(f"kept bucket {bucket} ({len(urns)} resources out of the state) and the database as "
+                     f"{_database(kept)} (backup {record.id}); the next `platform up` adopts them")
     return kept, run_operation(config, engine.resources)
+
+
+def _kept_database(cloud: str, target: Any, record: Any) -> dict[str, str]:
+    """The stack file's key and value for the database that outlives the destroy."""
+    from .. import display
+    from .cloudsql import CloudSqlBackup
+
+    if cloud == "aws":
+        return {"databaseSnapshot": record.database.ref}
+    assert isinstance(target.database, CloudSqlBackup), "a GCP stack's database is a Cloud SQL instance"
+    return {"databaseBackup": target.database.retain(record.database, record.id, display.progress)}
+
+
+def _database(kept: KeptData) -> str:
+    return f"snapshot {kept.database_snapshot}" if kept.database_snapshot else f"Cloud SQL backup {kept.database_backup}"
 
 
 def adopting(kept: KeptData) -> None:
     from .. import display
 
-    display.progress(f"adopting what destroy --keep-data kept: bucket {kept.bucket} (imported) and the database "
-                     f"(created from snapshot {kept.database_snapshot})")
+    how = (f"created from snapshot {kept.database_snapshot}" if kept.database_snapshot else
+           f"a new instance, with the kept backup {kept.database_backup} restored onto it after the update")
+    display.progress(f"adopting what destroy --keep-data kept: bucket {kept.bucket} (imported) and the database ({how})")
 
 
-def adopted(config: Any) -> None:
-    """After an `up` that adopted the kept data: the record leaves the stack file (the stack holds them again)."""
+def adopted(config: Any, engine: Any) -> None:
+    """After an `up` that imported the kept bucket: on GCP the kept backup goes onto the new instance
+    first (restore_kept); then the record leaves the stack file (the stack holds them again), and on
+    GCP the retained backup is deleted."""
     from .. import display
 
+    kept = config.kept_data
+    if kept.database_backup:
+        restore_kept(config, engine, kept)
     path, before = _stack_file(config)
     _write(path, before, None)
-    kept = config.kept_data
-    display.progress(f"adopted bucket {kept.bucket} and the database restored from {kept.database_snapshot}; "
-                     f"{KEY} removed from the stack file")
+    display.progress(f"adopted bucket {kept.bucket} and the database from {_database(kept)}; {KEY} removed from the stack file")
+    if kept.database_backup:
+        _forget(config, engine, kept.database_backup)
+
+
+def restore_kept(config: Any, engine: Any, kept: KeptData) -> None:
+    """GCP: the kept backup restored onto the instance the update created, MLflow's logins set back
+    (the master's through the API, its own by the schema Job), then MLflow's counts checked against
+    the backup's record. A failure exits 1 with the record kept: the next `up` tries again."""
+    from mlops_platform.components.data.backup_kit.catalog import find
+    from mlops_platform.components.data.backup_kit.errors import BackupRefused
+
+    from .. import display
+    from .cloudsql import CloudSqlBackup
+    from .guard import failures
+    from .operations import Steps, Target, verify
+    from .target import engine_target
+
+    with failures():
+        target = engine_target(config, engine)
+        assert isinstance(target, Target) and isinstance(target.database, CloudSqlBackup), "a GCP stack's target"
+        record = find(target.bucket, kept.backup, target.stack)
+        if target.schema_job is None:
+            raise BackupRefused(f"stack {config.stack_name} has no kubeconfig in its outputs, which the kept database's "
+                                "restore needs to give MLflow its login")
+        target.schema_job.check()
+        steps = Steps(display.progress)
+        database, schema = target.database, target.schema_job
+        steps.run("restoring the kept database onto the new instance", lambda: database.adopt(str(kept.database_backup),
+                                                                                              display.progress))
+        steps.run("giving MLflow its own login, rights and schema there", lambda: schema.run(display.progress))
+        verify(steps, target.mlflow, target.insecure, record)
+
+
+def _forget(config: Any, engine: Any, name: str) -> None:
+    """Deletes the retained backup, now that its data is the stack's again; a failure only warns (it
+    bills until deleted)."""
+    from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
+
+    from .. import display
+    from .cloudsql import CloudSqlBackup
+    from .target import engine_target
+
+    try:
+        database = getattr(engine_target(config, engine), "database", None)
+        assert isinstance(database, CloudSqlBackup), "a GCP stack's database"
+        database.forget(name)
+    except (BackupFailed, BackupRefused) as err:
+        display.progress(f"warning: the kept backup {name} could not be deleted ({err}); it bills until you delete it: "
+                         f"gcloud sql backups delete {name.rsplit('/', 1)[-1]} --project {config.gcp.project}")
 
 
 def _stack_file(config: Any) -> tuple[Any, str]:
@@ -142,7 +219,7 @@ def _write(path: Any, before: str, kept: Optional[KeptData]) -> None:
     from ..errors import EXIT_FAILED, fail
     from ..stack_edit import set_platform_mapping
 
-    value = None if kept is None else kept.model_dump(mode="json", by_alias=True)
+    value = None if kept is None else kept.model_dump(mode="json", by_alias=True, exclude_none=True)
     try:
         files.write_text(path, before if kept is None and KEY not in before else set_platform_mapping(before, KEY, value))
     except OSError as err:

@@ -93,7 +93,7 @@ def up(
         keep.adopting(config.kept_data)
     result = run_with_progress(config, "up", tracker, engine.up)
     if config.kept_data is not None:
-        keep.adopted(config)
+        keep.adopted(config, engine)
     _report(config, tracker, result.outputs, json_output)
 
 

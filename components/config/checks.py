@@ -101,11 +101,18 @@ def cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
     return problems
 
 
+# Where destroy --keep-data keeps the database, by cloud: KeptData's field and its key.
+KEPT_DATABASE = {"aws": ("database_snapshot", "databaseSnapshot"), "gcp": ("database_backup", "databaseBackup")}
+
+
 def _one_cloud_keys(c: PlatformConfig) -> list[tuple[str, str]]:
     """Keys that only some clouds take: kept data, the secrets provider's key, geo-redundant backup."""
     problems: list[tuple[str, str]] = []
-    if c.kept_data is not None and c.cloud != "aws":
-        problems.append(("keptData", "only `platform destroy --keep-data` of an AWS stack writes it; remove the key"))
+    kept = c.kept_data
+    if kept is not None and c.cloud not in KEPT_DATABASE:
+        problems.append(("keptData", "only `platform destroy --keep-data` of an AWS or GCP stack writes it; remove the key"))
+    elif kept is not None and getattr(kept, KEPT_DATABASE[c.cloud][0]) is None:
+        problems.append(("keptData", f"on {c.cloud}, the kept database is its {KEPT_DATABASE[c.cloud][1]}"))
     secrets = secrets_problem(c.cloud, c.secrets_provider)
     if secrets:
         problems.append(("secretsProvider", secrets))

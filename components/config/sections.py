@@ -182,31 +182,48 @@ class BackupConfig(Model):
 
 
 class KeptData(Model):
-    """What `platform destroy --keep-data` kept of an AWS stack, for its next `up` to adopt. Written by
-    that destroy, removed by the `up` that adopted it; not something to write by hand."""
+    """What `platform destroy --keep-data` kept of an AWS or GCP stack, for its next `up` to adopt.
+    Written by that destroy, removed by the `up` that adopted it; not something to write by hand."""
 
     # The artifact bucket: imported with its settings (Pulumi's `import` option), not created.
     bucket: StrictStr
-    # The RDS snapshot the database is created from (the database itself cannot outlive the VPC the
-    # destroy removes), and the backup whose record names it (`platform backups list`).
-    database_snapshot: StrictStr
+    # The database outlives the network the destroy removes only as a backup: on AWS the RDS snapshot
+    # the database is created from; on GCP the Cloud SQL backup (retained after its instance) the
+    # new instance is restored from. And the backup whose record names it (`platform backups list`).
+    database_snapshot: Optional[StrictStr] = None
+    database_backup: Optional[StrictStr] = None
     backup: StrictStr
 
-    @field_validator("bucket", "database_snapshot", "backup")
+    @field_validator("bucket", "database_snapshot", "database_backup", "backup")
     @classmethod
-    def _shaped(cls, value: str, info: ValidationInfo) -> str:
+    def _shaped(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
         pattern, what = _KEPT_SHAPES[info.field_name or ""]
-        if not re.fullmatch(pattern, value):
+        if value is not None and not re.fullmatch(pattern, value):
             raise ValueError(f"'{shown_text(value)}' is not {what}")
         return value
+
+    @model_validator(mode="after")
+    def _one_database(self) -> "KeptData":
+        if (self.database_snapshot is None) == (self.database_backup is None):
+            raise ValueError("names the database as one of databaseSnapshot (AWS) or databaseBackup (GCP)")
+        return self
+
+    @property
+    def database(self) -> str:
+        """The kept database's cloud id (the snapshot, or the backup's name)."""
+        return self.database_snapshot or self.database_backup or ""
 
 
 # Each field of KeptData: the shape its value has, and what it is.
 _KEPT_SHAPES = {
     # Ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
-    "bucket": (r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name"),
+    # Ref: https://cloud.google.com/storage/docs/buckets#naming (also underscores)
+    "bucket": (r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]", "a bucket name"),
     # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSnapshot.html
     "database_snapshot": (r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)", "an RDS snapshot identifier"),
+    # Ref: https://cloud.google.com/sql/docs/postgres/backup-recovery/manage-backups-deleted-instance
+    "database_backup": (r"projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/backups/[A-Za-z0-9_-]{1,128}",
+                        "a Cloud SQL backup name (projects/PROJECT/backups/ID)"),
     "backup": (BACKUP_ID_PATTERN, "a backup id (bk-YYYYMMDDtHHMMSSz-xxxxxx, as platform backups list shows)"),
 }
 

@@ -24,6 +24,7 @@ import pulumi_random as random
 from .. import names, versions
 from ..cluster.outputs import ClusterOutputs, GcpNetwork
 from ..config import PlatformConfig
+from ..config.sections import KeptData
 from ..gcp_kms import customer_key
 from . import db_trust
 from .access_logs import gcs_log_bucket
@@ -32,7 +33,9 @@ from .outputs import CONNECTION_LOG_SETTINGS, PGAUDIT_LOG, Database, DataOutputs
 
 @dataclass(frozen=True)
 class GcpDataArgs(ManagedDataArgs):
-    pass
+    # What `platform destroy --keep-data` kept: the bucket is imported; the database, a retained
+    # Cloud SQL backup, is restored onto the new instance by the CLI after the update (cli/backup/keep.py).
+    kept: Optional[KeptData] = None
 
 
 class GcpData(pulumi.ComponentResource):
@@ -40,7 +43,7 @@ class GcpData(pulumi.ComponentResource):
 
     @staticmethod
     def args_from(config: PlatformConfig, cluster: ClusterOutputs) -> GcpDataArgs:
-        return GcpDataArgs(**ManagedDataArgs.common(config, cluster))
+        return GcpDataArgs(**ManagedDataArgs.common(config, cluster), kept=config.kept_data)
 
     def __init__(self, name: str, args: GcpDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:data:GcpData", name, None, opts)
@@ -100,9 +103,15 @@ class GcpData(pulumi.ComponentResource):
             return self._opts(*depends_on, *key_ready, **extra)
 
         logs = gcs_log_bucket(name, args.env, suffix, net.region.upper(), args.protect, child, encryption)
+        kept = args.kept.bucket if args.kept else None
+        # A bucket kept by `destroy --keep-data` is imported by its name. The name is fixed at creation
+        # (a change replaces the bucket): ignored afterwards, so the adopted one stays when later updates
+        # give the generated name again. Adopting, its logging (into the log bucket the destroy removed)
+        # is taken as it is; the next update points it at this stack's log bucket.
+        # Ref: https://www.pulumi.com/docs/iac/concepts/resources/options/import/
         self.bucket = gcp.storage.Bucket(
             f"{name}-artifacts",
-            name=suffix.result.apply(lambda s: names.bucket_prefix(args.env) + s),
+            name=kept or suffix.result.apply(lambda s: names.bucket_prefix(args.env) + s),
             location=net.region.upper(),
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
@@ -114,7 +123,8 @@ class GcpData(pulumi.ComponentResource):
             logging={"log_bucket": logs.name, "log_object_prefix": "artifacts"},
             encryption=encryption,
             force_destroy=args.force_destroy,
-            opts=child(protect=args.protect),
+            opts=child(protect=args.protect, import_=kept,
+                       ignore_changes=["name", *(["logging", "forceDestroy"] if kept else [])]),
         )
 
 
