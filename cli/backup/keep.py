@@ -54,6 +54,9 @@ def _refusal(config: Any) -> Optional[str]:
     if config.cloud not in BUCKET_TYPES:
         return (f"--keep-data keeps an AWS or GCP stack's data so far; on {config.cloud} the database lives inside what "
                 "destroy removes (README: Backup and restore)")
+    # Only prod's data is under keys of the stack's own (ManagedDataArgs.customer_keys), which a destroy
+    # would delete with it; prod is always protected (checks.py refuses protect: false there), so the
+    # data kept here is under the provider's keys, which outlive the stack.
     if config.protected:
         return (f"stack {config.stack_name}'s data is protected: a plain `platform destroy` already keeps its database and "
                 "bucket, and the next `up` uses them as they are")
