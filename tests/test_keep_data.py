@@ -19,7 +19,7 @@ from mlops_platform.planner.harness import plan_platform
 from support import AWS_BUCKET as BUCKET
 from support import AWS_INSTANCE as INSTANCE
 from support import STACKS
-from support.cli import refused
+from support.cli import destroyed_keeping_data, refused
 
 STACK = "aws-dev"
 
@@ -106,11 +106,7 @@ def test_destroy_keep_data_keeps_the_bucket_and_a_snapshot_and_the_next_up_adopt
     fake.stacks(stacks)
     fake.events("destroy", "destroy")
     stack_file = project / "stacks" / f"Pulumi.{STACK}.yaml"
-    before = stack_file.read_text()
-
-    result = invoke("destroy", "--cloud", "aws", "--yes", "--no-drain", "--keep-data", "--json")
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    report, _, before = destroyed_keeping_data(project, "aws")
     kept = report["keptData"]
     snapshot = f"{INSTANCE}-{kept['backup']}"
     assert kept == {"bucket": BUCKET, "databaseSnapshot": snapshot, "backup": kept["backup"]}

@@ -17,6 +17,7 @@ from mlops_platform.cli.app import app
 from mlops_platform.components.config import PlatformConfig, read_stack_values, stack_values_from_text
 from mlops_platform.planner.harness import plan_platform
 from support import STACKS
+from support.cli import destroyed_keeping_data
 from support.gcp_world import BUCKET, DEV_APP_LOGIN, INSTANCE, PROJECT, RETAINED, SQL, Gcp, _operation
 
 STACK = "gcp-dev"
@@ -73,10 +74,7 @@ def _deployed(gcp: Gcp) -> None:
 def test_destroy_keep_data_keeps_the_bucket_and_a_retained_backup(gcp, project):
     _deployed(gcp)
     stack_file = project / "stacks" / f"Pulumi.{STACK}.yaml"
-    before = stack_file.read_text()
-    result = invoke("destroy", "--cloud", "gcp", "--yes", "--no-drain", "--keep-data", "--json")
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    report, stderr, before = destroyed_keeping_data(project, "gcp")
     kept = report["keptData"]
     assert kept == {"bucket": BUCKET, "databaseBackup": RETAINED, "backup": kept["backup"]}
     # The instance was set to keep its backups before the engine deleted it; the kept one is this backup's.
@@ -93,7 +91,7 @@ def test_destroy_keep_data_keeps_the_bucket_and_a_retained_backup(gcp, project):
     values = stack_values_from_text(stack_file.read_text(), "stack file")
     assert values["keptData"] == kept
     assert {k: v for k, v in values.items() if k != "keptData"} == stack_values_from_text(before, "before")
-    assert f"Cloud SQL backup {RETAINED}" in result.stderr
+    assert f"Cloud SQL backup {RETAINED}" in stderr
 
 
 def test_a_backup_cloud_sql_does_not_list_stops_before_anything_is_destroyed(gcp, project):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 from typer.testing import CliRunner, Result
 
 from mlops_platform.cli.app import app
@@ -27,3 +31,12 @@ def refused(result: Result, *words: str) -> None:
     for word in words:
         assert word in line, line
     assert "Traceback" not in result.output
+
+
+def destroyed_keeping_data(project: Path, cloud: str) -> tuple[dict[str, Any], str, str]:
+    """`platform destroy --keep-data` of the project's dev stack, which succeeds: its JSON report,
+    its stderr and the stack file as it was before."""
+    before = (project / "stacks" / f"Pulumi.{cloud}-dev.yaml").read_text()
+    result = invoke("destroy", "--cloud", cloud, "--yes", "--no-drain", "--keep-data", "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), result.stderr, before
