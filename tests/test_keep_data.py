@@ -161,8 +161,8 @@ def test_a_failed_up_keeps_the_record_for_the_next(aws_stack, project):
 
 
 @pytest.mark.parametrize("cloud,env,words", [
-    ("local", "dev", ("AWS or GCP stack's data so far", "nothing was destroyed")),
-    ("azure", "dev", ("AWS or GCP stack's data so far",)),
+    ("local", "dev", ("AWS or GCP stack's data so far", "kind cluster", "nothing was destroyed")),
+    ("azure", "dev", ("AWS or GCP stack's data so far", "resource group")),
     ("aws", "prod", ("is protected", "plain `platform destroy` already keeps")),
     ("gcp", "prod", ("is protected",)),
     ("aws", "pr-7", ("ephemeral environment",)),

@@ -160,6 +160,20 @@ def test_a_failed_restore_of_the_kept_backup_keeps_the_record_and_the_backup(gcp
     assert not gcp.calls("DELETE", RETAINED) and not restored_instance["cluster"].created
 
 
+def test_counts_unlike_the_backups_after_the_restore_exit_1_keeping_the_record_and_the_backup(gcp, restored_instance, project):
+    """MLflow is asked after the kept backup is back: what it lists must be what the backup recorded."""
+    backup_id = _kept(gcp, project)
+    key = f"backups/{backup_id}/record.json"
+    record = json.loads(gcp.records[key])
+    record["counts"]["runs"] += 1
+    gcp.serve(key, json.dumps(record).encode())
+    result = invoke("up", "--cloud", "gcp", "--yes")
+    assert result.exit_code == 1, result.output
+    assert "but the backup recorded 2 experiments, 4 runs" in result.stderr and "Traceback" not in result.output
+    assert gcp.calls("POST", "/restoreBackup") and not gcp.calls("DELETE", RETAINED)
+    assert "keptData" in (project / "stacks" / f"Pulumi.{STACK}.yaml").read_text(), "the next up tries again"
+
+
 @pytest.mark.parametrize("answer", [
     (403, {"error": {"code": 403, "message": "not authorized", "errors": [{"reason": "notAuthorized"}]}}),
     (200, _operation("op-forget", "DONE", error={"kind": "sql#operationErrors", "errors": [{"code": "INTERNAL_ERROR"}]})),

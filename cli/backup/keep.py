@@ -37,6 +37,13 @@ BUCKET_TYPES = {
     "gcp": ("gcp:storage/bucket:Bucket",),  # its settings are the bucket's own fields
 }
 
+# Why the other targets' data cannot outlive a destroy yet.
+UNKEPT = {
+    "local": "a local stack's database and objects live in the kind cluster, which destroy deletes",
+    "azure": ("an Azure stack's storage account and database server live in its resource group, which destroy deletes "
+              "with all it holds"),
+}
+
 
 def refuse_unkeepable(config: Any) -> None:
     """Exit 2 before anything is touched where this stack cannot keep its data through a destroy."""
@@ -52,8 +59,7 @@ def _refusal(config: Any) -> Optional[str]:
     from ..project import project_dir, stack_file
 
     if config.cloud not in BUCKET_TYPES:
-        return (f"--keep-data keeps an AWS or GCP stack's data so far; on {config.cloud} the database lives inside what "
-                "destroy removes (README: Backup and restore)")
+        return f"--keep-data keeps an AWS or GCP stack's data so far; {UNKEPT[config.cloud]} (README: Backup and restore)"
     # Only prod's data is under keys of the stack's own (ManagedDataArgs.customer_keys), which a destroy
     # would delete with it; prod is always protected (checks.py refuses protect: false there), so the
     # data kept here is under the provider's keys, which outlive the stack.
