@@ -80,7 +80,7 @@ def test_destroy_keep_data_keeps_the_bucket_and_a_retained_backup(gcp, project):
     # The instance was set to keep its backups before the engine deleted it; the kept one is this backup's.
     [patch] = gcp.calls("PATCH", SQL)
     assert patch.json() == {"settings": {"retainBackupsOnDelete": True}}
-    [listing] = gcp.calls("GET", f"/v1/projects/{PROJECT}/backups")
+    listing = gcp.calls("GET", f"/v1/projects/{PROJECT}/backups")[0]  # then the sweep's
     assert listing.query["filter"] == [f'instance:"{INSTANCE}"']
     assert gcp.server.seen.index(gcp.calls("POST", "/backupRuns")[0]) < gcp.server.seen.index(patch)
     (imported,) = gcp.fake.imports()
@@ -88,6 +88,8 @@ def test_destroy_keep_data_keeps_the_bucket_and_a_retained_backup(gcp, project):
     assert BUCKET_URN not in left and URN + "gcp:sql/databaseInstance:DatabaseInstance::mlops-data-postgres" in left
     assert left[URN + "gcp:storage/bucketIAMMember:BucketIAMMember::mlops-data-mlflow-gcs"]["dependencies"] == []
     assert gcp.fake.ran("destroy") and report["sweep"]["clean"] is True
+    # The sweep sees the kept backup, which outlived the instance, as kept (the automated one is not the stack's).
+    assert [(i["kind"], i["id"], i["kept"]) for i in report["sweep"]["leftovers"]] == [("Cloud SQL backup", RETAINED, True)]
     values = stack_values_from_text(stack_file.read_text(), "stack file")
     assert values["keptData"] == kept
     assert {k: v for k, v in values.items() if k != "keptData"} == stack_values_from_text(before, "before")

@@ -147,11 +147,30 @@ def gcp_routes() -> dict[tuple[str, str], tuple[int, Any]]:
             {"name": "gke-mlops-dev-4f2a-all", "selfLink": f"{link}/global/firewalls/gke-mlops-dev-4f2a-all"},
             {"name": "gke-mlops-dev2-aaaa-all", "selfLink": f"{link}/global/firewalls/gke-mlops-dev2-aaaa-all"},
             {"name": "default-allow-ssh", "selfLink": f"{link}/global/firewalls/default-allow-ssh"}]}),
+        # Cloud SQL's backups (Backups.ListBackups), over two pages: one of dev's deleted instances, on
+        # the second page, kept; one of its live instance, one of prod's deleted instance, one made by
+        # hand: none of dev's to list.
+        ("GET", f"/v1/projects/{PROJECT}/backups"): _sql_backups,
         ("DELETE", f"{base}/zones/{REGION}-a/disks/pvc-5c1e"): (200, done),
         ("DELETE", f"{base}/regions/{REGION}/forwardingRules/a7f3e9"): (200, done),
         ("DELETE", f"{base}/regions/{REGION}/targetPools/a7f3e9"): (200, done),
         ("DELETE", f"{base}/global/firewalls/gke-mlops-dev-4f2a-all"): (200, done),
     }
+
+
+def _sql_backup(uid: str, instance: str, deleted: bool, about: str) -> dict[str, Any]:
+    return {"kind": "sql#backup", "name": f"projects/{PROJECT}/backups/{uid}", "instance": instance, "type": "ON_DEMAND",
+            "state": "SUCCESSFUL", "location": REGION, "description": about,
+            **({"instanceDeletionTime": "2026-12-06T02:00:00Z"} if deleted else {})}
+
+
+def _sql_backups(request: Any) -> tuple[int, Any]:
+    if not request.query.get("pageToken"):
+        return 200, {"backups": [_sql_backup("b-live", "mlops-dev-c3d4", False, "mlops-platform bk-20261206t010203z-bbbbbb"),
+                                 _sql_backup("b-prod", "mlops-prod-e5f6", True, "mlops-platform bk-20261206t010203z-cccccc")],
+                     "nextPageToken": "p2"}
+    return 200, {"backups": [_sql_backup("b-kept", "mlops-dev-a1b2", True, "mlops-platform bk-20261206t010203z-abcdef"),
+                             _sql_backup("b-hand", "mlops-dev-a1b2", True, "before the migration")]}
 
 
 def test_gcp_sweep_finds_labelled_and_named_leftovers(replay, stack_config):
@@ -160,12 +179,26 @@ def test_gcp_sweep_finds_labelled_and_named_leftovers(replay, stack_config):
     assert result.scope == f"project {PROJECT} ({REGION})"
     found = {(item.kind, item.name) for item in result.leftovers}
     assert found == {("persistent disk", "pvc-5c1e"), ("forwarding rule", "a7f3e9"), ("target pool", "a7f3e9"),
-                     ("firewall rule", "gke-mlops-dev-4f2a-all")}
+                     ("firewall rule", "gke-mlops-dev-4f2a-all"), ("Cloud SQL backup", "b-kept")}
+    (kept,) = [i for i in result.leftovers if i.kept]
+    assert kept.id == f"projects/{PROJECT}/backups/b-kept" and not kept.deletable
+    assert "backup bk-20261206t010203z-abcdef" in kept.detail and f"gcloud sql backups delete b-kept --project {PROJECT}" in kept.detail
     disk = next(i for i in result.leftovers if i.kind == "persistent disk")
     assert disk.monthly == pytest.approx(5 * cloud_price("gcp", "pd_balanced_gb_month")) and disk.location == f"{REGION}-a"
     rule = next(i for i in result.leftovers if i.kind == "forwarding rule")
     hours = price_table()["hours_per_month"]
     assert rule.monthly == pytest.approx(round(cloud_price("gcp", "forwarding_rule_first5_hour") * hours, 2))
+
+
+def test_gcp_a_refused_cloud_sql_listing_is_one_line(replay, stack_config):
+    from mlops_platform.cli.sweep import SweepError
+
+    routes = gcp_routes()
+    routes[("GET", f"/v1/projects/{PROJECT}/backups")] = (403, {"error": {"code": 403, "message": "cloudsql.backups.list denied"}})
+    server = replay(routes)
+    with pytest.raises(SweepError, match="Google Cloud refused the sweep's query") as raised:
+        sweep(stack_config("gcp-dev"), clients=gcp_clients(server.url))
+    assert "\n" not in str(raised.value)
 
 
 def test_gcp_delete_removes_exactly_those(replay, stack_config):

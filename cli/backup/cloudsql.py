@@ -153,6 +153,23 @@ class CloudSqlBackup:
             raise google_error(f"Cloud SQL, {doing}", err, missing=f"no such instance or backup in project {self.project}") from None
 
 
+def sqladmin_from_environment() -> Any:
+    """The client with application-default credentials, or gcloud's endpoint override
+    (CLOUDSDK_API_ENDPOINT_OVERRIDES_SQLADMIN) when set; never credentials over plain HTTP: an
+    http:// endpoint is a local emulator."""
+    import os
+
+    endpoint = os.environ.get("CLOUDSDK_API_ENDPOINT_OVERRIDES_SQLADMIN") or None
+    if endpoint and endpoint.startswith("http://"):
+        from google.auth.credentials import AnonymousCredentials
+
+        return sqladmin(AnonymousCredentials(), endpoint)
+    import google.auth
+
+    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    return sqladmin(credentials, endpoint)
+
+
 def sqladmin(credentials: Any, endpoint: Optional[str]) -> Any:
     """The Cloud SQL Admin API client; `endpoint` instead of Google's (gcloud's override setting)."""
     import warnings

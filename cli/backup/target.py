@@ -8,7 +8,6 @@ the cluster's network: there the work runs in the cluster as Jobs (cli/backup/cl
 
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Any, Mapping, Optional, Union
 
@@ -85,36 +84,20 @@ def _gcp(config: Any, data: Mapping[str, Any], instance: str, login: Optional[st
 
     if not (found("google.cloud.storage") and found("googleapiclient")):
         raise BackupRefused("backups of a GCP stack need the Google Cloud clients, an optional extra: pip install 'mlops-platform[gcp]'")
-    from .cloudsql import CloudSqlBackup, sqladmin
+    from .cloudsql import CloudSqlBackup, sqladmin_from_environment
     from .gcs import GcsBucket, google_error
 
     project = config.gcp.project
-    endpoint = os.environ.get("CLOUDSDK_API_ENDPOINT_OVERRIDES_SQLADMIN") or None
     try:
         with warnings.catch_warnings():  # google-api-core's notice about future Python support
             warnings.simplefilter("ignore", FutureWarning)
             from google.cloud import storage
 
             storage_client = storage.Client(project=project)
-            # Never send credentials over plain HTTP: an http:// endpoint is a local emulator.
-            credentials = _anonymous() if endpoint and endpoint.startswith("http://") else _default_credentials()
-            service = sqladmin(credentials, endpoint)
+            service = sqladmin_from_environment()
     except Exception as err:  # noqa: BLE001 - google.auth's DefaultCredentialsError, a bad endpoint
         raise google_error("opening the Google Cloud clients", err, missing="") from None
     return GcsBucket(storage_client, str(data["bucket"])), CloudSqlBackup(service, project, instance, login=login)
-
-
-def _anonymous() -> Any:
-    from google.auth.credentials import AnonymousCredentials
-
-    return AnonymousCredentials()
-
-
-def _default_credentials() -> Any:
-    import google.auth
-
-    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    return credentials
 
 
 def open_target(config: Any, backend: Any, passphrase_file: Any) -> AnyTarget:

@@ -5,6 +5,12 @@ labels it with `goog-k8s-cluster-name`: the persistent disks the PD CSI driver c
 and the addresses and forwarding rules of LoadBalancer Services. A forwarding rule's target pool
 has the rule's name. Firewall rules take no labels: GKE names the cluster's own `gke-<cluster>-…`.
 Ref: https://cloud.google.com/kubernetes-engine/docs/how-to/creating-managing-labels
+
+Cloud SQL keeps a backup after its instance only when told to (`destroy --keep-data` does,
+cli/backup/keep.py), and keeps it, billing, until someone deletes it. The sweep lists such a backup
+of the stack's instances (named for its environment; the description `platform backup` gives it) as
+kept, with the command that deletes it, never as a leftover to delete.
+Ref: https://cloud.google.com/sql/docs/postgres/backup-recovery/manage-backups-deleted-instance
 """
 
 from __future__ import annotations
@@ -39,10 +45,13 @@ class GcpSweep(Sweeper):
             with warnings.catch_warnings():  # google-api-core's notice about future Python support
                 warnings.simplefilter("ignore", FutureWarning)
                 from google.cloud import compute_v1
+            from ..backup.cloudsql import sqladmin_from_environment
+
             clients = {"disks": compute_v1.DisksClient(), "addresses": compute_v1.AddressesClient(),
                        "forwarding_rules": compute_v1.ForwardingRulesClient(), "target_pools": compute_v1.TargetPoolsClient(),
-                       "firewalls": compute_v1.FirewallsClient()}
+                       "firewalls": compute_v1.FirewallsClient(), "sqladmin": sqladmin_from_environment()}
         self.clients = clients
+        self.env_prefix = names.env_prefix(config.env)
 
     def scope(self) -> str:
         return f"project {self.project} ({self.region})"
@@ -83,7 +92,26 @@ class GcpSweep(Sweeper):
         for firewall in self.clients["firewalls"].list(project=self.project):
             if firewall.name.startswith(f"gke-{self.cluster}-"):
                 out.append(Leftover("firewall rule", firewall.self_link, firewall.name, "global", f"name gke-{self.cluster}-*", 0.0))
-        return out
+        return out + self._retained_backups()
+
+    def _retained_backups(self) -> list[Leftover]:
+        """Backups of the stack's Cloud SQL instances that outlived them."""
+        out, token = [], None
+        while True:
+            page = self.clients["sqladmin"].Backups().ListBackups(parent=f"projects/{self.project}", pageToken=token).execute()
+            for backup in page.get("backups") or []:
+                instance, about = str(backup.get("instance", "")), str(backup.get("description", ""))
+                if not (backup.get("instanceDeletionTime") and instance.startswith(f"{self.env_prefix}-")
+                        and about.startswith("mlops-platform bk-")):
+                    continue
+                name = str(backup["name"])
+                out.append(Leftover("Cloud SQL backup", name, _last(name), str(backup.get("location") or self.region),
+                                    f"the database of backup {about.split()[-1]}, kept after instance {instance} was deleted "
+                                    f"until you delete it (gcloud sql backups delete {_last(name)} --project {self.project})",
+                                    None, deletable=False, kept=True))
+            token = page.get("nextPageToken")
+            if not token:
+                return out
 
     def delete_one(self, item: Leftover) -> None:
         self._delete(item).result()
@@ -107,12 +135,13 @@ class GcpSweep(Sweeper):
             warnings.simplefilter("ignore", FutureWarning)
             from google.api_core import exceptions as google_errors
             from google.auth import exceptions as auth_errors
+            from googleapiclient import errors as client_errors
 
         try:
             yield
         except auth_errors.DefaultCredentialsError:
             raise SweepError("no Google Cloud credentials: gcloud auth application-default login") from None
-        except google_errors.GoogleAPIError as err:
+        except (google_errors.GoogleAPIError, client_errors.HttpError) as err:
             raise SweepError(f"Google Cloud refused the sweep's query ({first_line(err)})") from None
 
 

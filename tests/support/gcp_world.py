@@ -106,6 +106,8 @@ class Gcp:
         for n, insert in enumerate(r for r in self.server.seen if r.method == "POST" and r.path.endswith("/backupRuns")):
             listed.append({"kind": "sql#backup", "name": RETAINED if n == 0 else f"projects/{PROJECT}/backups/other-{n}",
                            "instance": INSTANCE, "type": "ON_DEMAND", "state": "SUCCESSFUL",
+                           # Once the engine has destroyed the stack, its instance is gone and the backup outlived it.
+                           **({"instanceDeletionTime": "2026-12-06T02:00:00Z"} if self.fake and self.fake.ran("destroy") else {}),
                            "description": insert.json().get("description", ""),
                            "backupRun": f"projects/{PROJECT}/instances/{INSTANCE}/backupRuns/{RUN + n}"})
         return 200, {"backups": listed}
@@ -236,4 +238,7 @@ def gcp_clients(url: str) -> dict[str, Any]:
         ("disks", compute_v1.DisksClient), ("addresses", compute_v1.AddressesClient),
         ("forwarding_rules", compute_v1.ForwardingRulesClient), ("target_pools", compute_v1.TargetPoolsClient),
         ("firewalls", compute_v1.FirewallsClient))}
+    from mlops_platform.cli.backup.cloudsql import sqladmin
+
+    made["sqladmin"] = sqladmin(AnonymousCredentials(), url + "/")
     return made
