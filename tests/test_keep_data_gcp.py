@@ -107,6 +107,21 @@ def test_a_backup_cloud_sql_does_not_list_stops_before_anything_is_destroyed(gcp
     assert not gcp.fake.imports() and not gcp.fake.ran("destroy") and stack_file.read_text() == before
 
 
+def test_a_bucket_missing_from_the_state_stops_before_the_backup(gcp, project):
+    _deployed(gcp)
+    stacks = json.loads((gcp.fake.root / "stacks.json").read_text())
+    stacks[STACK]["resources"] = [r for r in stacks[STACK]["resources"] if r["urn"] != BUCKET_URN]
+    gcp.fake.stacks(stacks)
+    before = (project / "stacks" / f"Pulumi.{STACK}.yaml").read_text()
+    result = invoke("destroy", "--cloud", "gcp", "--yes", "--no-drain", "--keep-data")
+    assert result.exit_code == 1, result.output
+    assert f"the bucket {BUCKET} named by the stack's outputs is not in its state" in result.stderr
+    assert "platform refresh --cloud gcp --env dev" in result.stderr and "Traceback" not in result.output
+    assert not gcp.calls("POST", "/backupRuns") and not gcp.calls("PATCH", SQL), "no backup, no retention"
+    assert not gcp.fake.imports() and not gcp.fake.ran("destroy")
+    assert (project / "stacks" / f"Pulumi.{STACK}.yaml").read_text() == before
+
+
 def _kept(gcp: Gcp, project: Any) -> str:
     """A stack as destroy --keep-data left it, brought up again: the backup's record in the kept
     bucket, the record in the stack file, the new stack's outputs with its master login."""

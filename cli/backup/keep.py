@@ -104,15 +104,18 @@ def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[Kep
     with failures():
         target = engine_target(config, engine)
         assert isinstance(target, Target), "keep-data is refused before here on an in-cluster stack"
-        display.progress(f"backing up stack {config.stack_name} before the destroy (its database leaves as this backup)")
-        record, _ = take_backup(target, display.progress)
-        database = _kept_database(config.cloud, target, record)
     bucket = target.bucket.name
     owned = bucket_resources(resources, bucket, config.cloud)
     urns = [r["urn"] for r in owned]
+    # Checked before the backup: a stack that could not keep its bucket gets no backup, and on GCP no
+    # instance set to retain its backups.
     if not any(r["type"] == BUCKET_TYPES[config.cloud][0] for r in owned):
         fail(f"the bucket {bucket} named by the stack's outputs is not in its state; nothing was destroyed",
              f"run platform refresh --cloud {config.cloud} --env {config.env}, then destroy again", EXIT_FAILED)
+    with failures():
+        display.progress(f"backing up stack {config.stack_name} before the destroy (its database leaves as this backup)")
+        record, _ = take_backup(target, display.progress)
+        database = _kept_database(config.cloud, target, record)
     kept = KeptData.model_validate({"bucket": bucket, **database, "backup": record.id})
     path, before = _stack_file(config)
     _write(path, before, kept)
