@@ -34,6 +34,11 @@ CLOUDS = tuple(c.value for c in Cloud)
 MANAGED_CLOUDS = tuple(c for c in CLOUDS if c != Cloud.local.value)
 
 
+# The random suffix of a managed database's name (Cloud SQL reserves a deleted instance's name for a
+# week, so each create takes a new one): its length, lowercase letters and digits.
+DATABASE_SUFFIX_LENGTH = 6
+
+
 def env_prefix(env: str) -> str:
     """How the cloud names of environment `env` begin: the cluster, the database, buckets, identities."""
     return f"mlops-{env}"

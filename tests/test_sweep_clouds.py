@@ -148,8 +148,8 @@ def gcp_routes() -> dict[tuple[str, str], tuple[int, Any]]:
             {"name": "gke-mlops-dev2-aaaa-all", "selfLink": f"{link}/global/firewalls/gke-mlops-dev2-aaaa-all"},
             {"name": "default-allow-ssh", "selfLink": f"{link}/global/firewalls/default-allow-ssh"}]}),
         # Cloud SQL's backups (Backups.ListBackups), over two pages: one of dev's deleted instances, on
-        # the second page, kept; one of its live instance, one of prod's deleted instance, one made by
-        # hand: none of dev's to list.
+        # the second page, kept; one of its live instance, one of env dev-x's and one of prod's deleted
+        # instances, one made by hand: none of those to list.
         ("GET", f"/v1/projects/{PROJECT}/backups"): _sql_backups,
         ("DELETE", f"{base}/zones/{REGION}-a/disks/pvc-5c1e"): (200, done),
         ("DELETE", f"{base}/regions/{REGION}/forwardingRules/a7f3e9"): (200, done),
@@ -166,11 +166,12 @@ def _sql_backup(uid: str, instance: str, deleted: bool, about: str) -> dict[str,
 
 def _sql_backups(request: Any) -> tuple[int, Any]:
     if not request.query.get("pageToken"):
-        return 200, {"backups": [_sql_backup("b-live", "mlops-dev-c3d4", False, "mlops-platform bk-20261206t010203z-bbbbbb"),
-                                 _sql_backup("b-prod", "mlops-prod-e5f6", True, "mlops-platform bk-20261206t010203z-cccccc")],
+        return 200, {"backups": [_sql_backup("b-live", "mlops-dev-c3d4e5", False, "mlops-platform bk-20261206t010203z-bbbbbb"),
+                                 _sql_backup("b-dev-x", "mlops-dev-x-a1b2c3", True, "mlops-platform bk-20261206t010203z-dddddd"),
+                                 _sql_backup("b-prod", "mlops-prod-e5f6a7", True, "mlops-platform bk-20261206t010203z-cccccc")],
                      "nextPageToken": "p2"}
-    return 200, {"backups": [_sql_backup("b-kept", "mlops-dev-a1b2", True, "mlops-platform bk-20261206t010203z-abcdef"),
-                             _sql_backup("b-hand", "mlops-dev-a1b2", True, "before the migration")]}
+    return 200, {"backups": [_sql_backup("b-kept", "mlops-dev-a1b2c3", True, "mlops-platform bk-20261206t010203z-abcdef"),
+                             _sql_backup("b-hand", "mlops-dev-a1b2c3", True, "before the migration")]}
 
 
 def test_gcp_sweep_finds_labelled_and_named_leftovers(replay, stack_config):

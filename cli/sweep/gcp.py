@@ -15,6 +15,7 @@ Ref: https://cloud.google.com/sql/docs/postgres/backup-recovery/manage-backups-d
 
 from __future__ import annotations
 
+import re
 import warnings
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
@@ -51,7 +52,9 @@ class GcpSweep(Sweeper):
                        "forwarding_rules": compute_v1.ForwardingRulesClient(), "target_pools": compute_v1.TargetPoolsClient(),
                        "firewalls": compute_v1.FirewallsClient(), "sqladmin": sqladmin_from_environment()}
         self.clients = clients
-        self.env_prefix = names.env_prefix(config.env)
+        # The stack's instances: its environment's prefix and the random suffix, nothing longer (the
+        # prefix of env "pr" begins the names of env "pr-7" too).
+        self.instance_name = re.compile(rf"{re.escape(names.env_prefix(config.env))}-[a-z0-9]{{{names.DATABASE_SUFFIX_LENGTH}}}")
 
     def scope(self) -> str:
         return f"project {self.project} ({self.region})"
@@ -101,7 +104,7 @@ class GcpSweep(Sweeper):
             page = self.clients["sqladmin"].Backups().ListBackups(parent=f"projects/{self.project}", pageToken=token).execute()
             for backup in page.get("backups") or []:
                 instance, about = str(backup.get("instance", "")), str(backup.get("description", ""))
-                if not (backup.get("instanceDeletionTime") and instance.startswith(f"{self.env_prefix}-")
+                if not (backup.get("instanceDeletionTime") and self.instance_name.fullmatch(instance)
                         and about.startswith("mlops-platform bk-")):
                     continue
                 name = str(backup["name"])

@@ -51,7 +51,7 @@ class GcpData(pulumi.ComponentResource):
         assert isinstance(net, GcpNetwork), "GcpData needs a GKE cluster's network"
         self._net = net
         suffix = random.RandomString(
-            f"{name}-suffix", length=6, special=False, upper=False, opts=pulumi.ResourceOptions(parent=self)
+            f"{name}-suffix", length=names.DATABASE_SUFFIX_LENGTH, special=False, upper=False, opts=pulumi.ResourceOptions(parent=self)
         )
         self._customer_keys(name, args)
         self._bucket(name, args, suffix)

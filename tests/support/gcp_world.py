@@ -21,7 +21,7 @@ import pytest
 
 from support.replay import Request
 
-PROJECT, INSTANCE, BUCKET = "my-mlops-project", "mlops-dev-a1b2", "mlops-dev-artifacts-a1b2"
+PROJECT, INSTANCE, BUCKET = "my-mlops-project", "mlops-dev-a1b2c3", "mlops-dev-artifacts-a1b2"
 REGION = "us-central1"
 SQL = f"/v1/projects/{PROJECT}/instances/{INSTANCE}"
 OPS = f"/v1/projects/{PROJECT}/operations"
