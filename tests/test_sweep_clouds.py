@@ -144,8 +144,11 @@ def gcp_routes() -> dict[tuple[str, str], tuple[int, Any]]:
             {"name": "a7f3e9", "selfLink": f"{link}/regions/{REGION}/targetPools/a7f3e9"},
             {"name": "b0000", "selfLink": f"{link}/regions/{REGION}/targetPools/b0000"}]}),
         ("GET", f"{base}/global/firewalls"): (200, {"items": [
-            {"name": "gke-mlops-dev-4f2a-all", "selfLink": f"{link}/global/firewalls/gke-mlops-dev-4f2a-all"},
+            {"name": "gke-mlops-dev-4f2a9b1c-all", "selfLink": f"{link}/global/firewalls/gke-mlops-dev-4f2a9b1c-all"},
             {"name": "gke-mlops-dev2-aaaa-all", "selfLink": f"{link}/global/firewalls/gke-mlops-dev2-aaaa-all"},
+            # env dev-2's cluster, mlops-dev-2: its rules begin like dev's, and are not dev's to delete.
+            {"name": "gke-mlops-dev-2-1a2b3c4d-all", "selfLink": f"{link}/global/firewalls/gke-mlops-dev-2-1a2b3c4d-all"},
+            {"name": "gke-mlops-dev-ab-1a2b3c4d-vms", "selfLink": f"{link}/global/firewalls/gke-mlops-dev-ab-1a2b3c4d-vms"},
             {"name": "default-allow-ssh", "selfLink": f"{link}/global/firewalls/default-allow-ssh"}]}),
         # Cloud SQL's backups (Backups.ListBackups), over two pages: one of dev's deleted instances, on
         # the second page, kept; one of its live instance, one of env dev-x's and one of prod's deleted
@@ -154,7 +157,7 @@ def gcp_routes() -> dict[tuple[str, str], tuple[int, Any]]:
         ("DELETE", f"{base}/zones/{REGION}-a/disks/pvc-5c1e"): (200, done),
         ("DELETE", f"{base}/regions/{REGION}/forwardingRules/a7f3e9"): (200, done),
         ("DELETE", f"{base}/regions/{REGION}/targetPools/a7f3e9"): (200, done),
-        ("DELETE", f"{base}/global/firewalls/gke-mlops-dev-4f2a-all"): (200, done),
+        ("DELETE", f"{base}/global/firewalls/gke-mlops-dev-4f2a9b1c-all"): (200, done),
     }
 
 
@@ -180,7 +183,7 @@ def test_gcp_sweep_finds_labelled_and_named_leftovers(replay, stack_config):
     assert result.scope == f"project {PROJECT} ({REGION})"
     found = {(item.kind, item.name) for item in result.leftovers}
     assert found == {("persistent disk", "pvc-5c1e"), ("forwarding rule", "a7f3e9"), ("target pool", "a7f3e9"),
-                     ("firewall rule", "gke-mlops-dev-4f2a-all"), ("Cloud SQL backup", "b-kept")}
+                     ("firewall rule", "gke-mlops-dev-4f2a9b1c-all"), ("Cloud SQL backup", "b-kept")}
     (kept,) = [i for i in result.leftovers if i.kept]
     assert kept.id == f"projects/{PROJECT}/backups/b-kept" and not kept.deletable
     assert "backup bk-20261206t010203z-abcdef" in kept.detail and f"gcloud sql backups delete b-kept --project {PROJECT}" in kept.detail
@@ -206,7 +209,7 @@ def test_gcp_delete_removes_exactly_those(replay, stack_config):
     server = replay(gcp_routes())
     result = sweep(stack_config("gcp-dev"), delete=True, clients=gcp_clients(server.url))
     assert not result.failed, result.failed
-    assert {p.rsplit("/", 1)[-1] for p in server.deleted()} == {"pvc-5c1e", "a7f3e9", "gke-mlops-dev-4f2a-all"}
+    assert {p.rsplit("/", 1)[-1] for p in server.deleted()} == {"pvc-5c1e", "a7f3e9", "gke-mlops-dev-4f2a9b1c-all"}
     deletes = [p for m, p, _ in server.requests if m == "DELETE"]
     assert deletes.index(next(p for p in deletes if "forwardingRules" in p)) < deletes.index(next(p for p in deletes if "targetPools" in p))
     assert result.clean

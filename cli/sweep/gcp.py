@@ -52,6 +52,10 @@ class GcpSweep(Sweeper):
                        "forwarding_rules": compute_v1.ForwardingRulesClient(), "target_pools": compute_v1.TargetPoolsClient(),
                        "firewalls": compute_v1.FirewallsClient(), "sqladmin": sqladmin_from_environment()}
         self.clients = clients
+        # The cluster's own firewall rules, gke-<cluster>-<hash>-<purpose>: a prefix alone would take
+        # those of env dev-2's cluster (gke-mlops-dev-2-…) for dev's, and --delete would remove them.
+        # Ref: https://cloud.google.com/kubernetes-engine/docs/concepts/firewall-rules
+        self.cluster_firewall = re.compile(rf"gke-{re.escape(self.cluster)}-[0-9a-f]+-[a-z]+")
         # The stack's instances: its environment's prefix and the random suffix, nothing longer (the
         # prefix of env "pr" begins the names of env "pr-7" too).
         self.instance_name = re.compile(rf"{re.escape(names.env_prefix(config.env))}-[a-z0-9]{{{names.DATABASE_SUFFIX_LENGTH}}}")
@@ -93,7 +97,7 @@ class GcpSweep(Sweeper):
                 out.append(Leftover("target pool", pool.self_link, pool.name, self.region,
                                     f"the target of forwarding rule {pool.name}", 0.0))
         for firewall in self.clients["firewalls"].list(project=self.project):
-            if firewall.name.startswith(f"gke-{self.cluster}-"):
+            if self.cluster_firewall.fullmatch(firewall.name):
                 out.append(Leftover("firewall rule", firewall.self_link, firewall.name, "global", f"name gke-{self.cluster}-*", 0.0))
         return out + self._retained_backups()
 
