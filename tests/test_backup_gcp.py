@@ -26,17 +26,8 @@ def invoke(*args: str) -> Any:
     return CliRunner().invoke(app, list(args))
 
 
-def _backup(gcp: Gcp) -> str:
-    result = invoke("backup", "--cloud", "gcp")
-    assert result.exit_code == 0, result.output
-    backup_id = result.stdout.strip()
-    for name, data in gcp.uploaded().items():
-        gcp.serve(name, data)
-    return backup_id
-
-
 def test_backup_takes_a_cloud_sql_backup_and_records_each_objects_generation(gcp):
-    backup_id = _backup(gcp)
+    backup_id = gcp.backup()
     [insert] = gcp.calls("POST", "/backupRuns")
     assert insert.json() == {"description": f"mlops-platform {backup_id}"}
     uploads = gcp.uploaded()
@@ -55,7 +46,7 @@ def test_backup_takes_a_cloud_sql_backup_and_records_each_objects_generation(gcp
 
 
 def test_restore_sets_the_live_instance_aside_then_restores_onto_it_after_the_artifacts(gcp):
-    backup_id = _backup(gcp)
+    backup_id = gcp.backup()
     gcp.listing = AT_RESTORE
     result = invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes", "--json")
     assert result.exit_code == 0, result.output
@@ -79,7 +70,7 @@ def test_restore_sets_the_live_instance_aside_then_restores_onto_it_after_the_ar
 
 
 def test_a_restore_while_one_runs_is_refused_before_anything_moves(gcp):
-    backup_id = _backup(gcp)
+    backup_id = gcp.backup()
     gcp.lock_held = True
     gcp.serve("backups/.restore-lock", b'{"backup": "bk-other", "host": "ci-runner"}')
     refused(invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes"), "already running", "ci-runner", "gs://")
@@ -105,7 +96,7 @@ def test_a_backup_cloud_sql_reports_failed_exits_1_without_a_record(gcp):
 
 
 def test_a_missing_instance_is_refused_before_a_restore_changes_anything(gcp):
-    backup_id = _backup(gcp)
+    backup_id = gcp.backup()
     for route in (("GET", SQL.lower()), ("POST", f"{SQL}/clone".lower())):  # the instance is gone: 404s
         del gcp.server.routes[route]
     refused(invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes"), "no such instance", PROJECT)
@@ -119,7 +110,7 @@ DEV_LOGIN = "dev-mlflow-login-5e1b2d"  # dev's MLflow database password (its `cr
 def _prod_backup(gcp: Gcp, dev_login: bool) -> str:
     """A backup whose record says it is of prod's instance in prod's project; dev's outputs carry its
     database login if `dev_login`."""
-    backup_id = _backup(gcp)
+    backup_id = gcp.backup()
     key = f"backups/{backup_id}/record.json"
     record = json.loads(gcp.records[key])
     record["stack"] = "gcp-prod"
@@ -150,7 +141,7 @@ def test_another_stacks_backup_is_restored_from_its_own_instance_and_project(gcp
 
 
 def test_a_backup_of_the_same_instance_keeps_its_login(gcp):
-    backup_id = _backup(gcp)
+    backup_id = gcp.backup()
     result = invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes")
     assert result.exit_code == 0, result.output
     assert gcp.calls("POST", "/restoreBackup") and not gcp.calls("PUT", f"{SQL}/users")

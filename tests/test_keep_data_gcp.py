@@ -127,11 +127,7 @@ def _kept(gcp: Gcp, project: Any) -> str:
     bucket, the record in the stack file, the new stack's outputs with its master login."""
     from mlops_platform.cli.stack_edit import set_platform_mapping
 
-    result = invoke("backup", "--cloud", "gcp")
-    assert result.exit_code == 0, result.output
-    backup_id = result.stdout.strip()
-    for name, data in gcp.uploaded().items():
-        gcp.serve(name, data)
+    backup_id = gcp.backup()
     stack_file = project / "stacks" / f"Pulumi.{STACK}.yaml"
     kept = {"bucket": BUCKET, "databaseBackup": RETAINED, "backup": backup_id}
     stack_file.write_text(set_platform_mapping(stack_file.read_text(), "keptData", kept))

@@ -52,7 +52,7 @@ class CloudSqlBackup:
         live = self._instance(self.instance)
         progress(f"on-demand backup of Cloud SQL instance {self.instance}")
         operation = self._call("starting a backup", self.service.backupRuns().insert(
-            project=self.project, instance=self.instance, body={"description": f"mlops-platform {backup_id}"}))
+            project=self.project, instance=self.instance, body={"description": backup_description(backup_id)}))
         done = self._wait(operation, f"the backup of {self.instance}")
         run = (done.get("backupContext") or {}).get("backupId")
         if not run:
@@ -97,7 +97,7 @@ class CloudSqlBackup:
         listed = self._call("listing the project's backups", self.service.Backups().ListBackups(
             parent=f"projects/{self.project}", filter=f'instance:"{self.instance}"'))
         for found in listed.get("backups") or []:
-            if found.get("description") == f"mlops-platform {backup_id}" or str(found.get("backupRun", "")).endswith(f"/{part.ref}"):
+            if found.get("description") == backup_description(backup_id) or str(found.get("backupRun", "")).endswith(f"/{part.ref}"):
                 return str(found["name"])
         raise BackupFailed(f"Cloud SQL lists no backup of {self.instance} for backup {backup_id} (run {part.ref}) among the "
                            f"project's backups, so it could not outlive the instance")
@@ -151,6 +151,20 @@ class CloudSqlBackup:
             return request.execute(num_retries=2)
         except Exception as err:  # noqa: BLE001 - googleapiclient's HttpError, or a connection error
             raise google_error(f"Cloud SQL, {doing}", err, missing=f"no such instance or backup in project {self.project}") from None
+
+
+# How `platform backup` describes its Cloud SQL backup: how destroy --keep-data and the sweep know it.
+_DESCRIPTION = "mlops-platform "
+
+
+def backup_description(backup_id: str) -> str:
+    return _DESCRIPTION + backup_id
+
+
+def described_backup(description: str) -> Optional[str]:
+    """The backup id a Cloud SQL backup's description names, if `platform backup` made it."""
+    backup_id = description[len(_DESCRIPTION):]
+    return backup_id if description.startswith(_DESCRIPTION) and backup_id.startswith("bk-") else None
 
 
 def sqladmin_from_environment() -> Any:

@@ -18,9 +18,12 @@ Ref: https://cloud.google.com/sql/docs/postgres/backup-recovery/manage-backups-d
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from mlops_platform.components.config.sections import KeptData
+
+if TYPE_CHECKING:
+    from .cloudsql import CloudSqlBackup
 
 KEY = "keptData"
 # The bucket and the settings that are its own (each imported by the bucket's name), by cloud.
@@ -162,16 +165,15 @@ def adopted(config: Any, engine: Any) -> None:
     from .. import display
 
     kept = config.kept_data
-    if kept.database_backup:
-        restore_kept(config, engine, kept)
+    database = restore_kept(config, engine, kept) if kept.database_backup else None
     path, before = _stack_file(config)
     _write(path, before, None)
     display.progress(f"adopted bucket {kept.bucket} and the database from {_database(kept)}; {KEY} removed from the stack file")
-    if kept.database_backup:
-        _forget(config, engine, kept.database_backup)
+    if database is not None:
+        _forget(config, database, str(kept.database_backup))
 
 
-def restore_kept(config: Any, engine: Any, kept: KeptData) -> None:
+def restore_kept(config: Any, engine: Any, kept: KeptData) -> "CloudSqlBackup":
     """GCP: the kept backup restored onto the instance the update created, MLflow's logins set back
     (the master's through the API, its own by the schema Job), then MLflow's counts checked against
     the backup's record. A failure exits 1 with the record kept: the next `up` tries again."""
@@ -198,20 +200,17 @@ def restore_kept(config: Any, engine: Any, kept: KeptData) -> None:
                                                                                               display.progress))
         steps.run("giving MLflow its own login, rights and schema there", lambda: schema.run(display.progress))
         verify(steps, target.mlflow, target.insecure, record)
+    return database
 
 
-def _forget(config: Any, engine: Any, name: str) -> None:
+def _forget(config: Any, database: "CloudSqlBackup", name: str) -> None:
     """Deletes the retained backup, now that its data is the stack's again; a failure only warns (it
     bills until deleted)."""
     from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 
     from .. import display
-    from .cloudsql import CloudSqlBackup
-    from .target import engine_target
 
     try:
-        database = getattr(engine_target(config, engine), "database", None)
-        assert isinstance(database, CloudSqlBackup), "a GCP stack's database"
         database.forget(name)
     except (BackupFailed, BackupRefused) as err:
         display.progress(f"warning: the kept backup {name} could not be deleted ({err}); it bills until you delete it: "

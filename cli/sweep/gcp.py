@@ -23,6 +23,7 @@ from typing import Any, Iterator, Optional
 from mlops_platform.components import names
 from mlops_platform.components.prices import monthly_flat, monthly_hourly
 
+from ..backup.cloudsql import described_backup
 from . import Leftover, Sweeper, SweepError, first_line
 
 STACK_LABEL = names.tag_key("gcp", "stack")
@@ -107,13 +108,12 @@ class GcpSweep(Sweeper):
         while True:
             page = self.clients["sqladmin"].Backups().ListBackups(parent=f"projects/{self.project}", pageToken=token).execute()
             for backup in page.get("backups") or []:
-                instance, about = str(backup.get("instance", "")), str(backup.get("description", ""))
-                if not (backup.get("instanceDeletionTime") and self.instance_name.fullmatch(instance)
-                        and about.startswith("mlops-platform bk-")):
+                instance, backup_id = str(backup.get("instance", "")), described_backup(str(backup.get("description", "")))
+                if not (backup.get("instanceDeletionTime") and self.instance_name.fullmatch(instance) and backup_id):
                     continue
                 name = str(backup["name"])
                 out.append(Leftover("Cloud SQL backup", name, _last(name), str(backup.get("location") or self.region),
-                                    f"the database of backup {about.split()[-1]}, kept after instance {instance} was deleted "
+                                    f"the database of backup {backup_id}, kept after instance {instance} was deleted "
                                     f"until you delete it (gcloud sql backups delete {_last(name)} --project {self.project})",
                                     None, deletable=False, kept=True))
             token = page.get("nextPageToken")

@@ -151,6 +151,16 @@ class Gcp:
         self.routes[("GET", f"/download{OBJECTS}/{quote(name, safe='')}".lower())] = (200, data)
         self.server.routes.update(self.routes)
 
+    def backup(self) -> str:
+        """`platform backup` of the stack; what it uploaded (its record) is served from then on."""
+        from support.cli import invoke
+
+        result = invoke("backup", "--cloud", "gcp")
+        assert result.exit_code == 0, result.output
+        for name, data in self.uploaded().items():
+            self.serve(name, data)
+        return result.stdout.strip()
+
     def calls(self, method: str, suffix: str) -> list[Request]:
         return [r for r in self.server.seen if r.method == method and r.path.endswith(suffix)]
 
