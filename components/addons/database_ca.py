@@ -26,6 +26,7 @@ CONFIGMAP = "mlflow-database-ca"
 VOLUME = "database-ca"
 FETCH_CONTAINER = "database-ca"
 FETCH_SCRIPT = "fetch_ca_bundle.py"
+LOGIN_TOKEN_SCRIPT = "db_login_token.py"
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,15 @@ class PodTrust:
 
 
 def fetch_script() -> str:
-    return package_files.files(__package__).joinpath("scripts", FETCH_SCRIPT).read_text(encoding="utf-8")
+    return _script(FETCH_SCRIPT)
+
+
+def login_token_script() -> str:
+    return _script(LOGIN_TOKEN_SCRIPT)
+
+
+def _script(name: str) -> str:
+    return package_files.files(__package__).joinpath("scripts", name).read_text(encoding="utf-8")
 
 
 def pod_trust(db: Database, images: ImageSource, run_as_user: int) -> PodTrust:

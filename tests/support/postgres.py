@@ -57,6 +57,14 @@ class Postgres:
         self.sql(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def require_password(self, role: str) -> None:
+        """Loopback logins as `role` must give its password (SCRAM): the trust rule stays for the rest."""
+        hba = self.data / "pg_hba.conf"
+        rule = f"host all \"{role}\" 127.0.0.1/32 scram-sha-256\n"
+        if rule not in hba.read_text():
+            hba.write_text(rule + hba.read_text())
+        self.sql("SELECT pg_reload_conf()")
+
     @property
     def log(self) -> Path:
         return self.data.parent / "server.log"
