@@ -12,11 +12,12 @@ import os
 import secrets
 import subprocess
 import sys
-from typing import Any
+from typing import Any, Optional
+from urllib.parse import quote
 
 from mlops_platform.cli.backup import postgres as pg
 from mlops_platform.components import names
-from mlops_platform.components.addons import mlflow
+from mlops_platform.components.addons import mlflow, mlflow_login
 from mlops_platform.components.addons.mlflow_grants import APP_ROLE, SCRIPT, psql_command
 from support.oidc import mlflow_environment, start_issuer, stop_issuer, token_for
 from support.servers import free_port, http, wait_until_serving
@@ -26,23 +27,29 @@ def _url(server: Any, user: str, database: str) -> str:
     return f"postgresql+psycopg2://{user}@127.0.0.1:{server.port}/{database}"
 
 
-def _grants(server: Any, master: str, tracking: str, auth: str) -> subprocess.CompletedProcess[str]:
+def _grants(server: Any, master: str, tracking: str, auth: str, **login: str) -> subprocess.CompletedProcess[str]:
+    """The schema Job's grants command as the master; `login` (IAM_LOGIN, LOGIN_ROLE) as mlflow_login.grants_env gives it."""
     env = {**os.environ, "PATH": f"{server.bin}{os.pathsep}{os.environ['PATH']}", "PGHOST": "127.0.0.1",
-           "PGPORT": str(server.port), "PGUSER": master, "PGDATABASE": "postgres", "GRANTS": SCRIPT, "APP_PASSWORD": "n0t-s3cret"}
+           "PGPORT": str(server.port), "PGUSER": master, "PGDATABASE": "postgres", "GRANTS": SCRIPT, "APP_PASSWORD": "n0t-s3cret",
+           **login}
     return subprocess.run(["/bin/sh", "-c", psql_command(tracking, auth)], env=env, capture_output=True, text=True, timeout=120)
 
 
-def _serve_and_use(server: Any, tracking: str, auth: str, tmp_path: Any) -> str:
-    """A real mlflow server (oidc-auth) as the app role: a user signs in by token, creates an
+def _serve_and_use(server: Any, tracking: str, auth: str, tmp_path: Any, user: str = APP_ROLE,
+                   libpq: Optional[dict[str, str]] = None) -> str:
+    """A real mlflow server (oidc-auth) as `user` (the app role, or an IAM user whose password is in
+    libpq's environment `libpq`, as the chart gives them): a user signs in by token, creates an
     experiment and logs a run with a metric. Returns the run's id."""
     issuer = start_issuer({"alice": {"email": "alice@example.org", "groups": ["mlops-users"]}})
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**mlflow_environment(issuer, url, tmp_path, {}), "OIDC_USERS_DB_URI": _url(server, APP_ROLE, auth)}
+    # The plugin's URI as the chart writes it: user:password@host, the password empty with a token login.
+    plugin_uri = _url(server, user + (":" if libpq else ""), auth)
+    env = {**mlflow_environment(issuer, url, tmp_path, {}), "OIDC_USERS_DB_URI": plugin_uri, **(libpq or {})}
     log = tmp_path / "server.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--app-name", "oidc-auth",
-         "--backend-store-uri", _url(server, APP_ROLE, tracking), "--workers", "1"],
+         "--backend-store-uri", _url(server, quote(user), tracking), "--workers", "1"],
         env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
         wait_until_serving(f"{url}/health", process, log, "mlflow server as the app role", timeout=120)
@@ -102,6 +109,45 @@ def test_mlflow_runs_as_its_own_role_and_can_do_nothing_more(postgres, tmp_path)
     ):
         refused = postgres.psql(statement, database, APP_ROLE)
         assert refused.returncode != 0 and refusal in refused.stderr, (statement, refused.stderr)
+
+
+def test_an_iam_login_acts_as_the_app_role_and_owns_nothing(postgres, tmp_path):
+    """Cloud SQL: MLflow logs in as its service account's IAM user, made by the cloud (not the master),
+    with a token as password (here a password libpq reads from its file, as the sidecar writes it)."""
+    tag = secrets.token_hex(3)
+    master, tracking, auth, iam = f"master_{tag}", f"tracking_{tag}", f"auth_{tag}", f"mlops-{tag}-mlflow@proj.iam"
+    postgres.sql(f"CREATE ROLE {master} LOGIN CREATEDB CREATEROLE")
+    for database in (tracking, auth):
+        assert postgres.psql(f"CREATE DATABASE {database}", "postgres", master).returncode == 0
+    assert subprocess.run([sys.executable, "-m", "mlflow", "db", "upgrade", _url(postgres, master, tracking)],
+                          capture_output=True, timeout=300).returncode == 0
+    postgres.sql(f"SET password_encryption = 'scram-sha-256'; CREATE ROLE \"{iam}\" LOGIN PASSWORD 'ya29.token'")
+    postgres.require_password(iam)
+    login = {"IAM_LOGIN": "true", "LOGIN_ROLE": iam}
+    for _ in range(2):
+        granted = _grants(postgres, master, tracking, auth, **login)
+        assert granted.returncode == 0, granted.stderr
+    # The app role holds the rights and logs in no more.
+    assert postgres.sql(f"SELECT rolcanlogin, rolpassword IS NULL FROM pg_authid WHERE rolname = '{APP_ROLE}'") == "f|t"
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"127.0.0.1:{postgres.port}:*:{iam}:ya29.token\n")
+    pgpass.chmod(0o600)
+    libpq = {"PGPASSFILE": str(pgpass), "PGOPTIONS": mlflow_login.SESSION_OPTIONS}
+    run_id = _serve_and_use(postgres, tracking, auth, tmp_path, iam, libpq)
+    assert postgres.sql(f"SELECT count(*) FROM metrics WHERE run_uuid = '{run_id}'", tracking) == "1"
+    # What the plugin created at start is the app role's, not the IAM user's: the grants, which the
+    # master runs after every upgrade, still manage it (the master may not take what the IAM user owned).
+    owners = postgres.sql("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'", auth).split()
+    assert owners == [APP_ROLE], owners
+    granted = _grants(postgres, master, tracking, auth, **login)
+    assert granted.returncode == 0, granted.stderr
+    # The IAM user may do what the app role may, and no more.
+    as_mlflow = {**os.environ, **libpq, "PGPASSWORD": ""}
+    for statement, allowed in (("SELECT count(*) FROM experiments", True), ("DROP TABLE experiments", False),
+                               (f"CREATE DATABASE other_{tag}", False)):
+        done = subprocess.run([str(postgres.bin / "psql"), "-h", "127.0.0.1", "-p", str(postgres.port), "-U", iam, "-d", tracking,
+                               "-X", "-w", "-c", statement], env=as_mlflow, capture_output=True, text=True, timeout=60)
+        assert (done.returncode == 0) is allowed, (statement, done.stderr)
 
 
 def test_a_database_restored_from_a_dump_gives_mlflow_its_rights_again(postgres, tmp_path):

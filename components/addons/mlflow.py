@@ -15,7 +15,7 @@ waits for the monitoring CRDs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import pulumi
@@ -28,13 +28,13 @@ from ..data.backup_jobs import BackupJobArgs, BackupPlan
 from ..data.outputs import Database, DataOutputs, WorkloadAccess
 from ..data.restore_jobs import templates
 from ..image_source import ImageSource
-from ..requests import WorkloadRequest, from_values
-from . import database_ca, mlflow_backups
+from ..requests import WorkloadRequest, from_values, requests_of
+from . import database_ca, mlflow_backups, mlflow_login
 from .backend_ports import from_traefik
 from .cert_manager import certificate
 from .identity import IdentityOutputs
 from .identity_values import CA_MOUNT
-from .mlflow_grants import APP_ROLE, SCRIPT, psql_command
+from .mlflow_grants import SCRIPT, psql_command
 from .routes import APP_SIGN_IN, ingress_route, traefik_reader
 from .scrape import ScrapeTarget, service_monitor
 from .traefik import WEBSECURE_PORT
@@ -157,12 +157,15 @@ def _ca_env(args: MlflowArgs) -> dict[str, str]:
 
 
 def _pod_trust(args: MlflowArgs) -> dict[str, Any]:
-    """The server pod's trust: the issuer's (_ca_trust) and the database's (database_ca.py)."""
+    """The server pod's trust: the issuer's (_ca_trust), the database's (database_ca.py) and, with a
+    token login, its sidecar (mlflow_login.py), which starts after the CA is fetched."""
     issuer = _ca_trust(args)
     database = database_ca.pod_trust(args.data.database, args.images, MLFLOW_UID)
-    return {key: [*issuer.get(key, []), *extra] for key, extra in
-            (("initContainers", database.init_containers), ("extraVolumes", database.volumes),
-             ("extraVolumeMounts", database.mounts)) if issuer.get(key) or extra}
+    login = mlflow_login.pod_login(args.data.database, args.images, MLFLOW_UID)
+    return {key: [*issuer.get(key, []), *extra, *by_login] for key, extra, by_login in
+            (("initContainers", database.init_containers, login.init_containers),
+             ("extraVolumes", database.volumes, login.volumes),
+             ("extraVolumeMounts", database.mounts, login.mounts)) if issuer.get(key) or extra or by_login}
 
 
 def _ca_trust(args: MlflowArgs) -> dict[str, Any]:
@@ -224,7 +227,7 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
         # created on the first bearer call, behind the same group gate as a sign-in and never as an
         # admin; without it, what they create is refused (the plugin's auth_middleware.py, 7.6.0).
         "extraEnvVars": {**env, "OIDC_ISSUER": args.identity.issuer, "OIDC_PROVISION_ON_BEARER_AUTH": "true",
-                         **_ca_env(args)},
+                         **_ca_env(args), **mlflow_login.pod_login(args.data.database, args.images, MLFLOW_UID).env},
         # libpq's TLS mode (the chart reads OIDC_SECRET itself, through oidcAuth.existingSecret).
         "extraSecretNamesForEnvFrom": [PG_ENV_SECRET],
         "serverAllowedHosts": _allowed_hosts(host),
@@ -246,7 +249,12 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
 
 
 def chart_requests(values: dict[str, Any]) -> list[WorkloadRequest]:
-    return [from_values("mlflow", values, ("resources",), replicas=("replicaCount",))]
+    server = from_values("mlflow", values, ("resources",), replicas=("replicaCount",))
+    # A native sidecar (mlflow_login.py) runs beside the server: its requests add to the pod's.
+    # Ref: https://kubernetes.io/docs/concepts/workloads/pods/sidecar-containers/#resource-sharing-within-containers
+    sidecars = [requests_of(c.get("resources")) for c in values.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+    return [replace(server, cpu_millicores=server.cpu_millicores + sum(cpu for cpu, _ in sidecars),
+                    memory_mebibytes=server.memory_mebibytes + sum(memory for _, memory in sidecars))]
 
 
 def _database_env(db: Database) -> list[dict[str, Any]]:
@@ -332,14 +340,15 @@ class Mlflow(pulumi.ComponentResource):
         """DB_SECRET, OIDC_SECRET, PG_ENV_SECRET, DB_ADMIN_SECRET and, with static keys, S3_SECRET, in that order."""
         args = self._args
         db = args.data.database
-        self._app_password = random.RandomPassword(f"{name}-db-app-password", length=32, special=False,
-                                                   opts=pulumi.ResourceOptions(parent=self))
+        # MLflow's own password, unless it logs in with its cloud identity's token (mlflow_login.py).
+        self._app_password = None if db.iam_login is not None else random.RandomPassword(
+            f"{name}-db-app-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self))
         # The plugin's session key is the chart's SECRET_KEY (from flaskServerSecretKey), set in the
         # container's env, which wins over anything in envFrom.
         oidc = {"OIDC_CLIENT_SECRET": args.identity.client_secret}
         secrets: list[pulumi.Resource] = [
             self._secret(f"{name}-db-secret", DB_SECRET,
-                         {"username": APP_ROLE, "password": pulumi.Output.secret(self._app_password.result)}, ns),
+                         mlflow_login.secret_data(db, self._app_password.result if self._app_password else None), ns),
             self._secret(f"{name}-oidc-secret", OIDC_SECRET, oidc, ns),
             self._secret(f"{name}-pg-env", PG_ENV_SECRET, self._trust.env, ns),
             self._secret(f"{name}-db-admin-secret", DB_ADMIN_SECRET, {"username": db.user, "password": db.password}, ns),
@@ -389,9 +398,11 @@ class Mlflow(pulumi.ComponentResource):
             "command": ["/bin/sh", "-c", psql_command()],
             "env": [*psql_env,
                     {"name": "APP_PASSWORD", "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": "password"}}},
+                    *mlflow_login.grants_env(db),
                     {"name": "GRANTS", "value": SCRIPT},
                     # A new password is a new pod template, so the Job is replaced and runs again.
-                    {"name": "APP_PASSWORD_VERSION", "value": self._app_password.result.apply(_fingerprint)}],
+                    *([{"name": "APP_PASSWORD_VERSION", "value": self._app_password.result.apply(_fingerprint)}]
+                      if self._app_password else [])],
             "resources": kube.resources("20m", "32Mi", "128Mi"),
             "securityContext": kube.container_security(run_as_user=PSQL_UID),
             **_mounts(trust.mounts),

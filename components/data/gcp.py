@@ -7,6 +7,9 @@
   Enterprise Plus, which refuses shared-core tiers), deletion protection in prod.
 - Identities: one Google service account per workload with objectViewer or objectAdmin on the
   bucket, bound to `PROJECT.svc.id.goog[namespace/name]` with roles/iam.workloadIdentityUser.
+- MLflow logs in to the database as its service account (IAM database authentication): no password
+  of its own; a token its pod fetches (components/addons/mlflow_login.py). The master's password
+  stays with the platform's Jobs.
 - Prod stacks `protect` the bucket and the instance, and encrypt both buckets and the instance with
   customer-managed Cloud KMS keys (components/gcp_kms.py): one for GCS's service agent, one for
   Cloud SQL's, each usable by that agent alone.
@@ -28,7 +31,17 @@ from ..config.sections import KeptData
 from ..gcp_kms import customer_key
 from . import db_trust
 from .access_logs import gcs_log_bucket
-from .outputs import CONNECTION_LOG_SETTINGS, PGAUDIT_LOG, Database, DataOutputs, ManagedDataArgs, ObjectStore, WorkloadAccess
+from .outputs import (
+    CLOUD_SQL_IAM_USER,
+    CONNECTION_LOG_SETTINGS,
+    IAM_AUTHENTICATION_FLAG,
+    PGAUDIT_LOG,
+    Database,
+    DataOutputs,
+    ManagedDataArgs,
+    ObjectStore,
+    WorkloadAccess,
+)
 
 
 @dataclass(frozen=True)
@@ -57,15 +70,16 @@ class GcpData(pulumi.ComponentResource):
         self._bucket(name, args, suffix)
         password, database, user = self._database(name, args, suffix)
         access = self._identities(name, args)
+        iam_login, iam_user = self._iam_login(name, access)
         self.outputs = DataOutputs(
             object_store=ObjectStore(
                 kind="gcs", bucket=self.bucket.name, uri=self.bucket.name.apply(lambda b: f"gs://{b}"), region=net.region
             ),
             database=Database.managed(self.instance.private_ip_address, password.result, self.instance.name,
-                                      db_trust.cloud_sql(self.instance.server_ca_certs), self._peering_cidr),
+                                      db_trust.cloud_sql(self.instance.server_ca_certs), self._peering_cidr, iam_login),
             access=access,
             store_ready=(self.bucket,),
-            database_ready=(database, user),
+            database_ready=(database, user, iam_user),
         )
         self.register_outputs(self.outputs.registered())
 
@@ -194,7 +208,10 @@ class GcpData(pulumi.ComponentResource):
                 # Ref: https://cloud.google.com/sql/docs/postgres/flags#list-flags-postgres
                 # And pgaudit (Cloud SQL restarts the instance to load it).
                 # Ref: https://cloud.google.com/sql/docs/postgres/pg-audit
+                # IAM database authentication, how MLflow logs in (_iam_login).
+                # Ref: https://cloud.google.com/sql/docs/postgres/create-edit-iam-instances
                 "database_flags": [*({"name": setting, "value": "on"} for setting in CONNECTION_LOG_SETTINGS),
+                                   {"name": IAM_AUTHENTICATION_FLAG, "value": "on"},
                                    {"name": "cloudsql.enable_pgaudit", "value": "on"}, {"name": "pgaudit.log", "value": PGAUDIT_LOG}],
             },
             opts=child(peering, *key_ready, protect=args.protect),
@@ -210,6 +227,7 @@ class GcpData(pulumi.ComponentResource):
         """A Google service account per workload, bound to its Kubernetes one (Workload Identity)."""
         child, net = self._opts, self._net
         access: dict[str, WorkloadAccess] = {}
+        self._accounts: dict[str, gcp.serviceaccount.Account] = {}
         for workload in names.WORKLOADS:
             account = gcp.serviceaccount.Account(
                 f"{name}-{workload.role}-sa",
@@ -234,5 +252,38 @@ class GcpData(pulumi.ComponentResource):
             access[workload.role] = WorkloadAccess(
                 annotations={"iam.gke.io/gcp-service-account": account.email}, identity=binding
             )
+            self._accounts[workload.role] = account
 
         return access
+
+    def _iam_login(self, name: str, access: dict[str, WorkloadAccess]) -> tuple[pulumi.Output[str], gcp.sql.User]:
+        """MLflow's service account as an IAM user of the instance, allowed to log in to this instance
+        alone; returns its database login name (the account's e-mail without `.gserviceaccount.com`)."""
+        child, net = self._opts, self._net
+        account = self._accounts[names.MLFLOW.role]
+        # Ref: https://cloud.google.com/sql/docs/postgres/iam-conditions#allow_users_to_connect_to_specific_instances
+        login_right = gcp.projects.IAMMember(
+            f"{name}-mlflow-sql-login",
+            project=net.project,
+            role="roles/cloudsql.instanceUser",
+            member=account.member,
+            condition={
+                "title": "this stack's instance only",
+                "expression": pulumi.Output.all(net.project, self.instance.name).apply(
+                    lambda parts: f"resource.name == 'projects/{parts[0]}/instances/{parts[1]}' && "
+                                  "resource.type == 'sqladmin.googleapis.com/Instance'"),
+            },
+            opts=child(),
+        )
+        # Ref: https://cloud.google.com/sql/docs/postgres/add-manage-iam-users#creating-a-database-user
+        login = account.email.apply(iam_login_name)
+        bound = access[names.MLFLOW.role].identity  # the account's Workload Identity binding
+        assert bound is not None, "each GCP workload's access names its binding"
+        user = gcp.sql.User(f"{name}-mlflow-iam-user", name=login, instance=self.instance.name,
+                            type=CLOUD_SQL_IAM_USER, opts=child(login_right, bound))
+        return login, user
+
+
+def iam_login_name(email: str) -> str:
+    """A service account's database user: Cloud SQL drops the e-mail's `.gserviceaccount.com`."""
+    return email.removesuffix(".gserviceaccount.com")

@@ -67,15 +67,19 @@ class Database:
     # The private range the managed server's address is in: the only place MLflow's egress may reach
     # on the database's port (components/network.py to_database). None in-cluster.
     network: Optional[pulumi.Input[str]] = None
+    # The database user MLflow logs in as with its cloud identity's token instead of a password (Cloud
+    # SQL's IAM user of MLflow's service account): components/addons/mlflow_login.py. None: MLflow's
+    # own password login (mlflow_grants.APP_ROLE).
+    iam_login: Optional[pulumi.Output[str]] = None
 
     @staticmethod
     def managed(host: pulumi.Output[str], password: pulumi.Input[str], instance: pulumi.Output[str],
-                trust: DatabaseTrust, network: pulumi.Input[str]) -> "Database":
+                trust: DatabaseTrust, network: pulumi.Input[str], iam_login: Optional[pulumi.Output[str]] = None) -> "Database":
         """A cloud's managed Postgres: the platform's database and user, reached over TLS that
         verifies the server."""
         return Database(host=host, port=5432, name=names.DATABASE_MLFLOW, user=names.DATABASE_USER,
                         password=pulumi.Output.secret(password), ssl_mode=trust.ssl_mode, instance=instance, trust=trust,
-                        network=network)
+                        network=network, iam_login=iam_login)
 
 
 # The audit trail every managed Postgres keeps: each connection and disconnection in the server's
@@ -83,6 +87,9 @@ class Database:
 # requires them (aws-rds-logs-exported, azure-postgres-connection-logging,
 # gcp-cloudsql-connection-logging). Ref: https://www.postgresql.org/docs/current/runtime-config-logging.html
 CONNECTION_LOG_SETTINGS = ("log_connections", "log_disconnections")
+# Cloud SQL's flag that lets IAM users log in with a token (gcp-cloudsql-iam-login checks it).
+IAM_AUTHENTICATION_FLAG = "cloudsql.iam_authentication"
+CLOUD_SQL_IAM_USER = "CLOUD_IAM_SERVICE_ACCOUNT"  # a Cloud SQL user's type: a service account's IAM user
 # pgaudit's session log on RDS, Cloud SQL and Flexible Server: every statement that changes the schema or a role or a
 # privilege (`ddl`, `role`), with the statement's text; not reads or writes of rows, which would log
 # each MLflow request. The schema Job creates the extension (components/addons/mlflow_grants.py).
@@ -184,7 +191,8 @@ class DataOutputs:
         return {
             "store": store.kind, "bucket": store.bucket, "region": store.region, "account": store.account,
             "endpoint": store.endpoint,
-            "database": {"instance": database.instance, "host": database.host, "port": database.port, "name": database.name},
+            "database": {"instance": database.instance, "host": database.host, "port": database.port, "name": database.name,
+                         **({"iam_login": database.iam_login} if database.iam_login is not None else {})},
         }
 
     def registered(self) -> dict[str, Any]:

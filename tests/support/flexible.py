@@ -36,5 +36,5 @@ def tracking_database(server: Any, tmp_path: Path) -> None:
                              capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert upgrade.returncode == 0, upgrade.stderr[-2000:]
     script = "".join(f"\\set {k} '{v}'\n" for k, v in
-                     {"app_role": "mlflow_app", "app_password": "unused", "tracking_db": "mlflow", "auth_db": "mlflow_auth"}.items())
+                     {"app_role": "mlflow_app", "app_password": "unused", "iam_login": "false", "tracking_db": "mlflow", "auth_db": "mlflow_auth"}.items())
     as_admin(server, script + SCRIPT)

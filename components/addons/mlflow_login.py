@@ -1,0 +1,97 @@
+"""MLflow's database login: a password of its own (mlflow_grants.APP_ROLE), or, where the data layer
+gives a login by cloud identity (Database.iam_login: Cloud SQL's IAM user of MLflow's service
+account), a token that its pod fetches and no password at all.
+
+With a token login:
+- A native sidecar (an init container that keeps running, Kubernetes >= 1.29) runs
+  scripts/db_login_token.py in the MLflow image: it writes libpq's password file (PGPASSFILE) with a
+  fresh access token every REFRESH_SECONDS, in a memory-backed emptyDir the server reads. Its startup
+  probe holds the server back until the first token is there.
+- The server and its sign-in plugin connect through libpq with the login Secret's empty password;
+  libpq then reads the file at each new connection, so a token is never older than its hour.
+- Their sessions run as APP_ROLE (PGOPTIONS `-c role=...`): the IAM user is a member of it and holds
+  no rights or objects of its own, so what the plugin creates stays APP_ROLE's, which the schema
+  Job's grants can manage (the master may not alter what another login owns).
+Ref: https://cloud.google.com/sql/docs/postgres/iam-logins#log-in-manually
+Ref: https://kubernetes.io/docs/concepts/workloads/pods/sidecar-containers/
+Ref: https://www.postgresql.org/docs/current/libpq-envars.html (PGPASSFILE, PGOPTIONS)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+
+from .. import k8s as kube
+from .. import versions
+from ..data.outputs import Database
+from ..image_source import ImageSource
+from . import database_ca
+from .mlflow_grants import APP_ROLE
+
+LOGIN_DIR = "/var/run/mlflow-db-login"
+PGPASS_FILE = f"{LOGIN_DIR}/pgpass"
+VOLUME = "db-login"
+SIDECAR = "db-login-token"
+# libpq's startup options for MLflow's sessions: they act as APP_ROLE, which the IAM user is a member of.
+SESSION_OPTIONS = f"-c role={APP_ROLE}"
+# A Google access token lives an hour; fetched again after ten minutes, a failed fetch has 50 left.
+REFRESH_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class PodLogin:
+    """The server pod's parts for a token login (none for a password login)."""
+
+    init_containers: list[dict[str, Any]] = field(default_factory=list)
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def secret_data(db: Database, app_password: Optional[pulumi.Output[str]]) -> dict[str, Any]:
+    """The login Secret the chart reads (username, password): the IAM user with an empty password,
+    which sends libpq to the password file, or APP_ROLE with its own."""
+    if db.iam_login is not None:
+        return {"username": db.iam_login, "password": ""}
+    assert app_password is not None, "a password login needs its password"
+    return {"username": APP_ROLE, "password": pulumi.Output.secret(app_password)}
+
+
+def pod_login(db: Database, images: ImageSource, run_as_user: int) -> PodLogin:
+    if db.iam_login is None:
+        return PodLogin()
+    sidecar = {
+        "name": SIDECAR,
+        "image": images.ref(versions.MLFLOW_IMAGE),
+        # Kept running beside the server, started before it (a native sidecar).
+        "restartPolicy": "Always",
+        "command": ["python", "-c", database_ca.login_token_script()],
+        "env": [
+            {"name": "PGPASSFILE", "value": PGPASS_FILE},
+            {"name": "DB_LOGIN_HOST", "value": db.host},
+            {"name": "DB_LOGIN_PORT", "value": str(db.port)},
+            {"name": "DB_LOGIN_USER", "value": db.iam_login},
+            {"name": "TOKEN_REFRESH_SECONDS", "value": str(REFRESH_SECONDS)},
+        ],
+        "startupProbe": {"exec": {"command": ["test", "-s", PGPASS_FILE]}, "periodSeconds": 2, "failureThreshold": 60},
+        "resources": kube.resources("10m", "48Mi", "128Mi"),
+        "securityContext": kube.container_security(run_as_user=run_as_user),
+        "volumeMounts": [{"name": VOLUME, "mountPath": LOGIN_DIR}],
+    }
+    return PodLogin(
+        init_containers=[sidecar],
+        volumes=[{"name": VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}],
+        mounts=[{"name": VOLUME, "mountPath": LOGIN_DIR, "readOnly": True}],
+        env={"PGPASSFILE": PGPASS_FILE, "PGOPTIONS": SESSION_OPTIONS},
+    )
+
+
+def grants_env(db: Database) -> list[dict[str, Any]]:
+    """What the schema Job's grants read besides the password: whether MLflow logs in as an IAM user,
+    and which (mlflow_grants.SCRIPT makes it a member of APP_ROLE)."""
+    if db.iam_login is None:
+        return [{"name": "IAM_LOGIN", "value": "false"}, {"name": "LOGIN_ROLE", "value": ""}]
+    return [{"name": "IAM_LOGIN", "value": "true"}, {"name": "LOGIN_ROLE", "value": db.iam_login}]

@@ -1,0 +1,110 @@
+"""MLflow logs in to Cloud SQL as its own Google service account (IAM database authentication), with
+no password of its own (components/data/gcp.py _iam_login, components/addons/mlflow_login.py), and
+the other clouds keep MLflow's password login: what each shipped stack's plan creates and what its
+cluster receives. The sidecar's loop and libpq's use of its file run for real in test_db_login_token.py;
+the grants for the IAM user on a real PostgreSQL in test_db_least_privilege.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlops_platform.components import names
+from mlops_platform.components.addons import mlflow, mlflow_login
+from mlops_platform.components.addons.mlflow_grants import APP_ROLE
+from mlops_platform.components.data.outputs import IAM_AUTHENTICATION_FLAG
+from support import SHIPPED_STACKS, one
+from support.rendered import of
+
+GCP_STACKS = [s for s in SHIPPED_STACKS if s.startswith("gcp")]
+OTHER_STACKS = [s for s in SHIPPED_STACKS if not s.startswith("gcp")]
+
+
+def _mlflow_login(run):
+    """The IAM database user: MLflow's service account's e-mail, without `.gserviceaccount.com`."""
+    account = one(run, "gcp:serviceaccount/account:Account", f"-{names.MLFLOW.role}-sa")
+    [user] = [u for u in run.of_type("gcp:sql/user:User") if u.input("type") == "CLOUD_IAM_SERVICE_ACCOUNT"]
+    login = user.input("name")
+    assert login.startswith(f"{account.input('accountId')}@") and login.endswith(".iam"), login
+    return login
+
+
+def _server_pod(view):
+    [deployment] = [d for d in of(view, "Deployment") if d["metadata"]["name"] == names.RELEASE_MLFLOW]
+    return deployment["spec"]["template"]["spec"]
+
+
+def _env(container):
+    return {e["name"]: e.get("value") for e in container.get("env") or []}
+
+
+def _login_secret(view):
+    [secret] = [s for s in of(view, "Secret") if s["metadata"]["name"] == mlflow.DB_SECRET]
+    return secret.get("stringData") or {}
+
+
+def _grants(view):
+    [job] = [j for j in of(view, "Job") if j["metadata"]["name"] == mlflow.UPGRADE_JOB]
+    [grants] = [c for c in job["spec"]["template"]["spec"]["containers"] if c["name"] == "grants"]
+    return _env(grants)
+
+
+@pytest.mark.parametrize("stack", GCP_STACKS)
+def test_cloud_sql_lets_mlflows_service_account_log_in_to_this_instance_only(stack, planned):
+    run = planned(stack)
+    instance = one(run, "gcp:sql/databaseInstance:DatabaseInstance")
+    flags = {f["name"]: f["value"] for f in instance.input("settings", "databaseFlags")}
+    assert flags[IAM_AUTHENTICATION_FLAG] == "on"
+    login = _mlflow_login(run)
+    email = f"{login}.gserviceaccount.com"
+    [user] = [u for u in run.of_type("gcp:sql/user:User") if u.input("type") == "CLOUD_IAM_SERVICE_ACCOUNT"]
+    assert user.input("password") is None and user.input("instance") == instance.input("name")
+    project = login.split("@")[1].removesuffix(".iam")
+    right = one(run, "gcp:projects/iAMMember:IAMMember", "-mlflow-sql-login")
+    assert right.input("role") == "roles/cloudsql.instanceUser"
+    assert right.input("member") == f"serviceAccount:{email}"
+    name = instance.input("name")
+    assert right.input("condition", "expression") == (f"resource.name == 'projects/{project}/instances/{name}' && "
+                                                      "resource.type == 'sqladmin.googleapis.com/Instance'")
+    # No other workload may log in.
+    assert len([r for r in run.of_type("gcp:projects/iAMMember:IAMMember") if "cloudsql" in str(r.input("role"))]) == 1
+
+
+@pytest.mark.parametrize("stack", GCP_STACKS)
+def test_mlflow_reads_a_fresh_token_and_holds_no_password(stack, planned, viewed):
+    login = _mlflow_login(planned(stack))
+    view = viewed(stack)
+    assert _login_secret(view) == {"username": login, "password": ""}
+    pod = _server_pod(view)
+    [server] = [c for c in pod["containers"] if c["name"] == "mlflow"]
+    env = _env(server)
+    assert env["PGPASSFILE"] == mlflow_login.PGPASS_FILE
+    assert env["PGOPTIONS"] == f"-c role={APP_ROLE}", "the sessions act as the role that holds the rights"
+    assert env["PGUSER"] is None  # from the Secret: the IAM user
+    inits = pod["initContainers"]
+    [sidecar] = [c for c in inits if c["name"] == mlflow_login.SIDECAR]
+    assert sidecar["restartPolicy"] == "Always", "a native sidecar: it keeps refreshing beside the server"
+    assert sidecar["startupProbe"]["exec"]["command"] == ["test", "-s", mlflow_login.PGPASS_FILE]
+    side_env = _env(sidecar)
+    assert side_env["DB_LOGIN_USER"] == login and side_env["PGPASSFILE"] == mlflow_login.PGPASS_FILE
+    [chart_env] = [c for c in of(view, "ConfigMap") if c["metadata"]["name"] == f"{names.RELEASE_MLFLOW}-env-configmap"]
+    assert side_env["DB_LOGIN_HOST"] == chart_env["data"]["PGHOST"], "the file's line names the host libpq dials"
+    assert side_env["DB_LOGIN_PORT"] == str(chart_env["data"]["PGPORT"])
+    # The file the sidecar writes is the one the server reads, in memory, read-only for the server.
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes[mlflow_login.VOLUME]["emptyDir"]["medium"] == "Memory"
+    [writes] = [m for m in sidecar["volumeMounts"] if m["name"] == mlflow_login.VOLUME]
+    [reads] = [m for m in server["volumeMounts"] if m["name"] == mlflow_login.VOLUME]
+    assert writes["mountPath"] == reads["mountPath"] == mlflow_login.LOGIN_DIR and reads["readOnly"] is True
+    assert _grants(view)["IAM_LOGIN"] == "true" and _grants(view)["LOGIN_ROLE"] == login
+
+
+@pytest.mark.parametrize("stack", OTHER_STACKS)
+def test_the_other_clouds_keep_mlflows_own_password(stack, viewed):
+    view = viewed(stack)
+    secret = _login_secret(view)
+    assert secret["username"] == APP_ROLE and secret["password"]
+    pod = _server_pod(view)
+    assert mlflow_login.SIDECAR not in {c["name"] for c in pod.get("initContainers") or []}
+    [server] = [c for c in pod["containers"] if c["name"] == "mlflow"]
+    assert "PGPASSFILE" not in _env(server) and "PGOPTIONS" not in _env(server)
+    assert _grants(view)["IAM_LOGIN"] == "false"
