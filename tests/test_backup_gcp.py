@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from mlops_platform.cli.app import app
 from support import OLD_MLFLOW_SCHEMA
 from support.cli import refused
-from support.gcp_world import ART, AT_RESTORE, DEV_APP_LOGIN, INSTANCE, OBJECTS, OPS, PROJECT, RUN, SQL, Gcp, _operation
+from support.gcp_world import ART, AT_RESTORE, DEV_IAM, INSTANCE, OBJECTS, OPS, PROJECT, RUN, SQL, Gcp, _operation
 
 
 def invoke(*args: str) -> Any:
@@ -169,38 +169,30 @@ def test_up_takes_a_cloud_sql_backup_before_it_migrates_mlflows_database(gcp):
     assert gcp.fake.ran("up")
 
 
-def scram_matches(verifier: str, password: str) -> bool:
-    """Whether PostgreSQL's stored SCRAM-SHA-256 verifier (pg_authid.rolpassword) is of `password`.
-    Ref: https://www.postgresql.org/docs/current/catalog-pg-authid.html (RFC 5802 and 7677)"""
-    import base64
-    import hashlib
-    import hmac
-
-    head, keys = verifier.split("$", 2)[1:]
-    iterations, salt = head.split(":")
-    stored = base64.b64decode(keys.split(":")[0])
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations))
-    return hashlib.sha256(hmac.new(salted, b"Client Key", hashlib.sha256).digest()).digest() == stored
-
-
-def _app_verifier(server: Any) -> str:
-    return server.sql("SELECT rolpassword FROM pg_authid WHERE rolname = 'mlflow_app'")
+def mlflow_logs_in_as(server: Any, login: str) -> bool:
+    """Whether `login` may log in and act as MLflow's app role, which holds the rights and logs in no more."""
+    return server.sql(f"SELECT rolcanlogin AND pg_has_role(rolname, 'mlflow_app', 'MEMBER') FROM pg_roles WHERE rolname = '{login}'") == "t" \
+        and server.sql("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'mlflow_app'") == "f"
 
 
 def test_prods_backup_restored_into_dev_gives_mlflow_its_own_logins_back(gcp, restored_instance):
-    """After the restore brought prod's users, the master's password is set back through the API and
-    the stack's schema Job runs again from its template: MLflow's own login answers to dev's password."""
+    """After the restore brought prod's users, the master's password is set back and dev's IAM user
+    added through the API, then the stack's schema Job runs again from its template: MLflow logs in as
+    dev's service account, acting as the app role."""
     server, cluster = restored_instance["server"], restored_instance["cluster"]
     backup_id = _prod_backup(gcp, dev_login=True)
     result = invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes", "--force", "--json")
     assert result.exit_code == 0, result.output
-    assert scram_matches(_app_verifier(server), DEV_APP_LOGIN), "MLflow's own login is dev's again"
-    assert not scram_matches(_app_verifier(server), "prod-app-login")
+    assert mlflow_logs_in_as(server, DEV_IAM), "MLflow's login is dev's service account again"
+    [login] = gcp.calls("PUT", f"{SQL}/users")
+    [added] = gcp.calls("POST", f"{SQL}/users")
+    assert added.json() == {"name": DEV_IAM, "type": "CLOUD_IAM_SERVICE_ACCOUNT"}
     [job] = cluster.created
+    assert gcp.server.seen.index(login) < gcp.server.seen.index(added)
     assert job["metadata"]["name"] == "mlflow-db-upgrade-after-restore"
     assert job["metadata"]["ownerReferences"][0]["name"] == "mlflow-db-upgrade"
     assert "giving MLflow its own login" in result.stderr and json.loads(result.stdout)["counts"]["runs"] == 3
-    assert DEV_LOGIN not in result.output and DEV_APP_LOGIN not in result.output
+    assert DEV_LOGIN not in result.output
 
 
 def test_a_schema_job_that_fails_after_the_switch_exits_1_saying_what_to_run(gcp, restored_instance):
@@ -227,3 +219,18 @@ def test_without_the_cluster_or_its_template_another_stacks_backup_is_refused_fi
             "kubeconfig" if missing == "kubeconfig" else "mlflow-db-upgrade")
     assert not gcp.calls("POST", "/clone") and not gcp.calls("POST", "/restoreBackup")
     assert not restored_instance["cluster"].created
+
+
+@pytest.mark.parametrize("listed", [True, False])
+def test_mlflows_iam_user_is_added_only_where_the_instance_lacks_it(gcp, listed):
+    from google.auth.credentials import AnonymousCredentials
+
+    from mlops_platform.cli.backup.cloudsql import CloudSqlBackup, sqladmin
+
+    login = DEV_IAM if listed else "mlops-pr-7-mlflow@my-mlops-project.iam"
+    database = CloudSqlBackup(sqladmin(AnonymousCredentials(), gcp.server.url + "/"), PROJECT, INSTANCE, delay=0.01,
+                              login="master-login", iam_login=login)
+    database.adopt("projects/p/backups/b", lambda _: None)
+    assert gcp.calls("GET", f"{SQL}/users")
+    added = gcp.calls("POST", f"{SQL}/users")
+    assert [a.json() for a in added] == ([] if listed else [{"name": login, "type": "CLOUD_IAM_SERVICE_ACCOUNT"}])

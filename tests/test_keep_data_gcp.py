@@ -18,7 +18,7 @@ from mlops_platform.components.config import PlatformConfig, read_stack_values, 
 from mlops_platform.planner.harness import plan_platform
 from support import STACKS
 from support.cli import destroyed_keeping_data
-from support.gcp_world import BUCKET, DEV_APP_LOGIN, INSTANCE, PROJECT, RETAINED, SQL, Gcp, _operation
+from support.gcp_world import BUCKET, DEV_IAM, INSTANCE, PROJECT, RETAINED, SQL, Gcp, _operation
 
 STACK = "gcp-dev"
 URN = f"urn:pulumi:{STACK}::mlops-platform::mlops:platform:MlopsPlatform$mlops:data:GcpData$"
@@ -140,7 +140,7 @@ def _kept(gcp: Gcp, project: Any) -> str:
 
 
 def test_the_next_up_restores_the_kept_backup_gives_mlflow_its_logins_and_deletes_it(gcp, restored_instance, project):
-    from test_backup_gcp import scram_matches
+    from test_backup_gcp import mlflow_logs_in_as
 
     _kept(gcp, project)
     result = invoke("up", "--cloud", "gcp", "--yes")
@@ -153,12 +153,12 @@ def test_the_next_up_restores_the_kept_backup_gives_mlflow_its_logins_and_delete
     [job] = restored_instance["cluster"].created
     assert job["metadata"]["name"] == "mlflow-db-upgrade-after-restore"
     server = restored_instance["server"]
-    assert scram_matches(server.sql("SELECT rolpassword FROM pg_authid WHERE rolname = 'mlflow_app'"), DEV_APP_LOGIN)
+    assert mlflow_logs_in_as(server, DEV_IAM)
     [forget] = gcp.calls("DELETE", RETAINED)
     seen = gcp.server.seen
     assert seen.index(restore) < seen.index(login) < seen.index(forget), "deleted only once its data is back"
     assert "keptData" not in (project / "stacks" / f"Pulumi.{STACK}.yaml").read_text()
-    assert DEV_LOGIN not in result.output and DEV_APP_LOGIN not in result.output
+    assert DEV_LOGIN not in result.output
 
 
 def test_a_failed_restore_of_the_kept_backup_keeps_the_record_and_the_backup(gcp, restored_instance, project):

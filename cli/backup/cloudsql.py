@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from mlops_platform.components import names
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 from mlops_platform.components.data.backup_kit.record import GIB, set_aside
+from mlops_platform.components.data.outputs import CLOUD_SQL_IAM_USER
 
 from .gcs import google_error
 from .logins import require_login
@@ -44,6 +45,9 @@ class CloudSqlBackup:
     # MLflow's login on this stack's instance (the stack's `credentials` output): a backup of another
     # instance brings that instance's users and passwords (cli/backup/logins.py).
     login: Optional[str] = field(default=None, repr=False)
+    # MLflow's IAM database user (the stack's `data.database.iam_login` output): it logs in as its
+    # service account, a user the backup of another instance lacks (components/data/gcp.py _iam_login).
+    iam_login: Optional[str] = None
 
     def take(self, bucket: "Store", folder: str, progress: "Progress") -> "DatabasePart":
         from mlops_platform.components.data.backup_kit.record import DatabasePart
@@ -119,10 +123,21 @@ class CloudSqlBackup:
         self._wait(operation, f"the deletion of {name}")
 
     def _set_login(self, instance: str) -> None:
+        """The master's password set back, and MLflow's IAM user made again where the backup lacks it;
+        the schema Job then gives it its rights (cli/backup/schema_job.py)."""
         operation = self._call(f"setting MLflow's login on {instance}", self.service.users().update(
             project=self.project, instance=instance, name=names.DATABASE_USER,
             body={"name": names.DATABASE_USER, "password": self.login}))
         self._wait(operation, f"setting MLflow's login on {instance}")
+        if not self.iam_login:
+            return
+        listed = self._call(f"listing the users of {instance}", self.service.users().list(project=self.project, instance=instance))
+        if any(user.get("name") == self.iam_login for user in listed.get("items") or []):
+            return
+        # Ref: https://cloud.google.com/sql/docs/postgres/add-manage-iam-users#creating-a-database-user
+        operation = self._call(f"adding MLflow's IAM user to {instance}", self.service.users().insert(
+            project=self.project, instance=instance, body={"name": self.iam_login, "type": CLOUD_SQL_IAM_USER}))
+        self._wait(operation, f"adding MLflow's IAM user to {instance}")
 
     def _aside(self, suffix: str) -> str:
         return set_aside(self.instance, suffix)

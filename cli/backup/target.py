@@ -97,7 +97,9 @@ def _gcp(config: Any, data: Mapping[str, Any], instance: str, login: Optional[st
             service = sqladmin_from_environment()
     except Exception as err:  # noqa: BLE001 - google.auth's DefaultCredentialsError, a bad endpoint
         raise google_error("opening the Google Cloud clients", err, missing="") from None
-    return GcsBucket(storage_client, str(data["bucket"])), CloudSqlBackup(service, project, instance, login=login)
+    iam_login = (data.get("database") or {}).get("iam_login")
+    return GcsBucket(storage_client, str(data["bucket"])), CloudSqlBackup(service, project, instance, login=login,
+                                                                         iam_login=str(iam_login) if iam_login else None)
 
 
 def open_target(config: Any, backend: Any, passphrase_file: Any) -> AnyTarget:

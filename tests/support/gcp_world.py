@@ -6,7 +6,7 @@ the program's own schema template). conftest.py makes both fixtures visible to e
 
 The responses are written from the services' REST references (Cloud SQL Admin v1 `backupRuns.insert`,
 `instances.clone`, `instances.patch`, `instances.restoreBackup`, `Backups.ListBackups`,
-`Backups.DeleteBackup`, `operations.get`; Cloud Storage JSON API `objects.list` with `versions`,
+`Backups.DeleteBackup`, `users.update`, `users.list`, `users.insert`, `operations.get`; Cloud Storage JSON API `objects.list` with `versions`,
 `objects.insert`, `objects.rewrite`, `objects.delete`; Compute Engine `*.list`). They were not
 recorded from a live project: no cloud is reachable here.
 """
@@ -30,6 +30,8 @@ RUN = 1765000000000  # the backup run's id Cloud SQL names
 # The name of that on-demand backup among the project's backups (Backups.ListBackups).
 RETAINED = f"projects/{PROJECT}/backups/5c8e0a1f-7d2b-4e61-9a3c-2f4b6d8e0a1c"
 COMPUTE = f"/compute/v1/projects/{PROJECT}"
+# MLflow's IAM database users (its service accounts' e-mails without `.gserviceaccount.com`).
+DEV_IAM, PROD_IAM = f"mlops-dev-mlflow@{PROJECT}.iam", "mlops-prod-mlflow@prod-project.iam"
 
 
 def _object(name: str, generation: int, data: bytes = b"model", deleted: bool = False) -> dict[str, Any]:
@@ -80,6 +82,9 @@ class Gcp:
             ("GET", f"{OPS}/op-clone"): (200, _operation("op-clone", "DONE", operationType="CLONE")),
             ("POST", f"{SQL}/restoreBackup"): (200, _operation("op-restore", "DONE", operationType="RESTORE_VOLUME")),
             ("PUT", f"{SQL}/users"): (200, _operation("op-login", "RUNNING", operationType="UPDATE_USER")),
+            ("GET", f"{SQL}/users"): (200, {"kind": "sql#usersList", "items": [
+                {"name": "mlflow", "type": "BUILT_IN"}, {"name": DEV_IAM, "type": "CLOUD_IAM_SERVICE_ACCOUNT"}]}),
+            ("POST", f"{SQL}/users"): (200, _operation("op-iam-user", "DONE", operationType="CREATE_USER")),
             ("PATCH", SQL): (200, _operation("op-patch", "RUNNING", operationType="UPDATE")),
             ("GET", f"{OPS}/op-patch"): (200, _operation("op-patch", "DONE", operationType="UPDATE")),
             ("GET", f"/v1/projects/{PROJECT}/backups"): self._backups,
@@ -174,7 +179,8 @@ def gcp(project, standin_engine, mlflow_with_runs, replay, monkeypatch) -> Gcp:
     fake = standin_engine(state=True)
     fake.stacks({"gcp-dev": {"outputs": {"endpoints": {"mlflow": mlflow_with_runs},
                                          "data": {"store": "gcs", "bucket": BUCKET, "region": "us-central1",
-                                                  "database": {"instance": INSTANCE, "host": "10.1.0.3", "port": 5432, "name": "mlflow"}}},
+                                                  "database": {"instance": INSTANCE, "host": "10.1.0.3", "port": 5432, "name": "mlflow",
+                                                               "iam_login": DEV_IAM}}},
                              "secrets": [], "resources": []}})
     world.fake = fake
     from mlops_platform.cli.sweep.gcp import GcpSweep
@@ -184,9 +190,6 @@ def gcp(project, standin_engine, mlflow_with_runs, replay, monkeypatch) -> Gcp:
     return world
 
 
-
-
-DEV_APP_LOGIN = "dev-mlflow-app-login-9c2e41"  # MLflow's own login in dev (its Secret mlflow-database)
 
 
 @pytest.fixture()
@@ -214,15 +217,32 @@ def restored_instance(gcp, planned, tmp_path, monkeypatch) -> Iterator[dict[str,
     with tls_postgres_server(pki) as server:
         tracking_database(server, tmp_path)
 
+        # dev's IAM user, as Cloud SQL makes it (a login role of the instance) and dev's grants left it.
+        server.sql(f'CREATE ROLE "{DEV_IAM}" LOGIN; GRANT mlflow_app TO "{DEV_IAM}"')
+
         def restore_backup(request: Request) -> tuple[int, Any]:
-            server.sql("SET password_encryption = 'scram-sha-256'; ALTER ROLE mlflow_app PASSWORD 'prod-app-login'")
+            # prod's users come with its backup: its IAM user, and not dev's.
+            server.sql(f'DROP ROLE "{DEV_IAM}"; CREATE ROLE "{PROD_IAM}" LOGIN; GRANT mlflow_app TO "{PROD_IAM}"; '
+                       "ALTER ROLE mlflow_app NOLOGIN PASSWORD NULL")
             return 200, _operation("op-restore", "DONE", operationType="RESTORE_VOLUME")
 
+        def users(request: Request) -> tuple[int, Any]:
+            iam = server.sql("SELECT string_agg(rolname, ',') FROM pg_roles WHERE rolname LIKE '%.iam'")
+            return 200, {"kind": "sql#usersList", "items": [{"name": "mlflow", "type": "BUILT_IN"}, *(
+                {"name": name, "type": "CLOUD_IAM_SERVICE_ACCOUNT"} for name in iam.split(",") if name)]}
+
+        def add_user(request: Request) -> tuple[int, Any]:
+            server.sql(f'CREATE ROLE "{request.json()["name"]}" LOGIN')
+            return 200, _operation("op-iam-user", "DONE", operationType="CREATE_USER")
+
         gcp.server.routes[("POST", f"{SQL}/restoreBackup".lower())] = restore_backup
+        # In the world's own routes too, which its later steps apply again (Gcp.serve).
+        for key, answer in {("GET", f"{SQL}/users"): users, ("POST", f"{SQL}/users"): add_user}.items():
+            gcp.routes[key] = gcp.server.routes[key] = answer
         (tmp_path / "pods").mkdir()
         runner = Loopback(tmp_path / "pods", {}, server.port, postgres_bin(), {}, postgres_host="localhost",
                           secrets={DB_ADMIN_SECRET: {"username": ADMIN, "password": "unused-with-trust-auth"},
-                                   DB_SECRET: {"username": "mlflow_app", "password": DEV_APP_LOGIN}},
+                                   DB_SECRET: {"username": DEV_IAM, "password": ""}},
                           files={database_ca.CA_FILE: str(pki / "ca.crt")})
         cluster = Cluster("mlflow", cronjobs, runner)
         monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.POLL_SECONDS", 0.1)
