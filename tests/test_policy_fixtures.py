@@ -212,6 +212,11 @@ def _one(kind: str, base: dict, path: tuple, value: Any, **extra: Any) -> Callab
     return lambda: [r(kind, patched(base, path, value), **extra)]
 
 
+def _sql_flags_without(*flags: str) -> Callable[[], list]:
+    kept = [f for f in SQL_FLAGS if f["name"] not in flags]
+    return _one("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD, ("settings", "databaseFlags"), kept)
+
+
 def _aks(path: tuple, value: Any) -> Callable[[], list]:
     """A cluster with one setting changed, its audit log kept (that rule has its own fixture)."""
     return lambda: diagnosed(AKS, patched(AKS_GOOD, path, value), ("kube-audit",))
@@ -345,16 +350,13 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("aws-rds-audit-logs", "parameters", lambda: rds(RDS_GOOD, ("log_connections",)), "does not log connections", {}),
     ("aws-rds-audit-logs", "pgaudit", lambda: rds(RDS_GOOD, audit=[{"name": "pgaudit.log", "value": "ddl,role"}]),
      "does not load pgaudit", {}),
-    ("gcp-cloudsql-connection-logging", "pgaudit", _one("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD, ("settings", "databaseFlags"),
-                                                        SQL_FLAGS[:2]), "pgaudit is off", {}),
-    ("aws-rds-private-encrypted-backed-up", "public", lambda: rds({**RDS_GOOD, "publiclyAccessible": True}),
-     "publicly accessible", {}),
-    ("aws-rds-private-encrypted-backed-up", "unencrypted", lambda: rds({**RDS_GOOD, "storageEncrypted": False}),
-     "not encrypted", {}),
+    ("gcp-cloudsql-connection-logging", "pgaudit", _sql_flags_without("cloudsql.enable_pgaudit", "pgaudit.log"), "pgaudit is off", {}),
+    ("gcp-cloudsql-iam-login", "flag off", _sql_flags_without("cloudsql.iam_authentication"), "cannot log in as its service account", {}),
+    ("aws-rds-private-encrypted-backed-up", "public", lambda: rds({**RDS_GOOD, "publiclyAccessible": True}), "publicly accessible", {}),
+    ("aws-rds-private-encrypted-backed-up", "unencrypted", lambda: rds({**RDS_GOOD, "storageEncrypted": False}), "not encrypted", {}),
     ("aws-rds-private-encrypted-backed-up", "backups", lambda: rds({**RDS_GOOD, "backupRetentionPeriod": 3}),
      "backups are kept 3 days", {}),
-    ("azure-aks-api-restricted", "no ranges", _aks(("apiServerAccessProfile", "authorizedIPRanges"), []),
-     "no authorized IP ranges", {}),
+    ("azure-aks-api-restricted", "no ranges", _aks(("apiServerAccessProfile", "authorizedIPRanges"), []), "no authorized IP ranges", {}),
     ("azure-aks-api-restricted", "open", _aks(("apiServerAccessProfile", "authorizedIPRanges"), ["0.0.0.0/1", "128.0.0.0/1"]),
      "authorizes the whole internet", {}),
     ("azure-aks-network-policy", "none", _aks(("networkProfile",), {}), "no network policy engine", {}),
@@ -368,8 +370,7 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
      "storage account fl is encrypted with Microsoft-managed keys", {"azure-data-cmk": {"requireKeys": True}}),
     ("azure-data-cmk", "server", lambda: pg_server({"network": {"publicNetworkAccess": "Disabled"}}),
      "server pg is encrypted with a Microsoft-managed key", {"azure-data-cmk": {"requireKeys": True}}),
-    ("azure-aks-local-accounts-disabled", "local accounts", _aks(("disableLocalAccounts",), False),
-     "local accounts are enabled", {}),
+    ("azure-aks-local-accounts-disabled", "local accounts", _aks(("disableLocalAccounts",), False), "local accounts are enabled", {}),
     ("azure-storage-secure-transport-private", "public blobs", _one("azure-native:storage:StorageAccount", STORAGE_GOOD,
                                                                     ("allowBlobPublicAccess",), True), "public blob access", {}),
     ("azure-storage-secure-transport-private", "old TLS", _one("azure-native:storage:StorageAccount", STORAGE_GOOD,
@@ -412,8 +413,7 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
      "public access prevention is not enforced", {}),
     ("gcp-cloudsql-private-backed-up", "public IP", _one("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD,
                                                          ("settings", "ipConfiguration", "ipv4Enabled"), True), "has a public IP", {}),
-    ("gcp-cloudsql-connection-logging", "flag off", _one("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD,
-                                                         ("settings", "databaseFlags"), [f for f in SQL_FLAGS if f["name"] != "log_disconnections"]), "log_disconnections is not on", {}),
+    ("gcp-cloudsql-connection-logging", "flag off", _sql_flags_without("log_disconnections"), "log_disconnections is not on", {}),
     ("gcp-cloudsql-private-backed-up", "backups", _one("gcp:sql/databaseInstance:DatabaseInstance", SQL_GOOD,
                                                        ("settings", "backupConfiguration", "enabled"), False), "automated backups are off", {}),
     ("reliability-prod-data-protected", "unprotected", lambda: rds(RDS_GOOD), "not protected",

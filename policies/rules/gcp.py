@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from mlops_platform.components.data.outputs import CONNECTION_LOG_SETTINGS
+from mlops_platform.components.data.outputs import CONNECTION_LOG_SETTINGS, IAM_AUTHENTICATION_FLAG
 
 from .base import REQUIRE_KEYS, Rule, cidrs_open, depends_on_resource, describe_open, dig, stack_resources
 
@@ -62,9 +62,19 @@ def cloud_sql(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
 
 
 
+def _flags(props: Mapping[str, Any]) -> dict[str, str]:
+    return {str(f.get("name")): str(f.get("value")) for f in dig(props, "settings", "databaseFlags", default=[]) or []
+            if isinstance(f, Mapping)}
+
+
+def cloud_sql_iam_login(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
+    if _flags(args.props).get(IAM_AUTHENTICATION_FLAG) != "on":
+        yield (f"database flag {IAM_AUTHENTICATION_FLAG} is not on: MLflow cannot log in as its service account and "
+               "would need a password of its own")
+
+
 def cloud_sql_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
-    flags = {str(f.get("name")): str(f.get("value")) for f in dig(args.props, "settings", "databaseFlags", default=[]) or []
-             if isinstance(f, Mapping)}
+    flags = _flags(args.props)
     for flag in CONNECTION_LOG_SETTINGS:
         if flags.get(flag) != "on":
             yield f"database flag {flag} is not on: connections go unlogged"
@@ -128,6 +138,9 @@ RULES = [
     Rule("gcp-cloudsql-connection-logging", "gcp", "Cloud SQL logs every connection and disconnection.",
          "Set settings.databaseFlags log_connections and log_disconnections to on.", cloud_sql_logs,
          ("gcp:sql/databaseInstance:DatabaseInstance",)),
+    Rule("gcp-cloudsql-iam-login", "gcp", "Cloud SQL takes IAM database logins: MLflow logs in as its service account, "
+         "with no password of its own.", f"Set settings.databaseFlags {IAM_AUTHENTICATION_FLAG} to on (components/data/gcp.py "
+         "adds MLflow's IAM user).", cloud_sql_iam_login, ("gcp:sql/databaseInstance:DatabaseInstance",)),
     Rule("gcp-gcs-access-logs", "gcp", "Every bucket logs the requests made to it (usage logs), but the log bucket.",
          "Set the bucket's logging.logBucket to a log bucket (components/data/access_logs.py).", gcs_access_logs),
     Rule("gcp-gke-secrets-cmek", "gcp", "In prod, GKE encrypts Secrets with a customer-managed Cloud KMS key.",

@@ -71,7 +71,8 @@ BUCKET_GOOD = {PAB: {"blockPublicAcls": True, "blockPublicPolicy": True, "ignore
 RDS_GOOD = {"publiclyAccessible": False, "storageEncrypted": True, "backupRetentionPeriod": 7,
             "enabledCloudwatchLogsExports": ["postgresql", "upgrade"]}
 SQL_FLAGS = [{"name": "log_connections", "value": "on"}, {"name": "log_disconnections", "value": "on"},
-             {"name": "cloudsql.enable_pgaudit", "value": "on"}, {"name": "pgaudit.log", "value": "ddl,role"}]
+             {"name": "cloudsql.enable_pgaudit", "value": "on"}, {"name": "pgaudit.log", "value": "ddl,role"},
+             {"name": "cloudsql.iam_authentication", "value": "on"}]
 PGAUDIT_PARAMETERS = [{"name": "shared_preload_libraries", "value": "pg_stat_statements,pgaudit"},
                       {"name": "pgaudit.log", "value": "ddl,role"}]
 STORAGE_GOOD = {"allowBlobPublicAccess": False, "minimumTlsVersion": "TLS1_2", "enableHttpsTrafficOnly": True,
