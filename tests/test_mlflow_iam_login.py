@@ -108,3 +108,26 @@ def test_the_other_clouds_keep_mlflows_own_password(stack, viewed):
     [server] = [c for c in pod["containers"] if c["name"] == "mlflow"]
     assert "PGPASSFILE" not in _env(server) and "PGOPTIONS" not in _env(server)
     assert _grants(view)["IAM_LOGIN"] == "false"
+
+
+@pytest.mark.parametrize("stack", ["gcp-dev", "aws-dev"])
+def test_the_data_output_names_mlflows_iam_login_for_the_restore(stack, stack_config):
+    """`platform restore` reads the IAM user it adds to a restored instance from the `data` output."""
+    import pulumi
+
+    from mlops_platform.components.platform import MlopsPlatform
+    from mlops_platform.planner.harness import run_program
+
+    seen: dict = {}
+
+    def program():
+        platform = MlopsPlatform("mlops", stack_config(stack))
+        pulumi.Output.from_input(platform.data_stores).apply(lambda values: seen.update(data=values))
+        return platform
+
+    run = run_program(program, stack)
+    database = seen["data"]["database"]
+    if stack.startswith("gcp"):
+        assert database["iam_login"] == _mlflow_login(run)
+    else:
+        assert "iam_login" not in database
