@@ -44,6 +44,12 @@ def env_prefix(env: str) -> str:
     return f"mlops-{env}"
 
 
+def mlflow_database_login(env: str) -> str:
+    """MLflow's IAM database user on RDS: the environment's own name, so that the login right, which
+    cannot name an instance that a restore replaces, admits no other environment's MLflow."""
+    return f"{env_prefix(env)}-mlflow"
+
+
 # The artifact store's bucket (local's SeaweedFS) or blob container (Azure).
 ARTIFACTS = "mlops-artifacts"
 

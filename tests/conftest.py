@@ -321,7 +321,7 @@ def aws_stack(moto_endpoint, project, standin_engine, mlflow_with_runs, monkeypa
     for n in range(3):
         s3.put_object(Bucket=AWS_BUCKET, Key=f"mlflow/1/run{n}/artifacts/model.bin", Body=f"model {n}".encode())
     rds.create_db_instance(DBInstanceIdentifier=AWS_INSTANCE, Engine="postgres", DBInstanceClass="db.t4g.micro", AllocatedStorage=20,
-                           MasterUsername="mlflow", MasterUserPassword="not-used-here-1")
+                           MasterUsername="mlflow", MasterUserPassword="not-used-here-1", EnableIAMDatabaseAuthentication=True)
     fake = standin_engine(state=True)
     fake.stacks({"aws-dev": {"outputs": {"endpoints": {"mlflow": mlflow_with_runs},
                                      "data": {"store": "s3", "bucket": AWS_BUCKET, "region": "us-east-1",

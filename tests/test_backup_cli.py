@@ -65,6 +65,7 @@ def test_backup_snapshots_rds_records_versions_and_restore_switches_by_identifie
     # The instance now named mlops-dev is the one restored from the snapshot.
     live = rds.describe_db_instances(DBInstanceIdentifier=INSTANCE)["DBInstances"][0]
     assert live["DBInstanceClass"] == "db.t4g.micro"
+    assert live["IAMDatabaseAuthenticationEnabled"] is True, "MLflow's token login still works on the restored instance"
     assert report["restoredDatabase"] != INSTANCE and report["restoredDatabase"] not in _instances(rds)
     body = s3.get_object(Bucket=BUCKET, Key="mlflow/1/run0/artifacts/model.bin")["Body"].read()
     assert body == b"model 0"

@@ -15,6 +15,8 @@ import sys
 from typing import Any, Optional
 from urllib.parse import quote
 
+import pytest
+
 from mlops_platform.cli.backup import postgres as pg
 from mlops_platform.components import names
 from mlops_platform.components.addons import mlflow, mlflow_login
@@ -111,9 +113,11 @@ def test_mlflow_runs_as_its_own_role_and_can_do_nothing_more(postgres, tmp_path)
         assert refused.returncode != 0 and refusal in refused.stderr, (statement, refused.stderr)
 
 
-def test_an_iam_login_acts_as_the_app_role_and_owns_nothing(postgres, tmp_path):
-    """Cloud SQL: MLflow logs in as its service account's IAM user, made by the cloud (not the master),
-    with a token as password (here a password libpq reads from its file, as the sidecar writes it)."""
+@pytest.mark.parametrize("cloud", ["cloudsql", "rds"])
+def test_an_iam_login_acts_as_the_app_role_and_owns_nothing(postgres, tmp_path, cloud):
+    """MLflow logs in as its IAM user with a token as password (here a password libpq reads from its
+    file, as the sidecar writes it): on Cloud SQL a user the cloud made (not the master); on RDS one the
+    grants make, a member of RDS's rds_iam (stood for by a plain role) so that it logs in by token only."""
     tag = secrets.token_hex(3)
     master, tracking, auth, iam = f"master_{tag}", f"tracking_{tag}", f"auth_{tag}", f"mlops-{tag}-mlflow@proj.iam"
     postgres.sql(f"CREATE ROLE {master} LOGIN CREATEDB CREATEROLE")
@@ -121,12 +125,20 @@ def test_an_iam_login_acts_as_the_app_role_and_owns_nothing(postgres, tmp_path):
         assert postgres.psql(f"CREATE DATABASE {database}", "postgres", master).returncode == 0
     assert subprocess.run([sys.executable, "-m", "mlflow", "db", "upgrade", _url(postgres, master, tracking)],
                           capture_output=True, timeout=300).returncode == 0
-    postgres.sql(f"SET password_encryption = 'scram-sha-256'; CREATE ROLE \"{iam}\" LOGIN PASSWORD 'ya29.token'")
-    postgres.require_password(iam)
+    if cloud == "cloudsql":  # no rds_iam there (the session's server may hold one from the RDS case)
+        postgres.sql(f'DROP ROLE IF EXISTS rds_iam; CREATE ROLE "{iam}" LOGIN')
+    else:
+        postgres.sql("DO $$ BEGIN CREATE ROLE rds_iam NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
     login = {"IAM_LOGIN": "true", "LOGIN_ROLE": iam}
     for _ in range(2):
         granted = _grants(postgres, master, tracking, auth, **login)
         assert granted.returncode == 0, granted.stderr
+    in_rds_iam = postgres.sql("SELECT EXISTS (SELECT FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u "
+                              f"ON u.oid = m.member WHERE r.rolname = 'rds_iam' AND u.rolname = '{iam}')")
+    assert in_rds_iam == ("t" if cloud == "rds" else "f")
+    # The token stands as its password, which the server checks.
+    postgres.sql(f"SET password_encryption = 'scram-sha-256'; ALTER ROLE \"{iam}\" PASSWORD 'ya29.token'")
+    postgres.require_password(iam)
     # The app role holds the rights and logs in no more.
     assert postgres.sql(f"SELECT rolcanlogin, rolpassword IS NULL FROM pg_authid WHERE rolname = '{APP_ROLE}'") == "f|t"
     pgpass = tmp_path / "pgpass"

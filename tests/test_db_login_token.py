@@ -86,7 +86,7 @@ def _set_token(postgres, token: str) -> None:
 
 def _sidecar(postgres, metadata: str, pgpass: Path, home: Path) -> subprocess.Popen[str]:
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "CLOUDSDK_CONFIG": str(home / "gcloud"),
-           "GCE_METADATA_HOST": metadata, "GCE_METADATA_IP": metadata, "PGPASSFILE": str(pgpass),
+           "GCE_METADATA_HOST": metadata, "GCE_METADATA_IP": metadata, "PGPASSFILE": str(pgpass), "DB_LOGIN_TOKEN": "cloudsql",
            "DB_LOGIN_HOST": "127.0.0.1", "DB_LOGIN_PORT": str(postgres.port), "DB_LOGIN_USER": ROLE,
            "TOKEN_REFRESH_SECONDS": "0.3"}
     # Its stderr in a file, read while it runs.
@@ -183,3 +183,31 @@ def test_without_configuration_it_stops_with_one_line(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().startswith("db-login-token: bad configuration") and "Traceback" not in done.stderr
+
+
+def test_an_rds_token_is_signed_for_the_host_and_user_and_logs_in_as_written(postgres, iam_role, tmp_path):
+    """DB_LOGIN_TOKEN=rds: boto3 signs the connect request with the pod's credentials (static ones
+    here; IRSA's in the pod); the token, an URL with `:` in it, goes through the file to libpq intact."""
+    pgpass = tmp_path / "pgpass"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PGPASSFILE": str(pgpass), "DB_LOGIN_TOKEN": "rds",
+           "DB_LOGIN_HOST": "127.0.0.1", "DB_LOGIN_PORT": str(postgres.port), "DB_LOGIN_USER": ROLE,
+           "DB_LOGIN_REGION": "eu-west-3", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE00", "AWS_SECRET_ACCESS_KEY": "s" * 40,
+           "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    process = subprocess.Popen([sys.executable, "-c", database_ca.login_token_script()], env=env, stdout=subprocess.DEVNULL,
+                               stderr=(tmp_path / "sidecar.err").open("w"), text=True)
+    try:
+        _wait_for(pgpass.exists, "password file", process)
+        fields = re.split(r"(?<!\\):", pgpass.read_text().rstrip("\n"))
+        host, port, database, user, token = (f.replace("\\:", ":").replace("\\\\", "\\") for f in fields)
+        assert (host, port, database, user) == ("127.0.0.1", str(postgres.port), "*", ROLE)
+        url = urlsplit("https://" + token)
+        query = parse_qs(url.query)
+        assert url.netloc == f"127.0.0.1:{postgres.port}" and query["Action"] == ["connect"] and query["DBUser"] == [ROLE]
+        assert query["X-Amz-Credential"][0].endswith("/eu-west-3/rds-db/aws4_request") and query["X-Amz-Signature"]
+        assert int(query["X-Amz-Expires"][0]) == 900
+        _set_token(postgres, token)
+        done = _psql_login(postgres, pgpass)
+        assert done.returncode == 0, done.stderr
+    finally:
+        process.kill()
+        process.wait()

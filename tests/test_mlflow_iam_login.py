@@ -1,10 +1,13 @@
-"""MLflow logs in to Cloud SQL as its own Google service account (IAM database authentication), with
-no password of its own (components/data/gcp.py _iam_login, components/addons/mlflow_login.py), and
-the other clouds keep MLflow's password login: what each shipped stack's plan creates and what its
+"""MLflow logs in to Cloud SQL as its own Google service account, and to RDS as its environment's
+user through its IRSA role (IAM database authentication), with no password of its own
+(components/data/gcp.py _iam_login, aws.py _login_right, components/addons/mlflow_login.py), and
+Azure and local keep MLflow's password login: what each shipped stack's plan creates and what its
 cluster receives. The sidecar's loop and libpq's use of its file run for real in test_db_login_token.py;
 the grants for the IAM user on a real PostgreSQL in test_db_least_privilege.py."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -16,7 +19,13 @@ from support import SHIPPED_STACKS, one
 from support.rendered import of
 
 GCP_STACKS = [s for s in SHIPPED_STACKS if s.startswith("gcp")]
-OTHER_STACKS = [s for s in SHIPPED_STACKS if not s.startswith("gcp")]
+AWS_STACKS = [s for s in SHIPPED_STACKS if s.startswith("aws")]
+OTHER_STACKS = [s for s in SHIPPED_STACKS if s.split("-")[0] in ("azure", "local")]
+TOKEN = {"aws": ("rds", "300"), "gcp": ("cloudsql", "600")}
+
+
+def _login(stack, run):
+    return _mlflow_login(run) if stack.startswith("gcp") else names.mlflow_database_login(stack.split("-", 1)[1])
 
 
 def _mlflow_login(run):
@@ -69,9 +78,26 @@ def test_cloud_sql_lets_mlflows_service_account_log_in_to_this_instance_only(sta
     assert len([r for r in run.of_type("gcp:projects/iAMMember:IAMMember") if "cloudsql" in str(r.input("role"))]) == 1
 
 
-@pytest.mark.parametrize("stack", GCP_STACKS)
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_rds_lets_mlflows_role_log_in_as_its_environments_user_only(stack, planned, stack_config):
+    run = planned(stack)
+    instance = one(run, "aws:rds/instance:Instance")
+    assert instance.input("iamDatabaseAuthenticationEnabled") is True
+    right = one(run, "aws:iam/rolePolicy:RolePolicy", "-mlflow-db-login")
+    role = one(run, "aws:iam/role:Role", f"-{names.MLFLOW.role}-role")
+    assert role.urn in right.property_dependencies.get("role", []), "MLflow's role, and no other"
+    [statement] = json.loads(right.input("policy"))["Statement"]
+    assert statement["Action"] == "rds-db:connect"
+    env = stack.split("-", 1)[1]
+    region = stack_config(stack).region
+    assert statement["Resource"] == f"arn:aws:rds-db:{region}:123456789012:dbuser:*/mlops-{env}-mlflow"
+    # Only MLflow's role may log in.
+    assert [p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if "rds-db" in str(p.input("policy"))] == [right]
+
+
+@pytest.mark.parametrize("stack", [*GCP_STACKS, *AWS_STACKS])
 def test_mlflow_reads_a_fresh_token_and_holds_no_password(stack, planned, viewed):
-    login = _mlflow_login(planned(stack))
+    login = _login(stack, planned(stack))
     view = viewed(stack)
     assert _login_secret(view) == {"username": login, "password": ""}
     pod = _server_pod(view)
@@ -86,6 +112,10 @@ def test_mlflow_reads_a_fresh_token_and_holds_no_password(stack, planned, viewed
     assert sidecar["startupProbe"]["exec"]["command"] == ["test", "-s", mlflow_login.PGPASS_FILE]
     side_env = _env(sidecar)
     assert side_env["DB_LOGIN_USER"] == login and side_env["PGPASSFILE"] == mlflow_login.PGPASS_FILE
+    kind, refresh = TOKEN[stack.split("-")[0]]
+    assert (side_env["DB_LOGIN_TOKEN"], side_env["TOKEN_REFRESH_SECONDS"]) == (kind, refresh)
+    if kind == "rds":  # signed for the instance's region (its endpoint names it)
+        assert side_env["DB_LOGIN_HOST"].endswith(f".{side_env['DB_LOGIN_REGION']}.rds.amazonaws.com")
     [chart_env] = [c for c in of(view, "ConfigMap") if c["metadata"]["name"] == f"{names.RELEASE_MLFLOW}-env-configmap"]
     assert side_env["DB_LOGIN_HOST"] == chart_env["data"]["PGHOST"], "the file's line names the host libpq dials"
     assert side_env["DB_LOGIN_PORT"] == str(chart_env["data"]["PGPORT"])
@@ -110,7 +140,7 @@ def test_the_other_clouds_keep_mlflows_own_password(stack, viewed):
     assert _grants(view)["IAM_LOGIN"] == "false"
 
 
-@pytest.mark.parametrize("stack", ["gcp-dev", "aws-dev"])
+@pytest.mark.parametrize("stack", ["gcp-dev", "azure-dev"])
 def test_the_data_output_names_mlflows_iam_login_for_the_restore(stack, stack_config):
     """`platform restore` reads the IAM user it adds to a restored instance from the `data` output."""
     import pulumi

@@ -351,6 +351,7 @@ FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("aws-rds-audit-logs", "pgaudit", lambda: rds(RDS_GOOD, audit=[{"name": "pgaudit.log", "value": "ddl,role"}]),
      "does not load pgaudit", {}),
     ("gcp-cloudsql-connection-logging", "pgaudit", _sql_flags_without("cloudsql.enable_pgaudit", "pgaudit.log"), "pgaudit is off", {}),
+    ("aws-rds-iam-login", "off", lambda: rds({**RDS_GOOD, "iamDatabaseAuthenticationEnabled": False}), "IAM database authentication is off", {}),
     ("gcp-cloudsql-iam-login", "flag off", _sql_flags_without("cloudsql.iam_authentication"), "cannot log in as its service account", {}),
     ("aws-rds-private-encrypted-backed-up", "public", lambda: rds({**RDS_GOOD, "publiclyAccessible": True}), "publicly accessible", {}),
     ("aws-rds-private-encrypted-backed-up", "unencrypted", lambda: rds({**RDS_GOOD, "storageEncrypted": False}), "not encrypted", {}),

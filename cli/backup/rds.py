@@ -70,6 +70,8 @@ class Snapshotted:
             VpcSecurityGroupIds=[g["VpcSecurityGroupId"] for g in live.get("VpcSecurityGroups", [])],
             MultiAZ=bool(live.get("MultiAZ")), PubliclyAccessible=False,
             DeletionProtection=bool(live.get("DeletionProtection")),
+            # MLflow logs in by IAM token where the live instance takes one (components/data/aws.py).
+            EnableIAMDatabaseAuthentication=bool(live.get("IAMDatabaseAuthenticationEnabled")),
             Tags=[t for t in live.get("TagList", []) if not str(t.get("Key", "")).startswith("aws:")],
         )
         self._wait("db_instance_available", DBInstanceIdentifier=restored)

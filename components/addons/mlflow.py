@@ -156,12 +156,16 @@ def _ca_env(args: MlflowArgs) -> dict[str, str]:
     return {"REQUESTS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle} if args.identity.platform_ca else {}
 
 
+def _pod_login(args: MlflowArgs) -> mlflow_login.PodLogin:
+    return mlflow_login.pod_login(args.data.database, args.images, MLFLOW_UID, args.data.object_store.region)
+
+
 def _pod_trust(args: MlflowArgs) -> dict[str, Any]:
     """The server pod's trust: the issuer's (_ca_trust), the database's (database_ca.py) and, with a
     token login, its sidecar (mlflow_login.py), which starts after the CA is fetched."""
     issuer = _ca_trust(args)
     database = database_ca.pod_trust(args.data.database, args.images, MLFLOW_UID)
-    login = mlflow_login.pod_login(args.data.database, args.images, MLFLOW_UID)
+    login = _pod_login(args)
     return {key: [*issuer.get(key, []), *extra, *by_login] for key, extra, by_login in
             (("initContainers", database.init_containers, login.init_containers),
              ("extraVolumes", database.volumes, login.volumes),
@@ -227,7 +231,7 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
         # created on the first bearer call, behind the same group gate as a sign-in and never as an
         # admin; without it, what they create is refused (the plugin's auth_middleware.py, 7.6.0).
         "extraEnvVars": {**env, "OIDC_ISSUER": args.identity.issuer, "OIDC_PROVISION_ON_BEARER_AUTH": "true",
-                         **_ca_env(args), **mlflow_login.pod_login(args.data.database, args.images, MLFLOW_UID).env},
+                         **_ca_env(args), **_pod_login(args).env},
         # libpq's TLS mode (the chart reads OIDC_SECRET itself, through oidcAuth.existingSecret).
         "extraSecretNamesForEnvFrom": [PG_ENV_SECRET],
         "serverAllowedHosts": _allowed_hosts(host),

@@ -52,8 +52,13 @@ SELECT format('CREATE ROLE %I LOGIN', :'app_role')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_role') \gexec
 -- (A new role is no superuser and may not replicate; the master may not even name those attributes.)
 \if :iam_login
--- MLflow logs in as its cloud identity's database user (login_role, Cloud SQL's IAM user), a member
--- of app_role whose sessions run as app_role (mlflow_login.py): app_role holds the rights, logs in no more.
+-- MLflow logs in as its cloud identity's database user (login_role), a member of app_role whose
+-- sessions run as app_role (mlflow_login.py): app_role holds the rights, logs in no more. Cloud SQL
+-- makes its IAM user itself; on RDS the master makes it, and rds_iam (RDS's own role) makes it log in
+-- by token only. Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.DBAccounts.html
+SELECT format('CREATE ROLE %I LOGIN', :'login_role')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'login_role') \gexec
+SELECT format('GRANT rds_iam TO %I', :'login_role') WHERE EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_iam') \gexec
 ALTER ROLE :"app_role" WITH NOLOGIN NOCREATEDB NOCREATEROLE PASSWORD NULL;
 GRANT :"app_role" TO :"login_role";
 \else

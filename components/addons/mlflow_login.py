@@ -1,18 +1,20 @@
 """MLflow's database login: a password of its own (mlflow_grants.APP_ROLE), or, where the data layer
 gives a login by cloud identity (Database.iam_login: Cloud SQL's IAM user of MLflow's service
-account), a token that its pod fetches and no password at all.
+account, RDS's user that MLflow's IRSA role may log in as), a token that its pod makes and no
+password at all.
 
 With a token login:
 - A native sidecar (an init container that keeps running, Kubernetes >= 1.29) runs
   scripts/db_login_token.py in the MLflow image: it writes libpq's password file (PGPASSFILE) with a
-  fresh access token every REFRESH_SECONDS, in a memory-backed emptyDir the server reads. Its startup
+  fresh token every REFRESH_SECONDS, in a memory-backed emptyDir the server reads. Its startup
   probe holds the server back until the first token is there.
 - The server and its sign-in plugin connect through libpq with the login Secret's empty password;
-  libpq then reads the file at each new connection, so a token is never older than its hour.
+  libpq then reads the file at each new connection, so a token is never older than its life.
 - Their sessions run as APP_ROLE (PGOPTIONS `-c role=...`): the IAM user is a member of it and holds
   no rights or objects of its own, so what the plugin creates stays APP_ROLE's, which the schema
   Job's grants can manage (the master may not alter what another login owns).
 Ref: https://cloud.google.com/sql/docs/postgres/iam-logins#log-in-manually
+Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.html
 Ref: https://kubernetes.io/docs/concepts/workloads/pods/sidecar-containers/
 Ref: https://www.postgresql.org/docs/current/libpq-envars.html (PGPASSFILE, PGOPTIONS)
 """
@@ -37,8 +39,9 @@ VOLUME = "db-login"
 SIDECAR = "db-login-token"
 # libpq's startup options for MLflow's sessions: they act as APP_ROLE, which the IAM user is a member of.
 SESSION_OPTIONS = f"-c role={APP_ROLE}"
-# A Google access token lives an hour; fetched again after ten minutes, a failed fetch has 50 left.
-REFRESH_SECONDS = 600
+# How often each kind of token is made again: a Google access token lives an hour, an RDS auth token
+# 15 minutes; either way a failed refresh leaves most of its life for the retries.
+REFRESH_SECONDS = {"cloudsql": 600, "rds": 300}
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,9 @@ def secret_data(db: Database, app_password: Optional[pulumi.Output[str]]) -> dic
     return {"username": APP_ROLE, "password": pulumi.Output.secret(app_password)}
 
 
-def pod_login(db: Database, images: ImageSource, run_as_user: int) -> PodLogin:
-    if db.iam_login is None:
+def pod_login(db: Database, images: ImageSource, run_as_user: int, region: Optional[str] = None) -> PodLogin:
+    """`region`: the database's (what an RDS token is signed for)."""
+    if db.iam_login is None or db.iam_token is None:
         return PodLogin()
     sidecar = {
         "name": SIDECAR,
@@ -74,7 +78,9 @@ def pod_login(db: Database, images: ImageSource, run_as_user: int) -> PodLogin:
             {"name": "DB_LOGIN_HOST", "value": db.host},
             {"name": "DB_LOGIN_PORT", "value": str(db.port)},
             {"name": "DB_LOGIN_USER", "value": db.iam_login},
-            {"name": "TOKEN_REFRESH_SECONDS", "value": str(REFRESH_SECONDS)},
+            {"name": "DB_LOGIN_TOKEN", "value": db.iam_token},
+            *([{"name": "DB_LOGIN_REGION", "value": region}] if db.iam_token == "rds" and region else []),
+            {"name": "TOKEN_REFRESH_SECONDS", "value": str(REFRESH_SECONDS[db.iam_token])},
         ],
         "startupProbe": {"exec": {"command": ["test", "-s", PGPASS_FILE]}, "periodSeconds": 2, "failureThreshold": 60},
         "resources": kube.resources("10m", "48Mi", "128Mi"),

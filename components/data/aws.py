@@ -71,14 +71,16 @@ class AwsData(pulumi.ComponentResource):
         versioning = self._bucket(name, args)
         password = self._database(name, args, net)
         access = self._identities(name, net)
+        login = names.mlflow_database_login(args.env)
+        login_right = self._login_right(name, net, login)
         bucket_name = self.bucket.bucket
         self.outputs = DataOutputs(
             object_store=ObjectStore(kind="s3", bucket=bucket_name, uri=bucket_name.apply(lambda b: f"s3://{b}"), region=net.region),
             database=Database.managed(self.database.address, password.result, self.database.identifier,
-                                      db_trust.rds(net.region), net.vpc_cidr),
+                                      db_trust.rds(net.region), net.vpc_cidr, ("rds", pulumi.Output.from_input(login))),
             access=access,
             store_ready=(versioning,),
-            database_ready=(self.database,),
+            database_ready=(self.database, login_right),
         )
         self.register_outputs(self.outputs.registered())
 
@@ -241,6 +243,9 @@ class AwsData(pulumi.ComponentResource):
             # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Concepts.PostgreSQL.html
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
             publicly_accessible=False,
+            # MLflow logs in with an auth token of its IRSA role, not a password (_login_right).
+            # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.html
+            iam_database_authentication_enabled=True,
             multi_az=args.database.high_availability,
             # Automated backups with point-in-time recovery (RDS keeps the transaction logs) for the retention.
             backup_retention_period=args.database.backup_retention_days,
@@ -287,6 +292,7 @@ class AwsData(pulumi.ComponentResource):
         """One IRSA role per workload, limited to the bucket and the actions it needs."""
         child = self._opts
         access: dict[str, WorkloadAccess] = {}
+        self._roles: dict[str, aws.iam.Role] = {}
         for workload in names.WORKLOADS:
             role = aws.iam.Role(
                 f"{name}-{workload.role}-role",
@@ -308,8 +314,24 @@ class AwsData(pulumi.ComponentResource):
             access[workload.role] = WorkloadAccess(
                 annotations={"eks.amazonaws.com/role-arn": role.arn}, identity=role_policy
             )
+            self._roles[workload.role] = role
 
         return access
+
+    def _login_right(self, name: str, net: AwsNetwork, login: str) -> aws.iam.RolePolicy:
+        """MLflow's role may log in to the database as `login` (its IAM database user)."""
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(provider=self._provider)).account_id
+        return aws.iam.RolePolicy(f"{name}-mlflow-db-login", role=self._roles[names.MLFLOW.role].id,
+                                  policy=account.apply(functools.partial(_login_policy, net.region, login)), opts=self._opts())
+
+
+def _login_policy(region: str, login: str, account: str) -> str:
+    """rds-db:connect as `login` on the region's instances: an instance is named by its resource id,
+    which a restore (a new instance renamed into place) changes, so the user's name, the environment's
+    own, is what keeps it to this stack's database.
+    Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html"""
+    return policy({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "rds-db:connect", "Resource": f"arn:aws:rds-db:{region}:{account}:dbuser:*/{login}"}]})
 
 
 def _access_policy(actions: list[str], key_actions: list[str], arns: list[Any]) -> str:

@@ -76,7 +76,7 @@ class GcpData(pulumi.ComponentResource):
                 kind="gcs", bucket=self.bucket.name, uri=self.bucket.name.apply(lambda b: f"gs://{b}"), region=net.region
             ),
             database=Database.managed(self.instance.private_ip_address, password.result, self.instance.name,
-                                      db_trust.cloud_sql(self.instance.server_ca_certs), self._peering_cidr, iam_login),
+                                      db_trust.cloud_sql(self.instance.server_ca_certs), self._peering_cidr, ("cloudsql", iam_login)),
             access=access,
             store_ready=(self.bucket,),
             database_ready=(database, user, iam_user),

@@ -71,15 +71,20 @@ class Database:
     # SQL's IAM user of MLflow's service account): components/addons/mlflow_login.py. None: MLflow's
     # own password login (mlflow_grants.APP_ROLE).
     iam_login: Optional[pulumi.Output[str]] = None
+    # Whose token that login takes: "rds" (an RDS auth token, signed with the pod's IRSA role) or
+    # "cloudsql" (the Google service account's access token). None with a password login.
+    iam_token: Optional[str] = None
 
     @staticmethod
     def managed(host: pulumi.Output[str], password: pulumi.Input[str], instance: pulumi.Output[str],
-                trust: DatabaseTrust, network: pulumi.Input[str], iam_login: Optional[pulumi.Output[str]] = None) -> "Database":
+                trust: DatabaseTrust, network: pulumi.Input[str],
+                iam_login: Optional[tuple[str, pulumi.Output[str]]] = None) -> "Database":
         """A cloud's managed Postgres: the platform's database and user, reached over TLS that
-        verifies the server."""
+        verifies the server; `iam_login`: (token kind, user) where MLflow logs in with a token."""
         return Database(host=host, port=5432, name=names.DATABASE_MLFLOW, user=names.DATABASE_USER,
                         password=pulumi.Output.secret(password), ssl_mode=trust.ssl_mode, instance=instance, trust=trust,
-                        network=network, iam_login=iam_login)
+                        network=network, iam_token=iam_login[0] if iam_login else None,
+                        iam_login=iam_login[1] if iam_login else None)
 
 
 # The audit trail every managed Postgres keeps: each connection and disconnection in the server's
@@ -87,7 +92,8 @@ class Database:
 # requires them (aws-rds-logs-exported, azure-postgres-connection-logging,
 # gcp-cloudsql-connection-logging). Ref: https://www.postgresql.org/docs/current/runtime-config-logging.html
 CONNECTION_LOG_SETTINGS = ("log_connections", "log_disconnections")
-# Cloud SQL's flag that lets IAM users log in with a token (gcp-cloudsql-iam-login checks it).
+# Cloud SQL's flag that lets IAM users log in with a token (gcp-cloudsql-iam-login checks it); RDS's
+# setting is the instance's iamDatabaseAuthenticationEnabled (aws-rds-iam-login).
 IAM_AUTHENTICATION_FLAG = "cloudsql.iam_authentication"
 CLOUD_SQL_IAM_USER = "CLOUD_IAM_SERVICE_ACCOUNT"  # a Cloud SQL user's type: a service account's IAM user
 # pgaudit's session log on RDS, Cloud SQL and Flexible Server: every statement that changes the schema or a role or a

@@ -119,6 +119,11 @@ def rds(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
 
 
 
+def rds_iam_login(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
+    if args.props.get("iamDatabaseAuthenticationEnabled") is not True:
+        yield "IAM database authentication is off: MLflow cannot log in with its role's token and would need a password"
+
+
 def rds_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
     """A stack rule: the parameter group is a resource of its own, tied to the instance by the name
     the instance gives (or, where that is not known yet, by its dependency on the group)."""
@@ -177,6 +182,9 @@ RULES = [
     Rule("aws-rds-private-encrypted-backed-up", "aws", "RDS is not public, is encrypted, and keeps backups at least 7 days.",
          "Set publiclyAccessible: false, storageEncrypted: true and backupRetentionPeriod >= 7.", rds,
          ("aws:rds/instance:Instance",)),
+    Rule("aws-rds-iam-login", "aws", "RDS takes IAM database logins: MLflow logs in with its IRSA role's token, with no "
+         "password of its own.", "Set iamDatabaseAuthenticationEnabled: true (components/data/aws.py gives MLflow's role "
+         "rds-db:connect).", rds_iam_login, ("aws:rds/instance:Instance",)),
     Rule("aws-rds-audit-logs", "aws", "RDS logs every connection and exports its log to CloudWatch Logs.",
          "Export the postgresql log (enabledCloudwatchLogsExports) and use a parameter group with log_connections and "
          "log_disconnections on (components/data/aws.py does both).", rds_logs),

@@ -69,7 +69,7 @@ BUCKET_GOOD = {PAB: {"blockPublicAcls": True, "blockPublicPolicy": True, "ignore
                VERSIONING: {"versioningConfiguration": {"status": "Enabled"}},
                LOGGING: {"targetBucket": "logs", "targetPrefix": "artifacts/"}}
 RDS_GOOD = {"publiclyAccessible": False, "storageEncrypted": True, "backupRetentionPeriod": 7,
-            "enabledCloudwatchLogsExports": ["postgresql", "upgrade"]}
+            "enabledCloudwatchLogsExports": ["postgresql", "upgrade"], "iamDatabaseAuthenticationEnabled": True}
 SQL_FLAGS = [{"name": "log_connections", "value": "on"}, {"name": "log_disconnections", "value": "on"},
              {"name": "cloudsql.enable_pgaudit", "value": "on"}, {"name": "pgaudit.log", "value": "ddl,role"},
              {"name": "cloudsql.iam_authentication", "value": "on"}]

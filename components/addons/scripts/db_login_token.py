@@ -1,19 +1,26 @@
-"""Keep libpq's password file holding a fresh Cloud SQL IAM login token (MLflow's native sidecar).
+"""Keep libpq's password file holding a fresh database login token (MLflow's native sidecar).
 
 MLflow and its sign-in plugin open their database connections through libpq with no password of
 their own; libpq then reads the password file (PGPASSFILE) at each new connection. This loop writes
-that file with an OAuth 2.0 access token of the pod's Google service account (Workload Identity,
-through the GKE metadata server), which Cloud SQL takes as the password of that account's IAM
-database user. A token lives an hour: it is fetched again every TOKEN_REFRESH_SECONDS, well before.
-Ref: https://cloud.google.com/sql/docs/postgres/iam-logins#log-in-manually
+that file with a token of the pod's cloud identity, which the managed database takes as the password
+of that identity's database user, and writes it again every TOKEN_REFRESH_SECONDS, well before it
+expires:
+- DB_LOGIN_TOKEN=cloudsql: an OAuth 2.0 access token of the pod's Google service account (Workload
+  Identity, through the GKE metadata server), an hour's life.
+  Ref: https://cloud.google.com/sql/docs/postgres/iam-logins#log-in-manually
+- DB_LOGIN_TOKEN=rds: an RDS auth token, a request signed with the pod's IRSA role's credentials
+  (boto3's generate_db_auth_token, signed here: no call), 15 minutes' life.
+  Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.Connecting.Python.html
 Ref: https://www.postgresql.org/docs/current/libpq-pgpass.html
 
-Runs in the MLflow image (google-auth and requests are MLflow's GCS dependencies). Configured by
+Runs in the MLflow image (google-auth and boto3 are MLflow's GCS and S3 dependencies). Configured by
 environment:
 
   PGPASSFILE              the file to write (an emptyDir shared with the server's container)
-  DB_LOGIN_HOST, DB_LOGIN_PORT, DB_LOGIN_USER   the line's host, port and user
-  TOKEN_REFRESH_SECONDS   between fetches (default 600)
+  DB_LOGIN_TOKEN          cloudsql or rds
+  DB_LOGIN_HOST, DB_LOGIN_PORT, DB_LOGIN_USER   the line's host, port and user (and what RDS signs)
+  DB_LOGIN_REGION         the RDS instance's region (rds only)
+  TOKEN_REFRESH_SECONDS   between tokens (default 600)
 
 The file appears whole, by a rename of a finished sibling, readable by its owner only. A failed
 fetch is one line on stderr and a retry after RETRY_SECONDS; the token already written stays until
@@ -56,7 +63,7 @@ def write_whole(path: str, text: str) -> None:
         raise
 
 
-def fresh_token(credentials: Any) -> str:  # google.auth.credentials.Credentials
+def google_token(credentials: Any) -> str:  # google.auth.credentials.Credentials
     from google.auth.transport.requests import Request
 
     credentials.refresh(Request())
@@ -65,25 +72,42 @@ def fresh_token(credentials: Any) -> str:  # google.auth.credentials.Credentials
     return str(credentials.token)
 
 
-def main() -> int:
-    try:
-        path = os.environ["PGPASSFILE"]
-        host, port, user = (os.environ[key] for key in ("DB_LOGIN_HOST", "DB_LOGIN_PORT", "DB_LOGIN_USER"))
-        refresh = float(os.environ.get("TOKEN_REFRESH_SECONDS", "600"))
-    except (KeyError, ValueError) as err:
-        print(f"db-login-token: bad configuration: {err}", file=sys.stderr)
-        return 2
+def rds_token(host: str, port: str, user: str, region: str) -> str:
+    import boto3
+
+    return str(boto3.client("rds", region_name=region).generate_db_auth_token(DBHostname=host, Port=int(port), DBUsername=user))
+
+
+def token_source(kind: str, host: str, port: str, user: str) -> Any:
+    """A function returning a fresh token; ValueError for a kind this script does not know, or what
+    a Google one cannot start without (no credentials in the pod)."""
+    if kind == "rds":
+        region = os.environ["DB_LOGIN_REGION"]
+        return lambda: rds_token(host, port, user, region)
+    if kind != "cloudsql":
+        raise ValueError(f"DB_LOGIN_TOKEN {kind!r} is neither rds nor cloudsql")
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
 
     try:
         credentials, _ = google.auth.default(scopes=SCOPES)
-    except DefaultCredentialsError as err:  # no Workload Identity here: the pod does not start
-        print(f"db-login-token: no Google credentials in this pod: {err}", file=sys.stderr)
-        return 1
+    except DefaultCredentialsError as err:
+        raise ValueError(f"no Google credentials in this pod: {err}") from None
+    return lambda: google_token(credentials)
+
+
+def main() -> int:
+    try:
+        path = os.environ["PGPASSFILE"]
+        host, port, user = (os.environ[key] for key in ("DB_LOGIN_HOST", "DB_LOGIN_PORT", "DB_LOGIN_USER"))
+        refresh = float(os.environ.get("TOKEN_REFRESH_SECONDS", "600"))
+        fresh_token = token_source(os.environ["DB_LOGIN_TOKEN"], host, port, user)
+    except (KeyError, ValueError) as err:
+        print(f"db-login-token: bad configuration: {err}", file=sys.stderr)
+        return 2
     while True:
         try:
-            write_whole(path, line(host, port, user, fresh_token(credentials)))
+            write_whole(path, line(host, port, user, fresh_token()))
             wait = refresh
         except Exception as err:  # one line, then a retry: the server keeps the token it has
             print(f"db-login-token: could not refresh the login token: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
