@@ -34,8 +34,16 @@ def _backup(aws: dict[str, Any]) -> str:
     return result.stdout.strip()
 
 
-def test_backup_snapshots_rds_records_versions_and_restore_switches_by_identifier(aws_stack):
+def test_backup_snapshots_rds_records_versions_and_restore_switches_by_identifier(aws_stack, monkeypatch):
+    import botocore.client
+
     s3, rds = aws_stack["s3"], aws_stack["rds"]
+    # What the CLI asks RDS for: a restored instance has IAM logins off unless asked (moto copies the
+    # snapshot's setting instead). Ref: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBInstanceFromDBSnapshot.html
+    sent: list = []
+    call = botocore.client.BaseClient._make_api_call
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call",
+                        lambda client, operation, params: sent.append((operation, params)) or call(client, operation, params))
     backup_id = _backup(aws_stack)
     snapshots = rds.describe_db_snapshots(DBInstanceIdentifier=INSTANCE, SnapshotType="manual")["DBSnapshots"]
     assert [s["DBSnapshotIdentifier"] for s in snapshots] == [f"{INSTANCE}-{backup_id}"]
@@ -66,6 +74,8 @@ def test_backup_snapshots_rds_records_versions_and_restore_switches_by_identifie
     live = rds.describe_db_instances(DBInstanceIdentifier=INSTANCE)["DBInstances"][0]
     assert live["DBInstanceClass"] == "db.t4g.micro"
     assert live["IAMDatabaseAuthenticationEnabled"] is True, "MLflow's token login still works on the restored instance"
+    [restore] = [params for operation, params in sent if operation == "RestoreDBInstanceFromDBSnapshot"]
+    assert restore["EnableIAMDatabaseAuthentication"] is True
     assert report["restoredDatabase"] != INSTANCE and report["restoredDatabase"] not in _instances(rds)
     body = s3.get_object(Bucket=BUCKET, Key="mlflow/1/run0/artifacts/model.bin")["Body"].read()
     assert body == b"model 0"
