@@ -199,7 +199,8 @@ def test_plan_lists_the_placeholders_and_prod_up_refuses_them(project):
 def test_render_masks_only_what_is_secret_and_writes_conventional_key_order(project, tmp_path):
     out = tmp_path / "out"
     assert invoke("render", "--cloud", "aws", "--out", str(out)).exit_code == 0
-    database = (out / "manifests" / "mlflow" / "secret-mlflow-database.yaml").read_text()
+    # The master's login: its password a secret, its user name not.
+    database = (out / "manifests" / "mlflow" / "secret-mlflow-database-admin.yaml").read_text()
     assert "password: '[secret]'" in database and "username: mlflow" in database
     assert "PGSSLMODE: verify-full" in (out / "manifests" / "mlflow" / "secret-mlflow-postgres-env.yaml").read_text()
     header = "".join(line for line in database.splitlines(keepends=True) if line.startswith("#"))
