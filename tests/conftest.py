@@ -325,7 +325,8 @@ def aws_stack(moto_endpoint, project, standin_engine, mlflow_with_runs, monkeypa
     fake = standin_engine(state=True)
     fake.stacks({"aws-dev": {"outputs": {"endpoints": {"mlflow": mlflow_with_runs},
                                      "data": {"store": "s3", "bucket": AWS_BUCKET, "region": "us-east-1",
-                                              "database": {"instance": AWS_INSTANCE, "host": "h", "port": 5432, "name": "mlflow"}}},
+                                              "database": {"instance": AWS_INSTANCE, "host": "h", "port": 5432, "name": "mlflow",
+                                                           "iam_login": "mlops-dev-mlflow"}}},
                          "secrets": [], "resources": []}})
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "unused-by-this-server")
     return {"s3": s3, "rds": rds, "fake": fake}

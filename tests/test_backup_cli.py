@@ -49,6 +49,7 @@ def test_backup_snapshots_rds_records_versions_and_restore_switches_by_identifie
     assert [s["DBSnapshotIdentifier"] for s in snapshots] == [f"{INSTANCE}-{backup_id}"]
     record = json.loads(s3.get_object(Bucket=BUCKET, Key=f"backups/{backup_id}/record.json")["Body"].read())
     assert record["stack"] == STACK and record["database"]["kind"] == "rds-snapshot"
+    assert record["database"]["iamLogin"] == "mlops-dev-mlflow", "the snapshot holds MLflow's IAM user"
     from importlib.metadata import version
 
     from mlops_platform.components import versions

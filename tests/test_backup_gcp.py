@@ -38,7 +38,7 @@ def test_backup_takes_a_cloud_sql_backup_and_records_each_objects_generation(gcp
         (ART.format(0), "1001"), (ART.format(1), "1002"), (ART.format(2), "1003")], "live generations only, no backups"
     record = json.loads(uploads[f"backups/{backup_id}/record.json"])
     assert record["database"] == {"kind": "cloudsql-backup", "ref": str(RUN), "source": INSTANCE, "location": PROJECT,
-                                  "bytes": 20 << 30, "sha256": None, "schemaRevision": None}
+                                  "bytes": 20 << 30, "sha256": None, "schemaRevision": None, "iamLogin": DEV_IAM}
     assert record["counts"] == {"experiments": 2, "runs": 3, "modelVersions": 1} and record["stack"] == "gcp-dev"
     listed = invoke("backups", "list", "--cloud", "gcp", "--json")
     assert listed.exit_code == 0, listed.output
@@ -142,9 +142,32 @@ def test_another_stacks_backup_is_restored_from_its_own_instance_and_project(gcp
 
 def test_a_backup_of_the_same_instance_keeps_its_login(gcp):
     backup_id = gcp.backup()
+    record = json.loads(gcp.records[f"backups/{backup_id}/record.json"])
+    assert record["database"]["iamLogin"] == DEV_IAM, "the backup records the IAM user it holds"
     result = invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes")
     assert result.exit_code == 0, result.output
     assert gcp.calls("POST", "/restoreBackup") and not gcp.calls("PUT", f"{SQL}/users")
+
+
+def test_a_backup_from_before_mlflows_iam_login_gives_it_its_login_again(gcp, restored_instance):
+    """A backup of this instance taken before MLflow logged in as its service account holds neither
+    its IAM user nor the user's rights: the restore adds the user and runs the schema Job, as for
+    another instance's backup."""
+    server = restored_instance["server"]
+    backup_id = gcp.backup()
+    key = f"backups/{backup_id}/record.json"
+    record = json.loads(gcp.records[key])
+    del record["database"]["iamLogin"]  # as an older platform wrote it
+    gcp.serve(key, json.dumps(record).encode())
+    stacks = json.loads((gcp.fake.root / "stacks.json").read_text())
+    stacks["gcp-dev"]["outputs"]["credentials"] = {"database_password": DEV_LOGIN}
+    stacks["gcp-dev"]["secrets"] = ["credentials"]
+    gcp.fake.stacks(stacks)
+    result = invoke("restore", "--cloud", "gcp", "--from", backup_id, "--yes")
+    assert result.exit_code == 0, result.output
+    assert gcp.calls("POST", f"{SQL}/users") and [j["metadata"]["name"] for j in restored_instance["cluster"].created] == [
+        "mlflow-db-upgrade-after-restore"]
+    assert mlflow_logs_in_as(server, DEV_IAM)
 
 
 def test_another_instances_backup_is_refused_where_the_login_cannot_be_set_back(gcp, restored_instance):

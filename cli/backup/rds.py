@@ -16,7 +16,7 @@ from mlops_platform.components.data.backup_kit.errors import BackupFailed, Backu
 from mlops_platform.components.data.backup_kit.objects import error_code
 from mlops_platform.components.data.backup_kit.record import GIB, set_aside
 
-from .logins import require_login
+from .logins import lacks_login, require_login
 
 if TYPE_CHECKING:
     from mlops_platform.components.data.backup_kit.objects import Progress, Store
@@ -35,6 +35,9 @@ class Snapshotted:
     # The stack the snapshots are tagged with: a manual snapshot outlives the instance and the stack,
     # and this tag is how the sweep finds it (cli/sweep/aws.py lists it as a backup kept).
     stack: str = ""
+    # MLflow's IAM database user (the stack's `data.database.iam_login` output), recorded with each
+    # snapshot: a restore of one without it gives MLflow its login again.
+    iam_login: Optional[str] = None
 
     def take(self, bucket: "Store", folder: str, progress: "Progress") -> "DatabasePart":
         from mlops_platform.components.data.backup_kit.record import DatabasePart
@@ -50,13 +53,13 @@ class Snapshotted:
                    Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
         self._wait("db_snapshot_available", DBSnapshotIdentifier=snapshot)
         return DatabasePart(kind="rds-snapshot", ref=snapshot, source=self.instance,
-                            bytes=int(live.get("AllocatedStorage", 0)) * GIB)
+                            bytes=int(live.get("AllocatedStorage", 0)) * GIB, iam_login=self.iam_login)
 
     def restore(self, part: "DatabasePart", bucket: "Store", suffix: str, progress: "Progress") -> str:
         if part.kind != "rds-snapshot":
             raise BackupRefused(f"the backup's database is a {part.kind}, which an RDS instance cannot restore")
-        foreign = self.brings_logins(part)
-        if foreign:
+        relogin = self.brings_logins(part)
+        if relogin:
             require_login(self.login, part.source, self.instance)
         live = self._describe(self.instance)
         restored = f"{self.instance}-r-{suffix}"
@@ -75,7 +78,7 @@ class Snapshotted:
             Tags=[t for t in live.get("TagList", []) if not str(t.get("Key", "")).startswith("aws:")],
         )
         self._wait("db_instance_available", DBInstanceIdentifier=restored)
-        if foreign:
+        if relogin:
             # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RestoreFromSnapshot.html
             # (the restored instance has the snapshot's master user and password).
             progress(f"setting this stack's MLflow login on {restored} (the snapshot has {part.source}'s)")
@@ -92,8 +95,9 @@ class Snapshotted:
         return keep_as
 
     def brings_logins(self, part: "DatabasePart") -> bool:
-        """A snapshot of another instance has its master user and password."""
-        return part.source != self.instance
+        """A snapshot of another instance has its master user and password; one without MLflow's IAM
+        user lacks its login (logins.lacks_login)."""
+        return lacks_login(part, part.source != self.instance, self.iam_login)
 
     def _describe(self, instance: str) -> dict[str, Any]:
         found = self._call("describe_db_instances", DBInstanceIdentifier=instance)["DBInstances"]

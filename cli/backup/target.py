@@ -76,7 +76,7 @@ def _aws(config: Any, data: Mapping[str, Any], instance: str, login: Optional[st
 
     session = boto3.Session(region_name=data.get("region") or None)
     return Bucket(session.client("s3"), str(data["bucket"])), Snapshotted(session.client("rds"), instance, login=login,
-                                                                   stack=config.stack_name)
+                                                                   stack=config.stack_name, iam_login=_iam_login(data))
 
 
 def _gcp(config: Any, data: Mapping[str, Any], instance: str, login: Optional[str]) -> tuple[Store, Database]:
@@ -97,9 +97,14 @@ def _gcp(config: Any, data: Mapping[str, Any], instance: str, login: Optional[st
             service = sqladmin_from_environment()
     except Exception as err:  # noqa: BLE001 - google.auth's DefaultCredentialsError, a bad endpoint
         raise google_error("opening the Google Cloud clients", err, missing="") from None
-    iam_login = (data.get("database") or {}).get("iam_login")
     return GcsBucket(storage_client, str(data["bucket"])), CloudSqlBackup(service, project, instance, login=login,
-                                                                         iam_login=str(iam_login) if iam_login else None)
+                                                                         iam_login=_iam_login(data))
+
+
+def _iam_login(data: Mapping[str, Any]) -> Optional[str]:
+    """MLflow's IAM database user, as the stack's `data` output names it (none: a password login)."""
+    login = (data.get("database") or {}).get("iam_login")
+    return str(login) if login else None
 
 
 def open_target(config: Any, backend: Any, passphrase_file: Any) -> AnyTarget:

@@ -44,6 +44,10 @@ class DatabasePart(Frozen):
     bytes: int = Field(ge=0)
     sha256: Optional[str] = None  # of the dump
     schema_revision: Optional[str] = Field(default=None, alias="schemaRevision")
+    # The IAM database user MLflow logged in as when the backup was taken (AWS, GCP: components/addons/
+    # mlflow_login.py). A restore into a stack whose MLflow logs in as another, or of a backup taken
+    # before MLflow had one (None), gives MLflow its login again (cli/backup/logins.py).
+    iam_login: Optional[str] = Field(default=None, alias="iamLogin")
 
 
 class ArtifactPart(Frozen):
