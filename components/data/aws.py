@@ -243,10 +243,7 @@ class AwsData(pulumi.ComponentResource):
             # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Concepts.PostgreSQL.html
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
             publicly_accessible=False,
-            # MLflow logs in with an auth token of its IRSA role, not a password (_login_right). On an
-            # existing instance the change takes effect at once, whatever apply_immediately says (RDS's
-            # table of instance settings), so prod's MLflow is not left waiting for a maintenance window.
-            # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.html
+            # MLflow's login (_login_right); applied at once, whatever apply_immediately says.
             # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ModifyInstance.Settings.html
             iam_database_authentication_enabled=True,
             multi_az=args.database.high_availability,
