@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from mlops_platform.components.addons import database_ca
+from mlops_platform.components.addons import mlflow_login
 
 ROLE = "mlops-dev-mlflow@proj-1.iam"
 # An account's details and its token, by alias (`default`) or, once known, by its e-mail.
@@ -90,7 +90,7 @@ def _sidecar(postgres, metadata: str, pgpass: Path, home: Path) -> subprocess.Po
            "DB_LOGIN_HOST": "127.0.0.1", "DB_LOGIN_PORT": str(postgres.port), "DB_LOGIN_USER": ROLE,
            "TOKEN_REFRESH_SECONDS": "0.3"}
     # Its stderr in a file, read while it runs.
-    return subprocess.Popen([sys.executable, "-c", database_ca.login_token_script()], env=env, stdout=subprocess.DEVNULL,
+    return subprocess.Popen([sys.executable, "-c", mlflow_login.login_token_script()], env=env, stdout=subprocess.DEVNULL,
                             stderr=(home / "sidecar.err").open("w"), text=True)
 
 
@@ -179,7 +179,7 @@ def test_a_failed_refresh_keeps_the_token_and_says_so_in_one_line(postgres, side
 
 
 def test_without_configuration_it_stops_with_one_line(tmp_path):
-    done = subprocess.run([sys.executable, "-c", database_ca.login_token_script()], env={"PATH": os.environ["PATH"]},
+    done = subprocess.run([sys.executable, "-c", mlflow_login.login_token_script()], env={"PATH": os.environ["PATH"]},
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().startswith("db-login-token: bad configuration") and "Traceback" not in done.stderr
@@ -193,7 +193,7 @@ def test_an_rds_token_is_signed_for_the_host_and_user_and_logs_in_as_written(pos
            "DB_LOGIN_HOST": "127.0.0.1", "DB_LOGIN_PORT": str(postgres.port), "DB_LOGIN_USER": ROLE,
            "DB_LOGIN_REGION": "eu-west-3", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE00", "AWS_SECRET_ACCESS_KEY": "s" * 40,
            "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
-    process = subprocess.Popen([sys.executable, "-c", database_ca.login_token_script()], env=env, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen([sys.executable, "-c", mlflow_login.login_token_script()], env=env, stdout=subprocess.DEVNULL,
                                stderr=(tmp_path / "sidecar.err").open("w"), text=True)
     try:
         _wait_for(pgpass.exists, "password file", process)

@@ -26,7 +26,6 @@ CONFIGMAP = "mlflow-database-ca"
 VOLUME = "database-ca"
 FETCH_CONTAINER = "database-ca"
 FETCH_SCRIPT = "fetch_ca_bundle.py"
-LOGIN_TOKEN_SCRIPT = "db_login_token.py"
 
 
 @dataclass(frozen=True)
@@ -42,14 +41,11 @@ class PodTrust:
 
 
 def fetch_script() -> str:
-    return _script(FETCH_SCRIPT)
+    return script_text(FETCH_SCRIPT)
 
 
-def login_token_script() -> str:
-    return _script(LOGIN_TOKEN_SCRIPT)
-
-
-def _script(name: str) -> str:
+def script_text(name: str) -> str:
+    """A script of components/addons/scripts, which a pod runs with `python -c`."""
     return package_files.files(__package__).joinpath("scripts", name).read_text(encoding="utf-8")
 
 

@@ -156,16 +156,11 @@ def _ca_env(args: MlflowArgs) -> dict[str, str]:
     return {"REQUESTS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle} if args.identity.platform_ca else {}
 
 
-def _pod_login(args: MlflowArgs) -> mlflow_login.PodLogin:
-    return mlflow_login.pod_login(args.data.database, args.images, MLFLOW_UID, args.data.object_store.region)
-
-
-def _pod_trust(args: MlflowArgs) -> dict[str, Any]:
+def _pod_trust(args: MlflowArgs, login: mlflow_login.PodLogin) -> dict[str, Any]:
     """The server pod's trust: the issuer's (_ca_trust), the database's (database_ca.py) and, with a
-    token login, its sidecar (mlflow_login.py), which starts after the CA is fetched."""
+    token login, its sidecar (`login`), which starts after the CA is fetched."""
     issuer = _ca_trust(args)
     database = database_ca.pod_trust(args.data.database, args.images, MLFLOW_UID)
-    login = _pod_login(args)
     return {key: [*issuer.get(key, []), *extra, *by_login] for key, extra, by_login in
             (("initContainers", database.init_containers, login.init_containers),
              ("extraVolumes", database.volumes, login.volumes),
@@ -200,6 +195,7 @@ def _ca_trust(args: MlflowArgs) -> dict[str, Any]:
 def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str, Any]:
     db = args.data.database
     host = f"mlflow.{args.domain}"
+    login = mlflow_login.pod_login(db, args.images, MLFLOW_UID)  # its env, and its sidecar (_pod_trust)
     # The login comes from DB_SECRET (existingDatabaseSecret / auth.postgres.existingSecret): the
     # chart then reads neither a user nor a password value.
     postgres = {"enabled": True, "host": db.host, "port": db.port, "database": db.name}
@@ -231,7 +227,7 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
         # created on the first bearer call, behind the same group gate as a sign-in and never as an
         # admin; without it, what they create is refused (the plugin's auth_middleware.py, 7.6.0).
         "extraEnvVars": {**env, "OIDC_ISSUER": args.identity.issuer, "OIDC_PROVISION_ON_BEARER_AUTH": "true",
-                         **_ca_env(args), **_pod_login(args).env},
+                         **_ca_env(args), **login.env},
         # libpq's TLS mode (the chart reads OIDC_SECRET itself, through oidcAuth.existingSecret).
         "extraSecretNamesForEnvFrom": [PG_ENV_SECRET],
         "serverAllowedHosts": _allowed_hosts(host),
@@ -242,7 +238,7 @@ def chart_values(args: MlflowArgs, flask_secret: pulumi.Input[str]) -> dict[str,
         "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
         # No Ingress (the chart's default): an IngressRoute of this component serves it (routes.py).
-        **_pod_trust(args),
+        **_pod_trust(args, login),
         # Metrics on /metrics of the server's port, scraped through our ServiceMonitor (METRICS).
         # The chart's own is left off: it renders only if the monitoring CRDs exist at install
         # time, and the MLflow release does not wait for kube-prometheus-stack. The flag names the

@@ -37,6 +37,7 @@ LOGIN_DIR = "/var/run/mlflow-db-login"
 PGPASS_FILE = f"{LOGIN_DIR}/pgpass"
 VOLUME = "db-login"
 SIDECAR = "db-login-token"
+SCRIPT = "db_login_token.py"
 # libpq's startup options for MLflow's sessions: they act as APP_ROLE, which the IAM user is a member of.
 SESSION_OPTIONS = f"-c role={APP_ROLE}"
 # How often each kind of token is made again: a Google access token lives an hour, an RDS auth token
@@ -54,33 +55,37 @@ class PodLogin:
     env: dict[str, str] = field(default_factory=dict)
 
 
+def login_token_script() -> str:
+    return database_ca.script_text(SCRIPT)
+
+
 def secret_data(db: Database, app_password: Optional[pulumi.Output[str]]) -> dict[str, Any]:
     """The login Secret the chart reads (username, password): the IAM user with an empty password,
     which sends libpq to the password file, or APP_ROLE with its own."""
     if db.iam_login is not None:
-        return {"username": db.iam_login, "password": ""}
+        return {"username": db.iam_login.user, "password": ""}
     assert app_password is not None, "a password login needs its password"
     return {"username": APP_ROLE, "password": pulumi.Output.secret(app_password)}
 
 
-def pod_login(db: Database, images: ImageSource, run_as_user: int, region: Optional[str] = None) -> PodLogin:
-    """`region`: the database's (what an RDS token is signed for)."""
-    if db.iam_login is None or db.iam_token is None:
+def pod_login(db: Database, images: ImageSource, run_as_user: int) -> PodLogin:
+    login = db.iam_login
+    if login is None:
         return PodLogin()
     sidecar = {
         "name": SIDECAR,
         "image": images.ref(versions.MLFLOW_IMAGE),
         # Kept running beside the server, started before it (a native sidecar).
         "restartPolicy": "Always",
-        "command": ["python", "-c", database_ca.login_token_script()],
+        "command": ["python", "-c", login_token_script()],
         "env": [
             {"name": "PGPASSFILE", "value": PGPASS_FILE},
             {"name": "DB_LOGIN_HOST", "value": db.host},
             {"name": "DB_LOGIN_PORT", "value": str(db.port)},
-            {"name": "DB_LOGIN_USER", "value": db.iam_login},
-            {"name": "DB_LOGIN_TOKEN", "value": db.iam_token},
-            *([{"name": "DB_LOGIN_REGION", "value": region}] if db.iam_token == "rds" and region else []),
-            {"name": "TOKEN_REFRESH_SECONDS", "value": str(REFRESH_SECONDS[db.iam_token])},
+            {"name": "DB_LOGIN_USER", "value": login.user},
+            {"name": "DB_LOGIN_TOKEN", "value": login.token},
+            *([{"name": "DB_LOGIN_REGION", "value": login.region}] if login.region else []),
+            {"name": "TOKEN_REFRESH_SECONDS", "value": str(REFRESH_SECONDS[login.token])},
         ],
         "startupProbe": {"exec": {"command": ["test", "-s", PGPASS_FILE]}, "periodSeconds": 2, "failureThreshold": 60},
         "resources": kube.resources("10m", "48Mi", "128Mi"),
@@ -100,4 +105,4 @@ def grants_env(db: Database) -> list[dict[str, Any]]:
     and which (mlflow_grants.SCRIPT makes it a member of APP_ROLE)."""
     if db.iam_login is None:
         return [{"name": "IAM_LOGIN", "value": "false"}, {"name": "LOGIN_ROLE", "value": ""}]
-    return [{"name": "IAM_LOGIN", "value": "true"}, {"name": "LOGIN_ROLE", "value": db.iam_login}]
+    return [{"name": "IAM_LOGIN", "value": "true"}, {"name": "LOGIN_ROLE", "value": db.iam_login.user}]

@@ -36,6 +36,7 @@ from .outputs import (
     PGAUDIT_PRELOAD,
     Database,
     DataOutputs,
+    IamLogin,
     ManagedDataArgs,
     ObjectStore,
     WorkloadAccess,
@@ -77,7 +78,7 @@ class AwsData(pulumi.ComponentResource):
         self.outputs = DataOutputs(
             object_store=ObjectStore(kind="s3", bucket=bucket_name, uri=bucket_name.apply(lambda b: f"s3://{b}"), region=net.region),
             database=Database.managed(self.database.address, password.result, self.database.identifier,
-                                      db_trust.rds(net.region), net.vpc_cidr, ("rds", pulumi.Output.from_input(login))),
+                                      db_trust.rds(net.region), net.vpc_cidr, IamLogin("rds", pulumi.Output.from_input(login), net.region)),
             access=access,
             store_ready=(versioning,),
             database_ready=(self.database, login_right),

@@ -38,6 +38,7 @@ from .outputs import (
     PGAUDIT_LOG,
     Database,
     DataOutputs,
+    IamLogin,
     ManagedDataArgs,
     ObjectStore,
     WorkloadAccess,
@@ -76,7 +77,7 @@ class GcpData(pulumi.ComponentResource):
                 kind="gcs", bucket=self.bucket.name, uri=self.bucket.name.apply(lambda b: f"gs://{b}"), region=net.region
             ),
             database=Database.managed(self.instance.private_ip_address, password.result, self.instance.name,
-                                      db_trust.cloud_sql(self.instance.server_ca_certs), self._peering_cidr, ("cloudsql", iam_login)),
+                                      db_trust.cloud_sql(self.instance.server_ca_certs), self._peering_cidr, iam_login),
             access=access,
             store_ready=(self.bucket,),
             database_ready=(database, user, iam_user),
@@ -256,9 +257,9 @@ class GcpData(pulumi.ComponentResource):
 
         return access
 
-    def _iam_login(self, name: str, access: dict[str, WorkloadAccess]) -> tuple[pulumi.Output[str], gcp.sql.User]:
+    def _iam_login(self, name: str, access: dict[str, WorkloadAccess]) -> tuple[IamLogin, gcp.sql.User]:
         """MLflow's service account as an IAM user of the instance, allowed to log in to this instance
-        alone; returns its database login name (the account's e-mail without `.gserviceaccount.com`)."""
+        alone; returns the login (its user: the account's e-mail without `.gserviceaccount.com`)."""
         child, net = self._opts, self._net
         account = self._accounts[names.MLFLOW.role]
         # Ref: https://cloud.google.com/sql/docs/postgres/iam-conditions#allow_users_to_connect_to_specific_instances
@@ -281,7 +282,7 @@ class GcpData(pulumi.ComponentResource):
         assert bound is not None, "each GCP workload's access names its binding"
         user = gcp.sql.User(f"{name}-mlflow-iam-user", name=login, instance=self.instance.name,
                             type=CLOUD_SQL_IAM_USER, opts=child(login_right, bound))
-        return login, user
+        return IamLogin("cloudsql", login), user
 
 
 def iam_login_name(email: str) -> str:

@@ -67,24 +67,29 @@ class Database:
     # The private range the managed server's address is in: the only place MLflow's egress may reach
     # on the database's port (components/network.py to_database). None in-cluster.
     network: Optional[pulumi.Input[str]] = None
-    # The database user MLflow logs in as with its cloud identity's token instead of a password (Cloud
-    # SQL's IAM user of MLflow's service account): components/addons/mlflow_login.py. None: MLflow's
-    # own password login (mlflow_grants.APP_ROLE).
-    iam_login: Optional[pulumi.Output[str]] = None
-    # Whose token that login takes: "rds" (an RDS auth token, signed with the pod's IRSA role) or
-    # "cloudsql" (the Google service account's access token). None with a password login.
-    iam_token: Optional[str] = None
+    # MLflow's login by its cloud identity's token instead of a password (AWS, GCP:
+    # components/addons/mlflow_login.py). None: MLflow's own password login (mlflow_grants.APP_ROLE).
+    iam_login: Optional["IamLogin"] = None
 
     @staticmethod
     def managed(host: pulumi.Output[str], password: pulumi.Input[str], instance: pulumi.Output[str],
-                trust: DatabaseTrust, network: pulumi.Input[str],
-                iam_login: Optional[tuple[str, pulumi.Output[str]]] = None) -> "Database":
+                trust: DatabaseTrust, network: pulumi.Input[str], iam_login: Optional["IamLogin"] = None) -> "Database":
         """A cloud's managed Postgres: the platform's database and user, reached over TLS that
-        verifies the server; `iam_login`: (token kind, user) where MLflow logs in with a token."""
+        verifies the server."""
         return Database(host=host, port=5432, name=names.DATABASE_MLFLOW, user=names.DATABASE_USER,
                         password=pulumi.Output.secret(password), ssl_mode=trust.ssl_mode, instance=instance, trust=trust,
-                        network=network, iam_token=iam_login[0] if iam_login else None,
-                        iam_login=iam_login[1] if iam_login else None)
+                        network=network, iam_login=iam_login)
+
+
+@dataclass(frozen=True)
+class IamLogin:
+    """The database user MLflow logs in as with a token of its cloud identity, and whose token: "rds"
+    (an RDS auth token signed with its IRSA role for `region`, the instance's) or "cloudsql" (its
+    Google service account's access token)."""
+
+    token: Literal["rds", "cloudsql"]
+    user: pulumi.Output[str]
+    region: Optional[str] = None
 
 
 # The audit trail every managed Postgres keeps: each connection and disconnection in the server's
@@ -198,7 +203,7 @@ class DataOutputs:
             "store": store.kind, "bucket": store.bucket, "region": store.region, "account": store.account,
             "endpoint": store.endpoint,
             "database": {"instance": database.instance, "host": database.host, "port": database.port, "name": database.name,
-                         **({"iam_login": database.iam_login} if database.iam_login is not None else {})},
+                         **({"iam_login": database.iam_login.user} if database.iam_login is not None else {})},
         }
 
     def registered(self) -> dict[str, Any]:
