@@ -165,6 +165,10 @@ DETECTOR = Workload("detector", NS_DETECTORS, "detector", "read")
 DETECTOR_FITTER = Workload("detector-fitter", NS_DETECTORS, "detector-fitter", "write")
 
 WORKLOADS: tuple[Workload, ...] = (MLFLOW, MODEL_READER, DETECTOR, DETECTOR_FITTER)
+# On Azure, the service account of MLflow's schema Job: federated with the identity that is the
+# database server's Entra admin, which alone may create MLflow's Entra database user
+# (components/data/azure.py _entra_login). No object-store access.
+MLFLOW_DB_ADMIN = "mlflow-db-admin"
 
 
 # What stands for a secret wherever the platform shows a value (plans, renders, the deployment

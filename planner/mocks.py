@@ -227,10 +227,16 @@ def _uuid(*parts: str) -> str:
     return f"{d[:8]}-{d[8:12]}-4{d[13:16]}-8{d[17:20]}-{d[20:32]}"
 
 
+def azure_identity_ids(name: str) -> tuple[str, str]:
+    """The (client id, principal id) the mocks give the user-assigned identity of resource `name`."""
+    return _uuid(name, "client"), _uuid(name, "principal")
+
+
 def _azure_identity(name: str, inputs: dict) -> tuple[str, dict]:
     identity = inputs.get("resourceName", name)
     rid = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity}"
-    return rid, {"clientId": _uuid(name, "client"), "principalId": _uuid(name, "principal"), "tenantId": TENANT_ID}
+    client, principal = azure_identity_ids(name)
+    return rid, {"name": identity, "clientId": client, "principalId": principal, "tenantId": TENANT_ID}
 
 
 def _azure_storage_account(name: str, inputs: dict) -> tuple[str, dict]:

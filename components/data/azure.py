@@ -7,6 +7,8 @@ one user-assigned identity per workload with a federated credential for its serv
   backups kept at least 7 days, zone-redundant HA when asked.
 - Identities: Storage Blob Data Reader or Contributor on the account, federated with the AKS OIDC
   issuer for exactly `system:serviceaccount:<namespace>:<name>`.
+- MLflow logs in to Postgres as its identity (an Entra ID token, no password); the schema Job's own
+  identity is the server's Entra admin, which makes that database user (_entra_login).
 - Prod stacks `protect` the storage account and the server.
 """
 
@@ -39,6 +41,8 @@ from .outputs import (
     PGAUDIT_PRELOAD,
     Database,
     DataOutputs,
+    EntraPrincipal,
+    IamLogin,
     ManagedDataArgs,
     ObjectStore,
     WorkloadAccess,
@@ -81,16 +85,17 @@ class AzureData(pulumi.ComponentResource):
         self._storage(name, args, suffix)
         password, database = self._database(name, args, suffix)
         access = self._identities(name, args)
+        iam_login, admin = self._entra_login(name, args, database[-1])
         blob_base = self.account.name.apply(lambda a: f"https://{a}.blob.core.windows.net/{CONTAINER}")
         self.outputs = DataOutputs(
             object_store=ObjectStore(
                 kind="azure", bucket=self.container.name, uri=blob_base, account=self.account.name
             ),
             database=Database.managed(self.server.fully_qualified_domain_name, password.result, self.server.name,
-                                      db_trust.azure_postgres(), net.database_cidr),
+                                      db_trust.azure_postgres(), net.database_cidr, iam_login),
             access=access,
             store_ready=(self.container,),
-            database_ready=tuple(database),
+            database_ready=(*database, admin),
         )
         self.register_outputs(self.outputs.registered())
 
@@ -254,6 +259,9 @@ class AzureData(pulumi.ComponentResource):
             backup={"backup_retention_days": args.database.backup_retention_days,
                     "geo_redundant_backup": "Enabled" if args.database.geo_redundant_backup else "Disabled"},
             high_availability={"mode": "ZoneRedundant" if args.database.high_availability else "Disabled"},
+            # Entra ID tokens as logins (MLflow's, _entra_login) beside the master's password (Jobs, backups).
+            # Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-azure-ad-authentication
+            auth_config={"active_directory_auth": "Enabled", "password_auth": "Enabled", "tenant_id": net.tenant_id},
             **encryption,
             # A real edge, kept on the critical path (planner/critical_path.py): a server with
             # private access is created into the zone only once the zone is linked to its VNet.
@@ -327,6 +335,7 @@ class AzureData(pulumi.ComponentResource):
         child, net = self._opts, self._net
         rg, location = net.resource_group_name, net.region
         access: dict[str, WorkloadAccess] = {}
+        self._identity: dict[str, managedidentity.UserAssignedIdentity] = {}
         role_prefix: pulumi.Output[str] = net.subscription_id.apply(
             lambda sub: f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/")
         for workload in names.WORKLOADS:
@@ -356,6 +365,7 @@ class AzureData(pulumi.ComponentResource):
                 scope=self.account.id,
                 opts=child(federated),  # `identity` below then stands for both
             )
+            self._identity[workload.role] = identity
             access[workload.role] = WorkloadAccess(
                 annotations={"azure.workload.identity/client-id": identity.client_id},
                 pod_labels={"azure.workload.identity/use": "true"},
@@ -363,3 +373,30 @@ class AzureData(pulumi.ComponentResource):
             )
 
         return access
+
+    def _entra_login(self, name: str, args: AzureDataArgs, after: pulumi.Resource) -> tuple[IamLogin, pulumi.Resource]:
+        """MLflow's Entra ID login: its identity's database user (named as the identity), which the
+        schema Job makes as the server's Entra admin, an identity of its own federated with the Job's
+        service account only. Returns the login and the admin, which the Job waits for. The admin is
+        set after the audit parameters (`after`): the server takes one change at a time.
+        Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/how-to-configure-sign-in-azure-ad-authentication"""
+        child, net = self._opts, self._net
+        rg = net.resource_group_name
+        admin = managedidentity.UserAssignedIdentity(
+            f"{name}-db-admin-identity", resource_name_=f"{names.env_prefix(args.env)}-{names.MLFLOW_DB_ADMIN}",
+            resource_group_name=rg, location=net.region, opts=child())
+        federated = managedidentity.FederatedIdentityCredential(
+            f"{name}-db-admin-federation", resource_name_=admin.name, resource_group_name=rg,
+            federated_identity_credential_resource_name=f"{names.NS_MLFLOW}-{names.MLFLOW_DB_ADMIN}",
+            issuer=net.oidc_issuer, subject=f"system:serviceaccount:{names.NS_MLFLOW}:{names.MLFLOW_DB_ADMIN}",
+            audiences=[WI_AUDIENCE], opts=child())
+        server_admin = postgresql.Administrator(
+            f"{name}-postgres-entra-admin", resource_group_name=rg, server_name=self.server.name,
+            object_id=admin.principal_id, principal_name=admin.name, principal_type="ServicePrincipal",
+            tenant_id=net.tenant_id, opts=child(after, federated))
+        mlflow_identity = self._identity[names.MLFLOW.role]
+        principal = EntraPrincipal(
+            object_id=mlflow_identity.principal_id, admin_user=admin.name,
+            admin_access=WorkloadAccess(annotations={"azure.workload.identity/client-id": admin.client_id},
+                                        pod_labels={"azure.workload.identity/use": "true"}, identity=server_admin))
+        return IamLogin("entra", mlflow_identity.name, entra=principal), server_admin

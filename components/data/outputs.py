@@ -67,7 +67,7 @@ class Database:
     # The private range the managed server's address is in: the only place MLflow's egress may reach
     # on the database's port (components/network.py to_database). None in-cluster.
     network: Optional[pulumi.Input[str]] = None
-    # MLflow's login by its cloud identity's token instead of a password (AWS, GCP:
+    # MLflow's login by its cloud identity's token instead of a password (AWS, Azure, GCP:
     # components/addons/mlflow_login.py). None: MLflow's own password login (mlflow_grants.APP_ROLE).
     iam_login: Optional["IamLogin"] = None
 
@@ -84,12 +84,27 @@ class Database:
 @dataclass(frozen=True)
 class IamLogin:
     """The database user MLflow logs in as with a token of its cloud identity, and whose token: "rds"
-    (an RDS auth token signed with its IRSA role for `region`, the instance's) or "cloudsql" (its
-    Google service account's access token)."""
+    (an RDS auth token signed with its IRSA role for `region`, the instance's), "cloudsql" (its
+    Google service account's access token) or "entra" (its managed identity's Entra ID token, for
+    Flexible Server; `entra` says how the schema Job makes that user)."""
 
-    token: Literal["rds", "cloudsql"]
+    token: Literal["rds", "cloudsql", "entra"]
     user: pulumi.Output[str]
     region: Optional[str] = None
+    entra: Optional["EntraPrincipal"] = None
+
+
+@dataclass(frozen=True)
+class EntraPrincipal:
+    """On Azure, what the schema Job needs to make MLflow's database user: only a connection of one
+    of the server's Entra admins may create a role for an Entra principal (pgaadauth), so the Job
+    logs in as `admin_user`, the identity its service account (names.MLFLOW_DB_ADMIN) is federated
+    with, and maps the user to MLflow's identity by `object_id`.
+    Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/how-to-manage-azure-ad-users"""
+
+    object_id: pulumi.Output[str]
+    admin_user: pulumi.Output[str]
+    admin_access: WorkloadAccess
 
 
 # The audit trail every managed Postgres keeps: each connection and disconnection in the server's
