@@ -407,17 +407,32 @@ class Mlflow(pulumi.ComponentResource):
             "securityContext": kube.container_security(run_as_user=PSQL_UID),
             **_mounts(trust.mounts),
         }
+        # On Azure, MLflow's Entra user is made (as the server's Entra admin) before the grants.
+        entra = mlflow_login.job_login(db, self._args.images, trust, PSQL_UID)
+        depends_on = [*secrets, *ns.ready, *self._args.data.database_ready, *self._admin_account(name, entra, ns)]
         # The bundle's fetch, where there is one, runs before anything connects.
-        pod = kube.job_pod(MLFLOW_UID, [grants], init_containers=[*trust.init_containers, auth_database, upgrade],
-                           volumes=[kube.empty_dir("tmp"), *trust.volumes])
+        pod = kube.job_pod(MLFLOW_UID, [grants], init_containers=[*trust.init_containers, auth_database, upgrade,
+                                                                  *entra.init_containers],
+                           volumes=[kube.empty_dir("tmp"), *trust.volumes, *entra.volumes], service_account=entra.service_account)
         labels = kube.labels("mlflow", "database")
-        depends_on = [*secrets, *ns.ready, *self._args.data.database_ready]
+        pod_labels = {**labels, **entra.pod_labels}
         if self._args.schema_template:
-            self._template(name, pod, labels, depends_on)
+            self._template(name, pod, labels, pod_labels, depends_on)
         return kube.job(f"{name}-db-upgrade", {"name": UPGRADE_JOB, "namespace": names.NS_MLFLOW, "labels": labels},
-                        pod, self, self._args.provider, depends_on)
+                        pod, self, self._args.provider, depends_on, pod_labels=pod_labels)
 
-    def _template(self, name: str, pod: dict[str, Any], labels: dict[str, str], depends_on: list[pulumi.Resource]) -> None:
+    def _admin_account(self, name: str, entra: mlflow_login.JobLogin, ns: kube.Namespace) -> list[pulumi.Resource]:
+        """The schema Job's service account where it logs in as the server's Entra admin (Azure)."""
+        login = self._args.data.database.iam_login
+        if entra.service_account is None or login is None or login.entra is None:
+            return []
+        access = login.entra.admin_access
+        return [kube.service_account(f"{name}-db-admin-sa", entra.service_account, names.NS_MLFLOW, self, self._args.provider,
+                                     annotations=access.annotations,
+                                     depends_on=[*ns.ready, *([access.identity] if access.identity else [])])]
+
+    def _template(self, name: str, pod: dict[str, Any], labels: dict[str, str], pod_labels: dict[str, str],
+                  depends_on: list[pulumi.Resource]) -> None:
         k8s.batch.v1.CronJob(
             f"{name}-db-upgrade-template",
             metadata={"name": names.MLFLOW_SCHEMA_TEMPLATE, "namespace": names.NS_MLFLOW, "labels": labels},
@@ -430,7 +445,7 @@ class Mlflow(pulumi.ComponentResource):
                 "jobTemplate": {"metadata": {"labels": labels}, "spec": {
                     # A schema upgrade of a large registry takes minutes; the CLI waits this long and reports.
                     "backoffLimit": 2, "activeDeadlineSeconds": 3600, "ttlSecondsAfterFinished": 86400,
-                    "template": {"metadata": {"labels": labels}, "spec": pod}}},
+                    "template": {"metadata": {"labels": pod_labels}, "spec": pod}}},
             },
             opts=kube.child(self, self._args.provider, depends_on),
         )
