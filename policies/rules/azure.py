@@ -45,6 +45,11 @@ def azure_postgres(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
 
 
 
+def azure_postgres_entra_login(args: Any, _config: Mapping[str, Any]) -> Iterator[str]:
+    if dig(args.props, "authConfig", "activeDirectoryAuth") != "Enabled":
+        yield "Entra ID authentication is off: MLflow cannot log in as its managed identity and would need a password of its own"
+
+
 def azure_postgres_logs(args: Any, _config: Mapping[str, Any]) -> Iterator[Any]:
     """A stack rule: each Flexible Server has its connection-logging parameters set on, and pgaudit
     allow-listed, preloaded and logging (the parameters are resources of their own, naming the server),
@@ -167,6 +172,10 @@ RULES = [
          ("azure-native:storage:StorageAccount",)),
     Rule("azure-postgres-not-public", "azure", "PostgreSQL Flexible Server is reachable only privately.",
          "Use VNet integration (delegated subnet) and network.publicNetworkAccess: Disabled.", azure_postgres,
+         ("azure-native:dbforpostgresql:Server",)),
+    Rule("azure-postgres-entra-login", "azure", "PostgreSQL Flexible Server takes Entra ID logins: MLflow logs in as its "
+         "managed identity, with no password of its own.", "Set authConfig.activeDirectoryAuth: Enabled (components/data/azure.py "
+         "makes the schema Job's identity the server's Entra admin, which adds MLflow's user).", azure_postgres_entra_login,
          ("azure-native:dbforpostgresql:Server",)),
     Rule("azure-postgres-connection-logging", "azure",
          "PostgreSQL Flexible Server logs every connection and disconnection, and schema and role changes (pgaudit).",

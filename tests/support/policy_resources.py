@@ -108,7 +108,8 @@ def pg_server(props: dict, settings: tuple = ("log_connections", "log_disconnect
               audit: tuple = AZURE_PGAUDIT, shipped: bool = True, **extra: Any) -> list:
     """A Flexible Server with its server parameters (resources naming it): the connection-logging ones
     in `settings` on, those in `off` off, and the `audit` ones (name, value): pgaudit's by default;
-    with `shipped`, its log sent to a workspace."""
+    with `shipped`, its log sent to a workspace. It takes Entra ID logins unless `props` say otherwise."""
+    props = {"authConfig": {"activeDirectoryAuth": "Enabled", "passwordAuth": "Enabled"}, **props}
     server = resource("azure-native:dbforpostgresql:Server", props, name="pg", **extra)
     values = [*((s, "on") for s in settings), *((s, "off") for s in off), *audit]
     diagnostics = [resource("azure-native:monitor:DiagnosticSetting", {
