@@ -40,6 +40,8 @@ DURATIONS: dict[str, tuple[int, str]] = {
     "azure-native:containerservice:AgentPool": (240, "AKS user node pool: 3-5 min"),
     "azure-native:dbforpostgresql:Server": (480, "Postgres flexible server: about 8 min (Azure docs 'Create a server')"),
     "azure-native:dbforpostgresql:Server+ha": (900, "Postgres flexible server, zone-redundant HA: about 15 min (a standby in a second zone)"),
+    "azure-native:dbforpostgresql:Administrator": (90, "Entra admin of a flexible server: a server operation, an estimate "
+                                                       "of about 1-2 min (no published figure)"),
     "azure-native:privatedns:VirtualNetworkLink": (60, "private DNS zone link: about 1 min"),
     "azure-native:privatedns:PrivateZone": (30, "private DNS zone: under 1 min"),
     "azure-native:authorization:RoleAssignment": (30, "role assignment: seconds, plus Entra ID propagation"),

@@ -388,6 +388,8 @@ def test_azure_identities_federated_to_the_right_service_accounts(azure_dev):
         "system:serviceaccount:models:model-reader",
         "system:serviceaccount:detectors:detector",
         "system:serviceaccount:detectors:detector-fitter",
+        # The schema Job's, the database server's Entra admin (no object-store access).
+        "system:serviceaccount:mlflow:mlflow-db-admin",
     }
     for credential in creds.values():
         assert credential.input("audiences") == ["api://AzureADTokenExchange"]

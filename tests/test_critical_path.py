@@ -291,8 +291,10 @@ def test_no_stack_is_slower_than_before_and_most_are_much_faster(stack, planned)
     before = BASELINE["stacks"][stack]["seconds"]
     path = critical_path(planned(stack))
     # Steps the platform took on since the baseline, which it did not have to wait for then: the
-    # Flexible Server's parameter writes and its restart for pgaudit (issue 23), before the schema Job.
-    added = sum(s.seconds for s in path.steps if s.type == "azure-native:dbforpostgresql:Configuration"
+    # Flexible Server's parameter writes, its restart for pgaudit and its Entra admin (issue 23), before the
+    # schema Job.
+    added = sum(s.seconds for s in path.steps if s.type in ("azure-native:dbforpostgresql:Configuration",
+                                                            "azure-native:dbforpostgresql:Administrator")
                 or s.name.endswith("-postgres-restart"))
     after = path.seconds - added
     assert after <= before
@@ -336,8 +338,8 @@ def test_default_parallelism_costs_the_cloud_nothing_and_local_little(stack, pla
     if cloud == "local":
         for cpus in (2, 4, 8):  # a 1-core machine gets 4 slots: slower, but kind on 1 core is too
             assert schedule(run, parallelism.default(cloud, cpus)) <= 1.15 * path, cpus
-    else:
-        assert schedule(run, parallelism.default(cloud)) == path
+    else:  # at most a second later: azure-prod has 17 operations ready at once when its resource group exists
+        assert path <= schedule(run, parallelism.default(cloud)) <= path + 1
         assert schedule(run, parallelism.default(cloud) // 4) > path, "a lower bound would cost minutes"
 
 

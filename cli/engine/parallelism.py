@@ -8,10 +8,12 @@ the chain that bounds the deploy. `benchmarks/critical_path.py --parallel` repla
 stack's plan with N slots (planner/critical_path.py: schedule) under the duration table:
 
 - cloud stacks reach their unbounded estimate at 16 and lose nothing above it (at 8 aws-prod is
-  about 25 s slower, at 4 about 4 min). A bound of 16 keeps a first deploy from firing 60 Kubernetes and
-  cloud API calls at once into a cluster whose control plane is still scaling up, and from
-  tripping per-account API throttling (AWS, ARM, GCP all throttle bursts of mutating calls); the
-  work is remote, so 16 suits a 2-core laptop and a CI runner alike.
+  about 25 s slower, at 4 about 4 min), but azure-prod, which is 1 s later at 16: when its resource
+  group exists, 17 operations are ready at once and its Postgres DNS zone waits a second for a slot.
+  A bound of 16 keeps a first deploy from firing 60 Kubernetes and cloud API calls at once into a
+  cluster whose control plane is still scaling up, and from tripping per-account API throttling
+  (AWS, ARM, GCP all throttle bursts of mutating calls); the work is remote, so 16 suits a 2-core
+  laptop and a CI runner alike.
 - local (kind) stacks share the machine's cores with the cluster itself: the API server, etcd,
   the controllers and every pod starting. The estimate assumes free CPU, so it favours more
   parallelism than a 2-core laptop can serve; 4 per core (8 on 2 cores, 16 from 4 cores) costs
