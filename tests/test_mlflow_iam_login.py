@@ -1,8 +1,8 @@
-"""MLflow logs in to Cloud SQL as its own Google service account, and to RDS as its environment's
-user through its IRSA role (IAM database authentication), with no password of its own
-(components/data/gcp.py _iam_login, aws.py _login_right, components/addons/mlflow_login.py), and
-Azure and local keep MLflow's password login: what each shipped stack's plan creates and what its
-cluster receives. The sidecar's loop and libpq's use of its file run for real in test_db_login_token.py;
+"""MLflow logs in to Cloud SQL as its own Google service account, to RDS as its environment's user
+through its IRSA role (IAM database authentication), and to Flexible Server as its managed identity
+(Entra ID), with no password of its own (components/data/gcp.py _iam_login, aws.py _login_right,
+azure.py _entra_login, components/addons/mlflow_login.py), and local keeps MLflow's password login:
+what each shipped stack's plan creates and what its cluster receives. The sidecar's loop and libpq's use of its file run for real in test_db_login_token.py;
 the grants for the IAM user on a real PostgreSQL in test_db_least_privilege.py."""
 
 from __future__ import annotations
@@ -15,17 +15,23 @@ from mlops_platform.components import names
 from mlops_platform.components.addons import mlflow, mlflow_login
 from mlops_platform.components.addons.mlflow_grants import APP_ROLE
 from mlops_platform.components.data.outputs import IAM_AUTHENTICATION_FLAG
+from mlops_platform.planner.mocks import azure_identity_ids
 from support import SHIPPED_STACKS, one
 from support.rendered import of
 
 GCP_STACKS = [s for s in SHIPPED_STACKS if s.startswith("gcp")]
 AWS_STACKS = [s for s in SHIPPED_STACKS if s.startswith("aws")]
-OTHER_STACKS = [s for s in SHIPPED_STACKS if s.split("-")[0] in ("azure", "local")]
-TOKEN = {"aws": ("rds", "300"), "gcp": ("cloudsql", "600")}
+AZURE_STACKS = [s for s in SHIPPED_STACKS if s.startswith("azure")]
+OTHER_STACKS = [s for s in SHIPPED_STACKS if s.startswith("local")]
+TOKEN = {"aws": ("rds", "300"), "gcp": ("cloudsql", "600"), "azure": ("entra", "600")}
 
 
 def _login(stack, run):
-    return _mlflow_login(run) if stack.startswith("gcp") else names.mlflow_database_login(stack.split("-", 1)[1])
+    if stack.startswith("gcp"):
+        return _mlflow_login(run)
+    if stack.startswith("azure"):  # the managed identity's name
+        return one(run, "azure-native:managedidentity:UserAssignedIdentity", f"-{names.MLFLOW.role}-identity").input("resourceName")
+    return names.mlflow_database_login(stack.split("-", 1)[1])
 
 
 def _mlflow_login(run):
@@ -95,7 +101,7 @@ def test_rds_lets_mlflows_role_log_in_as_its_environments_user_only(stack, plann
     assert [p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if "rds-db" in str(p.input("policy"))] == [right]
 
 
-@pytest.mark.parametrize("stack", [*GCP_STACKS, *AWS_STACKS])
+@pytest.mark.parametrize("stack", [*GCP_STACKS, *AWS_STACKS, *AZURE_STACKS])
 def test_mlflow_reads_a_fresh_token_and_holds_no_password(stack, planned, viewed):
     login = _login(stack, planned(stack))
     view = viewed(stack)
@@ -140,7 +146,7 @@ def test_the_other_clouds_keep_mlflows_own_password(stack, viewed):
     assert _grants(view)["IAM_LOGIN"] == "false"
 
 
-@pytest.mark.parametrize("stack", ["gcp-dev", "azure-dev"])
+@pytest.mark.parametrize("stack", ["gcp-dev", "azure-dev", "local-dev"])
 def test_the_data_output_names_mlflows_iam_login_for_the_restore(stack, stack_config):
     """`platform restore` reads the IAM user it adds to a restored instance from the `data` output."""
     import pulumi
@@ -157,7 +163,73 @@ def test_the_data_output_names_mlflows_iam_login_for_the_restore(stack, stack_co
 
     run = run_program(program, stack)
     database = seen["data"]["database"]
-    if stack.startswith("gcp"):
-        assert database["iam_login"] == _mlflow_login(run)
+    if not stack.startswith("local"):
+        assert database["iam_login"] == _login(stack, run)
     else:
         assert "iam_login" not in database
+
+
+def _identity(run, suffix):
+    return one(run, "azure-native:managedidentity:UserAssignedIdentity", suffix)
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_flexible_server_takes_entra_logins_and_the_schema_jobs_identity_is_its_only_admin(stack, planned):
+    run = planned(stack)
+    server = one(run, "azure-native:dbforpostgresql:Server")
+    auth = server.input("authConfig")
+    assert (auth["activeDirectoryAuth"], auth["passwordAuth"]) == ("Enabled", "Enabled")
+    assert auth["tenantId"]
+    admin = _identity(run, "-db-admin-identity")
+    assert admin.input("resourceName") == f"mlops-{stack.split('-', 1)[1]}-{names.MLFLOW_DB_ADMIN}"
+    [entra_admin] = run.of_type("azure-native:dbforpostgresql:Administrator")
+    assert entra_admin.input("principalType") == "ServicePrincipal"
+    assert entra_admin.input("principalName") == admin.input("resourceName")
+    assert admin.urn in entra_admin.property_dependencies.get("objectId", []), "the Job's identity, not MLflow's"
+    assert entra_admin.input("objectId") == azure_identity_ids(admin.name)[1]
+    assert entra_admin.input("serverName") == server.input("serverName")
+    # The identity answers to the schema Job's service account alone.
+    federations = [f for f in run.of_type("azure-native:managedidentity:FederatedIdentityCredential")
+                   if admin.urn in f.property_dependencies.get("resourceName", [])]
+    assert [f.input("subject") for f in federations] == [f"system:serviceaccount:{names.NS_MLFLOW}:{names.MLFLOW_DB_ADMIN}"]
+    # Set after the server's last parameter: the server takes one change at a time.
+    last = one(run, "azure-native:dbforpostgresql:Configuration", "-pgaudit-log")
+    assert last.urn in entra_admin.dependencies
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_the_schema_job_makes_mlflows_entra_user_as_the_admin_before_the_grants(stack, planned, viewed):
+    run, view = planned(stack), viewed(stack)
+    admin, mlflow_identity = _identity(run, "-db-admin-identity"), _identity(run, f"-{names.MLFLOW.role}-identity")
+    [job] = [j for j in of(view, "Job") if j["metadata"]["name"] == mlflow.UPGRADE_JOB]
+    template = job["spec"]["template"]
+    pod = template["spec"]
+    assert pod["serviceAccountName"] == names.MLFLOW_DB_ADMIN
+    assert template["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+    [account] = [a for a in of(view, "ServiceAccount") if a["metadata"]["name"] == names.MLFLOW_DB_ADMIN]
+    assert account["metadata"]["namespace"] == names.NS_MLFLOW
+    assert account["metadata"]["annotations"]["azure.workload.identity/client-id"] == azure_identity_ids(admin.name)[0]
+    steps = [c["name"] for c in pod["initContainers"]]
+    assert steps[-2:] == [mlflow_login.ENTRA_TOKEN_STEP, mlflow_login.ENTRA_PRINCIPAL_STEP], "after the upgrade, before the grants"
+    token, create = pod["initContainers"][-2:]
+    assert "restartPolicy" not in token, "a step that ends, not a sidecar: the Job would never finish"
+    token_env, create_env = _env(token), _env(create)
+    assert (token_env["DB_LOGIN_TOKEN"], token_env["DB_LOGIN_ONCE"]) == ("entra", "true")
+    assert token_env["DB_LOGIN_USER"] == create_env["PGUSER"] == admin.input("resourceName")
+    assert token_env["PGPASSFILE"] == create_env["PGPASSFILE"] == mlflow_login.PGPASS_FILE
+    assert token_env["DB_LOGIN_HOST"] == create_env["PGHOST"]
+    assert create_env["LOGIN_ROLE"] == mlflow_identity.input("resourceName") == _grants(view)["LOGIN_ROLE"]
+    assert create_env["LOGIN_OID"] == azure_identity_ids(mlflow_identity.name)[1]
+    assert create_env["PGSSLMODE"] == "verify-full"
+    # libpq reads only a file of its own: both steps run as the same user.
+    assert token["securityContext"]["runAsUser"] == create["securityContext"]["runAsUser"]
+
+
+@pytest.mark.parametrize("stack", ["aws-dev", "gcp-dev", "local-dev"])
+def test_elsewhere_the_schema_job_runs_without_an_identity(stack, viewed):
+    view = viewed(stack)
+    [job] = [j for j in of(view, "Job") if j["metadata"]["name"] == mlflow.UPGRADE_JOB]
+    pod = job["spec"]["template"]["spec"]
+    assert "serviceAccountName" not in pod
+    assert not {mlflow_login.ENTRA_TOKEN_STEP, mlflow_login.ENTRA_PRINCIPAL_STEP} & {c["name"] for c in pod["initContainers"]}
+    assert names.MLFLOW_DB_ADMIN not in {a["metadata"]["name"] for a in of(view, "ServiceAccount")}
