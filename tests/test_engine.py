@@ -240,16 +240,17 @@ def test_destroy_of_an_undeployed_stack(project, state, fake):
 
 def test_a_second_ctrl_c_stops_waiting_and_exits_130_at_once(project, state, fake):
     """The console script, as a user runs it: the engine stand-in sends two SIGINTs, then keeps
-    running for 20 s; the second stops the wait at once, with the command that reconciles."""
+    running for 60 s; the second stops the wait at once, with the command that reconciles. (The bound
+    leaves room for a loaded machine: the CLI's own start took 15 s once, under the suite's load.)"""
     import subprocess
     import time
 
     fake.interrupt("up", "twice")
     started = time.monotonic()
     done = subprocess.run([shutil.which("platform"), "up", "--cloud", "local", "--yes"], capture_output=True, text=True,
-                          timeout=60, cwd=project)
+                          timeout=90, cwd=project)
     assert done.returncode == 130, done.stderr
-    assert time.monotonic() - started < 15, "it waited for the engine's in-flight steps"
+    assert time.monotonic() - started < 40, "it waited for the engine's in-flight steps"
     lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and lines[0].startswith("error: interrupted again: stopped waiting for stack local-dev's engine")
     assert "platform refresh --cloud local" in lines[0] and "Traceback" not in done.stderr

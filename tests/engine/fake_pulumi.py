@@ -11,7 +11,7 @@ Configuration, all under $FAKE_PULUMI_DIR:
   events/<command>.jsonl  engine events to emit for preview / up / destroy / refresh
   fail/<command>          if present: after the events, print this to stderr and exit 255 (fail/stack-import: that)
   interrupt/<command>     if present: send SIGINT to the caller before the events, then fail as cancelled
-                          (containing "twice": a second SIGINT 0.3 s later, then 20 s still running)
+                          (containing "twice": a second SIGINT 0.3 s later, then 60 s still running)
   calls.jsonl             written: one line per invocation (argv and the relevant environment)
   imports.jsonl           written: each state `stack import` was given
 """
@@ -175,7 +175,7 @@ def main(argv: list[str]) -> int:
             if (ROOT / "interrupt" / command).read_text().strip() == "twice":  # an impatient user
                 time.sleep(0.3)
                 os.kill(os.getppid(), signal.SIGINT)
-                time.sleep(20)  # the engine still finishing its in-flight steps
+                time.sleep(60)  # the engine still finishing its in-flight steps
             time.sleep(0.5)
             sys.stderr.write("error: update canceled\n")
             return 255
