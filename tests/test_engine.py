@@ -240,8 +240,7 @@ def test_destroy_of_an_undeployed_stack(project, state, fake):
 
 def test_a_second_ctrl_c_stops_waiting_and_exits_130_at_once(project, state, fake):
     """The console script, as a user runs it: the engine stand-in sends two SIGINTs, then keeps
-    running for 60 s; the second stops the wait at once, with the command that reconciles. (The bound
-    leaves room for a loaded machine: the CLI's own start took 15 s once, under the suite's load.)"""
+    running for 60 s; the second stops the wait at once (within 40 s: room for a loaded machine)."""
     import subprocess
     import time
 
