@@ -333,29 +333,13 @@ class AzureData(pulumi.ComponentResource):
     def _identities(self, name: str, args: AzureDataArgs) -> dict[str, WorkloadAccess]:
         """A user-assigned identity per workload, federated with its service account."""
         child, net = self._opts, self._net
-        rg, location = net.resource_group_name, net.region
         access: dict[str, WorkloadAccess] = {}
         self._identity: dict[str, managedidentity.UserAssignedIdentity] = {}
         role_prefix: pulumi.Output[str] = net.subscription_id.apply(
             lambda sub: f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/")
         for workload in names.WORKLOADS:
-            identity = managedidentity.UserAssignedIdentity(
-                f"{name}-{workload.role}-identity",
-                resource_name_=f"{names.env_prefix(args.env)}-{workload.role}",
-                resource_group_name=rg,
-                location=location,
-                opts=child(),
-            )
-            federated = managedidentity.FederatedIdentityCredential(
-                f"{name}-{workload.role}-federation",
-                resource_name_=identity.name,
-                resource_group_name=rg,
-                federated_identity_credential_resource_name=f"{workload.namespace}-{workload.service_account}",
-                issuer=net.oidc_issuer,
-                subject=f"system:serviceaccount:{workload.namespace}:{workload.service_account}",
-                audiences=[WI_AUDIENCE],
-                opts=child(),
-            )
+            identity, federated = self._federated_identity(f"{name}-{workload.role}", f"{names.env_prefix(args.env)}-{workload.role}",
+                                                           workload.namespace, workload.service_account)
             role = BLOB_DATA_CONTRIBUTOR if workload.access == "write" else BLOB_DATA_READER
             grant = authorization.RoleAssignment(
                 f"{name}-{workload.role}-blob-access",
@@ -366,13 +350,23 @@ class AzureData(pulumi.ComponentResource):
                 opts=child(federated),  # `identity` below then stands for both
             )
             self._identity[workload.role] = identity
-            access[workload.role] = WorkloadAccess(
-                annotations={"azure.workload.identity/client-id": identity.client_id},
-                pod_labels={"azure.workload.identity/use": "true"},
-                identity=grant,
-            )
+            access[workload.role] = _workload_access(identity, grant)
 
         return access
+
+    def _federated_identity(self, resource: str, identity_name: str, namespace: str, service_account: str
+                            ) -> tuple[managedidentity.UserAssignedIdentity, managedidentity.FederatedIdentityCredential]:
+        """A user-assigned identity (`identity_name`, resources `<resource>-identity`, `-federation`),
+        federated with the AKS OIDC issuer for exactly `system:serviceaccount:<namespace>:<service_account>`."""
+        child, net = self._opts, self._net
+        identity = managedidentity.UserAssignedIdentity(
+            f"{resource}-identity", resource_name_=identity_name, resource_group_name=net.resource_group_name,
+            location=net.region, opts=child())
+        federated = managedidentity.FederatedIdentityCredential(
+            f"{resource}-federation", resource_name_=identity.name, resource_group_name=net.resource_group_name,
+            federated_identity_credential_resource_name=f"{namespace}-{service_account}", issuer=net.oidc_issuer,
+            subject=f"system:serviceaccount:{namespace}:{service_account}", audiences=[WI_AUDIENCE], opts=child())
+        return identity, federated
 
     def _entra_login(self, name: str, args: AzureDataArgs, after: pulumi.Resource) -> tuple[IamLogin, pulumi.Resource]:
         """MLflow's Entra ID login: its identity's database user (named as the identity), which the
@@ -381,22 +375,20 @@ class AzureData(pulumi.ComponentResource):
         set after the audit parameters (`after`): the server takes one change at a time.
         Ref: https://learn.microsoft.com/azure/postgresql/flexible-server/how-to-configure-sign-in-azure-ad-authentication"""
         child, net = self._opts, self._net
-        rg = net.resource_group_name
-        admin = managedidentity.UserAssignedIdentity(
-            f"{name}-db-admin-identity", resource_name_=f"{names.env_prefix(args.env)}-{names.MLFLOW_DB_ADMIN}",
-            resource_group_name=rg, location=net.region, opts=child())
-        federated = managedidentity.FederatedIdentityCredential(
-            f"{name}-db-admin-federation", resource_name_=admin.name, resource_group_name=rg,
-            federated_identity_credential_resource_name=f"{names.NS_MLFLOW}-{names.MLFLOW_DB_ADMIN}",
-            issuer=net.oidc_issuer, subject=f"system:serviceaccount:{names.NS_MLFLOW}:{names.MLFLOW_DB_ADMIN}",
-            audiences=[WI_AUDIENCE], opts=child())
+        admin, federated = self._federated_identity(f"{name}-db-admin", f"{names.env_prefix(args.env)}-{names.MLFLOW_DB_ADMIN}",
+                                                    names.NS_MLFLOW, names.MLFLOW_DB_ADMIN)
         server_admin = postgresql.Administrator(
-            f"{name}-postgres-entra-admin", resource_group_name=rg, server_name=self.server.name,
+            f"{name}-postgres-entra-admin", resource_group_name=net.resource_group_name, server_name=self.server.name,
             object_id=admin.principal_id, principal_name=admin.name, principal_type="ServicePrincipal",
             tenant_id=net.tenant_id, opts=child(after, federated))
         mlflow_identity = self._identity[names.MLFLOW.role]
-        principal = EntraPrincipal(
-            object_id=mlflow_identity.principal_id, admin_user=admin.name,
-            admin_access=WorkloadAccess(annotations={"azure.workload.identity/client-id": admin.client_id},
-                                        pod_labels={"azure.workload.identity/use": "true"}, identity=server_admin))
+        principal = EntraPrincipal(object_id=mlflow_identity.principal_id, admin_user=admin.name,
+                                   admin_access=_workload_access(admin, server_admin))
         return IamLogin("entra", mlflow_identity.name, entra=principal), server_admin
+
+
+def _workload_access(identity: managedidentity.UserAssignedIdentity, ready: pulumi.Resource) -> WorkloadAccess:
+    """How a service account runs as `identity` (Azure Workload Identity: its client id on the account,
+    the webhook's label on the pods); `ready`: what its use waits for (its grant)."""
+    return WorkloadAccess(annotations={"azure.workload.identity/client-id": identity.client_id},
+                          pod_labels={"azure.workload.identity/use": "true"}, identity=ready)
