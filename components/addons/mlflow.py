@@ -423,11 +423,10 @@ class Mlflow(pulumi.ComponentResource):
 
     def _admin_account(self, name: str, entra: mlflow_login.JobLogin, ns: kube.Namespace) -> list[pulumi.Resource]:
         """The schema Job's service account where it logs in as the server's Entra admin (Azure)."""
-        login = self._args.data.database.iam_login
-        if entra.service_account is None or login is None or login.entra is None:
+        access, account = entra.admin, entra.service_account
+        if access is None or account is None:
             return []
-        access = login.entra.admin_access
-        return [kube.service_account(f"{name}-db-admin-sa", entra.service_account, names.NS_MLFLOW, self, self._args.provider,
+        return [kube.service_account(f"{name}-db-admin-sa", account, names.NS_MLFLOW, self, self._args.provider,
                                      annotations=access.annotations,
                                      depends_on=[*ns.ready, *([access.identity] if access.identity else [])])]
 

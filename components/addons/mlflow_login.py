@@ -22,6 +22,7 @@ Ref: https://www.postgresql.org/docs/current/libpq-envars.html (PGPASSFILE, PGOP
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -29,7 +30,7 @@ import pulumi
 
 from .. import k8s as kube
 from .. import names, versions
-from ..data.outputs import Database
+from ..data.outputs import Database, WorkloadAccess
 from ..image_source import ImageSource
 from . import database_ca
 from .mlflow_grants import APP_ROLE
@@ -71,16 +72,31 @@ class PodLogin:
 @dataclass(frozen=True)
 class JobLogin:
     """The schema Job's parts for making MLflow's Entra user (none elsewhere): its steps before the
-    grants, their volume, and the identity the pod runs as (its service account and pod labels)."""
+    grants, their volume, and the identity the pod runs as, the server's Entra admin (`admin`: the
+    annotations of its service account, names.MLFLOW_DB_ADMIN, and its pods' labels)."""
 
     init_containers: list[dict[str, Any]] = field(default_factory=list)
     volumes: list[dict[str, Any]] = field(default_factory=list)
-    service_account: Optional[str] = None
-    pod_labels: dict[str, str] = field(default_factory=dict)
+    admin: Optional[WorkloadAccess] = None
+
+    @property
+    def service_account(self) -> Optional[str]:
+        return names.MLFLOW_DB_ADMIN if self.admin is not None else None
+
+    @property
+    def pod_labels(self) -> dict[str, str]:
+        return dict(self.admin.pod_labels) if self.admin is not None else {}
 
 
+@functools.cache
 def login_token_script() -> str:
+    """The token script's text (read once: the server's sidecar and, on Azure, the schema Job run it)."""
     return database_ca.script_text(SCRIPT)
+
+
+def _login_volume() -> dict[str, Any]:
+    """The password file's volume: in memory, one token's size."""
+    return {"name": VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}
 
 
 def secret_data(db: Database, app_password: Optional[pulumi.Output[str]]) -> dict[str, Any]:
@@ -123,7 +139,7 @@ def pod_login(db: Database, images: ImageSource, run_as_user: int) -> PodLogin:
     }
     return PodLogin(
         init_containers=[sidecar],
-        volumes=[{"name": VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}],
+        volumes=[_login_volume()],
         mounts=[{"name": VOLUME, "mountPath": LOGIN_DIR, "readOnly": True}],
         env={"PGPASSFILE": PGPASS_FILE, "PGOPTIONS": SESSION_OPTIONS},
     )
@@ -143,9 +159,9 @@ def job_login(db: Database, images: ImageSource, trust: database_ca.PodTrust, ru
     makes MLflow's Entra user (ENTRA_PRINCIPAL). Both run as `run_as_user`, psql's: libpq reads
     only a password file that no one else may read, so it must be the reader's own."""
     login = db.iam_login
-    principal = login.entra if login is not None else None
-    if login is None or principal is None:
+    if login is None or login.entra is None:
         return JobLogin()
+    principal = login.entra
     mount = {"name": VOLUME, "mountPath": LOGIN_DIR}
     token = {
         "name": ENTRA_TOKEN_STEP,
@@ -172,6 +188,4 @@ def job_login(db: Database, images: ImageSource, trust: database_ca.PodTrust, ru
         "securityContext": kube.container_security(run_as_user=run_as_user),
         "volumeMounts": [{**mount, "readOnly": True}, *trust.mounts],
     }
-    return JobLogin(init_containers=[token, create],
-                    volumes=[{"name": VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}],
-                    service_account=names.MLFLOW_DB_ADMIN, pod_labels=dict(principal.admin_access.pod_labels))
+    return JobLogin(init_containers=[token, create], volumes=[_login_volume()], admin=principal.admin_access)
