@@ -17,6 +17,8 @@ Ref: https://www.postgresql.org/docs/current/sql-alterdefaultprivileges.html
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from .. import names
 
 APP_ROLE = "mlflow_app"
@@ -81,9 +83,16 @@ SELECT format('ALTER SEQUENCE public.%I OWNER TO %I', sequencename, :'app_role')
 """
 
 
+def piped_psql(script_variable: str, variables: Mapping[str, str]) -> str:
+    """The shell command that feeds the SQL in $<script_variable> to psql, which stops at its first
+    error, with these psql variables (each value as the shell reads it), libpq's connection from the
+    environment."""
+    settings = "".join(f"-v {name}={value} " for name, value in variables.items())
+    return f"printf '%s' \"${script_variable}\" | psql -X -v ON_ERROR_STOP=1 -q {settings}-f -"
+
+
 def psql_command(tracking_db: str = names.DATABASE_MLFLOW, auth_db: str = names.DATABASE_MLFLOW_AUTH) -> str:
     """The shell command that runs SCRIPT (from $GRANTS, the password from $APP_PASSWORD, a token
-    login from $IAM_LOGIN and $LOGIN_ROLE) with libpq's connection from the environment."""
-    return ("printf '%s' \"$GRANTS\" | psql -X -v ON_ERROR_STOP=1 -q "
-            f"-v app_role={APP_ROLE} -v app_password=\"$APP_PASSWORD\" -v iam_login=\"${{IAM_LOGIN:-false}}\" "
-            f"-v login_role=\"$LOGIN_ROLE\" -v tracking_db={tracking_db} -v auth_db={auth_db} -f -")
+    login from $IAM_LOGIN and $LOGIN_ROLE)."""
+    return piped_psql("GRANTS", {"app_role": APP_ROLE, "app_password": '"$APP_PASSWORD"', "iam_login": '"${IAM_LOGIN:-false}"',
+                                 "login_role": '"$LOGIN_ROLE"', "tracking_db": tracking_db, "auth_db": auth_db})

@@ -33,7 +33,7 @@ from .. import names, versions
 from ..data.outputs import Database, WorkloadAccess
 from ..image_source import ImageSource
 from . import database_ca
-from .mlflow_grants import APP_ROLE
+from .mlflow_grants import APP_ROLE, piped_psql
 
 LOGIN_DIR = "/var/run/mlflow-db-login"
 PGPASS_FILE = f"{LOGIN_DIR}/pgpass"
@@ -175,8 +175,7 @@ def job_login(db: Database, images: ImageSource, trust: database_ca.PodTrust, ru
     create = {
         "name": ENTRA_PRINCIPAL_STEP,
         "image": images.ref(versions.POSTGRES),
-        "command": ["/bin/sh", "-c", "printf '%s' \"$PRINCIPAL\" | psql -X -v ON_ERROR_STOP=1 -q "
-                    "-v login_role=\"$LOGIN_ROLE\" -v login_oid=\"$LOGIN_OID\" -f -"],
+        "command": ["/bin/sh", "-c", piped_psql("PRINCIPAL", {"login_role": '"$LOGIN_ROLE"', "login_oid": '"$LOGIN_OID"'})],
         "env": [{"name": "PGHOST", "value": db.host}, {"name": "PGPORT", "value": str(db.port)},
                 {"name": "PGDATABASE", "value": "postgres"}, {"name": "PGUSER", "value": principal.admin_user},
                 {"name": "PGPASSFILE", "value": PGPASS_FILE},
