@@ -59,6 +59,17 @@ def bucket_prefix(env: str) -> str:
     return f"{env_prefix(env)}-artifacts-"
 
 
+# An Azure storage account's resource id (what destroy --keep-data keeps of an Azure stack's store).
+# Ref: https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules
+STORAGE_ACCOUNT_ID = (r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\w.()]{1,90}"
+                      r"/providers/Microsoft\.Storage/storageAccounts/[a-z0-9]{3,24}")
+
+
+def resource_group_id(resource_id: str) -> str:
+    """The id of the resource group that holds an Azure resource, from the resource's id."""
+    return resource_id.split("/providers/", 1)[0]
+
+
 def storage_account(env: str, suffix: str) -> str:
     """The Azure storage account (lower-case letters and digits only, at most 24)."""
     return f"mlops{env.replace('-', '')[:6]}{suffix}"[:24]

@@ -100,11 +100,15 @@ CHART_KUBERNETES_FLOORS = {
     "kserve-resources": "1.32",
     "kserve-runtime-configs": "1.32",
 }
-# The oldest Pulumi CLI the project supports: Pulumi.yaml's `runtime.options.toolchain` needs
-# 3.120. Above 3.205 the SDK streams engine events over gRPC, below it tails an event-log file;
-# the CLI's progress view works with both (pulumi/automation/_stack.py, _setup_event_log).
+# The oldest Pulumi CLI the project supports: 3.174 imports a resource and then updates it in one
+# deployment, which the `up` after `destroy --keep-data` needs on Azure (the kept storage account's
+# network rule names the previous cluster's subnet); older CLIs fail such an import (Pulumi.yaml's
+# `runtime.options.toolchain` needs 3.120). Above 3.205 the SDK streams engine events over gRPC,
+# below it tails an event-log file; the CLI's progress view works with both
+# (pulumi/automation/_stack.py, _setup_event_log).
+# Ref: https://github.com/pulumi/pulumi/pull/19339 (CHANGELOG 3.174.0)
 # Ref: https://www.pulumi.com/docs/iac/download-install/
-PULUMI_CLI_MIN_VERSION = "3.120.0"
+PULUMI_CLI_MIN_VERSION = "3.174.0"
 # The CLI the generated CI workflows install: the release of the SDK pinned in pyproject.toml
 # (Pulumi releases both under one version number).
 PULUMI_CLI_VERSION = "3.272.0"

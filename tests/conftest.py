@@ -33,6 +33,9 @@ from support.servers import free_port, missing, serving
 SERVICE_FIXTURES = frozenset({"moto_endpoint", "mlflow_server", "mlflow_with_runs", "chart_repository", "oci_registry", "registry", "oidc_issuer",
                               "mlflow_oidc", "postgres", "tls_postgres", "azure_postgres"})
 
+# Fixtures shared by some modules only, kept beside their helpers.
+pytest_plugins = ["support.azure_stack"]
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:

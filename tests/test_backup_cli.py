@@ -169,13 +169,9 @@ def test_up_stops_before_the_engine_when_that_backup_fails(aws_stack):
 def test_an_azure_up_backs_up_in_the_cluster_first_unless_skipped(project, standin_engine, tmp_path, monkeypatch):
     """Azure's backup runs as a Job in its cluster (tests/test_azure_backup.py): a stack whose
     outputs give no cluster to run it in stops the update, unless the user took their own."""
-    import os
+    from support.cli import azure_cli_on_path
 
-    tools = tmp_path / "tools"
-    tools.mkdir()
-    (tools / "az").write_text("#!/bin/sh\n")  # up on Azure needs it on PATH; the stand-in engine never runs it
-    (tools / "az").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    azure_cli_on_path(tmp_path / "tools", monkeypatch)
     fake = standin_engine(state=True)
     _deployed_with_old_mlflow(fake, "azure-dev", {})
     refused(invoke("up", "--cloud", "azure", "--yes"), "backup before MLflow's migration failed", "no kubeconfig",

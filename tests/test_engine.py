@@ -87,14 +87,14 @@ def test_up_without_the_pulumi_cli(project, state, monkeypatch, tmp_path):
     result = invoke("up", "--cloud", "local", "--yes")
     assert result.exit_code == 1 and result.stdout == ""
     line = one_line_error(result)
-    assert "Pulumi CLI is not installed" in line and "https://get.pulumi.com" in line and ">= 3.120.0" in line
+    assert "Pulumi CLI is not installed" in line and "https://get.pulumi.com" in line and ">= 3.174.0" in line
     assert "Traceback" not in result.stderr and not state.exists()
 
 
 def test_an_old_cli_is_refused_with_the_minimum_version(project, state, fake):
-    fake.version("3.100.0")
+    fake.version("3.173.0")
     result = invoke("preview", "--cloud", "local")
-    assert result.exit_code == 1 and "older than 3.120.0" in one_line_error(result)
+    assert result.exit_code == 1 and "older than 3.174.0" in one_line_error(result)
 
 
 def test_cloud_stacks_need_a_passphrase(project, state, fake):

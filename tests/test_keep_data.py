@@ -161,8 +161,8 @@ def test_a_failed_up_keeps_the_record_for_the_next(aws_stack, project):
 
 
 @pytest.mark.parametrize("cloud,env,words", [
-    ("local", "dev", ("AWS or GCP stack's data so far", "kind cluster", "nothing was destroyed")),
-    ("azure", "dev", ("AWS or GCP stack's data so far", "resource group")),
+    ("local", "dev", ("a cloud stack's data", "kind cluster", "nothing was destroyed")),
+    ("azure", "prod", ("is protected",)),
     ("aws", "prod", ("is protected", "plain `platform destroy` already keeps")),
     ("gcp", "prod", ("is protected",)),
     ("aws", "pr-7", ("ephemeral environment",)),
@@ -252,9 +252,9 @@ def test_an_unwritable_stack_file_stops_before_the_release(aws_stack, monkeypatc
 
 @pytest.mark.parametrize("stack,kept,message", [
     ("local-dev", {"bucket": "b-kept", "databaseSnapshot": "s", "backup": "bk-20261206t010203z-abcdef"},
-     "platform:keptData: only `platform destroy --keep-data` of an AWS or GCP stack writes it"),
+     "platform:keptData: only `platform destroy --keep-data` of a cloud stack writes it"),
     ("aws-dev", {"bucket": "Not_A_Bucket", "databaseSnapshot": "s", "backup": "bk-20261206t010203z-abcdef"},
-     "platform:keptData.bucket: 'Not_A_Bucket' is not a bucket name"),
+     "platform:keptData.bucket: 'Not_A_Bucket' is not a bucket name or a storage account's resource id"),
     ("aws-dev", {"bucket": "b-kept", "databaseBackup": "projects/my-project/backups/1", "backup": "bk-20261206t010203z-abcdef"},
      "platform:keptData: on aws, the kept database is its databaseSnapshot"),
     ("gcp-dev", {"bucket": "b-kept", "databaseSnapshot": "s", "backup": "bk-20261206t010203z-abcdef"},
@@ -262,7 +262,7 @@ def test_an_unwritable_stack_file_stops_before_the_release(aws_stack, monkeypatc
     ("gcp-dev", {"bucket": "b-kept", "databaseBackup": "backups/1", "backup": "bk-20261206t010203z-abcdef"},
      "platform:keptData.databaseBackup: 'backups/1' is not a Cloud SQL backup name"),
     ("gcp-dev", {"bucket": "b-kept", "backup": "bk-20261206t010203z-abcdef"},
-     "platform:keptData: names the database as one of databaseSnapshot (AWS) or databaseBackup (GCP)"),
+     "platform:keptData: names the database as one of databaseSnapshot (AWS), databaseBackup (GCP) or databaseDump (Azure)"),
     ("aws-dev", {"bucket": "b-kept", "databaseSnapshot": "ends-", "backup": "bk-20261206t010203z-abcdef"},
      "platform:keptData.databaseSnapshot: 'ends-' is not an RDS snapshot identifier"),
     ("aws-dev", {"bucket": "b-kept", "databaseSnapshot": "s", "backup": "latest"},

@@ -1,25 +1,34 @@
-"""`platform destroy --keep-data` and the `up` that adopts what it kept (AWS, GCP).
+"""`platform destroy --keep-data` and the `up` that adopts what it kept (AWS, GCP, Azure).
 
 What is kept:
-- the artifact bucket and its settings: taken out of the stack's state before the destroy (so the
-  engine does not delete them), and imported by the next `up` (components/data/aws.py, gcp.py);
+- the artifact store and its settings: taken out of the stack's state before the destroy (so the
+  engine does not delete them), and imported by the next `up` (components/data/aws.py, gcp.py,
+  azure.py). On Azure that is the storage account, its blob service's settings and the artifacts
+  container, and the resource group that holds them: the engine deletes a resource group with all
+  it holds, so the group is released too, and the engine deletes everything else in it one by one
+  (components/cluster/aks.py imports it back);
 - the database, as a backup taken first by `platform backup`: the instance cannot outlive the
   network the destroy removes (its subnet group and security group on AWS, the private services
-  peering on GCP). On AWS, the RDS snapshot, which the next `up` creates the database from. On GCP,
-  the Cloud SQL on-demand backup, made to outlive its instance (retainBackupsOnDelete); the next `up`
-  creates an empty instance, then restores the backup onto it, sets MLflow's logins back (as a restore
-  of another instance's backup does: cli/backup/logins.py, schema_job.py), checks MLflow's counts,
-  and deletes the retained backup.
+  peering on GCP, the delegated subnet on Azure). On AWS, the RDS snapshot, which the next `up`
+  creates the database from. On GCP, the Cloud SQL on-demand backup, made to outlive its instance
+  (retainBackupsOnDelete); the next `up` creates an empty instance, then restores the backup onto
+  it, sets MLflow's logins back (as a restore of another instance's backup does:
+  cli/backup/logins.py, schema_job.py), checks MLflow's counts, and deletes the retained backup. On
+  Azure, the backup's pg_dump in the kept account; the next `up` creates a new server, then the
+  cluster's restore Job restores the dump into it and switches MLflow to it (what `platform restore`
+  does), and MLflow's counts are checked.
 Both are written to the stack file as `platform:keptData`, the record the next `up` reads and
 removes once it has adopted them.
 Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RestoreFromSnapshot.html
 Ref: https://cloud.google.com/sql/docs/postgres/backup-recovery/manage-backups-deleted-instance
+Ref: https://learn.microsoft.com/azure/azure-resource-manager/management/delete-resource-group
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
+from mlops_platform.components import names
 from mlops_platform.components.config.sections import KeptData
 
 if TYPE_CHECKING:
@@ -38,14 +47,19 @@ BUCKET_TYPES = {
         "aws:s3/bucketPolicy:BucketPolicy",
     ),
     "gcp": ("gcp:storage/bucket:Bucket",),  # its settings are the bucket's own fields
+    # The account, then what lives under its id and is its own (not the role assignments and
+    # diagnostic settings on it: they name identities and a workspace that go, and the next `up`
+    # makes them again), then the resource group that holds it.
+    "azure": (
+        "azure-native:storage:StorageAccount",
+        "azure-native:storage:BlobServiceProperties",
+        "azure-native:storage:BlobContainer",
+        "azure-native:resources:ResourceGroup",
+    ),
 }
 
-# Why the other targets' data cannot outlive a destroy yet.
-UNKEPT = {
-    "local": "a local stack's database and objects live in the kind cluster, which destroy deletes",
-    "azure": ("an Azure stack's storage account and database server live in its resource group, which destroy deletes "
-              "with all it holds"),
-}
+# Why the other target's data cannot outlive a destroy yet.
+UNKEPT = {"local": "a local stack's database and objects live in the kind cluster, which destroy deletes"}
 
 
 def refuse_unkeepable(config: Any) -> None:
@@ -62,7 +76,7 @@ def _refusal(config: Any) -> Optional[str]:
     from ..project import project_dir, stack_file
 
     if config.cloud not in BUCKET_TYPES:
-        return f"--keep-data keeps an AWS or GCP stack's data so far; {UNKEPT[config.cloud]} (README: Backup and restore)"
+        return f"--keep-data keeps a cloud stack's data; {UNKEPT[config.cloud]} (README: Backup and restore)"
     # Only prod's data is under keys of the stack's own (ManagedDataArgs.customer_keys), which a destroy
     # would delete with it; prod is always protected (checks.py refuses protect: false there), so the
     # data kept here is under the provider's keys, which outlive the stack.
@@ -77,13 +91,25 @@ def _refusal(config: Any) -> Optional[str]:
 
 
 def kept_ids(kept: Optional[KeptData]) -> list[str]:
-    """The cloud ids of what destroy --keep-data kept (the stack file's record): expected by a sweep, never left over."""
-    return [kept.bucket, kept.database] if kept is not None else []
+    """The cloud ids of what destroy --keep-data kept (the stack file's record): expected by a sweep,
+    never left over. An Azure dump lives in the kept account, which is its id."""
+    if kept is None:
+        return []
+    return [kept.bucket, names.resource_group_id(kept.bucket)] if kept.database_dump else [kept.bucket, kept.database]
 
 
 def bucket_resources(resources: list[dict[str, Any]], bucket: str, cloud: str) -> list[dict[str, Any]]:
-    """The bucket and its own settings in the stack's state (their ids are its name)."""
-    return [r for r in resources if r.get("type") in BUCKET_TYPES[cloud] and r.get("id") == bucket]
+    """The bucket and its own settings in the stack's state: their ids are its name (AWS, GCP), or
+    the account's id and those under it, and its resource group's (Azure; ARM ids differ in case
+    between APIs)."""
+    if cloud != "azure":
+        return [r for r in resources if r.get("type") in BUCKET_TYPES[cloud] and r.get("id") == bucket]
+    account, group = bucket.lower(), names.resource_group_id(bucket).lower()
+
+    def held(resource_id: str) -> bool:
+        return resource_id in (account, group) or resource_id.startswith(account + "/")
+
+    return [r for r in resources if r.get("type") in BUCKET_TYPES[cloud] and held(str(r.get("id") or "").lower())]
 
 
 def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[KeptData, list[dict[str, Any]]]:
@@ -96,18 +122,16 @@ def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[Kep
     from ..errors import EXIT_FAILED, fail
     from ..running import run_operation
     from .guard import failures
-    from .operations import Target, take_backup
-    from .target import engine_target
+    from .target import backup_now, engine_target
 
     if config.kept_data is not None:
         kept = config.kept_data
-        display.progress(f"the data was kept by an earlier destroy --keep-data (bucket {kept.bucket}, {_database(kept)}): "
+        display.progress(f"the data was kept by an earlier destroy --keep-data ({_store(kept)}, {_database(kept)}): "
                          "finishing the teardown")
         return kept, resources
     with failures():
         target = engine_target(config, engine)
-        assert isinstance(target, Target), "keep-data is refused before here on an in-cluster stack"
-    bucket = target.bucket.name
+        bucket = _store_id(config, engine, target, resources)
     owned = bucket_resources(resources, bucket, config.cloud)
     urns = [r["urn"] for r in owned]
     # Checked before the backup: a stack that could not keep its bucket gets no backup, and on GCP no
@@ -117,7 +141,7 @@ def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[Kep
              f"run platform refresh --cloud {config.cloud} --env {config.env}, then destroy again", EXIT_FAILED)
     with failures():
         display.progress(f"backing up stack {config.stack_name} before the destroy (its database leaves as this backup)")
-        record, _ = take_backup(target, display.progress)
+        record, _ = backup_now(target, display.progress)
         database = _kept_database(config.cloud, target, record)
     kept = KeptData.model_validate({"bucket": bucket, **database, "backup": record.id})
     path, before = _stack_file(config)
@@ -130,9 +154,23 @@ def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[Kep
     except BaseException:  # the engine's failure (already one line) or an interrupt: the record goes with it
         _write(path, before, None)
         raise
-    display.progress(f"kept bucket {bucket} ({len(urns)} resources out of the state) and the database as "
+    display.progress(f"kept {_store(kept)} ({len(urns)} resources out of the state) and the database as "
                      f"{_database(kept)} (backup {record.id}); the next `platform up` adopts them")
     return kept, run_operation(config, engine.resources)
+
+
+def _store_id(config: Any, engine: Any, target: Any, resources: list[dict[str, Any]]) -> str:
+    """The kept store's id: the bucket the target names (AWS, GCP); on Azure, the resource id of the
+    account the `data` output names, from the state (the flow logs' account is another)."""
+    from ..running import run_operation
+
+    if config.cloud != "azure":
+        return str(target.bucket.name)
+    raw = run_operation(config, engine.outputs).get("data")
+    data = getattr(raw, "value", raw) or {}
+    account = str(data.get("account") or "")
+    held = [str(r.get("id") or "") for r in resources if r.get("type") == BUCKET_TYPES["azure"][0]]
+    return next((i for i in held if account and i.lower().endswith(f"/storageaccounts/{account.lower()}")), account or "(none)")
 
 
 def _kept_database(cloud: str, target: Any, record: Any) -> dict[str, str]:
@@ -142,20 +180,35 @@ def _kept_database(cloud: str, target: Any, record: Any) -> dict[str, str]:
 
     if cloud == "aws":
         return {"databaseSnapshot": record.database.ref}
+    if cloud == "azure":
+        return {"databaseDump": record.database.ref}  # in the kept account's container
     assert isinstance(target.database, CloudSqlBackup), "a GCP stack's database is a Cloud SQL instance"
     return {"databaseBackup": target.database.retain(record.database, record.id, display.progress)}
 
 
+def _store(kept: KeptData) -> str:
+    if kept.database_dump:
+        account, group = kept.bucket.rsplit("/", 1)[-1], names.resource_group_id(kept.bucket).rsplit("/", 1)[-1]
+        return f"storage account {account} and its resource group {group}"
+    return f"bucket {kept.bucket}"
+
+
 def _database(kept: KeptData) -> str:
+    if kept.database_dump:
+        return f"the dump {kept.database_dump}"
     return f"snapshot {kept.database_snapshot}" if kept.database_snapshot else f"Cloud SQL backup {kept.database_backup}"
 
 
 def adopting(kept: KeptData) -> None:
     from .. import display
 
-    how = (f"created from snapshot {kept.database_snapshot}" if kept.database_snapshot else
-           f"a new instance, with the kept backup {kept.database_backup} restored onto it after the update")
-    display.progress(f"adopting what destroy --keep-data kept: bucket {kept.bucket} (imported) and the database ({how})")
+    if kept.database_snapshot:
+        how = f"created from snapshot {kept.database_snapshot}"
+    elif kept.database_backup:
+        how = f"a new instance, with the kept backup {kept.database_backup} restored onto it after the update"
+    else:
+        how = f"a new server, with backup {kept.backup} restored into it by the cluster's restore Job after the update"
+    display.progress(f"adopting what destroy --keep-data kept: {_store(kept)} (imported) and the database ({how})")
 
 
 def adopted(config: Any, engine: Any) -> None:
@@ -166,9 +219,11 @@ def adopted(config: Any, engine: Any) -> None:
 
     kept = config.kept_data
     database = restore_kept(config, engine, kept) if kept.database_backup else None
+    if kept.database_dump:
+        restore_dump(config, engine, kept)
     path, before = _stack_file(config)
     _write(path, before, None)
-    display.progress(f"adopted bucket {kept.bucket} and the database from {_database(kept)}; {KEY} removed from the stack file")
+    display.progress(f"adopted {_store(kept)} and the database from {_database(kept)}; {KEY} removed from the stack file")
     if database is not None:
         _forget(config, database, str(kept.database_backup))
 
@@ -201,6 +256,25 @@ def restore_kept(config: Any, engine: Any, kept: KeptData) -> "CloudSqlBackup":
         steps.run("giving MLflow its own login, rights and schema there", lambda: schema.run(display.progress))
         verify(steps, target.mlflow, target.insecure, record)
     return database
+
+
+def restore_dump(config: Any, engine: Any, kept: KeptData) -> None:
+    """Azure: the kept backup restored into the server the update created, by the cluster's restore
+    Job (what `platform restore` does: MLflow's login gets its rights, the switch by renaming), then
+    MLflow's counts checked against the backup's record. A failure exits 1 with the record kept: the
+    next `up` tries again."""
+    from .. import display
+    from .cluster_target import ClusterTarget, restore
+    from .guard import failures
+    from .target import engine_target, require_mlflow
+
+    with failures():
+        target = engine_target(config, engine)
+        assert isinstance(target, ClusterTarget), "an Azure stack's backups run in its cluster"
+        require_mlflow(config, target.mlflow.url)
+        report = restore(target, kept.backup, False, display.progress)
+    if report.kept_database:
+        display.progress(f"the new server's own empty database is kept as {report.kept_database}: drop it when you like")
 
 
 def _forget(config: Any, database: "CloudSqlBackup", name: str) -> None:

@@ -44,7 +44,7 @@ def up(
     volume claims, CRDs, the issuer's client) is refused unless its URN is allowed. When the update
     migrates MLflow's database (one way), a backup is taken first (`platform backup`). What
     `destroy --keep-data` kept (platform:keptData) is adopted: the bucket imported, the database
-    created from its snapshot."""
+    created from its snapshot or restored from the kept backup after the update."""
     from .. import display, paths
     from ..backup import keep
     from ..confirming import confirm

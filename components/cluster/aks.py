@@ -61,6 +61,9 @@ class AksClusterArgs(ManagedClusterArgs):
     env: str = "dev"
     prod: bool = False  # the audit trail keeps every request (reads too) and for 90 days
     customer_keys: bool = False  # etcd under a key of the stack's Key Vault (prod)
+    # The resource group `platform destroy --keep-data` kept with the storage account in it (its
+    # id): imported, not created (cli/backup/keep.py).
+    kept_resource_group: Optional[str] = None
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -78,6 +81,7 @@ class AksCluster(pulumi.ComponentResource):
             env=config.env,
             prod=config.is_prod,
             customer_keys=config.is_prod,
+            kept_resource_group=names.resource_group_id(config.kept_data.bucket) if config.kept_data else None,
         )
 
     def __init__(self, name: str, args: AksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -132,7 +136,8 @@ class AksCluster(pulumi.ComponentResource):
         """The resource group, the VNet, the node subnet and the database's delegated subnet."""
         child = self._opts
         self.resource_group = resources.ResourceGroup(
-            f"{name}-rg", resource_group_name=f"{args.cluster_name}-rg", location=args.region, tags=args.tags, opts=child()
+            f"{name}-rg", resource_group_name=f"{args.cluster_name}-rg", location=args.region, tags=args.tags,
+            opts=child(import_=args.kept_resource_group),
         )
         rg = self.resource_group.name
         carved = subnets.azure_subnets(ipaddress.IPv4Network(args.vnet_cidr))

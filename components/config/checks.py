@@ -6,6 +6,7 @@ validation step), so this module does not import the models.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from .. import catalog, names, subnets, versions
@@ -102,7 +103,8 @@ def cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
 
 
 # Where destroy --keep-data keeps the database, by cloud: KeptData's field and its key.
-KEPT_DATABASE = {"aws": ("database_snapshot", "databaseSnapshot"), "gcp": ("database_backup", "databaseBackup")}
+KEPT_DATABASE = {"aws": ("database_snapshot", "databaseSnapshot"), "gcp": ("database_backup", "databaseBackup"),
+                 "azure": ("database_dump", "databaseDump")}
 
 
 def _one_cloud_keys(c: PlatformConfig) -> list[tuple[str, str]]:
@@ -110,9 +112,12 @@ def _one_cloud_keys(c: PlatformConfig) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     kept = c.kept_data
     if kept is not None and c.cloud not in KEPT_DATABASE:
-        problems.append(("keptData", "only `platform destroy --keep-data` of an AWS or GCP stack writes it; remove the key"))
+        problems.append(("keptData", "only `platform destroy --keep-data` of a cloud stack writes it; remove the key"))
     elif kept is not None and getattr(kept, KEPT_DATABASE[c.cloud][0]) is None:
         problems.append(("keptData", f"on {c.cloud}, the kept database is its {KEPT_DATABASE[c.cloud][1]}"))
+    elif kept is not None and (c.cloud == "azure") != bool(re.fullmatch(names.STORAGE_ACCOUNT_ID, kept.bucket)):
+        problems.append(("keptData.bucket", "on azure, the kept store is its storage account's resource id"
+                                            if c.cloud == "azure" else f"on {c.cloud}, the kept store is its bucket's name"))
     secrets = secrets_problem(c.cloud, c.secrets_provider)
     if secrets:
         problems.append(("secretsProvider", secrets))

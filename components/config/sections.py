@@ -9,7 +9,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr, ValidationInfo, field_validator, model_validator
 
-from .. import durations, versions
+from .. import durations, names, versions
 from ..data.backup_kit.record import ID_PATTERN as BACKUP_ID_PATTERN
 from .base import Model, uuid
 from .errors import shown_text
@@ -182,19 +182,22 @@ class BackupConfig(Model):
 
 
 class KeptData(Model):
-    """What `platform destroy --keep-data` kept of an AWS or GCP stack, for its next `up` to adopt.
-    Written by that destroy, removed by the `up` that adopted it; not something to write by hand."""
+    """What `platform destroy --keep-data` kept of an AWS, GCP or Azure stack, for its next `up` to
+    adopt. Written by that destroy, removed by the `up` that adopted it; not something to write by hand."""
 
-    # The artifact bucket: imported with its settings (Pulumi's `import` option), not created.
+    # The artifact bucket: imported with its settings (Pulumi's `import` option), not created. On
+    # Azure, the storage account's resource id (its resource group is kept and imported with it).
     bucket: StrictStr
     # The database outlives the network the destroy removes only as a backup: on AWS the RDS snapshot
     # the database is created from; on GCP the Cloud SQL backup (retained after its instance) the
-    # new instance is restored from. And the backup whose record names it (`platform backups list`).
+    # new instance is restored from; on Azure the backup's pg_dump in the kept account, restored into
+    # the new server by the cluster's restore Job. And the backup whose record names it.
     database_snapshot: Optional[StrictStr] = None
     database_backup: Optional[StrictStr] = None
+    database_dump: Optional[StrictStr] = None
     backup: StrictStr
 
-    @field_validator("bucket", "database_snapshot", "database_backup", "backup")
+    @field_validator("bucket", "database_snapshot", "database_backup", "database_dump", "backup")
     @classmethod
     def _shaped(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
         pattern, what = _KEPT_SHAPES[info.field_name or ""]
@@ -204,26 +207,29 @@ class KeptData(Model):
 
     @model_validator(mode="after")
     def _one_database(self) -> "KeptData":
-        if (self.database_snapshot is None) == (self.database_backup is None):
-            raise ValueError("names the database as one of databaseSnapshot (AWS) or databaseBackup (GCP)")
+        if [self.database_snapshot, self.database_backup, self.database_dump].count(None) != 2:
+            raise ValueError("names the database as one of databaseSnapshot (AWS), databaseBackup (GCP) or databaseDump (Azure)")
         return self
 
     @property
     def database(self) -> str:
-        """The kept database's cloud id (the snapshot, or the backup's name)."""
-        return self.database_snapshot or self.database_backup or ""
+        """The kept database's cloud id (the snapshot, the backup's name, or the dump's key)."""
+        return self.database_snapshot or self.database_backup or self.database_dump or ""
 
 
+BUCKET_NAME = r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]"
 # Each field of KeptData: the shape its value has, and what it is.
 _KEPT_SHAPES = {
     # Ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
     # Ref: https://cloud.google.com/storage/docs/buckets#naming (also underscores)
-    "bucket": (r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]", "a bucket name"),
+    # Ref: https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftstorage
+    "bucket": (rf"{BUCKET_NAME}|{names.STORAGE_ACCOUNT_ID}", "a bucket name or a storage account's resource id"),
     # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSnapshot.html
     "database_snapshot": (r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)", "an RDS snapshot identifier"),
     # Ref: https://cloud.google.com/sql/docs/postgres/backup-recovery/manage-backups-deleted-instance
     "database_backup": (r"projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/backups/[A-Za-z0-9_-]{1,128}",
                         "a Cloud SQL backup name (projects/PROJECT/backups/ID)"),
+    "database_dump": (rf"backups/{BACKUP_ID_PATTERN.strip('^$')}/database\.dump", "a backup's dump (backups/ID/database.dump)"),
     "backup": (BACKUP_ID_PATTERN, "a backup id (bk-YYYYMMDDtHHMMSSz-xxxxxx, as platform backups list shows)"),
 }
 

@@ -60,7 +60,9 @@ _SKU_TIER = {"Standard_B": "Burstable", "Standard_D": "GeneralPurpose", "Standar
 
 @dataclass(frozen=True)
 class AzureDataArgs(ManagedDataArgs):
-    pass
+    # The storage account `platform destroy --keep-data` kept (its resource id): it, its blob
+    # service's settings and the container are imported, not created (cli/backup/keep.py).
+    kept_account: Optional[str] = None
 
 
 def sku_tier(sku_name: str) -> str:
@@ -72,7 +74,8 @@ class AzureData(pulumi.ComponentResource):
 
     @staticmethod
     def args_from(config: PlatformConfig, cluster: ClusterOutputs) -> AzureDataArgs:
-        return AzureDataArgs(**ManagedDataArgs.common(config, cluster))
+        kept = config.kept_data.bucket if config.kept_data else None
+        return AzureDataArgs(**ManagedDataArgs.common(config, cluster), kept_account=kept)
 
     def __init__(self, name: str, args: AzureDataArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlops:data:AzureData", name, None, opts)
@@ -153,13 +156,20 @@ class AzureData(pulumi.ComponentResource):
 
     def _storage(self, name: str, args: AzureDataArgs, suffix: random.RandomString) -> None:
         """The storage account (Entra ID only, TLS 1.2, versioned) and the artifacts container."""
-        child, net = self._opts, self._net
+        child, net, kept = self._opts, self._net, args.kept_account
         rg, location = net.resource_group_name, net.region
         encryption, key_ready = self._storage_key(name, args)
+
+        def adopted(suffix_id: str = "", **extra: Any) -> pulumi.ResourceOptions:
+            """A kept account's part is imported by the account's id and its own path under it."""
+            return child(*extra.pop("depends_on", ()), import_=kept + suffix_id if kept else None, **extra)
+
         self.account = storage.StorageAccount(
             f"{name}-storage",
-            # Storage account names are lower-case letters and digits only.
-            account_name=suffix.result.apply(lambda s: names.storage_account(args.env, s)),
+            # Storage account names are lower-case letters and digits only. A kept account is
+            # imported by its name; the name is fixed at creation, so ignored afterwards (the next
+            # updates' suffix is another).
+            account_name=kept.rsplit("/", 1)[-1] if kept else suffix.result.apply(lambda s: names.storage_account(args.env, s)),
             resource_group_name=rg,
             location=location,
             kind="StorageV2",
@@ -179,7 +189,7 @@ class AzureData(pulumi.ComponentResource):
                 "ip_rules": [{"i_p_address_or_range": cidr.removesuffix("/32"), "action": "Allow"} for cidr in args.store_allowed_cidrs],
             },
             **encryption,
-            opts=child(*key_ready, protect=args.protect),
+            opts=adopted(depends_on=key_ready, protect=args.protect, ignore_changes=["accountName"]),
         )
         if args.protect:
             self._lock(name, "storage", self.account)
@@ -190,7 +200,7 @@ class AzureData(pulumi.ComponentResource):
             blob_services_name="default",
             is_versioning_enabled=True,
             delete_retention_policy={"enabled": True, "days": 14},
-            opts=child(),
+            opts=adopted("/blobServices/default"),
         )
         # Who read, wrote or deleted which artifact: the blob service's resource logs, in the stack's
         # Log Analytics workspace (components/cluster/azure_audit.py).
@@ -210,7 +220,7 @@ class AzureData(pulumi.ComponentResource):
             resource_group_name=rg,
             container_name=CONTAINER,
             public_access="None",
-            opts=child(),
+            opts=adopted(f"/blobServices/default/containers/{CONTAINER}"),
         )
 
 

@@ -40,3 +40,13 @@ def destroyed_keeping_data(project: Path, cloud: str) -> tuple[dict[str, Any], s
     result = invoke("destroy", "--cloud", cloud, "--yes", "--no-drain", "--keep-data", "--json")
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout), result.stderr, before
+
+
+def azure_cli_on_path(folder: Path, monkeypatch: Any) -> None:
+    """An `az` on PATH, which `up` on Azure requires; the stand-in engine never runs it."""
+    import os
+
+    folder.mkdir(exist_ok=True)
+    (folder / "az").write_text("#!/bin/sh\n")
+    (folder / "az").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
