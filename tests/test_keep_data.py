@@ -22,6 +22,10 @@ from support import STACKS
 from support.cli import destroyed_keeping_data, refused
 
 STACK = "aws-dev"
+# What destroy --keep-data records of an Azure stack (tests/test_keep_data_azure.py).
+AZURE_KEPT = {"bucket": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/mlops-dev-rg/providers/"
+                        "Microsoft.Storage/storageAccounts/mlopsdevab12cd34",
+              "databaseDump": "backups/bk-20261206t010203z-abcdef/database.dump", "backup": "bk-20261206t010203z-abcdef"}
 
 
 def invoke(*args: str) -> Any:
@@ -267,6 +271,16 @@ def test_an_unwritable_stack_file_stops_before_the_release(aws_stack, monkeypatc
      "platform:keptData.databaseSnapshot: 'ends-' is not an RDS snapshot identifier"),
     ("aws-dev", {"bucket": "b-kept", "databaseSnapshot": "s", "backup": "latest"},
      "platform:keptData.backup: 'latest' is not a backup id"),
+    ("azure-dev", {**AZURE_KEPT, "bucket": "mlops-dev-artifacts-kept1"},
+     "platform:keptData.bucket: on azure, the kept store is its storage account's resource id"),
+    ("aws-dev", {"bucket": AZURE_KEPT["bucket"], "databaseSnapshot": "s", "backup": "bk-20261206t010203z-abcdef"},
+     "platform:keptData.bucket: on aws, the kept store is its bucket's name"),
+    ("azure-dev", {"bucket": AZURE_KEPT["bucket"], "databaseSnapshot": "s", "backup": "bk-20261206t010203z-abcdef"},
+     "platform:keptData: on azure, the kept database is its databaseDump"),
+    ("azure-dev", {**AZURE_KEPT, "databaseDump": "backups/latest/database.dump"},
+     "platform:keptData.databaseDump: 'backups/latest/database.dump' is not a backup's dump"),
+    ("azure-dev", {**AZURE_KEPT, "bucket": AZURE_KEPT["bucket"].replace("mlopsdevab12cd34", "Not_An_Account")},
+     "is not a bucket name or a storage account's resource id"),
 ])
 def test_a_wrong_record_is_one_line_naming_the_key(stack, kept, message):
     from mlops_platform.components.config import ConfigError

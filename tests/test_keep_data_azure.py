@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from mlops_platform.cli.app import app
@@ -177,24 +176,3 @@ def test_a_failed_restore_of_the_kept_dump_keeps_the_record(azure_stack, project
     assert result.exit_code == 2, result.output
     assert BACKUP in result.stderr and "Traceback" not in result.output
     assert "keptData" in stack_file.read_text()
-
-
-@pytest.mark.parametrize("stack,kept,message", [
-    ("azure-dev", {**KEPT, "bucket": "mlops-dev-artifacts-kept1"},
-     "platform:keptData.bucket: on azure, the kept store is its storage account's resource id"),
-    ("aws-dev", {"bucket": ACCOUNT, "databaseSnapshot": "s", "backup": BACKUP},
-     "platform:keptData.bucket: on aws, the kept store is its bucket's name"),
-    ("azure-dev", {"bucket": ACCOUNT, "databaseSnapshot": "s", "backup": BACKUP},
-     "platform:keptData: on azure, the kept database is its databaseDump"),
-    ("azure-dev", {**KEPT, "databaseDump": "backups/latest/database.dump"},
-     "platform:keptData.databaseDump: 'backups/latest/database.dump' is not a backup's dump"),
-    ("azure-dev", {**KEPT, "bucket": f"{GROUP}/providers/Microsoft.Storage/storageAccounts/Not_An_Account"},
-     "is not a bucket name or a storage account's resource id"),
-])
-def test_a_wrong_azure_record_is_one_line_naming_the_key(stack, kept, message):
-    from mlops_platform.components.config import ConfigError
-
-    values = read_stack_values(STACKS / f"Pulumi.{stack}.yaml")
-    with pytest.raises(ConfigError) as raised:
-        PlatformConfig.from_values({**values, "keptData": kept}, "the stack file", stack)
-    assert message in str(raised.value) and "\n" not in str(raised.value)
