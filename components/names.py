@@ -65,6 +65,11 @@ STORAGE_ACCOUNT_ID = (r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\w.()]{
                       r"/providers/Microsoft\.Storage/storageAccounts/[a-z0-9]{3,24}")
 
 
+def azure_resource_group(env: str) -> str:
+    """The resource group that holds an Azure stack's resources (not AKS's node resource group)."""
+    return f"{cluster_name(env)}-rg"
+
+
 def resource_group_id(resource_id: str) -> str:
     """The id of the resource group that holds an Azure resource, from the resource's id."""
     return resource_id.split("/providers/", 1)[0]

@@ -281,6 +281,8 @@ def test_an_unwritable_stack_file_stops_before_the_release(aws_stack, monkeypatc
      "platform:keptData.databaseDump: 'backups/latest/database.dump' is not a backup's dump"),
     ("azure-dev", {**AZURE_KEPT, "bucket": AZURE_KEPT["bucket"].replace("mlopsdevab12cd34", "Not_An_Account")},
      "is not a bucket name or a storage account's resource id"),
+    ("azure-dev", {**AZURE_KEPT, "bucket": AZURE_KEPT["bucket"].replace("mlops-dev-rg", "mlops-prod-rg")},
+     "platform:keptData.bucket: the kept account must be in the stack's resource group mlops-dev-rg"),
 ])
 def test_a_wrong_record_is_one_line_naming_the_key(stack, kept, message):
     from mlops_platform.components.config import ConfigError

@@ -53,6 +53,11 @@ def test_azure_data_kept_by_destroy_is_imported_not_created(planned):
     }
     # What destroy --keep-data takes out of the state is exactly what the program imports back.
     assert set(imported) == set(BUCKET_TYPES["azure"])
+    # Each is given the name its id ends with: an import under another name would be a replacement.
+    named = {"ResourceGroup": "resourceGroupName", "StorageAccount": "accountName", "BlobServiceProperties": "blobServicesName",
+             "BlobContainer": "containerName"}
+    for resource in (r for r in adopting.resources if r.import_id):
+        assert resource.input(named[resource.type.rsplit(":", 1)[-1]]) == resource.import_id.rsplit("/", 1)[-1], resource.name
     (account,) = [r for r in adopting.resources if r.type == "azure-native:storage:StorageAccount" and r.name == "mlops-data-storage"]
     assert account.input("accountName") == ACCOUNT_NAME and "accountName" in account.ignore_changes
     plain = planned(STACK)

@@ -136,7 +136,7 @@ class AksCluster(pulumi.ComponentResource):
         """The resource group, the VNet, the node subnet and the database's delegated subnet."""
         child = self._opts
         self.resource_group = resources.ResourceGroup(
-            f"{name}-rg", resource_group_name=f"{args.cluster_name}-rg", location=args.region, tags=args.tags,
+            f"{name}-rg", resource_group_name=names.azure_resource_group(args.env), location=args.region, tags=args.tags,
             opts=child(import_=args.kept_resource_group),
         )
         rg = self.resource_group.name
