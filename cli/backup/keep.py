@@ -261,8 +261,8 @@ def restore_kept(config: Any, engine: Any, kept: KeptData) -> "CloudSqlBackup":
 def restore_dump(config: Any, engine: Any, kept: KeptData) -> None:
     """Azure: the kept backup restored into the server the update created, by the cluster's restore
     Job (what `platform restore` does: MLflow's login gets its rights, the switch by renaming), then
-    MLflow's counts checked against the backup's record. A failure exits 1 with the record kept: the
-    next `up` tries again."""
+    MLflow's counts checked against the backup's record. A failure exits 1 (a refusal, such as a
+    backup the Job cannot find, 2) with the record kept: the next `up` tries again."""
     from .. import display
     from .cluster_target import ClusterTarget, restore
     from .guard import failures
