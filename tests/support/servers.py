@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import time
@@ -28,11 +29,34 @@ def missing(message: str, require_flag: str) -> NoReturn:
     pytest.skip(message)
 
 
+_GIVEN: set[int] = set()  # ports this process handed out: a second server never gets one again
+
+
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on (now): for a server a test starts."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port on loopback that nothing listens on (now): for a server a test starts.
+
+    Each pytest-xdist worker takes its ports from a range of its own below the kernel's ephemeral
+    range (20000-29999, split between the workers). Between this probe and the server's bind the
+    port is free for anyone: were another worker's server to take it meanwhile, the health check
+    would find that server answering and the tests would talk to the wrong one (a clean-clone run saw
+    MLflow's sign-in tests reach a plain `mlflow server` of another worker). Not bind(0): Linux hands
+    bind(0) odd ports only, and the clients' own connections come from the ephemeral range."""
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % count
+    span = 10000 // count
+    low = 20000 + index * span
+    for _ in range(500):
+        port = random.randrange(low, low + span)
+        if port in _GIVEN:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {low}-{low + span - 1}")
 
 
 def wait_until_serving(url: str, process: "subprocess.Popen[bytes]", log: Path, what: str, timeout: float) -> None:
