@@ -122,7 +122,7 @@ def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[Kep
     from ..errors import EXIT_FAILED, fail
     from ..running import run_operation
     from .guard import failures
-    from .target import backup_now, engine_target
+    from .target import backup_now, engine_outputs, target_from
 
     if config.kept_data is not None:
         kept = config.kept_data
@@ -130,8 +130,9 @@ def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[Kep
                          "finishing the teardown")
         return kept, resources
     with failures():
-        target = engine_target(config, engine)
-        bucket = _store_id(config, engine, target, resources)
+        outputs = engine_outputs(config, engine)
+        target = target_from(config, outputs)
+        bucket = _store_id(config, target, outputs, resources)
     owned = bucket_resources(resources, bucket, config.cloud)
     urns = [r["urn"] for r in owned]
     # Checked before the backup: a stack that could not keep its bucket gets no backup, and on GCP no
@@ -159,16 +160,12 @@ def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[Kep
     return kept, run_operation(config, engine.resources)
 
 
-def _store_id(config: Any, engine: Any, target: Any, resources: list[dict[str, Any]]) -> str:
+def _store_id(config: Any, target: Any, outputs: dict[str, Any], resources: list[dict[str, Any]]) -> str:
     """The kept store's id: the bucket the target names (AWS, GCP); on Azure, the resource id of the
     account the `data` output names, from the state (the flow logs' account is another)."""
-    from ..running import run_operation
-
     if config.cloud != "azure":
         return str(target.bucket.name)
-    raw = run_operation(config, engine.outputs).get("data")
-    data = getattr(raw, "value", raw) or {}
-    account = str(data.get("account") or "")
+    account = str((outputs.get("data") or {}).get("account") or "")
     held = [str(r.get("id") or "") for r in resources if r.get("type") == BUCKET_TYPES["azure"][0]]
     return next((i for i in held if account and i.lower().endswith(f"/storageaccounts/{account.lower()}")), account or "(none)")
 

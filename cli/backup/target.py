@@ -115,12 +115,17 @@ def open_target(config: Any, backend: Any, passphrase_file: Any) -> AnyTarget:
     return engine_target(config, open_engine(config, backend, passphrase_file, create=False))
 
 
-def engine_target(config: Any, engine: Any) -> AnyTarget:
-    """The target of the stack `engine` has open (`up` has one already)."""
+def engine_outputs(config: Any, engine: Any) -> dict[str, Any]:
+    """The outputs of the stack `engine` has open, by name (plain values)."""
     from ..running import run_operation
 
     outputs = run_operation(config, engine.outputs)
-    return target_from(config, {name: getattr(value, "value", value) for name, value in outputs.items()})
+    return {name: getattr(value, "value", value) for name, value in outputs.items()}
+
+
+def engine_target(config: Any, engine: Any) -> AnyTarget:
+    """The target of the stack `engine` has open (`up` has one already)."""
+    return target_from(config, engine_outputs(config, engine))
 
 
 def backup_now(target: AnyTarget, progress: Progress) -> tuple[BackupRecord, dict[str, float]]:

@@ -37,9 +37,10 @@ KINDS = {
 TYPES = {kind: type_key for type_key, kind in KINDS.items()}
 
 
-def node_resource_group(cluster: str, location: str) -> str:
-    """AKS's default name for the node resource group (components/cluster/aks.py sets no other)."""
-    return f"MC_{cluster}-rg_{cluster}_{location}"
+def node_resource_group(env: str, location: str) -> str:
+    """AKS's default name for the node resource group (components/cluster/aks.py sets no other):
+    MC_<the stack's resource group>_<cluster>_<location>."""
+    return f"MC_{names.azure_resource_group(env)}_{names.cluster_name(env)}_{location}"
 
 
 class AzureSweep(Sweeper):
@@ -48,7 +49,7 @@ class AzureSweep(Sweeper):
 
     def __init__(self, config: Any, clients: Any = None):
         """`clients`: a ResourceManagementClient (tests); None: DefaultAzureCredential."""
-        self.stack, self.cluster, self.location = config.stack_name, names.cluster_name(config.env), config.region
+        self.stack, self.env, self.location = config.stack_name, config.env, config.region
         self.subscription = subscription_of(config)
         if clients is None:
             from azure.identity import DefaultAzureCredential
@@ -89,7 +90,7 @@ class AzureSweep(Sweeper):
     def scan(self) -> list[Leftover]:
         found: dict[str, Leftover] = {}
         tagged = self.client.resources.list(filter=f"tagName eq '{STACK_TAG}' and tagValue eq '{self.stack}'")
-        group = node_resource_group(self.cluster, self.location)
+        group = node_resource_group(self.env, self.location)
         for resource in tagged:
             in_group = f"/resourcegroups/{group.lower()}/" in str(resource.id).lower()
             found[str(resource.id).lower()] = self._leftover(resource, f"{STACK_TAG}={self.stack}", in_group)

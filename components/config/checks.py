@@ -118,8 +118,8 @@ def _one_cloud_keys(c: PlatformConfig) -> list[tuple[str, str]]:
     elif kept is not None and (c.cloud == "azure") != bool(re.fullmatch(names.STORAGE_ACCOUNT_ID, kept.bucket)):
         problems.append(("keptData.bucket", "on azure, the kept store is its storage account's resource id"
                                             if c.cloud == "azure" else f"on {c.cloud}, the kept store is its bucket's name"))
-    elif kept is not None and c.cloud == "azure" and not kept.bucket.lower().startswith(
-            f"/subscriptions/{kept.bucket.split('/')[2]}/resourcegroups/{names.azure_resource_group(c.env)}/".lower()):
+    elif kept is not None and c.cloud == "azure" and (
+            names.resource_group_id(kept.bucket).rsplit("/", 1)[-1].lower() != names.azure_resource_group(c.env).lower()):
         # The group is imported as the stack's own: another would be replaced (components/cluster/aks.py).
         problems.append(("keptData.bucket", f"the kept account must be in the stack's resource group "
                                             f"{names.azure_resource_group(c.env)}"))

@@ -160,9 +160,9 @@ class AzureData(pulumi.ComponentResource):
         rg, location = net.resource_group_name, net.region
         encryption, key_ready = self._storage_key(name, args)
 
-        def adopted(suffix_id: str = "", **extra: Any) -> pulumi.ResourceOptions:
+        def adopted(path: str, *depends_on: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
             """A kept account's part is imported by the account's id and its own path under it."""
-            return child(*extra.pop("depends_on", ()), import_=kept + suffix_id if kept else None, **extra)
+            return child(*depends_on, import_=kept + path if kept else None, **extra)
 
         self.account = storage.StorageAccount(
             f"{name}-storage",
@@ -189,7 +189,7 @@ class AzureData(pulumi.ComponentResource):
                 "ip_rules": [{"i_p_address_or_range": cidr.removesuffix("/32"), "action": "Allow"} for cidr in args.store_allowed_cidrs],
             },
             **encryption,
-            opts=adopted(depends_on=key_ready, protect=args.protect, ignore_changes=["accountName"]),
+            opts=adopted("", *key_ready, protect=args.protect, ignore_changes=["accountName"]),
         )
         if args.protect:
             self._lock(name, "storage", self.account)
