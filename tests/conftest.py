@@ -34,7 +34,7 @@ SERVICE_FIXTURES = frozenset({"moto_endpoint", "mlflow_server", "mlflow_with_run
                               "mlflow_oidc", "postgres", "tls_postgres", "azure_postgres"})
 
 # Fixtures shared by some modules only, kept beside their helpers.
-pytest_plugins = ["support.azure_stack"]
+pytest_plugins = ["support.azure_stack", "support.local_stack"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -165,7 +165,7 @@ def test_a_failed_up_keeps_the_record_for_the_next(aws_stack, project):
 
 
 @pytest.mark.parametrize("cloud,env,words", [
-    ("local", "dev", ("a cloud stack's data", "kind cluster", "nothing was destroyed")),
+    ("local", "pr-7", ("ephemeral environment", "nothing was destroyed")),
     ("azure", "prod", ("is protected",)),
     ("aws", "prod", ("is protected", "plain `platform destroy` already keeps")),
     ("gcp", "prod", ("is protected",)),
@@ -255,8 +255,11 @@ def test_an_unwritable_stack_file_stops_before_the_release(aws_stack, monkeypatc
 
 
 @pytest.mark.parametrize("stack,kept,message", [
-    ("local-dev", {"bucket": "b-kept", "databaseSnapshot": "s", "backup": "bk-20261206t010203z-abcdef"},
-     "platform:keptData: only `platform destroy --keep-data` of a cloud stack writes it"),
+    ("local-dev", {"bucket": "mlops-artifacts", "databaseSnapshot": "s", "backup": "bk-20261206t010203z-abcdef"},
+     "platform:keptData: on local, the kept database is its databaseDump"),
+    ("local-dev", {"bucket": "b-kept", "databaseDump": "backups/bk-20261206t010203z-abcdef/database.dump",
+                   "backup": "bk-20261206t010203z-abcdef"},
+     "platform:keptData.bucket: on local, the kept backup goes back into the store's bucket mlops-artifacts"),
     ("aws-dev", {"bucket": "Not_A_Bucket", "databaseSnapshot": "s", "backup": "bk-20261206t010203z-abcdef"},
      "platform:keptData.bucket: 'Not_A_Bucket' is not a bucket name or a storage account's resource id"),
     ("aws-dev", {"bucket": "b-kept", "databaseBackup": "projects/my-project/backups/1", "backup": "bk-20261206t010203z-abcdef"},
@@ -266,7 +269,7 @@ def test_an_unwritable_stack_file_stops_before_the_release(aws_stack, monkeypatc
     ("gcp-dev", {"bucket": "b-kept", "databaseBackup": "backups/1", "backup": "bk-20261206t010203z-abcdef"},
      "platform:keptData.databaseBackup: 'backups/1' is not a Cloud SQL backup name"),
     ("gcp-dev", {"bucket": "b-kept", "backup": "bk-20261206t010203z-abcdef"},
-     "platform:keptData: names the database as one of databaseSnapshot (AWS), databaseBackup (GCP) or databaseDump (Azure)"),
+     "platform:keptData: names the database as one of databaseSnapshot (AWS), databaseBackup (GCP) or databaseDump (Azure, local)"),
     ("aws-dev", {"bucket": "b-kept", "databaseSnapshot": "ends-", "backup": "bk-20261206t010203z-abcdef"},
      "platform:keptData.databaseSnapshot: 'ends-' is not an RDS snapshot identifier"),
     ("aws-dev", {"bucket": "b-kept", "databaseSnapshot": "s", "backup": "latest"},

@@ -18,7 +18,7 @@ from mlops_platform.cli.backup.keep import BUCKET_TYPES, bucket_resources
 from mlops_platform.components.config import PlatformConfig, read_stack_values, stack_values_from_text
 from mlops_platform.planner.harness import plan_platform
 from support import STACKS
-from support.cli import azure_cli_on_path, destroyed_keeping_data
+from support.cli import azure_cli_on_path, destroyed_keeping_data, up_after_a_late_run
 from support.drill import registry
 
 STACK = "azure-dev"
@@ -154,13 +154,7 @@ def test_destroy_keep_data_keeps_the_account_and_a_dump_and_the_next_up_restores
     assert [(i["id"], i["kept"]) for i in report["sweep"]["leftovers"]] == [(ACCOUNT.lower(), True)]
 
     # What the new server would hold differs from the backup: a run added after it.
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=url)
-    client.create_run(client.get_experiment_by_name("team-0").experiment_id, run_name="after the backup")
-    fake.events("up", "up")
-    result = invoke("up", "--cloud", "azure", "--yes")
-    assert result.exit_code == 0, result.output
+    result = up_after_a_late_run(url, fake, "azure")
     assert f"adopting what destroy --keep-data kept: storage account {ACCOUNT_NAME} and its resource group mlops-dev-rg" in result.stderr
     assert any(job["metadata"]["name"] == "mlflow-restore-run" for job in azure_stack["cluster"].created)
     assert registry(url) == before_work, "MLflow holds what the backup recorded"

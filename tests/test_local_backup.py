@@ -9,8 +9,7 @@ Ref: https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/job-
 from __future__ import annotations
 
 import json
-import uuid
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -18,44 +17,9 @@ from typer.testing import CliRunner
 from mlops_platform.cli.app import app
 from mlops_platform.components.data.local import BUCKET
 from support import OLD_MLFLOW_SCHEMA
-from support.cluster_jobs import Cluster
-from support.drill import log_work, mlflow_server, snapshot
-from support.kube import serving
-from support.local_jobs import Loopback
+from support.drill import snapshot
 
 CRONJOBS = "/apis/batch/v1/namespaces/data/cronjobs/"
-
-
-@pytest.fixture()
-def local_stack(postgres, moto_endpoint, project, standin_engine, stack_config, tmp_path, monkeypatch) -> Iterator[dict[str, Any]]:
-    """A deployed local dev stack: MLflow (pinned, on PostgreSQL database `mlflow`, artifacts in the
-    unversioned bucket) with a team's work, and the cluster's API on loopback."""
-    import boto3
-
-    from mlops_platform.planner.harness import plan_platform
-    from support.postgres import postgres_bin
-
-    by_name = {r.name: r for r in plan_platform(stack_config("local-dev")).resources}
-    cronjobs = {r.inputs["metadata"]["name"]: {"apiVersion": "batch/v1", "kind": "CronJob",
-                                               "metadata": {**r.inputs["metadata"], "uid": str(uuid.uuid4())}, "spec": r.inputs["spec"]}
-                for r in by_name.values() if r.type == "kubernetes:batch/v1:CronJob"}
-    assert set(cronjobs) == {"mlflow-backup", "mlflow-restore"}
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
-    postgres.sql("DO $$ BEGIN CREATE ROLE mlflow LOGIN SUPERUSER; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
-    monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "unused-by-this-server")
-    runner = Loopback(tmp_path / "pods", by_name["mlops-data-backup-kit"].inputs["data"], postgres.port, postgres_bin(),
-                      {"AWS_ENDPOINT_URL": moto_endpoint})
-    (tmp_path / "pods").mkdir()
-    cluster = Cluster("data", cronjobs, runner)
-    monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.POLL_SECONDS", 0.1)
-    with serving(cluster.answer) as kubeconfig, mlflow_server(postgres, "mlflow", BUCKET, tmp_path) as base:
-        log_work(base, tmp_path, experiments=1, runs=3)
-        fake = standin_engine(state=True)
-        fake.stacks({"local-dev": {"outputs": {"kubeconfig": kubeconfig, "endpoints": {"mlflow": base}},
-                                   "secrets": [], "resources": []}})
-        yield {"cluster": cluster, "s3": s3, "url": base, "postgres": postgres, "fake": fake, "kubeconfig": kubeconfig}
 
 
 def invoke(*args: str) -> Any:

@@ -14,7 +14,7 @@ import copy
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, BinaryIO, Callable, Optional, Protocol
 
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 
@@ -40,6 +40,8 @@ class Api(Protocol):
     def delete_job(self, namespace: str, name: str) -> None: ...
     def pods(self, namespace: str, job_uid: str) -> list[dict[str, Any]]: ...
     def log(self, namespace: str, pod: str, container: str) -> str: ...
+    def proxy(self, method: str, namespace: str, pod: str, path: str, body: Optional[bytes] = None,
+              into: Optional[BinaryIO] = None) -> tuple[int, bytes]: ...
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class JobSpec:
     name: str  # the Job
     env: tuple[tuple[str, str], ...] = ()  # added to every container
     only: Optional[tuple[str, tuple[str, ...]]] = None  # run just this container of the template, with this command
+    labels: tuple[tuple[str, str], ...] = ()  # added to the pod's (what a NetworkPolicy selects)
 
 
 def job_body(cronjob: dict[str, Any], spec: JobSpec) -> dict[str, Any]:
@@ -62,6 +65,9 @@ def job_body(cronjob: dict[str, Any], spec: JobSpec) -> dict[str, Any]:
             raise BackupRefused(f"CronJob {spec.namespace}/{spec.template} has no step {container}: run platform up to update it")
         pod.pop("initContainers", None)
         pod["containers"] = [{**chosen, "command": list(command)}]
+    if spec.labels:
+        pod_meta = template["spec"]["template"].setdefault("metadata", {})
+        pod_meta["labels"] = {**pod_meta.get("labels", {}), **dict(spec.labels)}
     for container in pod.get("initContainers", []) + pod["containers"]:
         container["env"] = [*container.get("env", []), *({"name": k, "value": v} for k, v in spec.env)]
     meta = cronjob["metadata"]
@@ -83,12 +89,7 @@ def run(api: Api, spec: JobSpec, progress: Callable[[str], None], timeout: Optio
     that name still running refuses the run (the restore's fixed name is its lock); a finished one
     is replaced."""
     namespace = spec.namespace
-    cronjob = api.cronjob(namespace, spec.template)
-    if cronjob is None:
-        raise BackupRefused(f"the cluster has no CronJob {namespace}/{spec.template} (deployed by an older platform, "
-                            "or not up): `platform up` creates it (an update that migrates MLflow needs --skip-backup that once)")
-    body = job_body(cronjob, spec)
-    job = _create(api, body, spec)
+    body, job = start(api, spec)
     uid = job["metadata"]["uid"]
     progress(f"Job {namespace}/{spec.name} started")
     timeout = timeout or float(body["spec"].get("activeDeadlineSeconds") or DEFAULT_JOB_SECONDS) + MARGIN_SECONDS
@@ -118,6 +119,16 @@ def run(api: Api, spec: JobSpec, progress: Callable[[str], None], timeout: Optio
             raise BackupFailed(f"Job {namespace}/{spec.name} has not finished after {int(timeout)} s ({said}); "
                                f"see kubectl -n {namespace} describe job {spec.name}")
         time.sleep(poll or POLL_SECONDS)
+
+
+def start(api: Api, spec: JobSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Creates the Job from its CronJob's template: (what was asked, what the API made)."""
+    cronjob = api.cronjob(spec.namespace, spec.template)
+    if cronjob is None:
+        raise BackupRefused(f"the cluster has no CronJob {spec.namespace}/{spec.template} (deployed by an older platform, "
+                            "or not up): `platform up` creates it (an update that migrates MLflow needs --skip-backup that once)")
+    body = job_body(cronjob, spec)
+    return body, _create(api, body, spec)
 
 
 def _create(api: Api, body: dict[str, Any], spec: JobSpec) -> dict[str, Any]:

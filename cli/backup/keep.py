@@ -1,4 +1,6 @@
-"""`platform destroy --keep-data` and the `up` that adopts what it kept (AWS, GCP, Azure).
+"""`platform destroy --keep-data` and the `up` that adopts what it kept (AWS, GCP, Azure; a local
+stack's data lives in the kind cluster the destroy deletes, so it leaves as a backup copied to this
+machine: cli/backup/keep_local.py).
 
 What is kept:
 - the artifact store and its settings: taken out of the stack's state before the destroy (so the
@@ -58,10 +60,6 @@ BUCKET_TYPES = {
     ),
 }
 
-# Why the other target's data cannot outlive a destroy yet.
-UNKEPT = {"local": "a local stack's database and objects live in the kind cluster, which destroy deletes"}
-
-
 def refuse_unkeepable(config: Any) -> None:
     """Exit 2 before anything is touched where this stack cannot keep its data through a destroy."""
     from ..errors import fail
@@ -75,8 +73,6 @@ def _refusal(config: Any) -> Optional[str]:
     from .. import ephemeral
     from ..project import project_dir, stack_file
 
-    if config.cloud not in BUCKET_TYPES:
-        return f"--keep-data keeps a cloud stack's data; {UNKEPT[config.cloud]} (README: Backup and restore)"
     # Only prod's data is under keys of the stack's own (ManagedDataArgs.customer_keys), which a destroy
     # would delete with it; prod is always protected (checks.py refuses protect: false there), so the
     # data kept here is under the provider's keys, which outlive the stack.
@@ -126,9 +122,11 @@ def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[Kep
 
     if config.kept_data is not None:
         kept = config.kept_data
-        display.progress(f"the data was kept by an earlier destroy --keep-data ({_store(kept)}, {_database(kept)}): "
+        display.progress(f"the data was kept by an earlier destroy --keep-data ({_store(config, kept)}, {_database(kept)}): "
                          "finishing the teardown")
         return kept, resources
+    if config.cloud == "local":
+        return _keep_copy(config, engine), resources
     with failures():
         outputs = engine_outputs(config, engine)
         target = target_from(config, outputs)
@@ -155,9 +153,21 @@ def keep(config: Any, engine: Any, resources: list[dict[str, Any]]) -> tuple[Kep
     except BaseException:  # the engine's failure (already one line) or an interrupt: the record goes with it
         _write(path, before, None)
         raise
-    display.progress(f"kept {_store(kept)} ({len(urns)} resources out of the state) and the database as "
+    display.progress(f"kept {_store(config, kept)} ({len(urns)} resources out of the state) and the database as "
                      f"{_database(kept)} (backup {record.id}); the next `platform up` adopts them")
     return kept, run_operation(config, engine.resources)
+
+
+def _keep_copy(config: Any, engine: Any) -> KeptData:
+    """Local: the cluster and all in it go; the data leaves as a backup copied to this machine."""
+    from .. import display
+    from . import keep_local
+
+    kept = keep_local.keep(config, engine)
+    path, before = _stack_file(config)
+    _write(path, before, kept)
+    display.progress(f"kept the data as {_store(config, kept)}; the next `platform up` restores it into the new cluster")
+    return kept
 
 
 def _store_id(config: Any, target: Any, outputs: dict[str, Any], resources: list[dict[str, Any]]) -> str:
@@ -183,7 +193,11 @@ def _kept_database(cloud: str, target: Any, record: Any) -> dict[str, str]:
     return {"databaseBackup": target.database.retain(record.database, record.id, display.progress)}
 
 
-def _store(kept: KeptData) -> str:
+def _store(config: Any, kept: KeptData) -> str:
+    if config.cloud == "local":
+        from .keep_local import where
+
+        return f"backup {kept.backup}, copied to {where(config, kept)}"
     if kept.database_dump:
         account, group = kept.bucket.rsplit("/", 1)[-1], names.resource_group_id(kept.bucket).rsplit("/", 1)[-1]
         return f"storage account {account} and its resource group {group}"
@@ -196,16 +210,24 @@ def _database(kept: KeptData) -> str:
     return f"snapshot {kept.database_snapshot}" if kept.database_snapshot else f"Cloud SQL backup {kept.database_backup}"
 
 
-def adopting(kept: KeptData) -> None:
+def adopting(config: Any) -> None:
+    """Before the update: says what is adopted, and on local checks the kept copy is there (exit 2)."""
     from .. import display
 
-    if kept.database_snapshot:
+    kept = config.kept_data
+    if config.cloud == "local":
+        from .keep_local import check_copy
+
+        check_copy(config, kept)
+        how = "a new cluster, with the copy carried into its store and restored by its restore Job after the update"
+    elif kept.database_snapshot:
         how = f"created from snapshot {kept.database_snapshot}"
     elif kept.database_backup:
         how = f"a new instance, with the kept backup {kept.database_backup} restored onto it after the update"
     else:
         how = f"a new server, with backup {kept.backup} restored into it by the cluster's restore Job after the update"
-    display.progress(f"adopting what destroy --keep-data kept: {_store(kept)} (imported) and the database ({how})")
+    imported = "" if config.cloud == "local" else " (imported)"
+    display.progress(f"adopting what destroy --keep-data kept: {_store(config, kept)}{imported} and the database ({how})")
 
 
 def adopted(config: Any, engine: Any) -> None:
@@ -216,11 +238,17 @@ def adopted(config: Any, engine: Any) -> None:
 
     kept = config.kept_data
     database = restore_kept(config, engine, kept) if kept.database_backup else None
-    if kept.database_dump:
+    if config.cloud == "local":
+        from . import keep_local
+
+        keep_local.restore_copy(config, engine, kept)
+    elif kept.database_dump:
         restore_dump(config, engine, kept)
     path, before = _stack_file(config)
     _write(path, before, None)
-    display.progress(f"adopted {_store(kept)} and the database from {_database(kept)}; {KEY} removed from the stack file")
+    display.progress(f"adopted {_store(config, kept)} and the database from {_database(kept)}; {KEY} removed from the stack file")
+    if config.cloud == "local":
+        keep_local.forget_copy(config, kept)
     if database is not None:
         _forget(config, database, str(kept.database_backup))
 

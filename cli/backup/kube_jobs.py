@@ -7,7 +7,8 @@ Ref: https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/job-
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+import urllib.parse
+from typing import Any, BinaryIO, Optional
 
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 
@@ -27,6 +28,7 @@ class JobApi:
         self.core = client.CoreV1Api(api_client)
         self._error = client.exceptions.ApiException
         self._server = api_client.configuration.host
+        self._client = api_client
 
     def _call(self, doing: str, call: Any, *args: Any, raw: bool = False, **kwargs: Any) -> Any:
         """The API's answer as JSON (`raw`: its bytes); None for 404. Errors as one line: 403
@@ -73,6 +75,41 @@ class JobApi:
         text = self._call(f"reading the log of {pod}/{container}", self.core.read_namespaced_pod_log, pod, namespace,
                           container=container, raw=True)
         return bytes(text or b"").decode(errors="replace")
+
+    def proxy(self, method: str, namespace: str, pod: str, path: str, body: Optional[bytes] = None,
+              into: Optional[BinaryIO] = None) -> tuple[int, bytes]:
+        """An HTTP request to `pod` (NAME:PORT) through the API server's proxy: (status, body); a 200
+        answer's body is streamed `into` a file instead, when one is given. The path is built here,
+        not as the client's path parameter, which would escape its slashes.
+        Ref: https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#get-connect-proxy-path-of-pod"""
+        from urllib3.exceptions import HTTPError
+
+        quoted = urllib.parse.quote(path, safe="/")
+        resource = f"/api/v1/namespaces/{namespace}/pods/{pod}/proxy/{quoted}"
+        doing = f"{method} {path.split('/', 1)[-1]} on pod {namespace}/{pod.split(':')[0]}"  # not the token
+        headers = {"Content-Type": "application/octet-stream", "Accept": "*/*"}
+        try:
+            # A body always where one may be (b"" for none): the client refuses a POST of nothing as
+            # a non-JSON type.
+            sent = None if method in ("GET", "HEAD") else (body or b"")
+            answer = self._client.call_api(resource, method, header_params=headers, body=sent, auth_settings=["BearerToken"],
+                                           _preload_content=False, _return_http_data_only=True)
+        except self._error as err:
+            if err.status in (401, 403):
+                raise BackupRefused(f"{doing}: the cluster refused it ({err.status}); the kubeconfig's identity needs "
+                                    "the pods/proxy right") from None
+            raw = err.body or b""
+            return int(err.status or 0), raw if isinstance(raw, bytes) else str(raw).encode()
+        except (OSError, HTTPError) as err:
+            raise BackupFailed(f"{doing}: cannot reach the cluster at {self._server} ({str(err)[:120]})") from None
+        if into is None:
+            return int(answer.status), bytes(answer.data)
+        try:
+            for chunk in answer.stream(1 << 20):
+                into.write(chunk)
+        except (OSError, HTTPError) as err:  # the connection cut, or short of its Content-Length (urllib3 checks it)
+            raise BackupFailed(f"{doing}: the answer was cut short ({str(err)[:120]})") from None
+        return int(answer.status), b""
 
 
 def _message(body: Any) -> str:

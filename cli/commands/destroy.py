@@ -26,8 +26,9 @@ def destroy(
     parallel: Optional[int] = ParallelOption,
     drain_timeout: int = typer.Option(600, "--drain-timeout", min=0, help="Seconds to wait for load balancers and disks to be released."),
     no_drain: bool = typer.Option(False, "--no-drain", help="Skip the drain (a cluster that cannot be reached); sweep afterwards."),
-    keep_data: bool = typer.Option(False, "--keep-data",
-                                   help="Keep the bucket and the database (as a backup) for the next up to adopt (AWS, GCP, Azure)."),
+    keep_data: bool = typer.Option(
+        False, "--keep-data",
+        help="Keep the bucket and the database (as a backup; on local, copied to this machine) for the next up to adopt."),
 ) -> None:
     """Delete every resource of the stack. Protected resources (prod data) are listed and kept.
 
@@ -37,11 +38,12 @@ def destroy(
     for resources still carrying the stack's tags: it ends with "nothing left in ..." or a table of
     what is left with its monthly cost, and exit code 1.
 
-    With --keep-data (AWS, GCP, Azure), it backs the stack up first, keeps the artifact bucket out of
+    With --keep-data, it backs the stack up first, keeps the artifact bucket out of
     the teardown (on Azure the storage account and its resource group) and the database as the
     backup (the RDS snapshot; the Cloud SQL backup, kept after its instance; the pg_dump in the kept
     account), and records both in the stack file (platform:keptData): the next `platform up`
-    imports the bucket and restores the database."""
+    imports the bucket and restores the database. On local, whose data is in the cluster, the
+    backup is copied to this machine instead, and the next `up` restores it into the new cluster."""
     from .. import display
     from ..confirming import confirm
     from ..engine.progress import ProgressTracker

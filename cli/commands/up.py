@@ -90,7 +90,7 @@ def up(
     tracker = ProgressTracker(total=len(plan_platform(config).resources))
     display.progress(f"Deploying stack {config.stack_name} (backend {engine.env['PULUMI_BACKEND_URL']})...")
     if config.kept_data is not None:
-        keep.adopting(config.kept_data)
+        keep.adopting(config)
     result = run_with_progress(config, "up", tracker, engine.up)
     if config.kept_data is not None:
         keep.adopted(config, engine)

@@ -104,7 +104,7 @@ def cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
 
 # Where destroy --keep-data keeps the database, by cloud: KeptData's field and its key.
 KEPT_DATABASE = {"aws": ("database_snapshot", "databaseSnapshot"), "gcp": ("database_backup", "databaseBackup"),
-                 "azure": ("database_dump", "databaseDump")}
+                 "azure": ("database_dump", "databaseDump"), "local": ("database_dump", "databaseDump")}
 
 
 def _one_cloud_keys(c: PlatformConfig) -> list[tuple[str, str]]:
@@ -112,12 +112,14 @@ def _one_cloud_keys(c: PlatformConfig) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     kept = c.kept_data
     if kept is not None and c.cloud not in KEPT_DATABASE:
-        problems.append(("keptData", "only `platform destroy --keep-data` of a cloud stack writes it; remove the key"))
+        problems.append(("keptData", "only `platform destroy --keep-data` writes it; remove the key"))
     elif kept is not None and getattr(kept, KEPT_DATABASE[c.cloud][0]) is None:
         problems.append(("keptData", f"on {c.cloud}, the kept database is its {KEPT_DATABASE[c.cloud][1]}"))
     elif kept is not None and (c.cloud == "azure") != bool(re.fullmatch(names.STORAGE_ACCOUNT_ID, kept.bucket)):
         problems.append(("keptData.bucket", "on azure, the kept store is its storage account's resource id"
                                             if c.cloud == "azure" else f"on {c.cloud}, the kept store is its bucket's name"))
+    elif kept is not None and c.cloud == "local" and kept.bucket != names.ARTIFACTS:
+        problems.append(("keptData.bucket", f"on local, the kept backup goes back into the store's bucket {names.ARTIFACTS}"))
     elif kept is not None and c.cloud == "azure" and (
             names.resource_group_id(kept.bucket).rsplit("/", 1)[-1].lower() != names.azure_resource_group(c.env).lower()):
         # The group is imported as the stack's own: another would be replaced (components/cluster/aks.py).

@@ -182,16 +182,18 @@ class BackupConfig(Model):
 
 
 class KeptData(Model):
-    """What `platform destroy --keep-data` kept of an AWS, GCP or Azure stack, for its next `up` to
-    adopt. Written by that destroy, removed by the `up` that adopted it; not something to write by hand."""
+    """What `platform destroy --keep-data` kept of a stack, for its next `up` to adopt. Written by
+    that destroy, removed by the `up` that adopted it; not something to write by hand."""
 
     # The artifact bucket: imported with its settings (Pulumi's `import` option), not created. On
-    # Azure, the storage account's resource id (its resource group is kept and imported with it).
+    # Azure, the storage account's resource id (its resource group is kept and imported with it). On
+    # local, the bucket the backup's copy goes back into (cli/backup/keep_local.py).
     bucket: StrictStr
     # The database outlives the network the destroy removes only as a backup: on AWS the RDS snapshot
     # the database is created from; on GCP the Cloud SQL backup (retained after its instance) the
     # new instance is restored from; on Azure the backup's pg_dump in the kept account, restored into
-    # the new server by the cluster's restore Job. And the backup whose record names it.
+    # the new server by the cluster's restore Job; on local that dump in the backup's copy on the
+    # machine that ran the destroy. And the backup whose record names it.
     database_snapshot: Optional[StrictStr] = None
     database_backup: Optional[StrictStr] = None
     database_dump: Optional[StrictStr] = None
@@ -208,7 +210,7 @@ class KeptData(Model):
     @model_validator(mode="after")
     def _one_database(self) -> "KeptData":
         if [self.database_snapshot, self.database_backup, self.database_dump].count(None) != 2:
-            raise ValueError("names the database as one of databaseSnapshot (AWS), databaseBackup (GCP) or databaseDump (Azure)")
+            raise ValueError("names the database as one of databaseSnapshot (AWS), databaseBackup (GCP) or databaseDump (Azure, local)")
         return self
 
     @property

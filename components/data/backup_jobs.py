@@ -33,7 +33,7 @@ from .backup_kit.record import DUMP
 
 KIT = Path(__file__).resolve().parent / "backup_kit"
 KIT_MODULES = ("__init__.py", "errors.py", "record.py", "objects.py", "blob.py", "stores.py", "catalog.py", "job.py",
-               "restore.py", "restore_database.sh", "switch.sql")
+               "restore.py", "transfer.py", "restore_database.sh", "switch.sql")
 GRANTS_FILE = "grants.sql"  # TRACKING_GRANTS, which a restored database needs
 KIT_CONFIGMAP = "backup-kit"
 BACKUP_CRONJOB = "mlflow-backup"

@@ -21,8 +21,9 @@ from .. import k8s as kube
 from ..cluster.outputs import ClusterOutputs
 from ..image_source import ImageSource
 from .backup_jobs import BackupJobArgs, BackupPlan, BackupSite
+from .backup_kit.transfer import PORT as TRANSFER_PORT
 from .outputs import Database, DataOutputs, ObjectStore, WorkloadAccess
-from .restore_jobs import templates
+from .restore_jobs import TRANSFER_LABELS, templates
 
 BUCKET = names.ARTIFACTS
 S3_PORT = 8333
@@ -87,6 +88,7 @@ class LocalData(pulumi.ComponentResource):
             ingress=[network.from_namespace(ns, S3_PORT, POSTGRES_PORT) for ns in (names.NS_MLFLOW, names.NS_DETECTORS, names.NS_MODELS)],
             depends_on=self._ns.ready,
         )
+        self._transfer_policy(name)
         workload_keys, s3_secret, admin_secret = self._credentials(name)
         bucket_job = self._object_store(name, args, s3_secret, admin_secret)
         password, db_service = self._postgres(name, args)
@@ -113,6 +115,20 @@ class LocalData(pulumi.ComponentResource):
             database_ready=(db_service,),
         )
         self.register_outputs(self.outputs.registered())
+
+    def _transfer_policy(self, name: str) -> k8s.networking.v1.NetworkPolicy:
+        """The backup transfer's pod (restore_jobs.TRANSFER_LABELS), which lives only while the CLI
+        carries a backup out or in, takes the API server's proxied requests on its port. The API
+        server reaches it from the node's address on kind's Docker network, whose range Docker
+        chooses: any source, so; each request must carry the Job's own token
+        (backup_kit/transfer.py)."""
+        return k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol-backup-transfer",
+            metadata={"name": "allow-backup-transfer", "namespace": names.NS_DATA, "labels": kube.labels(names.NS_DATA, "network-policy")},
+            spec={"podSelector": {"matchLabels": dict(TRANSFER_LABELS)}, "policyTypes": ["Ingress"],
+                  "ingress": [network.from_anywhere(TRANSFER_PORT)]},
+            opts=kube.child(self, self._provider, self._ns.ready),
+        )
 
     def _credentials(self, name: str) -> tuple[dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]], Any, Any]:
         """An S3 identity per workload (and an admin), limited to what it needs; their Secrets."""

@@ -48,6 +48,13 @@ STEPS = ("fetch", "database", "artifacts", "switch")
 # suffix that names this restore's databases (6 hex digits).
 RESTORE_ENV = ("RESTORE_FROM", "RESTORE_FORCE", "RESTORE_SUFFIX")
 
+# A local stack's backup carried to and from the machine that runs the CLI (destroy --keep-data, and
+# the `up` after it): the template's `fetch` step, running backup_kit.transfer instead, reached
+# through the API server's pod proxy (cli/backup/transfer.py); its pods carry this label, which the
+# data namespace's policy admits on the transfer's port (local.py).
+TRANSFER_JOB = "mlflow-backup-transfer"
+TRANSFER_LABELS = {"app.kubernetes.io/component": "backup-transfer"}
+
 _SUFFIX_CHECK = ('case "${RESTORE_SUFFIX:-}" in *[!0-9a-f]* | "") '
                  'echo "RESTORE_SUFFIX must be hex digits, set by platform restore" >&2; exit 2 ;; esac\n')
 

@@ -50,3 +50,16 @@ def azure_cli_on_path(folder: Path, monkeypatch: Any) -> None:
     (folder / "az").write_text("#!/bin/sh\n")
     (folder / "az").chmod(0o755)
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+
+
+def up_after_a_late_run(url: str, fake: Any, cloud: str) -> Any:
+    """The `up` that adopts kept data, once MLflow's database holds a run the backup does not (what
+    the restore must take away); it succeeds."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=url)
+    client.create_run(client.get_experiment_by_name("team-0").experiment_id, run_name="after the backup")
+    fake.events("up", "up")
+    result = invoke("up", "--cloud", cloud, "--yes")
+    assert result.exit_code == 0, result.output
+    return result

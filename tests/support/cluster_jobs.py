@@ -8,12 +8,16 @@ Ref: https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/job-
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
+import urllib.error
+import urllib.request
 import uuid
 from typing import Any
 
 from support.kube import status
-from support.local_jobs import Loopback
+from support.local_jobs import Loopback, Ran
+from support.servers import free_port
 
 
 class Cluster:
@@ -33,6 +37,20 @@ class Cluster:
         self.forbidden: set[str] = set()  # paths answered with 403
         self.created: list[dict[str, Any]] = []
         self.waiting: tuple[str, str, str] | None = None  # (container, reason, message) of a pod that cannot start
+        self.serving: dict[str, tuple[int, subprocess.Popen[str]]] = {}  # a serving pod's name -> its port here, its process
+        self.proxied: list[tuple[str, str]] = []  # (method, path) of each request the proxy passed on
+
+    def _serve(self, job: dict[str, Any], name: str) -> list[tuple[str, int, str]]:
+        """A pod that serves (the backup transfer): Running while its process lives, then as it ended."""
+        port = free_port()
+        process = self.runner.start(job["spec"]["template"]["spec"], {"TRANSFER_PORT": str(port)})
+        self.serving[name] = (port, process)
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        self.pods[job["metadata"]["uid"]] = {
+            "metadata": {"name": name, "namespace": self.namespace, "labels": {"batch.kubernetes.io/controller-uid": job["metadata"]["uid"]}},
+            "status": {"phase": "Running", "containerStatuses": [{"name": container["name"], "state": {"running": {}}}]}}
+        out, err = process.communicate()
+        return [(container["name"], process.returncode, out + err)]
 
     def _run(self, job: dict[str, Any]) -> None:
         spec = job["spec"]["template"]["spec"]
@@ -43,8 +61,11 @@ class Cluster:
                 "status": {"phase": "Pending", "initContainerStatuses": [
                     {"name": name, "state": {"waiting": {"reason": reason, "message": message}}}]}}
             return
-        ran = self.runner.run_pod(spec)
         name = f"{job['metadata']['name']}-x7k2p"
+        if any("backup_kit.transfer" in c["command"] for c in spec["containers"]):
+            ran = [Ran(n, code, log) for n, code, log in self._serve(job, name)]
+        else:
+            ran = self.runner.run_pod(spec)
         every = [*spec.get("initContainers", []), *spec["containers"]]
         statuses = [{"name": r.name, "state": {"terminated": {"exitCode": r.code, "reason": "Completed" if not r.code else "Error"}}}
                     for r in ran]
@@ -83,6 +104,9 @@ class Cluster:
                 return 404, status(404, "NotFound", f"jobs.batch \"{name}\" not found")
             if method == "DELETE":
                 del self.jobs[name]
+                for pod, (_, process) in self.serving.items():  # the Job's pod goes with it
+                    if pod.startswith(f"{name}-") and process.poll() is None:
+                        process.terminate()
                 return 200, status(200, "Success", "deleted") | {"status": "Success"}
             return 200, self.jobs[name]
         if method == "GET" and path == self.pods_path:
@@ -91,4 +115,26 @@ class Cluster:
         if method == "GET" and path.startswith(self.pods_path + "/") and path.endswith("/log"):
             pod = path[len(self.pods_path) + 1:-len("/log")]
             return 200, self.logs.get((pod, query["container"][0]), "").encode()
+        if path.startswith(self.pods_path + "/") and "/proxy/" in path:
+            return self._proxy(method, path, body)
         return 404, status(404, "NotFound", f"no route {path}")
+
+    def _proxy(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        """The API server's pod proxy: the request passed on to the pod's port (here, its process's)."""
+        target, rest = path[len(self.pods_path) + 1:].split("/proxy/", 1)
+        pod = target.split(":", 1)[0]
+        if pod not in self.serving:
+            return 404, status(404, "NotFound", f"pods \"{pod}\" not found")
+        self.proxied.append((method, rest))
+        port = self.serving[pod][0]
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/{rest}", data=(body or b"") if method in ("PUT", "POST") else None,
+                                         method=method)
+        if method in ("PUT", "POST"):
+            request.add_header("Content-Length", str(len(body or b"")))
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+        except OSError as err:  # not listening (yet): the API server answers 503
+            return 503, status(503, "ServiceUnavailable", f"error trying to reach service: {err}")

@@ -28,7 +28,9 @@ def serving(answer: Answer) -> Iterator[str]:
         def _serve(self) -> None:
             url = urllib.parse.urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
+            raw = self.rfile.read(length) if length else b""
+            # JSON, as the client sends objects; any other body (a proxied upload) as its bytes.
+            body = (json.loads(raw) if "json" in (self.headers.get("Content-Type") or "") else raw) if raw else None
             code, out = answer(self.command, url.path, urllib.parse.parse_qs(url.query), body)
             data = out if isinstance(out, bytes) else json.dumps(out).encode()
             self.send_response(code)
@@ -37,7 +39,7 @@ def serving(answer: Answer) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_DELETE = do_PATCH = _serve
+        do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _serve
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -52,7 +52,7 @@ class Loopback:
         ref = entry["valueFrom"]["secretKeyRef"]  # the kubelet fails the container on a missing one
         return self.secrets[ref["name"]][ref["key"]]
 
-    def run_pod(self, pod: Mapping[str, Any], extra_env: Mapping[str, str] = {}) -> list[Ran]:
+    def _pod_folders(self) -> tuple[Path, Path]:
         kit = self.root / "kit" / "backup_kit"
         kit.mkdir(parents=True, exist_ok=True)
         for name, text in self.kit.items():
@@ -60,22 +60,37 @@ class Loopback:
         (self.root / "password").write_text("unused-with-trust-auth")
         work = self.root / f"work-{len(list(self.root.glob('work-*')))}"  # the pod's emptyDir
         work.mkdir()
+        return kit, work
+
+    def _process(self, container: Mapping[str, Any], kit: Path, work: Path, extra_env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+        """A container's command and environment, as it runs here."""
+        env = {e["name"]: self._rewrite(self._value(e), work) for e in container.get("env", [])}
+        env.update({"PGHOST": self.postgres_host, "PGPORT": str(self.postgres_port)} if "PGHOST" in env else {})
+        env.update({"BACKUP_FOLDER": str(work), "PYTHONPATH": str(kit.parent), **self.store_env,
+                    "HOME": str(self.root)} if "BACKUP_BUCKET" in env else {})
+        env.update(extra_env)
+        command = [self._rewrite(part, work) for part in [*container["command"], *container.get("args", [])]]
+        if command[0] == "python":
+            command[0] = sys.executable
+        elif command[0] == "mlflow":  # the image's entry point: this interpreter's MLflow
+            command[0:1] = [sys.executable, "-m", "mlflow"]
+        return command, {**os.environ, "PATH": f"{self.postgres_bin}{os.pathsep}{os.environ['PATH']}", **env}
+
+    def run_pod(self, pod: Mapping[str, Any], extra_env: Mapping[str, str] = {}) -> list[Ran]:
+        kit, work = self._pod_folders()
         ran = []
         for container in [*pod.get("initContainers", []), *pod["containers"]]:
-            env = {e["name"]: self._rewrite(self._value(e), work) for e in container.get("env", [])}
-            env.update({"PGHOST": self.postgres_host, "PGPORT": str(self.postgres_port)} if "PGHOST" in env else {})
-            env.update({"BACKUP_FOLDER": str(work), "PYTHONPATH": str(kit.parent), **self.store_env,
-                        "HOME": str(self.root)} if "BACKUP_BUCKET" in env else {})
-            env.update(extra_env)
-            command = [self._rewrite(part, work) for part in [*container["command"], *container.get("args", [])]]
-            if command[0] == "python":
-                command[0] = sys.executable
-            elif command[0] == "mlflow":  # the image's entry point: this interpreter's MLflow
-                command[0:1] = [sys.executable, "-m", "mlflow"]
+            command, env = self._process(container, kit, work, extra_env)
             started = time.monotonic()
-            done = subprocess.run(command, env={**os.environ, "PATH": f"{self.postgres_bin}{os.pathsep}{os.environ['PATH']}", **env},
-                                  capture_output=True, text=True, timeout=300, cwd=self.root)
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=self.root)
             ran.append(Ran(container["name"], done.returncode, done.stdout + done.stderr, round(time.monotonic() - started, 2)))
             if done.returncode:
                 break
         return ran
+
+    def start(self, pod: Mapping[str, Any], extra_env: Mapping[str, str] = {}) -> "subprocess.Popen[str]":
+        """A pod of one container that serves until it exits on its own (the backup transfer)."""
+        kit, work = self._pod_folders()
+        (container,) = pod["containers"]
+        command, env = self._process(container, kit, work, extra_env)
+        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.root)
