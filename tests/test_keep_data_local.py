@@ -112,11 +112,12 @@ def _without_record(answer: Any) -> Any:
     return status, json.dumps({"keys": keys}).encode()
 
 
-@pytest.mark.parametrize("fault,says", [
-    ("dump", "cut short"),  # the dump's download cut mid-way, after some bytes were written
-    ("record", "has no record in the cluster's store"),  # the backup's record not among its objects
+@pytest.mark.parametrize("fault,code,says", [
+    ("dump", 1, "cut short"),  # the dump's download cut mid-way, after some bytes were written
+    ("record", 1, "has no record in the cluster's store"),  # the backup's record not among its objects
+    ("forbidden", 2, "needs the pods/proxy right"),  # the kubeconfig's identity may run Jobs, not reach their pods
 ])
-def test_a_failed_transfer_leaves_no_copy_no_record_and_nothing_destroyed(local_stack, project, monkeypatch, fault, says):
+def test_a_failed_transfer_leaves_no_copy_no_record_and_nothing_destroyed(local_stack, project, monkeypatch, fault, code, says):
     """No folder (nor a half-written one), the stack file as it was, the engine not asked to destroy,
     the transfer's Job removed."""
     from mlops_platform.cli.backup.kube_jobs import JobApi
@@ -133,8 +134,9 @@ def test_a_failed_transfer_leaves_no_copy_no_record_and_nothing_destroyed(local_
     stack_file = project / "stacks" / f"Pulumi.{STACK}.yaml"
     before = stack_file.read_text()
     monkeypatch.setattr(JobApi, "proxy", faulty)
+    cluster.proxy_forbidden = fault == "forbidden"
     result = invoke("destroy", "--cloud", "local", "--yes", "--keep-data")
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == code, result.output
     assert says in result.stderr and "Traceback" not in result.output
     assert stack_file.read_text() == before and not fake.ran("destroy")
     kept = Path(os.environ["XDG_STATE_HOME"]) / "mlops-platform" / "kept" / STACK

@@ -76,40 +76,39 @@ class JobApi:
                           container=container, raw=True)
         return bytes(text or b"").decode(errors="replace")
 
-    def proxy(self, method: str, namespace: str, pod: str, path: str, body: Optional[bytes] = None,
+    def proxy(self, method: str, namespace: str, pod: str, path: str, body: Optional[bytes | BinaryIO] = None,
               into: Optional[BinaryIO] = None) -> tuple[int, bytes]:
-        """An HTTP request to `pod` (NAME:PORT) through the API server's proxy: (status, body); a 200
-        answer's body is streamed `into` a file instead, when one is given. The path is built here,
-        not as the client's path parameter, which would escape its slashes.
-        Ref: https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#get-connect-proxy-path-of-pod"""
-        from urllib3.exceptions import HTTPError
+        """An HTTP request to `pod` (NAME:PORT) through the API server's proxy: (status, body). A file
+        `body` is streamed (its size sent as Content-Length), and so is a 200 answer's body `into` a
+        file, when one is given: a model's weights are never held whole in memory. Sent with the
+        client's own connection pool and credentials (its generated calls take JSON or bytes only,
+        and escape a path's slashes). Ref:
+        https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#get-connect-proxy-path-of-pod"""
+        import os
 
-        quoted = urllib.parse.quote(path, safe="/")
-        resource = f"/api/v1/namespaces/{namespace}/pods/{pod}/proxy/{quoted}"
+        import urllib3
+
+        url = f"{self._server}/api/v1/namespaces/{namespace}/pods/{pod}/proxy/{urllib.parse.quote(path, safe='/')}"
         doing = f"{method} {path.split('/', 1)[-1]} on pod {namespace}/{pod.split(':')[0]}"  # not the token
-        headers = {"Content-Type": "application/octet-stream", "Accept": "*/*"}
+        headers = {"Accept": "*/*", "Content-Type": "application/octet-stream"}
+        self._client.update_params_for_auth(headers, [], ["BearerToken"])
+        if body is not None and not isinstance(body, bytes):
+            headers["Content-Length"] = str(os.fstat(body.fileno()).st_size)
+        elif method not in ("GET", "HEAD"):
+            headers["Content-Length"] = str(len(body or b""))
         try:
-            # A body always where one may be (b"" for none): the client refuses a POST of nothing as
-            # a non-JSON type.
-            sent = None if method in ("GET", "HEAD") else (body or b"")
-            answer = self._client.call_api(resource, method, header_params=headers, body=sent, auth_settings=["BearerToken"],
-                                           _preload_content=False, _return_http_data_only=True)
-        except self._error as err:
-            if err.status in (401, 403):
-                raise BackupRefused(f"{doing}: the cluster refused it ({err.status}); the kubeconfig's identity needs "
-                                    "the pods/proxy right") from None
-            raw = err.body or b""
-            return int(err.status or 0), raw if isinstance(raw, bytes) else str(raw).encode()
-        except (OSError, HTTPError) as err:
-            raise BackupFailed(f"{doing}: cannot reach the cluster at {self._server} ({str(err)[:120]})") from None
-        if into is None:
-            return int(answer.status), bytes(answer.data)
-        try:
+            answer = self._client.rest_client.pool_manager.request(
+                method, url, body=body, headers=headers, preload_content=False, timeout=urllib3.Timeout(connect=30, read=600))
+            if answer.status in (401, 403):
+                raise BackupRefused(f"{doing}: the cluster refused it ({answer.status}); the kubeconfig's identity needs "
+                                    "the pods/proxy right")
+            if answer.status != 200 or into is None:
+                return int(answer.status), bytes(answer.read())
             for chunk in answer.stream(1 << 20):
                 into.write(chunk)
-        except (OSError, HTTPError) as err:  # the connection cut, or short of its Content-Length (urllib3 checks it)
-            raise BackupFailed(f"{doing}: the answer was cut short ({str(err)[:120]})") from None
-        return int(answer.status), b""
+        except (OSError, urllib3.exceptions.HTTPError) as err:  # unreachable, cut, or short of its Content-Length
+            raise BackupFailed(f"{doing}: failed between here and the cluster at {self._server} ({str(err)[:120]})") from None
+        return 200, b""
 
 
 def _message(body: Any) -> str:

@@ -49,7 +49,7 @@ class Session:
     pod: str  # NAME:PORT, as the proxy names it
     token: str
 
-    def _call(self, method: str, path: str, body: bytes | None = None, into: Any = None) -> bytes:
+    def _call(self, method: str, path: str, body: Any = None, into: Any = None) -> bytes:
         status, answer = self.target.api.proxy(method, self.target.namespace, self.pod, f"{self.token}/{path}", body, into)
         if status not in (200, 201):
             raise BackupFailed(f"the backup transfer answered {status} to {method} {path}: {_reason(answer)}")
@@ -64,7 +64,8 @@ class Session:
             self._call("GET", f"object/{key}", into=out)
 
     def send(self, key: str, path: Path) -> None:
-        self._call("PUT", f"object/{key}", body=path.read_bytes())
+        with open(path, "rb") as body:
+            self._call("PUT", f"object/{key}", body=body)
 
     def done(self) -> None:
         self._call("POST", "done")

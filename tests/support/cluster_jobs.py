@@ -39,6 +39,7 @@ class Cluster:
         self.waiting: tuple[str, str, str] | None = None  # (container, reason, message) of a pod that cannot start
         self.serving: dict[str, tuple[int, subprocess.Popen[str]]] = {}  # a serving pod's name -> its port here, its process
         self.proxied: list[tuple[str, str]] = []  # (method, path) of each request the proxy passed on
+        self.proxy_forbidden = False  # the caller lacks pods/proxy: 403
 
     def _serve(self, job: dict[str, Any], name: str) -> list[tuple[str, int, str]]:
         """A pod that serves (the backup transfer): Running while its process lives, then as it ended."""
@@ -123,6 +124,8 @@ class Cluster:
         """The API server's pod proxy: the request passed on to the pod's port (here, its process's)."""
         target, rest = path[len(self.pods_path) + 1:].split("/proxy/", 1)
         pod = target.split(":", 1)[0]
+        if self.proxy_forbidden:
+            return 403, status(403, "Forbidden", f"pods \"{pod}\" is forbidden: User \"dev\" cannot get resource \"pods/proxy\"")
         if pod not in self.serving:
             return 404, status(404, "NotFound", f"pods \"{pod}\" not found")
         self.proxied.append((method, rest))
