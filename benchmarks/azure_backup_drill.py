@@ -62,7 +62,7 @@ def main() -> None:
                               secrets={DB_ADMIN_SECRET: {"username": ADMIN, "password": "unused-with-trust-auth"}},
                               files={database_ca.CA_FILE: str(pki / "ca.crt")})
 
-            def disaster() -> None:
+            def disaster(_backup_id: str) -> None:
                 server.sql('DROP DATABASE "mlflow" WITH (FORCE)')
                 for blob in blobs.list_blobs(name_starts_with="mlflow/"):
                     if blob.name.endswith("weights.bin"):

@@ -3,12 +3,15 @@
 model versions (each version with a 256 KiB artifact), backed up, then restored after the database
 was dropped.
 
-    python benchmarks/backup_drill.py [--runs 1000] [--versions 100] [--local]
+    python benchmarks/backup_drill.py [--runs 1000] [--versions 100] [--local [--keep-data]]
 
 Prints the seeding time, then each step of the backup and of the restore with its wall time. By
 default the CLI's pg_dump path (a versioned bucket); with --local the local stack's own backup and
 restore pods (its CronJob templates, container by container, as tests/support/local_jobs.py runs
-them) against an unversioned bucket, as on kind. Needs the test extra (pip install -e '.[test]') and
+them) against an unversioned bucket, as on kind; with --keep-data also what `destroy --keep-data` and
+the `up` after it add there: the backup carried out of the cluster through the API's pod proxy (the
+loopback API of tests/support/cluster_jobs.py, the transfer Job's server as a process), the store
+emptied as a new cluster's, and the copy carried back in before the restore. Needs the test extra (pip install -e '.[test]') and
 PostgreSQL's server package (for initdb and pg_ctl).
 """
 
@@ -39,6 +42,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--versions", type=int, default=100)
     parser.add_argument("--local", action="store_true", help="the local stack's backup and restore pods")
+    parser.add_argument("--keep-data", action="store_true", help="with --local: the backup carried out and back in")
     args = parser.parse_args()
 
     import logging
@@ -68,7 +72,7 @@ def main() -> None:
     try:
         with seeded_mlflow(url_db, f"s3://{bucket}/mlflow", work, args.runs, args.versions) as url:
             if args.local:
-                _local(postgres, s3, url, work, endpoint)
+                _local(postgres, s3, url, work, endpoint, args.keep_data)
             else:
                 _cli_path(postgres, s3, url)
     finally:
@@ -97,9 +101,9 @@ def seeded_mlflow(backend_uri: str, artifacts: str, work: Path, runs: int, versi
         server.wait(timeout=30)
 
 
-def pods_drill(runner: Any, pods: dict[str, Any], url: str, disaster: Callable[[], None]) -> None:
-    """The stack's backup pod, then `disaster`, then its restore pod, each container timed; then
-    MLflow's health and counts."""
+def pods_drill(runner: Any, pods: dict[str, Any], url: str, disaster: Callable[[str], None]) -> None:
+    """The stack's backup pod, then `disaster` (given the backup's id), then its restore pod, each
+    container timed; then MLflow's health and counts."""
     import json
 
     from mlops_platform.cli.backup.counts import counts, wait_healthy
@@ -108,7 +112,7 @@ def pods_drill(runner: Any, pods: dict[str, Any], url: str, disaster: Callable[[
     ran = runner.run_pod(pods["backup"])
     _print_pod("backup", ran)
     backup_id = json.loads(next(line for line in ran[-1].log.splitlines() if line.startswith("{")))["backup"]
-    disaster()
+    disaster(backup_id)
     ran = runner.run_pod(pods["restore"], {"RESTORE_FROM": backup_id, "RESTORE_FORCE": "0", "RESTORE_SUFFIX": "be0c11"})
     _print_pod("restore", ran)
     started = time.monotonic()
@@ -145,7 +149,7 @@ def _cli_path(postgres: Any, s3: Any, url: str) -> None:
                                       f"{report.artifacts.restored} artifacts copied back")
 
 
-def _local(postgres: Any, s3: Any, url: str, work: Path, endpoint: str) -> None:
+def _local(postgres: Any, s3: Any, url: str, work: Path, endpoint: str, keep_data: bool) -> None:
     """The local stack's pods as its program declares them, each container timed."""
     from mlops_platform.components.config import PlatformConfig
     from mlops_platform.components.data.local import BUCKET as LOCAL_BUCKET
@@ -161,11 +165,51 @@ def _local(postgres: Any, s3: Any, url: str, work: Path, endpoint: str) -> None:
     runner = Loopback(work / "pods", by_name["mlops-data-backup-kit"].inputs["data"], postgres.port, postgres_bin(),
                       {"AWS_ENDPOINT_URL": endpoint})
 
-    def disaster() -> None:
+    def disaster(_backup_id: str) -> None:
         postgres.sql('DROP DATABASE "mlflow" WITH (FORCE)')
         _disaster(s3, LOCAL_BUCKET)
 
-    pods_drill(runner, pods, url, disaster)
+    if not keep_data:
+        pods_drill(runner, pods, url, disaster)
+        return
+    from support.cluster_jobs import Cluster
+    from support.kube import serving
+
+    cronjobs = {r.inputs["metadata"]["name"]: {"apiVersion": "batch/v1", "kind": "CronJob", "spec": r.inputs["spec"],
+                                               "metadata": {**r.inputs["metadata"], "uid": r.name}}
+                for r in by_name.values() if r.type == "kubernetes:batch/v1:CronJob"}
+    with serving(Cluster("data", cronjobs, runner).answer) as kubeconfig:
+        pods_drill(runner, pods, url, lambda backup_id: _carried(kubeconfig, url, backup_id, work, lambda: _new_cluster(postgres, s3)))
+
+
+def _new_cluster(postgres: Any, s3: Any) -> None:
+    """What the next `up` starts from: the database gone, the store empty (old backups too)."""
+    from mlops_platform.components.data.local import BUCKET as LOCAL_BUCKET
+
+    postgres.sql('DROP DATABASE "mlflow" WITH (FORCE)')
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=LOCAL_BUCKET):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=LOCAL_BUCKET, Key=item["Key"])
+
+
+def _carried(kubeconfig: str, url: str, backup_id: str, work: Path, between: Callable[[], None]) -> None:
+    """The backup carried out of the cluster (destroy --keep-data), `between`, and back in (the up)."""
+    from mlops_platform.cli.backup.cluster_target import ClusterTarget
+    from mlops_platform.cli.backup.kube_jobs import JobApi
+    from mlops_platform.cli.backup.transfer import export, import_
+    from mlops_platform.cli.registry import Registry
+
+    target = ClusterTarget(api=JobApi(kubeconfig), namespace="data", mlflow=Registry(url))
+    folder = work / "kept" / backup_id
+    started = time.monotonic()
+    copied = export(target, backup_id, folder, lambda line: None)
+    objects = sum(1 for p in folder.rglob("*") if p.is_file())
+    print(f"copy out of the cluster: {time.monotonic() - started:.2f} s ({objects} objects, {copied:,} bytes, "
+          "through the pod proxy, the transfer pod's start included)")
+    between()
+    started = time.monotonic()
+    import_(target, backup_id, folder, lambda line: None)
+    print(f"copy into the new cluster: {time.monotonic() - started:.2f} s")
 
 
 def _print_pod(what: str, ran: list[Any]) -> None:
