@@ -233,3 +233,18 @@ def test_only_the_transfer_pods_take_requests_from_outside_the_data_namespace(pl
     for cronjob in (r for r in plan.resources if r.type == "kubernetes:batch/v1:CronJob"):
         labels = cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
         assert not TRANSFER_LABELS.items() <= labels.items(), cronjob.name
+
+
+def test_a_folder_the_copy_cannot_be_written_to_stops_before_anything_is_destroyed(local_stack, project, monkeypatch, tmp_path):
+    """The platform's state folder unusable (here a file where a folder must be): one line, exit 1,
+    the stack file as it was, nothing destroyed, the transfer's Job removed."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setattr("mlops_platform.cli.backup.transfer.kept_folder", lambda stack, backup_id: blocked / stack / backup_id)
+    stack_file = project / "stacks" / f"Pulumi.{STACK}.yaml"
+    before = stack_file.read_text()
+    result = invoke("destroy", "--cloud", "local", "--yes", "--keep-data")
+    assert result.exit_code == 1, result.output
+    assert f"cannot write the backup into {blocked / STACK}" in result.stderr and "Traceback" not in result.output
+    assert stack_file.read_text() == before and not local_stack["fake"].ran("destroy")
+    assert TRANSFER_JOB not in local_stack["cluster"].jobs

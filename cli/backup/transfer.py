@@ -119,9 +119,9 @@ def export(target: ClusterTarget, backup_id: str, folder: Path, progress: Progre
     """Copies backup `backup_id` from the cluster's store into `folder` (replaced whole); returns
     the bytes copied."""
     prefix = f"{PREFIX}{backup_id}/"
-    folder.parent.mkdir(parents=True, exist_ok=True)
     partial = folder.parent / f".{folder.name}.partial-{secrets.token_hex(3)}"
     try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
         with serving(target, progress) as session:
             keys = session.keys(backup_id)
             if prefix + RECORD not in keys:
