@@ -111,9 +111,7 @@ def _one_cloud_keys(c: PlatformConfig) -> list[tuple[str, str]]:
     """Keys that only some clouds take: kept data, the secrets provider's key, geo-redundant backup."""
     problems: list[tuple[str, str]] = []
     kept = c.kept_data
-    if kept is not None and c.cloud not in KEPT_DATABASE:
-        problems.append(("keptData", "only `platform destroy --keep-data` writes it; remove the key"))
-    elif kept is not None and getattr(kept, KEPT_DATABASE[c.cloud][0]) is None:
+    if kept is not None and getattr(kept, KEPT_DATABASE[c.cloud][0]) is None:
         problems.append(("keptData", f"on {c.cloud}, the kept database is its {KEPT_DATABASE[c.cloud][1]}"))
     elif kept is not None and (c.cloud == "azure") != bool(re.fullmatch(names.STORAGE_ACCOUNT_ID, kept.bucket)):
         problems.append(("keptData.bucket", "on azure, the kept store is its storage account's resource id"
