@@ -120,8 +120,9 @@ class LocalData(pulumi.ComponentResource):
         """The backup transfer's pod (restore_jobs.TRANSFER_LABELS), which lives only while the CLI
         carries a backup out or in, takes the API server's proxied requests on its port. The API
         server reaches it from the node's address on kind's Docker network, whose range Docker
-        chooses: any source, so; each request must carry the Job's own token
-        (backup_kit/transfer.py)."""
+        chooses, so the policy admits any source; each request must carry the Job's own token
+        (backup_kit/transfer.py).
+        Ref: https://kubernetes.io/docs/tasks/access-application-cluster/access-cluster-services/#manually-constructing-apiserver-proxy-urls"""
         return k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol-backup-transfer",
             metadata={"name": "allow-backup-transfer", "namespace": names.NS_DATA, "labels": kube.labels(names.NS_DATA, "network-policy")},
