@@ -108,6 +108,8 @@ def _cut(into: Any) -> Any:
 
 def _without_record(answer: Any) -> Any:
     status, body = answer
+    if status != 200:  # not serving yet
+        return answer
     keys = [k for k in json.loads(body)["keys"] if not k.endswith("/record.json")]
     return status, json.dumps({"keys": keys}).encode()
 

@@ -24,7 +24,8 @@ from typing import Any, Iterator
 from mlops_platform.components.data import restore_jobs
 from mlops_platform.components.data.backup_kit.errors import BackupFailed, BackupRefused
 from mlops_platform.components.data.backup_kit.objects import Progress
-from mlops_platform.components.data.backup_kit.record import PREFIX, RECORD
+from mlops_platform.components.data.backup_kit.record import RECORD
+from mlops_platform.components.data.backup_kit.record import folder as backup_folder
 from mlops_platform.components.data.backup_kit.transfer import PORT
 
 from . import in_cluster
@@ -58,6 +59,11 @@ class Session:
     def keys(self, backup_id: str) -> list[str]:
         return [str(k) for k in json.loads(self._call("GET", f"keys/{backup_id}")).get("keys", [])]
 
+    def answers(self, backup_id: str) -> bool:
+        """Whether the server listens yet (until it does, the proxy answers 503)."""
+        status, _ = self.target.api.proxy("GET", self.target.namespace, self.pod, f"{self.token}/keys/{backup_id}")
+        return status == 200
+
     def fetch(self, key: str, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as out:
@@ -79,7 +85,7 @@ def _reason(answer: bytes) -> str:
 
 
 @contextmanager
-def serving(target: ClusterTarget, progress: Progress) -> Iterator[Session]:
+def serving(target: ClusterTarget, backup_id: str, progress: Progress) -> Iterator[Session]:
     """The transfer's Job, serving once its pod answers; removed on the way out."""
     token = secrets.token_hex(24)
     spec = JobSpec(namespace=target.namespace, template=restore_jobs.TEMPLATE, name=restore_jobs.TRANSFER_JOB,
@@ -88,14 +94,14 @@ def serving(target: ClusterTarget, progress: Progress) -> Iterator[Session]:
     _, job = in_cluster.start(target.api, spec)
     progress(f"Job {target.namespace}/{spec.name} started: carrying the backup through the cluster's API")
     try:
-        session = _ready(target, job["metadata"]["uid"], token, spec.name)
+        session = _ready(target, job["metadata"]["uid"], token, spec.name, backup_id)
         yield session
         session.done()
     finally:
         target.api.delete_job(target.namespace, spec.name)
 
 
-def _ready(target: ClusterTarget, uid: str, token: str, job: str) -> Session:
+def _ready(target: ClusterTarget, uid: str, token: str, job: str, backup_id: str) -> Session:
     """The session once the Job's pod answers through the proxy (a 503 until it listens)."""
     deadline = time.monotonic() + READY_SECONDS
     while True:
@@ -106,8 +112,7 @@ def _ready(target: ClusterTarget, uid: str, token: str, job: str) -> Session:
                                f"see kubectl -n {target.namespace} logs job/{job}")
         if phase == "Running":
             session = Session(target, f"{pods[-1]['metadata']['name']}:{PORT}", token)
-            status, _ = target.api.proxy("GET", target.namespace, session.pod, f"{token}/keys/bk-ready")
-            if status == 200:
+            if session.answers(backup_id):
                 return session
         if time.monotonic() > deadline:
             raise BackupFailed(f"the backup transfer's pod did not serve within {int(READY_SECONDS)} s ({phase or 'no pod'}); "
@@ -118,11 +123,11 @@ def _ready(target: ClusterTarget, uid: str, token: str, job: str) -> Session:
 def export(target: ClusterTarget, backup_id: str, folder: Path, progress: Progress) -> int:
     """Copies backup `backup_id` from the cluster's store into `folder` (replaced whole); returns
     the bytes copied."""
-    prefix = f"{PREFIX}{backup_id}/"
+    prefix = backup_folder(backup_id)
     partial = folder.parent / f".{folder.name}.partial-{secrets.token_hex(3)}"
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
-        with serving(target, progress) as session:
+        with serving(target, backup_id, progress) as session:
             keys = session.keys(backup_id)
             if prefix + RECORD not in keys:
                 raise BackupFailed(f"backup {backup_id} has no record in the cluster's store: it cannot be kept")
@@ -145,13 +150,13 @@ def local_files(backup_id: str, folder: Path) -> list[tuple[str, Path]]:
     if not (folder / RECORD).is_file():
         raise BackupRefused(f"the kept copy of backup {backup_id} is not at {folder} (its {RECORD} is missing): "
                             "put the folder back, or remove platform:keptData from the stack file to start empty")
-    return [(f"{PREFIX}{backup_id}/{p.relative_to(folder).as_posix()}", p) for p in sorted(folder.rglob("*")) if p.is_file()]
+    return [(backup_folder(backup_id) + p.relative_to(folder).as_posix(), p) for p in sorted(folder.rglob("*")) if p.is_file()]
 
 
 def import_(target: ClusterTarget, backup_id: str, folder: Path, progress: Progress) -> None:
     """Copies the kept folder into the cluster's store, under backups/ID/ again."""
     files = local_files(backup_id, folder)
-    with serving(target, progress) as session:
+    with serving(target, backup_id, progress) as session:
         for number, (key, path) in enumerate(files, 1):
             progress(f"copying {key} into the cluster ({number}/{len(files)})")
             try:

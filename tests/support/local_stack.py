@@ -42,6 +42,9 @@ def local_stack(postgres, moto_endpoint, project, standin_engine, stack_config, 
     (tmp_path / "pods").mkdir()
     cluster = Cluster("data", cronjobs, runner)
     monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.POLL_SECONDS", 0.1)
+    # The transfer's pod is Running as soon as its process starts, before its server listens (as in
+    # a cluster): polled this often, the CLI asks before it does.
+    monkeypatch.setattr("mlops_platform.cli.backup.transfer.POLL_SECONDS", 0.01)
     with serving(cluster.answer) as kubeconfig, mlflow_server(postgres, "mlflow", BUCKET, tmp_path) as base:
         log_work(base, tmp_path, experiments=1, runs=3)
         fake = standin_engine(state=True)

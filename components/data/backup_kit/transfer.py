@@ -28,13 +28,14 @@ from typing import Any, Optional
 
 from .errors import BackupFailed, BackupRefused
 from .objects import Store
-from .record import PREFIX
+from .record import ID_PATTERN, PREFIX, folder
 
 PORT = 8080
 IDLE_SECONDS = 600
 CHUNK = 1 << 20
+_ID = re.compile(ID_PATTERN)
 # A backup's own objects: backups/<id>/..., with no '..' or empty segment.
-_KEY = re.compile(rf"{PREFIX}bk-[0-9a-z-]+/(?:[^/]+/)*[^/]+")
+_KEY = re.compile(rf"{PREFIX}{ID_PATTERN.strip('^$')}/(?:[^/]+/)*[^/]+")
 
 
 def backup_key(key: str) -> bool:
@@ -79,8 +80,8 @@ class Handler(BaseHTTPRequestHandler):
         self.server.touched.set()
         action, argument = self._route()
         try:
-            if action == "keys" and re.fullmatch(r"bk-[0-9a-z-]+", argument):
-                keys = sorted(self.server.store.keys(f"{PREFIX}{argument}/"))
+            if action == "keys" and _ID.fullmatch(argument):
+                keys = sorted(self.server.store.keys(folder(argument)))
                 return self._answer(200, json.dumps({"keys": keys}).encode())
             if action == "object" and backup_key(argument):
                 return self._send(argument)
