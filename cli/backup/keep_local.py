@@ -10,6 +10,7 @@ the record leaves the stack file and the copy is deleted.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Any
 
 from mlops_platform.components.config.sections import KeptData
@@ -36,19 +37,20 @@ def keep(config: Any, engine: Any) -> KeptData:
     return KeptData.model_validate({"bucket": BUCKET, "databaseDump": record.database.ref, "backup": record.id})
 
 
-def where(config: Any, kept: KeptData) -> str:
+def where(config: Any, kept: KeptData) -> Path:
+    """Where the stack's kept copy is (transfer.kept_folder)."""
     from .transfer import kept_folder
 
-    return str(kept_folder(config.stack_name, kept.backup))
+    return kept_folder(config.stack_name, kept.backup)
 
 
 def check_copy(config: Any, kept: KeptData) -> None:
     """Before `up` deploys anything: the kept copy is whole where destroy put it (exit 2 if not)."""
     from .guard import failures
-    from .transfer import kept_folder, local_files
+    from .transfer import local_files
 
     with failures():
-        local_files(kept.backup, kept_folder(config.stack_name, kept.backup))
+        local_files(kept.backup, where(config, kept))
 
 
 def restore_copy(config: Any, engine: Any, kept: KeptData) -> None:
@@ -59,22 +61,21 @@ def restore_copy(config: Any, engine: Any, kept: KeptData) -> None:
     from .cluster_target import ClusterTarget, restore
     from .guard import failures
     from .target import engine_target, require_mlflow
-    from .transfer import import_, kept_folder
+    from .transfer import import_
 
     with failures():
         target = engine_target(config, engine)
         assert isinstance(target, ClusterTarget), "a local stack's backups run in its cluster"
         require_mlflow(config, target.mlflow.url)
-        import_(target, kept.backup, kept_folder(config.stack_name, kept.backup), display.progress)
+        import_(target, kept.backup, where(config, kept), display.progress)
         restore(target, kept.backup, False, display.progress)
 
 
 def forget_copy(config: Any, kept: KeptData) -> None:
     """The copy, now that the new store holds the backup again; a failure only warns."""
     from .. import display
-    from .transfer import kept_folder
 
-    folder = kept_folder(config.stack_name, kept.backup)
+    folder = where(config, kept)
     try:
         shutil.rmtree(folder)
     except OSError as err:
