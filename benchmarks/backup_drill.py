@@ -172,13 +172,10 @@ def _local(postgres: Any, s3: Any, url: str, work: Path, endpoint: str, keep_dat
     if not keep_data:
         pods_drill(runner, pods, url, disaster)
         return
-    from support.cluster_jobs import Cluster
+    from support.cluster_jobs import Cluster, cronjobs
     from support.kube import serving
 
-    cronjobs = {r.inputs["metadata"]["name"]: {"apiVersion": "batch/v1", "kind": "CronJob", "spec": r.inputs["spec"],
-                                               "metadata": {**r.inputs["metadata"], "uid": r.name}}
-                for r in by_name.values() if r.type == "kubernetes:batch/v1:CronJob"}
-    with serving(Cluster("data", cronjobs, runner).answer) as kubeconfig:
+    with serving(Cluster("data", cronjobs(by_name.values(), "data"), runner).answer) as kubeconfig:
         pods_drill(runner, pods, url, lambda backup_id: _carried(kubeconfig, url, backup_id, work, lambda: _new_cluster(postgres, s3)))
 
 

@@ -6,7 +6,6 @@ refusal, each one line with nothing changed."""
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any, Iterator
 
 import pytest
@@ -257,13 +256,10 @@ class Completes:
 def dev_cluster(aws_stack, planned, monkeypatch) -> Iterator[Any]:
     """dev's cluster API on loopback with the program's own `mlflow-db-upgrade` template; its
     kubeconfig in dev's outputs."""
-    from support.cluster_jobs import Cluster
+    from support.cluster_jobs import Cluster, cronjobs
     from support.kube import serving
 
-    [template] = [r for r in planned("aws-dev").resources if r.type == "kubernetes:batch/v1:CronJob"
-                  and r.inputs["metadata"]["name"] == "mlflow-db-upgrade"]
-    cronjob = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {**template.inputs["metadata"], "uid": str(uuid.uuid4())},
-               "spec": template.inputs["spec"]}
+    cronjob = cronjobs(planned("aws-dev").resources, "mlflow")["mlflow-db-upgrade"]
     cluster = Cluster("mlflow", {"mlflow-db-upgrade": cronjob}, Completes())  # type: ignore[arg-type]
     monkeypatch.setattr("mlops_platform.cli.backup.in_cluster.POLL_SECONDS", 0.1)
     with serving(cluster.answer) as kubeconfig:

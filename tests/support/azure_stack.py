@@ -7,7 +7,6 @@ stand-in holding the stack's outputs. (A pytest plugin of tests/conftest.py.)"""
 from __future__ import annotations
 
 import sys
-import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -17,6 +16,7 @@ from mlops_platform.components.addons import database_ca
 from mlops_platform.components.addons.mlflow import DB_ADMIN_SECRET
 from support.azurite import ACCOUNT, azurite, connection_string
 from support.cluster_jobs import Cluster
+from support.cluster_jobs import cronjobs as cluster_cronjobs
 from support.drill import log_work
 from support.flexible import ADMIN, tracking_database
 from support.kube import serving
@@ -50,9 +50,7 @@ def azure_stack(azure_postgres, pki, project, standin_engine, planned, tmp_path,
 
     server = azure_postgres
     by_name = {r.name: r for r in planned("azure-dev").resources}
-    cronjobs = {r.inputs["metadata"]["name"]: {"apiVersion": "batch/v1", "kind": "CronJob",
-                                               "metadata": {**r.inputs["metadata"], "uid": str(uuid.uuid4())}, "spec": r.inputs["spec"]}
-                for r in by_name.values() if r.type == "kubernetes:batch/v1:CronJob" and r.inputs["metadata"]["namespace"] == "mlflow"}
+    cronjobs = cluster_cronjobs(by_name.values(), "mlflow")
     assert set(cronjobs) == {"mlflow-backup", "mlflow-restore"}
     store = {e["name"]: e["value"] for e in cronjobs["mlflow-backup"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
              ["containers"][0]["env"] if "value" in e}

@@ -13,11 +13,19 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
-from typing import Any
+from typing import Any, Iterable
 
 from support.kube import status
 from support.local_jobs import Loopback, Ran
 from support.servers import free_port
+
+
+def cronjobs(resources: Iterable[Any], namespace: str) -> dict[str, dict[str, Any]]:
+    """The program's CronJobs in `namespace` (planned resources), as the API holds them (each with a
+    uid of its own), by name."""
+    return {r.inputs["metadata"]["name"]: {"apiVersion": "batch/v1", "kind": "CronJob",
+                                           "metadata": {**r.inputs["metadata"], "uid": str(uuid.uuid4())}, "spec": r.inputs["spec"]}
+            for r in resources if r.type == "kubernetes:batch/v1:CronJob" and r.inputs["metadata"]["namespace"] == namespace}
 
 
 class Cluster:

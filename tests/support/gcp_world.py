@@ -14,7 +14,6 @@ recorded from a live project: no cloud is reachable here.
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any, Iterator
 
 import pytest
@@ -201,6 +200,7 @@ def restored_instance(gcp, planned, tmp_path, monkeypatch) -> Iterator[dict[str,
     from mlops_platform.components.addons import database_ca
     from mlops_platform.components.addons.mlflow import DB_ADMIN_SECRET, DB_SECRET
     from support.cluster_jobs import Cluster
+    from support.cluster_jobs import cronjobs as cluster_cronjobs
     from support.flexible import ADMIN, tracking_database
     from support.kube import serving
     from support.local_jobs import Loopback
@@ -210,9 +210,7 @@ def restored_instance(gcp, planned, tmp_path, monkeypatch) -> Iterator[dict[str,
     (tmp_path / "pki").mkdir()
     pki = write_pki(tmp_path / "pki")
     resources = planned("gcp-dev").resources
-    cronjobs = {r.inputs["metadata"]["name"]: {"apiVersion": "batch/v1", "kind": "CronJob",
-                                               "metadata": {**r.inputs["metadata"], "uid": str(uuid.uuid4())}, "spec": r.inputs["spec"]}
-                for r in resources if r.type == "kubernetes:batch/v1:CronJob" and r.inputs["metadata"]["namespace"] == "mlflow"}
+    cronjobs = cluster_cronjobs(resources, "mlflow")
     assert set(cronjobs) == {"mlflow-db-upgrade"}
     with tls_postgres_server(pki) as server:
         tracking_database(server, tmp_path)

@@ -6,13 +6,13 @@ holding the stack's outputs. (A pytest plugin of tests/conftest.py.)"""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Iterator
 
 import pytest
 
 from mlops_platform.components.data.local import BUCKET
 from support.cluster_jobs import Cluster
+from support.cluster_jobs import cronjobs as cluster_cronjobs
 from support.drill import log_work, mlflow_server
 from support.kube import serving
 from support.local_jobs import Loopback
@@ -28,9 +28,7 @@ def local_stack(postgres, moto_endpoint, project, standin_engine, stack_config, 
     from support.postgres import postgres_bin
 
     by_name = {r.name: r for r in plan_platform(stack_config("local-dev")).resources}
-    cronjobs = {r.inputs["metadata"]["name"]: {"apiVersion": "batch/v1", "kind": "CronJob",
-                                               "metadata": {**r.inputs["metadata"], "uid": str(uuid.uuid4())}, "spec": r.inputs["spec"]}
-                for r in by_name.values() if r.type == "kubernetes:batch/v1:CronJob"}
+    cronjobs = cluster_cronjobs(by_name.values(), "data")
     assert set(cronjobs) == {"mlflow-backup", "mlflow-restore"}
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)
