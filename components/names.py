@@ -92,6 +92,20 @@ def own_store_patterns(cloud: str, env: str) -> tuple[str, ...]:
     return ("^" + store,)
 
 
+# Beyond the stack's own store, where a model may come from with no platform:egress.allow: the same
+# cloud's object store, which the workloads' HTTPS allow-list reaches (components/egress.py): S3 in the
+# region through the gateway endpoint, any bucket at private.googleapis.com. Azure's private endpoint
+# serves the stack's own account only; a local stack's HTTPS is open unless egress.allow narrows it.
+_SAME_CLOUD_STORES = {"aws": r"^s3://", "gcp": r"^gs://"}
+
+
+def reachable_store_patterns(cloud: str, env: str) -> tuple[str, ...]:
+    """Regular expressions matching the model URIs the stack's HTTPS egress reaches by default (and
+    a volume of the cluster's, which takes no network)."""
+    same_cloud = _SAME_CLOUD_STORES.get(cloud)
+    return (*own_store_patterns(cloud, env), *((same_cloud,) if same_cloud else ()), r"^pvc://")
+
+
 def cluster_name(env: str) -> str:
     """The cluster of environment `env`, on every cloud (the sweep finds what its controllers made by it)."""
     return env_prefix(env)

@@ -12,6 +12,7 @@ Ref: https://kubernetes.io/docs/concepts/services-networking/network-policies/
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING, Any, Sequence
 from urllib.parse import urlsplit
 
@@ -32,6 +33,7 @@ API_SERVER_PORTS = (443, 6443)  # the kubernetes Service, and the API server beh
 # Ref: https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity#network-policy
 # Ref: https://learn.microsoft.com/azure/aks/operator-best-practices-cluster-security#secure-container-access-to-resources
 METADATA = "169.254.169.254/32"
+HTTPS_PORT = 443
 
 
 def ports(*numbers: int, protocol: str = "TCP") -> list[dict[str, Any]]:
@@ -66,13 +68,28 @@ def to_kubernetes_api() -> dict[str, Any]:
     return to_anywhere(*API_SERVER_PORTS)
 
 
-def to_cloud_services(metadata: bool) -> list[dict[str, Any]]:
-    """Object stores and identity endpoints (STS, Entra ID) over HTTPS, never the metadata address;
-    with `metadata` (GKE), its metadata server too."""
-    services = to_anywhere(443)
-    if not metadata:
-        return [services]
-    return [services, {"to": [{"ipBlock": {"cidr": METADATA}}], "ports": ports(80, 988)}]
+def _peer(cidr: str) -> dict[str, Any]:
+    """One address range as a NetworkPolicy peer, the metadata address excepted where it falls inside."""
+    block: dict[str, Any] = {"cidr": cidr}
+    if ipaddress.ip_address(METADATA.split("/")[0]) in ipaddress.ip_network(cidr):
+        block["except"] = [METADATA]
+    return {"ipBlock": block}
+
+
+def _peers(cidrs: Sequence[str]) -> list[dict[str, Any]]:
+    if not cidrs:  # a rule with no `to` reaches every address: never let an empty list mean that
+        raise ValueError("an egress rule to address ranges needs at least one range")
+    return [_peer(c) for c in sorted(set(cidrs))]
+
+
+def to_ranges(ranges: pulumi.Input[Sequence[str]], *port_numbers: int) -> dict[str, Any]:
+    """These address ranges (at least one) on these ports."""
+    return {"to": pulumi.Output.from_input(ranges).apply(_peers), "ports": ports(*port_numbers)}
+
+
+def to_metadata_server() -> dict[str, Any]:
+    """GKE's metadata server, where workload identity hands out a pod's Google credentials."""
+    return {"to": [{"ipBlock": {"cidr": METADATA}}], "ports": ports(80, 988)}
 
 
 DNS = {
@@ -126,11 +143,11 @@ def namespace_policies(
 
 
 def object_store_egress(store: "ObjectStore") -> list[dict[str, Any]]:
-    """Egress to the object store: SeaweedFS in the data namespace, or cloud services (and GKE's
-    metadata server, where GCS credentials come from)."""
+    """Egress to the object store besides HTTPS (components/egress.py): SeaweedFS in the data
+    namespace, or GKE's metadata server, where GCS credentials come from."""
     if store.endpoint:  # local: the S3 gateway's port, from its address
         return [to_namespace(names.NS_DATA, urlsplit(store.endpoint).port or 80)]
-    return to_cloud_services(metadata=store.kind == "gcs")
+    return [to_metadata_server()] if store.kind == "gcs" else []
 
 
 def to_database(db: "Database") -> dict[str, Any]:

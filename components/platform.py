@@ -36,6 +36,7 @@ from .config import PlatformConfig
 from .data.backup_jobs import IN_CLUSTER_CLOUDS, BackupPlan
 from .data.outputs import LOGIN_CREDENTIAL, DatabaseSpec
 from .deployment import deployment_output
+from .egress import https_egress
 from .infrastructure import build_infrastructure
 from .oidc_clients import build_oidc_client
 
@@ -48,6 +49,8 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.cluster, self.data = build_infrastructure(name, config, self)
         self._name = name
         self._endpoints: dict[str, pulumi.Input[str]] = {}
+        # Where MLflow, the models, their detectors and oauth2-proxy may open HTTPS connections.
+        self._https = https_egress(config, self.cluster.network)
         # Each addon waits for the cluster (nodes, storage) and then only for what it uses, so that
         # independent installs run in parallel (`platform plan` shows the longest chain):
         # - cert-manager's release (CRDs, webhook): charts that create cert-manager objects;
@@ -120,6 +123,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 config=self.config.identity,
                 issuer=cert_manager.issuer_name,
                 platform_ca=self.config.tls.issuer == "selfSigned",
+                https=self._https,
                 issuers=cert_manager.ready,
                 ingress=(traefik.release,),
                 client=self.oidc_client,
@@ -190,6 +194,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 data=self.data,
                 access=self.data.access[names.MLFLOW.role],
                 identity=identity.outputs,
+                https=self._https,
                 ingress=(traefik.release,),
                 replicas=self.config.mlflow.replicas,
                 monitoring=monitoring.ready if monitoring is not None else None,
@@ -221,6 +226,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 object_store=self.data.object_store,
                 reader=self.data.access[names.DETECTOR.role],
                 fitter=self.data.access[names.DETECTOR_FITTER.role],
+                https=self._https,
                 traefik_internal_service=traefik.internal_service,
                 data_ready=self.data.store_ready,
                 monitoring=monitoring.ready,
@@ -242,6 +248,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 models=self.config.models,
                 object_store=self.data.object_store,
                 reader=self.data.access[names.MODEL_READER.role],
+                https=self._https,
                 logger_urls=logger_urls,
                 issuer=cert_manager.issuer_name,
                 issuers=cert_manager.ready,

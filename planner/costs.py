@@ -139,6 +139,11 @@ def _aws(run: ProgramRun, lines: _Lines, prometheus_gb: int) -> None:
         lines.monthly(DATABASE, "RDS gp3 storage", db.input("allocatedStorage"), "GB-month", f"rds_gp3_gb_month_{az}")
     lines.monthly(CLUSTER, "KMS keys (EKS secrets; in prod also the data)", len(run.of_type("aws:kms/key:Key")), "key-month",
                   "kms_key_month")
+    # The workloads' private way to STS (components/cluster/aws_endpoints.py): billed per AZ it serves.
+    interfaces = sum(len(e.input("subnetIds") or []) for e in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+                     if e.input("vpcEndpointType") == "Interface")
+    lines.hourly(CLUSTER, "VPC interface endpoint STS, per AZ (data $0.01 per GB, not estimated)", interfaces,
+                 "vpc_interface_endpoint_az_hour")
     lines.monthly(MONITORING, "Prometheus volume gp3", prometheus_gb, "GB-month", "ebs_gp3_gb_month")
 
 
@@ -163,6 +168,11 @@ def _azure(run: ProgramRun, config: PlatformConfig, lines: _Lines, prometheus_gb
         lines.hourly(DATABASE, f"PostgreSQL Flexible {sku}{' + standby' if ha else ''}", 2 if ha else 1, f"postgres_flex_{sku}_hour")
         lines.monthly(DATABASE, "PostgreSQL storage", server.input("storage", "storageSizeGB") * (2 if ha else 1), "GB-month",
                       "postgres_flex_storage_gb_month")
+    endpoints = len(run.of_type("azure-native:network:PrivateEndpoint"))
+    lines.hourly(CLUSTER, "private endpoint (storage; data $0.01 per GB each way, not estimated)", endpoints,
+                 "private_endpoint_hour")
+    lines.monthly(CLUSTER, "private DNS zones (Postgres, storage)", len(run.of_type("azure-native:privatedns:PrivateZone")),
+                  "zone-month", "private_dns_zone_month")
     keys = len(run.of_type("azure-native:keyvault:Key"))
     if keys:  # a standard vault's software keys: charged per operation only, which is not estimated
         lines.monthly(CLUSTER, "Key Vault keys (customer-managed; operations $0.03 per 10k, not estimated)", keys, "key-month",
@@ -186,6 +196,8 @@ def _gcp(run: ProgramRun, config: PlatformConfig, lines: _Lines, prometheus_gb: 
     lines.monthly(CLUSTER, "node boot disks pd-balanced", disk_gb, "GB-month", "pd_balanced_gb_month")
     lines.hourly(CLUSTER, "Cloud NAT (per node)", nodes, "cloud_nat_vm_hour")
     lines.hourly(INGRESS, "load balancer forwarding rule", 1, "forwarding_rule_first5_hour")
+    lines.monthly(CLUSTER, "Cloud DNS private zone (Google APIs' private range)", len(run.of_type("gcp:dns/managedZone:ManagedZone")),
+                  "zone-month", "dns_managed_zone_month")
     for instance in run.of_type("gcp:sql/databaseInstance:DatabaseInstance"):
         settings = instance.input("settings")
         regional = settings["availabilityType"] == "REGIONAL"

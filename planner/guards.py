@@ -1,5 +1,6 @@
 """The safeguards `plan` reports for a stack, as a reviewer asks about them: audit trails, customer-
-managed keys, no permanent creator admin, the metadata address, webhooks, the database's TLS.
+managed keys, no permanent creator admin, the metadata address, HTTPS egress, webhooks, the
+database's TLS.
 
 Each safeguard is read from the policy pack's verdict on this very plan, never restated: it is "on"
 when every rule that proves it ran and found nothing, "off" (with the findings) when one did,
@@ -47,6 +48,7 @@ GUARDS = (
     Guard("no permanent creator admin", {"aws": ("aws-eks-no-creator-admin",), "azure": ("azure-aks-local-accounts-disabled",)},
           {"gcp": "GKE gives its creator no cluster role; access is IAM's"}),
     Guard("metadata address closed (GKE: workload identity only)", {ALL: ("k8s-metadata-address-closed",)}),
+    Guard("HTTPS egress allow-listed (models, detectors; MLflow where it can be)", _clouds("egress-https-allow-listed")),
     Guard("webhooks fail closed", {ALL: ("k8s-webhooks-fail-closed",)}),
     Guard("database server verified", _clouds("k8s-database-server-verified")),
 )

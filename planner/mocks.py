@@ -184,6 +184,17 @@ def _aws_generic(prefix: str) -> Callable[[str, dict], tuple[str, dict]]:
     return handler
 
 
+# What a gateway endpoint's prefix list holds is known only once it exists: an offline plan shows two
+# of us-east-1's S3 ranges in its place (https://ip-ranges.amazonaws.com/ip-ranges.json, service S3).
+S3_PREFIX_LIST_STAND_IN = ("52.216.0.0/15", "54.231.0.0/16")
+
+
+def _vpc_endpoint(name: str, inputs: dict) -> tuple[str, dict]:
+    rid, state = _aws_generic("vpce")(name, inputs)
+    gateway = inputs.get("vpcEndpointType") == "Gateway"
+    return rid, {**state, "cidrBlocks": list(S3_PREFIX_LIST_STAND_IN) if gateway else []}
+
+
 def _iam_role(name: str, inputs: dict) -> tuple[str, dict]:
     role = inputs.get("name") or f"{name}-{_digest(name)[:7]}"
     return role, {"name": role, "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"}
@@ -356,6 +367,7 @@ _RESOURCE_OUTPUTS = {
     "aws:ec2/internetGateway:InternetGateway": _aws_generic("igw"),
     "aws:ec2/eip:Eip": _aws_generic("eipalloc"),
     "aws:ec2/routeTable:RouteTable": _aws_generic("rtb"),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
     "aws:iam/role:Role": _iam_role,
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
     "aws:s3/bucket:Bucket": _s3_bucket,

@@ -6,11 +6,12 @@ from typing import Any
 
 from mlops_platform.components import names
 
-from .rules import access, aws, azure, cost, gcp, kubernetes, licence, pod_security, reliability, supply_chain
+from .rules import access, aws, azure, cost, egress, gcp, kubernetes, licence, pod_security, reliability, supply_chain
 from .rules.base import REQUIRE_KEYS, Rule
 
 RULES: tuple[Rule, ...] = (
     *kubernetes.RULES,
+    *egress.RULES,
     *pod_security.RULES,
     *access.RULES,
     *aws.RULES,
@@ -51,6 +52,10 @@ def pack_config(config: Any) -> dict[str, Any]:
         **{rule.name: {"enforcementLevel": level, "requireKeys": config.is_prod}
            for rule in RULES if REQUIRE_KEYS.keys() <= rule.config_schema.keys()},
         "k8s-metadata-address-closed": {"enforcementLevel": level, "metadataAllowed": config.cloud == "gcp"},
+        # Required in prod; MLflow is held to it unless it must reach addresses the stack cannot know
+        # (PlatformConfig.mlflow_https_open: an issuer on the internet, RDS's CA bundle).
+        "egress-https-allow-listed": {"enforcementLevel": level, "requireAllowList": config.is_prod, "namespaces": [
+            ns for ns in egress.NAMESPACES if ns != names.NS_MLFLOW or not config.mlflow_https_open]},
         # A prod rule (off elsewhere: dev may serve the public example).
         "supply-chain-prod-models-own-store": {"enforcementLevel": level if config.is_prod else "disabled",
                                                "ownStores": list(names.own_store_patterns(config.cloud, config.env))},

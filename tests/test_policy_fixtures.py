@@ -28,6 +28,8 @@ from support.policy_resources import (
     GKE_GOOD,
     LOGGING,
     LT_GOOD,
+    OPEN_HTTPS,
+    OPEN_TO_METADATA,
     PAB,
     PINNED,
     POD,
@@ -231,13 +233,12 @@ def _unset(key: str) -> Callable[[dict, dict], None]:
 
 
 OWN = {"supply-chain-prod-models-own-store": {"ownStores": ["^s3://mine/"]}}
-OPEN_TO_METADATA = {"metadata": {"name": "p", "namespace": "n"},
-                    "spec": {"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 80}]}]}}
 
 # (rule, what it breaks, subjects, expected message fragment, rule configuration)
 FIXTURES: list[tuple[str, str, Callable[[], list], str, dict]] = [
     ("k8s-metadata-address-closed", "open", lambda: [r("kubernetes:networking.k8s.io/v1:NetworkPolicy", OPEN_TO_METADATA)],
      "lets pods reach the instance-metadata address", {}),
+    ("egress-https-allow-listed", "open", lambda: [r("kubernetes:networking.k8s.io/v1:NetworkPolicy", OPEN_HTTPS)], "HTTPS to any internet", {}),
     ("supply-chain-prod-models-own-store", "public bucket", lambda: served("gs://kfserving-examples/models/m"),
      "serves gs://kfserving-examples/models/m, outside the stack's own artifact store", OWN),
     ("azure-aks-audit-logs", "none", lambda: diagnosed(AKS, AKS_GOOD), "keeps no audit log", {}),
@@ -489,7 +490,6 @@ def test_every_check_of_every_rule_has_its_own_fixture():
             continue  # tested in test_pod_security.py, and with the options the engine cannot pass (test_policies.py)
         assert rule.name in fragments, f"{rule.name} has no fixture"
         assert len(fragments[rule.name]) >= _yields(rule) or rule.name in MULTI_CASE, (rule.name, _yields(rule))
-
 
 # Rules whose one `yield` covers several ways to break them, each with a fixture above.
 MULTI_CASE = {"access-routes-authenticated": 4, "k8s-no-host-namespaces": 3, "k8s-run-as-non-root": 2, "k8s-pinned-image-tags": 2, "k8s-no-wildcard-rbac": 4}

@@ -35,6 +35,7 @@ from .. import k8s as kube
 from .. import names, network, versions
 from ..config import ModelConfig
 from ..data.outputs import ObjectStore, WorkloadAccess
+from ..egress import HttpsEgress
 from ..image_source import ImageSource
 from . import dashboards
 from .backend_ports import from_traefik
@@ -63,6 +64,7 @@ class DetectorsArgs:
     object_store: ObjectStore
     reader: WorkloadAccess
     fitter: WorkloadAccess
+    https: HttpsEgress  # where they may reach the store over HTTPS (components/egress.py)
     traefik_internal_service: str
     data_ready: tuple[pulumi.Resource, ...] = ()  # the object store the fit Job writes to
     monitoring: tuple[pulumi.Resource, ...] = ()  # the monitoring CRDs: ServiceMonitors, PrometheusRules
@@ -106,7 +108,7 @@ class Detectors(pulumi.ComponentResource):
         network.namespace_policies(
             name, names.NS_DETECTORS, self, provider,
             ingress=[from_traefik(names.NS_DETECTORS)],  # the mirrored request logs
-            egress=network.object_store_egress(args.object_store),
+            egress=[*network.object_store_egress(args.object_store), *args.https.to_store()],
             depends_on=ns.ready,
         )
         # Traefik serves the fan-out routes of this namespace (on its cluster-internal entrypoint).

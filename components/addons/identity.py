@@ -29,6 +29,7 @@ import pulumi_random as random
 from .. import k8s as kube
 from .. import names, network, versions
 from ..config.access import IdentityConfig
+from ..egress import HttpsEgress
 from ..image_source import ImageSource
 from ..oidc_clients.outputs import OidcClient
 from . import identity_values as chart
@@ -50,6 +51,7 @@ class IdentityArgs:
     config: IdentityConfig
     issuer: str  # the ClusterIssuer for the issuer's and the sign-in host's certificates
     platform_ca: bool  # hosts are served with the platform's own CA (tls.issuer selfSigned)
+    https: HttpsEgress  # where oauth2-proxy may reach the issuer over HTTPS (components/egress.py)
     issuers: tuple[pulumi.Resource, ...] = ()
     ingress: tuple[pulumi.Resource, ...] = ()  # Traefik's release: its CRDs, for routes and Middlewares
     client: Optional[OidcClient] = None  # the cloud-made issuer and client (identity.provider cognito, entra)
@@ -149,8 +151,8 @@ class Identity(pulumi.ComponentResource):
             self._name, names.NS_IDENTITY, self, self._args.provider,
             # Traefik serves Dex and the sign-in host, and asks oauth2-proxy on every guarded request.
             ingress=[from_traefik(names.NS_IDENTITY)],
-            # oauth2-proxy reaches the issuer: the bundled one through Traefik, an external one on the internet.
-            egress=[network.to_namespace(names.NS_TRAEFIK, WEBSECURE_PORT), network.to_anywhere(443)],
+            # oauth2-proxy reaches the issuer: the bundled one through Traefik, another at its ranges (egress.py).
+            egress=[network.to_namespace(names.NS_TRAEFIK, WEBSECURE_PORT), *self._args.https.to_issuer()],
             depends_on=self._ns.ready,
         )
 

@@ -27,6 +27,7 @@ from .. import names, network, versions
 from ..data.backup_jobs import BackupJobArgs, BackupPlan
 from ..data.outputs import Database, DataOutputs, WorkloadAccess
 from ..data.restore_jobs import templates
+from ..egress import HttpsEgress
 from ..image_source import ImageSource
 from ..requests import WorkloadRequest, from_values, requests_of
 from . import database_ca, mlflow_backups, mlflow_login
@@ -74,6 +75,7 @@ class MlflowArgs:
     data: DataOutputs
     access: WorkloadAccess
     identity: IdentityOutputs
+    https: HttpsEgress  # where it may open HTTPS connections: the store and the issuer (components/egress.py)
     issuers: tuple[pulumi.Resource, ...] = ()  # for its Certificate
     ingress: tuple[pulumi.Resource, ...] = ()  # Traefik's release: its CRDs, for its route
     # The monitoring CRDs, for its ServiceMonitor (only that waits for them); none: not scraped.
@@ -290,9 +292,9 @@ class Mlflow(pulumi.ComponentResource):
         network.namespace_policies(
             name, names.NS_MLFLOW, self, args.provider,
             ingress=[from_traefik(names.NS_MLFLOW)],
-            # The store, and the issuer (the bundled one through Traefik, an external one on the internet).
+            # The store, and the issuer (the bundled one through Traefik, another at its ranges: egress.py).
             egress=[*network.object_store_egress(args.data.object_store), network.to_database(args.data.database),
-                    network.to_namespace(names.NS_TRAEFIK, WEBSECURE_PORT), network.to_anywhere(443)],
+                    network.to_namespace(names.NS_TRAEFIK, WEBSECURE_PORT), *args.https.to_mlflow()],
             depends_on=ns.ready,
         )
         if args.monitoring is not None:

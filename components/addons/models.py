@@ -25,6 +25,7 @@ from .. import k8s as kube
 from .. import names, network
 from ..config import ModelConfig
 from ..data.outputs import ObjectStore, WorkloadAccess
+from ..egress import HttpsEgress
 from .backend_ports import MODEL_PORT, from_traefik
 from .cert_manager import certificate
 from .routes import TOKEN_MIDDLEWARE, ingress_route, token_middleware, traefik_reader
@@ -44,6 +45,7 @@ class ModelServingArgs:
     models: tuple[ModelConfig, ...]
     object_store: ObjectStore
     reader: WorkloadAccess
+    https: HttpsEgress  # where the storage initializer may fetch models over HTTPS (components/egress.py)
     logger_urls: Mapping[str, str] = field(default_factory=dict)
     issuer: str = names.CA_ISSUER  # the ClusterIssuer for the model hosts' certificates
     issuers: tuple[pulumi.Resource, ...] = ()
@@ -164,7 +166,7 @@ class ModelServing(pulumi.ComponentResource):
             ingress=[from_traefik(names.NS_MODELS)],
             egress=[
                 network.to_namespace(names.NS_TRAEFIK, names.DETECTOR_ENTRYPOINT_PORT),  # request logger
-                network.to_anywhere(443),  # storage initializer: public and cloud model stores
+                *args.https.to_model_sources(),  # the storage initializer: the store, and egress.allow
                 *network.object_store_egress(args.object_store),
             ],
             depends_on=ns.ready,

@@ -33,6 +33,7 @@ import pulumi_azure_native.resources as resources
 
 from .. import azure_keys, names, subnets
 from ..config import PlatformConfig
+from ..egress import ENTRA_RANGES
 from . import kubeconfig
 from .azure_audit import audit_trail
 from .outputs import AzureNetwork, ClusterOutputs, IngressExposure, ManagedClusterArgs, kubernetes_provider
@@ -121,6 +122,8 @@ class AksCluster(pulumi.ComponentResource):
                 tenant_id=client.tenant_id,
                 subscription_id=client.subscription_id,
                 log_workspace_id=self.audit.workspace.id,
+                # The VNet holds the storage account's private endpoint; Entra ID issues the workloads' tokens.
+                https_ranges=pulumi.Output.from_input([args.vnet_cidr, *ENTRA_RANGES]),
                 key_vault=self.key_vault,
             ),
             ready=tuple(ready),

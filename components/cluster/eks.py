@@ -15,6 +15,8 @@
 - The EBS CSI addon (with its own IRSA role) and a default gp3 StorageClass: EKS ships none
   since 1.30. Ref: https://docs.aws.amazon.com/eks/latest/userguide/ebs-csi.html
 - An IAM OIDC provider, so workloads get IRSA roles (components/data/aws.py).
+- Endpoints for S3 and STS in the VPC (aws_endpoints.py): the workloads' HTTPS egress is limited
+  to them and `platform:egress.allow` (components/egress.py).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .. import names, subnets
 from ..aws_iam import assume_role, irsa_trust, policy
 from ..config import PlatformConfig
 from . import kubeconfig
+from .aws_endpoints import service_endpoints
 from .outputs import AwsNetwork, ClusterOutputs, IngressExposure, ManagedClusterArgs, audit_log_days, kubernetes_provider
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -62,6 +65,7 @@ class EksClusterArgs(ManagedClusterArgs):
 class _Network:
     vpc: aws.ec2.Vpc
     private_subnet_ids: list[pulumi.Output[str]]
+    private_route_table_ids: list[pulumi.Output[str]]
     routes: list[pulumi.Resource]  # every default route: the nodes need them to pull images and reach the API
 
 
@@ -87,6 +91,8 @@ class EksCluster(pulumi.ComponentResource):
         )
         network = self._network(name, args)
         self._flow_logs(name, args, network.vpc)
+        https_ranges = service_endpoints(name, self._opts, args.region, network.vpc, args.vpc_cidr,
+                                         network.private_subnet_ids, network.private_route_table_ids)
         self.cluster = self._control_plane(name, args, network)
         admins = self._admins(name, args)
         ready: list[pulumi.Resource] = self._nodes(name, args, network)
@@ -115,6 +121,7 @@ class EksCluster(pulumi.ComponentResource):
                 cluster_security_group_id=self.cluster.vpc_config.apply(lambda c: c["cluster_security_group_id"]),
                 oidc_provider_arn=self.oidc_provider.arn,
                 oidc_issuer=issuer_host,
+                https_ranges=https_ranges,
             ),
             ready=tuple(ready),
         )
@@ -359,7 +366,7 @@ class EksCluster(pulumi.ComponentResource):
             aws.ec2.Route(f"{name}-public-default", route_table_id=public_rt.id, destination_cidr_block="0.0.0.0/0",
                           gateway_id=igw.id, opts=opts())
         ]
-        public_subnets, private_subnets, nats = [], [], []
+        public_subnets, private_subnets, private_tables, nats = [], [], [], []
         for i in range(args.az_count):
             zone = zones[i]
             public = aws.ec2.Subnet(
@@ -391,7 +398,8 @@ class EksCluster(pulumi.ComponentResource):
             )
             aws.ec2.RouteTableAssociation(f"{name}-private-{i}-rta", subnet_id=private.id, route_table_id=private_rt.id, opts=opts())
             private_subnets.append(private)
-        return _Network(vpc, [s.id for s in private_subnets], routes)
+            private_tables.append(private_rt)
+        return _Network(vpc, [s.id for s in private_subnets], [t.id for t in private_tables], routes)
 
     def _node_group(self, resource_name: str, network: _Network, node_role: aws.iam.Role,
                     depends_on: list, *, instance_type: str, desired: int, minimum: int, maximum: int,

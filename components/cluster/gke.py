@@ -9,6 +9,8 @@
   server (pods see their Workload Identity, never the node's); an optional tainted GPU pool.
 - In prod, Kubernetes Secrets encrypted at the application layer with a customer-managed Cloud KMS
   key (components/gcp_kms.py) that GKE's service agent alone may use.
+- Google APIs at private.googleapis.com's range through a private DNS zone (gcp_private_access.py):
+  the workloads' HTTPS egress is limited to it and `platform:egress.allow` (components/egress.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .. import names
 from ..config import PlatformConfig
 from ..gcp_kms import customer_key, service_agent
 from . import kubeconfig
+from .gcp_private_access import private_google_apis
 from .outputs import ClusterOutputs, GcpNetwork, IngressExposure, ManagedClusterArgs, kubernetes_provider
 
 STORAGE_CLASS = "standard-rwo"  # GKE's default pd-balanced CSI class
@@ -78,6 +81,7 @@ class GkeCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         nat = self._network(name, args)
+        https_ranges = private_google_apis(name, self._opts, args.cluster_name, self.network)
         node_roles = self._node_identity(name, args)
         self.cluster = self._cluster(name, args)
         # Not on the control plane's path: the node pools wait for Cloud NAT and the node account's roles.
@@ -97,7 +101,7 @@ class GkeCluster(pulumi.ComponentResource):
             ingress=INGRESS,
             node_count=args.node_count,
             network=GcpNetwork(provider=self.gcp, region=args.region, project=args.project, network_id=self.network.id,
-                               workload_pool=f"{args.project}.svc.id.goog"),
+                               workload_pool=f"{args.project}.svc.id.goog", https_ranges=https_ranges),
             ready=tuple(ready),
         )
         self.register_outputs(self.outputs.registered())

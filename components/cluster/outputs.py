@@ -113,6 +113,8 @@ class AwsNetwork:
     cluster_security_group_id: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]  # without https://, as IRSA trust conditions name it
+    # Where pods reach the cloud's own services over HTTPS (the store, the token service): egress.py.
+    https_ranges: pulumi.Output[list[str]]
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class AzureNetwork:
     tenant_id: pulumi.Output[str]
     subscription_id: pulumi.Output[str]
     log_workspace_id: pulumi.Output[str]  # the stack's Log Analytics workspace (its audit trail)
+    https_ranges: pulumi.Output[list[str]]  # as AwsNetwork's
     key_vault: Any = None  # the stack's Key Vault (prod: customer-managed keys, components/azure_keys.py)
 
 
@@ -138,6 +141,7 @@ class GcpNetwork:
     project: str
     network_id: pulumi.Output[str]
     workload_pool: str  # <project>.svc.id.goog
+    https_ranges: pulumi.Output[list[str]]  # as AwsNetwork's
 
 
 Network = Union[LocalNetwork, AwsNetwork, AzureNetwork, GcpNetwork]

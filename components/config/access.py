@@ -1,5 +1,6 @@
-"""Who may reach the platform: the edge (`platform:ingress`: which addresses reach the load
-balancer, or an internal one) and sign-in (`platform:identity`: one OpenID Connect issuer per stack)."""
+"""Who may reach the platform, and what it may reach: the edge (`platform:ingress`: which addresses
+reach the load balancer, or an internal one), sign-in (`platform:identity`: one OpenID Connect issuer
+per stack), and the workloads' HTTPS egress (`platform:egress`: address ranges beyond the stack's own)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,18 @@ class IngressConfig(Model):
     def _ranges(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         cidrs.parse(value)  # ValueError names the first range that is not one
         return value
+
+
+class EgressConfig(Model):
+    # Address ranges MLflow, the models and their detectors may open HTTPS connections to besides the
+    # stack's own endpoints (components/egress.py): e.g. an external issuer's, or a model store of
+    # another cloud. A NetworkPolicy names addresses, never host names. `0.0.0.0/0` opens HTTPS to all.
+    allow: tuple[StrictStr, ...] = ()
+
+    @field_validator("allow")
+    @classmethod
+    def _ranges(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(str(network) for network in cidrs.parse(value))  # ValueError names the first that is not one
 
 
 class SecretValue(Model):

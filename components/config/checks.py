@@ -80,6 +80,7 @@ def cross_checks(c: PlatformConfig) -> list[tuple[str, str]]:
             )
     problems += _range_checks(c)
     problems += _access_checks(c)
+    problems += _egress_checks(c)
     if c.cloud == "azure" and "force_destroy" in c.object_store.model_fields_set:
         # Ref: https://learn.microsoft.com/azure/storage/common/storage-account-create#delete-a-storage-account
         problems.append(("objectStore.forceDestroy", "has no effect on azure: a storage account is deleted with all its "
@@ -184,3 +185,16 @@ def _access_checks(c: PlatformConfig) -> list[tuple[str, str]]:
         problems.append(("identity", "a prod stack names its issuer: identity.issuer (with clientId, clientSecret and "
                                      "endpoints) for your company's, or identity.provider: dex"))
     return problems
+
+
+def _egress_checks(c: PlatformConfig) -> list[tuple[str, str]]:
+    """A model must be fetchable: outside what the workloads' HTTPS allow-list reaches (the stack's
+    store, components/egress.py), it needs platform:egress.allow. A local stack's HTTPS is open."""
+    if c.cloud == "local" or c.egress.allow:
+        return []
+    reachable = names.reachable_store_patterns(c.cloud, c.env)
+    where = {"aws": "S3 (in the stack's region)", "gcp": "Cloud Storage"}.get(c.cloud, "the stack's own storage account")
+    return [(f"models[{index}].storageUri",
+             f"'{shown_text(model.storage_uri)}' is outside {where}, the only store the models' HTTPS egress reaches: "
+             "add its address ranges to platform:egress.allow (0.0.0.0/0 for any)")
+            for index, model in enumerate(c.models) if not any(re.match(p, model.storage_uri) for p in reachable)]

@@ -9,7 +9,7 @@ from typing import Any, Optional
 from pydantic import StrictBool, StrictStr, ValidationError, field_validator, model_validator
 
 from .. import durations, names
-from .access import IdentityConfig, IngressConfig
+from .access import EgressConfig, IdentityConfig, IngressConfig
 from .base import DNS_LABEL, Model
 from .checks import cross_checks
 from .errors import ConfigError, KeyedError, shown_text
@@ -63,6 +63,7 @@ class PlatformConfig(Model):
     traefik: TraefikConfig = TraefikConfig()
     ingress: IngressConfig = IngressConfig()
     identity: IdentityConfig = IdentityConfig()
+    egress: EgressConfig = EgressConfig()
     kserve: ComponentToggle = ComponentToggle()
     mlflow: MlflowConfig = MlflowConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
@@ -168,6 +169,19 @@ class PlatformConfig(Model):
     @property
     def is_prod(self) -> bool:
         return self.env == "prod"
+
+    @property
+    def issuer_https_open(self) -> bool:
+        """Whether sign-in keeps MLflow's and oauth2-proxy's HTTPS open to any address: an issuer at
+        addresses the stack cannot know (Cognito, an external one), and no egress.allow (egress.py)."""
+        return self.identity.kind not in ("dex", "entra") and not self.egress.allow
+
+    @property
+    def mlflow_https_open(self) -> bool:
+        """Whether MLflow's HTTPS stays open to any address: its issuer's is (above), or, on AWS, each of
+        its pods fetches RDS's CA bundle from AWS's site when it starts (data/db_trust.py), whose
+        addresses AWS does not publish."""
+        return self.issuer_https_open or self.cloud == "aws"
 
     @property
     def protected(self) -> bool:

@@ -2,7 +2,8 @@
 one user-assigned identity per workload with a federated credential for its service account.
 
 - Storage: no public blob access, TLS 1.2 minimum, HTTPS only, shared-key access off (Entra ID
-  only), blob versioning with soft delete.
+  only), blob versioning with soft delete; the cluster reaches it through a private endpoint in
+  the VNet (azure_private_blob.py).
 - Postgres: VNet-integrated (delegated subnet, private DNS zone), public network access disabled,
   backups kept at least 7 days, zone-redundant HA when asked.
 - Identities: Storage Blob Data Reader or Contributor on the account, federated with the AKS OIDC
@@ -33,6 +34,7 @@ from ..azure_regions import PAIRED
 from ..cluster.outputs import AzureNetwork, ClusterOutputs
 from ..config import PlatformConfig
 from . import db_trust
+from .azure_private_blob import private_blob_endpoint
 from .outputs import (
     AZURE_POSTGRES_LOGS,
     AZURE_POSTGRES_RESTART,
@@ -222,6 +224,7 @@ class AzureData(pulumi.ComponentResource):
             public_access="None",
             opts=adopted(f"/blobServices/default/containers/{CONTAINER}"),
         )
+        private_blob_endpoint(name, child, net, self.account)
 
 
     def _database(self, name: str, args: AzureDataArgs,

@@ -134,3 +134,9 @@ def diagnosed(kind: str, props: dict, categories: tuple = (), to_workspace: bool
 def blob_store(categories: tuple = ("StorageRead", "StorageWrite", "StorageDelete")) -> list:
     account, *diagnostics = diagnosed("azure-native:storage:StorageAccount", STORAGE_GOOD, categories)
     return [account, *diagnostics, resource("azure-native:storage:BlobContainer", {"containerName": "c"}, name="c", accountName=[account])]
+
+
+# NetworkPolicies that open egress: to the metadata address's port 80; HTTPS from the models to everywhere.
+OPEN_TO_METADATA = {"metadata": {"name": "p", "namespace": "n"},
+                    "spec": {"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 80}]}]}}
+OPEN_HTTPS = {"metadata": {"name": "p", "namespace": "models"}, "spec": {"podSelector": {}, "egress": [{"ports": [{"port": 443}]}]}}
