@@ -176,7 +176,7 @@ def test_markdown_puts_totals_first_and_folds_the_rest(plans):
     assert lines[0] == "<!-- mlops-platform plan comparison: aws-dev -->"
     assert lines[1].startswith("### `platform plan` · aws-dev")
     summary = text.split("<details>", 1)[0]
-    assert "| monthly cost (USD) | 296.77 | 436.93 | +$140.16 |" in summary
+    assert "| monthly cost (USD) | 311.37 | 451.53 | +$140.16 |" in summary
     assert "0 to add, 0 to change, 1 to replace, 0 to remove" in summary
     assert "instanceTypes[0]: m6i.large -> m6i.xlarge  (forces replacement: instanceTypes)" in text
     assert text.count("<details>") == text.count("</details>") >= 2
@@ -197,7 +197,7 @@ def test_the_cli_compares_against_a_saved_plan(project, tmp_path):
     stack.write_text(text)
     result = runner.invoke(app, ["plan", "--cloud", "aws", "--compare", str(tmp_path / "base.json"), "--format", "markdown"])
     assert result.exit_code == 0, result.stderr
-    assert "| monthly cost (USD) | 296.77 | 436.93 | +$140.16 |" in result.stdout
+    assert "| monthly cost (USD) | 311.37 | 451.53 | +$140.16 |" in result.stdout
     assert "15 to add, 0 to change, 3 to replace, 0 to remove" in result.stdout
     as_json = runner.invoke(app, ["plan", "--cloud", "aws", "--compare", str(tmp_path / "base.json"), "--format", "json"])
     data = json.loads(as_json.stdout)
