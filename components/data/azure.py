@@ -23,7 +23,6 @@ import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.dbforpostgresql as postgresql
 import pulumi_azure_native.managedidentity as managedidentity
 import pulumi_azure_native.monitor as monitor
-import pulumi_azure_native.privatedns as privatedns
 import pulumi_azure_native.storage as storage
 import pulumi_command as command
 import pulumi_random as random
@@ -35,6 +34,7 @@ from ..cluster.outputs import AzureNetwork, ClusterOutputs
 from ..config import PlatformConfig
 from . import db_trust
 from .azure_private_blob import private_blob_endpoint
+from .azure_private_dns import linked_zone
 from .outputs import (
     AZURE_POSTGRES_LOGS,
     AZURE_POSTGRES_RESTART,
@@ -232,22 +232,8 @@ class AzureData(pulumi.ComponentResource):
         """Flexible Server on private access (its DNS zone linked to the VNet) and the MLflow database."""
         child, net = self._opts, self._net
         rg, location = net.resource_group_name, net.region
-        dns_zone = privatedns.PrivateZone(
-            f"{name}-postgres-dns",
-            resource_group_name=rg,
-            private_zone_name=f"{names.env_prefix(args.env)}.private.postgres.database.azure.com",
-            location="global",
-            opts=child(),
-        )
-        dns_link = privatedns.VirtualNetworkLink(
-            f"{name}-postgres-dns-link",
-            resource_group_name=rg,
-            private_zone_name=dns_zone.name,
-            location="global",
-            virtual_network={"id": net.vnet_id},
-            registration_enabled=False,
-            opts=child(),
-        )
+        dns_zone, dns_link = linked_zone(f"{name}-postgres-dns", f"{names.env_prefix(args.env)}.private.postgres.database.azure.com",
+                                         net, child)
         password = random.RandomPassword(
             f"{name}-db-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
         )

@@ -12,10 +12,10 @@ from typing import Callable
 
 import pulumi
 import pulumi_azure_native.network as network
-import pulumi_azure_native.privatedns as privatedns
 import pulumi_azure_native.storage as storage
 
 from ..cluster.outputs import AzureNetwork
+from .azure_private_dns import linked_zone
 
 ZONE = "privatelink.blob.core.windows.net"
 GROUP = "blob"  # the storage account's sub-resource the endpoint serves
@@ -24,17 +24,7 @@ GROUP = "blob"  # the storage account's sub-resource the endpoint serves
 def private_blob_endpoint(name: str, opts: Callable[..., pulumi.ResourceOptions], net: AzureNetwork,
                           account: storage.StorageAccount) -> network.PrivateEndpoint:
     rg = net.resource_group_name
-    zone = privatedns.PrivateZone(f"{name}-blob-dns", resource_group_name=rg, private_zone_name=ZONE,
-                                  location="global", opts=opts())
-    privatedns.VirtualNetworkLink(
-        f"{name}-blob-dns-link",
-        resource_group_name=rg,
-        private_zone_name=zone.name,
-        location="global",
-        virtual_network={"id": net.vnet_id},
-        registration_enabled=False,
-        opts=opts(),
-    )
+    zone, _ = linked_zone(f"{name}-blob-dns", ZONE, net, opts)
     endpoint = network.PrivateEndpoint(
         f"{name}-blob-endpoint",
         resource_group_name=rg,
