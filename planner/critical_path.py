@@ -35,6 +35,8 @@ DURATIONS: dict[str, tuple[int, str]] = {
     "aws:ec2/internetGateway:InternetGateway": (10, "internet gateway: seconds"),
     "aws:iam/role:Role": (10, "IAM role: seconds (eventually consistent)"),
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": (10, "IAM OIDC provider: seconds"),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": (90, "VPC endpoint: a gateway in seconds, an interface pending -> available in "
+                                           "1-2 min; the longer, as an estimate (no published figure)"),
     # --- Azure ---
     "azure-native:containerservice:ManagedCluster": (420, "AKS cluster with its system pool: 5-10 min (AKS quickstart)"),
     "azure-native:containerservice:AgentPool": (240, "AKS user node pool: 3-5 min"),
@@ -44,6 +46,7 @@ DURATIONS: dict[str, tuple[int, str]] = {
                                                        "of about 1-2 min (no published figure)"),
     "azure-native:privatedns:VirtualNetworkLink": (60, "private DNS zone link: about 1 min"),
     "azure-native:privatedns:PrivateZone": (30, "private DNS zone: under 1 min"),
+    "azure-native:network:PrivateEndpoint": (60, "private endpoint: about 1 min, an estimate (no published figure)"),
     "azure-native:authorization:RoleAssignment": (30, "role assignment: seconds, plus Entra ID propagation"),
     "azure-native:storage:StorageAccount": (30, "storage account: under 1 min"),
     "azure-native:network:VirtualNetwork": (15, "virtual network: seconds"),
@@ -58,6 +61,8 @@ DURATIONS: dict[str, tuple[int, str]] = {
     "gcp:compute/routerNat:RouterNat": (30, "Cloud NAT: under 1 min"),
     "gcp:compute/network:Network": (30, "VPC network: under 1 min"),
     "gcp:compute/subnetwork:Subnetwork": (20, "subnetwork: seconds"),
+    "gcp:dns/managedZone:ManagedZone": (10, "Cloud DNS zone: seconds"),
+    "gcp:dns/recordSet:RecordSet": (10, "Cloud DNS record set: seconds"),
     # --- local ---
     "command:local:Command": (90, "kind create cluster --wait: about 1-2 min (kind quick start)"),
     "command:local:Command+postgres-restart": (120, "az postgres flexible-server restart: the server stops and starts, "
