@@ -21,6 +21,7 @@ A local (kind) stack has no cloud endpoint: HTTPS anywhere, unless `egress.allow
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
@@ -40,7 +41,7 @@ ENTRA_RANGES = ("20.190.128.0/18", "40.126.0.0/18")
 # private.googleapis.com: every Google API that Private Google Access serves, Cloud Storage included.
 # Ref: https://cloud.google.com/vpc/docs/configure-private-google-access#domain-options
 GOOGLE_APIS_PRIVATE = "199.36.153.8/30"
-GOOGLE_APIS_PRIVATE_ADDRESSES = ("199.36.153.8", "199.36.153.9", "199.36.153.10", "199.36.153.11")
+GOOGLE_APIS_PRIVATE_ADDRESSES = tuple(str(address) for address in ipaddress.ip_network(GOOGLE_APIS_PRIVATE))
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class HttpsEgress:
 
 
 def https_egress(config: "PlatformConfig", net: "Network") -> HttpsEgress:
+    """The stack's allow-lists: its network's own ranges (none on local) with egress.allow, and the issuer's."""
     allowed = tuple(config.egress.allow)
     own: Optional[pulumi.Output[list[str]]] = getattr(net, "https_ranges", None)
     store: Optional[pulumi.Input[Sequence[str]]]
