@@ -13,9 +13,8 @@ reachable at ranges it knows (the network's `https_ranges`, components/cluster/o
 `platform:egress.allow` adds ranges to those, for what the stack cannot know (another cloud's model
 store, a mirror). The issuer: the bundled Dex is reached through Traefik; Entra ID at its ranges;
 any other (Cognito, an external one) is on the internet at addresses the stack cannot know, so
-MLflow and oauth2-proxy reach HTTPS at `egress.allow` when it is set, and anywhere otherwise. On
-AWS, MLflow's HTTPS stays open: each of its pods fetches RDS's CA bundle from AWS's site when it
-starts (components/data/db_trust.py), and AWS publishes no addresses for that site.
+MLflow and oauth2-proxy reach HTTPS at `egress.allow` when it is set, and anywhere otherwise. (RDS's
+CA bundle, on AWS, reaches the pods in a ConfigMap: the program fetches it, components/data/db_trust.py.)
 A local (kind) stack has no cloud endpoint: HTTPS anywhere, unless `egress.allow` narrows it.
 """
 
@@ -52,8 +51,6 @@ class HttpsEgress:
     issuer_ranges: Optional[Sequence[str]]
     # Models may come from anywhere (local without an allow-list: the example sits in a public bucket).
     models_anywhere: bool = False
-    # MLflow may reach any address (PlatformConfig.mlflow_https_open says when, and why).
-    mlflow_anywhere: bool = False
 
     def to_store(self) -> list[dict[str, Any]]:
         """The egress rule of a workload that reads or writes the cloud's object store."""
@@ -66,12 +63,6 @@ class HttpsEgress:
         if self.models_anywhere:
             return [network.to_anywhere(network.HTTPS_PORT)]
         return self.to_store()
-
-    def to_mlflow(self) -> list[dict[str, Any]]:
-        """MLflow's: the store and the issuer."""
-        if self.mlflow_anywhere:
-            return [network.to_anywhere(network.HTTPS_PORT)]
-        return [*self.to_store(), *self.to_issuer()]
 
     def to_issuer(self) -> list[dict[str, Any]]:
         """The egress rule of a workload that signs people in (oauth2-proxy, MLflow)."""
@@ -98,4 +89,4 @@ def https_egress(config: "PlatformConfig", net: "Network") -> HttpsEgress:
         issuer = ()
     else:
         issuer = (*(ENTRA_RANGES if config.identity.kind == "entra" else ()), *allowed)
-    return HttpsEgress(store, issuer, models_anywhere=own is None and not allowed, mlflow_anywhere=config.mlflow_https_open)
+    return HttpsEgress(store, issuer, models_anywhere=own is None and not allowed)

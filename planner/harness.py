@@ -169,6 +169,7 @@ class ProgramRun:
     resources: list[ResourceRecord]
     result: Any = None  # whatever the program function returned (e.g. the platform component)
     secret_values: frozenset[str] = frozenset()  # the values the mocks handed out as secrets (masked)
+    bundles_asked: tuple[str, ...] = ()  # the CA bundles the program would fetch when it runs for real
 
     def of_type(self, type_token: str) -> list[ResourceRecord]:
         return [r for r in self.resources if r.type == type_token]
@@ -244,9 +245,16 @@ def run_program(
     def main() -> None:
         holder["result"] = program()
 
-    _sync_await(run_pulumi_func(main))
+    from mlops_platform.components.data import db_trust
+
+    fetch = db_trust.bundle_source  # no network offline: the mocks stand in for the published bundle
+    db_trust.bundle_source = mocks.published_bundle
+    try:
+        _sync_await(run_pulumi_func(main))
+    finally:
+        db_trust.bundle_source = fetch
     return ProgramRun(stack=stack, resources=stable_order(monitor.records), result=holder.get("result"),
-                      secret_values=frozenset(mocks.secret_values))
+                      secret_values=frozenset(mocks.secret_values), bundles_asked=tuple(mocks.bundles_asked))
 
 
 def stable_order(records: list[ResourceRecord]) -> list[ResourceRecord]:

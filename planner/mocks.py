@@ -43,6 +43,10 @@ class SecretOutput:
         self.value = value
 
 
+# What an offline plan shows in place of a CA bundle the program fetches when it runs for real.
+BUNDLE_STAND_IN = "-----BEGIN CERTIFICATE-----\nMOCK BUNDLE\n-----END CERTIFICATE-----\n"
+
+
 class PlatformMocks(Mocks):
     """Answers resource registrations and invokes with provider-shaped outputs."""
 
@@ -51,6 +55,13 @@ class PlatformMocks(Mocks):
         # Every value handed out as a provider secret output: the plan masks exactly these
         # wherever they reach an input (planner/harness.py).
         self.secret_values: set[str] = set()
+        # Every CA bundle address the program asked for (its own fetch is not run offline).
+        self.bundles_asked: list[str] = []
+
+    def published_bundle(self, url: str) -> str:
+        """The stand-in for a published CA bundle (components/data/db_trust.py bundle_source)."""
+        self.bundles_asked.append(url)
+        return BUNDLE_STAND_IN
 
     def _outputs(self, state: dict[str, Any]) -> dict[str, Any]:
         """The state with each SecretOutput a pulumi secret, its value recorded."""

@@ -52,10 +52,10 @@ def pack_config(config: Any) -> dict[str, Any]:
         **{rule.name: {"enforcementLevel": level, "requireKeys": config.is_prod}
            for rule in RULES if REQUIRE_KEYS.keys() <= rule.config_schema.keys()},
         "k8s-metadata-address-closed": {"enforcementLevel": level, "metadataAllowed": config.cloud == "gcp"},
-        # Required in prod; MLflow is held to it unless it must reach addresses the stack cannot know
-        # (PlatformConfig.mlflow_https_open: an issuer on the internet, RDS's CA bundle).
+        # Required in prod; MLflow is held to it unless its issuer is on the internet at addresses the
+        # stack cannot know (PlatformConfig.issuer_https_open), which only platform:egress.allow can name.
         "egress-https-allow-listed": {"enforcementLevel": level, "requireAllowList": config.is_prod, "namespaces": [
-            ns for ns in egress.NAMESPACES if ns != names.NS_MLFLOW or not config.mlflow_https_open]},
+            ns for ns in egress.NAMESPACES if ns != names.NS_MLFLOW or not config.issuer_https_open]},
         # A prod rule (off elsewhere: dev may serve the public example).
         "supply-chain-prod-models-own-store": {"enforcementLevel": level if config.is_prod else "disabled",
                                                "ownStores": list(names.own_store_patterns(config.cloud, config.env))},

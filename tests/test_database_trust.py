@@ -1,7 +1,7 @@
 """The managed database is verified, not just encrypted: each cloud's libpq mode and CA certificates
 reach every container that connects (components/data/db_trust.py, components/addons/database_ca.py),
-the bundle fetch writes only a verified bundle, and libpq, on a real PostgreSQL with TLS on loopback,
-accepts the server under those settings and refuses an impostor."""
+the program's bundle fetch takes only a verified bundle (components/data/ca_bundle.py), and libpq, on a
+real PostgreSQL with TLS on loopback, accepts the server under those settings and refuses an impostor."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ import http.server
 import os
 import ssl
 import subprocess
-import sys
 import threading
 
 import pytest
 
 from mlops_platform.components import names
 from mlops_platform.components.addons import database_ca
-from mlops_platform.components.data import db_trust
-from support import SHIPPED_STACKS
+from mlops_platform.components.config import PlatformConfig, read_stack_values
+from mlops_platform.components.data import ca_bundle, db_trust
+from mlops_platform.planner.harness import plan_platform
+from mlops_platform.planner.mocks import BUNDLE_STAND_IN
+from support import SHIPPED_STACKS, STACKS
 from support.rendered import of
 from support.tls import make_ca, write_pki
 
@@ -60,7 +62,7 @@ def test_every_database_client_verifies_the_server(stack, viewed):
     for manifest, pod in _pods(view):
         inits = pod.get("initContainers") or []
         volumes = {v["name"]: v for v in pod.get("volumes") or []}
-        for index, container in enumerate([*inits, *pod["containers"]]):
+        for container in [*inits, *pod["containers"]]:
             if not _connects(container, manifest, secret_keys):
                 continue
             clients += 1
@@ -73,14 +75,7 @@ def test_every_database_client_verifies_the_server(stack, viewed):
             assert env.get("PGSSLROOTCERT") in (db_trust.CA_FILE, "(from the Secret)"), where
             [mount] = [m for m in container.get("volumeMounts") or [] if m["mountPath"] == db_trust.CA_DIR]
             volume = volumes[mount["name"]]
-            if cloud == "aws":  # an emptyDir the fetch fills first
-                assert "emptyDir" in volume, where
-                fetch = [i for i, c in enumerate(inits) if c["name"] == database_ca.FETCH_CONTAINER]
-                assert fetch and fetch[0] < index, f"{where} starts before the bundle is fetched"
-                [url] = [e["value"] for e in inits[fetch[0]]["env"] if e["name"] == "CA_BUNDLE_URL"]
-                assert url.startswith("https://truststore.pki.rds.amazonaws.com/")
-            else:
-                assert volume.get("configMap", {}).get("name") == database_ca.CONFIGMAP, where
+            assert volume.get("configMap", {}).get("name") == database_ca.CONFIGMAP, where
     # The server, the schema Job's three steps: none may be missed by the walk above.
     assert clients >= (2 if cloud == "local" else 4), clients
     modes = {e["value"] for _, pod in _pods(view) for c in [*(pod.get("initContainers") or []), *pod["containers"]]
@@ -88,17 +83,27 @@ def test_every_database_client_verifies_the_server(stack, viewed):
     assert modes == {MODES[cloud]}
 
 
-@pytest.mark.parametrize("stack", ["azure-prod", "gcp-dev"])
-def test_the_ca_configmap_holds_what_the_cloud_vouches_with(stack, viewed):
+@pytest.mark.parametrize("stack", ["aws-prod", "azure-prod", "gcp-dev"])
+def test_the_ca_configmap_holds_what_the_cloud_vouches_with(stack, viewed, planned):
     [configmap] = [c for c in of(viewed(stack), "ConfigMap") if c["metadata"]["name"] == database_ca.CONFIGMAP]
     pems = [PEM_BEGIN + block for block in configmap["data"]["ca.crt"].split(PEM_BEGIN)[1:]]
     if stack.startswith("azure"):
         # Exactly Flexible Server's public roots, by their SHA-256.
         digests = [hashlib.sha256(ssl.PEM_cert_to_DER_cert(p.strip())).hexdigest() for p in pems]
         assert digests == list(db_trust.AZURE_ROOT_SHA256.values())
+    elif stack.startswith("aws"):
+        # RDS's bundle for the stack's region, as the program fetched it (offline: the mocks' stand-in).
+        assert configmap["data"]["ca.crt"] == BUNDLE_STAND_IN
+        assert planned(stack).bundles_asked == ("https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem",)
     else:
         # The instance's CA (the mocks' stand-in for Cloud SQL's serverCaCerts).
         assert [p.strip() for p in pems] == ["-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----"]
+
+
+def test_the_program_fetches_rds_bundle_of_the_stacks_own_region():
+    values = {**read_stack_values(STACKS / "Pulumi.aws-dev.yaml"), "region": "eu-west-1"}
+    run = plan_platform(PlatformConfig.from_values(values, "aws-dev (eu-west-1)", "aws-dev"))
+    assert run.bundles_asked == ("https://truststore.pki.rds.amazonaws.com/eu-west-1/eu-west-1-bundle.pem",)
 
 
 def test_a_root_store_without_azures_roots_is_refused_by_name():
@@ -113,7 +118,7 @@ def pki(tmp_path_factory):
     return write_pki(tmp_path_factory.mktemp("pki"))
 
 
-# --- the bundle fetch (scripts/fetch_ca_bundle.py), against a real HTTPS server on loopback ------
+# --- the bundle fetch (components/data/ca_bundle.py), against a real HTTPS server on loopback ----
 
 class _Bundle(http.server.BaseHTTPRequestHandler):
     bodies: dict[str, bytes] = {}
@@ -141,24 +146,17 @@ def publisher(pki):
     server.shutdown()
 
 
-def _fetch(url, roots, out):
-    env = {**os.environ, "CA_BUNDLE_URL": url, "CA_BUNDLE_FILE": str(out), "SSL_CERT_FILE": str(roots)}
-    return subprocess.run([sys.executable, "-c", database_ca.fetch_script()], env=env, capture_output=True, text=True,
-                          timeout=60)
+def test_the_fetch_takes_the_published_bundle(pki, publisher):
+    assert ca_bundle.fetch(f"https://localhost:{publisher}/bundle.pem", str(pki / "ca.crt")) == (pki / "ca.crt").read_text()
 
 
-def test_the_fetch_writes_the_published_bundle(pki, publisher, tmp_path):
-    out = tmp_path / "ca.crt"
-    done = _fetch(f"https://localhost:{publisher}/bundle.pem", pki / "ca.crt", out)
-    assert done.returncode == 0, done.stderr
-    assert out.read_text() == (pki / "ca.crt").read_text()
-    assert oct(out.stat().st_mode & 0o777) == "0o644"  # readable by psql's user too
-    assert "fetched 1 CA certificates" in done.stdout
+# Each case, and what the line says of it.
+REFUSED = {"untrusted server": "certificate verify failed", "wrong host name": "mismatch", "not PEM": "it sent no PEM certificate",
+           "unparsable PEM": "does not contain a certificate", "plain http": "not an https:// address", "missing": "HTTP Error 404"}
 
 
-@pytest.mark.parametrize("case", ["untrusted server", "wrong host name", "not PEM", "unparsable PEM", "plain http",
-                                  "missing"])
-def test_the_fetch_writes_nothing_it_cannot_trust(case, pki, publisher, tmp_path):
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_the_fetch_refuses_what_it_cannot_trust_in_one_line(case, pki, publisher):
     url, roots = f"https://localhost:{publisher}/bundle.pem", pki / "ca.crt"
     if case == "untrusted server":
         roots = pki / "other.crt"
@@ -172,13 +170,11 @@ def test_the_fetch_writes_nothing_it_cannot_trust(case, pki, publisher, tmp_path
         url = url.replace("https://", "http://")
     else:
         url = url.replace("bundle", "absent")
-    out = tmp_path / "ca.crt"
-    done = _fetch(url, roots, out)
-    assert done.returncode == 1, done
-    assert done.stderr.startswith("cannot fetch the database's CA bundle from ") and done.stderr.count("\n") == 1
-    if case == "not PEM":  # said plainly, not as the TLS library's complaint
-        assert done.stderr.endswith("sent no PEM certificate\n"), done.stderr
-    assert list(tmp_path.iterdir()) == []  # no bundle, no temporary left behind
+    with pytest.raises(ValueError) as refused:
+        ca_bundle.fetch(url, str(roots))
+    message = str(refused.value)
+    assert message.startswith(f"cannot fetch the database's CA bundle from {url}: ") and "\n" not in message
+    assert REFUSED[case] in message, message
 
 
 # --- libpq under each cloud's settings, on a real PostgreSQL with TLS ---------------------------
@@ -200,7 +196,7 @@ def _psql(server, host, mode, roots):
 
 def test_verify_full_with_the_fetched_bundle_accepts_the_server_by_its_name(tls_postgres, pki, publisher, tmp_path):
     bundle = tmp_path / "ca.crt"
-    assert _fetch(f"https://localhost:{publisher}/bundle.pem", pki / "ca.crt", bundle).returncode == 0
+    bundle.write_text(ca_bundle.fetch(f"https://localhost:{publisher}/bundle.pem", str(pki / "ca.crt")))
     done = _psql(tls_postgres, "localhost", MODES["aws"], bundle)
     assert (done.returncode, done.stdout.strip()) == (0, "t"), done.stderr
 

@@ -201,8 +201,8 @@ def test_only_the_platforms_job_holds_the_master_login(planned):
     assert schema.urn in run.waits_for(release)
     pod = schema.input("spec", "template", "spec")
     # The grants run last, once the auth database exists and the schema is upgraded (init containers, in
-    # order, after the fetch of RDS's CA bundle).
-    assert [c["name"] for c in pod["initContainers"]] == ["database-ca", "create-auth-database", "upgrade"]
+    # order; RDS's CA bundle comes in the ConfigMap, fetched by the program).
+    assert [c["name"] for c in pod["initContainers"]] == ["create-auth-database", "upgrade"]
     (grants,) = pod["containers"]
     env = {e["name"]: e for e in grants["env"]}
     assert env["GRANTS"]["value"] == SCRIPT and env["APP_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == mlflow.DB_SECRET

@@ -160,11 +160,11 @@ def _ca_env(args: MlflowArgs) -> dict[str, str]:
 
 def _pod_trust(args: MlflowArgs, login: mlflow_login.PodLogin) -> dict[str, Any]:
     """The server pod's trust: the issuer's (_ca_trust), the database's (database_ca.py) and, with a
-    token login, its sidecar (`login`), which starts after the CA is fetched."""
+    token login, its sidecar (`login`)."""
     issuer = _ca_trust(args)
-    database = database_ca.pod_trust(args.data.database, args.images, MLFLOW_UID)
+    database = database_ca.pod_trust(args.data.database)
     return {key: [*issuer.get(key, []), *extra, *by_login] for key, extra, by_login in
-            (("initContainers", database.init_containers, login.init_containers),
+            (("initContainers", [], login.init_containers),
              ("extraVolumes", database.volumes, login.volumes),
              ("extraVolumeMounts", database.mounts, login.mounts)) if issuer.get(key) or extra or by_login}
 
@@ -287,14 +287,14 @@ class Mlflow(pulumi.ComponentResource):
         super().__init__("mlops:addons:Mlflow", name, None, opts)
         self._args = args
         # libpq's TLS settings and what verifying the database takes, for the Secret and the Job.
-        self._trust = database_ca.pod_trust(args.data.database, args.images, MLFLOW_UID)
+        self._trust = database_ca.pod_trust(args.data.database)
         ns = kube.namespace(names.NS_MLFLOW, f"{name}-ns", self, args.provider, depends_on=args.depends_on)
         network.namespace_policies(
             name, names.NS_MLFLOW, self, args.provider,
             ingress=[from_traefik(names.NS_MLFLOW)],
             # The store, and the issuer (the bundled one through Traefik, another at its ranges: egress.py).
             egress=[*network.object_store_egress(args.data.object_store), network.to_database(args.data.database),
-                    network.to_namespace(names.NS_TRAEFIK, WEBSECURE_PORT), *args.https.to_mlflow()],
+                    network.to_namespace(names.NS_TRAEFIK, WEBSECURE_PORT), *args.https.to_store(), *args.https.to_issuer()],
             depends_on=ns.ready,
         )
         if args.monitoring is not None:
@@ -412,9 +412,7 @@ class Mlflow(pulumi.ComponentResource):
         # On Azure, MLflow's Entra user is made (as the server's Entra admin) before the grants.
         entra = mlflow_login.job_login(db, self._args.images, trust, PSQL_UID)
         depends_on = [*secrets, *ns.ready, *self._args.data.database_ready, *self._admin_account(name, entra, ns)]
-        # The bundle's fetch, where there is one, runs before anything connects.
-        pod = kube.job_pod(MLFLOW_UID, [grants], init_containers=[*trust.init_containers, auth_database, upgrade,
-                                                                  *entra.init_containers],
+        pod = kube.job_pod(MLFLOW_UID, [grants], init_containers=[auth_database, upgrade, *entra.init_containers],
                            volumes=[kube.empty_dir("tmp"), *trust.volumes, *entra.volumes], service_account=entra.service_account)
         labels = kube.labels("mlflow", "database")
         pod_labels = {**labels, **entra.pod_labels}

@@ -29,6 +29,6 @@ def azure_site(data: DataOutputs, access: WorkloadAccess, trust: PodTrust, admin
     return BackupSite(
         cloud="azure", store_env={ACCOUNT_URL_ENV: account_url},
         db_env=tuple(admin_env), volumes=tuple(trust.volumes), db_mounts=tuple(trust.mounts),
-        init_containers=tuple(trust.init_containers), service_account=names.MLFLOW.service_account,
+        service_account=names.MLFLOW.service_account,
         pod_labels=dict(access.pod_labels), scheduled=False,
     )

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from importlib import resources as package_files
 from typing import Any, Optional
 
 import pulumi
@@ -91,7 +92,7 @@ class JobLogin:
 @functools.cache
 def login_token_script() -> str:
     """The token script's text (read once: the server's sidecar and, on Azure, the schema Job run it)."""
-    return database_ca.script_text(SCRIPT)
+    return package_files.files(__package__).joinpath("scripts", SCRIPT).read_text(encoding="utf-8")
 
 
 def _login_volume() -> dict[str, Any]:

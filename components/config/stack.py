@@ -177,13 +177,6 @@ class PlatformConfig(Model):
         return self.identity.kind not in ("dex", "entra") and not self.egress.allow
 
     @property
-    def mlflow_https_open(self) -> bool:
-        """Whether MLflow's HTTPS stays open to any address: its issuer's is (above), or, on AWS, each of
-        its pods fetches RDS's CA bundle from AWS's site when it starts (data/db_trust.py), whose
-        addresses AWS does not publish."""
-        return self.issuer_https_open or self.cloud == "aws"
-
-    @property
     def protected(self) -> bool:
         """Whether stateful cloud data (database, bucket) carries `protect`."""
         return self.is_prod if self.protect is None else self.protect

@@ -67,7 +67,6 @@ class BackupSite:
     password_file: Optional[str] = None
     volumes: tuple[Mapping[str, Any], ...] = ()  # beside the work folder, the kit and /tmp
     db_mounts: tuple[Mapping[str, Any], ...] = ()
-    init_containers: tuple[Mapping[str, Any], ...] = ()  # before any step (the database's CA bundle)
     service_account: Optional[str] = None
     pod_labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
     scheduled: bool = True  # False: a template only, started by `platform backup`
@@ -189,7 +188,7 @@ def postgres_container(name: str, args: BackupJobArgs, script: str) -> dict[str,
 def pod(args: BackupJobArgs, init_containers: Sequence[dict[str, Any]], containers: Sequence[dict[str, Any]]) -> dict[str, Any]:
     site = args.site
     return kube.job_pod(
-        70, containers, init_containers=[*(dict(c) for c in site.init_containers), *init_containers],
+        70, containers, init_containers=list(init_containers),
         fs_group=70, restart_policy="Never", service_account=site.service_account,  # 70: the postgres image's user
         volumes=[
             # The dump waits here for the upload (or the restore): as large as the database may grow.

@@ -3,10 +3,12 @@ not something in between: libpq's `sslmode` and the CA certificates it checks th
 (`sslrootcert`). `require`, the earlier mode, encrypted but accepted any server.
 
 - AWS: `verify-full` against RDS's regional CA bundle. The bundle is AWS's own download; it is not
-  in any public trust store, and its authenticity is that of the HTTPS site serving it. So each pod
-  fetches it when it starts (scripts/fetch_ca_bundle.py: verified HTTPS, written whole) instead of the
-  program embedding a copy no one here can check. The endpoint's name is in the server certificate.
-  Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html
+  in any public trust store, and its authenticity is that of the HTTPS site serving it. So the
+  program fetches it over verified HTTPS (ca_bundle.py) each time it runs for a preview or an `up`,
+  from the deployer's machine, and the pods get it in the ConfigMap: no copy sits in the project,
+  a bundle AWS changes shows in the next preview's diff, and no pod needs the internet to start
+  (its HTTPS egress is an allow-list, components/egress.py). The endpoint's name is in the server
+  certificate.
 - Azure: `verify-full` against the public roots Flexible Server's certificates chain to, taken from
   certifi (Mozilla's root store, pinned) by their SHA-256 fingerprints. The server is reached by its
   FQDN, which its certificate names.
@@ -25,11 +27,13 @@ from __future__ import annotations
 import hashlib
 import ssl
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import pulumi
 
-# Where the clients find the CA certificates (a ConfigMap's key, or the fetched file).
+from . import ca_bundle
+
+# Where the clients find the CA certificates (the ConfigMap's key, mounted).
 CA_DIR = "/etc/mlops/database-ca"
 CA_FILE = f"{CA_DIR}/ca.crt"
 # RDS's bundle for one region (that region's root and intermediate CAs).
@@ -45,16 +49,21 @@ _PEM_END = "-----END CERTIFICATE-----"
 
 @dataclass(frozen=True)
 class DatabaseTrust:
-    """libpq's `sslmode` and where its CA certificates come from: `pem`, known when the program runs
-    (a ConfigMap), or `url`, a bundle each pod fetches over verified HTTPS when it starts."""
+    """libpq's `sslmode` and the CA certificates it checks the server against (the pods' ConfigMap)."""
 
     ssl_mode: str
-    pem: Optional[pulumi.Output[str]] = None
-    url: Optional[str] = None
+    pem: pulumi.Output[str]
+
+
+# What fetches a published bundle when the program runs. The planner's offline run, which has no
+# network, puts its stand-in here for the length of the run (planner/harness.py).
+bundle_source: Callable[[str], str] = ca_bundle.fetch
 
 
 def rds(region: str) -> DatabaseTrust:
-    return DatabaseTrust("verify-full", url=RDS_BUNDLE_URL.format(region=region))
+    # Looked up when the value is needed, so that a stand-in set for a run is the one asked.
+    return DatabaseTrust("verify-full", pem=pulumi.Output.from_input(RDS_BUNDLE_URL.format(region=region))
+                         .apply(lambda url: bundle_source(url)))
 
 
 def azure_postgres() -> DatabaseTrust:
