@@ -214,6 +214,7 @@ HALVES = [{"ipBlock": {"cidr": "0.0.0.0/1"}}, {"ipBlock": {"cidr": "128.0.0.0/1"
     ([{"to": [ANY], "ports": [{"port": 443}]}], 1),
     ([{"to": HALVES, "ports": [{"port": 443}]}], 1),  # split, still everything
     ([{"to": [ANY]}], 1),  # every port
+    ([{"to": [ANY], "ports": [{"protocol": "TCP"}]}], 1),  # every TCP port
     ([{"ports": [{"port": 443}]}], 1),  # no `to`: every destination
     ([{"to": [ANY], "ports": [{"port": 400, "endPort": 500}]}], 1),
     ([{"to": [{"ipBlock": {"cidr": "::/0"}}], "ports": [{"port": 443}]}], 1),

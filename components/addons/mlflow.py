@@ -163,10 +163,9 @@ def _pod_trust(args: MlflowArgs, login: mlflow_login.PodLogin) -> dict[str, Any]
     token login, its sidecar (`login`)."""
     issuer = _ca_trust(args)
     database = database_ca.pod_trust(args.data.database)
-    return {key: [*issuer.get(key, []), *extra, *by_login] for key, extra, by_login in
-            (("initContainers", [], login.init_containers),
-             ("extraVolumes", database.volumes, login.volumes),
-             ("extraVolumeMounts", database.mounts, login.mounts)) if issuer.get(key) or extra or by_login}
+    added = {"initContainers": login.init_containers, "extraVolumes": [*database.volumes, *login.volumes],
+             "extraVolumeMounts": [*database.mounts, *login.mounts]}
+    return {key: [*issuer.get(key, []), *extra] for key, extra in added.items() if issuer.get(key) or extra}
 
 
 def _ca_trust(args: MlflowArgs) -> dict[str, Any]:

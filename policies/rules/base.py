@@ -111,6 +111,22 @@ def containers_of(pod: PodSpec) -> Iterator[tuple[str, Mapping[str, Any]]]:
         yield f"{pod.where} container {container.get('name', '?')}", container
 
 
+def opens_port(rule: Mapping[str, Any], numbers: Iterable[int]) -> bool:
+    """Whether a NetworkPolicy rule opens any of these port numbers: no `ports` is every port, an
+    entry with no `port` every port of its protocol, a range up to `endPort` each one in it; a named
+    port is a pod's, never an address's."""
+    entries = rule.get("ports") or []
+    if not entries:
+        return True
+    for entry in entries:
+        port = entry.get("port")
+        if port is None:
+            return True
+        if isinstance(port, int) and any(port <= n <= int(entry.get("endPort") or port) for n in numbers):
+            return True
+    return False
+
+
 def cidrs_open(ranges: Iterable[Any]) -> bool:
     """Whether CIDR ranges together let the whole internet in, however split (components/cidrs.py).
     A range that is not one counts as open: the API behind it would refuse it anyway."""

@@ -8,23 +8,12 @@ from typing import Any, Iterator, Mapping
 
 from mlops_platform.components import names
 
-from .base import Rule, cidrs_open, describe_open, dig, resource_name
+from .base import Rule, cidrs_open, describe_open, dig, opens_port, resource_name
 
 HTTPS = 443
 # The namespaces held to it (policies/registry.py narrows MLflow's away where its issuer is on the
 # internet at addresses the stack cannot know).
 NAMESPACES = [names.NS_MODELS, names.NS_DETECTORS, names.NS_MLFLOW]
-
-
-def _opens_https(rule: Mapping[str, Any]) -> bool:
-    allowed = rule.get("ports") or []
-    if not allowed:
-        return True  # every port
-    for entry in allowed:
-        port = entry.get("port")
-        if port is None or (isinstance(port, int) and port <= HTTPS <= int(entry.get("endPort") or port)):
-            return True
-    return False  # a named port is a pod's, never an address's
 
 
 def _ranges(rule: Mapping[str, Any]) -> list[str] | None:
@@ -41,7 +30,7 @@ def https_allow_listed(args: Any, config: Mapping[str, Any]) -> Iterator[str]:
     if not config.get("requireAllowList") or namespace not in (config.get("namespaces") or ()):
         return
     for rule in dig(args.props, "spec", "egress", default=[]) or []:
-        if not _opens_https(rule):
+        if not opens_port(rule, (HTTPS,)):
             continue
         ranges = _ranges(rule)
         if ranges is None or cidrs_open(ranges):

@@ -11,7 +11,7 @@ from mlops_platform.components import names
 from mlops_platform.components.quantities import quantity
 from mlops_platform.components.requests import limit_range_defaults, with_limit_range
 
-from .base import WORKLOAD_TYPES, PodSpec, Rule, containers_of, dig, pod_specs, resource_name, stack_resources
+from .base import WORKLOAD_TYPES, PodSpec, Rule, containers_of, dig, opens_port, pod_specs, resource_name, stack_resources
 
 API_ACCESS_ANNOTATION = "mlops.dev/kubernetes-api-access"
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -275,19 +275,9 @@ def _covers(cidr: Any, address: Any) -> bool:
         return False
 
 
-def _opens_metadata_port(entry: Mapping[str, Any]) -> bool:
-    port = entry.get("port")
-    if port is None:
-        return True  # every port of the protocol
-    if isinstance(port, int):
-        return any(port <= m <= int(entry.get("endPort") or port) for m in METADATA_PORTS)
-    return False  # a named port is a pod's, never the metadata address's
-
-
 def _reaches_metadata(rule: Mapping[str, Any]) -> bool:
     """Whether a NetworkPolicy egress rule lets a pod reach the instance-metadata address's ports."""
-    allowed = rule.get("ports") or []
-    if allowed and not any(_opens_metadata_port(p) for p in allowed):
+    if not opens_port(rule, METADATA_PORTS):
         return False
     peers = rule.get("to") or []
     if not peers:
